@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { codeVersion } from '../shared/config/code-version.ts';
+import { TextopsError } from '../shared/errors.ts';
+import { registerEvaluate } from './commands/evaluate.ts';
+import { registerPredict } from './commands/predict.ts';
+import { registerTrain } from './commands/train.ts';
+
+const program = new Command('textops')
+  .description('text classification MLOps: train, serve, and run the retraining pipeline')
+  .version(codeVersion());
+
+registerTrain(program);
+registerPredict(program);
+registerEvaluate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Users get one readable line; the stack only on request.
+  if (error instanceof TextopsError) {
+    process.stderr.write(`textops: ${error.name}: ${error.message}\n`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`textops: unexpected error: ${message}\n`);
+  }
+  if (process.env.TEXTOPS_DEBUG) console.error(error);
+  process.exitCode = 1;
+}

@@ -1,0 +1,183 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+
+const fractionOrCount = z.number().positive();
+
+const paramsSchema = z
+  .object({
+    model: z
+      .object({ name: z.string().regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'lowercase letters, digits, - and _') })
+      .strict(),
+    data: z
+      .object({
+        text_column: z.string().min(1).nullable(),
+        label_column: z.string().min(1).nullable(),
+        test_size: z.number().gt(0).lt(1),
+        seed: z.number().int(),
+        dedupe: z.boolean(),
+        min_text_chars: z.number().int().min(0),
+        max_text_chars: z.number().int().positive(),
+      })
+      .strict(),
+    clean: z
+      .object({
+        lowercase: z.boolean(),
+        strip_html: z.boolean(),
+        strip_urls: z.boolean(),
+        strip_numbers: z.boolean(),
+        strip_punctuation: z.boolean(),
+        keep_exclamation: z.boolean(),
+        remove_stop_words: z.boolean(),
+        keep_negations: z.boolean(),
+        lemmatize: z.boolean(),
+        min_token_length: z.number().int().min(1),
+      })
+      .strict(),
+    features: z
+      .object({
+        ngram_range: z
+          .tuple([z.number().int().min(1), z.number().int().min(1)])
+          .refine(([lo, hi]) => lo <= hi && hi <= 4, 'must be [min, max] with min <= max <= 4'),
+        max_features: z.number().int().positive().nullable(),
+        min_df: fractionOrCount,
+        max_df: fractionOrCount,
+        sublinear_tf: z.boolean(),
+      })
+      .strict(),
+    train: z
+      .object({
+        classifier: z.enum(['logistic_regression', 'naive_bayes']),
+        logistic_regression: z
+          .object({
+            C: z.number().positive(),
+            max_iter: z.number().int().positive(),
+            tol: z.number().positive(),
+            nb_scaling: z.boolean(),
+          })
+          .strict(),
+        naive_bayes: z.object({ alpha: z.number().positive() }).strict(),
+        workers: z.number().int().min(0).max(64),
+      })
+      .strict(),
+    evaluate: z
+      .object({
+        primary_metric: z.enum(['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc']),
+        min_score: z.number().min(0).max(1),
+        max_regression: z.number().min(0).max(1),
+      })
+      .strict(),
+    serving: z
+      .object({
+        max_batch_items: z.number().int().positive(),
+        max_text_chars: z.number().int().positive(),
+        max_body_bytes: z.number().int().positive(),
+        reload_interval_seconds: z.number().positive(),
+        instance_price_usd_per_hour: z.number().min(0),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type Params = z.infer<typeof paramsSchema>;
+export type CleanConfig = Params['clean'];
+export type FeatureConfig = Params['features'];
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/**
+ * The params file used when none is named: `./params.yaml` in the working directory, else the one shipped
+ * with textops (found by walking up from this module, which works from source and from a bundle).
+ */
+export function defaultParamsFile(cwd = process.cwd()): string {
+  const local = join(cwd, 'params.yaml');
+  if (existsSync(local)) return local;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'params.yaml');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new ConfigError('no params.yaml found in the working directory or beside textops');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Overlays `override` on `base`: objects merge key by key, anything else replaces. */
+function deepMerge(base: unknown, override: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(override)) return override === undefined ? base : override;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) out[key] = deepMerge(base[key], value);
+  return out;
+}
+
+function formatIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const key = issue.path.join('.') || '(top level)';
+    if (issue.code === 'unrecognized_keys') {
+      const prefix = issue.path.length ? `${key}.` : '';
+      return `unknown key ${issue.keys.map((k) => `'${prefix}${k}'`).join(', ')}`;
+    }
+    return `'${key}': ${issue.message}`;
+  });
+  return `invalid parameters in ${source}: ${lines.join('; ')}`;
+}
+
+/** Parses YAML text into a plain object, naming the source on a syntax error. */
+export function parseParamsYaml(text: string, source: string): unknown {
+  try {
+    const parsed: unknown = parseYaml(text);
+    return parsed ?? {};
+  } catch (error) {
+    throw new ConfigError(`${source} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Validates a full parameter object (typically params.yaml merged with overrides) and returns it frozen.
+ * The error names every bad key and why.
+ */
+export function validateParams(raw: unknown, source = 'params'): Params {
+  const result = paramsSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error, source));
+  return deepFreeze(result.data);
+}
+
+/**
+ * Applies an override document (a per-upload `<name>.params.yaml`) to validated params. Overrides may set any
+ * subset of keys; unknown keys and bad values are rejected with the key named.
+ */
+export function applyOverrides(base: Params, override: unknown, source = 'overrides'): Params {
+  if (override !== undefined && override !== null && !isPlainObject(override)) {
+    throw new ConfigError(`${source} must be a YAML mapping of parameter keys`);
+  }
+  return validateParams(deepMerge(base, override ?? {}), source);
+}
+
+/** Reads and validates a params file (default: the project's params.yaml). */
+export function loadParams(file: string | URL = defaultParamsFile()): Params {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read params file ${String(file)}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const source = file instanceof URL ? file.pathname : file;
+  return validateParams(parseParamsYaml(text, source), source);
+}

@@ -1,0 +1,66 @@
+/**
+ * The one error hierarchy of textops. Error names are stable: Step Functions `Retry`/`Catch` match them,
+ * the failure recorder writes them into `runs/<id>/status.json`, and HTTP mappers turn them into problems.
+ * A test checks that every name the state machine matches is listed in `ERROR_NAMES`.
+ */
+export class TextopsError extends Error {
+  /** Whether a retry may succeed (network, throttling); steps retry only these. */
+  readonly retryable: boolean = false;
+  /** Extra machine-readable context (row, column, key…), safe to show a user. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+/** A setting in params.yaml, an override file or the environment is missing or invalid. */
+export class ConfigError extends TextopsError {}
+
+/** The uploaded data cannot be trained on: bad CSV, missing column, one class, empty… */
+export class InvalidDatasetError extends TextopsError {}
+
+/** A model artifact is foreign, of another version, or does not match its checksum. */
+export class ModelFormatError extends TextopsError {}
+
+/** A model trained but did not pass the quality gate; it is kept, not promoted. */
+export class QualityGateFailedError extends TextopsError {}
+
+/** Training could not produce a usable model (e.g. no features survived min_df). */
+export class TrainingError extends TextopsError {}
+
+/** An object or version that was asked for does not exist. */
+export class NotFoundError extends TextopsError {}
+
+/** A conditional write lost a race (S3 412/409): the caller may re-read and retry. */
+export class ConflictError extends TextopsError {
+  override readonly retryable = true;
+}
+
+/** A dependency (object store, state machine service) failed in a way a retry may fix. */
+export class TransientError extends TextopsError {
+  override readonly retryable = true;
+}
+
+/** Every error name of the hierarchy; the state machine may match only these (and States.*). */
+export const ERROR_NAMES = [
+  'TextopsError',
+  'ConfigError',
+  'InvalidDatasetError',
+  'ModelFormatError',
+  'QualityGateFailedError',
+  'TrainingError',
+  'NotFoundError',
+  'ConflictError',
+  'TransientError',
+] as const;
+
+export type ErrorName = (typeof ERROR_NAMES)[number];
+
+/** A readable one-line description of any thrown value, for logs and status files. */
+export function describeError(error: unknown): { name: string; message: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: 'Error', message: String(error) };
+}

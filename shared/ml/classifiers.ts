@@ -1,0 +1,212 @@
+import { TrainingError } from '../errors.ts';
+import { minimizeLbfgs } from './lbfgs.ts';
+import { type CsrMatrix, scaleColumns } from './sparse.ts';
+
+/**
+ * A fitted linear classifier's parameters. Scores for class k are `intercept[k] + Σ_j x_j·coef[j·K + k]`
+ * (feature-major, so one pass over a sparse row touches contiguous memory); `K` is 1 for binary logistic
+ * regression (the score is the positive class's logit) and the number of classes otherwise.
+ */
+export interface LinearClassifierState {
+  readonly kind: 'logistic_regression' | 'naive_bayes';
+  readonly nClasses: number;
+  readonly nFeatures: number;
+  /** Columns of `coef`/`intercept`: 1 (binary logistic) or nClasses. */
+  readonly outputs: number;
+  readonly coef: Float64Array;
+  readonly intercept: Float64Array;
+  /** NB-LR: per-feature multipliers applied before the linear model (absent: none). */
+  readonly featureScale?: Float64Array;
+  readonly iterations?: number;
+  readonly converged?: boolean;
+}
+
+export interface LogisticRegressionOptions {
+  C: number;
+  maxIter: number;
+  tol: number;
+  nbScaling: boolean;
+}
+
+function softplus(t: number): number {
+  return t > 0 ? t + Math.log1p(Math.exp(-t)) : Math.log1p(Math.exp(t));
+}
+
+/**
+ * Naive Bayes log-count ratios r_j = log((p_j/‖p‖₁)/(q_j/‖q‖₁)) with p, q the per-class feature sums plus one
+ * (Wang & Manning 2012, "Baselines and Bigrams"); scaling features by r before logistic regression gives NB-LR.
+ */
+function nbLogCountRatio(x: CsrMatrix, y: Int32Array): Float64Array {
+  const p = new Float64Array(x.nCols).fill(1);
+  const q = new Float64Array(x.nCols).fill(1);
+  for (let i = 0; i < x.nRows; i++) {
+    const target = y[i] === 1 ? p : q;
+    for (let k = x.indptr[i]; k < x.indptr[i + 1]; k++) target[x.indices[k]] += x.values[k];
+  }
+  let sp = 0;
+  let sq = 0;
+  for (let j = 0; j < x.nCols; j++) {
+    sp += p[j];
+    sq += q[j];
+  }
+  const r = new Float64Array(x.nCols);
+  for (let j = 0; j < x.nCols; j++) r[j] = Math.log(p[j] / sp / (q[j] / sq));
+  return r;
+}
+
+/**
+ * L2-regularised logistic regression with scikit-learn's objective, C·Σ log-loss + ½‖W‖² (intercept not
+ * penalised), divided by the number of rows so `tol` does not depend on data size. Binary problems fit one
+ * weight vector; 3+ classes fit the multinomial (softmax) model. Solved by L-BFGS from zero: deterministic.
+ */
+export function fitLogisticRegression(
+  x: CsrMatrix,
+  y: Int32Array,
+  nClasses: number,
+  options: LogisticRegressionOptions,
+): LinearClassifierState {
+  if (nClasses < 2) throw new TrainingError('logistic regression needs at least two classes');
+  const featureScale = options.nbScaling && nClasses === 2 ? nbLogCountRatio(x, y) : undefined;
+  const data = featureScale ? scaleColumns(x, featureScale) : x;
+  const { nRows: n, nCols: d, indptr, indices, values } = data;
+  const K = nClasses === 2 ? 1 : nClasses;
+  const C = options.C;
+  const scale = 1 / n;
+  const z = new Float64Array(K);
+
+  const objective = (theta: Float64Array, grad: Float64Array): number => {
+    grad.fill(0);
+    let loss = 0;
+    const biasOffset = d * K;
+    for (let i = 0; i < n; i++) {
+      const start = indptr[i];
+      const end = indptr[i + 1];
+      for (let k = 0; k < K; k++) z[k] = theta[biasOffset + k];
+      for (let p = start; p < end; p++) {
+        const base = indices[p] * K;
+        const v = values[p];
+        for (let k = 0; k < K; k++) z[k] += v * theta[base + k];
+      }
+      if (K === 1) {
+        const positive = y[i] === 1;
+        loss += softplus(positive ? -z[0] : z[0]);
+        z[0] = 1 / (1 + Math.exp(-z[0])) - (positive ? 1 : 0);
+      } else {
+        let max = z[0];
+        for (let k = 1; k < K; k++) if (z[k] > max) max = z[k];
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += Math.exp(z[k] - max);
+        const lse = max + Math.log(sum);
+        loss += lse - z[y[i]];
+        for (let k = 0; k < K; k++) z[k] = Math.exp(z[k] - lse) - (k === y[i] ? 1 : 0);
+      }
+      // z now holds the residuals (probability − target) of row i.
+      for (let k = 0; k < K; k++) grad[biasOffset + k] += C * z[k];
+      for (let p = start; p < end; p++) {
+        const base = indices[p] * K;
+        const v = C * values[p];
+        for (let k = 0; k < K; k++) grad[base + k] += v * z[k];
+      }
+    }
+    let penalty = 0;
+    for (let j = 0; j < d * K; j++) {
+      penalty += theta[j] * theta[j];
+      grad[j] += theta[j];
+    }
+    for (let j = 0; j < grad.length; j++) grad[j] *= scale;
+    return (C * loss + 0.5 * penalty) * scale;
+  };
+
+  const result = minimizeLbfgs(objective, new Float64Array(d * K + K), {
+    maxIter: options.maxIter,
+    tol: options.tol,
+  });
+  if (!result.x.every(Number.isFinite))
+    throw new TrainingError('logistic regression diverged (non-finite weights)');
+  return {
+    kind: 'logistic_regression',
+    nClasses,
+    nFeatures: d,
+    outputs: K,
+    coef: result.x.slice(0, d * K),
+    intercept: result.x.slice(d * K),
+    featureScale,
+    iterations: result.iterations,
+    converged: result.converged,
+  };
+}
+
+/**
+ * Multinomial naive Bayes (scikit-learn's `MultinomialNB`): log P(x_j | k) = log((N_kj + α) / (N_k + α·d)),
+ * class priors from frequencies. Stored as a linear model over the same features.
+ */
+export function fitNaiveBayes(
+  x: CsrMatrix,
+  y: Int32Array,
+  nClasses: number,
+  alpha: number,
+): LinearClassifierState {
+  const d = x.nCols;
+  const counts = new Float64Array(d * nClasses);
+  const classRows = new Float64Array(nClasses);
+  for (let i = 0; i < x.nRows; i++) {
+    const k = y[i];
+    classRows[k]++;
+    for (let p = x.indptr[i]; p < x.indptr[i + 1]; p++) counts[x.indices[p] * nClasses + k] += x.values[p];
+  }
+  const totals = new Float64Array(nClasses);
+  for (let j = 0; j < d; j++) for (let k = 0; k < nClasses; k++) totals[k] += counts[j * nClasses + k];
+  const coef = new Float64Array(d * nClasses);
+  for (let j = 0; j < d; j++) {
+    for (let k = 0; k < nClasses; k++) {
+      coef[j * nClasses + k] = Math.log((counts[j * nClasses + k] + alpha) / (totals[k] + alpha * d));
+    }
+  }
+  const intercept = Float64Array.from(classRows, (c) => Math.log(c / x.nRows));
+  return { kind: 'naive_bayes', nClasses, nFeatures: d, outputs: nClasses, coef, intercept };
+}
+
+/** Class probabilities of one sparse row, written into `out` (length nClasses). */
+export function predictProbaRow(
+  model: LinearClassifierState,
+  indices: ArrayLike<number>,
+  values: ArrayLike<number>,
+  start: number,
+  end: number,
+  out: Float64Array,
+): void {
+  const K = model.outputs;
+  const { coef, featureScale } = model;
+  for (let k = 0; k < K; k++) out[k] = model.intercept[k];
+  for (let p = start; p < end; p++) {
+    const j = indices[p];
+    const v = featureScale ? values[p] * featureScale[j] : values[p];
+    const base = j * K;
+    for (let k = 0; k < K; k++) out[k] += v * coef[base + k];
+  }
+  if (K === 1) {
+    const positive = 1 / (1 + Math.exp(-out[0]));
+    out[0] = 1 - positive;
+    out[1] = positive;
+    return;
+  }
+  let max = out[0];
+  for (let k = 1; k < K; k++) if (out[k] > max) max = out[k];
+  let sum = 0;
+  for (let k = 0; k < K; k++) {
+    out[k] = Math.exp(out[k] - max);
+    sum += out[k];
+  }
+  for (let k = 0; k < K; k++) out[k] /= sum;
+}
+
+/** Class probabilities for every row of `x`, row-major (nRows × nClasses). */
+export function predictProba(model: LinearClassifierState, x: CsrMatrix): Float64Array {
+  const out = new Float64Array(x.nRows * model.nClasses);
+  const row = new Float64Array(Math.max(2, model.nClasses));
+  for (let i = 0; i < x.nRows; i++) {
+    predictProbaRow(model, x.indices, x.values, x.indptr[i], x.indptr[i + 1], row);
+    out.set(row.subarray(0, model.nClasses), i * model.nClasses);
+  }
+  return out;
+}

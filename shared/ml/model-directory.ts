@@ -1,0 +1,36 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError } from '../errors.ts';
+import { sha256 } from './dataset.ts';
+import { TextModel } from './model.ts';
+
+export const MODEL_FILE = 'model.json';
+export const CHECKSUM_FILE = 'model.sha256';
+export const METRICS_FILE = 'metrics.json';
+
+/** Writes a model to a directory: the artifact, its sha256, and its metrics for people to read. */
+export async function saveModelDirectory(
+  dir: string,
+  model: TextModel,
+): Promise<{ sha256: string; bytes: number }> {
+  await mkdir(dir, { recursive: true });
+  const artifact = model.toArtifact();
+  const digest = sha256(artifact);
+  await writeFile(join(dir, MODEL_FILE), artifact);
+  await writeFile(join(dir, CHECKSUM_FILE), `${digest}\n`);
+  await writeFile(join(dir, METRICS_FILE), `${JSON.stringify(model.metrics, null, 2)}\n`);
+  return { sha256: digest, bytes: artifact.length };
+}
+
+/** Reads a model directory written by `saveModelDirectory`, verifying the checksum when it is present. */
+export async function loadModelDirectory(dir: string): Promise<{ model: TextModel; sha256: string }> {
+  let artifact: Buffer;
+  try {
+    artifact = await readFile(join(dir, MODEL_FILE));
+  } catch {
+    throw new NotFoundError(`no model at ${dir}: ${MODEL_FILE} is missing`);
+  }
+  const expected = await readFile(join(dir, CHECKSUM_FILE), 'utf8').catch(() => undefined);
+  const model = TextModel.fromArtifact(artifact, expected?.trim());
+  return { model, sha256: expected?.trim() ?? sha256(artifact) };
+}

@@ -1,0 +1,270 @@
+import type { CleanConfig, Params } from '../config/params.ts';
+import { ModelFormatError } from '../errors.ts';
+import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
+import type { DatasetReport } from './dataset.ts';
+import { sha256 } from './dataset.ts';
+import type { Metrics } from './metrics.ts';
+import type { CsrMatrix } from './sparse.ts';
+import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';
+import { TfidfVectorizer } from './tfidf.ts';
+
+export const MODEL_FORMAT = 'textops.model';
+export const MODEL_FORMAT_VERSION = 1;
+const FORMAT_ID = `${MODEL_FORMAT}/v${MODEL_FORMAT_VERSION}`;
+
+/** Where a model came from; part of the artifact and of the registry entry. */
+export interface ModelLineage {
+  dataFingerprint: string;
+  dataReport: DatasetReport;
+  codeVersion: string;
+  source?: { bucket?: string; key: string; etag?: string };
+  runId?: string;
+}
+
+export interface Prediction {
+  label: string;
+  scores: Record<string, number>;
+}
+
+/** The JSON document of a model artifact. Large arrays are base64 little-endian float32. */
+interface ArtifactDocument {
+  format: string;
+  labels: string[];
+  clean: CleanConfig;
+  features: { ngram_range: [number, number]; sublinear_tf: boolean; vocabulary: string[]; idf: string };
+  classifier: {
+    kind: LinearClassifierState['kind'];
+    n_classes: number;
+    outputs: number;
+    coef: string;
+    intercept: number[];
+    feature_scale: string | null;
+    iterations: number | null;
+    converged: boolean | null;
+  };
+  params: Params;
+  lineage: ModelLineage;
+  metrics: Metrics | null;
+  created_at: string;
+}
+
+function toBase64(values: Float64Array): string {
+  const f32 = Float32Array.from(values);
+  return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString('base64');
+}
+
+function fromBase64(text: string, expectedLength: number, what: string): Float64Array {
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.length !== expectedLength * 4) {
+    throw new ModelFormatError(
+      `model artifact field ${what} has ${bytes.length / 4} values, expected ${expectedLength}`,
+    );
+  }
+  const f32 = new Float32Array(expectedLength);
+  new Uint8Array(f32.buffer).set(bytes);
+  return Float64Array.from(f32);
+}
+
+/** Rounds to float32 and back: the model in memory then equals the model read back from its artifact. */
+function quantize(values: Float64Array): Float64Array {
+  return Float64Array.from(Float32Array.from(values));
+}
+
+/**
+ * A trained text classifier: cleaning config + TF-IDF vectorizer + linear classifier + labels, with lineage
+ * and metrics. Immutable once built; `toArtifact()` and `TextModel.fromArtifact()` are exact inverses, and the
+ * same inputs give the same bytes apart from `created_at`.
+ */
+export class TextModel {
+  private readonly clean: TextCleaner;
+  private readonly row: Float64Array;
+
+  private constructor(
+    readonly labels: readonly string[],
+    readonly cleanConfig: CleanConfig,
+    readonly vectorizer: TfidfVectorizer,
+    readonly classifier: LinearClassifierState,
+    readonly params: Params,
+    readonly lineage: ModelLineage,
+    readonly metrics: Metrics | null,
+    readonly createdAt: string,
+  ) {
+    this.clean = createTextCleaner(cleanConfig);
+    this.row = new Float64Array(Math.max(2, labels.length));
+  }
+
+  /** Assembles a model from fitted parts; weights are stored as float32, so they are rounded here once. */
+  static create(parts: {
+    labels: readonly string[];
+    vectorizer: TfidfVectorizer;
+    classifier: LinearClassifierState;
+    params: Params;
+    lineage: ModelLineage;
+    createdAt?: string;
+  }): TextModel {
+    const v = parts.vectorizer.state;
+    const vectorizer = TfidfVectorizer.fromState({ ...v, idf: quantize(v.idf) });
+    const c = parts.classifier;
+    const classifier: LinearClassifierState = {
+      ...c,
+      coef: quantize(c.coef),
+      featureScale: c.featureScale ? quantize(c.featureScale) : undefined,
+    };
+    return new TextModel(
+      [...parts.labels],
+      parts.params.clean,
+      vectorizer,
+      classifier,
+      parts.params,
+      parts.lineage,
+      null,
+      parts.createdAt ?? new Date().toISOString(),
+    );
+  }
+
+  /** The same model with evaluation metrics attached. */
+  withMetrics(metrics: Metrics): TextModel {
+    return new TextModel(
+      this.labels,
+      this.cleanConfig,
+      this.vectorizer,
+      this.classifier,
+      this.params,
+      this.lineage,
+      metrics,
+      this.createdAt,
+    );
+  }
+
+  /** The tokens the model sees for `text` (the same function training used). */
+  tokens(text: string): string[] {
+    return this.clean(text);
+  }
+
+  /** TF-IDF rows of already-cleaned token lists. */
+  features(docs: readonly (readonly string[])[]): CsrMatrix {
+    return this.vectorizer.transform(docs);
+  }
+
+  /** Class probabilities (row-major, n × labels) of already-cleaned token lists. */
+  probabilities(docs: readonly (readonly string[])[]): Float64Array {
+    return predictProba(this.classifier, this.features(docs));
+  }
+
+  /** Label and per-class probabilities of one raw text. */
+  predict(text: string): Prediction {
+    const x = this.vectorizer.transform([this.clean(text)]);
+    predictProbaRow(this.classifier, x.indices, x.values, 0, x.indices.length, this.row);
+    let best = 0;
+    const scores: Record<string, number> = {};
+    for (let k = 0; k < this.labels.length; k++) {
+      scores[this.labels[k]] = this.row[k];
+      if (this.row[k] > this.row[best]) best = k;
+    }
+    return { label: this.labels[best], scores };
+  }
+
+  /** Serialises the model: a UTF-8 JSON document. */
+  toArtifact(): Buffer {
+    const v = this.vectorizer.state;
+    const c = this.classifier;
+    const doc: ArtifactDocument = {
+      format: FORMAT_ID,
+      labels: [...this.labels],
+      clean: this.cleanConfig,
+      features: {
+        ngram_range: [v.ngramRange[0], v.ngramRange[1]],
+        sublinear_tf: v.sublinearTf,
+        vocabulary: [...v.vocabulary],
+        idf: toBase64(v.idf),
+      },
+      classifier: {
+        kind: c.kind,
+        n_classes: c.nClasses,
+        outputs: c.outputs,
+        coef: toBase64(c.coef),
+        intercept: Array.from(c.intercept),
+        feature_scale: c.featureScale ? toBase64(c.featureScale) : null,
+        iterations: c.iterations ?? null,
+        converged: c.converged ?? null,
+      },
+      params: this.params,
+      lineage: this.lineage,
+      metrics: this.metrics,
+      created_at: this.createdAt,
+    };
+    return Buffer.from(JSON.stringify(doc));
+  }
+
+  /**
+   * Reads an artifact. Rejects anything that is not a `textops.model` document of a version this code reads,
+   * and, when `expectedSha256` is given, bytes whose checksum differs (a truncated or tampered file).
+   */
+  static fromArtifact(bytes: Uint8Array, expectedSha256?: string): TextModel {
+    if (expectedSha256 !== undefined) {
+      const actual = sha256(bytes);
+      if (actual !== expectedSha256.trim()) {
+        throw new ModelFormatError(
+          `model checksum mismatch: expected sha256 ${expectedSha256.trim()}, got ${actual}`,
+        );
+      }
+    }
+    let doc: ArtifactDocument;
+    try {
+      doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as ArtifactDocument;
+    } catch {
+      throw new ModelFormatError('model artifact is not valid JSON (truncated or not a textops model)');
+    }
+    if (typeof doc !== 'object' || doc === null || typeof doc.format !== 'string') {
+      throw new ModelFormatError('not a textops model artifact: no "format" field');
+    }
+    const [name, version] = doc.format.split('/');
+    if (name !== MODEL_FORMAT)
+      throw new ModelFormatError(`not a textops model artifact: format '${doc.format}'`);
+    if (version !== `v${MODEL_FORMAT_VERSION}`) {
+      throw new ModelFormatError(
+        `model artifact version '${version}' is not supported by this code (reads v${MODEL_FORMAT_VERSION})`,
+      );
+    }
+    try {
+      const d = doc.features.vocabulary.length;
+      const vectorizer = TfidfVectorizer.fromState({
+        ngramRange: doc.features.ngram_range,
+        sublinearTf: doc.features.sublinear_tf,
+        vocabulary: doc.features.vocabulary,
+        idf: fromBase64(doc.features.idf, d, 'features.idf'),
+      });
+      const c = doc.classifier;
+      const classifier: LinearClassifierState = {
+        kind: c.kind,
+        nClasses: c.n_classes,
+        nFeatures: d,
+        outputs: c.outputs,
+        coef: fromBase64(c.coef, d * c.outputs, 'classifier.coef'),
+        intercept: Float64Array.from(c.intercept),
+        featureScale: c.feature_scale
+          ? fromBase64(c.feature_scale, d, 'classifier.feature_scale')
+          : undefined,
+        iterations: c.iterations ?? undefined,
+        converged: c.converged ?? undefined,
+      };
+      if (doc.labels.length !== c.n_classes)
+        throw new ModelFormatError('model labels do not match its classifier');
+      return new TextModel(
+        doc.labels,
+        doc.clean,
+        vectorizer,
+        classifier,
+        doc.params,
+        doc.lineage,
+        doc.metrics,
+        doc.created_at,
+      );
+    } catch (error) {
+      if (error instanceof ModelFormatError) throw error;
+      throw new ModelFormatError(`model artifact is incomplete: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * A compressed sparse row matrix: row i holds `indices[indptr[i]..indptr[i+1])` (ascending columns) with
+ * `values` at the same offsets. Feature matrices are always sparse; a dense 20k × 300k matrix would be 48 GB.
+ */
+export interface CsrMatrix {
+  readonly nRows: number;
+  readonly nCols: number;
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array;
+  readonly values: Float64Array;
+}
+
+/** Builds a CSR matrix row by row without knowing the number of non-zeros in advance. */
+export class CsrBuilder {
+  private indices = new Int32Array(1024);
+  private values = new Float64Array(1024);
+  private readonly indptr: number[] = [0];
+  private nnz = 0;
+
+  constructor(private readonly nCols: number) {}
+
+  /** Appends a row; `indices` must be ascending. */
+  addRow(indices: ArrayLike<number>, values: ArrayLike<number>, length = indices.length): void {
+    if (this.nnz + length > this.indices.length) {
+      let size = this.indices.length * 2;
+      while (size < this.nnz + length) size *= 2;
+      const grownIndices = new Int32Array(size);
+      grownIndices.set(this.indices.subarray(0, this.nnz));
+      const grownValues = new Float64Array(size);
+      grownValues.set(this.values.subarray(0, this.nnz));
+      this.indices = grownIndices;
+      this.values = grownValues;
+    }
+    for (let k = 0; k < length; k++) {
+      this.indices[this.nnz + k] = indices[k];
+      this.values[this.nnz + k] = values[k];
+    }
+    this.nnz += length;
+    this.indptr.push(this.nnz);
+  }
+
+  build(): CsrMatrix {
+    return {
+      nRows: this.indptr.length - 1,
+      nCols: this.nCols,
+      indptr: Int32Array.from(this.indptr),
+      indices: this.indices.slice(0, this.nnz),
+      values: this.values.slice(0, this.nnz),
+    };
+  }
+}
+
+/** Rows `rows` of `m`, in that order, as a new matrix. */
+export function selectRows(m: CsrMatrix, rows: ArrayLike<number>): CsrMatrix {
+  const builder = new CsrBuilder(m.nCols);
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    const start = m.indptr[i];
+    const end = m.indptr[i + 1];
+    builder.addRow(m.indices.subarray(start, end), m.values.subarray(start, end));
+  }
+  return builder.build();
+}
+
+/** `m` with every column j multiplied by `scale[j]`. */
+export function scaleColumns(m: CsrMatrix, scale: ArrayLike<number>): CsrMatrix {
+  const values = new Float64Array(m.values.length);
+  for (let k = 0; k < values.length; k++) values[k] = m.values[k] * scale[m.indices[k]];
+  return { ...m, values };
+}
+
+/** Serialises a CSR matrix to one compact little-endian buffer (for the pipeline's feature files). */
+export function encodeCsr(m: CsrMatrix): Buffer {
+  const header = Buffer.alloc(16);
+  header.write('CSR1', 0, 'ascii');
+  header.writeUInt32LE(m.nRows, 4);
+  header.writeUInt32LE(m.nCols, 8);
+  header.writeUInt32LE(m.indices.length, 12);
+  return Buffer.concat([
+    header,
+    Buffer.from(m.indptr.buffer, m.indptr.byteOffset, m.indptr.byteLength),
+    Buffer.from(m.indices.buffer, m.indices.byteOffset, m.indices.byteLength),
+    Buffer.from(m.values.buffer, m.values.byteOffset, m.values.byteLength),
+  ]);
+}
+
+/** Reads a buffer written by `encodeCsr`. */
+export function decodeCsr(buffer: Buffer): CsrMatrix {
+  if (buffer.length < 16 || buffer.toString('ascii', 0, 4) !== 'CSR1')
+    throw new Error('not a CSR1 matrix file');
+  const nRows = buffer.readUInt32LE(4);
+  const nCols = buffer.readUInt32LE(8);
+  const nnz = buffer.readUInt32LE(12);
+  const copy = (bytes: number, offset: number) => {
+    const out = new ArrayBuffer(bytes);
+    buffer.copy(new Uint8Array(out), 0, offset, offset + bytes);
+    return out;
+  };
+  let offset = 16;
+  const indptr = new Int32Array(copy((nRows + 1) * 4, offset));
+  offset += (nRows + 1) * 4;
+  const indices = new Int32Array(copy(nnz * 4, offset));
+  offset += nnz * 4;
+  const values = new Float64Array(copy(nnz * 8, offset));
+  return { nRows, nCols, indptr, indices, values };
+}

@@ -1,0 +1,90 @@
+import model from 'wink-eng-lite-web-model';
+import winkNLP from 'wink-nlp';
+import type { CleanConfig } from '../config/params.ts';
+
+/** Negations are stop words in most lists, yet they flip sentiment; `keep_negations` spares them. */
+const NEGATIONS = new Set([
+  'not',
+  'no',
+  'never',
+  'nor',
+  'none',
+  'nothing',
+  'nobody',
+  'neither',
+  'nowhere',
+  'cannot',
+]);
+
+const HTML_TAG = /<[^>]{0,200}>/g;
+const HTML_ENTITY = /&(amp|lt|gt|quot|#39|apos|nbsp);/g;
+const ENTITY_TEXT: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  '#39': "'",
+  apos: "'",
+  nbsp: ' ',
+};
+
+const URL_TYPES = new Set(['url', 'email']);
+const NUMBER_TYPES = new Set(['number', 'ordinal', 'time', 'decade']);
+const PUNCTUATION_TYPES = new Set(['punctuation', 'symbol', 'currency']);
+const SPACE_TYPES = new Set(['tabCRLF', 'space']);
+
+// Building the nlp object loads the language model (~100 ms); one per pipeline shape per process.
+const nlpTokenize = winkNLP(model, []);
+const nlpWithPos = winkNLP(model, ['pos']);
+const its = nlpTokenize.its;
+
+export type TextCleaner = (text: string) => string[];
+
+/**
+ * Builds the one text-cleaning function used by training and by serving, so both see the same tokens.
+ * wink-nlp tokenizes (and expands contractions: "didn't" → "did", "not"); the switches in `config` drop
+ * markup, URLs, numbers, punctuation and stop words, lemmatize and enforce a minimum token length.
+ */
+export function createTextCleaner(config: CleanConfig): TextCleaner {
+  const nlp = config.lemmatize ? nlpWithPos : nlpTokenize;
+  return (input: string): string[] => {
+    let text = input;
+    if (config.strip_html) {
+      text = text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
+    }
+    const doc = nlp.readDoc(text);
+    const tokens = doc.tokens();
+    const types = tokens.out(its.type) as string[];
+    const forms = (
+      config.lemmatize
+        ? tokens.out(its.lemma as unknown as typeof its.normal)
+        : config.lowercase
+          ? tokens.out(its.normal)
+          : tokens.out(its.value)
+    ) as string[];
+    const stopFlags = config.remove_stop_words
+      ? (tokens.out(its.stopWordFlag) as unknown as boolean[])
+      : undefined;
+    const out: string[] = [];
+    for (let i = 0; i < forms.length; i++) {
+      const type = types[i];
+      let form = forms[i];
+      if (SPACE_TYPES.has(type)) continue;
+      if (config.strip_urls && URL_TYPES.has(type)) continue;
+      if (config.strip_numbers && NUMBER_TYPES.has(type)) continue;
+      if (
+        config.strip_punctuation &&
+        PUNCTUATION_TYPES.has(type) &&
+        !(config.keep_exclamation && form === '!')
+      ) {
+        continue;
+      }
+      if (config.lowercase && config.lemmatize) form = form.toLowerCase();
+      if (stopFlags?.[i] && !(config.keep_negations && NEGATIONS.has(form.toLowerCase()))) continue;
+      if (form.length < config.min_token_length) continue;
+      // Tokens are joined by single spaces downstream (n-gram names, cleaned-text files).
+      out.push(form.includes(' ') ? form.replace(/\s+/g, '_') : form);
+    }
+    return out;
+  };
+}

@@ -1,0 +1,175 @@
+import type { Params } from '../config/params.ts';
+import { TrainingError } from '../errors.ts';
+import { fitLogisticRegression, fitNaiveBayes, type LinearClassifierState } from './classifiers.ts';
+import { cleanTexts } from './clean-pool.ts';
+import { type Dataset, type LabelledText, readLabelledCsv, stratifiedSplit } from './dataset.ts';
+import { computeMetrics, type Metrics } from './metrics.ts';
+import { type ModelLineage, TextModel } from './model.ts';
+import type { CsrMatrix } from './sparse.ts';
+import { TfidfVectorizer } from './tfidf.ts';
+
+/** A cleaned document: its tokens joined by single spaces (the preprocess step's output format). */
+export type CleanedDoc = string;
+
+export function splitTokens(doc: CleanedDoc): string[] {
+  return doc === '' ? [] : doc.split(' ');
+}
+
+/** Ingest: read and check the CSV, then split it (stratified, seeded). */
+export function ingest(
+  bytes: Uint8Array,
+  params: Params,
+): Dataset & { train: LabelledText[]; test: LabelledText[] } {
+  const dataset = readLabelledCsv(bytes, params.data);
+  const { train, test } = stratifiedSplit(dataset.examples, params.data.test_size, params.data.seed);
+  return { ...dataset, train, test };
+}
+
+/** Preprocess: the cleaning function over many texts, in worker threads. */
+export function preprocess(texts: readonly string[], params: Params): Promise<CleanedDoc[]> {
+  return cleanTexts(texts, params.clean, params.train.workers);
+}
+
+/** Featurize: fit TF-IDF on the training documents. */
+export function featurize(
+  docs: readonly CleanedDoc[],
+  params: Params,
+): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
+  return TfidfVectorizer.fitTransform(docs.map(splitTokens), params.features);
+}
+
+/** Class indices of `labels` in the sorted label list. */
+export function encodeLabels(labels: readonly string[], classes: readonly string[]): Int32Array {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return Int32Array.from(labels, (label) => {
+    const k = index.get(label);
+    if (k === undefined) throw new TrainingError(`label '${label}' is not one of the model's classes`);
+    return k;
+  });
+}
+
+/** Train: fit the classifier chosen in params on a feature matrix. */
+export function fitClassifier(
+  x: CsrMatrix,
+  y: Int32Array,
+  nClasses: number,
+  params: Params,
+): LinearClassifierState {
+  const t = params.train;
+  if (t.classifier === 'naive_bayes') return fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
+  const lr = t.logistic_regression;
+  return fitLogisticRegression(x, y, nClasses, {
+    C: lr.C,
+    maxIter: lr.max_iter,
+    tol: lr.tol,
+    nbScaling: lr.nb_scaling,
+  });
+}
+
+/** Evaluate: metrics of a model on cleaned, labelled documents. */
+export function evaluateDocs(
+  model: TextModel,
+  docs: readonly CleanedDoc[],
+  labels: readonly string[],
+): Metrics {
+  const proba = model.probabilities(docs.map(splitTokens));
+  return computeMetrics(model.labels, encodeLabels(labels, model.labels), proba);
+}
+
+export interface StageReport {
+  stage: 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate';
+  ms: number;
+  summary: string;
+}
+
+export interface TrainResult {
+  model: TextModel;
+  metrics: Metrics;
+  stages: StageReport[];
+  dataset: Dataset;
+}
+
+/**
+ * The whole pipeline in one process: ingest → preprocess → featurize → train → evaluate. The state machine
+ * runs the same stage functions one per Lambda; this is what `textops train` and the benchmarks call.
+ */
+export async function trainInProcess(
+  bytes: Uint8Array,
+  params: Params,
+  options: { codeVersion: string; onStage?: (report: StageReport) => void; source?: ModelLineage['source'] },
+): Promise<TrainResult> {
+  const stages: StageReport[] = [];
+  const timed = async <T>(
+    stage: StageReport['stage'],
+    work: () => T | Promise<T>,
+    summary: (r: T) => string,
+  ) => {
+    const start = performance.now();
+    const result = await work();
+    const report = { stage, ms: performance.now() - start, summary: summary(result) };
+    stages.push(report);
+    options.onStage?.(report);
+    return result;
+  };
+  const data = await timed(
+    'ingest',
+    () => ingest(bytes, params),
+    (d) =>
+      `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
+  );
+  const trainDocs = await timed(
+    'preprocess',
+    () =>
+      preprocess(
+        data.train.map((e) => e.text),
+        params,
+      ),
+    (docs) => `${docs.length} training texts cleaned`,
+  );
+  const { vectorizer, matrix } = await timed(
+    'featurize',
+    () => featurize(trainDocs, params),
+    (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
+  );
+  const classifier = await timed(
+    'train',
+    () =>
+      fitClassifier(
+        matrix,
+        encodeLabels(
+          data.train.map((e) => e.label),
+          data.labels,
+        ),
+        data.labels.length,
+        params,
+      ),
+    (c) =>
+      `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
+  );
+  const untested = TextModel.create({
+    labels: data.labels,
+    vectorizer,
+    classifier,
+    params,
+    lineage: {
+      dataFingerprint: data.fingerprint,
+      dataReport: data.report,
+      codeVersion: options.codeVersion,
+      source: options.source,
+    },
+  });
+  const metrics = await timed(
+    'evaluate',
+    async () =>
+      evaluateDocs(
+        untested,
+        await preprocess(
+          data.test.map((e) => e.text),
+          params,
+        ),
+        data.test.map((e) => e.label),
+      ),
+    (m) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
+  );
+  return { model: untested.withMetrics(metrics), metrics, stages, dataset: data };
+}
