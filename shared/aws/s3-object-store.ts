@@ -1,0 +1,122 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { ConflictError, TransientError } from '../errors.ts';
+import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from '../ports.ts';
+
+function status(error: unknown): number | undefined {
+  return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+}
+
+function isMissing(error: unknown): boolean {
+  const code = status(error);
+  return (
+    code === 404 ||
+    (error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound'))
+  );
+}
+
+/** Maps throttling and 5xx to TransientError (the state machine retries those by name). */
+function translate(error: unknown, what: string): never {
+  const code = status(error);
+  if (code === 412 || code === 409)
+    throw new ConflictError(`${what}: the object changed or exists (HTTP ${code})`, { cause: error });
+  if (code === 503 || code === 500 || (error instanceof S3ServiceException && error.name === 'SlowDown')) {
+    throw new TransientError(`${what}: S3 is unavailable or throttling (HTTP ${code})`, { cause: error });
+  }
+  throw error;
+}
+
+/** The ObjectStore port over S3 (or any S3-compatible endpoint the client points at). */
+export class S3ObjectStore implements ObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const body = Buffer.from(await out.Body!.transformToByteArray());
+      return { body, etag: out.ETag ?? '', lastModified: out.LastModified };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      return translate(error, `get s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: etag }),
+      );
+      const body = Buffer.from(await out.Body!.transformToByteArray());
+      return { body, etag: out.ETag ?? '', lastModified: out.LastModified };
+    } catch (error) {
+      if (status(error) === 304) return 'not-modified';
+      if (isMissing(error)) return undefined;
+      return translate(error, `get s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { key, etag: out.ETag ?? '', size: out.ContentLength ?? 0, lastModified: out.LastModified };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      return translate(error, `head s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<{ etag: string }> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: options.contentType,
+          IfNoneMatch: options.ifNoneMatch,
+          IfMatch: options.ifMatch,
+        }),
+      );
+      return { etag: out.ETag ?? '' };
+    } catch (error) {
+      return translate(error, `put s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const o of page.Contents ?? []) {
+          out.push({ key: o.Key!, etag: o.ETag ?? '', size: o.Size ?? 0, lastModified: o.LastModified });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      return translate(error, `list s3://${this.bucket}/${prefix}`);
+    }
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      translate(error, `delete s3://${this.bucket}/${key}`);
+    }
+  }
+}

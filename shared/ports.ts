@@ -1,0 +1,42 @@
+/**
+ * The ports of textops: what the pipeline, registry and serving code need from the outside world. The ML core
+ * and pipeline logic see only these interfaces; `shared/aws/` implements them over S3/SFN/SQS, and the local
+ * runtime plugs the same adapters in, pointed at loopback.
+ */
+
+export interface StoredObject {
+  readonly body: Buffer;
+  readonly etag: string;
+  readonly lastModified?: Date;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly etag: string;
+  readonly size: number;
+  readonly lastModified?: Date;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Create-only: fail with ConflictError when the key exists (S3 `If-None-Match: *`). */
+  ifNoneMatch?: '*';
+  /** Replace only this version: fail with ConflictError when the ETag differs (S3 `If-Match`). */
+  ifMatch?: string;
+}
+
+/** An S3-like object store. Missing keys are `undefined` from `get`/`head`, never an exception. */
+export interface ObjectStore {
+  get(key: string): Promise<StoredObject | undefined>;
+  /** Conditional GET: `undefined` body when the ETag still matches (HTTP 304). */
+  getIfChanged?(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
+  list(prefix: string): Promise<ObjectInfo[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** Starts a pipeline run; `alreadyStarted` when an execution of that name exists (a duplicate event). */
+export interface PipelineStarter {
+  start(name: string, input: unknown): Promise<{ executionArn: string; alreadyStarted: boolean }>;
+}

@@ -1,0 +1,209 @@
+import { ConflictError, ModelFormatError, NotFoundError } from '../errors.ts';
+import { sha256 } from '../ml/dataset.ts';
+import type { ObjectStore } from '../ports.ts';
+
+export type AliasName = 'production' | 'staging';
+
+export interface AliasChange {
+  at: string;
+  alias: AliasName;
+  version: number | null;
+  previous: number | null;
+  kind: 'promote' | 'rollback';
+  reason: string;
+}
+
+/** `registry/<model>/aliases.json`: which version serves, and every move of an alias. */
+export interface Aliases {
+  production: number | null;
+  staging: number | null;
+  history: AliasChange[];
+}
+
+/** `registry/<model>/versions/<n>/version.json`: an immutable registry entry. */
+export interface VersionEntry {
+  model: string;
+  version: number;
+  sha256: string;
+  bytes: number;
+  createdAt: string;
+  runId: string | null;
+  metrics: Record<string, unknown> | null;
+  lineage: Record<string, unknown>;
+  gate: { passed: boolean; reason: string; [key: string]: unknown } | null;
+}
+
+const EMPTY_ALIASES: Aliases = { production: null, staging: null, history: [] };
+const MAX_RACE_RETRIES = 20;
+
+/**
+ * The model registry on an object store. Versions are immutable and numbered; a number is claimed with a
+ * create-only write, and aliases move with a compare-and-swap on the ETag of `aliases.json`, so two runs that
+ * finish together both register and neither alias move is lost (a lost race re-reads and retries).
+ */
+export class ModelRegistry {
+  readonly prefix: string;
+
+  constructor(
+    private readonly store: ObjectStore,
+    readonly modelName: string,
+  ) {
+    this.prefix = `registry/${modelName}`;
+  }
+
+  get aliasesKey(): string {
+    return `${this.prefix}/aliases.json`;
+  }
+
+  versionPrefix(version: number): string {
+    return `${this.prefix}/versions/${version}`;
+  }
+
+  /** The aliases document and its ETag (absent before the first registration). */
+  async readAliases(): Promise<{ aliases: Aliases; etag?: string }> {
+    const object = await this.store.get(this.aliasesKey);
+    if (!object) return { aliases: structuredClone(EMPTY_ALIASES) };
+    return { aliases: JSON.parse(object.body.toString('utf8')) as Aliases, etag: object.etag };
+  }
+
+  /** All registered versions, oldest first. */
+  async listVersions(): Promise<VersionEntry[]> {
+    const objects = await this.store.list(`${this.prefix}/versions/`);
+    const numbers = objects
+      .map((o) => /\/versions\/(\d+)\/version\.json$/.exec(o.key)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const entries = await Promise.all(numbers.map((n) => this.getVersion(n)));
+    return entries.filter((e): e is VersionEntry => e !== undefined);
+  }
+
+  async getVersion(version: number): Promise<VersionEntry | undefined> {
+    const object = await this.store.get(`${this.versionPrefix(version)}/version.json`);
+    return object ? (JSON.parse(object.body.toString('utf8')) as VersionEntry) : undefined;
+  }
+
+  /** The artifact bytes of a version, checked against the sha256 recorded at registration. */
+  async readArtifact(version: number): Promise<{ bytes: Buffer; entry: VersionEntry }> {
+    const entry = await this.getVersion(version);
+    if (!entry) throw new NotFoundError(`model ${this.modelName} has no version ${version}`);
+    const object = await this.store.get(`${this.versionPrefix(version)}/model.json`);
+    if (!object) throw new NotFoundError(`model ${this.modelName} version ${version} has no model.json`);
+    const actual = sha256(object.body);
+    if (actual !== entry.sha256) {
+      throw new ModelFormatError(
+        `model ${this.modelName} version ${version}: checksum mismatch (registry ${entry.sha256.slice(0, 12)}…, file ${actual.slice(0, 12)}…)`,
+      );
+    }
+    return { bytes: object.body, entry };
+  }
+
+  /**
+   * Registers an artifact as the next version number. The number is claimed by a create-only write of the
+   * artifact; a concurrent run that claimed it first makes this one try the next number.
+   */
+  async register(input: {
+    artifact: Buffer;
+    runId: string | null;
+    metrics: Record<string, unknown> | null;
+    lineage: Record<string, unknown>;
+    gate: VersionEntry['gate'];
+  }): Promise<VersionEntry> {
+    const existing = await this.store.list(`${this.prefix}/versions/`);
+    let version =
+      existing.reduce((max, o) => Math.max(max, Number(/\/versions\/(\d+)\//.exec(o.key)?.[1] ?? 0)), 0) + 1;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.store.put(`${this.versionPrefix(version)}/model.json`, input.artifact, {
+          ifNoneMatch: '*',
+          contentType: 'application/json',
+        });
+        break;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_RACE_RETRIES) throw error;
+        version++;
+      }
+    }
+    const entry: VersionEntry = {
+      model: this.modelName,
+      version,
+      sha256: sha256(input.artifact),
+      bytes: input.artifact.length,
+      createdAt: new Date().toISOString(),
+      runId: input.runId,
+      metrics: input.metrics,
+      lineage: input.lineage,
+      gate: input.gate,
+    };
+    await this.store.put(
+      `${this.versionPrefix(version)}/version.json`,
+      `${JSON.stringify(entry, null, 2)}\n`,
+      {
+        ifNoneMatch: '*',
+        contentType: 'application/json',
+      },
+    );
+    return entry;
+  }
+
+  /** Applies `change` to aliases.json with compare-and-swap, retrying when another writer got there first. */
+  private async updateAliases(change: (aliases: Aliases) => AliasChange | undefined): Promise<Aliases> {
+    for (let attempt = 0; ; attempt++) {
+      const { aliases, etag } = await this.readAliases();
+      const record = change(aliases);
+      if (!record) return aliases;
+      aliases.history.push(record);
+      try {
+        await this.store.put(this.aliasesKey, `${JSON.stringify(aliases, null, 2)}\n`, {
+          contentType: 'application/json',
+          ...(etag ? { ifMatch: etag } : { ifNoneMatch: '*' }),
+        });
+        return aliases;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= MAX_RACE_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** Points `alias` at an existing version. */
+  async setAlias(alias: AliasName, version: number, reason: string): Promise<Aliases> {
+    if (!(await this.getVersion(version)))
+      throw new NotFoundError(`model ${this.modelName} has no version ${version}`);
+    return this.updateAliases((aliases) => {
+      const previous = aliases[alias];
+      if (previous === version) return undefined;
+      aliases[alias] = version;
+      return { at: new Date().toISOString(), alias, version, previous, kind: 'promote', reason };
+    });
+  }
+
+  /**
+   * Moves production back to the version that served before the current one was promoted. Rollbacks stack: a
+   * second rollback goes one promotion further back. Versions are never deleted; only the alias moves.
+   */
+  async rollback(reason = 'rollback'): Promise<Aliases> {
+    return this.updateAliases((aliases) => {
+      const promoted: number[] = [];
+      for (const h of aliases.history) {
+        if (h.alias !== 'production' || h.version === null) continue;
+        if (h.kind === 'rollback') promoted.pop();
+        else promoted.push(h.version);
+      }
+      const current = aliases.production;
+      const target = promoted.length >= 2 ? promoted[promoted.length - 2] : undefined;
+      if (current === null || target === undefined) {
+        throw new NotFoundError(`model ${this.modelName} has no earlier production version to roll back to`);
+      }
+      aliases.production = target;
+      return {
+        at: new Date().toISOString(),
+        alias: 'production',
+        version: target,
+        previous: current,
+        kind: 'rollback',
+        reason,
+      };
+    });
+  }
+}
