@@ -1,4 +1,4 @@
-import { getOptionalStringFromEnv } from './env.ts';
+import { getIntFromEnv, getOptionalStringFromEnv } from './env.ts';
 
 /**
  * Where the AWS-side things are, read from the environment in one place. In AWS, Lambda and the pods get real
@@ -30,5 +30,27 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): Runti
     sqsEndpoint: getOptionalStringFromEnv('AWS_ENDPOINT_URL_SQS', generic, env),
     stateMachineArn: getOptionalStringFromEnv('TEXTOPS_STATE_MACHINE_ARN', undefined, env),
     queueUrl: getOptionalStringFromEnv('TEXTOPS_QUEUE_URL', undefined, env),
+  };
+}
+
+/** Settings of the inference server (container and Lambda), read from the environment in one place. */
+export interface ServingSettings {
+  /** PORT; undefined: the command's default. */
+  port: number | undefined;
+  /** TEXTOPS_MODEL_DIR: serve this model directory instead of the registry's production model. */
+  modelDir: string | undefined;
+  /** TEXTOPS_API_KEY: when set, /predict and /model require it (X-API-Key or Authorization: Bearer). */
+  apiKey: string | undefined;
+  /** TEXTOPS_CORS_ORIGIN: allowed origin(s), comma-separated, or `*`; unset: no CORS. */
+  corsOrigin: string | undefined;
+}
+
+export function readServingSettings(env: NodeJS.ProcessEnv = process.env): ServingSettings {
+  const port = getOptionalStringFromEnv('PORT', undefined, env);
+  return {
+    port: port === undefined ? undefined : getIntFromEnv('PORT', 0, env),
+    modelDir: getOptionalStringFromEnv('TEXTOPS_MODEL_DIR', undefined, env),
+    apiKey: getOptionalStringFromEnv('TEXTOPS_API_KEY', undefined, env),
+    corsOrigin: getOptionalStringFromEnv('TEXTOPS_CORS_ORIGIN', undefined, env),
   };
 }

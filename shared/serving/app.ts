@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Params } from '../config/params.ts';
+import { describeError } from '../errors.ts';
+import { requireApiKey } from './auth.ts';
+import type { Logger } from './log.ts';
+import type { ServingMetrics } from './metrics.ts';
+import type { ModelStore } from './model-store.ts';
+import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
+import { classify } from './predict.ts';
+import { HttpProblem, problemDocument, toProblem } from './problem.ts';
+import { apiSchemas, parsePredictRequest } from './schemas.ts';
+import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
+
+export interface AppOptions {
+  store: ModelStore;
+  params: Params;
+  metrics: ServingMetrics;
+  log: Logger;
+  /** Text of `GET /metrics`; without it there is no /metrics route (Lambda, where metrics go to CloudWatch). */
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
+  /** When set, /predict and /model require it (X-API-Key or Authorization: Bearer). */
+  apiKey?: string;
+  /** Allowed CORS origin(s), comma-separated, or `*`; unset: no CORS headers (same-origin only). */
+  corsOrigin?: string;
+  /** Reported in /openapi.json. */
+  codeVersion?: string;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+function endpointOf(path: string): string {
+  return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
+}
+
+/**
+ * The inference API as one express app. The Lambda handler (through serverless-http) and the container server
+ * mount this same app; the only difference is whether `/metrics` exists.
+ */
+export function createApp(options: AppOptions): Express {
+  const { store, params, metrics, log } = options;
+  const limits = params.serving;
+  const schemas = apiSchemas(limits);
+  const openapi = JSON.stringify(
+    openApiDocument(schemas, {
+      version: options.codeVersion ?? '0.0.0',
+      apiKey: options.apiKey !== undefined,
+      metrics: options.metricsText !== undefined,
+    }),
+  );
+  const retryAfter = String(Math.ceil(limits.reload_interval_seconds));
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req, res, next) => {
+    const start = performance.now();
+    const given = req.get('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    res.on('finish', () => {
+      metrics.observeRequest(
+        req.method,
+        endpointOf(req.path),
+        res.statusCode,
+        (performance.now() - start) / 1000,
+      );
+    });
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'script-src': ["'self'"],
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'img-src': ["'self'", 'data:'],
+        },
+      },
+    }),
+  );
+  if (options.corsOrigin) {
+    const origins = options.corsOrigin.split(',').map((o) => o.trim());
+    app.use(
+      cors({
+        origin: origins.includes('*') ? '*' : origins,
+        methods: ['GET', 'POST'],
+        allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id'],
+        exposedHeaders: ['X-Request-Id'],
+        maxAge: 600,
+      }),
+    );
+  }
+  const auth: RequestHandler = options.apiKey ? requireApiKey(options.apiKey) : (_req, _res, next) => next();
+  const requireModel = () => {
+    const served = store.current;
+    if (!served) {
+      throw new HttpProblem(503, 'no_model', `no model is loaded: ${store.notReadyReason}`, {
+        headers: { 'Retry-After': retryAfter },
+      });
+    }
+    return served;
+  };
+
+  app.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const served = requireModel();
+    res
+      .set('Cache-Control', 'no-store')
+      .json({ status: 'ready', modelVersion: served.version, labels: served.model.labels });
+  });
+  app.get('/model', auth, (_req, res) => {
+    const served = requireModel();
+    const { model, entry } = served;
+    res.set('Cache-Control', 'no-store').json({
+      version: served.version,
+      sha256: served.sha256,
+      origin: served.origin,
+      labels: model.labels,
+      loadedAt: served.loadedAt,
+      createdAt: model.createdAt,
+      metrics: entry?.metrics ?? model.metrics ?? null,
+      lineage: {
+        ...model.lineage,
+        ...(entry?.lineage ?? {}),
+        runId: entry?.runId ?? model.lineage.runId ?? null,
+      },
+      gate: entry?.gate ?? null,
+      preprocessing: { clean: model.cleanConfig, features: model.params.features },
+    });
+  });
+  app.post(
+    '/predict',
+    auth,
+    (req, _res, next) => {
+      if (!req.is(['application/json', 'application/*+json'])) {
+        throw new HttpProblem(
+          415,
+          'unsupported_media_type',
+          'POST /predict takes a JSON body: Content-Type: application/json',
+        );
+      }
+      next();
+    },
+    express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
+    (req, res) => {
+      const request = parsePredictRequest(schemas, req.body, limits);
+      const served = requireModel();
+      if ('text' in request) {
+        const [p] = classify(served, [request.text], metrics);
+        res.json({ label: p.label, scores: p.scores, modelVersion: served.version });
+      } else {
+        res.json({ predictions: classify(served, request.texts, metrics), modelVersion: served.version });
+      }
+    },
+  );
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openapi);
+  });
+  app.get('/', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').type('text/html').send(PAGE_HTML);
+  });
+  app.get('/app.js', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').type('text/javascript').send(PAGE_SCRIPT);
+  });
+  if (options.metricsText) {
+    const metricsText = options.metricsText;
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, body } = await metricsText();
+      res.set('Cache-Control', 'no-store').type(contentType).send(body);
+    });
+  }
+
+  for (const [path, methods] of Object.entries(ROUTES) as [RoutePath, readonly string[]][]) {
+    if (path === '/metrics' && !options.metricsText) continue;
+    app.all(path, (req) => {
+      const allow = methods.includes('GET') ? [...methods, 'HEAD'] : [...methods];
+      throw new HttpProblem(
+        405,
+        'method_not_allowed',
+        `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`,
+        {
+          headers: { Allow: allow.join(', ') },
+        },
+      );
+    });
+  }
+  app.use((req) => {
+    throw new HttpProblem(404, 'not_found', `no route ${req.method} ${req.path}; see /openapi.json`);
+  });
+
+  const onError: ErrorRequestHandler = (error, req, res, _next) => {
+    const requestId = String(res.locals.requestId ?? 'unknown');
+    const problem = toProblem(error, limits.max_body_bytes);
+    if (problem.status >= 500 && problem.status !== 503) {
+      const { name, message } = describeError(error);
+      log('error', 'request failed', {
+        requestId,
+        method: req.method,
+        path: req.path,
+        error: name,
+        detail: message,
+        stack: error instanceof Error ? error.stack : undefined,
+      });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
+    res
+      .status(problem.status)
+      .type('application/problem+json')
+      .send(
+        JSON.stringify(
+          problemDocument(problem.status, problem.code, problem.detail, requestId, problem.errors),
+        ),
+      );
+  };
+  app.use(onError);
+  return app;
+}

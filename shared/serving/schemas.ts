@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import type { Params } from '../config/params.ts';
+import { type FieldError, HttpProblem } from './problem.ts';
+
+export type ServingLimits = Pick<Params['serving'], 'max_batch_items' | 'max_text_chars' | 'max_body_bytes'>;
+
+/**
+ * The API's request and response shapes. Requests are validated with these schemas, and `/openapi.json` is
+ * generated from the same objects, so the document cannot drift from what the server accepts.
+ */
+export function apiSchemas(limits: ServingLimits) {
+  const text = z
+    .string()
+    .min(1)
+    .max(limits.max_text_chars)
+    .describe(`text to classify, 1 to ${limits.max_text_chars} characters`);
+  const single = z.object({ text }).strict();
+  const batch = z
+    .object({
+      texts: z
+        .array(text)
+        .min(1)
+        .max(limits.max_batch_items)
+        .describe(`1 to ${limits.max_batch_items} texts, answered in order`),
+    })
+    .strict();
+  const scores = z
+    .record(z.string(), z.number().min(0).max(1))
+    .describe('probability of each label; they sum to 1');
+  const prediction = z.object({ label: z.string(), scores }).strict();
+  const modelVersion = z.string().describe('the model version that answered');
+  return {
+    predictRequest: z.union([single, batch]),
+    predictResponse: z.object({ label: z.string(), scores, modelVersion }).strict(),
+    batchResponse: z.object({ predictions: z.array(prediction), modelVersion }).strict(),
+    health: z.object({ status: z.literal('ok') }).strict(),
+    ready: z.object({ status: z.literal('ready'), modelVersion, labels: z.array(z.string()) }).strict(),
+    modelInfo: z
+      .object({
+        version: z.string(),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/),
+        origin: z.string(),
+        labels: z.array(z.string()),
+        loadedAt: z.string(),
+        createdAt: z.string(),
+        metrics: z.record(z.string(), z.unknown()).nullable(),
+        lineage: z.record(z.string(), z.unknown()),
+        gate: z.record(z.string(), z.unknown()).nullable(),
+        preprocessing: z.record(z.string(), z.unknown()),
+      })
+      .strict(),
+    problem: z
+      .object({
+        type: z.string(),
+        title: z.string(),
+        status: z.number().int(),
+        detail: z.string(),
+        code: z.string(),
+        requestId: z.string(),
+        errors: z.array(z.object({ field: z.string(), message: z.string() }).strict()).optional(),
+      })
+      .strict(),
+  };
+}
+
+export type ApiSchemas = ReturnType<typeof apiSchemas>;
+export type PredictRequest = z.infer<ApiSchemas['predictRequest']>;
+
+function fieldName(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return 'body';
+  return path.reduce<string>(
+    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : `${out}.${String(part)}`),
+    'body',
+  );
+}
+
+/**
+ * Validates a parsed JSON body. A size limit broken (text too long, too many texts) is 413 naming the field
+ * and the limit; any other violation is 400 naming each field.
+ */
+export function parsePredictRequest(
+  schemas: ApiSchemas,
+  body: unknown,
+  limits: ServingLimits,
+): PredictRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpProblem(
+      400,
+      'invalid_body',
+      'request body must be a JSON object: {"text": "…"} or {"texts": ["…"]}',
+      {
+        errors: [{ field: 'body', message: 'expected an object' }],
+      },
+    );
+  }
+  const hasText = 'text' in body;
+  const hasTexts = 'texts' in body;
+  if (hasText === hasTexts) {
+    const message = hasText
+      ? 'give either "text" or "texts", not both'
+      : 'missing "text" (a string) or "texts" (an array of strings)';
+    throw new HttpProblem(400, 'invalid_body', message, {
+      errors: [{ field: hasText ? 'body' : 'body.text', message }],
+    });
+  }
+  const schema = hasText ? schemas.predictRequest.options[0] : schemas.predictRequest.options[1];
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const errors: FieldError[] = result.error.issues.map((issue) => ({
+    field: fieldName(issue.path),
+    message: issue.message,
+  }));
+  const tooBig = result.error.issues.every((issue) => issue.code === 'too_big');
+  if (tooBig) {
+    const first = result.error.issues[0];
+    const what =
+      first.path[0] === 'texts' && first.path.length === 1
+        ? `too many texts: at most ${limits.max_batch_items} per request`
+        : `text too long: at most ${limits.max_text_chars} characters per text`;
+    return throwProblem(
+      413,
+      first.path.length === 1 && first.path[0] === 'texts' ? 'too_many_texts' : 'text_too_long',
+      `${what} (${errors.map((e) => e.field).join(', ')})`,
+      errors,
+    );
+  }
+  return throwProblem(400, 'invalid_body', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+}
+
+function throwProblem(status: number, code: string, detail: string, errors: FieldError[]): never {
+  throw new HttpProblem(status, code, detail, { errors });
+}

@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Params } from '../config/params.ts';
+import { createApp } from './app.ts';
+import { jsonLogger, type Logger } from './log.ts';
+import { ServingMetrics } from './metrics.ts';
+import type { ModelSource } from './model-source.ts';
+import { ModelStore } from './model-store.ts';
+
+export interface ServingOptions {
+  source: ModelSource;
+  params: Params;
+  /** Serve `GET /metrics` (container); the Lambda leaves it out. */
+  exposeMetrics?: boolean;
+  apiKey?: string;
+  corsOrigin?: string;
+  log?: Logger;
+  codeVersion?: string;
+  /** Text of /metrics when it is not this process's registry (a cluster worker asks the primary). */
+  metricsText?: () => Promise<{ contentType: string; body: string }>;
+}
+
+/** The app and what it serves from: the pieces both entry points (container, Lambda) assemble. */
+export interface Serving {
+  app: Express;
+  store: ModelStore;
+  metrics: ServingMetrics;
+  log: Logger;
+}
+
+/** Builds the model store, metrics and express app; loads nothing yet. */
+export function createServing(options: ServingOptions): Serving {
+  const log = options.log ?? jsonLogger();
+  const metrics = new ServingMetrics({
+    instancePriceUsdPerHour: options.params.serving.instance_price_usd_per_hour,
+  });
+  const store = new ModelStore(options.source, {
+    log,
+    onReload: (result, served) => {
+      metrics.reloaded(result);
+      if (served) metrics.modelServed(served.version);
+    },
+  });
+  const metricsText =
+    options.metricsText ??
+    (options.exposeMetrics
+      ? async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })
+      : undefined);
+  const app = createApp({
+    store,
+    params: options.params,
+    metrics,
+    log,
+    metricsText,
+    apiKey: options.apiKey,
+    corsOrigin: options.corsOrigin,
+    codeVersion: options.codeVersion,
+  });
+  return { app, store, metrics, log };
+}
+
+export interface InferenceServer {
+  url: string;
+  close(): Promise<void>;
+  /** The model store, for callers that want to force a check (`refresh()`) or read what is served. */
+  store: ModelStore;
+  server: Server;
+}
+
+/**
+ * Starts the inference API on `host:port` (port 0: an ephemeral port; the URL says which). The model is loaded
+ * before the server listens when the source has one; without one the server still starts, answers 503 on
+ * /readyz and /predict, and picks the model up on a later poll (every `serving.reload_interval_seconds`).
+ * `close()` stops polling, stops accepting, lets in-flight requests finish and then resolves.
+ */
+export async function startInferenceServer(
+  options: ServingOptions & { port: number; host?: string },
+): Promise<InferenceServer> {
+  const serving = createServing(options);
+  await serving.store.refresh();
+  serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
+  const server = createServer(serving.app);
+  // Longer than typical load balancer idle timeouts, so the balancer closes idle connections, not us.
+  server.keepAliveTimeout = 65_000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return {
+    url: `http://${shownHost}:${port}`,
+    store: serving.store,
+    server,
+    close: () => closeGracefully(server, serving.store),
+  };
+}
+
+/**
+ * Stops accepting, closes keep-alive connections as they become idle, and resolves when in-flight requests
+ * are done. After `graceMs` whatever is still open is cut, so a stuck client cannot hold a rollout forever.
+ */
+export function closeGracefully(server: Server, store: ModelStore, graceMs = 20_000): Promise<void> {
+  store.stop();
+  return new Promise((resolve, reject) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
+    deadline.unref();
+    server.close((error) => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,28 @@
+import { s3Client } from '../aws/clients.ts';
+import { S3ObjectStore } from '../aws/s3-object-store.ts';
+import type { Params } from '../config/params.ts';
+import type { RuntimeSettings } from '../config/runtime.ts';
+import { ConfigError } from '../errors.ts';
+import { directoryModelSource, type ModelSource, registryModelSource } from './model-source.ts';
+
+/**
+ * Chooses where the server's model comes from: a model directory when one is named (flag or
+ * TEXTOPS_MODEL_DIR), else the registry's production alias in TEXTOPS_BUCKET (S3, or the local store when
+ * AWS_ENDPOINT_URL_S3 points at it). The model name is params.yaml `model.name`.
+ */
+export function modelSourceFor(input: {
+  modelDir: string | undefined;
+  runtime: RuntimeSettings;
+  params: Params;
+}): ModelSource {
+  if (input.modelDir) return directoryModelSource(input.modelDir);
+  if (input.runtime.bucket) {
+    return registryModelSource(
+      new S3ObjectStore(s3Client(input.runtime), input.runtime.bucket),
+      input.params.model.name,
+    );
+  }
+  throw new ConfigError(
+    'no model to serve: give a model directory (--model <dir> or TEXTOPS_MODEL_DIR), or set TEXTOPS_BUCKET (with AWS_ENDPOINT_URL_S3 for a local store) to follow the registry',
+  );
+}

@@ -1,0 +1,168 @@
+/**
+ * The web page at `GET /`: plain HTML and a small script (served as `/app.js`, so the Content-Security-Policy
+ * can forbid inline scripts). Kept as strings in a module so the esbuild bundle carries them; no build step.
+ */
+
+export const EXAMPLES = [
+  'One of the best films I have seen in years. The acting is superb, the story moving, and the ending left me speechless. I would happily watch it again.',
+  'A complete waste of two hours. The plot makes no sense, the dialogue is wooden and I nearly fell asleep halfway through. Avoid it.',
+  'The first half drags and some scenes are clumsy, but the last act is gripping and the lead performance is genuinely touching.',
+];
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>textops · classify a text</title>
+<style>
+  :root { --fg: #1d2430; --muted: #5b6678; --line: #d9dee7; --accent: #2f6fdf; --bg: #f6f8fb; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+  main { max-width: 760px; margin: 0 auto; padding: 32px 20px 48px; }
+  header { display: flex; align-items: baseline; justify-content: space-between; gap: 12px; flex-wrap: wrap; }
+  h1 { font-size: 1.5rem; margin: 0; }
+  .version { font-size: .85rem; color: var(--muted); }
+  .version strong { color: var(--fg); font-family: ui-monospace, monospace; }
+  .card { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 20px; margin-top: 20px; }
+  label.field { display: block; font-weight: 600; margin-bottom: 8px; }
+  textarea { width: 100%; min-height: 140px; padding: 10px 12px; font: inherit; border: 1px solid var(--line); border-radius: 8px; resize: vertical; }
+  textarea:focus, input:focus { outline: 2px solid var(--accent); outline-offset: 1px; }
+  .row { display: flex; align-items: center; gap: 12px; margin-top: 12px; flex-wrap: wrap; }
+  button { font: inherit; border-radius: 8px; cursor: pointer; }
+  #classify { background: var(--accent); color: #fff; border: 0; padding: 9px 22px; font-weight: 600; }
+  #classify:disabled { opacity: .6; cursor: progress; }
+  .hint { color: var(--muted); font-size: .85rem; }
+  .examples { display: flex; gap: 8px; flex-wrap: wrap; margin-top: 8px; }
+  .example { background: #eef2f9; border: 1px solid var(--line); padding: 6px 10px; font-size: .85rem; text-align: left; max-width: 100%; }
+  .example:hover { border-color: var(--accent); }
+  #result[hidden], #error[hidden], #key-row[hidden] { display: none; }
+  .verdict { font-size: 1.05rem; }
+  #label { font-size: 1.6rem; font-weight: 700; text-transform: capitalize; margin-left: 6px; }
+  .bars { margin-top: 14px; display: grid; gap: 10px; }
+  .bar { display: grid; grid-template-columns: 110px 1fr 64px; align-items: center; gap: 10px; }
+  .bar .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .bar .track { background: #edf0f5; border-radius: 6px; height: 18px; overflow: hidden; }
+  .bar .fill { height: 100%; background: #9aa8bd; border-radius: 6px; transition: width .25s ease; }
+  .bar.top .fill { background: var(--accent); }
+  .bar .pct { text-align: right; font-variant-numeric: tabular-nums; }
+  #error { color: #a32020; background: #fdeeee; border: 1px solid #f2c4c4; border-radius: 8px; padding: 10px 12px; margin-top: 14px; }
+  input[type=password] { font: inherit; padding: 6px 10px; border: 1px solid var(--line); border-radius: 8px; }
+  footer { margin-top: 24px; color: var(--muted); font-size: .85rem; }
+  footer a { color: var(--accent); }
+</style>
+</head>
+<body>
+<main>
+  <header>
+    <h1>Classify a text</h1>
+    <div class="version">model <strong id="model-version">…</strong></div>
+  </header>
+  <section class="card">
+    <form id="form">
+      <label class="field" for="text">Text</label>
+      <textarea id="text" name="text" placeholder="Type or paste a review…" required></textarea>
+      <div class="row" id="key-row" hidden>
+        <label for="api-key">API key</label>
+        <input id="api-key" type="password" autocomplete="off">
+      </div>
+      <div class="row">
+        <button id="classify" type="submit">Classify</button>
+        <span class="hint">Ctrl+Enter also works</span>
+      </div>
+    </form>
+    <div class="hint" style="margin-top:16px">Examples</div>
+    <div class="examples" id="examples"></div>
+    <div id="error" role="alert" hidden></div>
+  </section>
+  <section class="card" id="result" hidden aria-live="polite">
+    <div class="verdict">Predicted label <span id="label"></span></div>
+    <div class="bars" id="bars"></div>
+    <div class="hint" style="margin-top:12px">answered by model <span id="answered-by"></span> in <span id="elapsed"></span></div>
+  </section>
+  <footer>API: <code>POST /predict {"text": "…"}</code> · <a href="/openapi.json">OpenAPI</a> · <a href="/readyz">status</a></footer>
+</main>
+<script src="/app.js" defer></script>
+</body>
+</html>
+`;
+
+export const PAGE_SCRIPT = `'use strict';
+(function () {
+  var EXAMPLES = ${JSON.stringify(EXAMPLES)};
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $('form'), text = $('text'), button = $('classify'), errorBox = $('error');
+
+  function showError(message) { errorBox.textContent = message; errorBox.hidden = false; }
+
+  function el(tag, className, content) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (content !== undefined) node.textContent = content;
+    return node;
+  }
+
+  function render(result, ms) {
+    $('label').textContent = result.label;
+    $('answered-by').textContent = result.modelVersion;
+    $('model-version').textContent = result.modelVersion;
+    $('elapsed').textContent = ms.toFixed(0) + ' ms';
+    var bars = $('bars');
+    bars.textContent = '';
+    Object.keys(result.scores)
+      .sort(function (a, b) { return result.scores[b] - result.scores[a]; })
+      .forEach(function (name) {
+        var p = result.scores[name];
+        var bar = el('div', 'bar' + (name === result.label ? ' top' : ''));
+        bar.setAttribute('data-label', name);
+        bar.setAttribute('data-probability', String(p));
+        var track = el('div', 'track');
+        var fill = el('div', 'fill');
+        fill.style.width = (p * 100).toFixed(1) + '%';
+        track.appendChild(fill);
+        bar.appendChild(el('span', 'name', name));
+        bar.appendChild(track);
+        bar.appendChild(el('span', 'pct', (p * 100).toFixed(1) + '%'));
+        bars.appendChild(bar);
+      });
+    $('result').hidden = false;
+  }
+
+  async function classify() {
+    errorBox.hidden = true;
+    var value = text.value.trim();
+    if (!value) { showError('Type a text first.'); return; }
+    button.disabled = true;
+    var headers = { 'Content-Type': 'application/json' };
+    var key = $('api-key').value;
+    if (key) headers['X-API-Key'] = key;
+    var started = performance.now();
+    try {
+      var response = await fetch('predict', { method: 'POST', headers: headers, body: JSON.stringify({ text: value }) });
+      var body = await response.json().catch(function () { return {}; });
+      if (response.status === 401) { $('key-row').hidden = false; showError(body.detail || 'An API key is required.'); return; }
+      if (!response.ok) { showError(body.detail || ('Request failed with status ' + response.status)); return; }
+      render(body, performance.now() - started);
+    } catch (e) {
+      showError('The server could not be reached: ' + e.message);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  form.addEventListener('submit', function (event) { event.preventDefault(); classify(); });
+  text.addEventListener('keydown', function (event) {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); classify(); }
+  });
+  EXAMPLES.forEach(function (example) {
+    var b = el('button', 'example', example.length > 70 ? example.slice(0, 67) + '…' : example);
+    b.type = 'button';
+    b.title = example;
+    b.addEventListener('click', function () { text.value = example; classify(); });
+    $('examples').appendChild(b);
+  });
+  fetch('readyz').then(function (r) { return r.json(); }).then(function (body) {
+    $('model-version').textContent = body.modelVersion || 'none loaded yet';
+  }).catch(function () { $('model-version').textContent = 'unavailable'; });
+})();
+`;

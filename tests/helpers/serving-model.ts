@@ -1,0 +1,30 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadParams, type Params } from '../../shared/config/params.ts';
+import type { TextModel } from '../../shared/ml/model.ts';
+import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
+import { trainInProcess } from '../../shared/ml/training.ts';
+import { sampleCsv } from './data.ts';
+
+/** Params for serving tests: the project's params with a short reload interval. */
+export function servingParams(overrides: Partial<Params['serving']> = {}): Params {
+  const base = loadParams();
+  return { ...base, serving: { ...base.serving, reload_interval_seconds: 0.2, ...overrides } };
+}
+
+/** A small IMDB sentiment model (`rows` reviews from `offset`), trained in this process. */
+export async function trainSmallModel(rows = 1500, offset = 0): Promise<TextModel> {
+  const params = loadParams();
+  const result = await trainInProcess(Buffer.from(sampleCsv('imdb-train.csv.gz', rows, offset)), params, {
+    codeVersion: 'test',
+  });
+  return result.model;
+}
+
+/** Writes a model to a fresh temporary model directory. */
+export async function modelDirectory(model: TextModel): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'textops-serving-'));
+  await saveModelDirectory(dir, model);
+  return dir;
+}
