@@ -1,0 +1,43 @@
+import { codeVersion } from '../config/code-version.ts';
+import { getStringFromEnv } from '../config/env.ts';
+import { loadParams, type Params } from '../config/params.ts';
+import { readRuntimeSettings } from '../config/runtime.ts';
+import { logJson } from '../pipeline/log.ts';
+import type { StepDeps } from '../pipeline/step-deps.ts';
+import type { TriggerDeps } from '../pipeline/trigger.ts';
+import type { ObjectStore } from '../ports.ts';
+import { s3Client, sfnClient } from './clients.ts';
+import { S3ObjectStore } from './s3-object-store.ts';
+import { SfnPipelineStarter } from './sfn-starter.ts';
+
+// Read once per process (a Lambda sandbox serves many invocations): params.yaml is validated at the door.
+let params: Params | undefined;
+const stores = new Map<string, ObjectStore>();
+
+export function storeFor(bucket: string): ObjectStore {
+  let store = stores.get(bucket);
+  if (!store) {
+    store = new S3ObjectStore(s3Client(), bucket);
+    stores.set(bucket, store);
+  }
+  return store;
+}
+
+/** What a step handler needs, for the bucket its event points at. */
+export function stepDeps(bucket: string): StepDeps {
+  params ??= loadParams();
+  return { store: storeFor(bucket), baseParams: params, codeVersion: codeVersion(), log: logJson };
+}
+
+/** What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, and the buckets' stores. */
+export function triggerDeps(): TriggerDeps {
+  const settings = readRuntimeSettings();
+  const arn = settings.stateMachineArn ?? getStringFromEnv('TEXTOPS_STATE_MACHINE_ARN');
+  return { starter: new SfnPipelineStarter(sfnClient(settings), arn), storeFor, log: logJson };
+}
+
+/** Forgets cached params and stores (tests and the local runtime, after they change the environment). */
+export function resetPipelineDeps(): void {
+  params = undefined;
+  stores.clear();
+}

@@ -1,0 +1,46 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { NotFoundError } from '../errors.ts';
+import type { ObjectStore } from '../ports.ts';
+
+/** Reads an object a previous step wrote; its absence means the run's files were removed or never written. */
+export async function readRequired(store: ObjectStore, key: string): Promise<Buffer> {
+  const object = await store.get(key);
+  if (!object) throw new NotFoundError(`the run file ${key} is missing`);
+  return object.body;
+}
+
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse((await readRequired(store, key)).toString('utf8')) as T;
+}
+
+export async function writeJson(store: ObjectStore, key: string, value: unknown): Promise<{ etag: string }> {
+  return store.put(key, `${JSON.stringify(value, null, 2)}\n`, { contentType: 'application/json' });
+}
+
+/** Gzipped JSON lines: compact for text, streamable by other tools (`zcat | jq`). */
+export async function writeJsonLines(
+  store: ObjectStore,
+  key: string,
+  rows: readonly unknown[],
+): Promise<number> {
+  const text = rows.map((row) => JSON.stringify(row)).join('\n');
+  const body = gzipSync(Buffer.from(text, 'utf8'), { level: 3 });
+  await store.put(key, body, { contentType: 'application/x-ndjson' });
+  return body.length;
+}
+
+export async function readJsonLines<T>(store: ObjectStore, key: string): Promise<T[]> {
+  const text = gunzipSync(await readRequired(store, key)).toString('utf8');
+  return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}
+
+export function float64ToBase64(values: Float64Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
+}
+
+export function base64ToFloat64(text: string): Float64Array {
+  const bytes = Buffer.from(text, 'base64');
+  const out = new Float64Array(bytes.length / 8);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+
+/** Training data lands here; the S3 notification and the local event wiring both filter on this prefix. */
+export const INCOMING_PREFIX = 'incoming/';
+export const TRAINING_SUFFIXES = ['.csv', '.csv.gz'] as const;
+export const PARAMS_SUFFIX = '.params.yaml';
+
+/** S3 ETags come quoted from HEAD/PUT and bare in event notifications; compare them bare. */
+export function bareEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+export function isTrainingDataKey(key: string): boolean {
+  return key.startsWith(INCOMING_PREFIX) && TRAINING_SUFFIXES.some((s) => key.toLowerCase().endsWith(s));
+}
+
+/** `incoming/reviews.csv(.gz)` → `incoming/reviews.params.yaml`, the per-upload overrides beside it. */
+export function paramsKeyFor(dataKey: string): string {
+  return dataKey.replace(/\.csv(\.gz)?$/i, PARAMS_SUFFIX);
+}
+
+/**
+ * The execution name (and run id) of one object version: a readable slug of the file name plus a hash of
+ * bucket/key/etag(/versionId). S3 and SQS deliver at least once; a duplicate delivery derives the same name,
+ * and Step Functions (or the local engine) refuses a second execution of it. Step Functions allows 80
+ * characters of `[A-Za-z0-9-_]`.
+ */
+export function executionName(source: {
+  bucket: string;
+  key: string;
+  etag: string;
+  versionId?: string;
+}): string {
+  const identity = `${source.bucket}/${source.key}#${bareEtag(source.etag)}${source.versionId ? `#${source.versionId}` : ''}`;
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
+  const base = source.key.split('/').pop() ?? 'upload';
+  const slug = base
+    .replace(/\.(csv(\.gz)?|[^.]*)$/i, '')
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return `${slug || 'upload'}-${hash}`;
+}
+
+/** Where a run keeps its files (DESIGN.md §3). */
+export function runKeys(runId: string) {
+  const root = `runs/${runId}`;
+  return {
+    root,
+    status: `${root}/status.json`,
+    history: `${root}/history.json`,
+    execution: `${root}/execution.json`,
+    input: `${root}/input.json`,
+    trainData: `${root}/data/train.jsonl.gz`,
+    testData: `${root}/data/test.jsonl.gz`,
+    trainClean: `${root}/data/train.clean.jsonl.gz`,
+    testClean: `${root}/data/test.clean.jsonl.gz`,
+    vectorizer: `${root}/features/vectorizer.json`,
+    trainFeatures: `${root}/features/train.csr`,
+    trainLabels: `${root}/features/train.labels.json`,
+    model: `${root}/model/model.json`,
+    metrics: `${root}/eval/metrics.json`,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
+ * never travels in the payload (Step Functions caps it at 256 KB); it lives under `runs/<runId>/`.
+ */
+export interface RunPayload {
+  runId: string;
+  bucket: string;
+  /** The uploaded object this run trains on, and the version (ETag) the event announced. */
+  key: string;
+  etag: string;
+  size?: number;
+  versionId?: string;
+  ingest?: IngestSummary;
+  preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
+  featurize?: { features: number; nonZeros: number };
+  train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
+  evaluation?: GateDecision;
+  registered?: { model: string; version: number; promoted: boolean };
+  /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
+  error?: { Error: string; Cause?: string };
+}
+
+export interface IngestSummary {
+  model: string;
+  rows: number;
+  train: number;
+  test: number;
+  labels: string[];
+  fingerprint: string;
+  overrides: string | null;
+}
+
+/** The quality gate's decision, with both numbers it compared. */
+export interface GateDecision {
+  passed: boolean;
+  reason: string;
+  metric: string;
+  score: number | null;
+  minScore: number;
+  maxRegression: number;
+  productionVersion: number | null;
+  productionScore: number | null;
+}
+
+/** Reads a payload field that a previous step must have set, with an error that says which. */
+export function requireField<K extends keyof RunPayload>(
+  payload: RunPayload,
+  field: K,
+): NonNullable<RunPayload[K]> {
+  const value = payload[field];
+  if (value === undefined || value === null) {
+    throw new TypeError(`run payload has no '${String(field)}': the steps ran out of order`);
+  }
+  return value as NonNullable<RunPayload[K]>;
+}

@@ -1,0 +1,11 @@
+import type { Params } from '../config/params.ts';
+import type { ObjectStore } from '../ports.ts';
+
+/** What a pipeline step needs from outside: the run's bucket as an object store, base params, code version. */
+export interface StepDeps {
+  store: ObjectStore;
+  /** params.yaml as deployed; a run's effective params (with its overrides) are fixed by ingest. */
+  baseParams: Params;
+  codeVersion: string;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}

@@ -1,0 +1,50 @@
+import type { DatasetReport } from '../ml/dataset.ts';
+import { TextModel } from '../ml/model.ts';
+import { decodeCsr } from '../ml/sparse.ts';
+import { TfidfVectorizer } from '../ml/tfidf.ts';
+import { fitClassifier } from '../ml/training.ts';
+import type { StoredVectorizer } from './featurize-step.ts';
+import { base64ToFloat64, readJson, readRequired } from './run-files.ts';
+import { bareEtag, runKeys } from './run-keys.ts';
+import { runParams } from './run-params.ts';
+import type { RunPayload } from './run-payload.ts';
+import type { StepDeps } from './step-deps.ts';
+import { runStep } from './step-runner.ts';
+
+/** Train: fits the classifier chosen in params on the stored features and writes the model artifact. */
+export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'train', async () => {
+    const keys = runKeys(payload.runId);
+    const params = await runParams(deps.store, payload.runId);
+    const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
+    const stored = await readJson<StoredVectorizer>(deps.store, keys.vectorizer);
+    const { labels, y } = await readJson<{ labels: string[]; y: number[] }>(deps.store, keys.trainLabels);
+    const x = decodeCsr(await readRequired(deps.store, keys.trainFeatures));
+    const classifier = fitClassifier(x, Int32Array.from(y), labels.length, params);
+    const model = TextModel.create({
+      labels,
+      vectorizer: TfidfVectorizer.fromState({ ...stored, idf: base64ToFloat64(stored.idf) }),
+      classifier,
+      params,
+      lineage: {
+        dataFingerprint: input.fingerprint,
+        dataReport: input.report,
+        codeVersion: deps.codeVersion,
+        source: { bucket: payload.bucket, key: payload.key, etag: bareEtag(payload.etag) },
+        runId: payload.runId,
+      },
+    });
+    const artifact = model.toArtifact();
+    await deps.store.put(keys.model, artifact, { contentType: 'application/json' });
+    const summary = {
+      classifier: classifier.kind,
+      iterations: classifier.iterations ?? null,
+      converged: classifier.converged ?? null,
+      modelBytes: artifact.length,
+    };
+    return {
+      payload: { ...payload, train: summary },
+      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB`,
+    };
+  });
+}

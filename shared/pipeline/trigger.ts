@@ -1,0 +1,103 @@
+import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { describeError } from '../errors.ts';
+import type { ObjectStore, PipelineStarter } from '../ports.ts';
+import { bareEtag, executionName, INCOMING_PREFIX, isTrainingDataKey, PARAMS_SUFFIX } from './run-keys.ts';
+import type { RunPayload } from './run-payload.ts';
+import { updateStatus } from './run-status.ts';
+
+export interface TriggerDeps {
+  starter: PipelineStarter;
+  /** The bucket's store, to leave an `ignored` status for an upload that cannot be trained on. */
+  storeFor?: (bucket: string) => ObjectStore;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type TriggerOutcome =
+  | { kind: 'started' | 'duplicate'; runId: string; key: string }
+  | { kind: 'ignored'; key: string; reason: string };
+
+/** S3 notifications URL-encode keys, with '+' for spaces. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/** The inverse, for local events that carry raw keys: encode each path segment, spaces as '+'. */
+export function encodeS3Key(key: string): string {
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
+    .join('/');
+}
+
+function s3Records(body: string): S3EventRecord[] {
+  const parsed = JSON.parse(body) as { Records?: S3EventRecord[]; Event?: string };
+  if (parsed.Event === 's3:TestEvent') return [];
+  if (!Array.isArray(parsed.Records))
+    throw new TypeError('message body is not an S3 event notification (no Records)');
+  return parsed.Records;
+}
+
+/** Starts the run of one S3 record, or says why it is not a training upload. */
+async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<TriggerOutcome> {
+  const bucket = record.s3.bucket.name;
+  const key = decodeS3Key(record.s3.object.key);
+  if (!record.eventName.startsWith('ObjectCreated'))
+    return { kind: 'ignored', key, reason: `event ${record.eventName}` };
+  if (!key.startsWith(INCOMING_PREFIX)) return { kind: 'ignored', key, reason: `outside ${INCOMING_PREFIX}` };
+  if (key.endsWith(PARAMS_SUFFIX))
+    return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
+  if (!isTrainingDataKey(key)) {
+    const reason = 'not a .csv or .csv.gz file: nothing to train on';
+    if (deps.storeFor) {
+      const runId = executionName(source);
+      await updateStatus(deps.storeFor(bucket), runId, { bucket, key, etag }, (s) => {
+        s.state = 'ignored';
+        s.finishedAt = s.updatedAt;
+        s.message = `${key} was not trained on: ${reason}`;
+      });
+    }
+    return { kind: 'ignored', key, reason };
+  }
+  const runId = executionName(source);
+  const input: RunPayload = { runId, bucket, key, etag, size: record.s3.object.size };
+  if (source.versionId) input.versionId = source.versionId;
+  const { alreadyStarted } = await deps.starter.start(runId, input);
+  return { kind: alreadyStarted ? 'duplicate' : 'started', runId, key };
+}
+
+/**
+ * The trigger: an SQS batch of S3 event notifications → one pipeline execution per object version. Duplicate
+ * deliveries derive the same execution name and are successes, not second runs. Failures are reported per
+ * message (SQS partial batch response), so one bad message does not redeliver the batch; a message that
+ * cannot be parsed is reported too, and ends in the dead-letter queue after its retries.
+ */
+export async function handleTrainRequests(
+  event: SQSEvent,
+  deps: TriggerDeps,
+): Promise<SQSBatchResponse & { outcomes: TriggerOutcome[] }> {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  const outcomes: TriggerOutcome[] = [];
+  for (const message of event.Records) {
+    try {
+      for (const record of s3Records(message.body)) {
+        const outcome = await handleRecord(record, deps);
+        outcomes.push(outcome);
+        deps.log?.(
+          outcome.kind === 'ignored'
+            ? `ignored ${outcome.key}: ${outcome.reason}`
+            : `${outcome.kind} run ${outcome.runId}`,
+          { messageId: message.messageId, ...outcome },
+        );
+      }
+    } catch (error) {
+      deps.log?.('could not start a run for a message; it will be redelivered', {
+        messageId: message.messageId,
+        error: describeError(error),
+      });
+      batchItemFailures.push({ itemIdentifier: message.messageId });
+    }
+  }
+  return { batchItemFailures, outcomes };
+}
