@@ -3,6 +3,7 @@ import { codeVersion } from '../shared/config/code-version.ts';
 import { TextopsError } from '../shared/errors.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerPredict } from './commands/predict.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerTrain } from './commands/train.ts';
 
 const program = new Command('textops')
@@ -12,6 +13,7 @@ const program = new Command('textops')
 registerTrain(program);
 registerPredict(program);
 registerEvaluate(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -37,6 +37,8 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): Runti
 export interface ServingSettings {
   /** PORT; undefined: the command's default. */
   port: number | undefined;
+  /** HOST: interface to listen on (a container sets 0.0.0.0); undefined: the command's default. */
+  host: string | undefined;
   /** TEXTOPS_MODEL_DIR: serve this model directory instead of the registry's production model. */
   modelDir: string | undefined;
   /** TEXTOPS_API_KEY: when set, /predict and /model require it (X-API-Key or Authorization: Bearer). */
@@ -49,6 +51,7 @@ export function readServingSettings(env: NodeJS.ProcessEnv = process.env): Servi
   const port = getOptionalStringFromEnv('PORT', undefined, env);
   return {
     port: port === undefined ? undefined : getIntFromEnv('PORT', 0, env),
+    host: getOptionalStringFromEnv('HOST', undefined, env),
     modelDir: getOptionalStringFromEnv('TEXTOPS_MODEL_DIR', undefined, env),
     apiKey: getOptionalStringFromEnv('TEXTOPS_API_KEY', undefined, env),
     corsOrigin: getOptionalStringFromEnv('TEXTOPS_CORS_ORIGIN', undefined, env),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Params } from '../config/params.ts';
 import { createApp } from './app.ts';
+import { clusterMetricsClient } from './cluster.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ModelSource } from './model-source.ts';
@@ -17,8 +18,8 @@ export interface ServingOptions {
   corsOrigin?: string;
   log?: Logger;
   codeVersion?: string;
-  /** Text of /metrics when it is not this process's registry (a cluster worker asks the primary). */
-  metricsText?: () => Promise<{ contentType: string; body: string }>;
+  /** In a cluster worker: /metrics answers for the whole cluster (asks the primary to aggregate). */
+  clusterMetrics?: boolean;
 }
 
 /** The app and what it serves from: the pieces both entry points (container, Lambda) assemble. */
@@ -42,11 +43,11 @@ export function createServing(options: ServingOptions): Serving {
       if (served) metrics.modelServed(served.version);
     },
   });
-  const metricsText =
-    options.metricsText ??
-    (options.exposeMetrics
-      ? async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() })
-      : undefined);
+  const metricsText = !options.exposeMetrics
+    ? undefined
+    : options.clusterMetrics
+      ? clusterMetricsClient(metrics.registry)
+      : async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
   const app = createApp({
     store,
     params: options.params,

@@ -1,0 +1,169 @@
+import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Logger } from './log.ts';
+
+/**
+ * The container runs one server process per core with node:cluster: the primary only supervises (forks, refork
+ * on crash, shutdown) and answers metric requests; the workers share the listening socket and serve.
+ *
+ * `/metrics` is answered by whichever worker the connection landed on, so that worker asks the primary, which
+ * gathers every worker's registry with prom-client's AggregatorRegistry (counters and histograms summed, gauges
+ * as each declares) and replies: a scrape sees the whole pod, not one worker.
+ */
+
+const METRICS_REQUEST = 'textops:metrics-request';
+const METRICS_REPLY = 'textops:metrics-reply';
+const SHUTDOWN = 'textops:shutdown';
+
+interface MetricsRequest {
+  type: typeof METRICS_REQUEST;
+  id: string;
+}
+interface MetricsReply {
+  type: typeof METRICS_REPLY;
+  id: string;
+  contentType?: string;
+  body?: string;
+  error?: string;
+}
+
+function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+}
+
+export interface PrimaryOptions {
+  workers: number;
+  log: Logger;
+  /** Time a worker gets to finish in-flight requests after SIGTERM before it is killed. */
+  shutdownGraceMs?: number;
+}
+
+/**
+ * Runs the cluster primary: forks `workers` workers, reforks one that dies (unless they keep dying at start),
+ * answers workers' metric requests, and on SIGTERM/SIGINT tells every worker to drain and exits when all have.
+ * Resolves once every worker is listening, with the port they share (listen(0) picks one for all).
+ */
+export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
+  const aggregator = new AggregatorRegistry();
+  const grace = options.shutdownGraceMs ?? 25_000;
+  let shuttingDown = false;
+  const recentCrashes: number[] = [];
+
+  cluster.on('message', async (worker: Worker, message: unknown) => {
+    if (!isMessage<MetricsRequest>(message, METRICS_REQUEST)) return;
+    let reply: MetricsReply;
+    try {
+      reply = {
+        type: METRICS_REPLY,
+        id: message.id,
+        contentType: aggregator.contentType,
+        body: await aggregator.clusterMetrics(),
+      };
+    } catch (error) {
+      reply = { type: METRICS_REPLY, id: message.id, error: (error as Error).message };
+    }
+    if (worker.isConnected()) worker.send(reply);
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    if (shuttingDown) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        options.log('info', 'all workers stopped; exiting');
+        process.exit(0);
+      }
+      return;
+    }
+    const now = Date.now();
+    recentCrashes.push(now);
+    while (recentCrashes.length > 0 && now - recentCrashes[0] > 60_000) recentCrashes.shift();
+    options.log('error', 'worker died; starting another', { pid: worker.process.pid, code, signal });
+    if (recentCrashes.length > options.workers * 3) {
+      options.log('error', 'workers keep dying; giving up', { crashesInLastMinute: recentCrashes.length });
+      process.exit(1);
+    }
+    cluster.fork();
+  });
+
+  const shutdown = (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    options.log('info', 'shutting down: draining workers', { signal });
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (worker?.isConnected()) worker.send({ type: SHUTDOWN });
+    }
+    setTimeout(() => {
+      options.log('warn', 'workers did not stop in time; killing them');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }, grace + 2000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  return new Promise((resolve) => {
+    let listening = 0;
+    const onListening = (_worker: Worker, address: { port: number }) => {
+      listening++;
+      if (listening === options.workers) {
+        cluster.off('listening', onListening);
+        resolve({ port: address.port });
+      }
+    };
+    cluster.on('listening', onListening);
+    for (let i = 0; i < options.workers; i++) cluster.fork();
+  });
+}
+
+/**
+ * Worker side: makes this worker's registry answer the primary's aggregation requests, and returns a function
+ * that asks the primary for the whole cluster's metrics text.
+ */
+export function clusterMetricsClient(
+  registry: Registry,
+  timeoutMs = 5000,
+): () => Promise<{ contentType: string; body: string }> {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one is what installs prom-client's worker-side listener for the primary's requests.
+  new AggregatorRegistry();
+  const pending = new Map<string, (reply: MetricsReply) => void>();
+  process.on('message', (message: unknown) => {
+    if (isMessage<MetricsReply>(message, METRICS_REPLY)) pending.get(message.id)?.(message);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = randomUUID();
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error('the cluster primary did not answer the metrics request in time'));
+      }, timeoutMs);
+      pending.set(id, (reply) => {
+        clearTimeout(timer);
+        pending.delete(id);
+        if (reply.error !== undefined || reply.body === undefined)
+          reject(new Error(`cluster metrics: ${reply.error}`));
+        else resolve({ contentType: reply.contentType ?? 'text/plain', body: reply.body });
+      });
+      process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
+    });
+}
+
+/** Worker side: calls `drain` when the primary asks this worker to stop (or the worker itself gets a signal). */
+export function onShutdownRequest(drain: () => Promise<void>): void {
+  let draining = false;
+  const run = async () => {
+    if (draining) return;
+    draining = true;
+    try {
+      await drain();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('message', (message: unknown) => {
+    if (isMessage<{ type: typeof SHUTDOWN }>(message, SHUTDOWN)) void run();
+  });
+  // A signal to the whole process group (Ctrl+C in a terminal) reaches workers directly.
+  process.on('SIGTERM', () => void run());
+  process.on('SIGINT', () => void run());
+}
