@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KeyLock } from './key-lock.ts';
+
+/**
+ * An HTTP proxy in front of an S3-compatible server that lacks conditional writes (s3rver ignores
+ * `If-None-Match`/`If-Match` on PUT). It implements them as S3 does: `If-None-Match: *` fails with 412 when the
+ * key exists, `If-Match: <etag>` fails with 412 when the current ETag differs (404 when the key is absent).
+ * Every write of a key is serialised, so check-then-write is atomic against other writers through the proxy.
+ * Everything else, and the signed request itself, passes through unchanged.
+ */
+export interface ConditionalProxy {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+function problem(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  condition?: string,
+): void {
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${code}</Code><Message>${message}</Message>${condition ? `<Condition>${condition}</Condition>` : ''}` +
+    `<RequestId>${randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const bare = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+
+/** The upstream's current ETag of a path-style object URL, or undefined when absent. */
+function headEtag(upstream: URL, path: string): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, upstream), { method: 'HEAD' }, (res) => {
+      res.resume();
+      if (res.statusCode === 404) return resolve(undefined);
+      if (res.statusCode !== 200) return reject(new Error(`HEAD ${path} answered ${res.statusCode}`));
+      resolve(bare(String(res.headers.etag ?? '')));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Forwards a request as is (headers, including the signed Host, and body) and streams the answer back. */
+function forward(upstream: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    // Node already answered any `Expect: 100-continue`; the upstream gets the body straight away.
+    const { expect: _expect, ...headers } = req.headers;
+    const out = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', resolve);
+      },
+    );
+    out.on('error', (error) => {
+      if (!res.headersSent) problem(res, 502, 'InternalError', `upstream: ${error.message}`);
+      else res.destroy();
+      resolve();
+    });
+    req.pipe(out);
+  });
+}
+
+export async function startConditionalProxy(
+  upstreamUrl: string,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<ConditionalProxy> {
+  const upstream = new URL(upstreamUrl);
+  const lock = new KeyLock();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const writes = req.method === 'PUT' || req.method === 'DELETE' || req.method === 'POST';
+    if (!writes) {
+      void forward(upstream, req, res);
+      return;
+    }
+    void lock.run(path, async () => {
+      const ifNoneMatch = req.headers['if-none-match'];
+      const ifMatch = req.headers['if-match'];
+      if (req.method === 'PUT' && (ifNoneMatch !== undefined || ifMatch !== undefined)) {
+        let current: string | undefined;
+        try {
+          current = await headEtag(upstream, req.url ?? '/');
+        } catch (error) {
+          req.resume();
+          return problem(res, 503, 'ServiceUnavailable', (error as Error).message);
+        }
+        if (ifNoneMatch !== undefined && ifNoneMatch.trim() === '*' && current !== undefined) {
+          req.resume();
+          return problem(
+            res,
+            412,
+            'PreconditionFailed',
+            'At least one of the pre-conditions you specified did not hold',
+            'If-None-Match',
+          );
+        }
+        if (ifMatch !== undefined) {
+          if (current === undefined) {
+            req.resume();
+            return problem(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+          }
+          if (bare(ifMatch) !== current) {
+            req.resume();
+            return problem(
+              res,
+              412,
+              'PreconditionFailed',
+              'At least one of the pre-conditions you specified did not hold',
+              'If-Match',
+            );
+          }
+        }
+      }
+      await forward(upstream, req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Event } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { ConflictError } from '../../shared/errors.ts';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/local/local-s3.ts';
+import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+
+let s3: LocalS3;
+let dir: string;
+let client: S3Client;
+let store: S3ObjectStore;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'textops-local-s3-'));
+  s3 = await startLocalS3({ directory: dir, bucket: 'textops-test' });
+  client = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.url,
+    forcePathStyle: true,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  store = new S3ObjectStore(client, s3.bucket);
+});
+
+afterAll(async () => {
+  client.destroy();
+  await s3.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () => {
+  it('stores and reads objects through the proxy', async () => {
+    const { etag } = await store.put('a/b.txt', 'hello');
+    const got = await store.get('a/b.txt');
+    expect(got?.body.toString()).toBe('hello');
+    expect(got?.etag).toBe(etag);
+    expect((await store.list('a/')).map((o) => o.key)).toEqual(['a/b.txt']);
+    expect(await store.get('a/missing')).toBeUndefined();
+  });
+
+  it('answers 412 to a create-only PUT of an existing key (If-None-Match: *)', async () => {
+    await store.put('create-only.json', '1', { ifNoneMatch: '*' });
+    const error = await client
+      .send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'create-only.json', Body: '2', IfNoneMatch: '*' }))
+      .catch((e: unknown) => e as { $metadata: { httpStatusCode: number }; name: string });
+    expect(error).toMatchObject({ $metadata: { httpStatusCode: 412 }, name: 'PreconditionFailed' });
+    await expect(store.put('create-only.json', '3', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    expect((await store.get('create-only.json'))?.body.toString()).toBe('1');
+  });
+
+  it('answers 412 to a PUT with a stale If-Match and accepts the current ETag', async () => {
+    const first = await store.put('cas.json', 'v1');
+    const second = await store.put('cas.json', 'v2', { ifMatch: first.etag });
+    await expect(store.put('cas.json', 'v3', { ifMatch: first.etag })).rejects.toBeInstanceOf(ConflictError);
+    expect((await store.get('cas.json'))?.body.toString()).toBe('v2');
+    await store.put('cas.json', 'v3', { ifMatch: second.etag });
+    expect((await store.get('cas.json'))?.body.toString()).toBe('v3');
+  });
+
+  it('lets exactly one of many concurrent create-only writes win', async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.put('race.json', String(i), { ifNoneMatch: '*' })),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof ConflictError)).toHaveLength(
+      7,
+    );
+  });
+
+  it('keeps every alias move when registries race (create-only versions, If-Match aliases)', async () => {
+    const registries = [0, 1, 2, 3].map(() => new ModelRegistry(store, 'race'));
+    const entries = await Promise.all(
+      registries.map((r, i) =>
+        r.register({
+          artifact: Buffer.from(`model ${i}`),
+          runId: `run-${i}`,
+          metrics: null,
+          lineage: {},
+          gate: null,
+        }),
+      ),
+    );
+    expect(entries.map((e) => e.version).sort()).toEqual([1, 2, 3, 4]);
+    await Promise.all(registries.map((r, i) => r.setAlias('production', entries[i].version, 'race')));
+    const { aliases } = await registries[0].readAliases();
+    expect(aliases.history).toHaveLength(4);
+  });
+
+  it('emits an S3 event notification for each created object', async () => {
+    const seen: S3Event[] = [];
+    s3.events.on('event', (e) => seen.push(e));
+    const { etag } = await store.put('incoming/x y.csv', 'text,label\n');
+    await new Promise((r) => setTimeout(r, 50));
+    const record = seen.flatMap((e) => e.Records).find((r) => r.s3.object.key === 'incoming/x y.csv');
+    expect(record?.eventName).toBe('ObjectCreated:Put');
+    expect(`"${record?.s3.object.eTag}"`).toBe(etag);
+  });
+});
