@@ -29,7 +29,7 @@ export interface AppOptions {
   codeVersion?: string;
 }
 
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const REQUEST_ID = /^[\w.:=+/-]{1,128}$/;
 
 function endpointOf(path: string): string {
   return Object.hasOwn(ROUTES, path) ? path : 'unmatched';

@@ -1,0 +1,26 @@
+import middy from '@middy/core';
+import { codeVersion } from '../../shared/config/code-version.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import { readRuntimeSettings, readServingSettings } from '../../shared/config/runtime.ts';
+import {
+  type ApiGatewayEvent,
+  type ApiGatewayResult,
+  createLambdaHandler,
+} from '../../shared/serving/lambda-handler.ts';
+import { jsonLogger } from '../../shared/serving/log.ts';
+import { modelSourceFor } from '../../shared/serving/source-from-settings.ts';
+
+// Built once per Lambda container, during init: settings are checked and the first model load starts here.
+const params = loadParams();
+const settings = readServingSettings();
+const { handler: serve } = createLambdaHandler({
+  source: modelSourceFor({ modelDir: settings.modelDir, runtime: readRuntimeSettings(), params }),
+  params,
+  apiKey: settings.apiKey,
+  corsOrigin: settings.corsOrigin,
+  log: jsonLogger(),
+  codeVersion: codeVersion(),
+});
+
+/** API Gateway (REST v1 or HTTP API v2) → the inference express app, through serverless-http. */
+export const handler = middy<ApiGatewayEvent, ApiGatewayResult>().handler(serve);

@@ -1,0 +1,37 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import serverless from 'serverless-http';
+import { createServing, type Serving, type ServingOptions } from './server.ts';
+
+export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+export type ApiGatewayResult = {
+  statusCode: number;
+  headers?: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  cookies?: string[];
+  body: string;
+  isBase64Encoded: boolean;
+};
+
+/**
+ * The Lambda side of the inference API: the same express app behind serverless-http, which understands API
+ * Gateway REST (v1) and HTTP API (v2) events. The model is first loaded during the init phase (module load),
+ * and each invocation re-checks the registry alias when the last check is older than
+ * `serving.reload_interval_seconds`: a frozen Lambda has no timer to poll with. There is no /metrics route;
+ * Lambda metrics go to CloudWatch.
+ */
+export function createLambdaHandler(options: Omit<ServingOptions, 'exposeMetrics' | 'clusterMetrics'>): {
+  handler: (event: ApiGatewayEvent, context: Context) => Promise<ApiGatewayResult>;
+  serving: Serving;
+} {
+  const serving = createServing({ ...options, exposeMetrics: false });
+  const ttlMs = options.params.serving.reload_interval_seconds * 1000;
+  const firstLoad = serving.store.refresh();
+  // API Gateway's request id becomes the app's X-Request-Id, so logs and problem documents carry it.
+  const proxy = serverless(serving.app, { requestId: 'x-request-id' });
+  const handler = async (event: ApiGatewayEvent, context: Context) => {
+    await firstLoad;
+    await serving.store.refreshIfStale(ttlMs);
+    return (await proxy(event, context)) as ApiGatewayResult;
+  };
+  return { handler, serving };
+}
