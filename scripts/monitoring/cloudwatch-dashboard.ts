@@ -1,0 +1,242 @@
+import {
+  EMF_NAMESPACE,
+  METRICS,
+  type MetricName,
+  SERVICE_DIMENSION,
+} from '../../shared/observability/metric-catalogue.ts';
+import { buildDashboard, datasourceRef, type JsonObject, type PanelSpec } from './grafana.ts';
+
+/**
+ * The same operator view for the serverless deployment, read through Grafana's CloudWatch datasource: the
+ * prediction and pipeline Lambdas write the metric names of ./metric-catalogue.ts in Embedded Metric Format
+ * (shared/observability/emf.ts), under the `textops` namespace with a `service` dimension. Queries use the
+ * builder mode with `*` for the split dimensions and `matchExact`, so each panel selects exactly the
+ * dimension set the emitter writes (tests/unit/observability-dashboards.test.ts checks this).
+ */
+
+type Statistic = 'Sum' | 'Average' | 'Maximum' | 'SampleCount' | 'p50' | 'p90' | 'p95' | 'p99';
+
+/** A CloudWatch metric query for one textops metric, split by its dimensions (all of them `*`). */
+export function cloudwatchQuery(metric: MetricName, statistic: Statistic, label: string): JsonObject {
+  const dimensions: Record<string, string> = { [SERVICE_DIMENSION]: '$service' };
+  for (const name of METRICS[metric].dimensions) dimensions[name] = '*';
+  return {
+    queryMode: 'Metrics',
+    metricQueryType: 0,
+    metricEditorMode: 0,
+    region: '$region',
+    namespace: EMF_NAMESPACE,
+    metricName: metric,
+    dimensions,
+    matchExact: true,
+    statistic,
+    period: '',
+    id: '',
+    expression: '',
+    label,
+  };
+}
+
+const dim = (name: string) => `\${PROP('Dim.${name}')}`;
+
+const panel = (
+  title: string,
+  description: string,
+  width: number,
+  unit: string,
+  targets: JsonObject[],
+  stacking: 'none' | 'normal' | 'percent' = 'none',
+): PanelSpec => ({
+  title,
+  description,
+  type: 'timeseries',
+  width,
+  unit,
+  targets,
+  extra: {
+    fieldConfig: {
+      defaults: {
+        unit,
+        custom: {
+          drawStyle: 'line',
+          lineWidth: 1,
+          fillOpacity: stacking === 'none' ? 10 : 60,
+          showPoints: 'never',
+          spanNulls: true,
+          stacking: { mode: stacking, group: 'A' },
+        },
+      },
+      overrides: [],
+    },
+    options: {
+      legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'], showLegend: true },
+      tooltip: { mode: 'multi', sort: 'desc' },
+    },
+  },
+});
+
+const cloudwatchVariable = (
+  name: string,
+  label: string,
+  query: JsonObject,
+  definition: string,
+): JsonObject => ({
+  name,
+  label,
+  type: 'query',
+  datasource: datasourceRef('cloudwatch'),
+  query: { refId: `${name}-variable`, ...query },
+  definition,
+  refresh: 1,
+  includeAll: false,
+  multi: false,
+  current: {},
+  options: [],
+  hide: 0,
+  sort: 1,
+  regex: '',
+});
+
+export const cloudwatchDashboard = buildDashboard({
+  uid: 'textops-serverless',
+  title: 'textops — serverless (CloudWatch)',
+  description:
+    'The prediction Lambda and the training pipeline Lambdas, from the metrics they write in CloudWatch Embedded Metric Format.',
+  tags: ['textops', 'mlops', 'lambda'],
+  datasourceType: 'cloudwatch',
+  refresh: '1m',
+  variables: [
+    cloudwatchVariable('region', 'Region', { queryType: 'regions' }, 'regions()'),
+    cloudwatchVariable(
+      'service',
+      'Service',
+      {
+        queryType: 'dimensionValues',
+        region: '$region',
+        namespace: EMF_NAMESPACE,
+        metricName: 'app_request_count',
+        dimensionKey: SERVICE_DIMENSION,
+        dimensionFilters: {},
+      },
+      `dimension_values($region, ${EMF_NAMESPACE}, app_request_count, ${SERVICE_DIMENSION})`,
+    ),
+  ],
+  rows: [
+    {
+      title: 'Prediction API',
+      panels: [
+        panel(
+          'Requests by endpoint and status',
+          'Requests per period by route and HTTP status.',
+          12,
+          'short',
+          [cloudwatchQuery('app_request_count', 'Sum', `${dim('endpoint')} ${dim('status')}`)],
+        ),
+        panel('Request latency p50 / p95 / p99', 'Per endpoint, from each request’s latency.', 12, 's', [
+          cloudwatchQuery('app_request_latency_seconds', 'p50', `${dim('endpoint')} p50`),
+          cloudwatchQuery('app_request_latency_seconds', 'p95', `${dim('endpoint')} p95`),
+          cloudwatchQuery('app_request_latency_seconds', 'p99', `${dim('endpoint')} p99`),
+        ]),
+        panel(
+          'Preprocessing vs inference latency',
+          'Text cleaning vs TF-IDF and classifier, p50 and p99.',
+          12,
+          's',
+          [
+            cloudwatchQuery('app_preprocessing_latency_seconds', 'p50', 'preprocessing p50'),
+            cloudwatchQuery('app_preprocessing_latency_seconds', 'p99', 'preprocessing p99'),
+            cloudwatchQuery('app_inference_latency_seconds', 'p50', 'inference p50'),
+            cloudwatchQuery('app_inference_latency_seconds', 'p99', 'inference p99'),
+          ],
+        ),
+        panel(
+          'Prediction mix',
+          'Predictions per label, stacked to 100 %: the share of each label is the cheapest drift signal.',
+          12,
+          'percentunit',
+          [cloudwatchQuery('model_prediction_count', 'Sum', dim('prediction'))],
+          'percent',
+        ),
+        panel('Input length p50 / p90 / p99', 'Words per input text.', 8, 'short', [
+          cloudwatchQuery('app_input_length_words', 'p50', 'p50'),
+          cloudwatchQuery('app_input_length_words', 'p90', 'p90'),
+          cloudwatchQuery('app_input_length_words', 'p99', 'p99'),
+        ]),
+        panel(
+          'Model version in service',
+          'Registry versions the prediction Lambda served (one line per version).',
+          8,
+          'short',
+          [cloudwatchQuery('model_info', 'Maximum', `v${dim('version')}`)],
+        ),
+        panel(
+          'Model reloads and failures',
+          'Model loads by result; a failure keeps the last good model.',
+          8,
+          'short',
+          [cloudwatchQuery('model_reload_total', 'Sum', dim('result'))],
+        ),
+        panel(
+          'Estimated cost',
+          'Compute cost estimated from latency and the configured price: summed per period, and per request.',
+          12,
+          'currencyUSD',
+          [
+            cloudwatchQuery('app_total_cost_usd', 'Sum', 'USD per period'),
+            cloudwatchQuery('app_cost_per_request_usd', 'Average', `${dim('endpoint')} USD per request`),
+          ],
+        ),
+        panel(
+          'Concurrent executions',
+          'The serverless counterpart of the pod count: concurrent executions of the textops functions.',
+          12,
+          'short',
+          [
+            {
+              queryMode: 'Metrics',
+              metricQueryType: 0,
+              metricEditorMode: 0,
+              region: '$region',
+              namespace: 'AWS/Lambda',
+              metricName: 'ConcurrentExecutions',
+              dimensions: { FunctionName: '*' },
+              matchExact: true,
+              statistic: 'Maximum',
+              period: '',
+              id: '',
+              expression: '',
+              label: dim('FunctionName'),
+            },
+          ],
+        ),
+      ],
+    },
+    {
+      title: 'Training pipeline',
+      panels: [
+        panel(
+          'Training runs',
+          'Runs started, passed the gate, rejected by the gate, per period.',
+          8,
+          'short',
+          [
+            cloudwatchQuery('pipeline_runs_started_total', 'Sum', 'started'),
+            cloudwatchQuery('pipeline_runs_succeeded_total', 'Sum', 'succeeded'),
+            cloudwatchQuery('pipeline_runs_rejected_total', 'Sum', 'rejected by gate'),
+          ],
+        ),
+        panel(
+          'Failed runs by error',
+          'Failed runs by the error name the failure recorder wrote.',
+          8,
+          'short',
+          [cloudwatchQuery('pipeline_runs_failed_total', 'Sum', dim('error'))],
+        ),
+        panel('Step duration', 'Average and p95 duration of each pipeline state.', 8, 's', [
+          cloudwatchQuery('pipeline_step_duration_seconds', 'Average', `${dim('step')} mean`),
+          cloudwatchQuery('pipeline_step_duration_seconds', 'p95', `${dim('step')} p95`),
+        ]),
+      ],
+    },
+  ],
+});
