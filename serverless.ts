@@ -1,0 +1,600 @@
+// The AWS deployment of textops (Serverless Framework v3 format, run with `osls`): the data bucket and its
+// events, the training state machine with one Lambda per step, and the prediction API. `npm run package`
+// renders it to CloudFormation offline; tests/deploy/ checks that template.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
+import { readFileSync } from 'node:fs';
+import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
+import { loadParams } from './shared/config/params.ts';
+import { ConfigError } from './shared/errors.ts';
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+const params = loadParams(new URL('./params.yaml', import.meta.url));
+const MODEL_PREFIX = `registry/${params.model.name}/`;
+const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
+
+/**
+ * Memory and timeout per function, sized from `npm run bench:pipeline` on the 25k-row IMDB set (see the README,
+ * "Deployment"): Lambda gives CPU in proportion to memory (one full vCPU at 1,769 MB), so the CPU-bound steps
+ * (cleaning, TF-IDF, fitting) get the most; the timeouts stay below each Task's TimeoutSeconds in the ASL so a
+ * Lambda timeout surfaces as a Lambda error the state machine can retry or catch.
+ */
+const STEP_SIZES = {
+  ingest: { memorySize: 1024, timeout: 300 },
+  preprocess: { memorySize: 3008, timeout: 840 },
+  featurize: { memorySize: 3008, timeout: 840 },
+  train: { memorySize: 3008, timeout: 840 },
+  evaluate: { memorySize: 2048, timeout: 600 },
+  register: { memorySize: 512, timeout: 120 },
+  recordFailure: { memorySize: 256, timeout: 30 },
+} as const;
+type StepName = keyof typeof STEP_SIZES;
+
+/** What each function may do in the bucket, by key prefix (DESIGN.md §3). Anything not listed is denied. */
+interface BucketAccess {
+  read?: string[];
+  write?: string[];
+  /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
+  list?: string[];
+}
+const RUNS = 'runs/';
+const INCOMING = 'incoming/';
+const BUCKET_ACCESS: Record<StepName | 'predict', BucketAccess> = {
+  ingest: { read: [INCOMING, RUNS], write: [RUNS], list: [INCOMING, RUNS] },
+  preprocess: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  featurize: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  train: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  evaluate: { read: [RUNS, MODEL_PREFIX], write: [RUNS], list: [RUNS, MODEL_PREFIX] },
+  register: { read: [RUNS, MODEL_PREFIX], write: [RUNS, MODEL_PREFIX], list: [RUNS, MODEL_PREFIX] },
+  recordFailure: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  predict: { read: [MODEL_PREFIX], list: [MODEL_PREFIX] },
+};
+
+/** Deploy-time choices, from the environment of whoever runs `osls package/deploy` (the deploy workflow). */
+interface DeployOptions {
+  auth: 'iam' | 'jwt' | 'none';
+  jwt?: { issuerUrl: string; audience: string[] };
+  corsOrigins?: string[];
+  alarmEmail?: string;
+  throttle: { rate: number; burst: number };
+  codeVersion: string;
+}
+
+function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployOptions {
+  const auth = getOptionalStringFromEnv('TEXTOPS_API_AUTH', 'iam', env);
+  if (auth !== 'iam' && auth !== 'jwt' && auth !== 'none')
+    throw new ConfigError(`environment variable TEXTOPS_API_AUTH must be iam, jwt or none, got '${auth}'`);
+  const list = (name: string) =>
+    getOptionalStringFromEnv(name, undefined, env)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const positive = (name: string, fallback: number) => {
+    const value = Number(getOptionalStringFromEnv(name, String(fallback), env));
+    if (!(value > 0)) throw new ConfigError(`environment variable ${name} must be a positive number`);
+    return value;
+  };
+  return {
+    auth,
+    jwt:
+      auth === 'jwt'
+        ? {
+            issuerUrl: getStringFromEnv('TEXTOPS_JWT_ISSUER_URL', env),
+            audience: list('TEXTOPS_JWT_AUDIENCE') ?? [getStringFromEnv('TEXTOPS_JWT_AUDIENCE', env)],
+          }
+        : undefined,
+    corsOrigins: list('TEXTOPS_CORS_ORIGIN'),
+    alarmEmail: getOptionalStringFromEnv('TEXTOPS_ALARM_EMAIL', undefined, env),
+    throttle: {
+      rate: positive('TEXTOPS_API_RATE_LIMIT', 50),
+      burst: positive('TEXTOPS_API_BURST_LIMIT', 100),
+    },
+    codeVersion: getOptionalStringFromEnv('TEXTOPS_CODE_VERSION', 'unversioned', env)!,
+  };
+}
+
+const options = readDeployOptions();
+
+const LAMBDA_BANNER =
+  "import { createRequire as __textopsCreateRequire } from 'node:module'; " +
+  'const require = __textopsCreateRequire(import.meta.url);';
+
+// Names: CloudFormation builds them at deploy time, so packaging needs no account id (no credentials).
+const BUCKET_NAME = '${AWS::StackName}-data-${AWS::AccountId}-${AWS::Region}';
+const sub = (text: string): JsonObject => ({ 'Fn::Sub': text });
+const arn = (logicalId: string): JsonObject => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+const bucketArn = sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}`);
+const objectsArn = (prefix: string) => sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${prefix}*`);
+
+/** Serverless' logical ids: `recordFailure` → `RecordFailureLambdaFunction`, `RecordFailureLogGroup`. */
+const normalized = (fn: string) => fn.charAt(0).toUpperCase() + fn.slice(1);
+const lambdaLogicalId = (fn: string) => `${normalized(fn)}LambdaFunction`;
+const roleLogicalId = (fn: string) => `${normalized(fn)}Role`;
+
+function bucketStatements(access: BucketAccess): JsonObject[] {
+  const statements: JsonObject[] = [];
+  if (access.read?.length)
+    statements.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: access.read.map(objectsArn) });
+  if (access.write?.length)
+    statements.push({ Effect: 'Allow', Action: ['s3:PutObject'], Resource: access.write.map(objectsArn) });
+  if (access.list?.length)
+    statements.push({
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: bucketArn,
+      Condition: { StringLike: { 's3:prefix': access.list.map((p) => `${p}*`) } },
+    });
+  return statements;
+}
+
+/** One role per function: its own log group, X-Ray, and the statements it needs — nothing shared. */
+function lambdaRole(fn: string, statements: JsonObject[]): JsonObject {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: sub(`\${AWS::StackName}-${fn}-\${AWS::Region}`),
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      },
+      Policies: [
+        {
+          PolicyName: fn,
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+                Resource: arn(`${normalized(fn)}LogGroup`),
+              },
+              // X-Ray has no resource-level permissions: '*' is the only valid resource for these two.
+              {
+                Effect: 'Allow',
+                Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+                Resource: '*',
+              },
+              ...statements,
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * The ASL file with each `${XFunctionArn}` placeholder turned into `Fn::GetAtt` of that step's function;
+ * serverless-step-functions compiles these into one `Fn::Sub`. An unknown placeholder fails packaging.
+ */
+function definitionWithFunctionArns(value: Json): Json {
+  if (typeof value === 'string') {
+    const match = /^\$\{(\w+)FunctionArn\}$/.exec(value);
+    if (!match) return value;
+    const fn = match[1].charAt(0).toLowerCase() + match[1].slice(1);
+    if (!Object.hasOwn(STEP_SIZES, fn))
+      throw new ConfigError(`${ASL_FILE.pathname}: placeholder ${value} names no function in serverless.ts`);
+    return arn(lambdaLogicalId(fn));
+  }
+  if (Array.isArray(value)) return value.map(definitionWithFunctionArns);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, definitionWithFunctionArns(v)]));
+  return value;
+}
+
+const steps = Object.keys(STEP_SIZES) as StepName[];
+const stepFunctions = Object.fromEntries(
+  steps.map((fn) => [
+    fn,
+    {
+      handler: `functions/${fn === 'recordFailure' ? 'record-failure' : fn}/handler.handler`,
+      ...STEP_SIZES[fn],
+      role: roleLogicalId(fn),
+    },
+  ]),
+);
+
+const authorizer =
+  options.auth === 'iam' ? { type: 'aws_iam' } : options.auth === 'jwt' ? { name: 'jwt' } : undefined;
+
+const serverlessConfiguration = {
+  service: 'textops',
+  configValidationMode: 'error',
+  plugins: ['serverless-esbuild', 'serverless-step-functions'],
+  provider: {
+    name: 'aws',
+    runtime: 'nodejs22.x',
+    architecture: 'arm64',
+    stage: "${opt:stage, 'dev'}",
+    region: "${opt:region, 'us-east-1'}",
+    stackName: '${self:service}-${sls:stage}',
+    logRetentionInDays: 30,
+    tracing: { lambda: true },
+    deploymentBucket: { blockPublicAccess: true, serverSideEncryption: 'AES256' },
+    environment: {
+      TEXTOPS_BUCKET: { Ref: 'DataBucket' },
+      TEXTOPS_CODE_VERSION: options.codeVersion,
+      NODE_OPTIONS: '--enable-source-maps',
+    },
+    httpApi: {
+      name: '${self:service}-${sls:stage}',
+      metrics: true,
+      ...(options.corsOrigins ? { cors: { allowedOrigins: options.corsOrigins } } : {}),
+      ...(options.jwt
+        ? {
+            authorizers: {
+              jwt: {
+                type: 'jwt',
+                identitySource: '$request.header.Authorization',
+                issuerUrl: options.jwt.issuerUrl,
+                audience: options.jwt.audience,
+              },
+            },
+          }
+        : {}),
+    },
+    logs: { httpApi: true },
+    tags: { project: 'textops', stage: '${sls:stage}' },
+  },
+  package: { individually: true, patterns: ['!**', 'params.yaml'] },
+  custom: {
+    // Each function is one self-contained ESM file (dependencies bundled, the AWS SDK too, so the code runs
+    // against the SDK version the lock file tested); `require` is provided for the CommonJS dependencies.
+    esbuild: {
+      bundle: true,
+      minify: true,
+      keepNames: true,
+      sourcemap: true,
+      target: 'node20',
+      platform: 'node',
+      format: 'esm',
+      outputFileExtension: '.mjs',
+      mainFields: ['module', 'main'],
+      exclude: [],
+      banner: { js: LAMBDA_BANNER },
+      concurrency: 2,
+      zipConcurrency: 2,
+    },
+  },
+  functions: {
+    trigger: {
+      handler: 'functions/trigger/handler.handler',
+      memorySize: 256,
+      timeout: 30,
+      role: roleLogicalId('trigger'),
+      environment: { TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' } },
+      events: [
+        {
+          sqs: {
+            arn: arn('TrainRequestsQueue'),
+            batchSize: 10,
+            maximumBatchingWindow: 5,
+            functionResponseType: 'ReportBatchItemFailures',
+          },
+        },
+      ],
+    },
+    ...stepFunctions,
+    predict: {
+      handler: 'functions/predict/lambda.handler',
+      memorySize: 1024,
+      timeout: 10,
+      role: roleLogicalId('predict'),
+      // Every route goes to the one express app (the web page at / included), behind the same authorizer.
+      events: ['/', '/{proxy+}'].map((path) => ({
+        httpApi: { method: '*', path, ...(authorizer ? { authorizer } : {}) },
+      })),
+    },
+  },
+  stepFunctions: {
+    validate: true,
+    stateMachines: {
+      trainingPipeline: {
+        id: 'TrainingPipeline',
+        name: '${self:service}-${sls:stage}-training-pipeline',
+        type: 'STANDARD',
+        role: arn('TrainingPipelineRole'),
+        definition: definitionWithFunctionArns(JSON.parse(readFileSync(ASL_FILE, 'utf8')) as Json),
+        loggingConfig: {
+          level: 'ALL',
+          includeExecutionData: true,
+          destinations: [arn('TrainingPipelineLogGroup')],
+        },
+        tracingConfig: { enabled: true },
+      },
+    },
+  },
+  resources: {
+    Resources: {
+      DataBucket: {
+        Type: 'AWS::S3::Bucket',
+        DependsOn: ['TrainRequestsQueuePolicy'],
+        Properties: {
+          BucketName: sub(BUCKET_NAME),
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: true },
+            ],
+          },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+          OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+          VersioningConfiguration: { Status: 'Enabled' },
+          LifecycleConfiguration: {
+            Rules: [
+              // Intermediate run data is reproducible from incoming/ + params; registry/ is kept forever.
+              { Id: 'expire-runs', Status: 'Enabled', Prefix: RUNS, ExpirationInDays: 90 },
+              {
+                Id: 'expire-old-versions',
+                Status: 'Enabled',
+                NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+              },
+              {
+                Id: 'abort-multipart',
+                Status: 'Enabled',
+                AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+              },
+            ],
+          },
+          NotificationConfiguration: {
+            QueueConfigurations: ['.csv', '.csv.gz'].map((suffix) => ({
+              Event: 's3:ObjectCreated:*',
+              Queue: arn('TrainRequestsQueue'),
+              Filter: {
+                S3Key: {
+                  Rules: [
+                    { Name: 'prefix', Value: INCOMING },
+                    { Name: 'suffix', Value: suffix },
+                  ],
+                },
+              },
+            })),
+          },
+        },
+      },
+      DataBucketPolicy: {
+        Type: 'AWS::S3::BucketPolicy',
+        Properties: {
+          Bucket: { Ref: 'DataBucket' },
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'DenyInsecureTransport',
+                Effect: 'Deny',
+                Principal: '*',
+                Action: 's3:*',
+                Resource: [bucketArn, objectsArn('')],
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              },
+            ],
+          },
+        },
+      },
+      TrainRequestsDeadLetterQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: {
+          QueueName: '${self:service}-${sls:stage}-train-requests-dlq',
+          MessageRetentionPeriod: 1_209_600,
+          SqsManagedSseEnabled: true,
+        },
+      },
+      TrainRequestsQueue: {
+        Type: 'AWS::SQS::Queue',
+        Properties: {
+          QueueName: '${self:service}-${sls:stage}-train-requests',
+          // Six times the trigger's timeout, as AWS advises for a Lambda event source.
+          VisibilityTimeout: 180,
+          MessageRetentionPeriod: 345_600,
+          SqsManagedSseEnabled: true,
+          RedrivePolicy: { deadLetterTargetArn: arn('TrainRequestsDeadLetterQueue'), maxReceiveCount: 5 },
+        },
+      },
+      TrainRequestsQueuePolicy: {
+        Type: 'AWS::SQS::QueuePolicy',
+        Properties: {
+          Queues: [{ Ref: 'TrainRequestsQueue' }],
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'DataBucketNotifications',
+                Effect: 'Allow',
+                Principal: { Service: 's3.amazonaws.com' },
+                Action: 'sqs:SendMessage',
+                Resource: arn('TrainRequestsQueue'),
+                Condition: {
+                  ArnEquals: { 'aws:SourceArn': bucketArn },
+                  StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+                },
+              },
+            ],
+          },
+        },
+      },
+      AlarmTopic: {
+        Type: 'AWS::SNS::Topic',
+        Properties: {
+          TopicName: '${self:service}-${sls:stage}-alarms',
+          KmsMasterKeyId: 'alias/aws/sns',
+          ...(options.alarmEmail
+            ? { Subscription: [{ Protocol: 'email', Endpoint: options.alarmEmail }] }
+            : {}),
+        },
+      },
+      TrainRequestsDeadLetterAlarm: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmName: '${self:service}-${sls:stage}-train-requests-dlq-not-empty',
+          AlarmDescription: 'Upload events that failed 5 times are waiting in the dead-letter queue.',
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [
+            { Name: 'QueueName', Value: { 'Fn::GetAtt': ['TrainRequestsDeadLetterQueue', 'QueueName'] } },
+          ],
+          Statistic: 'Maximum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        },
+      },
+      TrainingPipelineFailedAlarm: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmName: '${self:service}-${sls:stage}-training-pipeline-failed',
+          AlarmDescription: 'A training run failed; runs/<id>/status.json says why.',
+          Namespace: 'AWS/States',
+          MetricName: 'ExecutionsFailed',
+          Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'TrainingPipeline' } }],
+          Statistic: 'Sum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        },
+      },
+      TrainingPipelineLogGroup: {
+        Type: 'AWS::Logs::LogGroup',
+        Properties: {
+          LogGroupName: '/aws/vendedlogs/states/${self:service}-${sls:stage}-training-pipeline',
+          RetentionInDays: 30,
+        },
+      },
+      TrainingPipelineRole: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          RoleName: sub('${AWS::StackName}-training-pipeline-${AWS::Region}'),
+          AssumeRolePolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Principal: { Service: 'states.amazonaws.com' },
+                Action: 'sts:AssumeRole',
+                Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+              },
+            ],
+          },
+          Policies: [
+            {
+              PolicyName: 'training-pipeline',
+              PolicyDocument: {
+                Version: '2012-10-17',
+                Statement: [
+                  {
+                    Effect: 'Allow',
+                    Action: 'lambda:InvokeFunction',
+                    Resource: steps.flatMap((fn) => [
+                      arn(lambdaLogicalId(fn)),
+                      { 'Fn::Join': ['', [arn(lambdaLogicalId(fn)), ':*']] },
+                    ]),
+                  },
+                  // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
+                  {
+                    Effect: 'Allow',
+                    Action: [
+                      'logs:CreateLogDelivery',
+                      'logs:GetLogDelivery',
+                      'logs:UpdateLogDelivery',
+                      'logs:DeleteLogDelivery',
+                      'logs:ListLogDeliveries',
+                      'logs:PutResourcePolicy',
+                      'logs:DescribeResourcePolicies',
+                      'logs:DescribeLogGroups',
+                    ],
+                    Resource: '*',
+                  },
+                  {
+                    Effect: 'Allow',
+                    Action: [
+                      'xray:PutTraceSegments',
+                      'xray:PutTelemetryRecords',
+                      'xray:GetSamplingRules',
+                      'xray:GetSamplingTargets',
+                    ],
+                    Resource: '*',
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+      TriggerRole: lambdaRole('trigger', [
+        {
+          Effect: 'Allow',
+          Action: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:ChangeMessageVisibility',
+          ],
+          Resource: arn('TrainRequestsQueue'),
+        },
+        // Only this state machine: a hijacked trigger cannot start anything else.
+        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: 'TrainingPipeline' } },
+      ]),
+      ...Object.fromEntries(
+        steps.map((fn) => [roleLogicalId(fn), lambdaRole(fn, bucketStatements(BUCKET_ACCESS[fn]))]),
+      ),
+      PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
+      ImageRepository: {
+        Type: 'AWS::ECR::Repository',
+        Properties: {
+          RepositoryName: '${self:service}-${sls:stage}',
+          ImageTagMutability: 'IMMUTABLE',
+          ImageScanningConfiguration: { ScanOnPush: true },
+          EncryptionConfiguration: { EncryptionType: 'AES256' },
+          LifecyclePolicy: {
+            LifecyclePolicyText: JSON.stringify({
+              rules: [
+                {
+                  rulePriority: 1,
+                  description: 'keep the last 30 images',
+                  selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 30 },
+                  action: { type: 'expire' },
+                },
+              ],
+            }),
+          },
+        },
+      },
+    },
+    extensions: {
+      HttpApiStage: {
+        Properties: {
+          DefaultRouteSettings: {
+            ThrottlingRateLimit: options.throttle.rate,
+            ThrottlingBurstLimit: options.throttle.burst,
+            DetailedMetricsEnabled: true,
+          },
+        },
+      },
+    },
+    Outputs: {
+      DataBucketName: { Description: 'Upload training CSVs to incoming/ here', Value: { Ref: 'DataBucket' } },
+      StateMachineArn: { Description: 'The training pipeline', Value: { Ref: 'TrainingPipeline' } },
+      TrainRequestsQueueUrl: {
+        Description: 'Upload events (the EKS worker polls it)',
+        Value: { Ref: 'TrainRequestsQueue' },
+      },
+      TrainRequestsDeadLetterQueueUrl: { Value: { Ref: 'TrainRequestsDeadLetterQueue' } },
+      AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } },
+      ImageRepositoryUri: { Value: { 'Fn::GetAtt': ['ImageRepository', 'RepositoryUri'] } },
+    },
+  },
+};
+
+export default serverlessConfiguration;
