@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const REVIEW =
+  'The film opens slowly, but the performances are wonderful and the story builds to a moving, beautiful finale. ';
+
+let child: ChildProcess;
+let url: string;
+let stderr = '';
+
+/**
+ * One request on its own connection (no keep-alive), so the cluster spreads them over its workers. With
+ * `pause`, the body is sent in two halves and `pause` runs in between: the request is then surely in flight.
+ */
+function send(
+  path: string,
+  body?: unknown,
+  pause?: () => Promise<void>,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      `${url}${path}`,
+      {
+        method: payload ? 'POST' : 'GET',
+        agent: false,
+        headers: payload
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+          : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    if (!pause || !payload) {
+      req.end(payload);
+      return;
+    }
+    const half = Math.floor(payload.length / 2);
+    req.write(payload.slice(0, half));
+    void pause().then(() => req.end(payload.slice(half)));
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(`${root}/dist/cli.mjs`)) spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
+  const dir = await modelDirectory(await trainSmallModel(1000));
+  child = spawn(
+    process.execPath,
+    ['bin/textops.mjs', 'serve', '--model', dir, '--port', '0', '--host', '127.0.0.1', '--workers', '2'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
+    child.stdout?.on('data', (chunk) => {
+      out += chunk;
+      const match = /http:\/\/127\.0\.0\.1:\d+/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[0]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+});
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('textops serve with two workers', () => {
+  it('answers on both workers and aggregates their metrics in one /metrics', async () => {
+    const n = 24;
+    const answers = await Promise.all(Array.from({ length: n }, () => send('/predict', { text: REVIEW })));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(new Set(answers.map((a) => (JSON.parse(a.text) as { label: string }).label))).toEqual(
+      new Set(['positive']),
+    );
+    const metrics = await send('/metrics');
+    expect(metrics.status).toBe(200);
+    // Only the sum over both workers reaches n: connections are spread round-robin across them.
+    expect(metrics.text).toMatch(
+      new RegExp(`app_request_count_total\\{method="POST",endpoint="/predict",status="200"\\} ${n}\\n`),
+    );
+    expect(metrics.text).toMatch(
+      new RegExp(`model_prediction_count_total\\{prediction="positive"\\} ${n}\\n`),
+    );
+    expect(metrics.text).toMatch(/model_info\{version="local-[0-9a-f]{12}"\} 1\n/);
+    expect(metrics.text).toMatch(/model_reload_total\{result="success"\} 2\n/);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
+    expect(lint.stdout + lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+  });
+
+  it('finishes in-flight requests on SIGTERM, then stops accepting and exits 0', async () => {
+    const texts = Array.from({ length: 20 }, () => REVIEW.repeat(10));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Half the body is on the server when SIGTERM arrives; the rest follows after it.
+    const answer = await send('/predict', { texts }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    });
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.text) as { predictions: unknown[] }).predictions).toHaveLength(20);
+    expect(await exited).toBe(0);
+    await expect(send('/healthz')).rejects.toThrow(/ECONNREFUSED/);
+    expect(stderr).toMatch(/shutting down: draining workers/);
+  });
+});
