@@ -4,7 +4,10 @@ import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
-  entryPoints: { cli: 'cli/main.ts', 'clean-worker': 'shared/ml/clean-worker.ts' },
+  entryPoints: {
+    cli: 'cli/main.ts',
+    'clean-worker': 'shared/ml/clean-worker.ts',
+  },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   bundle: true,

@@ -28,6 +28,19 @@ const ENTITY_TEXT: Record<string, string> = {
   nbsp: ' ',
 };
 
+const CONTRACTIONS = new Map([
+  ["n't", 'not'],
+  ['n’t', 'not'],
+  ["'m", 'am'],
+  ["'re", 'are'],
+  ["'ve", 'have'],
+  ["'ll", 'will'],
+  ["'d", 'would'],
+]);
+const NUMERIC = /^[-+]?\d[\d.,/:-]*$/;
+const CLITIC_S = /^['’]s$/i;
+const EDGE_QUOTES = /^['’]+|['’]+$/g;
+const POSSESSIVE = /^(.+)('s|’s)$/i;
 const URL_TYPES = new Set(['url', 'email']);
 const NUMBER_TYPES = new Set(['number', 'ordinal', 'time', 'decade']);
 const PUNCTUATION_TYPES = new Set(['punctuation', 'symbol', 'currency']);
@@ -55,12 +68,9 @@ export function createTextCleaner(config: CleanConfig): TextCleaner {
     const doc = nlp.readDoc(text);
     const tokens = doc.tokens();
     const types = tokens.out(its.type) as string[];
+    // its.value, not its.normal: the normal form also rewrites spellings (mommy/mummy) depending on history.
     const forms = (
-      config.lemmatize
-        ? tokens.out(its.lemma as unknown as typeof its.normal)
-        : config.lowercase
-          ? tokens.out(its.normal)
-          : tokens.out(its.value)
+      config.lemmatize ? tokens.out(its.lemma as unknown as typeof its.normal) : tokens.out(its.value)
     ) as string[];
     const stopFlags = config.remove_stop_words
       ? (tokens.out(its.stopWordFlag) as unknown as boolean[])
@@ -79,8 +89,24 @@ export function createTextCleaner(config: CleanConfig): TextCleaner {
       ) {
         continue;
       }
-      if (config.lowercase && config.lemmatize) form = form.toLowerCase();
+      if (config.lowercase) form = form.toLowerCase();
+      form = CONTRACTIONS.get(form.toLowerCase()) ?? form;
       if (stopFlags?.[i] && !(config.keep_negations && NEGATIONS.has(form.toLowerCase()))) continue;
+      // wink-nlp splits a possessive ("children's" → "children", "'s") or not depending on what its lexicon has
+      // already seen in this process; always splitting keeps tokens independent of history, so training
+      // (many workers, many documents) and serving (one text) see the same tokens.
+      // Likewise an abbreviation keeps or loses its final period ("t.v." / "t.v"): drop it always.
+      // And quotes glued to a word ("'in", "goin'") come and go: strip them from words.
+      if (CLITIC_S.test(form)) form = "'s";
+      else if (type === 'word' && form.length > 1) {
+        form = form.replace(/\.+$/, '').replace(EDGE_QUOTES, '') || form;
+      }
+      if (config.strip_numbers && NUMERIC.test(form)) continue;
+      const possessive = POSSESSIVE.exec(form);
+      if (possessive) {
+        if (possessive[1].length >= config.min_token_length) out.push(possessive[1]);
+        form = "'s";
+      }
       if (form.length < config.min_token_length) continue;
       // Tokens are joined by single spaces downstream (n-gram names, cleaned-text files).
       out.push(form.includes(' ') ? form.replace(/\s+/g, '_') : form);

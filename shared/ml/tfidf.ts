@@ -24,9 +24,52 @@ class IntColumn {
   }
 }
 
-// N-gram ids are interned as pairs (id of the n-1 prefix, id of the last token), packed into one
-// float-safe integer: both parts stay below 2^26 so the key stays below 2^52.
-const PAIR_BASE = 2 ** 26;
+/**
+ * Interns n-grams as pairs (id of the n−1 prefix, id of the last token) in an open-addressing hash table over
+ * typed arrays: millions of n-grams without a string or a boxed number per entry.
+ */
+class PairTable {
+  private prefixes = new Int32Array(1 << 20);
+  private lasts = new Int32Array(1 << 20);
+  private ids = new Int32Array(1 << 20).fill(-1);
+  private count = 0;
+
+  private slot(prefix: number, last: number): number {
+    const mask = this.ids.length - 1;
+    let h = (Math.imul(prefix, 0x9e3779b1) ^ Math.imul(last + 0x7f4a7c15, 0x85ebca77)) >>> 0;
+    h ^= h >>> 15;
+    let at = h & mask;
+    while (this.ids[at] !== -1 && (this.prefixes[at] !== prefix || this.lasts[at] !== last))
+      at = (at + 1) & mask;
+    return at;
+  }
+
+  /** The id of (prefix, last); when new, it gets `nextId` (the caller sees the same number come back). */
+  intern(prefix: number, last: number, nextId: number): number {
+    const at = this.slot(prefix, last);
+    if (this.ids[at] !== -1) return this.ids[at];
+    const id = nextId;
+    this.prefixes[at] = prefix;
+    this.lasts[at] = last;
+    this.ids[at] = id;
+    if (++this.count * 2 > this.ids.length) this.grow();
+    return id;
+  }
+
+  private grow(): void {
+    const { prefixes, lasts, ids } = this;
+    this.prefixes = new Int32Array(ids.length * 2);
+    this.lasts = new Int32Array(ids.length * 2);
+    this.ids = new Int32Array(ids.length * 2).fill(-1);
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] === -1) continue;
+      const at = this.slot(prefixes[i], lasts[i]);
+      this.prefixes[at] = prefixes[i];
+      this.lasts[at] = lasts[i];
+      this.ids[at] = ids[i];
+    }
+  }
+}
 
 /**
  * TF-IDF with scikit-learn's semantics (`TfidfVectorizer` on pre-tokenized text): word n-grams in a range,
@@ -52,32 +95,31 @@ export class TfidfVectorizer {
    * counts documents (YAML cannot tell 1 from 1.0, so the meaning follows the useful reading).
    */
   static fitTransform(
-    docs: readonly (readonly string[])[],
+    docs: readonly (string | readonly string[])[],
     config: FeatureConfig,
   ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
     const [lo, hi] = config.ngram_range;
     const nDocs = docs.length;
     const tokenIds = new Map<string, number>();
     const tokenNames: string[] = [];
-    const pairIds = new Map<number, number>();
+    const pairs = new PairTable();
     const prefix = new IntColumn();
     const last = new IntColumn();
     const df = new IntColumn();
     const lastDoc = new IntColumn();
-    const totals: number[] = [];
+    const totals = new IntColumn();
     let nTerms = 0;
 
     const newTerm = (prefixId: number, lastId: number): number => {
       const id = nTerms++;
-      if (id >= PAIR_BASE) throw new TrainingError('too many distinct n-grams; lower features.ngram_range');
       prefix.ensure(nTerms);
       last.ensure(nTerms);
       df.ensure(nTerms);
       lastDoc.ensure(nTerms);
+      totals.ensure(nTerms);
       prefix.data[id] = prefixId;
       last.data[id] = lastId;
       lastDoc.data[id] = -1;
-      totals.push(0);
       return id;
     };
     const tokenId = (token: string): number => {
@@ -90,34 +132,37 @@ export class TfidfVectorizer {
       return id;
     };
 
+    // Per-document n-gram ids; scratch buffers are reused so the loop allocates one array per document.
     const docTerms: Int32Array[] = new Array(nDocs);
-    const scratch: number[] = [];
+    const ids = new IntColumn();
+    const grams = new IntColumn();
     for (let d = 0; d < nDocs; d++) {
-      const tokens = docs[d];
-      const ids = tokens.map(tokenId);
-      scratch.length = 0;
-      for (let i = 0; i < ids.length; i++) {
-        let gram = ids[i];
-        for (let n = 1; n <= hi && i + n <= ids.length; n++) {
+      const doc = docs[d];
+      const tokens = typeof doc === 'string' ? (doc === '' ? [] : doc.split(' ')) : doc;
+      const length = tokens.length;
+      ids.ensure(length);
+      grams.ensure(length * (hi - lo + 1));
+      for (let i = 0; i < length; i++) ids.data[i] = tokenId(tokens[i]);
+      let count = 0;
+      for (let i = 0; i < length; i++) {
+        let gram = ids.data[i];
+        for (let n = 1; n <= hi && i + n <= length; n++) {
           if (n > 1) {
-            const key = gram * PAIR_BASE + ids[i + n - 1];
-            let id = pairIds.get(key);
-            if (id === undefined) {
-              id = newTerm(gram, ids[i + n - 1]);
-              pairIds.set(key, id);
-            }
+            const lastId = ids.data[i + n - 1];
+            const id = pairs.intern(gram, lastId, nTerms);
+            if (id === nTerms) newTerm(gram, lastId);
             gram = id;
           }
           if (n < lo) continue;
-          scratch.push(gram);
-          totals[gram]++;
+          grams.data[count++] = gram;
+          totals.data[gram]++;
           if (lastDoc.data[gram] !== d) {
             lastDoc.data[gram] = d;
             df.data[gram]++;
           }
         }
       }
-      docTerms[d] = Int32Array.from(scratch);
+      docTerms[d] = grams.data.slice(0, count);
     }
 
     const minCount = config.min_df >= 1 ? config.min_df : config.min_df * nDocs;
@@ -138,39 +183,36 @@ export class TfidfVectorizer {
     let kept: number[] = [];
     for (let id = 0; id < nTerms; id++) {
       const count = df.data[id];
-      if (count >= minCount && count <= maxCount && totals[id] > 0) kept.push(id);
+      if (count >= minCount && count <= maxCount && totals.data[id] > 0) kept.push(id);
     }
-    const names = new Map<number, string>();
-    const nameOf = (id: number) => {
-      let s = names.get(id);
-      if (s === undefined) {
-        s = name(id);
-        names.set(id, s);
-      }
-      return s;
-    };
+    let names = kept.map(name);
     if (config.max_features !== null && kept.length > config.max_features) {
-      kept.sort((a, b) => totals[b] - totals[a] || (nameOf(a) < nameOf(b) ? -1 : 1));
-      kept = kept.slice(0, config.max_features);
+      const top = kept
+        .map((_, k) => k)
+        .sort((a, b) => totals.data[kept[b]] - totals.data[kept[a]] || (names[a] < names[b] ? -1 : 1))
+        .slice(0, config.max_features);
+      kept = top.map((k) => kept[k]);
+      names = top.map((k) => names[k]);
     }
     if (kept.length === 0) {
       throw new TrainingError(
         'no term is left after min_df/max_df pruning: the data is too small for these features',
       );
     }
-    kept.sort((a, b) => {
-      const na = nameOf(a);
-      const nb = nameOf(b);
-      return na < nb ? -1 : na > nb ? 1 : 0;
-    });
+    // Columns in term order, as scikit-learn numbers its vocabulary.
+    const order = kept
+      .map((_, k) => k)
+      .sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+    kept = order.map((k) => kept[k]);
+    names = order.map((k) => names[k]);
 
     const column = new Int32Array(nTerms).fill(-1);
     const idf = new Float64Array(kept.length);
-    const vocabulary = kept.map((id, j) => {
+    kept.forEach((id, j) => {
       column[id] = j;
       idf[j] = Math.log((1 + nDocs) / (1 + df.data[id])) + 1;
-      return nameOf(id);
     });
+    const vocabulary = names;
     const vectorizer = new TfidfVectorizer({
       ngramRange: [lo, hi],
       sublinearTf: config.sublinear_tf,

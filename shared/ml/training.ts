@@ -35,7 +35,7 @@ export function featurize(
   docs: readonly CleanedDoc[],
   params: Params,
 ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
-  return TfidfVectorizer.fitTransform(docs.map(splitTokens), params.features);
+  return TfidfVectorizer.fitTransform(docs, params.features);
 }
 
 /** Class indices of `labels` in the sorted label list. */
