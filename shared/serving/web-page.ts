@@ -15,6 +15,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>textops · classify a text</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --fg: #1d2430; --muted: #5b6678; --line: #d9dee7; --accent: #2f6fdf; --bg: #f6f8fb; }
   * { box-sizing: border-box; }

@@ -1,0 +1,108 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../shared/serving/log.ts';
+import { directoryModelSource } from '../../shared/serving/model-source.ts';
+import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+
+let server: InferenceServer;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  const dir = await modelDirectory(await trainSmallModel());
+  server = await startInferenceServer({
+    port: 0,
+    source: directoryModelSource(dir),
+    params: servingParams(),
+    exposeMetrics: true,
+    log: memoryLogger(),
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 900, height: 900 } });
+  // Any script error or CSP violation on the page fails the test.
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function bars() {
+  return page.$$eval('#bars .bar', (nodes) =>
+    nodes.map((n) => ({
+      label: n.getAttribute('data-label'),
+      probability: Number(n.getAttribute('data-probability')),
+      width: (n.querySelector('.fill') as HTMLElement).getBoundingClientRect().width,
+      track: (n.querySelector('.track') as HTMLElement).getBoundingClientRect().width,
+      text: n.textContent,
+    })),
+  );
+}
+
+describe('web page in Chromium', () => {
+  it('shows the model version, and for a typed review the label with per-class probability bars', async () => {
+    await page.goto(`${server.url}/`);
+    const version = (await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string };
+    await expect.poll(() => page.textContent('#model-version')).toBe(version.modelVersion);
+    expect(await page.isVisible('#result')).toBe(false);
+
+    await page.fill(
+      '#text',
+      'Awful film. The plot is stupid, the acting is terrible and it is boring from start to end.',
+    );
+    await page.click('#classify');
+    await page.waitForSelector('#result:not([hidden])');
+    expect(await page.textContent('#label')).toBe('negative');
+    let shown = await bars();
+    expect(shown.map((b) => b.label)).toEqual(['negative', 'positive']);
+    expect(shown[0].probability + shown[1].probability).toBeCloseTo(1, 6);
+    expect(shown[0].probability).toBeGreaterThan(0.5);
+    // Bars are drawn to scale (after their width transition ends).
+    await page.waitForTimeout(400);
+    shown = await bars();
+    for (const b of shown) expect(b.width / b.track).toBeCloseTo(b.probability, 1);
+    expect(shown[0].text).toMatch(/negative\d+\.\d%/);
+
+    await page.fill(
+      '#text',
+      'A beautiful, moving film with superb acting. I loved it and will watch it again.',
+    );
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => page.textContent('#label')).toBe('positive');
+    expect((await bars())[0].label).toBe('positive');
+    expect(await page.textContent('#answered-by')).toBe(version.modelVersion);
+    await page.screenshot({ path: join(tmpdir(), 'textops-serving-page.png'), fullPage: true });
+  });
+
+  it('classifies an example text on click, and explains an empty input', async () => {
+    const examples = await page.$$('.example');
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    await examples[1].click();
+    await expect.poll(() => page.inputValue('#text')).toMatch(/waste of two hours/);
+    await expect.poll(() => page.textContent('#label')).toBe('negative');
+    await page.fill('#text', '   ');
+    await page.click('#classify');
+    await expect.poll(() => page.isVisible('#error')).toBe(true);
+    expect(await page.textContent('#error')).toMatch(/Type a text first/);
+    expect(problems).toEqual([]);
+  });
+});
