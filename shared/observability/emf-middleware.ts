@@ -1,0 +1,84 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { Registry } from 'prom-client';
+import { parseCause } from '../pipeline/record-failure-step.ts';
+import type { RunPayload } from '../pipeline/run-payload.ts';
+import type { StepName } from '../pipeline/step-runner.ts';
+import { EmfEmitter, PrometheusDeltaReader, runningInLambda } from './emf.ts';
+
+export interface EmfMiddlewareOptions {
+  /** The `service` dimension; defaults per middleware. */
+  service?: string;
+  /** Default: only inside Lambda (see `runningInLambda`); tests turn it on explicitly. */
+  enabled?: boolean;
+}
+
+/** Middy refuses an empty middleware object. */
+const DISABLED = { before: () => undefined };
+
+/**
+ * Middy middleware for the prediction Lambda: after each invocation (answer or error), writes what the
+ * serving metrics registry counted during it (requests by method/endpoint/status, latency, preprocessing and
+ * inference time, input length, predictions by label, cost, model version, reloads) as EMF. The express app
+ * keeps measuring exactly as in the container; only the export differs.
+ */
+export function servingEmfMetrics(
+  options: EmfMiddlewareOptions & { registry: Registry },
+): MiddlewareObj<unknown, unknown> {
+  if (!(options.enabled ?? runningInLambda())) return DISABLED;
+  const emitter = new EmfEmitter(options.service ?? 'predict');
+  const reader = new PrometheusDeltaReader(options.registry);
+  const flush = async () => {
+    for (const datum of await reader.read()) emitter.add(datum.name, datum.values, datum.dimensions);
+    emitter.flush();
+  };
+  return { after: flush, onError: flush };
+}
+
+export type PipelineFunction = StepName | 'record-failure';
+
+/**
+ * Middy middleware for the pipeline Lambdas: the duration of each step (`pipeline_step_duration_seconds`
+ * by `step`, also when it throws), and the run outcomes the Step Functions flow decides — started (entering
+ * Ingest; a retried Ingest counts again), succeeded or rejected by the gate (Register's `promoted`), failed
+ * by error name (RecordFailure, with the name it records in status.json).
+ */
+export function pipelineEmfMetrics(
+  options: EmfMiddlewareOptions & { step: PipelineFunction },
+): MiddlewareObj<RunPayload, RunPayload> {
+  if (!(options.enabled ?? runningInLambda())) return DISABLED;
+  const { step } = options;
+  const emitter = new EmfEmitter(options.service ?? 'pipeline');
+  const started = new WeakMap<object, number>();
+  const duration = (request: object) => {
+    const t0 = started.get(request);
+    if (t0 !== undefined && step !== 'record-failure')
+      emitter.add('pipeline_step_duration_seconds', (performance.now() - t0) / 1000, { step });
+  };
+  return {
+    before: (request) => {
+      started.set(request, performance.now());
+      if (step === 'ingest') emitter.add('pipeline_runs_started_total', 1);
+    },
+    after: (request) => {
+      duration(request);
+      const payload = request.response;
+      if (step === 'register' && payload?.registered) {
+        emitter.add(
+          payload.registered.promoted ? 'pipeline_runs_succeeded_total' : 'pipeline_runs_rejected_total',
+          1,
+        );
+      }
+      if (step === 'record-failure') {
+        // The same name the failure recorder writes into status.json.
+        const error = request.event.error ?? { Error: 'UnknownError' };
+        const name = error.Error || parseCause(error.Cause).type || 'Error';
+        emitter.add('pipeline_runs_failed_total', 1, { error: name });
+      }
+      emitter.flush();
+    },
+    onError: (request) => {
+      duration(request);
+      emitter.flush();
+    },
+  };
+}
