@@ -51,8 +51,8 @@ async function bars() {
     nodes.map((n) => ({
       label: n.getAttribute('data-label'),
       probability: Number(n.getAttribute('data-probability')),
-      width: (n.querySelector('.fill') as HTMLElement).getBoundingClientRect().width,
-      track: (n.querySelector('.track') as HTMLElement).getBoundingClientRect().width,
+      width: n.querySelector('.fill')!.getBoundingClientRect().width,
+      track: n.querySelector('.track')!.getBoundingClientRect().width,
       text: n.textContent,
     })),
   );
