@@ -37,6 +37,8 @@ const CONTRACTIONS = new Map([
   ["'ll", 'will'],
   ["'d", 'would'],
 ]);
+const SPACE_OR_CONTROL = /[\s\p{Cc}]/u;
+const SPACE_OR_CONTROL_ALL = /[\s\p{Cc}]+/gu;
 const NUMERIC = /^[-+]?\d[\d.,/:-]*$/;
 const CLITIC_S = /^['’]s$/i;
 const EDGE_QUOTES = /^['’]+|['’]+$/g;
@@ -108,8 +110,13 @@ export function createTextCleaner(config: CleanConfig): TextCleaner {
         form = "'s";
       }
       if (form.length < config.min_token_length) continue;
-      // Tokens are joined by single spaces downstream (n-gram names, cleaned-text files).
-      out.push(form.includes(' ') ? form.replace(/\s+/g, '_') : form);
+      // Tokens are joined by single spaces downstream (n-gram names, cleaned-text files), so no token may hold
+      // whitespace or a control character (U+0085 is whitespace to many splitters).
+      if (SPACE_OR_CONTROL.test(form)) {
+        form = form.replace(SPACE_OR_CONTROL_ALL, '');
+        if (form.length < config.min_token_length) continue;
+      }
+      out.push(form);
     }
     return out;
   };

@@ -1,0 +1,52 @@
+"""scikit-learn as an oracle for the TypeScript ML core.
+
+Reads a JSON job on stdin: pre-tokenized documents (tokens joined by single spaces), labels, and the
+vectorizer/classifier settings; writes the vocabulary, idf, the TF-IDF matrix (CSR) and the predicted
+probabilities of the test documents as JSON on stdout.
+"""
+import json
+import sys
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+
+job = json.load(sys.stdin)
+# JSON cannot tell 1 from 1.0; textops reads min_df >= 1 as a count and max_df <= 1 as a share.
+min_df = int(job["min_df"]) if job["min_df"] >= 1 else float(job["min_df"])
+max_df = float(job["max_df"]) if job["max_df"] <= 1 else int(job["max_df"])
+vectorizer = TfidfVectorizer(
+    tokenizer=str.split,
+    token_pattern=None,
+    lowercase=False,
+    ngram_range=tuple(job["ngram_range"]),
+    min_df=min_df,
+    max_df=max_df,
+    sublinear_tf=job["sublinear_tf"],
+    smooth_idf=True,
+    norm="l2",
+)
+x_train = vectorizer.fit_transform(job["train_docs"]).tocsr()
+x_train.sort_indices()
+x_test = vectorizer.transform(job["test_docs"])
+vocabulary = vectorizer.get_feature_names_out().tolist()
+
+if job["classifier"] == "naive_bayes":
+    model = MultinomialNB(alpha=job["alpha"])
+else:
+    model = LogisticRegression(C=job["C"], tol=1e-10, max_iter=100000)
+model.fit(x_train, job["train_labels"])
+
+json.dump(
+    {
+        "vocabulary": vocabulary,
+        "idf": vectorizer.idf_.tolist(),
+        "indptr": x_train.indptr.tolist(),
+        "indices": x_train.indices.tolist(),
+        "values": x_train.data.tolist(),
+        "classes": model.classes_.tolist(),
+        "test_proba": np.asarray(model.predict_proba(x_test)).tolist(),
+    },
+    sys.stdout,
+)
