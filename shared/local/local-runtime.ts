@@ -1,0 +1,272 @@
+import './polyfills.ts';
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { handler as trigger } from '../../functions/trigger/handler.ts';
+import { resetClients, s3Client } from '../aws/clients.ts';
+import { resetPipelineDeps } from '../aws/pipeline-deps.ts';
+import { S3ObjectStore } from '../aws/s3-object-store.ts';
+import { loadParams, type Params } from '../config/params.ts';
+import { ConfigError, ConflictError } from '../errors.ts';
+import { INCOMING_PREFIX, runKeys } from '../pipeline/run-keys.ts';
+import { type RunStatus, readStatus } from '../pipeline/run-status.ts';
+import { encodeS3Key } from '../pipeline/trigger.ts';
+import type { ObjectStore } from '../ports.ts';
+import { registryModelSource } from '../serving/model-source.ts';
+import { startInferenceServer } from '../serving/server.ts';
+import { type ConsoleServer, startConsoleServer } from './console-server.ts';
+import type { ExecutionHistory, HistoryEvent } from './execution-history.ts';
+import { LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
+import { LocalStateMachine } from './local-engine.ts';
+import { LocalQueue } from './local-queue.ts';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from './local-s3.ts';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
+import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.ts';
+
+export const ASL_FILE = 'statemachines/training-pipeline.asl.json';
+
+/** The ASL file, found by walking up from this module (works from source and from the bundle in dist/). */
+export function findDefinitionFile(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, ASL_FILE);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new ConfigError(`cannot find ${ASL_FILE} beside textops`);
+}
+
+export interface LocalRuntimeOptions {
+  /** Where the store keeps its files and runtime.json is written (default `.textops`). */
+  dir?: string;
+  bucket?: string;
+  region?: string;
+  s3Port?: number;
+  consolePort?: number;
+  /** The inference server's port; null: do not start one. */
+  inferencePort?: number | null;
+  params?: Params;
+  /** Overrides Retry backoff (tests). */
+  retryIntervalMs?: number;
+  /** Redelivery delay of the local queue. */
+  queueRetryDelayMs?: number;
+  writeRuntimeFile?: boolean;
+}
+
+/** What the local runtime tells listeners (the pipeline /metrics, the console, tests). */
+export interface RuntimeEvents {
+  'run-started': [{ runId: string }];
+  state: [{ runId: string; event: HistoryEvent }];
+  'run-finished': [{ runId: string; history: ExecutionHistory; status: RunStatus | undefined }];
+}
+
+export interface LocalRuntime {
+  dir: string;
+  bucket: string;
+  region: string;
+  s3Url: string;
+  sfnUrl: string;
+  consoleUrl: string;
+  inferenceUrl: string | null;
+  stateMachineArn: string;
+  store: ObjectStore;
+  engine: LocalStateMachine;
+  queue: LocalQueue;
+  console: ConsoleServer;
+  events: EventEmitter<RuntimeEvents>;
+  /** Resolves when no event is queued and no execution runs. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const ENV_KEYS = [
+  'AWS_REGION',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL_SFN',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'TEXTOPS_BUCKET',
+  'TEXTOPS_STATE_MACHINE_ARN',
+] as const;
+
+/**
+ * The embedded local runtime (`textops start`): a local S3-compatible store, its ObjectCreated events through an
+ * in-process SQS queue into the same trigger handler, a loopback Step Functions endpoint running the same ASL
+ * with the same handler modules, the console, and the inference server. Everything listens on 127.0.0.1, and
+ * every AWS client reaches it by configuration only (the AWS_ENDPOINT_URL_* variables set here).
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const dir = resolve(options.dir ?? '.textops');
+  const bucket = options.bucket ?? 'textops-local';
+  const region = options.region ?? 'us-east-1';
+  const params = options.params ?? loadParams();
+  const stateMachineArn = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:textops-training-pipeline`;
+  const events = new EventEmitter<RuntimeEvents>();
+  const closers: (() => Promise<void> | void)[] = [];
+  const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+  closers.push(() => {
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    resetClients();
+    resetPipelineDeps();
+  });
+  const close = async () => {
+    for (const fn of closers.splice(0).reverse()) await fn();
+  };
+  try {
+    const s3: LocalS3 = await startLocalS3({ directory: join(dir, 's3'), bucket, port: options.s3Port });
+    closers.push(() => s3.close());
+    Object.assign(process.env, {
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      TEXTOPS_BUCKET: bucket,
+      TEXTOPS_STATE_MACHINE_ARN: stateMachineArn,
+    });
+    resetClients();
+    resetPipelineDeps();
+    const store = new S3ObjectStore(s3Client(), bucket);
+
+    const engine = new LocalStateMachine({
+      definition: readFileSync(findDefinitionFile(), 'utf8'),
+      substitutions: Object.fromEntries(
+        PIPELINE_FUNCTIONS.map((f) => [f.placeholder, localFunctionArn(region, f.name)]),
+      ),
+      functions: Object.fromEntries(PIPELINE_FUNCTIONS.map((f) => [f.name, f.handler])),
+      stateMachineArn,
+      retryIntervalMs: options.retryIntervalMs,
+      claim: async (name, input) => {
+        try {
+          await store.put(
+            runKeys(name).execution,
+            `${JSON.stringify({ name, stateMachineArn, startDate: new Date().toISOString(), input }, null, 2)}\n`,
+            { ifNoneMatch: '*', contentType: 'application/json' },
+          );
+          return true;
+        } catch (error) {
+          if (error instanceof ConflictError) return false;
+          throw error;
+        }
+      },
+      saveHistory: async (name, _input, history) => {
+        await store.put(runKeys(name).history, `${JSON.stringify(history, null, 2)}\n`, {
+          contentType: 'application/json',
+        });
+      },
+      onEvent: (runId, event, history) => {
+        events.emit('state', { runId, event });
+        if (event.type === 'ExecutionStarted') events.emit('run-started', { runId });
+        if (event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed') {
+          void readStatus(store, runId)
+            .catch(() => undefined)
+            .then((status) => events.emit('run-finished', { runId, history, status }));
+        }
+      },
+    });
+    closers.push(() => engine.idle());
+
+    const sfn: SfnEndpoint = await startSfnEndpoint(engine, stateMachineArn);
+    closers.push(() => sfn.close());
+    process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
+    resetClients();
+
+    const queue = new LocalQueue(
+      (event, context) => trigger(event as SQSEvent, context) as Promise<SQSBatchResponse>,
+      { retryDelayMs: options.queueRetryDelayMs ?? 1000 },
+    );
+    closers.push(() => queue.close());
+    // The bucket notification: ObjectCreated under incoming/ → the queue, keys URL-encoded as S3 sends them.
+    s3.events.on('event', (event) => {
+      for (const record of event.Records) {
+        if (
+          !record.eventName.startsWith('ObjectCreated') ||
+          !record.s3.object.key.startsWith(INCOMING_PREFIX)
+        )
+          continue;
+        const encoded = {
+          ...record,
+          awsRegion: region,
+          s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3Key(record.s3.object.key) } },
+        };
+        queue.send(JSON.stringify({ Records: [encoded] }));
+      }
+    });
+
+    const consoleServer = await startConsoleServer({
+      store,
+      modelName: params.model.name,
+      port: options.consolePort,
+    });
+    closers.push(() => consoleServer.close());
+
+    let inferenceUrl: string | null = null;
+    if (options.inferencePort !== null) {
+      const inference = await startInferenceServer({
+        port: options.inferencePort ?? 3000,
+        host: '127.0.0.1',
+        source: registryModelSource(store, params.model.name),
+        params,
+        exposeMetrics: true,
+      });
+      closers.push(() => inference.close());
+      inferenceUrl = inference.url;
+    }
+
+    if (options.writeRuntimeFile !== false) {
+      await writeRuntimeFile(dir, {
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        region,
+        bucket,
+        s3Endpoint: s3.url,
+        sfnEndpoint: sfn.url,
+        stateMachineArn,
+        consoleUrl: consoleServer.url,
+        inferenceUrl,
+        credentials: { ...LOCAL_CREDENTIALS },
+      });
+      closers.push(() => removeRuntimeFile(dir));
+    }
+
+    return {
+      dir,
+      bucket,
+      region,
+      s3Url: s3.url,
+      sfnUrl: sfn.url,
+      consoleUrl: consoleServer.url,
+      inferenceUrl,
+      stateMachineArn,
+      store,
+      engine,
+      queue,
+      console: consoleServer,
+      events,
+      idle: async () => {
+        // An execution can enqueue nothing, but a queued event can start an execution: drain both until still.
+        for (let i = 0; i < 100; i++) {
+          await queue.idle();
+          await engine.idle();
+          await new Promise((r) => setTimeout(r, 30));
+          const quiet = await Promise.race([
+            queue.idle().then(() => true),
+            new Promise((r) => setTimeout(() => r(false), 5)),
+          ]);
+          if (quiet) {
+            await engine.idle();
+            return;
+          }
+        }
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

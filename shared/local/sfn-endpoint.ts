@@ -1,0 +1,111 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LocalStateMachine } from './local-engine.ts';
+
+/**
+ * A loopback endpoint that speaks the part of the Step Functions API the trigger uses (`StartExecution`, plus
+ * `DescribeExecution` for tools), in the AWS JSON 1.0 protocol, in front of the local engine. The trigger's
+ * SFNClient reaches it through `AWS_ENDPOINT_URL_SFN`: the same code path as in AWS, only the endpoint differs.
+ */
+export interface SfnEndpoint {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, status: number, type: string, message: string): void {
+  res.setHeader('x-amzn-errortype', type);
+  send(res, status, { __type: `com.amazonaws.states#${type}`, message });
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+export async function startSfnEndpoint(
+  engine: LocalStateMachine,
+  stateMachineArn: string,
+  port = 0,
+): Promise<SfnEndpoint> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      let body: Record<string, unknown>;
+      try {
+        body = await readBody(req);
+      } catch {
+        return fail(res, 400, 'SerializationException', 'the request body is not JSON');
+      }
+      const operation = target.split('.').pop();
+      if (operation === 'StartExecution') {
+        if (body.stateMachineArn !== stateMachineArn) {
+          return fail(
+            res,
+            400,
+            'StateMachineDoesNotExist',
+            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+          );
+        }
+        const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
+        if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+          return fail(res, 400, 'InvalidName', `Invalid Name: '${name}'`);
+        let input: unknown;
+        try {
+          input = JSON.parse(typeof body.input === 'string' ? body.input : '{}');
+        } catch {
+          return fail(res, 400, 'InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+        }
+        try {
+          const { executionArn, alreadyStarted } = await engine.start(name, input);
+          if (alreadyStarted)
+            return fail(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+          return send(res, 200, { executionArn, startDate: Date.now() / 1000 });
+        } catch (error) {
+          return fail(res, 500, 'InternalFailure', (error as Error).message);
+        }
+      }
+      if (operation === 'DescribeExecution') {
+        const arn = String(body.executionArn ?? '');
+        const execution = engine.execution(arn.split(':').pop() ?? '');
+        if (!execution) return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+        const h = await Promise.race([execution, Promise.resolve(undefined)]);
+        return send(res, 200, {
+          executionArn: arn,
+          stateMachineArn,
+          name: arn.split(':').pop(),
+          status: h?.status ?? 'RUNNING',
+          ...(h?.error ? { error: h.error, cause: h.cause } : {}),
+        });
+      }
+      return fail(
+        res,
+        400,
+        'UnknownOperationException',
+        `operation '${target}' is not supported by the local engine`,
+      );
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
