@@ -1,5 +1,6 @@
+import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { ERROR_NAMES } from '../errors.ts';
+import { describeError, ERROR_NAMES } from '../errors.ts';
 import type { RunStatus } from '../pipeline/run-status.ts';
 import type { ObjectStore } from '../ports.ts';
 
@@ -135,4 +136,26 @@ export class PipelineMetrics {
   async metrics(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/**
+ * `GET /metrics` for the local runtime's console server: brings the counters up to date from the status files,
+ * then answers in the Prometheus text format. A store that cannot be read answers 503, so Prometheus marks the
+ * target down (`up == 0`) instead of scraping stale numbers.
+ */
+export function pipelineMetricsRoute(metrics: PipelineMetrics, store: ObjectStore): RequestHandler {
+  return (_req, res) => {
+    metrics
+      .syncFromStore(store)
+      .then(() => metrics.metrics())
+      .then(({ contentType, body }) => {
+        res.set('Content-Type', contentType).set('Cache-Control', 'no-store').send(body);
+      })
+      .catch((error: unknown) => {
+        res
+          .status(503)
+          .type('text/plain')
+          .send(`cannot read run status files: ${describeError(error).message}\n`);
+      });
+  };
 }
