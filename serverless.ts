@@ -3,6 +3,7 @@
 // renders it to CloudFormation offline; tests/deploy/ checks that template.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
 import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
@@ -185,6 +186,21 @@ function definitionWithFunctionArns(value: Json): Json {
   return value;
 }
 
+/**
+ * Refuses to package an invalid ASL file. The validator adds defaults (QueryLanguage) to what it is given, so it
+ * gets a copy: the deployed definition must stay exactly the file. (It ships no types, hence the signature.)
+ */
+function readDefinition(): Json {
+  const definition = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as Json;
+  const validate = createRequire(import.meta.url)('asl-validator') as (definition: unknown) => {
+    isValid: boolean;
+    errorsText: (separator?: string) => string;
+  };
+  const { isValid, errorsText } = validate(structuredClone(definition));
+  if (!isValid) throw new ConfigError(`${ASL_FILE.pathname} is not valid ASL: ${errorsText('; ')}`);
+  return definitionWithFunctionArns(definition);
+}
+
 const steps = Object.keys(STEP_SIZES) as StepName[];
 const stepFunctions = Object.fromEntries(
   steps.map((fn) => [
@@ -290,14 +306,14 @@ const serverlessConfiguration = {
     },
   },
   stepFunctions: {
-    validate: true,
+    validate: false, // done by readDefinition() on a copy: the plugin's validator edits the definition
     stateMachines: {
       trainingPipeline: {
         id: 'TrainingPipeline',
         name: '${self:service}-${sls:stage}-training-pipeline',
         type: 'STANDARD',
         role: arn('TrainingPipelineRole'),
-        definition: definitionWithFunctionArns(JSON.parse(readFileSync(ASL_FILE, 'utf8')) as Json),
+        definition: readDefinition(),
         loggingConfig: {
           level: 'ALL',
           includeExecutionData: true,

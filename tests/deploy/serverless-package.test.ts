@@ -1,0 +1,458 @@
+// `npm run package` (osls + serverless-esbuild + serverless-step-functions) rendered offline, then read the
+// way a reviewer of a production deployment would: the checks must pass on the real template and catch each
+// deliberately broken copy.
+// biome-ignore-all lint/suspicious/noExplicitAny: the test walks CloudFormation JSON ad hoc; the checks it tests are typed.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} is ASL/CloudFormation placeholder syntax here.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  checkBucketsPrivate,
+  checkDeadLetterQueues,
+  checkLeastPrivilege,
+  checkLoggingAndTracing,
+  checkSqsEventSources,
+  checkStartExecutionScoped,
+  checkStateMachineMatchesFile,
+  checkTemplate,
+  checkVersioningAndLifecycle,
+  type Resource,
+  resourcesOfType,
+  type Template,
+} from './checks/cloudformation-checks.ts';
+import { describeFindings } from './checks/finding.ts';
+import { type PackagedService, packageService, ROOT } from './helpers/package-service.ts';
+
+const run = promisify(execFile);
+const ASL_PATH = join(ROOT, 'statemachines/training-pipeline.asl.json');
+const STEP_DIRS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register', 'record-failure'];
+/** `RecordFailure` (from `${RecordFailureFunctionArn}`) → the contract's handler path. */
+const handlerOf = (name: string) =>
+  `functions/${name.replace(/(?<=[a-z])([A-Z])/g, '-$1').toLowerCase()}/handler.handler`;
+
+let dev: PackagedService;
+let prod: PackagedService;
+let aslText: string;
+const copy = (template: Template): Template => structuredClone(template);
+const p = (resource: Resource) => (resource.Properties ?? {}) as Record<string, any>;
+const props = (template: Template, id: string) => template.Resources[id].Properties as Record<string, any>;
+function functionByHandler(template: Template, handler: string): [string, Resource] {
+  const found = resourcesOfType(template, 'AWS::Lambda::Function').find(
+    ([, fn]) => p(fn).Handler === handler,
+  );
+  if (!found) throw new Error(`no function with handler ${handler}`);
+  return found;
+}
+function roleStatements(template: Template, roleId: string): Record<string, any>[] {
+  return props(template, roleId).Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+}
+
+beforeAll(async () => {
+  aslText = await readFile(ASL_PATH, 'utf8');
+  // Default options (IAM authorizer, no CORS) as stage "ci", and the JWT + CORS options as stage "prod".
+  [dev, prod] = await Promise.all([
+    packageService('ci'),
+    packageService('prod', {
+      TEXTOPS_API_AUTH: 'jwt',
+      TEXTOPS_JWT_ISSUER_URL: 'https://issuer.example.com/',
+      TEXTOPS_JWT_AUDIENCE: 'textops-api',
+      TEXTOPS_CORS_ORIGIN: 'https://app.example.com',
+    }),
+  ]);
+}, 600_000);
+
+afterAll(async () => {
+  for (const service of [dev, prod]) if (service) await rm(service.dir, { recursive: true, force: true });
+});
+
+describe('npm run package', () => {
+  it('is osls package, and renders a template that passes every check', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.scripts.package).toBe('osls package');
+    for (const service of [dev, prod]) {
+      const findings = [
+        ...checkTemplate(service.template),
+        ...checkVersioningAndLifecycle(service.template, 'DataBucket', 'runs/'),
+        ...checkStateMachineMatchesFile(service.template, 'TrainingPipeline', aslText, handlerOf),
+      ];
+      expect(describeFindings(findings)).toBe('');
+    }
+  });
+
+  it('encrypts the data bucket, blocks public access, denies plain HTTP, keeps versions, expires runs/', () => {
+    const bucket = props(dev.template, 'DataBucket');
+    expect(
+      bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+    ).toBe('AES256');
+    expect(Object.values(bucket.PublicAccessBlockConfiguration)).toEqual([true, true, true, true]);
+    expect(bucket.VersioningConfiguration.Status).toBe('Enabled');
+    const runsRule = bucket.LifecycleConfiguration.Rules.find((r: any) => r.Prefix === 'runs/');
+    expect(runsRule).toMatchObject({ Status: 'Enabled', ExpirationInDays: expect.any(Number) });
+    // registry/ holds the immutable model versions: no rule may expire current objects there.
+    for (const rule of bucket.LifecycleConfiguration.Rules)
+      if (rule.ExpirationInDays !== undefined) expect(rule.Prefix).toBe('runs/');
+    const policy = props(dev.template, 'DataBucketPolicy').PolicyDocument.Statement;
+    expect(policy).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('sends incoming/*.csv and *.csv.gz to the queue, and only this bucket may send', () => {
+    const bucket = props(dev.template, 'DataBucket');
+    const configs = bucket.NotificationConfiguration.QueueConfigurations;
+    expect(configs.map((c: any) => c.Filter.S3Key.Rules)).toEqual([
+      [
+        { Name: 'prefix', Value: 'incoming/' },
+        { Name: 'suffix', Value: '.csv' },
+      ],
+      [
+        { Name: 'prefix', Value: 'incoming/' },
+        { Name: 'suffix', Value: '.csv.gz' },
+      ],
+    ]);
+    for (const c of configs) {
+      expect(c.Event).toBe('s3:ObjectCreated:*');
+      expect(c.Queue).toEqual({ 'Fn::GetAtt': ['TrainRequestsQueue', 'Arn'] });
+    }
+    // S3 checks it may write to the queue when the bucket is created, so the policy must exist first.
+    expect(dev.template.Resources.DataBucket.DependsOn).toContain('TrainRequestsQueuePolicy');
+    const [statement, ...others] = props(dev.template, 'TrainRequestsQueuePolicy').PolicyDocument.Statement;
+    expect(others).toEqual([]);
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 's3.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: { 'Fn::GetAtt': ['TrainRequestsQueue', 'Arn'] },
+    });
+    const bucketName = bucket.BucketName['Fn::Sub'];
+    expect(statement.Condition.ArnEquals['aws:SourceArn']).toEqual({
+      'Fn::Sub': `arn:\${AWS::Partition}:s3:::${bucketName}`,
+    });
+    expect(statement.Condition.StringEquals['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
+  });
+
+  it('redrives failed upload events to a dead-letter queue that raises an alarm', () => {
+    const queue = props(dev.template, 'TrainRequestsQueue');
+    expect(queue.RedrivePolicy.deadLetterTargetArn).toEqual({
+      'Fn::GetAtt': ['TrainRequestsDeadLetterQueue', 'Arn'],
+    });
+    expect(queue.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(3);
+    const alarm = props(dev.template, 'TrainRequestsDeadLetterAlarm');
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('feeds the trigger from the queue with partial batch responses, a set batch size and window', () => {
+    const [triggerId, trigger] = functionByHandler(dev.template, 'functions/trigger/handler.handler');
+    const [, mapping] = resourcesOfType(dev.template, 'AWS::Lambda::EventSourceMapping').find(
+      ([, m]) => (p(m).FunctionName as any)['Fn::GetAtt'][0] === triggerId,
+    )!;
+    expect(mapping.Properties).toMatchObject({
+      EventSourceArn: { 'Fn::GetAtt': ['TrainRequestsQueue', 'Arn'] },
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    // AWS: the visibility timeout should be at least six times the function timeout.
+    const timeout = p(trigger).Timeout as number;
+    expect(props(dev.template, 'TrainRequestsQueue').VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+    expect((p(trigger).Environment as any).Variables.TEXTOPS_STATE_MACHINE_ARN).toEqual({
+      Ref: 'TrainingPipeline',
+    });
+  });
+
+  it('sizes each step function, with a Lambda timeout inside its Task timeout', () => {
+    const asl = JSON.parse(aslText);
+    const tasks = Object.values<any>(asl.States).filter((s) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThanOrEqual(STEP_DIRS.length);
+    for (const task of tasks) {
+      const name = /^\$\{(\w+)FunctionArn\}$/.exec(task.Parameters.FunctionName)![1];
+      const [, fn] = functionByHandler(dev.template, handlerOf(name));
+      expect(p(fn).Timeout, name).toBeLessThan(task.TimeoutSeconds);
+    }
+    for (const dir of ['preprocess', 'featurize', 'train']) {
+      const [, fn] = functionByHandler(dev.template, `functions/${dir}/handler.handler`);
+      // CPU-bound steps get the memory that buys more than one vCPU.
+      expect(p(fn).MemorySize, dir).toBeGreaterThan(1769);
+    }
+  });
+
+  it('deploys the state machine from statemachines/ with its own functions, logging and tracing', () => {
+    const machine = props(dev.template, 'TrainingPipeline');
+    expect(machine.StateMachineType).toBe('STANDARD');
+    expect(machine.StateMachineName).toBe('textops-ci-training-pipeline');
+    expect(machine.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
+    expect(machine.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn).toEqual({
+      'Fn::GetAtt': ['TrainingPipelineLogGroup', 'Arn'],
+    });
+    expect(machine.TracingConfiguration).toEqual({ Enabled: true });
+    const invoke = roleStatements(dev.template, 'TrainingPipelineRole').find(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    )!;
+    const invoked = new Set(invoke.Resource.map((r: any) => r['Fn::GetAtt']?.[0]).filter(Boolean));
+    const steps = new Set(
+      STEP_DIRS.map((dir) => functionByHandler(dev.template, `functions/${dir}/handler.handler`)[0]),
+    );
+    expect(invoked).toEqual(steps);
+  });
+
+  it('grants each function only its own actions and key prefixes', () => {
+    const t = dev.template;
+    const roleOf = (handler: string) => (p(functionByHandler(t, handler)[1]).Role as any)['Fn::GetAtt'][0];
+    const trigger = roleStatements(t, roleOf('functions/trigger/handler.handler'));
+    expect(trigger.filter((s) => String(s.Action).startsWith('states:'))).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: 'TrainingPipeline' } },
+    ]);
+    expect(JSON.stringify(trigger)).not.toContain('s3:');
+    const writes = (handler: string) =>
+      roleStatements(t, roleOf(handler))
+        .filter((s) => [s.Action].flat().includes('s3:PutObject'))
+        .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
+    expect(writes('functions/predict/lambda.handler')).toEqual([]);
+    expect(writes('functions/train/handler.handler')).toEqual(['runs/*']);
+    expect(writes('functions/register/handler.handler')).toEqual(['runs/*', 'registry/sentiment/*']);
+    for (const [id] of resourcesOfType(t, 'AWS::IAM::Role'))
+      expect(JSON.stringify(props(t, id)), id).not.toMatch(/s3:Delete|s3:\*"|"Action":"\*"/);
+    // No role is shared between functions.
+    const roles = resourcesOfType(t, 'AWS::Lambda::Function').map(([, fn]) => JSON.stringify(p(fn).Role));
+    expect(new Set(roles).size).toBe(roles.length);
+  });
+
+  it('puts the prediction function behind an HTTP API with throttling, the IAM authorizer and no CORS by default', () => {
+    const stage = props(dev.template, 'HttpApiStage');
+    expect(stage.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(0);
+    expect(stage.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(0);
+    expect(stage.AccessLogSettings.DestinationArn).toBeDefined();
+    const routes = resourcesOfType(dev.template, 'AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, r]) => p(r).RouteKey).sort()).toEqual(['ANY /', 'ANY /{proxy+}']);
+    for (const [, route] of routes) expect(p(route).AuthorizationType).toBe('AWS_IAM');
+    expect(props(dev.template, 'HttpApi').CorsConfiguration).toBeUndefined();
+  });
+
+  it('switches to a JWT authorizer and a CORS origin when asked', () => {
+    const routes = resourcesOfType(prod.template, 'AWS::ApiGatewayV2::Route');
+    for (const [, route] of routes) {
+      expect(p(route).AuthorizationType).toBe('JWT');
+      const authorizer = props(prod.template, (p(route).AuthorizerId as any).Ref);
+      expect(authorizer).toMatchObject({
+        AuthorizerType: 'JWT',
+        IdentitySource: ['$request.header.Authorization'],
+        JwtConfiguration: { Issuer: 'https://issuer.example.com/', Audience: ['textops-api'] },
+      });
+    }
+    expect(props(prod.template, 'HttpApi').CorsConfiguration.AllowOrigins).toEqual([
+      'https://app.example.com',
+    ]);
+  });
+
+  it('names everything by stage and outputs what operators need', () => {
+    for (const [service, stage] of [
+      [dev, 'ci'],
+      [prod, 'prod'],
+    ] as const) {
+      for (const [id, fn] of resourcesOfType(service.template, 'AWS::Lambda::Function'))
+        expect(p(fn).FunctionName, id).toMatch(new RegExp(`^textops-${stage}-`));
+      for (const [id, queue] of resourcesOfType(service.template, 'AWS::SQS::Queue'))
+        expect(p(queue).QueueName, id).toMatch(new RegExp(`^textops-${stage}-`));
+      expect(props(service.template, 'DataBucket').BucketName['Fn::Sub']).toMatch(
+        /^\$\{AWS::StackName\}-data-/,
+      );
+      const outputs = service.template.Outputs ?? {};
+      for (const name of [
+        'HttpApiUrl',
+        'DataBucketName',
+        'StateMachineArn',
+        'TrainRequestsQueueUrl',
+        'ImageRepositoryUri',
+      ])
+        expect(outputs[name], name).toBeDefined();
+    }
+  });
+
+  it('ships each function as one self-contained bundle that loads without node_modules', async () => {
+    const zips = (await readdir(dev.artifacts)).filter((f) => f.endsWith('.zip'));
+    expect(zips.sort()).toEqual(
+      [
+        'evaluate',
+        'featurize',
+        'ingest',
+        'predict',
+        'preprocess',
+        'recordFailure',
+        'register',
+        'train',
+        'trigger',
+      ].map((n) => `${n}.zip`),
+    );
+    const scratch = await mkdtemp(join(tmpdir(), 'textops-lambda-'));
+    try {
+      for (const zip of zips) {
+        const dir = join(scratch, zip);
+        await run('unzip', ['-q', join(dev.artifacts, zip), '-d', dir]);
+        const { stdout: listing } = await run('unzip', ['-Z1', join(dev.artifacts, zip)]);
+        const files = listing.trim().split('\n').sort();
+        const handler = files.find((f) => f.endsWith('.mjs'))!;
+        expect(files, zip).toEqual(['params.yaml', handler, `${handler}.map`].sort());
+        // As Lambda would: the handler module from the package root, no node_modules anywhere above it.
+        const { stdout } = await run(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const m = await import('./${handler}'); console.log(typeof m.handler);`,
+          ],
+          {
+            cwd: dir,
+            env: {
+              PATH: process.env.PATH,
+              TEXTOPS_BUCKET: 'textops-ci-data',
+              AWS_REGION: 'us-east-1',
+              // Unroutable endpoint: a module that reaches out at load fails fast instead of leaving the machine.
+              AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+              AWS_ACCESS_KEY_ID: 'test',
+              AWS_SECRET_ACCESS_KEY: 'test',
+            },
+          },
+        );
+        expect(stdout.trim().split('\n').at(-1), zip).toBe('function');
+      }
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the checks catch a broken deployment', () => {
+  it('a wildcard IAM statement', () => {
+    for (const statement of [
+      { Effect: 'Allow', Action: 's3:*', Resource: { 'Fn::Sub': 'arn:aws:s3:::b/runs/*' } },
+      { Effect: 'Allow', Action: '*', Resource: '*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:s3:::${Bucket}/*' },
+      },
+    ]) {
+      const broken = copy(dev.template);
+      props(broken, 'IngestRole').Policies[0].PolicyDocument.Statement.push(statement);
+      const findings = checkLeastPrivilege(broken);
+      expect(findings.length, JSON.stringify(statement)).toBeGreaterThan(0);
+      expect(findings.every((f) => f.check === 'least-privilege' && f.where.startsWith('IngestRole'))).toBe(
+        true,
+      );
+    }
+    const managed = copy(dev.template);
+    props(managed, 'PredictRole').ManagedPolicyArns = ['arn:aws:iam::aws:policy/AmazonS3FullAccess'];
+    expect(checkLeastPrivilege(managed)).toHaveLength(1);
+  });
+
+  it('a trigger that may start any state machine', () => {
+    const broken = copy(dev.template);
+    const statement = roleStatements(broken, 'TriggerRole').find(
+      (s) => s.Action === 'states:StartExecution',
+    )!;
+    statement.Resource = '*';
+    expect(checkStartExecutionScoped(broken)).toEqual([
+      expect.objectContaining({ check: 'start-execution' }),
+    ]);
+  });
+
+  it('a public bucket', () => {
+    const unblocked = copy(dev.template);
+    delete props(unblocked, 'DataBucket').PublicAccessBlockConfiguration;
+    expect(checkBucketsPrivate(unblocked).map((f) => f.where)).toEqual(Array(4).fill('DataBucket'));
+    const readable = copy(dev.template);
+    props(readable, 'DataBucketPolicy').PolicyDocument.Statement.push({
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: 'arn:aws:s3:::x/*',
+    });
+    expect(checkBucketsPrivate(readable)).toEqual([expect.objectContaining({ check: 'private-bucket' })]);
+    const acl = copy(dev.template);
+    props(acl, 'DataBucket').AccessControl = 'PublicRead';
+    expect(checkBucketsPrivate(acl)).toHaveLength(1);
+  });
+
+  it('a missing dead-letter queue or its alarm', () => {
+    const noRedrive = copy(dev.template);
+    delete props(noRedrive, 'TrainRequestsQueue').RedrivePolicy;
+    expect(checkDeadLetterQueues(noRedrive).map((f) => f.where)).toContain('TrainRequestsQueue');
+    const noDlq = copy(dev.template);
+    delete noDlq.Resources.TrainRequestsDeadLetterQueue;
+    expect(checkDeadLetterQueues(noDlq)).toEqual([
+      expect.objectContaining({ check: 'dead-letter', where: 'TrainRequestsQueue' }),
+    ]);
+    const noAlarm = copy(dev.template);
+    delete noAlarm.Resources.TrainRequestsDeadLetterAlarm;
+    expect(checkDeadLetterQueues(noAlarm)).toEqual([
+      expect.objectContaining({ check: 'dead-letter-alarm', where: 'TrainRequestsDeadLetterQueue' }),
+    ]);
+  });
+
+  it('a state machine that drifted from statemachines/', () => {
+    const asl = JSON.parse(aslText);
+    const firstTask = Object.values<any>(asl.States).find((s) => s.Type === 'Task');
+    firstTask.TimeoutSeconds += 1;
+    const edited = checkStateMachineMatchesFile(
+      dev.template,
+      'TrainingPipeline',
+      JSON.stringify(asl),
+      handlerOf,
+    );
+    expect(edited).toEqual([expect.objectContaining({ check: 'state-machine-drift' })]);
+    expect(edited[0].message).toContain('TimeoutSeconds');
+    // The same definition, but the Train and Evaluate tasks wired to each other's functions.
+    const swapped = aslText
+      .replace('${TrainFunctionArn}', '${SWAP}')
+      .replace('${EvaluateFunctionArn}', '${TrainFunctionArn}')
+      .replace('${SWAP}', '${EvaluateFunctionArn}');
+    expect(checkStateMachineMatchesFile(dev.template, 'TrainingPipeline', swapped, handlerOf)).toHaveLength(
+      1,
+    );
+    // And the other way round: the template edited, the file as it is.
+    const broken = copy(dev.template);
+    const sub = props(broken, 'TrainingPipeline').DefinitionString['Fn::Sub'];
+    sub[0] = sub[0].replace('"MaxAttempts": 4', '"MaxAttempts": 1');
+    expect(checkStateMachineMatchesFile(broken, 'TrainingPipeline', aslText, handlerOf)).toHaveLength(1);
+  });
+
+  it('an SQS source without partial batch responses, and tracing turned off', () => {
+    const broken = copy(dev.template);
+    const [mappingId] = resourcesOfType(broken, 'AWS::Lambda::EventSourceMapping')[0];
+    delete props(broken, mappingId).FunctionResponseTypes;
+    expect(checkSqsEventSources(broken)).toEqual([expect.objectContaining({ where: mappingId })]);
+    delete props(broken, 'TrainLambdaFunction').TracingConfig;
+    props(broken, 'TrainingPipeline').LoggingConfiguration.Level = 'OFF';
+    expect(
+      checkLoggingAndTracing(broken)
+        .map((f) => f.where)
+        .sort(),
+    ).toEqual(['TrainLambdaFunction', 'TrainingPipeline']);
+  });
+});
+
+describe('deploy options', () => {
+  it('refuses an unknown authorizer or a JWT authorizer without its issuer, naming the variable', async () => {
+    await expect(packageService('ci', { TEXTOPS_API_AUTH: 'open' })).rejects.toThrow(/TEXTOPS_API_AUTH/);
+    await expect(packageService('ci', { TEXTOPS_API_AUTH: 'jwt' })).rejects.toThrow(/TEXTOPS_JWT_ISSUER_URL/);
+  });
+
+  it('refuses a state machine file that is not valid ASL or names a function that does not exist', async () => {
+    const asl = JSON.parse(aslText);
+    delete asl.StartAt;
+    await expect(packageService('ci', {}, JSON.stringify(asl))).rejects.toThrow(/not valid ASL/);
+    const unknown = aslText.replace('${TrainFunctionArn}', '${TrainOnGpuFunctionArn}');
+    await expect(packageService('ci', {}, unknown)).rejects.toThrow(
+      /TrainOnGpuFunctionArn.*names no function/,
+    );
+  });
+});
