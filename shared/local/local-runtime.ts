@@ -10,6 +10,7 @@ import { resetPipelineDeps } from '../aws/pipeline-deps.ts';
 import { S3ObjectStore } from '../aws/s3-object-store.ts';
 import { loadParams, type Params } from '../config/params.ts';
 import { ConfigError, ConflictError } from '../errors.ts';
+import { PipelineMetrics, pipelineMetricsRoute } from '../observability/pipeline-metrics.ts';
 import { INCOMING_PREFIX, runKeys } from '../pipeline/run-keys.ts';
 import { type RunStatus, readStatus } from '../pipeline/run-status.ts';
 import { encodeS3Key } from '../pipeline/trigger.ts';
@@ -203,6 +204,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: options.consolePort,
     });
     closers.push(() => consoleServer.close());
+    // Prometheus scrapes the training runs here (counted from the runs' status files); serving has its own.
+    consoleServer.addRoute('get', '/metrics', pipelineMetricsRoute(new PipelineMetrics(), store));
 
     let inferenceUrl: string | null = null;
     if (options.inferencePort !== null) {

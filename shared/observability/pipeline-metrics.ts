@@ -13,6 +13,9 @@ export type RunStatusView = Pick<RunStatus, 'runId' | 'state' | 'steps' | 'error
  */
 export const STEP_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 900];
 
+/** The states of the training pipeline that time themselves into status.json. */
+export const PIPELINE_STEPS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register'] as const;
+
 interface Seen {
   /** The outcome was counted (the run reached a terminal state). */
   finished: boolean;
@@ -78,8 +81,10 @@ export class PipelineMetrics {
       buckets: STEP_DURATION_BUCKETS,
       registers,
     });
-    // Known error names exist at 0 from the start, so increase() sees the first failure of each kind.
+    // Known error names and steps exist at 0 from the start: increase() cannot see the first event of a
+    // series that appears already counted.
     for (const error of ERROR_NAMES) this.failed.inc({ error }, 0);
+    for (const step of PIPELINE_STEPS) this.stepDuration.zero({ step });
   }
 
   /** Counts what is new in one run's status since it was last observed. */
