@@ -1,0 +1,59 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
+import { ConfigError } from '../../shared/errors.ts';
+
+function writeTemp(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'textops-params-')), 'params.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('params.yaml', () => {
+  it('loads the shipped defaults, validated and frozen', () => {
+    const params = loadParams();
+    expect(params.features.ngram_range).toEqual([1, 2]);
+    expect(params.train.classifier).toBe('logistic_regression');
+    expect(Object.isFrozen(params.train.logistic_regression)).toBe(true);
+  });
+
+  it('names the bad key and why', () => {
+    const base = loadParams();
+    expect(() => applyOverrides(base, { features: { min_df: -1 } }, 'x.params.yaml')).toThrow(
+      /x\.params\.yaml: 'features\.min_df'/,
+    );
+    expect(() => applyOverrides(base, { train: { classifier: 'svm' } })).toThrow(/'train\.classifier'/);
+    expect(() => applyOverrides(base, { features: { ngram_range: [3, 1] } })).toThrow(/ngram_range/);
+  });
+
+  it('rejects unknown keys by name', () => {
+    const base = loadParams();
+    expect(() => applyOverrides(base, { train: { learning_rate: 0.1 } })).toThrow(
+      /unknown key 'train\.learning_rate'/,
+    );
+  });
+
+  it('merges overrides key by key and leaves the base untouched', () => {
+    const base = loadParams();
+    const merged = applyOverrides(base, { train: { logistic_regression: { C: 1 } } });
+    expect(merged.train.logistic_regression.C).toBe(1);
+    expect(merged.train.logistic_regression.max_iter).toBe(base.train.logistic_regression.max_iter);
+    expect(base.train.logistic_regression.C).not.toBe(1);
+  });
+
+  it('reports invalid YAML and a non-mapping override as ConfigError', () => {
+    expect(() => parseParamsYaml('a: [1, 2', 'bad.yaml')).toThrow(ConfigError);
+    expect(() => applyOverrides(loadParams(), ['not', 'a', 'mapping'])).toThrow(/must be a YAML mapping/);
+  });
+
+  it('reads a params file given by path and fails clearly on a missing one', () => {
+    const text = parseParamsYaml('features:\n  min_df: 5\n', 'inline');
+    const file = writeTemp(
+      JSON.stringify(applyOverrides(loadParams(), text)), // JSON is YAML
+    );
+    expect(loadParams(file).features.min_df).toBe(5);
+    expect(() => loadParams('/nonexistent/params.yaml')).toThrow(/cannot read params file/);
+  });
+});
