@@ -57,11 +57,12 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
       });
       break;
     case 'StateExited':
+      // A caught failure also exits the state (towards the Catch target); it stays 'caught'.
       if (last)
         Object.assign(last, {
           exitedAt: event.at,
           ms: Date.parse(event.at) - Date.parse(last.enteredAt),
-          status: 'succeeded',
+          status: last.status === 'caught' ? 'caught' : 'succeeded',
         });
       break;
     case 'StateRetried':

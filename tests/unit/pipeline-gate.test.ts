@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import type { Metrics } from '../../shared/ml/metrics.ts';
+import { decideGate } from '../../shared/pipeline/quality-gate.ts';
+import { parseCause } from '../../shared/pipeline/record-failure-step.ts';
+
+const metrics = (accuracy: number, labels = ['neg', 'pos'], roc?: number): Metrics =>
+  ({ accuracy, f1_macro: accuracy, f1_weighted: accuracy, roc_auc: roc, labels }) as unknown as Metrics;
+const gate = { primary_metric: 'accuracy' as const, min_score: 0.75, max_regression: 0.01 };
+
+describe('quality gate', () => {
+  it('passes the first model above the minimum', () => {
+    expect(decideGate(metrics(0.8), { kind: 'none' }, gate)).toMatchObject({
+      passed: true,
+      score: 0.8,
+      productionVersion: null,
+    });
+  });
+
+  it('fails a model below the minimum, whatever production does', () => {
+    const d = decideGate(metrics(0.7), { kind: 'none' }, gate);
+    expect(d).toMatchObject({ passed: false, score: 0.7 });
+    expect(d.reason).toMatch(/below the minimum 0\.7500/);
+  });
+
+  it('allows a regression up to max_regression and no further', () => {
+    const prod = { kind: 'compared' as const, version: 3, metrics: metrics(0.85) };
+    expect(decideGate(metrics(0.841), prod, gate)).toMatchObject({
+      passed: true,
+      productionScore: 0.85,
+      productionVersion: 3,
+    });
+    const worse = decideGate(metrics(0.839), prod, gate);
+    expect(worse).toMatchObject({ passed: false, productionScore: 0.85 });
+    expect(worse.reason).toMatch(/worse than production v3/);
+  });
+
+  it('does not auto-promote over a production model with other classes', () => {
+    const d = decideGate(metrics(0.9), { kind: 'incomparable', version: 2, why: 'its classes differ' }, gate);
+    expect(d).toMatchObject({ passed: false, productionVersion: 2 });
+  });
+
+  it('fails clearly when the primary metric does not apply (ROC AUC of a 4-class model)', () => {
+    const d = decideGate(
+      metrics(0.9, ['a', 'b', 'c', 'd']),
+      { kind: 'none' },
+      { ...gate, primary_metric: 'roc_auc' },
+    );
+    expect(d).toMatchObject({ passed: false, score: null });
+    expect(d.reason).toMatch(/roc_auc is not defined/);
+  });
+});
+
+describe('failure cause parsing', () => {
+  it('reads the Lambda error JSON and falls back to plain text', () => {
+    expect(
+      parseCause('{"errorType":"InvalidDatasetError","errorMessage":"the file is empty","trace":[]}'),
+    ).toEqual({
+      type: 'InvalidDatasetError',
+      message: 'the file is empty',
+    });
+    expect(parseCause('Task timed out')).toEqual({ message: 'Task timed out' });
+    expect(parseCause(undefined)).toEqual({ message: '' });
+  });
+});

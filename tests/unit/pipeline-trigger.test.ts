@@ -1,0 +1,173 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { SfnPipelineStarter } from '../../shared/aws/sfn-starter.ts';
+import { executionName, isTrainingDataKey, paramsKeyFor } from '../../shared/pipeline/run-keys.ts';
+import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import type { PipelineStarter } from '../../shared/ports.ts';
+
+function sqsEvent(...bodies: string[]): SQSEvent {
+  return {
+    Records: bodies.map((body, i) => ({
+      messageId: `m${i}`,
+      receiptHandle: `r${i}`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: '0',
+        SenderId: 'x',
+        ApproximateFirstReceiveTimestamp: '0',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+const s3 = (key: string, etag = 'abc', eventName = 'ObjectCreated:Put') =>
+  JSON.stringify({
+    Records: [{ eventName, s3: { bucket: { name: 'data' }, object: { key, eTag: etag, size: 5 } } }],
+  });
+
+function starter(): PipelineStarter & { calls: { name: string; input: unknown }[] } {
+  const calls: { name: string; input: unknown }[] = [];
+  const seen = new Set<string>();
+  return {
+    calls,
+    async start(name, input) {
+      calls.push({ name, input });
+      const alreadyStarted = seen.has(name);
+      seen.add(name);
+      return { executionArn: name, alreadyStarted };
+    },
+  };
+}
+
+describe('run keys', () => {
+  it('derives one execution name per object version, valid for Step Functions', () => {
+    const a = executionName({ bucket: 'b', key: 'incoming/My Reviews (2024).csv.gz', etag: '"abc"' });
+    expect(a).toMatch(/^My-Reviews-2024-[0-9a-f]{16}$/);
+    expect(a.length).toBeLessThanOrEqual(80);
+    expect(executionName({ bucket: 'b', key: 'incoming/My Reviews (2024).csv.gz', etag: 'abc' })).toBe(a);
+    expect(executionName({ bucket: 'b', key: 'incoming/My Reviews (2024).csv.gz', etag: 'abd' })).not.toBe(a);
+    expect(executionName({ bucket: 'c', key: 'incoming/My Reviews (2024).csv.gz', etag: 'abc' })).not.toBe(a);
+    expect(
+      executionName({ bucket: 'b', key: `incoming/${'x'.repeat(300)}.csv`, etag: 'e' }).length,
+    ).toBeLessThanOrEqual(80);
+  });
+
+  it('knows training data and its overrides file', () => {
+    expect(isTrainingDataKey('incoming/a.csv')).toBe(true);
+    expect(isTrainingDataKey('incoming/a.CSV.GZ')).toBe(true);
+    expect(isTrainingDataKey('incoming/a.txt')).toBe(false);
+    expect(isTrainingDataKey('elsewhere/a.csv')).toBe(false);
+    expect(paramsKeyFor('incoming/a.csv.gz')).toBe('incoming/a.params.yaml');
+  });
+
+  it('decodes S3 notification keys', () => {
+    expect(decodeS3Key('incoming/my+file%281%29.csv')).toBe('incoming/my file(1).csv');
+    expect(decodeS3Key(encodeS3Key('incoming/a b/ü+ß.csv'))).toBe('incoming/a b/ü+ß.csv');
+  });
+});
+
+describe('trigger (SQS batch of S3 notifications → executions)', () => {
+  it('starts one execution per object version with a pointer payload', async () => {
+    const s = starter();
+    const out = await handleTrainRequests(sqsEvent(s3('incoming/my+data.csv', 'e1')), { starter: s });
+    expect(out.batchItemFailures).toEqual([]);
+    expect(s.calls).toHaveLength(1);
+    expect(s.calls[0].input).toEqual({
+      runId: s.calls[0].name,
+      bucket: 'data',
+      key: 'incoming/my data.csv',
+      etag: 'e1',
+      size: 5,
+    });
+  });
+
+  it('treats duplicate deliveries as successes, not second runs', async () => {
+    const s = starter();
+    const out = await handleTrainRequests(
+      sqsEvent(s3('incoming/a.csv'), s3('incoming/a.csv'), s3('incoming/a.csv')),
+      { starter: s },
+    );
+    expect(out.batchItemFailures).toEqual([]);
+    expect(out.outcomes.map((o) => o.kind)).toEqual(['started', 'duplicate', 'duplicate']);
+  });
+
+  it('ignores other keys and events, saying why', async () => {
+    const s = starter();
+    const logs: string[] = [];
+    const out = await handleTrainRequests(
+      sqsEvent(
+        s3('runs/x/status.json'),
+        s3('incoming/a.params.yaml'),
+        s3('incoming/a.txt'),
+        s3('incoming/a.csv', 'e', 'ObjectRemoved:Delete'),
+        JSON.stringify({ Event: 's3:TestEvent' }),
+      ),
+      { starter: s, log: (m) => logs.push(m) },
+    );
+    expect(s.calls).toHaveLength(0);
+    expect(out.batchItemFailures).toEqual([]);
+    expect(out.outcomes.map((o) => (o.kind === 'ignored' ? o.reason : o.kind))).toEqual([
+      'outside incoming/',
+      'an overrides file: it applies to the CSV beside it',
+      'not a .csv or .csv.gz file: nothing to train on',
+      'event ObjectRemoved:Delete',
+    ]);
+    expect(logs.every((l) => l.startsWith('ignored'))).toBe(true);
+  });
+
+  it('reports only the failed messages of a batch', async () => {
+    const s = starter();
+    const failing: PipelineStarter = {
+      start: (name, input) =>
+        name.startsWith('bad') ? Promise.reject(new Error('throttled')) : s.start(name, input),
+    };
+    const out = await handleTrainRequests(
+      sqsEvent(s3('incoming/good.csv'), s3('incoming/bad.csv'), 'not json'),
+      { starter: failing },
+    );
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }]);
+    expect(s.calls).toHaveLength(1);
+  });
+});
+
+describe('SfnPipelineStarter', () => {
+  const arn = 'arn:aws:states:eu-west-1:123456789012:stateMachine:TrainingPipeline';
+
+  it('starts an execution with the derived name and JSON input', async () => {
+    const sfn = mockClient(SFNClient);
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec', startDate: new Date() });
+    const out = await new SfnPipelineStarter(new SFNClient({ region: 'eu-west-1' }), arn).start('run-1', {
+      a: 1,
+    });
+    expect(out).toEqual({ executionArn: 'arn:exec', alreadyStarted: false });
+    expect(sfn.commandCalls(StartExecutionCommand)[0].args[0].input).toEqual({
+      stateMachineArn: arn,
+      name: 'run-1',
+      input: '{"a":1}',
+    });
+    sfn.restore();
+  });
+
+  it('turns ExecutionAlreadyExists into a duplicate, and rethrows anything else', async () => {
+    const sfn = mockClient(SFNClient);
+    sfn
+      .on(StartExecutionCommand, { name: 'dupe' })
+      .rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfn.on(StartExecutionCommand, { name: 'boom' }).rejects(new Error('AccessDenied'));
+    const starter = new SfnPipelineStarter(new SFNClient({ region: 'eu-west-1' }), arn);
+    expect(await starter.start('dupe', {})).toEqual({
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:TrainingPipeline:dupe',
+      alreadyStarted: true,
+    });
+    await expect(starter.start('boom', {})).rejects.toThrow('AccessDenied');
+    sfn.restore();
+  });
+});
