@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sampleCsv } from '../helpers/data.ts';
+
+// The real command, as a user runs it: the esbuild bundle behind bin/textops.mjs (npm test builds it first).
+const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'textops-cli-'));
+
+function textops(...args: string[]) {
+  const out = spawnSync(process.execPath, [BIN, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000 });
+  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
+}
+
+function file(name: string, text: string | Buffer): string {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('textops train / predict / evaluate', () => {
+  let modelDir: string;
+  let trainOutput: ReturnType<typeof textops>;
+
+  beforeAll(() => {
+    modelDir = join(work, 'model');
+    trainOutput = textops('train', file('imdb.csv', sampleCsv('imdb-train.csv.gz', 1500)), '--out', modelDir);
+  });
+
+  it('trains: one progress line per stage, then metrics, then the model directory', () => {
+    expect(trainOutput.stderr).toBe('');
+    expect(trainOutput.code).toBe(0);
+    const stages = trainOutput.stdout.match(/^ {2}(ingest|preprocess|featurize|train|evaluate) /gm);
+    expect(stages?.map((s) => s.trim())).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate']);
+    expect(trainOutput.stdout).toMatch(/accuracy 0\.[7-9]\d{3}/);
+    for (const name of ['model.json', 'model.sha256', 'metrics.json'])
+      expect(existsSync(join(modelDir, name))).toBe(true);
+    const metrics = JSON.parse(readFileSync(join(modelDir, 'metrics.json'), 'utf8'));
+    expect(metrics.labels).toEqual(['negative', 'positive']);
+  });
+
+  it('predicts a label with per-class scores', () => {
+    const positive = textops(
+      'predict',
+      '--model',
+      modelDir,
+      '--json',
+      'A wonderful, moving film. I loved it!',
+    );
+    expect(positive.code).toBe(0);
+    const prediction = JSON.parse(positive.stdout);
+    expect(prediction.label).toBe('positive');
+    expect(prediction.scores.positive + prediction.scores.negative).toBeCloseTo(1, 6);
+    const negative = textops(
+      'predict',
+      '--model',
+      modelDir,
+      'Awful. A boring waste of time, the worst film ever.',
+    );
+    expect(negative.stdout).toMatch(/^negative\tnegative=0\.\d+ positive=0\.\d+/);
+  });
+
+  it('evaluates a saved model on another labelled CSV', () => {
+    const heldOut = file('held-out.csv', sampleCsv('imdb-train.csv.gz', 300, 5000));
+    const out = textops('evaluate', '--model', modelDir, '--json', heldOut);
+    expect(out.code).toBe(0);
+    const metrics = JSON.parse(out.stdout);
+    expect(metrics.n).toBe(300);
+    expect(metrics.accuracy).toBeGreaterThan(0.7);
+  });
+
+  it('trains a 4-class model on AG News with its own column names', () => {
+    const out = textops(
+      'train',
+      file('agnews.csv', sampleCsv('agnews-7600.csv.gz', 1200)),
+      '--out',
+      join(work, 'ag'),
+      '--json',
+    );
+    expect(out.code).toBe(0);
+    const result = JSON.parse(out.stdout);
+    expect(result.metrics.labels).toEqual(['Business', 'Sci/Tech', 'Sports', 'World']);
+    expect(result.metrics.f1_macro).toBeGreaterThan(0.6);
+    expect(result.metrics.roc_auc).toBeUndefined();
+  });
+
+  it.each([
+    ['an empty file', '', /InvalidDatasetError: the file is empty/],
+    ['a header only', 'review,sentiment\n', /no data rows/],
+    [
+      'one class',
+      'review,sentiment\n"good film, really",positive\n"great film, really",positive\n',
+      /one class only/,
+    ],
+    ['a missing label column', 'review\n"good film"\n', /needs a text and a label column/],
+  ])('fails on %s with a one-line error and no model', (_name, text, message) => {
+    const out = textops('train', file('bad.csv', text), '--out', join(work, 'bad-model'));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(message);
+    expect(out.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(work, 'bad-model'))).toBe(false);
+  });
+
+  it('refuses a corrupt model directory with a clear error', () => {
+    const broken = join(work, 'broken');
+    textops('train', file('small.csv', sampleCsv('imdb-train.csv.gz', 300)), '--out', broken);
+    writeFileSync(
+      join(broken, 'model.json'),
+      readFileSync(join(broken, 'model.json'), 'utf8').replace('"positive"', '"happy"'),
+    );
+    const out = textops('predict', '--model', broken, 'fine');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/ModelFormatError: model checksum mismatch/);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { fitLogisticRegression, fitNaiveBayes, predictProba } from '../../shared/ml/classifiers.ts';
+import { minimizeLbfgs } from '../../shared/ml/lbfgs.ts';
+import { CsrBuilder, type CsrMatrix } from '../../shared/ml/sparse.ts';
+
+function matrix(rows: number[][]): CsrMatrix {
+  const builder = new CsrBuilder(rows[0].length);
+  for (const row of rows) {
+    const cols = row.flatMap((v, j) => (v === 0 ? [] : [j]));
+    builder.addRow(
+      cols,
+      cols.map((j) => row[j]),
+    );
+  }
+  return builder.build();
+}
+
+const options = { C: 10, maxIter: 500, tol: 1e-8, nbScaling: false };
+
+describe('L-BFGS', () => {
+  it('finds the minimum of the Rosenbrock function', () => {
+    const result = minimizeLbfgs(
+      (x, g) => {
+        const [a, b] = x;
+        g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+        g[1] = 200 * (b - a * a);
+        return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+      },
+      Float64Array.from([-1.2, 1]),
+      { maxIter: 500, tol: 1e-8 },
+    );
+    expect(result.converged).toBe(true);
+    expect(result.x[0]).toBeCloseTo(1, 5);
+    expect(result.x[1]).toBeCloseTo(1, 5);
+  });
+});
+
+describe('logistic regression', () => {
+  const x = matrix([
+    [1, 0, 0.5],
+    [0.9, 0.1, 0],
+    [0, 1, 0.2],
+    [0.1, 0.8, 0],
+    [1, 0.2, 0],
+    [0, 0.9, 0.4],
+  ]);
+  const y = Int32Array.from([0, 0, 1, 1, 0, 1]);
+
+  it('separates a separable binary problem with calibrated-looking probabilities that sum to one', () => {
+    const model = fitLogisticRegression(x, y, 2, options);
+    expect(model.outputs).toBe(1);
+    const proba = predictProba(model, x);
+    for (let i = 0; i < 6; i++) {
+      expect(proba[i * 2] + proba[i * 2 + 1]).toBeCloseTo(1, 12);
+      expect(proba[i * 2 + y[i]]).toBeGreaterThan(0.5);
+    }
+  });
+
+  it('shrinks weights as C falls (stronger L2)', () => {
+    const strong = fitLogisticRegression(x, y, 2, { ...options, C: 0.01 });
+    const weak = fitLogisticRegression(x, y, 2, { ...options, C: 100 });
+    const norm = (w: Float64Array) => Math.hypot(...w);
+    expect(norm(strong.coef)).toBeLessThan(norm(weak.coef) / 10);
+  });
+
+  it('fits the multinomial model for three classes', () => {
+    const x3 = matrix([
+      [1, 0, 0],
+      [0.9, 0.1, 0],
+      [0, 1, 0],
+      [0.1, 0.9, 0],
+      [0, 0, 1],
+      [0, 0.1, 0.9],
+    ]);
+    const y3 = Int32Array.from([0, 0, 1, 1, 2, 2]);
+    const model = fitLogisticRegression(x3, y3, 3, options);
+    expect(model.outputs).toBe(3);
+    const proba = predictProba(model, x3);
+    for (let i = 0; i < 6; i++) {
+      const row = Array.from(proba.subarray(i * 3, i * 3 + 3));
+      expect(row.indexOf(Math.max(...row))).toBe(y3[i]);
+    }
+  });
+
+  it('is deterministic', () => {
+    const a = fitLogisticRegression(x, y, 2, options);
+    const b = fitLogisticRegression(x, y, 2, options);
+    expect(Array.from(a.coef)).toEqual(Array.from(b.coef));
+  });
+
+  it('with NB scaling, stores the log-count ratios and still separates the data', () => {
+    const model = fitLogisticRegression(x, y, 2, { ...options, nbScaling: true });
+    expect(model.featureScale).toHaveLength(3);
+    const proba = predictProba(model, x);
+    for (let i = 0; i < 6; i++) expect(proba[i * 2 + y[i]]).toBeGreaterThan(0.5);
+  });
+});
+
+describe('multinomial naive Bayes', () => {
+  it('matches the closed form log((N_kj + α) / (N_k + α·d)) and class priors', () => {
+    const x = matrix([
+      [2, 0],
+      [1, 1],
+      [0, 3],
+    ]);
+    const model = fitNaiveBayes(x, Int32Array.from([0, 0, 1]), 2, 1);
+    // Class 0 counts: [3, 1], total 4; class 1: [0, 3], total 3; d = 2, α = 1.
+    expect(model.coef[0 * 2 + 0]).toBeCloseTo(Math.log(4 / 6), 12);
+    expect(model.coef[1 * 2 + 0]).toBeCloseTo(Math.log(2 / 6), 12);
+    expect(model.coef[0 * 2 + 1]).toBeCloseTo(Math.log(1 / 5), 12);
+    expect(model.intercept[0]).toBeCloseTo(Math.log(2 / 3), 12);
+    const proba = predictProba(model, matrix([[1, 0]]));
+    const joint0 = Math.log(2 / 3) + Math.log(4 / 6);
+    const joint1 = Math.log(1 / 3) + Math.log(1 / 5);
+    expect(proba[0]).toBeCloseTo(Math.exp(joint0) / (Math.exp(joint0) + Math.exp(joint1)), 12);
+  });
+});

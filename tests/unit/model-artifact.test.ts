@@ -1,0 +1,68 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { ModelFormatError } from '../../shared/errors.ts';
+import { sha256 } from '../../shared/ml/dataset.ts';
+import { TextModel } from '../../shared/ml/model.ts';
+import { preprocess, trainInProcess } from '../../shared/ml/training.ts';
+import { sampleCsv } from '../helpers/data.ts';
+
+describe('model artifact textops.model/v1', () => {
+  let params: Params;
+  let bytes: Buffer;
+  let model: TextModel;
+
+  beforeAll(async () => {
+    params = applyOverrides(loadParams(), { train: { workers: 1 } });
+    bytes = Buffer.from(sampleCsv('imdb-train.csv.gz', 600));
+    model = (await trainInProcess(bytes, params, { codeVersion: 'test-1' })).model;
+  });
+
+  it('round-trips: the loaded model predicts exactly what the trained one does', () => {
+    const artifact = model.toArtifact();
+    const loaded = TextModel.fromArtifact(artifact, sha256(artifact));
+    const text = 'An absolute masterpiece, I loved every minute of it.';
+    expect(loaded.predict(text)).toEqual(model.predict(text));
+    expect(loaded.labels).toEqual(['negative', 'positive']);
+    expect(loaded.metrics?.accuracy).toBe(model.metrics?.accuracy);
+    expect(loaded.lineage).toMatchObject({ codeVersion: 'test-1', dataFingerprint: sha256(bytes) });
+  });
+
+  it('is byte-identical for the same data, params and seed, apart from its timestamp', async () => {
+    const again = (await trainInProcess(bytes, params, { codeVersion: 'test-1' })).model;
+    const strip = (m: TextModel) => {
+      const doc = JSON.parse(m.toArtifact().toString());
+      doc.created_at = '';
+      return JSON.stringify(doc);
+    };
+    expect(sha256(strip(again))).toBe(sha256(strip(model)));
+  });
+
+  it('rejects a foreign document, another version, a checksum mismatch and truncated bytes', () => {
+    const artifact = model.toArtifact();
+    const doc = JSON.parse(artifact.toString());
+    expect(() => TextModel.fromArtifact(Buffer.from('{"hello":"world"}'))).toThrow(/no "format" field/);
+    expect(() =>
+      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'sklearn.pickle/v1' }))),
+    ).toThrow(/not a textops model artifact: format 'sklearn.pickle\/v1'/);
+    expect(() =>
+      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'textops.model/v2' }))),
+    ).toThrow(/version 'v2' is not supported/);
+    expect(() => TextModel.fromArtifact(artifact, '0'.repeat(64))).toThrow(/checksum mismatch/);
+    expect(() => TextModel.fromArtifact(artifact.subarray(0, 1000))).toThrow(ModelFormatError);
+    const wrongSize = { ...doc, features: { ...doc.features, idf: doc.features.idf.slice(0, 8) } };
+    expect(() => TextModel.fromArtifact(Buffer.from(JSON.stringify(wrongSize)))).toThrow(/features\.idf has/);
+  });
+
+  it('sees the same features at serving time as at training time for the same text', async () => {
+    // Training cleans in worker threads (preprocess); serving cleans one text at a time in the server process.
+    const texts = sampleCsv('imdb-train.csv.gz', 1200, 600)
+      .split('\n')
+      .slice(1, 40)
+      .concat(['A dull, lifeless film.<br />Avoid it!', "It's the best thing I've seen in years"]);
+    const docs = await preprocess(texts, { ...params, train: { ...params.train, workers: 2 } });
+    const trainRows = model.features(docs.map((d) => d.split(' ')));
+    const serveRows = model.features(texts.map((t) => model.tokens(t)));
+    expect(trainRows.indices.length).toBeGreaterThan(100);
+    expect(serveRows).toEqual(trainRows);
+  });
+});
