@@ -2,9 +2,16 @@ import { Command } from 'commander';
 import { codeVersion } from '../shared/config/code-version.ts';
 import { TextopsError } from '../shared/errors.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
+import { registerModels } from './commands/models.ts';
 import { registerPredict } from './commands/predict.ts';
+import { registerPromote } from './commands/promote.ts';
+import { registerRollback } from './commands/rollback.ts';
+import { registerRuns } from './commands/runs.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStart } from './commands/start.ts';
 import { registerTrain } from './commands/train.ts';
+import { registerUpload } from './commands/upload.ts';
+import { registerWorker } from './commands/worker.ts';
 
 const program = new Command('textops')
   .description('text classification MLOps: train, serve, and run the retraining pipeline')
@@ -14,6 +21,13 @@ registerTrain(program);
 registerPredict(program);
 registerEvaluate(program);
 registerServe(program);
+registerStart(program);
+registerUpload(program);
+registerRuns(program);
+registerModels(program);
+registerPromote(program);
+registerRollback(program);
+registerWorker(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,87 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { NotFoundError } from '../../shared/errors.ts';
+import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
+import { table } from '../pipeline-output.ts';
+import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+
+interface ModelsOptions {
+  model?: string;
+  json?: boolean;
+  export?: string;
+  version?: string;
+  bucket?: string;
+  runtimeDir?: string;
+}
+
+export function registerModels(program: Command): void {
+  program
+    .command('models')
+    .description('list registered model versions with their aliases, metrics and lineage; export one')
+    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--export <dir>', 'write a version as a model directory (for textops predict/serve)')
+    .option('--version <n>', 'the version to export (default: production)')
+    .option('--json', 'print JSON')
+    .option('--bucket <bucket>', TARGET_HELP.bucket)
+    .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
+    .action(async (options: ModelsOptions) => {
+      const target = await resolveTarget(options);
+      const registry = registryFor(target, options.model);
+      const { aliases } = await registry.readAliases();
+      if (options.export) {
+        const version = options.version ? Number(options.version) : aliases.production;
+        if (version === null || !Number.isInteger(version)) {
+          throw new NotFoundError(
+            `model ${registry.modelName} has no production version to export (name one with --version)`,
+          );
+        }
+        const { bytes, entry } = await registry.readArtifact(version);
+        await mkdir(options.export, { recursive: true });
+        await writeFile(join(options.export, MODEL_FILE), bytes);
+        await writeFile(join(options.export, CHECKSUM_FILE), `${entry.sha256}\n`);
+        await writeFile(join(options.export, METRICS_FILE), `${JSON.stringify(entry.metrics, null, 2)}\n`);
+        process.stdout.write(`${registry.modelName} v${version} written to ${resolve(options.export)}\n`);
+        return;
+      }
+      const versions = await registry.listVersions();
+      if (options.json) {
+        process.stdout.write(
+          `${JSON.stringify({ model: registry.modelName, aliases, versions }, null, 2)}\n`,
+        );
+        return;
+      }
+      if (versions.length === 0) {
+        process.stdout.write(`no versions of ${registry.modelName} in ${target.where} yet\n`);
+        return;
+      }
+      const metric = (m: Record<string, unknown> | null, k: string) =>
+        typeof m?.[k] === 'number' ? (m[k] as number).toFixed(4) : '—';
+      const rows = versions.map((v) => {
+        const marks = [
+          aliases.production === v.version ? 'production' : '',
+          aliases.staging === v.version ? 'staging' : '',
+        ].filter(Boolean);
+        const source = v.lineage.source as { key?: string } | undefined;
+        return [
+          `v${v.version}`,
+          marks.join(',') || '-',
+          v.createdAt.replace('T', ' ').slice(0, 19),
+          metric(v.metrics, 'accuracy'),
+          metric(v.metrics, 'f1_macro'),
+          v.gate ? (v.gate.passed ? 'passed' : 'failed') : '-',
+          source?.key ?? '-',
+          v.runId ?? '-',
+        ];
+      });
+      process.stdout.write(`${registry.modelName} in ${target.where}\n`);
+      process.stdout.write(
+        `${table(['VERSION', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'SOURCE', 'RUN'], rows)}\n`,
+      );
+      const last = aliases.history.at(-1);
+      if (last)
+        process.stdout.write(
+          `last alias move: ${last.alias} ${last.previous === null ? '—' : `v${last.previous}`} → v${last.version} (${last.kind}, ${last.at}): ${last.reason}\n`,
+        );
+    });
+}

@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+
+export function registerRollback(program: Command): void {
+  program
+    .command('rollback')
+    .description('move production back to the version that served before the current one')
+    .option('--reason <text>', 'why, recorded in the alias history', 'rollback by hand')
+    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--bucket <bucket>', TARGET_HELP.bucket)
+    .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
+    .action(async (options: { reason: string; model?: string; bucket?: string; runtimeDir?: string }) => {
+      const registry = registryFor(await resolveTarget(options), options.model);
+      const before = (await registry.readAliases()).aliases.production;
+      const after = await registry.rollback(options.reason);
+      process.stdout.write(
+        `${registry.modelName} production: v${before} → v${after.production} (rolled back)\n`,
+      );
+    });
+}

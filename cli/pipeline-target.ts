@@ -1,0 +1,62 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { s3Client } from '../shared/aws/clients.ts';
+import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
+import { loadParams } from '../shared/config/params.ts';
+import { readRuntimeSettings } from '../shared/config/runtime.ts';
+import { DEFAULT_RUNTIME_DIR, type RuntimeFile, readRuntimeFile } from '../shared/local/runtime-file.ts';
+import type { ObjectStore } from '../shared/ports.ts';
+import { ModelRegistry } from '../shared/registry/model-registry.ts';
+
+/** Where the pipeline commands act: the running local stack, or a real bucket. */
+export interface PipelineTarget {
+  store: ObjectStore;
+  bucket: string;
+  local: RuntimeFile | null;
+  where: string;
+}
+
+export interface TargetOptions {
+  bucket?: string;
+  runtimeDir?: string;
+}
+
+/** The shared options of every command that talks to the pipeline's bucket. */
+export const TARGET_HELP = {
+  bucket:
+    'a real S3 bucket (AWS settings from the environment); default: TEXTOPS_BUCKET, else the local runtime',
+  runtimeDir: 'directory of the running local stack (its runtime.json)',
+};
+
+/**
+ * A bucket named by `--bucket` or TEXTOPS_BUCKET is used with the usual AWS settings (region, credentials,
+ * optional endpoint); otherwise the local stack started by `textops start` is found through its runtime.json.
+ */
+export async function resolveTarget(options: TargetOptions): Promise<PipelineTarget> {
+  const settings = readRuntimeSettings();
+  const bucket = options.bucket ?? settings.bucket;
+  if (bucket) {
+    return {
+      store: new S3ObjectStore(s3Client(settings), bucket),
+      bucket,
+      local: null,
+      where: `s3://${bucket}`,
+    };
+  }
+  const local = await readRuntimeFile(options.runtimeDir ?? DEFAULT_RUNTIME_DIR);
+  const client = new S3Client({
+    region: local.region,
+    endpoint: local.s3Endpoint,
+    forcePathStyle: true,
+    credentials: local.credentials,
+  });
+  return {
+    store: new S3ObjectStore(client, local.bucket),
+    bucket: local.bucket,
+    local,
+    where: `local stack s3://${local.bucket} at ${local.s3Endpoint}`,
+  };
+}
+
+export function registryFor(target: PipelineTarget, model?: string): ModelRegistry {
+  return new ModelRegistry(target.store, model ?? loadParams().model.name);
+}
