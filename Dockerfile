@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# textops image: `serve` (the inference API, the default command) or `worker` (the SQS upload consumer).
+# Three stages: install the locked dependencies, bundle the CLI into one ES module with esbuild, and a slim
+# runtime with only that bundle and params.yaml, run as a non-root user. tests/deploy/container.test.ts builds
+# the same bundle with the same command and starts it as this image would.
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+FROM ${NODE_IMAGE} AS install
+WORKDIR /src
+COPY package.json package-lock.json ./
+# Scripts off: `prepare` would build the CLI for development, which this image does not use.
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
+FROM install AS bundle
+COPY tsconfig.json ./
+COPY cli ./cli
+COPY shared ./shared
+COPY functions ./functions
+COPY scripts/bundle-container.mjs scripts/container-healthcheck.mjs ./scripts/
+RUN node scripts/bundle-container.mjs /out
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080
+WORKDIR /app
+COPY --from=bundle /out/ ./
+COPY params.yaml ./
+# The image's `node` user, by number so Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
+ENTRYPOINT ["node", "--enable-source-maps", "/app/cli.mjs"]
+CMD ["serve"]

@@ -1,0 +1,36 @@
+// Bundles the CLI for the container image: every dependency inlined (the runtime stage has no node_modules),
+// with the cleaning worker and the health check beside it. The Dockerfile runs exactly this; so does the test
+// that starts the bundle as the container would. Usage: node scripts/bundle-container.mjs <outdir>
+import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const outdir = process.argv[2];
+if (!outdir) {
+  process.stderr.write('usage: node scripts/bundle-container.mjs <outdir>\n');
+  process.exit(2);
+}
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+await build({
+  entryPoints: {
+    cli: 'cli/main.ts',
+    'clean-worker': 'shared/ml/clean-worker.ts',
+    healthcheck: 'scripts/container-healthcheck.mjs',
+  },
+  outdir,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  // CommonJS dependencies call require(); an ES module has none of its own.
+  banner: {
+    js: "import { createRequire as __textopsCreateRequire } from 'node:module'; const require = __textopsCreateRequire(import.meta.url);",
+  },
+  minify: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  define: { __TEXTOPS_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+});
