@@ -1,0 +1,141 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RuntimeFile } from '../../shared/local/runtime-file.ts';
+import { sampleCsv } from '../helpers/data.ts';
+
+// The built CLI (npm test builds first) against a stack started by `textops start`, all on 127.0.0.1.
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin/textops.mjs');
+const run = promisify(execFile);
+
+let dir: string;
+let stack: ChildProcess;
+let runtime: RuntimeFile;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args, '--runtime-dir', join(dir, 'rt')], {
+      cwd: root,
+      env: { ...process.env, TEXTOPS_BUCKET: '' },
+      timeout: 120_000,
+    });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout, err: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'textops-cli-'));
+  stack = spawn(
+    process.execPath,
+    [bin, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TEXTOPS_BUCKET: '' } },
+  );
+  const file = join(dir, 'rt', 'runtime.json');
+  for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+  await writeFile(join(dir, 'fast.yaml'), 'train:\n  logistic_regression:\n    max_iter: 60\n');
+  await writeFile(join(dir, 'one.csv'), sampleCsv('imdb-train.csv.gz', 1500));
+  await writeFile(join(dir, 'two.csv'), sampleCsv('imdb-train.csv.gz', 1500, 1500));
+}, 30_000);
+
+afterAll(async () => {
+  if (stack && stack.exitCode === null) {
+    const exited = new Promise((r) => stack.once('exit', r));
+    stack.kill('SIGINT');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('textops CLI against the local stack (textops start)', () => {
+  it('writes runtime.json with loopback endpoints only', () => {
+    for (const url of [runtime.s3Endpoint, runtime.sfnEndpoint, runtime.consoleUrl, runtime.inferenceUrl]) {
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    }
+  });
+
+  it('uploads a CSV, follows the run state by state, and ends with the gate decision', async () => {
+    const { code, out } = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'fast.yaml'));
+    expect(code).toBe(0);
+    for (const state of ['Ingest', 'Preprocess', 'Featurize', 'Train', 'Evaluate', 'RegisterAndPromote']) {
+      expect(out).toMatch(new RegExp(`${state}\\s+succeeded`));
+    }
+    expect(out).toMatch(/gate: PASSED/);
+    expect(out).toMatch(/SUCCEEDED: sentiment v1 is now production/);
+  }, 120_000);
+
+  it('serves the promoted model from the inference server and exports it for textops predict', async () => {
+    let body: { label?: string; modelVersion?: string } = {};
+    for (let i = 0; i < 40 && body.modelVersion !== '1'; i++) {
+      const res = await fetch(`${runtime.inferenceUrl}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: 'A wonderful film, beautifully acted. I loved it.' }),
+      });
+      body = (await res.json()) as typeof body;
+      if (body.modelVersion !== '1') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(body).toMatchObject({ label: 'positive', modelVersion: '1' });
+    const exported = await cli('models', '--export', join(dir, 'model'));
+    expect(exported.code).toBe(0);
+    const predicted = await run(
+      process.execPath,
+      [bin, 'predict', '--model', join(dir, 'model'), '--json', 'Awful. Boring and far too long.'],
+      { cwd: root },
+    );
+    expect(JSON.parse(predicted.stdout)).toMatchObject({ label: 'negative' });
+  });
+
+  it('lists runs and shows one, lists models, promotes and rolls back', async () => {
+    const second = await cli(
+      'upload',
+      join(dir, 'two.csv'),
+      '--params-file',
+      join(dir, 'fast.yaml'),
+      '--json',
+    );
+    const status = JSON.parse(second.out) as { runId: string; model: { version: number } };
+    expect(status.model.version).toBe(2);
+    const runs = await cli('runs');
+    expect(runs.out).toMatch(/one-[0-9a-f]{16}\s+succeeded\s+incoming\/one\.csv/);
+    const shown = await cli('runs', status.runId);
+    expect(shown.out).toMatch(/RegisterAndPromote|RegisterRejected/);
+    const models = await cli('models');
+    expect(models.out).toMatch(/^v1\s/m);
+    expect(models.out).toMatch(/^v2\s/m);
+    expect((await cli('promote', '1', '--reason', 'test')).out).toMatch(/production: v\d → v1|already v1/);
+    expect((await cli('promote', '2')).out).toMatch(/production: v1 → v2/);
+    expect((await cli('rollback')).out).toMatch(/production: v2 → v1 \(rolled back\)/);
+    const json = JSON.parse((await cli('models', '--json')).out) as { aliases: { production: number } };
+    expect(json.aliases.production).toBe(1);
+  }, 120_000);
+
+  it('refuses bad input before uploading, with a readable error', async () => {
+    await writeFile(join(dir, 'notes.txt'), 'hello');
+    const txt = await cli('upload', join(dir, 'notes.txt'));
+    expect(txt.code).toBe(1);
+    expect(txt.err).toMatch(/InvalidDatasetError: 'notes.txt' is not a .csv or .csv.gz file/);
+    await writeFile(join(dir, 'bad.yaml'), 'train:\n  classifer: svm\n');
+    const params = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'bad.yaml'));
+    expect(params.code).toBe(1);
+    expect(params.err).toMatch(/ConfigError: .*unknown key 'train.classifer'/);
+    const missing = await cli('runs', 'no-such-run');
+    expect(missing.err).toMatch(/NotFoundError: no run no-such-run/);
+  });
+
+  it('answers the console JSON for runs', async () => {
+    const runs = (await (await fetch(`${runtime.consoleUrl}/api/runs`)).json()) as { state: string }[];
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    const page = await (await fetch(runtime.consoleUrl)).text();
+    expect(page).toContain('textops — training runs');
+  });
+});
