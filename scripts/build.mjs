@@ -19,3 +19,20 @@ await build({
   define: { __TEXTOPS_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+
+// `textops serve` (the container entry point) also gets a bundle of its own, split at its dynamic imports, so a
+// cold start loads only what serving needs; bin/textops.mjs routes `serve` to it.
+await build({
+  entryPoints: { serve: 'functions/predict/container.ts' },
+  outdir: 'dist/serve',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  sourcemap: 'linked',
+  define: { __TEXTOPS_VERSION__: JSON.stringify(pkg.version) },
+  logLevel: 'warning',
+});

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
 import { loadParams } from '../../shared/config/params.ts';
@@ -44,32 +45,47 @@ export function registerServe(program: Command): void {
       const host = options.host ?? env.host ?? '127.0.0.1';
       const workers =
         options.workers !== undefined ? positiveInt(options.workers, '--workers', 1) : availableParallelism();
-      // Imported here, not at the top: the cluster primary never needs the model code, and every other
-      // command stays as quick to start as before.
+      const modelDir = options.model ?? env.modelDir;
+      const runtime = readRuntimeSettings();
+      // Checked before anything heavy loads, so a missing setting fails once, before any worker starts.
+      if (!modelDir && !runtime.bucket) {
+        throw new ConfigError(
+          'no model to serve: give a model directory (--model <dir> or TEXTOPS_MODEL_DIR), or set TEXTOPS_BUCKET (with AWS_ENDPOINT_URL_S3 for a local store) to follow the registry',
+        );
+      }
+      const from = modelDir
+        ? resolve(modelDir)
+        : `registry/${params.model.name}@production in s3://${runtime.bucket}`;
+      const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+      // Modules are imported where they are needed, not at the top: the cluster primary never loads the
+      // model code, and a worker starts loading it as early as it can.
       const { jsonLogger } = await import('../../shared/serving/log.ts');
       const log = jsonLogger({ quiet: options.quiet });
-      const { modelSourceFor } = await import('../../shared/serving/source-from-settings.ts');
-      // Resolved in the primary too, so a missing setting fails once, before any worker starts.
-      const source = modelSourceFor({
-        modelDir: options.model ?? env.modelDir,
-        runtime: readRuntimeSettings(),
-        params,
-      });
-      const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 
       if (workers > 1 && cluster.isPrimary) {
         const { runPrimary } = await import('../../shared/serving/cluster.ts');
         const listening = await runPrimary({ workers, log });
         process.stdout.write(
-          `textops serve: http://${shownHost}:${listening.port} (${workers} workers, model from ${source.description})\n`,
+          `textops serve: http://${shownHost}:${listening.port} (${workers} workers, model from ${from})\n`,
         );
         return;
       }
-      const { startInferenceServer } = await import('../../shared/serving/server.ts');
-      const server = await startInferenceServer({
+      let server: { close(): Promise<void>; url: string } | undefined;
+      if (cluster.isWorker) {
+        // Listening for the primary's stop request from the start: a rollout may stop a worker still loading.
+        const { onShutdownRequest } = await import('../../shared/serving/cluster.ts');
+        onShutdownRequest(async () => {
+          await server?.close();
+        });
+      }
+      const [{ startInferenceServer }, { modelSourceFor }] = await Promise.all([
+        import('../../shared/serving/server.ts'),
+        import('../../shared/serving/source-from-settings.ts'),
+      ]);
+      server = await startInferenceServer({
         port,
         host,
-        source,
+        source: modelSourceFor({ modelDir, runtime, params }),
         params,
         exposeMetrics: true,
         clusterMetrics: cluster.isWorker,
@@ -78,18 +94,14 @@ export function registerServe(program: Command): void {
         log,
         codeVersion: codeVersion(),
       });
-      if (cluster.isWorker) {
-        const { onShutdownRequest } = await import('../../shared/serving/cluster.ts');
-        onShutdownRequest(() => server.close());
-        return;
-      }
-      process.stdout.write(`textops serve: ${server.url} (model from ${source.description})\n`);
+      if (cluster.isWorker) return;
+      process.stdout.write(`textops serve: ${server.url} (model from ${from})\n`);
       let closing = false;
       const stop = async (signal: string) => {
         if (closing) return;
         closing = true;
         log('info', 'shutting down: draining in-flight requests', { signal });
-        await server.close();
+        await server?.close();
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));

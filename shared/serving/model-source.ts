@@ -1,11 +1,26 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelFormatError, NotFoundError } from '../errors.ts';
-import { sha256 } from '../ml/dataset.ts';
-import { TextModel } from '../ml/model.ts';
-import { CHECKSUM_FILE, MODEL_FILE } from '../ml/model-directory.ts';
+import type { TextModel } from '../ml/model.ts';
 import type { ObjectStore } from '../ports.ts';
 import { type Aliases, ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
+
+// The names saveModelDirectory writes (shared/ml/model-directory.ts); not imported from there because that
+// module loads the whole ML core, and the model code is imported lazily (below) to shorten cold starts.
+const MODEL_FILE = 'model.json';
+const CHECKSUM_FILE = 'model.sha256';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Parses an artifact. The ML core (and the language model it loads) is imported on first use, so a cold
+ * process reads the artifact from the store while that import runs.
+ */
+async function parseArtifact(bytes: Promise<Uint8Array> | Uint8Array, digest?: string): Promise<TextModel> {
+  const [{ TextModel }, data] = await Promise.all([import('../ml/model.ts'), bytes]);
+  return TextModel.fromArtifact(data, digest);
+}
 
 /** A model ready to serve, with what the API reports about it. Immutable: a reload builds a new one. */
 export interface ServedModel {
@@ -68,7 +83,7 @@ export function directoryModelSource(dir: string): ModelSource {
       }
       seen = fingerprint;
       if (current?.sha256 === digest) return { kind: 'unchanged' };
-      const model = TextModel.fromArtifact(bytes, digest);
+      const model = await parseArtifact(bytes, digest);
       return {
         kind: 'loaded',
         served: {
@@ -133,8 +148,9 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
         return { kind: 'unchanged' };
       }
       try {
-        const { bytes, entry } = await registry.readArtifact(production);
-        const model = TextModel.fromArtifact(bytes, entry.sha256);
+        const artifact = registry.readArtifact(production);
+        const model = await parseArtifact(artifact.then((a) => a.bytes));
+        const { entry } = await artifact;
         settledEtag = object.etag;
         return {
           kind: 'loaded',

@@ -136,7 +136,7 @@ async function cannon(url: string, body: string, connections: number, duration: 
 }
 
 async function main() {
-  if (!existsSync(join(root, 'dist/cli.mjs')))
+  if (!existsSync(join(root, 'dist/serve/serve.mjs')))
     spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
   const text = review231();
   const single = JSON.stringify({ text });

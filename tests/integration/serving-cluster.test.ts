@@ -54,7 +54,8 @@ function send(
 }
 
 beforeAll(async () => {
-  if (!existsSync(`${root}/dist/cli.mjs`)) spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
+  if (!existsSync(`${root}/dist/serve/serve.mjs`))
+    spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
   const dir = await modelDirectory(await trainSmallModel(1000));
   child = spawn(
     process.execPath,
