@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { countWords } from '../../shared/serving/predict.ts';
+import { HttpProblem, toProblem } from '../../shared/serving/problem.ts';
+import { apiSchemas, parsePredictRequest } from '../../shared/serving/schemas.ts';
+
+const limits = { max_batch_items: 3, max_text_chars: 10, max_body_bytes: 1000 };
+const schemas = apiSchemas(limits);
+const parse = (body: unknown) => parsePredictRequest(schemas, body, limits);
+
+function rejected(body: unknown): HttpProblem {
+  try {
+    parse(body);
+  } catch (error) {
+    if (error instanceof HttpProblem) return error;
+    throw error;
+  }
+  throw new Error(`accepted ${JSON.stringify(body)}`);
+}
+
+describe('predict request validation', () => {
+  it('accepts one text or a batch', () => {
+    expect(parse({ text: 'hello' })).toEqual({ text: 'hello' });
+    expect(parse({ texts: ['a', 'b', 'c'] })).toEqual({ texts: ['a', 'b', 'c'] });
+  });
+
+  it('answers 400 naming the field for schema violations', () => {
+    expect(rejected({ text: 3 })).toMatchObject({
+      statusCode: 400,
+      extra: { errors: [{ field: 'body.text' }] },
+    });
+    expect(rejected({ texts: ['ok', false] }).extra.errors?.[0].field).toBe('body.texts[1]');
+    expect(rejected({ text: 'a', lang: 'en' }).message).toMatch(/lang/);
+    expect(rejected({ text: 'a', texts: ['b'] }).message).toMatch(/not both/);
+    expect(rejected({}).message).toMatch(/missing "text"/);
+    expect(rejected(null).statusCode).toBe(400);
+    expect(rejected([{ text: 'a' }]).statusCode).toBe(400);
+    expect(rejected({ texts: [] }).statusCode).toBe(400);
+  });
+
+  it('answers 413 for texts and batches over the limits, naming the limit', () => {
+    const long = rejected({ text: 'x'.repeat(11) });
+    expect(long).toMatchObject({ statusCode: 413, code: 'text_too_long' });
+    expect(long.message).toMatch(/at most 10 characters/);
+    const many = rejected({ texts: ['a', 'b', 'c', 'd'] });
+    expect(many).toMatchObject({ statusCode: 413, code: 'too_many_texts' });
+    expect(many.message).toMatch(/at most 3 per request/);
+    // A size limit together with a type error is a plain 400: fix the request first.
+    expect(rejected({ texts: ['x'.repeat(11), 5] }).statusCode).toBe(400);
+  });
+});
+
+describe('error mapping', () => {
+  it('maps body parser errors to client problems', () => {
+    expect(toProblem({ type: 'entity.too.large', status: 413, expose: true }, 1000)).toMatchObject({
+      status: 413,
+      code: 'body_too_large',
+      detail: 'request body is larger than the limit of 1000 bytes',
+    });
+    expect(
+      toProblem({ type: 'entity.parse.failed', status: 400, message: 'Unexpected end' }, 1),
+    ).toMatchObject({
+      status: 400,
+      code: 'malformed_json',
+    });
+    expect(toProblem({ type: 'charset.unsupported', status: 415, message: 'x' }, 1).status).toBe(415);
+  });
+
+  it('hides the detail of anything unexpected', () => {
+    const p = toProblem(new Error('database password is hunter2'), 1);
+    expect(p).toMatchObject({ status: 500, code: 'internal_error' });
+    expect(p.detail).not.toMatch(/hunter2/);
+    expect(toProblem(new HttpProblem(500, 'boom', 'secret'), 1).detail).toBe('internal error');
+    expect(toProblem(new HttpProblem(503, 'no_model', 'no model is loaded'), 1).detail).toBe(
+      'no model is loaded',
+    );
+  });
+});
+
+describe('countWords', () => {
+  it('counts whitespace-separated words', () => {
+    expect(countWords('')).toBe(0);
+    expect(countWords('  one  ')).toBe(1);
+    expect(countWords('one two\tthree\nfour\u00a0five')).toBe(5);
+    expect(countWords('Great film! Loved it.')).toBe(4);
+  });
+});
