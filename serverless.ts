@@ -58,6 +58,8 @@ interface DeployOptions {
   jwt?: { issuerUrl: string; audience: string[] };
   corsOrigins?: string[];
   alarmEmail?: string;
+  /** The EKS cluster's OIDC issuer (`oidc.eks.<region>.amazonaws.com/id/<id>`): creates the pods' IRSA roles. */
+  eksOidcProvider?: string;
   throttle: { rate: number; burst: number };
   codeVersion: string;
 }
@@ -87,6 +89,10 @@ function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployOptions 
         : undefined,
     corsOrigins: list('TEXTOPS_CORS_ORIGIN'),
     alarmEmail: getOptionalStringFromEnv('TEXTOPS_ALARM_EMAIL', undefined, env),
+    eksOidcProvider: getOptionalStringFromEnv('TEXTOPS_EKS_OIDC_PROVIDER', undefined, env)?.replace(
+      /^https:\/\//,
+      '',
+    ),
     throttle: {
       rate: positive('TEXTOPS_API_RATE_LIMIT', 50),
       burst: positive('TEXTOPS_API_BURST_LIMIT', 100),
@@ -200,6 +206,79 @@ function readDefinition(): Json {
   if (!isValid) throw new ConfigError(`${ASL_FILE.pathname} is not valid ASL: ${errorsText('; ')}`);
   return definitionWithFunctionArns(definition);
 }
+
+/** The namespace and service accounts of k8s/base: the only identities an IRSA role trusts. */
+const K8S_NAMESPACE = 'textops';
+
+/** A role that one Kubernetes service account assumes through the cluster's OIDC provider (IRSA). */
+function irsaRole(provider: string, serviceAccount: string, statements: JsonObject[]): JsonObject {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: sub(`\${AWS::StackName}-eks-${serviceAccount.replace(/^textops-/, '')}-\${AWS::Region}`),
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: {
+              Federated: sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:oidc-provider/${provider}`),
+            },
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: {
+              StringEquals: {
+                [`${provider}:sub`]: `system:serviceaccount:${K8S_NAMESPACE}:${serviceAccount}`,
+                [`${provider}:aud`]: 'sts.amazonaws.com',
+              },
+            },
+          },
+        ],
+      },
+      Policies: [
+        { PolicyName: serviceAccount, PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+      ],
+    },
+  };
+}
+
+const CONSUME_TRAIN_REQUESTS: JsonObject = {
+  Effect: 'Allow',
+  Action: [
+    'sqs:ReceiveMessage',
+    'sqs:DeleteMessage',
+    'sqs:GetQueueAttributes',
+    'sqs:ChangeMessageVisibility',
+  ],
+  Resource: arn('TrainRequestsQueue'),
+};
+// Only this state machine: a hijacked trigger cannot start anything else.
+const START_TRAINING: JsonObject = {
+  Effect: 'Allow',
+  Action: 'states:StartExecution',
+  Resource: { Ref: 'TrainingPipeline' },
+};
+
+/** The EKS fallback's identities, when a cluster is named: `textops serve` reads the registry, `worker` = trigger. */
+function eksResources(provider: string | undefined): { resources: JsonObject; outputs: JsonObject } {
+  if (!provider) return { resources: {}, outputs: {} };
+  return {
+    resources: {
+      ServeIrsaRole: irsaRole(provider, 'textops-serve', bucketStatements(BUCKET_ACCESS.predict)),
+      WorkerIrsaRole: irsaRole(provider, 'textops-worker', [CONSUME_TRAIN_REQUESTS, START_TRAINING]),
+    },
+    outputs: {
+      ServeIrsaRoleArn: {
+        Description: 'k8s: textops-serve service account role',
+        Value: arn('ServeIrsaRole'),
+      },
+      WorkerIrsaRoleArn: {
+        Description: 'k8s: textops-worker service account role',
+        Value: arn('WorkerIrsaRole'),
+      },
+    },
+  };
+}
+const eks = eksResources(options.eksOidcProvider);
 
 const steps = Object.keys(STEP_SIZES) as StepName[];
 const stepFunctions = Object.fromEntries(
@@ -548,24 +627,12 @@ const serverlessConfiguration = {
           ],
         },
       },
-      TriggerRole: lambdaRole('trigger', [
-        {
-          Effect: 'Allow',
-          Action: [
-            'sqs:ReceiveMessage',
-            'sqs:DeleteMessage',
-            'sqs:GetQueueAttributes',
-            'sqs:ChangeMessageVisibility',
-          ],
-          Resource: arn('TrainRequestsQueue'),
-        },
-        // Only this state machine: a hijacked trigger cannot start anything else.
-        { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: 'TrainingPipeline' } },
-      ]),
+      TriggerRole: lambdaRole('trigger', [CONSUME_TRAIN_REQUESTS, START_TRAINING]),
       ...Object.fromEntries(
         steps.map((fn) => [roleLogicalId(fn), lambdaRole(fn, bucketStatements(BUCKET_ACCESS[fn]))]),
       ),
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
+      ...eks.resources,
       ImageRepository: {
         Type: 'AWS::ECR::Repository',
         Properties: {
@@ -609,6 +676,8 @@ const serverlessConfiguration = {
       TrainRequestsDeadLetterQueueUrl: { Value: { Ref: 'TrainRequestsDeadLetterQueue' } },
       AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } },
       ImageRepositoryUri: { Value: { 'Fn::GetAtt': ['ImageRepository', 'RepositoryUri'] } },
+      AwsRegion: { Value: { Ref: 'AWS::Region' } },
+      ...eks.outputs,
     },
   },
 };

@@ -33,6 +33,7 @@ const STEP_DIRS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 're
 const handlerOf = (name: string) =>
   `functions/${name.replace(/(?<=[a-z])([A-Z])/g, '-$1').toLowerCase()}/handler.handler`;
 
+const OIDC_PROVIDER = 'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789';
 let dev: PackagedService;
 let prod: PackagedService;
 let aslText: string;
@@ -60,6 +61,7 @@ beforeAll(async () => {
       TEXTOPS_JWT_ISSUER_URL: 'https://issuer.example.com/',
       TEXTOPS_JWT_AUDIENCE: 'textops-api',
       TEXTOPS_CORS_ORIGIN: 'https://app.example.com',
+      TEXTOPS_EKS_OIDC_PROVIDER: `https://${OIDC_PROVIDER}`,
     }),
   ]);
 }, 600_000);
@@ -250,6 +252,32 @@ describe('npm run package', () => {
     expect(props(prod.template, 'HttpApi').CorsConfiguration.AllowOrigins).toEqual([
       'https://app.example.com',
     ]);
+  });
+
+  it("creates the EKS pods' IRSA roles, each trusted by one service account, when a cluster is named", () => {
+    expect(dev.template.Resources.ServeIrsaRole).toBeUndefined();
+    for (const [id, account] of [
+      ['ServeIrsaRole', 'textops-serve'],
+      ['WorkerIrsaRole', 'textops-worker'],
+    ]) {
+      const [trust] = props(prod.template, id).AssumeRolePolicyDocument.Statement;
+      expect(trust.Action).toBe('sts:AssumeRoleWithWebIdentity');
+      expect(trust.Principal.Federated['Fn::Sub']).toMatch(new RegExp(`:oidc-provider/${OIDC_PROVIDER}$`));
+      expect(trust.Condition.StringEquals).toEqual({
+        [`${OIDC_PROVIDER}:sub`]: `system:serviceaccount:textops:${account}`,
+        [`${OIDC_PROVIDER}:aud`]: 'sts.amazonaws.com',
+      });
+      expect(prod.template.Outputs?.[`${id}Arn`]).toBeDefined();
+    }
+    const worker = roleStatements(prod.template, 'WorkerIrsaRole');
+    expect(worker).toContainEqual({
+      Effect: 'Allow',
+      Action: 'states:StartExecution',
+      Resource: { Ref: 'TrainingPipeline' },
+    });
+    const serve = JSON.stringify(roleStatements(prod.template, 'ServeIrsaRole'));
+    expect(serve).toContain('registry/sentiment/*');
+    expect(serve).not.toMatch(/PutObject|runs\/|states:|sqs:/);
   });
 
   it('names everything by stage and outputs what operators need', () => {
