@@ -100,7 +100,7 @@ export function checkNonRootUser(stages: DockerStage[]): Finding[] {
 export function checkHealthcheck(stages: DockerStage[]): Finding[] {
   const runtime = finalStage(stages);
   const check = of(runtime, 'HEALTHCHECK').at(-1);
-  if (!check || check.args[0] !== 'CMD' || check.args.length < 2)
+  if (check?.args[0] !== 'CMD' || check.args.length < 2)
     return [finding('healthcheck', runtime.name, 'no HEALTHCHECK CMD in the runtime stage')];
   return [];
 }
