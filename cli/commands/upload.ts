@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
@@ -10,7 +11,7 @@ import {
   paramsKeyFor,
 } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
-import { TERMINAL_STATES } from '../../shared/pipeline/run-status.ts';
+import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run-status.ts';
 import { formatGate, seconds } from '../pipeline-output.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
@@ -65,6 +66,18 @@ export function registerUpload(program: Command): void {
         say(`uploaded ${options.paramsFile} → ${paramsKey}`);
       } else if (await target.store.head(paramsKey)) {
         say(`note: ${paramsKey} exists in the bucket and will apply to this run`);
+      }
+      // A single-part PUT's ETag is the MD5 of the bytes: the same content is the same object version, whose
+      // run already exists (one execution per object version), so say so instead of waiting for a new one.
+      const predicted = executionName({
+        bucket: target.bucket,
+        key,
+        etag: createHash('md5').update(bytes).digest('hex'),
+      });
+      if (await readStatus(target.store, predicted)) {
+        say(
+          `note: this exact content was uploaded as ${key} before (run ${predicted}); S3 gives it the same ETag, so no new run starts. Upload it under another --name to train it again.`,
+        );
       }
       const { etag } = await target.store.put(key, bytes, {
         contentType: key.endsWith('.gz') ? 'application/gzip' : 'text/csv',

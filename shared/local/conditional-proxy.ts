@@ -7,7 +7,8 @@ import { KeyLock } from './key-lock.ts';
  * An HTTP proxy in front of an S3-compatible server that lacks conditional writes (s3rver ignores
  * `If-None-Match`/`If-Match` on PUT). It implements them as S3 does: `If-None-Match: *` fails with 412 when the
  * key exists, `If-Match: <etag>` fails with 412 when the current ETag differs (404 when the key is absent).
- * Every write of a key is serialised, so check-then-write is atomic against other writers through the proxy.
+ * Every request on a key is serialised, so check-then-write is atomic against other writers, and a read never
+ * overlaps a write of the same key.
  * Everything else, and the signed request itself, passes through unchanged.
  */
 export interface ConditionalProxy {
@@ -79,11 +80,8 @@ export async function startConditionalProxy(
   const lock = new KeyLock();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const writes = req.method === 'PUT' || req.method === 'DELETE' || req.method === 'POST';
-    if (!writes) {
-      void forward(upstream, req, res);
-      return;
-    }
+    // Reads of a key wait for its writes too: with atomic writes upstream, a reader sees the old object or the
+    // new one, never a torn one.
     void lock.run(path, async () => {
       const ifNoneMatch = req.headers['if-none-match'];
       const ifMatch = req.headers['if-match'];

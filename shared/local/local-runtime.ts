@@ -12,7 +12,8 @@ import { loadParams, type Params } from '../config/params.ts';
 import { ConfigError, ConflictError } from '../errors.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../observability/pipeline-metrics.ts';
 import { INCOMING_PREFIX, runKeys } from '../pipeline/run-keys.ts';
-import { type RunStatus, readStatus } from '../pipeline/run-status.ts';
+import { listRuns } from '../pipeline/run-queries.ts';
+import { type RunStatus, readStatus, updateStatus } from '../pipeline/run-status.ts';
 import { encodeS3Key } from '../pipeline/trigger.ts';
 import type { ObjectStore } from '../ports.ts';
 import { registryModelSource } from '../serving/model-source.ts';
@@ -37,6 +38,28 @@ export function findDefinitionFile(): string {
     dir = dirname(dir);
   }
   throw new ConfigError(`cannot find ${ASL_FILE} beside textops`);
+}
+
+/**
+ * Runs left `running` by a runtime that stopped mid-run can never finish (their executions lived in that
+ * process): mark them failed, saying so, rather than leave them running forever.
+ */
+async function failInterruptedRuns(store: ObjectStore): Promise<void> {
+  for (const run of await listRuns(store)) {
+    if (run.state !== 'running') continue;
+    await updateStatus(store, run.runId, run.source, (s) => {
+      const step = s.steps.find((x) => x.state === 'running');
+      if (step) step.state = 'failed';
+      s.state = 'failed';
+      s.finishedAt = new Date().toISOString();
+      s.error = {
+        name: 'TransientError',
+        message: 'the local runtime stopped while this run was in progress; upload the data again to retrain',
+        step: step?.name,
+      };
+      s.message = `run interrupted${step ? ` in ${step.name}` : ''}: the local runtime stopped`;
+    });
+  }
 }
 
 export interface LocalRuntimeOptions {
@@ -132,6 +155,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     resetClients();
     resetPipelineDeps();
     const store = new S3ObjectStore(s3Client(), bucket);
+
+    await failInterruptedRuns(store);
 
     const engine = new LocalStateMachine({
       definition: readFileSync(findDefinitionFile(), 'utf8'),

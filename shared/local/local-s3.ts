@@ -5,8 +5,10 @@ import type { S3Event } from 'aws-lambda';
 // s3rver ships no types; the surface used here is small and typed below.
 import S3rver from 's3rver';
 import { type ConditionalProxy, startConditionalProxy } from './conditional-proxy.ts';
+import { DurableFilesystemStore } from './durable-store.ts';
 
 interface S3rverInstance {
+  context: Record<string, unknown>;
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   on(event: 'event', listener: (event: S3Event) => void): void;
@@ -42,6 +44,9 @@ export async function startLocalS3(options: {
     directory: options.directory,
     configureBuckets: [{ name: options.bucket }],
   });
+  const durable = new DurableFilesystemStore(options.directory);
+  Object.assign(server, { store: durable });
+  Object.assign(server.context, { store: durable });
   const events = new EventEmitter<{ event: [S3Event] }>();
   server.on('event', (event) => events.emit('event', event));
   const address = await server.run();

@@ -92,6 +92,19 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
     expect(aliases.history).toHaveLength(4);
   });
 
+  it('never serves a torn object while the same key is rewritten', async () => {
+    // Bodies of different lengths written back to back, read in between: every read is one whole body.
+    const bodies = Array.from({ length: 6 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(200_000 - i * 30_000) }));
+    const reads: Promise<string | undefined>[] = [];
+    const writes = bodies.map(async (body) => {
+      reads.push(store.get('torn.json').then((o) => o?.body.toString('utf8')));
+      await store.put('torn.json', body);
+    });
+    await Promise.all(writes);
+    for (const text of await Promise.all(reads)) if (text !== undefined) expect(bodies).toContain(text);
+    expect(bodies).toContain((await store.get('torn.json'))?.body.toString('utf8'));
+  });
+
   it('emits an S3 event notification for each created object', async () => {
     const seen: S3Event[] = [];
     s3.events.on('event', (e) => seen.push(e));

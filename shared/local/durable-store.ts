@@ -1,0 +1,72 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | Readable;
+  metadata: Record<string, string>;
+}
+
+interface FilesystemStoreBase {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+}
+
+type StoreConstructor = new (
+  directory: string,
+) => FilesystemStoreBase & { putObject(object: S3rverObject): Promise<{ size: number; md5: string }> };
+
+const require = createRequire(import.meta.url);
+const FilesystemStore = require('s3rver/lib/stores/filesystem.js') as StoreConstructor;
+
+/**
+ * s3rver's filesystem store answers a PUT before the bytes reach the disk (it resolves when its input ends, not
+ * when the file is flushed), and rewrites the file in place, so a read or a second write of the same key right
+ * after can see a torn object. This store writes to a temporary file, waits for it, and renames it into place
+ * (atomic on POSIX) before the metadata and the answer. Together with the proxy's per-key lock, a reader sees
+ * either the old object or the new one, as with S3.
+ */
+export class DurableFilesystemStore extends FilesystemStore {
+  override async putObject(object: S3rverObject): Promise<{ size: number; md5: string }> {
+    const path = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(path), { recursive: true });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      const out = createWriteStream(temp);
+      if (Buffer.isBuffer(object.content)) {
+        md5.update(object.content);
+        size = object.content.length;
+        await new Promise<void>((resolve, reject) =>
+          out.end(object.content, () => resolve()).on('error', reject),
+        );
+      } else {
+        await pipeline(
+          object.content,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              md5.update(chunk);
+              size += chunk.length;
+              yield chunk;
+            }
+          },
+          out,
+        );
+      }
+      await rename(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    const digest = md5.digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  }
+}
