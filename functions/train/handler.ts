@@ -1,9 +1,10 @@
 import middy from '@middy/core';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
+import { pipelineEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
 import { trainStep } from '../../shared/pipeline/train-step.ts';
 
 /** Train Task of the training pipeline: a pointer in, the same pointer with this step's summary out. */
-export const handler = middy<RunPayload, RunPayload>().handler((event) =>
-  trainStep(stepDeps(event.bucket), event),
-);
+export const handler = middy<RunPayload, RunPayload>()
+  .use(pipelineEmfMetrics({ step: 'train' }))
+  .handler((event) => trainStep(stepDeps(event.bucket), event));
