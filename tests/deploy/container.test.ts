@@ -1,11 +1,11 @@
 // The Dockerfile, checked as a reviewer would and then played without a Docker engine: the same bundle built
 // by the same command from the same files, started the way the image starts it, probed by its own HEALTHCHECK.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORKER_MODULES } from '../../shared/ml/worker-entry.ts';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
 import {
   checkBaseImagesPinned,
@@ -91,7 +91,8 @@ describe('Dockerfile', () => {
   it('produces a runtime with the bundle and params.yaml only: no node_modules, no sources', async () => {
     const files = (await listFiles(join(image.root, image.workdir))).sort();
     expect(files).toContain('cli.mjs');
-    expect(files).toContain('clean-worker.mjs');
+    // The ML core's worker threads must sit beside the bundle, or the work silently falls back to one thread.
+    for (const name of WORKER_MODULES) expect(files).toContain(`${name}.mjs`);
     expect(files).toContain('healthcheck.mjs');
     expect(files).toContain('params.yaml');
     const unexpected = files.filter(
@@ -149,19 +150,29 @@ describe('Dockerfile', () => {
     }
   });
 
-  it.skipIf(!existsSync(join(ROOT, 'cli/commands/worker.ts')))(
-    'has the worker command in the same image',
-    async () => {
-      const worker = startContainer(['worker', '--help'], {});
-      let output = '';
-      worker.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => worker.once('exit', resolve));
-      expect(code, output).toBe(0);
-      expect(output).toMatch(/worker/);
-    },
-  );
+  it('leaves the local runtime out, and says so', async () => {
+    const start = startContainer(['start'], {});
+    let output = '';
+    start.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => start.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(output).toContain(
+      'ConfigError: the local runtime (textops start) is not part of the container image',
+    );
+  });
+
+  it('has the worker command in the same image', async () => {
+    const worker = startContainer(['worker', '--help'], {});
+    let output = '';
+    worker.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => worker.once('exit', resolve));
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/worker/);
+  });
 });
 
 describe('the Dockerfile checks catch a broken image', () => {
