@@ -9,7 +9,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +111,18 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** A port nobody listens on right now (the kernel picks it; the server binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 function childPids(pid: number): number[] {
   const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout;
   return out.split('\n').filter(Boolean).map(Number);
@@ -171,14 +184,12 @@ async function main() {
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     TEXTOPS_MODEL_DIR: '',
   };
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const url = `http://127.0.0.1:${port}`;
 
   // Cold starts: process launch → first successful prediction, model read from the local store.
   const cold: Record<number, number[]> = { 1: [], 2: [] };
   for (let i = 0; i < 3; i++) {
     for (const workers of [1, 2]) {
-      const { child, coldStartMs } = await launch(env, workers, port, single);
+      const { child, coldStartMs } = await launch(env, workers, await freePort(), single);
       cold[workers].push(coldStartMs);
       await stop(child);
     }
@@ -188,6 +199,8 @@ async function main() {
     `cold start (ms): 1 worker ${cold[1].map((x) => x.toFixed(0)).join(', ')}; 2 workers ${cold[2].map((x) => x.toFixed(0)).join(', ')}`,
   );
 
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const { child } = await launch(env, 2, port, single);
   const workers = childPids(child.pid!);
   let peakRss = 0;
