@@ -121,13 +121,16 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     let listening = 0;
     const onListening = (_worker: Worker, address: { port: number }) => {
       listening++;
+      // The first worker starts alone, so it has the CPU to itself and the pod answers (and turns ready)
+      // as early as it can; the others start once it listens.
+      if (listening === 1) for (let i = 1; i < options.workers; i++) cluster.fork();
       if (listening === options.workers) {
         cluster.off('listening', onListening);
         resolve({ port: address.port });
       }
     };
     cluster.on('listening', onListening);
-    for (let i = 0; i < options.workers; i++) cluster.fork();
+    cluster.fork();
   });
 }
 
