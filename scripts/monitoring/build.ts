@@ -16,7 +16,6 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { cloudwatchDashboard } from './cloudwatch-dashboard.ts';
-import type { JsonObject } from './grafana.ts';
 import { prometheusDashboard } from './prometheus-dashboard.ts';
 
 export const MONITORING_DIR = fileURLToPath(new URL('../../k8s/monitoring/', import.meta.url));
@@ -28,9 +27,12 @@ const LABELS = {
   'app.kubernetes.io/part-of': 'textops',
 };
 
-export const DASHBOARDS: Record<string, JsonObject> = {
-  'textops-overview.json': prometheusDashboard,
-  'textops-serverless.json': cloudwatchDashboard,
+/** The dashboards as plain JSON values (the SDK's objects may carry methods). */
+const asJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
+export const DASHBOARDS: Record<string, unknown> = {
+  'textops-overview.json': asJson(prometheusDashboard),
+  'textops-serverless.json': asJson(cloudwatchDashboard),
 };
 
 const header = (what: string) =>

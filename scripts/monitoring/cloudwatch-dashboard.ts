@@ -1,10 +1,33 @@
 import {
+  MetricEditorMode,
+  MetricQueryType,
+  MetricsQueryBuilder,
+  QueryMode,
+} from '@grafana/grafana-foundation-sdk/cloudwatch';
+import {
+  LegendDisplayMode,
+  LegendPlacement,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TooltipDisplayMode,
+  VisibilityMode,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import {
   EMF_NAMESPACE,
   METRICS,
   type MetricName,
   SERVICE_DIMENSION,
 } from '../../shared/observability/metric-catalogue.ts';
-import { buildDashboard, datasourceRef, type JsonObject, type PanelSpec } from './grafana.ts';
+import { buildDashboard, datasourceRef, type PlacedPanel } from './grafana.ts';
 
 /**
  * The same operator view for the serverless deployment, read through Grafana's CloudWatch datasource: the
@@ -16,86 +39,81 @@ import { buildDashboard, datasourceRef, type JsonObject, type PanelSpec } from '
 
 type Statistic = 'Sum' | 'Average' | 'Maximum' | 'SampleCount' | 'p50' | 'p90' | 'p95' | 'p99';
 
-/** A CloudWatch metric query for one textops metric, split by its dimensions (all of them `*`). */
-export function cloudwatchQuery(metric: MetricName, statistic: Statistic, label: string): JsonObject {
+/** A CloudWatch metric query (builder mode) for one metric, split by the given dimensions (all `*`). */
+function metricQuery(
+  namespace: string,
+  metricName: string,
+  dimensions: Record<string, string>,
+  statistic: Statistic,
+  label: string,
+): MetricsQueryBuilder {
+  return new MetricsQueryBuilder()
+    .queryMode(QueryMode.Metrics)
+    .metricQueryType(MetricQueryType.Search)
+    .metricEditorMode(MetricEditorMode.Builder)
+    .region('$region')
+    .namespace(namespace)
+    .metricName(metricName)
+    .dimensions(dimensions)
+    .matchExact(true)
+    .statistic(statistic)
+    .period('')
+    .id('')
+    .expression('')
+    .label(label);
+}
+
+/** A query of one textops metric, split by its catalogue dimensions, for the selected service. */
+export function cloudwatchQuery(
+  metric: MetricName,
+  statistic: Statistic,
+  label: string,
+): MetricsQueryBuilder {
   const dimensions: Record<string, string> = { [SERVICE_DIMENSION]: '$service' };
   for (const name of METRICS[metric].dimensions) dimensions[name] = '*';
-  return {
-    queryMode: 'Metrics',
-    metricQueryType: 0,
-    metricEditorMode: 0,
-    region: '$region',
-    namespace: EMF_NAMESPACE,
-    metricName: metric,
-    dimensions,
-    matchExact: true,
-    statistic,
-    period: '',
-    id: '',
-    expression: '',
-    label,
-  };
+  return metricQuery(EMF_NAMESPACE, metric, dimensions, statistic, label);
 }
 
 const dim = (name: string) => `\${PROP('Dim.${name}')}`;
 
-const panel = (
+function panel(
   title: string,
   description: string,
   width: number,
   unit: string,
-  targets: JsonObject[],
-  stacking: 'none' | 'normal' | 'percent' = 'none',
-): PanelSpec => ({
-  title,
-  description,
-  type: 'timeseries',
-  width,
-  unit,
-  targets,
-  extra: {
-    fieldConfig: {
-      defaults: {
-        unit,
-        custom: {
-          drawStyle: 'line',
-          lineWidth: 1,
-          fillOpacity: stacking === 'none' ? 10 : 60,
-          showPoints: 'never',
-          spanNulls: true,
-          stacking: { mode: stacking, group: 'A' },
-        },
-      },
-      overrides: [],
-    },
-    options: {
-      legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'], showLegend: true },
-      tooltip: { mode: 'multi', sort: 'desc' },
-    },
-  },
-});
+  targets: MetricsQueryBuilder[],
+  stacking: StackingMode = StackingMode.None,
+): PlacedPanel {
+  let builder = new TimeseriesPanel()
+    .title(title)
+    .description(description)
+    .unit(unit)
+    .lineWidth(1)
+    .fillOpacity(stacking === StackingMode.None ? 10 : 60)
+    .showPoints(VisibilityMode.Never)
+    .spanNulls(true)
+    .stacking(new StackingConfigBuilder().mode(stacking).group('A'))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Bottom)
+        .showLegend(true)
+        .calcs(['lastNotNull', 'max']),
+    )
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  for (const target of targets) builder = builder.withTarget(target);
+  return { panel: builder, width };
+}
 
-const cloudwatchVariable = (
-  name: string,
-  label: string,
-  query: JsonObject,
-  definition: string,
-): JsonObject => ({
-  name,
-  label,
-  type: 'query',
-  datasource: datasourceRef('cloudwatch'),
-  query: { refId: `${name}-variable`, ...query },
-  definition,
-  refresh: 1,
-  includeAll: false,
-  multi: false,
-  current: {},
-  options: [],
-  hide: 0,
-  sort: 1,
-  regex: '',
-});
+function cloudwatchVariable(name: string, label: string, query: Record<string, unknown>, definition: string) {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(datasourceRef('cloudwatch'))
+    .query({ refId: `${name}-variable`, ...query })
+    .definition(definition)
+    .refresh(VariableRefresh.OnDashboardLoad)
+    .sort(VariableSort.AlphabeticalAsc);
+}
 
 export const cloudwatchDashboard = buildDashboard({
   uid: 'textops-serverless',
@@ -155,7 +173,7 @@ export const cloudwatchDashboard = buildDashboard({
           12,
           'percentunit',
           [cloudwatchQuery('model_prediction_count', 'Sum', dim('prediction'))],
-          'percent',
+          StackingMode.Percent,
         ),
         panel('Input length p50 / p90 / p99', 'Words per input text.', 8, 'short', [
           cloudwatchQuery('app_input_length_words', 'p50', 'p50'),
@@ -192,21 +210,13 @@ export const cloudwatchDashboard = buildDashboard({
           12,
           'short',
           [
-            {
-              queryMode: 'Metrics',
-              metricQueryType: 0,
-              metricEditorMode: 0,
-              region: '$region',
-              namespace: 'AWS/Lambda',
-              metricName: 'ConcurrentExecutions',
-              dimensions: { FunctionName: '*' },
-              matchExact: true,
-              statistic: 'Maximum',
-              period: '',
-              id: '',
-              expression: '',
-              label: dim('FunctionName'),
-            },
+            metricQuery(
+              'AWS/Lambda',
+              'ConcurrentExecutions',
+              { FunctionName: '*' },
+              'Maximum',
+              dim('FunctionName'),
+            ),
           ],
         ),
       ],

@@ -1,28 +1,37 @@
+import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
+import {
+  type Dashboard,
+  DashboardBuilder,
+  DashboardCursorSync,
+  DatasourceVariableBuilder,
+  type Panel,
+  type RowPanel,
+  type VariableModel,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+
 /**
- * A small builder for Grafana dashboard JSON (schema 39, Grafana 10/11): rows of panels laid out on the
- * 24-column grid, every panel and query bound to the `${datasource}` variable so the dashboard imports into
- * any Grafana without datasource UIDs to fix.
+ * Dashboards are built with Grafana's Foundation SDK (typed builders for the dashboard schema, its panels and
+ * each datasource's queries). Two things are ours: every panel and query is bound to the `${datasource}`
+ * variable, so a dashboard imports into any Grafana with no datasource UID to fix, and the layout (rows of
+ * panels wrapped on the 24-column grid, refIds A, B, …), where the SDK's automatic placement can overflow a row.
  */
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+export const DATASOURCE_VARIABLE = 'datasource';
 
-export interface PanelSpec {
-  title: string;
-  description: string;
-  type: 'timeseries' | 'stat' | 'heatmap' | 'table' | 'state-timeline' | 'bargauge';
+export function datasourceRef(type: string): { type: string; uid: string } {
+  return { type, uid: `\${${DATASOURCE_VARIABLE}}` };
+}
+
+export interface PlacedPanel {
+  panel: Builder<Panel>;
   /** Grid columns (of 24). */
   width: number;
   height?: number;
-  targets: JsonObject[];
-  unit?: string;
-  /** Extra panel fields (options, fieldConfig overrides…), merged over the defaults. */
-  extra?: JsonObject;
 }
 
 export interface RowSpec {
   title: string;
-  panels: PanelSpec[];
+  panels: PlacedPanel[];
 }
 
 export interface DashboardSpec {
@@ -32,138 +41,87 @@ export interface DashboardSpec {
   tags: string[];
   datasourceType: 'prometheus' | 'cloudwatch';
   /** Template variables after the datasource one. */
-  variables: JsonObject[];
+  variables: Builder<VariableModel>[];
   rows: RowSpec[];
   refresh: string;
 }
 
-export const DATASOURCE_VARIABLE = 'datasource';
+/** The targets of a panel builder, as the dashboard JSON will carry them. */
+type Target = Dataquery & { refId?: string; datasource?: { type?: string; uid?: string } };
 
-export function datasourceRef(type: string): JsonObject {
-  return { type, uid: `\${${DATASOURCE_VARIABLE}}` };
-}
-
-function panelJson(spec: PanelSpec, id: number, x: number, y: number, datasourceType: string): JsonObject {
-  const ds = datasourceRef(datasourceType);
-  const defaults: JsonObject = spec.unit ? { unit: spec.unit } : {};
-  const base: JsonObject = {
-    id,
-    type: spec.type,
-    title: spec.title,
-    description: spec.description,
-    datasource: ds,
-    gridPos: { h: spec.height ?? 8, w: spec.width, x, y },
-    targets: spec.targets.map((target, i) => ({
-      refId: String.fromCharCode(65 + i),
-      datasource: ds,
-      ...target,
-    })),
-    fieldConfig: { defaults, overrides: [] },
-    options: {},
-  };
-  return { ...base, ...(spec.extra ?? {}) };
-}
-
-/** Lays rows out top to bottom, panels left to right, wrapping at 24 columns. */
-export function buildDashboard(spec: DashboardSpec): JsonObject {
-  const panels: JsonObject[] = [];
+/** Lays rows out top to bottom, panels left to right, wrapping at 24 columns; numbers panels and queries. */
+function layout(spec: DashboardSpec): (Panel | RowPanel)[] {
+  const ds = datasourceRef(spec.datasourceType);
+  const panels: (Panel | RowPanel)[] = [];
   let id = 1;
   let y = 0;
   for (const row of spec.rows) {
     panels.push({
-      id: id++,
       type: 'row',
+      id: id++,
       title: row.title,
       collapsed: false,
-      gridPos: { h: 1, w: 24, x: 0, y },
       panels: [],
+      gridPos: { h: 1, w: 24, x: 0, y },
     });
     y += 1;
     let x = 0;
     let rowHeight = 0;
-    for (const panel of row.panels) {
-      if (x + panel.width > 24) {
+    for (const { panel: builder, width, height = 8 } of row.panels) {
+      if (x + width > 24) {
         y += rowHeight;
         x = 0;
         rowHeight = 0;
       }
-      panels.push(panelJson(panel, id++, x, y, spec.datasourceType));
-      x += panel.width;
-      rowHeight = Math.max(rowHeight, panel.height ?? 8);
+      const panel = builder.build();
+      panel.id = id++;
+      panel.gridPos = { h: height, w: width, x, y };
+      panel.datasource = ds;
+      panel.targets = (panel.targets ?? []).map((target, i) => ({
+        ...(target as Target),
+        refId: String.fromCharCode(65 + i),
+        datasource: ds,
+      })) as Dataquery[];
+      panels.push(panel);
+      x += width;
+      rowHeight = Math.max(rowHeight, height);
     }
     y += rowHeight;
   }
-  return {
-    // No "id" and no datasource UIDs: Grafana assigns the id on import and the datasource comes from the variable.
-    uid: spec.uid,
-    title: spec.title,
-    description: spec.description,
-    tags: spec.tags,
-    editable: true,
-    graphTooltip: 1,
-    schemaVersion: 39,
-    version: 1,
-    refresh: spec.refresh,
-    time: { from: 'now-6h', to: 'now' },
-    timepicker: {},
-    timezone: 'browser',
-    annotations: { list: [] },
-    links: [],
-    templating: {
-      list: [
-        {
-          name: DATASOURCE_VARIABLE,
-          label: 'Data source',
-          type: 'datasource',
-          query: spec.datasourceType,
-          current: {},
-          hide: 0,
-          refresh: 1,
-          regex: '',
-          includeAll: false,
-          multi: false,
-          options: [],
-        },
-        ...spec.variables,
-      ],
-    },
-    panels,
-  };
+  return panels;
 }
 
-/** A Prometheus query variable over `label_values(metric, label)`, multi-select with All = `.*`. */
-export function prometheusLabelVariable(
-  name: string,
-  label: string,
-  metric: string,
-  title: string,
-): JsonObject {
-  const query = `label_values(${metric}, ${label})`;
-  return {
-    name,
-    label: title,
-    type: 'query',
-    datasource: datasourceRef('prometheus'),
-    definition: query,
-    query: { query, refId: `${name}-variable` },
-    refresh: 2,
-    includeAll: true,
-    allValue: '.*',
-    multi: true,
-    current: {},
-    options: [],
-    hide: 0,
-    sort: 1,
-    regex: '',
-  };
+/** The dashboard JSON: the SDK's dashboard with our datasource variable first and our layout. */
+export function buildDashboard(spec: DashboardSpec): Dashboard {
+  let builder = new DashboardBuilder(spec.title)
+    .uid(spec.uid)
+    .description(spec.description)
+    .tags(spec.tags)
+    .editable()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .refresh(spec.refresh)
+    .time({ from: 'now-6h', to: 'now' })
+    .timezone('browser')
+    .withVariable(
+      new DatasourceVariableBuilder(DATASOURCE_VARIABLE).label('Data source').type(spec.datasourceType),
+    );
+  for (const variable of spec.variables) builder = builder.withVariable(variable);
+  const dashboard = builder.build();
+  // No "id": Grafana assigns one on import.
+  delete dashboard.id;
+  dashboard.panels = layout(spec);
+  return dashboard;
 }
 
 /** Every PromQL expression of a dashboard, with the panel it belongs to: what the integration test queries. */
-export function prometheusQueries(dashboard: JsonObject): { panel: string; refId: string; expr: string }[] {
+export function prometheusQueries(dashboard: unknown): { panel: string; refId: string; expr: string }[] {
   const out: { panel: string; refId: string; expr: string }[] = [];
-  const panels = (dashboard.panels ?? []) as JsonObject[];
+  const panels = ((dashboard as { panels?: unknown[] }).panels ?? []) as {
+    title?: string;
+    targets?: { refId?: string; expr?: unknown }[];
+  }[];
   for (const panel of panels) {
-    for (const target of (panel.targets ?? []) as JsonObject[]) {
+    for (const target of panel.targets ?? []) {
       if (typeof target.expr === 'string')
         out.push({ panel: String(panel.title), refId: String(target.refId), expr: target.expr });
     }

@@ -1,4 +1,36 @@
-import { buildDashboard, type JsonObject, type PanelSpec, prometheusLabelVariable } from './grafana.ts';
+import { PanelBuilder as BarGaugePanel } from '@grafana/grafana-foundation-sdk/bargauge';
+import {
+  BarGaugeDisplayMode,
+  BigValueColorMode,
+  BigValueGraphMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TooltipDisplayMode,
+  VisibilityMode,
+  VizLegendOptionsBuilder,
+  VizOrientation,
+  VizTooltipOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
+  QueryVariableBuilder,
+  VariableRefresh,
+  VariableSort,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  HeatmapColorOptionsBuilder,
+  PanelBuilder as HeatmapPanel,
+  HeatmapTooltipBuilder,
+  YAxisConfigBuilder,
+} from '@grafana/grafana-foundation-sdk/heatmap';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-sdk/statetimeline';
+import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { buildDashboard, datasourceRef, type PlacedPanel } from './grafana.ts';
 
 /**
  * The operators' dashboard over Prometheus: the inference service (traffic, errors, latency, prediction mix,
@@ -12,69 +44,69 @@ const S = 'namespace=~"$namespace", job=~"$job"';
 /** Selector of the pipeline (local runtime) targets. */
 const P = 'job=~"$pipeline_job"';
 
-const promql = (expr: string, legendFormat: string, extra: JsonObject = {}): JsonObject => ({
-  expr,
-  legendFormat,
-  range: true,
-  ...extra,
-});
+const range = (expr: string, legend: string) =>
+  new DataqueryBuilder().expr(expr).legendFormat(legend).range();
+const instant = (expr: string, legend: string) =>
+  new DataqueryBuilder().expr(expr).legendFormat(legend).instant();
 
-const stat = (title: string, description: string, expr: string, unit: string, legend = ''): PanelSpec => ({
-  title,
-  description,
-  type: 'stat',
-  width: 4,
-  height: 4,
-  unit,
-  targets: [promql(expr, legend, { instant: true, range: false })],
-  extra: {
-    options: {
-      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
-      colorMode: 'value',
-      graphMode: 'area',
-      textMode: 'auto',
-      justifyMode: 'auto',
-      orientation: 'auto',
-    },
-  },
-});
+const lastValue = () => new ReduceDataOptionsBuilder().calcs(['lastNotNull']).fields('').values(false);
 
-const series = (
+function labelVariable(name: string, label: string, metric: string, title: string): QueryVariableBuilder {
+  const query = `label_values(${metric}, ${label})`;
+  return new QueryVariableBuilder(name)
+    .label(title)
+    .datasource(datasourceRef('prometheus'))
+    .query({ query, refId: `${name}-variable` })
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .includeAll(true)
+    .allValue('.*')
+    .multi(true);
+}
+
+function stat(title: string, description: string, expr: string, unit: string, legend = ''): PlacedPanel {
+  const panel = new StatPanel()
+    .title(title)
+    .description(description)
+    .unit(unit)
+    .colorMode(BigValueColorMode.Value)
+    .graphMode(BigValueGraphMode.Area)
+    .reduceOptions(lastValue())
+    .withTarget(instant(expr, legend));
+  return { panel, width: 4, height: 4 };
+}
+
+function series(
   title: string,
   description: string,
   width: number,
   unit: string,
-  targets: JsonObject[],
-  options: { stacked?: boolean; percent?: boolean; max?: number } = {},
-): PanelSpec => ({
-  title,
-  description,
-  type: 'timeseries',
-  width,
-  unit,
-  targets,
-  extra: {
-    fieldConfig: {
-      defaults: {
-        unit,
-        ...(options.max === undefined ? {} : { max: options.max, min: 0 }),
-        custom: {
-          drawStyle: 'line',
-          lineWidth: 1,
-          fillOpacity: options.stacked ? 60 : 10,
-          showPoints: 'never',
-          spanNulls: true,
-          stacking: { mode: options.percent ? 'percent' : options.stacked ? 'normal' : 'none', group: 'A' },
-        },
-      },
-      overrides: [],
-    },
-    options: {
-      legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'], showLegend: true },
-      tooltip: { mode: 'multi', sort: 'desc' },
-    },
-  },
-});
+  targets: DataqueryBuilder[],
+  options: { stacking?: StackingMode; max?: number } = {},
+): PlacedPanel {
+  const stacking = options.stacking ?? StackingMode.None;
+  let panel = new TimeseriesPanel()
+    .title(title)
+    .description(description)
+    .unit(unit)
+    .lineWidth(1)
+    .fillOpacity(stacking === StackingMode.None ? 10 : 60)
+    .showPoints(VisibilityMode.Never)
+    .spanNulls(true)
+    .stacking(new StackingConfigBuilder().mode(stacking).group('A'))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Bottom)
+        .showLegend(true)
+        .calcs(['lastNotNull', 'max']),
+    )
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  if (options.max !== undefined) panel = panel.min(0).max(options.max);
+  for (const target of targets) panel = panel.withTarget(target);
+  return { panel, width };
+}
 
 export const prometheusDashboard = buildDashboard({
   uid: 'textops-overview',
@@ -85,9 +117,9 @@ export const prometheusDashboard = buildDashboard({
   datasourceType: 'prometheus',
   refresh: '30s',
   variables: [
-    prometheusLabelVariable('namespace', 'namespace', 'app_request_count_total', 'Namespace'),
-    prometheusLabelVariable('job', 'job', 'app_request_count_total{namespace=~"$namespace"}', 'Service'),
-    prometheusLabelVariable('pipeline_job', 'job', 'pipeline_runs_started_total', 'Pipeline'),
+    labelVariable('namespace', 'namespace', 'app_request_count_total', 'Namespace'),
+    labelVariable('job', 'job', 'app_request_count_total{namespace=~"$namespace"}', 'Service'),
+    labelVariable('pipeline_job', 'job', 'pipeline_runs_started_total', 'Pipeline'),
   ],
   rows: [
     {
@@ -136,7 +168,7 @@ export const prometheusDashboard = buildDashboard({
           12,
           'reqps',
           [
-            promql(
+            range(
               `sum by (endpoint, status) (job_endpoint_status:app_request_count:rate5m{${S}})`,
               '{{endpoint}} {{status}}',
             ),
@@ -148,7 +180,7 @@ export const prometheusDashboard = buildDashboard({
           12,
           'percentunit',
           [
-            promql(
+            range(
               `max by (endpoint, status_class) (job_endpoint:app_request_errors:ratio_rate5m{${S}})`,
               '{{endpoint}} {{status_class}}',
             ),
@@ -166,7 +198,7 @@ export const prometheusDashboard = buildDashboard({
           12,
           's',
           [
-            promql(
+            range(
               `max by (endpoint, quantile) (job_endpoint:app_request_latency_seconds:quantile_rate5m{${S}})`,
               '{{endpoint}} p{{quantile}}',
             ),
@@ -178,11 +210,11 @@ export const prometheusDashboard = buildDashboard({
           12,
           's',
           [
-            promql(
+            range(
               `max by (quantile) (job:app_preprocessing_latency_seconds:quantile_rate5m{${S}})`,
               'preprocessing p{{quantile}}',
             ),
-            promql(
+            range(
               `max by (quantile) (job:app_inference_latency_seconds:quantile_rate5m{${S}})`,
               'inference p{{quantile}}',
             ),
@@ -199,72 +231,65 @@ export const prometheusDashboard = buildDashboard({
           12,
           'percentunit',
           [
-            promql(
+            range(
               `sum by (prediction) (job_prediction:model_prediction_count:rate5m{${S}})
 / ignoring (prediction) group_left
 sum(job_prediction:model_prediction_count:rate5m{${S}})`,
               '{{prediction}}',
             ),
           ],
-          { stacked: true, max: 1 },
+          { stacking: StackingMode.Normal, max: 1 },
         ),
         {
-          title: 'Input length distribution',
-          description: 'Words per input text, per time slot (app_input_length_words histogram buckets).',
-          type: 'heatmap',
-          width: 6,
-          targets: [
-            promql(
-              `sum by (le) (increase(app_input_length_words_bucket{${S}}[$__rate_interval]))`,
-              '{{le}}',
-              {
-                format: 'heatmap',
-              },
+          panel: new HeatmapPanel()
+            .title('Input length distribution')
+            .description('Words per input text, per time slot (app_input_length_words histogram buckets).')
+            .calculate(false)
+            .yAxis(new YAxisConfigBuilder().unit('short').axisLabel('words'))
+            .color(new HeatmapColorOptionsBuilder().scheme('Blues').steps(64))
+            .cellGap(1)
+            .showLegend()
+            .tooltip(new HeatmapTooltipBuilder().mode(TooltipDisplayMode.Single).yHistogram(true))
+            .withTarget(
+              range(
+                `sum by (le) (increase(app_input_length_words_bucket{${S}}[$__rate_interval]))`,
+                '{{le}}',
+              ).format(PromQueryFormat.Heatmap),
             ),
-          ],
-          extra: {
-            options: {
-              calculate: false,
-              yAxis: { unit: 'short', axisLabel: 'words' },
-              cellGap: 1,
-              color: { mode: 'scheme', scheme: 'Blues', steps: 64 },
-              tooltip: { show: true, yHistogram: true },
-              legend: { show: true },
-            },
-          },
+          width: 6,
         },
         series(
           'Input length p50 / p90 / p99',
           'Words per input text; long inputs cost preprocessing time.',
           6,
           'short',
-          [promql(`max by (quantile) (job:app_input_length_words:quantile_rate5m{${S}})`, 'p{{quantile}}')],
+          [range(`max by (quantile) (job:app_input_length_words:quantile_rate5m{${S}})`, 'p{{quantile}}')],
         ),
         {
-          title: 'Model version in service per pod',
-          description:
-            'Which registry version each pod serves; pods disagree briefly after a promotion, for longer when a reload fails.',
-          type: 'state-timeline',
+          panel: new StateTimelinePanel()
+            .title('Model version in service per pod')
+            .description(
+              'Which registry version each pod serves; pods disagree briefly after a promotion, for longer when a reload fails.',
+            )
+            .showValue(VisibilityMode.Never)
+            .mergeValues(true)
+            .rowHeight(0.8)
+            .legend(new VizLegendOptionsBuilder().showLegend(false).displayMode(LegendDisplayMode.List))
+            .withTarget(
+              range(
+                `max by (pod, instance, version) (model_info{${S}})`,
+                '{{pod}} {{instance}} v{{version}}',
+              ),
+            ),
           width: 12,
-          targets: [
-            promql(`max by (pod, instance, version) (model_info{${S}})`, '{{pod}} {{instance}} v{{version}}'),
-          ],
-          extra: {
-            options: {
-              showValue: 'never',
-              mergeValues: true,
-              rowHeight: 0.8,
-              legend: { showLegend: false, displayMode: 'list', placement: 'bottom' },
-            },
-          },
         },
         series(
           'Model reloads and failures',
           'Model loads per time slot by result; a failure keeps the previous model serving (TextopsModelReloadFailures).',
           12,
           'short',
-          [promql(`sum by (result) (increase(model_reload_total{${S}}[$__rate_interval]))`, '{{result}}')],
-          { stacked: true },
+          [range(`sum by (result) (increase(model_reload_total{${S}}[$__rate_interval]))`, '{{result}}')],
+          { stacking: StackingMode.Normal },
         ),
       ],
     },
@@ -277,8 +302,8 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           8,
           'currencyUSD',
           [
-            promql(`3600 * sum(job:app_total_cost_usd:rate5m{${S}})`, 'USD per hour'),
-            promql(
+            range(`3600 * sum(job:app_total_cost_usd:rate5m{${S}})`, 'USD per hour'),
+            range(
               `1000 * sum(job:app_total_cost_usd:rate5m{${S}})
 / sum(job_endpoint_status:app_request_count:rate5m{${S}})`,
               'USD per 1,000 requests',
@@ -290,7 +315,7 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           'app_cost_per_request_usd: latency × instance price per second, averaged over pods.',
           8,
           'currencyUSD',
-          [promql(`avg by (endpoint) (app_cost_per_request_usd{${S}})`, '{{endpoint}}')],
+          [range(`avg by (endpoint) (app_cost_per_request_usd{${S}})`, '{{endpoint}}')],
         ),
         series(
           'Pod count',
@@ -298,8 +323,8 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           8,
           'short',
           [
-            promql(`sum by (job) (up{${S}})`, '{{job}} pods up'),
-            promql(`count by (job) (model_info{${S}} == 1)`, '{{job}} pods with a model'),
+            range(`sum by (job) (up{${S}})`, '{{job}} pods up'),
+            range(`count by (job) (model_info{${S}} == 1)`, '{{job}} pods with a model'),
           ],
         ),
       ],
@@ -313,42 +338,29 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           12,
           'short',
           [
-            promql(`sum(increase(pipeline_runs_started_total{${P}}[$__rate_interval]))`, 'started'),
-            promql(`sum(increase(pipeline_runs_succeeded_total{${P}}[$__rate_interval]))`, 'succeeded'),
-            promql(`sum(increase(pipeline_runs_rejected_total{${P}}[$__rate_interval]))`, 'rejected by gate'),
-            promql(
+            range(`sum(increase(pipeline_runs_started_total{${P}}[$__rate_interval]))`, 'started'),
+            range(`sum(increase(pipeline_runs_succeeded_total{${P}}[$__rate_interval]))`, 'succeeded'),
+            range(`sum(increase(pipeline_runs_rejected_total{${P}}[$__rate_interval]))`, 'rejected by gate'),
+            range(
               `sum by (error) (increase(pipeline_runs_failed_total{${P}}[$__rate_interval])) > 0`,
               'failed: {{error}}',
             ),
           ],
         ),
         {
-          title: 'Runs by outcome (time range)',
-          description: 'Totals over the selected time range.',
-          type: 'bargauge',
+          panel: new BarGaugePanel()
+            .title('Runs by outcome (time range)')
+            .description('Totals over the selected time range.')
+            .orientation(VizOrientation.Horizontal)
+            .displayMode(BarGaugeDisplayMode.Basic)
+            .showUnfilled(true)
+            .reduceOptions(lastValue())
+            .withTarget(instant(`sum(increase(pipeline_runs_succeeded_total{${P}}[$__range]))`, 'succeeded'))
+            .withTarget(instant(`sum(increase(pipeline_runs_rejected_total{${P}}[$__range]))`, 'rejected'))
+            .withTarget(
+              instant(`sum by (error) (increase(pipeline_runs_failed_total{${P}}[$__range]))`, '{{error}}'),
+            ),
           width: 4,
-          targets: [
-            promql(`sum(increase(pipeline_runs_succeeded_total{${P}}[$__range]))`, 'succeeded', {
-              instant: true,
-              range: false,
-            }),
-            promql(`sum(increase(pipeline_runs_rejected_total{${P}}[$__range]))`, 'rejected', {
-              instant: true,
-              range: false,
-            }),
-            promql(`sum by (error) (increase(pipeline_runs_failed_total{${P}}[$__range]))`, '{{error}}', {
-              instant: true,
-              range: false,
-            }),
-          ],
-          extra: {
-            options: {
-              orientation: 'horizontal',
-              displayMode: 'basic',
-              reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
-              showUnfilled: true,
-            },
-          },
         },
         series(
           'Step duration (mean per run)',
@@ -356,7 +368,7 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           8,
           's',
           [
-            promql(
+            range(
               `sum by (step) (increase(pipeline_step_duration_seconds_sum{${P}}[1h]))
 / sum by (step) (increase(pipeline_step_duration_seconds_count{${P}}[1h]))`,
               '{{step}}',
