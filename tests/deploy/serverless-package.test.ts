@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkBucketsPrivate,
@@ -23,6 +24,7 @@ import {
   resourcesOfType,
   type Template,
 } from './checks/cloudformation-checks.ts';
+import { checkResourceSchemas } from './checks/cloudformation-schema.ts';
 import { describeFindings } from './checks/finding.ts';
 import { type PackagedService, packageService, ROOT } from './helpers/package-service.ts';
 
@@ -82,6 +84,22 @@ describe('npm run package', () => {
       ];
       expect(describeFindings(findings)).toBe('');
     }
+  });
+
+  it('uses only resource types, properties and shapes the CloudFormation schemas define', async () => {
+    const db = await loadAwsServiceSpec();
+    for (const service of [dev, prod])
+      expect(describeFindings(checkResourceSchemas(service.template, db))).toBe('');
+    // And the check is not vacuous: a misspelt property, a missing required one, a list for an object.
+    const broken = copy(dev.template);
+    props(broken, 'TrainRequestsQueue').VisibilityTimout = 180;
+    delete props(broken, 'TrainLambdaFunction').Role;
+    props(broken, 'DataBucket').VersioningConfiguration = [{ Status: 'Enabled' }];
+    expect(checkResourceSchemas(broken, db).map((f) => `${f.where}: ${f.message}`)).toEqual([
+      'TrainLambdaFunction.Role: required property is missing',
+      'DataBucket.VersioningConfiguration: expected an object',
+      'TrainRequestsQueue.VisibilityTimout: unknown property',
+    ]);
   });
 
   it('encrypts the data bucket, blocks public access, denies plain HTTP, keeps versions, expires runs/', () => {
