@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
@@ -11,6 +12,7 @@ const REVIEW =
 
 let child: ChildProcess;
 let url: string;
+let dir: string;
 let stderr = '';
 
 /**
@@ -56,7 +58,7 @@ function send(
 beforeAll(async () => {
   if (!existsSync(`${root}/dist/serve/serve.mjs`))
     spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
-  const dir = await modelDirectory(await trainSmallModel(1000));
+  dir = await modelDirectory(await trainSmallModel(1000));
   child = spawn(
     process.execPath,
     ['bin/textops.mjs', 'serve', '--model', dir, '--port', '0', '--host', '127.0.0.1', '--workers', '2'],
@@ -122,5 +124,63 @@ describe('textops serve with two workers', () => {
     expect(await exited).toBe(0);
     await expect(send('/healthz')).rejects.toThrow(/ECONNREFUSED/);
     expect(stderr).toMatch(/shutting down: draining workers/);
+  });
+});
+
+describe('textops serve settings', () => {
+  const cleanEnv = () => {
+    const env = { ...process.env };
+    for (const name of ['TEXTOPS_BUCKET', 'TEXTOPS_MODEL_DIR', 'PORT', 'HOST', 'TEXTOPS_API_KEY'])
+      delete env[name];
+    return env;
+  };
+
+  it('fails at once, naming what is missing, without a model or a bucket', () => {
+    const result = spawnSync(process.execPath, ['bin/textops.mjs', 'serve'], {
+      cwd: root,
+      env: cleanEnv(),
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/ConfigError: no model to serve: give a model directory .*TEXTOPS_BUCKET/);
+    const bad = spawnSync(
+      process.execPath,
+      ['bin/textops.mjs', 'serve', '--model', dir, '--workers', 'two'],
+      {
+        cwd: root,
+        env: cleanEnv(),
+        encoding: 'utf8',
+      },
+    );
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--workers must be an integer >= 1, got 'two'/);
+  });
+
+  it('takes the port from PORT and the model from TEXTOPS_MODEL_DIR, in one process with --workers 1', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const single = spawn(process.execPath, ['bin/textops.mjs', 'serve', '--workers', '1'], {
+      cwd: root,
+      env: { ...cleanEnv(), PORT: String(port), TEXTOPS_MODEL_DIR: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      single.stdout?.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out);
+      });
+      single.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    });
+    expect(line).toContain(`http://127.0.0.1:${port} (model from ${dir})`);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => single.once('exit', (code) => resolve(code)));
+    single.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
