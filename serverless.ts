@@ -562,6 +562,27 @@ const serverlessConfiguration = {
           AlarmActions: [{ Ref: 'AlarmTopic' }],
         },
       },
+      PredictionApiErrorsAlarm: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: {
+          AlarmName: '${self:service}-${sls:stage}-prediction-api-5xx',
+          AlarmDescription:
+            'The prediction API answered 5xx (no model, or a fault); see the predict function log.',
+          Namespace: 'AWS/ApiGateway',
+          MetricName: '5xx',
+          Dimensions: [
+            { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+            { Name: 'Stage', Value: '$default' },
+          ],
+          Statistic: 'Sum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          Threshold: 5,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        },
+      },
       TrainingPipelineLogGroup: {
         Type: 'AWS::Logs::LogGroup',
         Properties: {
