@@ -51,7 +51,7 @@ function legendLabels(target: { legendFormat?: unknown }): string[] {
   return [...String(target.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]);
 }
 
-const valueOf = (s: PromSeries) => Number(s.value?.[1]);
+const sampleValue = (s: PromSeries) => Number(s.value?.[1]);
 
 async function upload(name: string, csv: string, overrides: string): Promise<string> {
   await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
@@ -168,7 +168,7 @@ describe('observability against a real Prometheus', () => {
         const [sum] = await prometheus.query(
           `sum(app_request_count_total{job="${SERVE_JOB}", endpoint="/predict"})`,
         );
-        return sum && valueOf(sum) >= predictRequests;
+        return sum && sampleValue(sum) >= predictRequests;
       });
     };
     await round(texts.length);
@@ -216,7 +216,8 @@ describe('observability against a real Prometheus', () => {
           failures.push(
             `${where}: a series lacks '${label}' (${JSON.stringify(result.map((s) => s.metric))})`,
           );
-      if (!result.some((s) => Number.isFinite(valueOf(s)))) failures.push(`${where}: only NaN/Inf values`);
+      if (!result.some((s) => Number.isFinite(sampleValue(s))))
+        failures.push(`${where}: only NaN/Inf values`);
     }
     expect(failures).toEqual([]);
   });
@@ -238,34 +239,34 @@ describe('observability against a real Prometheus', () => {
     const ratio = await q(byExpr('job_endpoint:app_request_errors:ratio_rate5m'));
     const predict4xx = ratio.find((s) => s.metric.endpoint === '/predict' && s.metric.status_class === '4xx');
     const predict5xx = ratio.find((s) => s.metric.endpoint === '/predict' && s.metric.status_class === '5xx');
-    expect(valueOf(predict4xx as PromSeries)).toBeGreaterThan(0);
-    expect(valueOf(predict4xx as PromSeries)).toBeLessThan(1);
-    expect(valueOf(predict5xx as PromSeries)).toBe(0);
+    expect(sampleValue(predict4xx as PromSeries)).toBeGreaterThan(0);
+    expect(sampleValue(predict4xx as PromSeries)).toBeLessThan(1);
+    expect(sampleValue(predict5xx as PromSeries)).toBe(0);
     // Prediction mix: both labels, shares summing to 1.
     const mix = await q(byExpr('job_prediction:model_prediction_count:rate5m'));
     expect(mix.map((s) => s.metric.prediction).sort()).toEqual(['negative', 'positive']);
-    expect(mix.reduce((sum, s) => sum + valueOf(s), 0)).toBeCloseTo(1, 6);
+    expect(mix.reduce((sum, s) => sum + sampleValue(s), 0)).toBeCloseTo(1, 6);
     // Model version per pod: after the promotion the pod serves v2 only.
     const versions = await q(byExpr('max by (pod, instance, version) (model_info'));
-    expect(versions.filter((s) => valueOf(s) === 1).map((s) => [s.metric.pod, s.metric.version])).toEqual([
-      [POD, '2'],
-    ]);
+    expect(versions.filter((s) => sampleValue(s) === 1).map((s) => [s.metric.pod, s.metric.version])).toEqual(
+      [[POD, '2']],
+    );
     // Reloads: the loads of v1 and v2 succeeded, none failed.
     const reloads = await prometheus.query(`sum by (result) (model_reload_total{job="${SERVE_JOB}"})`);
-    expect(Object.fromEntries(reloads.map((s) => [s.metric.result, valueOf(s)]))).toEqual({
+    expect(Object.fromEntries(reloads.map((s) => [s.metric.result, sampleValue(s)]))).toEqual({
       success: 2,
       failure: 0,
     });
     // Latency quantiles are ordered.
     const latency = await q(byExpr('max by (endpoint, quantile) (job_endpoint:app_request_latency_seconds'));
     const at = (quantile: string) =>
-      valueOf(
+      sampleValue(
         latency.find((s) => s.metric.endpoint === '/predict' && s.metric.quantile === quantile) as PromSeries,
       );
     expect(at('0.5')).toBeLessThanOrEqual(at('0.95'));
     expect(at('0.95')).toBeLessThanOrEqual(at('0.99'));
     // Pipeline: the three runs by outcome, the failure by its error name, every step timed.
-    const totals = async (series: string) => valueOf((await prometheus.query(`sum(${series})`))[0]);
+    const totals = async (series: string) => sampleValue((await prometheus.query(`sum(${series})`))[0]);
     expect(await totals('pipeline_runs_started_total')).toBe(3);
     expect(await totals('pipeline_runs_succeeded_total')).toBe(1);
     expect(await totals('pipeline_runs_rejected_total')).toBe(1);
@@ -273,11 +274,13 @@ describe('observability against a real Prometheus', () => {
     const failed = await q(
       byExpr('sum by (error) (increase(pipeline_runs_failed_total{job=~"$pipeline_job"}[$__range]))'),
     );
-    expect(failed.filter((s) => valueOf(s) > 0).map((s) => s.metric.error)).toEqual(['InvalidDatasetError']);
+    expect(failed.filter((s) => sampleValue(s) > 0).map((s) => s.metric.error)).toEqual([
+      'InvalidDatasetError',
+    ]);
     const steps = await q(byExpr('pipeline_step_duration_seconds_sum'));
     expect(
       steps
-        .filter((s) => Number.isFinite(valueOf(s)))
+        .filter((s) => Number.isFinite(sampleValue(s)))
         .map((s) => s.metric.step)
         .sort(),
     ).toEqual(['evaluate', 'featurize', 'ingest', 'preprocess', 'register', 'train']);
