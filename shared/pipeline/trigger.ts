@@ -51,12 +51,15 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
   if (!isTrainingDataKey(key)) {
     const reason = 'not a .csv or .csv.gz file: nothing to train on';
     if (deps.storeFor) {
+      // Best effort: a status for people to find; not being able to write it is no reason to redeliver.
       const runId = executionName(source);
       await updateStatus(deps.storeFor(bucket), runId, { bucket, key, etag }, (s) => {
         s.state = 'ignored';
         s.finishedAt = s.updatedAt;
         s.message = `${key} was not trained on: ${reason}`;
-      });
+      }).catch((error: unknown) =>
+        deps.log?.('could not record the ignored upload', { key, error: describeError(error) }),
+      );
     }
     return { kind: 'ignored', key, reason };
   }

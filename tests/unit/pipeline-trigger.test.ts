@@ -123,6 +123,39 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     expect(logs.every((l) => l.startsWith('ignored'))).toBe(true);
   });
 
+  it('records an ignored upload when it can, and does not redeliver when it cannot', async () => {
+    const written = new Map<string, string>();
+    const store = {
+      get: async (k: string) =>
+        written.has(k) ? { body: Buffer.from(written.get(k)!), etag: 'e' } : undefined,
+      head: async () => undefined,
+      put: async (k: string, b: Buffer | string) => {
+        written.set(k, String(b));
+        return { etag: 'e' };
+      },
+      list: async () => [],
+      delete: async () => {},
+    };
+    const ok = await handleTrainRequests(sqsEvent(s3('incoming/notes.txt')), {
+      starter: starter(),
+      storeFor: () => store,
+    });
+    expect(ok.batchItemFailures).toEqual([]);
+    const [key, body] = [...written.entries()][0];
+    expect(key).toMatch(/^runs\/notes-[0-9a-f]{16}\/status\.json$/);
+    expect(JSON.parse(body)).toMatchObject({ state: 'ignored', source: { key: 'incoming/notes.txt' } });
+
+    const denied = { ...store, put: async () => Promise.reject(new Error('AccessDenied')) };
+    const logs: string[] = [];
+    const out = await handleTrainRequests(sqsEvent(s3('incoming/notes.txt')), {
+      starter: starter(),
+      storeFor: () => denied,
+      log: (m) => logs.push(m),
+    });
+    expect(out.batchItemFailures).toEqual([]);
+    expect(logs).toContain('could not record the ignored upload');
+  });
+
   it('reports only the failed messages of a batch', async () => {
     const s = starter();
     const failing: PipelineStarter = {
