@@ -1,6 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { randomUUID } from 'node:crypto';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
 import type { Logger } from './log.ts';
 
 /**
@@ -12,16 +11,16 @@ import type { Logger } from './log.ts';
  * as each declares) and replies: a scrape sees the whole pod, not one worker.
  */
 
-const METRICS_REQUEST = 'textops:metrics-request';
-const METRICS_REPLY = 'textops:metrics-reply';
+export const METRICS_REQUEST = 'textops:metrics-request';
+export const METRICS_REPLY = 'textops:metrics-reply';
 const SHUTDOWN = 'textops:shutdown';
 const DEFAULT_MAX_OLD_SPACE_MB = 160;
 
-interface MetricsRequest {
+export interface MetricsRequest {
   type: typeof METRICS_REQUEST;
   id: string;
 }
-interface MetricsReply {
+export interface MetricsReply {
   type: typeof METRICS_REPLY;
   id: string;
   contentType?: string;
@@ -29,7 +28,7 @@ interface MetricsReply {
   error?: string;
 }
 
-function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
+export function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
 
@@ -52,7 +51,8 @@ export interface PrimaryOptions {
  * Resolves once every worker is listening, with the port they share (listen(0) picks one for all).
  */
 export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
-  const aggregator = new AggregatorRegistry();
+  // prom-client is imported on the first scrape: the primary's start stays short (workers have it loaded).
+  let aggregator: Promise<AggregatorRegistry<PrometheusContentType>> | undefined;
   const grace = options.shutdownGraceMs ?? 25_000;
   let shuttingDown = false;
   const recentCrashes: number[] = [];
@@ -61,11 +61,13 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     if (!isMessage<MetricsRequest>(message, METRICS_REQUEST)) return;
     let reply: MetricsReply;
     try {
+      aggregator ??= import('prom-client').then((m) => new m.AggregatorRegistry());
+      const registry = await aggregator;
       reply = {
         type: METRICS_REPLY,
         id: message.id,
-        contentType: aggregator.contentType,
-        body: await aggregator.clusterMetrics(),
+        contentType: registry.contentType,
+        body: await registry.clusterMetrics(),
       };
     } catch (error) {
       reply = { type: METRICS_REPLY, id: message.id, error: (error as Error).message };
@@ -132,39 +134,6 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     cluster.on('listening', onListening);
     cluster.fork();
   });
-}
-
-/**
- * Worker side: makes this worker's registry answer the primary's aggregation requests, and returns a function
- * that asks the primary for the whole cluster's metrics text.
- */
-export function clusterMetricsClient(
-  registry: Registry,
-  timeoutMs = 5000,
-): () => Promise<{ contentType: string; body: string }> {
-  AggregatorRegistry.setRegistries([registry]);
-  // Constructing one is what installs prom-client's worker-side listener for the primary's requests.
-  new AggregatorRegistry();
-  const pending = new Map<string, (reply: MetricsReply) => void>();
-  process.on('message', (message: unknown) => {
-    if (isMessage<MetricsReply>(message, METRICS_REPLY)) pending.get(message.id)?.(message);
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      const id = randomUUID();
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error('the cluster primary did not answer the metrics request in time'));
-      }, timeoutMs);
-      pending.set(id, (reply) => {
-        clearTimeout(timer);
-        pending.delete(id);
-        if (reply.error !== undefined || reply.body === undefined)
-          reject(new Error(`cluster metrics: ${reply.error}`));
-        else resolve({ contentType: reply.contentType ?? 'text/plain', body: reply.body });
-      });
-      process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
-    });
 }
 
 /** Worker side: calls `drain` when the primary asks this worker to stop (or the worker itself gets a signal). */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Params } from '../config/params.ts';
 import { createApp } from './app.ts';
-import { clusterMetricsClient } from './cluster.ts';
+import { clusterMetricsClient } from './cluster-metrics.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ModelSource } from './model-source.ts';
