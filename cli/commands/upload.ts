@@ -121,7 +121,7 @@ export function registerUpload(program: Command): void {
         if (
           status &&
           TERMINAL_STATES.includes(status.state) &&
-          (!history || history.status !== 'RUNNING' || !target.local)
+          (history?.status !== 'RUNNING' || !target.local)
         ) {
           if (options.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
           else {

@@ -107,7 +107,7 @@ async function timePipeline(i: number): Promise<PipelineRun> {
   stack.kill('SIGINT');
   await exited;
   const { status, history } = run;
-  if (!status || status.state !== 'succeeded')
+  if (status?.state !== 'succeeded')
     throw new Error(`run ${runId} ended ${status?.state}: ${JSON.stringify(status?.error)}`);
   return {
     ms: Date.parse(history.stopDate ?? history.startDate) - uploadStart,

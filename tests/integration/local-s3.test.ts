@@ -94,7 +94,9 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
 
   it('never serves a torn object while the same key is rewritten', async () => {
     // Bodies of different lengths written back to back, read in between: every read is one whole body.
-    const bodies = Array.from({ length: 6 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(200_000 - i * 30_000) }));
+    const bodies = Array.from({ length: 6 }, (_, i) =>
+      JSON.stringify({ i, pad: 'x'.repeat(200_000 - i * 30_000) }),
+    );
     const reads: Promise<string | undefined>[] = [];
     const writes = bodies.map(async (body) => {
       reads.push(store.get('torn.json').then((o) => o?.body.toString('utf8')));

@@ -129,6 +129,7 @@ describe('local engine running the training-pipeline ASL', () => {
   });
 
   it('refuses a definition with a placeholder it has no value for', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an ASL placeholder, not a template
     expect(() => substitute('{"a":"${Missing}"}', {})).toThrow(/\$\{Missing\}/);
   });
 });
