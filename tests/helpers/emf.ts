@@ -125,7 +125,7 @@ export function emfProblems(doc: unknown): string[] {
   return problems;
 }
 
-/** Runs `act` and returns the JSON lines it wrote to stdout (where Powertools writes EMF). */
+/** Runs `act` and returns the EMF documents it wrote to stdout (where Powertools writes them). */
 export async function captureStdoutJson(act: () => unknown): Promise<EmfDocument[]> {
   const lines: string[] = [];
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -137,7 +137,11 @@ export async function captureStdoutJson(act: () => unknown): Promise<EmfDocument
   } finally {
     spy.mockRestore();
   }
-  return lines.filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as EmfDocument);
+  // Handlers also log JSON lines to stdout; EMF documents are the ones with `_aws` metadata.
+  return lines
+    .filter((l) => l.trim().startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((doc): doc is EmfDocument => '_aws' in doc);
 }
 
 /** The metric values of one name across documents, with each document's dimensions. */
