@@ -25,6 +25,7 @@ import {
   EMF_NAMESPACE,
   METRICS,
   type MetricName,
+  PIPELINE_METRICS,
   SERVICE_DIMENSION,
 } from '../../shared/observability/metric-catalogue.ts';
 import { buildDashboard, datasourceRef, type PlacedPanel } from './grafana.ts';
@@ -69,7 +70,10 @@ export function cloudwatchQuery(
   statistic: Statistic,
   label: string,
 ): MetricsQueryBuilder {
-  const dimensions: Record<string, string> = { [SERVICE_DIMENSION]: '$service' };
+  // The prediction and pipeline functions may carry different `service` values (`predict`, `pipeline`, or one
+  // POWERTOOLS_SERVICE_NAME per stage): each group of panels has its own variable.
+  const service = metric in PIPELINE_METRICS ? '$pipeline_service' : '$service';
+  const dimensions: Record<string, string> = { [SERVICE_DIMENSION]: service };
   for (const name of METRICS[metric].dimensions) dimensions[name] = '*';
   return metricQuery(EMF_NAMESPACE, metric, dimensions, statistic, label);
 }
@@ -137,6 +141,19 @@ export const cloudwatchDashboard = buildDashboard({
         dimensionFilters: {},
       },
       `dimension_values($region, ${EMF_NAMESPACE}, app_request_count, ${SERVICE_DIMENSION})`,
+    ),
+    cloudwatchVariable(
+      'pipeline_service',
+      'Pipeline service',
+      {
+        queryType: 'dimensionValues',
+        region: '$region',
+        namespace: EMF_NAMESPACE,
+        metricName: 'pipeline_runs_started_total',
+        dimensionKey: SERVICE_DIMENSION,
+        dimensionFilters: {},
+      },
+      `dimension_values($region, ${EMF_NAMESPACE}, pipeline_runs_started_total, ${SERVICE_DIMENSION})`,
     ),
   ],
   rows: [

@@ -3,10 +3,10 @@ import type { Registry } from 'prom-client';
 import { parseCause } from '../pipeline/record-failure-step.ts';
 import type { RunPayload } from '../pipeline/run-payload.ts';
 import type { StepName } from '../pipeline/step-runner.ts';
-import { EmfEmitter, PrometheusDeltaReader, runningInLambda } from './emf.ts';
+import { EmfEmitter, emfServiceName, PrometheusDeltaReader, runningInLambda } from './emf.ts';
 
 export interface EmfMiddlewareOptions {
-  /** The `service` dimension; defaults per middleware. */
+  /** The `service` dimension; default `POWERTOOLS_SERVICE_NAME`, else `predict` / `pipeline`. */
   service?: string;
   /** Default: only inside Lambda (see `runningInLambda`); tests turn it on explicitly. */
   enabled?: boolean;
@@ -25,7 +25,7 @@ export function servingEmfMetrics(
   options: EmfMiddlewareOptions & { registry: Registry },
 ): MiddlewareObj<unknown, unknown> {
   if (!(options.enabled ?? runningInLambda())) return DISABLED;
-  const emitter = new EmfEmitter(options.service ?? 'predict');
+  const emitter = new EmfEmitter(options.service ?? emfServiceName('predict'));
   const reader = new PrometheusDeltaReader(options.registry);
   const flush = async () => {
     for (const datum of await reader.read()) emitter.add(datum.name, datum.values, datum.dimensions);
@@ -47,7 +47,7 @@ export function pipelineEmfMetrics(
 ): MiddlewareObj<RunPayload, RunPayload> {
   if (!(options.enabled ?? runningInLambda())) return DISABLED;
   const { step } = options;
-  const emitter = new EmfEmitter(options.service ?? 'pipeline');
+  const emitter = new EmfEmitter(options.service ?? emfServiceName('pipeline'));
   const started = new WeakMap<object, number>();
   const duration = (request: object) => {
     const t0 = started.get(request);

@@ -25,6 +25,14 @@ export function runningInLambda(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /**
+ * The `service` dimension: `POWERTOOLS_SERVICE_NAME` when the deployment sets it (e.g. one per stage, so dev and
+ * prod metrics stay apart in one account), else the given default (`predict`, `pipeline`).
+ */
+export function emfServiceName(fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  return getOptionalStringFromEnv('POWERTOOLS_SERVICE_NAME', fallback, env) ?? fallback;
+}
+
+/**
  * Writes textops metrics in CloudWatch Embedded Metric Format with Powertools for AWS Lambda (one JSON line
  * per dimension combination on stdout, which Lambda ships to CloudWatch Logs, which extracts the metrics).
  * Names and dimensions come from the catalogue (./metric-catalogue.ts), the same names Prometheus sees, under

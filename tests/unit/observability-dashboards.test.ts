@@ -121,6 +121,7 @@ describe('the CloudWatch dashboard', () => {
       const name = target.metricName as MetricName;
       const dimensions = target.dimensions as Record<string, string>;
       expect(target.matchExact).toBe(true);
+      expect(dimensions.service).toBe(name.startsWith('pipeline_') ? '$pipeline_service' : '$service');
       // What the emitter really writes for this metric (its first dimension set), from its EMF output.
       const emitter = new EmfEmitter('predict');
       emitter.add(name, 1, Object.fromEntries(METRICS[name].dimensions.map((d) => [d, 'x'])));

@@ -1,7 +1,12 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { EmfEmitter, PrometheusDeltaReader, runningInLambda } from '../../shared/observability/emf.ts';
+import {
+  EmfEmitter,
+  emfServiceName,
+  PrometheusDeltaReader,
+  runningInLambda,
+} from '../../shared/observability/emf.ts';
 import { pipelineEmfMetrics, servingEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import { EMF_NAMESPACE, METRICS } from '../../shared/observability/metric-catalogue.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
@@ -90,6 +95,11 @@ describe('EmfEmitter', () => {
     const emitter = new EmfEmitter('predict');
     expect(() => emitter.add('model_prediction_count', 1)).toThrow(/takes dimensions \[prediction\]/);
     expect(() => emitter.add('app_total_cost_usd', 1, { endpoint: '/predict' })).toThrow(TypeError);
+  });
+
+  it('takes the service dimension from POWERTOOLS_SERVICE_NAME when the deployment sets it', () => {
+    expect(emfServiceName('predict', {})).toBe('predict');
+    expect(emfServiceName('predict', { POWERTOOLS_SERVICE_NAME: 'textops-prod' })).toBe('textops-prod');
   });
 
   it('is on only inside Lambda', () => {
