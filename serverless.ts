@@ -43,7 +43,9 @@ interface BucketAccess {
 }
 const RUNS = 'runs/';
 const INCOMING = 'incoming/';
-const BUCKET_ACCESS: Record<StepName | 'predict', BucketAccess> = {
+const BUCKET_ACCESS: Record<StepName | 'trigger' | 'predict', BucketAccess> = {
+  // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
+  trigger: { read: [RUNS], write: [RUNS], list: [RUNS] },
   ingest: { read: [INCOMING, RUNS], write: [RUNS], list: [INCOMING, RUNS] },
   preprocess: { read: [RUNS], write: [RUNS], list: [RUNS] },
   featurize: { read: [RUNS], write: [RUNS], list: [RUNS] },
@@ -266,7 +268,11 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
   return {
     resources: {
       ServeIrsaRole: irsaRole(provider, 'textops-serve', bucketStatements(BUCKET_ACCESS.predict)),
-      WorkerIrsaRole: irsaRole(provider, 'textops-worker', [CONSUME_TRAIN_REQUESTS, START_TRAINING]),
+      WorkerIrsaRole: irsaRole(provider, 'textops-worker', [
+        CONSUME_TRAIN_REQUESTS,
+        START_TRAINING,
+        ...bucketStatements(BUCKET_ACCESS.trigger),
+      ]),
     },
     outputs: {
       ServeIrsaRoleArn: {
@@ -650,7 +656,11 @@ const serverlessConfiguration = {
           ],
         },
       },
-      TriggerRole: lambdaRole('trigger', [CONSUME_TRAIN_REQUESTS, START_TRAINING]),
+      TriggerRole: lambdaRole('trigger', [
+        CONSUME_TRAIN_REQUESTS,
+        START_TRAINING,
+        ...bucketStatements(BUCKET_ACCESS.trigger),
+      ]),
       ...Object.fromEntries(
         steps.map((fn) => [roleLogicalId(fn), lambdaRole(fn, bucketStatements(BUCKET_ACCESS[fn]))]),
       ),
