@@ -78,14 +78,15 @@ export function registerServe(program: Command): void {
           await server?.close();
         });
       }
-      const [{ startInferenceServer }, { modelSourceFor }] = await Promise.all([
-        import('../../shared/serving/server.ts'),
-        import('../../shared/serving/source-from-settings.ts'),
-      ]);
+      // The model fetch starts before the HTTP stack loads, so the two overlap.
+      const { modelSourceFor } = await import('../../shared/serving/source-from-settings.ts');
+      const { primedModelSource } = await import('../../shared/serving/model-source.ts');
+      const source = primedModelSource(modelSourceFor({ modelDir, runtime, params }));
+      const { startInferenceServer } = await import('../../shared/serving/server.ts');
       server = await startInferenceServer({
         port,
         host,
-        source: modelSourceFor({ modelDir, runtime, params }),
+        source,
         params,
         exposeMetrics: true,
         clusterMetrics: cluster.isWorker,

@@ -171,3 +171,21 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
     },
   };
 }
+
+/**
+ * A source whose first poll starts now, before the caller is ready to use it: a cold-starting server fetches
+ * its model while it loads the rest of its code. Later polls go to `source` as usual.
+ */
+export function primedModelSource(source: ModelSource): ModelSource {
+  let first: Promise<PollResult> | undefined = source.poll(undefined);
+  // Held for the first real poll, which reports it; not an unhandled rejection meanwhile.
+  first.catch(() => {});
+  return {
+    description: source.description,
+    poll(current) {
+      const pending = first;
+      first = undefined;
+      return pending && !current ? pending : source.poll(current);
+    },
+  };
+}

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../shared/errors.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { memoryLogger } from '../../shared/serving/log.ts';
-import type { ModelSource, PollResult, ServedModel } from '../../shared/serving/model-source.ts';
+import {
+  type ModelSource,
+  type PollResult,
+  primedModelSource,
+  type ServedModel,
+} from '../../shared/serving/model-source.ts';
 import { ModelStore } from '../../shared/serving/model-store.ts';
 
 // The store's logic does not look inside the model, so a labelled stand-in object is enough here.
@@ -96,5 +101,26 @@ describe('ModelStore', () => {
     expect(polled).toBeGreaterThan(3);
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(source.polls).toBeLessThanOrEqual(polled + 1);
+  });
+
+  it('starts the first poll of a primed source at once and hands its result to the first caller', async () => {
+    const source = scripted([{ kind: 'loaded', served: served('1') }, { kind: 'unchanged' }]);
+    const primed = primedModelSource(source);
+    expect(source.polls).toBe(1);
+    const store = new ModelStore(primed, { log: memoryLogger() });
+    expect(await store.refresh()).toBe('loaded');
+    expect(source.polls).toBe(1);
+    expect(await store.refresh()).toBe('unchanged');
+    expect(source.polls).toBe(2);
+  });
+
+  it('reports a primed first poll that failed as a failed load, not an unhandled rejection', async () => {
+    const primed = primedModelSource(
+      scripted([new Error('store down'), { kind: 'loaded', served: served('1') }]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const store = new ModelStore(primed, { log: memoryLogger() });
+    expect(await store.refresh()).toBe('failed');
+    expect(await store.refresh()).toBe('loaded');
   });
 });
