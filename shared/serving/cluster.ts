@@ -61,7 +61,8 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     if (!isMessage<MetricsRequest>(message, METRICS_REQUEST)) return;
     let reply: MetricsReply;
     try {
-      aggregator ??= import('prom-client').then((m) => new m.AggregatorRegistry());
+      // A CommonJS module: its exports are the `default` of the namespace, bundled or not.
+      aggregator ??= import('prom-client').then((m) => new m.default.AggregatorRegistry());
       const registry = await aggregator;
       reply = {
         type: METRICS_REPLY,
