@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
+import { runKeys } from '../pipeline/run-keys.ts';
 import { listRuns, readRun } from '../pipeline/run-queries.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
@@ -33,7 +34,7 @@ async function refresh() {
     '<td><a href="api/runs/' + encodeURIComponent(r.runId) + '"><code>' + esc(r.runId) + '</code></a></td>' +
     '<td>' + esc(r.source.key) + '</td><td class="' + esc(r.state) + '">' + esc(r.state) + '</td>' +
     '<td>' + r.steps.map((s) => esc(s.name) + (s.ms !== undefined ? ' ' + (s.ms / 1000).toFixed(1) + 's' : ' …')).join(' → ') + '</td>' +
-    '<td>' + esc(r.error ? r.error.name + ': ' + r.error.message : r.message) + '</td>' +
+    '<td>' + esc(r.error ? r.error.name + ': ' + r.error.message : r.message) + (r.evaluation ? ' <a href="runs/' + encodeURIComponent(r.runId) + '/report">report</a>' : '') + '</td>' +
     '<td>' + esc(r.startedAt) + '</td></tr>').join('');
 }
 refresh(); setInterval(refresh, 2000);
@@ -69,6 +70,17 @@ export async function startConsoleServer(options: {
         return;
       }
       res.json(run);
+    }),
+  );
+  app.get(
+    '/runs/:id/report',
+    wrap(async (req, res) => {
+      const report = await options.store.get(runKeys(String(req.params.id)).report);
+      if (!report) {
+        res.status(404).type('text').send('no evaluation report for this run (it failed before Evaluate?)\n');
+        return;
+      }
+      res.type('html').send(report.body);
     }),
   );
   app.get(

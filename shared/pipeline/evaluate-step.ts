@@ -4,6 +4,7 @@ import { TextModel } from '../ml/model.ts';
 import { encodeLabels, evaluateDocs } from '../ml/training.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
+import { renderEvalReport } from './eval-report.ts';
 import type { CleanRow } from './preprocess-step.ts';
 import { decideGate, type ProductionComparison } from './quality-gate.ts';
 import { readJsonLines, readRequired, writeJson } from './run-files.ts';
@@ -95,6 +96,23 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
             : null,
       gate,
     });
+    await deps.store.put(
+      keys.report,
+      renderEvalReport({
+        runId: payload.runId,
+        model: params.model.name,
+        source: `s3://${payload.bucket}/${payload.key}`,
+        metrics,
+        production:
+          production.kind === 'compared'
+            ? { version: production.version, metrics: production.metrics }
+            : production.kind === 'incomparable'
+              ? { version: production.version, why: production.why }
+              : null,
+        gate,
+      }),
+      { contentType: 'text/html; charset=utf-8' },
+    );
     await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.metrics = headline(metrics);
       s.evaluation = gate;

@@ -60,5 +60,6 @@ export function runKeys(runId: string) {
     trainLabels: `${root}/features/train.labels.json`,
     model: `${root}/model/model.json`,
     metrics: `${root}/eval/metrics.json`,
+    report: `${root}/eval/report.html`,
   };
 }

@@ -148,6 +148,12 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     expect(gate).toMatchObject({ passed: false, productionVersion: 1 });
     expect(gate?.productionScore).toBeGreaterThan((gate?.score ?? 1) + 0.01);
     expect(gate?.reason).toMatch(/worse than production v1/);
+    const report = (await runtime.store.get(runKeys(runId).report))?.body.toString('utf8') ?? '';
+    expect(report).toMatch(/Quality gate: <span class="fail">failed/);
+    expect(report).toContain('<th>production v1</th>');
+    const page = await fetch(`${runtime.consoleUrl}/runs/${runId}/report`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toBe(report);
     expect((await registry().readAliases()).aliases.production).toBe(1);
   });
 
