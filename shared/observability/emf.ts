@@ -41,6 +41,7 @@ export function emfServiceName(fallback: string, env: NodeJS.ProcessEnv = proces
  */
 export class EmfEmitter {
   private pending: EmfDatum[] = [];
+  private readonly sinks = new Map<string, Metrics>();
 
   constructor(
     readonly service: string,
@@ -72,9 +73,17 @@ export class EmfEmitter {
       groups.set(key, group);
     }
     this.pending = [];
-    for (const group of groups.values()) {
-      const metrics = new Metrics({ namespace: this.namespace, serviceName: this.service });
-      for (const [key, value] of Object.entries(group[0].dimensions)) metrics.addDimension(key, value);
+    for (const [key, group] of groups) {
+      // One Powertools instance per dimension combination, kept: building one costs more than the export.
+      let metrics = this.sinks.get(key);
+      if (!metrics) {
+        metrics = new Metrics({
+          namespace: this.namespace,
+          serviceName: this.service,
+          defaultDimensions: group[0].dimensions,
+        });
+        this.sinks.set(key, metrics);
+      }
       // Powertools keeps repeated values of a name as an array and flushes by itself at 100 values.
       for (const datum of group)
         for (const value of datum.values)
