@@ -7,6 +7,8 @@ await build({
   entryPoints: {
     cli: 'cli/main.ts',
     'clean-worker': 'shared/ml/clean-worker.ts',
+    // The local runtime's Lambda sandboxes (worker threads running the pipeline handlers).
+    'task-worker': 'shared/local/task-worker.ts',
   },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },

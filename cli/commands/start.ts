@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadParams } from '../../shared/config/params.ts';
 import { startLocalRuntime } from '../../shared/local/local-runtime.ts';
@@ -26,6 +27,8 @@ export function registerStart(program: Command): void {
     .action(async (options: StartOptions) => {
       process.env.TEXTOPS_LOG ??= 'silent';
       const params = options.params ? loadParams(options.params) : loadParams();
+      // The pipeline handlers (in their task workers) read the same file.
+      if (options.params) process.env.TEXTOPS_PARAMS_FILE = resolve(options.params);
       const runtime = await startLocalRuntime({
         dir: options.dir,
         params,

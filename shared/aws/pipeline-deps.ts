@@ -1,5 +1,5 @@
 import { codeVersion } from '../config/code-version.ts';
-import { getStringFromEnv } from '../config/env.ts';
+import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
 import { loadParams, type Params } from '../config/params.ts';
 import { readRuntimeSettings } from '../config/runtime.ts';
 import { logJson } from '../pipeline/log.ts';
@@ -25,7 +25,9 @@ export function storeFor(bucket: string): ObjectStore {
 
 /** What a step handler needs, for the bucket its event points at. */
 export function stepDeps(bucket: string): StepDeps {
-  params ??= loadParams();
+  // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
+  const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
+  params ??= file ? loadParams(file) : loadParams();
   return { store: storeFor(bucket), baseParams: params, codeVersion: codeVersion(), log: logJson };
 }
 

@@ -26,6 +26,7 @@ import { LocalQueue } from './local-queue.ts';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from './local-s3.ts';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.ts';
+import { TaskPool, taskWorkersAvailable } from './task-pool.ts';
 
 export const ASL_FILE = 'statemachines/training-pipeline.asl.json';
 
@@ -74,6 +75,12 @@ export interface LocalRuntimeOptions {
   params?: Params;
   /** Overrides Retry backoff (tests). */
   retryIntervalMs?: number;
+  /**
+   * Where Task handlers run: 'worker' (default when available) gives each concurrent invocation a warm worker
+   * thread, as Lambda gives each a container, so training never blocks the store, console or inference server;
+   * 'inline' runs them on the main thread.
+   */
+  isolation?: 'worker' | 'inline';
   /** Redelivery delay of the local queue. */
   queueRetryDelayMs?: number;
   writeRuntimeFile?: boolean;
@@ -158,12 +165,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     await failInterruptedRuns(store);
 
+    const isolation = options.isolation ?? (taskWorkersAvailable() ? 'worker' : 'inline');
+    const pool = isolation === 'worker' ? new TaskPool() : undefined;
+    if (pool) closers.push(() => pool.close());
     const engine = new LocalStateMachine({
       definition: readFileSync(findDefinitionFile(), 'utf8'),
       substitutions: Object.fromEntries(
         PIPELINE_FUNCTIONS.map((f) => [f.placeholder, localFunctionArn(region, f.name)]),
       ),
-      functions: Object.fromEntries(PIPELINE_FUNCTIONS.map((f) => [f.name, f.handler])),
+      functions: Object.fromEntries(
+        PIPELINE_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
+      ),
       stateMachineArn,
       retryIntervalMs: options.retryIntervalMs,
       claim: async (name, input) => {
