@@ -44,9 +44,11 @@ async function freePort(): Promise<number> {
 export async function startPrometheus(options: {
   targets: ScrapeTarget[];
   ruleFiles?: string[];
+  /** A whole configuration to run instead of the one built from `targets` and `ruleFiles`. */
+  config?: unknown;
 }): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'textops-prometheus-'));
-  const config = {
+  const config = options.config ?? {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: options.ruleFiles ?? [],
     scrape_configs: options.targets.map((t) => ({

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MONITORING_DIR, RULES_FILE } from '../../scripts/monitoring/build.ts';
+import { parse } from 'yaml';
+import { MONITORING_DIR } from '../../scripts/monitoring/build.ts';
 import { prometheusQueries } from '../../scripts/monitoring/grafana.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../shared/local/local-runtime.ts';
@@ -24,10 +25,11 @@ import {
  * promotion; then every PromQL query of every panel, through the HTTP API.
  */
 
-const NAMESPACE = 'textops-test';
-const SERVE_JOB = 'textops-inference';
+// As k8s/monitoring/prometheus-local.yml labels the local stack.
+const NAMESPACE = 'local';
+const SERVE_JOB = 'textops-serve';
 const PIPELINE_JOB = 'textops-pipeline';
-const POD = 'textops-inference-0';
+const POD = 'textops-local';
 const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\n';
 
 let runtime: LocalRuntime;
@@ -79,13 +81,20 @@ beforeAll(async () => {
     queueRetryDelayMs: 20,
     writeRuntimeFile: false,
   });
-  prometheus = await startPrometheus({
-    targets: [
-      { job: SERVE_JOB, url: runtime.inferenceUrl ?? '', labels: { namespace: NAMESPACE, pod: POD } },
-      { job: PIPELINE_JOB, url: runtime.consoleUrl, labels: { namespace: NAMESPACE } },
-    ],
-    ruleFiles: [join(MONITORING_DIR, RULES_FILE)],
-  });
+  // The shipped local configuration, pointed at this stack's ephemeral ports and scraping every second.
+  const config = parse(await readFile(join(MONITORING_DIR, 'prometheus-local.yml'), 'utf8')) as {
+    global: Record<string, string>;
+    rule_files: string[];
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
+  config.global = { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' };
+  config.rule_files = config.rule_files.map((f) => join(MONITORING_DIR, f));
+  const urls: Record<string, string> = {
+    [SERVE_JOB]: runtime.inferenceUrl ?? '',
+    [PIPELINE_JOB]: runtime.consoleUrl,
+  };
+  for (const job of config.scrape_configs) job.static_configs[0].targets = [new URL(urls[job.job_name]).host];
+  prometheus = await startPrometheus({ targets: [], config });
   dashboard = JSON.parse(await readFile(join(MONITORING_DIR, 'dashboards/textops-overview.json'), 'utf8'));
 });
 
@@ -101,7 +110,7 @@ describe('observability against a real Prometheus', () => {
       const result = await prometheus.query('up == 1');
       return result.length === 2 ? result : undefined;
     });
-    expect(up.map((s) => s.metric.job).sort()).toEqual([SERVE_JOB, PIPELINE_JOB]);
+    expect(up.map((s) => s.metric.job).sort()).toEqual([PIPELINE_JOB, SERVE_JOB]);
     const pending = await eventually('TextopsNoModelLoaded pending', async () => {
       const alerts = await prometheus.query('ALERTS{alertname="TextopsNoModelLoaded"}');
       return alerts.length ? alerts : undefined;

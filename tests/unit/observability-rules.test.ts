@@ -59,6 +59,12 @@ describe('Prometheus rules (promtool)', () => {
     expect(code).toBe(0);
   });
 
+  it('the local Prometheus configuration passes promtool check config, rules included', async () => {
+    const { code, output } = await promtool('check', 'config', join(MONITORING_DIR, 'prometheus-local.yml'));
+    expect(output).toContain('SUCCESS: 1 rule files found');
+    expect(code).toBe(0);
+  });
+
   it('the PrometheusRule carries exactly the rule file groups, which promtool accepts', async () => {
     const resource = parse(await readFile(join(MONITORING_DIR, 'prometheus-rule.yaml'), 'utf8')) as {
       kind: string;
