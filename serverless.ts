@@ -179,11 +179,14 @@ function lambdaRole(fn: string, statements: JsonObject[]): JsonObject {
 
 /**
  * The ASL file with each `${XFunctionArn}` placeholder turned into `Fn::GetAtt` of that step's function;
- * serverless-step-functions compiles these into one `Fn::Sub`. An unknown placeholder fails packaging.
+ * serverless-step-functions compiles these into one `Fn::Sub`. Any other placeholder fails packaging.
  */
 function definitionWithFunctionArns(value: Json): Json {
   if (typeof value === 'string') {
     const match = /^\$\{(\w+)FunctionArn\}$/.exec(value);
+    // Any other ${…} would reach CloudFormation's Fn::Sub as an unresolvable variable and fail the deploy.
+    if (!match && value.includes('${'))
+      throw new ConfigError(`${ASL_FILE.pathname}: '${value}' is not a \${<Step>FunctionArn} placeholder`);
     if (!match) return value;
     const fn = match[1].charAt(0).toLowerCase() + match[1].slice(1);
     if (!Object.hasOwn(STEP_SIZES, fn))

@@ -506,5 +506,7 @@ describe('deploy options', () => {
     await expect(packageService('ci', {}, unknown)).rejects.toThrow(
       /TrainOnGpuFunctionArn.*names no function/,
     );
+    const other = aslText.replace('"Payload.$": "$"', '"Payload.$": "$", "Bucket": "${DataBucket}"');
+    await expect(packageService('ci', {}, other)).rejects.toThrow(/'\$\{DataBucket\}' is not a/);
   });
 });
