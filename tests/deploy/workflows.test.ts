@@ -95,6 +95,7 @@ describe('.github/workflows', () => {
       'npm run package',
       'npm run test:deploy',
       'docker build',
+      'scripts/container-smoke-test.sh',
       'kubectl kustomize',
     ])
       expect(commands, command).toContain(command);
