@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import {
+  COLLECT_REPLY,
+  COLLECT_REQUEST,
+  type CollectReply,
+  type CollectRequest,
   isMessage,
   METRICS_REPLY,
   METRICS_REQUEST,
@@ -16,9 +20,16 @@ export function clusterMetricsClient(
   registry: Registry,
   timeoutMs = 5000,
 ): () => Promise<{ contentType: string; body: string }> {
-  AggregatorRegistry.setRegistries([registry]);
-  // Constructing one is what installs prom-client's worker-side listener for the primary's requests.
-  new AggregatorRegistry();
+  process.on('message', async (message: unknown) => {
+    if (!isMessage<CollectRequest>(message, COLLECT_REQUEST)) return;
+    let reply: CollectReply;
+    try {
+      reply = { type: COLLECT_REPLY, id: message.id, metrics: await registry.getMetricsAsJSON() };
+    } catch (error) {
+      reply = { type: COLLECT_REPLY, id: message.id, error: (error as Error).message };
+    }
+    process.send?.(reply);
+  });
   const pending = new Map<string, (reply: MetricsReply) => void>();
   process.on('message', (message: unknown) => {
     if (isMessage<MetricsReply>(message, METRICS_REPLY)) pending.get(message.id)?.(message);

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import type { AggregatorRegistry, PrometheusContentType } from 'prom-client';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from './log.ts';
 
 /**
@@ -7,12 +7,18 @@ import type { Logger } from './log.ts';
  * on crash, shutdown) and answers metric requests; the workers share the listening socket and serve.
  *
  * `/metrics` is answered by whichever worker the connection landed on, so that worker asks the primary, which
- * gathers every worker's registry with prom-client's AggregatorRegistry (counters and histograms summed, gauges
- * as each declares) and replies: a scrape sees the whole pod, not one worker.
+ * gathers the registry of every worker that is listening and merges them with prom-client's
+ * `AggregatorRegistry.aggregate` (counters and histograms summed, gauges as each declares): a scrape sees the
+ * whole pod, not one worker. Only listening workers are asked (prom-client's own `clusterMetrics()` asks every
+ * forked one, and a worker still booting would stall the scrape for its 5 s timeout), and a scrape is all or
+ * nothing: a partial sum would look like a counter reset.
  */
 
 export const METRICS_REQUEST = 'textops:metrics-request';
 export const METRICS_REPLY = 'textops:metrics-reply';
+export const COLLECT_REQUEST = 'textops:collect-request';
+export const COLLECT_REPLY = 'textops:collect-reply';
+const COLLECT_TIMEOUT_MS = 3000;
 const SHUTDOWN = 'textops:shutdown';
 const DEFAULT_MAX_OLD_SPACE_MB = 160;
 
@@ -25,6 +31,18 @@ export interface MetricsReply {
   id: string;
   contentType?: string;
   body?: string;
+  error?: string;
+}
+
+export interface CollectRequest {
+  type: typeof COLLECT_REQUEST;
+  id: string;
+}
+export interface CollectReply {
+  type: typeof COLLECT_REPLY;
+  id: string;
+  /** The worker's `registry.getMetricsAsJSON()`. */
+  metrics?: unknown[];
   error?: string;
 }
 
@@ -51,25 +69,55 @@ export interface PrimaryOptions {
  * Resolves once every worker is listening, with the port they share (listen(0) picks one for all).
  */
 export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
-  // prom-client is imported on the first scrape: the primary's start stays short (workers have it loaded).
-  let aggregator: Promise<AggregatorRegistry<PrometheusContentType>> | undefined;
   const grace = options.shutdownGraceMs ?? 25_000;
   let shuttingDown = false;
   const recentCrashes: number[] = [];
+  const listeningWorkers = new Set<Worker>();
+  const collections = new Map<string, (worker: Worker, reply: CollectReply) => void>();
+  cluster.on('listening', (worker) => listeningWorkers.add(worker));
+
+  /** Every listening worker's metrics, merged; rejects when one does not answer in time. */
+  const gather = async (): Promise<{ contentType: string; body: string }> => {
+    // prom-client is imported on the first scrape: the primary's start stays short. A CommonJS module: its
+    // exports are the namespace's `default`, bundled or not.
+    const { AggregatorRegistry } = (await import('prom-client')).default;
+    const targets = [...listeningWorkers].filter((w) => w.isConnected());
+    const id = randomUUID();
+    const parts = await new Promise<unknown[][]>((resolve, reject) => {
+      const answers = new Map<Worker, unknown[]>();
+      const timer = setTimeout(() => {
+        collections.delete(id);
+        reject(new Error(`${targets.length - answers.size} worker(s) did not send their metrics in time`));
+      }, COLLECT_TIMEOUT_MS);
+      collections.set(id, (worker, reply) => {
+        if (reply.error !== undefined || !reply.metrics) {
+          clearTimeout(timer);
+          collections.delete(id);
+          reject(new Error(`a worker could not read its metrics: ${reply.error}`));
+          return;
+        }
+        answers.set(worker, reply.metrics);
+        if (answers.size === targets.length) {
+          clearTimeout(timer);
+          collections.delete(id);
+          resolve([...answers.values()]);
+        }
+      });
+      for (const worker of targets) worker.send({ type: COLLECT_REQUEST, id } satisfies CollectRequest);
+    });
+    const merged = AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return { contentType: merged.contentType, body: await merged.metrics() };
+  };
 
   cluster.on('message', async (worker: Worker, message: unknown) => {
+    if (isMessage<CollectReply>(message, COLLECT_REPLY)) {
+      collections.get(message.id)?.(worker, message);
+      return;
+    }
     if (!isMessage<MetricsRequest>(message, METRICS_REQUEST)) return;
     let reply: MetricsReply;
     try {
-      // A CommonJS module: its exports are the `default` of the namespace, bundled or not.
-      aggregator ??= import('prom-client').then((m) => new m.default.AggregatorRegistry());
-      const registry = await aggregator;
-      reply = {
-        type: METRICS_REPLY,
-        id: message.id,
-        contentType: registry.contentType,
-        body: await registry.clusterMetrics(),
-      };
+      reply = { type: METRICS_REPLY, id: message.id, ...(await gather()) };
     } catch (error) {
       reply = { type: METRICS_REPLY, id: message.id, error: (error as Error).message };
     }
@@ -77,6 +125,7 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
   });
 
   cluster.on('exit', (worker, code, signal) => {
+    listeningWorkers.delete(worker);
     if (shuttingDown) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
         options.log('info', 'all workers stopped; exiting');
@@ -126,7 +175,7 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
       listening++;
       // The first worker starts alone, so it has the CPU to itself and the pod answers (and turns ready)
       // as early as it can; the others start once it listens.
-      if (listening === 1) for (let i = 1; i < options.workers; i++) cluster.fork();
+      if (listening === 1 && !shuttingDown) for (let i = 1; i < options.workers; i++) cluster.fork();
       if (listening === options.workers) {
         cluster.off('listening', onListening);
         resolve({ port: address.port });

@@ -45,6 +45,7 @@ function send(
       },
     );
     req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error(`no answer to ${path} in 15 s`)));
     if (!pause || !payload) {
       req.end(payload);
       return;
@@ -108,6 +109,32 @@ describe('textops serve with two workers', () => {
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
     expect(lint.stdout + lint.stderr).toBe('');
     expect(lint.status).toBe(0);
+  });
+
+  it('replaces a worker that dies, and keeps answering meanwhile', async () => {
+    const workers = () =>
+      spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .filter(Boolean);
+    const before = workers();
+    expect(before).toHaveLength(2);
+    process.kill(Number(before[0]), 'SIGKILL');
+    // A connection handed to the worker as it dies is lost with it; from the primary's notice on, none is.
+    await expect.poll(() => stderr, { timeout: 10_000 }).toMatch(/worker died; starting another/);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => send('/predict', { text: REVIEW })));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    // Scrapes meanwhile merge the workers that listen; one still booting does not stall them.
+    const scrape = await send('/metrics');
+    expect(scrape.status).toBe(200);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(workers().length === 2 && !workers().includes(before[0]))) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(workers()).toHaveLength(2);
+    expect(workers()).not.toContain(before[0]);
+    await expect
+      .poll(async () => (await send('/metrics')).text, { timeout: 20_000 })
+      .toMatch(/model_reload_total\{result="success"\} 2\n/);
   });
 
   it('finishes in-flight requests on SIGTERM, then stops accepting and exits 0', async () => {
