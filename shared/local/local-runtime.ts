@@ -242,7 +242,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => consoleServer.close());
     // Prometheus scrapes the training runs here (counted from the runs' status files); serving has its own.
-    consoleServer.addRoute('get', '/metrics', pipelineMetricsRoute(new PipelineMetrics(), store));
+    consoleServer.addRoute(
+      'get',
+      '/metrics',
+      pipelineMetricsRoute(new PipelineMetrics(), store, { activity: events }),
+    );
 
     let inferenceUrl: string | null = null;
     if (options.inferencePort !== null) {

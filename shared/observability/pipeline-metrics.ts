@@ -121,20 +121,32 @@ export class PipelineMetrics {
       const runId = info.key.slice(prefix.length, -'/status.json'.length);
       const seen = this.runs.get(runId);
       if (seen?.finished || (seen && seen.etag === info.etag)) continue;
-      const object = await store.get(info.key);
-      if (!object) continue;
-      let status: RunStatusView;
-      try {
-        status = JSON.parse(object.body.toString('utf8')) as RunStatusView;
-      } catch {
-        // A status being rewritten by a step reads as truncated JSON; the next scrape sees it whole.
-        continue;
-      }
-      if (typeof status.runId !== 'string' || !Array.isArray(status.steps)) continue;
-      this.observe(status);
-      const after = this.runs.get(status.runId);
-      if (after) after.etag = object.etag;
+      await this.readRun(store, `${prefix}${runId}/status.json`);
     }
+  }
+
+  /** Reads and observes the status of the given runs only (those a runtime reported activity for). */
+  async syncRuns(store: ObjectStore, runIds: Iterable<string>, prefix = 'runs/'): Promise<void> {
+    for (const runId of runIds) {
+      if (this.runs.get(runId)?.finished) continue;
+      await this.readRun(store, `${prefix}${runId}/status.json`);
+    }
+  }
+
+  private async readRun(store: ObjectStore, key: string): Promise<void> {
+    const object = await store.get(key);
+    if (!object) return;
+    let status: RunStatusView;
+    try {
+      status = JSON.parse(object.body.toString('utf8')) as RunStatusView;
+    } catch {
+      // A status being rewritten by a step reads as truncated JSON; the next scrape sees it whole.
+      return;
+    }
+    if (typeof status.runId !== 'string' || !Array.isArray(status.steps)) return;
+    this.observe(status);
+    const after = this.runs.get(status.runId);
+    if (after) after.etag = object.etag;
   }
 
   /** The Prometheus text exposition of these metrics. */
@@ -143,15 +155,47 @@ export class PipelineMetrics {
   }
 }
 
+/** Where run activity is announced: the local runtime's events (`state` for every execution event). */
+export interface RunActivity {
+  on(event: 'state', listener: (change: { runId: string }) => void): unknown;
+}
+
 /**
  * `GET /metrics` for the local runtime's console server: brings the counters up to date from the status files,
- * then answers in the Prometheus text format. A store that cannot be read answers 503, so Prometheus marks the
- * target down (`up == 0`) instead of scraping stale numbers.
+ * then answers in the Prometheus text format. With `activity`, a scrape reads only the runs that had execution
+ * events since the last one, and lists `runs/` in full only on the first scrape and every `fullSyncMs` (a
+ * listing costs a request per 1,000 objects, and every run leaves a dozen); without it, every scrape lists.
+ * A store that cannot be read answers 503, so Prometheus marks the target down (`up == 0`) instead of
+ * scraping stale numbers.
  */
-export function pipelineMetricsRoute(metrics: PipelineMetrics, store: ObjectStore): RequestHandler {
+export function pipelineMetricsRoute(
+  metrics: PipelineMetrics,
+  store: ObjectStore,
+  options: { activity?: RunActivity; fullSyncMs?: number } = {},
+): RequestHandler {
+  const dirty = new Set<string>();
+  options.activity?.on('state', ({ runId }) => dirty.add(runId));
+  const fullSyncMs = options.fullSyncMs ?? 60_000;
+  let lastFull = Number.NEGATIVE_INFINITY;
+  const sync = async () => {
+    if (!options.activity || performance.now() - lastFull >= fullSyncMs) {
+      dirty.clear();
+      const started = performance.now();
+      await metrics.syncFromStore(store);
+      lastFull = started;
+      return;
+    }
+    const runIds = [...dirty];
+    dirty.clear();
+    try {
+      await metrics.syncRuns(store, runIds);
+    } catch (error) {
+      for (const id of runIds) dirty.add(id);
+      throw error;
+    }
+  };
   return (_req, res) => {
-    metrics
-      .syncFromStore(store)
+    sync()
       .then(() => metrics.metrics())
       .then(({ contentType, body }) => {
         res.set('Content-Type', contentType).set('Cache-Control', 'no-store').send(body);
