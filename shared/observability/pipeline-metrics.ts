@@ -19,8 +19,8 @@ export const PIPELINE_STEPS = ['ingest', 'preprocess', 'featurize', 'train', 'ev
 interface Seen {
   /** The outcome was counted (the run reached a terminal state). */
   finished: boolean;
-  /** Indexes of `steps[]` whose duration was observed. */
-  stepsObserved: Set<number>;
+  /** Step attempts (`name@startedAt`) whose duration was observed; a retried step is a new attempt. */
+  stepsObserved: Set<string>;
   /** ETag of the status object last read, so an unchanged run costs no GET. */
   etag?: string;
 }
@@ -97,11 +97,12 @@ export class PipelineMetrics {
       this.runs.set(status.runId, seen);
       this.started.inc();
     }
-    status.steps.forEach((step, index) => {
-      if (step.state === 'running' || step.ms === undefined || seen.stepsObserved.has(index)) return;
-      seen.stepsObserved.add(index);
+    for (const step of status.steps) {
+      const attempt = `${step.name}@${step.startedAt}`;
+      if (step.state === 'running' || step.ms === undefined || seen.stepsObserved.has(attempt)) continue;
+      seen.stepsObserved.add(attempt);
       this.stepDuration.observe({ step: step.name }, step.ms / 1000);
-    });
+    }
     if (seen.finished) return;
     if (status.state === 'succeeded') this.succeeded.inc();
     else if (status.state === 'rejected') this.rejected.inc();

@@ -54,6 +54,25 @@ describe('PipelineMetrics', () => {
     expect(await sample(metrics, 'pipeline_step_duration_seconds_bucket{le="2.5",step="train"}')).toBe(0);
   });
 
+  it('times a retried step once per attempt, even when the retry replaces the record in place', async () => {
+    const metrics = new PipelineMetrics();
+    const attempt = (startedAt: string, state: 'running' | 'failed' | 'succeeded', ms?: number) => ({
+      name: 'train',
+      state,
+      startedAt,
+      ...(ms === undefined ? {} : { ms }),
+    });
+    metrics.observe(run('r', 'running', [step('ingest', 'succeeded', 100), attempt('t1', 'failed', 900)]));
+    // The step runner drops the failed record and appends the new attempt at the same index.
+    metrics.observe(run('r', 'running', [step('ingest', 'succeeded', 100), attempt('t2', 'running')]));
+    metrics.observe(
+      run('r', 'succeeded', [step('ingest', 'succeeded', 100), attempt('t2', 'succeeded', 2000)]),
+    );
+    expect(await sample(metrics, 'pipeline_step_duration_seconds_count{step="train"}')).toBe(2);
+    expect(await sample(metrics, 'pipeline_step_duration_seconds_sum{step="train"}')).toBeCloseTo(2.9, 9);
+    expect(await sample(metrics, 'pipeline_step_duration_seconds_count{step="ingest"}')).toBe(1);
+  });
+
   it('counts rejected runs, failed runs by error name, and skips ignored uploads', async () => {
     const metrics = new PipelineMetrics();
     metrics.observe(run('a', 'rejected', [step('register', 'succeeded', 50)]));
