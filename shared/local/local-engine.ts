@@ -205,18 +205,18 @@ export class LocalStateMachine implements PipelineStarter {
         if (e.type.startsWith('State')) void save();
       }
     })();
+    // The outcome is recorded only once every event is in, so a saved history that is no longer RUNNING is
+    // always the complete one (with its stop date).
+    let outcome: Pick<ExecutionHistory, 'status' | 'error' | 'cause'>;
     try {
       await execution.result;
-      history.status = 'SUCCEEDED';
+      outcome = { status: 'SUCCEEDED' };
     } catch (error) {
-      history.status = 'FAILED';
       const cause = error instanceof ExecutionError ? (error.cause as Error | undefined) : (error as Error);
-      history.error = cause?.name ?? 'Error';
-      history.cause = cause?.message ?? String(error);
+      outcome = { status: 'FAILED', error: cause?.name ?? 'Error', cause: cause?.message ?? String(error) };
     }
     await events.catch(() => undefined);
-    history.stopDate = new Date().toISOString();
-    history.ms = Date.now() - started;
+    Object.assign(history, outcome, { stopDate: new Date().toISOString(), ms: Date.now() - started });
     await save();
     return history;
   }

@@ -98,7 +98,7 @@ async function timePipeline(i: number): Promise<PipelineRun> {
   const { etag } = await store.put('incoming/imdb-train.csv.gz', readFileSync(DATA));
   const runId = executionName({ bucket: rt.bucket, key: 'incoming/imdb-train.csv.gz', etag });
   let run = await readRun(store, runId);
-  while (!run.history || run.history.status === 'RUNNING') {
+  while (!run.history?.stopDate) {
     await sleep(250);
     run = await readRun(store, runId);
   }
