@@ -14,12 +14,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
+import { parse } from 'csv-parse/sync';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
-import { sharedDataPath, sharedRows } from '../helpers/data.ts';
+import { sharedDataPath } from '../helpers/data.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const argModel = process.argv.indexOf('--model');
@@ -29,15 +31,21 @@ function log(line: string) {
   process.stderr.write(`${line}\n`);
 }
 
-/** The first review of the IMDB set that is exactly 231 words long (the issue's reference input). */
+/**
+ * The first review of the IMDB set that is exactly 231 words long (the issue's reference input). Parsed here and
+ * dropped, not through the cached test helper: a bench process holding the whole data set spends so long in GC
+ * that the local S3 store it hosts slows the cold starts it measures.
+ */
 function review231(): string {
-  const rows = sharedRows('imdb-train.csv.gz');
+  const rows = parse(gunzipSync(readFileSync(sharedDataPath('imdb-train.csv.gz'))), {
+    to: 2000,
+  }) as string[][];
   const textColumn = rows[0].findIndex((h) => /review|text/i.test(h));
   for (const row of rows.slice(1)) {
     const text = row[textColumn];
     if (text.trim().split(/\s+/).length === 231) return text;
   }
-  throw new Error('no 231-word review in the data set');
+  throw new Error('no 231-word review in the first 2,000 rows of the data set');
 }
 
 async function imdbModelDir(): Promise<string> {
