@@ -19,7 +19,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { LOCAL_CREDENTIALS, startLocalS3 } from '../../shared/local/local-s3.ts';
+import { LOCAL_CREDENTIALS } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 
@@ -92,7 +92,8 @@ async function launch(
   const child = spawn(
     process.execPath,
     [
-      'dist/cli.mjs',
+      // The command as the container runs it (bin/textops.mjs routes `serve` to its own bundle).
+      'bin/textops.mjs',
       'serve',
       '--port',
       String(port),
@@ -165,7 +166,26 @@ async function main() {
   const modelDir = await imdbModelDir();
 
   const dataDir = await mkdtemp(join(tmpdir(), 'textops-bench-store-'));
-  const s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-bench' });
+  const store = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'tests/bench/serve-store.ts', dataDir, 'textops-bench'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const s3 = {
+    bucket: 'textops-bench',
+    url: await new Promise<string>((resolve, reject) => {
+      let out = '';
+      store.stdout?.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) resolve((JSON.parse(out) as { url: string }).url);
+      });
+      store.once('exit', (code) => reject(new Error(`the local store exited with ${code}`)));
+    }),
+    close: () => stop(store),
+  };
   const client = new S3Client({
     region: 'us-east-1',
     endpoint: s3.url,
