@@ -77,9 +77,10 @@ describe('web page in Chromium', () => {
     expect(shown[0].probability + shown[1].probability).toBeCloseTo(1, 6);
     expect(shown[0].probability).toBeGreaterThan(0.5);
     // Bars are drawn to scale (after their width transition ends).
-    await page.waitForTimeout(400);
+    await expect
+      .poll(async () => (await bars()).every((b) => Math.abs(b.width / b.track - b.probability) < 0.02))
+      .toBe(true);
     shown = await bars();
-    for (const b of shown) expect(b.width / b.track).toBeCloseTo(b.probability, 1);
     expect(shown[0].text).toMatch(/negative\d+\.\d%/);
 
     await page.fill(
