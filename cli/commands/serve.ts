@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
-import { loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params.ts';
 import { readRuntimeSettings, readServingSettings } from '../../shared/config/runtime.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
@@ -40,7 +40,12 @@ export function registerServe(program: Command): void {
     .option('--quiet', 'log warnings and errors only')
     .action(async (options: ServeOptions) => {
       const env = readServingSettings();
-      const params = options.params ? loadParams(options.params) : loadParams();
+      // params.yaml (a YAML parser and a schema library) loads where it is needed: in the primary, while the
+      // first worker starts on the other core.
+      const readParams = async (): Promise<Params> => {
+        const { loadParams } = await import('../../shared/config/params.ts');
+        return options.params ? loadParams(options.params) : loadParams();
+      };
       const port = options.port !== undefined ? positiveInt(options.port, '--port', 0) : (env.port ?? 8080);
       const host = options.host ?? env.host ?? '127.0.0.1';
       const workers =
@@ -53,9 +58,8 @@ export function registerServe(program: Command): void {
           'no model to serve: give a model directory (--model <dir> or TEXTOPS_MODEL_DIR), or set TEXTOPS_BUCKET (with AWS_ENDPOINT_URL_S3 for a local store) to follow the registry',
         );
       }
-      const from = modelDir
-        ? resolve(modelDir)
-        : `registry/${params.model.name}@production in s3://${runtime.bucket}`;
+      const from = (params: Params) =>
+        modelDir ? resolve(modelDir) : `registry/${params.model.name}@production in s3://${runtime.bucket}`;
       const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       // Modules are imported where they are needed, not at the top: the cluster primary never loads the
       // model code, and a worker starts loading it as early as it can.
@@ -64,12 +68,24 @@ export function registerServe(program: Command): void {
 
       if (workers > 1 && cluster.isPrimary) {
         const { runPrimary } = await import('../../shared/serving/cluster.ts');
-        const listening = await runPrimary({ workers, log });
+        const listening = runPrimary({ workers, log });
+        let params: Params;
+        try {
+          params = await readParams();
+        } catch (error) {
+          // Said once, here; the worker that started meanwhile is stopped before it says anything.
+          for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+          const { name, message } = error instanceof Error ? error : new Error(String(error));
+          process.stderr.write(`textops: ${name}: ${message}\n`);
+          process.exit(1);
+        }
+        const { port: shared } = await listening;
         process.stdout.write(
-          `textops serve: http://${shownHost}:${listening.port} (${workers} workers, model from ${from})\n`,
+          `textops serve: http://${shownHost}:${shared} (${workers} workers, model from ${from(params)})\n`,
         );
         return;
       }
+      const params = await readParams();
       let server: { close(): Promise<void>; url: string } | undefined;
       if (cluster.isWorker) {
         // Listening for the primary's stop request from the start: a rollout may stop a worker still loading.
@@ -96,7 +112,7 @@ export function registerServe(program: Command): void {
         codeVersion: codeVersion(),
       });
       if (cluster.isWorker) return;
-      process.stdout.write(`textops serve: ${server.url} (model from ${from})\n`);
+      process.stdout.write(`textops serve: ${server.url} (model from ${from(params)})\n`);
       let closing = false;
       const stop = async (signal: string) => {
         if (closing) return;

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
@@ -181,6 +182,18 @@ describe('textops serve settings', () => {
     );
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/--workers must be an integer >= 1, got 'two'/);
+    // params.yaml is checked in the primary while the first worker starts: one message, no worker noise.
+    const paramsFile = join(dir, 'bad-params.yaml');
+    writeFileSync(paramsFile, 'model:\n  name: Not A Name\n');
+    const badParams = spawnSync(
+      process.execPath,
+      ['bin/textops.mjs', 'serve', '--model', dir, '--workers', '2', '--port', '0', '--params', paramsFile],
+      { cwd: root, env: cleanEnv(), encoding: 'utf8' },
+    );
+    expect(badParams.status).toBe(1);
+    expect(badParams.stderr.match(/ConfigError/g)).toHaveLength(1);
+    expect(badParams.stderr).toMatch(/'model\.name': lowercase letters/);
+    expect(badParams.stderr).not.toMatch(/EPIPE|at .+:\d+:\d+/);
   });
 
   it('takes the port from PORT and the model from TEXTOPS_MODEL_DIR, in one process with --workers 1', async () => {
