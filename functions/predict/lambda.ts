@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { codeVersion } from '../../shared/config/code-version.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { readRuntimeSettings, readServingSettings } from '../../shared/config/runtime.ts';
+import { servingEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import {
   type ApiGatewayEvent,
   type ApiGatewayResult,
@@ -13,7 +14,7 @@ import { modelSourceFor } from '../../shared/serving/source-from-settings.ts';
 // Built once per Lambda container, during init: settings are checked and the first model load starts here.
 const params = loadParams();
 const settings = readServingSettings();
-const { handler: serve } = createLambdaHandler({
+const { handler: serve, serving } = createLambdaHandler({
   source: modelSourceFor({ modelDir: settings.modelDir, runtime: readRuntimeSettings(), params }),
   params,
   apiKey: settings.apiKey,
@@ -22,5 +23,10 @@ const { handler: serve } = createLambdaHandler({
   codeVersion: codeVersion(),
 });
 
-/** API Gateway (REST v1 or HTTP API v2) → the inference express app, through serverless-http. */
-export const handler = middy<ApiGatewayEvent, ApiGatewayResult>().handler(serve);
+/**
+ * API Gateway (REST v1 or HTTP API v2) → the inference express app, through serverless-http. The app's metrics
+ * go to CloudWatch as EMF after each invocation (no /metrics route in Lambda).
+ */
+export const handler = middy<ApiGatewayEvent, ApiGatewayResult>()
+  .use(servingEmfMetrics({ registry: serving.metrics.registry }))
+  .handler(serve);

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetClients } from '../../shared/aws/clients.ts';
+import { resetPipelineDeps, storeFor } from '../../shared/aws/pipeline-deps.ts';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/local/local-s3.ts';
+import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import { readStatus } from '../../shared/pipeline/run-status.ts';
+import { sampleCsv } from '../helpers/data.ts';
+import { captureStdoutJson, type EmfDocument, emfProblems, emfValues } from '../helpers/emf.ts';
+
+/**
+ * The deployed handler modules write EMF when they run as Lambdas: the real `functions/*` modules, loaded with
+ * `AWS_LAMBDA_FUNCTION_NAME` set (as Lambda sets it), against the real local S3 store. (The local runtime runs
+ * the same modules without that variable, and writes none.)
+ */
+
+const BUCKET = 'textops-emf';
+const ENV = [
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_REGION',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'TEXTOPS_BUCKET',
+  'TEXTOPS_LOG',
+] as const;
+const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+const context = {
+  functionName: 'textops-test',
+  awsRequestId: 'req-emf',
+  getRemainingTimeInMillis: () => 60_000,
+} as Context;
+
+let dir: string;
+let s3: LocalS3;
+
+function expectValid(docs: EmfDocument[]): void {
+  expect(docs.length).toBeGreaterThan(0);
+  for (const doc of docs) expect(emfProblems(doc)).toEqual([]);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'textops-emf-'));
+  s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: BUCKET });
+  Object.assign(process.env, {
+    AWS_LAMBDA_FUNCTION_NAME: 'textops-test-function',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_S3: s3.url,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    TEXTOPS_BUCKET: BUCKET,
+    TEXTOPS_LOG: 'silent',
+  });
+  resetClients();
+  resetPipelineDeps();
+});
+
+afterAll(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  resetClients();
+  resetPipelineDeps();
+  await s3?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('pipeline handlers as Lambdas write EMF', () => {
+  it('ingest: a started run and the step duration', async () => {
+    const { handler } = (await import('../../functions/ingest/handler.ts')) as {
+      handler: Handler<RunPayload, RunPayload>;
+    };
+    const { etag } = await storeFor(BUCKET).put('incoming/reviews.csv', sampleCsv('imdb-train.csv.gz', 300));
+    const payload: RunPayload = { runId: 'reviews-emf-1', bucket: BUCKET, key: 'incoming/reviews.csv', etag };
+    const docs = await captureStdoutJson(() => handler(payload, context));
+    expectValid(docs);
+    expect(emfValues(docs, 'pipeline_runs_started_total')).toEqual([
+      { value: [1], dims: { service: 'pipeline' } },
+    ]);
+    const [duration] = emfValues(docs, 'pipeline_step_duration_seconds');
+    expect(duration.dims).toEqual({ service: 'pipeline', step: 'ingest' });
+    expect(duration.value[0]).toBeGreaterThan(0);
+  });
+
+  it('ingest that throws: still timed, and the error reaches Step Functions', async () => {
+    const { handler } = (await import('../../functions/ingest/handler.ts')) as {
+      handler: Handler<RunPayload, RunPayload>;
+    };
+    const { etag } = await storeFor(BUCKET).put('incoming/empty.csv', '');
+    const payload: RunPayload = { runId: 'empty-emf-1', bucket: BUCKET, key: 'incoming/empty.csv', etag };
+    let thrown: unknown;
+    const docs = await captureStdoutJson(() => handler(payload, context).catch((e: unknown) => (thrown = e)));
+    expect((thrown as Error).name).toBe('InvalidDatasetError');
+    expectValid(docs);
+    expect(emfValues(docs, 'pipeline_step_duration_seconds')[0].dims.step).toBe('ingest');
+  });
+
+  it('record-failure: a failed run by error name, as status.json records it', async () => {
+    const { handler } = (await import('../../functions/record-failure/handler.ts')) as {
+      handler: Handler<RunPayload, RunPayload>;
+    };
+    const payload: RunPayload = {
+      runId: 'empty-emf-1',
+      bucket: BUCKET,
+      key: 'incoming/empty.csv',
+      etag: 'x',
+      error: {
+        Error: 'InvalidDatasetError',
+        Cause: JSON.stringify({
+          errorType: 'InvalidDatasetError',
+          errorMessage: 'the file is empty (0 bytes)',
+        }),
+      },
+    };
+    const docs = await captureStdoutJson(() => handler(payload, context));
+    expectValid(docs);
+    expect(emfValues(docs, 'pipeline_runs_failed_total')).toEqual([
+      { value: [1], dims: { service: 'pipeline', error: 'InvalidDatasetError' } },
+    ]);
+    expect((await readStatus(storeFor(BUCKET), 'empty-emf-1'))?.error?.name).toBe('InvalidDatasetError');
+  });
+});
+
+describe('the prediction Lambda module writes EMF', () => {
+  it('a request with no production model yet: a 503 counted with its endpoint and status', async () => {
+    const { handler } = (await import('../../functions/predict/lambda.ts')) as {
+      handler: Handler<APIGatewayProxyEventV2, { statusCode: number }>;
+    };
+    const event = JSON.parse(
+      readFileSync(new URL('../fixtures/apigw-v2-predict.json', import.meta.url), 'utf8'),
+    ) as APIGatewayProxyEventV2;
+    let status = 0;
+    const docs = await captureStdoutJson(async () => {
+      status = (await handler(event, context)).statusCode;
+    });
+    expect(status).toBe(503);
+    expectValid(docs);
+    expect(emfValues(docs, 'app_request_count')).toEqual([
+      { value: [1], dims: { service: 'predict', method: 'POST', endpoint: '/predict', status: '503' } },
+    ]);
+    expect(emfValues(docs, 'model_info')).toEqual([]);
+  });
+});
