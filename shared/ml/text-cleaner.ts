@@ -1,5 +1,5 @@
 import model from 'wink-eng-lite-web-model';
-import winkNLP from 'wink-nlp';
+import winkNLP, { type WinkMethods } from 'wink-nlp';
 import type { CleanConfig } from '../config/params.ts';
 
 /** Negations are stop words in most lists, yet they flip sentiment; `keep_negations` spares them. */
@@ -48,10 +48,17 @@ const NUMBER_TYPES = new Set(['number', 'ordinal', 'time', 'decade']);
 const PUNCTUATION_TYPES = new Set(['punctuation', 'symbol', 'currency']);
 const SPACE_TYPES = new Set(['tabCRLF', 'space']);
 
-// Building the nlp object loads the language model (~100 ms); one per pipeline shape per process.
-const nlpTokenize = winkNLP(model, []);
-const nlpWithPos = winkNLP(model, ['pos']);
-const its = nlpTokenize.its;
+// Building an nlp object loads the language model (~100 ms): one per pipeline shape per process, built on
+// first use so a server that never lemmatizes does not pay for the POS tagger at cold start.
+const nlpByShape = new Map<'tokenize' | 'pos', WinkMethods>();
+function nlpFor(shape: 'tokenize' | 'pos'): WinkMethods {
+  let nlp = nlpByShape.get(shape);
+  if (!nlp) {
+    nlp = winkNLP(model, shape === 'pos' ? ['pos'] : []);
+    nlpByShape.set(shape, nlp);
+  }
+  return nlp;
+}
 
 export type TextCleaner = (text: string) => string[];
 
@@ -61,7 +68,8 @@ export type TextCleaner = (text: string) => string[];
  * markup, URLs, numbers, punctuation and stop words, lemmatize and enforce a minimum token length.
  */
 export function createTextCleaner(config: CleanConfig): TextCleaner {
-  const nlp = config.lemmatize ? nlpWithPos : nlpTokenize;
+  const nlp = nlpFor(config.lemmatize ? 'pos' : 'tokenize');
+  const its = nlp.its;
   return (input: string): string[] => {
     let text = input;
     if (config.strip_html) {
@@ -71,16 +79,18 @@ export function createTextCleaner(config: CleanConfig): TextCleaner {
     const tokens = doc.tokens();
     const types = tokens.out(its.type) as string[];
     // its.value, not its.normal: the normal form also rewrites spellings (mommy/mummy) depending on history.
-    const forms = (
-      config.lemmatize ? tokens.out(its.lemma as unknown as typeof its.normal) : tokens.out(its.value)
-    ) as string[];
+    const forms = tokens.out(its.value) as string[];
+    // wink leaves the lemma of a few tokens undefined; those keep their surface form.
+    const lemmas = config.lemmatize
+      ? (tokens.out(its.lemma as unknown as typeof its.value) as string[])
+      : undefined;
     const stopFlags = config.remove_stop_words
       ? (tokens.out(its.stopWordFlag) as unknown as boolean[])
       : undefined;
     const out: string[] = [];
     for (let i = 0; i < forms.length; i++) {
       const type = types[i];
-      let form = forms[i];
+      let form = lemmas?.[i] ?? forms[i];
       if (SPACE_TYPES.has(type)) continue;
       if (config.strip_urls && URL_TYPES.has(type)) continue;
       if (config.strip_numbers && NUMBER_TYPES.has(type)) continue;

@@ -28,6 +28,12 @@ describe('text cleaning', () => {
     );
   });
 
+  it('lemmatizes tokens wink gives no lemma (an IMDB review has "wont,") by keeping their surface form', () => {
+    const tokens = createTextCleaner(config({ lemmatize: true }))('I wont, ever, watch these movies again');
+    expect(tokens).toEqual(expect.arrayContaining(['wont', 'movie', 'watch']));
+    for (const token of tokens) expect(typeof token).toBe('string');
+  });
+
   it('removes stop words but keeps negations unless told otherwise', () => {
     const text = 'This is not a film I would ever watch again';
     const kept = createTextCleaner(config({ remove_stop_words: true, keep_negations: true }))(text);
