@@ -57,8 +57,13 @@ const paramsSchema = z
             max_iter: z.number().int().positive(),
             tol: z.number().positive(),
             nb_scaling: z.boolean(),
+            nb_blend: z.number().min(0),
           })
-          .strict(),
+          .strict()
+          .refine((lr) => !(lr.nb_scaling && lr.nb_blend > 0), {
+            message: 'nb_scaling and nb_blend > 0 cannot be combined: choose one way to use naive Bayes',
+            path: ['nb_blend'],
+          }),
         naive_bayes: z.object({ alpha: z.number().positive() }).strict(),
         workers: z.number().int().min(0).max(64),
       })

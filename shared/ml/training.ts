@@ -1,6 +1,11 @@
 import type { Params } from '../config/params.ts';
 import { TrainingError } from '../errors.ts';
-import { fitLogisticRegression, fitNaiveBayes, type LinearClassifierState } from './classifiers.ts';
+import {
+  blendNaiveBayes,
+  fitLogisticRegression,
+  fitNaiveBayes,
+  type LinearClassifierState,
+} from './classifiers.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv, stratifiedSplit } from './dataset.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
@@ -58,12 +63,14 @@ export function fitClassifier(
   const t = params.train;
   if (t.classifier === 'naive_bayes') return fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
   const lr = t.logistic_regression;
-  return fitLogisticRegression(x, y, nClasses, {
+  const logistic = fitLogisticRegression(x, y, nClasses, {
     C: lr.C,
     maxIter: lr.max_iter,
     tol: lr.tol,
     nbScaling: lr.nb_scaling,
   });
+  if (lr.nb_blend === 0) return logistic;
+  return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);
 }
 
 /** Evaluate: metrics of a model on cleaned, labelled documents. */

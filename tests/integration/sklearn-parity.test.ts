@@ -69,6 +69,7 @@ function compare(params: Params, data: Corpus) {
     classifier: params.train.classifier,
     C: params.train.logistic_regression.C,
     alpha: params.train.naive_bayes.alpha,
+    nb_blend: params.train.logistic_regression.nb_blend,
   });
   return { vectorizer, matrix, labels, proba, oracle };
 }
@@ -84,7 +85,9 @@ describe('parity with scikit-learn', () => {
   let base: Params;
   beforeAll(() => {
     // A tight tolerance so both solvers reach the same optimum of the same strictly convex objective.
-    base = applyOverrides(loadParams(), { train: { logistic_regression: { tol: 1e-9, max_iter: 5000 } } });
+    base = applyOverrides(loadParams(), {
+      train: { logistic_regression: { tol: 1e-9, max_iter: 5000, nb_blend: 0 } },
+    });
   });
 
   it('TF-IDF (1-2 grams, sublinear, min_df/max_df) and binary logistic regression on IMDB reviews', async () => {
@@ -117,6 +120,21 @@ describe('parity with scikit-learn', () => {
     expect(maxAbsDiff(matrix.values, oracle.values)).toBeLessThan(1e-6);
     expect(labels).toEqual(oracle.classes);
     expect(maxAbsDiff(proba, oracle.test_proba.flat())).toBeLessThan(1e-3);
+  });
+
+  it('logistic regression blended with naive Bayes, binary (IMDB) and multinomial (AG News)', async () => {
+    for (const [file, C] of [
+      ['imdb-train.csv.gz', 3],
+      ['agnews-7600.csv.gz', 10],
+    ] as const) {
+      const params = applyOverrides(base, {
+        features: { ngram_range: [1, 2], min_df: 1, max_df: 1.0, sublinear_tf: true },
+        train: { logistic_regression: { C, nb_blend: 0.3 }, naive_bayes: { alpha: 0.1 } },
+      });
+      const data = await corpus(file, 300, 100, params);
+      const { proba, oracle } = compare(params, data);
+      expect(maxAbsDiff(proba, oracle.test_proba.flat())).toBeLessThan(1e-3);
+    }
   });
 
   it('multinomial naive Bayes on IMDB reviews', async () => {

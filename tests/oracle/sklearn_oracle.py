@@ -37,6 +37,21 @@ if job["classifier"] == "naive_bayes":
 else:
     model = LogisticRegression(C=job["C"], tol=1e-10, max_iter=100000)
 model.fit(x_train, job["train_labels"])
+test_proba = np.asarray(model.predict_proba(x_test))
+
+blend = job.get("nb_blend", 0)
+if job["classifier"] != "naive_bayes" and blend > 0:
+    # textops' nb_blend: logistic scores + blend x MultinomialNB joint log-likelihoods, then the link function.
+    nb = MultinomialNB(alpha=job["alpha"]).fit(x_train, job["train_labels"])
+    jll = nb.predict_joint_log_proba(x_test)
+    scores = model.decision_function(x_test)
+    if scores.ndim == 1:
+        positive = 1 / (1 + np.exp(-(scores + blend * (jll[:, 1] - jll[:, 0]))))
+        test_proba = np.column_stack([1 - positive, positive])
+    else:
+        scores = scores + blend * jll
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        test_proba = scores / scores.sum(axis=1, keepdims=True)
 
 json.dump(
     {
@@ -46,7 +61,7 @@ json.dump(
         "indices": x_train.indices.tolist(),
         "values": x_train.data.tolist(),
         "classes": model.classes_.tolist(),
-        "test_proba": np.asarray(model.predict_proba(x_test)).tolist(),
+        "test_proba": test_proba.tolist(),
     },
     sys.stdout,
 )

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fitLogisticRegression, fitNaiveBayes, predictProba } from '../../shared/ml/classifiers.ts';
+import {
+  blendNaiveBayes,
+  fitLogisticRegression,
+  fitNaiveBayes,
+  predictProba,
+} from '../../shared/ml/classifiers.ts';
 import { minimizeLbfgs } from '../../shared/ml/lbfgs.ts';
 import { CsrBuilder, type CsrMatrix } from '../../shared/ml/sparse.ts';
 
@@ -113,5 +118,64 @@ describe('multinomial naive Bayes', () => {
     const joint0 = Math.log(2 / 3) + Math.log(4 / 6);
     const joint1 = Math.log(1 / 3) + Math.log(1 / 5);
     expect(proba[0]).toBeCloseTo(Math.exp(joint0) / (Math.exp(joint0) + Math.exp(joint1)), 12);
+  });
+});
+
+describe('logistic regression blended with naive Bayes', () => {
+  const x = matrix([
+    [1, 0, 0.5],
+    [0.9, 0.1, 0],
+    [0, 1, 0.2],
+    [0.1, 0.8, 0],
+    [0.6, 0.3, 0.1],
+    [0, 0.2, 0.9],
+  ]);
+  const logit = (p: number) => Math.log(p / (1 - p));
+
+  it('adds weight × the NB log-likelihood ratio to the binary logit', () => {
+    const y = Int32Array.from([0, 0, 1, 1, 0, 1]);
+    const lr = fitLogisticRegression(x, y, 2, options);
+    const nb = fitNaiveBayes(x, y, 2, 0.1);
+    const blended = blendNaiveBayes(lr, nb, 0.3);
+    const [pl, pn, pb] = [lr, nb, blended].map((m) => predictProba(m, x));
+    for (let i = 0; i < 6; i++) {
+      const expected = logit(pl[i * 2 + 1]) + 0.3 * (Math.log(pn[i * 2 + 1]) - Math.log(pn[i * 2]));
+      expect(logit(pb[i * 2 + 1])).toBeCloseTo(expected, 9);
+    }
+    expect(blended.outputs).toBe(1);
+    expect(Array.from(blendNaiveBayes(lr, nb, 0).coef)).toEqual(Array.from(lr.coef));
+  });
+
+  it('adds weight × the NB class log-likelihoods to the multinomial scores', () => {
+    const y = Int32Array.from([0, 0, 1, 1, 2, 2]);
+    const lr = fitLogisticRegression(x, y, 3, options);
+    const nb = fitNaiveBayes(x, y, 3, 0.1);
+    const [pl, pn, pb] = [lr, nb, blendNaiveBayes(lr, nb, 2)].map((m) => predictProba(m, x));
+    for (let i = 0; i < 6; i++) {
+      // Softmax scores are defined up to a constant per row: compare differences against class 0.
+      for (let k = 1; k < 3; k++) {
+        const expected = Math.log(pl[i * 3 + k] / pl[i * 3]) + 2 * Math.log(pn[i * 3 + k] / pn[i * 3]);
+        expect(Math.log(pb[i * 3 + k] / pb[i * 3])).toBeCloseTo(expected, 9);
+      }
+    }
+  });
+
+  it('refuses NB-scaled features and models over different features', () => {
+    const y = Int32Array.from([0, 0, 1, 1, 0, 1]);
+    const nb = fitNaiveBayes(x, y, 2, 0.1);
+    const scaled = fitLogisticRegression(x, y, 2, { ...options, nbScaling: true });
+    expect(() => blendNaiveBayes(scaled, nb, 0.3)).toThrow(/nb_scaling/);
+    const narrow = fitNaiveBayes(
+      matrix([
+        [1, 0],
+        [0, 1],
+      ]),
+      Int32Array.from([0, 1]),
+      2,
+      0.1,
+    );
+    expect(() => blendNaiveBayes(fitLogisticRegression(x, y, 2, options), narrow, 0.3)).toThrow(
+      /same features/,
+    );
   });
 });

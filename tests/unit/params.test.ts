@@ -26,6 +26,9 @@ describe('params.yaml', () => {
     );
     expect(() => applyOverrides(base, { train: { classifier: 'svm' } })).toThrow(/'train\.classifier'/);
     expect(() => applyOverrides(base, { features: { ngram_range: [3, 1] } })).toThrow(/ngram_range/);
+    expect(() =>
+      applyOverrides(base, { train: { logistic_regression: { nb_scaling: true, nb_blend: 0.3 } } }),
+    ).toThrow(/'train\.logistic_regression\.nb_blend'.*cannot be combined/);
   });
 
   it('rejects unknown keys by name', () => {
