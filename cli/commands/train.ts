@@ -27,15 +27,23 @@ export function registerTrain(program: Command): void {
           log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`),
       });
       const saved = await saveModelDirectory(options.out, result.model);
+      // Peak memory of this process (worker threads included): what a Lambda or pod must be sized for.
+      const peakRssMb = process.resourceUsage().maxRSS / 1024;
       if (options.json) {
-        process.stdout.write(
-          `${JSON.stringify({ out: resolve(options.out), sha256: saved.sha256, bytes: saved.bytes, stages: result.stages, metrics: result.metrics }, null, 2)}\n`,
-        );
+        const summary = {
+          out: resolve(options.out),
+          sha256: saved.sha256,
+          bytes: saved.bytes,
+          peakRssMb,
+          stages: result.stages,
+          metrics: result.metrics,
+        };
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
       }
       log(formatMetrics(result.metrics));
       log(
-        `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…)`,
+        `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
       );
     });
 }
