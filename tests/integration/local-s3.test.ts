@@ -116,4 +116,12 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
     expect(record?.eventName).toBe('ObjectCreated:Put');
     expect(`"${record?.s3.object.eTag}"`).toBe(etag);
   });
+
+  it('lists past 1,000 keys (continuation tokens), as the registry and /metrics do after ~70 runs', async () => {
+    const keys = Array.from({ length: 1003 }, (_, i) => `many/${String(i).padStart(4, '0')}.json`);
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((key) => store.put(key, '{}')));
+    }
+    expect((await store.list('many/')).map((o) => o.key)).toEqual(keys);
+  }, 120_000);
 });
