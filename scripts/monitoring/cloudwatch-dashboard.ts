@@ -4,23 +4,12 @@ import {
   MetricsQueryBuilder,
   QueryMode,
 } from '@grafana/grafana-foundation-sdk/cloudwatch';
-import {
-  LegendDisplayMode,
-  LegendPlacement,
-  SortOrder,
-  StackingConfigBuilder,
-  StackingMode,
-  TooltipDisplayMode,
-  VisibilityMode,
-  VizLegendOptionsBuilder,
-  VizTooltipOptionsBuilder,
-} from '@grafana/grafana-foundation-sdk/common';
+import { StackingMode } from '@grafana/grafana-foundation-sdk/common';
 import {
   QueryVariableBuilder,
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import {
   EMF_NAMESPACE,
   METRICS,
@@ -28,7 +17,7 @@ import {
   PIPELINE_METRICS,
   SERVICE_DIMENSION,
 } from '../../shared/observability/metric-catalogue.ts';
-import { buildDashboard, datasourceRef, type PlacedPanel } from './grafana.ts';
+import { buildDashboard, datasourceRef, type PlacedPanel, timeseriesPanel } from './grafana.ts';
 
 /**
  * The same operator view for the serverless deployment, read through Grafana's CloudWatch datasource: the
@@ -88,23 +77,7 @@ function panel(
   targets: MetricsQueryBuilder[],
   stacking: StackingMode = StackingMode.None,
 ): PlacedPanel {
-  let builder = new TimeseriesPanel()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .lineWidth(1)
-    .fillOpacity(stacking === StackingMode.None ? 10 : 60)
-    .showPoints(VisibilityMode.Never)
-    .spanNulls(true)
-    .stacking(new StackingConfigBuilder().mode(stacking).group('A'))
-    .legend(
-      new VizLegendOptionsBuilder()
-        .displayMode(LegendDisplayMode.Table)
-        .placement(LegendPlacement.Bottom)
-        .showLegend(true)
-        .calcs(['lastNotNull', 'max']),
-    )
-    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  let builder = timeseriesPanel(title, description, unit, stacking);
   for (const target of targets) builder = builder.withTarget(target);
   return { panel: builder, width };
 }

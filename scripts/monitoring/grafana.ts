@@ -1,5 +1,16 @@
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import {
+  LegendDisplayMode,
+  LegendPlacement,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TooltipDisplayMode,
+  VisibilityMode,
+  VizLegendOptionsBuilder,
+  VizTooltipOptionsBuilder,
+} from '@grafana/grafana-foundation-sdk/common';
+import {
   type Dashboard,
   DashboardBuilder,
   DashboardCursorSync,
@@ -8,6 +19,7 @@ import {
   type RowPanel,
   type VariableModel,
 } from '@grafana/grafana-foundation-sdk/dashboard';
+import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 
 /**
  * Dashboards are built with Grafana's Foundation SDK (typed builders for the dashboard schema, its panels and
@@ -20,6 +32,32 @@ export const DATASOURCE_VARIABLE = 'datasource';
 
 export function datasourceRef(type: string): { type: string; uid: string } {
   return { type, uid: `\${${DATASOURCE_VARIABLE}}` };
+}
+
+/** A time series panel in the look both dashboards share (table legend with last and max, shared tooltip). */
+export function timeseriesPanel(
+  title: string,
+  description: string,
+  unit: string,
+  stacking: StackingMode = StackingMode.None,
+): TimeseriesPanel {
+  return new TimeseriesPanel()
+    .title(title)
+    .description(description)
+    .unit(unit)
+    .lineWidth(1)
+    .fillOpacity(stacking === StackingMode.None ? 10 : 60)
+    .showPoints(VisibilityMode.Never)
+    .spanNulls(true)
+    .stacking(new StackingConfigBuilder().mode(stacking).group('A'))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .displayMode(LegendDisplayMode.Table)
+        .placement(LegendPlacement.Bottom)
+        .showLegend(true)
+        .calcs(['lastNotNull', 'max']),
+    )
+    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
 }
 
 export interface PlacedPanel {

@@ -4,16 +4,12 @@ import {
   BigValueColorMode,
   BigValueGraphMode,
   LegendDisplayMode,
-  LegendPlacement,
   ReduceDataOptionsBuilder,
-  SortOrder,
-  StackingConfigBuilder,
   StackingMode,
   TooltipDisplayMode,
   VisibilityMode,
   VizLegendOptionsBuilder,
   VizOrientation,
-  VizTooltipOptionsBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
   QueryVariableBuilder,
@@ -29,8 +25,7 @@ import {
 import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-sdk/statetimeline';
-import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
-import { buildDashboard, datasourceRef, type PlacedPanel } from './grafana.ts';
+import { buildDashboard, datasourceRef, type PlacedPanel, timeseriesPanel } from './grafana.ts';
 
 /**
  * The operators' dashboard over Prometheus: the inference service (traffic, errors, latency, prediction mix,
@@ -86,23 +81,7 @@ function series(
   options: { stacking?: StackingMode; max?: number } = {},
 ): PlacedPanel {
   const stacking = options.stacking ?? StackingMode.None;
-  let panel = new TimeseriesPanel()
-    .title(title)
-    .description(description)
-    .unit(unit)
-    .lineWidth(1)
-    .fillOpacity(stacking === StackingMode.None ? 10 : 60)
-    .showPoints(VisibilityMode.Never)
-    .spanNulls(true)
-    .stacking(new StackingConfigBuilder().mode(stacking).group('A'))
-    .legend(
-      new VizLegendOptionsBuilder()
-        .displayMode(LegendDisplayMode.Table)
-        .placement(LegendPlacement.Bottom)
-        .showLegend(true)
-        .calcs(['lastNotNull', 'max']),
-    )
-    .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending));
+  let panel = timeseriesPanel(title, description, unit, stacking);
   if (options.max !== undefined) panel = panel.min(0).max(options.max);
   for (const target of targets) panel = panel.withTarget(target);
   return { panel, width };
