@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { codeVersion } from '../shared/config/code-version.ts';
 import { TextopsError } from '../shared/errors.ts';
+import { registerData } from './commands/data.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerModels } from './commands/models.ts';
 import { registerPredict } from './commands/predict.ts';
@@ -28,6 +29,7 @@ registerModels(program);
 registerPromote(program);
 registerRollback(program);
 registerWorker(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -44,7 +44,10 @@ export class TransientError extends TextopsError {
   override readonly retryable = true;
 }
 
-/** Every error name of the hierarchy; the state machine may match only these (and States.*). */
+/** A public corpus could not be fetched or is not what its source should serve (`textops data download`). */
+export class DownloadError extends TextopsError {}
+
+/** Every error name a pipeline step can throw; the state machine may match only these (and States.*). */
 export const ERROR_NAMES = [
   'TextopsError',
   'ConfigError',
