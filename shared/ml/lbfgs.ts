@@ -32,6 +32,76 @@ function maxAbs(a: Float64Array): number {
 }
 
 /**
+ * d = -H·g by the two-loop recursion over the stored pairs (oldest first in `s`, `y`, `rho`). Each update of d is
+ * fused with the dot product the next step needs, so a pass reads d once per pair instead of twice; the values
+ * are the same as the textbook loops, element by element and in the same summation order.
+ */
+function twoLoopDirection(
+  g: Float64Array,
+  s: readonly Float64Array[],
+  y: readonly Float64Array[],
+  rho: readonly number[],
+  alpha: Float64Array,
+  d: Float64Array,
+): void {
+  const n = d.length;
+  const pairs = s.length;
+  if (pairs === 0) {
+    for (let i = 0; i < n; i++) d[i] = -g[i];
+    return;
+  }
+  // First loop, newest to oldest: alpha_k = rho_k s_k·d, then d -= alpha_k y_k.
+  let sk = s[pairs - 1];
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    const v = -g[i];
+    d[i] = v;
+    acc += sk[i] * v;
+  }
+  for (let k = pairs - 1; k >= 0; k--) {
+    const a = rho[k] * acc;
+    alpha[k] = a;
+    const yk = y[k];
+    acc = 0;
+    if (k > 0) {
+      sk = s[k - 1];
+      for (let i = 0; i < n; i++) {
+        const v = d[i] - a * yk[i];
+        d[i] = v;
+        acc += sk[i] * v;
+      }
+    } else {
+      for (let i = 0; i < n; i++) d[i] -= a * yk[i];
+    }
+  }
+  // Scale by gamma = s·y / y·y of the newest pair, then second loop, oldest to newest:
+  // beta = rho_k y_k·d, d += (alpha_k - beta) s_k.
+  const gamma = dot(s[pairs - 1], y[pairs - 1]) / dot(y[pairs - 1], y[pairs - 1]);
+  let yk = y[0];
+  acc = 0;
+  for (let i = 0; i < n; i++) {
+    const v = d[i] * gamma;
+    d[i] = v;
+    acc += yk[i] * v;
+  }
+  for (let k = 0; k < pairs; k++) {
+    const c = alpha[k] - rho[k] * acc;
+    const sk2 = s[k];
+    acc = 0;
+    if (k + 1 < pairs) {
+      yk = y[k + 1];
+      for (let i = 0; i < n; i++) {
+        const v = d[i] + c * sk2[i];
+        d[i] = v;
+        acc += yk[i] * v;
+      }
+    } else {
+      for (let i = 0; i < n; i++) d[i] += c * sk2[i];
+    }
+  }
+}
+
+/**
  * Minimises a smooth function with limited-memory BFGS (Nocedal & Wright, Numerical Optimization, alg. 7.4/7.5):
  * the two-loop recursion gives the search direction, a backtracking line search enforces the Armijo condition,
  * and correction pairs that break the curvature condition are skipped. Deterministic for a given start.
@@ -45,6 +115,7 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
   const s: Float64Array[] = [];
   const y: Float64Array[] = [];
   const rho: number[] = [];
+  const spare: Float64Array[] = [];
   const alpha = new Float64Array(m);
   const d = new Float64Array(n);
   const xNew = new Float64Array(n);
@@ -53,22 +124,7 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
   for (let iter = 0; iter < options.maxIter; iter++) {
     if (maxAbs(g) <= options.tol) return { x, value: fx, iterations: iter, converged: true };
 
-    // Two-loop recursion: d = -H g.
-    for (let i = 0; i < n; i++) d[i] = -g[i];
-    for (let k = s.length - 1; k >= 0; k--) {
-      alpha[k] = rho[k] * dot(s[k], d);
-      const yk = y[k];
-      for (let i = 0; i < n; i++) d[i] -= alpha[k] * yk[i];
-    }
-    const gamma =
-      s.length > 0 ? dot(s[s.length - 1], y[y.length - 1]) / dot(y[y.length - 1], y[y.length - 1]) : 1;
-    for (let i = 0; i < n; i++) d[i] *= gamma;
-    for (let k = 0; k < s.length; k++) {
-      const beta = rho[k] * dot(y[k], d);
-      const sk = s[k];
-      for (let i = 0; i < n; i++) d[i] += (alpha[k] - beta) * sk[i];
-    }
-
+    twoLoopDirection(g, s, y, rho, alpha, d);
     let slope = dot(g, d);
     if (slope >= 0) {
       // Not a descent direction (numerical trouble): restart from steepest descent.
@@ -82,7 +138,8 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     let fNew = Number.POSITIVE_INFINITY;
     let accepted = false;
     for (let tries = 0; tries < 40; tries++) {
-      for (let i = 0; i < n; i++) xNew[i] = x[i] + step * d[i];
+      const t = step;
+      for (let i = 0; i < n; i++) xNew[i] = x[i] + t * d[i];
       fNew = f(xNew, gNew);
       if (Number.isFinite(fNew) && fNew <= fx + 1e-4 * step * slope) {
         accepted = true;
@@ -92,8 +149,9 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     }
     if (!accepted) return { x, value: fx, iterations: iter, converged: false };
 
-    const sk = new Float64Array(n);
-    const yk = new Float64Array(n);
+    // Pair arrays are recycled: at 10^5–10^6 weights, allocating two per iteration costs more than the arithmetic.
+    const sk = spare.pop() ?? new Float64Array(n);
+    const yk = spare.pop() ?? new Float64Array(n);
     for (let i = 0; i < n; i++) {
       sk[i] = xNew[i] - x[i];
       yk[i] = gNew[i] - g[i];
@@ -101,13 +159,14 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     const sy = dot(sk, yk);
     if (sy > 1e-12 * dot(yk, yk)) {
       if (s.length === m) {
-        s.shift();
-        y.shift();
+        spare.push(s.shift() as Float64Array, y.shift() as Float64Array);
         rho.shift();
       }
       s.push(sk);
       y.push(yk);
       rho.push(1 / sy);
+    } else {
+      spare.push(sk, yk);
     }
     const decrease = fx - fNew;
     x.set(xNew);

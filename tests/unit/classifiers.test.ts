@@ -38,6 +38,28 @@ describe('L-BFGS', () => {
     expect(result.x[0]).toBeCloseTo(1, 5);
     expect(result.x[1]).toBeCloseTo(1, 5);
   });
+
+  it('converges on an ill-conditioned quadratic with a short memory (pairs recycled many times)', () => {
+    const n = 200;
+    const curvature = Float64Array.from({ length: n }, (_, i) => 1 + (i % 17) * 6); // condition number 97
+    const centre = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
+    const result = minimizeLbfgs(
+      (x, g) => {
+        let f = 0;
+        for (let i = 0; i < n; i++) {
+          const r = x[i] - centre[i];
+          g[i] = curvature[i] * r;
+          f += 0.5 * curvature[i] * r * r;
+        }
+        return f;
+      },
+      new Float64Array(n),
+      { maxIter: 1000, tol: 1e-7, memory: 3 },
+    );
+    expect(result.converged).toBe(true);
+    expect(result.iterations).toBeGreaterThan(3);
+    for (let i = 0; i < n; i++) expect(result.x[i]).toBeCloseTo(centre[i], 6);
+  });
 });
 
 describe('logistic regression', () => {
