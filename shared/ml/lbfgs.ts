@@ -109,8 +109,8 @@ function twoLoopDirection(
 export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOptions): LbfgsResult {
   const n = x0.length;
   const m = options.memory ?? 10;
-  const x = Float64Array.from(x0);
-  const g = new Float64Array(n);
+  let x = Float64Array.from(x0);
+  let g = new Float64Array(n);
   let fx = f(x, g);
   const s: Float64Array[] = [];
   const y: Float64Array[] = [];
@@ -118,8 +118,9 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
   const spare: Float64Array[] = [];
   const alpha = new Float64Array(m);
   const d = new Float64Array(n);
-  const xNew = new Float64Array(n);
-  const gNew = new Float64Array(n);
+  // The accepted point and the trial point swap arrays instead of copying.
+  let xNew = new Float64Array(n);
+  let gNew = new Float64Array(n);
 
   for (let iter = 0; iter < options.maxIter; iter++) {
     if (maxAbs(g) <= options.tol) return { x, value: fx, iterations: iter, converged: true };
@@ -152,12 +153,17 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     // Pair arrays are recycled: at 10^5–10^6 weights, allocating two per iteration costs more than the arithmetic.
     const sk = spare.pop() ?? new Float64Array(n);
     const yk = spare.pop() ?? new Float64Array(n);
+    let sy = 0;
+    let yy = 0;
     for (let i = 0; i < n; i++) {
-      sk[i] = xNew[i] - x[i];
-      yk[i] = gNew[i] - g[i];
+      const si = xNew[i] - x[i];
+      const yi = gNew[i] - g[i];
+      sk[i] = si;
+      yk[i] = yi;
+      sy += si * yi;
+      yy += yi * yi;
     }
-    const sy = dot(sk, yk);
-    if (sy > 1e-12 * dot(yk, yk)) {
+    if (sy > 1e-12 * yy) {
       if (s.length === m) {
         spare.push(s.shift() as Float64Array, y.shift() as Float64Array);
         rho.shift();
@@ -169,8 +175,8 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
       spare.push(sk, yk);
     }
     const decrease = fx - fNew;
-    x.set(xNew);
-    g.set(gNew);
+    [x, xNew] = [xNew, x];
+    [g, gNew] = [gNew, g];
     fx = fNew;
     if (decrease <= 1e-15 * Math.max(1, Math.abs(fx))) {
       return { x, value: fx, iterations: iter + 1, converged: maxAbs(g) <= options.tol };
