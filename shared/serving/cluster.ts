@@ -149,7 +149,11 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     shuttingDown = true;
     options.log('info', 'shutting down: draining workers', { signal });
     for (const worker of Object.values(cluster.workers ?? {})) {
-      if (worker?.isConnected()) worker.send({ type: SHUTDOWN });
+      if (!worker) continue;
+      // A worker still starting may not be listening for messages yet (the request would be lost and the pod
+      // would hang for the whole grace period); it serves nothing yet, so a signal stops it.
+      if (listeningWorkers.has(worker) && worker.isConnected()) worker.send({ type: SHUTDOWN });
+      else worker.process.kill('SIGTERM');
     }
     setTimeout(() => {
       options.log('warn', 'workers did not stop in time; killing them');
