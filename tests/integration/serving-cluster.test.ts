@@ -57,6 +57,16 @@ function send(
   });
 }
 
+/** A port nobody listens on right now (the kernel picks it; the server binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 beforeAll(async () => {
   if (!existsSync(`${root}/dist/serve/serve.mjs`))
     spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
@@ -197,12 +207,7 @@ describe('textops serve settings', () => {
   });
 
   it('takes the port from PORT and the model from TEXTOPS_MODEL_DIR, in one process with --workers 1', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const single = spawn(process.execPath, ['bin/textops.mjs', 'serve', '--workers', '1'], {
       cwd: root,
       env: { ...cleanEnv(), PORT: String(port), TEXTOPS_MODEL_DIR: dir },
@@ -225,12 +230,7 @@ describe('textops serve settings', () => {
   });
 
   it('stops cleanly when SIGTERM arrives while the second worker is still starting', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const port = await freePort();
     const pair = spawn(
       process.execPath,
       ['bin/textops.mjs', 'serve', '--model', dir, '--workers', '2', '--port', String(port)],
