@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
-import { loadParams } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
+import { ConfigError } from '../../shared/errors.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { formatMetrics } from '../output.ts';
@@ -13,37 +15,60 @@ export function registerTrain(program: Command): void {
     .description('train a model from a labelled CSV (or .csv.gz) in this process')
     .argument('<csv>', 'labelled CSV file')
     .option('--params <file>', 'params file (default: ./params.yaml, else the shipped one)')
+    .option(
+      '--overrides <file>',
+      'YAML with only the keys to change (as an upload’s <name>.params.yaml), applied over the params',
+    )
     .option('--out <dir>', 'where to write the model directory', 'models/latest')
     .option('--json', 'print the result as JSON')
-    .action(async (csv: string, options: { params?: string; out: string; json?: boolean }) => {
-      const params = options.params ? loadParams(options.params) : loadParams();
-      const bytes = await readFile(csv);
-      const log = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
-      log(`training on ${csv} (${(bytes.length / 1e6).toFixed(1)} MB) with ${params.train.classifier}`);
-      const result = await trainInProcess(bytes, params, {
-        codeVersion: codeVersion(),
-        source: { key: basename(csv) },
-        onStage: (s) =>
-          log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`),
-      });
-      const saved = await saveModelDirectory(options.out, result.model);
-      // Peak memory of this process (worker threads included): what a Lambda or pod must be sized for.
-      const peakRssMb = process.resourceUsage().maxRSS / 1024;
-      if (options.json) {
-        const summary = {
-          out: resolve(options.out),
-          sha256: saved.sha256,
-          bytes: saved.bytes,
-          peakRssMb,
-          stages: result.stages,
-          metrics: result.metrics,
-        };
-        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        return;
-      }
-      log(formatMetrics(result.metrics));
-      log(
-        `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
-      );
+    .action(
+      async (csv: string, options: { params?: string; overrides?: string; out: string; json?: boolean }) => {
+        const base = options.params ? loadParams(options.params) : loadParams();
+        const params = options.overrides
+          ? applyOverrides(
+              base,
+              parseParamsYaml(readOverrides(options.overrides), options.overrides),
+              options.overrides,
+            )
+          : base;
+        const bytes = await readFile(csv);
+        const log = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+        log(`training on ${csv} (${(bytes.length / 1e6).toFixed(1)} MB) with ${params.train.classifier}`);
+        const result = await trainInProcess(bytes, params, {
+          codeVersion: codeVersion(),
+          source: { key: basename(csv) },
+          onStage: (s) =>
+            log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`),
+        });
+        const saved = await saveModelDirectory(options.out, result.model);
+        // Peak memory of this process (worker threads included): what a Lambda or pod must be sized for.
+        const peakRssMb = process.resourceUsage().maxRSS / 1024;
+        if (options.json) {
+          const summary = {
+            out: resolve(options.out),
+            sha256: saved.sha256,
+            bytes: saved.bytes,
+            peakRssMb,
+            stages: result.stages,
+            metrics: result.metrics,
+          };
+          process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+          return;
+        }
+        log(formatMetrics(result.metrics));
+        log(
+          `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
+        );
+      },
+    );
+}
+
+function readOverrides(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read overrides file ${file}: ${(error as Error).message}`, {
+      cause: error,
     });
+  }
 }

@@ -104,6 +104,25 @@ describe('textops train / predict / evaluate', () => {
     expect(existsSync(join(work, 'bad-model'))).toBe(false);
   });
 
+  it('applies an overrides file over the params, and names a bad key in it', () => {
+    const csv = file('small-nb.csv', sampleCsv('imdb-train.csv.gz', 400));
+    const overrides = file('nb.params.yaml', 'train:\n  classifier: naive_bayes\n');
+    const out = textops('train', csv, '--overrides', overrides, '--out', join(work, 'nb'));
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^training on .* with naive_bayes$/m);
+    const saved = JSON.parse(readFileSync(join(work, 'nb', 'model.json'), 'utf8'));
+    expect(saved.params.train.classifier).toBe('naive_bayes');
+    expect(saved.params.features.ngram_range).toEqual([1, 2]); // the rest stays as params.yaml has it
+
+    const bad = file('bad.params.yaml', 'features:\n  ngram_range: [2, 1]\n');
+    const refused = textops('train', csv, '--overrides', bad, '--out', join(work, 'nb-bad'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /ConfigError: invalid parameters in .*bad\.params\.yaml: 'features\.ngram_range'/,
+    );
+    expect(existsSync(join(work, 'nb-bad'))).toBe(false);
+  });
+
   it('refuses a corrupt model directory with a clear error', () => {
     const broken = join(work, 'broken');
     textops('train', file('small.csv', sampleCsv('imdb-train.csv.gz', 300)), '--out', broken);
