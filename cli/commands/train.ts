@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
-import { applyOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
-import { ConfigError } from '../../shared/errors.ts';
+import { loadOverrides, loadParams } from '../../shared/config/params.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { formatMetrics } from '../output.ts';
@@ -24,13 +22,7 @@ export function registerTrain(program: Command): void {
     .action(
       async (csv: string, options: { params?: string; overrides?: string; out: string; json?: boolean }) => {
         const base = options.params ? loadParams(options.params) : loadParams();
-        const params = options.overrides
-          ? applyOverrides(
-              base,
-              parseParamsYaml(readOverrides(options.overrides), options.overrides),
-              options.overrides,
-            )
-          : base;
+        const params = options.overrides ? loadOverrides(base, options.overrides) : base;
         const bytes = await readFile(csv);
         const log = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
         log(`training on ${csv} (${(bytes.length / 1e6).toFixed(1)} MB) with ${params.train.classifier}`);
@@ -61,14 +53,4 @@ export function registerTrain(program: Command): void {
         );
       },
     );
-}
-
-function readOverrides(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read overrides file ${file}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
 }

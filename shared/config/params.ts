@@ -175,14 +175,23 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
 
 /** Reads and validates a params file (default: the project's params.yaml). */
 export function loadParams(file: string | URL = defaultParamsFile()): Params {
+  const source = file instanceof URL ? file.pathname : file;
+  return validateParams(readYamlFile(file, 'params'), source);
+}
+
+/** Reads an overrides file (only the keys to change, as an upload's `<name>.params.yaml`) and applies it. */
+export function loadOverrides(base: Params, file: string): Params {
+  return applyOverrides(base, readYamlFile(file, 'overrides'), file);
+}
+
+function readYamlFile(file: string | URL, kind: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read params file ${String(file)}: ${(error as Error).message}`, {
+    throw new ConfigError(`cannot read ${kind} file ${String(file)}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const source = file instanceof URL ? file.pathname : file;
-  return validateParams(parseParamsYaml(text, source), source);
+  return parseParamsYaml(text, file instanceof URL ? file.pathname : file);
 }

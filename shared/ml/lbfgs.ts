@@ -139,8 +139,7 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     let fNew = Number.POSITIVE_INFINITY;
     let accepted = false;
     for (let tries = 0; tries < 40; tries++) {
-      const t = step;
-      for (let i = 0; i < n; i++) xNew[i] = x[i] + t * d[i];
+      for (let i = 0; i < n; i++) xNew[i] = x[i] + step * d[i];
       fNew = f(xNew, gNew);
       if (Number.isFinite(fNew) && fNew <= fx + 1e-4 * step * slope) {
         accepted = true;
