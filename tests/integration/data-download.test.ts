@@ -107,6 +107,11 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
+/** `textops data download <corpus>` from a fixture route of the loopback server into `out`. */
+function download(corpus: string, route: string, out: string, ...extra: string[]) {
+  return textops('data', 'download', corpus, '--url', `${base}${route}`, '--out', out, ...extra);
+}
+
 function readCsvGz(path: string): string[][] {
   return parse(gunzipSync(readFileSync(path)).toString('utf8')) as string[][];
 }
@@ -114,16 +119,7 @@ function readCsvGz(path: string): string[][] {
 describe('textops data download', () => {
   it('converts the IMDB tarball to a review,sentiment CSV of one split, every review intact', async () => {
     const out = join(work, 'imdb-train.csv.gz');
-    const run = await textops(
-      'data',
-      'download',
-      'imdb',
-      '--url',
-      `${base}/aclImdb_v1.tar.gz`,
-      '--out',
-      out,
-      '--json',
-    );
+    const run = await download('imdb', '/aclImdb_v1.tar.gz', out, '--json');
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
@@ -152,38 +148,14 @@ describe('textops data download', () => {
   it('writes the same bytes whatever order the archive lists its files in', async () => {
     const first = join(work, 'order-a.csv.gz');
     const second = join(work, 'order-b.csv.gz');
-    expect(
-      (await textops('data', 'download', 'imdb', '--url', `${base}/aclImdb_v1.tar.gz`, '--out', first)).code,
-    ).toBe(0);
-    expect(
-      (
-        await textops(
-          'data',
-          'download',
-          'imdb',
-          '--url',
-          `${base}/mirror/aclImdb_v1.tar.gz`,
-          '--out',
-          second,
-        )
-      ).code,
-    ).toBe(0);
+    expect((await download('imdb', '/aclImdb_v1.tar.gz', first)).code).toBe(0);
+    expect((await download('imdb', '/mirror/aclImdb_v1.tar.gz', second)).code).toBe(0);
     expect(readFileSync(second).equals(readFileSync(first))).toBe(true);
   });
 
   it('takes the test split on request, and writes plain CSV when the name has no .gz', async () => {
     const out = join(work, 'imdb-test.csv');
-    const run = await textops(
-      'data',
-      'download',
-      'imdb',
-      '--split',
-      'test',
-      '--url',
-      `${base}/aclImdb_v1.tar.gz`,
-      '--out',
-      out,
-    );
+    const run = await download('imdb', '/aclImdb_v1.tar.gz', out, '--split', 'test');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('2 rows (negative 1, positive 1)');
     expect(run.stdout).toContain(`npx textops train ${out}`);
@@ -198,17 +170,7 @@ describe('textops data download', () => {
 
   it('converts AG News to text,topic: title and description joined, class indices named', async () => {
     const out = join(work, 'agnews-test.csv.gz');
-    const run = await textops(
-      'data',
-      'download',
-      'agnews',
-      '--split',
-      'test',
-      '--url',
-      `${base}/ag/test.csv`,
-      '--out',
-      out,
-    );
+    const run = await download('agnews', '/ag/test.csv', out, '--split', 'test');
     expect(run.code).toBe(0);
     const [header, ...rows] = readCsvGz(out);
     expect(header).toEqual(['text', 'topic']);
