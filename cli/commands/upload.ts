@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { applyOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
+import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
 import { ConfigError, InvalidDatasetError } from '../../shared/errors.ts';
 import {
   executionName,
@@ -52,7 +52,7 @@ export function registerUpload(program: Command): void {
       let overrides: Buffer | undefined;
       if (options.paramsFile) {
         overrides = await readFile(options.paramsFile);
-        applyOverrides(
+        applyUploadOverrides(
           loadParams(),
           parseParamsYaml(overrides.toString('utf8'), options.paramsFile),
           options.paramsFile,

@@ -173,15 +173,59 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
   return validateParams(deepMerge(base, override ?? {}), source);
 }
 
+/**
+ * The sections an upload's `<name>.params.yaml` (and `textops train --overrides`) may change: how the data is
+ * read, cleaned, featurized and trained (a future `tune` section belongs here too). Every other section belongs
+ * to the deployment's params.yaml, with the reason an override of it is refused.
+ */
+export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train'] as const;
+
+const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
+  model: 'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
+  evaluate: 'the quality gate belongs to the deployment (params.yaml)',
+  serving: 'serving settings belong to the deployment (params.yaml)',
+};
+
+/** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */
+function leafPaths(prefix: string, value: unknown): string[] {
+  if (!isPlainObject(value) || Object.keys(value).length === 0) return [prefix];
+  return Object.entries(value).flatMap(([key, child]) => leafPaths(`${prefix}.${key}`, child));
+}
+
+/**
+ * Applies an upload's overrides file: like `applyOverrides`, but a key outside the upload-overridable sections
+ * is refused by name, so an upload cannot lower the gate it is judged by or write under another model's name.
+ */
+export function applyUploadOverrides(base: Params, override: unknown, source = 'overrides'): Params {
+  if (isPlainObject(override)) {
+    const refused = Object.entries(override)
+      .filter(([section]) => section in DEPLOYMENT_ONLY_SECTIONS)
+      .map(
+        ([section, value]) =>
+          `${leafPaths(section, value).join(', ')} may not be set by an upload's params file: ${DEPLOYMENT_ONLY_SECTIONS[section]}`,
+      );
+    if (refused.length > 0) {
+      throw new ConfigError(
+        `${source}: ${refused.join('; ')} (an upload may change only ${UPLOAD_OVERRIDABLE_SECTIONS.join(', ')})`,
+      );
+    }
+  }
+  return applyOverrides(base, override, source);
+}
+
 /** Reads and validates a params file (default: the project's params.yaml). */
 export function loadParams(file: string | URL = defaultParamsFile()): Params {
   const source = file instanceof URL ? file.pathname : file;
   return validateParams(readYamlFile(file, 'params'), source);
 }
 
-/** Reads an overrides file (only the keys to change, as an upload's `<name>.params.yaml`) and applies it. */
+/**
+ * Reads an overrides file (only the keys to change, as an upload's `<name>.params.yaml`) and applies it with
+ * the upload's rule: `textops train --overrides` accepts what an upload would, so a file tried locally behaves
+ * the same when uploaded (a whole other params file is `--params`).
+ */
 export function loadOverrides(base: Params, file: string): Params {
-  return applyOverrides(base, readYamlFile(file, 'overrides'), file);
+  return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
 }
 
 function readYamlFile(file: string | URL, kind: string): unknown {

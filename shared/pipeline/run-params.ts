@@ -1,11 +1,12 @@
-import { applyOverrides, type Params, parseParamsYaml, validateParams } from '../config/params.ts';
+import { applyUploadOverrides, type Params, parseParamsYaml, validateParams } from '../config/params.ts';
 import type { ObjectStore } from '../ports.ts';
 import { readJson } from './run-files.ts';
 import { paramsKeyFor, runKeys } from './run-keys.ts';
 
 /**
  * The params of a run: params.yaml overlaid with `incoming/<name>.params.yaml` when one sits beside the CSV.
- * The override file is validated like params.yaml; a bad one is a ConfigError that fails the run.
+ * The override file is validated like params.yaml and may change only the upload-overridable sections; a bad
+ * one is a ConfigError that fails the run, recorded in status.json.
  */
 export async function effectiveParams(
   store: ObjectStore,
@@ -18,7 +19,7 @@ export async function effectiveParams(
   if (!object) return { params: base, overrides: null };
   const source = `s3://${bucket}/${key}`;
   return {
-    params: applyOverrides(base, parseParamsYaml(object.body.toString('utf8'), source), source),
+    params: applyUploadOverrides(base, parseParamsYaml(object.body.toString('utf8'), source), source),
     overrides: key,
   };
 }

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
+import {
+  applyOverrides,
+  applyUploadOverrides,
+  loadOverrides,
+  loadParams,
+  parseParamsYaml,
+  UPLOAD_OVERRIDABLE_SECTIONS,
+} from '../../shared/config/params.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 function writeTemp(text: string): string {
@@ -58,5 +65,57 @@ describe('params.yaml', () => {
     );
     expect(loadParams(file).features.min_df).toBe(5);
     expect(() => loadParams('/nonexistent/params.yaml')).toThrow(/cannot read params file/);
+  });
+});
+
+describe("an upload's params file", () => {
+  const base = loadParams();
+
+  it('may change data, cleaning, features and training', () => {
+    expect(UPLOAD_OVERRIDABLE_SECTIONS).toEqual(['data', 'clean', 'features', 'train']);
+    const params = applyUploadOverrides(base, {
+      data: { seed: 7 },
+      clean: { lemmatize: true },
+      features: { min_df: 2 },
+      train: { classifier: 'naive_bayes' },
+    });
+    expect(params).toMatchObject({
+      data: { seed: 7 },
+      clean: { lemmatize: true },
+      features: { min_df: 2 },
+      train: { classifier: 'naive_bayes' },
+    });
+  });
+
+  it('may not lower the quality gate, rename the model or change serving; each key is named', () => {
+    expect(() =>
+      applyUploadOverrides(base, { evaluate: { min_score: 0, max_regression: 1 } }, 'u.params.yaml'),
+    ).toThrow(
+      "u.params.yaml: evaluate.min_score, evaluate.max_regression may not be set by an upload's params file: the quality gate belongs to the deployment (params.yaml)",
+    );
+    expect(() => applyUploadOverrides(base, { model: { name: 'other' } })).toThrow(
+      /model\.name may not be set by an upload's params file: the model name belongs to the deployment/,
+    );
+    expect(() => applyUploadOverrides(base, { serving: { max_batch_items: 5 } })).toThrow(
+      /serving\.max_batch_items may not be set .*serving settings belong to the deployment/,
+    );
+    // A whole section given as a scalar is still named, and a refusal comes before any other check.
+    expect(() => applyUploadOverrides(base, { evaluate: 0, train: { classifier: 'svm' } })).toThrow(
+      /evaluate may not be set/,
+    );
+    // Even a value equal to the deployment's is refused: the file may not name the key at all.
+    expect(() =>
+      applyUploadOverrides(base, { evaluate: { min_score: base.evaluate.min_score } }),
+    ).toThrow(ConfigError);
+  });
+
+  it('applies the same rule to textops train --overrides', () => {
+    const file = writeTemp('train:\n  workers: 1\nevaluate:\n  min_score: 0\n');
+    expect(() => loadOverrides(base, file)).toThrow(/evaluate\.min_score may not be set/);
+    expect(loadOverrides(base, writeTemp('train:\n  workers: 1\n')).train.workers).toBe(1);
+  });
+
+  it('leaves applyOverrides (params merged in code) unrestricted', () => {
+    expect(applyOverrides(base, { evaluate: { min_score: 0.5 } }).evaluate.min_score).toBe(0.5);
   });
 });
