@@ -14,9 +14,12 @@ import { registerTrain } from './commands/train.ts';
 import { registerUpload } from './commands/upload.ts';
 import { registerWorker } from './commands/worker.ts';
 
+// Positional options: the program's own options (-V/--version) are read only before the command name, so a
+// command's option of the same name (`models --version <n>`) reaches the command instead of printing ours.
 const program = new Command('textops')
   .description('text classification MLOps: train, serve, and run the retraining pipeline')
-  .version(codeVersion());
+  .version(codeVersion())
+  .enablePositionalOptions();
 
 registerTrain(program);
 registerPredict(program);
