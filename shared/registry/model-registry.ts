@@ -31,7 +31,27 @@ export interface VersionEntry {
   metrics: Record<string, unknown> | null;
   lineage: Record<string, unknown>;
   gate: { passed: boolean; reason: string; [key: string]: unknown } | null;
+  /**
+   * Set when the gate passed but production was not moved to this version (read from the version's
+   * `promotion.json`, written once after registration; version.json itself never changes).
+   */
+  promotionHeld?: PromotionHeld;
 }
+
+/** Why a version that passed its gate was registered but not promoted. */
+export interface PromotionHeld {
+  at: string;
+  reason: string;
+  /** The production version the gate compared with (null: there was none). */
+  comparedWith: number | null;
+  /** Production when the run came to promote. */
+  productionAtRegistration: number | null;
+}
+
+/** The outcome of a promotion conditional on the production version the gate compared with. */
+export type ConditionalPromotion =
+  | { promoted: true; aliases: Aliases }
+  | { promoted: false; current: number | null; aliases: Aliases };
 
 const EMPTY_ALIASES: Aliases = { production: null, staging: null, history: [] };
 const MAX_RACE_RETRIES = 20;
@@ -79,8 +99,45 @@ export class ModelRegistry {
   }
 
   async getVersion(version: number): Promise<VersionEntry | undefined> {
-    const object = await this.store.get(`${this.versionPrefix(version)}/version.json`);
-    return object ? (JSON.parse(object.body.toString('utf8')) as VersionEntry) : undefined;
+    const [object, held] = await Promise.all([
+      this.store.get(`${this.versionPrefix(version)}/version.json`),
+      this.store.get(`${this.versionPrefix(version)}/promotion.json`),
+    ]);
+    if (!object) return undefined;
+    const entry = JSON.parse(object.body.toString('utf8')) as VersionEntry;
+    if (held) entry.promotionHeld = JSON.parse(held.body.toString('utf8')) as PromotionHeld;
+    return entry;
+  }
+
+  /**
+   * What is wrong with a version's stored artifact (its model.json missing, or its bytes not matching the
+   * sha256 recorded at registration), or null when it is sound. Reads the whole artifact.
+   */
+  async checkArtifact(version: number): Promise<string | null> {
+    try {
+      await this.readArtifact(version);
+      return null;
+    } catch (error) {
+      if (error instanceof ModelFormatError || error instanceof NotFoundError) return error.message;
+      throw error;
+    }
+  }
+
+  /**
+   * Refuses to point an alias at a version whose artifact is missing or fails its checksum: serving would
+   * keep the old model (or answer 503 after a restart) while the registry says otherwise.
+   */
+  private async requireSoundArtifact(
+    version: number,
+    alias: AliasName,
+    current: number | null,
+  ): Promise<void> {
+    const problem = await this.checkArtifact(version);
+    if (problem) {
+      throw new ModelFormatError(
+        `refusing to point ${alias} at ${this.modelName} v${version}: ${problem}; ${alias} stays ${current === null ? 'unset' : `v${current}`}`,
+      );
+    }
   }
 
   /** The artifact bytes of a version, checked against the sha256 recorded at registration. */
@@ -147,10 +204,12 @@ export class ModelRegistry {
   }
 
   /** Applies `change` to aliases.json with compare-and-swap, retrying when another writer got there first. */
-  private async updateAliases(change: (aliases: Aliases) => AliasChange | undefined): Promise<Aliases> {
+  private async updateAliases(
+    change: (aliases: Aliases) => AliasChange | undefined | Promise<AliasChange | undefined>,
+  ): Promise<Aliases> {
     for (let attempt = 0; ; attempt++) {
       const { aliases, etag } = await this.readAliases();
-      const record = change(aliases);
+      const record = await change(aliases);
       if (!record) return aliases;
       aliases.history.push(record);
       try {
@@ -166,10 +225,11 @@ export class ModelRegistry {
     }
   }
 
-  /** Points `alias` at an existing version. */
+  /** Points `alias` at an existing version whose artifact matches its checksum. */
   async setAlias(alias: AliasName, version: number, reason: string): Promise<Aliases> {
     if (!(await this.getVersion(version)))
       throw new NotFoundError(`model ${this.modelName} has no version ${version}`);
+    await this.requireSoundArtifact(version, alias, (await this.readAliases()).aliases[alias]);
     return this.updateAliases((aliases) => {
       const previous = aliases[alias];
       if (previous === version) return undefined;
@@ -183,7 +243,7 @@ export class ModelRegistry {
    * second rollback goes one promotion further back. Versions are never deleted; only the alias moves.
    */
   async rollback(reason = 'rollback'): Promise<Aliases> {
-    return this.updateAliases((aliases) => {
+    return this.updateAliases(async (aliases) => {
       const promoted: number[] = [];
       for (const h of aliases.history) {
         if (h.alias !== 'production' || h.version === null) continue;
@@ -195,6 +255,7 @@ export class ModelRegistry {
       if (current === null || target === undefined) {
         throw new NotFoundError(`model ${this.modelName} has no earlier production version to roll back to`);
       }
+      await this.requireSoundArtifact(target, 'production', current);
       aliases.production = target;
       return {
         at: new Date().toISOString(),
@@ -205,5 +266,52 @@ export class ModelRegistry {
         reason,
       };
     });
+  }
+
+  /**
+   * Moves production to `version` only if production is still `comparedWith`, the version the quality gate
+   * compared the candidate with; checked inside the compare-and-swap of aliases.json, so a concurrent run
+   * that promoted meanwhile cannot be overtaken by a candidate that was never compared with it. Production
+   * already at `version` (a retried step) counts as promoted.
+   */
+  async promoteIfProductionIs(
+    version: number,
+    comparedWith: number | null,
+    reason: string,
+  ): Promise<ConditionalPromotion> {
+    await this.requireSoundArtifact(version, 'production', (await this.readAliases()).aliases.production);
+    let current: number | null = null;
+    const aliases = await this.updateAliases((a) => {
+      current = a.production;
+      if (a.production === version || a.production !== comparedWith) return undefined;
+      a.production = version;
+      return {
+        at: new Date().toISOString(),
+        alias: 'production',
+        version,
+        previous: comparedWith,
+        kind: 'promote',
+        reason,
+      };
+    });
+    if (current === version || current === comparedWith) return { promoted: true, aliases };
+    return { promoted: false, current, aliases };
+  }
+
+  /** Records once why a version that passed its gate was not promoted (`promotion.json` beside it). */
+  async recordPromotionHeld(version: number, held: PromotionHeld): Promise<void> {
+    try {
+      await this.store.put(
+        `${this.versionPrefix(version)}/promotion.json`,
+        `${JSON.stringify(held, null, 2)}\n`,
+        {
+          ifNoneMatch: '*',
+          contentType: 'application/json',
+        },
+      );
+    } catch (error) {
+      // A retried register step finds the record its first attempt wrote.
+      if (!(error instanceof ConflictError)) throw error;
+    }
   }
 }

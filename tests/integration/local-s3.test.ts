@@ -5,7 +5,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { ConflictError } from '../../shared/errors.ts';
+import { ConflictError, ModelFormatError } from '../../shared/errors.ts';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 
@@ -124,4 +124,94 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
     }
     expect((await store.list('many/')).map((o) => o.key)).toEqual(keys);
   }, 120_000);
+});
+
+describe('model registry on the local S3 (real AWS SDK over HTTP)', () => {
+  async function registryWith(name: string, count: number): Promise<ModelRegistry> {
+    const registry = new ModelRegistry(store, name);
+    for (let i = 1; i <= count; i++) {
+      await registry.register({
+        artifact: Buffer.from(`{"model": ${i}}`),
+        runId: `${name}-run-${i}`,
+        metrics: null,
+        lineage: {},
+        gate: null,
+      });
+    }
+    return registry;
+  }
+
+  it('refuses to promote a version whose artifact fails its checksum or is missing; the alias stays', async () => {
+    const registry = await registryWith('checksum', 3);
+    await registry.setAlias('production', 1, 'first');
+    await store.put(`${registry.versionPrefix(2)}/model.json`, '{"model": "tampered"}');
+    await store.delete(`${registry.versionPrefix(3)}/model.json`);
+
+    await expect(registry.setAlias('production', 2, 'by hand')).rejects.toThrow(ModelFormatError);
+    await expect(registry.setAlias('production', 2, 'by hand')).rejects.toThrow(
+      /refusing to point production at checksum v2: .*checksum mismatch.*; production stays v1/,
+    );
+    await expect(registry.setAlias('staging', 3, 'by hand')).rejects.toThrow(
+      /refusing to point staging at checksum v3: .*has no model\.json; staging stays unset/,
+    );
+    const { aliases } = await registry.readAliases();
+    expect(aliases).toMatchObject({ production: 1, staging: null });
+    expect(aliases.history).toHaveLength(1);
+    expect(await registry.checkArtifact(1)).toBeNull();
+    expect(await registry.checkArtifact(2)).toMatch(/checksum mismatch/);
+    expect(await registry.checkArtifact(3)).toMatch(/has no model\.json/);
+  });
+
+  it('refuses to roll back onto a broken version; production stays', async () => {
+    const registry = await registryWith('rollback-broken', 2);
+    await registry.setAlias('production', 1, 'first');
+    await registry.setAlias('production', 2, 'second');
+    await store.put(`${registry.versionPrefix(1)}/model.json`, '{"model": "tampered"}');
+    await expect(registry.rollback('by hand')).rejects.toThrow(
+      /refusing to point production at rollback-broken v1: .*checksum mismatch.*; production stays v2/,
+    );
+    expect((await registry.readAliases()).aliases.production).toBe(2);
+  });
+
+  it('promotes a candidate only over the production version its gate compared with', async () => {
+    const registry = await registryWith('conditional', 3);
+    // No production when the gate ran, none now: promoted.
+    expect(await registry.promoteIfProductionIs(1, null, 'gate saw none')).toMatchObject({ promoted: true });
+    // The gate saw v1 and production is still v1: promoted.
+    expect(await registry.promoteIfProductionIs(2, 1, 'gate saw v1')).toMatchObject({ promoted: true });
+    expect((await registry.readAliases()).aliases.production).toBe(2);
+    // The gate saw v1, but production moved to v2 meanwhile: not promoted, and it says where production is.
+    const stale = await registry.promoteIfProductionIs(3, 1, 'gate saw v1');
+    expect(stale).toMatchObject({ promoted: false, current: 2 });
+    const { aliases } = await registry.readAliases();
+    expect(aliases.production).toBe(2);
+    expect(aliases.history.map((h) => h.version)).toEqual([1, 2]);
+    // A retried promotion that already happened counts as promoted, without a second history entry.
+    expect(await registry.promoteIfProductionIs(2, 1, 'retry')).toMatchObject({ promoted: true });
+    expect((await registry.readAliases()).aliases.history).toHaveLength(2);
+  });
+
+  it('does not promote a candidate evaluated with no production once one has appeared', async () => {
+    const registry = await registryWith('appeared', 2);
+    await registry.setAlias('production', 1, 'another run');
+    expect(await registry.promoteIfProductionIs(2, null, 'gate saw none')).toMatchObject({
+      promoted: false,
+      current: 1,
+    });
+    expect((await registry.readAliases()).aliases.production).toBe(1);
+  });
+
+  it('keeps the reason a version was held beside its immutable entry', async () => {
+    const registry = await registryWith('held', 1);
+    const held = {
+      at: '2026-01-01T00:00:00.000Z',
+      reason: 'production moved',
+      comparedWith: 1,
+      productionAtRegistration: 2,
+    };
+    await registry.recordPromotionHeld(1, held);
+    await registry.recordPromotionHeld(1, { ...held, reason: 'a retry' });
+    expect((await registry.getVersion(1))?.promotionHeld).toEqual(held);
+    expect((await registry.listVersions())[0].promotionHeld).toEqual(held);
+  });
 });
