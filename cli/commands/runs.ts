@@ -43,7 +43,7 @@ export function registerRuns(program: Command): void {
           r.error
             ? `${r.error.name}: ${r.error.message}`
             : r.model
-              ? `${r.model.name} v${r.model.version}${r.model.promoted ? ' (production)' : ''}`
+              ? `${r.model.name} v${r.model.version}${r.model.promoted ? ' (production)' : r.model.reason ? ` (not promoted: ${r.model.reason})` : ''}`
               : (r.message ?? ''),
         ]);
         process.stdout.write(`${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'RESULT'], rows)}\n`);

@@ -11,8 +11,11 @@ import { runStep } from './step-runner.ts';
 
 /**
  * Register: the model (with its metrics) becomes the next immutable version, with its lineage; when the gate
- * passed, production moves to it. A retried step finds the version its run already registered instead of
- * registering a second one. A rejected model is registered too, so it can be inspected and promoted by hand.
+ * passed, production moves to it, but only if production is still the version the gate compared with: when
+ * another run promoted meanwhile, this version is registered, not promoted, and the reason recorded (in
+ * status.json and the version's promotion.json), rather than re-evaluated, so the outcome never depends on a
+ * comparison nobody saw. A retried step finds the version its run already registered instead of registering a
+ * second one. A rejected model is registered too, so it can be inspected and promoted by hand.
  */
 export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'register', async () => {
@@ -49,20 +52,54 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         gate: { ...gate },
       });
     }
-    if (gate.passed)
-      await registry.setAlias('production', entry.version, `run ${payload.runId}: ${gate.reason}`);
-    const registered = { model: params.model.name, version: entry.version, promoted: gate.passed };
+    let promoted = false;
+    let held: string | undefined;
+    if (gate.passed) {
+      // The gate compared with one production version; a candidate replaces only that one, never a model a
+      // concurrent run promoted after this run's evaluation.
+      const outcome = await registry.promoteIfProductionIs(
+        entry.version,
+        gate.productionVersion,
+        `run ${payload.runId}: ${gate.reason}`,
+      );
+      promoted = outcome.promoted;
+      if (!outcome.promoted) {
+        held = heldReason(gate.productionVersion, outcome.current);
+        await registry.recordPromotionHeld(entry.version, {
+          at: new Date().toISOString(),
+          reason: held,
+          comparedWith: gate.productionVersion,
+          productionAtRegistration: outcome.current,
+        });
+      }
+    }
+    const registered = { model: params.model.name, version: entry.version, promoted };
     await updateStatus(deps.store, payload.runId, payload, (s) => {
-      s.model = { name: registered.model, version: registered.version, promoted: registered.promoted };
-      s.state = gate.passed ? 'succeeded' : 'rejected';
+      s.model = { name: registered.model, version: registered.version, promoted };
+      if (held) s.model.reason = held;
+      s.state = promoted ? 'succeeded' : 'rejected';
       s.finishedAt = new Date().toISOString();
-      s.message = gate.passed
+      s.message = promoted
         ? `${params.model.name} v${entry.version} is now production: ${gate.reason}`
-        : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
+        : held
+          ? `${params.model.name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
+          : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
     return {
       payload: { ...payload, registered },
-      summary: `${params.model.name} v${entry.version} registered${gate.passed ? ' and promoted to production' : ', not promoted'}`,
+      summary: `${params.model.name} v${entry.version} registered${promoted ? ' and promoted to production' : held ? `, not promoted: ${held}` : ', not promoted'}`,
     };
   });
+}
+
+const v = (version: number | null) => (version === null ? 'none' : `v${version}`);
+
+function heldReason(comparedWith: number | null, current: number | null): string {
+  const moved =
+    comparedWith === null
+      ? `production became ${v(current)} after this run's evaluation (there was none when it was evaluated)`
+      : `production moved from ${v(comparedWith)} to ${v(current)} after this run's evaluation`;
+  return current === null
+    ? `${moved}; re-run or promote by hand after checking`
+    : `${moved}; not compared with ${v(current)} — re-run or promote by hand after checking`;
 }

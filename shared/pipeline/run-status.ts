@@ -27,7 +27,8 @@ export interface RunStatus {
   steps: StepRecord[];
   error?: { name: string; message: string; step?: string };
   evaluation?: GateDecision;
-  model?: { name: string; version: number; promoted: boolean };
+  /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
+  model?: { name: string; version: number; promoted: boolean; reason?: string };
   /** Headline metrics of the new model (the full set is in eval/metrics.json). */
   metrics?: Record<string, number>;
   message?: string;
