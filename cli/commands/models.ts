@@ -44,7 +44,22 @@ export function registerModels(program: Command): void {
         process.stdout.write(`${registry.modelName} v${version} written to ${resolve(options.export)}\n`);
         return;
       }
-      const versions = await registry.listVersions();
+      const listed = await registry.listVersions();
+      // Each artifact is read and hashed: a version whose model.json is gone or altered cannot serve, and
+      // promote/rollback refuse it, so the listing says so rather than show it as usable.
+      const problems = new Map<number, string>();
+      for (let i = 0; i < listed.length; i += 4) {
+        await Promise.all(
+          listed.slice(i, i + 4).map(async (v) => {
+            const problem = await registry.checkArtifact(v.version);
+            if (problem) problems.set(v.version, problem);
+          }),
+        );
+      }
+      const versions = listed.map((v) => {
+        const problem = problems.get(v.version);
+        return { ...v, artifact: problem ? { ok: false, problem } : { ok: true } };
+      });
       if (options.json) {
         process.stdout.write(
           `${JSON.stringify({ model: registry.modelName, aliases, versions }, null, 2)}\n`,
@@ -69,15 +84,20 @@ export function registerModels(program: Command): void {
           v.createdAt.replace('T', ' ').slice(0, 19),
           metric(v.metrics, 'accuracy'),
           metric(v.metrics, 'f1_macro'),
-          v.gate ? (v.gate.passed ? 'passed' : 'failed') : '-',
+          v.gate ? (v.gate.passed ? (v.promotionHeld ? 'passed, held' : 'passed') : 'failed') : '-',
+          v.artifact.ok ? 'ok' : 'BROKEN',
           source?.key ?? '-',
           v.runId ?? '-',
         ];
       });
       process.stdout.write(`${registry.modelName} in ${target.where}\n`);
       process.stdout.write(
-        `${table(['VERSION', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'SOURCE', 'RUN'], rows)}\n`,
+        `${table(['VERSION', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'ARTIFACT', 'SOURCE', 'RUN'], rows)}\n`,
       );
+      for (const v of versions) {
+        if (!v.artifact.ok) process.stdout.write(`v${v.version} is broken: ${v.artifact.problem}\n`);
+        if (v.promotionHeld) process.stdout.write(`v${v.version} not promoted: ${v.promotionHeld.reason}\n`);
+      }
       const last = aliases.history.at(-1);
       if (last)
         process.stdout.write(
