@@ -31,3 +31,24 @@ export function sampleCsv(name: 'imdb-train.csv.gz' | 'agnews-7600.csv.gz', n: n
 export function toCsv(rows: string[][]): string {
   return stringify(rows);
 }
+
+/**
+ * The header and `n` data rows of a shared data set with the labels permuted by a seeded LCG, so the labels
+ * carry no signal: a model trained on them scores about chance, below any sensible gate.
+ */
+export function shuffledLabelsCsv(
+  name: 'imdb-train.csv.gz' | 'agnews-7600.csv.gz',
+  n: number,
+  offset = 0,
+  seed = 7,
+): string {
+  const rows = sharedRows(name).slice(1 + offset, 1 + offset + n);
+  const labels = rows.map((r) => r[1]);
+  let state = seed;
+  for (let i = labels.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const j = state % (i + 1);
+    [labels[i], labels[j]] = [labels[j], labels[i]];
+  }
+  return stringify([sharedRows(name)[0], ...rows.map((r, i) => [r[0], labels[i]])]);
+}

@@ -1,19 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadParams } from '../../shared/config/params.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../shared/local/local-runtime.ts';
 import { TextModel } from '../../shared/ml/model.ts';
+import { registerStep } from '../../shared/pipeline/register-step.ts';
 import { executionName, runKeys } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
+import { readStatus } from '../../shared/pipeline/run-status.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
-import { sampleCsv, sharedRows, toCsv } from '../helpers/data.ts';
+import { sampleCsv, shuffledLabelsCsv, toCsv } from '../helpers/data.ts';
 
 // Small, fast settings for the test runs (the real defaults are exercised by the benchmark).
 const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 2\n';
 
 let runtime: LocalRuntime;
 let dir: string;
+let firstRunId: string;
 
 async function upload(key: string, body: string | Buffer): Promise<string> {
   const { etag } = await runtime.store.put(key, body);
@@ -37,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.close();
+  delete process.env.TEXTOPS_PARAMS_FILE;
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -44,6 +49,7 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
   it('turns an IMDB upload into a promoted production version', async () => {
     await runtime.store.put('incoming/imdb.params.yaml', FAST);
     const runId = await upload('incoming/imdb.csv', sampleCsv('imdb-train.csv.gz', 2000));
+    firstRunId = runId;
     const { status, history } = await settled(runId);
     expect(status?.error).toBeUndefined();
     expect(status).toMatchObject({
@@ -114,20 +120,8 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
   });
 
   it('rejects a model trained on shuffled labels (below the minimum score) and keeps production', async () => {
-    const rows = sharedRows('imdb-train.csv.gz').slice(1, 2001);
-    const labels = rows.map((r) => r[1]);
-    // A fixed permutation (seeded LCG), so the labels carry no signal.
-    let seed = 7;
-    for (let i = labels.length - 1; i > 0; i--) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      const j = seed % (i + 1);
-      [labels[i], labels[j]] = [labels[j], labels[i]];
-    }
     await runtime.store.put('incoming/shuffled.params.yaml', FAST);
-    const runId = await upload(
-      'incoming/shuffled.csv',
-      toCsv([['review', 'sentiment'], ...rows.map((r, i) => [r[0], labels[i]])]),
-    );
+    const runId = await upload('incoming/shuffled.csv', shuffledLabelsCsv('imdb-train.csv.gz', 2000));
     const { status, history } = await settled(runId);
     expect(status).toMatchObject({ state: 'rejected', model: { version: 2, promoted: false } });
     expect(status?.evaluation).toMatchObject({ passed: false, productionVersion: 1 });
@@ -138,10 +132,28 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     expect((await registry().getVersion(2))?.gate).toMatchObject({ passed: false });
   });
 
+  it('refuses an upload whose params file lowers the gate, naming the keys, and registers nothing', async () => {
+    const versions = (await registry().listVersions()).length;
+    await runtime.store.put(
+      'incoming/lowgate.params.yaml',
+      `${FAST}evaluate:\n  min_score: 0\n  max_regression: 1\n`,
+    );
+    const runId = await upload('incoming/lowgate.csv', shuffledLabelsCsv('imdb-train.csv.gz', 2000, 0, 11));
+    const { status, history } = await settled(runId);
+    expect(status).toMatchObject({ state: 'failed', error: { name: 'ConfigError', step: 'ingest' } });
+    expect(status?.error?.message).toContain(
+      "evaluate.min_score, evaluate.max_regression may not be set by an upload's params file: the quality gate belongs to the deployment (params.yaml)",
+    );
+    expect(status?.model).toBeUndefined();
+    expect(history).toMatchObject({ status: 'FAILED', error: 'ConfigError' });
+    expect(await registry().listVersions()).toHaveLength(versions);
+    expect((await registry().readAliases()).aliases.production).toBe(1);
+  });
+
   it('rejects a model worse than production on the new test split by more than max_regression', async () => {
-    // Honest labels but only 240 rows: above a lowered minimum, clearly below production on the same split.
-    await runtime.store.put('incoming/small.params.yaml', `${FAST}evaluate:\n  min_score: 0.5\n`);
-    const runId = await upload('incoming/small.csv', sampleCsv('imdb-train.csv.gz', 240, 10000));
+    // Honest labels but only 600 rows: above the minimum, clearly below production on the same split.
+    await runtime.store.put('incoming/small.params.yaml', FAST);
+    const runId = await upload('incoming/small.csv', sampleCsv('imdb-train.csv.gz', 600, 10000));
     const { status } = await settled(runId);
     expect(status).toMatchObject({ state: 'rejected', model: { version: 3, promoted: false } });
     const gate = status?.evaluation;
@@ -199,6 +211,14 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       'train:\n  classifier: svm\n  typo_key: 1\n',
     ],
     [
+      'an overrides file naming another model',
+      'incoming/othermodel.csv',
+      sampleCsv('imdb-train.csv.gz', 200),
+      'ConfigError',
+      /model\.name may not be set by an upload's params file: the model name belongs to the deployment/,
+      'model:\n  name: news\n',
+    ],
+    [
       'an overrides file that is not YAML',
       'incoming/notyaml.csv',
       sampleCsv('imdb-train.csv.gz', 200),
@@ -241,10 +261,8 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
 
   it('registers both of two uploads that finish together, losing no alias move', async () => {
     const before = (await registry().readAliases()).aliases.history.length;
-    // A lenient gate, so both pass and both move the production alias at about the same time.
-    const lenient = `${FAST}evaluate:\n  max_regression: 0.3\n`;
-    await runtime.store.put('incoming/a.params.yaml', lenient);
-    await runtime.store.put('incoming/b.params.yaml', lenient);
+    await runtime.store.put('incoming/a.params.yaml', FAST);
+    await runtime.store.put('incoming/b.params.yaml', FAST);
     const [a, b] = await Promise.all([
       upload('incoming/a.csv', sampleCsv('imdb-train.csv.gz', 1500, 3000)),
       upload('incoming/b.csv', sampleCsv('imdb-train.csv.gz', 1500, 6000)),
@@ -254,13 +272,97 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     const versions = runs.map((r) => r.status?.model?.version).sort();
     expect(new Set(versions).size).toBe(2);
     const { aliases } = await registry().readAliases();
-    expect(runs.map((r) => r.status?.model?.promoted)).toEqual([true, true]);
-    expect(aliases.history.length - before).toBe(2);
-    expect(versions).toContain(aliases.production);
+    // Each run is promoted, rejected by its gate, or (when the other promoted after its evaluation) held with
+    // the reason; every promotion is in the alias history.
+    for (const { status } of runs) {
+      if (status?.model?.promoted)
+        expect(aliases.history.some((h) => h.version === status.model?.version)).toBe(true);
+      else if (status?.evaluation?.passed)
+        expect(status.model?.reason).toMatch(
+          /^production moved from v\d+ to v\d+ after this run's evaluation/,
+        );
+      else expect(status?.state).toBe('rejected');
+    }
+    expect(aliases.history.length - before).toBe(runs.filter((r) => r.status?.model?.promoted).length);
+  });
+
+  it('promotes a candidate only over the production version its gate compared with', async () => {
+    // The register step on the real store, after evaluations whose gate saw a given production version: a
+    // copy of the first run's files under a fresh registry name stands for each candidate.
+    const deps = { store: runtime.store, baseParams: loadParams(), codeVersion: 'test' };
+    const gated = registry('gated');
+    let n = 0;
+    const candidate = async (productionVersion: number | null) => {
+      const runId = `gated-${++n}`;
+      const from = runKeys(firstRunId);
+      const to = runKeys(runId);
+      const input = JSON.parse((await runtime.store.get(from.input))!.body.toString('utf8'));
+      input.params.model.name = 'gated';
+      await runtime.store.put(to.input, JSON.stringify(input));
+      for (const key of ['model', 'metrics'] as const)
+        await runtime.store.put(to[key], (await runtime.store.get(from[key]))!.body);
+      const evaluation = {
+        passed: true,
+        reason: 'passes',
+        metric: 'accuracy',
+        score: 0.9,
+        minScore: 0.75,
+        maxRegression: 0.01,
+        productionVersion,
+        productionScore: null,
+      };
+      return { runId, bucket: runtime.bucket, key: `incoming/${runId}.csv`, etag: 'e', evaluation };
+    };
+    const first = await registerStep(deps, await candidate(null));
+    expect(first.registered).toMatchObject({ version: 1, promoted: true });
+    // Two runs evaluated against v1; one registers (and promotes) before the other.
+    const [slow, fast] = [await candidate(1), await candidate(1)];
+    expect((await registerStep(deps, fast)).registered).toMatchObject({ version: 2, promoted: true });
+    expect((await registerStep(deps, slow)).registered).toMatchObject({ version: 3, promoted: false });
+    const reason =
+      "production moved from v1 to v2 after this run's evaluation; not compared with v2 — re-run or promote by hand after checking";
+    expect(await readStatus(runtime.store, slow.runId)).toMatchObject({
+      state: 'rejected',
+      model: { name: 'gated', version: 3, promoted: false, reason },
+      message: `gated v3 passed the gate but is registered, not promoted: ${reason}`,
+    });
+    expect((await gated.getVersion(3))?.promotionHeld).toMatchObject({
+      reason,
+      comparedWith: 1,
+      productionAtRegistration: 2,
+    });
+    expect((await gated.readAliases()).aliases.production).toBe(2);
+    // A retried register step of the held run changes nothing.
+    expect((await registerStep(deps, slow)).registered).toMatchObject({ version: 3, promoted: false });
+    // Evaluated when there was no production; one appeared meanwhile.
+    const late = await candidate(null);
+    expect((await registerStep(deps, late)).registered).toMatchObject({ version: 4, promoted: false });
+    expect((await readStatus(runtime.store, late.runId))?.model?.reason).toBe(
+      "production became v2 after this run's evaluation (there was none when it was evaluated); not compared with v2 — re-run or promote by hand after checking",
+    );
+    expect((await gated.readAliases()).aliases.production).toBe(2);
+  });
+});
+
+describe('a second deployment whose params.yaml names another model', () => {
+  beforeAll(async () => {
+    // The model name belongs to the deployment, so the news model gets its own stack and params.yaml.
+    await runtime.close();
+    const base = loadParams();
+    const file = join(dir, 'news-params.yaml');
+    await writeFile(file, JSON.stringify({ ...base, model: { name: 'news' } }));
+    process.env.TEXTOPS_PARAMS_FILE = file;
+    runtime = await startLocalRuntime({
+      dir: join(dir, 'news'),
+      params: loadParams(file),
+      inferencePort: null,
+      retryIntervalMs: 10,
+      queueRetryDelayMs: 20,
+    });
   });
 
   it('trains a 4-class AG News model under its own registry name', async () => {
-    await runtime.store.put('incoming/agnews.params.yaml', `model:\n  name: news\n${FAST}`);
+    await runtime.store.put('incoming/agnews.params.yaml', FAST);
     const runId = await upload('incoming/agnews.csv', sampleCsv('agnews-7600.csv.gz', 2400));
     const { status } = await settled(runId);
     expect(status).toMatchObject({ state: 'succeeded', model: { name: 'news', version: 1, promoted: true } });
@@ -268,6 +370,6 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     const model = TextModel.fromArtifact(bytes);
     expect([...model.labels].sort()).toEqual(['Business', 'Sci/Tech', 'Sports', 'World']);
     expect(model.metrics?.confusion_matrix).toHaveLength(4);
-    expect((await registry().readAliases()).aliases.production).not.toBeNull();
+    expect(await registry().listVersions()).toHaveLength(0);
   });
 });
