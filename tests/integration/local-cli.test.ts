@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { RuntimeFile } from '../../shared/local/runtime-file.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
@@ -119,6 +121,57 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(json.aliases.production).toBe(1);
   }, 120_000);
 
+  it('exports the version named by models --export DIR --version N; textops --version still prints ours', async () => {
+    const listed = JSON.parse((await cli('models', '--json')).out) as {
+      aliases: { production: number };
+      versions: { version: number; sha256: string }[];
+    };
+    expect(listed.aliases.production).toBe(1);
+    const exported = await cli('models', '--export', join(dir, 'v2'), '--version', '2');
+    expect(exported.code).toBe(0);
+    expect(exported.out).toMatch(/sentiment v2 written to/);
+    expect((await readFile(join(dir, 'v2', 'model.sha256'), 'utf8')).trim()).toBe(listed.versions[1].sha256);
+    const version = await run(process.execPath, [bin, '--version'], {
+      cwd: root,
+      env: { ...process.env, TEXTOPS_CODE_VERSION: 'cli-version-test' },
+    });
+    expect(version.stdout.trim()).toBe('cli-version-test');
+  });
+
+  it('refuses to promote a version whose artifact fails its checksum, and models flags it broken', async () => {
+    const client = new S3Client({
+      region: runtime.region,
+      endpoint: runtime.s3Endpoint,
+      forcePathStyle: true,
+      credentials: runtime.credentials,
+    });
+    try {
+      const store = new S3ObjectStore(client, runtime.bucket);
+      const key = 'registry/sentiment/versions/2/model.json';
+      const model = (await store.get(key))!.body.toString('utf8');
+      // Still valid JSON, but not the bytes whose sha256 the registry recorded.
+      await store.put(key, `${model} `);
+    } finally {
+      client.destroy();
+    }
+    const promoted = await cli('promote', '2');
+    expect(promoted.code).toBe(1);
+    expect(promoted.err).toMatch(
+      /ModelFormatError: refusing to point production at sentiment v2: .*checksum mismatch.*; production stays v1/,
+    );
+    const models = await cli('models');
+    expect(models.out).toMatch(/^v1\s.*\sok\s/m);
+    expect(models.out).toMatch(/^v2\s.*\sBROKEN\s/m);
+    expect(models.out).toMatch(/^v2 is broken: .*checksum mismatch/m);
+    const json = JSON.parse((await cli('models', '--json')).out) as {
+      aliases: { production: number };
+      versions: { version: number; artifact: { ok: boolean; problem?: string } }[];
+    };
+    expect(json.aliases.production).toBe(1);
+    expect(json.versions.map((v) => v.artifact.ok)).toEqual([true, false]);
+    expect(json.versions[1].artifact.problem).toMatch(/checksum mismatch/);
+  });
+
   it('refuses bad input before uploading, with a readable error', async () => {
     await writeFile(join(dir, 'notes.txt'), 'hello');
     const txt = await cli('upload', join(dir, 'notes.txt'));
@@ -128,6 +181,12 @@ describe('textops CLI against the local stack (textops start)', () => {
     const params = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'bad.yaml'));
     expect(params.code).toBe(1);
     expect(params.err).toMatch(/ConfigError: .*unknown key 'train.classifer'/);
+    await writeFile(join(dir, 'lowgate.yaml'), 'evaluate:\n  min_score: 0\n');
+    const gate = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'lowgate.yaml'));
+    expect(gate.code).toBe(1);
+    expect(gate.err).toMatch(
+      /ConfigError: .*evaluate\.min_score may not be set by an upload's params file: the quality gate belongs to the deployment/,
+    );
     const missing = await cli('runs', 'no-such-run');
     expect(missing.err).toMatch(/NotFoundError: no run no-such-run/);
   });
