@@ -181,7 +181,8 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
 export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train'] as const;
 
 const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
-  model: 'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
+  model:
+    'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
   evaluate: 'the quality gate belongs to the deployment (params.yaml)',
   serving: 'serving settings belong to the deployment (params.yaml)',
 };

@@ -104,9 +104,9 @@ describe("an upload's params file", () => {
       /evaluate may not be set/,
     );
     // Even a value equal to the deployment's is refused: the file may not name the key at all.
-    expect(() =>
-      applyUploadOverrides(base, { evaluate: { min_score: base.evaluate.min_score } }),
-    ).toThrow(ConfigError);
+    expect(() => applyUploadOverrides(base, { evaluate: { min_score: base.evaluate.min_score } })).toThrow(
+      ConfigError,
+    );
   });
 
   it('applies the same rule to textops train --overrides', () => {
