@@ -162,7 +162,22 @@ describe('hot reload from the registry in the local store', () => {
     const key = `${registry.versionPrefix(v3)}/model.json`;
     const stored = await store.get(key);
     await store.put(key, stored!.body.subarray(0, stored!.body.length - 100));
-    await registry.setAlias('production', v3, 'promote a corrupt artifact');
+    // The registry refuses to promote it; an aliases.json edited by hand (or an artifact damaged after its
+    // promotion) still points serving at a corrupt artifact.
+    await expect(registry.setAlias('production', v3, 'promote a corrupt artifact')).rejects.toThrow(
+      /checksum mismatch/,
+    );
+    const { aliases, etag } = await registry.readAliases();
+    aliases.history.push({
+      at: new Date().toISOString(),
+      alias: 'production',
+      version: v3,
+      previous: aliases.production,
+      kind: 'promote',
+      reason: 'edited by hand',
+    });
+    aliases.production = v3;
+    await store.put(registry.aliasesKey, JSON.stringify(aliases), { ifMatch: etag });
     const deadline = performance.now() + 5000;
     while ((await metric('model_reload_total{result="failure"}')) < 1 && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
