@@ -121,6 +121,13 @@ describe('textops train / predict / evaluate', () => {
       /ConfigError: invalid parameters in .*bad\.params\.yaml: 'features\.ngram_range'/,
     );
     expect(existsSync(join(work, 'nb-bad'))).toBe(false);
+
+    // The upload rule: an overrides file may not name the model (a --params file may).
+    const renamed = file('renamed.params.yaml', 'model:\n  name: other\n');
+    const named = textops('train', csv, '--overrides', renamed, '--out', join(work, 'nb-renamed'));
+    expect(named.code).toBe(1);
+    expect(named.stderr).toMatch(/ConfigError: .*model\.name may not be set by an upload's params file/);
+    expect(existsSync(join(work, 'nb-renamed'))).toBe(false);
   });
 
   it('refuses a corrupt model directory with a clear error', () => {
