@@ -7,7 +7,7 @@
  * with a 231-word IMDB review. autocannon runs on the same two cores, so the figures are a lower bound.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import { gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
+import { type BuildOptions, build } from 'esbuild';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { LOCAL_CREDENTIALS } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
@@ -26,6 +27,8 @@ import { sharedDataPath } from '../helpers/data.ts';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const argModel = process.argv.indexOf('--model');
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+// Only the cold starts (container and Lambda), not the load runs: for trying a start-up change quickly.
+const coldOnly = process.argv.includes('--cold-only');
 
 function log(line: string) {
   process.stderr.write(`${line}\n`);
@@ -146,6 +149,69 @@ function rssMb(pid: number): number {
   }
 }
 
+/**
+ * The predict function as `npm run package` deploys it: serverless-esbuild's options from serverless.ts (its own
+ * keys dropped), one ES module per function, with params.yaml beside it as in the package (/var/task).
+ */
+async function lambdaBundle(dir: string): Promise<string> {
+  const { default: service } = (await import('../../serverless.ts')) as {
+    default: { custom: { esbuild: Record<string, unknown> } };
+  };
+  const {
+    exclude: _exclude,
+    concurrency: _concurrency,
+    zipConcurrency: _zipConcurrency,
+    outputFileExtension,
+    ...options
+  } = service.custom.esbuild;
+  await build({
+    ...(options as BuildOptions),
+    entryPoints: { 'functions/predict/lambda': join(root, 'functions/predict/lambda.ts') },
+    outdir: dir,
+    outExtension: { '.js': String(outputFileExtension ?? '.js') },
+    logLevel: 'warning',
+  });
+  copyFileSync(join(root, 'params.yaml'), join(dir, 'params.yaml'));
+  return join(dir, 'functions/predict/lambda.mjs');
+}
+
+interface LambdaColdStart {
+  /** Launch of the process → the handler's first response, measured by this process. */
+  totalMs: number;
+  /** The same, split by the Lambda process: Node's start, the module import (init), the first invocation. */
+  nodeStartMs: number;
+  initMs: number;
+  firstResponseMs: number;
+  statusCode: number;
+  body: string;
+}
+
+/** A fresh node process imports the bundle (Lambda's init) and answers tests/fixtures/apigw-v2-predict.json. */
+function lambdaColdStart(bundle: string, env: NodeJS.ProcessEnv): Promise<LambdaColdStart> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'tests/bench/lambda-invoke.mjs'),
+        bundle,
+        join(root, 'tests/fixtures/apigw-v2-predict.json'),
+      ],
+      { cwd: join(bundle, '../../..'), env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk;
+      // Other lines are the function's own (EMF metrics); the runner's line names its fields.
+      const line = out.split('\n').find((l) => l.startsWith('{"nodeStartMs"'));
+      if (!line) return;
+      resolve({ totalMs: performance.now() - start, ...JSON.parse(line) });
+      child.kill();
+    });
+    child.once('exit', (code) => reject(new Error(`the Lambda run exited with ${code} before answering`)));
+  });
+}
+
 async function cannon(url: string, body: string, connections: number, duration: number) {
   return autocannon({
     url: `${url}/predict`,
@@ -215,6 +281,7 @@ async function main() {
 
   // Cold starts: process launch → first successful prediction, model read from the local store.
   const cold: Record<number, number[]> = { 1: [], 2: [] };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const launches = Number(process.env.BENCH_LAUNCHES ?? 5);
   for (let i = 0; i < launches; i++) {
     for (const workers of [1, 2]) {
@@ -223,10 +290,61 @@ async function main() {
       await stop(child);
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   log(
     `cold start (ms): 1 worker ${cold[1].map((x) => x.toFixed(0)).join(', ')}; 2 workers ${cold[2].map((x) => x.toFixed(0)).join(', ')}`,
   );
+
+  // Lambda cold starts: a fresh process imports the packaged predict function and answers one API Gateway event.
+  const lambdaDir = await mkdtemp(join(tmpdir(), 'textops-bench-lambda-'));
+  const bundle = await lambdaBundle(lambdaDir);
+  const lambdaEnv = {
+    ...env,
+    // What serverless.ts gives every function.
+    NODE_OPTIONS: '--enable-source-maps',
+    TEXTOPS_CODE_VERSION: 'bench',
+    // Lambda runs nodejs22.x, where the AWS SDK has no Node-version reminder to print.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const lambda: LambdaColdStart[] = [];
+  for (let i = 0; i < launches; i++) {
+    const run = await lambdaColdStart(bundle, lambdaEnv);
+    if (run.statusCode !== 200) throw new Error(`the Lambda answered ${run.statusCode}: ${run.body}`);
+    if (lambda.length > 0 && run.body !== lambda[0].body)
+      throw new Error(`the Lambda's answers differ between runs: ${lambda[0].body} / ${run.body}`);
+    lambda.push(run);
+  }
+  await rm(lambdaDir, { recursive: true, force: true });
+  const pick = (key: 'totalMs' | 'nodeStartMs' | 'initMs' | 'firstResponseMs') => lambda.map((r) => r[key]);
+  log(
+    `Lambda cold start (ms): ${lambda.map((r) => `${r.totalMs.toFixed(0)} (node ${r.nodeStartMs.toFixed(0)}, init ${r.initMs.toFixed(0)}, response ${r.firstResponseMs.toFixed(0)})`).join('; ')}`,
+  );
+  const coldRows: [string, string, string, string][] = [
+    [
+      'cold start: launch → first prediction, 2 workers',
+      '<= 500 ms',
+      `${median(cold[2]).toFixed(0)} ms (median of ${launches}, best ${Math.min(...cold[2]).toFixed(0)})`,
+      '2.3 s',
+    ],
+    [
+      'cold start: launch → first prediction, 1 worker',
+      '<= 500 ms',
+      `${median(cold[1]).toFixed(0)} ms (median of ${launches}, best ${Math.min(...cold[1]).toFixed(0)})`,
+      '—',
+    ],
+    [
+      'Lambda cold start: launch → init → first response',
+      '<= 400 ms',
+      `${median(pick('totalMs')).toFixed(0)} ms (median of ${launches}, best ${Math.min(...pick('totalMs')).toFixed(0)}; init done at ${median(pick('initMs')).toFixed(0)} ms)`,
+      '—',
+    ],
+  ];
+  if (coldOnly) {
+    client.destroy();
+    await s3.close();
+    await rm(dataDir, { recursive: true, force: true });
+    printTable('cold starts only', coldRows, 0);
+    return;
+  }
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -261,25 +379,18 @@ async function main() {
       `${(batched.requests.average * 100).toFixed(0)} texts/s`,
       '—',
     ],
-    [
-      'cold start: launch → first prediction, 2 workers',
-      '<= 500 ms',
-      `${median(cold[2]).toFixed(0)} ms (median of ${launches}, best ${Math.min(...cold[2]).toFixed(0)})`,
-      '2.3 s',
-    ],
-    [
-      'cold start: launch → first prediction, 1 worker',
-      '<= 500 ms',
-      `${median(cold[1]).toFixed(0)} ms (median of ${launches}, best ${Math.min(...cold[1]).toFixed(0)})`,
-      '—',
-    ],
+    ...coldRows,
     ['RSS per worker under load (peak)', '<= 300 MB', `${peakRss.toFixed(0)} MB`, '576 MB'],
   ];
+  printTable(`${seconds} s per run`, rows, errors);
+}
+
+function printTable(runs: string, rows: [string, string, string, string][], errors: number): void {
   const width = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c].length), 6));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(width[c])).join(' | ')} |`;
   process.stdout.write(
     [
-      `textops serve (2 workers, bundle) on ${process.platform}/${process.arch}, Node ${process.version}; 231-word IMDB review; ${seconds} s per run`,
+      `textops serve (bundle) and the predict Lambda on ${process.platform}/${process.arch}, Node ${process.version}; 231-word IMDB review; ${runs}`,
       line(['figure', 'target', 'measured', 'Python reference']),
       `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`,
       ...rows.map(line),
