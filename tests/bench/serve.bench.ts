@@ -9,6 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BuildOptions, build } from 'esbuild';
@@ -43,6 +44,7 @@ async function lambdaBundle(dir: string): Promise<string> {
     concurrency: _concurrency,
     zipConcurrency: _zipConcurrency,
     outputFileExtension,
+    plugins,
     ...options
   } = service.custom.esbuild;
   await build({
@@ -50,6 +52,8 @@ async function lambdaBundle(dir: string): Promise<string> {
     entryPoints: { 'functions/predict/lambda': join(root, 'functions/predict/lambda.ts') },
     outdir: dir,
     outExtension: { '.js': String(outputFileExtension ?? '.js') },
+    // serverless-esbuild reads `plugins` as a file (relative to the service) that exports them.
+    plugins: typeof plugins === 'string' ? createRequire(import.meta.url)(join(root, plugins)) : [],
     logLevel: 'warning',
   });
   copyFileSync(join(root, 'params.yaml'), join(dir, 'params.yaml'));

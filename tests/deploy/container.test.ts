@@ -84,7 +84,13 @@ describe('Dockerfile', () => {
       '.textops/x',
     ])
       expect(ignored(path), path).toBe(true);
-    for (const path of ['params.yaml', 'cli/main.ts', 'shared/ml/model.ts', 'scripts/bundle-container.mjs'])
+    for (const path of [
+      'params.yaml',
+      'cli/main.ts',
+      'shared/ml/model.ts',
+      'scripts/bundle-container.mjs',
+      'scripts/esbuild-plugins.cjs',
+    ])
       expect(ignored(path), path).toBe(false);
   });
 
