@@ -3,9 +3,11 @@
 # Three stages: install the locked dependencies, bundle the CLI into one ES module with esbuild, and a slim
 # runtime with only that bundle and params.yaml, run as a non-root user. tests/deploy/container.test.ts builds
 # the same bundle with the same command and starts it as this image would.
-ARG NODE_IMAGE=node:22-bookworm-slim
-
-FROM ${NODE_IMAGE} AS install
+#
+# The base image is pinned by digest, so a rebuild gets the same bytes until someone chooses otherwise; the tag
+# stays beside it so Dependabot (docker ecosystem, .github/dependabot.yml) can propose the tag's newer digest
+# weekly. Written out in each FROM, not through an ARG: Dependabot does not read ARG defaults.
+FROM node:22-bookworm-slim@sha256:f32b81066cde10a75dbac96646099533316d94bac4150c55da1636e1f0ffdc46 AS install
 WORKDIR /src
 COPY package.json package-lock.json ./
 # Scripts off: `prepare` would build the CLI for development, which this image does not use.
@@ -16,10 +18,10 @@ COPY tsconfig.json ./
 COPY cli ./cli
 COPY shared ./shared
 COPY functions ./functions
-COPY scripts/bundle-container.mjs scripts/container-healthcheck.mjs ./scripts/
+COPY scripts/bundle-container.mjs scripts/esbuild-plugins.cjs scripts/container-healthcheck.mjs ./scripts/
 RUN node scripts/bundle-container.mjs /out
 
-FROM ${NODE_IMAGE} AS runtime
+FROM node:22-bookworm-slim@sha256:f32b81066cde10a75dbac96646099533316d94bac4150c55da1636e1f0ffdc46 AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080

@@ -1,6 +1,7 @@
 // Bundles the CLI (and the cleaning worker beside it) into dist/ with esbuild; dependencies stay in node_modules.
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import bundlePlugins from './esbuild-plugins.cjs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
@@ -40,6 +41,10 @@ await build({
     js: "import { createRequire as __textopsCreateRequire } from 'node:module'; const require = __textopsCreateRequire(import.meta.url);",
   },
   sourcemap: 'linked',
+  // Stack traces need the mappings, not the sources: --enable-source-maps parses the whole map at load.
+  sourcesContent: false,
   define: { __TEXTOPS_VERSION__: JSON.stringify(pkg.version) },
+  // wink's language model as JSON text, not object literals (scripts/esbuild-plugins.cjs): a shorter cold start.
+  plugins: bundlePlugins,
   logLevel: 'warning',
 });

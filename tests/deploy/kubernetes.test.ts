@@ -3,18 +3,20 @@
 // also catch deliberately broken copies.
 // biome-ignore-all lint/suspicious/noExplicitAny: the test reads rendered manifests ad hoc; the checks are typed.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDockerfile } from './checks/container-checks.ts';
 import { describeFindings } from './checks/finding.ts';
 import {
+  checkIngressSources,
   checkManifests,
   checkPodSecurity,
   checkProbes,
   checkSchemas,
+  checkSecretsByReference,
   checkWiring,
   type Manifest,
   parseManifests,
@@ -141,6 +143,47 @@ describe('k8s/ (kustomize base + overlays)', () => {
     ).toBe('restricted');
   });
 
+  it('lets only the ingress controller and Prometheus namespaces reach serve, named per overlay', async () => {
+    const sources = (manifests: Manifest[]) =>
+      find(manifests, 'NetworkPolicy', 'textops-serve-ingress').spec.ingress.map((rule: any) => ({
+        namespaces: rule.from.map(
+          (peer: any) => peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'],
+        ),
+        ports: rule.ports.map((p: any) => p.port),
+      }));
+    for (const manifests of [rendered.dev, rendered.prod, rendered.deployed])
+      expect(sources(manifests)).toEqual([
+        { namespaces: ['ingress-nginx'], ports: [serveContainer(manifests).ports[0].containerPort] },
+        { namespaces: ['monitoring'], ports: [serveContainer(manifests).ports[0].containerPort] },
+      ]);
+    // An overlay names its cluster's namespaces with the same patch the shipped overlays carry.
+    const overlay = join(scratch, 'other-cluster');
+    const prod = await readFile(join(ROOT, 'k8s/overlays/prod/kustomization.yaml'), 'utf8');
+    await mkdir(overlay);
+    await writeFile(
+      join(overlay, 'kustomization.yaml'),
+      prod
+        .replaceAll('../../', `${relative(overlay, join(ROOT, 'k8s'))}/`)
+        .replace('value: ingress-nginx', 'value: kong')
+        .replace('value: monitoring', 'value: observability'),
+    );
+    expect(sources(await kustomize(overlay)).map((r: any) => r.namespaces)).toEqual([
+      ['kong'],
+      ['observability'],
+    ]);
+  });
+
+  it('gives serve its API key from an optional Secret, with no secret in the manifests', () => {
+    for (const manifests of [rendered.dev, rendered.prod, rendered.deployed]) {
+      const env = serveContainer(manifests).env.find((e: any) => e.name === 'TEXTOPS_API_KEY');
+      expect(env).toEqual({
+        name: 'TEXTOPS_API_KEY',
+        valueFrom: { secretKeyRef: { name: 'textops-api-key', key: 'api-key', optional: true } },
+      });
+      expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
+    }
+  });
+
   it('deploys the pushed image with the stack outputs: IRSA roles, bucket, queue, state machine', () => {
     const deployed = rendered.deployed;
     for (const name of ['textops-serve', 'textops-worker'])
@@ -234,5 +277,40 @@ describe('the Kubernetes checks catch a broken manifest', () => {
       serve(m).spec.template.spec.serviceAccountName = undefined;
     });
     expect(checkWiring(orphaned)).toHaveLength(3);
+  });
+
+  it('serve reachable from every namespace or address, or on every port', () => {
+    const rules = (m: any[]) => m.find((x) => x.metadata.name === 'textops-serve-ingress').spec.ingress;
+    const anyNamespace = broken((m) => {
+      rules(m)[0].from = [{ namespaceSelector: {} }];
+    });
+    expect(checkIngressSources(anyNamespace)).toHaveLength(1);
+    const noFrom = broken((m) => delete rules(m)[1].from);
+    expect(checkIngressSources(noFrom)).toHaveLength(1);
+    const internet = broken((m) => {
+      rules(m)[0].from = [{ ipBlock: { cidr: '0.0.0.0/0' } }];
+    });
+    expect(checkIngressSources(internet)).toHaveLength(1);
+    const anyPort = broken((m) => delete rules(m)[0].ports);
+    expect(checkIngressSources(anyPort)).toHaveLength(1);
+  });
+
+  it('a secret value in the manifests', () => {
+    const literal = broken((m) => {
+      serve(m).spec.template.spec.containers[0].env.find((e: any) => e.name === 'TEXTOPS_API_KEY').valueFrom =
+        undefined;
+      serve(m).spec.template.spec.containers[0].env.find((e: any) => e.name === 'TEXTOPS_API_KEY').value =
+        'hunter2';
+    });
+    expect(checkSecretsByReference(literal)).toHaveLength(1);
+    const committed = broken((m) =>
+      m.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'textops-api-key' },
+        stringData: { 'api-key': 'hunter2' },
+      }),
+    );
+    expect(checkSecretsByReference(committed)).toHaveLength(1);
   });
 });

@@ -374,6 +374,15 @@ describe('npm run package', () => {
           },
         );
         expect(stdout.trim().split('\n').at(-1), zip).toBe('function');
+        // Built for a short cold start: a source map without the sources (Lambda parses the map at load, with
+        // --enable-source-maps), and wink's model as JSON text for JSON.parse (scripts/esbuild-plugins.cjs).
+        const map = JSON.parse(await readFile(join(dir, `${handler}.map`), 'utf8')) as {
+          sourcesContent?: unknown;
+        };
+        expect(map.sourcesContent, zip).toBeUndefined();
+        // The core model's JSON kept as text (an object literal would read `{header:{0:0`).
+        if (zip === 'predict.zip')
+          expect(await readFile(join(dir, handler), 'utf8')).toContain('{"header":{"0":0');
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });

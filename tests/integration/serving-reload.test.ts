@@ -203,4 +203,42 @@ describe('hot reload from the registry in the local store', () => {
     await waitForVersion('1', 5000);
     expect((await predict(TEXTS[1])).body.modelVersion).toBe('1');
   });
+
+  it('keeps serving the last good version while the store is unreachable, then follows it again', async () => {
+    await waitForVersion('1', 5000);
+    const failuresBefore = await metric('model_reload_total{result="failure"}');
+    const { port } = new URL(s3.url);
+    await s3.close();
+    // Nothing listens on the store's port now: polls fail (counted), and the served model stays.
+    const deadline = performance.now() + 10_000;
+    while (
+      (await metric('model_reload_total{result="failure"}')) < failuresBefore + 2 &&
+      performance.now() < deadline
+    )
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await metric('model_reload_total{result="failure"}')).toBeGreaterThanOrEqual(failuresBefore + 2);
+    for (const text of TEXTS) {
+      const { status, body } = await predict(text);
+      expect(status).toBe(200);
+      expect(body.modelVersion).toBe('1');
+      expect(body.scores).toEqual(models[0].predict(text).scores);
+    }
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { modelVersion: string }).modelVersion).toBe('1');
+    const outage = log.lines.filter(
+      (l) =>
+        l.level === 'error' && l.message.startsWith('model load failed') && l.fields?.servingVersion === '1',
+    );
+    expect(outage.length).toBeGreaterThanOrEqual(2);
+
+    // The store comes back on the same endpoint with the same data; a version promoted then is picked up.
+    s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-test', port: Number(port) });
+    const next = await register(models[1], true);
+    await waitForVersion(String(next), 10_000);
+    const { status, body } = await predict(TEXTS[2]);
+    expect(status).toBe(200);
+    expect(body.modelVersion).toBe(String(next));
+    expect(body.scores).toEqual(models[1].predict(TEXTS[2]).scores);
+  });
 });

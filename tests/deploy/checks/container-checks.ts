@@ -15,6 +15,8 @@ export interface DockerStage {
   name: string;
   /** The base after ARG substitution: an image reference or an earlier stage's name. */
   base: string;
+  /** The base as written in the FROM line, before ARG substitution. */
+  written: string;
   instructions: DockerInstruction[];
 }
 
@@ -61,7 +63,7 @@ export function parseDockerfile(text: string): DockerStage[] {
     };
     if (keyword === 'FROM') {
       const name = args.length >= 3 && args[1].toUpperCase() === 'AS' ? args[2] : String(stages.length);
-      stages.push({ name, base: substitute(args[0]), instructions: [] });
+      stages.push({ name, base: substitute(args[0]), written: args[0], instructions: [] });
     } else if (stages.length > 0) stages[stages.length - 1].instructions.push(parsed);
   }
   return stages;
@@ -147,13 +149,33 @@ export function checkProductionFilesOnly(stages: DockerStage[], allowedFromConte
   return out;
 }
 
-/** Every base image names a version (a tag other than latest, or a digest). */
+/**
+ * Every base image is pinned by digest, with its tag beside it (`node:22-bookworm-slim@sha256:<64 hex>`): the
+ * digest makes a rebuild reproducible, the tag is what Dependabot follows to propose a newer digest. Written
+ * out in the FROM line: Dependabot does not substitute ARG defaults, so an image behind an ARG is never updated.
+ */
 export function checkBaseImagesPinned(stages: DockerStage[]): Finding[] {
   const names = new Set(stages.map((s) => s.name));
-  return stages
-    .filter((s) => !names.has(s.base))
-    .filter((s) => !s.base.includes('@sha256:') && (!/:[^/]+$/.test(s.base) || s.base.endsWith(':latest')))
-    .map((s) => finding('pinned-base', s.name, `base image '${s.base}' names no version`));
+  const out: Finding[] = [];
+  for (const stage of stages.filter((s) => !names.has(s.base))) {
+    if (!/^[^\s@]+:[\w][\w.-]*@sha256:[0-9a-f]{64}$/.test(stage.base) || stage.base.includes(':latest@'))
+      out.push(
+        finding(
+          'pinned-base',
+          stage.name,
+          `base image '${stage.base}' is not pinned as <image>:<tag>@sha256:<digest>`,
+        ),
+      );
+    else if (stage.written.includes('$'))
+      out.push(
+        finding(
+          'pinned-base',
+          stage.name,
+          `base image comes from an ARG ('${stage.written}'); Dependabot only updates images written in FROM`,
+        ),
+      );
+  }
+  return out;
 }
 
 export function checkDockerfile(stages: DockerStage[], allowedFromContext: string[]): Finding[] {

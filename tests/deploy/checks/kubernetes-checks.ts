@@ -185,6 +185,68 @@ export function checkWiring(manifests: Manifest[]): Finding[] {
   return out;
 }
 
+/**
+ * Who may reach the pods that serve: each ingress rule of a NetworkPolicy selecting them names its sources
+ * (namespaces by their `kubernetes.io/metadata.name` label, pods of its own namespace, or an address block
+ * narrower than the whole internet) and its ports. A rule without `from`, an empty namespace selector or
+ * 0.0.0.0/0 lets every pod of the cluster in.
+ */
+export function checkIngressSources(manifests: Manifest[]): Finding[] {
+  const out: Finding[] = [];
+  const servingPods = workloads(manifests)
+    .filter((w) => containersOf(w).some((c) => (c.ports ?? []).length > 0))
+    .map((w) => w.spec?.template?.metadata?.labels);
+  for (const policy of manifests.filter((m) => m.kind === 'NetworkPolicy')) {
+    if (!(policy.spec?.policyTypes ?? []).includes('Ingress')) continue;
+    if (!servingPods.some((labels) => matches(policy.spec?.podSelector?.matchLabels, labels))) continue;
+    (policy.spec?.ingress ?? []).forEach((rule: any, i: number) => {
+      const at = `${where(policy)} ingress[${i}]`;
+      if (!rule.from?.length) out.push(finding('ingress', at, 'no `from`: open to every source'));
+      if (!rule.ports?.length) out.push(finding('ingress', at, 'no `ports`: every port is open'));
+      for (const peer of rule.from ?? []) {
+        if (peer.namespaceSelector) {
+          const name = peer.namespaceSelector.matchLabels?.['kubernetes.io/metadata.name'];
+          if (typeof name !== 'string' || name === '')
+            out.push(
+              finding(
+                'ingress',
+                at,
+                'a namespace selector without kubernetes.io/metadata.name: every namespace',
+              ),
+            );
+        } else if (peer.ipBlock) {
+          if (['0.0.0.0/0', '::/0'].includes(peer.ipBlock.cidr))
+            out.push(finding('ingress', at, `ipBlock ${peer.ipBlock.cidr}: every address`));
+        } else if (!peer.podSelector) out.push(finding('ingress', at, 'a source that names nothing'));
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * No secret value in the manifests: no Secret object with data, and every environment variable named like a
+ * credential (…KEY, …SECRET, …TOKEN, …PASSWORD) comes from a Secret (secretKeyRef), not a literal value.
+ */
+export function checkSecretsByReference(manifests: Manifest[]): Finding[] {
+  const out: Finding[] = [];
+  for (const secret of manifests.filter((m) => m.kind === 'Secret'))
+    if (Object.keys({ ...secret.data, ...secret.stringData }).length > 0)
+      out.push(finding('secrets', where(secret), 'a Secret with its values committed'));
+  for (const workload of workloads(manifests))
+    for (const container of containersOf(workload))
+      for (const env of container.env ?? [])
+        if (/(KEY|SECRET|TOKEN|PASSWORD)$/.test(env.name) && !env.valueFrom?.secretKeyRef)
+          out.push(
+            finding(
+              'secrets',
+              `${where(workload)} ${container.name}`,
+              `${env.name} is not read from a Secret (secretKeyRef)`,
+            ),
+          );
+  return out;
+}
+
 export function checkManifests(manifests: Manifest[]): Finding[] {
   return [
     ...checkSchemas(manifests),
@@ -192,5 +254,7 @@ export function checkManifests(manifests: Manifest[]): Finding[] {
     ...checkPodSecurity(manifests),
     ...checkResourcesAndImages(manifests),
     ...checkWiring(manifests),
+    ...checkIngressSources(manifests),
+    ...checkSecretsByReference(manifests),
   ];
 }

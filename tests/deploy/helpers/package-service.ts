@@ -17,6 +17,8 @@ const SERVICE_ENTRIES = [
   'shared',
   'statemachines',
   'node_modules',
+  // The esbuild plugins serverless.ts names.
+  'scripts',
 ];
 
 export interface PackagedService {
