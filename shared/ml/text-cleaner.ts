@@ -63,11 +63,54 @@ function nlpFor(shape: 'tokenize' | 'pos'): WinkMethods {
 export type TextCleaner = (text: string) => string[];
 
 /**
+ * The longest run of non-space characters handed to wink-nlp in one piece. wink's tokenizer peels a run one
+ * affix at a time, matching a regex over the rest of the run at each step, so its cost grows with the square of
+ * the run's length: 20,000 "!" took ~1 s, one request of five of them ~5 s of a serving worker's only thread.
+ * Cutting longer runs into pieces of this size bounds the cost per character. 256 is above every run in the
+ * training corpora (after markup is stripped: IMDB's longest is 76 characters, AG News' 136, a URL), so real
+ * text is tokenized exactly as before; what gets cut is no word of any language.
+ */
+export const MAX_RUN_CHARS = 256;
+
+/**
+ * What wink-nlp splits raw tokens on (the model's `trex.helpers.splitter`): only these count as space, so
+ * U+2028, U+3000 and the like are part of a run and must be bounded too.
+ */
+const WINK_SPACE = ' \\u00a0\\u2002-\\u2005\\u2009\\u200a\\u202f\\u205f\\n\\r\\t';
+
+function longRun(maxRunChars: number): RegExp {
+  return new RegExp(`[^${WINK_SPACE}]{${maxRunChars + 1},}`, 'g');
+}
+
+/** Cuts every run longer than `maxRunChars` into pieces of at most that many, never inside a surrogate pair. */
+export function boundRuns(text: string, maxRunChars: number): string {
+  if (!Number.isFinite(maxRunChars)) return text;
+  return text.replace(longRun(maxRunChars), (run) => {
+    const pieces: string[] = [];
+    let start = 0;
+    while (start < run.length) {
+      let end = Math.min(start + maxRunChars, run.length);
+      const code = run.charCodeAt(end);
+      if (end < run.length && end - 1 > start && code >= 0xdc00 && code <= 0xdfff) end--;
+      pieces.push(run.slice(start, end));
+      start = end;
+    }
+    return pieces.join(' ');
+  });
+}
+
+export interface CleanerOptions {
+  /** Runs of non-space characters longer than this are cut before tokenizing; Infinity: never (benchmarks). */
+  maxRunChars?: number;
+}
+
+/**
  * Builds the one text-cleaning function used by training and by serving, so both see the same tokens.
  * wink-nlp tokenizes (and expands contractions: "didn't" → "did", "not"); the switches in `config` drop
  * markup, URLs, numbers, punctuation and stop words, lemmatize and enforce a minimum token length.
  */
-export function createTextCleaner(config: CleanConfig): TextCleaner {
+export function createTextCleaner(config: CleanConfig, options: CleanerOptions = {}): TextCleaner {
+  const maxRunChars = options.maxRunChars ?? MAX_RUN_CHARS;
   const nlp = nlpFor(config.lemmatize ? 'pos' : 'tokenize');
   const its = nlp.its;
   return (input: string): string[] => {
@@ -75,7 +118,7 @@ export function createTextCleaner(config: CleanConfig): TextCleaner {
     if (config.strip_html) {
       text = text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
     }
-    const doc = nlp.readDoc(text);
+    const doc = nlp.readDoc(boundRuns(text, maxRunChars));
     const tokens = doc.tokens();
     const types = tokens.out(its.type) as string[];
     // its.value, not its.normal: the normal form also rewrites spellings (mommy/mummy) depending on history.
