@@ -78,8 +78,16 @@ export const MAX_RUN_CHARS = 256;
  */
 const WINK_SPACE = ' \\u00a0\\u2002-\\u2005\\u2009\\u200a\\u202f\\u205f\\n\\r\\t';
 
+const longRuns = new Map<number, RegExp>();
 function longRun(maxRunChars: number): RegExp {
-  return new RegExp(`[^${WINK_SPACE}]{${maxRunChars + 1},}`, 'g');
+  let re = longRuns.get(maxRunChars);
+  if (!re) {
+    // Tried only where a run starts (the lookbehind): else every position inside a run just under the bound
+    // would be scanned again to its end, quadratic in the bound.
+    re = new RegExp(`(?<![^${WINK_SPACE}])[^${WINK_SPACE}]{${maxRunChars + 1},}`, 'g');
+    longRuns.set(maxRunChars, re);
+  }
+  return re;
 }
 
 /** Cuts every run longer than `maxRunChars` into pieces of at most that many, never inside a surrogate pair. */

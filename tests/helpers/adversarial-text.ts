@@ -41,5 +41,6 @@ export function adversarialTexts(seed = 1): Record<string, string> {
     'ideographic spaces': repeat(() => `\u3000${letter()}`),
     'unclosed tags': repeat(() => `<${letter()}`),
     'spaced punctuation': repeat(() => '! '),
+    'runs just under the cut': repeat(() => `${Array.from({ length: 256 }, letter).join('')} `),
   };
 }
