@@ -41,6 +41,7 @@ export function adversarialTexts(seed = 1): Record<string, string> {
     'ideographic spaces': repeat(() => `\u3000${letter()}`),
     'unclosed tags': repeat(() => `<${letter()}`),
     'spaced punctuation': repeat(() => '! '),
+    'made-up words': repeat(() => `${Array.from({ length: 7 }, letter).join('')} `),
     'runs just under the cut': repeat(() => `${Array.from({ length: 256 }, letter).join('')} `),
   };
 }

@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { type CleanConfig, loadParams } from '../../shared/config/params.ts';
 import { cleanTexts } from '../../shared/ml/clean-pool.ts';
-import { boundRuns, createTextCleaner, MAX_RUN_CHARS } from '../../shared/ml/text-cleaner.ts';
+import { boundRuns, createTextCleaner, MAX_RUN_CHARS, tokenizerState } from '../../shared/ml/text-cleaner.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';
 import { sharedRows } from '../helpers/data.ts';
 
@@ -115,5 +116,47 @@ describe('text cleaning of long runs of non-space characters', () => {
     expect(texts.map((t) => boundRuns(t, MAX_RUN_CHARS) === t).every(Boolean)).toBe(true);
     const bounded = texts.map((t) => clean(t).join(' '));
     expect(texts.map((t) => unbounded(t).join(' '))).toEqual(bounded);
+  });
+});
+
+describe("text cleaning bounds wink-nlp's lexicon", () => {
+  it('gives the same tokens across a rebuild of the nlp object', () => {
+    const texts = sharedRows('imdb-train.csv.gz')
+      .slice(1, 1501)
+      .map((r) => r[0]);
+    const usual = texts.map((t) => createTextCleaner(defaults)(t).join(' '));
+    const before = tokenizerState('tokenize').generation;
+    const rebuilding = createTextCleaner(defaults, { maxDistinctTokens: 3000 });
+    expect(texts.map((t) => rebuilding(t).join(' '))).toEqual(usual);
+    expect(tokenizerState('tokenize').generation).toBeGreaterThan(before + 5);
+  });
+
+  it('keeps the memory of a process fed made-up words bounded', () => {
+    // A process of its own, with the garbage collector exposed: what stays on the heap after cleaning 200
+    // texts of 20,000 characters of made-up words (~500k distinct tokens; unbounded, wink kept ~55 MB of them).
+    const script = `
+      import { createTextCleaner, MAX_DISTINCT_TOKENS, tokenizerState } from ${JSON.stringify(new URL('../../shared/ml/text-cleaner.ts', import.meta.url).href)};
+      import { adversarialTexts } from ${JSON.stringify(new URL('../helpers/adversarial-text.ts', import.meta.url).href)};
+      import { loadParams } from ${JSON.stringify(new URL('../../shared/config/params.ts', import.meta.url).href)};
+      const clean = createTextCleaner(loadParams().clean);
+      clean('warm up');
+      globalThis.gc();
+      const start = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 200; i++) clean(adversarialTexts(i + 1)['made-up words']);
+      globalThis.gc();
+      const { distinctTokens } = tokenizerState('tokenize');
+      console.log(JSON.stringify({ grownMb: (process.memoryUsage().heapUsed - start) / 1e6, distinctTokens, limit: MAX_DISTINCT_TOKENS }));
+    `;
+    const run = spawnSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(run.stderr).not.toMatch(/Error/);
+    const { grownMb, distinctTokens, limit } = JSON.parse(run.stdout) as Record<string, number>;
+    expect(distinctTokens).toBeLessThanOrEqual(limit + 5000);
+    expect(grownMb).toBeLessThan(25);
   });
 });
