@@ -82,8 +82,16 @@ const paramsSchema = z
         max_body_bytes: z.number().int().positive(),
         reload_interval_seconds: z.number().positive(),
         instance_price_usd_per_hour: z.number().min(0),
+        headers_timeout_seconds: z.number().positive(),
+        request_timeout_seconds: z.number().positive(),
+        keep_alive_timeout_seconds: z.number().positive(),
       })
-      .strict(),
+      .strict()
+      .refine((s) => s.headers_timeout_seconds <= s.request_timeout_seconds, {
+        message:
+          'headers_timeout_seconds cannot exceed request_timeout_seconds (the headers are part of the request)',
+        path: ['headers_timeout_seconds'],
+      }),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
 import { KeyLock } from './key-lock.ts';
 
 /**
@@ -75,6 +76,7 @@ export async function startConditionalProxy(
   upstreamUrl: string,
   port = 0,
   host = '127.0.0.1',
+  timeouts: HttpTimeouts = LOCAL_HTTP_TIMEOUTS,
 ): Promise<ConditionalProxy> {
   const upstream = new URL(upstreamUrl);
   const lock = new KeyLock();
@@ -123,6 +125,7 @@ export async function startConditionalProxy(
       await forward(upstream, req, res);
     });
   });
+  applyHttpTimeouts(server, timeouts);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;
   return {

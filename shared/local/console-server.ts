@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
+import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
 import { runKeys } from '../pipeline/run-keys.ts';
 import { listRuns, readRun } from '../pipeline/run-queries.ts';
 import type { ObjectStore } from '../ports.ts';
@@ -45,6 +46,7 @@ export async function startConsoleServer(options: {
   store: ObjectStore;
   modelName: string;
   port?: number;
+  timeouts?: HttpTimeouts;
 }): Promise<ConsoleServer> {
   const app = express();
   app.disable('x-powered-by');
@@ -91,7 +93,7 @@ export async function startConsoleServer(options: {
       res.json({ model: options.modelName, aliases, versions });
     }),
   );
-  const server: Server = createServer(app);
+  const server: Server = applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -20,6 +20,7 @@ import { registryModelSource } from '../serving/model-source.ts';
 import { startInferenceServer } from '../serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import type { ExecutionHistory, HistoryEvent } from './execution-history.ts';
+import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
 import { LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
 import { LocalStateMachine } from './local-engine.ts';
 import { LocalQueue } from './local-queue.ts';
@@ -78,7 +79,7 @@ export interface LocalRuntimeOptions {
   /**
    * Where Task handlers run: 'worker' (default when available) gives each concurrent invocation a warm worker
    * thread, as Lambda gives each a container, so training never blocks the store, console or inference server;
-   * 'inline' runs them on the main thread.
+   * 'inline' runs them on the main thread. The inference server likewise gets a thread of its own, or not.
    */
   isolation?: 'worker' | 'inline';
   /** Redelivery delay of the local queue. */
@@ -250,13 +251,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     let inferenceUrl: string | null = null;
     if (options.inferencePort !== null) {
-      const inference = await startInferenceServer({
-        port: options.inferencePort ?? 3000,
-        host: '127.0.0.1',
-        source: registryModelSource(store, params.model.name),
-        params,
-        exposeMetrics: true,
-      });
+      const port = options.inferencePort ?? 3000;
+      // In a worker thread when it can be: a CPU-heavy predict then never stalls the store or the console.
+      const inference =
+        isolation === 'worker' && inferenceThreadAvailable()
+          ? await startInferenceThread({
+              port,
+              host: '127.0.0.1',
+              bucket,
+              modelName: params.model.name,
+              params,
+            })
+          : await startInferenceServer({
+              port,
+              host: '127.0.0.1',
+              source: registryModelSource(store, params.model.name),
+              params,
+              exposeMetrics: true,
+            });
       closers.push(() => inference.close());
       inferenceUrl = inference.url;
     }

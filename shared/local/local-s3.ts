@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
 // s3rver ships no types; the surface used here is small and typed below.
 import S3rver from 's3rver';
+import type { HttpTimeouts } from '../config/http-timeouts.ts';
 import { type ConditionalProxy, startConditionalProxy } from './conditional-proxy.ts';
 import { DurableFilesystemStore } from './durable-store.ts';
 
@@ -35,6 +36,8 @@ export async function startLocalS3(options: {
   directory: string;
   bucket: string;
   port?: number;
+  /** Of the endpoint (the proxy); default LOCAL_HTTP_TIMEOUTS. */
+  timeouts?: HttpTimeouts;
 }): Promise<LocalS3> {
   await mkdir(options.directory, { recursive: true });
   const server = new (S3rver as unknown as S3rverConstructor)({
@@ -52,7 +55,12 @@ export async function startLocalS3(options: {
   const address = await server.run();
   let proxy: ConditionalProxy;
   try {
-    proxy = await startConditionalProxy(`http://127.0.0.1:${address.port}`, options.port ?? 0);
+    proxy = await startConditionalProxy(
+      `http://127.0.0.1:${address.port}`,
+      options.port ?? 0,
+      '127.0.0.1',
+      options.timeouts,
+    );
   } catch (error) {
     await server.close();
     throw error;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
 import type { LocalStateMachine } from './local-engine.ts';
 
 /**
@@ -97,6 +98,7 @@ export async function startSfnEndpoint(
       );
     })();
   });
+  applyHttpTimeouts(server, LOCAL_HTTP_TIMEOUTS);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {

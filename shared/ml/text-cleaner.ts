@@ -48,38 +48,128 @@ const NUMBER_TYPES = new Set(['number', 'ordinal', 'time', 'decade']);
 const PUNCTUATION_TYPES = new Set(['punctuation', 'symbol', 'currency']);
 const SPACE_TYPES = new Set(['tabCRLF', 'space']);
 
+/**
+ * wink-nlp adds every token it has not met before to its lexicon, for the life of the nlp object: a server fed
+ * made-up words grew ~27 MB per 2 MB request and its workers died out of memory after a handful (the cluster then
+ * gave up). So an nlp object is replaced once its cleaners have seen this many distinct tokens (the known words
+ * of the model's own lexicon counted too): wink's memory stays bounded, at the price of a rebuild (~150 ms) per
+ * that many new tokens. Real text saturates: IMDB's 25k reviews hold ~99k distinct forms, AG News adds ~9k.
+ */
+export const MAX_DISTINCT_TOKENS = 100_000;
+
+interface Tokenizer {
+  nlp: WinkMethods;
+  /** Distinct token forms read by this nlp object: a bound on what it has added to its lexicon. */
+  seen: Set<string>;
+  generation: number;
+}
+
+// The model's metaCER() re-stringifies its own cached JSON on every call (a string that grows until it no longer
+// fits in memory after some twenty nlp objects); its first answer is what wink-nlp means to get every time.
+const winkModel = model as typeof model & { metaCER: () => unknown };
+let metaCER: unknown;
+const stableModel = { ...winkModel, metaCER: () => (metaCER ??= winkModel.metaCER()) } as typeof model;
+
 // Building an nlp object loads the language model (~100 ms): one per pipeline shape per process, built on
 // first use so a server that never lemmatizes does not pay for the POS tagger at cold start.
-const nlpByShape = new Map<'tokenize' | 'pos', WinkMethods>();
-function nlpFor(shape: 'tokenize' | 'pos'): WinkMethods {
-  let nlp = nlpByShape.get(shape);
-  if (!nlp) {
-    nlp = winkNLP(model, shape === 'pos' ? ['pos'] : []);
-    nlpByShape.set(shape, nlp);
+const tokenizers = new Map<'tokenize' | 'pos', Tokenizer>();
+function tokenizerFor(shape: 'tokenize' | 'pos', maxDistinctTokens: number): Tokenizer {
+  let tokenizer = tokenizers.get(shape);
+  if (!tokenizer || tokenizer.seen.size > maxDistinctTokens) {
+    tokenizer = {
+      nlp: winkNLP(stableModel, shape === 'pos' ? ['pos'] : []),
+      seen: new Set(),
+      generation: (tokenizer?.generation ?? 0) + 1,
+    };
+    tokenizers.set(shape, tokenizer);
   }
-  return nlp;
+  return tokenizer;
+}
+
+/** How many nlp objects of a shape this process has built, and the distinct tokens the current one has read. */
+export function tokenizerState(shape: 'tokenize' | 'pos'): { generation: number; distinctTokens: number } {
+  const tokenizer = tokenizers.get(shape);
+  return { generation: tokenizer?.generation ?? 0, distinctTokens: tokenizer?.seen.size ?? 0 };
 }
 
 export type TextCleaner = (text: string) => string[];
+
+/**
+ * The longest run of non-space characters handed to wink-nlp in one piece. wink's tokenizer peels a run one
+ * affix at a time, matching a regex over the rest of the run at each step, so its cost grows with the square of
+ * the run's length: 20,000 "!" took ~1 s, one request of five of them ~5 s of a serving worker's only thread.
+ * Cutting longer runs into pieces of this size bounds the cost per character. 256 is above every run in the
+ * training corpora (after markup is stripped: IMDB's longest is 76 characters, AG News' 136, a URL), so real
+ * text is tokenized exactly as before; what gets cut is no word of any language.
+ */
+export const MAX_RUN_CHARS = 256;
+
+/**
+ * What wink-nlp splits raw tokens on (the model's `trex.helpers.splitter`): only these count as space, so
+ * U+2028, U+3000 and the like are part of a run and must be bounded too.
+ */
+const WINK_SPACE = ' \\u00a0\\u2002-\\u2005\\u2009\\u200a\\u202f\\u205f\\n\\r\\t';
+
+const longRuns = new Map<number, RegExp>();
+function longRun(maxRunChars: number): RegExp {
+  let re = longRuns.get(maxRunChars);
+  if (!re) {
+    // Tried only where a run starts (the lookbehind): else every position inside a run just under the bound
+    // would be scanned again to its end, quadratic in the bound.
+    re = new RegExp(`(?<![^${WINK_SPACE}])[^${WINK_SPACE}]{${maxRunChars + 1},}`, 'g');
+    longRuns.set(maxRunChars, re);
+  }
+  return re;
+}
+
+/** Cuts every run longer than `maxRunChars` into pieces of at most that many, never inside a surrogate pair. */
+export function boundRuns(text: string, maxRunChars: number): string {
+  if (!Number.isFinite(maxRunChars)) return text;
+  return text.replace(longRun(maxRunChars), (run) => {
+    const pieces: string[] = [];
+    let start = 0;
+    while (start < run.length) {
+      let end = Math.min(start + maxRunChars, run.length);
+      const code = run.charCodeAt(end);
+      if (end < run.length && end - 1 > start && code >= 0xdc00 && code <= 0xdfff) end--;
+      pieces.push(run.slice(start, end));
+      start = end;
+    }
+    return pieces.join(' ');
+  });
+}
+
+export interface CleanerOptions {
+  /** Runs of non-space characters longer than this are cut before tokenizing; Infinity: never (benchmarks). */
+  maxRunChars?: number;
+  /** Replace wink's nlp object after it has read this many distinct tokens (default MAX_DISTINCT_TOKENS). */
+  maxDistinctTokens?: number;
+}
 
 /**
  * Builds the one text-cleaning function used by training and by serving, so both see the same tokens.
  * wink-nlp tokenizes (and expands contractions: "didn't" → "did", "not"); the switches in `config` drop
  * markup, URLs, numbers, punctuation and stop words, lemmatize and enforce a minimum token length.
  */
-export function createTextCleaner(config: CleanConfig): TextCleaner {
-  const nlp = nlpFor(config.lemmatize ? 'pos' : 'tokenize');
-  const its = nlp.its;
+export function createTextCleaner(config: CleanConfig, options: CleanerOptions = {}): TextCleaner {
+  const maxRunChars = options.maxRunChars ?? MAX_RUN_CHARS;
+  const maxDistinctTokens = options.maxDistinctTokens ?? MAX_DISTINCT_TOKENS;
+  const shape = config.lemmatize ? 'pos' : 'tokenize';
+  // Built now, so a server pays for the model at start, not on its first request.
+  tokenizerFor(shape, maxDistinctTokens);
   return (input: string): string[] => {
     let text = input;
     if (config.strip_html) {
       text = text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
     }
-    const doc = nlp.readDoc(text);
+    const { nlp, seen } = tokenizerFor(shape, maxDistinctTokens);
+    const its = nlp.its;
+    const doc = nlp.readDoc(boundRuns(text, maxRunChars));
     const tokens = doc.tokens();
     const types = tokens.out(its.type) as string[];
     // its.value, not its.normal: the normal form also rewrites spellings (mommy/mummy) depending on history.
     const forms = tokens.out(its.value) as string[];
+    for (const form of forms) seen.add(form);
     // wink leaves the lemma of a few tokens undefined; those keep their surface form.
     const lemmas = config.lemmatize
       ? (tokens.out(its.lemma as unknown as typeof its.value) as string[])

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
 import type { Params } from '../config/params.ts';
 import { createApp } from './app.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
@@ -81,9 +82,7 @@ export async function startInferenceServer(
   const serving = createServing(options);
   await serving.store.refresh();
   serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
-  const server = createServer(serving.app);
-  // Longer than typical load balancer idle timeouts, so the balancer closes idle connections, not us.
-  server.keepAliveTimeout = 65_000;
+  const server = applyHttpTimeouts(createServer(serving.app), servingHttpTimeouts(options.params.serving));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -31,6 +31,8 @@ beforeAll(async () => {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      // A host name that is not loopback-looking, as when the container is reached by a LAN name or address.
+      '--host-resolver-rules=MAP textops.test 127.0.0.1',
     ],
   });
   page = await browser.newPage({ viewport: { width: 900, height: 900 } });
@@ -105,5 +107,29 @@ describe('web page in Chromium', () => {
     await expect.poll(() => page.isVisible('#error')).toBe(true);
     expect(await page.textContent('#error')).toMatch(/Type a text first/);
     expect(problems).toEqual([]);
+  });
+
+  it('works when reached by a host name over plain HTTP (no upgrade to https)', async () => {
+    const named = await browser.newPage();
+    const failed: string[] = [];
+    named.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
+    named.on('console', (message) => {
+      // Cross-Origin-Opener-Policy, like HSTS, only applies over https; Chromium says so and goes on.
+      if (
+        message.type() === 'error' &&
+        !/Cross-Origin-Opener-Policy header has been ignored/.test(message.text())
+      )
+        failed.push(`console: ${message.text()}`);
+    });
+    const url = `http://textops.test:${new URL(server.url).port}/`;
+    await named.goto(url);
+    const version = (await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string };
+    await expect.poll(() => named.textContent('#model-version')).toBe(version.modelVersion);
+    await named.fill('#text', 'Awful film. The plot is stupid, the acting is terrible and it is boring.');
+    await named.click('#classify');
+    await expect.poll(() => named.textContent('#label')).toBe('negative');
+    expect(named.url()).toBe(url);
+    expect(failed).toEqual([]);
+    await named.close();
   });
 });

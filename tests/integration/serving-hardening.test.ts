@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetClients, s3Client } from '../../shared/aws/clients.ts';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
+import { validateParams } from '../../shared/config/params.ts';
+import { startConsoleServer } from '../../shared/local/console-server.ts';
+import { LOCAL_CREDENTIALS, startLocalS3 } from '../../shared/local/local-s3.ts';
+import { memoryLogger } from '../../shared/serving/log.ts';
+import { directoryModelSource } from '../../shared/serving/model-source.ts';
+import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { adversarialTexts } from '../helpers/adversarial-text.ts';
+import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+
+const closers: (() => Promise<void>)[] = [];
+let dir: string;
+
+async function start(serving: Parameters<typeof servingParams>[0] = {}): Promise<InferenceServer> {
+  const server = await startInferenceServer({
+    port: 0,
+    source: directoryModelSource(dir),
+    params: servingParams(serving),
+    exposeMetrics: true,
+    log: memoryLogger(),
+  });
+  closers.push(() => server.close());
+  return server;
+}
+
+/**
+ * Opens a raw connection, sends `head` (an incomplete request) and waits for the server to hang up; gives up after
+ * `giveUpMs` (far longer than the timeouts under test) so that a server without timeouts fails the test rather
+ * than hanging it. Resolves with what the server sent and whether it closed the connection.
+ */
+function slowClient(
+  url: string,
+  head: string,
+  giveUpMs = 10_000,
+): Promise<{ closed: boolean; answer: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let answer = '';
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ closed: false, answer });
+    }, giveUpMs);
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ closed: true, answer });
+    });
+    socket.write(head);
+  });
+}
+
+const PARTIAL_HEAD = 'GET /healthz HTTP/1.1\r\nHost: textops.test\r\nX-Slow: ';
+const SHORT: HttpTimeouts = { headersMs: 200, requestMs: 400, keepAliveMs: 1000 };
+
+beforeAll(async () => {
+  dir = await modelDirectory(await trainSmallModel());
+});
+
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+describe('inference server against hostile clients', () => {
+  it('answers a batch of texts built to be slow to tokenize (runs of punctuation, letters, URLs…)', async () => {
+    const server = await start();
+    const texts = Object.values(adversarialTexts());
+    const response = await fetch(`${server.url}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ texts }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { predictions: { label: string }[] };
+    expect(body.predictions).toHaveLength(texts.length);
+  });
+
+  it('sends a CSP without upgrade-insecure-requests (the page must work over plain HTTP by any host name)', async () => {
+    const server = await start();
+    const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy');
+    expect(csp).toMatch(/script-src 'self'/);
+    expect(csp).toMatch(/default-src 'self'/);
+    expect(csp).not.toMatch(/upgrade-insecure-requests/);
+  });
+
+  it('cuts off a client that never finishes its request head (408, connection closed)', async () => {
+    const server = await start({ headers_timeout_seconds: 0.2, request_timeout_seconds: 0.4 });
+    const { closed, answer } = await slowClient(server.url, PARTIAL_HEAD);
+    expect(closed).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    // The server itself is fine.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('cuts off a client that trickles its body', async () => {
+    const server = await start({ headers_timeout_seconds: 0.2, request_timeout_seconds: 0.4 });
+    const { closed, answer } = await slowClient(
+      server.url,
+      'POST /predict HTTP/1.1\r\nHost: textops.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": ',
+    );
+    expect(closed).toBe(true);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('takes its timeouts from params.yaml and refuses a headers timeout beyond the request timeout', async () => {
+    const server = await start({
+      headers_timeout_seconds: 7,
+      request_timeout_seconds: 20,
+      keep_alive_timeout_seconds: 61,
+    });
+    expect(server.server.headersTimeout).toBe(7000);
+    expect(server.server.requestTimeout).toBe(20_000);
+    expect(server.server.keepAliveTimeout).toBe(61_000);
+    const params = servingParams({ headers_timeout_seconds: 40, request_timeout_seconds: 30 });
+    expect(() => validateParams(params)).toThrow(
+      /headers_timeout_seconds cannot exceed request_timeout_seconds/,
+    );
+  });
+});
+
+describe('local stack servers against hostile clients', () => {
+  it('the S3 endpoint and the console cut off a client that never finishes its request head', async () => {
+    const storeDir = await mkdtemp(join(tmpdir(), 'textops-slow-'));
+    closers.push(() => rm(storeDir, { recursive: true, force: true }));
+    const s3 = await startLocalS3({ directory: join(storeDir, 's3'), bucket: 'slow', timeouts: SHORT });
+    closers.push(() => s3.close());
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    });
+    resetClients();
+    closers.push(async () => {
+      process.env = saved;
+      resetClients();
+    });
+    const store = new S3ObjectStore(s3Client(), 'slow');
+    const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', timeouts: SHORT });
+    closers.push(() => consoleServer.close());
+
+    for (const url of [s3.url, consoleServer.url]) {
+      const { closed, answer } = await slowClient(url, PARTIAL_HEAD);
+      expect(closed, url).toBe(true);
+      expect(answer, url).toMatch(/^HTTP\/1\.1 408 /);
+    }
+    // Both still answer.
+    expect((await fetch(`${consoleServer.url}/api/runs`)).status).toBe(200);
+  });
+});
