@@ -98,7 +98,7 @@ export function createApp(options: AppOptions): Express {
   const requireModel = () => {
     const served = store.current;
     if (!served) {
-      throw new HttpProblem(503, 'no_model', `no model is loaded: ${store.notReadyReason}`, {
+      throw new HttpProblem('no_model', `no model is loaded: ${store.notReadyReason}`, {
         headers: { 'Retry-After': retryAfter },
       });
     }
@@ -140,7 +140,6 @@ export function createApp(options: AppOptions): Express {
     (req, _res, next) => {
       if (!req.is(['application/json', 'application/*+json'])) {
         throw new HttpProblem(
-          415,
           'unsupported_media_type',
           'POST /predict takes a JSON body: Content-Type: application/json',
         );
@@ -181,7 +180,6 @@ export function createApp(options: AppOptions): Express {
     app.all(path, (req) => {
       const allow = methods.includes('GET') ? [...methods, 'HEAD'] : [...methods];
       throw new HttpProblem(
-        405,
         'method_not_allowed',
         `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`,
         {
@@ -191,7 +189,7 @@ export function createApp(options: AppOptions): Express {
     });
   }
   app.use((req) => {
-    throw new HttpProblem(404, 'not_found', `no route ${req.method} ${req.path}; see /openapi.json`);
+    throw new HttpProblem('not_found', `no route ${req.method} ${req.path}; see /openapi.json`);
   });
 
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
