@@ -10,7 +10,7 @@ import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
 import { classify } from './predict.ts';
-import { HttpProblem, problemDocument, toProblem } from './problem.ts';
+import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
 import { apiSchemas, parsePredictRequest } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
 
@@ -195,7 +195,7 @@ export function createApp(options: AppOptions): Express {
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
     const requestId = String(res.locals.requestId ?? 'unknown');
     const problem = toProblem(error, limits.max_body_bytes);
-    if (problem.status >= 500 && problem.status !== 503) {
+    if (!detailIsForClient(problem.status)) {
       const { name, message } = describeError(error);
       log('error', 'request failed', {
         requestId,

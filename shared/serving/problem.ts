@@ -89,6 +89,12 @@ export const PROBLEMS = {
 export type ProblemCode = keyof typeof PROBLEMS;
 
 /**
+ * Whether a status's detail is meant for the client (below 500, and 503 which says why no model is loaded).
+ * Anything else is a server fault: the client sees a generic detail, and the real error is logged.
+ */
+export const detailIsForClient = (status: number): boolean => status < 500 || status === 503;
+
+/**
  * An error that becomes an HTTP problem response, its status from `PROBLEMS`. `expose` follows middy's
  * `HttpError`: below 500 the detail is meant for the client; a 5xx shows a generic detail and the request id,
  * and the real error is logged.
@@ -105,7 +111,7 @@ export class HttpProblem extends Error {
     super(detail);
     this.name = 'HttpProblem';
     this.statusCode = PROBLEMS[code].status;
-    this.expose = this.statusCode < 500 || this.statusCode === 503;
+    this.expose = detailIsForClient(this.statusCode);
   }
 }
 
