@@ -1,9 +1,9 @@
 import type { RequestHandler } from 'express';
-import { type Counter, type Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { describeError, ERROR_NAMES } from '../errors.ts';
 import type { RunStatus } from '../pipeline/run-status.ts';
 import type { ObjectStore } from '../ports.ts';
-import { catalogueCounter, catalogueHistogram, type LabelsOf } from './prometheus-instruments.ts';
+import { catalogueCounter, catalogueHistogram } from './prometheus-instruments.ts';
 
 /** What the metrics need of a run's `runs/<id>/status.json`; the full shape is `RunStatus`. */
 export type RunStatusView = Pick<RunStatus, 'runId' | 'state' | 'steps' | 'error'>;
@@ -33,19 +33,14 @@ interface Seen {
  */
 export class PipelineMetrics {
   readonly registry = new Registry();
-  private readonly started: Counter<LabelsOf<'pipeline_runs_started_total'>>;
-  private readonly succeeded: Counter<LabelsOf<'pipeline_runs_succeeded_total'>>;
-  private readonly rejected: Counter<LabelsOf<'pipeline_runs_rejected_total'>>;
-  private readonly failed: Counter<LabelsOf<'pipeline_runs_failed_total'>>;
-  private readonly stepDuration: Histogram<LabelsOf<'pipeline_step_duration_seconds'>>;
+  private readonly started = catalogueCounter('pipeline_runs_started_total', this.registry);
+  private readonly succeeded = catalogueCounter('pipeline_runs_succeeded_total', this.registry);
+  private readonly rejected = catalogueCounter('pipeline_runs_rejected_total', this.registry);
+  private readonly failed = catalogueCounter('pipeline_runs_failed_total', this.registry);
+  private readonly stepDuration = catalogueHistogram('pipeline_step_duration_seconds', this.registry);
   private readonly runs = new Map<string, Seen>();
 
   constructor() {
-    this.started = catalogueCounter('pipeline_runs_started_total', this.registry);
-    this.succeeded = catalogueCounter('pipeline_runs_succeeded_total', this.registry);
-    this.rejected = catalogueCounter('pipeline_runs_rejected_total', this.registry);
-    this.failed = catalogueCounter('pipeline_runs_failed_total', this.registry);
-    this.stepDuration = catalogueHistogram('pipeline_step_duration_seconds', this.registry);
     // Known error names and steps exist at 0 from the start: increase() cannot see the first event of a
     // series that appears already counted.
     for (const error of ERROR_NAMES) this.failed.inc({ error }, 0);

@@ -1,9 +1,8 @@
-import { type Counter, collectDefaultMetrics, type Gauge, type Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import {
   catalogueCounter,
   catalogueGauge,
   catalogueHistogram,
-  type LabelsOf,
 } from '../observability/prometheus-instruments.ts';
 
 /**
@@ -13,35 +12,24 @@ import {
  * `app_total_cost_usd_total`; prom-client does not add the suffix, so it is spelled out here. (Without it,
  * `promtool check metrics` rejects the counters.) Histograms and gauges keep their names as declared. The
  * table of series (name, type, help, labels, buckets) is shared/observability/metric-catalogue.ts, and each
- * instrument is created from its entry.
- * `model_reload_total` counts by `result` (success, failure); `model_info` is 1 for the version served.
+ * instrument is created from its entry. `model_reload_total` counts by `result` (success, failure); `model_info` is 1 for the version served.
  */
 export class ServingMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<LabelsOf<'app_request_count'>>;
-  private readonly latency: Histogram<LabelsOf<'app_request_latency_seconds'>>;
-  private readonly preprocessing: Histogram<LabelsOf<'app_preprocessing_latency_seconds'>>;
-  private readonly inference: Histogram<LabelsOf<'app_inference_latency_seconds'>>;
-  private readonly inputWords: Histogram<LabelsOf<'app_input_length_words'>>;
-  private readonly predictions: Counter<LabelsOf<'model_prediction_count'>>;
-  private readonly costPerRequest: Gauge<LabelsOf<'app_cost_per_request_usd'>>;
-  private readonly totalCost: Counter<LabelsOf<'app_total_cost_usd'>>;
-  private readonly modelInfo: Gauge<LabelsOf<'model_info'>>;
-  private readonly reloads: Counter<LabelsOf<'model_reload_total'>>;
+  private readonly requests = catalogueCounter('app_request_count', this.registry);
+  private readonly latency = catalogueHistogram('app_request_latency_seconds', this.registry);
+  private readonly preprocessing = catalogueHistogram('app_preprocessing_latency_seconds', this.registry);
+  private readonly inference = catalogueHistogram('app_inference_latency_seconds', this.registry);
+  private readonly inputWords = catalogueHistogram('app_input_length_words', this.registry);
+  private readonly predictions = catalogueCounter('model_prediction_count', this.registry);
+  private readonly costPerRequest = catalogueGauge('app_cost_per_request_usd', this.registry);
+  private readonly totalCost = catalogueCounter('app_total_cost_usd', this.registry);
+  private readonly modelInfo = catalogueGauge('model_info', this.registry);
+  private readonly reloads = catalogueCounter('model_reload_total', this.registry);
   private readonly usdPerSecond: number;
 
   constructor(options: { instancePriceUsdPerHour: number; defaultMetrics?: boolean }) {
     this.usdPerSecond = options.instancePriceUsdPerHour / 3600;
-    this.requests = catalogueCounter('app_request_count', this.registry);
-    this.latency = catalogueHistogram('app_request_latency_seconds', this.registry);
-    this.preprocessing = catalogueHistogram('app_preprocessing_latency_seconds', this.registry);
-    this.inference = catalogueHistogram('app_inference_latency_seconds', this.registry);
-    this.inputWords = catalogueHistogram('app_input_length_words', this.registry);
-    this.predictions = catalogueCounter('model_prediction_count', this.registry);
-    this.costPerRequest = catalogueGauge('app_cost_per_request_usd', this.registry);
-    this.totalCost = catalogueCounter('app_total_cost_usd', this.registry);
-    this.modelInfo = catalogueGauge('model_info', this.registry);
-    this.reloads = catalogueCounter('model_reload_total', this.registry);
     // Both results exist from the start, so rate() and alerts see a zero rather than no series.
     this.reloads.inc({ result: 'success' }, 0);
     this.reloads.inc({ result: 'failure' }, 0);

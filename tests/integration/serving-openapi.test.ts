@@ -84,6 +84,12 @@ async function conforms(path: string, method: string, init: RequestInit = {}) {
   return response.status;
 }
 
+/** A body sent as given, with the API key and these headers. */
+const raw = (body: string, headers: Record<string, string>): RequestInit => ({
+  headers: { 'x-api-key': KEY, ...headers },
+  body,
+});
+
 const json = (body: unknown, key = true): RequestInit => ({
   headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': KEY } : {}) },
   body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -147,31 +153,13 @@ describe('GET /openapi.json', () => {
     expect(await conforms('/predict', 'post', json({ text: 'x' }, false))).toBe(401);
     expect(await conforms('/predict', 'post', json({ texts: ['a', 'b', 'c', 'd', 'e'] }))).toBe(413);
     expect(await conforms('/predict', 'post', json({ text: 'z'.repeat(501) }))).toBe(413);
-    expect(
-      await conforms(
-        '/predict',
-        'post',
-        json({ texts: ['y'.repeat(450), 'y'.repeat(450), 'y'.repeat(450)] }),
-      ),
-    ).toBe(413);
-    expect(
-      await conforms('/predict', 'post', {
-        headers: { 'content-type': 'application/json; charset=latin9', 'x-api-key': KEY },
-        body: '{}',
-      }),
-    ).toBe(415);
-    expect(
-      await conforms('/predict', 'post', {
-        headers: { 'content-type': 'application/json', 'content-encoding': 'zz', 'x-api-key': KEY },
-        body: '{}',
-      }),
-    ).toBe(415);
-    expect(
-      await conforms('/predict', 'post', {
-        headers: { 'content-type': 'text/plain', 'x-api-key': KEY },
-        body: 'x',
-      }),
-    ).toBe(415);
+    // About 1,400 bytes: over max_body_bytes (1,000) while each text and the count are within their limits.
+    const overBodyLimit = json({ texts: Array.from({ length: 3 }, () => 'y'.repeat(450)) });
+    expect(await conforms('/predict', 'post', overBodyLimit)).toBe(413);
+    for (const contentType of ['application/json; charset=latin9', 'text/plain'])
+      expect(await conforms('/predict', 'post', raw('{}', { 'content-type': contentType }))).toBe(415);
+    const unknownEncoding = raw('{}', { 'content-type': 'application/json', 'content-encoding': 'zz' });
+    expect(await conforms('/predict', 'post', unknownEncoding)).toBe(415);
     expect(await conforms('/healthz', 'get')).toBe(200);
     expect(await conforms('/readyz', 'get')).toBe(200);
     expect(await conforms('/model', 'get', { headers: { 'x-api-key': KEY } })).toBe(200);
