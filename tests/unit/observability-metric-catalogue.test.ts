@@ -1,6 +1,8 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { METRICS, type MetricName, type MetricSpec } from '../../shared/observability/metric-catalogue.ts';
 import { PipelineMetrics } from '../../shared/observability/pipeline-metrics.ts';
+import { catalogueCounter, catalogueHistogram } from '../../shared/observability/prometheus-instruments.ts';
 import { ServingMetrics } from '../../shared/serving/metrics.ts';
 
 /** What prom-client keeps of an instrument's configuration (public fields of its Metric objects). */
@@ -62,6 +64,16 @@ describe('metric catalogue and the prom-client instruments', () => {
       .filter((name) => !bySeries.has(name));
     expect(extra.length).toBeGreaterThan(0);
     for (const name of extra) expect(name).toMatch(/^(process|nodejs)_/);
+  });
+
+  it('the factory takes only names of its own instrument type, and only their labels (checked by tsc)', () => {
+    const registry = new Registry();
+    // @ts-expect-error model_info is a gauge in the catalogue
+    catalogueCounter('model_info', registry);
+    const failed = catalogueCounter('pipeline_runs_failed_total', registry);
+    // @ts-expect-error pipeline_runs_failed_total is labelled by `error` only
+    expect(() => failed.inc({ step: 'train' })).toThrow(/label/i);
+    expect(() => catalogueHistogram('pipeline_step_duration_seconds', registry)).not.toThrow();
   });
 
   it('the rejected-runs counter says a run is rejected also when production moved after its evaluation', async () => {
