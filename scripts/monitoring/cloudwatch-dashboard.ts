@@ -216,13 +216,13 @@ export const cloudwatchDashboard = buildDashboard({
       panels: [
         panel(
           'Training runs',
-          'Runs started, passed the gate, rejected by the gate, per period.',
+          'Runs started, succeeded (promoted), and rejected (registered, not promoted: failed the quality gate, or production moved after the evaluation), per period.',
           8,
           'short',
           [
             cloudwatchQuery('pipeline_runs_started_total', 'Sum', 'started'),
             cloudwatchQuery('pipeline_runs_succeeded_total', 'Sum', 'succeeded'),
-            cloudwatchQuery('pipeline_runs_rejected_total', 'Sum', 'rejected by gate'),
+            cloudwatchQuery('pipeline_runs_rejected_total', 'Sum', 'rejected'),
           ],
         ),
         panel(

@@ -313,13 +313,13 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
       panels: [
         series(
           'Training runs',
-          'Runs started, succeeded (promoted or passed the gate), rejected by the quality gate, and failed by error name, per time slot.',
+          'Runs started, succeeded (promoted), rejected (registered, not promoted: failed the quality gate, or production moved after the evaluation), and failed by error name, per time slot.',
           12,
           'short',
           [
             range(`sum(increase(pipeline_runs_started_total{${P}}[$__rate_interval]))`, 'started'),
             range(`sum(increase(pipeline_runs_succeeded_total{${P}}[$__rate_interval]))`, 'succeeded'),
-            range(`sum(increase(pipeline_runs_rejected_total{${P}}[$__rate_interval]))`, 'rejected by gate'),
+            range(`sum(increase(pipeline_runs_rejected_total{${P}}[$__rate_interval]))`, 'rejected'),
             range(
               `sum by (error) (increase(pipeline_runs_failed_total{${P}}[$__rate_interval])) > 0`,
               'failed: {{error}}',

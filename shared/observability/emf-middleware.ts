@@ -39,8 +39,9 @@ export type PipelineFunction = StepName | 'record-failure';
 /**
  * Middy middleware for the pipeline Lambdas: the duration of each step (`pipeline_step_duration_seconds`
  * by `step`, also when it throws), and the run outcomes the Step Functions flow decides — started (entering
- * Ingest; a retried Ingest counts again), succeeded or rejected by the gate (Register's `promoted`), failed
- * by error name (RecordFailure, with the name it records in status.json).
+ * Ingest; a retried Ingest counts again), succeeded or rejected (Register's `promoted`: a run that failed the
+ * gate, or whose evaluation production moved past, is rejected), failed by error name (RecordFailure, with
+ * the name it records in status.json).
  */
 export function pipelineEmfMetrics(
   options: EmfMiddlewareOptions & { step: PipelineFunction },

@@ -1,17 +1,12 @@
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { describeError, ERROR_NAMES } from '../errors.ts';
 import type { RunStatus } from '../pipeline/run-status.ts';
 import type { ObjectStore } from '../ports.ts';
+import { catalogueCounter, catalogueHistogram } from './prometheus-instruments.ts';
 
 /** What the metrics need of a run's `runs/<id>/status.json`; the full shape is `RunStatus`. */
 export type RunStatusView = Pick<RunStatus, 'runId' | 'state' | 'steps' | 'error'>;
-
-/**
- * Step durations run from a second (a small upload) to the 15-minute Lambda ceiling; the buckets cover that
- * range roughly doubling, so p50/p95 per step stay within a factor of two.
- */
-export const STEP_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 900];
 
 /** The states of the training pipeline that time themselves into status.json. */
 export const PIPELINE_STEPS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register'] as const;
@@ -28,15 +23,9 @@ interface Seen {
 /**
  * Prometheus metrics of training runs for the local runtime's `/metrics`, derived from the runs' status files
  * (the record every step and the failure recorder keep), so they count what really happened to each run
- * rather than what one process saw:
- *
- * | series | type | labels |
- * | --- | --- | --- |
- * | pipeline_runs_started_total | counter | |
- * | pipeline_runs_succeeded_total | counter | (promoted, or registered when the gate passed) |
- * | pipeline_runs_rejected_total | counter | (trained, registered, not promoted by the quality gate) |
- * | pipeline_runs_failed_total | counter | error (the error name recorded, e.g. InvalidDatasetError) |
- * | pipeline_step_duration_seconds | histogram | step |
+ * rather than what one process saw: `pipeline_runs_{started,succeeded,rejected,failed}_total` (failed by the
+ * `error` name recorded, e.g. InvalidDatasetError) and `pipeline_step_duration_seconds` by `step`, created
+ * from their entries in ./metric-catalogue.ts.
  *
  * `observe` is idempotent per run: a status seen again only adds what changed (a newly finished step, the
  * outcome), so it can be fed on every scrape. The registry is its own, not prom-client's global one, because
@@ -44,43 +33,14 @@ interface Seen {
  */
 export class PipelineMetrics {
   readonly registry = new Registry();
-  private readonly started: Counter;
-  private readonly succeeded: Counter;
-  private readonly rejected: Counter;
-  private readonly failed: Counter<'error'>;
-  private readonly stepDuration: Histogram<'step'>;
+  private readonly started = catalogueCounter('pipeline_runs_started_total', this.registry);
+  private readonly succeeded = catalogueCounter('pipeline_runs_succeeded_total', this.registry);
+  private readonly rejected = catalogueCounter('pipeline_runs_rejected_total', this.registry);
+  private readonly failed = catalogueCounter('pipeline_runs_failed_total', this.registry);
+  private readonly stepDuration = catalogueHistogram('pipeline_step_duration_seconds', this.registry);
   private readonly runs = new Map<string, Seen>();
 
   constructor() {
-    const registers = [this.registry];
-    this.started = new Counter({
-      name: 'pipeline_runs_started_total',
-      help: 'Training runs started (one per uploaded object version)',
-      registers,
-    });
-    this.succeeded = new Counter({
-      name: 'pipeline_runs_succeeded_total',
-      help: 'Training runs that registered a model that passed the quality gate',
-      registers,
-    });
-    this.rejected = new Counter({
-      name: 'pipeline_runs_rejected_total',
-      help: 'Training runs whose model was registered but not promoted: it failed the quality gate',
-      registers,
-    });
-    this.failed = new Counter({
-      name: 'pipeline_runs_failed_total',
-      help: 'Training runs that failed, by the error name recorded in runs/<id>/status.json',
-      labelNames: ['error'],
-      registers,
-    });
-    this.stepDuration = new Histogram({
-      name: 'pipeline_step_duration_seconds',
-      help: 'Duration of each pipeline state (ingest, preprocess, featurize, train, evaluate, register)',
-      labelNames: ['step'],
-      buckets: STEP_DURATION_BUCKETS,
-      registers,
-    });
     // Known error names and steps exist at 0 from the start: increase() cannot see the first event of a
     // series that appears already counted.
     for (const error of ERROR_NAMES) this.failed.inc({ error }, 0);

@@ -10,7 +10,7 @@ import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
 import { classify } from './predict.ts';
-import { HttpProblem, problemDocument, toProblem } from './problem.ts';
+import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
 import { apiSchemas, parsePredictRequest } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
 
@@ -104,7 +104,7 @@ export function createApp(options: AppOptions): Express {
   const requireModel = () => {
     const served = store.current;
     if (!served) {
-      throw new HttpProblem(503, 'no_model', `no model is loaded: ${store.notReadyReason}`, {
+      throw new HttpProblem('no_model', `no model is loaded: ${store.notReadyReason}`, {
         headers: { 'Retry-After': retryAfter },
       });
     }
@@ -146,7 +146,6 @@ export function createApp(options: AppOptions): Express {
     (req, _res, next) => {
       if (!req.is(['application/json', 'application/*+json'])) {
         throw new HttpProblem(
-          415,
           'unsupported_media_type',
           'POST /predict takes a JSON body: Content-Type: application/json',
         );
@@ -187,7 +186,6 @@ export function createApp(options: AppOptions): Express {
     app.all(path, (req) => {
       const allow = methods.includes('GET') ? [...methods, 'HEAD'] : [...methods];
       throw new HttpProblem(
-        405,
         'method_not_allowed',
         `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`,
         {
@@ -197,13 +195,13 @@ export function createApp(options: AppOptions): Express {
     });
   }
   app.use((req) => {
-    throw new HttpProblem(404, 'not_found', `no route ${req.method} ${req.path}; see /openapi.json`);
+    throw new HttpProblem('not_found', `no route ${req.method} ${req.path}; see /openapi.json`);
   });
 
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
     const requestId = String(res.locals.requestId ?? 'unknown');
     const problem = toProblem(error, limits.max_body_bytes);
-    if (problem.status >= 500 && problem.status !== 503) {
+    if (!detailIsForClient(problem.status)) {
       const { name, message } = describeError(error);
       log('error', 'request failed', {
         requestId,

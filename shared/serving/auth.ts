@@ -15,7 +15,6 @@ export function requireApiKey(apiKey: string): RequestHandler {
     const given = req.get('x-api-key') ?? bearer;
     if (given === undefined || !timingSafeEqual(digest(given.trim()), expected)) {
       throw new HttpProblem(
-        401,
         'unauthorized',
         given === undefined
           ? 'an API key is required: send X-API-Key: <key> or Authorization: Bearer <key>'

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PROBLEMS, type ProblemCode } from './problem.ts';
 import type { ApiSchemas } from './schemas.ts';
 
 /** Every route the app answers, with its methods; the 405 handler and the OpenAPI document both read this. */
@@ -24,10 +25,47 @@ function schema(s: z.ZodType, io: 'input' | 'output' = 'output'): JsonSchema {
 }
 
 const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-});
+/**
+ * The problem responses of an operation, one per status, from the problem table: each lists the codes it may
+ * carry (in `description` and as an enum of `code`), so a client can switch on them.
+ */
+function problems(...codes: ProblemCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of codes) {
+    const status = PROBLEMS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, group]) => [
+      String(status),
+      {
+        description: group.map((code) => `\`${code}\`: ${PROBLEMS[code].description}`).join('; '),
+        content: {
+          'application/problem+json': {
+            schema: {
+              allOf: [{ $ref: '#/components/schemas/Problem' }, { properties: { code: { enum: group } } }],
+            },
+          },
+        },
+      },
+    ]),
+  );
+}
+
+/** What the body parser and the schema check of POST /predict can answer (./problem.ts maps them). */
+const PREDICT_PROBLEMS: ProblemCode[] = [
+  'malformed_json',
+  'invalid_body',
+  'request_aborted',
+  'request_size_invalid',
+  'bad_request',
+  'body_too_large',
+  'text_too_long',
+  'too_many_texts',
+  'unsupported_media_type',
+  'unsupported_charset',
+  'unsupported_encoding',
+];
 
 /**
  * The OpenAPI 3.1 document of the app, generated from the zod schemas the server validates with. OpenAPI 3.1
@@ -38,7 +76,7 @@ export function openApiDocument(
   options: { version: string; apiKey: boolean; metrics: boolean },
 ): Record<string, unknown> {
   const secured = options.apiKey ? [{ apiKey: [] }, { bearer: [] }] : [];
-  const auth = options.apiKey ? { '401': problem('missing or wrong API key') } : {};
+  const auth: ProblemCode[] = options.apiKey ? ['unauthorized'] : [];
   const paths: Record<string, unknown> = {
     '/predict': {
       post: {
@@ -60,11 +98,7 @@ export function openApiDocument(
               },
             },
           },
-          '400': problem('malformed JSON or a schema violation; `errors` names each field'),
-          ...auth,
-          '413': problem('body, text or batch larger than the limits'),
-          '415': problem('the body is not application/json'),
-          '503': problem('no model is loaded yet'),
+          ...problems(...PREDICT_PROBLEMS, ...auth, 'no_model'),
         },
       },
     },
@@ -81,7 +115,7 @@ export function openApiDocument(
         operationId: 'readyz',
         responses: {
           '200': { description: 'ready to predict', content: json('Ready') },
-          '503': problem('no model is loaded yet'),
+          ...problems('no_model'),
         },
       },
     },
@@ -92,8 +126,7 @@ export function openApiDocument(
         security: secured,
         responses: {
           '200': { description: 'the served model', content: json('ModelInfo') },
-          ...auth,
-          '503': problem('no model is loaded yet'),
+          ...problems(...auth, 'no_model'),
         },
       },
     },

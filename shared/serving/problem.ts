@@ -12,42 +12,124 @@ export interface ProblemDocument {
   title: string;
   status: number;
   detail: string;
-  /** Stable, machine-readable reason (e.g. `invalid_body`, `text_too_long`). */
-  code: string;
+  /** Stable, machine-readable reason (e.g. `invalid_body`, `text_too_long`): a key of `PROBLEMS`. */
+  code: ProblemCode;
   requestId: string;
   errors?: FieldError[];
 }
 
 /**
- * An error that becomes an HTTP problem response. `expose` follows middy's `HttpError`: below 500 the detail
- * is meant for the client; a 5xx shows a generic detail and the request id, and the real error is logged.
+ * Every problem the API answers with, by its `code`: the status, the title (the status's reason phrase, fixed
+ * here so a Node release renaming one does not change the API), and what it means. The error mapper, the
+ * OpenAPI document (shared/serving/openapi.ts) and the tests all read this table.
+ */
+export const PROBLEMS = {
+  malformed_json: { status: 400, title: 'Bad Request', description: 'the body is not valid JSON' },
+  invalid_body: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'the body breaks the request schema; `errors` names each field',
+  },
+  request_aborted: { status: 400, title: 'Bad Request', description: 'the client aborted the body' },
+  request_size_invalid: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'the body is not as long as its Content-Length',
+  },
+  bad_request: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'another client error the HTTP layer reported (with its own 4xx status)',
+  },
+  unauthorized: { status: 401, title: 'Unauthorized', description: 'missing or wrong API key' },
+  not_found: { status: 404, title: 'Not Found', description: 'no such route' },
+  method_not_allowed: {
+    status: 405,
+    title: 'Method Not Allowed',
+    description: 'the route does not take this method; `Allow` lists those it takes',
+  },
+  body_too_large: {
+    status: 413,
+    title: 'Payload Too Large',
+    description: 'the body is larger than serving.max_body_bytes',
+  },
+  text_too_long: {
+    status: 413,
+    title: 'Payload Too Large',
+    description: 'a text is longer than serving.max_text_chars',
+  },
+  too_many_texts: {
+    status: 413,
+    title: 'Payload Too Large',
+    description: 'more texts than serving.max_batch_items',
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    description: 'the body is not application/json',
+  },
+  unsupported_charset: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    description: 'the body is in a charset other than UTF-8',
+  },
+  unsupported_encoding: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    description: 'the body has a Content-Encoding the server does not decode',
+  },
+  internal_error: {
+    status: 500,
+    title: 'Internal Server Error',
+    description: 'a server fault; quote the request id when reporting it',
+  },
+  no_model: { status: 503, title: 'Service Unavailable', description: 'no model is loaded yet' },
+} as const satisfies Record<string, { status: number; title: string; description: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/**
+ * Whether a status's detail is meant for the client (below 500, and 503 which says why no model is loaded).
+ * Anything else is a server fault: the client sees a generic detail, and the real error is logged.
+ */
+export const detailIsForClient = (status: number): boolean => status < 500 || status === 503;
+
+/**
+ * An error that becomes an HTTP problem response, its status from `PROBLEMS`. `expose` follows middy's
+ * `HttpError`: below 500 the detail is meant for the client; a 5xx shows a generic detail and the request id,
+ * and the real error is logged.
  */
 export class HttpProblem extends Error {
   readonly expose: boolean;
+  readonly statusCode: number;
 
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: ProblemCode,
     detail: string,
     readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
   ) {
     super(detail);
     this.name = 'HttpProblem';
-    this.expose = statusCode < 500 || statusCode === 503;
+    this.statusCode = PROBLEMS[code].status;
+    this.expose = detailIsForClient(this.statusCode);
   }
 }
 
-/** The problem document of a status, with the reason phrase as title. */
+/**
+ * The problem document of a code. The status is the code's, except for `bad_request`, which carries the 4xx
+ * status the HTTP layer gave; the title is the table's for that status.
+ */
 export function problemDocument(
   status: number,
-  code: string,
+  code: ProblemCode,
   detail: string,
   requestId: string,
   errors?: FieldError[],
 ): ProblemDocument {
+  const entry: { status: number; title: string } = PROBLEMS[code];
   return {
     type: 'about:blank',
-    title: STATUS_CODES[status] ?? 'Error',
+    title: entry.status === status ? entry.title : (STATUS_CODES[status] ?? 'Error'),
     status,
     detail,
     code,
@@ -65,24 +147,30 @@ interface HttpishError {
 }
 
 // body-parser's error types (http-errors with a `type`), mapped to what the client did wrong.
-const BODY_ERRORS: Record<string, { status: number; code: string; detail?: string }> = {
-  'entity.parse.failed': { status: 400, code: 'malformed_json' },
-  'entity.too.large': { status: 413, code: 'body_too_large' },
-  'charset.unsupported': { status: 415, code: 'unsupported_charset' },
-  'encoding.unsupported': { status: 415, code: 'unsupported_encoding' },
-  'request.aborted': { status: 400, code: 'request_aborted' },
-  'request.size.invalid': { status: 400, code: 'request_size_invalid' },
-  'stream.encoding.set': { status: 500, code: 'internal_error' },
+const BODY_ERRORS: Record<string, ProblemCode> = {
+  'entity.parse.failed': 'malformed_json',
+  'entity.too.large': 'body_too_large',
+  'charset.unsupported': 'unsupported_charset',
+  'encoding.unsupported': 'unsupported_encoding',
+  'request.aborted': 'request_aborted',
+  'request.size.invalid': 'request_size_invalid',
+  'stream.encoding.set': 'internal_error',
 };
+
+/** What the error mapper hands the error handler. */
+export interface MappedProblem {
+  status: number;
+  code: ProblemCode;
+  detail: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+}
 
 /**
  * Maps anything thrown while handling a request to a status, code and client-safe detail. Only `HttpProblem`s
  * and the body parser's own 4xx errors say what went wrong; everything else is an opaque 500.
  */
-export function toProblem(
-  error: unknown,
-  maxBodyBytes: number,
-): { status: number; code: string; detail: string; errors?: FieldError[]; headers?: Record<string, string> } {
+export function toProblem(error: unknown, maxBodyBytes: number): MappedProblem {
   if (error instanceof HttpProblem) {
     return {
       status: error.statusCode,
@@ -93,23 +181,24 @@ export function toProblem(
     };
   }
   const e = (typeof error === 'object' && error !== null ? error : {}) as HttpishError;
-  const known = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
-  if (known && known.status < 500) {
+  const known =
+    typeof e.type === 'string' && Object.hasOwn(BODY_ERRORS, e.type) ? BODY_ERRORS[e.type] : undefined;
+  if (known && PROBLEMS[known].status < 500) {
     const message = typeof e.message === 'string' ? e.message : 'bad request';
     const detail =
-      known.code === 'body_too_large'
+      known === 'body_too_large'
         ? `request body is larger than the limit of ${maxBodyBytes} bytes`
-        : known.code === 'malformed_json'
+        : known === 'malformed_json'
           ? `request body is not valid JSON: ${message}`
           : message;
-    return { status: known.status, code: known.code, detail };
+    return { status: PROBLEMS[known].status, code: known, detail };
   }
   const status = Number(e.statusCode ?? e.status);
   if (Number.isInteger(status) && status >= 400 && status < 500 && e.expose === true) {
     return { status, code: 'bad_request', detail: typeof e.message === 'string' ? e.message : 'bad request' };
   }
   return {
-    status: 500,
+    status: PROBLEMS.internal_error.status,
     code: 'internal_error',
     detail: 'internal error; quote the request id when reporting it',
   };

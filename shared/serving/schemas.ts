@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Params } from '../config/params.ts';
-import { type FieldError, HttpProblem } from './problem.ts';
+import { type FieldError, HttpProblem, type ProblemCode } from './problem.ts';
 
 export type ServingLimits = Pick<Params['serving'], 'max_batch_items' | 'max_text_chars' | 'max_body_bytes'>;
 
@@ -85,7 +85,6 @@ export function parsePredictRequest(
 ): PredictRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HttpProblem(
-      400,
       'invalid_body',
       'request body must be a JSON object: {"text": "…"} or {"texts": ["…"]}',
       {
@@ -99,7 +98,7 @@ export function parsePredictRequest(
     const message = hasText
       ? 'give either "text" or "texts", not both'
       : 'missing "text" (a string) or "texts" (an array of strings)';
-    throw new HttpProblem(400, 'invalid_body', message, {
+    throw new HttpProblem('invalid_body', message, {
       errors: [{ field: hasText ? 'body' : 'body.text', message }],
     });
   }
@@ -118,15 +117,14 @@ export function parsePredictRequest(
         ? `too many texts: at most ${limits.max_batch_items} per request`
         : `text too long: at most ${limits.max_text_chars} characters per text`;
     return throwProblem(
-      413,
       first.path.length === 1 && first.path[0] === 'texts' ? 'too_many_texts' : 'text_too_long',
       `${what} (${errors.map((e) => e.field).join(', ')})`,
       errors,
     );
   }
-  return throwProblem(400, 'invalid_body', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+  return throwProblem('invalid_body', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
 }
 
-function throwProblem(status: number, code: string, detail: string, errors: FieldError[]): never {
-  throw new HttpProblem(status, code, detail, { errors });
+function throwProblem(code: ProblemCode, detail: string, errors: FieldError[]): never {
+  throw new HttpProblem(code, detail, { errors });
 }

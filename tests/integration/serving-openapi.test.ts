@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../shared/serving/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { ROUTES } from '../../shared/serving/openapi.ts';
+import { PROBLEMS, type ProblemCode } from '../../shared/serving/problem.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
@@ -12,9 +13,19 @@ type Doc = {
   openapi: string;
   paths: Record<
     string,
-    Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+    Record<
+      string,
+      {
+        responses: Record<
+          string,
+          { description: string; content?: Record<string, { schema?: ProblemSchema | unknown }> }
+        >;
+      }
+    >
   >;
 };
+
+type ProblemSchema = { allOf: [{ $ref: string }, { properties: { code: { enum: ProblemCode[] } } }] };
 
 const KEY = 'doc-test-key';
 let server: InferenceServer;
@@ -26,7 +37,7 @@ beforeAll(async () => {
   server = await startInferenceServer({
     port: 0,
     source: directoryModelSource(dir),
-    params: servingParams({ max_batch_items: 4, max_text_chars: 500 }),
+    params: servingParams({ max_batch_items: 4, max_text_chars: 500, max_body_bytes: 1000 }),
     exposeMetrics: true,
     apiKey: KEY,
     log: memoryLogger(),
@@ -58,11 +69,26 @@ async function conforms(path: string, method: string, init: RequestInit = {}) {
     const validate = ajv.compile({
       $ref: `api#/${pointer('paths', path, method, 'responses', status, 'content', mediaType, 'schema')}`,
     });
-    const body: unknown = await response.json();
+    const body = (await response.json()) as { code?: ProblemCode; title?: string };
     expect(validate(body), `${method} ${path} ${status}: ${ajv.errorsText(validate.errors)}`).toBe(true);
+    if (response.status >= 400) {
+      // The problem table gives the status and title of every code the server answers with.
+      const entry = PROBLEMS[body.code as ProblemCode];
+      expect(entry, `${body.code} in the problem table`).toBeDefined();
+      expect({ status: response.status, title: body.title }).toEqual({
+        status: entry.status,
+        title: entry.title,
+      });
+    }
   }
   return response.status;
 }
+
+/** A body sent as given, with the API key and these headers. */
+const raw = (body: string, headers: Record<string, string>): RequestInit => ({
+  headers: { 'x-api-key': KEY, ...headers },
+  body,
+});
 
 const json = (body: unknown, key = true): RequestInit => ({
   headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': KEY } : {}) },
@@ -127,12 +153,13 @@ describe('GET /openapi.json', () => {
     expect(await conforms('/predict', 'post', json({ text: 'x' }, false))).toBe(401);
     expect(await conforms('/predict', 'post', json({ texts: ['a', 'b', 'c', 'd', 'e'] }))).toBe(413);
     expect(await conforms('/predict', 'post', json({ text: 'z'.repeat(501) }))).toBe(413);
-    expect(
-      await conforms('/predict', 'post', {
-        headers: { 'content-type': 'text/plain', 'x-api-key': KEY },
-        body: 'x',
-      }),
-    ).toBe(415);
+    // About 1,400 bytes: over max_body_bytes (1,000) while each text and the count are within their limits.
+    const overBodyLimit = json({ texts: Array.from({ length: 3 }, () => 'y'.repeat(450)) });
+    expect(await conforms('/predict', 'post', overBodyLimit)).toBe(413);
+    for (const contentType of ['application/json; charset=latin9', 'text/plain'])
+      expect(await conforms('/predict', 'post', raw('{}', { 'content-type': contentType }))).toBe(415);
+    const unknownEncoding = raw('{}', { 'content-type': 'application/json', 'content-encoding': 'zz' });
+    expect(await conforms('/predict', 'post', unknownEncoding)).toBe(415);
     expect(await conforms('/healthz', 'get')).toBe(200);
     expect(await conforms('/readyz', 'get')).toBe(200);
     expect(await conforms('/model', 'get', { headers: { 'x-api-key': KEY } })).toBe(200);
@@ -141,6 +168,26 @@ describe('GET /openapi.json', () => {
     expect(await conforms('/', 'get')).toBe(200);
     expect(await conforms('/app.js', 'get')).toBe(200);
     expect(await conforms('/metrics', 'get')).toBe(200);
+  });
+
+  it('documents each problem status with its codes from the problem table, and every code somewhere', () => {
+    const documented = new Set<ProblemCode>();
+    for (const [path, operations] of Object.entries(doc.paths))
+      for (const [method, { responses }] of Object.entries(operations))
+        for (const [status, response] of Object.entries(responses)) {
+          const schema = response.content?.['application/problem+json']?.schema as ProblemSchema | undefined;
+          if (!schema) continue;
+          const codes = schema.allOf[1].properties.code.enum;
+          expect(codes.length, `${method} ${path} ${status}`).toBeGreaterThan(0);
+          for (const code of codes) {
+            expect(PROBLEMS[code].status, `${method} ${path}: ${code}`).toBe(Number(status));
+            expect(response.description).toContain(`\`${code}\`: ${PROBLEMS[code].description}`);
+            documented.add(code);
+          }
+        }
+    // Answered on undocumented operations (any other route or method) or as an opaque server fault.
+    const elsewhere: ProblemCode[] = ['not_found', 'method_not_allowed', 'internal_error'];
+    expect([...documented, ...elsewhere].sort()).toEqual(Object.keys(PROBLEMS).sort());
   });
 
   it('accepts the request bodies the server accepts and rejects those it rejects', () => {

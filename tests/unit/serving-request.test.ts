@@ -1,6 +1,13 @@
+import { STATUS_CODES } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { countWords } from '../../shared/serving/predict.ts';
-import { HttpProblem, toProblem } from '../../shared/serving/problem.ts';
+import {
+  HttpProblem,
+  PROBLEMS,
+  type ProblemCode,
+  problemDocument,
+  toProblem,
+} from '../../shared/serving/problem.ts';
 import { apiSchemas, parsePredictRequest } from '../../shared/serving/schemas.ts';
 
 const limits = { max_batch_items: 3, max_text_chars: 10, max_body_bytes: 1000 };
@@ -69,10 +76,49 @@ describe('error mapping', () => {
     const p = toProblem(new Error('database password is hunter2'), 1);
     expect(p).toMatchObject({ status: 500, code: 'internal_error' });
     expect(p.detail).not.toMatch(/hunter2/);
-    expect(toProblem(new HttpProblem(500, 'boom', 'secret'), 1).detail).toBe('internal error');
-    expect(toProblem(new HttpProblem(503, 'no_model', 'no model is loaded'), 1).detail).toBe(
-      'no model is loaded',
-    );
+    expect(toProblem(new HttpProblem('internal_error', 'secret'), 1).detail).toBe('internal error');
+    expect(toProblem(new HttpProblem('no_model', 'no model is loaded'), 1).detail).toBe('no model is loaded');
+  });
+});
+
+describe('problem table', () => {
+  it("titles are the status's reason phrase, so problem documents keep the titles they always had", () => {
+    for (const [code, entry] of Object.entries(PROBLEMS))
+      expect(entry.title, code).toBe(STATUS_CODES[entry.status]);
+  });
+
+  it('an HttpProblem and its document take status and title from the code', () => {
+    for (const code of Object.keys(PROBLEMS) as ProblemCode[]) {
+      const error = new HttpProblem(code, 'detail');
+      expect(error.statusCode).toBe(PROBLEMS[code].status);
+      const mapped = toProblem(error, 1);
+      expect(problemDocument(mapped.status, mapped.code, mapped.detail, 'r')).toMatchObject({
+        type: 'about:blank',
+        status: PROBLEMS[code].status,
+        title: PROBLEMS[code].title,
+        code,
+      });
+    }
+  });
+
+  it('an exposed 4xx of the HTTP layer keeps its status, with its reason phrase as title', () => {
+    const mapped = toProblem({ status: 403, expose: true, message: 'forbidden by the verifier' }, 1);
+    expect(mapped).toMatchObject({ status: 403, code: 'bad_request' });
+    expect(problemDocument(mapped.status, mapped.code, mapped.detail, 'r').title).toBe('Forbidden');
+  });
+
+  it('maps every body parser error type to a code of the table, and unknown or inherited types to a 500', () => {
+    for (const type of [
+      'entity.parse.failed',
+      'entity.too.large',
+      'charset.unsupported',
+      'encoding.unsupported',
+    ]) {
+      const mapped = toProblem({ type, status: 400, message: 'x' }, 1);
+      expect(PROBLEMS[mapped.code].status, type).toBe(mapped.status);
+    }
+    expect(toProblem({ type: 'constructor', status: 500 }, 1).code).toBe('internal_error');
+    expect(toProblem({ type: 'stream.encoding.set', status: 500 }, 1).code).toBe('internal_error');
   });
 });
 
