@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -33,6 +33,26 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem.js') as StoreConst
  * either the old object or the new one, as with S3.
  */
 export class DurableFilesystemStore extends FilesystemStore {
+  private readonly root: string;
+
+  constructor(directory: string) {
+    super(directory);
+    this.root = resolve(directory);
+  }
+
+  /**
+   * The proxy refuses keys that leave the directory; this is the second lock on the same door, for a request
+   * that reaches the server some other way: no file outside the directory is ever named.
+   */
+  override getResourcePath(bucket: string, key: string, resource: string): string {
+    const path = super.getResourcePath(bucket, key, resource);
+    if (!resolve(path).startsWith(this.root + sep))
+      throw Object.assign(new Error(`refused: ${JSON.stringify(key)} names a path outside the store`), {
+        code: 'InvalidArgument',
+      });
+    return path;
+  }
+
   override async putObject(object: S3rverObject): Promise<{ size: number; md5: string }> {
     const path = this.getResourcePath(object.bucket, object.key, 'object');
     await mkdir(dirname(path), { recursive: true });
