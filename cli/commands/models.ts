@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../shared/errors.ts';
+import { printable, printableDeep } from '../../shared/printable.ts';
 import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
 import { table } from '../pipeline-output.ts';
 import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
@@ -28,7 +29,8 @@ export function registerModels(program: Command): void {
     .action(async (options: ModelsOptions) => {
       const target = await resolveTarget(options);
       const registry = registryFor(target, options.model);
-      const { aliases } = await registry.readAliases();
+      // Registry entries carry upload keys and reasons: escaped before they reach the terminal.
+      const { aliases } = printableDeep(await registry.readAliases());
       if (options.export) {
         const version = options.version ? Number(options.version) : aliases.production;
         if (version === null || !Number.isInteger(version)) {
@@ -44,10 +46,10 @@ export function registerModels(program: Command): void {
         process.stdout.write(`${registry.modelName} v${version} written to ${resolve(options.export)}\n`);
         return;
       }
-      const versions = await registry.listVersions();
+      const versions = printableDeep(await registry.listVersions());
       if (options.json) {
         process.stdout.write(
-          `${JSON.stringify({ model: registry.modelName, aliases, versions }, null, 2)}\n`,
+          `${printable(JSON.stringify({ model: registry.modelName, aliases, versions }, null, 2))}\n`,
         );
         return;
       }

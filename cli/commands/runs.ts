@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NotFoundError } from '../../shared/errors.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
+import { printable, printableDeep } from '../../shared/printable.ts';
 import { formatRun, table } from '../pipeline-output.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
@@ -19,14 +20,16 @@ export function registerRuns(program: Command): void {
       ) => {
         const target = await resolveTarget(options);
         if (runId) {
-          const run = await readRun(target.store, runId);
-          if (!run.status && !run.history) throw new NotFoundError(`no run ${runId} in ${target.where}`);
+          // Store contents are anyone's uploads: control characters are escaped before they reach the terminal.
+          const run = printableDeep(await readRun(target.store, runId));
+          if (!run.status && !run.history)
+            throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? JSON.stringify(run, null, 2) : formatRun(run.status, run.history)}\n`,
+            `${options.json ? printable(JSON.stringify(run, null, 2)) : formatRun(run.status, run.history)}\n`,
           );
           return;
         }
-        const runs = await listRuns(target.store);
+        const runs = printableDeep(await listRuns(target.store));
         if (options.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
           return;

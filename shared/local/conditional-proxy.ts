@@ -36,10 +36,7 @@ function problem(
   res.end(body);
 }
 
-const xml = (text: string) =>
-  text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\u0000-\u001f\u007f]/g, '?');
-
-/** Why a request names something outside the store, or undefined. */
+/** Why a request names something outside the store, or undefined; fixed texts, safe in the XML answer. */
 export function unsafeRequestReason(req: IncomingMessage): string | undefined {
   const [rawPath, query = ''] = (req.url ?? '/').split('?', 2);
   // Path style: /<bucket>/<key>. The key is everything after the bucket's slash, so `//x` is the key `/x`.
@@ -121,7 +118,7 @@ export async function startConditionalProxy(
     const refused = unsafeRequestReason(req);
     if (refused) {
       req.resume();
-      return problem(res, 400, 'InvalidArgument', xml(refused));
+      return problem(res, 400, 'InvalidArgument', refused);
     }
     const path = (req.url ?? '/').split('?')[0];
     // Reads of a key wait for its writes too: with atomic writes upstream, a reader sees the old object or the
