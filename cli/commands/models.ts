@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../shared/errors.ts';
-import { printable, printableDeep } from '../../shared/printable.ts';
 import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
+import { printable, printableDeep } from '../../shared/printable.ts';
 import { table } from '../pipeline-output.ts';
 import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 

@@ -1,13 +1,60 @@
+import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { NotFoundError } from '../../shared/errors.ts';
+import { NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
+import { markRedriven, retryRefusal } from '../../shared/pipeline/run-retry.ts';
+import { readStatus } from '../../shared/pipeline/run-status.ts';
 import { printable, printableDeep } from '../../shared/printable.ts';
+import { followRun } from '../pipeline-follow.ts';
 import { formatRun, table } from '../pipeline-output.ts';
-import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import { pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerRuns(program: Command): void {
-  program
-    .command('runs')
+  const runs = program.command('runs');
+  runs
+    .command('retry')
+    .description('resume a failed or aborted run from the step that failed (a Step Functions redrive)')
+    .argument('<runId>', 'the run to resume (as listed by textops runs)')
+    .option('--no-follow', 'return once the run is resumed, without following it')
+    .option('--timeout <seconds>', 'stop following after this long (the run goes on)', '3600')
+    .option('--json', 'print the final run status as JSON')
+    .option('--bucket <bucket>', TARGET_HELP.bucket)
+    .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
+    .action(
+      async (
+        runId: string,
+        options: { follow: boolean; timeout: string; json?: boolean; bucket?: string; runtimeDir?: string },
+      ) => {
+        const target = await resolveTarget(options);
+        const status = await readStatus(target.store, runId);
+        if (!status) throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
+        const refusal = retryRefusal(status);
+        if (refusal) throw new RunNotRetryableError(`run ${printable(runId)} is not retried: ${refusal}`);
+        const { client, stateMachineArn } = pipelineFor(target);
+        const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+        const from = status.error?.step;
+        // The status says `running` before the execution resumes, so its first step's writes come after this one.
+        const { status: marked, undo } = await markRedriven(target.store, status);
+        try {
+          await client.send(new RedriveExecutionCommand({ executionArn }));
+        } catch (error) {
+          await undo();
+          const { name, message } = error as Error;
+          throw new RunNotRetryableError(
+            `run ${printable(runId)} could not be redriven: ${name}: ${printable(message)}`,
+          );
+        } finally {
+          client.destroy();
+        }
+        if (!options.json)
+          process.stdout.write(
+            `run ${printable(runId)} resumed${from ? ` from ${from}` : ''} (attempt ${marked.attempts})\n`,
+          );
+        if (options.follow)
+          await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
+      },
+    );
+  runs
     .description('list training runs, or show one run state by state')
     .argument('[runId]', 'a run id (as printed by upload)')
     .option('--json', 'print JSON')
