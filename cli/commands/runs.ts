@@ -20,40 +20,43 @@ export function registerRuns(program: Command): void {
     .option('--json', 'print the final run status as JSON')
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
-    .action(
-      async (
-        runId: string,
-        options: { follow: boolean; timeout: string; json?: boolean; bucket?: string; runtimeDir?: string },
-      ) => {
-        const target = await resolveTarget(options);
-        const status = await readStatus(target.store, runId);
-        if (!status) throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
-        const refusal = retryRefusal(status);
-        if (refusal) throw new RunNotRetryableError(`run ${printable(runId)} is not retried: ${refusal}`);
-        const { client, stateMachineArn } = pipelineFor(target);
-        const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
-        const from = status.error?.step;
-        // The status says `running` before the execution resumes, so its first step's writes come after this one.
-        const { status: marked, undo } = await markRedriven(target.store, status);
-        try {
-          await client.send(new RedriveExecutionCommand({ executionArn }));
-        } catch (error) {
-          await undo();
-          const { name, message } = error as Error;
-          throw new RunNotRetryableError(
-            `run ${printable(runId)} could not be redriven: ${name}: ${printable(message)}`,
-          );
-        } finally {
-          client.destroy();
-        }
-        if (!options.json)
-          process.stdout.write(
-            `run ${printable(runId)} resumed${from ? ` from ${from}` : ''} (attempt ${marked.attempts})\n`,
-          );
-        if (options.follow)
-          await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
-      },
-    );
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      // `runs` has --bucket/--runtime-dir/--json of its own, which commander gives to `runs` wherever they appear.
+      const options = command.optsWithGlobals<{
+        follow: boolean;
+        timeout: string;
+        json?: boolean;
+        bucket?: string;
+        runtimeDir?: string;
+      }>();
+      const target = await resolveTarget(options);
+      const status = await readStatus(target.store, runId);
+      if (!status) throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
+      const refusal = retryRefusal(status);
+      if (refusal) throw new RunNotRetryableError(`run ${printable(runId)} is not retried: ${refusal}`);
+      const { client, stateMachineArn } = pipelineFor(target);
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+      const from = status.error?.step;
+      // The status says `running` before the execution resumes, so its first step's writes come after this one.
+      const { status: marked, undo } = await markRedriven(target.store, status);
+      try {
+        await client.send(new RedriveExecutionCommand({ executionArn }));
+      } catch (error) {
+        await undo();
+        const { name, message } = error as Error;
+        throw new RunNotRetryableError(
+          `run ${printable(runId)} could not be redriven: ${name}: ${printable(message)}`,
+        );
+      } finally {
+        client.destroy();
+      }
+      if (!options.json)
+        process.stdout.write(
+          `run ${printable(runId)} resumed${from ? ` from ${from}` : ''} (attempt ${marked.attempts})\n`,
+        );
+      if (options.follow)
+        await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
+    });
   runs
     .description('list training runs, or show one run state by state')
     .argument('[runId]', 'a run id (as printed by upload)')

@@ -9,8 +9,9 @@ export interface HistoryEvent {
   error?: string;
   cause?: string;
   attempt?: number;
-  /** A state's input (StateEntered only); kept in the state's visit, not in the event list. */
+  /** A state's input (StateEntered) and output (StateExited); kept in the state's visit, not in the event list. */
   input?: unknown;
+  output?: unknown;
 }
 
 /** A state's visit: entered, exited (or failed/caught), and how long it took. */
@@ -25,6 +26,8 @@ export interface StateVisit {
   error?: string;
   /** The state's input as it entered: what a redrive hands the state again. */
   input?: unknown;
+  /** The state's output as it exited: what a redrive hands the next state when this is the last record. */
+  output?: unknown;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -51,7 +54,7 @@ export interface ExecutionHistory {
 
 /** Folds an event into the per-state view (the last visit of a state is the one an event refers to). */
 export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void {
-  const { input: _input, ...logged } = event;
+  const { input: _input, output: _output, ...logged } = event;
   history.events.push(logged);
   if (!event.state) return;
   const visits = history.states.filter((s) => s.name === event.state);
@@ -74,6 +77,7 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
           exitedAt: event.at,
           ms: Date.parse(event.at) - Date.parse(last.enteredAt),
           status: last.status === 'caught' ? 'caught' : 'succeeded',
+          ...(event.output !== undefined ? { output: event.output } : {}),
         });
       break;
     case 'StateRetried':

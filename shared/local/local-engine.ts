@@ -159,7 +159,7 @@ export class LocalStateMachine implements PipelineStarter {
       if (!history) throw new ExecutionDoesNotExist(`Execution Does Not Exist: '${executionArn}'`);
       if (history.status === 'SUCCEEDED')
         throw new ExecutionNotRedrivable(`Execution is SUCCEEDED and cannot be redriven: '${executionArn}'`);
-      const point = redrivePoint(history);
+      const point = this.resumePoint(history);
       if (!point)
         throw new ExecutionNotRedrivable(`Execution has no failed state to redrive from: '${executionArn}'`);
       if (point.input === undefined)
@@ -197,6 +197,22 @@ export class LocalStateMachine implements PipelineStarter {
       this.active.delete(name);
       throw error;
     }
+  }
+
+  /**
+   * The state a redrive starts at and its input: the state that did not succeed; or, when the process died
+   * between two states (the last record is a success), the state after it, given the output recorded. A Choice
+   * is evaluated again from its own input rather than guessed.
+   */
+  private resumePoint(history: ExecutionHistory): { name: string; input: unknown } | undefined {
+    const failed = redrivePoint(history);
+    if (failed) return { name: failed.name, input: failed.input };
+    const last = history.states.at(-1);
+    if (!last || history.status === 'SUCCEEDED') return undefined;
+    const state = this.definition.States[last.name] as { Type: string; Next?: string } | undefined;
+    if (state?.Type === 'Choice') return { name: last.name, input: last.input };
+    if (state?.Next && last.output !== undefined) return { name: state.Next, input: last.output };
+    return undefined;
   }
 
   /** A saved execution's history; one that died before its first save failed in its first state, input as given. */
@@ -311,10 +327,21 @@ export class LocalStateMachine implements PipelineStarter {
       validationOptions: { checkArn: true, checkPaths: true },
     });
     if (resume) void save();
-    const invoke = (payload: JsonValue) => this.invoke(payload);
+    let changed!: () => void;
+    let tick = new Promise<void>((r) => {
+      changed = r;
+    });
+    // A step's handler starts only once the saved history says its state was entered: a process that dies while
+    // the step runs then leaves a history naming that state, with the input a redrive needs.
+    const invokeAt = (state: string) => async (payload: JsonValue) => {
+      // (A retry invokes the handler again within the same visit, whatever its status says meanwhile.)
+      while (history.states.at(-1)?.name !== state) await tick;
+      await saving;
+      return this.invoke(payload);
+    };
     const execution = machine.run(resume ? resume.stateInput : input, {
       overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(this.taskStates.map((s) => [s, invoke])),
+        taskResourceLocalHandlers: Object.fromEntries(this.taskStates.map((s) => [s, invokeAt(s)])),
         ...(this.options.retryIntervalMs !== undefined
           ? {
               retryIntervalOverrides: Object.fromEntries(
@@ -337,8 +364,9 @@ export class LocalStateMachine implements PipelineStarter {
           Cause?: unknown;
           retry?: { attempt: number };
         };
-        const entered =
-          e.type === 'StateEntered' ? (log as { state?: { input?: unknown } }).state?.input : undefined;
+        const data = (log as { state?: { input?: unknown; output?: unknown } }).state;
+        const entered = e.type === 'StateEntered' ? data?.input : undefined;
+        const exited = e.type === 'StateExited' ? data?.output : undefined;
         const event: HistoryEvent = {
           type: e.type,
           at: new Date(e.timestamp).toISOString(),
@@ -350,9 +378,15 @@ export class LocalStateMachine implements PipelineStarter {
           event.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
         if (e.retry) event.attempt = e.retry.attempt;
         if (entered !== undefined) event.input = structuredClone(entered);
+        if (exited !== undefined) event.output = structuredClone(exited);
         applyEvent(history, event);
         this.options.onEvent?.(name, event, history);
         if (e.type.startsWith('State')) void save();
+        const notify = changed;
+        tick = new Promise<void>((r) => {
+          changed = r;
+        });
+        notify();
       }
     })();
     // The outcome is recorded only once every event is in, so a saved history that is no longer RUNNING is

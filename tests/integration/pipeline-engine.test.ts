@@ -236,6 +236,27 @@ describe('local engine running the training-pipeline ASL', () => {
       });
     });
 
+    it('resumes at the next state, with the output recorded, when the process died between two states', async () => {
+      const done = engine(steps([]));
+      await done.start('between', { runId: 'between' });
+      const full = (await done.execution('between'))!;
+      // What a history saved right after Preprocess exited looks like once the next process closes it.
+      const cut = structuredClone(full);
+      cut.states = cut.states.slice(0, cut.states.findIndex((s) => s.name === 'Preprocess') + 1);
+      abortHistory(cut, 'RunAborted', 'stopped');
+      expect(cut.states.at(-1)).toMatchObject({ name: 'Preprocess', status: 'succeeded' });
+      const calls: string[] = [];
+      const m = engine(steps(calls), { loadExecution: async () => ({ input: {}, history: cut }) });
+      await m.redrive('between');
+      await m.idle();
+      expect(calls).toEqual(['featurize', 'train', 'evaluate', 'register']);
+      expect(
+        (await m.execution('between'))?.states.findLast((s) => s.name === 'Featurize')?.input,
+      ).toMatchObject({
+        done: ['ingest', 'preprocess'],
+      });
+    });
+
     it('resumes from the first state an execution that died before its first history save', async () => {
       const calls: string[] = [];
       const m = engine(steps(calls), { loadExecution: async () => ({ input: { runId: 'early' } }) });
