@@ -1,7 +1,7 @@
 import { ConfigError } from '../shared/errors.ts';
 import { readRun } from '../shared/pipeline/run-queries.ts';
 import { type RunStatus, TERMINAL_STATES } from '../shared/pipeline/run-status.ts';
-import { printable, printableDeep } from '../shared/printable.ts';
+import { printable, printableDeep, printableJson } from '../shared/printable.ts';
 import { formatGate, seconds } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
@@ -43,7 +43,8 @@ export async function followRun(
   const started = Date.now();
   let warned = false;
   for (;;) {
-    const { status, history } = printableDeep(await readRun(target.store, runId));
+    const raw = await readRun(target.store, runId);
+    const { status, history } = printableDeep(raw);
     for (const s of history?.states ?? []) {
       const line =
         s.status === 'running'
@@ -72,10 +73,10 @@ export async function followRun(
       TERMINAL_STATES.includes(status.state) &&
       (history?.status !== 'RUNNING' || !target.local)
     ) {
-      if (options.json) process.stdout.write(`${printable(JSON.stringify(status, null, 2))}\n`);
+      if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
       else for (const line of outcomeLines(status, Date.now() - started)) say(line);
       process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
-      return status;
+      return raw.status as RunStatus;
     }
     if (!warned && !status && Date.now() - started > 30_000) {
       warned = true;

@@ -4,7 +4,7 @@ import { NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
 import { markRedriven, retryRefusal } from '../../shared/pipeline/run-retry.ts';
 import { readStatus } from '../../shared/pipeline/run-status.ts';
-import { printable, printableDeep } from '../../shared/printable.ts';
+import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
 import { followRun } from '../pipeline-follow.ts';
 import { formatRun, table } from '../pipeline-output.ts';
 import { pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
@@ -71,19 +71,20 @@ export function registerRuns(program: Command): void {
         const target = await resolveTarget(options);
         if (runId) {
           // Store contents are anyone's uploads: control characters are escaped before they reach the terminal.
-          const run = printableDeep(await readRun(target.store, runId));
+          const run = await readRun(target.store, runId);
           if (!run.status && !run.history)
             throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? printable(JSON.stringify(run, null, 2)) : formatRun(run.status, run.history)}\n`,
+            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history))}\n`,
           );
           return;
         }
-        const runs = printableDeep(await listRuns(target.store));
+        const all = await listRuns(target.store);
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+          process.stdout.write(`${printableJson(all)}\n`);
           return;
         }
+        const runs = printableDeep(all);
         if (runs.length === 0) {
           process.stdout.write(`no runs yet in ${target.where}: upload data with 'textops upload <csv>'\n`);
           return;

@@ -12,7 +12,7 @@ import {
 } from '../../shared/pipeline/run-keys.ts';
 import { retrainHint } from '../../shared/pipeline/run-retry.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run-status.ts';
-import { printable, printableDeep } from '../../shared/printable.ts';
+import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
 import { EXIT, followRun, outcomeLines } from '../pipeline-follow.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
@@ -89,7 +89,7 @@ export function registerUpload(program: Command): void {
         // The same object version maps to the same execution, which has finished: nothing will start, so following
         // it would only wait. Say how it ended and how to train again.
         const finished = printableDeep(before);
-        if (options.json) process.stdout.write(`${printable(JSON.stringify(before, null, 2))}\n`);
+        if (options.json) process.stdout.write(`${printableJson(before)}\n`);
         else {
           say(
             `this exact content was uploaded as ${key} before: run ${runId} already finished (S3 gives it the same ETag, so no new run starts)`,

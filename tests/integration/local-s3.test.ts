@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +155,14 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
     }
     expect((await store.list('many/')).map((o) => o.key)).toEqual(keys);
   }, 120_000);
+
+  it('still lists and reads an object whose metadata file a crash left torn', async () => {
+    await store.put('torn-meta/status.json', '{"ok":true}', { contentType: 'application/json' });
+    // What a process killed in the middle of s3rver's in-place metadata write leaves behind.
+    await writeFile(join(dir, s3.bucket, 'torn-meta', 'status.json._S3rver_metadata.json'), '{\n  "content-ty');
+    expect((await store.list('torn-meta/')).map((o) => o.key)).toEqual(['torn-meta/status.json']);
+    expect((await store.get('torn-meta/status.json'))?.body.toString()).toBe('{"ok":true}');
+  });
 
   describe('refuses keys that name a path outside the store', () => {
     const traversal = [
