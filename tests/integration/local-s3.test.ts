@@ -159,7 +159,10 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
   it('still lists and reads an object whose metadata file a crash left torn', async () => {
     await store.put('torn-meta/status.json', '{"ok":true}', { contentType: 'application/json' });
     // What a process killed in the middle of s3rver's in-place metadata write leaves behind.
-    await writeFile(join(dir, s3.bucket, 'torn-meta', 'status.json._S3rver_metadata.json'), '{\n  "content-ty');
+    await writeFile(
+      join(dir, s3.bucket, 'torn-meta', 'status.json._S3rver_metadata.json'),
+      '{\n  "content-ty',
+    );
     expect((await store.list('torn-meta/')).map((o) => o.key)).toEqual(['torn-meta/status.json']);
     expect((await store.get('torn-meta/status.json'))?.body.toString()).toBe('{"ok":true}');
   });
