@@ -135,7 +135,7 @@ function executionsOf(resource: unknown): string | undefined {
   const join = isObject(resource) ? resource['Fn::Join'] : undefined;
   if (!Array.isArray(join) || join[0] !== '' || !Array.isArray(join[1])) return undefined;
   const parts = join[1] as unknown[];
-  const at = parts.findIndex((p) => p === ':execution:');
+  const at = parts.indexOf(':execution:');
   const name = parts[at + 1] as { 'Fn::GetAtt'?: unknown } | undefined;
   const getAtt = isObject(name) ? name['Fn::GetAtt'] : undefined;
   if (at < 0 || !Array.isArray(getAtt) || getAtt[1] !== 'Name' || typeof getAtt[0] !== 'string')
