@@ -265,6 +265,49 @@ const START_TRAINING: JsonObject = {
   Resource: { Ref: 'TrainingPipeline' },
 };
 
+/**
+ * For operators (attach it to whoever runs the textops CLI against this stack): `textops runs retry` redrives a
+ * failed or aborted execution of this pipeline, and marks the run's status.json as redriven first. Redrive is
+ * granted on this state machine's executions only (their ARNs: `…:execution:<machine name>:<run id>`).
+ */
+const OPERATOR_RETRY_POLICY: JsonObject = {
+  Type: 'AWS::IAM::ManagedPolicy',
+  Properties: {
+    Description: 'textops runs retry: redrive a training pipeline execution and update its run status',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: ['states:RedriveExecution', 'states:DescribeExecution'],
+          Resource: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                ':states:',
+                { Ref: 'AWS::Region' },
+                ':',
+                { Ref: 'AWS::AccountId' },
+                ':execution:',
+                { 'Fn::GetAtt': ['TrainingPipeline', 'Name'] },
+                ':*',
+              ],
+            ],
+          },
+        },
+        { Effect: 'Allow', Action: ['s3:GetObject'], Resource: objectsArn(RUNS) },
+        {
+          Effect: 'Allow',
+          Action: ['s3:PutObject'],
+          Resource: sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${RUNS}*/status.json`),
+        },
+      ],
+    },
+  },
+};
+
 /** The EKS fallback's identities, when a cluster is named: `textops serve` reads the registry, `worker` = trigger. */
 function eksResources(provider: string | undefined): { resources: JsonObject; outputs: JsonObject } {
   if (!provider) return { resources: {}, outputs: {} };
@@ -673,6 +716,7 @@ const serverlessConfiguration = {
         steps.map((fn) => [roleLogicalId(fn), lambdaRole(fn, bucketStatements(BUCKET_ACCESS[fn]))]),
       ),
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
+      OperatorRetryPolicy: OPERATOR_RETRY_POLICY,
       ...eks.resources,
       ImageRepository: {
         Type: 'AWS::ECR::Repository',
@@ -712,6 +756,10 @@ const serverlessConfiguration = {
     Outputs: {
       DataBucketName: { Description: 'Upload training CSVs to incoming/ here', Value: { Ref: 'DataBucket' } },
       StateMachineArn: { Description: 'The training pipeline', Value: { Ref: 'TrainingPipeline' } },
+      OperatorRetryPolicyArn: {
+        Description: 'Attach to operators: textops runs retry (redrive an execution)',
+        Value: { Ref: 'OperatorRetryPolicy' },
+      },
       TrainRequestsQueueUrl: {
         Description: 'Upload events (the EKS worker polls it)',
         Value: { Ref: 'TrainRequestsQueue' },

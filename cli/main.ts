@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { codeVersion } from '../shared/config/code-version.ts';
 import { TextopsError } from '../shared/errors.ts';
+import { printable } from '../shared/printable.ts';
 import { registerData } from './commands/data.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerModels } from './commands/models.ts';
@@ -39,10 +40,10 @@ try {
 } catch (error) {
   // Users get one readable line; the stack only on request.
   if (error instanceof TextopsError) {
-    process.stderr.write(`textops: ${error.name}: ${error.message}\n`);
+    process.stderr.write(`textops: ${error.name}: ${printable(error.message)}\n`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`textops: unexpected error: ${message}\n`);
+    process.stderr.write(`textops: unexpected error: ${printable(message)}\n`);
   }
   if (process.env.TEXTOPS_DEBUG) console.error(error);
   process.exitCode = 1;

@@ -1,8 +1,10 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { loadParams } from '../shared/config/params.ts';
 import { readRuntimeSettings } from '../shared/config/runtime.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { DEFAULT_RUNTIME_DIR, type RuntimeFile, readRuntimeFile } from '../shared/local/runtime-file.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { ModelRegistry } from '../shared/registry/model-registry.ts';
@@ -59,4 +61,30 @@ export async function resolveTarget(options: TargetOptions): Promise<PipelineTar
 
 export function registryFor(target: PipelineTarget, model?: string): ModelRegistry {
   return new ModelRegistry(target.store, model ?? loadParams().model.name);
+}
+
+/**
+ * The state machine behind a target: the local stack's endpoint (runtime.json), or in AWS the deployed one named
+ * by TEXTOPS_STATE_MACHINE_ARN (the stack's output). Same API either way.
+ */
+export function pipelineFor(target: PipelineTarget): { client: SFNClient; stateMachineArn: string } {
+  if (target.local) {
+    return {
+      client: new SFNClient({
+        region: target.local.region,
+        endpoint: target.local.sfnEndpoint,
+        credentials: target.local.credentials,
+      }),
+      stateMachineArn: target.local.stateMachineArn,
+    };
+  }
+  const settings = readRuntimeSettings();
+  if (!settings.stateMachineArn)
+    throw new ConfigError(
+      "set TEXTOPS_STATE_MACHINE_ARN to the training pipeline's ARN (the stack output StateMachineArn)",
+    );
+  return {
+    client: new SFNClient({ region: settings.region, endpoint: settings.sfnEndpoint }),
+    stateMachineArn: settings.stateMachineArn,
+  };
 }

@@ -47,6 +47,9 @@ export class TransientError extends TextopsError {
 /** A public corpus could not be fetched or is not what its source should serve (`textops data download`). */
 export class DownloadError extends TextopsError {}
 
+/** A run cannot be retried as it is (its data or configuration is wrong, it passed, or it is still running). */
+export class RunNotRetryableError extends TextopsError {}
+
 /** Every error name a pipeline step can throw; the state machine may match only these (and States.*). */
 export const ERROR_NAMES = [
   'TextopsError',

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../shared/errors.ts';
 import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
+import { printableDeep, printableJson } from '../../shared/printable.ts';
 import { table } from '../pipeline-output.ts';
 import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
@@ -61,21 +62,21 @@ export function registerModels(program: Command): void {
         return { ...v, artifact: problem ? { ok: false, problem } : { ok: true } };
       });
       if (options.json) {
-        process.stdout.write(
-          `${JSON.stringify({ model: registry.modelName, aliases, versions }, null, 2)}\n`,
-        );
+        process.stdout.write(`${printableJson({ model: registry.modelName, aliases, versions })}\n`);
         return;
       }
+      // Registry entries carry upload keys and reasons: escaped before they reach the terminal.
+      const shown = printableDeep({ aliases, versions });
       if (versions.length === 0) {
         process.stdout.write(`no versions of ${registry.modelName} in ${target.where} yet\n`);
         return;
       }
       const metric = (m: Record<string, unknown> | null, k: string) =>
         typeof m?.[k] === 'number' ? (m[k] as number).toFixed(4) : '—';
-      const rows = versions.map((v) => {
+      const rows = shown.versions.map((v) => {
         const marks = [
-          aliases.production === v.version ? 'production' : '',
-          aliases.staging === v.version ? 'staging' : '',
+          shown.aliases.production === v.version ? 'production' : '',
+          shown.aliases.staging === v.version ? 'staging' : '',
         ].filter(Boolean);
         const source = v.lineage.source as { key?: string } | undefined;
         return [
@@ -94,11 +95,11 @@ export function registerModels(program: Command): void {
       process.stdout.write(
         `${table(['VERSION', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'ARTIFACT', 'SOURCE', 'RUN'], rows)}\n`,
       );
-      for (const v of versions) {
+      for (const v of shown.versions) {
         if (!v.artifact.ok) process.stdout.write(`v${v.version} is broken: ${v.artifact.problem}\n`);
         if (v.promotionHeld) process.stdout.write(`v${v.version} not promoted: ${v.promotionHeld.reason}\n`);
       }
-      const last = aliases.history.at(-1);
+      const last = shown.aliases.history.at(-1);
       if (last)
         process.stdout.write(
           `last alias move: ${last.alias} ${last.previous === null ? '—' : `v${last.previous}`} → v${last.version} (${last.kind}, ${last.at}): ${last.reason}\n`,

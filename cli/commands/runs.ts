@@ -1,12 +1,63 @@
+import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { NotFoundError } from '../../shared/errors.ts';
+import { NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
+import { markRedriven, retryRefusal } from '../../shared/pipeline/run-retry.ts';
+import { readStatus } from '../../shared/pipeline/run-status.ts';
+import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
+import { followRun } from '../pipeline-follow.ts';
 import { formatRun, table } from '../pipeline-output.ts';
-import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import { pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerRuns(program: Command): void {
-  program
-    .command('runs')
+  const runs = program.command('runs');
+  runs
+    .command('retry')
+    .description('resume a failed or aborted run from the step that failed (a Step Functions redrive)')
+    .argument('<runId>', 'the run to resume (as listed by textops runs)')
+    .option('--no-follow', 'return once the run is resumed, without following it')
+    .option('--timeout <seconds>', 'stop following after this long (the run goes on)', '3600')
+    .option('--json', 'print the final run status as JSON')
+    .option('--bucket <bucket>', TARGET_HELP.bucket)
+    .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
+    .action(async (runId: string, _options: unknown, command: Command) => {
+      // `runs` has --bucket/--runtime-dir/--json of its own, which commander gives to `runs` wherever they appear.
+      const options = command.optsWithGlobals<{
+        follow: boolean;
+        timeout: string;
+        json?: boolean;
+        bucket?: string;
+        runtimeDir?: string;
+      }>();
+      const target = await resolveTarget(options);
+      const status = await readStatus(target.store, runId);
+      if (!status) throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
+      const refusal = retryRefusal(status);
+      if (refusal) throw new RunNotRetryableError(`run ${printable(runId)} is not retried: ${refusal}`);
+      const { client, stateMachineArn } = pipelineFor(target);
+      const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${runId}`;
+      const from = status.error?.step;
+      // The status says `running` before the execution resumes, so its first step's writes come after this one.
+      const { status: marked, undo } = await markRedriven(target.store, status);
+      try {
+        await client.send(new RedriveExecutionCommand({ executionArn }));
+      } catch (error) {
+        await undo();
+        const { name, message } = error as Error;
+        throw new RunNotRetryableError(
+          `run ${printable(runId)} could not be redriven: ${name}: ${printable(message)}`,
+        );
+      } finally {
+        client.destroy();
+      }
+      if (!options.json)
+        process.stdout.write(
+          `run ${printable(runId)} resumed${from ? ` from ${from}` : ''} (attempt ${marked.attempts})\n`,
+        );
+      if (options.follow)
+        await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
+    });
+  runs
     .description('list training runs, or show one run state by state')
     .argument('[runId]', 'a run id (as printed by upload)')
     .option('--json', 'print JSON')
@@ -19,18 +70,21 @@ export function registerRuns(program: Command): void {
       ) => {
         const target = await resolveTarget(options);
         if (runId) {
+          // Store contents are anyone's uploads: control characters are escaped before they reach the terminal.
           const run = await readRun(target.store, runId);
-          if (!run.status && !run.history) throw new NotFoundError(`no run ${runId} in ${target.where}`);
+          if (!run.status && !run.history)
+            throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? JSON.stringify(run, null, 2) : formatRun(run.status, run.history)}\n`,
+            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history))}\n`,
           );
           return;
         }
-        const runs = await listRuns(target.store);
+        const all = await listRuns(target.store);
         if (options.json) {
-          process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+          process.stdout.write(`${printableJson(all)}\n`);
           return;
         }
+        const runs = printableDeep(all);
         if (runs.length === 0) {
           process.stdout.write(`no runs yet in ${target.where}: upload data with 'textops upload <csv>'\n`);
           return;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadParams } from '../../shared/config/params.ts';
 import { startLocalRuntime } from '../../shared/local/local-runtime.ts';
+import { printable } from '../../shared/printable.ts';
 
 interface StartOptions {
   dir: string;
@@ -36,7 +37,8 @@ export function registerStart(program: Command): void {
         consolePort: Number(options.consolePort),
         inferencePort: options.inference ? Number(options.port) : null,
       });
-      const say = (line: string) => process.stdout.write(`${line}\n`);
+      // One line per call: run ids, states and error messages are escaped, so none can write a line of its own.
+      const say = (line: string) => process.stdout.write(`${printable(line)}\n`);
       say('textops local stack is up (127.0.0.1 only):');
       say(`  S3 endpoint     ${runtime.s3Url}  bucket ${runtime.bucket}, data under ${runtime.dir}`);
       say(`  console         ${runtime.consoleUrl}`);

@@ -10,9 +10,10 @@ import {
   isTrainingDataKey,
   paramsKeyFor,
 } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
+import { retrainHint } from '../../shared/pipeline/run-retry.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run-status.ts';
-import { formatGate, seconds } from '../pipeline-output.ts';
+import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
+import { EXIT, followRun, outcomeLines } from '../pipeline-follow.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 interface UploadOptions {
@@ -24,8 +25,6 @@ interface UploadOptions {
   timeout: string;
   json?: boolean;
 }
-
-const EXIT = { succeeded: 0, failed: 1, rejected: 2, ignored: 1 } as const;
 
 export function registerUpload(program: Command): void {
   program
@@ -59,7 +58,7 @@ export function registerUpload(program: Command): void {
         );
       }
       const target = await resolveTarget(options);
-      const say = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+      const say = options.json ? () => {} : (line: string) => process.stdout.write(`${printable(line)}\n`);
       const paramsKey = paramsKeyFor(key);
       if (overrides) {
         await target.store.put(paramsKey, overrides, { contentType: 'application/yaml' });
@@ -74,9 +73,10 @@ export function registerUpload(program: Command): void {
         key,
         etag: createHash('md5').update(bytes).digest('hex'),
       });
-      if (await readStatus(target.store, predicted)) {
+      const before = await readStatus(target.store, predicted);
+      if (before && !TERMINAL_STATES.includes(before.state)) {
         say(
-          `note: this exact content was uploaded as ${key} before (run ${predicted}); S3 gives it the same ETag, so no new run starts. Upload it under another --name to train it again.`,
+          `note: this exact content was uploaded as ${key} before (run ${predicted}, still ${before.state}); S3 gives it the same ETag, so no new run starts: following that run.`,
         );
       }
       const { etag } = await target.store.put(key, bytes, {
@@ -85,74 +85,23 @@ export function registerUpload(program: Command): void {
       const runId = executionName({ bucket: target.bucket, key, etag });
       say(`uploaded ${csv} (${(bytes.length / 1e6).toFixed(2)} MB) → ${target.where}/${key}`);
       say(`run ${runId}`);
+      if (before && runId === predicted && TERMINAL_STATES.includes(before.state)) {
+        // The same object version maps to the same execution, which has finished: nothing will start, so following
+        // it would only wait. Say how it ended and how to train again.
+        const finished = printableDeep(before);
+        if (options.json) process.stdout.write(`${printableJson(before)}\n`);
+        else {
+          say(
+            `this exact content was uploaded as ${key} before: run ${runId} already finished (S3 gives it the same ETag, so no new run starts)`,
+          );
+          for (const line of outcomeLines(finished)) say(line);
+          say(retrainHint(finished));
+        }
+        process.exitCode = EXIT[before.state as keyof typeof EXIT] ?? 1;
+        return;
+      }
       if (!options.follow) return;
 
-      const deadline = Date.now() + Number(options.timeout) * 1000;
-      const printed = new Set<string>();
-      const started = Date.now();
-      let warned = false;
-      for (;;) {
-        const { status, history } = await readRun(target.store, runId);
-        for (const s of history?.states ?? []) {
-          const line =
-            s.status === 'running'
-              ? `  ${s.name} …`
-              : `  ${s.name.padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}`;
-          const id = `${s.name}@${s.enteredAt}:${s.status === 'running' ? 'r' : 'd'}`;
-          if (!printed.has(id)) {
-            printed.add(id);
-            if (s.status !== 'running') {
-              const step = status?.steps.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
-              say(step?.summary ? `${line}  ${step.summary}` : line);
-            } else say(line);
-          }
-        }
-        if (!history) {
-          for (const s of status?.steps ?? []) {
-            const id = `${s.name}:${s.state}`;
-            if (s.state !== 'running' && !printed.has(id)) {
-              printed.add(id);
-              say(
-                `  ${s.name.padEnd(20)} ${s.state.padEnd(9)} ${seconds(s.ms).padStart(8)}  ${s.summary ?? ''}`,
-              );
-            }
-          }
-        }
-        if (
-          status &&
-          TERMINAL_STATES.includes(status.state) &&
-          (history?.status !== 'RUNNING' || !target.local)
-        ) {
-          if (options.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-          else {
-            if (status.metrics) {
-              say(
-                `metrics: ${Object.entries(status.metrics)
-                  .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-                  .join('  ')}`,
-              );
-            }
-            if (status.evaluation) say(formatGate(status.evaluation));
-            if (status.error)
-              say(
-                `error: ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
-              );
-            say(`${status.state.toUpperCase()}: ${status.message ?? ''} (${seconds(Date.now() - started)})`);
-          }
-          process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
-          return;
-        }
-        if (!warned && !status && Date.now() - started > 30_000) {
-          warned = true;
-          say(
-            '  no run status yet after 30 s: is the trigger running (textops start, or the SQS trigger in AWS)?',
-          );
-        }
-        if (Date.now() > deadline)
-          throw new ConfigError(
-            `stopped following run ${runId} after ${options.timeout} s; it goes on (textops runs ${runId})`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, 400));
-      }
+      await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
     });
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
+import { unsafeEncodedKeyReason, unsafeKeyReason } from '../pipeline/object-key.ts';
 import { KeyLock } from './key-lock.ts';
 
 /**
@@ -10,6 +11,9 @@ import { KeyLock } from './key-lock.ts';
  * key exists, `If-Match: <etag>` fails with 412 when the current ETag differs (404 when the key is absent).
  * Every request on a key is serialised, so check-then-write is atomic against other writers, and a read never
  * overlaps a write of the same key.
+ * A request whose bucket or key would name a path outside the store's directory (`..` or `.` segments, plain or
+ * percent-encoded, backslashes, absolute paths, NUL) is refused with S3's 400 before the server sees it: the
+ * server behind keeps objects as files named after their keys.
  * Everything else, and the signed request itself, passes through unchanged.
  */
 export interface ConditionalProxy {
@@ -31,6 +35,38 @@ function problem(
     `<RequestId>${randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`;
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
   res.end(body);
+}
+
+/** Why a request names something outside the store, or undefined; fixed texts, safe in the XML answer. */
+export function unsafeRequestReason(req: IncomingMessage): string | undefined {
+  const [rawPath, query = ''] = (req.url ?? '/').split('?', 2);
+  // Path style: /<bucket>/<key>. The key is everything after the bucket's slash, so `//x` is the key `/x`.
+  const path = rawPath.replace(/^\//, '');
+  const slash = path.indexOf('/');
+  const bucket = slash < 0 ? path : path.slice(0, slash);
+  const bucketReason = unsafeEncodedKeyReason(bucket);
+  if (bucketReason) return `the bucket name is refused: ${bucketReason}`;
+  if (slash >= 0) {
+    const keyReason = unsafeEncodedKeyReason(path.slice(slash + 1));
+    if (keyReason) return `the object key is refused: ${keyReason}`;
+  }
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(query);
+  } catch {
+    return 'the query string is invalid';
+  }
+  for (const name of ['prefix', 'marker', 'start-after']) {
+    const value = params.get(name);
+    const reason = value ? unsafeKeyReason(value) : undefined;
+    if (reason) return `the ${name} is refused: ${reason}`;
+  }
+  const copySource = req.headers['x-amz-copy-source'];
+  if (typeof copySource === 'string') {
+    const reason = unsafeEncodedKeyReason(copySource.split('?')[0].replace(/^\//, ''));
+    if (reason) return `the copy source is refused: ${reason}`;
+  }
+  return undefined;
 }
 
 const bare = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
@@ -81,6 +117,11 @@ export async function startConditionalProxy(
   const upstream = new URL(upstreamUrl);
   const lock = new KeyLock();
   const server = createServer((req, res) => {
+    const refused = unsafeRequestReason(req);
+    if (refused) {
+      req.resume();
+      return problem(res, 400, 'InvalidArgument', refused);
+    }
     const path = (req.url ?? '/').split('?')[0];
     // Reads of a key wait for its writes too: with atomic writes upstream, a reader sees the old object or the
     // new one, never a torn one.

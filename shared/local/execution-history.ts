@@ -9,6 +9,9 @@ export interface HistoryEvent {
   error?: string;
   cause?: string;
   attempt?: number;
+  /** A state's input (StateEntered) and output (StateExited); kept in the state's visit, not in the event list. */
+  input?: unknown;
+  output?: unknown;
 }
 
 /** A state's visit: entered, exited (or failed/caught), and how long it took. */
@@ -21,6 +24,10 @@ export interface StateVisit {
   status: 'running' | 'succeeded' | 'failed' | 'caught';
   retries: number;
   error?: string;
+  /** The state's input as it entered: what a redrive hands the state again. */
+  input?: unknown;
+  /** The state's output as it exited: what a redrive hands the next state when this is the last record. */
+  output?: unknown;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -36,13 +43,19 @@ export interface ExecutionHistory {
   ms?: number;
   error?: string;
   cause?: string;
+  /** The execution's input. */
+  input?: unknown;
+  /** How many times the execution was redriven (`textops runs retry`), and when last. */
+  redriveCount?: number;
+  redriveDate?: string;
   states: StateVisit[];
   events: HistoryEvent[];
 }
 
 /** Folds an event into the per-state view (the last visit of a state is the one an event refers to). */
 export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void {
-  history.events.push(event);
+  const { input: _input, output: _output, ...logged } = event;
+  history.events.push(logged);
   if (!event.state) return;
   const visits = history.states.filter((s) => s.name === event.state);
   const last = visits[visits.length - 1];
@@ -54,6 +67,7 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
         enteredAt: event.at,
         status: 'running',
         retries: 0,
+        ...(event.input !== undefined ? { input: event.input } : {}),
       });
       break;
     case 'StateExited':
@@ -63,6 +77,7 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
           exitedAt: event.at,
           ms: Date.parse(event.at) - Date.parse(last.enteredAt),
           status: last.status === 'caught' ? 'caught' : 'succeeded',
+          ...(event.output !== undefined ? { output: event.output } : {}),
         });
       break;
     case 'StateRetried':
@@ -81,4 +96,43 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
       if (last) last.status = 'caught';
       break;
   }
+}
+
+/**
+ * Closes the history of an execution whose process died: ABORTED, with the state that was running marked failed
+ * with the same error, so the history says where it stopped (and a redrive knows where to resume).
+ */
+export function abortHistory(history: ExecutionHistory, error: string, cause: string, at = new Date()): void {
+  const when = at.toISOString();
+  for (const visit of history.states) {
+    if (visit.status !== 'running') continue;
+    Object.assign(visit, {
+      status: 'failed',
+      error,
+      exitedAt: when,
+      ms: Date.parse(when) - Date.parse(visit.enteredAt),
+    });
+  }
+  history.events.push({
+    type: 'ExecutionAborted',
+    at: when,
+    t: Date.parse(when) - Date.parse(history.startDate),
+    error,
+    cause,
+  });
+  Object.assign(history, {
+    status: 'ABORTED',
+    error,
+    cause,
+    stopDate: when,
+    ms: Date.parse(when) - Date.parse(history.startDate),
+  });
+}
+
+/**
+ * Where a redrive resumes: the last state that did not succeed (was running when the process died, failed, or
+ * failed into a Catch), leaving out Fail states, which only end the path of a failure already caught.
+ */
+export function redrivePoint(history: ExecutionHistory): StateVisit | undefined {
+  return history.states.findLast((s) => s.status !== 'succeeded' && s.type !== 'Fail');
 }

@@ -4,7 +4,7 @@ import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { describeError } from '../errors.ts';
 import type { PipelineStarter } from '../ports.ts';
-import { applyEvent, type ExecutionHistory, type HistoryEvent } from './execution-history.ts';
+import { applyEvent, type ExecutionHistory, type HistoryEvent, redrivePoint } from './execution-history.ts';
 
 /** A Lambda handler as the engine calls it: the same module AWS would run. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -27,6 +27,11 @@ export interface LocalEngineOptions {
   /** Saves the history as it grows (each state event) and when the execution ends. */
   saveHistory?: (name: string, input: unknown, history: ExecutionHistory) => Promise<void>;
   onEvent?: (name: string, event: HistoryEvent, history: ExecutionHistory) => void;
+  /**
+   * An execution this engine did not run (one from before a restart), for redrives: its input, and its saved
+   * history when one was saved (a process can die before the first).
+   */
+  loadExecution?: (name: string) => Promise<{ input: unknown; history?: ExecutionHistory } | undefined>;
   /** Overrides every Retry interval (tests); undefined keeps the definition's backoff. */
   retryIntervalMs?: number;
 }
@@ -41,6 +46,32 @@ export function substitute(definition: string, values: Record<string, string>): 
   });
 }
 
+/**
+ * The definition as a redrive runs it: StartAt is the state to resume, and the states that cannot be reached from
+ * it (the ones already passed) are left out, since the validator refuses unreachable states. Everything else,
+ * Retry and Catch included, is the deployed definition's.
+ */
+export function startingAt(definition: StateMachineDefinition, startAt: string): StateMachineDefinition {
+  const states = definition.States as unknown as Record<string, Record<string, unknown>>;
+  if (!states[startAt]) throw new Error(`the state machine has no state ${startAt}`);
+  const reachable = new Set<string>();
+  const visit = (name: unknown) => {
+    if (typeof name !== 'string' || reachable.has(name) || !states[name]) return;
+    reachable.add(name);
+    const state = states[name];
+    visit(state.Next);
+    visit(state.Default);
+    for (const c of (state.Choices as { Next?: string }[] | undefined) ?? []) visit(c.Next);
+    for (const c of (state.Catch as { Next?: string }[] | undefined) ?? []) visit(c.Next);
+  };
+  visit(startAt);
+  return {
+    ...definition,
+    StartAt: startAt,
+    States: Object.fromEntries(Object.entries(definition.States).filter(([name]) => reachable.has(name))),
+  } as StateMachineDefinition;
+}
+
 /** Like Lambda's error output: Step Functions gets `Error` = errorType and `Cause` = this JSON. */
 class LambdaFunctionError extends Error {
   constructor(error: unknown) {
@@ -49,6 +80,14 @@ class LambdaFunctionError extends Error {
     super(JSON.stringify({ errorType: name, errorMessage: message, trace }));
     this.name = name;
   }
+}
+
+/** Step Functions' answers to a redrive it refuses; the endpoint maps the names to its error types. */
+export class ExecutionNotRedrivable extends Error {
+  override readonly name = 'ExecutionNotRedrivable';
+}
+export class ExecutionDoesNotExist extends Error {
+  override readonly name = 'ExecutionDoesNotExist';
 }
 
 /**
@@ -60,6 +99,8 @@ class LambdaFunctionError extends Error {
 export class LocalStateMachine implements PipelineStarter {
   private readonly definition: StateMachineDefinition;
   private readonly running = new Map<string, Promise<ExecutionHistory>>();
+  /** Names whose execution is in progress in this process (`running` keeps finished ones too). */
+  private readonly active = new Set<string>();
   private readonly taskStates: string[];
 
   constructor(private readonly options: LocalEngineOptions) {
@@ -98,6 +139,108 @@ export class LocalStateMachine implements PipelineStarter {
     }
     release(this.execute(name, input as JsonValue));
     return { executionArn, alreadyStarted: false };
+  }
+
+  /**
+   * RedriveExecution: continues a failed or aborted execution from the state that did not succeed, with the
+   * input that state was given, under the same name; the states that succeeded are not run again (every step
+   * works over run files in the store, so running the failed one again is safe). The engine runs a derived
+   * definition whose StartAt is that state, the rest unchanged, which is what a redrive amounts to here.
+   */
+  async redrive(name: string): Promise<{ executionArn: string; redriveDate: string }> {
+    const executionArn = this.executionArn(name);
+    if (this.active.has(name))
+      throw new ExecutionNotRedrivable(`Execution is RUNNING and cannot be redriven: '${executionArn}'`);
+    // Claim the name now, so a second redrive arriving before this one starts is refused.
+    this.active.add(name);
+    try {
+      const previous = this.running.get(name);
+      const history = previous ? await previous : await this.savedHistory(name);
+      if (!history) throw new ExecutionDoesNotExist(`Execution Does Not Exist: '${executionArn}'`);
+      if (history.status === 'SUCCEEDED')
+        throw new ExecutionNotRedrivable(`Execution is SUCCEEDED and cannot be redriven: '${executionArn}'`);
+      const point = this.resumePoint(history);
+      if (!point)
+        throw new ExecutionNotRedrivable(`Execution has no failed state to redrive from: '${executionArn}'`);
+      if (point.input === undefined)
+        throw new ExecutionNotRedrivable(
+          `the history of '${executionArn}' has no recorded input for state ${point.name} (it was saved by an older textops)`,
+        );
+      const redriveDate = new Date().toISOString();
+      const resumed: ExecutionHistory = {
+        ...structuredClone(history),
+        status: 'RUNNING',
+        redriveCount: (history.redriveCount ?? 0) + 1,
+        redriveDate,
+      };
+      delete resumed.stopDate;
+      delete resumed.error;
+      delete resumed.cause;
+      delete resumed.ms;
+      const event: HistoryEvent = {
+        type: 'ExecutionRedriven',
+        at: redriveDate,
+        t: Date.parse(redriveDate) - Date.parse(history.startDate),
+        state: point.name,
+        attempt: resumed.redriveCount,
+      };
+      resumed.events.push(event);
+      this.options.onEvent?.(name, event, resumed);
+      const execution = this.execute(name, (history.input ?? null) as JsonValue, {
+        history: resumed,
+        startAt: point.name,
+        stateInput: point.input as JsonValue,
+      });
+      this.running.set(name, execution);
+      return { executionArn, redriveDate };
+    } catch (error) {
+      this.active.delete(name);
+      throw error;
+    }
+  }
+
+  /**
+   * The state a redrive starts at and its input: the state that did not succeed; or, when the process died
+   * between two states (the last record is a success), the state after it, given the output recorded. A Choice
+   * is evaluated again from its own input rather than guessed.
+   */
+  private resumePoint(history: ExecutionHistory): { name: string; input: unknown } | undefined {
+    const failed = redrivePoint(history);
+    if (failed) return { name: failed.name, input: failed.input };
+    const last = history.states.at(-1);
+    if (!last || history.status === 'SUCCEEDED') return undefined;
+    const state = this.definition.States[last.name] as { Type: string; Next?: string } | undefined;
+    if (state?.Type === 'Choice') return { name: last.name, input: last.input };
+    if (state?.Next && last.output !== undefined) return { name: state.Next, input: last.output };
+    return undefined;
+  }
+
+  /** A saved execution's history; one that died before its first save failed in its first state, input as given. */
+  private async savedHistory(name: string): Promise<ExecutionHistory | undefined> {
+    const saved = await this.options.loadExecution?.(name);
+    if (!saved) return undefined;
+    if (saved.history) return { input: saved.input, ...saved.history };
+    const at = new Date().toISOString();
+    const first = this.definition.StartAt;
+    return {
+      name,
+      executionArn: this.executionArn(name),
+      stateMachineArn: this.options.stateMachineArn,
+      status: 'ABORTED',
+      startDate: at,
+      input: saved.input,
+      states: [
+        {
+          name: first,
+          type: this.definition.States[first]?.Type ?? 'Task',
+          enteredAt: at,
+          status: 'failed',
+          retries: 0,
+          input: saved.input,
+        },
+      ],
+      events: [],
+    };
   }
 
   /** The history of an execution started by this engine (running or finished), or undefined. */
@@ -144,30 +287,61 @@ export class LocalStateMachine implements PipelineStarter {
     };
   }
 
-  private async execute(name: string, input: JsonValue): Promise<ExecutionHistory> {
-    const started = Date.now();
-    const history: ExecutionHistory = {
+  private async execute(
+    name: string,
+    input: JsonValue,
+    resume?: { history: ExecutionHistory; startAt: string; stateInput: JsonValue },
+  ): Promise<ExecutionHistory> {
+    this.active.add(name);
+    try {
+      return await this.run(name, input, resume);
+    } finally {
+      this.active.delete(name);
+    }
+  }
+
+  private async run(
+    name: string,
+    input: JsonValue,
+    resume?: { history: ExecutionHistory; startAt: string; stateInput: JsonValue },
+  ): Promise<ExecutionHistory> {
+    const history: ExecutionHistory = resume?.history ?? {
       name,
       executionArn: this.executionArn(name),
       stateMachineArn: this.options.stateMachineArn,
       status: 'RUNNING',
-      startDate: new Date(started).toISOString(),
+      startDate: new Date().toISOString(),
+      input,
       states: [],
       events: [],
     };
+    // Event times and the duration count from the first start, redrives included, as the console shows them.
+    const started = Date.parse(history.startDate);
     let saving = Promise.resolve();
     const save = () => {
       const snapshot = structuredClone(history);
       saving = saving.then(() => this.options.saveHistory?.(name, input, snapshot)).catch(() => undefined);
       return saving;
     };
-    const machine = new StateMachine(this.definition, {
+    const machine = new StateMachine(resume ? startingAt(this.definition, resume.startAt) : this.definition, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
-    const invoke = (payload: JsonValue) => this.invoke(payload);
-    const execution = machine.run(input, {
+    if (resume) void save();
+    let changed!: () => void;
+    let tick = new Promise<void>((r) => {
+      changed = r;
+    });
+    // A step's handler starts only once the saved history says its state was entered: a process that dies while
+    // the step runs then leaves a history naming that state, with the input a redrive needs.
+    const invokeAt = (state: string) => async (payload: JsonValue) => {
+      // (A retry invokes the handler again within the same visit, whatever its status says meanwhile.)
+      while (history.states.at(-1)?.name !== state) await tick;
+      await saving;
+      return this.invoke(payload);
+    };
+    const execution = machine.run(resume ? resume.stateInput : input, {
       overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(this.taskStates.map((s) => [s, invoke])),
+        taskResourceLocalHandlers: Object.fromEntries(this.taskStates.map((s) => [s, invokeAt(s)])),
         ...(this.options.retryIntervalMs !== undefined
           ? {
               retryIntervalOverrides: Object.fromEntries(
@@ -190,6 +364,9 @@ export class LocalStateMachine implements PipelineStarter {
           Cause?: unknown;
           retry?: { attempt: number };
         };
+        const data = (log as { state?: { input?: unknown; output?: unknown } }).state;
+        const entered = e.type === 'StateEntered' ? data?.input : undefined;
+        const exited = e.type === 'StateExited' ? data?.output : undefined;
         const event: HistoryEvent = {
           type: e.type,
           at: new Date(e.timestamp).toISOString(),
@@ -200,9 +377,16 @@ export class LocalStateMachine implements PipelineStarter {
         if (e.Cause !== undefined)
           event.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
         if (e.retry) event.attempt = e.retry.attempt;
+        if (entered !== undefined) event.input = structuredClone(entered);
+        if (exited !== undefined) event.output = structuredClone(exited);
         applyEvent(history, event);
         this.options.onEvent?.(name, event, history);
         if (e.type.startsWith('State')) void save();
+        const notify = changed;
+        tick = new Promise<void>((r) => {
+          changed = r;
+        });
+        notify();
       }
     })();
     // The outcome is recorded only once every event is in, so a saved history that is no longer RUNNING is

@@ -12,14 +12,14 @@ import { loadParams, type Params } from '../config/params.ts';
 import { ConfigError, ConflictError } from '../errors.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../observability/pipeline-metrics.ts';
 import { INCOMING_PREFIX, runKeys } from '../pipeline/run-keys.ts';
-import { listRuns } from '../pipeline/run-queries.ts';
+import { readRun } from '../pipeline/run-queries.ts';
 import { type RunStatus, readStatus, updateStatus } from '../pipeline/run-status.ts';
 import { encodeS3Key } from '../pipeline/trigger.ts';
 import type { ObjectStore } from '../ports.ts';
 import { registryModelSource } from '../serving/model-source.ts';
 import { startInferenceServer } from '../serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
-import type { ExecutionHistory, HistoryEvent } from './execution-history.ts';
+import { abortHistory, type ExecutionHistory, type HistoryEvent } from './execution-history.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
 import { LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
 import { LocalStateMachine } from './local-engine.ts';
@@ -42,24 +42,50 @@ export function findDefinitionFile(): string {
   throw new ConfigError(`cannot find ${ASL_FILE} beside textops`);
 }
 
+/** The error name of a run whose runtime stopped mid-run; `textops runs retry` resumes it. */
+export const RUN_ABORTED = 'RunAborted';
+
 /**
- * Runs left `running` by a runtime that stopped mid-run can never finish (their executions lived in that
- * process): mark them failed, saying so, rather than leave them running forever.
+ * Executions left running by a runtime that stopped mid-run can never finish on their own (they lived in that
+ * process): on start-up, each one's history is closed as ABORTED at the state that was running, and its run
+ * marked failed with RunAborted, pointing to `textops runs retry`, which resumes it from that state. A run
+ * that died before its first history or status write is found by its execution.json.
  */
 async function failInterruptedRuns(store: ObjectStore): Promise<void> {
-  for (const run of await listRuns(store)) {
-    if (run.state !== 'running') continue;
-    await updateStatus(store, run.runId, run.source, (s) => {
+  const keys = (await store.list('runs/')).map((o) => o.key);
+  const runIds = new Set(
+    keys.map((k) => /^runs\/([^/]+)\/(execution|history|status)\.json$/.exec(k)?.[1]).filter(Boolean),
+  ) as Set<string>;
+  for (const runId of runIds) {
+    const { status, history } = await readRun(store, runId);
+    const historyOpen = history?.status === 'RUNNING';
+    if (!historyOpen && status?.state !== 'running' && (history || status)) continue;
+    const execution = history ? undefined : await store.get(runKeys(runId).execution);
+    const input = (history?.input ??
+      (execution ? (JSON.parse(execution.body.toString('utf8')) as { input?: unknown }).input : undefined)) as
+      | { bucket?: string; key?: string; etag?: string }
+      | undefined;
+    if (!history && !status && !input) continue;
+    const cause = `the local runtime stopped while this run was in progress; resume it with: textops runs retry ${runId}`;
+    if (history && historyOpen) {
+      abortHistory(history, RUN_ABORTED, cause);
+      await store.put(runKeys(runId).history, `${JSON.stringify(history, null, 2)}\n`, {
+        contentType: 'application/json',
+      });
+    }
+    if (status && status.state !== 'running') continue;
+    const source = status?.source ?? {
+      bucket: input?.bucket ?? '',
+      key: input?.key ?? '',
+      etag: input?.etag ?? '',
+    };
+    await updateStatus(store, runId, source, (s) => {
       const step = s.steps.find((x) => x.state === 'running');
       if (step) step.state = 'failed';
       s.state = 'failed';
       s.finishedAt = new Date().toISOString();
-      s.error = {
-        name: 'TransientError',
-        message: 'the local runtime stopped while this run was in progress; upload the data again to retrain',
-        step: step?.name,
-      };
-      s.message = `run interrupted${step ? ` in ${step.name}` : ''}: the local runtime stopped`;
+      s.error = { name: RUN_ABORTED, message: cause, step: step?.name };
+      s.message = `run aborted${step ? ` in ${step.name}` : ''}: the local runtime stopped; textops runs retry ${runId} resumes it`;
     });
   }
 }
@@ -191,6 +217,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           if (error instanceof ConflictError) return false;
           throw error;
         }
+      },
+      loadExecution: async (name) => {
+        const [execution, { history }] = await Promise.all([
+          store.get(runKeys(name).execution),
+          readRun(store, name),
+        ]);
+        if (!execution) return undefined;
+        const { input } = JSON.parse(execution.body.toString('utf8')) as { input: unknown };
+        return { input, history };
       },
       saveHistory: async (name, _input, history) => {
         await store.put(runKeys(name).history, `${JSON.stringify(history, null, 2)}\n`, {

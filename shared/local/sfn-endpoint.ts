@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
-import type { LocalStateMachine } from './local-engine.ts';
+import { ExecutionDoesNotExist, ExecutionNotRedrivable, type LocalStateMachine } from './local-engine.ts';
 
 /**
- * A loopback endpoint that speaks the part of the Step Functions API the trigger uses (`StartExecution`, plus
- * `DescribeExecution` for tools), in the AWS JSON 1.0 protocol, in front of the local engine. The trigger's
+ * A loopback endpoint that speaks the part of the Step Functions API the trigger uses (`StartExecution`), plus
+ * `RedriveExecution` for `textops runs retry` and `DescribeExecution` for tools, in the AWS JSON 1.0 protocol, in front of the local engine. The trigger's
  * SFNClient reaches it through `AWS_ENDPOINT_URL_SFN`: the same code path as in AWS, only the endpoint differs.
  */
 export interface SfnEndpoint {
@@ -74,6 +74,21 @@ export async function startSfnEndpoint(
             return fail(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
           return send(res, 200, { executionArn, startDate: Date.now() / 1000 });
         } catch (error) {
+          return fail(res, 500, 'InternalFailure', (error as Error).message);
+        }
+      }
+      if (operation === 'RedriveExecution') {
+        const arn = String(body.executionArn ?? '');
+        const prefix = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+        const name = arn.slice(prefix.length);
+        if (!arn.startsWith(prefix) || !/^[A-Za-z0-9_-]{1,80}$/.test(name))
+          return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+        try {
+          const { redriveDate } = await engine.redrive(name);
+          return send(res, 200, { redriveDate: Date.parse(redriveDate) / 1000 });
+        } catch (error) {
+          if (error instanceof ExecutionDoesNotExist || error instanceof ExecutionNotRedrivable)
+            return fail(res, 400, error.name, error.message);
           return fail(res, 500, 'InternalFailure', (error as Error).message);
         }
       }

@@ -32,6 +32,10 @@ export interface RunStatus {
   /** Headline metrics of the new model (the full set is in eval/metrics.json). */
   metrics?: Record<string, number>;
   message?: string;
+  /** Executions of this run: 1, plus one per `textops runs retry` (a redrive); absent means 1. */
+  attempts?: number;
+  /** When the run was last redriven. */
+  redrivenAt?: string;
 }
 
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'rejected', 'failed', 'ignored'];

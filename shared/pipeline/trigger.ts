@@ -1,6 +1,7 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { describeError } from '../errors.ts';
 import type { ObjectStore, PipelineStarter } from '../ports.ts';
+import { unsafeKeyReason } from './object-key.ts';
 import { bareEtag, executionName, INCOMING_PREFIX, isTrainingDataKey, PARAMS_SUFFIX } from './run-keys.ts';
 import type { RunPayload } from './run-payload.ts';
 import { updateStatus } from './run-status.ts';
@@ -43,6 +44,10 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
   const key = decodeS3Key(record.s3.object.key);
   if (!record.eventName.startsWith('ObjectCreated'))
     return { kind: 'ignored', key, reason: `event ${record.eventName}` };
+  // Before anything else reads the key: `incoming/../x.csv` starts with the prefix but is not under it, and no
+  // status is written for it, since nothing derived from such a key should reach the store.
+  const unsafe = unsafeKeyReason(key);
+  if (unsafe) return { kind: 'ignored', key, reason: `refused key: ${unsafe}` };
   if (!key.startsWith(INCOMING_PREFIX)) return { kind: 'ignored', key, reason: `outside ${INCOMING_PREFIX}` };
   if (key.endsWith(PARAMS_SUFFIX))
     return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
@@ -89,7 +94,7 @@ export async function handleTrainRequests(
         outcomes.push(outcome);
         deps.log?.(
           outcome.kind === 'ignored'
-            ? `ignored ${outcome.key}: ${outcome.reason}`
+            ? `ignored ${JSON.stringify(outcome.key)}: ${outcome.reason}`
             : `${outcome.kind} run ${outcome.runId}`,
           { messageId: message.messageId, ...outcome },
         );

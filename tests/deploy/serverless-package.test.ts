@@ -278,6 +278,31 @@ describe('npm run package', () => {
     ]);
   });
 
+  it("gives operators a policy to redrive this pipeline's executions (textops runs retry), and nothing else of Step Functions", () => {
+    const policy = props(dev.template, 'OperatorRetryPolicy');
+    const statements = policy.PolicyDocument.Statement as Record<string, any>[];
+    const states = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('states:')));
+    expect(states).toHaveLength(1);
+    expect(states[0].Action).toEqual(['states:RedriveExecution', 'states:DescribeExecution']);
+    const parts = states[0].Resource['Fn::Join'][1];
+    expect(parts.slice(-3)).toEqual([':execution:', { 'Fn::GetAtt': ['TrainingPipeline', 'Name'] }, ':*']);
+    const writes = statements.filter((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(writes.map((s) => s.Resource['Fn::Sub'])).toEqual([
+      expect.stringMatching(/\/runs\/\*\/status\.json$/),
+    ]);
+    expect(dev.template.Outputs?.OperatorRetryPolicyArn).toEqual(
+      expect.objectContaining({ Value: { Ref: 'OperatorRetryPolicy' } }),
+    );
+    expect(checkStartExecutionScoped(dev.template)).toEqual([]);
+    // Executions of another state machine are refused by the same check.
+    const broken = copy(dev.template);
+    const joined = props(broken, 'OperatorRetryPolicy').PolicyDocument.Statement[0].Resource['Fn::Join'][1];
+    joined[joined.length - 2] = 'someone-elses-machine';
+    expect(checkStartExecutionScoped(broken)).toEqual([
+      expect.objectContaining({ check: 'start-execution' }),
+    ]);
+  });
+
   it("creates the EKS pods' IRSA roles, each trusted by one service account, when a cluster is named", () => {
     expect(dev.template.Resources.ServeIrsaRole).toBeUndefined();
     for (const [id, account] of [

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { RuntimeFile } from '../../shared/local/runtime-file.ts';
@@ -196,5 +196,56 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(runs.length).toBeGreaterThanOrEqual(2);
     const page = await (await fetch(runtime.consoleUrl)).text();
     expect(page).toContain('textops — training runs');
+  });
+
+  it('prints keys and messages from the store with their control characters escaped', async () => {
+    // Anyone who can upload chooses the key: an ESC sequence (clear screen, red) and a newline in it.
+    const key = 'incoming/\u001b[2J\u001b[31mevil\nRUN forged.txt';
+    const s3 = new S3Client({
+      region: runtime.region,
+      endpoint: runtime.s3Endpoint,
+      forcePathStyle: true,
+      credentials: runtime.credentials,
+    });
+    await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: 'x' }));
+    s3.destroy();
+    let listed = '';
+    for (let i = 0; i < 50 && !listed.includes('evil'); i++) {
+      listed = (await cli('runs')).out;
+      if (!listed.includes('evil')) await new Promise((r) => setTimeout(r, 200));
+    }
+    const escaped = 'incoming/\\u001b[2J\\u001b[31mevil\\u000aRUN forged.txt';
+    expect(listed).toContain(escaped);
+    expect(listed).not.toContain('\u001b');
+    expect(listed.split('\n').filter((l) => l.startsWith('RUN '))).toHaveLength(1);
+    const runId = /^(\S+)\s+ignored\s+incoming\/\\u001b/m.exec(listed)?.[1] ?? '';
+    const shown = await cli('runs', runId);
+    expect(shown.out).toContain(escaped);
+    expect(shown.out).not.toContain('\u001b');
+    const json = await cli('runs', runId, '--json');
+    expect(json.out).not.toContain('\u001b');
+    expect(JSON.parse(json.out).status.source.key).toBe(key);
+  });
+
+  it('refuses to retry a run that failed on its data, saying how to go on', async () => {
+    await writeFile(
+      join(dir, 'one-class.csv'),
+      'review,sentiment\n"good film",positive\n"great film",positive\n',
+    );
+    const up = await cli('upload', join(dir, 'one-class.csv'));
+    expect(up.code).toBe(1);
+    expect(up.out).toMatch(/error: InvalidDatasetError/);
+    const runId = /^run (\S+)$/m.exec(up.out)?.[1] ?? '';
+    const retry = await cli('runs', 'retry', runId);
+    expect(retry.code).toBe(1);
+    expect(retry.err).toContain(
+      `RunNotRetryableError: run ${runId} is not retried: the data is invalid: fix it and upload again`,
+    );
+    // The same content again: the finished run is reported at once, not followed.
+    const again = await cli('upload', join(dir, 'one-class.csv'));
+    expect(again.code).toBe(1);
+    expect(again.out).toContain(`run ${runId} already finished`);
+    expect(again.out).toMatch(/FAILED: /);
+    expect(again.out).toContain('upload under another --name');
   });
 });

@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
@@ -10,12 +11,16 @@ import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/loca
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 
 let s3: LocalS3;
+/** The store's directory; its parent holds nothing else, so any file that escapes is seen. */
 let dir: string;
+let parent: string;
 let client: S3Client;
 let store: S3ObjectStore;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'textops-local-s3-'));
+  parent = await mkdtemp(join(tmpdir(), 'textops-local-s3-'));
+  dir = join(parent, 'a', 'b', 'store');
+  await mkdir(dir, { recursive: true });
   s3 = await startLocalS3({ directory: dir, bucket: 'textops-test' });
   client = new S3Client({
     region: 'us-east-1',
@@ -29,8 +34,34 @@ beforeAll(async () => {
 afterAll(async () => {
   client.destroy();
   await s3.close();
-  await rm(dir, { recursive: true, force: true });
+  await rm(parent, { recursive: true, force: true });
 });
+
+/** A raw HTTP request, so nothing normalises the path on the way (fetch and URL resolve `..`). */
+function raw(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  const url = new URL(s3.url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method, path, headers: { 'content-length': body?.length ?? 0 } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Every file under the temporary parent, as paths relative to it. */
+async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1));
+}
 
 describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () => {
   it('stores and reads objects through the proxy', async () => {
@@ -124,6 +155,102 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
     }
     expect((await store.list('many/')).map((o) => o.key)).toEqual(keys);
   }, 120_000);
+
+  it('still lists and reads an object whose metadata file a crash left torn', async () => {
+    await store.put('torn-meta/status.json', '{"ok":true}', { contentType: 'application/json' });
+    // What a process killed in the middle of s3rver's in-place metadata write leaves behind.
+    await writeFile(
+      join(dir, s3.bucket, 'torn-meta', 'status.json._S3rver_metadata.json'),
+      '{\n  "content-ty',
+    );
+    expect((await store.list('torn-meta/')).map((o) => o.key)).toEqual(['torn-meta/status.json']);
+    expect((await store.get('torn-meta/status.json'))?.body.toString()).toBe('{"ok":true}');
+  });
+
+  describe('refuses keys that name a path outside the store', () => {
+    const traversal = [
+      'incoming/../../escape.csv',
+      'incoming/../../../../escape.csv',
+      'incoming/./escape.csv',
+    ];
+    it.each(traversal)('PUT/GET/DELETE of %s through the AWS SDK answer 400', async (key) => {
+      for (const command of [
+        new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'text,label\nx,y\n' }),
+        new GetObjectCommand({ Bucket: s3.bucket, Key: key }),
+        new DeleteObjectCommand({ Bucket: s3.bucket, Key: key }),
+      ]) {
+        const error = await client
+          .send(command as PutObjectCommand)
+          .then(() => undefined)
+          .catch((e: unknown) => e as { $metadata: { httpStatusCode: number }; name: string });
+        expect(error, `${command.constructor.name} ${key}`).toMatchObject({
+          $metadata: { httpStatusCode: 400 },
+          name: 'InvalidArgument',
+        });
+      }
+    });
+
+    const rawPaths = [
+      'incoming/../../escape.csv',
+      'incoming/../../../../escape.csv',
+      'incoming/%2e%2e/%2E%2E/%2e%2e/%2e%2e/escape.csv',
+      'incoming/.%2e/.%2e/.%2e/.%2e/escape.csv',
+      'incoming%2f..%2f..%2f..%2f..%2fescape.csv',
+      'incoming/..%5c..%5c..%5c..%5cescape.csv',
+      'incoming\\..\\..\\escape.csv',
+      '%2ftmp%2fescape.csv',
+      '/tmp/escape.csv',
+      'incoming/escape.csv%00.txt',
+      'incoming/%e0%a4%a',
+    ];
+    it.each(rawPaths)('raw PUT/GET/DELETE of /<bucket>/%s answer 400', async (path) => {
+      for (const method of ['PUT', 'GET', 'HEAD', 'DELETE']) {
+        const res = await raw(method, `/${s3.bucket}/${path}`, method === 'PUT' ? 'text,label\n' : undefined);
+        expect(res.status, `${method} ${path}`).toBe(400);
+        if (method !== 'HEAD') expect(res.text).toContain('<Code>InvalidArgument</Code>');
+      }
+    });
+
+    it('refuses a traversing bucket name, list prefix and copy source', async () => {
+      expect((await raw('PUT', '/../escape.csv', 'x')).status).toBe(400);
+      expect((await raw('PUT', '/%2e%2e/x/escape.csv', 'x')).status).toBe(400);
+      expect((await raw('GET', `/${s3.bucket}?prefix=../../`)).status).toBe(400);
+      expect((await raw('GET', `/${s3.bucket}?list-type=2&start-after=..%2F..%2Fx`)).status).toBe(400);
+      await store.put('copy-me.csv', 'a');
+      const copy = await new Promise<number>((resolve, reject) => {
+        const url = new URL(s3.url);
+        const req = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            method: 'PUT',
+            path: `/${s3.bucket}/copied.csv`,
+            headers: { 'x-amz-copy-source': `/${s3.bucket}/incoming/../../../../etc/passwd` },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(copy).toBe(400);
+    });
+
+    it('leaves no file outside the bucket directory, and still serves keys that only look odd', async () => {
+      const outside = (await filesUnder(parent)).filter(
+        (f) => !f.startsWith(join('a', 'b', 'store', s3.bucket)),
+      );
+      expect(outside.filter((f) => /escape|copied|passwd/.test(f))).toEqual([]);
+      expect((await filesUnder(parent)).filter((f) => /escape/.test(f))).toEqual([]);
+      // Dots inside a segment, and '..' as part of a name, are ordinary keys.
+      for (const key of ['incoming/v1..2.csv', 'incoming/.hidden.csv', 'incoming/...csv']) {
+        await store.put(key, 'ok');
+        expect((await store.get(key))?.body.toString(), key).toBe('ok');
+      }
+    });
+  });
 });
 
 describe('model registry on the local S3 (real AWS SDK over HTTP)', () => {

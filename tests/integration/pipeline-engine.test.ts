@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidDatasetError, TransientError } from '../../shared/errors.ts';
-import { type LambdaHandler, LocalStateMachine, substitute } from '../../shared/local/local-engine.ts';
+import { abortHistory, type ExecutionHistory } from '../../shared/local/execution-history.ts';
+import {
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  type LambdaHandler,
+  type LocalEngineOptions,
+  LocalStateMachine,
+  substitute,
+} from '../../shared/local/local-engine.ts';
 
 // The real ASL file through the real engine; the Lambda functions here are small scripted ones, to exercise the
 // definition's Retry/Catch/Choice semantics (the real handlers run in pipeline-local.test.ts).
@@ -11,8 +19,9 @@ const definition = readFileSync(
 );
 const STEPS = ['Ingest', 'Preprocess', 'Featurize', 'Train', 'Evaluate', 'Register', 'RecordFailure'];
 
-function engine(functions: Record<string, LambdaHandler>) {
+function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEngineOptions> = {}) {
   return new LocalStateMachine({
+    ...extra,
     definition,
     substitutions: Object.fromEntries(
       STEPS.map((s) => [
@@ -131,5 +140,141 @@ describe('local engine running the training-pipeline ASL', () => {
   it('refuses a definition with a placeholder it has no value for', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: an ASL placeholder, not a template
     expect(() => substitute('{"a":"${Missing}"}', {})).toThrow(/\$\{Missing\}/);
+  });
+
+  describe('redrive (textops runs retry)', () => {
+    /** Handlers that record their calls; each adds its name to the payload, so inputs show what ran before. */
+    function steps(calls: string[], overrides: Record<string, LambdaHandler> = {}) {
+      const step =
+        (name: string): LambdaHandler =>
+        async (e) => {
+          calls.push(name);
+          const done = [...(((e as { done?: string[] }).done ?? []) as string[]), name];
+          return { ...(e as object), done, ...(name === 'evaluate' ? { evaluation: { passed: true } } : {}) };
+        };
+      const names = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register', 'recordfailure'];
+      return Object.fromEntries(names.map((n) => [n, overrides[n] ?? step(n)]));
+    }
+
+    it('resumes a caught transient failure from the failed state; the states that succeeded do not run again', async () => {
+      const calls: string[] = [];
+      let trainUp = false;
+      const base = steps(calls);
+      const m = engine(
+        steps(calls, {
+          train: async (e, c) => {
+            if (!trainUp) {
+              calls.push('train');
+              throw new TransientError('the store is unreachable');
+            }
+            return base.train(e, c);
+          },
+        }),
+      );
+      await m.start('retry-1', { runId: 'retry-1' });
+      const failed = await m.execution('retry-1')!;
+      expect(failed).toMatchObject({ status: 'FAILED', error: 'TransientError' });
+      expect(calls.filter((c) => c === 'train')).toHaveLength(5);
+      calls.length = 0;
+      trainUp = true;
+      await m.redrive('retry-1');
+      await m.idle();
+      const history = await m.execution('retry-1')!;
+      expect(calls).toEqual(['train', 'evaluate', 'register']);
+      expect(history).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+      expect(history.redriveDate).toBeDefined();
+      expect(history.error).toBeUndefined();
+      expect(history.states.filter((s) => s.name === 'Train').map((s) => s.status)).toEqual([
+        'caught',
+        'succeeded',
+      ]);
+      expect(history.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([
+        { state: 'Train', attempt: 1 },
+      ]);
+      // Train was handed its recorded input again: the payload as Featurize left it, not the caught error.
+      expect(history.states.findLast((s) => s.name === 'Evaluate')?.input).toMatchObject({
+        done: ['ingest', 'preprocess', 'featurize', 'train'],
+      });
+      expect(history.states.at(-1)?.name).toBe('Promoted');
+      await expect(m.redrive('retry-1')).rejects.toBeInstanceOf(ExecutionNotRedrivable);
+    });
+
+    it('resumes an execution aborted by a dead process, from its saved history, in a new engine', async () => {
+      // The first process: Featurize never returns (the process "dies" there); its history is saved as it goes.
+      const saved = new Map<string, ExecutionHistory>();
+      const calls: string[] = [];
+      const first = engine(steps(calls, { featurize: () => new Promise(() => {}) }), {
+        saveHistory: async (name, _input, history) => {
+          saved.set(name, structuredClone(history));
+        },
+      });
+      await first.start('abort-1', { runId: 'abort-1' });
+      for (let i = 0; i < 200 && saved.get('abort-1')?.states.at(-1)?.name !== 'Featurize'; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      // The next process closes the history on start-up, as the local runtime does.
+      const history = saved.get('abort-1')!;
+      abortHistory(history, 'RunAborted', 'the local runtime stopped');
+      expect(history.status).toBe('ABORTED');
+      expect(history.states.at(-1)).toMatchObject({
+        name: 'Featurize',
+        status: 'failed',
+        error: 'RunAborted',
+      });
+
+      calls.length = 0;
+      const second = engine(steps(calls), {
+        loadExecution: async (name) =>
+          name === 'abort-1' ? { input: { runId: 'abort-1' }, history: structuredClone(history) } : undefined,
+      });
+      await second.redrive('abort-1');
+      await second.idle();
+      const resumed = await second.execution('abort-1')!;
+      expect(calls).toEqual(['featurize', 'train', 'evaluate', 'register']);
+      expect(resumed).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+      expect(resumed.states.findLast((s) => s.name === 'Train')?.input).toMatchObject({
+        done: ['ingest', 'preprocess', 'featurize'],
+      });
+    });
+
+    it('resumes at the next state, with the output recorded, when the process died between two states', async () => {
+      const done = engine(steps([]));
+      await done.start('between', { runId: 'between' });
+      const full = (await done.execution('between'))!;
+      // What a history saved right after Preprocess exited looks like once the next process closes it.
+      const cut = structuredClone(full);
+      cut.states = cut.states.slice(0, cut.states.findIndex((s) => s.name === 'Preprocess') + 1);
+      abortHistory(cut, 'RunAborted', 'stopped');
+      expect(cut.states.at(-1)).toMatchObject({ name: 'Preprocess', status: 'succeeded' });
+      const calls: string[] = [];
+      const m = engine(steps(calls), { loadExecution: async () => ({ input: {}, history: cut }) });
+      await m.redrive('between');
+      await m.idle();
+      expect(calls).toEqual(['featurize', 'train', 'evaluate', 'register']);
+      expect(
+        (await m.execution('between'))?.states.findLast((s) => s.name === 'Featurize')?.input,
+      ).toMatchObject({
+        done: ['ingest', 'preprocess'],
+      });
+    });
+
+    it('resumes from the first state an execution that died before its first history save', async () => {
+      const calls: string[] = [];
+      const m = engine(steps(calls), { loadExecution: async () => ({ input: { runId: 'early' } }) });
+      await m.redrive('early');
+      await m.idle();
+      expect(calls).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']);
+      expect((await m.execution('early'))?.status).toBe('SUCCEEDED');
+    });
+
+    it('refuses a running, a succeeded and an unknown execution', async () => {
+      const m = engine(steps([], { ingest: () => new Promise(() => {}) }));
+      await m.start('busy', {});
+      await expect(m.redrive('busy')).rejects.toThrow(/RUNNING and cannot be redriven/);
+      await expect(m.redrive('nobody')).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+      const ok = engine(steps([]));
+      await ok.start('done', {});
+      await ok.idle();
+      await expect(ok.redrive('done')).rejects.toThrow(/SUCCEEDED and cannot be redriven/);
+    });
   });
 });

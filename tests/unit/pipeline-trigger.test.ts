@@ -120,7 +120,55 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       'not a .csv or .csv.gz file: nothing to train on',
       'event ObjectRemoved:Delete',
     ]);
-    expect(logs.every((l) => l.startsWith('ignored'))).toBe(true);
+    expect(logs.every((l) => l.startsWith('ignored "'))).toBe(true);
+  });
+
+  it('refuses keys with path traversal, backslashes, absolute paths or NUL: no run, no status, a readable log', async () => {
+    const s = starter();
+    const logs: { message: string; fields?: Record<string, unknown> }[] = [];
+    const written: string[] = [];
+    const store = {
+      get: async () => undefined,
+      head: async () => undefined,
+      put: async (k: string) => {
+        written.push(k);
+        return { etag: 'e' };
+      },
+      list: async () => [],
+      delete: async () => {},
+    };
+    const keys = [
+      'incoming/../../escape.csv',
+      'incoming/%2e%2e/%2E%2E/escape.csv',
+      'incoming/..%5Cescape.csv',
+      'incoming\\escape.csv',
+      'incoming/./a.csv',
+      '/incoming/a.csv',
+      'incoming/a%00.csv',
+    ];
+    const out = await handleTrainRequests(sqsEvent(...keys.map((k) => s3(k))), {
+      starter: s,
+      storeFor: () => store,
+      log: (message, fields) => logs.push({ message, fields }),
+    });
+    expect(s.calls).toEqual([]);
+    expect(written).toEqual([]);
+    expect(out.batchItemFailures).toEqual([]);
+    expect(out.outcomes.map((o) => o.kind)).toEqual(keys.map(() => 'ignored'));
+    expect(out.outcomes.map((o) => (o.kind === 'ignored' ? o.reason : ''))).toEqual([
+      "refused key: it has a '..' path segment",
+      "refused key: it has a '..' path segment",
+      'refused key: it contains a backslash (a path separator on Windows)',
+      'refused key: it contains a backslash (a path separator on Windows)',
+      "refused key: it has a '.' path segment",
+      'refused key: it is an absolute path (starts with /)',
+      'refused key: it contains a NUL character',
+    ]);
+    // The log line quotes the key, so a NUL or a newline in it cannot forge log lines.
+    expect(logs[0].message).toBe(
+      `ignored "incoming/../../escape.csv": refused key: it has a '..' path segment`,
+    );
+    expect(logs[6].message).toBe(`ignored "incoming/a\\u0000.csv": refused key: it contains a NUL character`);
   });
 
   it('records an ignored upload when it can, and does not redeliver when it cannot', async () => {

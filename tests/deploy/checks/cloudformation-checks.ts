@@ -127,7 +127,26 @@ export function checkLeastPrivilege(template: Template): Finding[] {
   return out;
 }
 
-/** `states:StartExecution` may be granted only on state machines this template defines (by Ref). */
+/**
+ * The state machine whose executions an ARN built as `Fn::Join` of `…:execution:` and the machine's
+ * `Fn::GetAtt Name` (then `:*` or an execution name) names; undefined for anything else.
+ */
+function executionsOf(resource: unknown): string | undefined {
+  const join = isObject(resource) ? resource['Fn::Join'] : undefined;
+  if (!Array.isArray(join) || join[0] !== '' || !Array.isArray(join[1])) return undefined;
+  const parts = join[1] as unknown[];
+  const at = parts.indexOf(':execution:');
+  const name = parts[at + 1] as { 'Fn::GetAtt'?: unknown } | undefined;
+  const getAtt = isObject(name) ? name['Fn::GetAtt'] : undefined;
+  if (at < 0 || !Array.isArray(getAtt) || getAtt[1] !== 'Name' || typeof getAtt[0] !== 'string')
+    return undefined;
+  return getAtt[0];
+}
+
+/**
+ * `states:*` actions may be granted only on state machines this template defines (by Ref), or on their
+ * executions (`…:execution:<GetAtt Name>:*`, for RedriveExecution/DescribeExecution).
+ */
 export function checkStartExecutionScoped(template: Template): Finding[] {
   const machines = new Set(resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([id]) => id));
   const out: Finding[] = [];
@@ -135,7 +154,7 @@ export function checkStartExecutionScoped(template: Template): Finding[] {
     if (statement.Effect !== 'Allow' || !asArray(statement.Action).some((a) => a.startsWith('states:')))
       continue;
     for (const resource of asArray(statement.Resource)) {
-      const id = referencedId(resource);
+      const id = referencedId(resource) ?? executionsOf(resource);
       if (!id || !machines.has(id))
         out.push(
           finding(

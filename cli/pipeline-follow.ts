@@ -1,0 +1,93 @@
+import { ConfigError } from '../shared/errors.ts';
+import { readRun } from '../shared/pipeline/run-queries.ts';
+import { type RunStatus, TERMINAL_STATES } from '../shared/pipeline/run-status.ts';
+import { printable, printableDeep, printableJson } from '../shared/printable.ts';
+import { formatGate, seconds } from './pipeline-output.ts';
+import type { PipelineTarget } from './pipeline-target.ts';
+
+export const EXIT = { succeeded: 0, failed: 1, rejected: 2, ignored: 1 } as const;
+
+/** A finished run's closing lines: metrics, gate, error, outcome. */
+export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
+  const lines: string[] = [];
+  if (status.metrics) {
+    lines.push(
+      `metrics: ${Object.entries(status.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+        .join('  ')}`,
+    );
+  }
+  if (status.evaluation) lines.push(...formatGate(status.evaluation).split('\n'));
+  if (status.error)
+    lines.push(
+      `error: ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
+    );
+  lines.push(
+    `${status.state.toUpperCase()}: ${status.message ?? ''}${elapsedMs === undefined ? '' : ` (${seconds(elapsedMs)})`}`,
+  );
+  return lines;
+}
+
+/**
+ * Follows a run state by state until it finishes (locally: until its execution history is closed too), printing
+ * each state once per visit; sets the exit code from the outcome. Store contents are escaped before printing.
+ */
+export async function followRun(
+  target: PipelineTarget,
+  runId: string,
+  options: { timeoutSeconds: number; json?: boolean },
+): Promise<RunStatus> {
+  const say = options.json ? () => {} : (line: string) => process.stdout.write(`${printable(line)}\n`);
+  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  const printed = new Set<string>();
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    const raw = await readRun(target.store, runId);
+    const { status, history } = printableDeep(raw);
+    for (const s of history?.states ?? []) {
+      const line =
+        s.status === 'running'
+          ? `  ${s.name} …`
+          : `  ${s.name.padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}`;
+      const id = `${s.name}@${s.enteredAt}:${s.status === 'running' ? 'r' : 'd'}`;
+      if (!printed.has(id)) {
+        printed.add(id);
+        if (s.status !== 'running') {
+          const step = status?.steps.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
+          say(step?.summary && s.status === 'succeeded' ? `${line}  ${step.summary}` : line);
+        } else say(line);
+      }
+    }
+    if (!history) {
+      for (const s of status?.steps ?? []) {
+        const id = `${s.name}:${s.state}:${s.startedAt}`;
+        if (s.state !== 'running' && !printed.has(id)) {
+          printed.add(id);
+          say(`  ${s.name.padEnd(20)} ${s.state.padEnd(9)} ${seconds(s.ms).padStart(8)}  ${s.summary ?? ''}`);
+        }
+      }
+    }
+    if (
+      status &&
+      TERMINAL_STATES.includes(status.state) &&
+      (history?.status !== 'RUNNING' || !target.local)
+    ) {
+      if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
+      else for (const line of outcomeLines(status, Date.now() - started)) say(line);
+      process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
+      return raw.status as RunStatus;
+    }
+    if (!warned && !status && Date.now() - started > 30_000) {
+      warned = true;
+      say(
+        '  no run status yet after 30 s: is the trigger running (textops start, or the SQS trigger in AWS)?',
+      );
+    }
+    if (Date.now() > deadline)
+      throw new ConfigError(
+        `stopped following run ${runId} after ${options.timeoutSeconds} s; it goes on (textops runs ${runId})`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+}
