@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
-import { ConfigError, InvalidDatasetError } from '../../shared/errors.ts';
+import { InvalidDatasetError } from '../../shared/errors.ts';
 import {
   executionName,
   INCOMING_PREFIX,
