@@ -1,4 +1,4 @@
-import type { ExecutionHistory } from '../shared/local/execution-history.ts';
+import type { ExecutionHistory } from '../shared/pipeline/run-history.ts';
 import type { GateDecision } from '../shared/pipeline/run-payload.ts';
 import type { RunStatus } from '../shared/pipeline/run-status.ts';
 

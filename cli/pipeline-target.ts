@@ -1,11 +1,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { DEFAULT_RUNTIME_DIR, type RuntimeFile, readRuntimeFile } from '../local/runtime-file.ts';
 import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { loadParams } from '../shared/config/params.ts';
 import { readRuntimeSettings } from '../shared/config/runtime.ts';
 import { ConfigError } from '../shared/errors.ts';
-import { DEFAULT_RUNTIME_DIR, type RuntimeFile, readRuntimeFile } from '../shared/local/runtime-file.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { ModelRegistry } from '../shared/registry/model-registry.ts';
 

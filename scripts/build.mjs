@@ -9,9 +9,9 @@ await build({
     cli: 'cli/main.ts',
     'clean-worker': 'shared/ml/clean-worker.ts',
     // The local runtime's Lambda sandboxes (worker threads running the pipeline handlers).
-    'task-worker': 'shared/local/task-worker.ts',
+    'task-worker': 'local/task-worker.ts',
     // The local runtime's inference server, off the main thread that serves the store and the console.
-    'inference-worker': 'shared/local/inference-worker.ts',
+    'inference-worker': 'local/inference-worker.ts',
   },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },

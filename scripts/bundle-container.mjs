@@ -13,7 +13,7 @@ if (!outdir) {
 }
 // The image runs `serve` and `worker` against AWS. The embedded local runtime (`textops start`: an S3 emulator,
 // a local Step Functions engine — development tools) stays out of it, replaced by a module that says so.
-const LOCAL_RUNTIME = /(^|\/)shared\/local\/local-runtime\.ts$/;
+const LOCAL_RUNTIME = /(^|\/)local\/local-runtime\.ts$/;
 const withoutLocalRuntime = {
   name: 'without-local-runtime',
   setup(build) {

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { startLocalRuntime } from '../../shared/local/local-runtime.ts';
 import { printable } from '../../shared/printable.ts';
 
 interface StartOptions {

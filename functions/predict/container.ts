@@ -1,12 +1,12 @@
 import { Command } from 'commander';
-import { registerServe } from '../../cli/commands/serve.ts';
 import { codeVersion } from '../../shared/config/code-version.ts';
 import { TextopsError } from '../../shared/errors.ts';
+import { registerServe } from '../../shared/serving/serve-process.ts';
 
 /**
  * The container's entry point, `textops serve`, as a bundle of its own (dist/serve/serve.mjs, split at its
  * dynamic imports): the full CLI loads every command's dependencies, which a cold-starting server does not
- * need. bin/textops.mjs routes `serve` here; the command itself is the same `cli/commands/serve.ts`.
+ * need. bin/textops.mjs routes `serve` here; the command itself is the same `shared/serving/serve-process.ts` the CLI registers.
  */
 const program = new Command('textops').version(codeVersion());
 registerServe(program);

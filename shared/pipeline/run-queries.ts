@@ -1,5 +1,5 @@
-import type { ExecutionHistory } from '../local/execution-history.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { ExecutionHistory } from './run-history.ts';
 import { runKeys } from './run-keys.ts';
 import { type RunStatus, readStatus } from './run-status.ts';
 

@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { LOCAL_CREDENTIALS, startLocalS3 } from '../../shared/local/local-s3.ts';
 import { EmfEmitter, PrometheusDeltaReader } from '../../shared/observability/emf.ts';
 import { PIPELINE_STEPS, PipelineMetrics } from '../../shared/observability/pipeline-metrics.ts';
 import { ServingMetrics } from '../../shared/serving/metrics.ts';

@@ -15,8 +15,8 @@ import { gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
+import { LOCAL_CREDENTIALS } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { LOCAL_CREDENTIALS } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 

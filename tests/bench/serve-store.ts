@@ -3,7 +3,7 @@
  * bookkeeping never slow the store a cold-starting server reads its model from. Prints `{"url": …}` once
  * listening; stops on SIGTERM. Usage: node --import tsx tests/bench/serve-store.ts <directory> <bucket>
  */
-import { startLocalS3 } from '../../shared/local/local-s3.ts';
+import { startLocalS3 } from '../../local/local-s3.ts';
 
 const [directory, bucket] = process.argv.slice(2);
 const s3 = await startLocalS3({ directory, bucket });

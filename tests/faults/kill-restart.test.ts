@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionHistory } from '../../shared/local/execution-history.ts';
+import type { ExecutionHistory } from '../../shared/pipeline/run-history.ts';
 import type { RunStatus } from '../../shared/pipeline/run-status.ts';
 import { sampleCsv } from '../helpers/data.ts';
 

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import type { RuntimeFile } from '../../shared/local/runtime-file.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The built CLI (npm test builds first) against a stack started by `textops start`, all on 127.0.0.1.

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { ConflictError, ModelFormatError } from '../../shared/errors.ts';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/local/local-s3.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 
 let s3: LocalS3;

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../shared/local/local-s3.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../../shared/observability/pipeline-metrics.ts';
 
 /**

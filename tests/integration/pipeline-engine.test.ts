@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidDatasetError, TransientError } from '../../shared/errors.ts';
-import { abortHistory, type ExecutionHistory } from '../../shared/local/execution-history.ts';
 import {
   ExecutionDoesNotExist,
   ExecutionNotRedrivable,
@@ -9,7 +7,9 @@ import {
   type LocalEngineOptions,
   LocalStateMachine,
   substitute,
-} from '../../shared/local/local-engine.ts';
+} from '../../local/local-engine.ts';
+import { InvalidDatasetError, TransientError } from '../../shared/errors.ts';
+import { abortHistory, type ExecutionHistory } from '../../shared/pipeline/run-history.ts';
 
 // The real ASL file through the real engine; the Lambda functions here are small scripted ones, to exercise the
 // definition's Retry/Catch/Choice semantics (the real handlers run in pipeline-local.test.ts).

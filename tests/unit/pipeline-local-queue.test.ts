@@ -1,6 +1,6 @@
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { LocalQueue } from '../../shared/local/local-queue.ts';
+import { LocalQueue } from '../../local/local-queue.ts';
 
 describe('local SQS queue', () => {
   it('delivers SQS-shaped batches and redelivers only the reported failures', async () => {

@@ -2,9 +2,14 @@ import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { describeError } from '../errors.ts';
-import type { PipelineStarter } from '../ports.ts';
-import { applyEvent, type ExecutionHistory, type HistoryEvent, redrivePoint } from './execution-history.ts';
+import { describeError } from '../shared/errors.ts';
+import {
+  applyEvent,
+  type ExecutionHistory,
+  type HistoryEvent,
+  redrivePoint,
+} from '../shared/pipeline/run-history.ts';
+import type { PipelineStarter } from '../shared/ports.ts';
 
 /** A Lambda handler as the engine calls it: the same module AWS would run. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
-import { describeError } from '../errors.ts';
+import { describeError } from '../shared/errors.ts';
 import { PIPELINE_FUNCTIONS } from './lambda-functions.ts';
 
 /**

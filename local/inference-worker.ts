@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { s3Client } from '../aws/clients.ts';
-import { S3ObjectStore } from '../aws/s3-object-store.ts';
-import type { Params } from '../config/params.ts';
-import { describeError } from '../errors.ts';
-import { registryModelSource } from '../serving/model-source.ts';
-import { type InferenceServer, startInferenceServer } from '../serving/server.ts';
+import { s3Client } from '../shared/aws/clients.ts';
+import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
+import type { Params } from '../shared/config/params.ts';
+import { describeError } from '../shared/errors.ts';
+import { registryModelSource } from '../shared/serving/model-source.ts';
+import { type InferenceServer, startInferenceServer } from '../shared/serving/server.ts';
 
 /**
  * The local stack's inference server, in a worker thread of its own: a predict is synchronous CPU work (tens of

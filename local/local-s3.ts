@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { S3Event } from 'aws-lambda';
 // s3rver ships no types; the surface used here is small and typed below.
 import S3rver from 's3rver';
-import type { HttpTimeouts } from '../config/http-timeouts.ts';
+import type { HttpTimeouts } from '../shared/config/http-timeouts.ts';
 import { type ConditionalProxy, startConditionalProxy } from './conditional-proxy.ts';
 import { DurableFilesystemStore } from './durable-store.ts';
 

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../shared/errors.ts';
 
 /**
  * `.textops/runtime.json`: where the running local stack listens, so other CLI commands (upload, runs, models,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
+import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
 import { ExecutionDoesNotExist, ExecutionNotRedrivable, type LocalStateMachine } from './local-engine.ts';
 
 /**

@@ -1,10 +1,10 @@
-import { handler as evaluate } from '../../functions/evaluate/handler.ts';
-import { handler as featurize } from '../../functions/featurize/handler.ts';
-import { handler as ingest } from '../../functions/ingest/handler.ts';
-import { handler as preprocess } from '../../functions/preprocess/handler.ts';
-import { handler as recordFailure } from '../../functions/record-failure/handler.ts';
-import { handler as register } from '../../functions/register/handler.ts';
-import { handler as train } from '../../functions/train/handler.ts';
+import { handler as evaluate } from '../functions/evaluate/handler.ts';
+import { handler as featurize } from '../functions/featurize/handler.ts';
+import { handler as ingest } from '../functions/ingest/handler.ts';
+import { handler as preprocess } from '../functions/preprocess/handler.ts';
+import { handler as recordFailure } from '../functions/record-failure/handler.ts';
+import { handler as register } from '../functions/register/handler.ts';
+import { handler as train } from '../functions/train/handler.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
 /**

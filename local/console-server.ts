@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
-import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../config/http-timeouts.ts';
-import { runKeys } from '../pipeline/run-keys.ts';
-import { listRuns, readRun } from '../pipeline/run-queries.ts';
-import type { ObjectStore } from '../ports.ts';
-import { ModelRegistry } from '../registry/model-registry.ts';
+import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
+import { runKeys } from '../shared/pipeline/run-keys.ts';
+import { listRuns, readRun } from '../shared/pipeline/run-queries.ts';
+import type { ObjectStore } from '../shared/ports.ts';
+import { ModelRegistry } from '../shared/registry/model-registry.ts';
 
 export interface ConsoleServer {
   url: string;

@@ -1,11 +1,16 @@
+/**
+ * The `textops serve` process: option parsing, the cluster primary and its workers, signals, and the lazy
+ * imports that keep a cold start short. It lives with the server, not in cli/, because two programs start it:
+ * the full CLI and the container's own small entry point (functions/predict/container.ts).
+ */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { codeVersion } from '../../shared/config/code-version.ts';
-import type { Params } from '../../shared/config/params.ts';
-import { readRuntimeSettings, readServingSettings } from '../../shared/config/runtime.ts';
-import { ConfigError } from '../../shared/errors.ts';
+import { codeVersion } from '../config/code-version.ts';
+import type { Params } from '../config/params.ts';
+import { readRuntimeSettings, readServingSettings } from '../config/runtime.ts';
+import { ConfigError } from '../errors.ts';
 
 interface ServeOptions {
   model?: string;
@@ -43,7 +48,7 @@ export function registerServe(program: Command): void {
       // params.yaml (a YAML parser and a schema library) loads where it is needed: in the primary, while the
       // first worker starts on the other core.
       const readParams = async (): Promise<Params> => {
-        const { loadParams } = await import('../../shared/config/params.ts');
+        const { loadParams } = await import('../config/params.ts');
         return options.params ? loadParams(options.params) : loadParams();
       };
       const port = options.port !== undefined ? positiveInt(options.port, '--port', 0) : (env.port ?? 8080);
@@ -63,11 +68,11 @@ export function registerServe(program: Command): void {
       const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       // Modules are imported where they are needed, not at the top: the cluster primary never loads the
       // model code, and a worker starts loading it as early as it can.
-      const { jsonLogger } = await import('../../shared/serving/log.ts');
+      const { jsonLogger } = await import('../serving/log.ts');
       const log = jsonLogger({ quiet: options.quiet });
 
       if (workers > 1 && cluster.isPrimary) {
-        const { runPrimary } = await import('../../shared/serving/cluster.ts');
+        const { runPrimary } = await import('../serving/cluster.ts');
         const listening = runPrimary({ workers, log });
         let params: Params;
         try {
@@ -89,16 +94,16 @@ export function registerServe(program: Command): void {
       let server: { close(): Promise<void>; url: string } | undefined;
       if (cluster.isWorker) {
         // Listening for the primary's stop request from the start: a rollout may stop a worker still loading.
-        const { onShutdownRequest } = await import('../../shared/serving/cluster.ts');
+        const { onShutdownRequest } = await import('../serving/cluster.ts');
         onShutdownRequest(async () => {
           await server?.close();
         });
       }
       // The model fetch starts before the HTTP stack loads, so the two overlap.
-      const { modelSourceFor } = await import('../../shared/serving/source-from-settings.ts');
-      const { primedModelSource } = await import('../../shared/serving/model-source.ts');
+      const { modelSourceFor } = await import('../serving/source-from-settings.ts');
+      const { primedModelSource } = await import('../serving/model-source.ts');
       const source = primedModelSource(modelSourceFor({ modelDir, runtime, params }));
-      const { startInferenceServer } = await import('../../shared/serving/server.ts');
+      const { startInferenceServer } = await import('../serving/server.ts');
       server = await startInferenceServer({
         port,
         host,
