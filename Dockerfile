@@ -19,7 +19,7 @@ COPY cli ./cli
 COPY shared ./shared
 COPY functions ./functions
 COPY local ./local
-COPY scripts/bundle-container.mjs scripts/esbuild-plugins.cjs scripts/container-healthcheck.mjs ./scripts/
+COPY scripts/bundle-container.mjs scripts/esbuild-options.mjs scripts/esbuild-plugins.cjs scripts/container-healthcheck.mjs ./scripts/
 RUN node scripts/bundle-container.mjs /out
 
 FROM node:22-bookworm-slim@sha256:f32b81066cde10a75dbac96646099533316d94bac4150c55da1636e1f0ffdc46 AS runtime

@@ -4,6 +4,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-options.mjs';
 import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
 import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
@@ -106,10 +107,6 @@ function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployOptions 
 }
 
 const options = readDeployOptions();
-
-const LAMBDA_BANNER =
-  "import { createRequire as __textopsCreateRequire } from 'node:module'; " +
-  'const require = __textopsCreateRequire(import.meta.url);';
 
 // Names: CloudFormation builds them at deploy time, so packaging needs no account id (no credentials).
 const BUCKET_NAME = '${AWS::StackName}-data-${AWS::AccountId}-${AWS::Region}';
@@ -391,24 +388,13 @@ const serverlessConfiguration = {
   package: { individually: true, patterns: ['!**', 'params.yaml'] },
   custom: {
     // Each function is one self-contained ESM file (dependencies bundled, the AWS SDK too, so the code runs
-    // against the SDK version the lock file tested); `require` is provided for the CommonJS dependencies.
+    // against the SDK version the lock file tested), with the options every bundle shares.
     esbuild: {
-      bundle: true,
-      minify: true,
-      keepNames: true,
-      sourcemap: true,
-      // Stack traces need the mappings, not the sources: NODE_OPTIONS=--enable-source-maps reads and parses the
-      // whole map when the bundle loads, and the sources were two thirds of it (tens of ms of every cold start).
-      sourcesContent: false,
-      target: 'node20',
-      platform: 'node',
-      format: 'esm',
+      ...SELF_CONTAINED,
+      ...MINIFIED,
       outputFileExtension: '.mjs',
-      mainFields: ['module', 'main'],
       exclude: [],
-      banner: { js: LAMBDA_BANNER },
-      // wink's language model as JSON text, not object literals: a shorter cold start for predict.
-      plugins: 'scripts/esbuild-plugins.cjs',
+      plugins: WINK_PLUGINS_FILE,
       concurrency: 2,
       zipConcurrency: 2,
     },

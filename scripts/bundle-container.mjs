@@ -1,10 +1,9 @@
 // Bundles the CLI for the container image: every dependency inlined (the runtime stage has no node_modules),
 // with the cleaning worker and the health check beside it. The Dockerfile runs exactly this; so does the test
 // that starts the bundle as the container would. Usage: node scripts/bundle-container.mjs <outdir>
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
-import bundlePlugins from './esbuild-plugins.cjs';
+import { MINIFIED, SCRIPT_OUTPUT, SELF_CONTAINED, winkPlugins } from './esbuild-options.mjs';
 
 const outdir = process.argv[2];
 if (!outdir) {
@@ -33,32 +32,16 @@ const withoutLocalRuntime = {
   },
 };
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
+  ...SELF_CONTAINED,
+  ...MINIFIED,
+  ...SCRIPT_OUTPUT,
   entryPoints: {
     cli: 'cli/main.ts',
     'clean-worker': 'shared/ml/clean-worker.ts',
     healthcheck: 'scripts/container-healthcheck.mjs',
   },
   outdir,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  mainFields: ['module', 'main'],
-  // CommonJS dependencies call require(); an ES module has none of its own.
-  banner: {
-    js: "import { createRequire as __textopsCreateRequire } from 'node:module'; const require = __textopsCreateRequire(import.meta.url);",
-  },
-  minify: true,
-  keepNames: true,
-  sourcemap: 'linked',
-  // Stack traces need the mappings, not the sources: the image's --enable-source-maps parses the whole map at load.
-  sourcesContent: false,
   legalComments: 'linked',
-  define: { __TEXTOPS_VERSION__: JSON.stringify(pkg.version) },
-  // wink's language model as JSON text, not object literals (scripts/esbuild-plugins.cjs): a shorter cold start.
-  plugins: [withoutLocalRuntime, ...bundlePlugins],
-  logLevel: 'warning',
+  plugins: [withoutLocalRuntime, ...winkPlugins],
 });
