@@ -8,12 +8,14 @@ import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-o
 import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
 import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
+import { INCOMING_PREFIX, RUNS_PREFIX, registryPrefix, TRAINING_SUFFIXES } from './shared/layout.ts';
+import { runKeys } from './shared/pipeline/run-keys.ts';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 const params = loadParams(new URL('./params.yaml', import.meta.url));
-const MODEL_PREFIX = `registry/${params.model.name}/`;
+const MODEL_PREFIX = registryPrefix(params.model.name);
 const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
 
 /**
@@ -42,18 +44,24 @@ interface BucketAccess {
   /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
   list?: string[];
 }
-const RUNS = 'runs/';
-const INCOMING = 'incoming/';
 const BUCKET_ACCESS: Record<StepName | 'trigger' | 'predict', BucketAccess> = {
   // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
-  trigger: { read: [RUNS], write: [RUNS], list: [RUNS] },
-  ingest: { read: [INCOMING, RUNS], write: [RUNS], list: [INCOMING, RUNS] },
-  preprocess: { read: [RUNS], write: [RUNS], list: [RUNS] },
-  featurize: { read: [RUNS], write: [RUNS], list: [RUNS] },
-  train: { read: [RUNS], write: [RUNS], list: [RUNS] },
-  evaluate: { read: [RUNS, MODEL_PREFIX], write: [RUNS], list: [RUNS, MODEL_PREFIX] },
-  register: { read: [RUNS, MODEL_PREFIX], write: [RUNS, MODEL_PREFIX], list: [RUNS, MODEL_PREFIX] },
-  recordFailure: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  ingest: {
+    read: [INCOMING_PREFIX, RUNS_PREFIX],
+    write: [RUNS_PREFIX],
+    list: [INCOMING_PREFIX, RUNS_PREFIX],
+  },
+  preprocess: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  featurize: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  train: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  evaluate: { read: [RUNS_PREFIX, MODEL_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX, MODEL_PREFIX] },
+  register: {
+    read: [RUNS_PREFIX, MODEL_PREFIX],
+    write: [RUNS_PREFIX, MODEL_PREFIX],
+    list: [RUNS_PREFIX, MODEL_PREFIX],
+  },
+  recordFailure: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   predict: { read: [MODEL_PREFIX], list: [MODEL_PREFIX] },
 };
 
@@ -294,11 +302,11 @@ const OPERATOR_RETRY_POLICY: JsonObject = {
             ],
           },
         },
-        { Effect: 'Allow', Action: ['s3:GetObject'], Resource: objectsArn(RUNS) },
+        { Effect: 'Allow', Action: ['s3:GetObject'], Resource: objectsArn(RUNS_PREFIX) },
         {
           Effect: 'Allow',
           Action: ['s3:PutObject'],
-          Resource: sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${RUNS}*/status.json`),
+          Resource: sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${runKeys('*').status}`),
         },
       ],
     },
@@ -470,7 +478,7 @@ const serverlessConfiguration = {
           LifecycleConfiguration: {
             Rules: [
               // Intermediate run data is reproducible from incoming/ + params; registry/ is kept forever.
-              { Id: 'expire-runs', Status: 'Enabled', Prefix: RUNS, ExpirationInDays: 90 },
+              { Id: 'expire-runs', Status: 'Enabled', Prefix: RUNS_PREFIX, ExpirationInDays: 90 },
               {
                 Id: 'expire-old-versions',
                 Status: 'Enabled',
@@ -484,13 +492,13 @@ const serverlessConfiguration = {
             ],
           },
           NotificationConfiguration: {
-            QueueConfigurations: ['.csv', '.csv.gz'].map((suffix) => ({
+            QueueConfigurations: TRAINING_SUFFIXES.map((suffix) => ({
               Event: 's3:ObjectCreated:*',
               Queue: arn('TrainRequestsQueue'),
               Filter: {
                 S3Key: {
                   Rules: [
-                    { Name: 'prefix', Value: INCOMING },
+                    { Name: 'prefix', Value: INCOMING_PREFIX },
                     { Name: 'suffix', Value: suffix },
                   ],
                 },

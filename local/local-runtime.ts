@@ -10,9 +10,10 @@ import { resetPipelineDeps } from '../shared/aws/pipeline-deps.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { loadParams, type Params } from '../shared/config/params.ts';
 import { ConfigError, ConflictError } from '../shared/errors.ts';
+import { INCOMING_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/pipeline-metrics.ts';
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run-history.ts';
-import { INCOMING_PREFIX, runKeys } from '../shared/pipeline/run-keys.ts';
+import { runIdOf, runKeys } from '../shared/pipeline/run-keys.ts';
 import { readRun } from '../shared/pipeline/run-queries.ts';
 import { type RunStatus, readStatus, updateStatus } from '../shared/pipeline/run-status.ts';
 import { encodeS3Key } from '../shared/pipeline/trigger.ts';
@@ -52,9 +53,13 @@ export const RUN_ABORTED = 'RunAborted';
  * that died before its first history or status write is found by its execution.json.
  */
 async function failInterruptedRuns(store: ObjectStore): Promise<void> {
-  const keys = (await store.list('runs/')).map((o) => o.key);
+  const keys = (await store.list(RUNS_PREFIX)).map((o) => o.key);
   const runIds = new Set(
-    keys.map((k) => /^runs\/([^/]+)\/(execution|history|status)\.json$/.exec(k)?.[1]).filter(Boolean),
+    keys.flatMap((key) => {
+      const runId = runIdOf(key);
+      const files = runId === undefined ? undefined : runKeys(runId);
+      return files && [files.execution, files.history, files.status].includes(key) ? [runId] : [];
+    }),
   ) as Set<string>;
   for (const runId of runIds) {
     const { status, history } = await readRun(store, runId);

@@ -4,12 +4,8 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
 import { InvalidDatasetError } from '../../shared/errors.ts';
-import {
-  executionName,
-  INCOMING_PREFIX,
-  isTrainingDataKey,
-  paramsKeyFor,
-} from '../../shared/pipeline/run-keys.ts';
+import { INCOMING_PREFIX } from '../../shared/layout.ts';
+import { executionName, isTrainingDataKey, paramsKeyFor } from '../../shared/pipeline/run-keys.ts';
 import { retrainHint } from '../../shared/pipeline/run-retry.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run-status.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { Registry } from 'prom-client';
 import { describeError, ERROR_NAMES } from '../errors.ts';
+import { RUNS_PREFIX } from '../layout.ts';
 import type { RunStatus } from '../pipeline/run-status.ts';
 import type { ObjectStore } from '../ports.ts';
 import { catalogueCounter, catalogueHistogram } from './prometheus-instruments.ts';
@@ -75,7 +76,7 @@ export class PipelineMetrics {
    * Reads the status files under `runs/` that changed since the last call and observes them. Finished runs
    * are not read again; the listing itself is one request per 1,000 keys.
    */
-  async syncFromStore(store: ObjectStore, prefix = 'runs/'): Promise<void> {
+  async syncFromStore(store: ObjectStore, prefix = RUNS_PREFIX): Promise<void> {
     const listing = await store.list(prefix);
     for (const info of listing) {
       if (!info.key.endsWith('/status.json')) continue;
@@ -87,7 +88,7 @@ export class PipelineMetrics {
   }
 
   /** Reads and observes the status of the given runs only (those a runtime reported activity for). */
-  async syncRuns(store: ObjectStore, runIds: Iterable<string>, prefix = 'runs/'): Promise<void> {
+  async syncRuns(store: ObjectStore, runIds: Iterable<string>, prefix = RUNS_PREFIX): Promise<void> {
     for (const runId of runIds) {
       if (this.runs.get(runId)?.finished) continue;
       await this.readRun(store, `${prefix}${runId}/status.json`);

@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
-
-/** Training data lands here; the S3 notification and the local event wiring both filter on this prefix. */
-export const INCOMING_PREFIX = 'incoming/';
-export const TRAINING_SUFFIXES = ['.csv', '.csv.gz'] as const;
-export const PARAMS_SUFFIX = '.params.yaml';
+import { INCOMING_PREFIX, PARAMS_SUFFIX, RUNS_PREFIX, TRAINING_SUFFIXES } from '../layout.ts';
 
 /** S3 ETags come quoted from HEAD/PUT and bare in event notifications; compare them bare. */
 export function bareEtag(etag: string): string {
@@ -42,9 +38,16 @@ export function executionName(source: {
   return `${slug || 'upload'}-${hash}`;
 }
 
+/** The run a key belongs to: `runs/<runId>/…` → runId; undefined for a key outside `runs/<runId>/`. */
+export function runIdOf(key: string): string | undefined {
+  if (!key.startsWith(RUNS_PREFIX)) return undefined;
+  const [runId, ...rest] = key.slice(RUNS_PREFIX.length).split('/');
+  return runId && rest.length ? runId : undefined;
+}
+
 /** Where a run keeps its files (DESIGN.md §3). */
 export function runKeys(runId: string) {
-  const root = `runs/${runId}`;
+  const root = `${RUNS_PREFIX}${runId}`;
   return {
     root,
     status: `${root}/status.json`,

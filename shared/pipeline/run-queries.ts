@@ -1,14 +1,16 @@
+import { RUNS_PREFIX } from '../layout.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { ExecutionHistory } from './run-history.ts';
-import { runKeys } from './run-keys.ts';
+import { runIdOf, runKeys } from './run-keys.ts';
 import { type RunStatus, readStatus } from './run-status.ts';
 
 /** Every run with a status, newest first. */
 export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
-  const keys = (await store.list('runs/'))
-    .map((o) => o.key)
-    .filter((k) => /^runs\/[^/]+\/status\.json$/.test(k));
-  const statuses = await Promise.all(keys.map((k) => readStatus(store, k.split('/')[1])));
+  const runIds = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
+    const runId = runIdOf(key);
+    return runId !== undefined && key === runKeys(runId).status ? [runId] : [];
+  });
+  const statuses = await Promise.all(runIds.map((runId) => readStatus(store, runId)));
   return statuses
     .filter((s): s is RunStatus => s !== undefined)
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));

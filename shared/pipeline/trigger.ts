@@ -1,8 +1,9 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { describeError } from '../errors.ts';
+import { INCOMING_PREFIX, PARAMS_SUFFIX } from '../layout.ts';
 import type { ObjectStore, PipelineStarter } from '../ports.ts';
 import { unsafeKeyReason } from './object-key.ts';
-import { bareEtag, executionName, INCOMING_PREFIX, isTrainingDataKey, PARAMS_SUFFIX } from './run-keys.ts';
+import { bareEtag, executionName, isTrainingDataKey } from './run-keys.ts';
 import type { RunPayload } from './run-payload.ts';
 import { updateStatus } from './run-status.ts';
 

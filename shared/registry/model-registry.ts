@@ -1,4 +1,5 @@
 import { ConflictError, ModelFormatError, NotFoundError } from '../errors.ts';
+import { REGISTRY_PREFIX } from '../layout.ts';
 import { sha256 } from '../ml/dataset.ts';
 import type { ObjectStore } from '../ports.ts';
 
@@ -68,7 +69,7 @@ export class ModelRegistry {
     private readonly store: ObjectStore,
     readonly modelName: string,
   ) {
-    this.prefix = `registry/${modelName}`;
+    this.prefix = `${REGISTRY_PREFIX}${modelName}`;
   }
 
   get aliasesKey(): string {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelFormatError, NotFoundError } from '../errors.ts';
+import { REGISTRY_PREFIX } from '../layout.ts';
 import type { TextModel } from '../ml/model.ts';
 import type { ObjectStore } from '../ports.ts';
 import { type Aliases, ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
@@ -106,7 +107,7 @@ export function directoryModelSource(dir: string): ModelSource {
  */
 export function registryModelSource(store: ObjectStore, modelName: string): ModelSource {
   const registry = new ModelRegistry(store, modelName);
-  const origin = `registry/${modelName}@production`;
+  const origin = `${REGISTRY_PREFIX}${modelName}@production`;
   // ETag of the aliases.json we last acted on (loaded from, or rejected).
   let settledEtag: string | undefined;
   return {

@@ -11,6 +11,7 @@ import { codeVersion } from '../config/code-version.ts';
 import type { Params } from '../config/params.ts';
 import { readRuntimeSettings, readServingSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
+import { REGISTRY_PREFIX } from '../layout.ts';
 
 interface ServeOptions {
   model?: string;
@@ -64,7 +65,9 @@ export function registerServe(program: Command): void {
         );
       }
       const from = (params: Params) =>
-        modelDir ? resolve(modelDir) : `registry/${params.model.name}@production in s3://${runtime.bucket}`;
+        modelDir
+          ? resolve(modelDir)
+          : `${REGISTRY_PREFIX}${params.model.name}@production in s3://${runtime.bucket}`;
       const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       // Modules are imported where they are needed, not at the top: the cluster primary never loads the
       // model code, and a worker starts loading it as early as it can.

@@ -17,7 +17,7 @@ const SERVICE_ENTRIES = [
   'shared',
   'statemachines',
   'node_modules',
-  // The esbuild plugins serverless.ts names.
+  // The esbuild options and plugins serverless.ts uses.
   'scripts',
 ];
 

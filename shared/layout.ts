@@ -1,0 +1,41 @@
+/**
+ * The data bucket's layout (DESIGN.md §3): its top-level key prefixes, for the code that reads and writes the
+ * bucket and for serverless.ts, which scopes the S3 notification, each role's IAM statements and the lifecycle
+ * rules by them. No imports, so serverless.ts loads it at package time without AWS or ML code. The files inside
+ * a run are named by ./pipeline/run-keys.ts, those inside the registry by ./registry/model-registry.ts.
+ */
+
+/** Training data, with an optional `<name>.params.yaml` beside each file; an upload of one starts a run. */
+export const INCOMING_PREFIX = 'incoming/';
+/** What under INCOMING_PREFIX is training data (the S3 notification filters on these too). */
+export const TRAINING_SUFFIXES = ['.csv', '.csv.gz'] as const;
+/** `incoming/<name>.params.yaml`: the per-upload overrides of the CSV beside it. */
+export const PARAMS_SUFFIX = '.params.yaml';
+
+/** `runs/<runId>/`: a run's intermediate data, status and history; reproducible, so it expires. */
+export const RUNS_PREFIX = 'runs/';
+
+/** `registry/<model>/`: the model registry, versions and aliases; kept forever. */
+export const REGISTRY_PREFIX = 'registry/';
+
+/** The registry of one model (`params.yaml` `model.name`): `registry/sentiment/`. */
+export function registryPrefix(modelName: string): string {
+  return `${REGISTRY_PREFIX}${modelName}/`;
+}
+
+/** Reserved for batch prediction: inputs land here… */
+export const BATCH_PREFIX = 'batch/';
+/** …and their predictions are written here, outside the input prefix so they never trigger a batch job. */
+export const BATCH_RESULTS_PREFIX = 'batch-results/';
+/** Reserved for labelled feedback on predictions, the seed of the next training set. */
+export const FEEDBACK_PREFIX = 'feedback/';
+
+/** Every top-level prefix. None starts another, so a scope by one never reaches another's keys. */
+export const BUCKET_PREFIXES = [
+  INCOMING_PREFIX,
+  RUNS_PREFIX,
+  REGISTRY_PREFIX,
+  BATCH_PREFIX,
+  BATCH_RESULTS_PREFIX,
+  FEEDBACK_PREFIX,
+] as const;
