@@ -10,6 +10,12 @@ import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
 import { INCOMING_PREFIX, RUNS_PREFIX, registryPrefix, TRAINING_SUFFIXES } from './shared/layout.ts';
 import { runKeys } from './shared/pipeline/run-keys.ts';
+import {
+  aslPlaceholder,
+  functionKey,
+  PIPELINE_LAMBDAS,
+  type PipelineFunction,
+} from './shared/pipeline/steps.ts';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -18,25 +24,6 @@ const params = loadParams(new URL('./params.yaml', import.meta.url));
 const MODEL_PREFIX = registryPrefix(params.model.name);
 const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
 
-/**
- * Memory and timeout per function. Measured with `textops train --json` on the 25k-row IMDB set (2 shared
- * cores): ingest 0.7 s, preprocess 5.8 s, featurize 4.5 s, train 2.3 s, evaluate 4.0 s, peak RSS 737 MB for the
- * whole run. Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB), so the CPU-bound steps (cleaning,
- * TF-IDF, fitting) get 3,008 MB: about four times that data set fits in memory and well inside the time limit.
- * Timeouts stay below each Task's TimeoutSeconds in the ASL, so a Lambda timeout is a Lambda error the state
- * machine retries or catches. Past these limits, DESIGN.md §7 (Distributed Map, Activity workers) applies.
- */
-const STEP_SIZES = {
-  ingest: { memorySize: 1024, timeout: 300 },
-  preprocess: { memorySize: 3008, timeout: 840 },
-  featurize: { memorySize: 3008, timeout: 840 },
-  train: { memorySize: 3008, timeout: 840 },
-  evaluate: { memorySize: 2048, timeout: 600 },
-  register: { memorySize: 512, timeout: 120 },
-  recordFailure: { memorySize: 256, timeout: 30 },
-} as const;
-type StepName = keyof typeof STEP_SIZES;
-
 /** What each function may do in the bucket, by key prefix (DESIGN.md §3). Anything not listed is denied. */
 interface BucketAccess {
   read?: string[];
@@ -44,7 +31,7 @@ interface BucketAccess {
   /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
   list?: string[];
 }
-const BUCKET_ACCESS: Record<StepName | 'trigger' | 'predict', BucketAccess> = {
+const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAccess> = {
   // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
   trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   ingest: {
@@ -61,7 +48,7 @@ const BUCKET_ACCESS: Record<StepName | 'trigger' | 'predict', BucketAccess> = {
     write: [RUNS_PREFIX, MODEL_PREFIX],
     list: [RUNS_PREFIX, MODEL_PREFIX],
   },
-  recordFailure: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  'record-failure': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   predict: { read: [MODEL_PREFIX], list: [MODEL_PREFIX] },
 };
 
@@ -193,10 +180,10 @@ function definitionWithFunctionArns(value: Json): Json {
     if (!match && value.includes('${'))
       throw new ConfigError(`${ASL_FILE.pathname}: '${value}' is not a \${<Step>FunctionArn} placeholder`);
     if (!match) return value;
-    const fn = match[1].charAt(0).toLowerCase() + match[1].slice(1);
-    if (!Object.hasOwn(STEP_SIZES, fn))
+    const fn = PIPELINE_LAMBDAS.find((f) => aslPlaceholder(f.name) === `${match[1]}FunctionArn`);
+    if (!fn)
       throw new ConfigError(`${ASL_FILE.pathname}: placeholder ${value} names no function in serverless.ts`);
-    return arn(lambdaLogicalId(fn));
+    return arn(lambdaLogicalId(functionKey(fn.name)));
   }
   if (Array.isArray(value)) return value.map(definitionWithFunctionArns);
   if (value && typeof value === 'object')
@@ -339,14 +326,16 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
 }
 const eks = eksResources(options.eksOidcProvider);
 
-const steps = Object.keys(STEP_SIZES) as StepName[];
+/** The pipeline's functions (shared/pipeline/steps.ts) under their keys here: `record-failure` → `recordFailure`. */
+const steps = PIPELINE_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
 const stepFunctions = Object.fromEntries(
-  steps.map((fn) => [
-    fn,
+  steps.map((f) => [
+    f.key,
     {
-      handler: `functions/${fn === 'recordFailure' ? 'record-failure' : fn}/handler.handler`,
-      ...STEP_SIZES[fn],
-      role: roleLogicalId(fn),
+      handler: f.handler.replace(/\.ts$/, '.handler'),
+      memorySize: f.memoryMb,
+      timeout: f.timeoutS,
+      role: roleLogicalId(f.key),
     },
   ]),
 );
@@ -665,9 +654,9 @@ const serverlessConfiguration = {
                   {
                     Effect: 'Allow',
                     Action: 'lambda:InvokeFunction',
-                    Resource: steps.flatMap((fn) => [
-                      arn(lambdaLogicalId(fn)),
-                      { 'Fn::Join': ['', [arn(lambdaLogicalId(fn)), ':*']] },
+                    Resource: steps.flatMap(({ key }) => [
+                      arn(lambdaLogicalId(key)),
+                      { 'Fn::Join': ['', [arn(lambdaLogicalId(key)), ':*']] },
                     ]),
                   },
                   // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
@@ -707,7 +696,7 @@ const serverlessConfiguration = {
         ...bucketStatements(BUCKET_ACCESS.trigger),
       ]),
       ...Object.fromEntries(
-        steps.map((fn) => [roleLogicalId(fn), lambdaRole(fn, bucketStatements(BUCKET_ACCESS[fn]))]),
+        steps.map((f) => [roleLogicalId(f.key), lambdaRole(f.key, bucketStatements(BUCKET_ACCESS[f.name]))]),
       ),
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
       OperatorRetryPolicy: OPERATOR_RETRY_POLICY,

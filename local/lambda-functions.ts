@@ -5,25 +5,30 @@ import { handler as preprocess } from '../functions/preprocess/handler.ts';
 import { handler as recordFailure } from '../functions/record-failure/handler.ts';
 import { handler as register } from '../functions/register/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
+import { aslPlaceholder, PIPELINE_LAMBDAS, type PipelineFunction } from '../shared/pipeline/steps.ts';
 import type { LambdaHandler } from './local-engine.ts';
+
+/** The handler module AWS runs for each function (the same import, not a copy); the type wants every one. */
+const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
+  ingest: ingest as LambdaHandler,
+  preprocess: preprocess as LambdaHandler,
+  featurize: featurize as LambdaHandler,
+  train: train as LambdaHandler,
+  evaluate: evaluate as LambdaHandler,
+  register: register as LambdaHandler,
+  'record-failure': recordFailure as LambdaHandler,
+};
 
 /**
  * The pipeline's Lambda functions as the local engine resolves them: the ASL placeholder, the function name it
- * stands for, and the handler module AWS runs (the same import, not a copy).
+ * stands for, and its handler.
  */
-export const PIPELINE_FUNCTIONS: readonly { placeholder: string; name: string; handler: LambdaHandler }[] = [
-  { placeholder: 'IngestFunctionArn', name: 'textops-ingest', handler: ingest as LambdaHandler },
-  { placeholder: 'PreprocessFunctionArn', name: 'textops-preprocess', handler: preprocess as LambdaHandler },
-  { placeholder: 'FeaturizeFunctionArn', name: 'textops-featurize', handler: featurize as LambdaHandler },
-  { placeholder: 'TrainFunctionArn', name: 'textops-train', handler: train as LambdaHandler },
-  { placeholder: 'EvaluateFunctionArn', name: 'textops-evaluate', handler: evaluate as LambdaHandler },
-  { placeholder: 'RegisterFunctionArn', name: 'textops-register', handler: register as LambdaHandler },
-  {
-    placeholder: 'RecordFailureFunctionArn',
-    name: 'textops-record-failure',
-    handler: recordFailure as LambdaHandler,
-  },
-];
+export const PIPELINE_FUNCTIONS: readonly { placeholder: string; name: string; handler: LambdaHandler }[] =
+  PIPELINE_LAMBDAS.map((f) => ({
+    placeholder: aslPlaceholder(f.name),
+    name: `textops-${f.name}`,
+    handler: HANDLERS[f.name],
+  }));
 
 export const LOCAL_ACCOUNT = '000000000000';
 

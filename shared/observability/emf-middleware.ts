@@ -2,7 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Registry } from 'prom-client';
 import { parseCause } from '../pipeline/record-failure-step.ts';
 import type { RunPayload } from '../pipeline/run-payload.ts';
-import type { StepName } from '../pipeline/step-runner.ts';
+import type { PipelineFunction } from '../pipeline/steps.ts';
 import { EmfEmitter, emfServiceName, PrometheusDeltaReader, runningInLambda } from './emf.ts';
 
 export interface EmfMiddlewareOptions {
@@ -33,8 +33,6 @@ export function servingEmfMetrics(
   };
   return { after: flush, onError: flush };
 }
-
-export type PipelineFunction = StepName | 'record-failure';
 
 /**
  * Middy middleware for the pipeline Lambdas: the duration of each step (`pipeline_step_duration_seconds`

@@ -3,14 +3,12 @@ import { Registry } from 'prom-client';
 import { describeError, ERROR_NAMES } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
 import type { RunStatus } from '../pipeline/run-status.ts';
+import { PIPELINE_STEPS } from '../pipeline/steps.ts';
 import type { ObjectStore } from '../ports.ts';
 import { catalogueCounter, catalogueHistogram } from './prometheus-instruments.ts';
 
 /** What the metrics need of a run's `runs/<id>/status.json`; the full shape is `RunStatus`. */
 export type RunStatusView = Pick<RunStatus, 'runId' | 'state' | 'steps' | 'error'>;
-
-/** The states of the training pipeline that time themselves into status.json. */
-export const PIPELINE_STEPS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register'] as const;
 
 interface Seen {
   /** The outcome was counted (the run reached a terminal state). */

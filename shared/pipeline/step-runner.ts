@@ -2,8 +2,7 @@ import { describeError } from '../errors.ts';
 import type { RunPayload } from './run-payload.ts';
 import { updateStatus } from './run-status.ts';
 import type { StepDeps } from './step-deps.ts';
-
-export type StepName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'register';
+import type { StepName } from './steps.ts';
 
 /**
  * Runs one step with its bookkeeping: marks it running in `status.json`, times it, records its summary, and

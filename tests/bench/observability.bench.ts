@@ -10,7 +10,8 @@ import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { EmfEmitter, PrometheusDeltaReader } from '../../shared/observability/emf.ts';
-import { PIPELINE_STEPS, PipelineMetrics } from '../../shared/observability/pipeline-metrics.ts';
+import { PipelineMetrics } from '../../shared/observability/pipeline-metrics.ts';
+import { PIPELINE_STEPS } from '../../shared/pipeline/steps.ts';
 import { ServingMetrics } from '../../shared/serving/metrics.ts';
 
 const rows: [string, string][] = [];

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
 import {
   checkBucketsPrivate,
   checkDeadLetterQueues,
@@ -30,7 +31,8 @@ import { type PackagedService, packageService, ROOT } from './helpers/package-se
 
 const run = promisify(execFile);
 const ASL_PATH = join(ROOT, 'statemachines/training-pipeline.asl.json');
-const STEP_DIRS = ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register', 'record-failure'];
+/** The pipeline's functions as serverless.ts deploys them: `functions/record-failure/handler.handler`. */
+const STEP_HANDLERS = PIPELINE_LAMBDAS.map((f) => f.handler.replace(/\.ts$/, '.handler'));
 /** `RecordFailure` (from `${RecordFailureFunctionArn}`) → the contract's handler path. */
 const handlerOf = (name: string) =>
   `functions/${name.replace(/(?<=[a-z])([A-Z])/g, '-$1').toLowerCase()}/handler.handler`;
@@ -191,7 +193,7 @@ describe('npm run package', () => {
   it('sizes each step function, with a Lambda timeout inside its Task timeout', () => {
     const asl = JSON.parse(aslText);
     const tasks = Object.values<any>(asl.States).filter((s) => s.Type === 'Task');
-    expect(tasks.length).toBeGreaterThanOrEqual(STEP_DIRS.length);
+    expect(tasks.length).toBeGreaterThanOrEqual(STEP_HANDLERS.length);
     for (const task of tasks) {
       const name = /^\$\{(\w+)FunctionArn\}$/.exec(task.Parameters.FunctionName)![1];
       const [, fn] = functionByHandler(dev.template, handlerOf(name));
@@ -217,9 +219,7 @@ describe('npm run package', () => {
       (s) => s.Action === 'lambda:InvokeFunction',
     )!;
     const invoked = new Set(invoke.Resource.map((r: any) => r['Fn::GetAtt']?.[0]).filter(Boolean));
-    const steps = new Set(
-      STEP_DIRS.map((dir) => functionByHandler(dev.template, `functions/${dir}/handler.handler`)[0]),
-    );
+    const steps = new Set(STEP_HANDLERS.map((handler) => functionByHandler(dev.template, handler)[0]));
     expect(invoked).toEqual(steps);
   });
 
@@ -356,17 +356,9 @@ describe('npm run package', () => {
   it('ships each function as one self-contained bundle that loads without node_modules', async () => {
     const zips = (await readdir(dev.artifacts)).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual(
-      [
-        'evaluate',
-        'featurize',
-        'ingest',
-        'predict',
-        'preprocess',
-        'recordFailure',
-        'register',
-        'train',
-        'trigger',
-      ].map((n) => `${n}.zip`),
+      [...PIPELINE_LAMBDAS.map((f) => functionKey(f.name)), 'predict', 'trigger']
+        .sort()
+        .map((n) => `${n}.zip`),
     );
     const scratch = await mkdtemp(join(tmpdir(), 'textops-lambda-'));
     try {

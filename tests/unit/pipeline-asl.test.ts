@@ -2,6 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES } from '../../shared/errors.ts';
+import {
+  aslPlaceholder,
+  functionKey,
+  PIPELINE_LAMBDAS,
+  PIPELINE_STEPS,
+} from '../../shared/pipeline/steps.ts';
 
 const require = createRequire(import.meta.url);
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -45,30 +51,36 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(names.has('TransientError')).toBe(true);
   });
 
-  it('maps every Task to a Lambda handler module that exists and exports handler', async () => {
-    expect(tasks.length).toBeGreaterThanOrEqual(7);
-    const used = new Set<string>();
+  it('invokes exactly the functions of shared/pipeline/steps.ts, each within its Task timeout', () => {
+    const placeholders = new Map(PIPELINE_LAMBDAS.map((f) => [aslPlaceholder(f.name), f]));
+    const invoked = new Set<string>();
     for (const [name, s] of tasks) {
       expect(s.Resource, name).toBe('arn:aws:states:::lambda:invoke');
       const fn = (s.Parameters as { FunctionName: string }).FunctionName;
-      const placeholder = /^\$\{([A-Z][A-Za-z]+)FunctionArn\}$/.exec(fn)?.[1];
-      expect(placeholder, `${name} FunctionName ${fn}`).toBeDefined();
-      const dir = placeholder!.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
-      const file = new URL(`../../functions/${dir}/handler.ts`, import.meta.url);
-      expect(existsSync(file), `${name} → functions/${dir}/handler.ts`).toBe(true);
-      const mod = (await import(file.href)) as { handler?: unknown };
-      expect(typeof mod.handler, `functions/${dir}/handler.ts exports handler`).toBe('function');
-      used.add(dir);
+      const placeholder = /^\$\{(\w+)\}$/.exec(fn)?.[1];
+      const lambda = placeholder === undefined ? undefined : placeholders.get(placeholder);
+      expect(lambda, `${name}: FunctionName ${fn} is no function of the list`).toBeDefined();
+      // A Lambda timeout must come first, as a Lambda error the Retry and Catch handle.
+      expect(lambda!.timeoutS, name).toBeLessThan(s.TimeoutSeconds as number);
+      invoked.add(lambda!.name);
     }
-    expect([...used].sort()).toEqual([
-      'evaluate',
-      'featurize',
-      'ingest',
-      'preprocess',
-      'record-failure',
-      'register',
-      'train',
-    ]);
+    expect([...invoked].sort()).toEqual(PIPELINE_LAMBDAS.map((f) => f.name).sort());
+  });
+
+  it("finds each function's handler module, exporting handler", async () => {
+    for (const { name, handler } of PIPELINE_LAMBDAS) {
+      const file = new URL(`../../${handler}`, import.meta.url);
+      expect(existsSync(file), `${name} → ${handler}`).toBe(true);
+      const mod = (await import(file.href)) as { handler?: unknown };
+      expect(typeof mod.handler, `${handler} exports handler`).toBe('function');
+    }
+  });
+
+  it('names the steps as their keys and placeholders expect', () => {
+    expect(PIPELINE_STEPS).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']);
+    expect(functionKey('record-failure')).toBe('recordFailure');
+    expect(aslPlaceholder('record-failure')).toBe('RecordFailureFunctionArn');
+    expect(aslPlaceholder('ingest')).toBe('IngestFunctionArn');
   });
 
   it('retries transient errors with backoff and catches everything into RecordFailure', () => {

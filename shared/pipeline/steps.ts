@@ -1,0 +1,105 @@
+/**
+ * The pipeline's Lambda functions, in the order a run meets them: its steps, then the failure recorder the
+ * state machine's Catch sends every error to. Everything that names them derives from this list: the functions
+ * serverless.ts deploys (handler, memory, timeout, role), the local engine's function table
+ * (local/lambda-functions.ts), the step names runs record in status.json, the metrics' `step` label. The ASL
+ * file is the other side: tests/unit/pipeline-asl.test.ts checks its Task states against this list, both ways.
+ * No imports, so serverless.ts reads it at package time.
+ *
+ * Memory and timeout, measured with `textops train --json` on the 25k-row IMDB set (2 shared cores): ingest
+ * 0.7 s, preprocess 5.8 s, featurize 4.5 s, train 2.3 s, evaluate 4.0 s, peak RSS 737 MB for the whole run.
+ * Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB), so the CPU-bound steps (cleaning, TF-IDF,
+ * fitting) get 3,008 MB: about four times that data set fits in memory and well inside the time limit. Timeouts
+ * stay below each Task's TimeoutSeconds in the ASL, so a Lambda timeout is a Lambda error the state machine
+ * retries or catches. Past these limits, DESIGN.md §7 (Distributed Map, Activity workers) applies.
+ */
+export const PIPELINE_LAMBDAS = [
+  {
+    name: 'ingest',
+    kind: 'step',
+    handler: 'functions/ingest/handler.ts',
+    memoryMb: 1024,
+    timeoutS: 300,
+    description: 'reads the upload, checks it, splits it into train and test rows',
+  },
+  {
+    name: 'preprocess',
+    kind: 'step',
+    handler: 'functions/preprocess/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 840,
+    description: 'cleans the texts of both splits',
+  },
+  {
+    name: 'featurize',
+    kind: 'step',
+    handler: 'functions/featurize/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 840,
+    description: 'fits the TF-IDF vectorizer and writes the training matrix',
+  },
+  {
+    name: 'train',
+    kind: 'step',
+    handler: 'functions/train/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 840,
+    description: 'fits the classifier',
+  },
+  {
+    name: 'evaluate',
+    kind: 'step',
+    handler: 'functions/evaluate/handler.ts',
+    memoryMb: 2048,
+    timeoutS: 600,
+    description: 'scores the model and production on the test split, writes metrics and the report',
+  },
+  {
+    name: 'register',
+    kind: 'step',
+    handler: 'functions/register/handler.ts',
+    memoryMb: 512,
+    timeoutS: 120,
+    description: 'registers the version, and promotes it when the gate passed',
+  },
+  {
+    name: 'record-failure',
+    kind: 'failure',
+    handler: 'functions/record-failure/handler.ts',
+    memoryMb: 256,
+    timeoutS: 30,
+    description: "writes a failed run's error into its status.json",
+  },
+] as const satisfies readonly {
+  /** The function's name: `textops-<name>` locally; the step's name in status.json and the metrics. */
+  name: string;
+  /** A step of the run, or the recorder of a failed one (not a step: it records no step of its own). */
+  kind: 'step' | 'failure';
+  /** The module that exports `handler`, from the repository root. */
+  handler: string;
+  memoryMb: number;
+  timeoutS: number;
+  description: string;
+}[];
+
+export type PipelineLambda = (typeof PIPELINE_LAMBDAS)[number];
+/** Any pipeline function: the steps and `record-failure`. */
+export type PipelineFunction = PipelineLambda['name'];
+/** The steps of a run, as status.json and the metrics name them. */
+export type StepName = Extract<PipelineLambda, { kind: 'step' }>['name'];
+
+/** The steps, in order. */
+export const PIPELINE_STEPS: readonly StepName[] = PIPELINE_LAMBDAS.flatMap((f) =>
+  f.kind === 'step' ? [f.name] : [],
+);
+
+/** `record-failure` → `recordFailure`: its key in serverless.ts, where its logical ids come from. */
+export function functionKey(name: PipelineFunction): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `record-failure` → `RecordFailureFunctionArn`: the placeholder of its ARN in the ASL file. */
+export function aslPlaceholder(name: PipelineFunction): string {
+  const key = functionKey(name);
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}FunctionArn`;
+}
