@@ -18,6 +18,7 @@ COPY tsconfig.json ./
 COPY cli ./cli
 COPY shared ./shared
 COPY functions ./functions
+COPY local ./local
 COPY scripts/bundle-container.mjs scripts/esbuild-plugins.cjs scripts/container-healthcheck.mjs ./scripts/
 RUN node scripts/bundle-container.mjs /out
 

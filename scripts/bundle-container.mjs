@@ -24,7 +24,7 @@ const withoutLocalRuntime = {
     build.onLoad({ filter: /.*/, namespace: 'container' }, (args) => ({
       loader: 'ts',
       resolveDir: dirname(args.path),
-      contents: `import { ConfigError } from '../errors.ts';
+      contents: `import { ConfigError } from '../shared/errors.ts';
         const absent = () => new ConfigError('the local runtime (textops start) is not part of the container image; run it from a checkout with npm start');
         export const ASL_FILE = 'statemachines/training-pipeline.asl.json';
         export function findDefinitionFile(): string { throw absent(); }
