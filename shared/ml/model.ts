@@ -18,6 +18,9 @@ export const MODEL_FORMAT_VERSION = 2;
 const READ_VERSIONS = ['v1', 'v2'];
 const ANALYZERS: readonly Analyzer[] = ['word', 'char_wb', 'word+char'];
 
+/** Documents featurized at a time by `TextModel.probabilities`. */
+const PROBABILITY_SLICE = 1024;
+
 /** Where a model came from; part of the artifact and of the registry entry. */
 export interface ModelLineage {
   dataFingerprint: string;
@@ -164,7 +167,15 @@ export class TextModel {
 
   /** Class probabilities (row-major, n × labels) of already-cleaned token lists. */
   probabilities(docs: readonly (readonly string[])[]): Float64Array {
-    return predictProba(this.classifier, this.features(docs));
+    // In slices, so a test set's feature matrix (~1,600 non-zeros per review with character n-grams) is never
+    // whole in memory.
+    const K = this.labels.length;
+    const out = new Float64Array(docs.length * K);
+    for (let start = 0; start < docs.length; start += PROBABILITY_SLICE) {
+      const slice = docs.slice(start, start + PROBABILITY_SLICE);
+      out.set(predictProba(this.classifier, this.features(slice)), start * K);
+    }
+    return out;
   }
 
   /** Label and per-class probabilities of one raw text. */

@@ -404,12 +404,12 @@ class RowWeigher {
   ) {}
 
   /** Appends one block's columns (any order; their counts in `counts`), normalised on their own. */
-  addBlock(blockCols: number[]): void {
-    blockCols.sort((a, b) => a - b);
+  addBlock(blockCols: readonly number[]): void {
     const start = this.length;
-    if (start + blockCols.length > this.cols.length) {
+    const end = start + blockCols.length;
+    if (end > this.cols.length) {
       let size = this.cols.length * 2;
-      while (size < start + blockCols.length) size *= 2;
+      while (size < end) size *= 2;
       const cols = new Int32Array(size);
       cols.set(this.cols.subarray(0, start));
       const values = new Float64Array(size);
@@ -417,20 +417,22 @@ class RowWeigher {
       this.cols = cols;
       this.values = values;
     }
+    for (let k = 0; k < blockCols.length; k++) this.cols[start + k] = blockCols[k];
+    // A typed array sorts numerically in native code: a character n-gram row has ~1,500 columns.
+    this.cols.subarray(start, end).sort();
     let norm = 0;
-    for (let k = 0; k < blockCols.length; k++) {
-      const j = blockCols[k];
+    for (let k = start; k < end; k++) {
+      const j = this.cols[k];
       const tf = this.counts[j];
       this.counts[j] = 0;
       const v = (this.sublinearTf ? 1 + Math.log(tf) : tf) * this.idf[j];
-      this.cols[start + k] = j;
-      this.values[start + k] = v;
+      this.values[k] = v;
       norm += v * v;
     }
-    this.length = start + blockCols.length;
+    this.length = end;
     if (norm > 0) {
       const inv = 1 / Math.sqrt(norm);
-      for (let k = start; k < this.length; k++) this.values[k] *= inv;
+      for (let k = start; k < end; k++) this.values[k] *= inv;
     }
   }
 
@@ -440,6 +442,9 @@ class RowWeigher {
     this.length = 0;
   }
 }
+
+/** Distinct tokens whose character n-gram columns a vectorizer keeps (~10 MB at most). */
+const CHAR_CACHE_TOKENS = 1 << 17;
 
 /**
  * TF-IDF with scikit-learn's semantics (`TfidfVectorizer` on pre-tokenized, space-joined text): word n-grams
@@ -452,6 +457,8 @@ export class TfidfVectorizer {
   private readonly blocks: Block[];
   // Reused per-row buffers, so a prediction does not allocate a vocabulary-sized array.
   private weigher: RowWeigher | undefined;
+  // Token → its character n-gram columns (one character block per vectorizer at most).
+  private readonly charCache = new Map<string, Int32Array>();
 
   constructor(readonly state: TfidfState) {
     this.blocks = blocksOf(state);
@@ -547,14 +554,35 @@ export class TfidfVectorizer {
 
   /** Columns and counts of one document's known character n-grams. */
   private countChars(block: Block, tokens: readonly string[], counts: Float64Array, cols: number[]): void {
+    for (const token of tokens) {
+      const known = this.charColumns(block, token);
+      for (let k = 0; k < known.length; k++) {
+        const j = known[k];
+        if (counts[j] === 0) cols.push(j);
+        counts[j]++;
+      }
+    }
+  }
+
+  /**
+   * The columns (with repeats) of a token's known character n-grams. Tokens repeat (Zipf), so they are cached:
+   * a text's character n-grams then cost a map lookup per token instead of ~15 substrings and lookups. The
+   * cache is bounded (cleared when full), so a server's memory does not grow with what it has read.
+   */
+  private charColumns(block: Block, token: string): Int32Array {
+    const cache = this.charCache;
+    const hit = cache.get(token);
+    if (hit !== undefined) return hit;
     const [lo, hi] = block.range;
-    const visit = (gram: string) => {
+    const found: number[] = [];
+    charWbNgrams(token, lo, hi, (gram) => {
       const j = block.index.get(gram);
-      if (j === undefined) return;
-      if (counts[j] === 0) cols.push(j);
-      counts[j]++;
-    };
-    for (const token of tokens) charWbNgrams(token, lo, hi, visit);
+      if (j !== undefined) found.push(j);
+    });
+    const columns = Int32Array.from(found);
+    if (cache.size >= CHAR_CACHE_TOKENS) cache.clear();
+    cache.set(token, columns);
+    return columns;
   }
 
   /** The TF-IDF matrix of tokenized documents; unknown n-grams are ignored. */
