@@ -9,6 +9,8 @@ export interface LogisticData {
   /** Score columns: 1 for binary (the positive logit), else the number of classes. */
   readonly outputs: number;
   readonly C: number;
+  /** Per-class weights of each row's loss (class_weight), or none: every row weighs 1. */
+  readonly classWeight?: Float64Array;
 }
 
 function softplus(t: number): number {
@@ -27,7 +29,7 @@ export function accumulateLogistic(
   from: number,
   to: number,
 ): number {
-  const { indptr, indices, values, y, C } = data;
+  const { indptr, indices, values, y, C, classWeight } = data;
   const K = data.outputs;
   const biasOffset = data.nFeatures * K;
   let loss = 0;
@@ -41,8 +43,10 @@ export function accumulateLogistic(
       let z = bias;
       for (let p = start; p < end; p++) z += values[p] * theta[indices[p]];
       const positive = y[i] === 1;
-      loss += softplus(positive ? -z : z);
-      const residual = C * (1 / (1 + Math.exp(-z)) - (positive ? 1 : 0));
+      // A weight of 1 leaves every product bit-identical to the unweighted loss.
+      const w = classWeight ? classWeight[y[i]] : 1;
+      loss += w * softplus(positive ? -z : z);
+      const residual = C * w * (1 / (1 + Math.exp(-z)) - (positive ? 1 : 0));
       biasGrad += residual;
       for (let p = start; p < end; p++) grad[indices[p]] += residual * values[p];
     }
@@ -64,9 +68,11 @@ export function accumulateLogistic(
     let sum = 0;
     for (let k = 0; k < K; k++) sum += Math.exp(z[k] - max);
     const lse = max + Math.log(sum);
-    loss += lse - z[y[i]];
-    // z becomes the residuals C·(probability − target) of row i.
-    for (let k = 0; k < K; k++) z[k] = C * (Math.exp(z[k] - lse) - (k === y[i] ? 1 : 0));
+    const w = classWeight ? classWeight[y[i]] : 1;
+    loss += w * (lse - z[y[i]]);
+    // z becomes the residuals C·w·(probability − target) of row i.
+    const cw = C * w;
+    for (let k = 0; k < K; k++) z[k] = cw * (Math.exp(z[k] - lse) - (k === y[i] ? 1 : 0));
     for (let k = 0; k < K; k++) grad[biasOffset + k] += z[k];
     for (let p = start; p < end; p++) {
       const base = indices[p] * K;

@@ -68,6 +68,7 @@ export function fitClassifier(
     maxIter: lr.max_iter,
     tol: lr.tol,
     nbScaling: lr.nb_scaling,
+    classWeight: lr.class_weight,
   });
   if (lr.nb_blend === 0) return logistic;
   return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);
