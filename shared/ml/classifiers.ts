@@ -101,12 +101,14 @@ export function fitLogisticRegression(
   const objective = (theta: Float64Array, grad: Float64Array): number => {
     grad.fill(0);
     const loss = accumulateLogistic(data, theta, grad, 0, matrix.nRows);
+    // Penalty and scaling in one pass over the weights (the same operations per element as two passes).
     let penalty = 0;
     for (let j = 0; j < d * K; j++) {
-      penalty += theta[j] * theta[j];
-      grad[j] += theta[j];
+      const t = theta[j];
+      penalty += t * t;
+      grad[j] = (grad[j] + t) * scale;
     }
-    for (let j = 0; j < grad.length; j++) grad[j] *= scale;
+    for (let j = d * K; j < grad.length; j++) grad[j] *= scale;
     return (loss + 0.5 * penalty) * scale;
   };
   const result = minimizeLbfgs(objective, new Float64Array(d * K + K), {
