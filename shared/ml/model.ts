@@ -6,11 +6,20 @@ import { sha256 } from './dataset.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';
-import { TfidfVectorizer } from './tfidf.ts';
+import { type Analyzer, TfidfVectorizer } from './tfidf.ts';
 
 export const MODEL_FORMAT = 'textops.model';
-export const MODEL_FORMAT_VERSION = 1;
-const FORMAT_ID = `${MODEL_FORMAT}/v${MODEL_FORMAT_VERSION}`;
+/**
+ * The newest format version this code writes and reads. v2 added character n-gram features; a model is written
+ * in the oldest version that holds it, so a word n-gram model stays v1 (servers on older code keep loading it)
+ * while a character n-gram model is v2, which older code refuses by name instead of featurizing it as words.
+ */
+export const MODEL_FORMAT_VERSION = 2;
+const READ_VERSIONS = ['v1', 'v2'];
+const ANALYZERS: readonly Analyzer[] = ['word', 'char_wb', 'word+char'];
+
+/** Documents featurized at a time by `TextModel.probabilities`. */
+const PROBABILITY_SLICE = 1024;
 
 /** Where a model came from; part of the artifact and of the registry entry. */
 export interface ModelLineage {
@@ -31,7 +40,17 @@ interface ArtifactDocument {
   format: string;
   labels: string[];
   clean: CleanConfig;
-  features: { ngram_range: [number, number]; sublinear_tf: boolean; vocabulary: string[]; idf: string };
+  features: {
+    /** Absent before v2: word. */
+    analyzer?: Analyzer;
+    ngram_range: [number, number];
+    char_ngram_range?: [number, number];
+    /** word+char: the number of leading word n-gram columns. */
+    word_features?: number;
+    sublinear_tf: boolean;
+    vocabulary: string[];
+    idf: string;
+  };
   classifier: {
     kind: LinearClassifierState['kind'];
     n_classes: number;
@@ -148,7 +167,15 @@ export class TextModel {
 
   /** Class probabilities (row-major, n × labels) of already-cleaned token lists. */
   probabilities(docs: readonly (readonly string[])[]): Float64Array {
-    return predictProba(this.classifier, this.features(docs));
+    // In slices, so a test set's feature matrix (~1,600 non-zeros per review with character n-grams) is never
+    // whole in memory.
+    const K = this.labels.length;
+    const out = new Float64Array(docs.length * K);
+    for (let start = 0; start < docs.length; start += PROBABILITY_SLICE) {
+      const slice = docs.slice(start, start + PROBABILITY_SLICE);
+      out.set(predictProba(this.classifier, this.features(slice)), start * K);
+    }
+    return out;
   }
 
   /** Label and per-class probabilities of one raw text. */
@@ -168,12 +195,16 @@ export class TextModel {
   toArtifact(): Buffer {
     const v = this.vectorizer.state;
     const c = this.classifier;
+    const analyzer = v.analyzer ?? 'word';
     const doc: ArtifactDocument = {
-      format: FORMAT_ID,
+      format: `${MODEL_FORMAT}/${analyzer === 'word' ? 'v1' : 'v2'}`,
       labels: [...this.labels],
       clean: this.cleanConfig,
       features: {
+        analyzer,
         ngram_range: [v.ngramRange[0], v.ngramRange[1]],
+        ...(v.charNgramRange ? { char_ngram_range: [v.charNgramRange[0], v.charNgramRange[1]] } : {}),
+        ...(v.wordFeatures !== undefined ? { word_features: v.wordFeatures } : {}),
         sublinear_tf: v.sublinearTf,
         vocabulary: [...v.vocabulary],
         idf: toBase64(v.idf),
@@ -221,15 +252,21 @@ export class TextModel {
     const [name, version] = doc.format.split('/');
     if (name !== MODEL_FORMAT)
       throw new ModelFormatError(`not a textops model artifact: format '${doc.format}'`);
-    if (version !== `v${MODEL_FORMAT_VERSION}`) {
+    if (!READ_VERSIONS.includes(version)) {
       throw new ModelFormatError(
-        `model artifact version '${version}' is not supported by this code (reads v${MODEL_FORMAT_VERSION})`,
+        `model artifact version '${version}' is not supported by this code (reads ${READ_VERSIONS.join(', ')})`,
       );
     }
+    const analyzer = doc.features?.analyzer ?? 'word';
+    if (!ANALYZERS.includes(analyzer))
+      throw new ModelFormatError(`model artifact has an unknown features.analyzer '${String(analyzer)}'`);
     try {
       const d = doc.features.vocabulary.length;
       const vectorizer = TfidfVectorizer.fromState({
+        analyzer,
         ngramRange: doc.features.ngram_range,
+        charNgramRange: doc.features.char_ngram_range,
+        wordFeatures: doc.features.word_features,
         sublinearTf: doc.features.sublinear_tf,
         vocabulary: doc.features.vocabulary,
         idf: fromBase64(doc.features.idf, d, 'features.idf'),

@@ -68,6 +68,7 @@ export function fitClassifier(
     maxIter: lr.max_iter,
     tol: lr.tol,
     nbScaling: lr.nb_scaling,
+    classWeight: lr.class_weight,
   });
   if (lr.nb_blend === 0) return logistic;
   return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);
@@ -124,35 +125,40 @@ export async function trainInProcess(
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
-  const trainDocs = await timed(
-    'preprocess',
-    () =>
-      preprocess(
-        data.train.map((e) => e.text),
-        params,
-      ),
-    (docs) => `${docs.length} training texts cleaned`,
-  );
-  const { vectorizer, matrix } = await timed(
-    'featurize',
-    () => featurize(trainDocs, params),
-    (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
-  );
-  const classifier = await timed(
-    'train',
-    () =>
-      fitClassifier(
-        matrix,
-        encodeLabels(
-          data.train.map((e) => e.label),
-          data.labels,
+  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (hundreds of
+  // MB with character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
+  const { vectorizer, classifier } = await (async () => {
+    const trainDocs = await timed(
+      'preprocess',
+      () =>
+        preprocess(
+          data.train.map((e) => e.text),
+          params,
         ),
-        data.labels.length,
-        params,
-      ),
-    (c) =>
-      `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
-  );
+      (docs) => `${docs.length} training texts cleaned`,
+    );
+    const { vectorizer, matrix } = await timed(
+      'featurize',
+      () => featurize(trainDocs, params),
+      (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
+    );
+    const classifier = await timed(
+      'train',
+      () =>
+        fitClassifier(
+          matrix,
+          encodeLabels(
+            data.train.map((e) => e.label),
+            data.labels,
+          ),
+          data.labels.length,
+          params,
+        ),
+      (c) =>
+        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
+    );
+    return { vectorizer, classifier };
+  })();
   const untested = TextModel.create({
     labels: data.labels,
     vectorizer,

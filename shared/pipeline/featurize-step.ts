@@ -1,4 +1,5 @@
 import { encodeCsr } from '../ml/sparse.ts';
+import type { Analyzer } from '../ml/tfidf.ts';
 import { encodeLabels, featurize } from '../ml/training.ts';
 import type { CleanRow } from './preprocess-step.ts';
 import { float64ToBase64, readJsonLines, writeJson } from './run-files.ts';
@@ -10,7 +11,10 @@ import { runStep } from './step-runner.ts';
 
 /** `features/vectorizer.json`: the fitted TF-IDF state, idf as base64 float64 (exact, unlike the artifact). */
 export interface StoredVectorizer {
+  analyzer?: Analyzer;
   ngramRange: [number, number];
+  charNgramRange?: [number, number];
+  wordFeatures?: number;
   sublinearTf: boolean;
   vocabulary: string[];
   idf: string;
@@ -32,7 +36,10 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     );
     const v = vectorizer.state;
     const stored: StoredVectorizer = {
+      analyzer: v.analyzer,
       ngramRange: [v.ngramRange[0], v.ngramRange[1]],
+      charNgramRange: v.charNgramRange ? [v.charNgramRange[0], v.charNgramRange[1]] : undefined,
+      wordFeatures: v.wordFeatures,
       sublinearTf: v.sublinearTf,
       vocabulary: [...v.vocabulary],
       idf: float64ToBase64(v.idf),
