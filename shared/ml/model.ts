@@ -2,7 +2,7 @@ import type { CleanConfig, Params } from '../config/params.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
-import { sha256 } from './dataset.ts';
+import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';

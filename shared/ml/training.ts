@@ -7,10 +7,11 @@ import {
   type LinearClassifierState,
 } from './classifiers.ts';
 import { cleanTexts } from './clean-pool.ts';
-import { type Dataset, type LabelledText, readLabelledCsv, stratifiedSplit } from './dataset.ts';
+import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
+import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 
 /** A cleaned document: its tokens joined by single spaces (the preprocess step's output format). */
@@ -20,8 +21,8 @@ export function splitTokens(doc: CleanedDoc): string[] {
   return doc === '' ? [] : doc.split(' ');
 }
 
-/** Ingest: read and check the CSV, then split it (stratified, seeded). */
-export function ingest(
+/** Reads and checks the CSV, then splits it (stratified, seeded). */
+export function readAndSplitCsv(
   bytes: Uint8Array,
   params: Params,
 ): Dataset & { train: LabelledText[]; test: LabelledText[] } {
@@ -30,13 +31,13 @@ export function ingest(
   return { ...dataset, train, test };
 }
 
-/** Preprocess: the cleaning function over many texts, in worker threads. */
-export function preprocess(texts: readonly string[], params: Params): Promise<CleanedDoc[]> {
+/** The cleaning function over many texts, in worker threads. */
+export function cleanDocuments(texts: readonly string[], params: Params): Promise<CleanedDoc[]> {
   return cleanTexts(texts, params.clean, params.train.workers);
 }
 
-/** Featurize: fit TF-IDF on the training documents. */
-export function featurize(
+/** Fits TF-IDF on the training documents. */
+export function fitFeatures(
   docs: readonly CleanedDoc[],
   params: Params,
 ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
@@ -121,7 +122,7 @@ export async function trainInProcess(
   };
   const data = await timed(
     'ingest',
-    () => ingest(bytes, params),
+    () => readAndSplitCsv(bytes, params),
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
@@ -131,7 +132,7 @@ export async function trainInProcess(
     const trainDocs = await timed(
       'preprocess',
       () =>
-        preprocess(
+        cleanDocuments(
           data.train.map((e) => e.text),
           params,
         ),
@@ -139,7 +140,7 @@ export async function trainInProcess(
     );
     const { vectorizer, matrix } = await timed(
       'featurize',
-      () => featurize(trainDocs, params),
+      () => fitFeatures(trainDocs, params),
       (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
     );
     const classifier = await timed(
@@ -176,7 +177,7 @@ export async function trainInProcess(
     async () =>
       evaluateDocs(
         untested,
-        await preprocess(
+        await cleanDocuments(
           data.test.map((e) => e.text),
           params,
         ),

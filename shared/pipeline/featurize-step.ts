@@ -1,6 +1,6 @@
 import { encodeCsr } from '../ml/sparse.ts';
 import type { Analyzer } from '../ml/tfidf.ts';
-import { encodeLabels, featurize } from '../ml/training.ts';
+import { encodeLabels, fitFeatures } from '../ml/training.ts';
 import type { CleanRow } from './preprocess-step.ts';
 import { float64ToBase64, readJsonLines, writeJson } from './run-files.ts';
 import { runKeys } from './run-keys.ts';
@@ -30,7 +30,7 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const labels = requireField(payload, 'ingest').labels;
     const rows = await readJsonLines<CleanRow>(deps.store, keys.trainClean);
-    const { vectorizer, matrix } = featurize(
+    const { vectorizer, matrix } = fitFeatures(
       rows.map((r) => r[1]),
       params,
     );

@@ -4,7 +4,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
 import { type LinearClassifierState, predictProba } from '../../shared/ml/classifiers.ts';
 import { charWbNgrams } from '../../shared/ml/tfidf.ts';
-import { encodeLabels, featurize, fitClassifier, preprocess, splitTokens } from '../../shared/ml/training.ts';
+import {
+  cleanDocuments,
+  encodeLabels,
+  fitClassifier,
+  fitFeatures,
+  splitTokens,
+} from '../../shared/ml/training.ts';
 import { sharedRows } from '../helpers/data.ts';
 
 // scikit-learn (Debian's python3-sklearn) is the oracle: the same tokens go through its TfidfVectorizer,
@@ -51,7 +57,7 @@ async function corpus(
     .slice(1)
     .filter((row, i) => keep(row[1], i))
     .slice(0, nTrain + nTest);
-  const docs = await preprocess(
+  const docs = await cleanDocuments(
     rows.map((r) => r[0]),
     params,
   );
@@ -64,7 +70,7 @@ async function corpus(
 }
 
 function compare(params: Params, data: Corpus) {
-  const { vectorizer, matrix } = featurize(data.trainDocs, params);
+  const { vectorizer, matrix } = fitFeatures(data.trainDocs, params);
   const labels = [...new Set(data.trainLabels)].sort();
   const classifier = fitClassifier(matrix, encodeLabels(data.trainLabels, labels), labels.length, params);
   const testMatrix = vectorizer.transform(data.testDocs.map(splitTokens));

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
 import { ModelFormatError } from '../../shared/errors.ts';
-import { sha256 } from '../../shared/ml/dataset.ts';
+import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { featurize, preprocess, splitTokens, trainInProcess } from '../../shared/ml/training.ts';
+import { cleanDocuments, fitFeatures, splitTokens, trainInProcess } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 describe('model artifact textops.model (v1, v2)', () => {
@@ -63,7 +63,7 @@ describe('model artifact textops.model (v1, v2)', () => {
       .split('\n')
       .slice(1, 40)
       .concat(['A dull, lifeless film.<br />Avoid it!', "It's the best thing I've seen in years"]);
-    const docs = await preprocess(texts, { ...params, train: { ...params.train, workers: 2 } });
+    const docs = await cleanDocuments(texts, { ...params, train: { ...params.train, workers: 2 } });
     const trainRows = model.features(docs.map((d) => d.split(' ')));
     const serveRows = model.features(texts.map((t) => model.tokens(t)));
     expect(trainRows.indices.length).toBeGreaterThan(100);
@@ -98,8 +98,8 @@ describe('model artifact textops.model (v1, v2)', () => {
       for (const text of texts) expect(loaded.predict(text)).toEqual(trained.predict(text));
 
       // The matrix fitTransform builds while fitting equals what transform (serving) makes of the same tokens.
-      const docs = await preprocess(texts, { ...p, train: { ...p.train, workers: 2 } });
-      const fitted = featurize(docs, p);
+      const docs = await cleanDocuments(texts, { ...p, train: { ...p.train, workers: 2 } });
+      const fitted = fitFeatures(docs, p);
       expect(fitted.vectorizer.transform(docs.map(splitTokens))).toEqual(fitted.matrix);
       // And serving, cleaning one text at a time, sees what training's worker threads saw.
       const trainRows = loaded.features(docs.map(splitTokens));
