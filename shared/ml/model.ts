@@ -2,11 +2,12 @@ import type { CleanConfig, Params } from '../config/params.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
+import { base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
 import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';
-import { type Analyzer, TfidfVectorizer } from './tfidf.ts';
+import { type Analyzer, type TfidfJson, TfidfVectorizer } from './tfidf.ts';
 
 export const MODEL_FORMAT = 'textops.model';
 /**
@@ -40,17 +41,7 @@ interface ArtifactDocument {
   format: string;
   labels: string[];
   clean: CleanConfig;
-  features: {
-    /** Absent before v2: word. */
-    analyzer?: Analyzer;
-    ngram_range: [number, number];
-    char_ngram_range?: [number, number];
-    /** word+char: the number of leading word n-gram columns. */
-    word_features?: number;
-    sublinear_tf: boolean;
-    vocabulary: string[];
-    idf: string;
-  };
+  features: TfidfJson;
   classifier: {
     kind: LinearClassifierState['kind'];
     n_classes: number;
@@ -67,26 +58,12 @@ interface ArtifactDocument {
   created_at: string;
 }
 
-function toBase64(values: Float64Array): string {
-  const f32 = Float32Array.from(values);
-  return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString('base64');
-}
-
-function fromBase64(text: string, expectedLength: number, what: string): Float64Array {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== expectedLength * 4) {
-    throw new ModelFormatError(
-      `model artifact field ${what} has ${bytes.length / 4} values, expected ${expectedLength}`,
-    );
-  }
-  const f32 = new Float32Array(expectedLength);
-  new Uint8Array(f32.buffer).set(bytes);
-  return Float64Array.from(f32);
-}
-
-/** Rounds to float32 and back: the model in memory then equals the model read back from its artifact. */
-function quantize(values: Float64Array): Float64Array {
-  return Float64Array.from(Float32Array.from(values));
+/** A float32 array field of the artifact, checked against its expected length. */
+function readFloats(text: string, expectedLength: number, what: string): Float64Array {
+  const values = base64ToFloats(text, 'float32', expectedLength);
+  if (!values)
+    throw new ModelFormatError(`model artifact field ${what} does not hold ${expectedLength} values`);
+  return values;
 }
 
 /**
@@ -122,12 +99,12 @@ export class TextModel {
     createdAt?: string;
   }): TextModel {
     const v = parts.vectorizer.state;
-    const vectorizer = TfidfVectorizer.fromState({ ...v, idf: quantize(v.idf) });
+    const vectorizer = TfidfVectorizer.fromState({ ...v, idf: quantizeToFloat32(v.idf) });
     const c = parts.classifier;
     const classifier: LinearClassifierState = {
       ...c,
-      coef: quantize(c.coef),
-      featureScale: c.featureScale ? quantize(c.featureScale) : undefined,
+      coef: quantizeToFloat32(c.coef),
+      featureScale: c.featureScale ? quantizeToFloat32(c.featureScale) : undefined,
     };
     return new TextModel(
       [...parts.labels],
@@ -193,29 +170,20 @@ export class TextModel {
 
   /** Serialises the model: a UTF-8 JSON document. */
   toArtifact(): Buffer {
-    const v = this.vectorizer.state;
     const c = this.classifier;
-    const analyzer = v.analyzer ?? 'word';
+    const analyzer = this.vectorizer.state.analyzer ?? 'word';
     const doc: ArtifactDocument = {
       format: `${MODEL_FORMAT}/${analyzer === 'word' ? 'v1' : 'v2'}`,
       labels: [...this.labels],
       clean: this.cleanConfig,
-      features: {
-        analyzer,
-        ngram_range: [v.ngramRange[0], v.ngramRange[1]],
-        ...(v.charNgramRange ? { char_ngram_range: [v.charNgramRange[0], v.charNgramRange[1]] } : {}),
-        ...(v.wordFeatures !== undefined ? { word_features: v.wordFeatures } : {}),
-        sublinear_tf: v.sublinearTf,
-        vocabulary: [...v.vocabulary],
-        idf: toBase64(v.idf),
-      },
+      features: this.vectorizer.toJSON('float32'),
       classifier: {
         kind: c.kind,
         n_classes: c.nClasses,
         outputs: c.outputs,
-        coef: toBase64(c.coef),
+        coef: floatsToBase64(c.coef, 'float32'),
         intercept: Array.from(c.intercept),
-        feature_scale: c.featureScale ? toBase64(c.featureScale) : null,
+        feature_scale: c.featureScale ? floatsToBase64(c.featureScale, 'float32') : null,
         iterations: c.iterations ?? null,
         converged: c.converged ?? null,
       },
@@ -262,25 +230,17 @@ export class TextModel {
       throw new ModelFormatError(`model artifact has an unknown features.analyzer '${String(analyzer)}'`);
     try {
       const d = doc.features.vocabulary.length;
-      const vectorizer = TfidfVectorizer.fromState({
-        analyzer,
-        ngramRange: doc.features.ngram_range,
-        charNgramRange: doc.features.char_ngram_range,
-        wordFeatures: doc.features.word_features,
-        sublinearTf: doc.features.sublinear_tf,
-        vocabulary: doc.features.vocabulary,
-        idf: fromBase64(doc.features.idf, d, 'features.idf'),
-      });
+      const vectorizer = TfidfVectorizer.fromJSON({ ...doc.features, analyzer }, 'float32');
       const c = doc.classifier;
       const classifier: LinearClassifierState = {
         kind: c.kind,
         nClasses: c.n_classes,
         nFeatures: d,
         outputs: c.outputs,
-        coef: fromBase64(c.coef, d * c.outputs, 'classifier.coef'),
+        coef: readFloats(c.coef, d * c.outputs, 'classifier.coef'),
         intercept: Float64Array.from(c.intercept),
         featureScale: c.feature_scale
-          ? fromBase64(c.feature_scale, d, 'classifier.feature_scale')
+          ? readFloats(c.feature_scale, d, 'classifier.feature_scale')
           : undefined,
         iterations: c.iterations ?? undefined,
         converged: c.converged ?? undefined,

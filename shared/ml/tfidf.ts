@@ -1,8 +1,25 @@
 import type { FeatureConfig } from '../config/params.ts';
-import { TrainingError } from '../errors.ts';
+import { ModelFormatError, TrainingError } from '../errors.ts';
+import { base64ToFloats, type FloatPrecision, floatsToBase64 } from './float-base64.ts';
 import { CsrBuilder, type CsrMatrix } from './sparse.ts';
 
 export type Analyzer = FeatureConfig['analyzer'];
+
+/**
+ * A fitted vectorizer as JSON (the model artifact's `features` object, and the featurize step's run file):
+ * field names as in params.yaml, idf as base64 floats of the given precision.
+ */
+export interface TfidfJson {
+  /** Absent in artifacts before v2: word. */
+  analyzer?: Analyzer;
+  ngram_range: [number, number];
+  char_ngram_range?: [number, number];
+  /** word+char: the number of leading word n-gram columns. */
+  word_features?: number;
+  sublinear_tf: boolean;
+  vocabulary: string[];
+  idf: string;
+}
 
 /** The fitted state of a vectorizer, as stored in the model artifact. */
 export interface TfidfState {
@@ -534,6 +551,39 @@ export class TfidfVectorizer {
   /** Restores a vectorizer from its stored state. */
   static fromState(state: TfidfState): TfidfVectorizer {
     return new TfidfVectorizer(state);
+  }
+
+  /** The JSON form; the artifact writes float32 idf, run files float64. Key order is part of the artifact bytes. */
+  toJSON(precision: FloatPrecision): TfidfJson {
+    const v = this.state;
+    return {
+      analyzer: v.analyzer ?? 'word',
+      ngram_range: [v.ngramRange[0], v.ngramRange[1]],
+      ...(v.charNgramRange ? { char_ngram_range: [v.charNgramRange[0], v.charNgramRange[1]] } : {}),
+      ...(v.wordFeatures !== undefined ? { word_features: v.wordFeatures } : {}),
+      sublinear_tf: v.sublinearTf,
+      vocabulary: [...v.vocabulary],
+      idf: floatsToBase64(v.idf, precision),
+    };
+  }
+
+  /** Reads the JSON form; an idf of the wrong length is a ModelFormatError naming `what`. */
+  static fromJSON(json: TfidfJson, precision: FloatPrecision, what = 'features'): TfidfVectorizer {
+    const idf = base64ToFloats(json.idf, precision, json.vocabulary.length);
+    if (!idf) {
+      throw new ModelFormatError(
+        `${what}.idf does not hold ${json.vocabulary.length} ${precision} values (one per vocabulary term)`,
+      );
+    }
+    return new TfidfVectorizer({
+      analyzer: json.analyzer ?? 'word',
+      ngramRange: json.ngram_range,
+      charNgramRange: json.char_ngram_range,
+      wordFeatures: json.word_features,
+      sublinearTf: json.sublinear_tf,
+      vocabulary: json.vocabulary,
+      idf,
+    });
   }
 
   /** Columns and counts of one document's known word n-grams. */
