@@ -35,3 +35,8 @@ export function base64ToFloats(
 export function quantizeToFloat32(values: Float64Array): Float64Array {
   return Float64Array.from(Float32Array.from(values));
 }
+
+/** How many values of `precision` the base64 `text` holds (fractional when it is not a whole number). */
+export function base64FloatCount(text: string, precision: FloatPrecision): number {
+  return Buffer.byteLength(text, 'base64') / (precision === 'float32' ? 4 : 8);
+}

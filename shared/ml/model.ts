@@ -2,7 +2,7 @@ import type { CleanConfig, Params } from '../config/params.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
-import { base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
+import { base64FloatCount, base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
 import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
@@ -230,7 +230,11 @@ export class TextModel {
       throw new ModelFormatError(`model artifact has an unknown features.analyzer '${String(analyzer)}'`);
     try {
       const d = doc.features.vocabulary.length;
-      const vectorizer = TfidfVectorizer.fromJSON({ ...doc.features, analyzer }, 'float32');
+      const vectorizer = TfidfVectorizer.fromJSON(
+        { ...doc.features, analyzer },
+        'float32',
+        'model artifact field features',
+      );
       const c = doc.classifier;
       const classifier: LinearClassifierState = {
         kind: c.kind,

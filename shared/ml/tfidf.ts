@@ -1,6 +1,6 @@
 import type { FeatureConfig } from '../config/params.ts';
 import { ModelFormatError, TrainingError } from '../errors.ts';
-import { base64ToFloats, type FloatPrecision, floatsToBase64 } from './float-base64.ts';
+import { base64FloatCount, base64ToFloats, type FloatPrecision, floatsToBase64 } from './float-base64.ts';
 import { CsrBuilder, type CsrMatrix } from './sparse.ts';
 
 export type Analyzer = FeatureConfig['analyzer'];
@@ -572,7 +572,7 @@ export class TfidfVectorizer {
     const idf = base64ToFloats(json.idf, precision, json.vocabulary.length);
     if (!idf) {
       throw new ModelFormatError(
-        `${what}.idf does not hold ${json.vocabulary.length} ${precision} values (one per vocabulary term)`,
+        `${what}.idf has ${base64FloatCount(json.idf, precision)} values, expected ${json.vocabulary.length} (one per term)`,
       );
     }
     return new TfidfVectorizer({
