@@ -61,8 +61,12 @@ interface ArtifactDocument {
 /** A float32 array field of the artifact, checked against its expected length. */
 function readFloats(text: string, expectedLength: number, what: string): Float64Array {
   const values = base64ToFloats(text, 'float32', expectedLength);
-  if (!values)
-    throw new ModelFormatError(`model artifact field ${what} does not hold ${expectedLength} values`);
+  if (!values) {
+    const count = base64FloatCount(text, 'float32');
+    throw new ModelFormatError(
+      `model artifact field ${what} has ${count} values, expected ${expectedLength}`,
+    );
+  }
   return values;
 }
 
