@@ -2,8 +2,13 @@
  * The one error hierarchy of textops. Error names are stable: Step Functions `Retry`/`Catch` match them,
  * the failure recorder writes them into `runs/<id>/status.json`, and HTTP mappers turn them into problems.
  * A test checks that every name the state machine matches is listed in `ERROR_NAMES`.
+ *
+ * Each class spells its name as a string literal rather than reading `new.target.name`: a minifier renames
+ * classes (`class ConfigError` becomes `class s`), and the bundles keep their names only while the build says
+ * `keepNames`. tests/unit/error-names.test.ts bundles this file minified and checks every name survives.
  */
 export class TextopsError extends Error {
+  override readonly name: string = 'TextopsError';
   /** Whether a retry may succeed (network, throttling); steps retry only these. */
   readonly retryable: boolean = false;
   /** Extra machine-readable context (row, column, key…), safe to show a user. */
@@ -11,44 +16,61 @@ export class TextopsError extends Error {
 
   constructor(message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.details = Object.freeze({ ...(options.details ?? {}) });
   }
 }
 
 /** A setting in params.yaml, an override file or the environment is missing or invalid. */
-export class ConfigError extends TextopsError {}
+export class ConfigError extends TextopsError {
+  override readonly name: string = 'ConfigError';
+}
 
 /** The uploaded data cannot be trained on: bad CSV, missing column, one class, empty… */
-export class InvalidDatasetError extends TextopsError {}
+export class InvalidDatasetError extends TextopsError {
+  override readonly name: string = 'InvalidDatasetError';
+}
 
 /** A model artifact is foreign, of another version, or does not match its checksum. */
-export class ModelFormatError extends TextopsError {}
+export class ModelFormatError extends TextopsError {
+  override readonly name: string = 'ModelFormatError';
+}
 
 /** A model trained but did not pass the quality gate; it is kept, not promoted. */
-export class QualityGateFailedError extends TextopsError {}
+export class QualityGateFailedError extends TextopsError {
+  override readonly name: string = 'QualityGateFailedError';
+}
 
 /** Training could not produce a usable model (e.g. no features survived min_df). */
-export class TrainingError extends TextopsError {}
+export class TrainingError extends TextopsError {
+  override readonly name: string = 'TrainingError';
+}
 
 /** An object or version that was asked for does not exist. */
-export class NotFoundError extends TextopsError {}
+export class NotFoundError extends TextopsError {
+  override readonly name: string = 'NotFoundError';
+}
 
 /** A conditional write lost a race (S3 412/409): the caller may re-read and retry. */
 export class ConflictError extends TextopsError {
+  override readonly name: string = 'ConflictError';
   override readonly retryable = true;
 }
 
 /** A dependency (object store, state machine service) failed in a way a retry may fix. */
 export class TransientError extends TextopsError {
+  override readonly name: string = 'TransientError';
   override readonly retryable = true;
 }
 
 /** A public corpus could not be fetched or is not what its source should serve (`textops data download`). */
-export class DownloadError extends TextopsError {}
+export class DownloadError extends TextopsError {
+  override readonly name: string = 'DownloadError';
+}
 
 /** A run cannot be retried as it is (its data or configuration is wrong, it passed, or it is still running). */
-export class RunNotRetryableError extends TextopsError {}
+export class RunNotRetryableError extends TextopsError {
+  override readonly name: string = 'RunNotRetryableError';
+}
 
 /** Every error name a pipeline step can throw; the state machine may match only these (and States.*). */
 export const ERROR_NAMES = [
@@ -64,6 +86,12 @@ export const ERROR_NAMES = [
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];
+
+/**
+ * Errors only the CLI throws, never a pipeline step, so the state machine does not match them. Their names are
+ * still a contract: the CLI prints them (`textops: DownloadError: …`) and scripts match on that.
+ */
+export const CLI_ERROR_NAMES = ['DownloadError', 'RunNotRetryableError'] as const;
 
 /** A readable one-line description of any thrown value, for logs and status files. */
 export function describeError(error: unknown): { name: string; message: string } {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';
 import { loadModelDirectory } from '../../shared/ml/model-directory.ts';
-import { evaluateDocs, preprocess } from '../../shared/ml/training.ts';
+import { cleanDocuments, evaluateDocs } from '../../shared/ml/training.ts';
 import { formatMetrics } from '../output.ts';
 
 export function registerEvaluate(program: Command): void {
@@ -22,7 +22,7 @@ export function registerEvaluate(program: Command): void {
           `labels ${unknown.map((l) => `'${l}'`).join(', ')} are not among the model's classes (${model.labels.join(', ')})`,
         );
       }
-      const docs = await preprocess(
+      const docs = await cleanDocuments(
         data.examples.map((e) => e.text),
         model.params,
       );

@@ -4,7 +4,7 @@ import { sqsClient } from '../../shared/aws/clients.ts';
 import { runSqsConsumer } from '../../shared/aws/sqs-consumer.ts';
 import { getStringFromEnv } from '../../shared/config/env.ts';
 import { readRuntimeSettings } from '../../shared/config/runtime.ts';
-import { logJson } from '../../shared/pipeline/log.ts';
+import { jsonLogger } from '../../shared/log.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -17,9 +17,11 @@ export function registerWorker(program: Command): void {
     .action(async (options: { queueUrl?: string; wait: string }) => {
       const settings = readRuntimeSettings();
       const queueUrl = options.queueUrl ?? settings.queueUrl ?? getStringFromEnv('TEXTOPS_QUEUE_URL');
+      // stdout, like the trigger Lambda whose handler it runs: a pod's `kubectl logs` shows the same lines.
+      const log = jsonLogger({ stream: 'stdout' });
       const controller = new AbortController();
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort());
-      logJson('worker started', { queueUrl });
+      log.info('worker started', { queueUrl });
       await runSqsConsumer(
         sqsClient(settings),
         {
@@ -27,10 +29,10 @@ export function registerWorker(program: Command): void {
           waitTimeSeconds: Number(options.wait),
           // The trigger Lambda's handler itself: the same parsing, naming and partial-failure logic.
           handle: async (event, context) => (await trigger(event, context)) ?? { batchItemFailures: [] },
-          log: logJson,
+          log,
         },
         controller.signal,
       );
-      logJson('worker stopped');
+      log.info('worker stopped');
     });
 }

@@ -2,13 +2,13 @@ import middy from '@middy/core';
 import { codeVersion } from '../../shared/config/code-version.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { readRuntimeSettings, readServingSettings } from '../../shared/config/runtime.ts';
+import { jsonLogger } from '../../shared/log.ts';
 import { servingEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import {
   type ApiGatewayEvent,
   type ApiGatewayResult,
   createLambdaHandler,
 } from '../../shared/serving/lambda-handler.ts';
-import { jsonLogger } from '../../shared/serving/log.ts';
 import { modelSourceFor } from '../../shared/serving/source-from-settings.ts';
 
 // Built once per Lambda container, during init: settings are checked and the first model load starts here.
@@ -19,7 +19,8 @@ const { handler: serve, serving } = createLambdaHandler({
   params,
   apiKey: settings.apiKey,
   corsOrigin: settings.corsOrigin,
-  log: jsonLogger(),
+  // stderr, as `textops serve` writes them: stdout carries the EMF documents the middleware flushes.
+  log: jsonLogger({ stream: 'stderr' }),
   codeVersion: codeVersion(),
 });
 

@@ -2,7 +2,7 @@ import { codeVersion } from '../config/code-version.ts';
 import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
 import { loadParams, type Params } from '../config/params.ts';
 import { readRuntimeSettings } from '../config/runtime.ts';
-import { logJson } from '../pipeline/log.ts';
+import { jsonLogger } from '../log.ts';
 import type { StepDeps } from '../pipeline/step-deps.ts';
 import type { TriggerDeps } from '../pipeline/trigger.ts';
 import type { ObjectStore } from '../ports.ts';
@@ -13,6 +13,8 @@ import { SfnPipelineStarter } from './sfn-starter.ts';
 // Read once per process (a Lambda sandbox serves many invocations): params.yaml is validated at the door.
 let params: Params | undefined;
 const stores = new Map<string, ObjectStore>();
+// stdout: the handlers' EMF documents go there too, so one CloudWatch stream holds a run's lines and metrics.
+const log = jsonLogger({ stream: 'stdout' });
 
 export function storeFor(bucket: string): ObjectStore {
   let store = stores.get(bucket);
@@ -28,14 +30,14 @@ export function stepDeps(bucket: string): StepDeps {
   // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
   const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
   params ??= file ? loadParams(file) : loadParams();
-  return { store: storeFor(bucket), baseParams: params, codeVersion: codeVersion(), log: logJson };
+  return { store: storeFor(bucket), baseParams: params, codeVersion: codeVersion(), log };
 }
 
 /** What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, and the buckets' stores. */
 export function triggerDeps(): TriggerDeps {
   const settings = readRuntimeSettings();
   const arn = settings.stateMachineArn ?? getStringFromEnv('TEXTOPS_STATE_MACHINE_ARN');
-  return { starter: new SfnPipelineStarter(sfnClient(settings), arn), storeFor, log: logJson };
+  return { starter: new SfnPipelineStarter(sfnClient(settings), arn), storeFor, log };
 }
 
 /** Forgets cached params and stores (tests and the local runtime, after they change the environment). */

@@ -5,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 
 export interface SqsConsumerOptions {
   queueUrl: string;
@@ -14,7 +14,7 @@ export interface SqsConsumerOptions {
   maxMessages?: number;
   /** The same consumer Lambda runs: an SQS-shaped event in, partial batch failures out. */
   handle: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
   /** Pause after a failed receive, so a misconfiguration does not spin. */
   errorBackoffMs?: number;
 }
@@ -80,7 +80,7 @@ export async function pollOnce(
     failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   } catch (error) {
     // Like Lambda: a handler that throws fails the whole batch; nothing is deleted.
-    options.log?.('the batch failed; its messages will be redelivered', { error: describeError(error) });
+    options.log?.error('the batch failed; its messages will be redelivered', { error });
     return { received: messages.length, deleted: 0, failed: messages.length };
   }
   const done = messages.filter((m) => !failedIds.has(m.MessageId ?? ''));
@@ -91,7 +91,7 @@ export async function pollOnce(
         Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
       }),
     );
-    for (const f of result.Failed ?? []) options.log?.('could not delete a handled message', { ...f });
+    for (const f of result.Failed ?? []) options.log?.error('could not delete a handled message', { ...f });
   }
   return { received: messages.length, deleted: done.length, failed: messages.length - done.length };
 }
@@ -108,10 +108,10 @@ export async function runSqsConsumer(
   while (!signal.aborted) {
     try {
       const r = await pollOnce(client, options, signal);
-      if (r.received > 0) options.log?.('batch handled', r);
+      if (r.received > 0) options.log?.info('batch handled', r);
     } catch (error) {
       if (signal.aborted) break;
-      options.log?.('receive failed', { error: describeError(error) });
+      options.log?.error('receive failed', { error });
       await new Promise((resolve) => setTimeout(resolve, options.errorBackoffMs ?? 5000));
     }
   }

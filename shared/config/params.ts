@@ -42,6 +42,13 @@ const paramsSchema = z
         ngram_range: z
           .tuple([z.number().int().min(1), z.number().int().min(1)])
           .refine(([lo, hi]) => lo <= hi && hi <= 4, 'must be [min, max] with min <= max <= 4'),
+        // Keys added after the first release default, so params files and runs' stored params from before still
+        // validate (and mean what they meant).
+        analyzer: z.enum(['word', 'char_wb', 'word+char']).default('word'),
+        char_ngram_range: z
+          .tuple([z.number().int().min(1), z.number().int().min(1)])
+          .refine(([lo, hi]) => lo <= hi && hi <= 8, 'must be [min, max] with min <= max <= 8')
+          .default([2, 5]),
         max_features: z.number().int().positive().nullable(),
         min_df: fractionOrCount,
         max_df: fractionOrCount,
@@ -58,6 +65,7 @@ const paramsSchema = z
             tol: z.number().positive(),
             nb_scaling: z.boolean(),
             nb_blend: z.number().min(0),
+            class_weight: z.enum(['balanced']).nullable().default(null),
           })
           .strict()
           .refine((lr) => !(lr.nb_scaling && lr.nb_blend > 0), {

@@ -13,7 +13,7 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
 import { extract } from 'tar-stream';
 import { DownloadError } from '../errors.ts';
-import { seededRandom } from '../ml/dataset.ts';
+import { seededRandom } from '../ml/split.ts';
 
 export type CorpusName = 'imdb' | 'agnews';
 export type CorpusSplit = 'train' | 'test';

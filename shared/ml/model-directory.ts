@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError } from '../errors.ts';
-import { sha256 } from './dataset.ts';
+import { sha256 } from './hash.ts';
 import { TextModel } from './model.ts';
 
 export const MODEL_FILE = 'model.json';

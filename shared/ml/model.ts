@@ -2,15 +2,25 @@ import type { CleanConfig, Params } from '../config/params.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
-import { sha256 } from './dataset.ts';
+import { base64FloatCount, base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
+import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';
-import { TfidfVectorizer } from './tfidf.ts';
+import { type Analyzer, type TfidfJson, TfidfVectorizer } from './tfidf.ts';
 
 export const MODEL_FORMAT = 'textops.model';
-export const MODEL_FORMAT_VERSION = 1;
-const FORMAT_ID = `${MODEL_FORMAT}/v${MODEL_FORMAT_VERSION}`;
+/**
+ * The newest format version this code writes and reads. v2 added character n-gram features; a model is written
+ * in the oldest version that holds it, so a word n-gram model stays v1 (servers on older code keep loading it)
+ * while a character n-gram model is v2, which older code refuses by name instead of featurizing it as words.
+ */
+export const MODEL_FORMAT_VERSION = 2;
+const READ_VERSIONS = ['v1', 'v2'];
+const ANALYZERS: readonly Analyzer[] = ['word', 'char_wb', 'word+char'];
+
+/** Documents featurized at a time by `TextModel.probabilities`. */
+const PROBABILITY_SLICE = 1024;
 
 /** Where a model came from; part of the artifact and of the registry entry. */
 export interface ModelLineage {
@@ -31,7 +41,7 @@ interface ArtifactDocument {
   format: string;
   labels: string[];
   clean: CleanConfig;
-  features: { ngram_range: [number, number]; sublinear_tf: boolean; vocabulary: string[]; idf: string };
+  features: TfidfJson;
   classifier: {
     kind: LinearClassifierState['kind'];
     n_classes: number;
@@ -48,26 +58,16 @@ interface ArtifactDocument {
   created_at: string;
 }
 
-function toBase64(values: Float64Array): string {
-  const f32 = Float32Array.from(values);
-  return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString('base64');
-}
-
-function fromBase64(text: string, expectedLength: number, what: string): Float64Array {
-  const bytes = Buffer.from(text, 'base64');
-  if (bytes.length !== expectedLength * 4) {
+/** A float32 array field of the artifact, checked against its expected length. */
+function readFloats(text: string, expectedLength: number, what: string): Float64Array {
+  const values = base64ToFloats(text, 'float32', expectedLength);
+  if (!values) {
+    const count = base64FloatCount(text, 'float32');
     throw new ModelFormatError(
-      `model artifact field ${what} has ${bytes.length / 4} values, expected ${expectedLength}`,
+      `model artifact field ${what} has ${count} values, expected ${expectedLength}`,
     );
   }
-  const f32 = new Float32Array(expectedLength);
-  new Uint8Array(f32.buffer).set(bytes);
-  return Float64Array.from(f32);
-}
-
-/** Rounds to float32 and back: the model in memory then equals the model read back from its artifact. */
-function quantize(values: Float64Array): Float64Array {
-  return Float64Array.from(Float32Array.from(values));
+  return values;
 }
 
 /**
@@ -103,12 +103,12 @@ export class TextModel {
     createdAt?: string;
   }): TextModel {
     const v = parts.vectorizer.state;
-    const vectorizer = TfidfVectorizer.fromState({ ...v, idf: quantize(v.idf) });
+    const vectorizer = TfidfVectorizer.fromState({ ...v, idf: quantizeToFloat32(v.idf) });
     const c = parts.classifier;
     const classifier: LinearClassifierState = {
       ...c,
-      coef: quantize(c.coef),
-      featureScale: c.featureScale ? quantize(c.featureScale) : undefined,
+      coef: quantizeToFloat32(c.coef),
+      featureScale: c.featureScale ? quantizeToFloat32(c.featureScale) : undefined,
     };
     return new TextModel(
       [...parts.labels],
@@ -148,7 +148,15 @@ export class TextModel {
 
   /** Class probabilities (row-major, n × labels) of already-cleaned token lists. */
   probabilities(docs: readonly (readonly string[])[]): Float64Array {
-    return predictProba(this.classifier, this.features(docs));
+    // In slices, so a test set's feature matrix (~1,600 non-zeros per review with character n-grams) is never
+    // whole in memory.
+    const K = this.labels.length;
+    const out = new Float64Array(docs.length * K);
+    for (let start = 0; start < docs.length; start += PROBABILITY_SLICE) {
+      const slice = docs.slice(start, start + PROBABILITY_SLICE);
+      out.set(predictProba(this.classifier, this.features(slice)), start * K);
+    }
+    return out;
   }
 
   /** Label and per-class probabilities of one raw text. */
@@ -166,25 +174,20 @@ export class TextModel {
 
   /** Serialises the model: a UTF-8 JSON document. */
   toArtifact(): Buffer {
-    const v = this.vectorizer.state;
     const c = this.classifier;
+    const analyzer = this.vectorizer.state.analyzer ?? 'word';
     const doc: ArtifactDocument = {
-      format: FORMAT_ID,
+      format: `${MODEL_FORMAT}/${analyzer === 'word' ? 'v1' : 'v2'}`,
       labels: [...this.labels],
       clean: this.cleanConfig,
-      features: {
-        ngram_range: [v.ngramRange[0], v.ngramRange[1]],
-        sublinear_tf: v.sublinearTf,
-        vocabulary: [...v.vocabulary],
-        idf: toBase64(v.idf),
-      },
+      features: this.vectorizer.toJSON('float32'),
       classifier: {
         kind: c.kind,
         n_classes: c.nClasses,
         outputs: c.outputs,
-        coef: toBase64(c.coef),
+        coef: floatsToBase64(c.coef, 'float32'),
         intercept: Array.from(c.intercept),
-        feature_scale: c.featureScale ? toBase64(c.featureScale) : null,
+        feature_scale: c.featureScale ? floatsToBase64(c.featureScale, 'float32') : null,
         iterations: c.iterations ?? null,
         converged: c.converged ?? null,
       },
@@ -221,29 +224,31 @@ export class TextModel {
     const [name, version] = doc.format.split('/');
     if (name !== MODEL_FORMAT)
       throw new ModelFormatError(`not a textops model artifact: format '${doc.format}'`);
-    if (version !== `v${MODEL_FORMAT_VERSION}`) {
+    if (!READ_VERSIONS.includes(version)) {
       throw new ModelFormatError(
-        `model artifact version '${version}' is not supported by this code (reads v${MODEL_FORMAT_VERSION})`,
+        `model artifact version '${version}' is not supported by this code (reads ${READ_VERSIONS.join(', ')})`,
       );
     }
+    const analyzer = doc.features?.analyzer ?? 'word';
+    if (!ANALYZERS.includes(analyzer))
+      throw new ModelFormatError(`model artifact has an unknown features.analyzer '${String(analyzer)}'`);
     try {
       const d = doc.features.vocabulary.length;
-      const vectorizer = TfidfVectorizer.fromState({
-        ngramRange: doc.features.ngram_range,
-        sublinearTf: doc.features.sublinear_tf,
-        vocabulary: doc.features.vocabulary,
-        idf: fromBase64(doc.features.idf, d, 'features.idf'),
-      });
+      const vectorizer = TfidfVectorizer.fromJSON(
+        { ...doc.features, analyzer },
+        'float32',
+        'model artifact field features',
+      );
       const c = doc.classifier;
       const classifier: LinearClassifierState = {
         kind: c.kind,
         nClasses: c.n_classes,
         nFeatures: d,
         outputs: c.outputs,
-        coef: fromBase64(c.coef, d * c.outputs, 'classifier.coef'),
+        coef: readFloats(c.coef, d * c.outputs, 'classifier.coef'),
         intercept: Float64Array.from(c.intercept),
         featureScale: c.feature_scale
-          ? fromBase64(c.feature_scale, d, 'classifier.feature_scale')
+          ? readFloats(c.feature_scale, d, 'classifier.feature_scale')
           : undefined,
         iterations: c.iterations ?? undefined,
         converged: c.converged ?? undefined,

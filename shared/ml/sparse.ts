@@ -12,17 +12,24 @@ export interface CsrMatrix {
 
 /** Builds a CSR matrix row by row without knowing the number of non-zeros in advance. */
 export class CsrBuilder {
-  private indices = new Int32Array(1024);
-  private values = new Float64Array(1024);
+  private indices: Int32Array;
+  private values: Float64Array;
   private readonly indptr: number[] = [0];
   private nnz = 0;
 
-  constructor(private readonly nCols: number) {}
+  /** `capacity`: the number of non-zeros when known; a matrix that fills it exactly is returned without a copy. */
+  constructor(
+    private readonly nCols: number,
+    capacity = 1024,
+  ) {
+    this.indices = new Int32Array(capacity);
+    this.values = new Float64Array(capacity);
+  }
 
   /** Appends a row; `indices` must be ascending. */
   addRow(indices: ArrayLike<number>, values: ArrayLike<number>, length = indices.length): void {
     if (this.nnz + length > this.indices.length) {
-      let size = this.indices.length * 2;
+      let size = Math.max(1024, this.indices.length * 2);
       while (size < this.nnz + length) size *= 2;
       const grownIndices = new Int32Array(size);
       grownIndices.set(this.indices.subarray(0, this.nnz));
@@ -40,12 +47,13 @@ export class CsrBuilder {
   }
 
   build(): CsrMatrix {
+    const exact = this.nnz === this.indices.length;
     return {
       nRows: this.indptr.length - 1,
       nCols: this.nCols,
       indptr: Int32Array.from(this.indptr),
-      indices: this.indices.slice(0, this.nnz),
-      values: this.values.slice(0, this.nnz),
+      indices: exact ? this.indices : this.indices.slice(0, this.nnz),
+      values: exact ? this.values : this.values.slice(0, this.nnz),
     };
   }
 }

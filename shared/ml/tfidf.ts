@@ -1,14 +1,43 @@
 import type { FeatureConfig } from '../config/params.ts';
-import { TrainingError } from '../errors.ts';
+import { ModelFormatError, TrainingError } from '../errors.ts';
+import { base64FloatCount, base64ToFloats, type FloatPrecision, floatsToBase64 } from './float-base64.ts';
 import { CsrBuilder, type CsrMatrix } from './sparse.ts';
+
+export type Analyzer = FeatureConfig['analyzer'];
+
+/**
+ * A fitted vectorizer as JSON (the model artifact's `features` object, and the featurize step's run file):
+ * field names as in params.yaml, idf as base64 floats of the given precision.
+ */
+export interface TfidfJson {
+  /** Absent in artifacts before v2: word. */
+  analyzer?: Analyzer;
+  ngram_range: [number, number];
+  char_ngram_range?: [number, number];
+  /** word+char: the number of leading word n-gram columns. */
+  word_features?: number;
+  sublinear_tf: boolean;
+  vocabulary: string[];
+  idf: string;
+}
 
 /** The fitted state of a vectorizer, as stored in the model artifact. */
 export interface TfidfState {
+  /** Absent in states written before there was a choice: `word`. */
+  readonly analyzer?: Analyzer;
+  /** Word n-gram lengths (analyzer `word`, `word+char`). */
   readonly ngramRange: readonly [number, number];
+  /** Character n-gram lengths (analyzer `char_wb`, `word+char`). */
+  readonly charNgramRange?: readonly [number, number];
   readonly sublinearTf: boolean;
-  /** Feature names in column order (sorted, as scikit-learn does). */
+  /**
+   * Feature names in column order: sorted, as scikit-learn does; for `word+char` the word block's sorted names
+   * then the character block's (scikit-learn's FeatureUnion column order).
+   */
   readonly vocabulary: readonly string[];
   readonly idf: Float64Array;
+  /** `word+char`: how many leading columns are the word block. */
+  readonly wordFeatures?: number;
 }
 
 /** Growable Int32 column, for the per-n-gram tables of `fit`. */
@@ -71,23 +100,385 @@ class PairTable {
   }
 }
 
+/** Per-term document frequency and corpus frequency, counted as documents stream past. */
+class TermStats {
+  readonly df = new IntColumn();
+  readonly totals = new IntColumn();
+  private readonly lastDoc = new IntColumn();
+  size = 0;
+
+  add(): number {
+    const id = this.size++;
+    this.df.ensure(this.size);
+    this.totals.ensure(this.size);
+    this.lastDoc.ensure(this.size);
+    this.lastDoc.data[id] = -1;
+    return id;
+  }
+
+  count(id: number, doc: number): void {
+    this.totals.data[id]++;
+    if (this.lastDoc.data[id] !== doc) {
+      this.lastDoc.data[id] = doc;
+      this.df.data[id]++;
+    }
+  }
+}
+
+/** One analyzer's counted n-grams, before pruning: what `prune` needs, and each document's term ids. */
+interface CountedBlock {
+  readonly analyzer: 'word' | 'char_wb';
+  readonly range: readonly [number, number];
+  readonly stats: TermStats;
+  name(id: number): string;
+  /** The term ids (with repeats) of document `d`; may be a view of a scratch buffer valid until the next call. */
+  termsOf(d: number): Int32Array;
+}
+
+function tokensOf(doc: string | readonly string[]): readonly string[] {
+  return typeof doc === 'string' ? (doc === '' ? [] : doc.split(' ')) : doc;
+}
+
+/** Word n-grams, interned as (prefix id, last token id) pairs; each document's n-gram ids are kept. */
+function countWordNgrams(
+  docs: readonly (string | readonly string[])[],
+  range: readonly [number, number],
+): CountedBlock {
+  const [lo, hi] = range;
+  const stats = new TermStats();
+  const tokenIds = new Map<string, number>();
+  const tokenNames: string[] = [];
+  const pairs = new PairTable();
+  const prefix = new IntColumn();
+  const last = new IntColumn();
+  const newTerm = (prefixId: number, lastId: number): number => {
+    const id = stats.add();
+    prefix.ensure(stats.size);
+    last.ensure(stats.size);
+    prefix.data[id] = prefixId;
+    last.data[id] = lastId;
+    return id;
+  };
+  const tokenId = (token: string): number => {
+    let id = tokenIds.get(token);
+    if (id === undefined) {
+      id = newTerm(-1, -1);
+      tokenIds.set(token, id);
+      tokenNames[id] = token;
+    }
+    return id;
+  };
+  // Per-document n-gram ids; scratch buffers are reused so the loop allocates one array per document.
+  const docTerms: Int32Array[] = new Array(docs.length);
+  const ids = new IntColumn();
+  const grams = new IntColumn();
+  for (let d = 0; d < docs.length; d++) {
+    const tokens = tokensOf(docs[d]);
+    const length = tokens.length;
+    ids.ensure(length);
+    grams.ensure(length * (hi - lo + 1));
+    for (let i = 0; i < length; i++) ids.data[i] = tokenId(tokens[i]);
+    let count = 0;
+    for (let i = 0; i < length; i++) {
+      let gram = ids.data[i];
+      for (let n = 1; n <= hi && i + n <= length; n++) {
+        if (n > 1) {
+          const lastId = ids.data[i + n - 1];
+          const id = pairs.intern(gram, lastId, stats.size);
+          if (id === stats.size) newTerm(gram, lastId);
+          gram = id;
+        }
+        if (n < lo) continue;
+        grams.data[count++] = gram;
+        stats.count(gram, d);
+      }
+    }
+    docTerms[d] = grams.data.slice(0, count);
+  }
+  return {
+    analyzer: 'word',
+    range,
+    stats,
+    name: (id) => {
+      const parts: string[] = [];
+      let at = id;
+      while (prefix.data[at] !== -1) {
+        parts.push(tokenNames[last.data[at]]);
+        at = prefix.data[at];
+      }
+      parts.push(tokenNames[at]);
+      return parts.reverse().join(' ');
+    },
+    termsOf: (d) => docTerms[d],
+  };
+}
+
+/** The characters Python's `str.split()` splits on: scikit-learn's char_wb finds words with it. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+001C–U+001F are whitespace to Python's str.split().
+const PYTHON_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const PYTHON_WHITESPACE_RUN = new RegExp(`${PYTHON_WHITESPACE.source}+`);
+const SURROGATE = /[\ud800-\udfff]/;
+
 /**
- * TF-IDF with scikit-learn's semantics (`TfidfVectorizer` on pre-tokenized text): word n-grams in a range,
- * `min_df`/`max_df`, `max_features` (top terms by corpus frequency), raw or sublinear tf (1 + ln tf), smoothed
- * idf `ln((1 + n) / (1 + df)) + 1`, and L2-normalised rows.
+ * Calls `emit` with each character n-gram of one token, as scikit-learn's `_char_wb_ngrams` makes them: the
+ * token is split into words at whitespace (a cleaned token has none), each word padded with one space on each
+ * side, and for n = lo..hi every window of n characters (code points, as Python counts) inside the padded word
+ * is emitted; once n reaches the padded length, the whole padded word is emitted once and longer n are skipped.
+ */
+export function charWbNgrams(token: string, lo: number, hi: number, emit: (gram: string) => void): void {
+  if (PYTHON_WHITESPACE.test(token)) {
+    for (const word of token.split(PYTHON_WHITESPACE_RUN)) if (word !== '') charWbNgrams(word, lo, hi, emit);
+    return;
+  }
+  if (token === '') return;
+  const padded = ` ${token} `;
+  if (SURROGATE.test(padded)) {
+    const points = Array.from(padded);
+    windows(points.length, lo, hi, (start, n) => emit(points.slice(start, start + n).join('')));
+  } else {
+    windows(padded.length, lo, hi, (start, n) => emit(padded.substring(start, start + n)));
+  }
+}
+
+function windows(length: number, lo: number, hi: number, emit: (start: number, n: number) => void): void {
+  for (let n = lo; n <= hi; n++) {
+    if (n >= length) {
+      emit(0, length);
+      return;
+    }
+    for (let start = 0; start + n <= length; start++) emit(start, n);
+  }
+}
+
+/**
+ * Character n-grams within word boundaries. A word's n-grams are the same wherever it occurs, so they are made
+ * once per distinct token; a document is kept as its token ids (one int each), not as its ~15× more n-grams.
+ */
+function countCharNgrams(
+  docs: readonly (string | readonly string[])[],
+  range: readonly [number, number],
+): CountedBlock {
+  const [lo, hi] = range;
+  const stats = new TermStats();
+  const gramIds = new Map<string, number>();
+  const gramNames: string[] = [];
+  const wordIds = new Map<string, number>();
+  // Token id w's n-gram ids are wordGrams[wordStart[w] .. wordStart[w + 1]).
+  const wordStart = new IntColumn();
+  const wordGrams = new IntColumn();
+  let nWords = 0;
+  let nWordGrams = 0;
+  const wordId = (token: string): number => {
+    let id = wordIds.get(token);
+    if (id !== undefined) return id;
+    id = nWords++;
+    wordIds.set(token, id);
+    wordStart.ensure(nWords + 1);
+    wordStart.data[id] = nWordGrams;
+    charWbNgrams(token, lo, hi, (gram) => {
+      let g = gramIds.get(gram);
+      if (g === undefined) {
+        g = stats.add();
+        gramIds.set(gram, g);
+        gramNames[g] = gram;
+      }
+      wordGrams.ensure(nWordGrams + 1);
+      wordGrams.data[nWordGrams++] = g;
+    });
+    wordStart.data[nWords] = nWordGrams;
+    return id;
+  };
+  const docWords: Int32Array[] = new Array(docs.length);
+  for (let d = 0; d < docs.length; d++) {
+    const tokens = tokensOf(docs[d]);
+    const words = new Int32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const w = wordId(tokens[i]);
+      words[i] = w;
+      for (let p = wordStart.data[w]; p < wordStart.data[w + 1]; p++) stats.count(wordGrams.data[p], d);
+    }
+    docWords[d] = words;
+  }
+  const scratch = new IntColumn();
+  return {
+    analyzer: 'char_wb',
+    range,
+    stats,
+    name: (id) => gramNames[id],
+    termsOf: (d) => {
+      const words = docWords[d];
+      let count = 0;
+      for (let i = 0; i < words.length; i++) {
+        const from = wordStart.data[words[i]];
+        const to = wordStart.data[words[i] + 1];
+        scratch.ensure(count + to - from);
+        for (let p = from; p < to; p++) scratch.data[count++] = wordGrams.data[p];
+      }
+      return scratch.data.subarray(0, count);
+    },
+  };
+}
+
+/** A counted block after min_df/max_df/max_features: its sorted names, idf and term id → column map. */
+interface PrunedBlock {
+  readonly counted: CountedBlock;
+  readonly names: string[];
+  readonly idf: Float64Array;
+  /** Column within the block of each term id, −1 for a pruned term. */
+  readonly column: Int32Array;
+  /** Non-zeros of the block's matrix: the sum of the kept terms' document frequencies. */
+  readonly nnz: number;
+}
+
+function prune(counted: CountedBlock, config: FeatureConfig, nDocs: number): PrunedBlock {
+  const df = counted.stats.df.data;
+  const totals = counted.stats.totals.data;
+  const size = counted.stats.size;
+  const minCount = config.min_df >= 1 ? config.min_df : config.min_df * nDocs;
+  const maxCount = config.max_df <= 1 ? config.max_df * nDocs : config.max_df;
+  if (maxCount < minCount)
+    throw new TrainingError('features.max_df corresponds to fewer documents than min_df');
+  let kept: number[] = [];
+  for (let id = 0; id < size; id++) {
+    const count = df[id];
+    if (count >= minCount && count <= maxCount && totals[id] > 0) kept.push(id);
+  }
+  let names = kept.map((id) => counted.name(id));
+  if (config.max_features !== null && kept.length > config.max_features) {
+    const top = kept
+      .map((_, k) => k)
+      .sort((a, b) => totals[kept[b]] - totals[kept[a]] || (names[a] < names[b] ? -1 : 1))
+      .slice(0, config.max_features);
+    kept = top.map((k) => kept[k]);
+    names = top.map((k) => names[k]);
+  }
+  if (kept.length === 0) {
+    const what = counted.analyzer === 'word' ? 'word n-gram' : 'character n-gram';
+    throw new TrainingError(
+      `no term is left after min_df/max_df pruning: the data is too small for these features (no ${what})`,
+    );
+  }
+  // Columns in term order, as scikit-learn numbers its vocabulary.
+  const order = kept
+    .map((_, k) => k)
+    .sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
+  kept = order.map((k) => kept[k]);
+  names = order.map((k) => names[k]);
+  const column = new Int32Array(size).fill(-1);
+  const idf = new Float64Array(kept.length);
+  let nnz = 0;
+  kept.forEach((id, j) => {
+    column[id] = j;
+    idf[j] = Math.log((1 + nDocs) / (1 + df[id])) + 1;
+    nnz += df[id];
+  });
+  return { counted, names, idf, column, nnz };
+}
+
+/** One analyzer's columns [offset, offset + size) of a fitted vectorizer, with its term → column index. */
+interface Block {
+  readonly analyzer: 'word' | 'char_wb';
+  readonly range: readonly [number, number];
+  readonly offset: number;
+  readonly size: number;
+  readonly index: Map<string, number>;
+}
+
+function blocksOf(state: TfidfState): Block[] {
+  const analyzer = state.analyzer ?? 'word';
+  const n = state.vocabulary.length;
+  const block = (kind: Block['analyzer'], range: readonly [number, number], offset: number, size: number) => {
+    const index = new Map<string, number>();
+    for (let j = offset; j < offset + size; j++) index.set(state.vocabulary[j], j);
+    return { analyzer: kind, range, offset, size, index };
+  };
+  if (analyzer === 'word') return [block('word', state.ngramRange, 0, n)];
+  const charRange = state.charNgramRange;
+  if (!charRange) throw new Error(`a ${analyzer} vectorizer needs its character n-gram range`);
+  if (analyzer === 'char_wb') return [block('char_wb', charRange, 0, n)];
+  if (analyzer !== 'word+char') throw new Error(`unknown analyzer '${String(analyzer)}'`);
+  const words = state.wordFeatures;
+  if (words === undefined || !Number.isInteger(words) || words < 0 || words > n)
+    throw new Error('a word+char vectorizer needs the size of its word block within its vocabulary');
+  return [block('word', state.ngramRange, 0, words), block('char_wb', charRange, words, n - words)];
+}
+
+/**
+ * Turns one document's per-block term counts into its TF-IDF row: (sublinear) tf × idf, each block
+ * L2-normalised on its own (one block: the usual row norm; two: what scikit-learn's FeatureUnion of two
+ * TfidfVectorizers gives, each transformer normalising its own output before the columns are concatenated).
+ */
+class RowWeigher {
+  private cols = new Int32Array(1024);
+  private values = new Float64Array(1024);
+  private length = 0;
+
+  constructor(
+    private readonly idf: Float64Array,
+    private readonly sublinearTf: boolean,
+    /** Counts by column; `addBlock` clears the ones it reads, so the array is reused for the next row. */
+    readonly counts: Float64Array,
+  ) {}
+
+  /** Appends one block's columns (any order; their counts in `counts`), normalised on their own. */
+  addBlock(blockCols: readonly number[]): void {
+    const start = this.length;
+    const end = start + blockCols.length;
+    if (end > this.cols.length) {
+      let size = this.cols.length * 2;
+      while (size < end) size *= 2;
+      const cols = new Int32Array(size);
+      cols.set(this.cols.subarray(0, start));
+      const values = new Float64Array(size);
+      values.set(this.values.subarray(0, start));
+      this.cols = cols;
+      this.values = values;
+    }
+    for (let k = 0; k < blockCols.length; k++) this.cols[start + k] = blockCols[k];
+    // A typed array sorts numerically in native code: a character n-gram row has ~1,500 columns.
+    this.cols.subarray(start, end).sort();
+    let norm = 0;
+    for (let k = start; k < end; k++) {
+      const j = this.cols[k];
+      const tf = this.counts[j];
+      this.counts[j] = 0;
+      const v = (this.sublinearTf ? 1 + Math.log(tf) : tf) * this.idf[j];
+      this.values[k] = v;
+      norm += v * v;
+    }
+    this.length = end;
+    if (norm > 0) {
+      const inv = 1 / Math.sqrt(norm);
+      for (let k = start; k < end; k++) this.values[k] *= inv;
+    }
+  }
+
+  /** Writes the row and starts the next one. */
+  flush(builder: CsrBuilder): void {
+    builder.addRow(this.cols, this.values, this.length);
+    this.length = 0;
+  }
+}
+
+/** Distinct tokens whose character n-gram columns a vectorizer keeps (~10 MB at most). */
+const CHAR_CACHE_TOKENS = 1 << 17;
+
+/**
+ * TF-IDF with scikit-learn's semantics (`TfidfVectorizer` on pre-tokenized, space-joined text): word n-grams
+ * (`analyzer='word'`), character n-grams within word boundaries (`analyzer='char_wb'`), or both side by side
+ * (`word+char`: a FeatureUnion of the two, each normalised on its own; min_df, max_df and max_features apply to
+ * each analyzer separately); `min_df`/`max_df`, `max_features` (top terms by corpus frequency), raw or sublinear
+ * tf (1 + ln tf), smoothed idf `ln((1 + n) / (1 + df)) + 1`, and L2-normalised rows.
  */
 export class TfidfVectorizer {
-  private readonly index: Map<string, number>;
-  // Reused tf accumulator (cleared after each row), so a prediction does not allocate a vocabulary-sized array.
-  private scratch: Float64Array | undefined;
+  private readonly blocks: Block[];
+  // Reused per-row buffers, so a prediction does not allocate a vocabulary-sized array.
+  private weigher: RowWeigher | undefined;
+  // Token → its character n-gram columns (one character block per vectorizer at most).
+  private readonly charCache = new Map<string, Int32Array>();
 
   constructor(readonly state: TfidfState) {
-    // A loop, not new Map(vocabulary.map(…)): no [term, i] pair per term (220k with the IMDB model) for the GC to
-    // collect, which was a visible part of a server's cold start.
-    const index = new Map<string, number>();
-    const { vocabulary } = state;
-    for (let i = 0; i < vocabulary.length; i++) index.set(vocabulary[i], i);
-    this.index = index;
+    this.blocks = blocksOf(state);
   }
 
   get size(): number {
@@ -103,139 +494,56 @@ export class TfidfVectorizer {
     docs: readonly (string | readonly string[])[],
     config: FeatureConfig,
   ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
-    const [lo, hi] = config.ngram_range;
     const nDocs = docs.length;
-    const tokenIds = new Map<string, number>();
-    const tokenNames: string[] = [];
-    const pairs = new PairTable();
-    const prefix = new IntColumn();
-    const last = new IntColumn();
-    const df = new IntColumn();
-    const lastDoc = new IntColumn();
-    const totals = new IntColumn();
-    let nTerms = 0;
+    const analyzer = config.analyzer;
+    const counted: CountedBlock[] = [];
+    if (analyzer !== 'char_wb') counted.push(countWordNgrams(docs, config.ngram_range));
+    if (analyzer !== 'word') counted.push(countCharNgrams(docs, config.char_ngram_range));
+    const pruned = counted.map((block) => prune(block, config, nDocs));
 
-    const newTerm = (prefixId: number, lastId: number): number => {
-      const id = nTerms++;
-      prefix.ensure(nTerms);
-      last.ensure(nTerms);
-      df.ensure(nTerms);
-      lastDoc.ensure(nTerms);
-      totals.ensure(nTerms);
-      prefix.data[id] = prefixId;
-      last.data[id] = lastId;
-      lastDoc.data[id] = -1;
-      return id;
-    };
-    const tokenId = (token: string): number => {
-      let id = tokenIds.get(token);
-      if (id === undefined) {
-        id = newTerm(-1, -1);
-        tokenIds.set(token, id);
-        tokenNames[id] = token;
-      }
-      return id;
-    };
-
-    // Per-document n-gram ids; scratch buffers are reused so the loop allocates one array per document.
-    const docTerms: Int32Array[] = new Array(nDocs);
-    const ids = new IntColumn();
-    const grams = new IntColumn();
-    for (let d = 0; d < nDocs; d++) {
-      const doc = docs[d];
-      const tokens = typeof doc === 'string' ? (doc === '' ? [] : doc.split(' ')) : doc;
-      const length = tokens.length;
-      ids.ensure(length);
-      grams.ensure(length * (hi - lo + 1));
-      for (let i = 0; i < length; i++) ids.data[i] = tokenId(tokens[i]);
-      let count = 0;
-      for (let i = 0; i < length; i++) {
-        let gram = ids.data[i];
-        for (let n = 1; n <= hi && i + n <= length; n++) {
-          if (n > 1) {
-            const lastId = ids.data[i + n - 1];
-            const id = pairs.intern(gram, lastId, nTerms);
-            if (id === nTerms) newTerm(gram, lastId);
-            gram = id;
-          }
-          if (n < lo) continue;
-          grams.data[count++] = gram;
-          totals.data[gram]++;
-          if (lastDoc.data[gram] !== d) {
-            lastDoc.data[gram] = d;
-            df.data[gram]++;
-          }
-        }
-      }
-      docTerms[d] = grams.data.slice(0, count);
+    const size = pruned.reduce((sum, b) => sum + b.names.length, 0);
+    const idf = new Float64Array(size);
+    const vocabulary: string[] = [];
+    for (const block of pruned) {
+      idf.set(block.idf, vocabulary.length);
+      for (const name of block.names) vocabulary.push(name);
     }
-
-    const minCount = config.min_df >= 1 ? config.min_df : config.min_df * nDocs;
-    const maxCount = config.max_df <= 1 ? config.max_df * nDocs : config.max_df;
-    if (maxCount < minCount)
-      throw new TrainingError('features.max_df corresponds to fewer documents than min_df');
-
-    const name = (id: number): string => {
-      const parts: string[] = [];
-      let at = id;
-      while (prefix.data[at] !== -1) {
-        parts.push(tokenNames[last.data[at]]);
-        at = prefix.data[at];
-      }
-      parts.push(tokenNames[at]);
-      return parts.reverse().join(' ');
-    };
-    let kept: number[] = [];
-    for (let id = 0; id < nTerms; id++) {
-      const count = df.data[id];
-      if (count >= minCount && count <= maxCount && totals.data[id] > 0) kept.push(id);
-    }
-    let names = kept.map(name);
-    if (config.max_features !== null && kept.length > config.max_features) {
-      const top = kept
-        .map((_, k) => k)
-        .sort((a, b) => totals.data[kept[b]] - totals.data[kept[a]] || (names[a] < names[b] ? -1 : 1))
-        .slice(0, config.max_features);
-      kept = top.map((k) => kept[k]);
-      names = top.map((k) => names[k]);
-    }
-    if (kept.length === 0) {
-      throw new TrainingError(
-        'no term is left after min_df/max_df pruning: the data is too small for these features',
-      );
-    }
-    // Columns in term order, as scikit-learn numbers its vocabulary.
-    const order = kept
-      .map((_, k) => k)
-      .sort((a, b) => (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
-    kept = order.map((k) => kept[k]);
-    names = order.map((k) => names[k]);
-
-    const column = new Int32Array(nTerms).fill(-1);
-    const idf = new Float64Array(kept.length);
-    kept.forEach((id, j) => {
-      column[id] = j;
-      idf[j] = Math.log((1 + nDocs) / (1 + df.data[id])) + 1;
-    });
-    const vocabulary = names;
     const vectorizer = new TfidfVectorizer({
-      ngramRange: [lo, hi],
+      analyzer,
+      ngramRange: [config.ngram_range[0], config.ngram_range[1]],
+      ...(analyzer !== 'word'
+        ? { charNgramRange: [config.char_ngram_range[0], config.char_ngram_range[1]] as [number, number] }
+        : {}),
+      ...(analyzer === 'word+char' ? { wordFeatures: pruned[0].names.length } : {}),
       sublinearTf: config.sublinear_tf,
       vocabulary,
       idf,
     });
 
-    const builder = new CsrBuilder(kept.length);
-    const counts = new Float64Array(kept.length);
+    // The exact number of non-zeros is known, so the matrix is allocated once, at its final size.
+    const builder = new CsrBuilder(
+      size,
+      pruned.reduce((sum, b) => sum + b.nnz, 0),
+    );
+    const weigher = new RowWeigher(idf, config.sublinear_tf, new Float64Array(size));
+    const counts = weigher.counts;
+    const cols: number[] = [];
     for (let d = 0; d < nDocs; d++) {
-      const cols: number[] = [];
-      for (const id of docTerms[d]) {
-        const j = column[id];
-        if (j < 0) continue;
-        if (counts[j] === 0) cols.push(j);
-        counts[j]++;
+      let offset = 0;
+      for (const block of pruned) {
+        cols.length = 0;
+        const terms = block.counted.termsOf(d);
+        for (let t = 0; t < terms.length; t++) {
+          const j = block.column[terms[t]];
+          if (j < 0) continue;
+          const at = offset + j;
+          if (counts[at] === 0) cols.push(at);
+          counts[at]++;
+        }
+        weigher.addBlock(cols);
+        offset += block.names.length;
       }
-      vectorizer.weighRow(cols, counts, builder);
+      weigher.flush(builder);
     }
     return { vectorizer, matrix: builder.build() };
   }
@@ -245,15 +553,48 @@ export class TfidfVectorizer {
     return new TfidfVectorizer(state);
   }
 
-  /** Columns and counts of one document's known n-grams. */
-  private countTerms(tokens: readonly string[], counts: Float64Array, cols: number[]): void {
-    const [lo, hi] = this.state.ngramRange;
+  /** The JSON form; the artifact writes float32 idf, run files float64. Key order is part of the artifact bytes. */
+  toJSON(precision: FloatPrecision): TfidfJson {
+    const v = this.state;
+    return {
+      analyzer: v.analyzer ?? 'word',
+      ngram_range: [v.ngramRange[0], v.ngramRange[1]],
+      ...(v.charNgramRange ? { char_ngram_range: [v.charNgramRange[0], v.charNgramRange[1]] } : {}),
+      ...(v.wordFeatures !== undefined ? { word_features: v.wordFeatures } : {}),
+      sublinear_tf: v.sublinearTf,
+      vocabulary: [...v.vocabulary],
+      idf: floatsToBase64(v.idf, precision),
+    };
+  }
+
+  /** Reads the JSON form; an idf of the wrong length is a ModelFormatError naming `what`. */
+  static fromJSON(json: TfidfJson, precision: FloatPrecision, what = 'features'): TfidfVectorizer {
+    const idf = base64ToFloats(json.idf, precision, json.vocabulary.length);
+    if (!idf) {
+      throw new ModelFormatError(
+        `${what}.idf has ${base64FloatCount(json.idf, precision)} values, expected ${json.vocabulary.length} (one per term)`,
+      );
+    }
+    return new TfidfVectorizer({
+      analyzer: json.analyzer ?? 'word',
+      ngramRange: json.ngram_range,
+      charNgramRange: json.char_ngram_range,
+      wordFeatures: json.word_features,
+      sublinearTf: json.sublinear_tf,
+      vocabulary: json.vocabulary,
+      idf,
+    });
+  }
+
+  /** Columns and counts of one document's known word n-grams. */
+  private countWords(block: Block, tokens: readonly string[], counts: Float64Array, cols: number[]): void {
+    const [lo, hi] = block.range;
     for (let i = 0; i < tokens.length; i++) {
       let gram = '';
       for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
         gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
         if (n < lo) continue;
-        const j = this.index.get(gram);
+        const j = block.index.get(gram);
         if (j === undefined) continue;
         if (counts[j] === 0) cols.push(j);
         counts[j]++;
@@ -261,35 +602,53 @@ export class TfidfVectorizer {
     }
   }
 
-  /** tf → (sublinear) × idf → L2 norm for one row; clears `counts` at `cols` for the next row. */
-  private weighRow(cols: number[], counts: Float64Array, builder: CsrBuilder): void {
-    cols.sort((a, b) => a - b);
-    const values = new Float64Array(cols.length);
-    let norm = 0;
-    for (let k = 0; k < cols.length; k++) {
-      const j = cols[k];
-      const tf = counts[j];
-      counts[j] = 0;
-      const v = (this.state.sublinearTf ? 1 + Math.log(tf) : tf) * this.state.idf[j];
-      values[k] = v;
-      norm += v * v;
+  /** Columns and counts of one document's known character n-grams. */
+  private countChars(block: Block, tokens: readonly string[], counts: Float64Array, cols: number[]): void {
+    for (const token of tokens) {
+      const known = this.charColumns(block, token);
+      for (let k = 0; k < known.length; k++) {
+        const j = known[k];
+        if (counts[j] === 0) cols.push(j);
+        counts[j]++;
+      }
     }
-    if (norm > 0) {
-      const inv = 1 / Math.sqrt(norm);
-      for (let k = 0; k < values.length; k++) values[k] *= inv;
-    }
-    builder.addRow(cols, values);
+  }
+
+  /**
+   * The columns (with repeats) of a token's known character n-grams. Tokens repeat (Zipf), so they are cached:
+   * a text's character n-grams then cost a map lookup per token instead of ~15 substrings and lookups. The
+   * cache is bounded (cleared when full), so a server's memory does not grow with what it has read.
+   */
+  private charColumns(block: Block, token: string): Int32Array {
+    const cache = this.charCache;
+    const hit = cache.get(token);
+    if (hit !== undefined) return hit;
+    const [lo, hi] = block.range;
+    const found: number[] = [];
+    charWbNgrams(token, lo, hi, (gram) => {
+      const j = block.index.get(gram);
+      if (j !== undefined) found.push(j);
+    });
+    const columns = Int32Array.from(found);
+    if (cache.size >= CHAR_CACHE_TOKENS) cache.clear();
+    cache.set(token, columns);
+    return columns;
   }
 
   /** The TF-IDF matrix of tokenized documents; unknown n-grams are ignored. */
   transform(docs: readonly (readonly string[])[]): CsrMatrix {
     const builder = new CsrBuilder(this.size);
-    this.scratch ??= new Float64Array(this.size);
-    const counts = this.scratch;
+    this.weigher ??= new RowWeigher(this.state.idf, this.state.sublinearTf, new Float64Array(this.size));
+    const weigher = this.weigher;
+    const cols: number[] = [];
     for (const tokens of docs) {
-      const cols: number[] = [];
-      this.countTerms(tokens, counts, cols);
-      this.weighRow(cols, counts, builder);
+      for (const block of this.blocks) {
+        cols.length = 0;
+        if (block.analyzer === 'word') this.countWords(block, tokens, weigher.counts, cols);
+        else this.countChars(block, tokens, weigher.counts, cols);
+        weigher.addBlock(cols);
+      }
+      weigher.flush(builder);
     }
     return builder.build();
   }

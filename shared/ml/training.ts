@@ -7,10 +7,11 @@ import {
   type LinearClassifierState,
 } from './classifiers.ts';
 import { cleanTexts } from './clean-pool.ts';
-import { type Dataset, type LabelledText, readLabelledCsv, stratifiedSplit } from './dataset.ts';
+import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
+import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 
 /** A cleaned document: its tokens joined by single spaces (the preprocess step's output format). */
@@ -20,8 +21,8 @@ export function splitTokens(doc: CleanedDoc): string[] {
   return doc === '' ? [] : doc.split(' ');
 }
 
-/** Ingest: read and check the CSV, then split it (stratified, seeded). */
-export function ingest(
+/** Reads and checks the CSV, then splits it (stratified, seeded). */
+export function readAndSplitCsv(
   bytes: Uint8Array,
   params: Params,
 ): Dataset & { train: LabelledText[]; test: LabelledText[] } {
@@ -30,13 +31,13 @@ export function ingest(
   return { ...dataset, train, test };
 }
 
-/** Preprocess: the cleaning function over many texts, in worker threads. */
-export function preprocess(texts: readonly string[], params: Params): Promise<CleanedDoc[]> {
+/** The cleaning function over many texts, in worker threads. */
+export function cleanDocuments(texts: readonly string[], params: Params): Promise<CleanedDoc[]> {
   return cleanTexts(texts, params.clean, params.train.workers);
 }
 
-/** Featurize: fit TF-IDF on the training documents. */
-export function featurize(
+/** Fits TF-IDF on the training documents. */
+export function fitFeatures(
   docs: readonly CleanedDoc[],
   params: Params,
 ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
@@ -68,6 +69,7 @@ export function fitClassifier(
     maxIter: lr.max_iter,
     tol: lr.tol,
     nbScaling: lr.nb_scaling,
+    classWeight: lr.class_weight,
   });
   if (lr.nb_blend === 0) return logistic;
   return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);
@@ -120,39 +122,44 @@ export async function trainInProcess(
   };
   const data = await timed(
     'ingest',
-    () => ingest(bytes, params),
+    () => readAndSplitCsv(bytes, params),
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
-  const trainDocs = await timed(
-    'preprocess',
-    () =>
-      preprocess(
-        data.train.map((e) => e.text),
-        params,
-      ),
-    (docs) => `${docs.length} training texts cleaned`,
-  );
-  const { vectorizer, matrix } = await timed(
-    'featurize',
-    () => featurize(trainDocs, params),
-    (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
-  );
-  const classifier = await timed(
-    'train',
-    () =>
-      fitClassifier(
-        matrix,
-        encodeLabels(
-          data.train.map((e) => e.label),
-          data.labels,
+  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (hundreds of
+  // MB with character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
+  const { vectorizer, classifier } = await (async () => {
+    const trainDocs = await timed(
+      'preprocess',
+      () =>
+        cleanDocuments(
+          data.train.map((e) => e.text),
+          params,
         ),
-        data.labels.length,
-        params,
-      ),
-    (c) =>
-      `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
-  );
+      (docs) => `${docs.length} training texts cleaned`,
+    );
+    const { vectorizer, matrix } = await timed(
+      'featurize',
+      () => fitFeatures(trainDocs, params),
+      (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
+    );
+    const classifier = await timed(
+      'train',
+      () =>
+        fitClassifier(
+          matrix,
+          encodeLabels(
+            data.train.map((e) => e.label),
+            data.labels,
+          ),
+          data.labels.length,
+          params,
+        ),
+      (c) =>
+        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
+    );
+    return { vectorizer, classifier };
+  })();
   const untested = TextModel.create({
     labels: data.labels,
     vectorizer,
@@ -170,7 +177,7 @@ export async function trainInProcess(
     async () =>
       evaluateDocs(
         untested,
-        await preprocess(
+        await cleanDocuments(
           data.test.map((e) => e.text),
           params,
         ),

@@ -1,20 +1,12 @@
 import { encodeCsr } from '../ml/sparse.ts';
-import { encodeLabels, featurize } from '../ml/training.ts';
+import { encodeLabels, fitFeatures } from '../ml/training.ts';
 import type { CleanRow } from './preprocess-step.ts';
-import { float64ToBase64, readJsonLines, writeJson } from './run-files.ts';
+import { readJsonLines, writeJson } from './run-files.ts';
 import { runKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import { type RunPayload, requireField } from './run-payload.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
-
-/** `features/vectorizer.json`: the fitted TF-IDF state, idf as base64 float64 (exact, unlike the artifact). */
-export interface StoredVectorizer {
-  ngramRange: [number, number];
-  sublinearTf: boolean;
-  vocabulary: string[];
-  idf: string;
-}
 
 /**
  * Featurize: fits TF-IDF on the training documents and writes the vectorizer, the training matrix (compact
@@ -26,18 +18,14 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const labels = requireField(payload, 'ingest').labels;
     const rows = await readJsonLines<CleanRow>(deps.store, keys.trainClean);
-    const { vectorizer, matrix } = featurize(
+    const { vectorizer, matrix } = fitFeatures(
       rows.map((r) => r[1]),
       params,
     );
-    const v = vectorizer.state;
-    const stored: StoredVectorizer = {
-      ngramRange: [v.ngramRange[0], v.ngramRange[1]],
-      sublinearTf: v.sublinearTf,
-      vocabulary: [...v.vocabulary],
-      idf: float64ToBase64(v.idf),
-    };
-    await deps.store.put(keys.vectorizer, JSON.stringify(stored), { contentType: 'application/json' });
+    // float64: Train must see exactly the idf fitted here (the artifact rounds it to float32 once).
+    await deps.store.put(keys.vectorizer, JSON.stringify(vectorizer.toJSON('float64')), {
+      contentType: 'application/json',
+    });
     await deps.store.put(keys.trainFeatures, encodeCsr(matrix), { contentType: 'application/octet-stream' });
     const y = encodeLabels(
       rows.map((r) => r[0]),

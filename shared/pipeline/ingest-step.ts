@@ -1,5 +1,5 @@
 import { NotFoundError } from '../errors.ts';
-import { ingest } from '../ml/training.ts';
+import { readAndSplitCsv } from '../ml/training.ts';
 import { writeJson, writeJsonLines } from './run-files.ts';
 import { bareEtag, runKeys } from './run-keys.ts';
 import { effectiveParams } from './run-params.ts';
@@ -29,7 +29,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       payload.key,
       deps.baseParams,
     );
-    const data = ingest(object.body, params);
+    const data = readAndSplitCsv(object.body, params);
     const row = (e: { row: number; label: string; text: string }) => ({
       row: e.row,
       label: e.label,

@@ -1,4 +1,4 @@
-import { preprocess } from '../ml/training.ts';
+import { cleanDocuments } from '../ml/training.ts';
 import { readJsonLines, writeJsonLines } from './run-files.ts';
 import { runKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
@@ -25,7 +25,7 @@ export function preprocessStep(deps: StepDeps, payload: RunPayload): Promise<Run
     const params = await runParams(deps.store, payload.runId);
     const train = await readJsonLines<Row>(deps.store, keys.trainData);
     const test = await readJsonLines<Row>(deps.store, keys.testData);
-    const docs = await preprocess(
+    const docs = await cleanDocuments(
       [...train, ...test].map((r) => r.text),
       params,
     );

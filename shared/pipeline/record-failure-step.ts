@@ -45,6 +45,6 @@ export async function recordFailureStep(deps: StepDeps, payload: RunPayload): Pr
       s.message = `run failed${running ? ` in ${running.name}` : ''}: ${name}: ${message || name}`;
     },
   );
-  deps.log?.('run failed', { runId: payload.runId, error: name, message });
+  deps.log?.error('run failed', { runId: payload.runId, error: { name, message } });
   return payload;
 }

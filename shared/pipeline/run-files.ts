@@ -34,14 +34,3 @@ export async function readJsonLines<T>(store: ObjectStore, key: string): Promise
   const text = (await readRequired(store, key)).toString('utf8');
   return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
 }
-
-export function float64ToBase64(values: Float64Array): string {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
-}
-
-export function base64ToFloat64(text: string): Float64Array {
-  const bytes = Buffer.from(text, 'base64');
-  const out = new Float64Array(bytes.length / 8);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
-}

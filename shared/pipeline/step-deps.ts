@@ -1,4 +1,5 @@
 import type { Params } from '../config/params.ts';
+import type { Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 
 /** What a pipeline step needs from outside: the run's bucket as an object store, base params, code version. */
@@ -7,5 +8,5 @@ export interface StepDeps {
   /** params.yaml as deployed; a run's effective params (with its overrides) are fixed by ingest. */
   baseParams: Params;
   codeVersion: string;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }

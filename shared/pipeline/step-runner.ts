@@ -43,22 +43,19 @@ export async function runStep(
           summary: result.summary,
         });
     });
-    deps.log?.(`${name} done`, { runId: payload.runId, step: name, ms, summary: result.summary });
+    deps.log?.info(`${name} done`, { runId: payload.runId, step: name, ms, summary: result.summary });
     return result.payload;
   } catch (error) {
     const { name: errorName, message } = describeError(error);
     const ms = Math.round(performance.now() - t0);
-    deps.log?.(`${name} failed`, { runId: payload.runId, step: name, ms, error: errorName, message });
+    deps.log?.error(`${name} failed`, { runId: payload.runId, step: name, ms, error });
     // Recording must not hide the step's own error: a failed status write is logged, the step error thrown.
     await updateStatus(deps.store, payload.runId, source, (s) => {
       const step = s.steps.find((x) => x.name === name);
       if (step) Object.assign(step, { state: 'failed', finishedAt: new Date().toISOString(), ms });
       s.error = { name: errorName, message, step: name };
     }).catch((statusError: unknown) =>
-      deps.log?.('could not record the step failure', {
-        runId: payload.runId,
-        error: describeError(statusError),
-      }),
+      deps.log?.error('could not record the step failure', { runId: payload.runId, error: statusError }),
     );
     throw error;
   }

@@ -1,10 +1,9 @@
 import type { DatasetReport } from '../ml/dataset.ts';
 import { TextModel } from '../ml/model.ts';
 import { decodeCsr } from '../ml/sparse.ts';
-import { TfidfVectorizer } from '../ml/tfidf.ts';
+import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
 import { fitClassifier } from '../ml/training.ts';
-import type { StoredVectorizer } from './featurize-step.ts';
-import { base64ToFloat64, readJson, readRequired } from './run-files.ts';
+import { readJson, readRequired } from './run-files.ts';
 import { bareEtag, runKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import type { RunPayload } from './run-payload.ts';
@@ -17,13 +16,13 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     const keys = runKeys(payload.runId);
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
-    const stored = await readJson<StoredVectorizer>(deps.store, keys.vectorizer);
+    const stored = await readJson<TfidfJson>(deps.store, keys.vectorizer);
     const { labels, y } = await readJson<{ labels: string[]; y: number[] }>(deps.store, keys.trainLabels);
     const x = decodeCsr(await readRequired(deps.store, keys.trainFeatures));
     const classifier = fitClassifier(x, Int32Array.from(y), labels.length, params);
     const model = TextModel.create({
       labels,
-      vectorizer: TfidfVectorizer.fromState({ ...stored, idf: base64ToFloat64(stored.idf) }),
+      vectorizer: TfidfVectorizer.fromJSON(stored, 'float64', keys.vectorizer),
       classifier,
       params,
       lineage: {

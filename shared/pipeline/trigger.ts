@@ -1,6 +1,6 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { describeError } from '../errors.ts';
 import { INCOMING_PREFIX, PARAMS_SUFFIX } from '../layout.ts';
+import type { Logger } from '../log.ts';
 import type { ObjectStore, PipelineStarter } from '../ports.ts';
 import { unsafeKeyReason } from './object-key.ts';
 import { bareEtag, executionName, isTrainingDataKey } from './run-keys.ts';
@@ -11,7 +11,7 @@ export interface TriggerDeps {
   starter: PipelineStarter;
   /** The bucket's store, to leave an `ignored` status for an upload that cannot be trained on. */
   storeFor?: (bucket: string) => ObjectStore;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 export type TriggerOutcome =
@@ -63,9 +63,7 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
         s.state = 'ignored';
         s.finishedAt = s.updatedAt;
         s.message = `${key} was not trained on: ${reason}`;
-      }).catch((error: unknown) =>
-        deps.log?.('could not record the ignored upload', { key, error: describeError(error) }),
-      );
+      }).catch((error: unknown) => deps.log?.error('could not record the ignored upload', { key, error }));
     }
     return { kind: 'ignored', key, reason };
   }
@@ -93,17 +91,22 @@ export async function handleTrainRequests(
       for (const record of s3Records(message.body)) {
         const outcome = await handleRecord(record, deps);
         outcomes.push(outcome);
-        deps.log?.(
-          outcome.kind === 'ignored'
-            ? `ignored ${JSON.stringify(outcome.key)}: ${outcome.reason}`
-            : `${outcome.kind} run ${outcome.runId}`,
-          { messageId: message.messageId, ...outcome },
-        );
+        // An ignored upload is a warning: someone uploaded data that will never train.
+        if (outcome.kind === 'ignored')
+          deps.log?.warn(`ignored ${JSON.stringify(outcome.key)}: ${outcome.reason}`, {
+            messageId: message.messageId,
+            ...outcome,
+          });
+        else
+          deps.log?.info(`${outcome.kind} run ${outcome.runId}`, {
+            messageId: message.messageId,
+            ...outcome,
+          });
       }
     } catch (error) {
-      deps.log?.('could not start a run for a message; it will be redelivered', {
+      deps.log?.error('could not start a run for a message; it will be redelivered', {
         messageId: message.messageId,
-        error: describeError(error),
+        error,
       });
       batchItemFailures.push({ itemIdentifier: message.messageId });
     }

@@ -1,6 +1,6 @@
 import { ConflictError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { REGISTRY_PREFIX } from '../layout.ts';
-import { sha256 } from '../ml/dataset.ts';
+import { sha256 } from '../ml/hash.ts';
 import type { ObjectStore } from '../ports.ts';
 
 export type AliasName = 'production' | 'staging';

@@ -3,9 +3,8 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Params } from '../config/params.ts';
-import { describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import { requireApiKey } from './auth.ts';
-import type { Logger } from './log.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
@@ -202,13 +201,12 @@ export function createApp(options: AppOptions): Express {
     const requestId = String(res.locals.requestId ?? 'unknown');
     const problem = toProblem(error, limits.max_body_bytes);
     if (!detailIsForClient(problem.status)) {
-      const { name, message } = describeError(error);
-      log('error', 'request failed', {
+      // The stack always, not only under TEXTOPS_DEBUG: the client got a request id only, this line is all there is.
+      log.error('request failed', {
         requestId,
         method: req.method,
         path: req.path,
-        error: name,
-        detail: message,
+        error,
         stack: error instanceof Error ? error.stack : undefined,
       });
     }

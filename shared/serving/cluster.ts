@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
 
 /**
  * The container runs one server process per core with node:cluster: the primary only supervises (forks, refork
@@ -128,7 +128,7 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     listeningWorkers.delete(worker);
     if (shuttingDown) {
       if (Object.keys(cluster.workers ?? {}).length === 0) {
-        options.log('info', 'all workers stopped; exiting');
+        options.log.info('all workers stopped; exiting');
         process.exit(0);
       }
       return;
@@ -136,9 +136,9 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     const now = Date.now();
     recentCrashes.push(now);
     while (recentCrashes.length > 0 && now - recentCrashes[0] > 60_000) recentCrashes.shift();
-    options.log('error', 'worker died; starting another', { pid: worker.process.pid, code, signal });
+    options.log.error('worker died; starting another', { pid: worker.process.pid, code, signal });
     if (recentCrashes.length > options.workers * 3) {
-      options.log('error', 'workers keep dying; giving up', { crashesInLastMinute: recentCrashes.length });
+      options.log.error('workers keep dying; giving up', { crashesInLastMinute: recentCrashes.length });
       process.exit(1);
     }
     cluster.fork();
@@ -147,7 +147,7 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
   const shutdown = (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    options.log('info', 'shutting down: draining workers', { signal });
+    options.log.info('shutting down: draining workers', { signal });
     for (const worker of Object.values(cluster.workers ?? {})) {
       if (!worker) continue;
       // A worker still starting may not be listening for messages yet (the request would be lost and the pod
@@ -156,7 +156,7 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
       else worker.process.kill('SIGTERM');
     }
     setTimeout(() => {
-      options.log('warn', 'workers did not stop in time; killing them');
+      options.log.warn('workers did not stop in time; killing them');
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
       process.exit(1);
     }, grace + 2000).unref();

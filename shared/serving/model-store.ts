@@ -1,5 +1,5 @@
 import { describeError } from '../errors.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../log.ts';
 import type { ModelSource, ServedModel } from './model-source.ts';
 
 export type RefreshOutcome = 'loaded' | 'unchanged' | 'none' | 'failed';
@@ -78,7 +78,7 @@ export class ModelStore {
       }
       this.served = result.served;
       this.hooks.onReload?.('success', result.served);
-      this.hooks.log('info', 'model loaded', {
+      this.hooks.log.info('model loaded', {
         version: result.served.version,
         previousVersion: previous?.version ?? null,
         sha256: result.served.sha256,
@@ -88,12 +88,11 @@ export class ModelStore {
     } catch (error) {
       this.lastCheck = performance.now();
       this.hooks.onReload?.('failure', this.served);
-      const { name, message } = describeError(error);
-      if (!this.served) this.notReadyReason = `the model could not be loaded: ${message}`;
-      this.hooks.log('error', 'model load failed; keeping the model being served', {
+      if (!this.served)
+        this.notReadyReason = `the model could not be loaded: ${describeError(error).message}`;
+      this.hooks.log.error('model load failed; keeping the model being served', {
         source: this.source.description,
-        error: name,
-        detail: message,
+        error,
         servingVersion: this.served?.version ?? null,
       });
       return 'failed';

@@ -71,8 +71,9 @@ export function registerServe(program: Command): void {
       const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       // Modules are imported where they are needed, not at the top: the cluster primary never loads the
       // model code, and a worker starts loading it as early as it can.
-      const { jsonLogger } = await import('../serving/log.ts');
-      const log = jsonLogger({ quiet: options.quiet });
+      const { jsonLogger } = await import('../log.ts');
+      // stderr: stdout carries the one "textops serve: <url>" line that wrappers and tests wait for.
+      const log = jsonLogger({ stream: 'stderr', quiet: options.quiet });
 
       if (workers > 1 && cluster.isPrimary) {
         const { runPrimary } = await import('../serving/cluster.ts');
@@ -125,7 +126,7 @@ export function registerServe(program: Command): void {
       const stop = async (signal: string) => {
         if (closing) return;
         closing = true;
-        log('info', 'shutting down: draining in-flight requests', { signal });
+        log.info('shutting down: draining in-flight requests', { signal });
         await server?.close();
         process.exit(0);
       };

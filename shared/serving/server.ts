@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
 import type { Params } from '../config/params.ts';
+import { jsonLogger, type Logger } from '../log.ts';
 import { createApp } from './app.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
-import { jsonLogger, type Logger } from './log.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ModelSource } from './model-source.ts';
 import { ModelStore } from './model-store.ts';
@@ -33,7 +33,7 @@ export interface Serving {
 
 /** Builds the model store, metrics and express app; loads nothing yet. */
 export function createServing(options: ServingOptions): Serving {
-  const log = options.log ?? jsonLogger();
+  const log = options.log ?? jsonLogger({ stream: 'stderr' });
   const metrics = new ServingMetrics({
     instancePriceUsdPerHour: options.params.serving.instance_price_usd_per_hour,
   });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'csv-stringify/sync';
 import { loadParams } from '../../shared/config/params.ts';
 import { loadModelDirectory } from '../../shared/ml/model-directory.ts';
-import { ingest } from '../../shared/ml/training.ts';
+import { readAndSplitCsv } from '../../shared/ml/training.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
@@ -38,14 +38,16 @@ function trainWithCli(dataset: string, out: string): CliResult {
 }
 
 function reviewOfAbout231Words(): string {
-  const reviews = ingest(readFileSync(sharedDataPath('imdb-train.csv.gz')), params).test.map((e) => e.text);
+  const reviews = readAndSplitCsv(readFileSync(sharedDataPath('imdb-train.csv.gz')), params).test.map(
+    (e) => e.text,
+  );
   // The example size (the corpus mean is about 231 words).
   return reviews.find((t) => Math.abs(t.split(/\s+/).length - 231) < 5) ?? reviews[0];
 }
 
 function reference(dataset: string, review?: string) {
   // The same stratified split textops makes, written out for scikit-learn.
-  const split = ingest(readFileSync(sharedDataPath(dataset)), params);
+  const split = readAndSplitCsv(readFileSync(sharedDataPath(dataset)), params);
   const write = (name: string, rows: { text: string; label: string }[]) => {
     const path = join(work, name);
     writeFileSync(path, stringify([['text', 'label'], ...rows.map((r) => [r.text, r.label])]));

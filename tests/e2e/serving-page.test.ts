@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../shared/serving/log.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';

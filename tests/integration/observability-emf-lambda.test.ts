@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../shared/log.ts';
 import { servingEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import { EMF_NAMESPACE } from '../../shared/observability/metric-catalogue.ts';
 import {
@@ -9,7 +10,6 @@ import {
   type ApiGatewayResult,
   createLambdaHandler,
 } from '../../shared/serving/lambda-handler.ts';
-import { memoryLogger } from '../../shared/serving/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { captureStdoutJson, emfProblems, emfValues } from '../helpers/emf.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';

@@ -9,7 +9,7 @@ import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
 import { validateParams } from '../../shared/config/params.ts';
-import { memoryLogger } from '../../shared/serving/log.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { createLambdaHandler } from '../../shared/serving/lambda-handler.ts';
-import { memoryLogger } from '../../shared/serving/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 

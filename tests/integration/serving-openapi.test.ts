@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../shared/serving/log.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { ROUTES } from '../../shared/serving/openapi.ts';
 import { PROBLEMS, type ProblemCode } from '../../shared/serving/problem.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  balancedClassWeights,
   blendNaiveBayes,
   fitLogisticRegression,
   fitNaiveBayes,
@@ -113,6 +114,45 @@ describe('logistic regression', () => {
     const a = fitLogisticRegression(x, y, 2, options);
     const b = fitLogisticRegression(x, y, 2, options);
     expect(Array.from(a.coef)).toEqual(Array.from(b.coef));
+  });
+
+  it("class_weight balanced: scikit-learn's n / (classes × count), the same optimum as repeating rows", () => {
+    expect(Array.from(balancedClassWeights(Int32Array.from([0, 0, 0, 1]), 2))).toEqual([4 / 6, 2]);
+    expect(Array.from(balancedClassWeights(Int32Array.from([2, 0, 1, 2, 2, 0]), 3))).toEqual([1, 2, 2 / 3]);
+    expect(() => balancedClassWeights(Int32Array.from([0, 0]), 2)).toThrow(/class 1 has no training rows/);
+    // Three rows of class 0, one of class 1: weights 2/3 and 2. C·(2/3·Σ₀ loss + 2·loss₁) is the unweighted
+    // objective at C·2/3 with the class-1 row written three times.
+    const rows = [
+      [1, 0, 0.5],
+      [0.9, 0.1, 0],
+      [0.2, 0.7, 0.1],
+      [0.1, 0.8, 0],
+    ];
+    const yImbalanced = Int32Array.from([0, 0, 0, 1]);
+    const tight = { ...options, tol: 1e-12, maxIter: 5000 };
+    for (const K of [2, 3]) {
+      // K = 3 adds a third class (one row, weight 4/3 → 5 rows: its row repeated as the weights demand).
+      const xs = K === 2 ? rows : [...rows, [0, 0, 1]];
+      const ys = K === 2 ? yImbalanced : Int32Array.from([0, 0, 0, 1, 2]);
+      const weights = balancedClassWeights(ys, K);
+      const weighted = fitLogisticRegression(matrix(xs), ys, K, { ...tight, classWeight: 'balanced' });
+      const base = weights[0];
+      const repeated: number[][] = [];
+      const repeatedY: number[] = [];
+      xs.forEach((row, i) => {
+        for (let r = 0; r < Math.round(weights[ys[i]] / base); r++) {
+          repeated.push(row);
+          repeatedY.push(ys[i]);
+        }
+      });
+      const plain = fitLogisticRegression(matrix(repeated), Int32Array.from(repeatedY), K, {
+        ...tight,
+        C: tight.C * base,
+      });
+      for (let j = 0; j < weighted.coef.length; j++) expect(weighted.coef[j]).toBeCloseTo(plain.coef[j], 6);
+      const unweighted = fitLogisticRegression(matrix(xs), ys, K, tight);
+      expect(Math.max(...weighted.coef.map((v, j) => Math.abs(v - unweighted.coef[j])))).toBeGreaterThan(0.1);
+    }
   });
 
   it('with NB scaling, stores the log-count ratios and still separates the data', () => {

@@ -2,7 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import { InvalidDatasetError } from '../../shared/errors.ts';
-import { readLabelledCsv, stratifiedSplit } from '../../shared/ml/dataset.ts';
+import { readLabelledCsv } from '../../shared/ml/dataset.ts';
+import { stratifiedSplit } from '../../shared/ml/split.ts';
 
 const data = loadParams().data;
 const csv = (text: string) => Buffer.from(text, 'utf8');

@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
 import { ModelFormatError } from '../../shared/errors.ts';
-import { sha256 } from '../../shared/ml/dataset.ts';
+import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { preprocess, trainInProcess } from '../../shared/ml/training.ts';
+import { cleanDocuments, fitFeatures, splitTokens, trainInProcess } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
-describe('model artifact textops.model/v1', () => {
+describe('model artifact textops.model (v1, v2)', () => {
   let params: Params;
   let bytes: Buffer;
   let model: TextModel;
@@ -45,8 +45,12 @@ describe('model artifact textops.model/v1', () => {
       TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'sklearn.pickle/v1' }))),
     ).toThrow(/not a textops model artifact: format 'sklearn.pickle\/v1'/);
     expect(() =>
-      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'textops.model/v2' }))),
-    ).toThrow(/version 'v2' is not supported/);
+      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'textops.model/v3' }))),
+    ).toThrow(/version 'v3' is not supported/);
+    const unknownAnalyzer = { ...doc, features: { ...doc.features, analyzer: 'char' } };
+    expect(() => TextModel.fromArtifact(Buffer.from(JSON.stringify(unknownAnalyzer)))).toThrow(
+      /unknown features\.analyzer 'char'/,
+    );
     expect(() => TextModel.fromArtifact(artifact, '0'.repeat(64))).toThrow(/checksum mismatch/);
     expect(() => TextModel.fromArtifact(artifact.subarray(0, 1000))).toThrow(ModelFormatError);
     const wrongSize = { ...doc, features: { ...doc.features, idf: doc.features.idf.slice(0, 8) } };
@@ -59,10 +63,49 @@ describe('model artifact textops.model/v1', () => {
       .split('\n')
       .slice(1, 40)
       .concat(['A dull, lifeless film.<br />Avoid it!', "It's the best thing I've seen in years"]);
-    const docs = await preprocess(texts, { ...params, train: { ...params.train, workers: 2 } });
+    const docs = await cleanDocuments(texts, { ...params, train: { ...params.train, workers: 2 } });
     const trainRows = model.features(docs.map((d) => d.split(' ')));
     const serveRows = model.features(texts.map((t) => model.tokens(t)));
     expect(trainRows.indices.length).toBeGreaterThan(100);
     expect(serveRows).toEqual(trainRows);
   });
+
+  it('loads an artifact written before feature analyzers existed (no analyzer field) as word n-grams', () => {
+    const doc = JSON.parse(model.toArtifact().toString());
+    expect(doc.format).toBe('textops.model/v1');
+    expect(doc.features.analyzer).toBe('word');
+    delete doc.features.analyzer;
+    const old = TextModel.fromArtifact(Buffer.from(JSON.stringify(doc)));
+    expect(old.vectorizer.state.analyzer).toBe('word');
+    const text = 'Not the worst film, but close. Avoid!';
+    expect(old.predict(text)).toEqual(model.predict(text));
+  });
+
+  for (const analyzer of ['char_wb', 'word+char'] as const) {
+    it(`${analyzer}: written as v2, read back exactly, and serving sees the features training fitted`, async () => {
+      const p = applyOverrides(params, { features: { analyzer, char_ngram_range: [2, 4] } });
+      const trained = (await trainInProcess(bytes, p, { codeVersion: 'test-1' })).model;
+      const artifact = trained.toArtifact();
+      const doc = JSON.parse(artifact.toString());
+      expect(doc.format).toBe('textops.model/v2');
+      expect(doc.features).toMatchObject({ analyzer, char_ngram_range: [2, 4] });
+      const loaded = TextModel.fromArtifact(artifact);
+      expect(loaded.vectorizer.state.wordFeatures).toBe(trained.vectorizer.state.wordFeatures);
+      const texts = sampleCsv('imdb-train.csv.gz', 1200, 600)
+        .split('\n')
+        .slice(1, 30)
+        .concat(['A dull, lifeless film.<br />Avoid it!', 'Ok 😀 naïve']);
+      for (const text of texts) expect(loaded.predict(text)).toEqual(trained.predict(text));
+
+      // The matrix fitTransform builds while fitting equals what transform (serving) makes of the same tokens.
+      const docs = await cleanDocuments(texts, { ...p, train: { ...p.train, workers: 2 } });
+      const fitted = fitFeatures(docs, p);
+      expect(fitted.vectorizer.transform(docs.map(splitTokens))).toEqual(fitted.matrix);
+      // And serving, cleaning one text at a time, sees what training's worker threads saw.
+      const trainRows = loaded.features(docs.map(splitTokens));
+      const serveRows = loaded.features(texts.map((t) => loaded.tokens(t)));
+      expect(trainRows.indices.length).toBeGreaterThan(1000);
+      expect(serveRows).toEqual(trainRows);
+    });
+  }
 });

@@ -9,6 +9,7 @@ import {
   loadParams,
   parseParamsYaml,
   UPLOAD_OVERRIDABLE_SECTIONS,
+  validateParams,
 } from '../../shared/config/params.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
@@ -23,6 +24,8 @@ describe('params.yaml', () => {
     const params = loadParams();
     expect(params.features.ngram_range).toEqual([1, 2]);
     expect(params.train.classifier).toBe('logistic_regression');
+    expect(params.features.analyzer).toBe('word');
+    expect(params.train.logistic_regression.class_weight).toBeNull();
     expect(Object.isFrozen(params.train.logistic_regression)).toBe(true);
   });
 
@@ -33,6 +36,13 @@ describe('params.yaml', () => {
     );
     expect(() => applyOverrides(base, { train: { classifier: 'svm' } })).toThrow(/'train\.classifier'/);
     expect(() => applyOverrides(base, { features: { ngram_range: [3, 1] } })).toThrow(/ngram_range/);
+    expect(() => applyOverrides(base, { features: { analyzer: 'char' } })).toThrow(/'features\.analyzer'/);
+    expect(() => applyOverrides(base, { features: { char_ngram_range: [5, 2] } })).toThrow(
+      /'features\.char_ngram_range'/,
+    );
+    expect(() => applyOverrides(base, { train: { logistic_regression: { class_weight: 'auto' } } })).toThrow(
+      /'train\.logistic_regression\.class_weight'/,
+    );
     expect(() =>
       applyOverrides(base, { train: { logistic_regression: { nb_scaling: true, nb_blend: 0.3 } } }),
     ).toThrow(/'train\.logistic_regression\.nb_blend'.*cannot be combined/);
@@ -65,6 +75,15 @@ describe('params.yaml', () => {
     );
     expect(loadParams(file).features.min_df).toBe(5);
     expect(() => loadParams('/nonexistent/params.yaml')).toThrow(/cannot read params file/);
+  });
+
+  it('reads a params file from before analyzers and class weights as word n-grams, unweighted', () => {
+    const base = loadParams();
+    const { analyzer: _a, char_ngram_range: _c, ...features } = base.features;
+    const { class_weight: _w, ...lr } = base.train.logistic_regression;
+    const old = validateParams({ ...base, features, train: { ...base.train, logistic_regression: lr } });
+    expect(old.features).toMatchObject({ analyzer: 'word', char_ngram_range: [2, 5] });
+    expect(old.train.logistic_regression.class_weight).toBeNull();
   });
 });
 

@@ -3,6 +3,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollOnce, runSqsConsumer } from '../../shared/aws/sqs-consumer.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
 import type { PipelineStarter } from '../../shared/ports.ts';
 
@@ -94,18 +95,18 @@ describe('SQS long-poll consumer (EKS trigger path)', () => {
       if (calls === 3) controller.abort();
       return { Messages: [] };
     });
-    const logs: string[] = [];
+    const log = memoryLogger();
     await runSqsConsumer(
       new SQSClient({ region: 'eu-west-1' }),
       {
         queueUrl: QUEUE,
         handle: async () => ({ batchItemFailures: [] }),
         errorBackoffMs: 1,
-        log: (m) => logs.push(m),
+        log,
       },
       controller.signal,
     );
     expect(calls).toBe(3);
-    expect(logs).toContain('receive failed');
+    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'receive failed' }));
   });
 });

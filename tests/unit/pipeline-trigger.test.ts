@@ -3,6 +3,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { SfnPipelineStarter } from '../../shared/aws/sfn-starter.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import { executionName, isTrainingDataKey, paramsKeyFor } from '../../shared/pipeline/run-keys.ts';
 import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/trigger.ts';
 import type { PipelineStarter } from '../../shared/ports.ts';
@@ -101,7 +102,7 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
 
   it('ignores other keys and events, saying why', async () => {
     const s = starter();
-    const logs: string[] = [];
+    const log = memoryLogger();
     const out = await handleTrainRequests(
       sqsEvent(
         s3('runs/x/status.json'),
@@ -110,7 +111,7 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
         s3('incoming/a.csv', 'e', 'ObjectRemoved:Delete'),
         JSON.stringify({ Event: 's3:TestEvent' }),
       ),
-      { starter: s, log: (m) => logs.push(m) },
+      { starter: s, log },
     );
     expect(s.calls).toHaveLength(0);
     expect(out.batchItemFailures).toEqual([]);
@@ -120,12 +121,13 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       'not a .csv or .csv.gz file: nothing to train on',
       'event ObjectRemoved:Delete',
     ]);
-    expect(logs.every((l) => l.startsWith('ignored "'))).toBe(true);
+    expect(log.lines.every((l) => l.level === 'warn' && l.message.startsWith('ignored "'))).toBe(true);
   });
 
   it('refuses keys with path traversal, backslashes, absolute paths or NUL: no run, no status, a readable log', async () => {
     const s = starter();
-    const logs: { message: string; fields?: Record<string, unknown> }[] = [];
+    const log = memoryLogger();
+    const logs = log.lines;
     const written: string[] = [];
     const store = {
       get: async () => undefined,
@@ -149,7 +151,7 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     const out = await handleTrainRequests(sqsEvent(...keys.map((k) => s3(k))), {
       starter: s,
       storeFor: () => store,
-      log: (message, fields) => logs.push({ message, fields }),
+      log,
     });
     expect(s.calls).toEqual([]);
     expect(written).toEqual([]);
@@ -194,14 +196,18 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     expect(JSON.parse(body)).toMatchObject({ state: 'ignored', source: { key: 'incoming/notes.txt' } });
 
     const denied = { ...store, put: async () => Promise.reject(new Error('AccessDenied')) };
-    const logs: string[] = [];
+    const log = memoryLogger();
     const out = await handleTrainRequests(sqsEvent(s3('incoming/notes.txt')), {
       starter: starter(),
       storeFor: () => denied,
-      log: (m) => logs.push(m),
+      log,
     });
     expect(out.batchItemFailures).toEqual([]);
-    expect(logs).toContain('could not record the ignored upload');
+    expect(log.lines).toContainEqual({
+      level: 'error',
+      message: 'could not record the ignored upload',
+      fields: { key: 'incoming/notes.txt', error: { name: 'Error', message: 'AccessDenied' } },
+    });
   });
 
   it('reports only the failed messages of a batch', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../shared/errors.ts';
+import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
-import { memoryLogger } from '../../shared/serving/log.ts';
 import {
   type ModelSource,
   type PollResult,
@@ -65,8 +65,7 @@ describe('ModelStore', () => {
     expect(reloads).toEqual(['success:1', 'failure:1', 'success:2']);
     const failure = log.lines.find((l) => l.level === 'error');
     expect(failure?.fields).toMatchObject({
-      error: 'ModelFormatError',
-      detail: 'checksum mismatch',
+      error: { name: 'ModelFormatError', message: 'checksum mismatch' },
       servingVersion: '1',
     });
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type FeatureConfig, loadParams } from '../../shared/config/params.ts';
 import { decodeCsr, encodeCsr } from '../../shared/ml/sparse.ts';
-import { TfidfVectorizer } from '../../shared/ml/tfidf.ts';
+import { charWbNgrams, TfidfVectorizer } from '../../shared/ml/tfidf.ts';
 
 const base = loadParams().features;
 const config = (overrides: Partial<FeatureConfig>): FeatureConfig => ({ ...base, ...overrides });
@@ -103,5 +103,101 @@ describe('TF-IDF vectorizer', () => {
     const { matrix } = TfidfVectorizer.fitTransform(docs, config({ ngram_range: [1, 2], min_df: 1 }));
     const decoded = decodeCsr(encodeCsr(matrix));
     expect(decoded).toEqual(matrix);
+  });
+
+  it("makes character n-grams within word boundaries exactly as scikit-learn's char_wb", () => {
+    const grams = (token: string, lo: number, hi: number) => {
+      const out: string[] = [];
+      charWbNgrams(token, lo, hi, (g) => out.push(g));
+      return out;
+    };
+    // Expected lists printed by scikit-learn 1.2.1: TfidfVectorizer(analyzer='char_wb', ...).build_analyzer().
+    expect(grams('a', 2, 5)).toEqual([' a', 'a ', ' a ']);
+    expect(grams('is', 2, 5)).toEqual([' i', 'is', 's ', ' is', 'is ', ' is ']);
+    expect(grams('movie', 2, 5)).toEqual([
+      ...[' m', 'mo', 'ov', 'vi', 'ie', 'e '],
+      ...[' mo', 'mov', 'ovi', 'vie', 'ie '],
+      ...[' mov', 'movi', 'ovie', 'vie '],
+      ...[' movi', 'movie', 'ovie '],
+    ]);
+    // Shorter than every n: the padded word once, whole.
+    expect(grams('a', 4, 6)).toEqual([' a ']);
+    expect(grams('is', 4, 6)).toEqual([' is ']);
+    expect(grams('movie', 4, 6)).toEqual([
+      ...[' mov', 'movi', 'ovie', 'vie '],
+      ...[' movi', 'movie', 'ovie '],
+      ...[' movie', 'movie '],
+    ]);
+    expect(grams('a', 1, 2)).toEqual([' ', 'a', ' ', ' a', 'a ']);
+    // Python counts code points: an emoji is one character, not two UTF-16 units.
+    expect(grams('\u{1F600}x', 2, 5)).toEqual([
+      ' \u{1F600}',
+      '\u{1F600}x',
+      'x ',
+      ' \u{1F600}x',
+      '\u{1F600}x ',
+      ' \u{1F600}x ',
+    ]);
+    expect(grams('\u{1F600}x', 4, 6)).toEqual([' \u{1F600}x ']);
+    expect(grams('naïve', 4, 6)).toContain(' naïve');
+    // Python's str.split() whitespace (never in a cleaned token) separates words, as it would for scikit-learn.
+    expect(grams('a\u00a0b', 3, 3)).toEqual([' a ', ' b ']);
+  });
+
+  it('counts character n-grams (char_wb) with the same idf, tf and norms as word n-grams', () => {
+    const { vectorizer, matrix } = TfidfVectorizer.fitTransform(
+      [['ab'], ['ab', 'ab', 'b']],
+      config({ analyzer: 'char_wb', char_ngram_range: [2, 3], min_df: 1, max_df: 1.0, sublinear_tf: false }),
+    );
+    // ab: ' a', 'ab', 'b ', ' ab', 'ab '; b: ' b', 'b ', ' b ' (shorter than 4: whole, once).
+    expect(vectorizer.state.vocabulary).toEqual([' a', ' ab', ' b', ' b ', 'ab', 'ab ', 'b ']);
+    expect(vectorizer.state.analyzer).toBe('char_wb');
+    const idf = (df: number) => Math.log(3 / (1 + df)) + 1;
+    expect(Array.from(vectorizer.state.idf)).toEqual([
+      idf(2),
+      idf(2),
+      idf(1),
+      idf(1),
+      idf(2),
+      idf(2),
+      idf(2),
+    ]);
+    // Document 2: 'b ' twice from ab and once from b.
+    const raw = [2 * idf(2), 2 * idf(2), idf(1), idf(1), 2 * idf(2), 2 * idf(2), 3 * idf(2)];
+    const norm = Math.hypot(...raw);
+    const second = row(matrix, 1);
+    for (const [j, v] of raw.entries()) expect(second[j]).toBeCloseTo(v / norm, 12);
+    expect(Array.from(vectorizer.transform([['ab', 'ab', 'b']]).values)).toEqual(
+      Array.from(matrix.values.subarray(matrix.indptr[1])),
+    );
+  });
+
+  it('puts word and character blocks side by side (word+char), each normalised on its own', () => {
+    const { vectorizer, matrix } = TfidfVectorizer.fitTransform(
+      docs,
+      config({
+        analyzer: 'word+char',
+        ngram_range: [1, 1],
+        char_ngram_range: [3, 3],
+        min_df: 1,
+        max_df: 1.0,
+        max_features: 3,
+      }),
+    );
+    const { vocabulary, wordFeatures } = vectorizer.state;
+    // max_features applies per analyzer: the top 3 words, then the top 3 character trigrams.
+    expect(wordFeatures).toBe(3);
+    expect(vocabulary.slice(0, 3)).toEqual(['bad', 'good', 'movie']);
+    expect(vocabulary).toHaveLength(6);
+    expect(vocabulary.slice(3).every((t) => [...t].length === 3)).toBe(true);
+    for (let i = 0; i < matrix.nRows; i++) {
+      const r = row(matrix, i);
+      const words = Object.entries(r).filter(([j]) => Number(j) < 3);
+      const chars = Object.entries(r).filter(([j]) => Number(j) >= 3);
+      if (words.length) expect(Math.hypot(...words.map(([, v]) => v))).toBeCloseTo(1, 12);
+      if (chars.length) expect(Math.hypot(...chars.map(([, v]) => v))).toBeCloseTo(1, 12);
+    }
+    // Serving featurizes a text the way training did, word by word and character by character.
+    expect(vectorizer.transform(docs)).toEqual(matrix);
   });
 });
