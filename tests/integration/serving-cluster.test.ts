@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTextops } from '../helpers/cli.ts';
+import { promtool } from '../helpers/prometheus.ts';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -118,9 +119,9 @@ describe('textops serve with two workers', () => {
     );
     expect(metrics.text).toMatch(/model_info\{version="local-[0-9a-f]{12}"\} 1\n/);
     expect(metrics.text).toMatch(/model_reload_total\{result="success"\} 2\n/);
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
-    expect(lint.stdout + lint.stderr).toBe('');
-    expect(lint.status).toBe(0);
+    const lint = await promtool(['check', 'metrics'], { input: metrics.text });
+    expect(lint.output).toBe('');
+    expect(lint.code).toBe(0);
   });
 
   it('replaces a worker that dies, and keeps answering meanwhile', async () => {
