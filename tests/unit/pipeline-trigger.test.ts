@@ -58,6 +58,25 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     });
   });
 
+  it('starts one run per object version in a versioned bucket, carrying the versionId', async () => {
+    const s = recordingStarter();
+    const out = await handleTrainRequests(
+      trainRequests(
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v1' }),
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v2' }),
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v1' }),
+      ),
+      { starter: s },
+    );
+    expect(out.outcomes.map((o) => o.kind)).toEqual(['started', 'started', 'duplicate']);
+    expect(s.started).toHaveLength(2);
+    expect(s.calls.map((c) => c.input)).toMatchObject([
+      { key: 'incoming/a b.csv', etag: 'same', versionId: 'v1' },
+      { key: 'incoming/a b.csv', etag: 'same', versionId: 'v2' },
+      { versionId: 'v1' },
+    ]);
+  });
+
   it('treats duplicate deliveries as successes, not second runs', async () => {
     const s = recordingStarter();
     const out = await handleTrainRequests(
