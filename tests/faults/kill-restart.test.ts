@@ -1,47 +1,42 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionHistory } from '../../shared/pipeline/run-history.ts';
 import type { RunStatus } from '../../shared/pipeline/run-status.ts';
+import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // Fault injection with real processes: the built CLI's local stack (`textops start`) is SIGKILLed while a run is
 // in each step, then started again on the same directory. The run must come back aborted (never stuck running)
 // and `textops runs retry` must resume it from the step it died in, to success.
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/textops.mjs');
-const run = promisify(execFile);
-const env = { ...process.env, TEXTOPS_BUCKET: '' };
+const ENV = { TEXTOPS_BUCKET: '' };
 
 let dir: string;
 let stack: ChildProcess | undefined;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args, '--runtime-dir', join(dir, 'rt')], {
-      cwd: root,
-      env,
-      timeout: 120_000,
-    });
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout, err: e.stderr };
-  }
-}
+/** The built CLI against this test's stack (its runtime directory). */
+const cli = (...args: string[]) => runTextops([...args, '--runtime-dir', join(dir, 'rt')], { env: ENV });
 
 async function startStack(): Promise<void> {
   // A killed stack leaves its runtime.json behind: wait for the new one.
   await rm(join(dir, 'rt', 'runtime.json'), { force: true });
   stack = spawn(
     process.execPath,
-    [bin, 'start', '--dir', join(dir, 'rt'), '--no-inference', '--console-port', '0', '--s3-port', '0'],
-    { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env },
+    [
+      TEXTOPS_BIN,
+      'start',
+      '--dir',
+      join(dir, 'rt'),
+      '--no-inference',
+      '--console-port',
+      '0',
+      '--s3-port',
+      '0',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...ENV } },
   );
   let stderr = '';
   stack.stderr?.on('data', (chunk: Buffer) => {
@@ -117,8 +112,8 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
       join(dir, 'fast.yaml'),
       '--no-follow',
     );
-    expect(up.code, up.err).toBe(0);
-    runId = /^run (\S+)$/m.exec(up.out)?.[1] ?? '';
+    expect(up.code, up.stderr).toBe(0);
+    runId = /^run (\S+)$/m.exec(up.stdout)?.[1] ?? '';
     expect(runId).toMatch(/^reviews-[0-9a-f]{16}$/);
   });
 
@@ -135,21 +130,21 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
       const history = readObject<ExecutionHistory>(runId, 'history.json')!;
       expect(history).toMatchObject({ status: 'ABORTED', error: 'RunAborted' });
       expect(history.states.at(-1)).toMatchObject({ name: state, status: 'failed', error: 'RunAborted' });
-      expect((await cli('runs')).out).toMatch(new RegExp(`${runId}\\s+failed\\s+incoming/reviews\\.csv`));
+      expect((await cli('runs')).stdout).toMatch(new RegExp(`${runId}\\s+failed\\s+incoming/reviews\\.csv`));
 
       if (attempt === 1) {
         // The same content again maps to the same (finished) run: upload says so at once, with how to go on.
         const again = await cli('upload', join(dir, 'reviews.csv'));
         expect(again.code).toBe(1);
-        expect(again.out).toContain('already finished');
-        expect(again.out).toContain(`textops runs retry ${runId}`);
+        expect(again.stdout).toContain('already finished');
+        expect(again.stdout).toContain(`textops runs retry ${runId}`);
       }
 
       const last = state === 'RegisterAndPromote';
       const retried = await cli('runs', 'retry', runId, ...(last ? [] : ['--no-follow']));
-      expect(retried.code, retried.err).toBe(0);
-      expect(retried.out).toContain(`run ${runId} resumed from ${step} (attempt ${attempt + 1})`);
-      if (last) expect(retried.out).toMatch(/SUCCEEDED: sentiment v1 is now production/);
+      expect(retried.code, retried.stderr).toBe(0);
+      expect(retried.stdout).toContain(`run ${runId} resumed from ${step} (attempt ${attempt + 1})`);
+      if (last) expect(retried.stdout).toMatch(/SUCCEEDED: sentiment v1 is now production/);
     },
   );
 
@@ -170,6 +165,6 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
     // A succeeded run is not retried.
     const again = await cli('runs', 'retry', runId);
     expect(again.code).toBe(1);
-    expect(again.err).toMatch(/RunNotRetryableError: run \S+ is not retried: it succeeded/);
+    expect(again.stderr).toMatch(/RunNotRetryableError: run \S+ is not retried: it succeeded/);
   });
 });

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,4 +143,26 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/**
+ * Runs promtool (Debian package `prometheus`) and collects its exit code and output (stdout then stderr). An
+ * integration-test tool: it starts a Go binary per call, too slow for unit tests.
+ */
+export function promtool(
+  args: readonly string[],
+  options: { cwd?: string; input?: string } = {},
+): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'promtool',
+      args,
+      { cwd: options.cwd, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, output: `${stdout}${stderr}${code === -1 ? error?.message : ''}` });
+      },
+    );
+    child.stdin?.end(options.input ?? '');
+  });
 }

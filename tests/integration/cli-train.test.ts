@@ -1,19 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, runTextops } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The real command, as a user runs it: the esbuild bundle behind bin/textops.mjs (npm test builds it first).
-const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'textops-cli-'));
-
-function textops(...args: string[]) {
-  const out = spawnSync(process.execPath, [BIN, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000 });
-  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
-}
+const textops = (...args: string[]) => runTextops(args, { cwd: work });
 
 function file(name: string, text: string | Buffer): string {
   const path = join(work, name);
@@ -23,14 +17,19 @@ function file(name: string, text: string | Buffer): string {
 
 describe('textops train / predict / evaluate', () => {
   let modelDir: string;
-  let trainOutput: ReturnType<typeof textops>;
+  let trainOutput: CliResult;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     modelDir = join(work, 'model');
-    trainOutput = textops('train', file('imdb.csv', sampleCsv('imdb-train.csv.gz', 1500)), '--out', modelDir);
+    trainOutput = await textops(
+      'train',
+      file('imdb.csv', sampleCsv('imdb-train.csv.gz', 1500)),
+      '--out',
+      modelDir,
+    );
   });
 
-  it('trains: one progress line per stage, then metrics, then the model directory', () => {
+  it('trains: one progress line per stage, then metrics, then the model directory', async () => {
     expect(trainOutput.stderr).toBe('');
     expect(trainOutput.code).toBe(0);
     const stages = trainOutput.stdout.match(/^ {2}(ingest|preprocess|featurize|train|evaluate) /gm);
@@ -42,8 +41,8 @@ describe('textops train / predict / evaluate', () => {
     expect(metrics.labels).toEqual(['negative', 'positive']);
   });
 
-  it('predicts a label with per-class scores', () => {
-    const positive = textops(
+  it('predicts a label with per-class scores', async () => {
+    const positive = await textops(
       'predict',
       '--model',
       modelDir,
@@ -54,7 +53,7 @@ describe('textops train / predict / evaluate', () => {
     const prediction = JSON.parse(positive.stdout);
     expect(prediction.label).toBe('positive');
     expect(prediction.scores.positive + prediction.scores.negative).toBeCloseTo(1, 6);
-    const negative = textops(
+    const negative = await textops(
       'predict',
       '--model',
       modelDir,
@@ -63,17 +62,17 @@ describe('textops train / predict / evaluate', () => {
     expect(negative.stdout).toMatch(/^negative\tnegative=0\.\d+ positive=0\.\d+/);
   });
 
-  it('evaluates a saved model on another labelled CSV', () => {
+  it('evaluates a saved model on another labelled CSV', async () => {
     const heldOut = file('held-out.csv', sampleCsv('imdb-train.csv.gz', 300, 5000));
-    const out = textops('evaluate', '--model', modelDir, '--json', heldOut);
+    const out = await textops('evaluate', '--model', modelDir, '--json', heldOut);
     expect(out.code).toBe(0);
     const metrics = JSON.parse(out.stdout);
     expect(metrics.n).toBe(300);
     expect(metrics.accuracy).toBeGreaterThan(0.7);
   });
 
-  it('trains a 4-class model on AG News with its own column names', () => {
-    const out = textops(
+  it('trains a 4-class model on AG News with its own column names', async () => {
+    const out = await textops(
       'train',
       file('agnews.csv', sampleCsv('agnews-7600.csv.gz', 1200)),
       '--out',
@@ -96,18 +95,18 @@ describe('textops train / predict / evaluate', () => {
       /one class only/,
     ],
     ['a missing label column', 'review\n"good film"\n', /needs a text and a label column/],
-  ])('fails on %s with a one-line error and no model', (_name, text, message) => {
-    const out = textops('train', file('bad.csv', text), '--out', join(work, 'bad-model'));
+  ])('fails on %s with a one-line error and no model', async (_name, text, message) => {
+    const out = await textops('train', file('bad.csv', text), '--out', join(work, 'bad-model'));
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(message);
     expect(out.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(join(work, 'bad-model'))).toBe(false);
   });
 
-  it('applies an overrides file over the params, and names a bad key in it', () => {
+  it('applies an overrides file over the params, and names a bad key in it', async () => {
     const csv = file('small-nb.csv', sampleCsv('imdb-train.csv.gz', 400));
     const overrides = file('nb.params.yaml', 'train:\n  classifier: naive_bayes\n');
-    const out = textops('train', csv, '--overrides', overrides, '--out', join(work, 'nb'));
+    const out = await textops('train', csv, '--overrides', overrides, '--out', join(work, 'nb'));
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^training on .* with naive_bayes$/m);
     const saved = JSON.parse(readFileSync(join(work, 'nb', 'model.json'), 'utf8'));
@@ -115,7 +114,7 @@ describe('textops train / predict / evaluate', () => {
     expect(saved.params.features.ngram_range).toEqual([1, 2]); // the rest stays as params.yaml has it
 
     const bad = file('bad.params.yaml', 'features:\n  ngram_range: [2, 1]\n');
-    const refused = textops('train', csv, '--overrides', bad, '--out', join(work, 'nb-bad'));
+    const refused = await textops('train', csv, '--overrides', bad, '--out', join(work, 'nb-bad'));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /ConfigError: invalid parameters in .*bad\.params\.yaml: 'features\.ngram_range'/,
@@ -124,20 +123,20 @@ describe('textops train / predict / evaluate', () => {
 
     // The upload rule: an overrides file may not name the model (a --params file may).
     const renamed = file('renamed.params.yaml', 'model:\n  name: other\n');
-    const named = textops('train', csv, '--overrides', renamed, '--out', join(work, 'nb-renamed'));
+    const named = await textops('train', csv, '--overrides', renamed, '--out', join(work, 'nb-renamed'));
     expect(named.code).toBe(1);
     expect(named.stderr).toMatch(/ConfigError: .*model\.name may not be set by an upload's params file/);
     expect(existsSync(join(work, 'nb-renamed'))).toBe(false);
   });
 
-  it('refuses a corrupt model directory with a clear error', () => {
+  it('refuses a corrupt model directory with a clear error', async () => {
     const broken = join(work, 'broken');
-    textops('train', file('small.csv', sampleCsv('imdb-train.csv.gz', 300)), '--out', broken);
+    await textops('train', file('small.csv', sampleCsv('imdb-train.csv.gz', 300)), '--out', broken);
     writeFileSync(
       join(broken, 'model.json'),
       readFileSync(join(broken, 'model.json'), 'utf8').replace('"positive"', '"happy"'),
     );
-    const out = textops('predict', '--model', broken, 'fine');
+    const out = await textops('predict', '--model', broken, 'fine');
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/ModelFormatError: model checksum mismatch/);
   });

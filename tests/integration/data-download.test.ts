@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -13,21 +11,13 @@ import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';
+import { runTextops } from '../helpers/cli.ts';
 
 // `textops data download` as a user runs it (the built CLI), against a loopback server that plays the corpora's
 // public sources: the aclImdb tarball layout and the headerless AG News CSV.
-const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'textops-data-'));
-
-// Asynchronous on purpose: the fixture server runs in this process, so a synchronous spawn would starve it.
-function textops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: work, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? Number((error as { code?: unknown }).code ?? 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
+// runTextops is asynchronous: the fixture server runs in this process, and a synchronous spawn would starve it.
+const textops = (...args: string[]) => runTextops(args, { cwd: work });
 
 const POSITIVE = [
   'A wonderful, moving film.<br /><br />I loved every minute, and the "final" scene — perfect.',

@@ -1,45 +1,31 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The built CLI (npm test builds first) against a stack started by `textops start`, all on 127.0.0.1.
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin/textops.mjs');
-const run = promisify(execFile);
+const ENV = { TEXTOPS_BUCKET: '' };
 
 let dir: string;
 let stack: ChildProcess;
 let runtime: RuntimeFile;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args, '--runtime-dir', join(dir, 'rt')], {
-      cwd: root,
-      env: { ...process.env, TEXTOPS_BUCKET: '' },
-      timeout: 120_000,
-    });
-    return { code: 0, out: stdout, err: stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, out: e.stdout, err: e.stderr };
-  }
-}
+/** The built CLI against this test's stack (its runtime directory). */
+const cli = (...args: string[]) => runTextops([...args, '--runtime-dir', join(dir, 'rt')], { env: ENV });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-cli-'));
   stack = spawn(
     process.execPath,
-    [bin, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TEXTOPS_BUCKET: '' } },
+    [TEXTOPS_BIN, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
   const file = join(dir, 'rt', 'runtime.json');
   for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
@@ -66,7 +52,12 @@ describe('textops CLI against the local stack (textops start)', () => {
   });
 
   it('uploads a CSV, follows the run state by state, and ends with the gate decision', async () => {
-    const { code, out } = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'fast.yaml'));
+    const { code, stdout: out } = await cli(
+      'upload',
+      join(dir, 'one.csv'),
+      '--params-file',
+      join(dir, 'fast.yaml'),
+    );
     expect(code).toBe(0);
     for (const state of ['Ingest', 'Preprocess', 'Featurize', 'Train', 'Evaluate', 'RegisterAndPromote']) {
       expect(out).toMatch(new RegExp(`${state}\\s+succeeded`));
@@ -89,11 +80,13 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(body).toMatchObject({ label: 'positive', modelVersion: '1' });
     const exported = await cli('models', '--export', join(dir, 'model'));
     expect(exported.code).toBe(0);
-    const predicted = await run(
-      process.execPath,
-      [bin, 'predict', '--model', join(dir, 'model'), '--json', 'Awful. Boring and far too long.'],
-      { cwd: root },
-    );
+    const predicted = await runTextops([
+      'predict',
+      '--model',
+      join(dir, 'model'),
+      '--json',
+      'Awful. Boring and far too long.',
+    ]);
     expect(JSON.parse(predicted.stdout)).toMatchObject({ label: 'negative' });
   });
 
@@ -105,36 +98,33 @@ describe('textops CLI against the local stack (textops start)', () => {
       join(dir, 'fast.yaml'),
       '--json',
     );
-    const status = JSON.parse(second.out) as { runId: string; model: { version: number } };
+    const status = JSON.parse(second.stdout) as { runId: string; model: { version: number } };
     expect(status.model.version).toBe(2);
     const runs = await cli('runs');
-    expect(runs.out).toMatch(/one-[0-9a-f]{16}\s+succeeded\s+incoming\/one\.csv/);
+    expect(runs.stdout).toMatch(/one-[0-9a-f]{16}\s+succeeded\s+incoming\/one\.csv/);
     const shown = await cli('runs', status.runId);
-    expect(shown.out).toMatch(/RegisterAndPromote|RegisterRejected/);
+    expect(shown.stdout).toMatch(/RegisterAndPromote|RegisterRejected/);
     const models = await cli('models');
-    expect(models.out).toMatch(/^v1\s/m);
-    expect(models.out).toMatch(/^v2\s/m);
-    expect((await cli('promote', '1', '--reason', 'test')).out).toMatch(/production: v\d → v1|already v1/);
-    expect((await cli('promote', '2')).out).toMatch(/production: v1 → v2/);
-    expect((await cli('rollback')).out).toMatch(/production: v2 → v1 \(rolled back\)/);
-    const json = JSON.parse((await cli('models', '--json')).out) as { aliases: { production: number } };
+    expect(models.stdout).toMatch(/^v1\s/m);
+    expect(models.stdout).toMatch(/^v2\s/m);
+    expect((await cli('promote', '1', '--reason', 'test')).stdout).toMatch(/production: v\d → v1|already v1/);
+    expect((await cli('promote', '2')).stdout).toMatch(/production: v1 → v2/);
+    expect((await cli('rollback')).stdout).toMatch(/production: v2 → v1 \(rolled back\)/);
+    const json = JSON.parse((await cli('models', '--json')).stdout) as { aliases: { production: number } };
     expect(json.aliases.production).toBe(1);
   }, 120_000);
 
   it('exports the version named by models --export DIR --version N; textops --version still prints ours', async () => {
-    const listed = JSON.parse((await cli('models', '--json')).out) as {
+    const listed = JSON.parse((await cli('models', '--json')).stdout) as {
       aliases: { production: number };
       versions: { version: number; sha256: string }[];
     };
     expect(listed.aliases.production).toBe(1);
     const exported = await cli('models', '--export', join(dir, 'v2'), '--version', '2');
     expect(exported.code).toBe(0);
-    expect(exported.out).toMatch(/sentiment v2 written to/);
+    expect(exported.stdout).toMatch(/sentiment v2 written to/);
     expect((await readFile(join(dir, 'v2', 'model.sha256'), 'utf8')).trim()).toBe(listed.versions[1].sha256);
-    const version = await run(process.execPath, [bin, '--version'], {
-      cwd: root,
-      env: { ...process.env, TEXTOPS_CODE_VERSION: 'cli-version-test' },
-    });
+    const version = await runTextops(['--version'], { env: { TEXTOPS_CODE_VERSION: 'cli-version-test' } });
     expect(version.stdout.trim()).toBe('cli-version-test');
   });
 
@@ -156,14 +146,14 @@ describe('textops CLI against the local stack (textops start)', () => {
     }
     const promoted = await cli('promote', '2');
     expect(promoted.code).toBe(1);
-    expect(promoted.err).toMatch(
+    expect(promoted.stderr).toMatch(
       /ModelFormatError: refusing to point production at sentiment v2: .*checksum mismatch.*; production stays v1/,
     );
     const models = await cli('models');
-    expect(models.out).toMatch(/^v1\s.*\sok\s/m);
-    expect(models.out).toMatch(/^v2\s.*\sBROKEN\s/m);
-    expect(models.out).toMatch(/^v2 is broken: .*checksum mismatch/m);
-    const json = JSON.parse((await cli('models', '--json')).out) as {
+    expect(models.stdout).toMatch(/^v1\s.*\sok\s/m);
+    expect(models.stdout).toMatch(/^v2\s.*\sBROKEN\s/m);
+    expect(models.stdout).toMatch(/^v2 is broken: .*checksum mismatch/m);
+    const json = JSON.parse((await cli('models', '--json')).stdout) as {
       aliases: { production: number };
       versions: { version: number; artifact: { ok: boolean; problem?: string } }[];
     };
@@ -176,19 +166,19 @@ describe('textops CLI against the local stack (textops start)', () => {
     await writeFile(join(dir, 'notes.txt'), 'hello');
     const txt = await cli('upload', join(dir, 'notes.txt'));
     expect(txt.code).toBe(1);
-    expect(txt.err).toMatch(/InvalidDatasetError: 'notes.txt' is not a .csv or .csv.gz file/);
+    expect(txt.stderr).toMatch(/InvalidDatasetError: 'notes.txt' is not a .csv or .csv.gz file/);
     await writeFile(join(dir, 'bad.yaml'), 'train:\n  classifer: svm\n');
     const params = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'bad.yaml'));
     expect(params.code).toBe(1);
-    expect(params.err).toMatch(/ConfigError: .*unknown key 'train.classifer'/);
+    expect(params.stderr).toMatch(/ConfigError: .*unknown key 'train.classifer'/);
     await writeFile(join(dir, 'lowgate.yaml'), 'evaluate:\n  min_score: 0\n');
     const gate = await cli('upload', join(dir, 'one.csv'), '--params-file', join(dir, 'lowgate.yaml'));
     expect(gate.code).toBe(1);
-    expect(gate.err).toMatch(
+    expect(gate.stderr).toMatch(
       /ConfigError: .*evaluate\.min_score may not be set by an upload's params file: the quality gate belongs to the deployment/,
     );
     const missing = await cli('runs', 'no-such-run');
-    expect(missing.err).toMatch(/NotFoundError: no run no-such-run/);
+    expect(missing.stderr).toMatch(/NotFoundError: no run no-such-run/);
   });
 
   it('answers the console JSON for runs', async () => {
@@ -211,7 +201,7 @@ describe('textops CLI against the local stack (textops start)', () => {
     s3.destroy();
     let listed = '';
     for (let i = 0; i < 50 && !listed.includes('evil'); i++) {
-      listed = (await cli('runs')).out;
+      listed = (await cli('runs')).stdout;
       if (!listed.includes('evil')) await new Promise((r) => setTimeout(r, 200));
     }
     const escaped = 'incoming/\\u001b[2J\\u001b[31mevil\\u000aRUN forged.txt';
@@ -220,11 +210,11 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(listed.split('\n').filter((l) => l.startsWith('RUN '))).toHaveLength(1);
     const runId = /^(\S+)\s+ignored\s+incoming\/\\u001b/m.exec(listed)?.[1] ?? '';
     const shown = await cli('runs', runId);
-    expect(shown.out).toContain(escaped);
-    expect(shown.out).not.toContain('\u001b');
+    expect(shown.stdout).toContain(escaped);
+    expect(shown.stdout).not.toContain('\u001b');
     const json = await cli('runs', runId, '--json');
-    expect(json.out).not.toContain('\u001b');
-    expect(JSON.parse(json.out).status.source.key).toBe(key);
+    expect(json.stdout).not.toContain('\u001b');
+    expect(JSON.parse(json.stdout).status.source.key).toBe(key);
   });
 
   it('refuses to retry a run that failed on its data, saying how to go on', async () => {
@@ -234,18 +224,18 @@ describe('textops CLI against the local stack (textops start)', () => {
     );
     const up = await cli('upload', join(dir, 'one-class.csv'));
     expect(up.code).toBe(1);
-    expect(up.out).toMatch(/error: InvalidDatasetError/);
-    const runId = /^run (\S+)$/m.exec(up.out)?.[1] ?? '';
+    expect(up.stdout).toMatch(/error: InvalidDatasetError/);
+    const runId = /^run (\S+)$/m.exec(up.stdout)?.[1] ?? '';
     const retry = await cli('runs', 'retry', runId);
     expect(retry.code).toBe(1);
-    expect(retry.err).toContain(
+    expect(retry.stderr).toContain(
       `RunNotRetryableError: run ${runId} is not retried: the data is invalid: fix it and upload again`,
     );
     // The same content again: the finished run is reported at once, not followed.
     const again = await cli('upload', join(dir, 'one-class.csv'));
     expect(again.code).toBe(1);
-    expect(again.out).toContain(`run ${runId} already finished`);
-    expect(again.out).toMatch(/FAILED: /);
-    expect(again.out).toContain('upload under another --name');
+    expect(again.stdout).toContain(`run ${runId} already finished`);
+    expect(again.stdout).toMatch(/FAILED: /);
+    expect(again.stdout).toContain('upload under another --name');
   });
 });

@@ -11,6 +11,7 @@ import { readRun } from '../../shared/pipeline/run-queries.ts';
 import { readStatus } from '../../shared/pipeline/run-status.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv, shuffledLabelsCsv, toCsv } from '../helpers/data.ts';
+import { s3Notification, s3Record } from '../helpers/events.ts';
 
 // Small, fast settings for the test runs (the real defaults are exercised by the benchmark).
 const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 2\n';
@@ -99,17 +100,7 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     await runtime.idle();
     const before = (await runtime.store.list('runs/')).length;
     const { etag } = (await runtime.store.head('incoming/dupe.csv'))!;
-    const body = JSON.stringify({
-      Records: [
-        {
-          eventName: 'ObjectCreated:Put',
-          s3: {
-            bucket: { name: runtime.bucket },
-            object: { key: 'incoming/dupe.csv', eTag: etag.replace(/"/g, ''), size: 17 },
-          },
-        },
-      ],
-    });
+    const body = s3Notification(s3Record('incoming/dupe.csv', { bucket: runtime.bucket, etag, size: 17 }));
     for (let i = 0; i < 3; i++) runtime.queue.send(body);
     await runtime.idle();
     expect((await runtime.store.list('runs/')).length).toBe(before);

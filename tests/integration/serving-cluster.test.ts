@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTextops } from '../helpers/cli.ts';
+import { promtool } from '../helpers/prometheus.ts';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,9 +119,9 @@ describe('textops serve with two workers', () => {
     );
     expect(metrics.text).toMatch(/model_info\{version="local-[0-9a-f]{12}"\} 1\n/);
     expect(metrics.text).toMatch(/model_reload_total\{result="success"\} 2\n/);
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
-    expect(lint.stdout + lint.stderr).toBe('');
-    expect(lint.status).toBe(0);
+    const lint = await promtool(['check', 'metrics'], { input: metrics.text });
+    expect(lint.output).toBe('');
+    expect(lint.code).toBe(0);
   });
 
   it('replaces a worker that dies, and keeps answering meanwhile', async () => {
@@ -173,34 +175,28 @@ describe('textops serve settings', () => {
     return env;
   };
 
-  it('fails at once, naming what is missing, without a model or a bucket', () => {
-    const result = spawnSync(process.execPath, ['bin/textops.mjs', 'serve'], {
-      cwd: root,
-      env: cleanEnv(),
-      encoding: 'utf8',
-    });
-    expect(result.status).toBe(1);
+  it('fails at once, naming what is missing, without a model or a bucket', async () => {
+    const unset = {
+      TEXTOPS_BUCKET: undefined,
+      TEXTOPS_MODEL_DIR: undefined,
+      PORT: undefined,
+      HOST: undefined,
+      TEXTOPS_API_KEY: undefined,
+    };
+    const result = await runTextops(['serve'], { env: unset });
+    expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ConfigError: no model to serve: give a model directory .*TEXTOPS_BUCKET/);
-    const bad = spawnSync(
-      process.execPath,
-      ['bin/textops.mjs', 'serve', '--model', dir, '--workers', 'two'],
-      {
-        cwd: root,
-        env: cleanEnv(),
-        encoding: 'utf8',
-      },
-    );
-    expect(bad.status).toBe(1);
+    const bad = await runTextops(['serve', '--model', dir, '--workers', 'two'], { env: unset });
+    expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--workers must be an integer >= 1, got 'two'/);
     // params.yaml is checked in the primary while the first worker starts: one message, no worker noise.
     const paramsFile = join(dir, 'bad-params.yaml');
     writeFileSync(paramsFile, 'model:\n  name: Not A Name\n');
-    const badParams = spawnSync(
-      process.execPath,
-      ['bin/textops.mjs', 'serve', '--model', dir, '--workers', '2', '--port', '0', '--params', paramsFile],
-      { cwd: root, env: cleanEnv(), encoding: 'utf8' },
+    const badParams = await runTextops(
+      ['serve', '--model', dir, '--workers', '2', '--port', '0', '--params', paramsFile],
+      { env: unset },
     );
-    expect(badParams.status).toBe(1);
+    expect(badParams.code).toBe(1);
     expect(badParams.stderr.match(/ConfigError/g)).toHaveLength(1);
     expect(badParams.stderr).toMatch(/'model\.name': lowercase letters/);
     expect(badParams.stderr).not.toMatch(/EPIPE|at .+:\d+:\d+/);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,6 +7,7 @@ import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { directoryModelSource, type ModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { promtool } from '../helpers/prometheus.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
 const POSITIVE =
@@ -200,9 +200,9 @@ describe('inference server over HTTP', () => {
     expect(text).toMatch(/model_reload_total\{result="success"\} 1/);
     expect(text).toMatch(/model_reload_total\{result="failure"\} 0/);
     expect(text).toMatch(/process_resident_memory_bytes \d+/);
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    expect(lint.stdout + lint.stderr).toBe('');
-    expect(lint.status).toBe(0);
+    const lint = await promtool(['check', 'metrics'], { input: text });
+    expect(lint.output).toBe('');
+    expect(lint.code).toBe(0);
   });
 });
 

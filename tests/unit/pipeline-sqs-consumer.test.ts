@@ -5,37 +5,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pollOnce, runSqsConsumer } from '../../shared/aws/sqs-consumer.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
-import type { PipelineStarter } from '../../shared/ports.ts';
+import { recordingStarter, s3Notification, s3Record } from '../helpers/events.ts';
 
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/textops-train-requests';
 const sqs = mockClient(SQSClient);
 
 afterEach(() => sqs.reset());
 
-function s3Body(key: string, etag: string): string {
-  return JSON.stringify({
-    Records: [
-      {
-        eventName: 'ObjectCreated:Put',
-        s3: { bucket: { name: 'b' }, object: { key, eTag: etag, size: 10 } },
-      },
-    ],
-  });
-}
-
-/** A starter that remembers names, like Step Functions does (second start of a name: already exists). */
-function recordingStarter(failFor?: string): PipelineStarter & { names: string[] } {
-  const names: string[] = [];
-  return {
-    names,
-    async start(name) {
-      if (failFor && name.startsWith(failFor)) throw new Error('ThrottlingException: rate exceeded');
-      const alreadyStarted = names.includes(name);
-      if (!alreadyStarted) names.push(name);
-      return { executionArn: `arn:x:${name}`, alreadyStarted };
-    },
-  };
-}
+const s3Body = (key: string, etag: string) => s3Notification(s3Record(key, { bucket: 'b', etag, size: 10 }));
 
 describe('SQS long-poll consumer (EKS trigger path)', () => {
   it('runs a batch through the trigger, deletes handled messages and keeps failed ones', async () => {
@@ -48,7 +25,9 @@ describe('SQS long-poll consumer (EKS trigger path)', () => {
       ],
     });
     sqs.on(DeleteMessageBatchCommand).resolves({ Successful: [], Failed: [] });
-    const starter = recordingStarter('throttled');
+    const starter = recordingStarter((name) =>
+      name.startsWith('throttled') ? new Error('ThrottlingException: rate exceeded') : undefined,
+    );
     const seen: SQSEvent[] = [];
     const result = await pollOnce(new SQSClient({ region: 'eu-west-1' }), {
       queueUrl: QUEUE,
@@ -58,7 +37,7 @@ describe('SQS long-poll consumer (EKS trigger path)', () => {
       },
     });
     expect(result).toEqual({ received: 4, deleted: 2, failed: 2 });
-    expect(starter.names).toHaveLength(1);
+    expect(starter.started).toHaveLength(1);
     expect(seen[0].Records[0]).toMatchObject({
       messageId: 'm1',
       eventSource: 'aws:sqs',

@@ -1,52 +1,19 @@
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { SfnPipelineStarter } from '../../shared/aws/sfn-starter.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { executionName, isTrainingDataKey, paramsKeyFor } from '../../shared/pipeline/run-keys.ts';
 import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/trigger.ts';
-import type { PipelineStarter } from '../../shared/ports.ts';
-
-function sqsEvent(...bodies: string[]): SQSEvent {
-  return {
-    Records: bodies.map((body, i) => ({
-      messageId: `m${i}`,
-      receiptHandle: `r${i}`,
-      body,
-      attributes: {
-        ApproximateReceiveCount: '1',
-        SentTimestamp: '0',
-        SenderId: 'x',
-        ApproximateFirstReceiveTimestamp: '0',
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
-
-const s3 = (key: string, etag = 'abc', eventName = 'ObjectCreated:Put') =>
-  JSON.stringify({
-    Records: [{ eventName, s3: { bucket: { name: 'data' }, object: { key, eTag: etag, size: 5 } } }],
-  });
-
-function starter(): PipelineStarter & { calls: { name: string; input: unknown }[] } {
-  const calls: { name: string; input: unknown }[] = [];
-  const seen = new Set<string>();
-  return {
-    calls,
-    async start(name, input) {
-      calls.push({ name, input });
-      const alreadyStarted = seen.has(name);
-      seen.add(name);
-      return { executionArn: name, alreadyStarted };
-    },
-  };
-}
+import {
+  recordingStarter,
+  s3Notification,
+  s3Record,
+  s3TestEventBody,
+  sqsEvent,
+  trainRequests,
+} from '../helpers/events.ts';
+import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
 describe('run keys', () => {
   it('derives one execution name per object version, valid for Step Functions', () => {
@@ -77,8 +44,10 @@ describe('run keys', () => {
 
 describe('trigger (SQS batch of S3 notifications → executions)', () => {
   it('starts one execution per object version with a pointer payload', async () => {
-    const s = starter();
-    const out = await handleTrainRequests(sqsEvent(s3('incoming/my+data.csv', 'e1')), { starter: s });
+    const s = recordingStarter();
+    const out = await handleTrainRequests(trainRequests(s3Record('incoming/my data.csv', { etag: 'e1' })), {
+      starter: s,
+    });
     expect(out.batchItemFailures).toEqual([]);
     expect(s.calls).toHaveLength(1);
     expect(s.calls[0].input).toEqual({
@@ -90,26 +59,46 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     });
   });
 
-  it('treats duplicate deliveries as successes, not second runs', async () => {
-    const s = starter();
+  it('starts one run per object version in a versioned bucket, carrying the versionId', async () => {
+    const s = recordingStarter();
     const out = await handleTrainRequests(
-      sqsEvent(s3('incoming/a.csv'), s3('incoming/a.csv'), s3('incoming/a.csv')),
+      trainRequests(
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v1' }),
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v2' }),
+        s3Record('incoming/a b.csv', { etag: 'same', versionId: 'v1' }),
+      ),
+      { starter: s },
+    );
+    expect(out.outcomes.map((o) => o.kind)).toEqual(['started', 'started', 'duplicate']);
+    expect(s.started).toHaveLength(2);
+    expect(s.calls.map((c) => c.input)).toMatchObject([
+      { key: 'incoming/a b.csv', etag: 'same', versionId: 'v1' },
+      { key: 'incoming/a b.csv', etag: 'same', versionId: 'v2' },
+      { versionId: 'v1' },
+    ]);
+  });
+
+  it('treats duplicate deliveries as successes, not second runs', async () => {
+    const s = recordingStarter();
+    const out = await handleTrainRequests(
+      trainRequests(s3Record('incoming/a.csv'), s3Record('incoming/a.csv'), s3Record('incoming/a.csv')),
       { starter: s },
     );
     expect(out.batchItemFailures).toEqual([]);
     expect(out.outcomes.map((o) => o.kind)).toEqual(['started', 'duplicate', 'duplicate']);
+    expect(s.started).toHaveLength(1);
   });
 
   it('ignores other keys and events, saying why', async () => {
-    const s = starter();
+    const s = recordingStarter();
     const log = memoryLogger();
     const out = await handleTrainRequests(
       sqsEvent(
-        s3('runs/x/status.json'),
-        s3('incoming/a.params.yaml'),
-        s3('incoming/a.txt'),
-        s3('incoming/a.csv', 'e', 'ObjectRemoved:Delete'),
-        JSON.stringify({ Event: 's3:TestEvent' }),
+        s3Notification(s3Record('runs/x/status.json')),
+        s3Notification(s3Record('incoming/a.params.yaml')),
+        s3Notification(s3Record('incoming/a.txt')),
+        s3Notification(s3Record('incoming/a.csv', { eventName: 'ObjectRemoved:Delete' })),
+        s3TestEventBody(),
       ),
       { starter: s, log },
     );
@@ -125,20 +114,10 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
   });
 
   it('refuses keys with path traversal, backslashes, absolute paths or NUL: no run, no status, a readable log', async () => {
-    const s = starter();
+    const s = recordingStarter();
     const log = memoryLogger();
     const logs = log.lines;
-    const written: string[] = [];
-    const store = {
-      get: async () => undefined,
-      head: async () => undefined,
-      put: async (k: string) => {
-        written.push(k);
-        return { etag: 'e' };
-      },
-      list: async () => [],
-      delete: async () => {},
-    };
+    const store = new InMemoryObjectStore();
     const keys = [
       'incoming/../../escape.csv',
       'incoming/%2e%2e/%2E%2E/escape.csv',
@@ -148,13 +127,14 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       '/incoming/a.csv',
       'incoming/a%00.csv',
     ];
-    const out = await handleTrainRequests(sqsEvent(...keys.map((k) => s3(k))), {
+    // As they arrive on the wire: the second and third are percent-encoded on purpose.
+    const out = await handleTrainRequests(trainRequests(...keys.map((k) => s3Record(k, { wireKey: k }))), {
       starter: s,
       storeFor: () => store,
       log,
     });
     expect(s.calls).toEqual([]);
-    expect(written).toEqual([]);
+    expect(store.keys()).toEqual([]);
     expect(out.batchItemFailures).toEqual([]);
     expect(out.outcomes.map((o) => o.kind)).toEqual(keys.map(() => 'ignored'));
     expect(out.outcomes.map((o) => (o.kind === 'ignored' ? o.reason : ''))).toEqual([
@@ -174,31 +154,21 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
   });
 
   it('records an ignored upload when it can, and does not redeliver when it cannot', async () => {
-    const written = new Map<string, string>();
-    const store = {
-      get: async (k: string) =>
-        written.has(k) ? { body: Buffer.from(written.get(k)!), etag: 'e' } : undefined,
-      head: async () => undefined,
-      put: async (k: string, b: Buffer | string) => {
-        written.set(k, String(b));
-        return { etag: 'e' };
-      },
-      list: async () => [],
-      delete: async () => {},
-    };
-    const ok = await handleTrainRequests(sqsEvent(s3('incoming/notes.txt')), {
-      starter: starter(),
+    const store = new InMemoryObjectStore();
+    const ok = await handleTrainRequests(trainRequests(s3Record('incoming/notes.txt')), {
+      starter: recordingStarter(),
       storeFor: () => store,
     });
     expect(ok.batchItemFailures).toEqual([]);
-    const [key, body] = [...written.entries()][0];
+    const [key] = store.keys();
     expect(key).toMatch(/^runs\/notes-[0-9a-f]{16}\/status\.json$/);
-    expect(JSON.parse(body)).toMatchObject({ state: 'ignored', source: { key: 'incoming/notes.txt' } });
+    expect(store.json(key)).toMatchObject({ state: 'ignored', source: { key: 'incoming/notes.txt' } });
 
-    const denied = { ...store, put: async () => Promise.reject(new Error('AccessDenied')) };
+    const denied = new InMemoryObjectStore();
+    denied.failOn('put', /.*/, new Error('AccessDenied'));
     const log = memoryLogger();
-    const out = await handleTrainRequests(sqsEvent(s3('incoming/notes.txt')), {
-      starter: starter(),
+    const out = await handleTrainRequests(trainRequests(s3Record('incoming/notes.txt')), {
+      starter: recordingStarter(),
       storeFor: () => denied,
       log,
     });
@@ -211,17 +181,17 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
   });
 
   it('reports only the failed messages of a batch', async () => {
-    const s = starter();
-    const failing: PipelineStarter = {
-      start: (name, input) =>
-        name.startsWith('bad') ? Promise.reject(new Error('throttled')) : s.start(name, input),
-    };
+    const s = recordingStarter((name) => (name.startsWith('bad') ? new Error('throttled') : undefined));
     const out = await handleTrainRequests(
-      sqsEvent(s3('incoming/good.csv'), s3('incoming/bad.csv'), 'not json'),
-      { starter: failing },
+      sqsEvent(
+        s3Notification(s3Record('incoming/good.csv')),
+        s3Notification(s3Record('incoming/bad.csv')),
+        'not json',
+      ),
+      { starter: s },
     );
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }]);
-    expect(s.calls).toHaveLength(1);
+    expect(s.started).toHaveLength(1);
   });
 });
 

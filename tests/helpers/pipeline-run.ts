@@ -1,0 +1,62 @@
+import { stringify } from 'csv-stringify/sync';
+import { loadParams, type Params } from '../../shared/config/params.ts';
+import { type LogLine, memoryLogger } from '../../shared/log.ts';
+import { executionName } from '../../shared/pipeline/run-keys.ts';
+import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import type { StepDeps } from '../../shared/pipeline/step-deps.ts';
+import { InMemoryObjectStore } from './memory-store.ts';
+
+const POSITIVE = ['wonderful', 'brilliant', 'moving', 'superb', 'delightful', 'charming'];
+const NEGATIVE = ['awful', 'boring', 'dreadful', 'dull', 'tedious', 'clumsy'];
+const SHARED = ['film', 'story', 'acting', 'plot', 'scene', 'cast'];
+
+/**
+ * A small labelled CSV (`review,sentiment`) the pipeline can learn: each review carries two words of its class
+ * and shared filler, and a number that keeps the texts distinct (cleaning strips numbers, dedupe does not).
+ * Deterministic, so step outputs are the same on every run.
+ */
+export function syntheticReviews(rowsPerClass = 30, extra: string[][] = []): string {
+  const rows: string[][] = [];
+  for (let i = 0; i < rowsPerClass; i++) {
+    const w = (list: string[], k: number) => list[(i * 7 + k) % list.length];
+    rows.push([
+      `A ${w(POSITIVE, 0)} ${w(SHARED, 1)} and a ${w(POSITIVE, 3)} ${w(SHARED, 4)}, review ${i}.`,
+      'positive',
+    ]);
+    rows.push([
+      `A ${w(NEGATIVE, 0)} ${w(SHARED, 2)} and a ${w(NEGATIVE, 3)} ${w(SHARED, 5)}, review ${i}.`,
+      'negative',
+    ]);
+  }
+  return stringify([['review', 'sentiment'], ...rows, ...extra]);
+}
+
+/** A run of the pipeline steps against an in-memory store: deps, and the payload the trigger would start. */
+export interface StepFixture {
+  store: InMemoryObjectStore;
+  deps: StepDeps;
+  logs: LogLine[];
+  /** Uploads `csv` as `key` and returns the run's starting payload, as the trigger derives it. */
+  upload(csv: string | Buffer, key?: string): Promise<RunPayload>;
+}
+
+export function stepFixture(baseParams: Params = loadParams()): StepFixture {
+  const store = new InMemoryObjectStore();
+  const log = memoryLogger();
+  const logs = log.lines;
+  return {
+    store,
+    logs,
+    deps: {
+      store,
+      baseParams,
+      codeVersion: 'test-version',
+      log,
+    },
+    async upload(csv, key = 'incoming/reviews.csv') {
+      const { etag } = await store.put(key, csv);
+      const bare = etag.replace(/"/g, '');
+      return { runId: executionName({ bucket: 'data', key, etag }), bucket: 'data', key, etag: bare };
+    },
+  };
+}
