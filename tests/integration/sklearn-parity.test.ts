@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
@@ -33,10 +33,21 @@ interface OracleResult {
   intercept: number[] | null;
 }
 
-function runOracle(job: Record<string, unknown>): OracleResult {
-  const out = spawnSync(PYTHON, [ORACLE], { input: JSON.stringify(job), maxBuffer: 512 * 1024 * 1024 });
-  if (out.status !== 0) throw new Error(`sklearn oracle failed: ${out.stderr.toString()}`);
-  return JSON.parse(out.stdout.toString()) as OracleResult;
+// Asynchronous: a worker blocked on a child for long loses vitest's RPC deadline (60 s) on a loaded machine.
+function runOracle(job: Record<string, unknown>): Promise<OracleResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [ORACLE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`sklearn oracle failed: ${Buffer.concat(err).toString()}`));
+      else resolve(JSON.parse(Buffer.concat(out).toString()) as OracleResult);
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
 }
 
 interface Corpus {
@@ -69,13 +80,13 @@ async function corpus(
   } satisfies Corpus;
 }
 
-function compare(params: Params, data: Corpus) {
+async function compare(params: Params, data: Corpus) {
   const { vectorizer, matrix } = fitFeatures(data.trainDocs, params);
   const labels = [...new Set(data.trainLabels)].sort();
   const classifier = fitClassifier(matrix, encodeLabels(data.trainLabels, labels), labels.length, params);
   const testMatrix = vectorizer.transform(data.testDocs.map(splitTokens));
   const proba = predictProba(classifier, testMatrix);
-  const oracle = runOracle({
+  const oracle = await runOracle({
     train_docs: data.trainDocs,
     test_docs: data.testDocs,
     train_labels: data.trainLabels,
@@ -96,7 +107,7 @@ function compare(params: Params, data: Corpus) {
 }
 
 /** Our training and test matrices (fit and transform) are scikit-learn's: same columns, values within 1e-9. */
-function expectSameFeatures(result: ReturnType<typeof compare>) {
+function expectSameFeatures(result: Awaited<ReturnType<typeof compare>>) {
   const { vectorizer, matrix, testMatrix, oracle } = result;
   expect(vectorizer.state.vocabulary).toEqual(oracle.vocabulary);
   expect(maxAbsDiff(vectorizer.state.idf, oracle.idf)).toBeLessThan(1e-9);
@@ -173,7 +184,7 @@ describe('parity with scikit-learn', () => {
       train: { logistic_regression: { C: 3 } },
     });
     const data = await corpus('imdb-train.csv.gz', 400, 100, params);
-    const { vectorizer, matrix, labels, proba, oracle } = compare(params, data);
+    const { vectorizer, matrix, labels, proba, oracle } = await compare(params, data);
 
     expect(vectorizer.state.vocabulary).toEqual(oracle.vocabulary);
     expect(maxAbsDiff(vectorizer.state.idf, oracle.idf)).toBeLessThan(1e-9);
@@ -190,7 +201,7 @@ describe('parity with scikit-learn', () => {
       train: { logistic_regression: { C: 10 } },
     });
     const data = await corpus('agnews-7600.csv.gz', 400, 100, params);
-    const { vectorizer, matrix, labels, proba, oracle } = compare(params, data);
+    const { vectorizer, matrix, labels, proba, oracle } = await compare(params, data);
 
     expect(labels).toHaveLength(4);
     expect(vectorizer.state.vocabulary).toEqual(oracle.vocabulary);
@@ -209,7 +220,7 @@ describe('parity with scikit-learn', () => {
         train: { logistic_regression: { C, nb_blend: 0.3 }, naive_bayes: { alpha: 0.1 } },
       });
       const data = await corpus(file, 300, 100, params);
-      const { proba, oracle } = compare(params, data);
+      const { proba, oracle } = await compare(params, data);
       expect(maxAbsDiff(proba, oracle.test_proba.flat())).toBeLessThan(1e-3);
     }
   });
@@ -220,7 +231,7 @@ describe('parity with scikit-learn', () => {
       train: { classifier: 'naive_bayes', naive_bayes: { alpha: 0.5 } },
     });
     const data = await corpus('imdb-train.csv.gz', 300, 100, params);
-    const { proba, oracle } = compare(params, data);
+    const { proba, oracle } = await compare(params, data);
     expect(maxAbsDiff(proba, oracle.test_proba.flat())).toBeLessThan(1e-6);
   });
 
@@ -230,7 +241,7 @@ describe('parity with scikit-learn', () => {
       train: { logistic_regression: { C: 3 } },
     });
     const data = await corpus('imdb-train.csv.gz', 300, 100, params);
-    const result = compare(params, data);
+    const result = await compare(params, data);
     expect(result.vectorizer.state.vocabulary).toContain(' film');
     expectSameFeatures(result);
     expect(maxAbsDiff(result.proba, result.oracle.test_proba.flat())).toBeLessThan(1e-3);
@@ -250,7 +261,7 @@ describe('parity with scikit-learn', () => {
       train: { logistic_regression: { C: 10 } },
     });
     const data = await corpus('agnews-7600.csv.gz', 300, 100, params);
-    const result = compare(params, data);
+    const result = await compare(params, data);
     expect(result.vectorizer.state.vocabulary).toContain(' a ');
     expectSameFeatures(result);
     expect(maxAbsDiff(result.proba, result.oracle.test_proba.flat())).toBeLessThan(1e-3);
@@ -286,7 +297,7 @@ describe('parity with scikit-learn', () => {
       features: { ...features, max_features: maxFeatures },
       train: { logistic_regression: { C: 10 } },
     });
-    const result = compare(params, data);
+    const result = await compare(params, data);
     expect(result.vectorizer.state.wordFeatures).toBe(maxFeatures);
     expect(result.vectorizer.size).toBe(2 * maxFeatures);
     expectSameFeatures(result);
@@ -307,7 +318,7 @@ describe('parity with scikit-learn', () => {
       const data = await corpus(file, 300, 100, params, (label, i) => label !== rare || i % 5 === 0);
       const counts = data.trainLabels.filter((l) => l === rare).length;
       expect(counts).toBeLessThan(300 / (file.startsWith('imdb') ? 3 : 10));
-      const { labels, classifier, proba, oracle } = compare(params, data);
+      const { labels, classifier, proba, oracle } = await compare(params, data);
       expect(labels).toEqual(oracle.classes);
       const { coef, intercept, scale } = sklearnLayout(classifier, oracle);
       // Our L-BFGS stops on its own criteria (mean-gradient max-norm, relative decrease) before sklearn's: the
@@ -317,7 +328,7 @@ describe('parity with scikit-learn', () => {
       expect(maxAbsDiff(proba, oracle.test_proba.flat())).toBeLessThan(1e-4);
 
       // The weights matter: the unweighted fit is far from scikit-learn's weighted one.
-      const plain = compare(
+      const plain = await compare(
         applyOverrides(params, { train: { logistic_regression: { class_weight: null } } }),
         data,
       );

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type CleanConfig, loadParams } from '../../shared/config/params.ts';
 import { cleanTexts } from '../../shared/ml/clean-pool.ts';
@@ -131,7 +132,7 @@ describe("text cleaning bounds wink-nlp's lexicon", () => {
     expect(tokenizerState('tokenize').generation).toBeGreaterThan(before + 5);
   });
 
-  it('keeps the memory of a process fed made-up words bounded', () => {
+  it('keeps the memory of a process fed made-up words bounded', async () => {
     // A process of its own, with the garbage collector exposed: what stays on the heap after cleaning 200
     // texts of 20,000 characters of made-up words (~500k distinct tokens; unbounded, wink kept ~55 MB of them).
     const script = `
@@ -147,12 +148,10 @@ describe("text cleaning bounds wink-nlp's lexicon", () => {
       const { distinctTokens } = tokenizerState('tokenize');
       console.log(JSON.stringify({ grownMb: (process.memoryUsage().heapUsed - start) / 1e6, distinctTokens, limit: MAX_DISTINCT_TOKENS }));
     `;
-    const run = spawnSync(
+    const run = await promisify(execFile)(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
-      {
-        encoding: 'utf8',
-      },
+      { encoding: 'utf8' },
     );
     expect(run.stderr).not.toMatch(/Error/);
     const { grownMb, distinctTokens, limit } = JSON.parse(run.stdout) as Record<string, number>;
