@@ -26,6 +26,11 @@ const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.me
 const STEP_SIZES = {
   ingest: { memorySize: 1024, timeout: 300 },
   preprocess: { memorySize: 3008, timeout: 840 },
+  // The sweep: planning reads the cleaned training labels; each batch vectorizes folds and fits its candidates,
+  // the same work as featurize + train on a fold, hence train's size; selecting reads the batches' small results.
+  tunePlan: { memorySize: 1024, timeout: 240 },
+  tuneCandidates: { memorySize: 3008, timeout: 840 },
+  tuneSelect: { memorySize: 512, timeout: 120 },
   featurize: { memorySize: 3008, timeout: 840 },
   train: { memorySize: 3008, timeout: 840 },
   evaluate: { memorySize: 2048, timeout: 600 },
@@ -48,6 +53,9 @@ const BUCKET_ACCESS: Record<StepName | 'trigger' | 'predict', BucketAccess> = {
   trigger: { read: [RUNS], write: [RUNS], list: [RUNS] },
   ingest: { read: [INCOMING, RUNS], write: [RUNS], list: [INCOMING, RUNS] },
   preprocess: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  tunePlan: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  tuneCandidates: { read: [RUNS], write: [RUNS], list: [RUNS] },
+  tuneSelect: { read: [RUNS], write: [RUNS], list: [RUNS] },
   featurize: { read: [RUNS], write: [RUNS], list: [RUNS] },
   train: { read: [RUNS], write: [RUNS], list: [RUNS] },
   evaluate: { read: [RUNS, MODEL_PREFIX], write: [RUNS], list: [RUNS, MODEL_PREFIX] },
@@ -339,7 +347,8 @@ const stepFunctions = Object.fromEntries(
   steps.map((fn) => [
     fn,
     {
-      handler: `functions/${fn === 'recordFailure' ? 'record-failure' : fn}/handler.handler`,
+      // recordFailure → functions/record-failure, tuneCandidates → functions/tune-candidates.
+      handler: `functions/${fn.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}/handler.handler`,
       ...STEP_SIZES[fn],
       role: roleLogicalId(fn),
     },

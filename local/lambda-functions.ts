@@ -5,6 +5,9 @@ import { handler as preprocess } from '../functions/preprocess/handler.ts';
 import { handler as recordFailure } from '../functions/record-failure/handler.ts';
 import { handler as register } from '../functions/register/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
+import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
+import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
+import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
 /**
@@ -14,6 +17,13 @@ import type { LambdaHandler } from './local-engine.ts';
 export const PIPELINE_FUNCTIONS: readonly { placeholder: string; name: string; handler: LambdaHandler }[] = [
   { placeholder: 'IngestFunctionArn', name: 'textops-ingest', handler: ingest as LambdaHandler },
   { placeholder: 'PreprocessFunctionArn', name: 'textops-preprocess', handler: preprocess as LambdaHandler },
+  { placeholder: 'TunePlanFunctionArn', name: 'textops-tune-plan', handler: tunePlan as LambdaHandler },
+  {
+    placeholder: 'TuneCandidatesFunctionArn',
+    name: 'textops-tune-candidates',
+    handler: tuneCandidates as LambdaHandler,
+  },
+  { placeholder: 'TuneSelectFunctionArn', name: 'textops-tune-select', handler: tuneSelect as LambdaHandler },
   { placeholder: 'FeaturizeFunctionArn', name: 'textops-featurize', handler: featurize as LambdaHandler },
   { placeholder: 'TrainFunctionArn', name: 'textops-train', handler: train as LambdaHandler },
   { placeholder: 'EvaluateFunctionArn', name: 'textops-evaluate', handler: evaluate as LambdaHandler },

@@ -1,9 +1,18 @@
 import { describeError } from '../errors.ts';
 import type { RunPayload } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
+import { stepLabel, updateStatus } from './run-status.ts';
 import type { StepDeps } from './step-deps.ts';
 
-export type StepName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'register';
+export type StepName =
+  | 'ingest'
+  | 'preprocess'
+  | 'tune-plan'
+  | 'tune-candidates'
+  | 'tune-select'
+  | 'featurize'
+  | 'train'
+  | 'evaluate'
+  | 'register';
 
 /**
  * Runs one step with its bookkeeping: marks it running in `status.json`, times it, records its summary, and
@@ -15,8 +24,13 @@ export async function runStep(
   payload: RunPayload,
   name: StepName,
   work: () => Promise<{ payload: RunPayload; summary: string }>,
+  options: { part?: string } = {},
 ): Promise<RunPayload> {
   const source = { bucket: payload.bucket, key: payload.key, etag: payload.etag };
+  const { part } = options;
+  // One record per step, or per part of a step that runs more than once (a batch of the Tune Map, a round).
+  const mine = (step: { name: string; part?: string }) => step.name === name && step.part === part;
+  const label = stepLabel({ name, part });
   const startedAt = new Date();
   await updateStatus(
     deps.store,
@@ -25,8 +39,13 @@ export async function runStep(
     (s) => {
       s.state = 'running';
       delete s.error;
-      s.steps = s.steps.filter((step) => step.name !== name);
-      s.steps.push({ name, state: 'running', startedAt: startedAt.toISOString() });
+      s.steps = s.steps.filter((step) => !mine(step));
+      s.steps.push({
+        name,
+        ...(part === undefined ? {} : { part }),
+        state: 'running',
+        startedAt: startedAt.toISOString(),
+      });
     },
     startedAt,
   );
@@ -35,7 +54,7 @@ export async function runStep(
     const result = await work();
     const ms = Math.round(performance.now() - t0);
     await updateStatus(deps.store, payload.runId, source, (s) => {
-      const step = s.steps.find((x) => x.name === name);
+      const step = s.steps.find(mine);
       if (step)
         Object.assign(step, {
           state: 'succeeded',
@@ -44,17 +63,17 @@ export async function runStep(
           summary: result.summary,
         });
     });
-    deps.log?.(`${name} done`, { runId: payload.runId, step: name, ms, summary: result.summary });
+    deps.log?.(`${label} done`, { runId: payload.runId, step: name, part, ms, summary: result.summary });
     return result.payload;
   } catch (error) {
     const { name: errorName, message } = describeError(error);
     const ms = Math.round(performance.now() - t0);
-    deps.log?.(`${name} failed`, { runId: payload.runId, step: name, ms, error: errorName, message });
+    deps.log?.(`${label} failed`, { runId: payload.runId, step: name, part, ms, error: errorName, message });
     // Recording must not hide the step's own error: a failed status write is logged, the step error thrown.
     await updateStatus(deps.store, payload.runId, source, (s) => {
-      const step = s.steps.find((x) => x.name === name);
+      const step = s.steps.find(mine);
       if (step) Object.assign(step, { state: 'failed', finishedAt: new Date().toISOString(), ms });
-      s.error = { name: errorName, message, step: name };
+      s.error = { name: errorName, message, step: label };
     }).catch((statusError: unknown) =>
       deps.log?.('could not record the step failure', {
         runId: payload.runId,
