@@ -1,5 +1,6 @@
 import type { Params } from '../config/params.ts';
 import type { Metrics } from '../ml/metrics.ts';
+import { resolvePrimaryMetricFromCounts } from '../ml/tune.ts';
 import type { GateDecision } from './run-payload.ts';
 
 export type ProductionComparison =
@@ -8,7 +9,15 @@ export type ProductionComparison =
   | { kind: 'incomparable'; version: number; why: string };
 
 function metricOf(metrics: Metrics, name: Params['evaluate']['primary_metric']): number | undefined {
-  const value = metrics[name];
+  // auto (the sweep's rule, shared/ml/tune.ts) resolved from the test split's supports, stratified like training.
+  const resolved =
+    name === 'auto'
+      ? resolvePrimaryMetricFromCounts(
+          name,
+          Object.fromEntries(Object.entries(metrics.per_class).map(([label, c]) => [label, c.support])),
+        ).metric
+      : name;
+  const value = metrics[resolved];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
