@@ -46,7 +46,7 @@ export function registerTrain(program: Command): void {
             pinned: pinnedKeys(overrides),
             onRound: (round, results) =>
               log(
-                `  tune round ${round.round} (stage ${round.stage}, ${round.rows} rows): ${results.length} candidates scored`,
+                `    tune round ${round.round} (stage ${round.stage}, ${round.rows} rows): ${results.length} candidates scored`,
               ),
           },
         });
