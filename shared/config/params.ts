@@ -320,6 +320,11 @@ export function loadOverrides(base: Params, file: string): Params {
   return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
 }
 
+/** The parsed document of an overrides file (its keys are the user's pins: see shared/ml/tune.ts). */
+export function readOverridesDocument(file: string): unknown {
+  return readYamlFile(file, 'overrides');
+}
+
 function readYamlFile(file: string | URL, kind: string): unknown {
   let text: string;
   try {

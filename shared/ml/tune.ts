@@ -445,7 +445,7 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
     maxSeconds: tune.max_seconds,
     maxConcurrency: tune.max_concurrency,
     batchSize: tune.batch_size,
-    pinned: [...pinned].sort(),
+    pinned: [...pinned].filter((key) => !key.startsWith('tune.')).sort(),
     searched,
     notes,
     base: params,
@@ -737,5 +737,51 @@ export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[
     results: [...results],
     skipped,
     notes,
+  };
+}
+
+/** A sweep as stored (`tune.json`, `runs/<runId>/tune/`) and printed: JSON, no params object. */
+export interface TuneReport {
+  metric: ResolvedMetric;
+  metricRule: string;
+  evaluation: string;
+  strategy: SweepPlan['strategy'];
+  rungs: number[];
+  searched: string[];
+  pinned: string[];
+  notes: string[];
+  winner: { id: string; label: string; score: number | null; overrides: CandidateOverrides };
+  /** One row per candidate per round, in the order scored. */
+  results: (CandidateResult & { label: string; stage: 1 | 2 })[];
+  skipped: string[];
+}
+
+export function describeEvaluation(e: Evaluation): string {
+  return e.kind === 'kfold'
+    ? `stratified ${e.folds}-fold inside the training part`
+    : `one stratified validation split of ${e.size} of the training part (${e.reason})`;
+}
+
+export function tuneReport(plan: SweepPlan, outcome: SweepOutcome): TuneReport {
+  return {
+    metric: outcome.metric,
+    metricRule: outcome.metricRule,
+    evaluation: describeEvaluation(plan.evaluation),
+    strategy: plan.strategy,
+    rungs: plan.rungs,
+    searched: [...plan.searched],
+    pinned: plan.pinned,
+    notes: outcome.notes,
+    winner: {
+      id: outcome.winner.id,
+      label: outcome.winner.label,
+      score: outcome.winnerResult.score,
+      overrides: outcome.winner.overrides,
+    },
+    results: outcome.results.map((r) => {
+      const c = candidateOf(plan, r.id);
+      return { ...r, label: c.label, stage: c.stage };
+    }),
+    skipped: outcome.skipped,
   };
 }
