@@ -1,4 +1,5 @@
 import type { Metrics } from '../shared/ml/metrics.ts';
+import type { TuneReport } from '../shared/ml/tune.ts';
 
 /** A metrics table for a terminal: the headline figures, then per class, then the confusion matrix. */
 export function formatMetrics(m: Metrics): string {
@@ -18,5 +19,31 @@ export function formatMetrics(m: Metrics): string {
   }
   lines.push(`confusion (rows: true, columns: predicted, order: ${m.labels.join(', ')})`);
   for (const row of m.confusion_matrix) lines.push(`  ${row.map((v) => String(v).padStart(6)).join(' ')}`);
+  return lines.join('\n');
+}
+
+/** The sweep table: one row per candidate per round, the winner marked, then the notes. */
+export function formatTuneReport(t: TuneReport): string {
+  const f = (x: number | null) => (x === null ? '—' : x.toFixed(4));
+  const size = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const width = Math.max(9, ...t.results.map((r) => r.label.length));
+  const lines = [
+    `sweep: ${t.strategy}, ${t.evaluation}; metric ${t.metric} (${t.metricRule})`,
+    `searched: ${t.searched.join(', ') || 'nothing'}${t.pinned.length ? `; pinned: ${t.pinned.join(', ')}` : ''}`,
+    `   id   round  rows    ${'candidate'.padEnd(width)}  score ± spread     seconds  features  size`,
+  ];
+  for (const r of t.results) {
+    const mark =
+      r.id === t.winner.id &&
+      r.rows === Math.max(...t.results.filter((x) => x.id === r.id).map((x) => x.rows))
+        ? '*'
+        : ' ';
+    const score = r.status === 'scored' ? `${f(r.score)} ± ${r.spread.toFixed(4)}` : r.status.padEnd(15);
+    lines.push(
+      ` ${mark} ${r.id.padEnd(4)} ${String(r.round).padStart(5)}  ${String(r.rows).padStart(6)}  ${r.label.padEnd(width)}  ${score.padEnd(17)}  ${r.seconds.toFixed(1).padStart(7)}  ${String(r.features).padStart(8)}  ${size(r.artifactBytes)}${r.message ? `  (${r.message})` : ''}`,
+    );
+  }
+  lines.push(`winner: ${t.winner.id} ${t.winner.label}, ${t.metric} ${f(t.winner.score)}`);
+  for (const note of t.notes) lines.push(`note: ${note}`);
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '../shared/errors.ts';
 import { readRun } from '../shared/pipeline/run-queries.ts';
 import { type RunStatus, TERMINAL_STATES } from '../shared/pipeline/run-status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
-import { formatGate, seconds } from './pipeline-output.ts';
+import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
 export const EXIT = { succeeded: 0, failed: 1, rejected: 2, ignored: 1 } as const;
@@ -49,12 +49,16 @@ export async function followRun(
       const line =
         s.status === 'running'
           ? `  ${s.name} …`
-          : `  ${s.name.padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}`;
-      const id = `${s.name}@${s.enteredAt}:${s.status === 'running' ? 'r' : 'd'}`;
+          : `  ${visitName(s).padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}`;
+      const id = `${visitName(s)}@${s.enteredAt}:${s.status === 'running' ? 'r' : 'd'}`;
       if (!printed.has(id)) {
         printed.add(id);
         if (s.status !== 'running') {
-          const step = status?.steps.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
+          // State `TunePlan` records step `tune-plan`; a Map item's visit has no step record of its own here.
+          const step =
+            s.iteration === undefined
+              ? status?.steps.findLast((x) => x.name.replaceAll('-', '') === s.name.toLowerCase())
+              : undefined;
           say(step?.summary && s.status === 'succeeded' ? `${line}  ${step.summary}` : line);
         } else say(line);
       }
@@ -74,7 +78,10 @@ export async function followRun(
       (history?.status !== 'RUNNING' || !target.local)
     ) {
       if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
-      else for (const line of outcomeLines(status, Date.now() - started)) say(line);
+      else {
+        for (const line of sweepLines(printableDeep(raw.tune))) say(line);
+        for (const line of outcomeLines(status, Date.now() - started)) say(line);
+      }
       process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
       return raw.status as RunStatus;
     }

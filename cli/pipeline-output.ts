@@ -1,6 +1,7 @@
 import type { ExecutionHistory } from '../shared/pipeline/run-history.ts';
 import type { GateDecision } from '../shared/pipeline/run-payload.ts';
-import type { RunStatus } from '../shared/pipeline/run-status.ts';
+import { type RunStatus, stepLabel } from '../shared/pipeline/run-status.ts';
+import type { TuneSummary } from '../shared/pipeline/tune-summary.ts';
 
 export const seconds = (ms: number | undefined) => (ms === undefined ? '…' : `${(ms / 1000).toFixed(1)} s`);
 
@@ -23,20 +24,85 @@ export function formatGate(gate: GateDecision): string {
   ].join('\n');
 }
 
+/** A state visit's name: a state inside a Map (a batch of the Tune stage) with its item index, `TuneCandidates[1]`. */
+export function visitName(s: { name: string; iteration?: number }): string {
+  return s.iteration === undefined ? s.name : `${s.name}[${s.iteration}]`;
+}
+
 /** The per-state lines of a run: from the engine's history when there is one, else from status steps. */
 export function stateLines(status: RunStatus | undefined, history: ExecutionHistory | undefined): string[] {
   if (history) {
     return history.states.map(
       (s) =>
-        `  ${s.name.padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}${s.error ? `  ${s.error}` : ''}`,
+        `  ${visitName(s).padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}${s.error ? `  ${s.error}` : ''}`,
     );
   }
   return (status?.steps ?? []).map(
-    (s) => `  ${s.name.padEnd(20)} ${s.state.padEnd(9)} ${seconds(s.ms).padStart(8)}`,
+    (s) => `  ${stepLabel(s).padEnd(20)} ${s.state.padEnd(9)} ${seconds(s.ms).padStart(8)}`,
   );
 }
 
-export function formatRun(status: RunStatus | undefined, history: ExecutionHistory | undefined): string {
+const kb = (bytes: number) =>
+  bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.round(bytes / 1e3)} kB`;
+
+/**
+ * The sweep of a run (`tune/summary.json`) as a table: every candidate of every round with its score, fold
+ * spread, time, feature count and estimated artifact size; the winner marked `*`.
+ */
+export function sweepLines(tune: TuneSummary | undefined): string[] {
+  if (!tune) return [];
+  if (tune.state === 'skipped') return [`sweep: none (${tune.reason})`];
+  if (tune.state === 'running') return [`sweep: running since ${tune.startedAt}`];
+  const evaluation =
+    tune.evaluation.kind === 'kfold'
+      ? `${tune.evaluation.folds}-fold`
+      : `${tune.evaluation.size} validation split`;
+  const rows = [...tune.rows].sort(
+    (a, b) =>
+      a.round - b.round || (b.score ?? Number.NEGATIVE_INFINITY) - (a.score ?? Number.NEGATIVE_INFINITY),
+  );
+  return [
+    `sweep: ${new Set(tune.rows.map((r) => r.id)).size} candidates, ${tune.strategy}, ${evaluation}, ${tune.rounds} round${tune.rounds === 1 ? '' : 's'} in ${seconds(tune.ms)}; ${tune.metric} (${tune.metricRule})${tune.pinned.length ? `; pinned ${tune.pinned.join(', ')}` : ''}`,
+    ...table(
+      [
+        '',
+        'id',
+        'candidate',
+        'round',
+        'rows',
+        tune.metric,
+        '± folds',
+        'time',
+        'features',
+        'artifact',
+        'status',
+      ],
+      rows.map((r) => [
+        r.winner ? '*' : '',
+        r.id,
+        r.label,
+        String(r.round),
+        String(r.rows),
+        r.score === null ? '—' : r.score.toFixed(4),
+        r.score === null ? '' : r.spread.toFixed(4),
+        `${r.seconds.toFixed(1)} s`,
+        String(r.features),
+        kb(r.artifactBytes),
+        r.status === 'scored' ? '' : `${r.status}${r.message ? `: ${r.message}` : ''}`,
+      ]),
+    )
+      .split('\n')
+      .map((line) => `  ${line}`),
+    `  winner ${tune.winner.id} (${tune.winner.label}): ${tune.metric} ${tune.winner.score.toFixed(4)} ± ${tune.winner.spread.toFixed(4)}, refitted on the whole training part`,
+    ...tune.notes.map((n) => `  note: ${n}`),
+  ];
+}
+
+export function formatRun(
+  status: RunStatus | undefined,
+  history: ExecutionHistory | undefined,
+  tune?: TuneSummary,
+): string {
   if (!status) return history ? `run ${history.name}: ${history.status}` : 'no such run';
   const lines = [
     `run ${status.runId}: ${status.state.toUpperCase()}`,
@@ -44,7 +110,8 @@ export function formatRun(status: RunStatus | undefined, history: ExecutionHisto
     `  started  ${status.startedAt}${status.finishedAt ? `, finished ${status.finishedAt}` : ''}${history?.ms !== undefined ? ` (${seconds(history.ms)})` : ''}`,
     ...stateLines(status, history),
   ];
-  for (const s of status.steps) if (s.summary) lines.push(`  ${s.name}: ${s.summary}`);
+  for (const s of status.steps) if (s.summary) lines.push(`  ${stepLabel(s)}: ${s.summary}`);
+  lines.push(...sweepLines(tune).map((l) => `  ${l}`));
   if (status.metrics) {
     lines.push(
       `  metrics  ${Object.entries(status.metrics)

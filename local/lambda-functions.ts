@@ -5,6 +5,9 @@ import { handler as preprocess } from '../functions/preprocess/handler.ts';
 import { handler as recordFailure } from '../functions/record-failure/handler.ts';
 import { handler as register } from '../functions/register/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
+import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
+import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
+import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
 import { aslPlaceholder, PIPELINE_LAMBDAS, type PipelineFunction } from '../shared/pipeline/steps.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
@@ -12,6 +15,9 @@ import type { LambdaHandler } from './local-engine.ts';
 const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   ingest: ingest as LambdaHandler,
   preprocess: preprocess as LambdaHandler,
+  'tune-plan': tunePlan as LambdaHandler,
+  'tune-candidates': tuneCandidates as LambdaHandler,
+  'tune-select': tuneSelect as LambdaHandler,
   featurize: featurize as LambdaHandler,
   train: train as LambdaHandler,
   evaluate: evaluate as LambdaHandler,

@@ -77,6 +77,27 @@ export function startingAt(definition: StateMachineDefinition, startAt: string):
   } as StateMachineDefinition;
 }
 
+type StatesJson = Record<
+  string,
+  { Type: string; ItemProcessor?: { States: StatesJson }; Iterator?: { States: StatesJson } }
+>;
+
+/**
+ * The Task states of a definition → the Map state whose ItemProcessor holds them (undefined at the top level).
+ * aws-local-stepfunctions hands the run options (local handlers, retry overrides) to a Map's iterations, keyed by
+ * state name, so nested Task names must be distinct from top-level ones (ASL requires unique names anyway).
+ */
+export function taskStatesOf(states: StatesJson, map?: string): Map<string, string | undefined> {
+  const tasks = new Map<string, string | undefined>();
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task') tasks.set(name, map);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (state.Type === 'Map' && inner)
+      for (const [n, m] of taskStatesOf(inner.States, map ?? name)) tasks.set(n, m);
+  }
+  return tasks;
+}
+
 /** Like Lambda's error output: Step Functions gets `Error` = errorType and `Cause` = this JSON. */
 class LambdaFunctionError extends Error {
   constructor(error: unknown) {
@@ -106,14 +127,19 @@ export class LocalStateMachine implements PipelineStarter {
   private readonly running = new Map<string, Promise<ExecutionHistory>>();
   /** Names whose execution is in progress in this process (`running` keeps finished ones too). */
   private readonly active = new Set<string>();
-  private readonly taskStates: string[];
+  /** Every Task state, those inside a Map's ItemProcessor too, with the Map state that runs it (if any). */
+  private readonly taskStates: Map<string, string | undefined>;
 
   constructor(private readonly options: LocalEngineOptions) {
     this.definition = JSON.parse(
       substitute(options.definition, options.substitutions),
     ) as StateMachineDefinition;
-    this.taskStates = Object.entries(this.definition.States)
-      .filter(([, state]) => state.Type === 'Task')
+    this.taskStates = taskStatesOf(this.definition.States as unknown as StatesJson);
+  }
+
+  private mapStates(): string[] {
+    return Object.entries(this.definition.States)
+      .filter(([, state]) => state.Type === 'Map')
       .map(([name]) => name);
   }
 
@@ -212,7 +238,7 @@ export class LocalStateMachine implements PipelineStarter {
   private resumePoint(history: ExecutionHistory): { name: string; input: unknown } | undefined {
     const failed = redrivePoint(history);
     if (failed) return { name: failed.name, input: failed.input };
-    const last = history.states.at(-1);
+    const last = history.states.findLast((s) => s.iteration === undefined);
     if (!last || history.status === 'SUCCEEDED') return undefined;
     const state = this.definition.States[last.name] as { Type: string; Next?: string } | undefined;
     if (state?.Type === 'Choice') return { name: last.name, input: last.input };
@@ -338,19 +364,27 @@ export class LocalStateMachine implements PipelineStarter {
     });
     // A step's handler starts only once the saved history says its state was entered: a process that dies while
     // the step runs then leaves a history naming that state, with the input a redrive needs.
-    const invokeAt = (state: string) => async (payload: JsonValue) => {
+    // Inside a Map, iterations run concurrently: there the condition is that the Map state was entered (a redrive
+    // restarts the whole Map from its input).
+    const invokeAt = (state: string, map: string | undefined) => async (payload: JsonValue) => {
       // (A retry invokes the handler again within the same visit, whatever its status says meanwhile.)
-      while (history.states.at(-1)?.name !== state) await tick;
+      const entered = map
+        ? () => history.states.findLast((s) => s.iteration === undefined)?.name === map
+        : () => history.states.at(-1)?.name === state;
+      while (!entered()) await tick;
       await saving;
       return this.invoke(payload);
     };
+    const taskNames = [...this.taskStates.keys()];
     const execution = machine.run(resume ? resume.stateInput : input, {
       overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(this.taskStates.map((s) => [s, invokeAt(s)])),
+        taskResourceLocalHandlers: Object.fromEntries(
+          [...this.taskStates].map(([s, map]) => [s, invokeAt(s, map)]),
+        ),
         ...(this.options.retryIntervalMs !== undefined
           ? {
               retryIntervalOverrides: Object.fromEntries(
-                this.taskStates.map((s) => [s, this.options.retryIntervalMs!]),
+                [...taskNames, ...this.mapStates()].map((s) => [s, this.options.retryIntervalMs!]),
               ),
             }
           : {}),
@@ -368,6 +402,7 @@ export class LocalStateMachine implements PipelineStarter {
           Error?: string;
           Cause?: unknown;
           retry?: { attempt: number };
+          index?: number;
         };
         const data = (log as { state?: { input?: unknown; output?: unknown } }).state;
         const entered = e.type === 'StateEntered' ? data?.input : undefined;
@@ -382,6 +417,7 @@ export class LocalStateMachine implements PipelineStarter {
         if (e.Cause !== undefined)
           event.cause = typeof e.Cause === 'string' ? e.Cause : JSON.stringify(e.Cause);
         if (e.retry) event.attempt = e.retry.attempt;
+        if (typeof e.index === 'number') event.iteration = e.index;
         if (entered !== undefined) event.input = structuredClone(entered);
         if (exited !== undefined) event.output = structuredClone(exited);
         applyEvent(history, event);

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
@@ -35,8 +36,18 @@ export class TaskPool {
   private readonly all = new Set<Worker>();
   private nextId = 1;
   private closed = false;
+  private busy = 0;
+  private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly maxIdle = 2) {}
+  /**
+   * `maxBusy`: invocations running at once; more wait for a free slot, as Lambda's reserved concurrency throttles.
+   * The Tune stage's Map asks for `tune.max_concurrency` batches at once (8 by default, sized for Lambda); on a
+   * laptop more CPU-bound workers than cores only add memory (each holds the training texts and its folds).
+   */
+  constructor(
+    private readonly maxIdle = 2,
+    private readonly maxBusy = Math.max(2, availableParallelism()),
+  ) {}
 
   private start(): Worker {
     const { url, fromSource } = workerUrl();
@@ -63,7 +74,18 @@ export class TaskPool {
     return (payload: unknown, context: Context) => this.invoke(functionName, payload, context);
   }
 
-  invoke(functionName: string, payload: unknown, context: Context): Promise<unknown> {
+  async invoke(functionName: string, payload: unknown, context: Context): Promise<unknown> {
+    while (this.busy >= this.maxBusy) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy++;
+    try {
+      return await this.run(functionName, payload, context);
+    } finally {
+      this.busy--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private run(functionName: string, payload: unknown, context: Context): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('the task pool is closed'));
     const worker = this.idle.pop() ?? this.start();
     const request: TaskRequest = {

@@ -75,7 +75,7 @@ export function registerRuns(program: Command): void {
           if (!run.status && !run.history)
             throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history))}\n`,
+            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history), printableDeep(run.tune))}\n`,
           );
           return;
         }

@@ -1,11 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
-import { loadOverrides, loadParams } from '../../shared/config/params.ts';
+import { applyUploadOverrides, loadParams, readOverridesDocument } from '../../shared/config/params.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
-import { formatMetrics } from '../output.ts';
+import { pinnedKeys, tuneReport } from '../../shared/ml/tune.ts';
+import { formatMetrics, formatTuneReport } from '../output.ts';
+
+/** Where `train` writes the sweep's table beside the model. */
+export const TUNE_FILE = 'tune.json';
 
 export function registerTrain(program: Command): void {
   program
@@ -19,10 +23,16 @@ export function registerTrain(program: Command): void {
     )
     .option('--out <dir>', 'where to write the model directory', 'models/latest')
     .option('--json', 'print the result as JSON')
+    .option('--no-tune', 'train the params’ fixed recipe: no model-selection sweep (as tune.enabled: false)')
     .action(
-      async (csv: string, options: { params?: string; overrides?: string; out: string; json?: boolean }) => {
+      async (
+        csv: string,
+        options: { params?: string; overrides?: string; out: string; json?: boolean; tune: boolean },
+      ) => {
         const base = options.params ? loadParams(options.params) : loadParams();
-        const params = options.overrides ? loadOverrides(base, options.overrides) : base;
+        // The overrides file's keys are pins: the sweep keeps them as given (params.yaml's keys are defaults).
+        const overrides = options.overrides ? readOverridesDocument(options.overrides) : undefined;
+        const params = options.overrides ? applyUploadOverrides(base, overrides, options.overrides) : base;
         const bytes = await readFile(csv);
         const log = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
         log(`training on ${csv} (${(bytes.length / 1e6).toFixed(1)} MB) with ${params.train.classifier}`);
@@ -31,8 +41,18 @@ export function registerTrain(program: Command): void {
           source: { key: basename(csv) },
           onStage: (s) =>
             log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`),
+          tune: {
+            enabled: options.tune,
+            pinned: pinnedKeys(overrides),
+            onRound: (round, results) =>
+              log(
+                `    tune round ${round.round} (stage ${round.stage}, ${round.rows} rows): ${results.length} candidates scored`,
+              ),
+          },
         });
         const saved = await saveModelDirectory(options.out, result.model);
+        const tune = result.tune ? tuneReport(result.tune.plan, result.tune.outcome) : undefined;
+        if (tune) await writeFile(join(options.out, TUNE_FILE), `${JSON.stringify(tune, null, 2)}\n`);
         // Peak memory of this process (worker threads included): what a Lambda or pod must be sized for.
         const peakRssMb = process.resourceUsage().maxRSS / 1024;
         if (options.json) {
@@ -43,10 +63,12 @@ export function registerTrain(program: Command): void {
             peakRssMb,
             stages: result.stages,
             metrics: result.metrics,
+            tune: tune ?? null,
           };
           process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           return;
         }
+        if (tune) log(formatTuneReport(tune));
         log(formatMetrics(result.metrics));
         log(
           `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,

@@ -7,6 +7,84 @@ import { ConfigError } from '../errors.ts';
 
 const fractionOrCount = z.number().positive();
 
+const ngramRange = (max: number) =>
+  z
+    .tuple([z.number().int().min(1), z.number().int().min(1)])
+    .refine(([lo, hi]) => lo <= hi && hi <= max, `must be [min, max] with min <= max <= ${max}`);
+
+/** The metrics a model can be judged by; `auto` resolves from the training labels (see shared/ml/tune.ts). */
+export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
+export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
+
+/**
+ * The model-selection sweep (shared/ml/tune.ts). A candidate is one feature config of `space.features` with one
+ * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see tune.ts for how the grid is cut down).
+ */
+const tuneSchema = z
+  .object({
+    enabled: z.boolean(),
+    strategy: z.enum(['grid', 'halving']),
+    folds: z.number().int().min(2).max(10),
+    validation_rows_above: z.number().int().positive(),
+    validation_size: z.number().gt(0).lt(1),
+    halving_eta: z.number().int().min(2),
+    halving_min_rows: z.number().int().positive(),
+    max_candidates: z.number().int().positive(),
+    max_seconds: z.number().positive(),
+    max_concurrency: z.number().int().positive().max(1000),
+    batch_size: z.number().int().positive(),
+    workers: z.number().int().min(0).max(64),
+    space: z
+      .object({
+        features: z
+          .array(
+            z
+              .object({
+                analyzer: z.enum(['word', 'char_wb', 'word+char']),
+                ngram_range: ngramRange(4).optional(),
+                char_ngram_range: ngramRange(8).optional(),
+              })
+              .strict(),
+          )
+          .min(1),
+        C: z.array(z.number().positive()).min(1),
+        nb_blend: z.array(z.number().min(0)).min(1),
+        class_weight: z.array(z.enum(['balanced']).nullable()).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type TuneConfig = z.infer<typeof tuneSchema>;
+
+/** The shipped sweep (params.yaml's `tune:`), also the value for stored params written before it existed. */
+export const DEFAULT_TUNE: TuneConfig = {
+  enabled: true,
+  strategy: 'halving',
+  folds: 3,
+  validation_rows_above: 10000,
+  validation_size: 0.2,
+  halving_eta: 3,
+  halving_min_rows: 1000,
+  max_candidates: 24,
+  max_seconds: 1800,
+  max_concurrency: 8,
+  batch_size: 3,
+  workers: 0,
+  space: {
+    features: [
+      { analyzer: 'word', ngram_range: [1, 1] },
+      { analyzer: 'word', ngram_range: [1, 2] },
+      { analyzer: 'word', ngram_range: [1, 3] },
+      { analyzer: 'char_wb', char_ngram_range: [2, 5] },
+      { analyzer: 'word+char', ngram_range: [1, 2], char_ngram_range: [2, 5] },
+    ],
+    C: [3, 10, 30],
+    nb_blend: [0, 0.3],
+    class_weight: [null, 'balanced'],
+  },
+};
+
 const paramsSchema = z
   .object({
     model: z
@@ -39,16 +117,11 @@ const paramsSchema = z
       .strict(),
     features: z
       .object({
-        ngram_range: z
-          .tuple([z.number().int().min(1), z.number().int().min(1)])
-          .refine(([lo, hi]) => lo <= hi && hi <= 4, 'must be [min, max] with min <= max <= 4'),
+        ngram_range: ngramRange(4),
         // Keys added after the first release default, so params files and runs' stored params from before still
         // validate (and mean what they meant).
         analyzer: z.enum(['word', 'char_wb', 'word+char']).default('word'),
-        char_ngram_range: z
-          .tuple([z.number().int().min(1), z.number().int().min(1)])
-          .refine(([lo, hi]) => lo <= hi && hi <= 8, 'must be [min, max] with min <= max <= 8')
-          .default([2, 5]),
+        char_ngram_range: ngramRange(8).default([2, 5]),
         max_features: z.number().int().positive().nullable(),
         min_df: fractionOrCount,
         max_df: fractionOrCount,
@@ -76,9 +149,11 @@ const paramsSchema = z
         workers: z.number().int().min(0).max(64),
       })
       .strict(),
+    tune: tuneSchema.default(DEFAULT_TUNE),
     evaluate: z
       .object({
-        primary_metric: z.enum(['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc']),
+        // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/tune.ts).
+        primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
         min_score: z.number().min(0).max(1),
         max_regression: z.number().min(0).max(1),
       })
@@ -191,10 +266,10 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
 
 /**
  * The sections an upload's `<name>.params.yaml` (and `textops train --overrides`) may change: how the data is
- * read, cleaned, featurized and trained (a future `tune` section belongs here too). Every other section belongs
+ * read, cleaned, featurized, tuned and trained. Every other section belongs
  * to the deployment's params.yaml, with the reason an override of it is refused.
  */
-export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train'] as const;
+export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train', 'tune'] as const;
 
 const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   model:
@@ -204,7 +279,7 @@ const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */
-function leafPaths(prefix: string, value: unknown): string[] {
+export function leafPaths(prefix: string, value: unknown): string[] {
   if (!isPlainObject(value) || Object.keys(value).length === 0) return [prefix];
   return Object.entries(value).flatMap(([key, child]) => leafPaths(`${prefix}.${key}`, child));
 }
@@ -243,6 +318,11 @@ export function loadParams(file: string | URL = defaultParamsFile()): Params {
  */
 export function loadOverrides(base: Params, file: string): Params {
   return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
+}
+
+/** The parsed document of an overrides file (its keys are the user's pins: see shared/ml/tune.ts). */
+export function readOverridesDocument(file: string): unknown {
+  return readYamlFile(file, 'overrides');
 }
 
 function readYamlFile(file: string | URL, kind: string): unknown {

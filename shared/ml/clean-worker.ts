@@ -1,10 +1,18 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CleanConfig } from '../config/params.ts';
-import { createTextCleaner } from './text-cleaner.ts';
+import type { TuneWorkerData } from './tune-pool.ts';
 
-// A worker of the cleaning pool: cleans the texts it is sent, answers with space-joined tokens.
-const clean = createTextCleaner((workerData as { config: CleanConfig }).config);
-parentPort?.on('message', (message: { id: number; texts: string[] }) => {
-  const docs = message.texts.map((text) => clean(text).join(' '));
-  parentPort?.postMessage({ id: message.id, docs });
-});
+// The ML core's worker thread (one bundle entry, shipped beside the CLI): a cleaning worker answering texts with
+// space-joined tokens, or, started with `tune` data, a sweep worker scoring candidate batches (tune-pool.ts).
+const data = workerData as { config: CleanConfig } | TuneWorkerData;
+if ('tune' in data) {
+  const { serveTuneBatches } = await import('./tune-worker.ts');
+  serveTuneBatches(data);
+} else {
+  const { createTextCleaner } = await import('./text-cleaner.ts');
+  const clean = createTextCleaner(data.config);
+  parentPort?.on('message', (message: { id: number; texts: string[] }) => {
+    const docs = message.texts.map((text) => clean(text).join(' '));
+    parentPort?.postMessage({ id: message.id, docs });
+  });
+}

@@ -13,6 +13,14 @@ import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
+import {
+  type CandidateResult,
+  planSweep,
+  type SweepOutcome,
+  type SweepPlan,
+  type SweepRound,
+} from './tune.ts';
+import { runSweep } from './tune-pool.ts';
 
 /** A cleaned document: its tokens joined by single spaces (the preprocess step's output format). */
 export type CleanedDoc = string;
@@ -86,7 +94,7 @@ export function evaluateDocs(
 }
 
 export interface StageReport {
-  stage: 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate';
+  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'train' | 'evaluate';
   ms: number;
   summary: string;
 }
@@ -96,6 +104,16 @@ export interface TrainResult {
   metrics: Metrics;
   stages: StageReport[];
   dataset: Dataset;
+  /** The model-selection sweep, when it ran (params `tune.enabled` and not turned off by the caller). */
+  tune?: { plan: SweepPlan; outcome: SweepOutcome };
+}
+
+export interface TuneRunOptions {
+  /** false: train the params' fixed recipe even when `tune.enabled` (`textops train --no-tune`). */
+  enabled?: boolean;
+  /** Dotted keys the user set in overrides: not searched (see tune.ts `pinnedKeys`). */
+  pinned?: ReadonlySet<string>;
+  onRound?: (round: SweepRound, results: CandidateResult[], plan: SweepPlan) => void;
 }
 
 /**
@@ -105,8 +123,14 @@ export interface TrainResult {
 export async function trainInProcess(
   bytes: Uint8Array,
   params: Params,
-  options: { codeVersion: string; onStage?: (report: StageReport) => void; source?: ModelLineage['source'] },
+  options: {
+    codeVersion: string;
+    onStage?: (report: StageReport) => void;
+    source?: ModelLineage['source'];
+    tune?: TuneRunOptions;
+  },
 ): Promise<TrainResult> {
+  const requested = params;
   const stages: StageReport[] = [];
   const timed = async <T>(
     stage: StageReport['stage'],
@@ -128,6 +152,7 @@ export async function trainInProcess(
   );
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (hundreds of
   // MB with character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
+  let tuned: TrainResult['tune'];
   const { vectorizer, classifier } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
@@ -138,6 +163,24 @@ export async function trainInProcess(
         ),
       (docs) => `${docs.length} training texts cleaned`,
     );
+    if (requested.tune.enabled && options.tune?.enabled !== false) {
+      // Selection sees the training part only; the winner is refitted below on all of it.
+      const labels = data.train.map((e) => e.label);
+      tuned = await timed(
+        'tune',
+        async () => {
+          const plan = planSweep(requested, options.tune?.pinned ?? new Set(), labels);
+          const outcome = await runSweep(trainDocs, labels, plan, {
+            workers: requested.tune.workers,
+            onRound: (round, results) => options.tune?.onRound?.(round, results, plan),
+          });
+          return { plan, outcome };
+        },
+        (t) =>
+          `${t.outcome.results.filter((r) => r.status === 'scored').length} fits of ${new Set(t.outcome.results.map((r) => r.id)).size} candidates by ${t.plan.metric}; winner ${t.outcome.winner.id} ${t.outcome.winner.label} (${t.outcome.winnerResult.score?.toFixed(4)})`,
+      );
+      params = tuned.outcome.params;
+    }
     const { vectorizer, matrix } = await timed(
       'featurize',
       () => fitFeatures(trainDocs, params),
@@ -185,5 +228,11 @@ export async function trainInProcess(
       ),
     (m) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
-  return { model: untested.withMetrics(metrics), metrics, stages, dataset: data };
+  return {
+    model: untested.withMetrics(metrics),
+    metrics,
+    stages,
+    dataset: data,
+    ...(tuned ? { tune: tuned } : {}),
+  };
 }

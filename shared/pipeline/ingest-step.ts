@@ -23,7 +23,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         `${where} was replaced after this upload (ETag ${bareEtag(payload.etag)} → ${bareEtag(object.etag)}); the newer upload has its own run`,
       );
     }
-    const { params, overrides } = await effectiveParams(
+    const { params, overrides, pinned } = await effectiveParams(
       deps.store,
       payload.bucket,
       payload.key,
@@ -46,6 +46,8 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         bytes: object.body.length,
       },
       overrides,
+      // Keys the upload's params file set: the Tune stage does not search them.
+      pinned,
       fingerprint: data.fingerprint,
       labels: data.labels,
       report: data.report,

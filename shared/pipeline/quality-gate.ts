@@ -1,5 +1,6 @@
-import type { Params } from '../config/params.ts';
+import type { Params, ResolvedMetric } from '../config/params.ts';
 import type { Metrics } from '../ml/metrics.ts';
+import { resolvePrimaryMetricFromCounts } from '../ml/tune.ts';
 import type { GateDecision } from './run-payload.ts';
 
 export type ProductionComparison =
@@ -7,7 +8,18 @@ export type ProductionComparison =
   | { kind: 'compared'; version: number; metrics: Metrics }
   | { kind: 'incomparable'; version: number; why: string };
 
-function metricOf(metrics: Metrics, name: Params['evaluate']['primary_metric']): number | undefined {
+/** `evaluate.primary_metric` with `auto` resolved (the sweep's rule, shared/ml/tune.ts) from the test split's
+ * supports, stratified like training, so the gate names and compares the metric it really used. */
+function resolveMetric(metrics: Metrics, name: Params['evaluate']['primary_metric']): ResolvedMetric {
+  return name === 'auto'
+    ? resolvePrimaryMetricFromCounts(
+        name,
+        Object.fromEntries(Object.entries(metrics.per_class).map(([label, c]) => [label, c.support])),
+      ).metric
+    : name;
+}
+
+function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
   const value = metrics[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
@@ -24,7 +36,7 @@ export function decideGate(
   production: ProductionComparison,
   gate: Params['evaluate'],
 ): GateDecision {
-  const metric = gate.primary_metric;
+  const metric = resolveMetric(candidate, gate.primary_metric);
   const base = {
     metric,
     minScore: gate.min_score,

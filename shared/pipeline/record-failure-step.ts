@@ -1,5 +1,5 @@
 import type { RunPayload } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
+import { stepLabel, updateStatus } from './run-status.ts';
 import type { StepDeps } from './step-deps.ts';
 
 /**
@@ -36,13 +36,18 @@ export async function recordFailureStep(deps: StepDeps, payload: RunPayload): Pr
     payload.runId,
     { bucket: payload.bucket, key: payload.key, etag: payload.etag },
     (s) => {
-      const running = s.steps.filter((step) => step.state === 'running' || step.state === 'failed').pop();
+      // The step that failed; when a Map's batches ran side by side, the one that failed rather than one still
+      // running (a sibling the Map abandoned, which goes on and records its own end).
+      const running =
+        s.steps.filter((step) => step.state === 'failed').pop() ??
+        s.steps.filter((step) => step.state === 'running').pop();
       if (running && running.state === 'running')
         Object.assign(running, { state: 'failed', finishedAt: new Date().toISOString() });
+      const where = running ? stepLabel(running) : undefined;
       s.state = 'failed';
-      s.error = { name, message: message || name, step: running?.name ?? s.error?.step };
+      s.error = { name, message: message || name, step: where ?? s.error?.step };
       s.finishedAt = new Date().toISOString();
-      s.message = `run failed${running ? ` in ${running.name}` : ''}: ${name}: ${message || name}`;
+      s.message = `run failed${where ? ` in ${where}` : ''}: ${name}: ${message || name}`;
     },
   );
   deps.log?.error('run failed', { runId: payload.runId, error: { name, message } });

@@ -9,6 +9,8 @@ export interface HistoryEvent {
   error?: string;
   cause?: string;
   attempt?: number;
+  /** The Map iteration (item index) an event of a state inside a Map's ItemProcessor belongs to. */
+  iteration?: number;
   /** A state's input (StateEntered) and output (StateExited); kept in the state's visit, not in the event list. */
   input?: unknown;
   output?: unknown;
@@ -24,6 +26,11 @@ export interface StateVisit {
   status: 'running' | 'succeeded' | 'failed' | 'caught';
   retries: number;
   error?: string;
+  /**
+   * Set on the visits of states inside a Map's ItemProcessor: the item index. Such a visit is part of its Map's
+   * visit; a redrive restarts the Map, never a state inside it (the top-level definition has no such state).
+   */
+  iteration?: number;
   /** The state's input as it entered: what a redrive hands the state again. */
   input?: unknown;
   /** The state's output as it exited: what a redrive hands the next state when this is the last record. */
@@ -52,13 +59,15 @@ export interface ExecutionHistory {
   events: HistoryEvent[];
 }
 
-/** Folds an event into the per-state view (the last visit of a state is the one an event refers to). */
+/**
+ * Folds an event into the per-state view (the last visit of a state is the one an event refers to; inside a Map,
+ * the last visit of that state in the same iteration, since iterations run concurrently and interleave).
+ */
 export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void {
   const { input: _input, output: _output, ...logged } = event;
   history.events.push(logged);
   if (!event.state) return;
-  const visits = history.states.filter((s) => s.name === event.state);
-  const last = visits[visits.length - 1];
+  const last = history.states.findLast((s) => s.name === event.state && s.iteration === event.iteration);
   switch (event.type) {
     case 'StateEntered':
       history.states.push({
@@ -67,6 +76,7 @@ export function applyEvent(history: ExecutionHistory, event: HistoryEvent): void
         enteredAt: event.at,
         status: 'running',
         retries: 0,
+        ...(event.iteration !== undefined ? { iteration: event.iteration } : {}),
         ...(event.input !== undefined ? { input: event.input } : {}),
       });
       break;
@@ -134,5 +144,7 @@ export function abortHistory(history: ExecutionHistory, error: string, cause: st
  * failed into a Catch), leaving out Fail states, which only end the path of a failure already caught.
  */
 export function redrivePoint(history: ExecutionHistory): StateVisit | undefined {
-  return history.states.findLast((s) => s.status !== 'succeeded' && s.type !== 'Fail');
+  return history.states.findLast(
+    (s) => s.status !== 'succeeded' && s.type !== 'Fail' && s.iteration === undefined,
+  );
 }

@@ -66,3 +66,22 @@ export function runKeys(runId: string) {
     report: `${root}/eval/report.html`,
   };
 }
+
+/**
+ * The Tune stage's files (`runs/<runId>/tune/`): the plan, each round's batches and their results, the summary (every candidate's
+ * score, fold spread, time, feature count, artifact size; the winner) and the winner's params, which `runParams`
+ * returns to the steps after it. Apart from `runKeys` because a run without the stage has none of them.
+ */
+export function tuneKeys(runId: string) {
+  const root = `${RUNS_PREFIX}${runId}/tune`;
+  return {
+    root,
+    plan: `${root}/plan.json`,
+    /** A round's batches of candidate ids (written by the step that planned the round). */
+    round: (round: number) => `${root}/rounds/${round}.json`,
+    /** One batch's scores. */
+    batch: (round: number, batch: number) => `${root}/rounds/${round}/batch-${batch}.json`,
+    summary: `${root}/summary.json`,
+    params: `${root}/params.json`,
+  };
+}

@@ -12,12 +12,28 @@ export interface RunPayload {
   versionId?: string;
   ingest?: IngestSummary;
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
+  /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
+  tune?: TunePayload;
+  /** Set on a Tune Map item: which round and batch this invocation scores. */
+  round?: number;
+  batch?: number;
   featurize?: { features: number; nonZeros: number };
   train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
   evaluation?: GateDecision;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
+}
+
+export interface TunePayload {
+  /** The round the Map runs next, and its batches (empty: no Map; the sweep is skipped or done). */
+  round: number;
+  batches: { batch: number }[];
+  maxConcurrency: number;
+  candidates: number;
+  /** Why no sweep runs (tune disabled, every searched key pinned…); absent when it runs. */
+  skipped?: string;
+  winner?: { id: string; score: number; metric: string };
 }
 
 export interface IngestSummary {

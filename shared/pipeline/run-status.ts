@@ -1,3 +1,4 @@
+import { ConflictError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import { runKeys } from './run-keys.ts';
 import type { GateDecision } from './run-payload.ts';
@@ -6,6 +7,11 @@ export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignore
 
 export interface StepRecord {
   name: string;
+  /**
+   * Which part of a step that runs more than once per run: the Tune stage's Map runs `tune-candidates` once per
+   * batch of each round, side by side (`round 0 batch 2`), and `tune-select` once per round (`round 0`).
+   */
+  part?: string;
   state: 'running' | 'succeeded' | 'failed';
   startedAt: string;
   finishedAt?: string;
@@ -38,6 +44,11 @@ export interface RunStatus {
   redrivenAt?: string;
 }
 
+/** A step as a person names it: `train`, or `tune-candidates round 0 batch 2` for one batch of the Tune stage. */
+export function stepLabel(step: Pick<StepRecord, 'name' | 'part'>): string {
+  return step.part === undefined ? step.name : `${step.name} ${step.part}`;
+}
+
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'rejected', 'failed', 'ignored'];
 
 export async function readStatus(store: ObjectStore, runId: string): Promise<RunStatus | undefined> {
@@ -46,8 +57,9 @@ export async function readStatus(store: ObjectStore, runId: string): Promise<Run
 }
 
 /**
- * Read-modify-write of a run's status. The steps of one run are sequential, so plain writes suffice; a
- * missing file is created from `source` (the failure recorder may be the first to write it).
+ * Read-modify-write of a run's status. The Tune stage's batches run concurrently (a Map state) and each records
+ * its step, so the write is conditional on the version read (S3 `If-Match`, or create-only for a new file) and
+ * a lost race reads again and reapplies `change`: no step's record overwrites another's.
  */
 export async function updateStatus(
   store: ObjectStore,
@@ -57,18 +69,26 @@ export async function updateStatus(
   now: Date = new Date(),
 ): Promise<RunStatus> {
   const at = now.toISOString();
-  const status: RunStatus = (await readStatus(store, runId)) ?? {
-    runId,
-    state: 'running',
-    source,
-    startedAt: at,
-    updatedAt: at,
-    steps: [],
-  };
-  change(status);
-  status.updatedAt = at;
-  await store.put(runKeys(runId).status, `${JSON.stringify(status, null, 2)}\n`, {
-    contentType: 'application/json',
-  });
-  return status;
+  const key = runKeys(runId).status;
+  for (let attempt = 1; ; attempt++) {
+    const object = await store.get(key);
+    const status: RunStatus = object
+      ? (JSON.parse(object.body.toString('utf8')) as RunStatus)
+      : { runId, state: 'running', source, startedAt: at, updatedAt: at, steps: [] };
+    change(status);
+    status.updatedAt = at;
+    try {
+      await store.put(key, `${JSON.stringify(status, null, 2)}\n`, {
+        contentType: 'application/json',
+        ...(object ? { ifMatch: object.etag } : { ifNoneMatch: '*' as const }),
+      });
+      return status;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= STATUS_WRITE_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
 }
+
+/** Concurrent writers are the batches of one Map (a handful); this many lost races means something else is wrong. */
+const STATUS_WRITE_ATTEMPTS = 20;

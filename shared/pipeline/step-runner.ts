@@ -1,6 +1,6 @@
 import { describeError } from '../errors.ts';
 import type { RunPayload } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
+import { stepLabel, updateStatus } from './run-status.ts';
 import type { StepDeps } from './step-deps.ts';
 import type { StepName } from './steps.ts';
 
@@ -14,8 +14,13 @@ export async function runStep(
   payload: RunPayload,
   name: StepName,
   work: () => Promise<{ payload: RunPayload; summary: string }>,
+  options: { part?: string } = {},
 ): Promise<RunPayload> {
   const source = { bucket: payload.bucket, key: payload.key, etag: payload.etag };
+  const { part } = options;
+  // One record per step, or per part of a step that runs more than once (a batch of the Tune Map, a round).
+  const mine = (step: { name: string; part?: string }) => step.name === name && step.part === part;
+  const label = stepLabel({ name, part });
   const startedAt = new Date();
   await updateStatus(
     deps.store,
@@ -24,8 +29,13 @@ export async function runStep(
     (s) => {
       s.state = 'running';
       delete s.error;
-      s.steps = s.steps.filter((step) => step.name !== name);
-      s.steps.push({ name, state: 'running', startedAt: startedAt.toISOString() });
+      s.steps = s.steps.filter((step) => !mine(step));
+      s.steps.push({
+        name,
+        ...(part === undefined ? {} : { part }),
+        state: 'running',
+        startedAt: startedAt.toISOString(),
+      });
     },
     startedAt,
   );
@@ -34,7 +44,7 @@ export async function runStep(
     const result = await work();
     const ms = Math.round(performance.now() - t0);
     await updateStatus(deps.store, payload.runId, source, (s) => {
-      const step = s.steps.find((x) => x.name === name);
+      const step = s.steps.find(mine);
       if (step)
         Object.assign(step, {
           state: 'succeeded',
@@ -43,17 +53,17 @@ export async function runStep(
           summary: result.summary,
         });
     });
-    deps.log?.info(`${name} done`, { runId: payload.runId, step: name, ms, summary: result.summary });
+    deps.log?.info(`${label} done`, { runId: payload.runId, step: name, part, ms, summary: result.summary });
     return result.payload;
   } catch (error) {
     const { name: errorName, message } = describeError(error);
     const ms = Math.round(performance.now() - t0);
-    deps.log?.error(`${name} failed`, { runId: payload.runId, step: name, ms, error });
+    deps.log?.error(`${label} failed`, { runId: payload.runId, step: name, part, ms, error });
     // Recording must not hide the step's own error: a failed status write is logged, the step error thrown.
     await updateStatus(deps.store, payload.runId, source, (s) => {
-      const step = s.steps.find((x) => x.name === name);
+      const step = s.steps.find(mine);
       if (step) Object.assign(step, { state: 'failed', finishedAt: new Date().toISOString(), ms });
-      s.error = { name: errorName, message, step: name };
+      s.error = { name: errorName, message, step: label };
     }).catch((statusError: unknown) =>
       deps.log?.error('could not record the step failure', { runId: payload.runId, error: statusError }),
     );

@@ -31,6 +31,32 @@ export const PIPELINE_LAMBDAS = [
     description: 'cleans the texts of both splits',
   },
   {
+    name: 'tune-plan',
+    kind: 'step',
+    handler: 'functions/tune-plan/handler.ts',
+    memoryMb: 1024,
+    timeoutS: 240,
+    description: 'plans the model-selection sweep (candidates, folds) and its first round of batches',
+  },
+  {
+    // Each batch vectorizes folds and fits its candidates: featurize + train on a fold, hence train's size.
+    name: 'tune-candidates',
+    kind: 'step',
+    handler: 'functions/tune-candidates/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 840,
+    description: 'scores one batch of sweep candidates by cross-validation inside the training split',
+  },
+  {
+    name: 'tune-select',
+    kind: 'step',
+    handler: 'functions/tune-select/handler.ts',
+    memoryMb: 512,
+    timeoutS: 120,
+    description:
+      'reduces a sweep round: plans the next one or picks the winner, whose params later steps use',
+  },
+  {
     name: 'featurize',
     kind: 'step',
     handler: 'functions/featurize/handler.ts',

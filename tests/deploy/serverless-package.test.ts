@@ -33,6 +33,12 @@ const run = promisify(execFile);
 const ASL_PATH = join(ROOT, 'statemachines/training-pipeline.asl.json');
 /** The pipeline's functions as serverless.ts deploys them: `functions/record-failure/handler.handler`. */
 const STEP_HANDLERS = PIPELINE_LAMBDAS.map((f) => f.handler.replace(/\.ts$/, '.handler'));
+/** The Task states of an ASL States object, those inside a Map's ItemProcessor (the Tune stage's batches) too. */
+const taskStates = (states: Record<string, any>): any[] =>
+  Object.values<any>(states).flatMap((s) => [
+    ...(s.Type === 'Task' ? [s] : []),
+    ...(s.Type === 'Map' ? taskStates(s.ItemProcessor.States) : []),
+  ]);
 /** `RecordFailure` (from `${RecordFailureFunctionArn}`) → the contract's handler path. */
 const handlerOf = (name: string) =>
   `functions/${name.replace(/(?<=[a-z])([A-Z])/g, '-$1').toLowerCase()}/handler.handler`;
@@ -192,14 +198,14 @@ describe('npm run package', () => {
 
   it('sizes each step function, with a Lambda timeout inside its Task timeout', () => {
     const asl = JSON.parse(aslText);
-    const tasks = Object.values<any>(asl.States).filter((s) => s.Type === 'Task');
+    const tasks = taskStates(asl.States);
     expect(tasks.length).toBeGreaterThanOrEqual(STEP_HANDLERS.length);
     for (const task of tasks) {
       const name = /^\$\{(\w+)FunctionArn\}$/.exec(task.Parameters.FunctionName)![1];
       const [, fn] = functionByHandler(dev.template, handlerOf(name));
       expect(p(fn).Timeout, name).toBeLessThan(task.TimeoutSeconds);
     }
-    for (const dir of ['preprocess', 'featurize', 'train']) {
+    for (const dir of ['preprocess', 'tune-candidates', 'featurize', 'train']) {
       const [, fn] = functionByHandler(dev.template, `functions/${dir}/handler.handler`);
       // CPU-bound steps get the memory that buys more than one vCPU.
       expect(p(fn).MemorySize, dir).toBeGreaterThan(1769);

@@ -81,7 +81,10 @@ async function killDuring(runId: string, step: string): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-faults-'));
-  await writeFile(join(dir, 'fast.yaml'), 'train:\n  logistic_regression:\n    max_iter: 30\n');
+  await writeFile(
+    join(dir, 'fast.yaml'),
+    'train:\n  logistic_regression:\n    max_iter: 30\ntune:\n  enabled: false\n',
+  );
   await writeFile(join(dir, 'reviews.csv'), sampleCsv('imdb-train.csv.gz', 600));
   await startStack();
 }, 60_000);

@@ -18,6 +18,7 @@ export async function trainSmallModel(rows = 1500, offset = 0): Promise<TextMode
   const params = loadParams();
   const result = await trainInProcess(Buffer.from(sampleCsv('imdb-train.csv.gz', rows, offset)), params, {
     codeVersion: 'test',
+    tune: { enabled: false },
   });
   return result.model;
 }

@@ -21,11 +21,13 @@ describe('textops train / predict / evaluate', () => {
 
   beforeAll(async () => {
     modelDir = join(work, 'model');
+    // The fixed recipe (--no-tune): these tests are about the command, the sweep has its own below.
     trainOutput = await textops(
       'train',
       file('imdb.csv', sampleCsv('imdb-train.csv.gz', 1500)),
       '--out',
       modelDir,
+      '--no-tune',
     );
   });
 
@@ -78,6 +80,7 @@ describe('textops train / predict / evaluate', () => {
       '--out',
       join(work, 'ag'),
       '--json',
+      '--no-tune',
     );
     expect(out.code).toBe(0);
     const result = JSON.parse(out.stdout);
@@ -106,7 +109,7 @@ describe('textops train / predict / evaluate', () => {
   it('applies an overrides file over the params, and names a bad key in it', async () => {
     const csv = file('small-nb.csv', sampleCsv('imdb-train.csv.gz', 400));
     const overrides = file('nb.params.yaml', 'train:\n  classifier: naive_bayes\n');
-    const out = await textops('train', csv, '--overrides', overrides, '--out', join(work, 'nb'));
+    const out = await textops('train', csv, '--overrides', overrides, '--out', join(work, 'nb'), '--no-tune');
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^training on .* with naive_bayes$/m);
     const saved = JSON.parse(readFileSync(join(work, 'nb', 'model.json'), 'utf8'));
@@ -129,9 +132,88 @@ describe('textops train / predict / evaluate', () => {
     expect(existsSync(join(work, 'nb-renamed'))).toBe(false);
   });
 
+  it('tunes by default: prints the sweep table and the winner, writes tune.json, refits the winner', async () => {
+    const csv = file('ag-tune.csv', sampleCsv('agnews-7600.csv.gz', 400));
+    // A small space keeps the test short; the overrides' keys other than tune are pins.
+    const overrides = file(
+      'tune.params.yaml',
+      [
+        'features:',
+        '  min_df: 1',
+        'tune:',
+        '  strategy: grid',
+        '  space:',
+        '    features: [{ analyzer: word, ngram_range: [1, 1] }, { analyzer: char_wb, char_ngram_range: [2, 4] }]',
+        '    C: [0.0001, 10]',
+        '    nb_blend: [0]',
+        '    class_weight: [null, balanced]',
+        '',
+      ].join('\n'),
+    );
+    const out = await textops('train', csv, '--overrides', overrides, '--out', join(work, 'tuned'));
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const stages = out.stdout.match(/^ {2}(ingest|preprocess|tune|featurize|train|evaluate) /gm);
+    expect(stages?.map((s) => s.trim())).toEqual([
+      'ingest',
+      'preprocess',
+      'tune',
+      'featurize',
+      'train',
+      'evaluate',
+    ]);
+    expect(out.stdout).toMatch(
+      /^sweep: grid, stratified 3-fold inside the training part; metric f1_macro \(auto: .* imbalanced, f1_macro\)$/m,
+    );
+    expect(out.stdout).toMatch(/^ {3}id +round +rows +candidate +score ± spread +seconds +features +size$/m);
+    expect(out.stdout).toMatch(
+      /^ {3}c00 +0 +\d+ +word 1-1 C=0\.0001 nb=0 cw=balanced +0\.\d{4} ± 0\.\d{4} +\d+\.\d +\d+ +\d+\.\d MB$/m,
+    );
+    expect(out.stdout).toMatch(/^ \* c\d\d /m);
+    expect(out.stdout).toMatch(/^winner: c\d\d .* C=10 /m);
+    expect(out.stdout).toMatch(/pinned: features\.min_df/);
+    const tune = JSON.parse(readFileSync(join(work, 'tuned', 'tune.json'), 'utf8'));
+    expect(tune.results.length).toBeGreaterThanOrEqual(4);
+    const saved = JSON.parse(readFileSync(join(work, 'tuned', 'model.json'), 'utf8'));
+    expect(saved.params.train.logistic_regression.C).toBe(tune.winner.overrides.C);
+    expect(saved.features.analyzer).toBe(tune.winner.overrides.features.analyzer);
+
+    const json = JSON.parse(
+      (await textops('train', csv, '--overrides', overrides, '--out', join(work, 'tuned-json'), '--json'))
+        .stdout,
+    );
+    expect(json.tune.winner.id).toBe(tune.winner.id); // deterministic
+    const fixed = await textops(
+      'train',
+      csv,
+      '--overrides',
+      overrides,
+      '--out',
+      join(work, 'untuned'),
+      '--no-tune',
+    );
+    expect(fixed.stdout).not.toMatch(/^sweep:/m);
+    expect(existsSync(join(work, 'untuned', 'tune.json'))).toBe(false);
+  });
+
+  it('a sweep budget too small for one candidate is a clear error', async () => {
+    const csv = file('ag-budget.csv', sampleCsv('agnews-7600.csv.gz', 300));
+    const overrides = file('budget.params.yaml', 'tune:\n  max_seconds: 0.001\n');
+    const out = await textops('train', csv, '--overrides', overrides, '--out', join(work, 'budget'));
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/TrainingError: tune\.max_seconds 0\.001 s is too small for one candidate/);
+    expect(existsSync(join(work, 'budget'))).toBe(false);
+  });
+
   it('refuses a corrupt model directory with a clear error', async () => {
     const broken = join(work, 'broken');
-    await textops('train', file('small.csv', sampleCsv('imdb-train.csv.gz', 300)), '--out', broken);
+    await textops(
+      'train',
+      file('small.csv', sampleCsv('imdb-train.csv.gz', 300)),
+      '--out',
+      broken,
+      '--no-tune',
+    );
     writeFileSync(
       join(broken, 'model.json'),
       readFileSync(join(broken, 'model.json'), 'utf8').replace('"positive"', '"happy"'),

@@ -177,7 +177,7 @@ describe('textops data download', () => {
 
   it('the downloaded file trains a model', async () => {
     const out = join(work, 'imdb-train.csv.gz');
-    const run = await textops('train', out, '--out', join(work, 'model'), '--json');
+    const run = await textops('train', out, '--out', join(work, 'model'), '--json', '--no-tune');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).metrics.labels).toEqual(['negative', 'positive']);
   });

@@ -30,7 +30,11 @@ beforeAll(async () => {
   const file = join(dir, 'rt', 'runtime.json');
   for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
   runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
-  await writeFile(join(dir, 'fast.yaml'), 'train:\n  logistic_regression:\n    max_iter: 60\n');
+  // A small sweep (2 candidates, 2 folds, one batch each): the upload runs the Tune stage and prints its table.
+  await writeFile(
+    join(dir, 'fast.yaml'),
+    'train:\n  logistic_regression:\n    max_iter: 60\ntune:\n  strategy: grid\n  folds: 2\n  space:\n    features: [{ analyzer: word, ngram_range: [1, 1] }, { analyzer: word, ngram_range: [1, 2] }]\n    C: [10]\n    nb_blend: [0.3]\n    class_weight: [null]\n',
+  );
   await writeFile(join(dir, 'one.csv'), sampleCsv('imdb-train.csv.gz', 1500));
   await writeFile(join(dir, 'two.csv'), sampleCsv('imdb-train.csv.gz', 1500, 1500));
 }, 30_000);
@@ -59,9 +63,25 @@ describe('textops CLI against the local stack (textops start)', () => {
       join(dir, 'fast.yaml'),
     );
     expect(code).toBe(0);
-    for (const state of ['Ingest', 'Preprocess', 'Featurize', 'Train', 'Evaluate', 'RegisterAndPromote']) {
+    for (const state of [
+      'Ingest',
+      'Preprocess',
+      'TunePlan',
+      'Tune',
+      'TuneCandidates\\[0\\]',
+      'TuneCandidates\\[1\\]',
+      'TuneSelect',
+      'Featurize',
+      'Train',
+      'Evaluate',
+      'RegisterAndPromote',
+    ]) {
       expect(out).toMatch(new RegExp(`${state}\\s+succeeded`));
     }
+    // The sweep table: both candidates with a score and fold spread, the winner starred.
+    expect(out).toMatch(/sweep: 2 candidates, grid, 2-fold, 1 round/);
+    expect(out).toMatch(/^\s+\*\s+c\d+\s+word 1-[12] C=10 nb=0\.3 cw=none\s+0\s+\d+\s+0\.\d{4}\s+0\.\d{4}/m);
+    expect(out).toMatch(/winner c\d+ \(word 1-[12] C=10/);
     expect(out).toMatch(/gate: PASSED/);
     expect(out).toMatch(/SUCCEEDED: sentiment v1 is now production/);
   }, 120_000);
@@ -104,6 +124,8 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(runs.stdout).toMatch(/one-[0-9a-f]{16}\s+succeeded\s+incoming\/one\.csv/);
     const shown = await cli('runs', status.runId);
     expect(shown.stdout).toMatch(/RegisterAndPromote|RegisterRejected/);
+    expect(shown.stdout).toMatch(/sweep: 2 candidates/);
+    expect(shown.stdout).toMatch(/tune-candidates round 0 batch [01]: 1 candidates on \d+ rows, best c\d+/);
     const models = await cli('models');
     expect(models.stdout).toMatch(/^v1\s/m);
     expect(models.stdout).toMatch(/^v2\s/m);

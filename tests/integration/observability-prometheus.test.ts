@@ -30,7 +30,7 @@ const NAMESPACE = 'local';
 const SERVE_JOB = 'textops-serve';
 const PIPELINE_JOB = 'textops-pipeline';
 const POD = 'textops-local';
-const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\n';
+const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
 
 let runtime: LocalRuntime;
 let prometheus: RunningPrometheus;
@@ -289,7 +289,7 @@ describe('observability against a real Prometheus', () => {
         .filter((s) => Number.isFinite(sampleValue(s)))
         .map((s) => s.metric.step)
         .sort(),
-    ).toEqual(['evaluate', 'featurize', 'ingest', 'preprocess', 'register', 'train']);
+    ).toEqual(['evaluate', 'featurize', 'ingest', 'preprocess', 'register', 'train', 'tune-plan']);
   });
 
   it('resolves the dashboard variables and evaluates every rule without error', async () => {

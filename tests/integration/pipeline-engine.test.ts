@@ -17,7 +17,20 @@ const definition = readFileSync(
   new URL('../../statemachines/training-pipeline.asl.json', import.meta.url),
   'utf8',
 );
-const STEPS = ['Ingest', 'Preprocess', 'Featurize', 'Train', 'Evaluate', 'Register', 'RecordFailure'];
+const STEPS = [
+  'Ingest',
+  'Preprocess',
+  'TunePlan',
+  'TuneCandidates',
+  'TuneSelect',
+  'Featurize',
+  'Train',
+  'Evaluate',
+  'Register',
+  'RecordFailure',
+];
+
+const pass: LambdaHandler = async (event) => event;
 
 function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEngineOptions> = {}) {
   return new LocalStateMachine({
@@ -29,13 +42,12 @@ function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEn
         `arn:aws:lambda:us-east-1:000000000000:function:${s.toLowerCase()}`,
       ]),
     ),
-    functions,
+    // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does.
+    functions: { tuneplan: pass, ...functions },
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:test',
     retryIntervalMs: 1,
   });
 }
-
-const pass: LambdaHandler = async (event) => event;
 
 describe('local engine running the training-pipeline ASL', () => {
   it('retries a transient failure and carries the payload through to Promoted', async () => {
@@ -140,6 +152,143 @@ describe('local engine running the training-pipeline ASL', () => {
   it('refuses a definition with a placeholder it has no value for', () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: an ASL placeholder, not a template
     expect(() => substitute('{"a":"${Missing}"}', {})).toThrow(/\$\{Missing\}/);
+  });
+
+  describe('the Tune stage (a Map over batches, reduced by TuneSelect, in rounds)', () => {
+    type Item = { runId: string; round: number; batch: number };
+    /** TunePlan plans `rounds[0]` batches; TuneSelect plans each next round, then picks a winner. */
+    function sweep(rounds: number[], candidates: LambdaHandler, maxConcurrency = 2) {
+      const calls: string[] = [];
+      const plan: LambdaHandler = async (e) => {
+        calls.push('tuneplan');
+        return {
+          ...(e as object),
+          tune: {
+            round: 0,
+            batches: [...Array(rounds[0]).keys()].map((batch) => ({ batch })),
+            maxConcurrency,
+          },
+        };
+      };
+      const select: LambdaHandler = async (e) => {
+        const { tune } = e as { tune: { round: number } };
+        calls.push(`tuneselect ${tune.round}`);
+        const next = tune.round + 1;
+        const batches =
+          next < rounds.length ? [...Array(rounds[next]).keys()].map((batch) => ({ batch })) : [];
+        return {
+          ...(e as object),
+          tune: {
+            ...tune,
+            round: batches.length ? next : tune.round,
+            batches,
+            ...(batches.length ? {} : { winner: 'c01' }),
+          },
+        };
+      };
+      const functions = {
+        ingest: pass,
+        preprocess: pass,
+        tuneplan: plan,
+        tunecandidates: candidates,
+        tuneselect: select,
+        featurize: async (e: unknown) => {
+          calls.push('featurize');
+          return e;
+        },
+        train: pass,
+        evaluate: async (e: unknown) => ({ ...(e as object), evaluation: { passed: true } }),
+        register: pass,
+        recordfailure: async (e: unknown) => {
+          calls.push('recordfailure');
+          return e;
+        },
+      } satisfies Record<string, LambdaHandler>;
+      return { calls, functions };
+    }
+
+    it('fans out one invocation per batch, at most MaxConcurrencyPath at once, and loops through TuneSelect', async () => {
+      let running = 0;
+      let peak = 0;
+      const items: Item[] = [];
+      const { calls, functions } = sweep([5, 2], async (e) => {
+        items.push(e as Item);
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running--;
+        return e;
+      });
+      const m = engine(functions);
+      await m.start('tune-1', { runId: 'tune-1', bucket: 'b', key: 'incoming/x.csv', etag: 'e' });
+      const history = await m.execution('tune-1')!;
+      expect(history.status).toBe('SUCCEEDED');
+      expect(calls).toEqual(['tuneplan', 'tuneselect 0', 'tuneselect 1', 'featurize']);
+      expect(peak).toBe(2);
+      // Each item is the run pointer with its round and batch number, nothing else.
+      expect(items.map((i) => `${i.round}/${i.batch}`).sort()).toEqual([
+        '0/0',
+        '0/1',
+        '0/2',
+        '0/3',
+        '0/4',
+        '1/0',
+        '1/1',
+      ]);
+      expect(items[0]).toEqual({
+        runId: 'tune-1',
+        bucket: 'b',
+        key: 'incoming/x.csv',
+        etag: 'e',
+        round: 0,
+        batch: items[0].batch,
+      });
+      // One visit per iteration, each closed, apart from the Map's own visits (one per round).
+      const batches = history.states.filter((s) => s.name === 'TuneCandidates');
+      expect(batches).toHaveLength(7);
+      expect(
+        batches.every((s) => s.status === 'succeeded' && s.iteration !== undefined && s.ms !== undefined),
+      ).toBe(true);
+      expect(history.states.filter((s) => s.name === 'Tune').map((s) => [s.status, s.iteration])).toEqual([
+        ['succeeded', undefined],
+        ['succeeded', undefined],
+      ]);
+      // The Map's result is dropped (ResultPath null): Featurize gets the pointer, not seven payloads.
+      expect(history.states.find((s) => s.name === 'TuneSelect')?.input).not.toHaveProperty('0');
+    });
+
+    it('retries a failing batch, then fails the Map into RecordFailure; a redrive runs the Map again', async () => {
+      let attempts = 0;
+      let healthy = false;
+      const { calls, functions } = sweep([3], async (e) => {
+        if ((e as Item).batch === 1 && !healthy) {
+          attempts++;
+          throw new TransientError('batch 1 cannot reach the store');
+        }
+        return e;
+      });
+      const m = engine(functions);
+      await m.start('tune-2', { runId: 'tune-2', bucket: 'b', key: 'incoming/x.csv', etag: 'e' });
+      const failed = await m.execution('tune-2')!;
+      expect(failed).toMatchObject({ status: 'FAILED', error: 'TransientError' });
+      expect(attempts).toBe(5); // the first try and the Retry's 4
+      expect(calls).toEqual(['tuneplan', 'recordfailure']);
+      const visit = failed.states.find((s) => s.name === 'TuneCandidates' && s.iteration === 1);
+      expect(visit).toMatchObject({ status: 'failed', retries: 4, error: 'TransientError' });
+      const map = failed.states.find((s) => s.name === 'Tune');
+      expect(map?.status).toBe('caught');
+      expect(map).not.toHaveProperty('iteration');
+
+      calls.length = 0;
+      healthy = true;
+      await m.redrive('tune-2');
+      await m.idle();
+      const resumed = await m.execution('tune-2')!;
+      expect(resumed.status).toBe('SUCCEEDED');
+      // The redrive restarts the Map state (a state inside it is not a state of the top-level machine).
+      expect(resumed.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([{ state: 'Tune' }]);
+      expect(calls).toEqual(['tuneselect 0', 'featurize']);
+    });
   });
 
   describe('redrive (textops runs retry)', () => {

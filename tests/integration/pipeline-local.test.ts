@@ -13,8 +13,9 @@ import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv, shuffledLabelsCsv, toCsv } from '../helpers/data.ts';
 import { s3Notification, s3Record } from '../helpers/events.ts';
 
-// Small, fast settings for the test runs (the real defaults are exercised by the benchmark).
-const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 2\n';
+// Small, fast settings for the test runs (the real defaults are exercised by the benchmark). No sweep here: the
+// Tune stage has its own tests (pipeline-tune.test.ts); with tune disabled a run trains exactly these params.
+const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 2\ntune:\n  enabled: false\n';
 
 let runtime: LocalRuntime;
 let dir: string;
@@ -58,7 +59,10 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       model: { name: 'sentiment', version: 1, promoted: true },
     });
     expect(status?.steps.map((s) => [s.name, s.state])).toEqual(
-      ['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register'].map((n) => [n, 'succeeded']),
+      ['ingest', 'preprocess', 'tune-plan', 'featurize', 'train', 'evaluate', 'register'].map((n) => [
+        n,
+        'succeeded',
+      ]),
     );
     expect(status?.evaluation).toMatchObject({ passed: true, metric: 'accuracy', productionVersion: null });
     expect(status?.evaluation?.score).toBeGreaterThan(0.75);
@@ -66,6 +70,8 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     expect(history?.states.map((s) => s.name)).toEqual([
       'Ingest',
       'Preprocess',
+      'TunePlan',
+      'TuneNeeded',
       'Featurize',
       'Train',
       'Evaluate',

@@ -14,7 +14,7 @@ describe('model artifact textops.model (v1, v2)', () => {
   beforeAll(async () => {
     params = applyOverrides(loadParams(), { train: { workers: 1 } });
     bytes = Buffer.from(sampleCsv('imdb-train.csv.gz', 600));
-    model = (await trainInProcess(bytes, params, { codeVersion: 'test-1' })).model;
+    model = (await trainInProcess(bytes, params, { codeVersion: 'test-1', tune: { enabled: false } })).model;
   });
 
   it('round-trips: the loaded model predicts exactly what the trained one does', () => {
@@ -28,7 +28,8 @@ describe('model artifact textops.model (v1, v2)', () => {
   });
 
   it('is byte-identical for the same data, params and seed, apart from its timestamp', async () => {
-    const again = (await trainInProcess(bytes, params, { codeVersion: 'test-1' })).model;
+    const again = (await trainInProcess(bytes, params, { codeVersion: 'test-1', tune: { enabled: false } }))
+      .model;
     const strip = (m: TextModel) => {
       const doc = JSON.parse(m.toArtifact().toString());
       doc.created_at = '';
@@ -84,7 +85,8 @@ describe('model artifact textops.model (v1, v2)', () => {
   for (const analyzer of ['char_wb', 'word+char'] as const) {
     it(`${analyzer}: written as v2, read back exactly, and serving sees the features training fitted`, async () => {
       const p = applyOverrides(params, { features: { analyzer, char_ngram_range: [2, 4] } });
-      const trained = (await trainInProcess(bytes, p, { codeVersion: 'test-1' })).model;
+      const trained = (await trainInProcess(bytes, p, { codeVersion: 'test-1', tune: { enabled: false } }))
+        .model;
       const artifact = trained.toArtifact();
       const doc = JSON.parse(artifact.toString());
       expect(doc.format).toBe('textops.model/v2');

@@ -90,8 +90,8 @@ describe('params.yaml', () => {
 describe("an upload's params file", () => {
   const base = loadParams();
 
-  it('may change data, cleaning, features and training', () => {
-    expect(UPLOAD_OVERRIDABLE_SECTIONS).toEqual(['data', 'clean', 'features', 'train']);
+  it('may change data, cleaning, features, tuning and training', () => {
+    expect(UPLOAD_OVERRIDABLE_SECTIONS).toEqual(['data', 'clean', 'features', 'train', 'tune']);
     const params = applyUploadOverrides(base, {
       data: { seed: 7 },
       clean: { lemmatize: true },

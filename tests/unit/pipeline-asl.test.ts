@@ -20,8 +20,18 @@ const definition = JSON.parse(text) as {
   StartAt: string;
   States: Record<string, Record<string, unknown> & { Type: string }>;
 };
-const states = Object.entries(definition.States);
+type State = Record<string, unknown> & { Type: string; ItemProcessor?: { States: Record<string, State> } };
+/** Every state with the Map that holds it (undefined at the top level): a Map's ItemProcessor states too. */
+function allStates(of: Record<string, State>, map?: string): [string, State, string | undefined][] {
+  return Object.entries(of).flatMap(([name, s]) => [
+    [name, s, map] as [string, State, string | undefined],
+    ...(s.Type === 'Map' && s.ItemProcessor ? allStates(s.ItemProcessor.States, name) : []),
+  ]);
+}
+const nested = allStates(definition.States as Record<string, State>);
+const states = nested.map(([name, s]) => [name, s] as const);
 const tasks = states.filter(([, s]) => s.Type === 'Task');
+const topLevel = (name: string) => nested.find(([n]) => n === name)?.[2] === undefined;
 
 /** Errors a Task may match besides ours: the States.* family and the Lambda service errors AWS raises. */
 const SERVICE_ERRORS =
@@ -77,7 +87,17 @@ describe('statemachines/training-pipeline.asl.json', () => {
   });
 
   it('names the steps as their keys and placeholders expect', () => {
-    expect(PIPELINE_STEPS).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']);
+    expect(PIPELINE_STEPS).toEqual([
+      'ingest',
+      'preprocess',
+      'tune-plan',
+      'tune-candidates',
+      'tune-select',
+      'featurize',
+      'train',
+      'evaluate',
+      'register',
+    ]);
     expect(functionKey('record-failure')).toBe('recordFailure');
     expect(aslPlaceholder('record-failure')).toBe('RecordFailureFunctionArn');
     expect(aslPlaceholder('ingest')).toBe('IngestFunctionArn');
@@ -85,6 +105,11 @@ describe('statemachines/training-pipeline.asl.json', () => {
 
   it('retries transient errors with backoff and catches everything into RecordFailure', () => {
     for (const [name, s] of tasks.filter(([n]) => n !== 'RecordFailure')) {
+      // A Task inside a Map retries there; its failure fails the Map, whose Catch (below) records it.
+      if (!topLevel(name)) {
+        expect(s.Catch, name).toBeUndefined();
+        continue;
+      }
       const retry = s.Retry as { ErrorEquals: string[]; BackoffRate: number; MaxAttempts: number }[];
       expect(
         retry.some(
@@ -106,6 +131,35 @@ describe('statemachines/training-pipeline.asl.json', () => {
       CausePath: '$.error.Cause',
     });
     expect(definition.States.Gate.Type).toBe('Choice');
+    for (const [name, s] of states.filter(([, s]) => s.Type === 'Map'))
+      expect(s.Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
+      ]);
+  });
+
+  it('runs the Tune stage between Preprocess and Featurize: a Map over batch pointers, looping through TuneSelect', () => {
+    const S = definition.States as Record<string, State>;
+    expect(S.Preprocess.Next).toBe('TunePlan');
+    expect(S.TunePlan.Next).toBe('TuneNeeded');
+    expect(S.TuneNeeded).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.tune.batches[0]', IsPresent: true, Next: 'Tune' }],
+      Default: 'Featurize',
+    });
+    expect(S.Tune).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.tune.batches',
+      // MaxConcurrency from params (tune.max_concurrency), through TunePlan's output.
+      MaxConcurrencyPath: '$.tune.maxConcurrency',
+      ResultPath: null,
+      Next: 'TuneSelect',
+    });
+    expect(S.Tune.MaxConcurrency).toBeUndefined();
+    // An item is the run pointer, its round and batch: never candidate data.
+    expect(Object.keys(S.Tune.ItemSelector as object).sort()).toEqual(
+      ['batch.$', 'bucket.$', 'etag.$', 'key.$', 'round.$', 'runId.$'].sort(),
+    );
+    expect(S.TuneSelect.Next).toBe('TuneNeeded');
   });
 
   it('passes pointers only: no Task state carries data inline', () => {

@@ -50,6 +50,38 @@ describe('quality gate', () => {
   });
 });
 
+describe('quality gate, primary_metric auto', () => {
+  const supports = (per: Record<string, number>) => ({
+    per_class: Object.fromEntries(Object.entries(per).map(([k, support]) => [k, { support }])),
+  });
+  const auto = { ...gate, primary_metric: 'auto' as const };
+
+  it('judges a balanced model by accuracy and an imbalanced one by macro-F1 (the sweep rule)', () => {
+    const balanced = {
+      ...metrics(0.8),
+      f1_macro: 0.5,
+      ...supports({ neg: 50, pos: 45 }),
+    } as unknown as Metrics;
+    // The decision names the metric it used (status.json, the CLI), not 'auto'.
+    expect(decideGate(balanced, { kind: 'none' }, auto)).toMatchObject({
+      passed: true,
+      score: 0.8,
+      metric: 'accuracy',
+    });
+    const skewed = {
+      ...metrics(0.9),
+      f1_macro: 0.6,
+      ...supports({ ham: 90, spam: 10 }),
+    } as unknown as Metrics;
+    expect(decideGate(skewed, { kind: 'none' }, auto)).toMatchObject({
+      passed: false,
+      score: 0.6,
+      metric: 'f1_macro',
+    });
+    expect(decideGate(skewed, { kind: 'none' }, auto).reason).toMatch(/^f1_macro 0\.6000 is below/);
+  });
+});
+
 describe('failure cause parsing', () => {
   it('reads the Lambda error JSON and falls back to plain text', () => {
     expect(

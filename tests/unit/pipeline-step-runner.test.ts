@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  ConflictError,
   InvalidDatasetError,
   type TextopsError,
   TransientError,
@@ -127,8 +126,9 @@ describe('runStep: a step that throws', () => {
     // The first status write of the step (marking it running) succeeds; the one recording the failure does not.
     let writes = 0;
     f.store.failWhen((op, key) =>
+      // A lost race is retried by updateStatus; an unavailable store is not.
       op === 'put' && key === runKeys(payload.runId).status && ++writes === 2
-        ? new ConflictError('status.json: the object changed (HTTP 412)')
+        ? new TransientError('S3 is unavailable (HTTP 503)')
         : undefined,
     );
     await expect(runStep(f.deps, payload, 'featurize', failing(stepError))).rejects.toBe(stepError);
@@ -137,7 +137,7 @@ describe('runStep: a step that throws', () => {
       message: 'could not record the step failure',
       fields: {
         runId: payload.runId,
-        error: { name: 'ConflictError', message: 'status.json: the object changed (HTTP 412)' },
+        error: { name: 'TransientError', message: 'S3 is unavailable (HTTP 503)' },
       },
     });
     // What was recorded stays: the step shows running (RecordFailure will finish it), no error yet.

@@ -1,0 +1,10 @@
+import middy from '@middy/core';
+import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
+import { pipelineEmfMetrics } from '../../shared/observability/emf-middleware.ts';
+import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import { tunePlanStep } from '../../shared/pipeline/tune-plan-step.ts';
+
+/** TunePlan Task of the training pipeline: a pointer in, the same pointer with this step's summary out. */
+export const handler = middy<RunPayload, RunPayload>()
+  .use(pipelineEmfMetrics({ step: 'tune-plan' }))
+  .handler((event) => tunePlanStep(stepDeps(event.bucket), event));

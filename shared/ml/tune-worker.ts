@@ -1,0 +1,21 @@
+import { parentPort } from 'node:worker_threads';
+import { scoreCandidates } from './tune.ts';
+import type { TuneBatchMessage, TuneBatchReply, TuneWorkerData } from './tune-pool.ts';
+
+/** A sweep worker's loop: score each batch it is sent on the docs it was started with. */
+export function serveTuneBatches({ tune }: TuneWorkerData): void {
+  parentPort?.on('message', (message: TuneBatchMessage) => {
+    let reply: TuneBatchReply;
+    try {
+      const results = scoreCandidates(tune.docs, tune.labels, tune.plan, message.ids, {
+        round: message.round,
+        rows: message.rows,
+        deadline: message.deadline,
+      });
+      reply = { id: message.id, results };
+    } catch (error) {
+      reply = { id: message.id, error: (error as Error).message };
+    }
+    parentPort?.postMessage(reply);
+  });
+}

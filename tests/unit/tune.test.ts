@@ -1,0 +1,296 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { TrainingError } from '../../shared/errors.ts';
+import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
+import {
+  applyCandidate,
+  batchCandidates,
+  type CandidateResult,
+  makeFolds,
+  makeHoldout,
+  nextRound,
+  pinnedKeys,
+  planFolds,
+  planSweep,
+  resolvePrimaryMetric,
+  scoreCandidates,
+  selectWinner,
+  subsetRows,
+} from '../../shared/ml/tune.ts';
+import { runSweep } from '../../shared/ml/tune-pool.ts';
+import { sampleCsv } from '../helpers/data.ts';
+
+const base = loadParams();
+const labelsOf = (counts: Record<string, number>) =>
+  Object.entries(counts).flatMap(([label, n]) => Array<string>(n).fill(label));
+
+describe('folds', () => {
+  const labels = labelsOf({ a: 30, b: 13, c: 7 });
+
+  it('k-fold: every row in exactly one fold, each class spread evenly, seeded', () => {
+    const folds = makeFolds(labels, 3, 42);
+    expect(folds.length).toBe(labels.length);
+    expect([...new Set(folds)].sort()).toEqual([0, 1, 2]);
+    for (const label of ['a', 'b', 'c']) {
+      const per = [0, 1, 2].map((f) => labels.filter((l, i) => l === label && folds[i] === f).length);
+      expect(Math.max(...per) - Math.min(...per)).toBeLessThanOrEqual(1);
+    }
+    const sizes = [0, 1, 2].map((f) => folds.filter((x) => x === f).length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    expect(makeFolds(labels, 3, 42)).toEqual(folds);
+    expect(makeFolds(labels, 3, 7)).not.toEqual(folds);
+  });
+
+  it('holdout: a stratified validation share, every class keeps a fitting row', () => {
+    const folds = makeHoldout([...labels, 'solo'], 0.2, 1);
+    expect(folds.filter((f) => f === 0).length).toBe(6 + 3 + 1);
+    expect(folds[labels.length]).toBe(-1); // the one-row class is only fitted on
+  });
+
+  it('covers the training part only: the plan is for the training rows, never the test split', () => {
+    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 400)), base);
+    const trainLabels = data.train.map((e) => e.label);
+    const plan = planSweep(base, new Set(), trainLabels);
+    const folds = planFolds(plan, trainLabels);
+    expect(plan.rows).toBe(data.train.length);
+    expect(folds.length).toBe(data.train.length);
+    expect(() => planFolds(plan, [...trainLabels, ...data.test.map((e) => e.label)])).toThrow(
+      /planned for 320 training rows, not 400/,
+    );
+  });
+
+  it('halving subsets are stratified and nested', () => {
+    const small = subsetRows(labels, 20, 3);
+    const large = subsetRows(labels, 35, 3);
+    expect(small.length).toBeGreaterThanOrEqual(19);
+    expect([...small].every((i) => large.includes(i))).toBe(true);
+    for (const label of ['a', 'b', 'c']) expect([...small].some((i) => labels[i] === label)).toBe(true);
+  });
+
+  it('a class with fewer rows than folds: fewer folds, said in the notes; one row: a validation split', () => {
+    const few = planSweep(base, new Set(), labelsOf({ ham: 40, spam: 2 }));
+    expect(few.evaluation).toEqual({ kind: 'kfold', folds: 2 });
+    expect(few.notes).toContain("class 'spam' has 2 training rows, fewer than 3 folds: using 2 folds");
+    const one = planSweep(base, new Set(), labelsOf({ ham: 40, spam: 1 }));
+    expect(one.evaluation.kind).toBe('holdout');
+    expect(one.notes.join('\n')).toMatch(/class 'spam' has 1 training row, too few for k-fold/);
+  });
+
+  it('a large training part uses one validation split, and says why', () => {
+    const plan = planSweep(base, new Set(), labelsOf({ a: 6000, b: 6000 }));
+    expect(plan.evaluation.kind).toBe('holdout');
+    expect(plan.notes[0]).toMatch(/12000 training rows \(more than 10000\): one stratified validation split/);
+  });
+});
+
+describe('the metric rule', () => {
+  it('auto: accuracy when balanced, macro-F1 when the smallest class is under 0.8 x the largest', () => {
+    expect(resolvePrimaryMetric('auto', labelsOf({ a: 10, b: 8 })).metric).toBe('accuracy');
+    expect(resolvePrimaryMetric('auto', labelsOf({ a: 10, b: 7 })).metric).toBe('f1_macro');
+    expect(resolvePrimaryMetric('auto', labelsOf({ a: 10, b: 7 })).rule).toMatch(/0\.70 x the largest/);
+    expect(resolvePrimaryMetric('f1_weighted', labelsOf({ a: 10, b: 7 })).metric).toBe('f1_weighted');
+  });
+
+  it('balanced class weights in the first stage when imbalanced, none when balanced', () => {
+    const imbalanced = planSweep(base, new Set(), labelsOf({ a: 50, b: 10 }));
+    const balanced = planSweep(base, new Set(), labelsOf({ a: 50, b: 50 }));
+    const stage1 = (p: typeof imbalanced) => p.candidates.filter((c) => p.stage1.includes(c.id));
+    expect(stage1(imbalanced).every((c) => c.overrides.class_weight === 'balanced')).toBe(true);
+    expect(stage1(balanced).every((c) => c.overrides.class_weight === null)).toBe(true);
+  });
+});
+
+describe('the plan', () => {
+  const labels = labelsOf({ a: 50, b: 50 });
+
+  it('the shipped space: 15 first-stage candidates (features x C), 3 second-stage variants of the best', () => {
+    const plan = planSweep(base, new Set(), labels);
+    expect(plan.stage1).toHaveLength(15);
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    const round = nextRound(plan, results);
+    expect(round?.stage).toBe(2);
+    expect(round?.ids).toHaveLength(3);
+    const best = plan.candidates.find((c) => c.id === plan.stage1[4])!;
+    for (const id of round!.ids) {
+      const c = plan.candidates.find((x) => x.id === id)!;
+      expect(c.featureKey).toBe(best.featureKey);
+      expect(c.overrides.C).toBe(best.overrides.C);
+    }
+  });
+
+  it('pinned keys are not searched: every candidate keeps the pinned value, duplicates collapse', () => {
+    const pinned = pinnedKeys({ train: { logistic_regression: { C: 2 } }, features: { analyzer: 'word' } });
+    expect([...pinned].sort()).toEqual(['features.analyzer', 'train.logistic_regression.C']);
+    const params = applyOverrides(base, {
+      train: { logistic_regression: { C: 2 } },
+      features: { analyzer: 'word' },
+    });
+    const plan = planSweep(params, pinned, labels);
+    expect(plan.searched).not.toContain('train.logistic_regression.C');
+    expect(plan.searched).not.toContain('features.analyzer');
+    expect(
+      plan.candidates.every((c) => c.overrides.C === 2 && c.overrides.features.analyzer === 'word'),
+    ).toBe(true);
+    // char_wb and word+char became word 1-2 (the deployment's ngram_range): 3 configs remain.
+    expect(plan.stage1).toHaveLength(3);
+    expect(plan.notes.join('\n')).toMatch(
+      /train\.logistic_regression\.C is pinned to 2, outside the searched space \[3,10,30\]: every candidate uses it/,
+    );
+    const keys = (p: Params) => [p.train.logistic_regression.C, p.features.analyzer];
+    for (const c of plan.candidates) expect(keys(applyCandidate(params, c))).toEqual([2, 'word']);
+  });
+
+  it('naive Bayes pinned: only the features are searched', () => {
+    const params = applyOverrides(base, { train: { classifier: 'naive_bayes' } });
+    const plan = planSweep(params, pinnedKeys({ train: { classifier: 'naive_bayes' } }), labels);
+    expect(plan.searched).toEqual(['features.analyzer', 'features.ngram_range', 'features.char_ngram_range']);
+    expect(plan.stage1).toHaveLength(5);
+    expect(plan.candidates.every((c) => c.stage === 1)).toBe(true);
+  });
+
+  it('batches hold one feature config each, at most batch_size candidates', () => {
+    const plan = planSweep(applyOverrides(base, { tune: { batch_size: 2 } }), new Set(), labels);
+    const batches = batchCandidates(plan, plan.stage1);
+    expect(batches.flat().sort()).toEqual([...plan.stage1].sort());
+    for (const batch of batches) {
+      expect(batch.length).toBeLessThanOrEqual(2);
+      const keys = new Set(batch.map((id) => plan.candidates.find((c) => c.id === id)!.featureKey));
+      expect(keys.size).toBe(1);
+    }
+  });
+
+  it('halving keeps the best ceil(n / eta) of each round on growing rows', () => {
+    const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
+    const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
+    expect(plan.rungs).toEqual([222, 666, 2000]);
+    const round0 = plan.stage1.map((id, i) => ({ ...result(id, i / 100), rows: 222 }));
+    const r1 = nextRound(plan, round0)!;
+    expect(r1).toMatchObject({ round: 1, rows: 666 });
+    expect(r1.ids).toEqual([...plan.stage1].reverse().slice(0, 5));
+  });
+});
+
+function result(id: string, score: number, round = 0): CandidateResult {
+  return {
+    id,
+    round,
+    rows: 100,
+    status: 'scored',
+    score,
+    foldScores: [score],
+    spread: 0,
+    seconds: 1,
+    features: 10,
+    artifactBytes: 100,
+  };
+}
+
+describe('winner selection', () => {
+  const plan = planSweep(base, new Set(), labelsOf({ a: 50, b: 50 }));
+
+  it('is deterministic: ties go to the simpler candidate, whatever the order of results', () => {
+    const [c0, c1, c2] = plan.stage1;
+    const results = [result(c2, 0.9), result(c1, 0.9), result(c0, 0.85)];
+    expect(selectWinner(plan, results).winner.id).toBe(c1);
+    expect(selectWinner(plan, [...results].reverse()).winner.id).toBe(c1);
+  });
+
+  it('compares candidates on the most rows they reached (halving)', () => {
+    const [c0, c1] = plan.stage1;
+    const outcome = selectWinner(plan, [{ ...result(c0, 0.99), rows: 10 }, result(c1, 0.8)]);
+    expect(outcome.winner.id).toBe(c1);
+  });
+
+  it('a budget too small for one candidate is a clear error', () => {
+    const params = applyOverrides(base, { tune: { max_seconds: 0.001 } });
+    const labels = labelsOf({ a: 20, b: 20 });
+    const docs = labels.map((l, i) => `${l} word${i % 7} other${i % 3}`);
+    const tight = planSweep(params, new Set(), labels);
+    let clock = 0;
+    // A clock that moves 10 ms per look: the first candidate starts in time and ends past the budget.
+    const now = () => (clock += 10);
+    const results = scoreCandidates(docs, labels, tight, tight.stage1.slice(0, 4), { deadline: 25, now });
+    expect(results[0].status).toBe('over_budget');
+    expect(results.slice(1).every((r) => r.status === 'skipped' || r.status === 'over_budget')).toBe(true);
+    expect(() => selectWinner(tight, results)).toThrow(TrainingError);
+    expect(() => selectWinner(tight, results)).toThrow(
+      /tune\.max_seconds 0\.001 s is too small for one candidate: c00 .* ran past tune\.max_seconds/,
+    );
+    expect(nextRound(tight, results)).toBeNull();
+  });
+
+  it('records the candidates the budget skipped', () => {
+    const labels = labelsOf({ a: 50, b: 50 });
+    const docs = labels.map((l, i) => `${l} word${i % 7} other${i % 3}`);
+    const [c0, c1, c2, c3] = plan.stage1;
+    let clock = 0;
+    const now = () => clock++;
+    // The first batch (c0-c2, one feature config) runs in time; the next feature config is past the deadline.
+    const results = scoreCandidates(docs, labels, plan, [c0, c1, c2, c3], {
+      deadline: 1e3,
+      now: () => now(),
+    });
+    expect(results.map((r) => r.status)).toEqual(['scored', 'scored', 'scored', 'scored']);
+    clock = 0;
+    const late = scoreCandidates(docs, labels, plan, [c0, c3], { deadline: 5, now });
+    expect(late.find((r) => r.id === c3)?.status).toBe('skipped');
+    const outcome = selectWinner(plan, late);
+    expect(outcome.skipped).toEqual([c3]);
+    expect(outcome.notes.join('\n')).toMatch(/stopped the sweep: 1 candidates skipped \(c03\)/);
+  });
+});
+
+describe('a sweep on a real sample', () => {
+  let docs: string[];
+  let labels: string[];
+  let params: Params;
+
+  beforeAll(async () => {
+    params = applyOverrides(base, {
+      train: { workers: 1 },
+      tune: {
+        strategy: 'grid',
+        space: {
+          features: [
+            { analyzer: 'word', ngram_range: [1, 1] },
+            { analyzer: 'word', ngram_range: [1, 2] },
+          ],
+          C: [0.0001, 10],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 500)), params);
+    docs = await cleanDocuments(
+      data.train.map((e) => e.text),
+      params,
+    );
+    labels = data.train.map((e) => e.label);
+  });
+
+  it('scores every candidate by 3-fold CV and picks a sensible one (not the over-regularised C)', async () => {
+    const plan = planSweep(params, new Set(), labels);
+    const outcome = await runSweep(docs, labels, plan, { workers: 2 });
+    expect(outcome.results).toHaveLength(4);
+    for (const r of outcome.results) {
+      expect(r.status).toBe('scored');
+      expect(r.foldScores).toHaveLength(3);
+      expect(r.features).toBeGreaterThan(100);
+      expect(r.artifactBytes).toBeGreaterThan(r.features * 8);
+    }
+    expect(outcome.winner.overrides.C).toBe(10);
+    expect(outcome.winnerResult.score).toBeGreaterThan(0.7);
+    expect(outcome.params.train.logistic_regression.C).toBe(10);
+  });
+
+  it('a batch scores the same alone (another process, a Map iteration) as within the whole sweep', () => {
+    const plan = planSweep(params, new Set(), labels);
+    const all = scoreCandidates(docs, labels, plan, plan.stage1);
+    const alone = batchCandidates(plan, plan.stage1).flatMap((batch) =>
+      scoreCandidates(docs, labels, JSON.parse(JSON.stringify(plan)), batch),
+    );
+    const key = (r: CandidateResult) => [r.id, r.score, r.foldScores, r.features];
+    expect(alone.map(key).sort()).toEqual(all.map(key).sort());
+  });
+});
