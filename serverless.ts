@@ -24,6 +24,36 @@ const params = loadParams(new URL('./params.yaml', import.meta.url));
 const MODEL_PREFIX = registryPrefix(params.model.name);
 const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
 
+/** A CloudWatch alarm on one metric over 5 minutes that notifies the alarm topic; no data is no alarm. */
+function alarm(a: {
+  name: string;
+  description: string;
+  namespace: string;
+  metric: string;
+  dimensions: { Name: string; Value: unknown }[];
+  statistic: 'Maximum' | 'Sum';
+  threshold: number;
+  comparison: 'GreaterThanThreshold' | 'GreaterThanOrEqualToThreshold';
+}) {
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: a.name,
+      AlarmDescription: a.description,
+      Namespace: a.namespace,
+      MetricName: a.metric,
+      Dimensions: a.dimensions,
+      Statistic: a.statistic,
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: a.threshold,
+      ComparisonOperator: a.comparison,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    },
+  };
+}
+
 /** What each function may do in the bucket, by key prefix (DESIGN.md §3). Anything not listed is denied. */
 interface BucketAccess {
   read?: string[];
@@ -569,63 +599,41 @@ const serverlessConfiguration = {
             : {}),
         },
       },
-      TrainRequestsDeadLetterAlarm: {
-        Type: 'AWS::CloudWatch::Alarm',
-        Properties: {
-          AlarmName: '${self:service}-${sls:stage}-train-requests-dlq-not-empty',
-          AlarmDescription: 'Upload events that failed 5 times are waiting in the dead-letter queue.',
-          Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateNumberOfMessagesVisible',
-          Dimensions: [
-            { Name: 'QueueName', Value: { 'Fn::GetAtt': ['TrainRequestsDeadLetterQueue', 'QueueName'] } },
-          ],
-          Statistic: 'Maximum',
-          Period: 300,
-          EvaluationPeriods: 1,
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
-          TreatMissingData: 'notBreaching',
-          AlarmActions: [{ Ref: 'AlarmTopic' }],
-        },
-      },
-      TrainingPipelineFailedAlarm: {
-        Type: 'AWS::CloudWatch::Alarm',
-        Properties: {
-          AlarmName: '${self:service}-${sls:stage}-training-pipeline-failed',
-          AlarmDescription: 'A training run failed; runs/<id>/status.json says why.',
-          Namespace: 'AWS/States',
-          MetricName: 'ExecutionsFailed',
-          Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'TrainingPipeline' } }],
-          Statistic: 'Sum',
-          Period: 300,
-          EvaluationPeriods: 1,
-          Threshold: 0,
-          ComparisonOperator: 'GreaterThanThreshold',
-          TreatMissingData: 'notBreaching',
-          AlarmActions: [{ Ref: 'AlarmTopic' }],
-        },
-      },
-      PredictionApiErrorsAlarm: {
-        Type: 'AWS::CloudWatch::Alarm',
-        Properties: {
-          AlarmName: '${self:service}-${sls:stage}-prediction-api-5xx',
-          AlarmDescription:
-            'The prediction API answered 5xx (no model, or a fault); see the predict function log.',
-          Namespace: 'AWS/ApiGateway',
-          MetricName: '5xx',
-          Dimensions: [
-            { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
-            { Name: 'Stage', Value: '$default' },
-          ],
-          Statistic: 'Sum',
-          Period: 300,
-          EvaluationPeriods: 1,
-          Threshold: 5,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          TreatMissingData: 'notBreaching',
-          AlarmActions: [{ Ref: 'AlarmTopic' }],
-        },
-      },
+      TrainRequestsDeadLetterAlarm: alarm({
+        name: '${self:service}-${sls:stage}-train-requests-dlq-not-empty',
+        description: 'Upload events that failed 5 times are waiting in the dead-letter queue.',
+        namespace: 'AWS/SQS',
+        metric: 'ApproximateNumberOfMessagesVisible',
+        dimensions: [
+          { Name: 'QueueName', Value: { 'Fn::GetAtt': ['TrainRequestsDeadLetterQueue', 'QueueName'] } },
+        ],
+        statistic: 'Maximum',
+        threshold: 0,
+        comparison: 'GreaterThanThreshold',
+      }),
+      TrainingPipelineFailedAlarm: alarm({
+        name: '${self:service}-${sls:stage}-training-pipeline-failed',
+        description: 'A training run failed; runs/<id>/status.json says why.',
+        namespace: 'AWS/States',
+        metric: 'ExecutionsFailed',
+        dimensions: [{ Name: 'StateMachineArn', Value: { Ref: 'TrainingPipeline' } }],
+        statistic: 'Sum',
+        threshold: 0,
+        comparison: 'GreaterThanThreshold',
+      }),
+      PredictionApiErrorsAlarm: alarm({
+        name: '${self:service}-${sls:stage}-prediction-api-5xx',
+        description: 'The prediction API answered 5xx (no model, or a fault); see the predict function log.',
+        namespace: 'AWS/ApiGateway',
+        metric: '5xx',
+        dimensions: [
+          { Name: 'ApiId', Value: { Ref: 'HttpApi' } },
+          { Name: 'Stage', Value: '$default' },
+        ],
+        statistic: 'Sum',
+        threshold: 5,
+        comparison: 'GreaterThanOrEqualToThreshold',
+      }),
       TrainingPipelineLogGroup: {
         Type: 'AWS::Logs::LogGroup',
         Properties: {

@@ -37,6 +37,17 @@ function problem(
   res.end(body);
 }
 
+/** S3's answer to a conditional write whose condition (`header`) did not hold. */
+function preconditionFailed(res: ServerResponse, header: 'If-Match' | 'If-None-Match'): void {
+  problem(
+    res,
+    412,
+    'PreconditionFailed',
+    'At least one of the pre-conditions you specified did not hold',
+    header,
+  );
+}
+
 /** Why a request names something outside the store, or undefined; fixed texts, safe in the XML answer. */
 export function unsafeRequestReason(req: IncomingMessage): string | undefined {
   const [rawPath, query = ''] = (req.url ?? '/').split('?', 2);
@@ -138,13 +149,7 @@ export async function startConditionalProxy(
         }
         if (ifNoneMatch !== undefined && ifNoneMatch.trim() === '*' && current !== undefined) {
           req.resume();
-          return problem(
-            res,
-            412,
-            'PreconditionFailed',
-            'At least one of the pre-conditions you specified did not hold',
-            'If-None-Match',
-          );
+          return preconditionFailed(res, 'If-None-Match');
         }
         if (ifMatch !== undefined) {
           if (current === undefined) {
@@ -153,13 +158,7 @@ export async function startConditionalProxy(
           }
           if (bare(ifMatch) !== current) {
             req.resume();
-            return problem(
-              res,
-              412,
-              'PreconditionFailed',
-              'At least one of the pre-conditions you specified did not hold',
-              'If-Match',
-            );
+            return preconditionFailed(res, 'If-Match');
           }
         }
       }
