@@ -66,10 +66,10 @@ export const DEFAULT_TUNE: TuneConfig = {
   validation_size: 0.2,
   halving_eta: 3,
   halving_min_rows: 1000,
-  max_candidates: 24,
+  max_candidates: 32,
   max_seconds: 1800,
   max_concurrency: 8,
-  batch_size: 3,
+  batch_size: 6,
   workers: 0,
   space: {
     features: [
