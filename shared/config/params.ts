@@ -65,7 +65,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   validation_rows_above: 10000,
   validation_size: 0.2,
   halving_eta: 3,
-  halving_min_rows: 1000,
+  halving_min_rows: 2000,
   max_candidates: 32,
   max_seconds: 1800,
   max_concurrency: 8,
