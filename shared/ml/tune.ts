@@ -660,17 +660,30 @@ export function scoreCandidates(
       features: 0,
       bytes: 0,
       over: false,
+      error: undefined as string | undefined,
     }));
+    // A candidate that cannot be fitted on these rows (a class missing from a small fold's fitting rows under
+    // balanced weights, no term left after min_df) fails alone, with its reason; the sweep goes on.
+    const failAll = (error: unknown) => {
+      for (const s of state) s.error ??= (error as Error).message;
+    };
     for (const f of foldIds) {
-      if (state.every((s) => s.over)) break;
+      if (state.every((s) => s.over || s.error)) break;
       const fit: number[] = [];
       const val: number[] = [];
       for (const i of subset) (folds[i] === f ? val : fit).push(i);
       const t0 = performance.now();
-      const { vectorizer, matrix } = TfidfVectorizer.fitTransform(
-        fit.map((i) => docs[i]),
-        features,
-      );
+      let fitted: ReturnType<typeof TfidfVectorizer.fitTransform>;
+      try {
+        fitted = TfidfVectorizer.fitTransform(
+          fit.map((i) => docs[i]),
+          features,
+        );
+      } catch (error) {
+        failAll(error);
+        break;
+      }
+      const { vectorizer, matrix } = fitted;
       const valMatrix = vectorizer.transform(val.map((i) => splitTokens(docs[i])));
       const share = (performance.now() - t0) / 1000 / group.length;
       const yFit = Int32Array.from(fit, (i) => y[i]);
@@ -678,19 +691,19 @@ export function scoreCandidates(
       const yVal = Int32Array.from(val, (i) => y[i]);
       group.forEach((candidate, c) => {
         const s = state[c];
-        if (s.over) return;
+        if (s.over || s.error) return;
         if (now() >= deadline) {
           s.over = true;
           return;
         }
         const t1 = performance.now();
-        const classifier = fitShared(
-          shared,
-          matrix,
-          yFit,
-          classes.length,
-          applyCandidate(plan.base, candidate),
-        );
+        let classifier: LinearClassifierState;
+        try {
+          classifier = fitShared(shared, matrix, yFit, classes.length, applyCandidate(plan.base, candidate));
+        } catch (error) {
+          s.error = (error as Error).message;
+          return;
+        }
         const metrics = computeMetrics(classes, yVal, predictProba(classifier, valMatrix));
         const value = metrics[plan.metric];
         s.folds.push(typeof value === 'number' ? value : Number.NaN);
@@ -701,6 +714,10 @@ export function scoreCandidates(
     }
     group.forEach((candidate, c) => {
       const s = state[c];
+      if (s.error) {
+        results.set(candidate.id, { ...blank(candidate.id, 'failed', s.error), seconds: s.seconds });
+        return;
+      }
       if (s.folds.length === 0 && s.over) {
         results.set(
           candidate.id,

@@ -298,3 +298,32 @@ describe('a sweep on a real sample', () => {
     expect(alone.map(key).sort()).toEqual(all.map(key).sort());
   });
 });
+
+describe('a candidate that cannot be fitted', () => {
+  it('fails alone, with its reason, and the sweep picks among the others', () => {
+    // min_df 30 leaves the word config no terms (no word is in 30 of the ~42 fitting rows); characters are.
+    const labels = [...labelsOf({ common: 60 }), ...labelsOf({ rare: 3 })];
+    const docs = labels.map((l, i) => `${l}${i % 2}`);
+    const params = applyOverrides(base, {
+      features: { min_df: 30 },
+      tune: {
+        strategy: 'grid',
+        space: {
+          features: [
+            { analyzer: 'word', ngram_range: [1, 1] },
+            { analyzer: 'char_wb', char_ngram_range: [1, 1] },
+          ],
+          C: [10],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const plan = planSweep(params, new Set(), labels);
+    const results = scoreCandidates(docs, labels, plan, plan.stage1);
+    expect(results[0]).toMatchObject({ status: 'failed', score: null });
+    expect(results[0].message).toMatch(/./);
+    expect(results[1].status).toBe('scored');
+    expect(selectWinner(plan, results).winner.id).toBe(results[1].id);
+  });
+});
