@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params, ResolvedMetric } from '../config/params.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { resolvePrimaryMetricFromCounts } from '../ml/tune.ts';
 import type { GateDecision } from './run-payload.ts';
@@ -8,17 +8,16 @@ export type ProductionComparison =
   | { kind: 'compared'; version: number; metrics: Metrics }
   | { kind: 'incomparable'; version: number; why: string };
 
-function metricOf(metrics: Metrics, name: Params['evaluate']['primary_metric']): number | undefined {
-  // auto (the sweep's rule, shared/ml/tune.ts) resolved from the test split's supports, stratified like training.
-  const resolved =
-    name === 'auto'
-      ? resolvePrimaryMetricFromCounts(
-          name,
-          Object.fromEntries(Object.entries(metrics.per_class).map(([label, c]) => [label, c.support])),
-        ).metric
-      : name;
-  const value = metrics[resolved];
+function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
+  const value = metrics[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** auto (the sweep's rule, shared/ml/tune.ts) from the test split's supports, stratified like the training part. */
+function gateMetric(name: Params['evaluate']['primary_metric'], candidate: Metrics): ResolvedMetric {
+  if (name !== 'auto') return name;
+  const supports = Object.entries(candidate.per_class ?? {}).map(([label, c]) => [label, c.support]);
+  return resolvePrimaryMetricFromCounts(name, Object.fromEntries(supports)).metric;
 }
 
 const f = (x: number) => x.toFixed(4);
@@ -33,7 +32,7 @@ export function decideGate(
   production: ProductionComparison,
   gate: Params['evaluate'],
 ): GateDecision {
-  const metric = gate.primary_metric;
+  const metric = gateMetric(gate.primary_metric, candidate);
   const base = {
     metric,
     minScore: gate.min_score,

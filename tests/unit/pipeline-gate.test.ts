@@ -62,13 +62,21 @@ describe('quality gate, primary_metric auto', () => {
       f1_macro: 0.5,
       ...supports({ neg: 50, pos: 45 }),
     } as unknown as Metrics;
-    expect(decideGate(balanced, { kind: 'none' }, auto)).toMatchObject({ passed: true, score: 0.8 });
+    expect(decideGate(balanced, { kind: 'none' }, auto)).toMatchObject({
+      passed: true,
+      score: 0.8,
+      metric: 'accuracy',
+    });
     const skewed = {
       ...metrics(0.9),
       f1_macro: 0.6,
       ...supports({ ham: 90, spam: 10 }),
     } as unknown as Metrics;
-    expect(decideGate(skewed, { kind: 'none' }, auto)).toMatchObject({ passed: false, score: 0.6 });
+    expect(decideGate(skewed, { kind: 'none' }, auto)).toMatchObject({
+      passed: false,
+      score: 0.6,
+      metric: 'f1_macro',
+    });
   });
 });
 
