@@ -3,7 +3,7 @@
  * test score (IMDB accuracy, AG News macro-F1), the sweep's wall time against today's single `textops train`
  * (--no-tune) measured in the same run, the peak RSS of the training process (sweep worker threads included), and
  * the best of a scikit-learn grid over the same space on the same cleaned documents and the same folds. Prints a
- * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared).
+ * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared); --only imdb|ag: one set.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,8 @@ import { sharedDataPath } from '../helpers/data.ts';
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
 const SKLEARN = fileURLToPath(new URL('./tune_sklearn.py', import.meta.url));
 const quick = process.argv.includes('--quick');
+// --only imdb|ag: one set (two runs side by side on a shared machine finish sooner; each ratio is within its run).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const seeds = quick ? [1] : [1, 2, 3];
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
 const base = loadParams();
@@ -103,7 +105,7 @@ const f4 = (x: number) => x.toFixed(4);
 const rows: string[] = [];
 const log = (line: string) => process.stdout.write(`${line}\n`);
 log(`bench:tune ${quick ? '--quick (seed 1, subsample)' : '(seeds 1, 2, 3, whole files)'}; work dir ${work}`);
-for (const set of sets) {
+for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(only.toLowerCase()))) {
   const csv = dataFile(set);
   const summary: { tuned: number[]; sk: number[]; ratio: number[] } = { tuned: [], sk: [], ratio: [] };
   for (const seed of seeds) {
