@@ -65,11 +65,11 @@ export const DEFAULT_TUNE: TuneConfig = {
   validation_rows_above: 10000,
   validation_size: 0.2,
   halving_eta: 3,
-  halving_min_rows: 1000,
-  max_candidates: 24,
+  halving_min_rows: 2000,
+  max_candidates: 32,
   max_seconds: 1800,
   max_concurrency: 8,
-  batch_size: 3,
+  batch_size: 6,
   workers: 0,
   space: {
     features: [

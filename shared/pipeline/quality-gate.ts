@@ -8,20 +8,16 @@ export type ProductionComparison =
   | { kind: 'compared'; version: number; metrics: Metrics }
   | { kind: 'incomparable'; version: number; why: string };
 
-/** `evaluate.primary_metric` with `auto` resolved (the sweep's rule, shared/ml/tune.ts) from the test split's
- * supports, stratified like training, so the gate names and compares the metric it really used. */
-function resolveMetric(metrics: Metrics, name: Params['evaluate']['primary_metric']): ResolvedMetric {
-  return name === 'auto'
-    ? resolvePrimaryMetricFromCounts(
-        name,
-        Object.fromEntries(Object.entries(metrics.per_class).map(([label, c]) => [label, c.support])),
-      ).metric
-    : name;
-}
-
 function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
   const value = metrics[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** auto (the sweep's rule, shared/ml/tune.ts) from the test split's supports, stratified like the training part. */
+function gateMetric(name: Params['evaluate']['primary_metric'], candidate: Metrics): ResolvedMetric {
+  if (name !== 'auto') return name;
+  const supports = Object.entries(candidate.per_class ?? {}).map(([label, c]) => [label, c.support]);
+  return resolvePrimaryMetricFromCounts(name, Object.fromEntries(supports)).metric;
 }
 
 const f = (x: number) => x.toFixed(4);
@@ -36,7 +32,7 @@ export function decideGate(
   production: ProductionComparison,
   gate: Params['evaluate'],
 ): GateDecision {
-  const metric = resolveMetric(candidate, gate.primary_metric);
+  const metric = gateMetric(gate.primary_metric, candidate);
   const base = {
     metric,
     minScore: gate.min_score,

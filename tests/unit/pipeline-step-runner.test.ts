@@ -1,10 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  InvalidDatasetError,
-  type TextopsError,
-  TransientError,
-} from '../../shared/errors.ts';
+import { InvalidDatasetError, type TextopsError, TransientError } from '../../shared/errors.ts';
 import { recordFailureStep } from '../../shared/pipeline/record-failure-step.ts';
 import { runKeys } from '../../shared/pipeline/run-keys.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';

@@ -103,18 +103,20 @@ describe('the metric rule', () => {
 describe('the plan', () => {
   const labels = labelsOf({ a: 50, b: 50 });
 
-  it('the shipped space: 15 first-stage candidates (features x C), 3 second-stage variants of the best', () => {
+  it('the shipped space: 30 first-stage candidates (features x C x nb_blend), the other class weight of the best', () => {
     const plan = planSweep(base, new Set(), labels);
-    expect(plan.stage1).toHaveLength(15);
+    expect(plan.stage1).toHaveLength(30);
     const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
     const round = nextRound(plan, results);
     expect(round?.stage).toBe(2);
-    expect(round?.ids).toHaveLength(3);
+    expect(round?.ids).toHaveLength(1);
     const best = plan.candidates.find((c) => c.id === plan.stage1[4])!;
     for (const id of round!.ids) {
       const c = plan.candidates.find((x) => x.id === id)!;
       expect(c.featureKey).toBe(best.featureKey);
       expect(c.overrides.C).toBe(best.overrides.C);
+      expect(c.overrides.nb_blend).toBe(best.overrides.nb_blend);
+      expect(c.overrides.class_weight).toBe('balanced');
     }
   });
 
@@ -131,8 +133,8 @@ describe('the plan', () => {
     expect(
       plan.candidates.every((c) => c.overrides.C === 2 && c.overrides.features.analyzer === 'word'),
     ).toBe(true);
-    // char_wb and word+char became word 1-2 (the deployment's ngram_range): 3 configs remain.
-    expect(plan.stage1).toHaveLength(3);
+    // char_wb and word+char became word 1-2 (the deployment's ngram_range): 3 configs remain, x 2 nb_blend.
+    expect(plan.stage1).toHaveLength(6);
     expect(plan.notes.join('\n')).toMatch(
       /train\.logistic_regression\.C is pinned to 2, outside the searched space \[3,10,30\]: every candidate uses it/,
     );
@@ -166,7 +168,7 @@ describe('the plan', () => {
     const round0 = plan.stage1.map((id, i) => ({ ...result(id, i / 100), rows: 222 }));
     const r1 = nextRound(plan, round0)!;
     expect(r1).toMatchObject({ round: 1, rows: 666 });
-    expect(r1.ids).toEqual([...plan.stage1].reverse().slice(0, 5));
+    expect(r1.ids).toEqual([...plan.stage1].reverse().slice(0, 10));
   });
 });
 
@@ -222,10 +224,12 @@ describe('winner selection', () => {
   it('records the candidates the budget skipped', () => {
     const labels = labelsOf({ a: 50, b: 50 });
     const docs = labels.map((l, i) => `${l} word${i % 7} other${i % 3}`);
-    const [c0, c1, c2, c3] = plan.stage1;
+    const [c0, c1, c2] = plan.stage1;
+    const byKey = (id: string) => plan.candidates.find((c) => c.id === id)!.featureKey;
+    const c3 = plan.stage1.find((id) => byKey(id) !== byKey(c0))!;
     let clock = 0;
     const now = () => clock++;
-    // The first batch (c0-c2, one feature config) runs in time; the next feature config is past the deadline.
+    // c0's feature config runs in time; c3's (another batch) starts past the deadline.
     const results = scoreCandidates(docs, labels, plan, [c0, c1, c2, c3], {
       deadline: 1e3,
       now: () => now(),
@@ -236,7 +240,7 @@ describe('winner selection', () => {
     expect(late.find((r) => r.id === c3)?.status).toBe('skipped');
     const outcome = selectWinner(plan, late);
     expect(outcome.skipped).toEqual([c3]);
-    expect(outcome.notes.join('\n')).toMatch(/stopped the sweep: 1 candidates skipped \(c03\)/);
+    expect(outcome.notes.join('\n')).toContain(`stopped the sweep: 1 candidates skipped (${c3})`);
   });
 });
 
@@ -292,5 +296,34 @@ describe('a sweep on a real sample', () => {
     );
     const key = (r: CandidateResult) => [r.id, r.score, r.foldScores, r.features];
     expect(alone.map(key).sort()).toEqual(all.map(key).sort());
+  });
+});
+
+describe('a candidate that cannot be fitted', () => {
+  it('fails alone, with its reason, and the sweep picks among the others', () => {
+    // min_df 30 leaves the word config no terms (no word is in 30 of the ~42 fitting rows); characters are.
+    const labels = [...labelsOf({ common: 60 }), ...labelsOf({ rare: 3 })];
+    const docs = labels.map((l, i) => `${l}${i % 2}`);
+    const params = applyOverrides(base, {
+      features: { min_df: 30 },
+      tune: {
+        strategy: 'grid',
+        space: {
+          features: [
+            { analyzer: 'word', ngram_range: [1, 1] },
+            { analyzer: 'char_wb', char_ngram_range: [1, 1] },
+          ],
+          C: [10],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const plan = planSweep(params, new Set(), labels);
+    const results = scoreCandidates(docs, labels, plan, plan.stage1);
+    expect(results[0]).toMatchObject({ status: 'failed', score: null });
+    expect(results[0].message).toMatch(/./);
+    expect(results[1].status).toBe('scored');
+    expect(selectWinner(plan, results).winner.id).toBe(results[1].id);
   });
 });

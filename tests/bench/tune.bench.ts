@@ -1,0 +1,140 @@
+/**
+ * npm run bench:tune [-- --quick] — model selection on the shared data sets, data seeds 1, 2, 3: the tuned model's
+ * test score (IMDB accuracy, AG News macro-F1), the sweep's wall time against today's single `textops train`
+ * (--no-tune) measured in the same run, the peak RSS of the training process (sweep worker threads included), and
+ * the best of a scikit-learn grid over the same space on the same cleaned documents and the same folds. Prints a
+ * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared); --only imdb|ag: one set.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
+import { pinnedKeys, planFolds, planSweep, type TuneReport } from '../../shared/ml/tune.ts';
+import { sharedDataPath } from '../helpers/data.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
+const SKLEARN = fileURLToPath(new URL('./tune_sklearn.py', import.meta.url));
+const quick = process.argv.includes('--quick');
+// --only imdb|ag: one set (two runs side by side on a shared machine finish sooner; each ratio is within its run).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const seeds = quick ? [1] : [1, 2, 3];
+const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
+const base = loadParams();
+
+// AG News first: it is quick, so a run cut short still has one whole set.
+const sets = [
+  { name: 'AG News', file: 'agnews-7600.csv.gz', metric: 'f1_macro' as const, target: 0.89, quickRows: 2400 },
+  { name: 'IMDB', file: 'imdb-train.csv.gz', metric: 'accuracy' as const, target: 0.915, quickRows: 4000 },
+];
+
+interface CliRun {
+  wall: number;
+  peakRssMb: number;
+  metrics: { accuracy: number; f1_macro: number };
+  tune: TuneReport | null;
+}
+
+function train(csv: string, overrides: string, out: string, extra: string[] = []): CliRun {
+  const start = performance.now();
+  const run = spawnSync(
+    process.execPath,
+    [BIN, 'train', csv, '--overrides', overrides, '--out', out, '--json', ...extra],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
+  const wall = (performance.now() - start) / 1000;
+  if (run.status !== 0) throw new Error(`textops train failed: ${run.stderr}`);
+  return { wall, ...(JSON.parse(run.stdout) as Omit<CliRun, 'wall'>) };
+}
+
+/** The data file for a run: the whole shared file, or (--quick) its first rows. */
+function dataFile(set: (typeof sets)[number]): string {
+  if (!quick) return sharedDataPath(set.file);
+  const rows = parse(gunzipSync(readFileSync(sharedDataPath(set.file))).toString('utf8')) as string[][];
+  const path = join(work, `${set.name.replace(/\W/g, '')}-${set.quickRows}.csv`);
+  writeFileSync(path, stringify(rows.slice(0, 1 + set.quickRows)));
+  return path;
+}
+
+async function sklearnGrid(csv: string, seed: number, metricName: string) {
+  const overrides = { data: { seed } };
+  const params = applyOverrides(base, overrides);
+  const data = readAndSplitCsv(readFileSync(csv), params);
+  const labels = data.train.map((e) => e.label);
+  const plan = planSweep(params, pinnedKeys(overrides), labels);
+  const folds = planFolds(plan, labels);
+  const clean = (texts: string[]) => cleanDocuments(texts, params);
+  const job = {
+    train_docs: await clean(data.train.map((e) => e.text)),
+    train_labels: labels,
+    test_docs: await clean(data.test.map((e) => e.text)),
+    test_labels: data.test.map((e) => e.label),
+    folds: Array.from(folds),
+    space: params.tune.space,
+    metric: plan.metric,
+    min_df: params.features.min_df,
+    max_df: params.features.max_df,
+    sublinear_tf: params.features.sublinear_tf,
+    alpha: params.train.naive_bayes.alpha,
+  };
+  const path = join(work, `sklearn-${seed}.json`);
+  writeFileSync(path, JSON.stringify(job));
+  const out = spawnSync('/usr/bin/python3', [SKLEARN, path], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (out.status !== 0) throw new Error(out.stderr);
+  const result = JSON.parse(out.stdout) as {
+    best: Record<string, unknown>;
+    seconds: number;
+    accuracy: number;
+    f1_macro: number;
+  };
+  return { ...result, score: metricName === 'accuracy' ? result.accuracy : result.f1_macro };
+}
+
+const f4 = (x: number) => x.toFixed(4);
+const rows: string[] = [];
+const log = (line: string) => process.stdout.write(`${line}\n`);
+log(`bench:tune ${quick ? '--quick (seed 1, subsample)' : '(seeds 1, 2, 3, whole files)'}; work dir ${work}`);
+for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(only.toLowerCase()))) {
+  const csv = dataFile(set);
+  const summary: { tuned: number[]; sk: number[]; ratio: number[] } = { tuned: [], sk: [], ratio: [] };
+  for (const seed of seeds) {
+    const overrides = join(work, `seed-${seed}.params.yaml`);
+    writeFileSync(overrides, `data:\n  seed: ${seed}\n`);
+    const single = train(csv, overrides, join(work, `${set.name}-${seed}-single`), ['--no-tune']);
+    const tuned = train(csv, overrides, join(work, `${set.name}-${seed}-tuned`));
+    const sk = await sklearnGrid(csv, seed, set.metric);
+    const score = tuned.metrics[set.metric];
+    const singleScore = single.metrics[set.metric];
+    const ratio = tuned.wall / single.wall;
+    summary.tuned.push(score);
+    summary.sk.push(sk.score);
+    summary.ratio.push(ratio);
+    const winner = tuned.tune?.winner.label ?? '—';
+    const fits = tuned.tune?.results.length ?? 0;
+    rows.push(
+      `${set.name.padEnd(8)} ${String(seed).padStart(4)}  ${set.metric.padEnd(8)}  ${f4(singleScore)}  ${f4(score)}  ${f4(sk.score)}  ${(score - sk.score >= -0.003 ? 'ok ' : 'MISS').padEnd(4)}  ${single.wall.toFixed(0).padStart(6)}  ${tuned.wall.toFixed(0).padStart(6)}  ${ratio.toFixed(2).padStart(5)}  ${tuned.peakRssMb.toFixed(0).padStart(7)}  ${String(fits).padStart(4)}  ${sk.seconds.toFixed(0).padStart(6)}  ${winner}  | sklearn: ${JSON.stringify(sk.best)}`,
+    );
+    log(rows[rows.length - 1]);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  rows.push(
+    `${set.name.padEnd(8)} mean  ${set.metric.padEnd(8)}  tuned ${f4(mean(summary.tuned))} (target ${set.target}: ${mean(summary.tuned) >= set.target ? 'met' : 'MISSED'}), sklearn best ${f4(mean(summary.sk))}, wall ratio ${mean(summary.ratio).toFixed(2)}${set.name === 'IMDB' ? ` (target <= 3: ${mean(summary.ratio) <= 3 ? 'met' : 'MISSED'})` : ''}`,
+  );
+  log(rows[rows.length - 1]);
+}
+log('');
+log(
+  'set      seed  metric    single  tuned   sklearn ±.003  single s  tuned s  ratio  RSS MB  fits  sk s  winner',
+);
+for (const row of rows) log(row);
