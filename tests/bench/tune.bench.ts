@@ -3,7 +3,8 @@
  * test score (IMDB accuracy, AG News macro-F1), the sweep's wall time against today's single `textops train`
  * (--no-tune) measured in the same run, the peak RSS of the training process (sweep worker threads included), and
  * the best of a scikit-learn grid over the same space on the same cleaned documents and the same folds. Prints a
- * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared); --only imdb|ag: one set.
+ * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared); --only imdb|ag: one set;
+ * --seeds 1,2: these data seeds; --no-sklearn: textops only (the grid takes longer than both trains together).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,11 @@ const SKLEARN = fileURLToPath(new URL('./tune_sklearn.py', import.meta.url));
 const quick = process.argv.includes('--quick');
 // --only imdb|ag: one set (two runs side by side on a shared machine finish sooner; each ratio is within its run).
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-const seeds = quick ? [1] : [1, 2, 3];
+const seedsArg = process.argv.includes('--seeds')
+  ? process.argv[process.argv.indexOf('--seeds') + 1]
+  : undefined;
+const seeds = seedsArg ? seedsArg.split(',').map(Number) : quick ? [1] : [1, 2, 3];
+const withSklearn = !process.argv.includes('--no-sklearn');
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
 const base = loadParams();
 
@@ -104,7 +109,9 @@ async function sklearnGrid(csv: string, seed: number, metricName: string) {
 const f4 = (x: number) => x.toFixed(4);
 const rows: string[] = [];
 const log = (line: string) => process.stdout.write(`${line}\n`);
-log(`bench:tune ${quick ? '--quick (seed 1, subsample)' : '(seeds 1, 2, 3, whole files)'}; work dir ${work}`);
+log(
+  `bench:tune ${quick ? '--quick (subsample)' : '(whole files)'}, seeds ${seeds.join(', ')}${withSklearn ? '' : ', no scikit-learn'}; work dir ${work}`,
+);
 for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(only.toLowerCase()))) {
   const csv = dataFile(set);
   const summary: { tuned: number[]; sk: number[]; ratio: number[] } = { tuned: [], sk: [], ratio: [] };
@@ -113,7 +120,9 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
     writeFileSync(overrides, `data:\n  seed: ${seed}\n`);
     const single = train(csv, overrides, join(work, `${set.name}-${seed}-single`), ['--no-tune']);
     const tuned = train(csv, overrides, join(work, `${set.name}-${seed}-tuned`));
-    const sk = await sklearnGrid(csv, seed, set.metric);
+    const sk = withSklearn
+      ? await sklearnGrid(csv, seed, set.metric)
+      : { score: Number.NaN, seconds: 0, best: {} };
     const score = tuned.metrics[set.metric];
     const singleScore = single.metrics[set.metric];
     const ratio = tuned.wall / single.wall;

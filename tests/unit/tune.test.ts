@@ -161,14 +161,41 @@ describe('the plan', () => {
     }
   });
 
-  it('halving keeps the best ceil(n / eta) of each round on growing rows', () => {
+  it('halving keeps the best ceil(n / eta) of each round, and the best of each feature config, on growing rows', () => {
     const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
     const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
     expect(plan.rungs).toEqual([222, 666, 2000]);
     const round0 = plan.stage1.map((id, i) => ({ ...result(id, i / 100), rows: 222 }));
     const r1 = nextRound(plan, round0)!;
     expect(r1).toMatchObject({ round: 1, rows: 666 });
-    expect(r1.ids).toEqual([...plan.stage1].reverse().slice(0, 10));
+    // 6 candidates per feature config (3 C x 2 nb_blend), scores rising with the index: the top 10 (c29..c20,
+    // the last two configs), then the best of each of the other three (c17, c11, c05), best first.
+    const [c05, c11, c17] = [5, 11, 17].map((i) => plan.stage1[i]);
+    expect(r1.ids).toEqual([...[...plan.stage1].reverse().slice(0, 10), c17, c11, c05]);
+  });
+
+  it('halving never drops a feature config on a subset: the one worst on few rows can still win on all', () => {
+    const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
+    const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
+    const featureKey = (id: string) => plan.candidates.find((c) => c.id === id)!.featureKey;
+    const word13 = featureKey(
+      plan.stage1.find((id) => /^word 1-3 /.test(plan.candidates.find((c) => c.id === id)!.label))!,
+    );
+    // IMDB's shape: word 1-3 ranks last on the small rounds and first on every row.
+    const score = (id: string, rows: number) =>
+      featureKey(id) === word13 ? (rows === 2000 ? 0.95 : 0.5) : 0.6 + Number(id.slice(1)) / 1000;
+    const results: CandidateResult[] = [];
+    for (let round = nextRound(plan, results); round?.stage === 1; round = nextRound(plan, results)) {
+      results.push(
+        ...round.ids.map((id) => ({
+          ...result(id, score(id, round!.rows), round!.round),
+          rows: round!.rows,
+        })),
+      );
+    }
+    const last = results.filter((r) => r.rows === 2000);
+    expect(new Set(last.map((r) => featureKey(r.id))).size).toBe(5);
+    expect(featureKey(selectWinner(plan, results).winner.id)).toBe(word13);
   });
 });
 
