@@ -106,7 +106,7 @@ async function sklearnGrid(csv: string, seed: number, metricName: string) {
   return { ...result, score: metricName === 'accuracy' ? result.accuracy : result.f1_macro };
 }
 
-const f4 = (x: number) => x.toFixed(4);
+const f4 = (x: number) => (Number.isNaN(x) ? '  —   ' : x.toFixed(4));
 const rows: string[] = [];
 const log = (line: string) => process.stdout.write(`${line}\n`);
 log(
@@ -132,7 +132,7 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
     const winner = tuned.tune?.winner.label ?? '—';
     const fits = tuned.tune?.results.length ?? 0;
     rows.push(
-      `${set.name.padEnd(8)} ${String(seed).padStart(4)}  ${set.metric.padEnd(8)}  ${f4(singleScore)}  ${f4(score)}  ${f4(sk.score)}  ${(score - sk.score >= -0.003 ? 'ok ' : 'MISS').padEnd(4)}  ${single.wall.toFixed(0).padStart(6)}  ${tuned.wall.toFixed(0).padStart(6)}  ${ratio.toFixed(2).padStart(5)}  ${tuned.peakRssMb.toFixed(0).padStart(7)}  ${String(fits).padStart(4)}  ${sk.seconds.toFixed(0).padStart(6)}  ${winner}  | sklearn: ${JSON.stringify(sk.best)}`,
+      `${set.name.padEnd(8)} ${String(seed).padStart(4)}  ${set.metric.padEnd(8)}  ${f4(singleScore)}  ${f4(score)}  ${f4(sk.score)}  ${(Number.isNaN(sk.score) ? '' : score - sk.score >= -0.003 ? 'ok ' : 'MISS').padEnd(4)}  ${single.wall.toFixed(0).padStart(6)}  ${tuned.wall.toFixed(0).padStart(6)}  ${ratio.toFixed(2).padStart(5)}  ${tuned.peakRssMb.toFixed(0).padStart(7)}  ${String(fits).padStart(4)}  ${sk.seconds.toFixed(0).padStart(6)}  ${winner}  | sklearn: ${JSON.stringify(sk.best)}`,
     );
     log(rows[rows.length - 1]);
   }
