@@ -1,14 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
-import { resetClients } from '../../shared/aws/clients.ts';
-import { resetPipelineDeps, storeFor } from '../../shared/aws/pipeline-deps.ts';
+import { storeFor } from '../../shared/aws/pipeline-deps.ts';
 import { ModelFormatError } from '../../shared/errors.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
 import { startInferenceServer } from '../../shared/serving/server.ts';
+import { startHandlerStore } from '../helpers/handler-store.ts';
 import { servingParams } from '../helpers/serving-model.ts';
 
 /**
@@ -18,20 +14,9 @@ import { servingParams } from '../helpers/serving-model.ts';
  */
 
 const BUCKET = 'textops-log-lines';
-const ENV = [
-  'AWS_REGION',
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'TEXTOPS_BUCKET',
-  'TEXTOPS_LOG',
-  'TEXTOPS_DEBUG',
-] as const;
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 const context = { functionName: 'textops-test', awsRequestId: 'req-log' } as Context;
 
-let dir: string;
-let s3: LocalS3;
+let store: { close(): Promise<void> } | undefined;
 
 /** The JSON lines `act` wrote to one stream (other output there, if any, is skipped). */
 async function linesOf(
@@ -57,30 +42,11 @@ async function linesOf(
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'textops-log-'));
-  s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: BUCKET });
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_S3: s3.url,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    TEXTOPS_BUCKET: BUCKET,
-  });
-  delete process.env.TEXTOPS_LOG;
-  delete process.env.TEXTOPS_DEBUG;
-  resetClients();
-  resetPipelineDeps();
+  store = await startHandlerStore(BUCKET, { TEXTOPS_LOG: undefined, TEXTOPS_DEBUG: undefined });
 });
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  resetClients();
-  resetPipelineDeps();
-  await s3?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await store?.close();
 });
 
 describe('log lines', () => {

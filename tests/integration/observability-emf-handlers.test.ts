@@ -1,16 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
-import { resetClients } from '../../shared/aws/clients.ts';
-import { resetPipelineDeps, storeFor } from '../../shared/aws/pipeline-deps.ts';
+import { storeFor } from '../../shared/aws/pipeline-deps.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
 import { readStatus } from '../../shared/pipeline/run-status.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { captureStdoutJson, type EmfDocument, emfProblems, emfValues } from '../helpers/emf.ts';
+import { startHandlerStore } from '../helpers/handler-store.ts';
 
 /**
  * The deployed handler modules write EMF when they run as Lambdas: the real `functions/*` modules, loaded with
@@ -19,16 +15,6 @@ import { captureStdoutJson, type EmfDocument, emfProblems, emfValues } from '../
  */
 
 const BUCKET = 'textops-emf';
-const ENV = [
-  'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_REGION',
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'TEXTOPS_BUCKET',
-  'TEXTOPS_LOG',
-] as const;
-const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 const context = {
@@ -37,8 +23,7 @@ const context = {
   getRemainingTimeInMillis: () => 60_000,
 } as Context;
 
-let dir: string;
-let s3: LocalS3;
+let store: { close(): Promise<void> } | undefined;
 
 function expectValid(docs: EmfDocument[]): void {
   expect(docs.length).toBeGreaterThan(0);
@@ -46,30 +31,14 @@ function expectValid(docs: EmfDocument[]): void {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'textops-emf-'));
-  s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: BUCKET });
-  Object.assign(process.env, {
+  store = await startHandlerStore(BUCKET, {
     AWS_LAMBDA_FUNCTION_NAME: 'textops-test-function',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_S3: s3.url,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    TEXTOPS_BUCKET: BUCKET,
     TEXTOPS_LOG: 'silent',
   });
-  resetClients();
-  resetPipelineDeps();
 });
 
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  resetClients();
-  resetPipelineDeps();
-  await s3?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await store?.close();
 });
 
 describe('pipeline handlers as Lambdas write EMF', () => {
