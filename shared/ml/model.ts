@@ -2,6 +2,7 @@ import type { CleanConfig, Params } from '../config/params.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
+import { type DriftReference, readReference } from './drift.ts';
 import { base64FloatCount, base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
 import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
@@ -56,6 +57,8 @@ interface ArtifactDocument {
   lineage: ModelLineage;
   metrics: Metrics | null;
   created_at: string;
+  /** Written only when the model has one, so models without it keep their bytes. */
+  drift_reference?: DriftReference;
 }
 
 /** A float32 array field of the artifact, checked against its expected length. */
@@ -88,6 +91,8 @@ export class TextModel {
     readonly lineage: ModelLineage,
     readonly metrics: Metrics | null,
     readonly createdAt: string,
+    /** Live-traffic baseline from held-out training rows (./drift.ts); absent in models trained before it. */
+    readonly driftReference?: DriftReference,
   ) {
     this.clean = createTextCleaner(cleanConfig);
     this.row = new Float64Array(Math.max(2, labels.length));
@@ -133,7 +138,28 @@ export class TextModel {
       this.lineage,
       metrics,
       this.createdAt,
+      this.driftReference,
     );
+  }
+
+  /** The same model with its drift reference attached. */
+  withDriftReference(reference: DriftReference): TextModel {
+    return new TextModel(
+      this.labels,
+      this.cleanConfig,
+      this.vectorizer,
+      this.classifier,
+      this.params,
+      this.lineage,
+      this.metrics,
+      this.createdAt,
+      reference,
+    );
+  }
+
+  /** Tokens of a cleaned document that the features know nothing about (the drift monitor's OOV count). */
+  unknownTokens(tokens: readonly string[]): number | undefined {
+    return this.vectorizer.unknownTokens(tokens);
   }
 
   /** The tokens the model sees for `text` (the same function training used). */
@@ -195,6 +221,7 @@ export class TextModel {
       lineage: this.lineage,
       metrics: this.metrics,
       created_at: this.createdAt,
+      ...(this.driftReference ? { drift_reference: this.driftReference } : {}),
     };
     return Buffer.from(JSON.stringify(doc));
   }
@@ -264,6 +291,7 @@ export class TextModel {
         doc.lineage,
         doc.metrics,
         doc.created_at,
+        readReference(doc.drift_reference, doc.labels.length),
       );
     } catch (error) {
       if (error instanceof ModelFormatError) throw error;

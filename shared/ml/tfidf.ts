@@ -635,6 +635,25 @@ export class TfidfVectorizer {
     return columns;
   }
 
+  /**
+   * How many of a document's tokens the model knows nothing about (the drift monitor's out-of-vocabulary
+   * rate): a token is known when it is a word-block unigram, or when a character block keeps at least one of
+   * its n-grams. Undefined for a word-only vectorizer without unigrams (`ngram_range` from 2), where a single
+   * token has no term of its own.
+   */
+  unknownTokens(tokens: readonly string[]): number | undefined {
+    const words = this.blocks.find((b) => b.analyzer === 'word' && b.range[0] === 1);
+    const chars = this.blocks.find((b) => b.analyzer === 'char_wb');
+    if (!words && !chars) return undefined;
+    let unknown = 0;
+    for (const token of tokens) {
+      if (words?.index.has(token)) continue;
+      if (chars && this.charColumns(chars, token).length > 0) continue;
+      unknown++;
+    }
+    return unknown;
+  }
+
   /** The TF-IDF matrix of tokenized documents; unknown n-grams are ignored. */
   transform(docs: readonly (readonly string[])[]): CsrMatrix {
     const builder = new CsrBuilder(this.size);

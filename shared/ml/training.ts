@@ -8,6 +8,7 @@ import {
 } from './classifiers.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
+import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
@@ -89,8 +90,36 @@ export function evaluateDocs(
   docs: readonly CleanedDoc[],
   labels: readonly string[],
 ): Metrics {
-  const proba = model.probabilities(docs.map(splitTokens));
-  return computeMetrics(model.labels, encodeLabels(labels, model.labels), proba);
+  return evaluateWithReference(model, docs, labels).metrics;
+}
+
+/**
+ * Evaluate, and the drift reference from the same predictions: held-out rows are what live traffic should
+ * look like if nothing moved (rows the model was fitted on would show over-confident scores and no unknown
+ * words at all).
+ */
+export function evaluateWithReference(
+  model: TextModel,
+  docs: readonly CleanedDoc[],
+  labels: readonly string[],
+): { metrics: Metrics; reference: DriftReference } {
+  const tokens = docs.map(splitTokens);
+  const proba = model.probabilities(tokens);
+  const k = model.labels.length;
+  const reference = computeReference({
+    classes: k,
+    source: 'test split',
+    observations: tokens.map((t, i) => {
+      const best = argmaxRow(proba, i, k);
+      return {
+        predicted: best.index,
+        maxProbability: best.p,
+        tokens: t.length,
+        unknownTokens: model.unknownTokens(t),
+      };
+    }),
+  });
+  return { metrics: computeMetrics(model.labels, encodeLabels(labels, model.labels), proba), reference };
 }
 
 export interface StageReport {
@@ -215,10 +244,10 @@ export async function trainInProcess(
       source: options.source,
     },
   });
-  const metrics = await timed(
+  const { metrics, reference } = await timed(
     'evaluate',
     async () =>
-      evaluateDocs(
+      evaluateWithReference(
         untested,
         await cleanDocuments(
           data.test.map((e) => e.text),
@@ -226,10 +255,10 @@ export async function trainInProcess(
         ),
         data.test.map((e) => e.label),
       ),
-    (m) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
+    ({ metrics: m }) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
   return {
-    model: untested.withMetrics(metrics),
+    model: untested.withMetrics(metrics).withDriftReference(reference),
     metrics,
     stages,
     dataset: data,

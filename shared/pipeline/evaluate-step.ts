@@ -1,7 +1,7 @@
 import { describeError } from '../errors.ts';
 import { computeMetrics, type Metrics } from '../ml/metrics.ts';
 import { TextModel } from '../ml/model.ts';
-import { encodeLabels, evaluateDocs } from '../ml/training.ts';
+import { encodeLabels, evaluateWithReference } from '../ml/training.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { renderEvalReport } from './eval-report.ts';
@@ -76,11 +76,13 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     const params = await runParams(deps.store, payload.runId);
     const model = TextModel.fromArtifact(await readRequired(deps.store, keys.model));
     const clean = await readJsonLines<CleanRow>(deps.store, keys.testClean);
-    const metrics = evaluateDocs(
+    const { metrics, reference } = evaluateWithReference(
       model,
       clean.map((r) => r[1]),
       clean.map((r) => r[0]),
     );
+    // Register attaches it to the artifact it registers (as it attaches the metrics).
+    await writeJson(deps.store, keys.driftReference, reference);
     const raw = await readJsonLines<{ label: string; text: string }>(deps.store, keys.testData);
     const production = await scoreProduction(deps.store, params.model.name, model.labels, raw);
     const gate = decideGate(metrics, production, params.evaluate);

@@ -1,3 +1,4 @@
+import { readReference } from '../ml/drift.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { TextModel } from '../ml/model.ts';
 import { ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
@@ -32,9 +33,17 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       (v) => v.runId === payload.runId,
     );
     if (!entry) {
-      const model = TextModel.fromArtifact(await readRequired(deps.store, keys.model)).withMetrics(
+      let model = TextModel.fromArtifact(await readRequired(deps.store, keys.model)).withMetrics(
         evaluation.metrics,
       );
+      // Absent in runs evaluated before drift references existed (a retried older run): no drift gauges.
+      const reference = readReference(
+        await deps.store
+          .get(keys.driftReference)
+          .then((o) => (o ? JSON.parse(o.body.toString('utf8')) : null)),
+        model.labels.length,
+      );
+      if (reference) model = model.withDriftReference(reference);
       entry = await registry.register({
         artifact: model.toArtifact(),
         runId: payload.runId,

@@ -63,6 +63,7 @@ export function runKeys(runId: string) {
     trainLabels: `${root}/features/train.labels.json`,
     model: `${root}/model/model.json`,
     metrics: `${root}/eval/metrics.json`,
+    driftReference: `${root}/eval/drift-reference.json`,
     report: `${root}/eval/report.html`,
   };
 }
