@@ -36,12 +36,14 @@ parentPort?.on('message', async (message: unknown) => {
 });
 
 try {
+  const store = new S3ObjectStore(s3Client(), data.bucket);
   server = await startInferenceServer({
     port: data.port,
     host: data.host,
-    source: registryModelSource(new S3ObjectStore(s3Client(), data.bucket), data.modelName),
+    source: registryModelSource(store, data.modelName),
     params: data.params,
     exposeMetrics: true,
+    feedbackStore: store,
   });
   send({ type: 'listening', url: server.url });
 } catch (error) {

@@ -308,6 +308,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
               source: registryModelSource(store, params.model.name),
               params,
               exposeMetrics: true,
+              feedbackStore: store,
             });
       closers.push(() => inference.close());
       inferenceUrl = inference.url;

@@ -9,13 +9,15 @@ import {
   type ApiGatewayResult,
   createLambdaHandler,
 } from '../../shared/serving/lambda-handler.ts';
-import { modelSourceFor } from '../../shared/serving/source-from-settings.ts';
+import { feedbackStoreFor, modelSourceFor } from '../../shared/serving/source-from-settings.ts';
 
 // Built once per Lambda container, during init: settings are checked and the first model load starts here.
 const params = loadParams();
 const settings = readServingSettings();
+const runtime = readRuntimeSettings();
 const { handler: serve, serving } = createLambdaHandler({
-  source: modelSourceFor({ modelDir: settings.modelDir, runtime: readRuntimeSettings(), params }),
+  source: modelSourceFor({ modelDir: settings.modelDir, runtime, params }),
+  feedbackStore: feedbackStoreFor(runtime),
   params,
   apiKey: settings.apiKey,
   corsOrigin: settings.corsOrigin,

@@ -85,6 +85,57 @@ export const DEFAULT_TUNE: TuneConfig = {
   },
 };
 
+/**
+ * Labelled feedback on predictions (`POST /feedback`, shared/serving/feedback.ts). Defaults, so params files and
+ * runs' stored params written before it still validate.
+ */
+const feedbackSchema = z
+  .object({
+    max_items: z.number().int().positive(),
+    remember_predictions: z.number().int().min(0),
+    remember_max_chars: z.number().int().min(0),
+    accuracy_window: z.number().int().positive(),
+  })
+  .strict();
+
+export const DEFAULT_FEEDBACK: z.infer<typeof feedbackSchema> = {
+  max_items: 100,
+  remember_predictions: 10000,
+  remember_max_chars: 2000000,
+  accuracy_window: 500,
+};
+
+/** Live traffic against each model's drift reference (shared/ml/drift.ts), and the optional retrain trigger. */
+const driftSchema = z
+  .object({
+    window: z.number().int().positive().max(1_000_000),
+    min_samples: z.number().int().positive(),
+    retrain: z
+      .object({
+        enabled: z.boolean(),
+        psi_above: z.number().positive(),
+        accuracy_below: z.number().min(0).max(1),
+        min_feedback: z.number().int().min(1),
+        min_interval_hours: z.number().min(0),
+        check_interval_seconds: z.number().positive(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const DEFAULT_DRIFT: z.infer<typeof driftSchema> = {
+  window: 5000,
+  min_samples: 200,
+  retrain: {
+    enabled: false,
+    psi_above: 0.25,
+    accuracy_below: 0.8,
+    min_feedback: 100,
+    min_interval_hours: 24,
+    check_interval_seconds: 60,
+  },
+};
+
 const paramsSchema = z
   .object({
     model: z
@@ -99,6 +150,8 @@ const paramsSchema = z
         dedupe: z.boolean(),
         min_text_chars: z.number().int().min(0),
         max_text_chars: z.number().int().positive(),
+        // Added later: defaults keep older params files and stored run params valid.
+        include_feedback: z.boolean().default(false),
       })
       .strict(),
     clean: z
@@ -175,6 +228,8 @@ const paramsSchema = z
           'headers_timeout_seconds cannot exceed request_timeout_seconds (the headers are part of the request)',
         path: ['headers_timeout_seconds'],
       }),
+    feedback: feedbackSchema.default(DEFAULT_FEEDBACK),
+    drift: driftSchema.default(DEFAULT_DRIFT),
   })
   .strict();
 
@@ -276,6 +331,8 @@ const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
     'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
   evaluate: 'the quality gate belongs to the deployment (params.yaml)',
   serving: 'serving settings belong to the deployment (params.yaml)',
+  feedback: 'feedback settings belong to the deployment (params.yaml)',
+  drift: 'drift monitoring and the retrain trigger belong to the deployment (params.yaml)',
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */

@@ -132,6 +132,45 @@ export const SERVING_METRICS = {
     prometheusSeries: 'model_reload_total',
     help: 'Model loads by result; a failure keeps the previous model serving',
   },
+  model_drift_psi: {
+    type: 'gauge',
+    unit: 'None',
+    dimensions: ['feature'],
+    prometheusSeries: 'model_drift_psi',
+    help: 'Population stability index of live traffic (the last drift.window predictions) against the model reference from its test split, by feature: class_mix (predicted classes), score (max probability), length (cleaned tokens)',
+    // Each worker sees a sample of the same traffic; their mean is the pod's estimate.
+    aggregator: 'average',
+  },
+  model_drift_oov_rate: {
+    type: 'gauge',
+    unit: 'None',
+    dimensions: ['source'],
+    prometheusSeries: 'model_drift_oov_rate',
+    help: 'Share of cleaned tokens out of the model vocabulary: source=live over the drift window, source=reference on the test split',
+    aggregator: 'average',
+  },
+  model_drift_window_samples: {
+    type: 'gauge',
+    unit: 'Count',
+    dimensions: [],
+    prometheusSeries: 'model_drift_window_samples',
+    help: 'Predictions in the drift window (summed over workers); the drift gauges appear once a worker holds drift.min_samples',
+  },
+  model_live_accuracy: {
+    type: 'gauge',
+    unit: 'None',
+    dimensions: ['version'],
+    prometheusSeries: 'model_live_accuracy',
+    help: 'Share of the last feedback.accuracy_window feedback items whose label the model version had predicted',
+    aggregator: 'average',
+  },
+  model_feedback_total: {
+    type: 'counter',
+    unit: 'Count',
+    dimensions: ['outcome'],
+    prometheusSeries: 'model_feedback_total',
+    help: 'Feedback items by outcome: correct or incorrect (the prediction at the time against the given label; stored), duplicate (already stored, not counted again)',
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export const PIPELINE_METRICS = {

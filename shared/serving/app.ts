@@ -5,12 +5,13 @@ import helmet from 'helmet';
 import type { Params } from '../config/params.ts';
 import type { Logger } from '../log.ts';
 import { requireApiKey } from './auth.ts';
+import type { FeedbackService } from './feedback.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
 import { classify } from './predict.ts';
 import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
-import { apiSchemas, parsePredictRequest } from './schemas.ts';
+import { apiSchemas, parseFeedbackRequest, parsePredictRequest, REQUEST_ID } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
 
 export interface AppOptions {
@@ -26,9 +27,9 @@ export interface AppOptions {
   corsOrigin?: string;
   /** Reported in /openapi.json. */
   codeVersion?: string;
+  /** POST /feedback, and what /predict remembers for it; absent: /feedback answers 503. */
+  feedback?: FeedbackService;
 }
-
-const REQUEST_ID = /^[\w.:=+/-]{1,128}$/;
 
 function endpointOf(path: string): string {
   return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
@@ -41,7 +42,7 @@ function endpointOf(path: string): string {
 export function createApp(options: AppOptions): Express {
   const { store, params, metrics, log } = options;
   const limits = params.serving;
-  const schemas = apiSchemas(limits);
+  const schemas = apiSchemas({ ...limits, max_feedback_items: params.feedback.max_items });
   const openapi = JSON.stringify(
     openApiDocument(schemas, {
       version: options.codeVersion ?? '0.0.0',
@@ -155,12 +156,43 @@ export function createApp(options: AppOptions): Express {
     (req, res) => {
       const request = parsePredictRequest(schemas, req.body, limits);
       const served = requireModel();
+      const texts = 'text' in request ? [request.text] : request.texts;
+      const predictions = classify(served, texts, metrics);
+      options.feedback?.rememberPrediction(String(res.locals.requestId), {
+        texts,
+        labels: predictions.map((p) => p.label),
+        version: served.version,
+      });
       if ('text' in request) {
-        const [p] = classify(served, [request.text], metrics);
+        const [p] = predictions;
         res.json({ label: p.label, scores: p.scores, modelVersion: served.version });
       } else {
-        res.json({ predictions: classify(served, request.texts, metrics), modelVersion: served.version });
+        res.json({ predictions, modelVersion: served.version });
       }
+    },
+  );
+  app.post(
+    '/feedback',
+    auth,
+    (req, _res, next) => {
+      if (!req.is(['application/json', 'application/*+json'])) {
+        throw new HttpProblem(
+          'unsupported_media_type',
+          'POST /feedback takes a JSON body: Content-Type: application/json',
+        );
+      }
+      next();
+    },
+    express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
+    async (req, res) => {
+      const items = parseFeedbackRequest(schemas, req.body);
+      const served = requireModel();
+      if (!options.feedback) {
+        throw new HttpProblem('feedback_unavailable', 'this server does not take feedback');
+      }
+      const results = await options.feedback.submit(served, items);
+      const stored = results.filter((r) => r.status === 'stored').length;
+      res.status(stored > 0 ? 201 : 200).json({ results, stored, duplicates: results.length - stored });
     },
   );
   app.get('/openapi.json', (_req, res) => {

@@ -1,9 +1,12 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { DEFAULT_DRIFT } from '../config/params.ts';
 import {
   catalogueCounter,
   catalogueGauge,
   catalogueHistogram,
 } from '../observability/prometheus-instruments.ts';
+import { DriftMonitor } from './drift-monitor.ts';
+import type { ServedModel } from './model-source.ts';
 
 /**
  * The serving metrics, named as the Python reference apps' Grafana dashboards query them. Those apps declare
@@ -26,10 +29,26 @@ export class ServingMetrics {
   private readonly totalCost = catalogueCounter('app_total_cost_usd', this.registry);
   private readonly modelInfo = catalogueGauge('model_info', this.registry);
   private readonly reloads = catalogueCounter('model_reload_total', this.registry);
+  private readonly driftPsi = catalogueGauge('model_drift_psi', this.registry);
+  private readonly driftOov = catalogueGauge('model_drift_oov_rate', this.registry);
+  private readonly driftSamples = catalogueGauge('model_drift_window_samples', this.registry);
+  private readonly liveAccuracy = catalogueGauge('model_live_accuracy', this.registry);
+  private readonly feedback = catalogueCounter('model_feedback_total', this.registry);
   private readonly usdPerSecond: number;
+  /** Live traffic against the served model's reference; the drift gauges are set from it. */
+  readonly drift: DriftMonitor;
 
-  constructor(options: { instancePriceUsdPerHour: number; defaultMetrics?: boolean }) {
+  constructor(options: {
+    instancePriceUsdPerHour: number;
+    defaultMetrics?: boolean;
+    drift?: { window: number; minSamples: number };
+  }) {
     this.usdPerSecond = options.instancePriceUsdPerHour / 3600;
+    this.drift = new DriftMonitor(
+      options.drift?.window ?? DEFAULT_DRIFT.window,
+      options.drift?.minSamples ?? DEFAULT_DRIFT.min_samples,
+    );
+    for (const outcome of ['correct', 'incorrect', 'duplicate']) this.feedback.inc({ outcome }, 0);
     // Both results exist from the start, so rate() and alerts see a zero rather than no series.
     this.reloads.inc({ result: 'success' }, 0);
     this.reloads.inc({ result: 'failure' }, 0);
@@ -60,11 +79,49 @@ export class ServingMetrics {
     inferenceSeconds: number;
     words: readonly number[];
     labels: readonly string[];
+    /** For the drift gauges: the model that answered, the cleaned tokens and the probabilities. */
+    drift?: { served: ServedModel; docs: readonly (readonly string[])[]; proba: ArrayLike<number> };
   }): void {
     this.preprocessing.observe(input.preprocessingSeconds);
     this.inference.observe(input.inferenceSeconds);
     for (const n of input.words) this.inputWords.observe(n);
     for (const label of input.labels) this.predictions.inc({ prediction: label });
+    if (input.drift) {
+      this.drift.observe(input.drift.served, input.drift.docs, input.drift.proba);
+      this.updateDriftGauges();
+    }
+  }
+
+  /**
+   * Sets the drift gauges from the window; below `drift.min_samples` (or without a reference) the PSI and OOV
+   * series are removed rather than left at a stale or noisy value.
+   */
+  private updateDriftGauges(): void {
+    this.driftSamples.set(this.drift.samples);
+    const comparison = this.drift.compare();
+    if (!comparison) {
+      this.driftPsi.reset();
+      this.driftOov.reset();
+      return;
+    }
+    for (const [feature, value] of Object.entries(comparison.psi)) this.driftPsi.set({ feature }, value);
+    if (comparison.oov) {
+      this.driftOov.set({ source: 'live' }, comparison.oov.live);
+      this.driftOov.set({ source: 'reference' }, comparison.oov.reference);
+    } else {
+      this.driftOov.reset();
+    }
+  }
+
+  /** One feedback item: judged against the prediction at the time (stored), or a duplicate (not stored). */
+  observeFeedback(outcome: 'correct' | 'incorrect' | 'duplicate'): void {
+    this.feedback.inc({ outcome });
+  }
+
+  /** The live accuracy of the model version served (undefined: no feedback in its window yet). */
+  setLiveAccuracy(version: string, accuracy: number | undefined): void {
+    this.liveAccuracy.reset();
+    if (accuracy !== undefined) this.liveAccuracy.set({ version }, accuracy);
   }
 
   modelServed(version: string): void {

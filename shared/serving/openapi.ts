@@ -7,6 +7,7 @@ export const ROUTES = {
   '/': ['GET'],
   '/app.js': ['GET'],
   '/predict': ['POST'],
+  '/feedback': ['POST'],
   '/healthz': ['GET'],
   '/readyz': ['GET'],
   '/model': ['GET'],
@@ -67,6 +68,12 @@ const PREDICT_PROBLEMS: ProblemCode[] = [
   'unsupported_encoding',
 ];
 
+/** The body parser's and schema check's problems of POST /feedback. */
+const FEEDBACK_PROBLEMS: ProblemCode[] = [
+  ...PREDICT_PROBLEMS.filter((code) => code !== 'too_many_texts'),
+  'too_many_items',
+];
+
 /**
  * The OpenAPI 3.1 document of the app, generated from the zod schemas the server validates with. OpenAPI 3.1
  * uses JSON Schema 2020-12, which is what zod emits, so the schemas go in unchanged.
@@ -99,6 +106,30 @@ export function openApiDocument(
             },
           },
           ...problems(...PREDICT_PROBLEMS, ...auth, 'no_model'),
+        },
+      },
+    },
+    '/feedback': {
+      post: {
+        summary:
+          'Label a prediction (by its X-Request-Id) or a text: stored once under feedback/ for the next training run',
+        operationId: 'feedback',
+        security: secured,
+        requestBody: { required: true, content: json('FeedbackRequest') },
+        responses: {
+          '201': { description: 'at least one item stored', content: json('FeedbackResponse') },
+          '200': {
+            description: 'every item was stored already (duplicates)',
+            content: json('FeedbackResponse'),
+          },
+          ...problems(
+            ...FEEDBACK_PROBLEMS,
+            ...auth,
+            'unknown_request',
+            'unknown_label',
+            'no_model',
+            'feedback_unavailable',
+          ),
         },
       },
     },
@@ -175,6 +206,8 @@ export function openApiDocument(
         PredictRequest: schema(schemas.predictRequest, 'input'),
         PredictResponse: schema(schemas.predictResponse),
         BatchResponse: schema(schemas.batchResponse),
+        FeedbackRequest: schema(schemas.feedbackRequest, 'input'),
+        FeedbackResponse: schema(schemas.feedbackResponse),
         Health: schema(schemas.health),
         Ready: schema(schemas.ready),
         ModelInfo: schema(schemas.modelInfo),

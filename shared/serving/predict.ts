@@ -48,6 +48,7 @@ export function classify(
     inferenceSeconds: (t2 - t1) / 1000,
     words: texts.map(countWords),
     labels: predictions.map((p) => p.label),
+    drift: { served, docs, proba },
   });
   return predictions;
 }

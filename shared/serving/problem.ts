@@ -43,6 +43,12 @@ export const PROBLEMS = {
   },
   unauthorized: { status: 401, title: 'Unauthorized', description: 'missing or wrong API key' },
   not_found: { status: 404, title: 'Not Found', description: 'no such route' },
+  unknown_request: {
+    status: 404,
+    title: 'Not Found',
+    description:
+      'feedback names a request id (or index) this server does not remember; send the text instead',
+  },
   method_not_allowed: {
     status: 405,
     title: 'Method Not Allowed',
@@ -63,6 +69,11 @@ export const PROBLEMS = {
     title: 'Payload Too Large',
     description: 'more texts than serving.max_batch_items',
   },
+  too_many_items: {
+    status: 413,
+    title: 'Payload Too Large',
+    description: 'more feedback items than feedback.max_items',
+  },
   unsupported_media_type: {
     status: 415,
     title: 'Unsupported Media Type',
@@ -78,12 +89,22 @@ export const PROBLEMS = {
     title: 'Unsupported Media Type',
     description: 'the body has a Content-Encoding the server does not decode',
   },
+  unknown_label: {
+    status: 422,
+    title: 'Unprocessable Entity',
+    description: "a feedback label is not one of the served model's classes",
+  },
   internal_error: {
     status: 500,
     title: 'Internal Server Error',
     description: 'a server fault; quote the request id when reporting it',
   },
   no_model: { status: 503, title: 'Service Unavailable', description: 'no model is loaded yet' },
+  feedback_unavailable: {
+    status: 503,
+    title: 'Service Unavailable',
+    description: 'the server has no bucket to store feedback in',
+  },
 } as const satisfies Record<string, { status: number; title: string; description: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

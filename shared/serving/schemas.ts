@@ -2,7 +2,16 @@ import { z } from 'zod';
 import type { Params } from '../config/params.ts';
 import { type FieldError, HttpProblem, type ProblemCode } from './problem.ts';
 
-export type ServingLimits = Pick<Params['serving'], 'max_batch_items' | 'max_text_chars' | 'max_body_bytes'>;
+export type ServingLimits = Pick<
+  Params['serving'],
+  'max_batch_items' | 'max_text_chars' | 'max_body_bytes'
+> & {
+  /** Feedback items per request (params `feedback.max_items`); absent: the shipped default. */
+  max_feedback_items?: number;
+};
+
+/** The X-Request-Id the server accepts (else it makes one); feedback names a prediction by it. */
+export const REQUEST_ID = /^[\w.:=+/-]{1,128}$/;
 
 /**
  * The API's request and response shapes. Requests are validated with these schemas, and `/openapi.json` is
@@ -29,10 +38,53 @@ export function apiSchemas(limits: ServingLimits) {
     .describe('probability of each label; they sum to 1');
   const prediction = z.object({ label: z.string(), scores }).strict();
   const modelVersion = z.string().describe('the model version that answered');
+  const maxFeedback = limits.max_feedback_items ?? 100;
+  const feedbackItem = z
+    .object({
+      requestId: z
+        .string()
+        .regex(REQUEST_ID)
+        .optional()
+        .describe('X-Request-Id of a recent POST /predict answered by this server (instead of text)'),
+      index: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe('with requestId: which text of a batch request (default 0)'),
+      text: text.optional().describe('the text (instead of requestId)'),
+      label: z.string().min(1).max(200).describe("the right label: one of the served model's classes"),
+    })
+    .strict();
+  const feedbackResult = z
+    .object({
+      id: z.string().describe('sha256 of text and label: the stored example'),
+      status: z.enum(['stored', 'duplicate']),
+      label: z.string(),
+      predicted: z.string().describe('what the model had predicted (or predicts now, for a text)'),
+      correct: z.boolean(),
+      modelVersion: z.string().describe('the version whose prediction is judged'),
+    })
+    .strict();
   return {
     predictRequest: z.union([single, batch]),
     predictResponse: z.object({ label: z.string(), scores, modelVersion }).strict(),
     batchResponse: z.object({ predictions: z.array(prediction), modelVersion }).strict(),
+    feedbackRequest: z.union([
+      feedbackItem,
+      z
+        .object({
+          items: z.array(feedbackItem).min(1).max(maxFeedback).describe(`1 to ${maxFeedback} feedback items`),
+        })
+        .strict(),
+    ]),
+    feedbackResponse: z
+      .object({
+        results: z.array(feedbackResult),
+        stored: z.number().int(),
+        duplicates: z.number().int(),
+      })
+      .strict(),
     health: z.object({ status: z.literal('ok') }).strict(),
     ready: z.object({ status: z.literal('ready'), modelVersion, labels: z.array(z.string()) }).strict(),
     modelInfo: z
@@ -123,6 +175,61 @@ export function parsePredictRequest(
     );
   }
   return throwProblem('invalid_body', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+}
+
+export type FeedbackRequest = z.infer<ApiSchemas['feedbackRequest']>;
+type FeedbackItemInput = Extract<FeedbackRequest, { label: string }>;
+
+/**
+ * Validates a POST /feedback body: one item or `{items: [...]}`. Each item names exactly one of `requestId`
+ * and `text`. More items than `feedback.max_items` is 413; any other violation 400 naming each field.
+ */
+export function parseFeedbackRequest(schemas: ApiSchemas, body: unknown): FeedbackItemInput[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpProblem(
+      'invalid_body',
+      'request body must be a JSON object: {"requestId" or "text", "label"} or {"items": [...]}',
+      { errors: [{ field: 'body', message: 'expected an object' }] },
+    );
+  }
+  const listed = 'items' in body;
+  const schema = listed ? schemas.feedbackRequest.options[1] : schemas.feedbackRequest.options[0];
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const errors: FieldError[] = result.error.issues.map((issue) => ({
+      field: fieldName(issue.path),
+      message: issue.message,
+    }));
+    const tooMany = result.error.issues.find(
+      (issue) => issue.code === 'too_big' && issue.path.length === 1 && issue.path[0] === 'items',
+    );
+    if (tooMany) {
+      throwProblem(
+        'too_many_items',
+        `too many feedback items: at most ${(tooMany as { maximum?: unknown }).maximum} per request`,
+        errors,
+      );
+    }
+    const tooLong = result.error.issues.every((issue) => issue.code === 'too_big');
+    throwProblem(
+      tooLong ? 'text_too_long' : 'invalid_body',
+      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors,
+    );
+  }
+  const items: FeedbackItemInput[] = 'items' in result.data ? result.data.items : [result.data];
+  const errors: FieldError[] = [];
+  items.forEach((item, i) => {
+    const field = listed ? `body.items[${i}]` : 'body';
+    if ((item.requestId === undefined) === (item.text === undefined)) {
+      errors.push({ field, message: 'give exactly one of "requestId" and "text"' });
+    } else if (item.index !== undefined && item.requestId === undefined) {
+      errors.push({ field: `${field}.index`, message: '"index" goes with "requestId"' });
+    }
+  });
+  if (errors.length > 0)
+    throwProblem('invalid_body', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+  return items;
 }
 
 function throwProblem(code: ProblemCode, detail: string, errors: FieldError[]): never {

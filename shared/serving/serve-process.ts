@@ -104,7 +104,7 @@ export function registerServe(program: Command): void {
         });
       }
       // The model fetch starts before the HTTP stack loads, so the two overlap.
-      const { modelSourceFor } = await import('../serving/source-from-settings.ts');
+      const { feedbackStoreFor, modelSourceFor } = await import('../serving/source-from-settings.ts');
       const { primedModelSource } = await import('../serving/model-source.ts');
       const source = primedModelSource(modelSourceFor({ modelDir, runtime, params }));
       const { startInferenceServer } = await import('../serving/server.ts');
@@ -119,6 +119,7 @@ export function registerServe(program: Command): void {
         corsOrigin: env.corsOrigin,
         log,
         codeVersion: codeVersion(),
+        feedbackStore: feedbackStoreFor(runtime),
       });
       if (cluster.isWorker) return;
       process.stdout.write(`textops serve: ${server.url} (model from ${from(params)})\n`);

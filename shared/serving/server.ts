@@ -4,8 +4,10 @@ import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
 import type { Params } from '../config/params.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import type { ObjectStore } from '../ports.ts';
 import { createApp } from './app.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
+import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ModelSource } from './model-source.ts';
 import { ModelStore } from './model-store.ts';
@@ -21,6 +23,8 @@ export interface ServingOptions {
   codeVersion?: string;
   /** In a cluster worker: /metrics answers for the whole cluster (asks the primary to aggregate). */
   clusterMetrics?: boolean;
+  /** The bucket POST /feedback stores into (`feedback/<model>/`); absent: /feedback answers 503. */
+  feedbackStore?: ObjectStore;
 }
 
 /** The app and what it serves from: the pieces both entry points (container, Lambda) assemble. */
@@ -29,6 +33,7 @@ export interface Serving {
   store: ModelStore;
   metrics: ServingMetrics;
   log: Logger;
+  feedback: FeedbackService;
 }
 
 /** Builds the model store, metrics and express app; loads nothing yet. */
@@ -36,6 +41,7 @@ export function createServing(options: ServingOptions): Serving {
   const log = options.log ?? jsonLogger({ stream: 'stderr' });
   const metrics = new ServingMetrics({
     instancePriceUsdPerHour: options.params.serving.instance_price_usd_per_hour,
+    drift: { window: options.params.drift.window, minSamples: options.params.drift.min_samples },
   });
   const store = new ModelStore(options.source, {
     log,
@@ -49,7 +55,13 @@ export function createServing(options: ServingOptions): Serving {
     : options.clusterMetrics
       ? clusterMetricsClient(metrics.registry)
       : async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
+  const feedback = new FeedbackService({
+    store: options.feedbackStore,
+    params: options.params,
+    metrics,
+  });
   const app = createApp({
+    feedback,
     store,
     params: options.params,
     metrics,
@@ -59,7 +71,7 @@ export function createServing(options: ServingOptions): Serving {
     corsOrigin: options.corsOrigin,
     codeVersion: options.codeVersion,
   });
-  return { app, store, metrics, log };
+  return { app, store, metrics, log, feedback };
 }
 
 export interface InferenceServer {

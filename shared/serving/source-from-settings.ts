@@ -3,6 +3,7 @@ import { S3ObjectStore } from '../aws/s3-object-store.ts';
 import type { Params } from '../config/params.ts';
 import type { RuntimeSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
+import type { ObjectStore } from '../ports.ts';
 import { directoryModelSource, type ModelSource, registryModelSource } from './model-source.ts';
 
 /**
@@ -25,4 +26,12 @@ export function modelSourceFor(input: {
   throw new ConfigError(
     'no model to serve: give a model directory (--model <dir> or TEXTOPS_MODEL_DIR), or set TEXTOPS_BUCKET (with AWS_ENDPOINT_URL_S3 for a local store) to follow the registry',
   );
+}
+
+/**
+ * The bucket the server writes feedback into: TEXTOPS_BUCKET (S3, or the local store), also when the model
+ * comes from a directory. Undefined without one: POST /feedback then answers 503 saying so.
+ */
+export function feedbackStoreFor(runtime: RuntimeSettings): ObjectStore | undefined {
+  return runtime.bucket ? new S3ObjectStore(s3Client(runtime), runtime.bucket) : undefined;
 }

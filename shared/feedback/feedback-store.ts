@@ -1,0 +1,105 @@
+import { stringify } from 'csv-stringify/sync';
+import { ConflictError } from '../errors.ts';
+import { FEEDBACK_PREFIX } from '../layout.ts';
+import { sha256 } from '../ml/hash.ts';
+import type { ObjectStore } from '../ports.ts';
+
+/**
+ * Labelled feedback in the bucket: one object per example, `feedback/<model>/items/<sha256>.json`, keyed by the
+ * hash of its text and label and written create-only (`If-None-Match: *`). So any number of servers may write
+ * at once without a lost update or a read-modify-write, and the same example sent twice is stored once: the
+ * second write meets the existing key and is a duplicate.
+ */
+
+export interface FeedbackRecord {
+  /** sha256 of text + NUL + label: the object's name. */
+  id: string;
+  text: string;
+  label: string;
+  /** What the model had answered for this text (the prediction remembered by request id, or made on arrival). */
+  predicted: string;
+  modelVersion: string;
+  /** The predict request the feedback refers to, when it was given by request id. */
+  requestId: string | null;
+  receivedAt: string;
+}
+
+export function feedbackPrefix(modelName: string): string {
+  return `${FEEDBACK_PREFIX}${modelName}/items/`;
+}
+
+export function feedbackId(text: string, label: string): string {
+  return sha256(`${text}\u0000${label}`);
+}
+
+/** Stores one example; `duplicate` when the same text and label are stored already. */
+export async function putFeedback(
+  store: ObjectStore,
+  modelName: string,
+  record: FeedbackRecord,
+): Promise<'stored' | 'duplicate'> {
+  try {
+    await store.put(`${feedbackPrefix(modelName)}${record.id}.json`, `${JSON.stringify(record)}\n`, {
+      contentType: 'application/json',
+      ifNoneMatch: '*',
+    });
+    return 'stored';
+  } catch (error) {
+    if (error instanceof ConflictError) return 'duplicate';
+    throw error;
+  }
+}
+
+/** Reads every stored example of a model, `concurrency` objects at a time; unreadable objects are counted. */
+export async function readFeedback(
+  store: ObjectStore,
+  modelName: string,
+  concurrency = 16,
+): Promise<{ records: FeedbackRecord[]; unreadable: string[] }> {
+  const keys = (await store.list(feedbackPrefix(modelName)))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith('.json'))
+    .sort();
+  const records: FeedbackRecord[] = [];
+  const unreadable: string[] = [];
+  for (let start = 0; start < keys.length; start += concurrency) {
+    const batch = keys.slice(start, start + concurrency);
+    const objects = await Promise.all(batch.map((key) => store.get(key)));
+    objects.forEach((object, i) => {
+      try {
+        const record = object ? (JSON.parse(object.body.toString('utf8')) as FeedbackRecord) : undefined;
+        if (record && typeof record.text === 'string' && typeof record.label === 'string')
+          records.push(record);
+        else unreadable.push(batch[i]);
+      } catch {
+        unreadable.push(batch[i]);
+      }
+    });
+  }
+  return { records, unreadable };
+}
+
+/**
+ * The examples to train on: one per text. When people labelled the same text differently, the latest label
+ * wins (a correction), and the earlier ones are counted as superseded. Ordered by arrival, so the output is the
+ * same for the same store.
+ */
+export function latestPerText(records: readonly FeedbackRecord[]): {
+  examples: FeedbackRecord[];
+  superseded: number;
+} {
+  const byText = new Map<string, FeedbackRecord>();
+  const ordered = [...records].sort(
+    (a, b) => a.receivedAt.localeCompare(b.receivedAt) || a.id.localeCompare(b.id),
+  );
+  for (const r of ordered) {
+    byText.delete(r.text);
+    byText.set(r.text, r);
+  }
+  return { examples: [...byText.values()], superseded: records.length - byText.size };
+}
+
+/** A training CSV (`text,label`, RFC 4180) of feedback examples. */
+export function feedbackCsv(examples: readonly Pick<FeedbackRecord, 'text' | 'label'>[]): string {
+  return stringify([['text', 'label'], ...examples.map((e) => [e.text, e.label])]);
+}
