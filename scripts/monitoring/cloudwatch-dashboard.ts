@@ -212,6 +212,47 @@ export const cloudwatchDashboard = buildDashboard({
       ],
     },
     {
+      title: 'Drift and feedback',
+      panels: [
+        panel(
+          'Drift: PSI against the training data',
+          'Population stability index of live traffic against the model reference (its test split), by feature; above 0.25 a large shift.',
+          8,
+          'short',
+          [cloudwatchQuery('model_drift_psi', 'Maximum', dim('feature'))],
+        ),
+        panel(
+          'Out-of-vocabulary tokens',
+          'Share of cleaned tokens out of the model vocabulary: live against the reference.',
+          8,
+          'percentunit',
+          [cloudwatchQuery('model_drift_oov_rate', 'Average', dim('source'))],
+        ),
+        panel(
+          'Live accuracy from feedback',
+          'Share of the last feedback items the model version had predicted right (per Lambda sandbox).',
+          8,
+          'percentunit',
+          [cloudwatchQuery('model_live_accuracy', 'Average', `v${dim('version')}`)],
+        ),
+        panel(
+          'Feedback received',
+          'Feedback items by outcome: correct, incorrect (stored) or duplicate.',
+          12,
+          'short',
+          [cloudwatchQuery('model_feedback_total', 'Sum', dim('outcome'))],
+          StackingMode.Normal,
+        ),
+        panel(
+          'Drift window',
+          'Predictions in a sandbox drift window (the gauges need drift.min_samples).',
+          12,
+          'short',
+          [cloudwatchQuery('model_drift_window_samples', 'Maximum', 'predictions')],
+        ),
+      ],
+    },
+    {
       title: 'Training pipeline',
       panels: [
         panel(

@@ -273,6 +273,51 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
       ],
     },
     {
+      title: 'Drift and feedback',
+      panels: [
+        series(
+          'Drift: PSI against the training data',
+          'Population stability index between the last drift.window predictions and the served model reference (its test split): class_mix (predicted classes), score (max probability), length (cleaned tokens). Below 0.1 no shift, above 0.25 a large one (TextopsInputDrift).',
+          8,
+          'short',
+          [range(`max by (feature) (job_feature:model_drift_psi:avg{${S}})`, '{{feature}}')],
+        ),
+        series(
+          'Out-of-vocabulary tokens',
+          'Share of cleaned tokens the model has no feature for: live traffic against the reference (TextopsVocabularyDrift fires 5 points above it).',
+          8,
+          'percentunit',
+          [range(`max by (source) (job_source:model_drift_oov_rate:avg{${S}})`, '{{source}}')],
+        ),
+        series(
+          'Live accuracy from feedback',
+          'Share of labelled feedback the model had predicted right: over the last feedback.accuracy_window items per version (gauge), and over every item of the last hour (counters; TextopsLiveAccuracyLow).',
+          8,
+          'percentunit',
+          [
+            range(`max by (version) (job_version:model_live_accuracy:avg{${S}})`, 'v{{version}} window'),
+            range(`max(job:model_feedback_accuracy:ratio_rate1h{${S}})`, 'last hour'),
+          ],
+          { max: 1 },
+        ),
+        series(
+          'Feedback received',
+          'POST /feedback items per time slot: judged correct or incorrect (stored), or duplicates of stored ones.',
+          12,
+          'short',
+          [range(`sum by (outcome) (increase(model_feedback_total{${S}}[$__rate_interval]))`, '{{outcome}}')],
+          { stacking: StackingMode.Normal },
+        ),
+        series(
+          'Drift window',
+          'Predictions in the drift windows of all workers; the PSI and OOV gauges appear once a worker holds drift.min_samples.',
+          12,
+          'short',
+          [range(`sum(model_drift_window_samples{${S}})`, 'predictions')],
+        ),
+      ],
+    },
+    {
       title: 'Cost and capacity',
       panels: [
         series(

@@ -76,7 +76,12 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     dir,
     inferencePort: 0,
-    params: { ...base, serving: { ...base.serving, reload_interval_seconds: 0.3 } },
+    params: {
+      ...base,
+      serving: { ...base.serving, reload_interval_seconds: 0.3 },
+      // A few rounds of traffic fill it, so the drift panels have series.
+      drift: { ...base.drift, min_samples: 10 },
+    },
     retryIntervalMs: 10,
     queueRetryDelayMs: 20,
     writeRuntimeFile: false,
@@ -154,6 +159,8 @@ describe('observability against a real Prometheus', () => {
     const texts = sharedRows('imdb-train.csv.gz')
       .slice(20_000, 20_024)
       .map((r) => r[0]);
+    const labelled = sharedRows('imdb-train.csv.gz').slice(21_000, 21_100);
+    let feedbackSent = 0;
     const predicted = new Set<string>();
     let predictRequests = 0;
     // One round of every kind of request. Rounds are spread over several scrapes: a rate needs two samples
@@ -169,6 +176,10 @@ describe('observability against a real Prometheus', () => {
       expect((await post('/predict', JSON.stringify({ txt: 'typo' }))).status).toBe(400);
       expect((await post('/predict', 'plain text', 'text/plain')).status).toBe(415);
       expect((await fetch(`${runtime.inferenceUrl}/no-such-route`)).status).toBe(404);
+      // Feedback on new texts each round (judged by the version serving then), and one repeated.
+      const items = labelled.slice(feedbackSent, feedbackSent + 3).map(([text, label]) => ({ text, label }));
+      feedbackSent += 3;
+      expect((await post('/feedback', JSON.stringify({ items: [...items, items[0]] }))).status).toBe(201);
       predictRequests += n + 4;
       await eventually('the round scraped', async () => {
         const [sum] = await prometheus.query(
@@ -257,6 +268,12 @@ describe('observability against a real Prometheus', () => {
     expect(versions.filter((s) => sampleValue(s) === 1).map((s) => [s.metric.pod, s.metric.version])).toEqual(
       [[POD, '2']],
     );
+    // Drift: the three PSI features of the served model; live accuracy of v2, from the feedback sent after
+    // its promotion (a new version starts its own window).
+    const psi = await q(byExpr('job_feature:model_drift_psi:avg'));
+    expect(psi.map((s) => s.metric.feature).sort()).toEqual(['class_mix', 'length', 'score']);
+    const accuracy = await q(byExpr('job_version:model_live_accuracy:avg'));
+    expect(accuracy.map((s) => s.metric.version)).toEqual(['2']);
     // Reloads: the loads of v1 and v2 succeeded, none failed.
     const reloads = await prometheus.query(`sum by (result) (model_reload_total{job="${SERVE_JOB}"})`);
     expect(Object.fromEntries(reloads.map((s) => [s.metric.result, sampleValue(s)]))).toEqual({
