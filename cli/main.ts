@@ -5,6 +5,7 @@ import { printable } from '../shared/printable.ts';
 import { registerServe } from '../shared/serving/serve-process.ts';
 import { registerData } from './commands/data.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
+import { registerFeedback } from './commands/feedback.ts';
 import { registerModels } from './commands/models.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerPromote } from './commands/promote.ts';
@@ -34,6 +35,7 @@ registerPromote(program);
 registerRollback(program);
 registerWorker(program);
 registerData(program);
+registerFeedback(program);
 
 try {
   await program.parseAsync(process.argv);

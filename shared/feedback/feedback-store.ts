@@ -103,3 +103,63 @@ export function latestPerText(records: readonly FeedbackRecord[]): {
 export function feedbackCsv(examples: readonly Pick<FeedbackRecord, 'text' | 'label'>[]): string {
   return stringify([['text', 'label'], ...examples.map((e) => [e.text, e.label])]);
 }
+
+/** How the feedback went into a run's training part (recorded in the run's data report). */
+export interface FeedbackMerge {
+  /** Stored items read. */
+  read: number;
+  /** Rows added to the training part. */
+  added: number;
+  /** Items whose text was labelled again later (the latest label is kept). */
+  superseded: number;
+  /** Texts also in the test split: never trained on, so the test stays unseen. */
+  droppedInTest: number;
+  /** Texts already in the training part (the uploaded label stays). */
+  droppedDuplicate: number;
+  /** Labels the uploaded data does not have (the model's classes come from the upload). */
+  droppedUnknownLabel: number;
+  /** Texts outside data.min_text_chars / max_text_chars. */
+  droppedLength: number;
+}
+
+/**
+ * Adds feedback examples to the training part of a split, never to its test part: a text that is in the test
+ * split (or already in training) is left out, as is a label the upload does not have or a text outside the
+ * data's length bounds. Feedback rows carry `row: 0` (they are no row of the uploaded file).
+ */
+export function mergeFeedback<T extends { row: number; text: string; label: string }>(input: {
+  train: readonly T[];
+  test: readonly { text: string }[];
+  labels: readonly string[];
+  records: readonly FeedbackRecord[];
+  minChars: number;
+  maxChars: number;
+}): { train: (T | { row: number; text: string; label: string })[]; merge: FeedbackMerge } {
+  const { examples, superseded } = latestPerText(input.records);
+  const inTest = new Set(input.test.map((e) => e.text));
+  const inTrain = new Set(input.train.map((e) => e.text));
+  const labels = new Set(input.labels);
+  const merge: FeedbackMerge = {
+    read: input.records.length,
+    added: 0,
+    superseded,
+    droppedInTest: 0,
+    droppedDuplicate: 0,
+    droppedUnknownLabel: 0,
+    droppedLength: 0,
+  };
+  const added: { row: number; text: string; label: string }[] = [];
+  for (const e of examples) {
+    const text = e.text.trim();
+    if (inTest.has(text)) merge.droppedInTest++;
+    else if (inTrain.has(text)) merge.droppedDuplicate++;
+    else if (!labels.has(e.label)) merge.droppedUnknownLabel++;
+    else if (text.length < input.minChars || text.length > input.maxChars) merge.droppedLength++;
+    else {
+      inTrain.add(text);
+      added.push({ row: 0, text, label: e.label });
+    }
+  }
+  merge.added = added.length;
+  return { train: [...input.train, ...added], merge };
+}

@@ -1,4 +1,5 @@
 import { NotFoundError } from '../errors.ts';
+import { type FeedbackMerge, mergeFeedback, readFeedback } from '../feedback/feedback-store.ts';
 import { readAndSplitCsv } from '../ml/training.ts';
 import { writeJson, writeJsonLines } from './run-files.ts';
 import { bareEtag, runKeys } from './run-keys.ts';
@@ -35,7 +36,24 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       label: e.label,
       text: e.text,
     });
-    await writeJsonLines(deps.store, keys.trainData, data.train.map(row));
+    // Feedback joins the training part only, after the split: the test split stays the upload's own rows.
+    let train: { row: number; label: string; text: string }[] = data.train;
+    let feedback: FeedbackMerge | null = null;
+    if (params.data.include_feedback) {
+      const { records } = await readFeedback(deps.store, params.model.name);
+      const merged = mergeFeedback({
+        train: data.train,
+        test: data.test,
+        labels: data.labels,
+        records,
+        minChars: params.data.min_text_chars,
+        maxChars: params.data.max_text_chars,
+      });
+      train = merged.train;
+      feedback = merged.merge;
+    }
+    const report = { ...data.report, feedbackRows: feedback?.added ?? 0, ...(feedback ? { feedback } : {}) };
+    await writeJsonLines(deps.store, keys.trainData, train.map(row));
     await writeJsonLines(deps.store, keys.testData, data.test.map(row));
     await writeJson(deps.store, keys.input, {
       runId: payload.runId,
@@ -50,8 +68,8 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       pinned,
       fingerprint: data.fingerprint,
       labels: data.labels,
-      report: data.report,
-      split: { train: data.train.length, test: data.test.length },
+      report,
+      split: { train: train.length, test: data.test.length },
       params,
       codeVersion: deps.codeVersion,
       createdAt: new Date().toISOString(),
@@ -59,15 +77,16 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
     const summary = {
       model: params.model.name,
       rows: data.report.rowsKept,
-      train: data.train.length,
+      train: train.length,
       test: data.test.length,
+      ...(feedback ? { feedbackRows: feedback.added } : {}),
       labels: data.labels,
       fingerprint: data.fingerprint,
       overrides,
     };
     return {
       payload: { ...payload, ingest: summary },
-      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test), ${data.labels.length} classes, text='${data.report.textColumn}' label='${data.report.labelColumn}'${overrides ? `, overrides ${overrides}` : ''}`,
+      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test), ${data.labels.length} classes, text='${data.report.textColumn}' label='${data.report.labelColumn}'${feedback ? `, ${feedback.added} feedback rows added to training (of ${feedback.read}; ${feedback.droppedInTest} in the test split left out)` : ''}${overrides ? `, overrides ${overrides}` : ''}`,
     };
   });
 }
