@@ -8,7 +8,14 @@ import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-o
 import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
 import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
-import { INCOMING_PREFIX, RUNS_PREFIX, registryPrefix, TRAINING_SUFFIXES } from './shared/layout.ts';
+import {
+  FEEDBACK_PREFIX,
+  INCOMING_PREFIX,
+  RETRAIN_UPLOAD_PREFIX,
+  RUNS_PREFIX,
+  registryPrefix,
+  TRAINING_SUFFIXES,
+} from './shared/layout.ts';
 import { runKeys } from './shared/pipeline/run-keys.ts';
 import {
   aslPlaceholder,
@@ -22,6 +29,10 @@ type JsonObject = { [key: string]: Json };
 
 const params = loadParams(new URL('./params.yaml', import.meta.url));
 const MODEL_PREFIX = registryPrefix(params.model.name);
+/** This model's labelled feedback (POST /feedback writes it, ingest reads it with data.include_feedback). */
+const MODEL_FEEDBACK_PREFIX = `${FEEDBACK_PREFIX}${params.model.name}/`;
+/** The retrain trigger's state and records (drift.retrain): the only registry keys the server may write. */
+const MODEL_RETRAIN_PREFIX = `${MODEL_PREFIX}retrain/`;
 const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
 
 /** A CloudWatch alarm on one metric over 5 minutes that notifies the alarm topic; no data is no alarm. */
@@ -65,9 +76,9 @@ const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAcce
   // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
   trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   ingest: {
-    read: [INCOMING_PREFIX, RUNS_PREFIX],
+    read: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
     write: [RUNS_PREFIX],
-    list: [INCOMING_PREFIX, RUNS_PREFIX],
+    list: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
   },
   preprocess: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   'tune-plan': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
@@ -82,7 +93,13 @@ const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAcce
     list: [RUNS_PREFIX, MODEL_PREFIX],
   },
   'record-failure': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
-  predict: { read: [MODEL_PREFIX], list: [MODEL_PREFIX] },
+  // Feedback is written create-only under its own prefix; the retrain trigger (off by default) copies the last
+  // training upload to incoming/retrain-… and records why under registry/<model>/retrain/, nothing else there.
+  predict: {
+    read: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
+    write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
+    list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
+  },
 };
 
 /** Deploy-time choices, from the environment of whoever runs `osls package/deploy` (the deploy workflow). */

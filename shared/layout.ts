@@ -30,6 +30,12 @@ export const BATCH_RESULTS_PREFIX = 'batch-results/';
 /** Reserved for labelled feedback on predictions, the seed of the next training set. */
 export const FEEDBACK_PREFIX = 'feedback/';
 
+/**
+ * Training data the drift retrain trigger writes (`incoming/retrain-<stamp>.csv`): under INCOMING_PREFIX, so the
+ * normal trigger starts the run, and a prefix of its own, so the server may write nothing else there.
+ */
+export const RETRAIN_UPLOAD_PREFIX = `${INCOMING_PREFIX}retrain-`;
+
 /** Every top-level prefix. None starts another, so a scope by one never reaches another's keys. */
 export const BUCKET_PREFIXES = [
   INCOMING_PREFIX,

@@ -31,7 +31,10 @@ export function createLambdaHandler(options: Omit<ServingOptions, 'exposeMetrics
   const handler = async (event: ApiGatewayEvent, context: Context) => {
     await firstLoad;
     await serving.store.refreshIfStale(ttlMs);
-    return (await proxy(event, context)) as ApiGatewayResult;
+    const result = (await proxy(event, context)) as ApiGatewayResult;
+    // A frozen sandbox has no timer: drift.retrain is checked on invocations check_interval_seconds apart.
+    await serving.retrain.checkIfStale();
+    return result;
   };
   return { handler, serving };
 }

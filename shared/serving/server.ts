@@ -11,6 +11,7 @@ import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
 import type { ModelSource } from './model-source.ts';
 import { ModelStore } from './model-store.ts';
+import { RetrainMonitor } from './retrain-monitor.ts';
 
 export interface ServingOptions {
   source: ModelSource;
@@ -34,6 +35,8 @@ export interface Serving {
   metrics: ServingMetrics;
   log: Logger;
   feedback: FeedbackService;
+  /** `drift.retrain`: started by the container server, checked per invocation by the Lambda. */
+  retrain: RetrainMonitor;
 }
 
 /** Builds the model store, metrics and express app; loads nothing yet. */
@@ -71,7 +74,15 @@ export function createServing(options: ServingOptions): Serving {
     corsOrigin: options.corsOrigin,
     codeVersion: options.codeVersion,
   });
-  return { app, store, metrics, log, feedback };
+  const retrain = new RetrainMonitor({
+    store: options.feedbackStore,
+    params: options.params,
+    models: store,
+    metrics,
+    feedback,
+    log,
+  });
+  return { app, store, metrics, log, feedback, retrain };
 }
 
 export interface InferenceServer {
@@ -80,6 +91,8 @@ export interface InferenceServer {
   /** The model store, for callers that want to force a check (`refresh()`) or read what is served. */
   store: ModelStore;
   server: Server;
+  /** The drift retrain check (`check()` forces one). */
+  retrain: RetrainMonitor;
 }
 
 /**
@@ -94,6 +107,7 @@ export async function startInferenceServer(
   const serving = createServing(options);
   await serving.store.refresh();
   serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
+  serving.retrain.start();
   const server = applyHttpTimeouts(createServer(serving.app), servingHttpTimeouts(options.params.serving));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -109,7 +123,11 @@ export async function startInferenceServer(
     url: `http://${shownHost}:${port}`,
     store: serving.store,
     server,
-    close: () => closeGracefully(server, serving.store),
+    retrain: serving.retrain,
+    close: () => {
+      serving.retrain.stop();
+      return closeGracefully(server, serving.store);
+    },
   };
 }
 

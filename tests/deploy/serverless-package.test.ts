@@ -247,7 +247,11 @@ describe('npm run package', () => {
       roleStatements(t, roleOf(handler))
         .filter((s) => [s.Action].flat().includes('s3:PutObject'))
         .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
-    expect(writes('functions/predict/lambda.handler')).toEqual([]);
+    expect(writes('functions/predict/lambda.handler')).toEqual([
+      'feedback/sentiment/*',
+      'registry/sentiment/retrain/*',
+      'incoming/retrain-*',
+    ]);
     expect(writes('functions/train/handler.handler')).toEqual(['runs/*']);
     expect(writes('functions/register/handler.handler')).toEqual(['runs/*', 'registry/sentiment/*']);
     for (const [id] of resourcesOfType(t, 'AWS::IAM::Role'))
