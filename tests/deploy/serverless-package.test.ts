@@ -336,7 +336,12 @@ describe('npm run package', () => {
     });
     const serve = JSON.stringify(roleStatements(prod.template, 'ServeIrsaRole'));
     expect(serve).toContain('registry/sentiment/*');
-    expect(serve).not.toMatch(/PutObject|runs\/|states:|sqs:/);
+    expect(serve).not.toMatch(/runs\/|states:|sqs:/);
+    // Writes: feedback, and the retrain trigger's records and uploads only (as the predict Lambda).
+    const puts = roleStatements(prod.template, 'ServeIrsaRole')
+      .filter((s) => [s.Action].flat().includes('s3:PutObject'))
+      .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
+    expect(puts).toEqual(['feedback/sentiment/*', 'registry/sentiment/retrain/*', 'incoming/retrain-*']);
   });
 
   it('names everything by stage and outputs what operators need', () => {
