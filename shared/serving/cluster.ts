@@ -46,6 +46,39 @@ export interface CollectReply {
   error?: string;
 }
 
+/** Feedback by request id (./cluster-feedback.ts): a worker asks the primary, which asks the other workers. */
+export const PREDICTION_LOOKUP = 'textops:prediction-lookup';
+export const PREDICTION_LOOKUP_REPLY = 'textops:prediction-lookup-reply';
+export const PREDICTION_FIND = 'textops:prediction-find';
+export const PREDICTION_FOUND = 'textops:prediction-found';
+const LOOKUP_TIMEOUT_MS = 1000;
+
+export interface RememberedMessage {
+  texts: readonly string[];
+  labels: readonly string[];
+  version: string;
+}
+export interface PredictionLookup {
+  type: typeof PREDICTION_LOOKUP;
+  id: string;
+  requestId: string;
+}
+export interface PredictionLookupReply {
+  type: typeof PREDICTION_LOOKUP_REPLY;
+  id: string;
+  prediction?: RememberedMessage;
+}
+export interface PredictionFind {
+  type: typeof PREDICTION_FIND;
+  id: string;
+  requestId: string;
+}
+export interface PredictionFound {
+  type: typeof PREDICTION_FOUND;
+  id: string;
+  prediction?: RememberedMessage;
+}
+
 export function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
@@ -109,7 +142,46 @@ export function runPrimary(options: PrimaryOptions): Promise<{ port: number }> {
     return { contentType: merged.contentType, body: await merged.metrics() };
   };
 
+  const finds = new Map<string, (reply: PredictionFound) => void>();
+  /** Asks every other listening worker for a remembered prediction; the first that has it answers. */
+  const lookup = (from: Worker, request: PredictionLookup) => {
+    const targets = [...listeningWorkers].filter((w) => w !== from && w.isConnected());
+    const reply = (prediction?: RememberedMessage) => {
+      if (from.isConnected())
+        from.send({
+          type: PREDICTION_LOOKUP_REPLY,
+          id: request.id,
+          ...(prediction ? { prediction } : {}),
+        } satisfies PredictionLookupReply);
+    };
+    if (targets.length === 0) return reply();
+    const id = randomUUID();
+    let answers = 0;
+    const timer = setTimeout(() => {
+      finds.delete(id);
+      reply();
+    }, LOOKUP_TIMEOUT_MS);
+    finds.set(id, (found) => {
+      answers++;
+      if (found.prediction || answers === targets.length) {
+        clearTimeout(timer);
+        finds.delete(id);
+        reply(found.prediction);
+      }
+    });
+    for (const worker of targets)
+      worker.send({ type: PREDICTION_FIND, id, requestId: request.requestId } satisfies PredictionFind);
+  };
+
   cluster.on('message', async (worker: Worker, message: unknown) => {
+    if (isMessage<PredictionLookup>(message, PREDICTION_LOOKUP)) {
+      lookup(worker, message);
+      return;
+    }
+    if (isMessage<PredictionFound>(message, PREDICTION_FOUND)) {
+      finds.get(message.id)?.(message);
+      return;
+    }
     if (isMessage<CollectReply>(message, COLLECT_REPLY)) {
       collections.get(message.id)?.(worker, message);
       return;

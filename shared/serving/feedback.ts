@@ -120,6 +120,8 @@ export interface FeedbackOptions {
   store: ObjectStore | undefined;
   params: Params;
   metrics: ServingMetrics;
+  /** In a cluster worker: asks the other workers for a request id this one does not remember. */
+  lookup?: (requestId: string) => Promise<RememberedPrediction | undefined>;
 }
 
 /**
@@ -132,7 +134,7 @@ export class FeedbackService {
   readonly recent: RecentPredictions;
   readonly accuracy: AccuracyWindow;
 
-  constructor(private readonly options: FeedbackOptions) {
+  constructor(private options: FeedbackOptions) {
     const f = options.params.feedback;
     this.recent = new RecentPredictions(f.remember_predictions, f.remember_max_chars);
     this.accuracy = new AccuracyWindow(f.accuracy_window);
@@ -140,6 +142,11 @@ export class FeedbackService {
 
   get enabled(): boolean {
     return this.options.store !== undefined;
+  }
+
+  /** Sets how request ids this process does not remember are looked up elsewhere (a cluster's other workers). */
+  useLookup(lookup: (requestId: string) => Promise<RememberedPrediction | undefined>): void {
+    this.options.lookup = lookup;
   }
 
   /** Called after each answered predict request. */
@@ -155,6 +162,19 @@ export class FeedbackService {
         'feedback is stored in the bucket: this server has none (set TEXTOPS_BUCKET)',
       );
     }
+    // Request ids this process does not remember may be another worker's (asked once each, before checking).
+    const elsewhere = new Map<string, RememberedPrediction>();
+    if (this.options.lookup) {
+      const missing = new Set(
+        items.flatMap((i) =>
+          i.requestId !== undefined && !this.recent.get(i.requestId) ? [i.requestId] : [],
+        ),
+      );
+      for (const requestId of missing) {
+        const found = await this.options.lookup(requestId);
+        if (found) elsewhere.set(requestId, found);
+      }
+    }
     const labels = served.model.labels;
     const { min_text_chars } = this.options.params.data;
     const resolved = items.map((item, i) => {
@@ -167,12 +187,12 @@ export class FeedbackService {
         );
       }
       if (item.requestId !== undefined) {
-        const remembered = this.recent.get(item.requestId);
+        const remembered = this.recent.get(item.requestId) ?? elsewhere.get(item.requestId);
         const index = item.index ?? 0;
         if (!remembered) {
           throw new HttpProblem(
             'unknown_request',
-            `${field}.requestId '${item.requestId}' is not among the predictions this server remembers (the last ${this.recent.maxEntries}, up to ${this.recent.maxChars} characters, answered by this process); send {"text", "label"} instead`,
+            `${field}.requestId '${item.requestId}' is not among the predictions this server remembers (the last ${this.recent.maxEntries}, up to ${this.recent.maxChars} characters, answered by this server); send {"text", "label"} instead`,
             { errors: [{ field: `${field}.requestId`, message: 'unknown or forgotten request id' }] },
           );
         }

@@ -6,6 +6,7 @@ import type { Params } from '../config/params.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 import { createApp } from './app.ts';
+import { clusterPredictionLookup } from './cluster-feedback.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
 import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
@@ -63,6 +64,8 @@ export function createServing(options: ServingOptions): Serving {
     params: options.params,
     metrics,
   });
+  // A cluster worker (the same flag as the cluster-wide /metrics) also finds request ids its siblings answered.
+  if (options.clusterMetrics) feedback.useLookup(clusterPredictionLookup(feedback.recent));
   const app = createApp({
     feedback,
     store,
