@@ -11,6 +11,7 @@ import { registerPromote } from './commands/promote.ts';
 import { registerRollback } from './commands/rollback.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerStart } from './commands/start.ts';
+import { registerStep } from './commands/step.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerUpload } from './commands/upload.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -33,6 +34,7 @@ registerModels(program);
 registerPromote(program);
 registerRollback(program);
 registerWorker(program);
+registerStep(program);
 registerData(program);
 
 try {
