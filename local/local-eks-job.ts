@@ -179,10 +179,10 @@ export function localJobRunner(
       });
       if (result.code === 0) {
         return {
+          // The Job as the API server returns it once complete: what was submitted, with its status.
           ResponseBody: {
-            apiVersion: 'batch/v1',
-            kind: 'Job',
-            metadata: { name, namespace },
+            ...(request.Job as Record<string, JsonValue>),
+            metadata: { ...(request.Job?.metadata as Record<string, JsonValue>), namespace },
             status: {
               startTime,
               completionTime: new Date().toISOString(),

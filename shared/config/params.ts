@@ -123,6 +123,7 @@ const costSchema = z
     s3_get_usd: z.number().min(0),
     pod_vcpu_hour_usd: z.number().min(0),
     pod_gb_hour_usd: z.number().min(0),
+    pod_minimum_seconds: z.number().min(0),
   })
   .strict();
 export type CostPrices = z.infer<typeof costSchema>;
@@ -136,6 +137,7 @@ export const DEFAULT_COST: CostPrices = {
   s3_get_usd: 0.0000004,
   pod_vcpu_hour_usd: 0.03238,
   pod_gb_hour_usd: 0.00356,
+  pod_minimum_seconds: 60,
 };
 
 const paramsSchema = z

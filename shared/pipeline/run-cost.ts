@@ -59,8 +59,10 @@ export function runCost(
       lambdaGbSeconds += (usage.memoryMb / 1024) * seconds;
       lambdaRequests += 1;
     } else {
-      podSeconds += seconds;
-      const hours = seconds / 3600;
+      // A pod is billed at least its minimum (Fargate: a minute), whatever the step inside took.
+      const billed = Math.max(seconds, prices.pod_minimum_seconds ?? 0);
+      podSeconds += billed;
+      const hours = billed / 3600;
       podUsd +=
         hours *
         ((usage.vcpu ?? 0) * prices.pod_vcpu_hour_usd + (usage.memoryMb / 1024) * prices.pod_gb_hour_usd);

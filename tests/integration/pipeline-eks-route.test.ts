@@ -6,6 +6,8 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.
 import { type EksConfig, loadParams } from '../../shared/config/params.ts';
 import { executionName, runKeys } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
+import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { runTextops } from '../helpers/cli.ts';
 import { syntheticReviews } from '../helpers/pipeline-run.ts';
 
 /**
@@ -99,6 +101,54 @@ describe('the EKS job route on the local stack', () => {
     expect(trained.trainJob.name.length).toBeLessThanOrEqual(63);
     expect(trained.trainJob.status.succeeded).toBe(1);
     expect(await stack.store.head(runKeys(runId).model)).toBeDefined();
+
+    // Cost: the job's pod recorded its requests (the manifest's downward-API env), the Lambdas their sizes.
+    const eks = loadParams().eks;
+    const train = status?.steps.find((s) => s.name === 'train');
+    expect(train?.usage).toMatchObject({ runtime: 'eks', vcpu: eks.cpu, memoryMb: eks.memory_mb });
+    for (const step of status?.steps.filter((s) => s.name !== 'train') ?? []) {
+      expect(step.usage, step.name).toMatchObject({
+        runtime: 'lambda',
+        memoryMb: PIPELINE_LAMBDAS.find((f) => f.name === step.name)?.memoryMb,
+      });
+      // Every step reads and writes the store (its status at least), counted by the S3 adapter.
+      expect(step.usage?.s3.get, step.name).toBeGreaterThanOrEqual(2);
+      expect(step.usage?.s3.put, step.name).toBeGreaterThanOrEqual(2);
+    }
+    expect(train?.usage?.s3.get).toBeGreaterThanOrEqual(4); // status, input, vectorizer, labels, features
+    const cost = status?.cost;
+    expect(cost).toMatchObject({
+      transitions: history?.states.length,
+      pricesDate: loadParams().cost.prices_date,
+    });
+    expect(cost?.lambdaGbSeconds).toBeGreaterThan(0);
+    expect(cost?.podSeconds).toBeGreaterThan(0);
+    expect(cost?.s3Requests).toBeGreaterThan(30);
+    // Plausible for a 120-row run: well under a cent, dominated by nothing absurd.
+    expect(cost?.usd).toBeGreaterThan(0);
+    expect(cost?.usd).toBeLessThan(0.01);
+    const { cost: topLevel } = await readRun(stack.store, runId);
+    expect(topLevel).toEqual(cost);
+
+    // `textops runs`: the route and the cost, in the list and in the run's summary.
+    const list = await runTextops(['runs', '--runtime-dir', stack.dir]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^RUN\s+STATE\s+SOURCE\s+STARTED \(UTC\)\s+TRAIN\s+COST\s+RESULT$/m);
+    expect(list.stdout).toMatch(
+      new RegExp(
+        `^${runId}\\s+succeeded\\s+incoming/big\\.csv\\s+\\S+ \\S+\\s+eks\\s+\\$0\\.\\d{4}\\s+sentiment v1`,
+        'm',
+      ),
+    );
+    const one = await runTextops(['runs', runId, '--runtime-dir', stack.dir]);
+    expect(one.stdout).toContain(
+      `  route    train on EKS (job ${status?.route?.job}-…): 120 rows > eks.route_above_rows (10); EKS job`,
+    );
+    expect(one.stdout).toMatch(
+      /^ {2}cost {5}\$0\.\d{4} estimated: Lambda \d+\.\d GB-s, EKS \d+\.\d pod-s, 12 state transitions, \d+ S3 requests \(prices of \d{4}-\d{2}-\d{2}\)$/m,
+    );
+    const json = JSON.parse((await runTextops(['runs', '--json', '--runtime-dir', stack.dir])).stdout);
+    expect(json[0].cost).toEqual(cost);
   });
 
   it('keeps Train on its Lambda below the thresholds, saying why', async () => {
