@@ -8,6 +8,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ConflictError, TransientError } from '../errors.ts';
+import { storeRequest } from '../observability/store-requests.ts';
 import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from '../ports.ts';
 
 function status(error: unknown): number | undefined {
@@ -41,6 +42,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {}
 
   async get(key: string): Promise<StoredObject | undefined> {
+    storeRequest('get');
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = Buffer.from(await out.Body!.transformToByteArray());
@@ -52,6 +54,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+    storeRequest('get');
     try {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: etag }),
@@ -66,6 +69,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    storeRequest('head');
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { key, etag: out.ETag ?? '', size: out.ContentLength ?? 0, lastModified: out.LastModified };
@@ -76,6 +80,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<{ etag: string }> {
+    storeRequest('put');
     try {
       const out = await this.client.send(
         new PutObjectCommand({
@@ -98,6 +103,7 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     try {
       do {
+        storeRequest('list');
         const page = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
         );
@@ -113,6 +119,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    storeRequest('delete');
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {

@@ -1,3 +1,5 @@
+import type { RoutePayload } from './plan-route-step.ts';
+
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
  * never travels in the payload (Step Functions caps it at 256 KB); it lives under `runs/<runId>/`.
@@ -18,6 +20,10 @@ export interface RunPayload {
   round?: number;
   batch?: number;
   featurize?: { features: number; nonZeros: number };
+  /** PlanRoute's decision: where Train runs (the TrainRoute Choice reads `route.train`), and the job to run. */
+  route?: RoutePayload;
+  /** What the EKS route's job reported (its name and Kubernetes status), when Train ran there. */
+  trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
   train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
   evaluation?: GateDecision;
   registered?: { model: string; version: number; promoted: boolean };

@@ -65,6 +65,15 @@ export const PIPELINE_LAMBDAS = [
     description: 'fits the TF-IDF vectorizer and writes the training matrix',
   },
   {
+    // Reads input.json's counts and writes one status field: the smallest size does.
+    name: 'plan-route',
+    kind: 'step',
+    handler: 'functions/plan-route/handler.ts',
+    memoryMb: 256,
+    timeoutS: 60,
+    description: "decides where Train runs (its Lambda or an EKS job) from ingest's row and byte counts",
+  },
+  {
     name: 'train',
     kind: 'step',
     handler: 'functions/train/handler.ts',

@@ -24,6 +24,7 @@ const STEPS = [
   'TuneCandidates',
   'TuneSelect',
   'Featurize',
+  'PlanRoute',
   'Train',
   'Evaluate',
   'Register',
@@ -31,6 +32,7 @@ const STEPS = [
 ];
 
 const pass: LambdaHandler = async (event) => event;
+const lambdaRoute: LambdaHandler = async (event) => ({ ...(event as object), route: { train: 'lambda' } });
 
 function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEngineOptions> = {}) {
   return new LocalStateMachine({
@@ -42,8 +44,9 @@ function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEn
         `arn:aws:lambda:us-east-1:000000000000:function:${s.toLowerCase()}`,
       ]),
     ),
-    // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does.
-    functions: { tuneplan: pass, ...functions },
+    // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does; a
+    // PlanRoute that keeps Train on its Lambda.
+    functions: { tuneplan: pass, planroute: lambdaRoute, ...functions },
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:test',
     retryIntervalMs: 1,
   });

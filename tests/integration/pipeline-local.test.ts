@@ -59,10 +59,9 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       model: { name: 'sentiment', version: 1, promoted: true },
     });
     expect(status?.steps.map((s) => [s.name, s.state])).toEqual(
-      ['ingest', 'preprocess', 'tune-plan', 'featurize', 'train', 'evaluate', 'register'].map((n) => [
-        n,
-        'succeeded',
-      ]),
+      ['ingest', 'preprocess', 'tune-plan', 'featurize', 'plan-route', 'train', 'evaluate', 'register'].map(
+        (n) => [n, 'succeeded'],
+      ),
     );
     expect(status?.evaluation).toMatchObject({ passed: true, metric: 'accuracy', productionVersion: null });
     expect(status?.evaluation?.score).toBeGreaterThan(0.75);
@@ -73,6 +72,8 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       'TunePlan',
       'TuneNeeded',
       'Featurize',
+      'PlanRoute',
+      'TrainRoute',
       'Train',
       'Evaluate',
       'Gate',
