@@ -99,6 +99,10 @@ const paramsSchema = z
         dedupe: z.boolean(),
         min_text_chars: z.number().int().min(0),
         max_text_chars: z.number().int().positive(),
+        // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
+        // featurize, evaluate) run as Map items over them. Defaults keep stored params from before valid.
+        shard_rows: z.number().int().min(100).default(20000),
+        shard_concurrency: z.number().int().min(1).max(1000).default(4),
       })
       .strict(),
     clean: z

@@ -112,3 +112,27 @@ export function decodeCsr(buffer: Buffer): CsrMatrix {
   const values = new Float64Array(copy(nnz * 8, offset));
   return { nRows, nCols, indptr, indices, values };
 }
+
+/** The rows of `parts` one after another (same columns), allocated once at the total size. */
+export function stackRows(parts: readonly CsrMatrix[], nCols = parts[0]?.nCols ?? 0): CsrMatrix {
+  let nRows = 0;
+  let nnz = 0;
+  for (const p of parts) {
+    if (p.nCols !== nCols) throw new Error(`cannot stack a matrix of ${p.nCols} columns under ${nCols}`);
+    nRows += p.nRows;
+    nnz += p.indices.length;
+  }
+  const indptr = new Int32Array(nRows + 1);
+  const indices = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  let row = 0;
+  let at = 0;
+  for (const p of parts) {
+    for (let i = 1; i <= p.nRows; i++) indptr[row + i] = at + p.indptr[i];
+    indices.set(p.indices, at);
+    values.set(p.values, at);
+    row += p.nRows;
+    at += p.indices.length;
+  }
+  return { nRows, nCols, indptr, indices, values };
+}

@@ -1,24 +1,32 @@
+import { Readable } from 'node:stream';
 import { NotFoundError } from '../errors.ts';
-import { readAndSplitCsv } from '../ml/training.ts';
-import { writeJson, writeJsonLines } from './run-files.ts';
-import { bareEtag, runKeys } from './run-keys.ts';
+import { type StreamedRow, scanLabelledCsv } from '../ml/csv-stream.ts';
+import { stratifiedTestMask } from '../ml/split.ts';
+import { gzipJsonLines, writeJson } from './run-files.ts';
+import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
 import { effectiveParams } from './run-params.ts';
 import type { RunPayload } from './run-payload.ts';
+import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
 
 /**
- * Ingest: reads the uploaded object (the exact version the event announced), applies its overrides file,
- * checks and splits the data, and writes `input.json` (source, counts, fingerprint, effective params, code
- * version) and the split rows.
+ * Ingest: streams the uploaded object (the exact version the event announced) through the checks, cuts the kept
+ * rows into shards of `data.shard_rows` (JSONL gzip, written as each fills, one PUT at a time in flight), then
+ * decides the stratified split from each row's class (the same rows as the whole-file split) and writes
+ * `data/split.bin`, then `data/shards.json`, then `input.json`: a later step that finds the shard list finds
+ * every shard whole. The file itself is never held in memory.
  */
 export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'ingest', async () => {
     const keys = runKeys(payload.runId);
     const where = `s3://${payload.bucket}/${payload.key}`;
-    const object = await deps.store.get(payload.key);
+    const object = deps.store.getStream
+      ? await deps.store.getStream(payload.key)
+      : await deps.store.get(payload.key).then((o) => o && { ...o, stream: Readable.from([o.body]) });
     if (!object) throw new NotFoundError(`${where} no longer exists (deleted after upload)`);
     if (bareEtag(object.etag) !== bareEtag(payload.etag)) {
+      object.stream.destroy?.();
       throw new NotFoundError(
         `${where} was replaced after this upload (ETag ${bareEtag(payload.etag)} → ${bareEtag(object.etag)}); the newer upload has its own run`,
       );
@@ -29,45 +37,99 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       payload.key,
       deps.baseParams,
     );
-    const data = readAndSplitCsv(object.body, params);
-    const row = (e: { row: number; label: string; text: string }) => ({
-      row: e.row,
-      label: e.label,
-      text: e.text,
+    const shardRows = params.data.shard_rows;
+    const shards: Omit<ShardInfo, 'train' | 'test'>[] = [];
+    let pending: ShardRow[] = [];
+    let inFlight: Promise<unknown> = Promise.resolve();
+    const flush = async () => {
+      const rows = pending;
+      pending = [];
+      const shard = shards.length;
+      shards.push({
+        shard,
+        rows: rows.length,
+        offset: shard * shardRows,
+        firstLine: rows[0].line,
+        lastLine: rows[rows.length - 1].line,
+      });
+      const body = gzipJsonLines(rows);
+      await inFlight;
+      inFlight = deps.store.put(shardKeys(payload.runId, shard).rows, body, {
+        contentType: 'application/x-ndjson',
+      });
+    };
+    const onRow = async (r: StreamedRow) => {
+      pending.push({ row: r.row, line: r.line, label: r.label, text: r.text });
+      if (pending.length === shardRows) await flush();
+    };
+    const scan = await scanLabelledCsv(
+      object.stream,
+      params.data,
+      onRow,
+      (kept) => `, shard ${Math.floor(kept / shardRows)}`,
+    );
+    if (pending.length) await flush();
+    await inFlight;
+    const isTest = stratifiedTestMask(
+      scan.classOf,
+      scan.labels.length,
+      params.data.test_size,
+      params.data.seed,
+    );
+    await deps.store.put(keys.splitMask, Buffer.from(isTest.buffer, isTest.byteOffset, isTest.length), {
+      contentType: 'application/octet-stream',
     });
-    await writeJsonLines(deps.store, keys.trainData, data.train.map(row));
-    await writeJsonLines(deps.store, keys.testData, data.test.map(row));
+    const withSplit: ShardInfo[] = shards.map((s) => {
+      let test = 0;
+      for (let i = s.offset; i < s.offset + s.rows; i++) test += isTest[i];
+      return { ...s, train: s.rows - test, test };
+    });
+    const test = withSplit.reduce((n, s) => n + s.test, 0);
+    const manifest: ShardManifest = {
+      shardRows,
+      rows: scan.report.rowsKept,
+      train: scan.report.rowsKept - test,
+      test,
+      shards: withSplit,
+    };
+    await writeJson(deps.store, keys.shards, manifest);
     await writeJson(deps.store, keys.input, {
       runId: payload.runId,
       source: {
         bucket: payload.bucket,
         key: payload.key,
         etag: bareEtag(payload.etag),
-        bytes: object.body.length,
+        bytes: scan.bytes,
       },
       overrides,
       // Keys the upload's params file set: the Tune stage does not search them.
       pinned,
-      fingerprint: data.fingerprint,
-      labels: data.labels,
-      report: data.report,
-      split: { train: data.train.length, test: data.test.length },
+      fingerprint: scan.fingerprint,
+      labels: scan.labels,
+      report: scan.report,
+      split: { train: manifest.train, test: manifest.test },
+      shards: { count: withSplit.length, rows: shardRows, dedupeBytes: scan.dedupeBytes },
       params,
       codeVersion: deps.codeVersion,
       createdAt: new Date().toISOString(),
     });
     const summary = {
       model: params.model.name,
-      rows: data.report.rowsKept,
-      train: data.train.length,
-      test: data.test.length,
-      labels: data.labels,
-      fingerprint: data.fingerprint,
+      rows: scan.report.rowsKept,
+      train: manifest.train,
+      test: manifest.test,
+      labels: scan.labels,
+      fingerprint: scan.fingerprint,
       overrides,
+      bytes: scan.bytes,
     };
     return {
-      payload: { ...payload, ingest: summary },
-      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test), ${data.labels.length} classes, text='${data.report.textColumn}' label='${data.report.labelColumn}'${overrides ? `, overrides ${overrides}` : ''}`,
+      payload: {
+        ...payload,
+        ingest: summary,
+        shards: shardsPayload(manifest, params.data.shard_concurrency),
+      },
+      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test) in ${withSplit.length} shard${withSplit.length === 1 ? '' : 's'}, ${scan.labels.length} classes, text='${scan.report.textColumn}' label='${scan.report.labelColumn}'${overrides ? `, overrides ${overrides}` : ''}`,
     };
   });
 }

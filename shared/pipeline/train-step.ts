@@ -1,12 +1,13 @@
 import type { DatasetReport } from '../ml/dataset.ts';
 import { TextModel } from '../ml/model.ts';
-import { decodeCsr } from '../ml/sparse.ts';
+import { type CsrMatrix, decodeCsr, stackRows } from '../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
 import { fitClassifier } from '../ml/training.ts';
 import { readJson, readRequired } from './run-files.ts';
-import { bareEtag, runKeys } from './run-keys.ts';
+import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import type { RunPayload } from './run-payload.ts';
+import { readManifest } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
 
@@ -17,9 +18,23 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
     const stored = await readJson<TfidfJson>(deps.store, keys.vectorizer);
-    const { labels, y } = await readJson<{ labels: string[]; y: number[] }>(deps.store, keys.trainLabels);
-    const x = decodeCsr(await readRequired(deps.store, keys.trainFeatures));
-    const classifier = fitClassifier(x, Int32Array.from(y), labels.length, params);
+    // The shards' matrices stacked in shard order: the training rows in file order, as one process would
+    // have featurized them. Past what one Lambda holds, the state machine sends Train elsewhere.
+    const manifest = await readManifest(deps.store, payload.runId);
+    const parts: CsrMatrix[] = [];
+    const ys: number[][] = [];
+    let labels: string[] = [];
+    for (const info of manifest.shards) {
+      const files = shardKeys(payload.runId, info.shard);
+      parts.push(decodeCsr(await readRequired(deps.store, files.features)));
+      const stored = await readJson<{ labels: string[]; y: number[] }>(deps.store, files.labels);
+      labels = stored.labels;
+      ys.push(stored.y);
+    }
+    const x = stackRows(parts);
+    parts.length = 0;
+    const y = Int32Array.from(ys.flat());
+    const classifier = fitClassifier(x, y, labels.length, params);
     const model = TextModel.create({
       labels,
       vectorizer: TfidfVectorizer.fromJSON(stored, 'float64', keys.vectorizer),

@@ -11,7 +11,7 @@ import { validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { applyCandidate } from '../../shared/ml/tune.ts';
-import { executionName, runKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
+import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
 import { tuneCandidatesStep } from '../../shared/pipeline/tune-candidates-step.ts';
 import type { StoredPlan } from '../../shared/pipeline/tune-plan-step.ts';
@@ -248,9 +248,9 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       reason: 'tune.enabled is false',
     });
 
-    // The same definition without the Tune stage: Preprocess goes straight to Featurize, as before it existed.
+    // The same definition without the Tune stage: Preprocess goes straight to FeaturizeCount, as before it existed.
     const before = JSON.parse(ASL) as { States: Record<string, Record<string, unknown>> };
-    before.States.Preprocess.Next = 'Featurize';
+    before.States.Preprocess.Next = 'FeaturizeCount';
     for (const name of ['TunePlan', 'TuneNeeded', 'Tune', 'TuneSelect']) delete before.States[name];
     const without = await stage('no-tune-stage', off);
     const old = engine(JSON.stringify(before));
@@ -259,8 +259,13 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
 
     const bytes = async (runId: string, key: keyof ReturnType<typeof runKeys>) =>
       (await runtime.store.get(runKeys(runId)[key]))!.body;
-    for (const key of ['vectorizer', 'trainFeatures', 'trainLabels'] as const)
-      expect((await bytes(withStage.runId, key)).equals(await bytes(without.runId, key)), key).toBe(true);
+    expect(
+      (await bytes(withStage.runId, 'vectorizer')).equals(await bytes(without.runId, 'vectorizer')),
+    ).toBe(true);
+    for (const key of ['features', 'labels'] as const) {
+      const file = async (runId: string) => (await runtime.store.get(shardKeys(runId, 0)[key]))!.body;
+      expect((await file(withStage.runId)).equals(await file(without.runId)), key).toBe(true);
+    }
     // The model artifact too, but for its lineage (run id, source key) and creation time.
     const artifact = async (runId: string) => {
       const doc = JSON.parse((await bytes(runId, 'model')).toString('utf8')) as Record<string, unknown>;
