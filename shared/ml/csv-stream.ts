@@ -131,7 +131,27 @@ export async function scanLabelledCsv(
           ),
     ),
   );
-  const parser = parse({ bom: true, skip_empty_lines: true, relax_quotes: false, info: true });
+  // A malformed record is skipped by the parser and reported in order: the records before it are still taken
+  // (so the shard it falls in is known), then it is refused before any record after it.
+  const parser = parse({
+    bom: true,
+    skip_empty_lines: true,
+    relax_quotes: false,
+    info: true,
+    skip_records_with_error: true,
+  });
+  let malformed: (Error & { lines?: number; code?: string }) | undefined;
+  parser.on('skip', (error: Error) => {
+    malformed ??= error;
+  });
+  const refuse = async (e: Error & { lines?: number; code?: string }): Promise<never> => {
+    // Rows still in the detection sample are checked first, so `kept` places the bad row in its shard.
+    if (!checker && header) await startChecking().catch(() => undefined);
+    const at = e.lines ? ` near line ${e.lines}${where(kept)}` : '';
+    throw new InvalidDatasetError(`malformed CSV${at}: ${e.message}`, {
+      details: { line: e.lines, code: e.code },
+    });
+  };
   utf8.on('error', (e) => parser.destroy(e));
   (stream as Readable).pipe(utf8).pipe(parser);
 
@@ -174,6 +194,7 @@ export async function scanLabelledCsv(
       info: { lines: number };
     }>) {
       const line = info.lines - newlines(record);
+      if (malformed?.lines !== undefined && line > malformed.lines) await refuse(malformed);
       if (header === undefined) {
         header = record.map((h) => h.trim());
         continue;
@@ -188,11 +209,9 @@ export async function scanLabelledCsv(
     if (error instanceof InvalidDatasetError) throw error;
     const e = error as Error & { lines?: number; code?: string };
     if (!e.code?.startsWith('CSV_')) throw error;
-    const at = e.lines ? ` near line ${e.lines}${where(kept)}` : '';
-    throw new InvalidDatasetError(`malformed CSV${at}: ${e.message}`, {
-      details: { line: e.lines, code: e.code },
-    });
+    await refuse(e);
   }
+  if (malformed) await refuse(malformed);
   if (!checker) {
     checkHeader(header === undefined ? [] : [header, ...sample.map((s) => s.fields)]);
     await startChecking();
