@@ -1,6 +1,7 @@
+import { NotFoundError } from '../errors.ts';
 import type { DatasetReport } from '../ml/dataset.ts';
 import { TextModel } from '../ml/model.ts';
-import { type CsrMatrix, decodeCsr, stackRows } from '../ml/sparse.ts';
+import { CsrStacker } from '../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
 import { fitClassifier } from '../ml/training.ts';
 import { readJson, readRequired } from './run-files.ts';
@@ -19,21 +20,34 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
     const stored = await readJson<TfidfJson>(deps.store, keys.vectorizer);
     // The shards' matrices stacked in shard order: the training rows in file order, as one process would
-    // have featurized them. Past what one Lambda holds, the state machine sends Train elsewhere.
+    // have featurized them, allocated once from the files' sizes. Past what one Lambda holds, the state
+    // machine sends Train elsewhere.
     const manifest = await readManifest(deps.store, payload.runId);
-    const parts: CsrMatrix[] = [];
-    const ys: number[][] = [];
+    const sizes = await Promise.all(
+      manifest.shards.map(async (info) => {
+        const file = shardKeys(payload.runId, info.shard).features;
+        const head = await deps.store.head(file);
+        if (!head) throw new NotFoundError(`the run file ${file} is missing`);
+        return CsrStacker.nnzOf(head.size, info.train);
+      }),
+    );
+    const stacker = new CsrStacker(
+      manifest.train,
+      sizes.reduce((a, b) => a + b, 0),
+      stored.vocabulary.length,
+    );
+    const y = new Int32Array(manifest.train);
     let labels: string[] = [];
+    let row = 0;
     for (const info of manifest.shards) {
       const files = shardKeys(payload.runId, info.shard);
-      parts.push(decodeCsr(await readRequired(deps.store, files.features)));
-      const stored = await readJson<{ labels: string[]; y: number[] }>(deps.store, files.labels);
-      labels = stored.labels;
-      ys.push(stored.y);
+      stacker.add(await readRequired(deps.store, files.features));
+      const part = await readJson<{ labels: string[]; y: number[] }>(deps.store, files.labels);
+      labels = part.labels;
+      y.set(part.y, row);
+      row += part.y.length;
     }
-    const x = stackRows(parts);
-    parts.length = 0;
-    const y = Int32Array.from(ys.flat());
+    const x = stacker.build();
     const classifier = fitClassifier(x, y, labels.length, params);
     const model = TextModel.create({
       labels,
