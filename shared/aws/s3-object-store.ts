@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -9,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { ConflictError, TransientError } from '../errors.ts';
 import { storeRequest } from '../observability/store-requests.ts';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from '../ports.ts';
+import type { ObjectInfo, ObjectStore, PutOptions, StoredObject, StreamedObject } from '../ports.ts';
 
 function status(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
@@ -47,6 +48,18 @@ export class S3ObjectStore implements ObjectStore {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = Buffer.from(await out.Body!.transformToByteArray());
       return { body, etag: out.ETag ?? '', lastModified: out.LastModified };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      return translate(error, `get s3://${this.bucket}/${key}`);
+    }
+  }
+
+  async getStream(key: string): Promise<StreamedObject | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // In Node the SDK's body is an http.IncomingMessage: a Readable, read as it arrives.
+      const stream = out.Body as unknown as Readable;
+      return { stream, etag: out.ETag ?? '' };
     } catch (error) {
       if (isMissing(error)) return undefined;
       return translate(error, `get s3://${this.bucket}/${key}`);

@@ -207,6 +207,10 @@ const paramsSchema = z
         max_text_chars: z.number().int().positive(),
         // Added later: defaults keep older params files and stored run params valid.
         include_feedback: z.boolean().default(false),
+        // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
+        // featurize, evaluate) run as Map items over them. Defaults keep stored params from before valid.
+        shard_rows: z.number().int().min(100).default(20000),
+        shard_concurrency: z.number().int().min(1).max(1000).default(4),
       })
       .strict(),
     clean: z

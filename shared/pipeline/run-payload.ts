@@ -13,6 +13,12 @@ export interface RunPayload {
   size?: number;
   versionId?: string;
   ingest?: IngestSummary;
+  /** Ingest's shards: the per-shard Maps' items (one small pointer each) and their concurrency. */
+  shards?: ShardsPayload;
+  /** Set on a per-shard Map item: which shard this invocation works on. */
+  shard?: number;
+  /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
+  phase?: 'count' | 'transform';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
   /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
   tune?: TunePayload;
@@ -29,6 +35,12 @@ export interface RunPayload {
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
+}
+
+export interface ShardsPayload {
+  count: number;
+  items: { shard: number }[];
+  maxConcurrency: number;
 }
 
 export interface TunePayload {
@@ -50,6 +62,8 @@ export interface IngestSummary {
   labels: string[];
   fingerprint: string;
   overrides: string | null;
+  /** Bytes of the uploaded object as stored (absent in runs before streaming ingest). */
+  bytes?: number;
 }
 
 /** The quality gate's decision, with both numbers it compared. */

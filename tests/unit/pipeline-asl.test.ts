@@ -149,7 +149,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(S.TuneNeeded).toMatchObject({
       Type: 'Choice',
       Choices: [{ Variable: '$.tune.batches[0]', IsPresent: true, Next: 'Tune' }],
-      Default: 'Featurize',
+      Default: 'FeaturizeCount',
     });
     expect(S.Tune).toMatchObject({
       Type: 'Map',
@@ -214,6 +214,36 @@ describe('statemachines/training-pipeline.asl.json', () => {
     const params = loadParams();
     expect(params.eks.active_deadline_seconds).toBeLessThan(job.TimeoutSeconds);
     expect(job.TimeoutSeconds).toBeLessThan((definition as { TimeoutSeconds?: number }).TimeoutSeconds ?? 0);
+  });
+
+  it('runs preprocess, both featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
+    const S = definition.States as Record<string, State>;
+    const shardMaps = {
+      Preprocess: ['PreprocessShard', 'TunePlan', undefined],
+      FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeVocabulary', 'count'],
+      Featurize: ['FeaturizeShard', 'PlanRoute', 'transform'],
+      Evaluate: ['EvaluateShard', 'EvaluateMerge', undefined],
+    } as const;
+    for (const [name, [inner, next, phase]] of Object.entries(shardMaps)) {
+      expect(S[name], name).toMatchObject({
+        Type: 'Map',
+        ItemsPath: '$.shards.items',
+        // MaxConcurrency from params (data.shard_concurrency), through Ingest's output.
+        MaxConcurrencyPath: '$.shards.maxConcurrency',
+        ResultPath: null,
+        Next: next,
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+      });
+      const selector = S[name].ItemSelector as Record<string, string>;
+      expect(selector['shard.$'], name).toBe('$$.Map.Item.Value.shard');
+      expect(selector.phase, name).toBe(phase);
+      const task = S[name].ItemProcessor?.States[inner] as State;
+      // A failing shard is retried on transient errors before the Map fails the run.
+      expect((task.Retry as { ErrorEquals: string[] }[])[0].ErrorEquals, name).toContain('TransientError');
+    }
+    expect(S.FeaturizeVocabulary).toMatchObject({ Type: 'Task', Next: 'Featurize' });
+    expect(S.Train.Next).toBe('Evaluate');
+    expect(S.EvaluateMerge).toMatchObject({ Type: 'Task', Next: 'Gate' });
   });
 
   it('passes pointers only: no Task state carries data inline', () => {
