@@ -18,7 +18,7 @@ export interface RunCost {
 /**
  * The state transitions of a run, from its status: one per Task entered (each step record, a Map's batches
  * included), plus the states that record no step: TuneNeeded after TunePlan and after each TuneSelect, the Tune
- * Map once per round, TrainRoute, Gate, RecordFailure, and the end state. What Step Functions would bill for
+ * Map once per round, each per-shard Map state once, TrainRoute, Gate, RecordFailure, and the end state. What Step Functions would bill for
  * the same path; AWS's execution history has the exact count.
  */
 export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>): number {
@@ -27,6 +27,13 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>):
   let transitions = status.steps.length;
   if (count('tune-plan') > 0) transitions += 1 + rounds; // TuneNeeded
   transitions += rounds; // the Tune Map state
+  // Each per-shard Map state (Preprocess, FeaturizeCount, Featurize, Evaluate) once, besides its items.
+  const shardMaps = new Set(
+    status.steps.flatMap((s) =>
+      s.part && /shard \d+$/.test(s.part) ? [`${s.name} ${s.part.replace(/shard \d+$/, '')}`] : [],
+    ),
+  );
+  transitions += shardMaps.size;
   if (count('plan-route') > 0) transitions += 1; // TrainRoute
   if (count('evaluate') > 0) transitions += 1; // Gate
   if (status.state === 'failed') transitions += 1; // RecordFailure

@@ -72,21 +72,38 @@ describe('the EKS job route on the local stack', () => {
       job: expect.stringMatching(/^textops-train-[a-z0-9]{1,8}$/),
     });
     expect(status?.route?.reason).toBe('120 rows > eks.route_above_rows (10); EKS job');
-    expect(status?.steps.map((s) => [s.name, s.state])).toEqual(
-      ['ingest', 'preprocess', 'tune-plan', 'featurize', 'plan-route', 'train', 'evaluate', 'register'].map(
-        (n) => [n, 'succeeded'],
-      ),
+    expect(status?.steps.map((s) => [s.part ? `${s.name} ${s.part}` : s.name, s.state])).toEqual(
+      [
+        'ingest',
+        'preprocess shard 0',
+        'tune-plan',
+        'featurize count shard 0',
+        'featurize vocabulary',
+        'featurize transform shard 0',
+        'plan-route',
+        'train',
+        'evaluate shard 0',
+        'evaluate',
+        'register',
+      ].map((n) => [n, 'succeeded']),
     );
     expect(history?.states.map((s) => s.name)).toEqual([
       'Ingest',
       'Preprocess',
+      'PreprocessShard',
       'TunePlan',
       'TuneNeeded',
+      'FeaturizeCount',
+      'FeaturizeCountShard',
+      'FeaturizeVocabulary',
       'Featurize',
+      'FeaturizeShard',
       'PlanRoute',
       'TrainRoute',
       'TrainOnEks',
       'Evaluate',
+      'EvaluateShard',
+      'EvaluateMerge',
       'Gate',
       'RegisterAndPromote',
       'Promoted',
@@ -145,7 +162,7 @@ describe('the EKS job route on the local stack', () => {
       `  route    train on EKS (job ${status?.route?.job}-…): 120 rows > eks.route_above_rows (10); EKS job`,
     );
     expect(one.stdout).toMatch(
-      /^ {2}cost {5}\$0\.\d{4} estimated: Lambda \d+\.\d GB-s, EKS \d+\.\d pod-s, 12 state transitions, \d+ S3 requests \(prices of \d{4}-\d{2}-\d{2}\)$/m,
+      /^ {2}cost {5}\$0\.\d{4} estimated: Lambda \d+\.\d GB-s, EKS \d+\.\d pod-s, 19 state transitions, \d+ S3 requests \(prices of \d{4}-\d{2}-\d{2}\)$/m,
     );
     const json = JSON.parse((await runTextops(['runs', '--json', '--runtime-dir', stack.dir])).stdout);
     expect(json[0].cost).toEqual(cost);
