@@ -85,6 +85,7 @@ const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAcce
   'tune-candidates': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   'tune-select': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   featurize: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+  'plan-route': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   train: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   evaluate: { read: [RUNS_PREFIX, MODEL_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX, MODEL_PREFIX] },
   register: {
@@ -110,8 +111,40 @@ interface DeployOptions {
   alarmEmail?: string;
   /** The EKS cluster's OIDC issuer (`oidc.eks.<region>.amazonaws.com/id/<id>`): creates the pods' IRSA roles. */
   eksOidcProvider?: string;
+  /**
+   * The cluster heavy steps run on as Kubernetes Jobs (the state machine's eks:runJob.sync route); without it
+   * every step stays on Lambda. Its API endpoint and CA data go to the plan-route Lambda, which hands them to
+   * the Task; the image defaults to this stack's repository at the deployed commit.
+   */
+  eksCluster?: { name: string; endpoint: string; certificateAuthority: string; image?: string };
   throttle: { rate: number; burst: number };
   codeVersion: string;
+}
+
+/** TEXTOPS_EKS_CLUSTER_NAME with its endpoint and CA data: all three, or none (the route off). */
+function readEksCluster(env: NodeJS.ProcessEnv): DeployOptions['eksCluster'] {
+  const names = ['TEXTOPS_EKS_CLUSTER_NAME', 'TEXTOPS_EKS_ENDPOINT', 'TEXTOPS_EKS_CERTIFICATE_AUTHORITY'];
+  const [name, endpoint, certificateAuthority] = names.map((n) =>
+    getOptionalStringFromEnv(n, undefined, env),
+  );
+  if (!name && !endpoint && !certificateAuthority) return undefined;
+  const missing = names.filter((_, i) => ![name, endpoint, certificateAuthority][i]);
+  if (missing.length > 0)
+    throw new ConfigError(`the EKS job route needs ${names.join(', ')}: ${missing.join(', ')} not set`);
+  if (!/^https:\/\//.test(endpoint!))
+    throw new ConfigError(
+      `environment variable TEXTOPS_EKS_ENDPOINT must be the cluster's https:// API endpoint`,
+    );
+  if (!getOptionalStringFromEnv('TEXTOPS_EKS_OIDC_PROVIDER', undefined, env))
+    throw new ConfigError(
+      'the EKS job route needs TEXTOPS_EKS_OIDC_PROVIDER: the job reads and writes the bucket through its IRSA role',
+    );
+  return {
+    name: name!,
+    endpoint: endpoint!,
+    certificateAuthority: certificateAuthority!,
+    image: getOptionalStringFromEnv('TEXTOPS_JOB_IMAGE', undefined, env),
+  };
 }
 
 function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployOptions {
@@ -143,6 +176,7 @@ function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployOptions 
       /^https:\/\//,
       '',
     ),
+    eksCluster: readEksCluster(env),
     throttle: {
       rate: positive('TEXTOPS_API_RATE_LIMIT', 50),
       burst: positive('TEXTOPS_API_BURST_LIMIT', 100),
@@ -350,6 +384,57 @@ const OPERATOR_RETRY_POLICY: JsonObject = {
   },
 };
 
+/** The Kubernetes group the state machine's role is mapped to; k8s/base/pipeline-job-rbac.yaml binds it. */
+const PIPELINE_K8S_GROUP = 'textops-pipeline';
+
+/**
+ * The EKS job route, when a cluster is named: the state machine may describe that cluster (its eks:runJob.sync
+ * Task), and an access entry maps its role to the Kubernetes group k8s/base binds to creating and reading Jobs
+ * (and their pods' logs) in the textops namespace — the cluster must accept access entries (authentication
+ * mode API or API_AND_CONFIG_MAP).
+ */
+function eksJobRoute(cluster: DeployOptions['eksCluster']): {
+  statements: JsonObject[];
+  resources: JsonObject;
+  environment: JsonObject;
+} {
+  if (!cluster) return { statements: [], resources: {}, environment: {} };
+  return {
+    statements: [
+      {
+        Effect: 'Allow',
+        Action: ['eks:DescribeCluster'],
+        Resource: sub(
+          `arn:\${AWS::Partition}:eks:\${AWS::Region}:\${AWS::AccountId}:cluster/${cluster.name}`,
+        ),
+      },
+    ],
+    resources: {
+      TrainingPipelineAccessEntry: {
+        Type: 'AWS::EKS::AccessEntry',
+        Properties: {
+          ClusterName: cluster.name,
+          PrincipalArn: arn('TrainingPipelineRole'),
+          Type: 'STANDARD',
+          KubernetesGroups: [PIPELINE_K8S_GROUP],
+        },
+      },
+    },
+    environment: {
+      TEXTOPS_EKS_CLUSTER_NAME: cluster.name,
+      TEXTOPS_EKS_ENDPOINT: cluster.endpoint,
+      TEXTOPS_EKS_CERTIFICATE_AUTHORITY: cluster.certificateAuthority,
+      // The image the deploy workflow pushes for this commit (tags are immutable), unless one is named.
+      TEXTOPS_JOB_IMAGE:
+        cluster.image ??
+        ({
+          'Fn::Join': [':', [{ 'Fn::GetAtt': ['ImageRepository', 'RepositoryUri'] }, options.codeVersion]],
+        } as Json),
+    },
+  };
+}
+const eksRoute = eksJobRoute(options.eksCluster);
+
 /** The EKS fallback's identities, when a cluster is named: `textops serve` reads the registry, `worker` = trigger. */
 function eksResources(provider: string | undefined): { resources: JsonObject; outputs: JsonObject } {
   if (!provider) return { resources: {}, outputs: {} };
@@ -361,6 +446,8 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
         START_TRAINING,
         ...bucketStatements(BUCKET_ACCESS.trigger),
       ]),
+      // The EKS route's jobs (`textops step train`): what the train Lambda may do in the bucket, nothing more.
+      PipelineJobIrsaRole: irsaRole(provider, 'textops-pipeline-job', bucketStatements(BUCKET_ACCESS.train)),
     },
     outputs: {
       ServeIrsaRoleArn: {
@@ -370,6 +457,10 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
       WorkerIrsaRoleArn: {
         Description: 'k8s: textops-worker service account role',
         Value: arn('WorkerIrsaRole'),
+      },
+      PipelineJobIrsaRoleArn: {
+        Description: "k8s: textops-pipeline-job service account role (the EKS route's jobs)",
+        Value: arn('PipelineJobIrsaRole'),
       },
     },
   };
@@ -386,6 +477,8 @@ const stepFunctions = Object.fromEntries(
       memorySize: f.memoryMb,
       timeout: f.timeoutS,
       role: roleLogicalId(f.key),
+      // plan-route hands the EKS route's cluster and image to the state machine's job Task.
+      ...(f.name === 'plan-route' && options.eksCluster ? { environment: eksRoute.environment } : {}),
     },
   ]),
 );
@@ -687,6 +780,7 @@ const serverlessConfiguration = {
                       { 'Fn::Join': ['', [arn(lambdaLogicalId(key)), ':*']] },
                     ]),
                   },
+                  ...eksRoute.statements,
                   // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
                   {
                     Effect: 'Allow',
@@ -729,6 +823,7 @@ const serverlessConfiguration = {
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
       OperatorRetryPolicy: OPERATOR_RETRY_POLICY,
       ...eks.resources,
+      ...eksRoute.resources,
       ImageRepository: {
         Type: 'AWS::ECR::Repository',
         Properties: {

@@ -12,6 +12,7 @@ import { registerPromote } from './commands/promote.ts';
 import { registerRollback } from './commands/rollback.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerStart } from './commands/start.ts';
+import { registerStep } from './commands/step.ts';
 import { registerTrain } from './commands/train.ts';
 import { registerUpload } from './commands/upload.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -34,6 +35,7 @@ registerModels(program);
 registerPromote(program);
 registerRollback(program);
 registerWorker(program);
+registerStep(program);
 registerData(program);
 registerFeedback(program);
 

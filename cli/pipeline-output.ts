@@ -1,3 +1,4 @@
+import { formatUsd, type RunCost } from '../shared/pipeline/run-cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run-history.ts';
 import type { GateDecision } from '../shared/pipeline/run-payload.ts';
 import { type RunStatus, stepLabel } from '../shared/pipeline/run-status.ts';
@@ -125,10 +126,20 @@ export function formatRun(
         .split('\n')
         .map((l) => `  ${l}`),
     );
+  if (status.route)
+    lines.push(
+      `  route    train on ${status.route.train === 'eks' ? `EKS${status.route.job ? ` (job ${status.route.job}-…)` : ''}` : 'Lambda'}: ${status.route.reason}`,
+    );
+  if (status.cost) lines.push(`  cost     ${formatCost(status.cost)}`);
   if (status.error)
     lines.push(
       `  error    ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
     );
   if (status.message) lines.push(`  ${status.message}`);
   return lines.join('\n');
+}
+
+/** A run's estimated cost and its parts, in one line. */
+export function formatCost(cost: RunCost): string {
+  return `${formatUsd(cost.usd)} estimated: Lambda ${cost.lambdaGbSeconds.toFixed(1)} GB-s, EKS ${cost.podSeconds.toFixed(1)} pod-s, ${cost.transitions} state transitions, ${cost.s3Requests} S3 requests (prices of ${cost.pricesDate})`;
 }

@@ -1,6 +1,7 @@
 import { handler as evaluate } from '../functions/evaluate/handler.ts';
 import { handler as featurize } from '../functions/featurize/handler.ts';
 import { handler as ingest } from '../functions/ingest/handler.ts';
+import { handler as planRoute } from '../functions/plan-route/handler.ts';
 import { handler as preprocess } from '../functions/preprocess/handler.ts';
 import { handler as recordFailure } from '../functions/record-failure/handler.ts';
 import { handler as register } from '../functions/register/handler.ts';
@@ -19,6 +20,7 @@ const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   'tune-candidates': tuneCandidates as LambdaHandler,
   'tune-select': tuneSelect as LambdaHandler,
   featurize: featurize as LambdaHandler,
+  'plan-route': planRoute as LambdaHandler,
   train: train as LambdaHandler,
   evaluate: evaluate as LambdaHandler,
   register: register as LambdaHandler,

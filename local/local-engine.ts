@@ -14,7 +14,7 @@ import type { PipelineStarter } from '../shared/ports.ts';
 /** A Lambda handler as the engine calls it: the same module AWS would run. */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
-type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 export interface LocalEngineOptions {
   /** The ASL text with `${…}` placeholders, exactly as deployed. */
@@ -39,7 +39,16 @@ export interface LocalEngineOptions {
   loadExecution?: (name: string) => Promise<{ input: unknown; history?: ExecutionHistory } | undefined>;
   /** Overrides every Retry interval (tests); undefined keeps the definition's backoff. */
   retryIntervalMs?: number;
+  /**
+   * Runs an `arn:aws:states:::eks:runJob.sync` Task: gets the Task's resolved Parameters (ClusterName, Endpoint,
+   * Namespace, Job…) and answers as the integration does (`{ResponseBody: <the finished Job>, logs}`), or throws
+   * the job's failure. Without it such a Task fails, naming the state.
+   */
+  runJob?: (request: JsonValue) => Promise<JsonValue>;
 }
+
+/** The integration a Task state runs as a Kubernetes Job on EKS instead of a Lambda. */
+export const EKS_RUN_JOB = /^arn:aws:states:::eks:runJob(\.sync)?$/;
 
 /** Replaces `${Name}` placeholders; an unknown one is an error, as a deploy with a missing substitution is. */
 export function substitute(definition: string, values: Record<string, string>): string {
@@ -79,8 +88,25 @@ export function startingAt(definition: StateMachineDefinition, startAt: string):
 
 type StatesJson = Record<
   string,
-  { Type: string; ItemProcessor?: { States: StatesJson }; Iterator?: { States: StatesJson } }
+  {
+    Type: string;
+    Resource?: string;
+    ItemProcessor?: { States: StatesJson };
+    Iterator?: { States: StatesJson };
+  }
 >;
+
+/** The Task states, at any depth, whose Resource matches `resource`. */
+export function tasksWithResource(states: StatesJson, resource: RegExp): Set<string> {
+  const found = new Set<string>();
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task' && resource.test(state.Resource ?? '')) found.add(name);
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (state.Type === 'Map' && inner)
+      for (const n of tasksWithResource(inner.States, resource)) found.add(n);
+  }
+  return found;
+}
 
 /**
  * The Task states of a definition → the Map state whose ItemProcessor holds them (undefined at the top level).
@@ -129,12 +155,15 @@ export class LocalStateMachine implements PipelineStarter {
   private readonly active = new Set<string>();
   /** Every Task state, those inside a Map's ItemProcessor too, with the Map state that runs it (if any). */
   private readonly taskStates: Map<string, string | undefined>;
+  /** The Task states that run a Kubernetes Job (eks:runJob) rather than invoke a Lambda. */
+  private readonly jobStates: Set<string>;
 
   constructor(private readonly options: LocalEngineOptions) {
     this.definition = JSON.parse(
       substitute(options.definition, options.substitutions),
     ) as StateMachineDefinition;
     this.taskStates = taskStatesOf(this.definition.States as unknown as StatesJson);
+    this.jobStates = tasksWithResource(this.definition.States as unknown as StatesJson, EKS_RUN_JOB);
   }
 
   private mapStates(): string[] {
@@ -318,6 +347,15 @@ export class LocalStateMachine implements PipelineStarter {
     };
   }
 
+  private async runJob(state: string, request: JsonValue): Promise<JsonValue> {
+    if (!this.options.runJob) {
+      const error = new Error(`${state} runs an EKS job, and this engine has no job runner`);
+      error.name = 'States.TaskFailed';
+      throw error;
+    }
+    return this.options.runJob(request);
+  }
+
   private async execute(
     name: string,
     input: JsonValue,
@@ -373,7 +411,7 @@ export class LocalStateMachine implements PipelineStarter {
         : () => history.states.at(-1)?.name === state;
       while (!entered()) await tick;
       await saving;
-      return this.invoke(payload);
+      return this.jobStates.has(state) ? this.runJob(state, payload) : this.invoke(payload);
     };
     const taskNames = [...this.taskStates.keys()];
     const execution = machine.run(resume ? resume.stateInput : input, {

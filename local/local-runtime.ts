@@ -23,6 +23,7 @@ import { startInferenceServer } from '../shared/serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
 import { LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
+import { localJobRunner } from './local-eks-job.ts';
 import { LocalStateMachine } from './local-engine.ts';
 import { LocalQueue } from './local-queue.ts';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from './local-s3.ts';
@@ -152,7 +153,23 @@ const ENV_KEYS = [
   'AWS_SECRET_ACCESS_KEY',
   'TEXTOPS_BUCKET',
   'TEXTOPS_STATE_MACHINE_ARN',
+  'TEXTOPS_EKS_CLUSTER_NAME',
+  'TEXTOPS_EKS_ENDPOINT',
+  'TEXTOPS_EKS_CERTIFICATE_AUTHORITY',
+  'TEXTOPS_JOB_IMAGE',
 ] as const;
+
+/**
+ * The EKS route's cluster, locally: the local engine runs `eks:runJob.sync` Tasks as child processes of the CLI
+ * bundle (local/local-eks-job.ts), so plan-route sees a cluster, named for what it is. The Task hands these
+ * values to the runner, which needs none of them.
+ */
+const LOCAL_EKS_CLUSTER = {
+  TEXTOPS_EKS_CLUSTER_NAME: 'textops-local',
+  TEXTOPS_EKS_ENDPOINT: 'local://child-process',
+  TEXTOPS_EKS_CERTIFICATE_AUTHORITY: 'none',
+  TEXTOPS_JOB_IMAGE: 'textops:local',
+} as const;
 
 /**
  * The embedded local runtime (`textops start`): a local S3-compatible store, its ObjectCreated events through an
@@ -190,6 +207,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       TEXTOPS_BUCKET: bucket,
       TEXTOPS_STATE_MACHINE_ARN: stateMachineArn,
+      ...LOCAL_EKS_CLUSTER,
     });
     resetClients();
     resetPipelineDeps();
@@ -210,6 +228,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ),
       stateMachineArn,
       retryIntervalMs: options.retryIntervalMs,
+      runJob: localJobRunner(),
       claim: async (name, input) => {
         try {
           await store.put(

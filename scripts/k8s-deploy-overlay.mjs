@@ -37,6 +37,7 @@ const irsaHint = ': deploy the stack with TEXTOPS_EKS_OIDC_PROVIDER set to creat
 const roleArn = /^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@-]+$/;
 const serveRole = output('ServeIrsaRoleArn', roleArn, irsaHint);
 const workerRole = output('WorkerIrsaRoleArn', roleArn, irsaHint);
+const jobRole = output('PipelineJobIrsaRoleArn', roleArn, irsaHint);
 const bucket = output('DataBucketName', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
 const queueUrl = output('TrainRequestsQueueUrl', /^https:\/\/sqs\.[\w.-]+\/\d{12}\/[\w-]+$/);
 const stateMachine = output('StateMachineArn', /^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/);
@@ -80,7 +81,11 @@ const kustomization = {
       ],
     },
   ],
-  patches: [annotate('textops-serve', serveRole), annotate('textops-worker', workerRole)],
+  patches: [
+    annotate('textops-serve', serveRole),
+    annotate('textops-worker', workerRole),
+    annotate('textops-pipeline-job', jobRole),
+  ],
 };
 mkdirSync(out, { recursive: true });
 writeFileSync(

@@ -72,6 +72,14 @@ export class RunNotRetryableError extends TextopsError {
   override readonly name: string = 'RunNotRetryableError';
 }
 
+/**
+ * A pipeline step that ran as a Kubernetes Job (the EKS route for a step too big for one Lambda) did not complete:
+ * the message names the job and why (exit code, out of memory, deadline).
+ */
+export class JobFailedError extends TextopsError {
+  override readonly name: string = 'JobFailedError';
+}
+
 /** Every error name a pipeline step can throw; the state machine may match only these (and States.*). */
 export const ERROR_NAMES = [
   'TextopsError',
@@ -83,6 +91,7 @@ export const ERROR_NAMES = [
   'NotFoundError',
   'ConflictError',
   'TransientError',
+  'JobFailedError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];

@@ -10,6 +10,11 @@ export interface StoredObject {
   readonly lastModified?: Date;
 }
 
+export interface StreamedObject {
+  readonly stream: AsyncIterable<Uint8Array> & { destroy?(): void };
+  readonly etag: string;
+}
+
 export interface ObjectInfo {
   readonly key: string;
   readonly etag: string;
@@ -30,6 +35,11 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | undefined>;
   /** Conditional GET: `undefined` body when the ETag still matches (HTTP 304). */
   getIfChanged?(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined>;
+  /**
+   * The object's bytes as a stream, for files too large to hold (streaming ingest); absent: `get` is used.
+   * `undefined` for a missing key.
+   */
+  getStream?(key: string): Promise<StreamedObject | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
   list(prefix: string): Promise<ObjectInfo[]>;

@@ -1,6 +1,7 @@
 import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
 import { NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
+import { formatUsd } from '../../shared/pipeline/run-cost.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
 import { markRedriven, retryRefusal } from '../../shared/pipeline/run-retry.ts';
 import { readStatus } from '../../shared/pipeline/run-status.ts';
@@ -94,13 +95,17 @@ export function registerRuns(program: Command): void {
           r.state,
           r.source.key,
           r.startedAt.replace('T', ' ').slice(0, 19),
+          r.route?.train ?? '',
+          r.cost ? formatUsd(r.cost.usd) : '',
           r.error
             ? `${r.error.name}: ${r.error.message}`
             : r.model
               ? `${r.model.name} v${r.model.version}${r.model.promoted ? ' (production)' : r.model.reason ? ` (not promoted: ${r.model.reason})` : ''}`
               : (r.message ?? ''),
         ]);
-        process.stdout.write(`${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'RESULT'], rows)}\n`);
+        process.stdout.write(
+          `${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'TRAIN', 'COST', 'RESULT'], rows)}\n`,
+        );
       },
     );
 }

@@ -1,7 +1,7 @@
 import { codeVersion } from '../config/code-version.ts';
 import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
 import { loadParams, type Params } from '../config/params.ts';
-import { readRuntimeSettings } from '../config/runtime.ts';
+import { readEksClusterSettings, readRuntimeSettings, readStepRuntime } from '../config/runtime.ts';
 import { jsonLogger } from '../log.ts';
 import type { StepDeps } from '../pipeline/step-deps.ts';
 import type { TriggerDeps } from '../pipeline/trigger.ts';
@@ -30,7 +30,14 @@ export function stepDeps(bucket: string): StepDeps {
   // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
   const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
   params ??= file ? loadParams(file) : loadParams();
-  return { store: storeFor(bucket), baseParams: params, codeVersion: codeVersion(), log };
+  return {
+    store: storeFor(bucket),
+    baseParams: params,
+    codeVersion: codeVersion(),
+    log,
+    eks: readEksClusterSettings(),
+    runtime: readStepRuntime(),
+  };
 }
 
 /** What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, and the buckets' stores. */

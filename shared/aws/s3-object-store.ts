@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -8,7 +9,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ConflictError, TransientError } from '../errors.ts';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from '../ports.ts';
+import { storeRequest } from '../observability/store-requests.ts';
+import type { ObjectInfo, ObjectStore, PutOptions, StoredObject, StreamedObject } from '../ports.ts';
 
 function status(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
@@ -41,6 +43,7 @@ export class S3ObjectStore implements ObjectStore {
   ) {}
 
   async get(key: string): Promise<StoredObject | undefined> {
+    storeRequest('get');
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = Buffer.from(await out.Body!.transformToByteArray());
@@ -51,7 +54,20 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async getStream(key: string): Promise<StreamedObject | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // In Node the SDK's body is an http.IncomingMessage: a Readable, read as it arrives.
+      const stream = out.Body as unknown as Readable;
+      return { stream, etag: out.ETag ?? '' };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      return translate(error, `get s3://${this.bucket}/${key}`);
+    }
+  }
+
   async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
+    storeRequest('get');
     try {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: etag }),
@@ -66,6 +82,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    storeRequest('head');
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return { key, etag: out.ETag ?? '', size: out.ContentLength ?? 0, lastModified: out.LastModified };
@@ -76,6 +93,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<{ etag: string }> {
+    storeRequest('put');
     try {
       const out = await this.client.send(
         new PutObjectCommand({
@@ -98,6 +116,7 @@ export class S3ObjectStore implements ObjectStore {
     let token: string | undefined;
     try {
       do {
+        storeRequest('list');
         const page = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
         );
@@ -113,6 +132,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    storeRequest('delete');
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {

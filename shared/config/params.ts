@@ -136,6 +136,61 @@ export const DEFAULT_DRIFT: z.infer<typeof driftSchema> = {
   },
 };
 
+/**
+ * Where a heavy step runs (deployment-only): Train goes to a Kubernetes Job on EKS (the state machine's
+ * `eks:runJob.sync` Task, the same image) when the upload is above either threshold; the job's size.
+ */
+const eksSchema = z
+  .object({
+    route_above_rows: z.number().int().min(0),
+    route_above_bytes: z.number().int().min(0),
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name'),
+    cpu: z.number().positive().max(64),
+    memory_mb: z.number().int().positive(),
+    active_deadline_seconds: z.number().int().positive(),
+    backoff_limit: z.number().int().min(0).max(6),
+  })
+  .strict();
+export type EksConfig = z.infer<typeof eksSchema>;
+export const DEFAULT_EKS: EksConfig = {
+  route_above_rows: 250_000,
+  route_above_bytes: 268_435_456,
+  namespace: 'textops',
+  cpu: 4,
+  memory_mb: 16_384,
+  active_deadline_seconds: 6000,
+  backoff_limit: 1,
+};
+
+/** List prices for the cost estimate of a run (deployment-only), with the date they were read. */
+const costSchema = z
+  .object({
+    prices_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD'),
+    region: z.string().min(1),
+    lambda_gb_second_usd: z.number().min(0),
+    lambda_request_usd: z.number().min(0),
+    sfn_transition_usd: z.number().min(0),
+    s3_put_usd: z.number().min(0),
+    s3_get_usd: z.number().min(0),
+    pod_vcpu_hour_usd: z.number().min(0),
+    pod_gb_hour_usd: z.number().min(0),
+    pod_minimum_seconds: z.number().min(0),
+  })
+  .strict();
+export type CostPrices = z.infer<typeof costSchema>;
+export const DEFAULT_COST: CostPrices = {
+  prices_date: '2025-01-01',
+  region: 'us-east-1',
+  lambda_gb_second_usd: 0.0000133334,
+  lambda_request_usd: 0.0000002,
+  sfn_transition_usd: 0.000025,
+  s3_put_usd: 0.000005,
+  s3_get_usd: 0.0000004,
+  pod_vcpu_hour_usd: 0.03238,
+  pod_gb_hour_usd: 0.00356,
+  pod_minimum_seconds: 60,
+};
+
 const paramsSchema = z
   .object({
     model: z
@@ -152,6 +207,10 @@ const paramsSchema = z
         max_text_chars: z.number().int().positive(),
         // Added later: defaults keep older params files and stored run params valid.
         include_feedback: z.boolean().default(false),
+        // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
+        // featurize, evaluate) run as Map items over them. Defaults keep stored params from before valid.
+        shard_rows: z.number().int().min(100).default(20000),
+        shard_concurrency: z.number().int().min(1).max(1000).default(4),
       })
       .strict(),
     clean: z
@@ -203,6 +262,8 @@ const paramsSchema = z
       })
       .strict(),
     tune: tuneSchema.default(DEFAULT_TUNE),
+    eks: eksSchema.default(DEFAULT_EKS),
+    cost: costSchema.default(DEFAULT_COST),
     evaluate: z
       .object({
         // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/tune.ts).
@@ -333,6 +394,8 @@ const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   serving: 'serving settings belong to the deployment (params.yaml)',
   feedback: 'feedback settings belong to the deployment (params.yaml)',
   drift: 'drift monitoring and the retrain trigger belong to the deployment (params.yaml)',
+  eks: 'where a step runs (Lambda or an EKS job) belongs to the deployment (params.yaml)',
+  cost: 'the prices of the cost estimate belong to the deployment (params.yaml)',
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.ts';
 import { getIntFromEnv, getOptionalStringFromEnv } from './env.ts';
 
 /**
@@ -55,5 +56,50 @@ export function readServingSettings(env: NodeJS.ProcessEnv = process.env): Servi
     modelDir: getOptionalStringFromEnv('TEXTOPS_MODEL_DIR', undefined, env),
     apiKey: getOptionalStringFromEnv('TEXTOPS_API_KEY', undefined, env),
     corsOrigin: getOptionalStringFromEnv('TEXTOPS_CORS_ORIGIN', undefined, env),
+  };
+}
+
+/**
+ * The EKS cluster the state machine may send a heavy step to (the plan-route Lambda's environment, set by
+ * serverless.ts from the deploy options): all four set, or the route is not available and every step stays on
+ * Lambda. Locally, the embedded runtime names its child-process stand-in.
+ */
+export interface EksClusterSettings {
+  /** TEXTOPS_EKS_CLUSTER_NAME */
+  name: string;
+  /** TEXTOPS_EKS_ENDPOINT: the cluster's API server (public endpoint: Step Functions' integration needs it). */
+  endpoint: string;
+  /** TEXTOPS_EKS_CERTIFICATE_AUTHORITY: the cluster's CA data, base64. */
+  certificateAuthority: string;
+  /** TEXTOPS_JOB_IMAGE: the image the job runs (the serve/worker image, `textops step …`). */
+  image: string;
+}
+
+export function readEksClusterSettings(env: NodeJS.ProcessEnv = process.env): EksClusterSettings | undefined {
+  const name = getOptionalStringFromEnv('TEXTOPS_EKS_CLUSTER_NAME', undefined, env);
+  const endpoint = getOptionalStringFromEnv('TEXTOPS_EKS_ENDPOINT', undefined, env);
+  const certificateAuthority = getOptionalStringFromEnv('TEXTOPS_EKS_CERTIFICATE_AUTHORITY', undefined, env);
+  const image = getOptionalStringFromEnv('TEXTOPS_JOB_IMAGE', undefined, env);
+  return name && endpoint && certificateAuthority && image
+    ? { name, endpoint, certificateAuthority, image }
+    : undefined;
+}
+
+/**
+ * Where this process runs a step, for its cost record: a Lambda (the default: its configured memory is in
+ * shared/pipeline/steps.ts), or a pod of an EKS job, whose requests the job's manifest hands it through the
+ * downward API (TEXTOPS_STEP_RUNTIME=eks, TEXTOPS_POD_CPU_MILLI, TEXTOPS_POD_MEMORY_MB).
+ */
+export type StepRuntime = { kind: 'lambda' } | { kind: 'eks'; vcpu: number; memoryMb: number };
+
+export function readStepRuntime(env: NodeJS.ProcessEnv = process.env): StepRuntime {
+  const kind = getOptionalStringFromEnv('TEXTOPS_STEP_RUNTIME', 'lambda', env);
+  if (kind === 'lambda') return { kind };
+  if (kind !== 'eks')
+    throw new ConfigError(`environment variable TEXTOPS_STEP_RUNTIME must be lambda or eks, got '${kind}'`);
+  return {
+    kind,
+    vcpu: getIntFromEnv('TEXTOPS_POD_CPU_MILLI', 1000, env) / 1000,
+    memoryMb: getIntFromEnv('TEXTOPS_POD_MEMORY_MB', 1024, env),
   };
 }

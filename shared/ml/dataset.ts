@@ -3,6 +3,7 @@ import { parse } from 'csv-parse/sync';
 import type { Params } from '../config/params.ts';
 import { InvalidDatasetError } from '../errors.ts';
 import { sha256 } from './hash.ts';
+import { HashSet64 } from './hash-set64.ts';
 
 export interface LabelledText {
   /** 1-based data row number in the source file (the header is row 0). */
@@ -116,6 +117,184 @@ function pickColumn(
   );
 }
 
+/** The sample of leading rows column detection looks at (by shape: mean length, distinct values). */
+export const DETECTION_SAMPLE_ROWS = 2000;
+/** Distinct labels counted before giving up on a column: a quantity, not classes (memory stays bounded). */
+const MAX_DISTINCT_LABELS = 10000;
+
+/**
+ * Row-by-row checking of a labelled CSV, shared by the whole-file reader below and the streaming ingest
+ * (shared/ml/csv-stream.ts), so both drop, count and refuse the same rows: finds the text and label columns
+ * from the header and a sample of the first rows, then checks each row as it comes. Duplicates are found by
+ * a 64-bit hash of the text (HashSet64: at most 32 bytes per distinct text, the texts are not kept).
+ */
+export class RowChecker {
+  readonly textColumn: number;
+  readonly labelColumn: number;
+  readonly textName: string;
+  readonly labelName: string;
+  readonly classCounts = new Map<string, number>();
+  readonly firstRow = new Map<string, number>();
+  rowsRead = 0;
+  rowsKept = 0;
+  droppedEmpty = 0;
+  droppedShort = 0;
+  droppedMissingLabel = 0;
+  droppedDuplicate = 0;
+  private readonly seen = new HashSet64();
+
+  constructor(
+    readonly header: string[],
+    sample: readonly string[][],
+    private readonly data: Params['data'],
+  ) {
+    if (header.length < 2) {
+      throw new InvalidDatasetError(
+        `the file needs a text and a label column; its header has one: '${header[0]}'`,
+      );
+    }
+    const meanLength = (i: number) => sample.reduce((s, r) => s + (r[i]?.length ?? 0), 0) / sample.length;
+    const distinct = (i: number) => new Set(sample.map((r) => r[i])).size;
+    const lengths = header.map((_, i) => meanLength(i));
+    this.textColumn = pickColumn(
+      header,
+      data.text_column,
+      'text',
+      (i) => {
+        const others = lengths.filter((_, j) => j !== i);
+        return lengths[i] >= 20 && lengths[i] >= 2 * Math.max(0, ...others) ? 1 : 0;
+      },
+      -1,
+    );
+    this.labelColumn = pickColumn(
+      header,
+      data.label_column,
+      'label',
+      (i) => {
+        const count = distinct(i);
+        return count >= 2 && count <= Math.min(MAX_CLASSES, Math.max(2, sample.length / 2)) ? 1 : 0;
+      },
+      this.textColumn,
+    );
+    if (this.labelColumn === this.textColumn) {
+      throw new InvalidDatasetError(
+        `the text and label columns are the same column '${header[this.textColumn]}'`,
+      );
+    }
+    this.textName = header[this.textColumn];
+    this.labelName = header[this.labelColumn];
+  }
+
+  /**
+   * Checks one data row (`rowNumber` 1-based, the header is row 0; `where` adds the source line to a
+   * refusal): the kept example, or undefined when the row is dropped (and counted).
+   */
+  check(fields: readonly string[], rowNumber: number, where = ''): LabelledText | undefined {
+    this.rowsRead++;
+    const text = fields[this.textColumn].trim();
+    const label = fields[this.labelColumn].trim();
+    const data = this.data;
+    if (text.length > data.max_text_chars) {
+      throw new InvalidDatasetError(
+        `row ${rowNumber}${where}, column '${this.textName}': the text is ${text.length} characters, over data.max_text_chars (${data.max_text_chars})`,
+        { details: { row: rowNumber, column: this.textName } },
+      );
+    }
+    if (label === '') {
+      this.droppedMissingLabel++;
+      return undefined;
+    }
+    if (text === '') {
+      this.droppedEmpty++;
+      return undefined;
+    }
+    if (text.length < data.min_text_chars) {
+      this.droppedShort++;
+      return undefined;
+    }
+    if (data.dedupe && !this.seen.addText(text)) {
+      this.droppedDuplicate++;
+      return undefined;
+    }
+    const count = this.classCounts.get(label);
+    if (count === undefined) {
+      if (this.classCounts.size >= MAX_DISTINCT_LABELS) {
+        throw new InvalidDatasetError(
+          `column '${this.labelName}' has more than ${MAX_DISTINCT_LABELS} distinct values by row ${rowNumber}${where}; at most ${MAX_CLASSES} classes are supported`,
+          { details: { column: this.labelName } },
+        );
+      }
+      this.classCounts.set(label, 1);
+      this.firstRow.set(label, rowNumber);
+    } else this.classCounts.set(label, count + 1);
+    this.rowsKept++;
+    return { row: rowNumber, text, label };
+  }
+
+  /** The bytes the duplicate filter holds (README: the memory bound of streaming ingest). */
+  get dedupeBytes(): number {
+    return this.seen.bytes;
+  }
+
+  /** After the last row: refuses data that cannot make a classifier; the sorted labels and the report. */
+  finish(): { labels: string[]; report: DatasetReport } {
+    const labelName = this.labelName;
+    if (this.rowsKept === 0) {
+      throw new InvalidDatasetError(
+        `no usable rows: ${this.rowsRead} read, ${this.droppedEmpty} empty, ${this.droppedShort} too short, ${this.droppedMissingLabel} without a label, ${this.droppedDuplicate} duplicates`,
+      );
+    }
+    const labels = [...this.classCounts.keys()].sort();
+    if (labels.length === 1) {
+      throw new InvalidDatasetError(
+        `column '${labelName}' holds one class only ('${labels[0]}'); a classifier needs at least two`,
+        { details: { column: labelName } },
+      );
+    }
+    if (labels.length > MAX_CLASSES) {
+      const numeric = labels.every((l) => Number.isFinite(Number(l)));
+      throw new InvalidDatasetError(
+        `column '${labelName}' has ${labels.length} distinct values${numeric ? ' (numbers: a quantity to regress, not classes?)' : ''}; at most ${MAX_CLASSES} classes are supported`,
+        { details: { column: labelName } },
+      );
+    }
+    for (const label of labels) {
+      if ((this.classCounts.get(label) ?? 0) < 2) {
+        const row = this.firstRow.get(label);
+        throw new InvalidDatasetError(
+          `class '${label}' in column '${labelName}' has a single row (row ${row}); each class needs at least 2 rows to be split into train and test`,
+          { details: { row, column: labelName } },
+        );
+      }
+    }
+    // Insertion order of first appearance, as the whole-file reader always reported it.
+    const classCounts: Record<string, number> = Object.fromEntries(this.classCounts);
+    return {
+      labels,
+      report: {
+        textColumn: this.textName,
+        labelColumn: labelName,
+        rowsRead: this.rowsRead,
+        rowsKept: this.rowsKept,
+        droppedEmpty: this.droppedEmpty,
+        droppedShort: this.droppedShort,
+        droppedMissingLabel: this.droppedMissingLabel,
+        droppedDuplicate: this.droppedDuplicate,
+        classCounts,
+      },
+    };
+  }
+}
+
+/** Refuses a file without a header or rows, with the messages both readers give. */
+export function checkHeader(records: readonly string[][]): string[] {
+  if (records.length === 0) throw new InvalidDatasetError('the file has no header and no rows');
+  const header = records[0].map((h) => h.trim());
+  if (records.length === 1)
+    throw new InvalidDatasetError(`the file has a header (${header.join(', ')}) but no data rows`);
+  return header;
+}
+
 /**
  * Reads a labelled CSV (or CSV.gz): finds the text and label columns (from params, else by name, else by
  * shape), checks every row, drops empty, too-short and duplicate texts (counted), and rejects data that
@@ -125,133 +304,14 @@ export function readLabelledCsv(bytes: Uint8Array, data: Params['data']): Datase
   if (bytes.length === 0) throw new InvalidDatasetError('the file is empty (0 bytes)');
   const fingerprint = sha256(bytes);
   const records = parseCsv(decodeCsvBytes(bytes));
-  if (records.length === 0) throw new InvalidDatasetError('the file has no header and no rows');
-  const header = records[0].map((h) => h.trim());
+  const header = checkHeader(records);
   const rows = records.slice(1);
-  if (rows.length === 0)
-    throw new InvalidDatasetError(`the file has a header (${header.join(', ')}) but no data rows`);
-  if (header.length < 2) {
-    throw new InvalidDatasetError(
-      `the file needs a text and a label column; its header has one: '${header[0]}'`,
-    );
-  }
-
-  const sample = rows.slice(0, 2000);
-  const meanLength = (i: number) => sample.reduce((s, r) => s + (r[i]?.length ?? 0), 0) / sample.length;
-  const distinct = (i: number) => new Set(sample.map((r) => r[i])).size;
-  const lengths = header.map((_, i) => meanLength(i));
-  const textColumn = pickColumn(
-    header,
-    data.text_column,
-    'text',
-    (i) => {
-      const others = lengths.filter((_, j) => j !== i);
-      return lengths[i] >= 20 && lengths[i] >= 2 * Math.max(0, ...others) ? 1 : 0;
-    },
-    -1,
-  );
-  const labelColumn = pickColumn(
-    header,
-    data.label_column,
-    'label',
-    (i) => {
-      const count = distinct(i);
-      return count >= 2 && count <= Math.min(MAX_CLASSES, Math.max(2, sample.length / 2)) ? 1 : 0;
-    },
-    textColumn,
-  );
-  if (labelColumn === textColumn) {
-    throw new InvalidDatasetError(`the text and label columns are the same column '${header[textColumn]}'`);
-  }
-
-  const textName = header[textColumn];
-  const labelName = header[labelColumn];
-  const seen = new Set<string>();
+  const checker = new RowChecker(header, rows.slice(0, DETECTION_SAMPLE_ROWS), data);
   const examples: LabelledText[] = [];
-  let droppedEmpty = 0;
-  let droppedShort = 0;
-  let droppedMissingLabel = 0;
-  let droppedDuplicate = 0;
   for (let r = 0; r < rows.length; r++) {
-    const fields = rows[r];
-    const rowNumber = r + 1;
-    const text = fields[textColumn].trim();
-    const label = fields[labelColumn].trim();
-    if (text.length > data.max_text_chars) {
-      throw new InvalidDatasetError(
-        `row ${rowNumber}, column '${textName}': the text is ${text.length} characters, over data.max_text_chars (${data.max_text_chars})`,
-        { details: { row: rowNumber, column: textName } },
-      );
-    }
-    if (label === '') {
-      droppedMissingLabel++;
-      continue;
-    }
-    if (text === '') {
-      droppedEmpty++;
-      continue;
-    }
-    if (text.length < data.min_text_chars) {
-      droppedShort++;
-      continue;
-    }
-    if (data.dedupe) {
-      if (seen.has(text)) {
-        droppedDuplicate++;
-        continue;
-      }
-      seen.add(text);
-    }
-    examples.push({ row: rowNumber, text, label });
+    const kept = checker.check(rows[r], r + 1);
+    if (kept) examples.push(kept);
   }
-
-  if (examples.length === 0) {
-    throw new InvalidDatasetError(
-      `no usable rows: ${rows.length} read, ${droppedEmpty} empty, ${droppedShort} too short, ${droppedMissingLabel} without a label, ${droppedDuplicate} duplicates`,
-    );
-  }
-  const classCounts: Record<string, number> = {};
-  const firstRow: Record<string, number> = {};
-  for (const e of examples) {
-    classCounts[e.label] = (classCounts[e.label] ?? 0) + 1;
-    firstRow[e.label] ??= e.row;
-  }
-  const labels = Object.keys(classCounts).sort();
-  if (labels.length === 1) {
-    throw new InvalidDatasetError(
-      `column '${labelName}' holds one class only ('${labels[0]}'); a classifier needs at least two`,
-      { details: { column: labelName } },
-    );
-  }
-  if (labels.length > MAX_CLASSES) {
-    const numeric = labels.every((l) => Number.isFinite(Number(l)));
-    throw new InvalidDatasetError(
-      `column '${labelName}' has ${labels.length} distinct values${numeric ? ' (numbers: a quantity to regress, not classes?)' : ''}; at most ${MAX_CLASSES} classes are supported`,
-      { details: { column: labelName } },
-    );
-  }
-  for (const label of labels) {
-    if (classCounts[label] < 2) {
-      throw new InvalidDatasetError(
-        `class '${label}' in column '${labelName}' has a single row (row ${firstRow[label]}); each class needs at least 2 rows to be split into train and test`,
-        { details: { row: firstRow[label], column: labelName } },
-      );
-    }
-  }
-  return {
-    labels,
-    examples,
-    fingerprint,
-    report: {
-      textColumn: textName,
-      labelColumn: labelName,
-      rowsRead: rows.length,
-      rowsKept: examples.length,
-      droppedEmpty,
-      droppedShort,
-      droppedMissingLabel,
-      droppedDuplicate,
-      classCounts,
-    },
-  };
+  const { labels, report } = checker.finish();
+  return { labels, examples, fingerprint, report };
 }

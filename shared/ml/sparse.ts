@@ -112,3 +112,79 @@ export function decodeCsr(buffer: Buffer): CsrMatrix {
   const values = new Float64Array(copy(nnz * 8, offset));
   return { nRows, nCols, indptr, indices, values };
 }
+
+/** The rows of `parts` one after another (same columns), allocated once at the total size. */
+export function stackRows(parts: readonly CsrMatrix[], nCols = parts[0]?.nCols ?? 0): CsrMatrix {
+  let nRows = 0;
+  let nnz = 0;
+  for (const p of parts) {
+    if (p.nCols !== nCols) throw new Error(`cannot stack a matrix of ${p.nCols} columns under ${nCols}`);
+    nRows += p.nRows;
+    nnz += p.indices.length;
+  }
+  const indptr = new Int32Array(nRows + 1);
+  const indices = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  let row = 0;
+  let at = 0;
+  for (const p of parts) {
+    for (let i = 1; i <= p.nRows; i++) indptr[row + i] = at + p.indptr[i];
+    indices.set(p.indices, at);
+    values.set(p.values, at);
+    row += p.nRows;
+    at += p.indices.length;
+  }
+  return { nRows, nCols, indptr, indices, values };
+}
+
+/**
+ * Stacks `encodeCsr` files row-wise into one matrix allocated once at its final size (from the files' headers
+ * or sizes), so stacking holds the result and one file at a time, not every part and then the result.
+ */
+export class CsrStacker {
+  private readonly indptr: Int32Array;
+  private readonly indices: Int32Array;
+  private readonly values: Float64Array;
+  private row = 0;
+  private at = 0;
+
+  constructor(
+    private readonly nRows: number,
+    private readonly nnz: number,
+    private readonly nCols: number,
+  ) {
+    this.indptr = new Int32Array(nRows + 1);
+    this.indices = new Int32Array(nnz);
+    this.values = new Float64Array(nnz);
+  }
+
+  /** The non-zeros of an encoded file of `bytes` bytes holding `nRows` rows (from its size alone). */
+  static nnzOf(bytes: number, nRows: number): number {
+    return (bytes - 16 - 4 * (nRows + 1)) / 12;
+  }
+
+  add(buffer: Buffer): void {
+    const part = decodeCsr(buffer);
+    if (part.nCols !== this.nCols)
+      throw new Error(`cannot stack a matrix of ${part.nCols} columns under ${this.nCols}`);
+    if (this.row + part.nRows > this.nRows || this.at + part.indices.length > this.nnz)
+      throw new Error('the stacked parts are larger than announced');
+    for (let i = 1; i <= part.nRows; i++) this.indptr[this.row + i] = this.at + part.indptr[i];
+    this.indices.set(part.indices, this.at);
+    this.values.set(part.values, this.at);
+    this.row += part.nRows;
+    this.at += part.indices.length;
+  }
+
+  build(): CsrMatrix {
+    if (this.row !== this.nRows || this.at !== this.nnz)
+      throw new Error(`stacked ${this.row} of ${this.nRows} rows, ${this.at} of ${this.nnz} non-zeros`);
+    return {
+      nRows: this.nRows,
+      nCols: this.nCols,
+      indptr: this.indptr,
+      indices: this.indices,
+      values: this.values,
+    };
+  }
+}

@@ -45,3 +45,39 @@ export function stratifiedSplit<T extends { label: string }>(
   });
   return { train, test };
 }
+
+/**
+ * The test rows of `stratifiedSplit`, from each kept row's class alone (an index into the sorted labels): the
+ * same shuffle with the same seed, so streaming ingest splits a file exactly as the whole-file path does, while
+ * holding 4 bytes per row for the shuffle and returning 1 byte per row (1: test).
+ */
+export function stratifiedTestMask(
+  classOf: ArrayLike<number>,
+  nClasses: number,
+  testSize: number,
+  seed: number,
+): Uint8Array {
+  const random = seededRandom(seed);
+  const n = classOf.length;
+  const counts = new Int32Array(nClasses + 1);
+  for (let i = 0; i < n; i++) counts[classOf[i] + 1]++;
+  for (let k = 0; k < nClasses; k++) counts[k + 1] += counts[k];
+  const starts = counts.slice();
+  const indices = new Int32Array(n);
+  for (let i = 0; i < n; i++) indices[starts[classOf[i]]++] = i;
+  const isTest = new Uint8Array(n);
+  for (let k = 0; k < nClasses; k++) {
+    const from = counts[k];
+    const size = counts[k + 1] - from;
+    if (size === 0) continue;
+    for (let i = size - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const t = indices[from + i];
+      indices[from + i] = indices[from + j];
+      indices[from + j] = t;
+    }
+    const nTest = Math.min(size - 1, Math.max(1, Math.round(size * testSize)));
+    for (let t = 0; t < nTest; t++) isTest[indices[from + t]] = 1;
+  }
+  return isTest;
+}

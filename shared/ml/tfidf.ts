@@ -320,8 +320,8 @@ function countCharNgrams(
 }
 
 /** A counted block after min_df/max_df/max_features: its sorted names, idf and term id → column map. */
-interface PrunedBlock {
-  readonly counted: CountedBlock;
+interface PrunedBlock<B extends PrunableBlock = CountedBlock> {
+  readonly counted: B;
   readonly names: string[];
   readonly idf: Float64Array;
   /** Column within the block of each term id, −1 for a pruned term. */
@@ -330,7 +330,18 @@ interface PrunedBlock {
   readonly nnz: number;
 }
 
-function prune(counted: CountedBlock, config: FeatureConfig, nDocs: number): PrunedBlock {
+/** What pruning reads of a counted block: per-term df and corpus counts, and names. */
+interface PrunableBlock {
+  readonly analyzer: 'word' | 'char_wb';
+  readonly stats: {
+    readonly df: { readonly data: ArrayLike<number> };
+    readonly totals: { readonly data: ArrayLike<number> };
+    readonly size: number;
+  };
+  name(id: number): string;
+}
+
+function prune<B extends PrunableBlock>(counted: B, config: FeatureConfig, nDocs: number): PrunedBlock<B> {
   const df = counted.stats.df.data;
   const totals = counted.stats.totals.data;
   const size = counted.stats.size;
@@ -373,6 +384,143 @@ function prune(counted: CountedBlock, config: FeatureConfig, nDocs: number): Pru
     nnz += df[id];
   });
   return { counted, names, idf, column, nnz };
+}
+
+/** The fitted vectorizer of pruned blocks: their names side by side, in block order. */
+function vectorizerOf(pruned: readonly PrunedBlock<PrunableBlock>[], config: FeatureConfig): TfidfVectorizer {
+  const analyzer = config.analyzer;
+  const size = pruned.reduce((sum, b) => sum + b.names.length, 0);
+  const idf = new Float64Array(size);
+  const vocabulary: string[] = [];
+  for (const block of pruned) {
+    idf.set(block.idf, vocabulary.length);
+    for (const name of block.names) vocabulary.push(name);
+  }
+  return new TfidfVectorizer({
+    analyzer,
+    ngramRange: [config.ngram_range[0], config.ngram_range[1]],
+    ...(analyzer !== 'word'
+      ? { charNgramRange: [config.char_ngram_range[0], config.char_ngram_range[1]] as [number, number] }
+      : {}),
+    ...(analyzer === 'word+char' ? { wordFeatures: pruned[0].names.length } : {}),
+    sublinearTf: config.sublinear_tf,
+    vocabulary,
+    idf,
+  });
+}
+
+/**
+ * Document-frequency counts of one part of a corpus (a shard): for each analyzer block its terms with their
+ * document frequency and corpus frequency, and the number of documents. Counts of disjoint parts merge by
+ * addition (`DfAccumulator`), so fitting on the merged counts gives the vectorizer of the whole corpus.
+ */
+export interface DfCounts {
+  nDocs: number;
+  blocks: { analyzer: 'word' | 'char_wb'; terms: string[]; df: number[]; totals: number[] }[];
+}
+
+/** The document-frequency counts of `docs` under `config` (phase one of a sharded fit). */
+export function countDocumentFrequencies(
+  docs: readonly (string | readonly string[])[],
+  config: FeatureConfig,
+): DfCounts {
+  const counted: CountedBlock[] = [];
+  if (config.analyzer !== 'char_wb') counted.push(countWordNgrams(docs, config.ngram_range));
+  if (config.analyzer !== 'word') counted.push(countCharNgrams(docs, config.char_ngram_range));
+  return {
+    nDocs: docs.length,
+    blocks: counted.map((block) => {
+      const n = block.stats.size;
+      const terms = new Array<string>(n);
+      for (let id = 0; id < n; id++) terms[id] = block.name(id);
+      return {
+        analyzer: block.analyzer,
+        terms,
+        df: Array.from(block.stats.df.data.subarray(0, n)),
+        totals: Array.from(block.stats.totals.data.subarray(0, n)),
+      };
+    }),
+  };
+}
+
+/**
+ * Sums document-frequency counts, one part at a time, holding one entry per distinct term: the merge is
+ * associative and commutative (the result depends on the set of parts, not their order or grouping, since
+ * pruning sorts the terms by name and breaks `max_features` ties by name).
+ */
+export class DfAccumulator {
+  nDocs = 0;
+  private readonly blocks: {
+    analyzer: 'word' | 'char_wb';
+    ids: Map<string, number>;
+    terms: string[];
+    df: IntColumn;
+    totals: IntColumn;
+  }[] = [];
+
+  add(part: DfCounts): this {
+    this.nDocs += part.nDocs;
+    part.blocks.forEach((block, b) => {
+      this.blocks[b] ??= {
+        analyzer: block.analyzer,
+        ids: new Map(),
+        terms: [],
+        df: new IntColumn(),
+        totals: new IntColumn(),
+      };
+      const into = this.blocks[b];
+      if (into.analyzer !== block.analyzer)
+        throw new TrainingError(
+          `document-frequency counts of different features (${into.analyzer} and ${block.analyzer}) cannot be merged`,
+        );
+      for (let t = 0; t < block.terms.length; t++) {
+        const term = block.terms[t];
+        let id = into.ids.get(term);
+        if (id === undefined) {
+          id = into.terms.length;
+          into.ids.set(term, id);
+          into.terms.push(term);
+          into.df.ensure(id + 1);
+          into.totals.ensure(id + 1);
+        }
+        into.df.data[id] += block.df[t];
+        into.totals.data[id] += block.totals[t];
+      }
+    });
+    return this;
+  }
+
+  /** The merged counts (terms in first-seen order). */
+  counts(): DfCounts {
+    return {
+      nDocs: this.nDocs,
+      blocks: this.blocks.map((b) => ({
+        analyzer: b.analyzer,
+        terms: [...b.terms],
+        df: Array.from(b.df.data.subarray(0, b.terms.length)),
+        totals: Array.from(b.totals.data.subarray(0, b.terms.length)),
+      })),
+    };
+  }
+
+  /** Phase two: the vocabulary and idf of everything added, pruned as `fitTransform` prunes the whole corpus. */
+  vectorizer(config: FeatureConfig): { vectorizer: TfidfVectorizer; nonZeros: number } {
+    const pruned = this.blocks.map((b) =>
+      prune(
+        {
+          analyzer: b.analyzer,
+          stats: { df: b.df, totals: b.totals, size: b.terms.length },
+          name: (id: number) => b.terms[id],
+        },
+        config,
+        this.nDocs,
+      ),
+    );
+    return {
+      vectorizer: vectorizerOf(pruned, config),
+      nonZeros: pruned.reduce((sum, b) => sum + b.nnz, 0),
+    };
+  }
 }
 
 /** One analyzer's columns [offset, offset + size) of a fitted vectorizer, with its term → column index. */
@@ -500,25 +648,9 @@ export class TfidfVectorizer {
     if (analyzer !== 'char_wb') counted.push(countWordNgrams(docs, config.ngram_range));
     if (analyzer !== 'word') counted.push(countCharNgrams(docs, config.char_ngram_range));
     const pruned = counted.map((block) => prune(block, config, nDocs));
-
-    const size = pruned.reduce((sum, b) => sum + b.names.length, 0);
-    const idf = new Float64Array(size);
-    const vocabulary: string[] = [];
-    for (const block of pruned) {
-      idf.set(block.idf, vocabulary.length);
-      for (const name of block.names) vocabulary.push(name);
-    }
-    const vectorizer = new TfidfVectorizer({
-      analyzer,
-      ngramRange: [config.ngram_range[0], config.ngram_range[1]],
-      ...(analyzer !== 'word'
-        ? { charNgramRange: [config.char_ngram_range[0], config.char_ngram_range[1]] as [number, number] }
-        : {}),
-      ...(analyzer === 'word+char' ? { wordFeatures: pruned[0].names.length } : {}),
-      sublinearTf: config.sublinear_tf,
-      vocabulary,
-      idf,
-    });
+    const vectorizer = vectorizerOf(pruned, config);
+    const { idf } = vectorizer.state;
+    const size = idf.length;
 
     // The exact number of non-zeros is known, so the matrix is allocated once, at its final size.
     const builder = new CsrBuilder(

@@ -1,30 +1,33 @@
 import { describeError } from '../errors.ts';
+import { argmaxRow, computeReference } from '../ml/drift.ts';
+import { base64ToFloats, floatsToBase64 } from '../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../ml/metrics.ts';
 import { TextModel } from '../ml/model.ts';
-import { encodeLabels, evaluateWithReference } from '../ml/training.ts';
+import { encodeLabels, splitTokens } from '../ml/training.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { renderEvalReport } from './eval-report.ts';
-import type { CleanRow } from './preprocess-step.ts';
 import { decideGate, type ProductionComparison } from './quality-gate.ts';
-import { readJsonLines, readRequired, writeJson } from './run-files.ts';
-import { runKeys } from './run-keys.ts';
+import { readJson, readJsonLinesGz, readRequired, writeJson } from './run-files.ts';
+import { runKeys, shardKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import type { RunPayload } from './run-payload.ts';
 import { updateStatus } from './run-status.ts';
+import { type CleanShardRow, readManifest, readShardRows, requireShard } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
 
-/**
- * Scores the current production model on the new test split. It cleans the raw texts with its own
- * `tokens()`, since its cleaning config may differ from this run's.
- */
-async function scoreProduction(
+/** The production model to compare with on this run's test split, or why there is none to compare. */
+type Production =
+  | { kind: 'none' }
+  | { kind: 'incomparable'; version: number; why: string }
+  | { kind: 'loaded'; version: number; model: TextModel };
+
+async function loadProduction(
   store: ObjectStore,
   modelName: string,
   labels: readonly string[],
-  rows: readonly { label: string; text: string }[],
-): Promise<ProductionComparison> {
+): Promise<Production> {
   const registry = new ModelRegistry(store, modelName);
   const { aliases } = await registry.readAliases();
   if (aliases.production === null) return { kind: 'none' };
@@ -43,16 +46,28 @@ async function scoreProduction(
       why: `its classes [${production.labels.join(', ')}] differ from this data's [${labels.join(', ')}]`,
     };
   }
-  const proba = production.probabilities(rows.map((r) => production.tokens(r.text)));
-  const metrics = computeMetrics(
-    production.labels,
-    encodeLabels(
-      rows.map((r) => r.label),
-      production.labels,
-    ),
-    proba,
-  );
-  return { kind: 'compared', version, metrics };
+  return { kind: 'loaded', version, model: production };
+}
+
+/**
+ * `eval/shards/<shard>`: one shard's test rows scored by the new model and by production (which cleans the raw
+ * texts with its own `tokens()`, since its cleaning config may differ from this run's). Class indices and
+ * probabilities, not metrics: the merge concatenates them in shard order and computes every metric once, so the
+ * figures (AUC included) are exactly those of the whole test split scored at once.
+ */
+interface ShardScores {
+  shard: number;
+  rows: number;
+  labels: string[];
+  y: number[];
+  proba: string;
+  /** Each test row's token count and tokens the model does not know: the drift reference's inputs. */
+  tokens: number[];
+  unknownTokens: (number | null)[];
+  production:
+    | { kind: 'none' }
+    | { kind: 'incomparable'; version: number; why: string }
+    | { kind: 'compared'; version: number; labels: string[]; y: number[]; proba: string };
 }
 
 const headline = (m: Metrics): Record<string, number> => {
@@ -67,24 +82,132 @@ const headline = (m: Metrics): Record<string, number> => {
 };
 
 /**
- * Evaluate: metrics of the new model on its test split, the production model's on the same split, and the
- * gate decision with both numbers, written to `eval/metrics.json` and the run status.
+ * Evaluate, in two parts: a shard (an Evaluate Map item) scores its test rows with the new model and with
+ * production → `eval/shards/<shard>`; without a shard (the EvaluateMerge Task) the scores of every shard are
+ * concatenated, the metrics of both models computed on the whole test split, the gate decided with both
+ * numbers, and `eval/metrics.json`, the report and the run status written.
  */
 export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  if (payload.shard === undefined) return mergeStep(deps, payload);
+  return runStep(
+    deps,
+    payload,
+    'evaluate',
+    async () => {
+      const manifest = await readManifest(deps.store, payload.runId);
+      const info = requireShard(payload, manifest);
+      const params = await runParams(deps.store, payload.runId);
+      const model = TextModel.fromArtifact(await readRequired(deps.store, runKeys(payload.runId).model));
+      const clean = (
+        await readJsonLinesGz<CleanShardRow>(deps.store, shardKeys(payload.runId, info.shard).clean)
+      ).filter((r) => r[2] === 1);
+      const y = encodeLabels(
+        clean.map((r) => r[0]),
+        model.labels,
+      );
+      const tokenized = clean.map((r) => splitTokens(r[1]));
+      const proba = model.probabilities(tokenized);
+      const production = await loadProduction(deps.store, params.model.name, model.labels);
+      let scored: ShardScores['production'];
+      if (production.kind === 'loaded') {
+        const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
+        const raw = rows.filter((_, i) => isTest[i] === 1);
+        const p = production.model;
+        scored = {
+          kind: 'compared',
+          version: production.version,
+          labels: [...p.labels],
+          y: Array.from(
+            encodeLabels(
+              raw.map((r) => r.label),
+              p.labels,
+            ),
+          ),
+          proba: floatsToBase64(p.probabilities(raw.map((r) => p.tokens(r.text))), 'float64'),
+        };
+      } else scored = production;
+      await writeJson(deps.store, shardKeys(payload.runId, info.shard).scores, {
+        shard: info.shard,
+        rows: clean.length,
+        labels: [...model.labels],
+        y: Array.from(y),
+        proba: floatsToBase64(proba, 'float64'),
+        tokens: tokenized.map((t) => t.length),
+        unknownTokens: tokenized.map((t) => model.unknownTokens(t) ?? null),
+        production: scored,
+      } satisfies ShardScores);
+      return { payload, summary: `${clean.length} test rows scored` };
+    },
+    { part: `shard ${payload.shard}` },
+  );
+}
+
+/** Concatenates class indices and probabilities of the shards, in shard order. */
+function concatScores(parts: { y: number[]; proba: string }[], nClasses: number) {
+  const n = parts.reduce((sum, p) => sum + p.y.length, 0);
+  const y = new Int32Array(n);
+  const proba = new Float64Array(n * nClasses);
+  let at = 0;
+  for (const p of parts) {
+    y.set(p.y, at);
+    const values = base64ToFloats(p.proba, 'float64', p.y.length * nClasses);
+    if (!values) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
+    proba.set(values, at * nClasses);
+    at += p.y.length;
+  }
+  return { y, proba };
+}
+
+function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'evaluate', async () => {
     const keys = runKeys(payload.runId);
     const params = await runParams(deps.store, payload.runId);
-    const model = TextModel.fromArtifact(await readRequired(deps.store, keys.model));
-    const clean = await readJsonLines<CleanRow>(deps.store, keys.testClean);
-    const { metrics, reference } = evaluateWithReference(
-      model,
-      clean.map((r) => r[1]),
-      clean.map((r) => r[0]),
-    );
-    // Register attaches it to the artifact it registers (as it attaches the metrics).
+    const manifest = await readManifest(deps.store, payload.runId);
+    const shards: ShardScores[] = [];
+    for (const info of manifest.shards)
+      shards.push(await readJson<ShardScores>(deps.store, shardKeys(payload.runId, info.shard).scores));
+    const labels = shards[0]?.labels ?? [];
+    const ours = concatScores(shards, labels.length);
+    const metrics = computeMetrics(labels, ours.y, ours.proba);
+    // The drift reference from the same predictions: held-out rows are what live traffic should look like if
+    // nothing moved. Register attaches it to the artifact it registers (as it attaches the metrics).
+    const tokens = shards.flatMap((s) => s.tokens);
+    const unknown = shards.flatMap((s) => s.unknownTokens);
+    const reference = computeReference({
+      classes: labels.length,
+      source: 'test split',
+      observations: tokens.map((t, i) => {
+        const best = argmaxRow(ours.proba, i, labels.length);
+        return {
+          predicted: best.index,
+          maxProbability: best.p,
+          tokens: t,
+          unknownTokens: unknown[i] ?? undefined,
+        };
+      }),
+    });
     await writeJson(deps.store, keys.driftReference, reference);
-    const raw = await readJsonLines<{ label: string; text: string }>(deps.store, keys.testData);
-    const production = await scoreProduction(deps.store, params.model.name, model.labels, raw);
+    // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
+    const first = shards[0]?.production ?? { kind: 'none' as const };
+    let production: ProductionComparison;
+    if (first.kind === 'compared') {
+      const parts = shards.map((s) => s.production);
+      const mixed = parts.find((p) => p.kind !== 'compared' || p.version !== first.version);
+      if (mixed)
+        production = {
+          kind: 'incomparable',
+          version: first.version,
+          why: `production moved while the test split was scored (v${first.version} and ${mixed.kind === 'none' ? 'none' : `v${mixed.version}`})`,
+        };
+      else {
+        const theirs = concatScores(parts as (typeof first)[], first.labels.length);
+        production = {
+          kind: 'compared',
+          version: first.version,
+          metrics: computeMetrics(first.labels, theirs.y, theirs.proba),
+        };
+      }
+    } else production = first;
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {
       runId: payload.runId,

@@ -2,9 +2,28 @@ import type { RunPayload } from './run-payload.ts';
 import { stepLabel, updateStatus } from './run-status.ts';
 import type { StepDeps } from './step-deps.ts';
 
+interface KubernetesJob {
+  metadata?: { name?: unknown; namespace?: unknown };
+  status?: { conditions?: { type?: unknown; status?: unknown; reason?: unknown; message?: unknown }[] };
+}
+
+/**
+ * A failed Kubernetes Job (the cause of an `eks:runJob.sync` Task that failed is the Job, or a response holding
+ * it) in one line: its name and the reason of its Failed condition, instead of the whole object.
+ */
+function jobFailure(parsed: { ResponseBody?: KubernetesJob } & KubernetesJob): string | undefined {
+  const job = parsed.ResponseBody ?? parsed;
+  if (typeof job.metadata?.name !== 'string') return undefined;
+  const where = `${typeof job.metadata.namespace === 'string' ? `${job.metadata.namespace}/` : ''}${job.metadata.name}`;
+  const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+  const why = failed ? [failed.reason, failed.message].filter((x) => typeof x === 'string').join(': ') : '';
+  return `job ${where} failed${why ? `: ${why}` : ''}`;
+}
+
 /**
  * The message inside a Step Functions Catch cause. A Lambda failure's cause is the JSON the runtime wrote
- * (`{errorType, errorMessage, trace}`); other causes are plain text.
+ * (`{errorType, errorMessage, trace}`); an EKS job's is the Job (named, with its failure's reason); other causes
+ * are plain text.
  */
 export function parseCause(cause: string | undefined): { type?: string; message: string } {
   if (!cause) return { message: '' };
@@ -16,6 +35,8 @@ export function parseCause(cause: string | undefined): { type?: string; message:
         message: parsed.errorMessage,
       };
     }
+    const job = parsed && typeof parsed === 'object' ? jobFailure(parsed as KubernetesJob) : undefined;
+    if (job) return { message: job };
   } catch {
     // not JSON: a plain-text cause
   }

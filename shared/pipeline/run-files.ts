@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { NotFoundError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 
@@ -33,4 +34,34 @@ export async function writeJsonLines(
 export async function readJsonLines<T>(store: ObjectStore, key: string): Promise<T[]> {
   const text = (await readRequired(store, key)).toString('utf8');
   return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}
+
+/** JSON lines, gzip-compressed (level 1: the shards are read once or twice and the CPU is the cost). */
+export function gzipJsonLines(rows: readonly unknown[]): Buffer {
+  return gzipSync(Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'), 'utf8'), { level: 1 });
+}
+
+export async function writeJsonLinesGz(
+  store: ObjectStore,
+  key: string,
+  rows: readonly unknown[],
+): Promise<number> {
+  const body = gzipJsonLines(rows);
+  await store.put(key, body, { contentType: 'application/x-ndjson' });
+  return body.length;
+}
+
+export async function readJsonLinesGz<T>(store: ObjectStore, key: string): Promise<T[]> {
+  const text = gunzipSync(await readRequired(store, key)).toString('utf8');
+  return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}
+
+export async function writeJsonGz(store: ObjectStore, key: string, value: unknown): Promise<void> {
+  await store.put(key, gzipSync(Buffer.from(JSON.stringify(value), 'utf8'), { level: 1 }), {
+    contentType: 'application/json',
+  });
+}
+
+export async function readJsonGz<T>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse(gunzipSync(await readRequired(store, key)).toString('utf8')) as T;
 }

@@ -54,13 +54,11 @@ export function runKeys(runId: string) {
     history: `${root}/history.json`,
     execution: `${root}/execution.json`,
     input: `${root}/input.json`,
-    trainData: `${root}/data/train.jsonl`,
-    testData: `${root}/data/test.jsonl`,
-    trainClean: `${root}/data/train.clean.jsonl`,
-    testClean: `${root}/data/test.clean.jsonl`,
+    /** The shard list ingest writes last: a later step reads only the shards it names. */
+    shards: `${root}/data/shards.json`,
+    /** One byte per kept row in file order, 1 for the test split. */
+    splitMask: `${root}/data/split.bin`,
     vectorizer: `${root}/features/vectorizer.json`,
-    trainFeatures: `${root}/features/train.csr`,
-    trainLabels: `${root}/features/train.labels.json`,
     model: `${root}/model/model.json`,
     metrics: `${root}/eval/metrics.json`,
     driftReference: `${root}/eval/drift-reference.json`,
@@ -84,5 +82,26 @@ export function tuneKeys(runId: string) {
     batch: (round: number, batch: number) => `${root}/rounds/${round}/batch-${batch}.json`,
     summary: `${root}/summary.json`,
     params: `${root}/params.json`,
+  };
+}
+
+/** Shard numbers in keys are zero-padded, so a listing sorts in shard order. */
+const pad = (shard: number) => String(shard).padStart(5, '0');
+
+/**
+ * The per-shard files of a run: ingest's rows, preprocess's cleaned documents, featurize's document-frequency
+ * counts and matrix, evaluate's scores. Each is one object written whole (a PUT is atomic), read only by the
+ * step after the Map that wrote it has finished.
+ */
+export function shardKeys(runId: string, shard: number) {
+  const root = `${RUNS_PREFIX}${runId}`;
+  const n = pad(shard);
+  return {
+    rows: `${root}/data/shards/${n}.jsonl.gz`,
+    clean: `${root}/data/clean/${n}.jsonl.gz`,
+    df: `${root}/features/df/${n}.json.gz`,
+    features: `${root}/features/shards/${n}.csr`,
+    labels: `${root}/features/shards/${n}.labels.json`,
+    scores: `${root}/eval/shards/${n}.json`,
   };
 }

@@ -1,3 +1,5 @@
+import type { RoutePayload } from './plan-route-step.ts';
+
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
  * never travels in the payload (Step Functions caps it at 256 KB); it lives under `runs/<runId>/`.
@@ -11,6 +13,12 @@ export interface RunPayload {
   size?: number;
   versionId?: string;
   ingest?: IngestSummary;
+  /** Ingest's shards: the per-shard Maps' items (one small pointer each) and their concurrency. */
+  shards?: ShardsPayload;
+  /** Set on a per-shard Map item: which shard this invocation works on. */
+  shard?: number;
+  /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
+  phase?: 'count' | 'transform';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
   /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
   tune?: TunePayload;
@@ -18,11 +26,21 @@ export interface RunPayload {
   round?: number;
   batch?: number;
   featurize?: { features: number; nonZeros: number };
+  /** PlanRoute's decision: where Train runs (the TrainRoute Choice reads `route.train`), and the job to run. */
+  route?: RoutePayload;
+  /** What the EKS route's job reported (its name and Kubernetes status), when Train ran there. */
+  trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
   train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
   evaluation?: GateDecision;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
+}
+
+export interface ShardsPayload {
+  count: number;
+  items: { shard: number }[];
+  maxConcurrency: number;
 }
 
 export interface TunePayload {
@@ -44,6 +62,8 @@ export interface IngestSummary {
   labels: string[];
   fingerprint: string;
   overrides: string | null;
+  /** Bytes of the uploaded object as stored (absent in runs before streaming ingest). */
+  bytes?: number;
 }
 
 /** The quality gate's decision, with both numbers it compared. */

@@ -1,11 +1,18 @@
 import { RUNS_PREFIX } from '../layout.ts';
 import type { ObjectStore } from '../ports.ts';
+import { type RunCost, runCost } from './run-cost.ts';
 import type { ExecutionHistory } from './run-history.ts';
 import { runIdOf, runKeys } from './run-keys.ts';
 import { type RunStatus, readStatus } from './run-status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
 
-/** Every run with a status, newest first. */
+/** A run's status with its estimated cost (from its steps' usage records), when it has one. */
+function withCost(status: RunStatus): RunStatus {
+  const cost = runCost(status);
+  return cost ? { ...status, cost } : status;
+}
+
+/** Every run with a status and its estimated cost, newest first. */
 export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
   const runIds = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
     const runId = runIdOf(key);
@@ -14,10 +21,14 @@ export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
   const statuses = await Promise.all(runIds.map((runId) => readStatus(store, runId)));
   return statuses
     .filter((s): s is RunStatus => s !== undefined)
+    .map(withCost)
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-/** One run: its status, where an engine saved one its execution history, and its sweep when it had a Tune stage. */
+/**
+ * One run: its status (with its estimated cost), where an engine saved one its execution history, its sweep when
+ * it had a Tune stage, and the cost again at the top level.
+ */
 export async function readRun(
   store: ObjectStore,
   runId: string,
@@ -25,15 +36,18 @@ export async function readRun(
   status: RunStatus | undefined;
   history: ExecutionHistory | undefined;
   tune?: TuneSummary;
+  cost?: RunCost;
 }> {
   const [status, history, tune] = await Promise.all([
     readStatus(store, runId),
     store.get(runKeys(runId).history),
     readTuneSummary(store, runId),
   ]);
+  const costed = status && withCost(status);
   return {
-    status,
+    status: costed,
     history: history ? (JSON.parse(history.body.toString('utf8')) as ExecutionHistory) : undefined,
     ...(tune ? { tune } : {}),
+    ...(costed?.cost ? { cost: costed.cost } : {}),
   };
 }

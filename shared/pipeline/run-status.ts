@@ -1,5 +1,8 @@
+import type { CostPrices } from '../config/params.ts';
 import { ConflictError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { RouteDecision } from './plan-route-step.ts';
+import type { RunCost } from './run-cost.ts';
 import { runKeys } from './run-keys.ts';
 import type { GateDecision } from './run-payload.ts';
 
@@ -17,6 +20,23 @@ export interface StepRecord {
   finishedAt?: string;
   ms?: number;
   summary?: string;
+  /** What the step used, for the run's cost estimate (shared/pipeline/run-cost.ts). */
+  usage?: StepUsage;
+}
+
+/**
+ * What one step used: where it ran, its size and billed time, and the S3 requests it sent (by price class).
+ * A Lambda is billed its configured memory (shared/pipeline/steps.ts) for its duration; an EKS job's pod its
+ * requested vCPU and memory for its seconds.
+ */
+export interface StepUsage {
+  runtime: 'lambda' | 'eks';
+  memoryMb: number;
+  /** The pod's vCPU request (EKS only). */
+  vcpu?: number;
+  /** Billed duration: the step's whole invocation, its status writes included. */
+  ms: number;
+  s3: { get: number; put: number };
 }
 
 /**
@@ -33,6 +53,8 @@ export interface RunStatus {
   steps: StepRecord[];
   error?: { name: string; message: string; step?: string };
   evaluation?: GateDecision;
+  /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
+  route?: RouteDecision;
   /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
   model?: { name: string; version: number; promoted: boolean; reason?: string };
   /** Headline metrics of the new model (the full set is in eval/metrics.json). */
@@ -42,6 +64,10 @@ export interface RunStatus {
   attempts?: number;
   /** When the run was last redriven. */
   redrivenAt?: string;
+  /** The deployment's prices when the run started (params `cost:`), for its cost estimate. */
+  prices?: CostPrices;
+  /** The run's estimated AWS cost: computed when read (run-queries.ts), never stored. */
+  cost?: RunCost;
 }
 
 /** A step as a person names it: `train`, or `tune-candidates round 0 batch 2` for one batch of the Tune stage. */

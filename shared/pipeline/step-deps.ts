@@ -1,4 +1,5 @@
 import type { Params } from '../config/params.ts';
+import type { EksClusterSettings, StepRuntime } from '../config/runtime.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 
@@ -9,4 +10,8 @@ export interface StepDeps {
   baseParams: Params;
   codeVersion: string;
   log?: Logger;
+  /** The EKS cluster a heavy step may run on (plan-route); undefined: every step stays on Lambda. */
+  eks?: EksClusterSettings;
+  /** Where this process runs the step, for its cost record; undefined: a Lambda. */
+  runtime?: StepRuntime;
 }

@@ -20,7 +20,7 @@ export const PIPELINE_LAMBDAS = [
     handler: 'functions/ingest/handler.ts',
     memoryMb: 1024,
     timeoutS: 300,
-    description: 'reads the upload, checks it, splits it into train and test rows',
+    description: 'streams the upload, checks it, cuts it into shards and splits it into train and test rows',
   },
   {
     name: 'preprocess',
@@ -28,7 +28,7 @@ export const PIPELINE_LAMBDAS = [
     handler: 'functions/preprocess/handler.ts',
     memoryMb: 3008,
     timeoutS: 840,
-    description: 'cleans the texts of both splits',
+    description: "cleans one shard's texts (a Preprocess Map item)",
   },
   {
     name: 'tune-plan',
@@ -62,7 +62,17 @@ export const PIPELINE_LAMBDAS = [
     handler: 'functions/featurize/handler.ts',
     memoryMb: 3008,
     timeoutS: 840,
-    description: 'fits the TF-IDF vectorizer and writes the training matrix',
+    description:
+      "counts a shard's n-grams, merges every shard's counts into the vectorizer, or writes a shard's matrix",
+  },
+  {
+    // Reads input.json's counts and writes one status field: the smallest size does.
+    name: 'plan-route',
+    kind: 'step',
+    handler: 'functions/plan-route/handler.ts',
+    memoryMb: 256,
+    timeoutS: 60,
+    description: "decides where Train runs (its Lambda or an EKS job) from ingest's row and byte counts",
   },
   {
     name: 'train',
@@ -78,7 +88,8 @@ export const PIPELINE_LAMBDAS = [
     handler: 'functions/evaluate/handler.ts',
     memoryMb: 2048,
     timeoutS: 600,
-    description: 'scores the model and production on the test split, writes metrics and the report',
+    description:
+      "scores a shard's test rows (model and production), or merges every shard's scores into the metrics and gate",
   },
   {
     name: 'register',

@@ -1,12 +1,14 @@
+import { NotFoundError } from '../errors.ts';
 import type { DatasetReport } from '../ml/dataset.ts';
 import { TextModel } from '../ml/model.ts';
-import { decodeCsr } from '../ml/sparse.ts';
+import { CsrStacker } from '../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
 import { fitClassifier } from '../ml/training.ts';
 import { readJson, readRequired } from './run-files.ts';
-import { bareEtag, runKeys } from './run-keys.ts';
+import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import type { RunPayload } from './run-payload.ts';
+import { readManifest } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
 
@@ -17,9 +19,36 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
     const stored = await readJson<TfidfJson>(deps.store, keys.vectorizer);
-    const { labels, y } = await readJson<{ labels: string[]; y: number[] }>(deps.store, keys.trainLabels);
-    const x = decodeCsr(await readRequired(deps.store, keys.trainFeatures));
-    const classifier = fitClassifier(x, Int32Array.from(y), labels.length, params);
+    // The shards' matrices stacked in shard order: the training rows in file order, as one process would
+    // have featurized them, allocated once from the files' sizes. Past what one Lambda holds, the state
+    // machine sends Train elsewhere.
+    const manifest = await readManifest(deps.store, payload.runId);
+    const sizes = await Promise.all(
+      manifest.shards.map(async (info) => {
+        const file = shardKeys(payload.runId, info.shard).features;
+        const head = await deps.store.head(file);
+        if (!head) throw new NotFoundError(`the run file ${file} is missing`);
+        return CsrStacker.nnzOf(head.size, info.train);
+      }),
+    );
+    const stacker = new CsrStacker(
+      manifest.train,
+      sizes.reduce((a, b) => a + b, 0),
+      stored.vocabulary.length,
+    );
+    const y = new Int32Array(manifest.train);
+    let labels: string[] = [];
+    let row = 0;
+    for (const info of manifest.shards) {
+      const files = shardKeys(payload.runId, info.shard);
+      stacker.add(await readRequired(deps.store, files.features));
+      const part = await readJson<{ labels: string[]; y: number[] }>(deps.store, files.labels);
+      labels = part.labels;
+      y.set(part.y, row);
+      row += part.y.length;
+    }
+    const x = stacker.build();
+    const classifier = fitClassifier(x, y, labels.length, params);
     const model = TextModel.create({
       labels,
       vectorizer: TfidfVectorizer.fromJSON(stored, 'float64', keys.vectorizer),

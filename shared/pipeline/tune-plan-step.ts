@@ -7,11 +7,11 @@ import {
   type SweepPlan,
   type SweepRound,
 } from '../ml/tune.ts';
-import type { CleanRow } from './preprocess-step.ts';
-import { readJson, readJsonLines, writeJson } from './run-files.ts';
+import { readJson, writeJson } from './run-files.ts';
 import { runKeys, tuneKeys } from './run-keys.ts';
 import { ingestParams } from './run-params.ts';
 import type { RunPayload, TunePayload } from './run-payload.ts';
+import { readCleanDocs } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
 import type { TuneSummary } from './tune-summary.ts';
@@ -37,13 +37,12 @@ export interface StoredBatch {
   ms: number;
 }
 
-/** The training part's labels and cleaned documents, as Preprocess wrote them. */
+/** The training part's labels and cleaned documents, as Preprocess wrote them (every shard, in file order). */
 export async function readTrainingDocs(
   deps: StepDeps,
   runId: string,
 ): Promise<{ labels: string[]; docs: string[] }> {
-  const rows = await readJsonLines<CleanRow>(deps.store, runKeys(runId).trainClean);
-  return { labels: rows.map((r) => r[0]), docs: rows.map((r) => r[1]) };
+  return readCleanDocs(deps.store, runId, 'train');
 }
 
 /** Writes a round's batches and returns what the Map needs of them (pointers only: round and batch numbers). */

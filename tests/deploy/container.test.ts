@@ -179,6 +179,18 @@ describe('Dockerfile', () => {
     expect(code, output).toBe(0);
     expect(output).toMatch(/worker/);
   });
+
+  it("has the EKS route's job command in the same image: textops step <name> --run <runId>", async () => {
+    // What the job's pod runs (args from the state machine's TrainOnEks Task), without a bucket to reach.
+    const step = startContainer(['step', 'train', '--run', 'r-1'], { TEXTOPS_BUCKET: '' });
+    let stderr = '';
+    step.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => step.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^textops: ConfigError: no bucket: pass --bucket or set TEXTOPS_BUCKET$/m);
+  });
 });
 
 describe('the Dockerfile checks catch a broken image', () => {

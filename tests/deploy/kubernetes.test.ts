@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadParams } from '../../shared/config/params.ts';
 import { parseDockerfile } from './checks/container-checks.ts';
 import { describeFindings } from './checks/finding.ts';
 import {
@@ -34,6 +35,7 @@ const STACK_OUTPUTS = [
   ['TrainRequestsQueueUrl', `https://sqs.us-east-1.amazonaws.com/${ACCOUNT}/textops-prod-train-requests`],
   ['StateMachineArn', `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:textops-prod-training-pipeline`],
   ['AwsRegion', 'us-east-1'],
+  ['PipelineJobIrsaRoleArn', `arn:aws:iam::${ACCOUNT}:role/textops-prod-eks-pipeline-job-us-east-1`],
 ].map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
 const IMAGE = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/textops-prod:3f2c1d0`;
 
@@ -78,6 +80,71 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
+/**
+ * The ASL's value with each `key.$` (filled at run time from the state's input) replaced by the example's
+ * value of `key`: what remains must be the example, exactly.
+ */
+function withRuntimeValues(asl: any, example: any): any {
+  if (Array.isArray(asl)) return asl.map((v, i) => withRuntimeValues(v, example?.[i]));
+  if (!asl || typeof asl !== 'object') return asl;
+  return Object.fromEntries(
+    Object.entries(asl).map(([k, v]) =>
+      k.endsWith('.$')
+        ? [k.slice(0, -2), example?.[k.slice(0, -2)]]
+        : [k, withRuntimeValues(v, example?.[k])],
+    ),
+  );
+}
+
+describe("k8s/jobs/step-job.yaml (the EKS route's Job)", () => {
+  let job: any;
+  beforeAll(async () => {
+    [job] = parseManifests(await readFile(join(ROOT, 'k8s/jobs/step-job.yaml'), 'utf8'));
+  });
+
+  it('is a valid, reviewed Job that runs as its own service account in the textops namespace', () => {
+    const accounts = rendered.prod.filter((m) => m.kind === 'ServiceAccount');
+    expect(describeFindings(checkManifests([job, ...accounts]))).toBe('');
+    expect(job.metadata.name.length).toBeLessThanOrEqual(63);
+    expect(job.spec.template.spec.serviceAccountName).toBe('textops-pipeline-job');
+    expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    // The namespace's egress policy (DNS, HTTPS to S3/STS) selects it by its name label.
+    expect(job.spec.template.metadata.labels['app.kubernetes.io/name']).toBe('textops');
+  });
+
+  it('is the manifest the state machine sends, with params.yaml eks: defaults for the values filled at run time', async () => {
+    const asl = JSON.parse(await readFile(join(ROOT, 'statemachines/training-pipeline.asl.json'), 'utf8'));
+    const task = asl.States.TrainOnEks.Parameters;
+    const { namespace, ...manifest } = { ...job, metadata: { ...job.metadata } } as any;
+    delete manifest.metadata.namespace;
+    expect(withRuntimeValues(task.Job, manifest)).toEqual(manifest);
+    expect(job.metadata.namespace).toBe(loadParams().eks.namespace);
+    const eks = loadParams().eks;
+    const container = job.spec.template.spec.containers[0];
+    expect(container.args.slice(0, 3)).toEqual(['step', 'train', '--run']);
+    expect(container.resources.requests).toEqual({ cpu: String(eks.cpu), memory: `${eks.memory_mb}Mi` });
+    expect(container.resources.limits).toEqual(container.resources.requests);
+    expect(job.spec.backoffLimit).toBe(eks.backoff_limit);
+    expect(job.spec.activeDeadlineSeconds).toBe(eks.active_deadline_seconds);
+  });
+
+  it("lets only the pipeline's group create and follow jobs, in its namespace", () => {
+    const role = find(rendered.prod, 'Role', 'textops-pipeline-jobs');
+    expect(role.metadata.namespace).toBe('textops');
+    expect(role.rules).toContainEqual({
+      apiGroups: ['batch'],
+      resources: ['jobs'],
+      verbs: ['create', 'get', 'list', 'watch', 'delete'],
+    });
+    expect(role.rules).toContainEqual({ apiGroups: [''], resources: ['pods/log'], verbs: ['get'] });
+    expect(JSON.stringify(role.rules)).not.toMatch(/secrets|\*/);
+    expect(find(rendered.prod, 'RoleBinding', 'textops-pipeline-jobs').subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'textops-pipeline' },
+    ]);
+  });
+});
+
 describe('k8s/ (kustomize base + overlays)', () => {
   it('renders valid, reviewed manifests for every overlay and for the deployed overlay', () => {
     for (const [name, manifests] of Object.entries(rendered)) {
@@ -92,6 +159,9 @@ describe('k8s/ (kustomize base + overlays)', () => {
       'Namespace/textops',
       'ServiceAccount/textops-serve',
       'ServiceAccount/textops-worker',
+      'ServiceAccount/textops-pipeline-job',
+      'Role/textops-pipeline-jobs',
+      'RoleBinding/textops-pipeline-jobs',
       'Deployment/textops-serve',
       'Deployment/textops-worker',
       'Service/textops-serve',
@@ -194,6 +264,11 @@ describe('k8s/ (kustomize base + overlays)', () => {
     expect(
       find(deployed, 'ServiceAccount', 'textops-worker').metadata.annotations['eks.amazonaws.com/role-arn'],
     ).toBe(STACK_OUTPUTS[1].OutputValue);
+    expect(
+      find(deployed, 'ServiceAccount', 'textops-pipeline-job').metadata.annotations[
+        'eks.amazonaws.com/role-arn'
+      ],
+    ).toBe(STACK_OUTPUTS[6].OutputValue);
     const config = deployed.find(
       (m) => m.kind === 'ConfigMap' && m.metadata.name.startsWith('textops-config-'),
     )!;

@@ -44,6 +44,7 @@ const handlerOf = (name: string) =>
   `functions/${name.replace(/(?<=[a-z])([A-Z])/g, '-$1').toLowerCase()}/handler.handler`;
 
 const OIDC_PROVIDER = 'oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE0123456789';
+const EKS_CLUSTER = 'textops-prod-cluster';
 let dev: PackagedService;
 let prod: PackagedService;
 let aslText: string;
@@ -72,6 +73,9 @@ beforeAll(async () => {
       TEXTOPS_JWT_AUDIENCE: 'textops-api',
       TEXTOPS_CORS_ORIGIN: 'https://app.example.com',
       TEXTOPS_EKS_OIDC_PROVIDER: `https://${OIDC_PROVIDER}`,
+      TEXTOPS_EKS_CLUSTER_NAME: EKS_CLUSTER,
+      TEXTOPS_EKS_ENDPOINT: 'https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com',
+      TEXTOPS_EKS_CERTIFICATE_AUTHORITY: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t',
     }),
   ]);
 }, 600_000);
@@ -198,7 +202,8 @@ describe('npm run package', () => {
 
   it('sizes each step function, with a Lambda timeout inside its Task timeout', () => {
     const asl = JSON.parse(aslText);
-    const tasks = taskStates(asl.States);
+    // The Lambda Tasks (the EKS route's job Task has its own deadline: tests/unit/pipeline-asl.test.ts).
+    const tasks = taskStates(asl.States).filter((t) => t.Parameters.FunctionName);
     expect(tasks.length).toBeGreaterThanOrEqual(STEP_HANDLERS.length);
     for (const task of tasks) {
       const name = /^\$\{(\w+)FunctionArn\}$/.exec(task.Parameters.FunctionName)![1];
@@ -342,6 +347,48 @@ describe('npm run package', () => {
       .filter((s) => [s.Action].flat().includes('s3:PutObject'))
       .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
     expect(puts).toEqual(['feedback/sentiment/*', 'registry/sentiment/retrain/*', 'incoming/retrain-*']);
+  });
+
+  it('gives the EKS job route, when a cluster is named, only that cluster, its Kubernetes group and a job role', () => {
+    const planRoute = (t: Template) => p(functionByHandler(t, 'functions/plan-route/handler.handler')[1]);
+    // No cluster: plan-route sees none and keeps every step on Lambda; the state machine gets no EKS access.
+    expect(planRoute(dev.template).Environment.Variables.TEXTOPS_EKS_CLUSTER_NAME).toBeUndefined();
+    expect(JSON.stringify(roleStatements(dev.template, 'TrainingPipelineRole'))).not.toMatch(/eks:/);
+    expect(resourcesOfType(dev.template, 'AWS::EKS::AccessEntry')).toEqual([]);
+
+    expect(planRoute(prod.template).Environment.Variables).toMatchObject({
+      TEXTOPS_EKS_CLUSTER_NAME: EKS_CLUSTER,
+      TEXTOPS_EKS_ENDPOINT: expect.stringMatching(/^https:\/\/.+\.eks\.amazonaws\.com$/),
+      TEXTOPS_EKS_CERTIFICATE_AUTHORITY: expect.any(String),
+      // The image the deploy workflow pushes for this commit, from this stack's repository.
+      TEXTOPS_JOB_IMAGE: {
+        'Fn::Join': [':', [{ 'Fn::GetAtt': ['ImageRepository', 'RepositoryUri'] }, 'unversioned']],
+      },
+    });
+    expect(roleStatements(prod.template, 'TrainingPipelineRole')).toContainEqual({
+      Effect: 'Allow',
+      Action: ['eks:DescribeCluster'],
+      Resource: {
+        'Fn::Sub': `arn:\${AWS::Partition}:eks:\${AWS::Region}:\${AWS::AccountId}:cluster/${EKS_CLUSTER}`,
+      },
+    });
+    const [[, entry]] = resourcesOfType(prod.template, 'AWS::EKS::AccessEntry');
+    expect(p(entry)).toEqual({
+      ClusterName: EKS_CLUSTER,
+      PrincipalArn: { 'Fn::GetAtt': ['TrainingPipelineRole', 'Arn'] },
+      Type: 'STANDARD',
+      // k8s/base/pipeline-job-rbac.yaml binds this group to creating and following Jobs in textops.
+      KubernetesGroups: ['textops-pipeline'],
+    });
+    // The job's pod: trusted by its one service account, with the train step's bucket access and nothing else.
+    const [trust] = props(prod.template, 'PipelineJobIrsaRole').AssumeRolePolicyDocument.Statement;
+    expect(trust.Condition.StringEquals[`${OIDC_PROVIDER}:sub`]).toBe(
+      'system:serviceaccount:textops:textops-pipeline-job',
+    );
+    const job = JSON.stringify(roleStatements(prod.template, 'PipelineJobIrsaRole'));
+    expect(job).toContain('/runs/*');
+    expect(job).not.toMatch(/registry\/|incoming\/|states:|sqs:|eks:/);
+    expect(prod.template.Outputs?.PipelineJobIrsaRoleArn).toBeDefined();
   });
 
   it('names everything by stage and outputs what operators need', () => {
@@ -537,6 +584,19 @@ describe('deploy options', () => {
   it('refuses an unknown authorizer or a JWT authorizer without its issuer, naming the variable', async () => {
     await expect(packageService('ci', { TEXTOPS_API_AUTH: 'open' })).rejects.toThrow(/TEXTOPS_API_AUTH/);
     await expect(packageService('ci', { TEXTOPS_API_AUTH: 'jwt' })).rejects.toThrow(/TEXTOPS_JWT_ISSUER_URL/);
+  });
+
+  it('refuses a half-named EKS cluster, or one without the OIDC provider its job role needs', async () => {
+    await expect(packageService('ci', { TEXTOPS_EKS_CLUSTER_NAME: 'c' })).rejects.toThrow(
+      /TEXTOPS_EKS_ENDPOINT, TEXTOPS_EKS_CERTIFICATE_AUTHORITY not set/,
+    );
+    await expect(
+      packageService('ci', {
+        TEXTOPS_EKS_CLUSTER_NAME: 'c',
+        TEXTOPS_EKS_ENDPOINT: 'https://x.eks.amazonaws.com',
+        TEXTOPS_EKS_CERTIFICATE_AUTHORITY: 'Q0E=',
+      }),
+    ).rejects.toThrow(/needs TEXTOPS_EKS_OIDC_PROVIDER/);
   });
 
   it('refuses a state machine file that is not valid ASL or names a function that does not exist', async () => {

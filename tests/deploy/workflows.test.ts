@@ -125,6 +125,13 @@ describe('.github/workflows', () => {
     // The credentials step comes before anything that talks to AWS.
     const order = (match: (s: (typeof steps)[number]) => boolean) => steps.findIndex(match);
     expect(order((s) => s === credentials)).toBeLessThan(order((s) => (s.run ?? '').includes('osls deploy')));
+    // The EKS job route is opt-in, and the deploy gets the cluster it reads first.
+    const cluster = steps.find((s) => (s.run ?? '').includes('aws eks describe-cluster'));
+    expect(cluster?.if).toMatch(/vars\.EKS_JOB_ROUTE == 'true'/);
+    expect(order((s) => s === cluster)).toBeLessThan(order((s) => (s.run ?? '').includes('osls deploy')));
+    const deployEnv = steps.find((s) => (s.run ?? '').includes('osls deploy'))?.env ?? {};
+    expect(deployEnv.TEXTOPS_EKS_CLUSTER_NAME).toBe('${{ steps.cluster.outputs.name }}');
+    expect(deployEnv.TEXTOPS_EKS_CERTIFICATE_AUTHORITY).toBe('${{ steps.cluster.outputs.ca }}');
   });
 
   it('has Dependabot for npm, the pinned actions and the base image', async () => {

@@ -94,14 +94,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-// The status file's step names, and the state each one runs in.
+// The status file's step names, the step (and part: a per-shard Map's item) the kill lands in, and the state
+// that runs it (a Map's items run in the Map's ItemProcessor state). The data is one shard.
 const STEPS = [
-  ['ingest', 'Ingest'],
-  ['preprocess', 'Preprocess'],
-  ['featurize', 'Featurize'],
-  ['train', 'Train'],
-  ['evaluate', 'Evaluate'],
-  ['register', 'RegisterAndPromote'],
+  ['ingest', 'ingest', 'Ingest'],
+  ['preprocess', 'preprocess shard 0', 'PreprocessShard'],
+  ['featurize', 'featurize count shard 0', 'FeaturizeCountShard'],
+  ['train', 'train', 'Train'],
+  ['evaluate', 'evaluate shard 0', 'EvaluateShard'],
+  ['register', 'register', 'RegisterAndPromote'],
 ] as const;
 
 describe('a run survives the local stack being killed in each step (SIGKILL, restart, textops runs retry)', () => {
@@ -121,14 +122,14 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
   });
 
   // One run, killed once in every step: each retry resumes it, and the next kill lands in the next step.
-  it.each(STEPS.map(([step, state], i) => ({ step, state, attempt: i + 1 })))(
+  it.each(STEPS.map(([step, label, state], i) => ({ step, label, state, attempt: i + 1 })))(
     'killed in $state: aborted on restart, then resumed from $state by runs retry',
-    async ({ step, state, attempt }) => {
+    async ({ step, label, state, attempt }) => {
       await killDuring(runId, step);
       await startStack();
 
       const status = readObject<RunStatus>(runId, 'status.json')!;
-      expect(status).toMatchObject({ state: 'failed', error: { name: 'RunAborted', step } });
+      expect(status).toMatchObject({ state: 'failed', error: { name: 'RunAborted', step: label } });
       expect(status.error?.message).toContain(`textops runs retry ${runId}`);
       const history = readObject<ExecutionHistory>(runId, 'history.json')!;
       expect(history).toMatchObject({ status: 'ABORTED', error: 'RunAborted' });
@@ -146,7 +147,7 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
       const last = state === 'RegisterAndPromote';
       const retried = await cli('runs', 'retry', runId, ...(last ? [] : ['--no-follow']));
       expect(retried.code, retried.stderr).toBe(0);
-      expect(retried.stdout).toContain(`run ${runId} resumed from ${step} (attempt ${attempt + 1})`);
+      expect(retried.stdout).toContain(`run ${runId} resumed from ${label} (attempt ${attempt + 1})`);
       if (last) expect(retried.stdout).toMatch(/SUCCEEDED: sentiment v1 is now production/);
     },
   );
@@ -158,7 +159,7 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
     expect(status.error).toBeUndefined();
     const history = readObject<ExecutionHistory>(runId, 'history.json')!;
     expect(history).toMatchObject({ status: 'SUCCEEDED', redriveCount: 6 });
-    for (const [, state] of STEPS) {
+    for (const [, , state] of STEPS) {
       expect(
         history.states.filter((s) => s.name === state).map((s) => s.status),
         state,

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { S3ServiceException } from '@aws-sdk/client-s3';
 import { ConflictError } from '../../shared/errors.ts';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from '../../shared/ports.ts';
+import type {
+  ObjectInfo,
+  ObjectStore,
+  PutOptions,
+  StoredObject,
+  StreamedObject,
+} from '../../shared/ports.ts';
 
 interface Entry {
   body: Buffer;
@@ -10,7 +17,7 @@ interface Entry {
   contentType?: string;
 }
 
-export type StoreOperation = 'get' | 'getIfChanged' | 'head' | 'put' | 'list' | 'delete';
+export type StoreOperation = 'get' | 'getStream' | 'getIfChanged' | 'head' | 'put' | 'list' | 'delete';
 
 /** Decides whether one call fails: return (or throw) an error to fail it, undefined to let it through. */
 export type FaultRule = (operation: StoreOperation, key: string) => Error | undefined;
@@ -58,6 +65,17 @@ export class InMemoryObjectStore implements ObjectStore {
     this.enter('get', key);
     const entry = this.objects.get(key);
     return entry && { body: Buffer.from(entry.body), etag: entry.etag, lastModified: entry.lastModified };
+  }
+
+  /** The body in small chunks, so streaming readers meet records and multi-byte characters cut in two. */
+  async getStream(key: string): Promise<StreamedObject | undefined> {
+    this.enter('getStream', key);
+    const entry = this.objects.get(key);
+    if (!entry) return undefined;
+    const body = Buffer.from(entry.body);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < body.length; at += 4099) chunks.push(body.subarray(at, at + 4099));
+    return { stream: Readable.from(chunks), etag: entry.etag };
   }
 
   async getIfChanged(key: string, etag: string): Promise<StoredObject | 'not-modified' | undefined> {
@@ -115,6 +133,11 @@ export class InMemoryObjectStore implements ObjectStore {
   /** Test conveniences (not part of the port): every key, an object as text or JSON, its content type. */
   keys(prefix = ''): string[] {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  raw(key: string): Buffer | undefined {
+    const body = this.objects.get(key)?.body;
+    return body && Buffer.from(body);
   }
 
   text(key: string): string | undefined {

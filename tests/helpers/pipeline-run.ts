@@ -60,3 +60,46 @@ export function stepFixture(baseParams: Params = loadParams()): StepFixture {
     },
   };
 }
+
+/** The steps as the state machine runs them without a sweep, each Map's items one after another. */
+export type StageName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'register';
+
+/**
+ * Runs the pipeline steps in the state machine's order (Tune skipped), each per-shard Map as a loop over the
+ * shard list ingest returned, stopping after `last`. Per-shard invocations get the ASL's item payload.
+ */
+export async function runStages(
+  deps: StepDeps,
+  payload: RunPayload,
+  last: StageName = 'register',
+): Promise<RunPayload> {
+  const { ingestStep } = await import('../../shared/pipeline/ingest-step.ts');
+  const { preprocessStep } = await import('../../shared/pipeline/preprocess-step.ts');
+  const { featurizeStep } = await import('../../shared/pipeline/featurize-step.ts');
+  const { trainStep } = await import('../../shared/pipeline/train-step.ts');
+  const { evaluateStep } = await import('../../shared/pipeline/evaluate-step.ts');
+  const { registerStep } = await import('../../shared/pipeline/register-step.ts');
+  const item = (p: RunPayload, shard: number, extra: Partial<RunPayload> = {}): RunPayload => ({
+    runId: p.runId,
+    bucket: p.bucket,
+    key: p.key,
+    etag: p.etag,
+    ...extra,
+    shard,
+  });
+  const shards = (p: RunPayload) => (p.shards?.items ?? []).map((i) => i.shard);
+  let p = await ingestStep(deps, payload);
+  if (last === 'ingest') return p;
+  for (const s of shards(p)) await preprocessStep(deps, item(p, s));
+  if (last === 'preprocess') return p;
+  for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'count' }));
+  p = await featurizeStep(deps, p);
+  for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'transform', ingest: p.ingest }));
+  if (last === 'featurize') return p;
+  p = await trainStep(deps, p);
+  if (last === 'train') return p;
+  for (const s of shards(p)) await evaluateStep(deps, item(p, s));
+  p = await evaluateStep(deps, p);
+  if (last === 'evaluate') return p;
+  return registerStep(deps, p);
+}

@@ -72,6 +72,7 @@ describe('textops CLI against the local stack (textops start)', () => {
       'TuneCandidates\\[1\\]',
       'TuneSelect',
       'Featurize',
+      'PlanRoute',
       'Train',
       'Evaluate',
       'RegisterAndPromote',

@@ -71,6 +71,18 @@ describe.each(stores)('ObjectStore contract: %s', (_name, make) => {
     ]);
   });
 
+  it('streams an object as it arrives (getStream): the same bytes and ETag, undefined when missing', async () => {
+    const root = prefix();
+    const body = Buffer.alloc(300_000, 'é, a line\n');
+    const { etag } = await store.put(`${root}big`, body);
+    const streamed = await store.getStream!(`${root}big`);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of streamed!.stream) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(body)).toBe(true);
+    expect(streamed?.etag).toBe(etag);
+    expect(await store.getStream!(`${root}missing`)).toBeUndefined();
+  });
+
   it('gives equal bodies equal ETags (MD5 of the bytes) and strings as UTF-8', async () => {
     const root = prefix();
     const a = await store.put(`${root}a`, 'héllo');

@@ -24,6 +24,7 @@ const STEPS = [
   'TuneCandidates',
   'TuneSelect',
   'Featurize',
+  'PlanRoute',
   'Train',
   'Evaluate',
   'Register',
@@ -31,6 +32,23 @@ const STEPS = [
 ];
 
 const pass: LambdaHandler = async (event) => event;
+const lambdaRoute: LambdaHandler = async (event) => ({ ...(event as object), route: { train: 'lambda' } });
+
+/** Ingest's shard list, one shard: what the per-shard Maps fan out over. */
+const ONE_SHARD = { count: 1, items: [{ shard: 0 }], maxConcurrency: 1 };
+
+/**
+ * A scripted ingest returns the one-shard list too, as the real one returns its shards, and the run pointer's
+ * fields and ingest summary the Maps' ItemSelectors read.
+ */
+const withShards = (fn: LambdaHandler | undefined): LambdaHandler | undefined =>
+  fn &&
+  (async (e, c) => {
+    const out = await fn(e, c);
+    return out && typeof out === 'object' && !('shards' in out)
+      ? { runId: 'r', bucket: 'b', key: 'incoming/x.csv', etag: 'e', ingest: {}, ...out, shards: ONE_SHARD }
+      : out;
+  });
 
 function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEngineOptions> = {}) {
   return new LocalStateMachine({
@@ -42,8 +60,14 @@ function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEn
         `arn:aws:lambda:us-east-1:000000000000:function:${s.toLowerCase()}`,
       ]),
     ),
-    // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does.
-    functions: { tuneplan: pass, ...functions },
+    // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does; a
+    // PlanRoute that keeps Train on its Lambda.
+    functions: {
+      tuneplan: pass,
+      planroute: lambdaRoute,
+      ...functions,
+      ...(functions.ingest ? { ingest: withShards(functions.ingest)! } : {}),
+    },
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:test',
     retryIntervalMs: 1,
   });
@@ -74,17 +98,21 @@ describe('local engine running the training-pipeline ASL', () => {
     await m.start('run-1', { runId: 'run-1' });
     const history = await m.execution('run-1')!;
     expect(history.status).toBe('SUCCEEDED');
+    // Featurize: the count Map item, the vocabulary Task, the transform Map item; Evaluate: its item, the merge.
     expect(calls).toEqual([
       'ingest',
       'preprocess',
       'preprocess',
       'preprocess',
       'featurize',
+      'featurize',
+      'featurize',
       'train',
+      'evaluate',
       'evaluate',
       'register',
     ]);
-    expect(history.states.find((s) => s.name === 'Preprocess')).toMatchObject({
+    expect(history.states.find((s) => s.name === 'PreprocessShard')).toMatchObject({
       status: 'succeeded',
       retries: 2,
     });
@@ -223,7 +251,14 @@ describe('local engine running the training-pipeline ASL', () => {
       await m.start('tune-1', { runId: 'tune-1', bucket: 'b', key: 'incoming/x.csv', etag: 'e' });
       const history = await m.execution('tune-1')!;
       expect(history.status).toBe('SUCCEEDED');
-      expect(calls).toEqual(['tuneplan', 'tuneselect 0', 'tuneselect 1', 'featurize']);
+      expect(calls).toEqual([
+        'tuneplan',
+        'tuneselect 0',
+        'tuneselect 1',
+        'featurize',
+        'featurize',
+        'featurize',
+      ]);
       expect(peak).toBe(2);
       // Each item is the run pointer with its round and batch number, nothing else.
       expect(items.map((i) => `${i.round}/${i.batch}`).sort()).toEqual([
@@ -287,7 +322,7 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(resumed.status).toBe('SUCCEEDED');
       // The redrive restarts the Map state (a state inside it is not a state of the top-level machine).
       expect(resumed.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([{ state: 'Tune' }]);
-      expect(calls).toEqual(['tuneselect 0', 'featurize']);
+      expect(calls).toEqual(['tuneselect 0', 'featurize', 'featurize', 'featurize']);
     });
   });
 
@@ -329,7 +364,7 @@ describe('local engine running the training-pipeline ASL', () => {
       await m.redrive('retry-1');
       await m.idle();
       const history = await m.execution('retry-1')!;
-      expect(calls).toEqual(['train', 'evaluate', 'register']);
+      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'register']);
       expect(history).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
       expect(history.redriveDate).toBeDefined();
       expect(history.error).toBeUndefined();
@@ -340,32 +375,33 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(history.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([
         { state: 'Train', attempt: 1 },
       ]);
-      // Train was handed its recorded input again: the payload as Featurize left it, not the caught error.
+      // Train was handed its recorded input again: the payload as Featurize left it, not the caught error (the
+      // per-shard Maps drop their items' results: only the Tasks between them add to the payload).
       expect(history.states.findLast((s) => s.name === 'Evaluate')?.input).toMatchObject({
-        done: ['ingest', 'preprocess', 'featurize', 'train'],
+        done: ['ingest', 'featurize', 'train'],
       });
       expect(history.states.at(-1)?.name).toBe('Promoted');
       await expect(m.redrive('retry-1')).rejects.toBeInstanceOf(ExecutionNotRedrivable);
     });
 
     it('resumes an execution aborted by a dead process, from its saved history, in a new engine', async () => {
-      // The first process: Featurize never returns (the process "dies" there); its history is saved as it goes.
+      // The first process: Train never returns (the process "dies" there); its history is saved as it goes.
       const saved = new Map<string, ExecutionHistory>();
       const calls: string[] = [];
-      const first = engine(steps(calls, { featurize: () => new Promise(() => {}) }), {
+      const first = engine(steps(calls, { train: () => new Promise(() => {}) }), {
         saveHistory: async (name, _input, history) => {
           saved.set(name, structuredClone(history));
         },
       });
       await first.start('abort-1', { runId: 'abort-1' });
-      for (let i = 0; i < 200 && saved.get('abort-1')?.states.at(-1)?.name !== 'Featurize'; i++)
+      for (let i = 0; i < 200 && saved.get('abort-1')?.states.at(-1)?.name !== 'Train'; i++)
         await new Promise((r) => setTimeout(r, 5));
       // The next process closes the history on start-up, as the local runtime does.
       const history = saved.get('abort-1')!;
       abortHistory(history, 'RunAborted', 'the local runtime stopped');
       expect(history.status).toBe('ABORTED');
       expect(history.states.at(-1)).toMatchObject({
-        name: 'Featurize',
+        name: 'Train',
         status: 'failed',
         error: 'RunAborted',
       });
@@ -378,10 +414,10 @@ describe('local engine running the training-pipeline ASL', () => {
       await second.redrive('abort-1');
       await second.idle();
       const resumed = await second.execution('abort-1')!;
-      expect(calls).toEqual(['featurize', 'train', 'evaluate', 'register']);
+      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'register']);
       expect(resumed).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
       expect(resumed.states.findLast((s) => s.name === 'Train')?.input).toMatchObject({
-        done: ['ingest', 'preprocess', 'featurize'],
+        done: ['ingest', 'featurize'],
       });
     });
 
@@ -398,11 +434,19 @@ describe('local engine running the training-pipeline ASL', () => {
       const m = engine(steps(calls), { loadExecution: async () => ({ input: {}, history: cut }) });
       await m.redrive('between');
       await m.idle();
-      expect(calls).toEqual(['featurize', 'train', 'evaluate', 'register']);
+      expect(calls).toEqual([
+        'featurize',
+        'featurize',
+        'featurize',
+        'train',
+        'evaluate',
+        'evaluate',
+        'register',
+      ]);
       expect(
-        (await m.execution('between'))?.states.findLast((s) => s.name === 'Featurize')?.input,
+        (await m.execution('between'))?.states.findLast((s) => s.name === 'FeaturizeCount')?.input,
       ).toMatchObject({
-        done: ['ingest', 'preprocess'],
+        done: ['ingest'],
       });
     });
 
@@ -411,7 +455,17 @@ describe('local engine running the training-pipeline ASL', () => {
       const m = engine(steps(calls), { loadExecution: async () => ({ input: { runId: 'early' } }) });
       await m.redrive('early');
       await m.idle();
-      expect(calls).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']);
+      expect(calls).toEqual([
+        'ingest',
+        'preprocess',
+        'featurize',
+        'featurize',
+        'featurize',
+        'train',
+        'evaluate',
+        'evaluate',
+        'register',
+      ]);
       expect((await m.execution('early'))?.status).toBe('SUCCEEDED');
     });
 

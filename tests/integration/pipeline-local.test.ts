@@ -58,23 +58,37 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       state: 'succeeded',
       model: { name: 'sentiment', version: 1, promoted: true },
     });
-    expect(status?.steps.map((s) => [s.name, s.state])).toEqual(
-      ['ingest', 'preprocess', 'tune-plan', 'featurize', 'train', 'evaluate', 'register'].map((n) => [
-        n,
-        'succeeded',
-      ]),
+    expect(status?.steps.map((s) => [s.part ? `${s.name} ${s.part}` : s.name, s.state])).toEqual(
+      [
+        'ingest',
+        'preprocess shard 0',
+        'tune-plan',
+        'featurize count shard 0',
+        'featurize vocabulary',
+        'featurize transform shard 0',
+        'plan-route',
+        'train',
+        'evaluate shard 0',
+        'evaluate',
+        'register',
+      ].map((n) => [n, 'succeeded']),
     );
     expect(status?.evaluation).toMatchObject({ passed: true, metric: 'accuracy', productionVersion: null });
     expect(status?.evaluation?.score).toBeGreaterThan(0.75);
     expect(history?.status).toBe('SUCCEEDED');
-    expect(history?.states.map((s) => s.name)).toEqual([
+    expect(history?.states.filter((s) => s.iteration === undefined).map((s) => s.name)).toEqual([
       'Ingest',
       'Preprocess',
       'TunePlan',
       'TuneNeeded',
+      'FeaturizeCount',
+      'FeaturizeVocabulary',
       'Featurize',
+      'PlanRoute',
+      'TrainRoute',
       'Train',
       'Evaluate',
+      'EvaluateMerge',
       'Gate',
       'RegisterAndPromote',
       'Promoted',

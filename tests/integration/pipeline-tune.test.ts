@@ -11,7 +11,7 @@ import { validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { applyCandidate } from '../../shared/ml/tune.ts';
-import { executionName, runKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
+import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
 import { tuneCandidatesStep } from '../../shared/pipeline/tune-candidates-step.ts';
 import type { StoredPlan } from '../../shared/pipeline/tune-plan-step.ts';
@@ -101,7 +101,11 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'tune-candidates',
       'tune-select',
       'featurize',
+      'featurize',
+      'featurize',
+      'plan-route',
       'train',
+      'evaluate',
       'evaluate',
       'register',
     ]);
@@ -122,9 +126,14 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'Tune',
       'TuneSelect',
       'TuneNeeded',
+      'FeaturizeCount',
+      'FeaturizeVocabulary',
       'Featurize',
+      'PlanRoute',
+      'TrainRoute',
       'Train',
       'Evaluate',
+      'EvaluateMerge',
       'Gate',
       'RegisterAndPromote',
       'Promoted',
@@ -236,21 +245,20 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
     await m.start(withStage.runId, withStage);
     const history = await m.execution(withStage.runId)!;
     expect(history.status).toBe('SUCCEEDED');
-    expect(history.states.map((s) => s.name).slice(0, 5)).toEqual([
-      'Ingest',
-      'Preprocess',
-      'TunePlan',
-      'TuneNeeded',
-      'Featurize',
-    ]);
+    expect(
+      history.states
+        .filter((s) => s.iteration === undefined)
+        .map((s) => s.name)
+        .slice(0, 5),
+    ).toEqual(['Ingest', 'Preprocess', 'TunePlan', 'TuneNeeded', 'FeaturizeCount']);
     expect(await readTuneSummary(runtime.store, withStage.runId)).toMatchObject({
       state: 'skipped',
       reason: 'tune.enabled is false',
     });
 
-    // The same definition without the Tune stage: Preprocess goes straight to Featurize, as before it existed.
+    // The same definition without the Tune stage: Preprocess goes straight to FeaturizeCount, as before it existed.
     const before = JSON.parse(ASL) as { States: Record<string, Record<string, unknown>> };
-    before.States.Preprocess.Next = 'Featurize';
+    before.States.Preprocess.Next = 'FeaturizeCount';
     for (const name of ['TunePlan', 'TuneNeeded', 'Tune', 'TuneSelect']) delete before.States[name];
     const without = await stage('no-tune-stage', off);
     const old = engine(JSON.stringify(before));
@@ -259,8 +267,13 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
 
     const bytes = async (runId: string, key: keyof ReturnType<typeof runKeys>) =>
       (await runtime.store.get(runKeys(runId)[key]))!.body;
-    for (const key of ['vectorizer', 'trainFeatures', 'trainLabels'] as const)
-      expect((await bytes(withStage.runId, key)).equals(await bytes(without.runId, key)), key).toBe(true);
+    expect(
+      (await bytes(withStage.runId, 'vectorizer')).equals(await bytes(without.runId, 'vectorizer')),
+    ).toBe(true);
+    for (const key of ['features', 'labels'] as const) {
+      const file = async (runId: string) => (await runtime.store.get(shardKeys(runId, 0)[key]))!.body;
+      expect((await file(withStage.runId)).equals(await file(without.runId)), key).toBe(true);
+    }
     // The model artifact too, but for its lineage (run id, source key) and creation time.
     const artifact = async (runId: string) => {
       const doc = JSON.parse((await bytes(runId, 'model')).toString('utf8')) as Record<string, unknown>;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { BUCKET_PREFIXES, REGISTRY_PREFIX, registryPrefix } from '../../shared/layout.ts';
-import { runIdOf, runKeys } from '../../shared/pipeline/run-keys.ts';
+import { runIdOf, runKeys, shardKeys } from '../../shared/pipeline/run-keys.ts';
 import { ROOT, sourceFiles } from '../helpers/source-files.ts';
 
 /** The code without its comments, which may well name a prefix (`runs/<id>/status.json`) to explain it. */
@@ -64,7 +64,8 @@ describe('shared/layout.ts: the bucket prefixes', () => {
 describe('run keys', () => {
   it("reads a key's run back: runs/<runId>/… → runId, anything else → undefined", () => {
     expect(runIdOf(runKeys('r-1').status)).toBe('r-1');
-    expect(runIdOf(runKeys('r-1').trainFeatures)).toBe('r-1');
+    expect(runIdOf(runKeys('r-1').vectorizer)).toBe('r-1');
+    expect(runIdOf(shardKeys('r-1', 37).features)).toBe('r-1');
     expect(runIdOf('runs/r-1')).toBeUndefined();
     expect(runIdOf('runs//status.json')).toBeUndefined();
     expect(runIdOf('incoming/runs/r-1/status.json')).toBeUndefined();

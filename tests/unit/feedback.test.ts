@@ -11,6 +11,8 @@ import {
 } from '../../shared/feedback/feedback-store.ts';
 import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
 import { runKeys } from '../../shared/pipeline/run-keys.ts';
+import { readManifest, readShardRows, type ShardRow } from '../../shared/pipeline/shards.ts';
+import type { ObjectStore } from '../../shared/ports.ts';
 import { AccuracyWindow, RecentPredictions } from '../../shared/serving/feedback.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 import { stepFixture, syntheticReviews } from '../helpers/pipeline-run.ts';
@@ -64,6 +66,22 @@ describe('feedback store', () => {
   });
 });
 
+/** Every shard's rows, on their side of the run's split. */
+async function splitSides(
+  store: ObjectStore,
+  runId: string,
+): Promise<{ train: ShardRow[]; test: ShardRow[] }> {
+  const manifest = await readManifest(store, runId);
+  const sides = { train: [] as ShardRow[], test: [] as ShardRow[] };
+  for (const info of manifest.shards) {
+    const { rows, isTest } = await readShardRows(store, runId, info);
+    rows.forEach((r, i) => {
+      (isTest[i] ? sides.test : sides.train).push(r);
+    });
+  }
+  return sides;
+}
+
 describe('ingest with data.include_feedback', () => {
   it('adds feedback to the training part only, never a text of the test split, and records the counts', async () => {
     const f = stepFixture();
@@ -74,16 +92,9 @@ describe('ingest with data.include_feedback', () => {
     const probe = stepFixture();
     const probeStart = await probe.upload(csv);
     await ingestStep(probe.deps, probeStart);
-    const testText = (
-      JSON.parse((probe.store.text(runKeys(probeStart.runId).testData) ?? '').split('\n')[0]) as {
-        text: string;
-      }
-    ).text;
-    const trainText = (
-      JSON.parse((probe.store.text(runKeys(probeStart.runId).trainData) ?? '').split('\n')[0]) as {
-        text: string;
-      }
-    ).text;
+    const probed = await splitSides(probe.store, probeStart.runId);
+    const testText = probed.test[0].text;
+    const trainText = probed.train[0].text;
 
     const fresh = ['A superb, moving drama.', 'A tedious, clumsy mess.', 'Truly delightful.'];
     await putFeedback(f.store, 'sentiment', record(fresh[0], 'positive'));
@@ -96,13 +107,7 @@ describe('ingest with data.include_feedback', () => {
 
     const out = await ingestStep(f.deps, start);
     const keys = runKeys(start.runId);
-    const rows = (key: string) =>
-      (f.store.text(key) ?? '')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { row: number; text: string; label: string });
-    const train = rows(keys.trainData);
-    const test = rows(keys.testData);
+    const { train, test } = await splitSides(f.store, start.runId);
     expect(test).toHaveLength(12);
     expect(test.map((r) => r.text)).toContain(testText);
     expect(train).toHaveLength(48 + 3);

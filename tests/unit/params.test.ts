@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   applyOverrides,
   applyUploadOverrides,
+  DEFAULT_COST,
+  DEFAULT_EKS,
   loadOverrides,
   loadParams,
   parseParamsYaml,
@@ -85,6 +87,16 @@ describe('params.yaml', () => {
     expect(old.features).toMatchObject({ analyzer: 'word', char_ngram_range: [2, 5] });
     expect(old.train.logistic_regression.class_weight).toBeNull();
   });
+
+  it("reads params from before the EKS route and the cost estimate with their defaults (a run's stored params)", () => {
+    const { eks: _e, cost: _c, ...before } = loadParams();
+    const old = validateParams(before);
+    expect(old.eks).toEqual(DEFAULT_EKS);
+    expect(old.cost).toEqual(DEFAULT_COST);
+    // The shipped params.yaml says the same as the defaults in code.
+    expect(loadParams().eks).toEqual(DEFAULT_EKS);
+    expect(loadParams().cost).toEqual(DEFAULT_COST);
+  });
 });
 
 describe("an upload's params file", () => {
@@ -117,6 +129,13 @@ describe("an upload's params file", () => {
     );
     expect(() => applyUploadOverrides(base, { serving: { max_batch_items: 5 } })).toThrow(
       /serving\.max_batch_items may not be set .*serving settings belong to the deployment/,
+    );
+    // Where a step runs (and so what it costs) and the prices of the estimate are the deployment's too.
+    expect(() => applyUploadOverrides(base, { eks: { route_above_rows: 0 } })).toThrow(
+      /eks\.route_above_rows may not be set .*where a step runs \(Lambda or an EKS job\) belongs to the deployment/,
+    );
+    expect(() => applyUploadOverrides(base, { cost: { s3_get_usd: 0 } })).toThrow(
+      /cost\.s3_get_usd may not be set/,
     );
     // A whole section given as a scalar is still named, and a refusal comes before any other check.
     expect(() => applyUploadOverrides(base, { evaluate: 0, train: { classifier: 'svm' } })).toThrow(

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { loadParams } from '../../shared/config/params.ts';
 import { ERROR_NAMES } from '../../shared/errors.ts';
 import {
   aslPlaceholder,
@@ -30,7 +31,10 @@ function allStates(of: Record<string, State>, map?: string): [string, State, str
 }
 const nested = allStates(definition.States as Record<string, State>);
 const states = nested.map(([name, s]) => [name, s] as const);
-const tasks = states.filter(([, s]) => s.Type === 'Task');
+const allTasks = states.filter(([, s]) => s.Type === 'Task');
+/** Tasks that invoke a pipeline Lambda; the others run a step as a Kubernetes Job (the EKS route). */
+const tasks = allTasks.filter(([, s]) => s.Resource === 'arn:aws:states:::lambda:invoke');
+const jobTasks = allTasks.filter(([, s]) => s.Resource === 'arn:aws:states:::eks:runJob.sync');
 const topLevel = (name: string) => nested.find(([n]) => n === name)?.[2] === undefined;
 
 /** Errors a Task may match besides ours: the States.* family and the Lambda service errors AWS raises. */
@@ -64,8 +68,8 @@ describe('statemachines/training-pipeline.asl.json', () => {
   it('invokes exactly the functions of shared/pipeline/steps.ts, each within its Task timeout', () => {
     const placeholders = new Map(PIPELINE_LAMBDAS.map((f) => [aslPlaceholder(f.name), f]));
     const invoked = new Set<string>();
+    expect(tasks.length + jobTasks.length).toBe(allTasks.length);
     for (const [name, s] of tasks) {
-      expect(s.Resource, name).toBe('arn:aws:states:::lambda:invoke');
       const fn = (s.Parameters as { FunctionName: string }).FunctionName;
       const placeholder = /^\$\{(\w+)\}$/.exec(fn)?.[1];
       const lambda = placeholder === undefined ? undefined : placeholders.get(placeholder);
@@ -94,6 +98,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
       'tune-candidates',
       'tune-select',
       'featurize',
+      'plan-route',
       'train',
       'evaluate',
       'register',
@@ -144,7 +149,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(S.TuneNeeded).toMatchObject({
       Type: 'Choice',
       Choices: [{ Variable: '$.tune.batches[0]', IsPresent: true, Next: 'Tune' }],
-      Default: 'Featurize',
+      Default: 'FeaturizeCount',
     });
     expect(S.Tune).toMatchObject({
       Type: 'Map',
@@ -160,6 +165,85 @@ describe('statemachines/training-pipeline.asl.json', () => {
       ['batch.$', 'bucket.$', 'etag.$', 'key.$', 'round.$', 'runId.$'].sort(),
     );
     expect(S.TuneSelect.Next).toBe('TuneNeeded');
+  });
+
+  it('routes Train by PlanRoute: its Lambda, or the same step as an EKS job through eks:runJob.sync', () => {
+    const S = definition.States as Record<string, State>;
+    expect(S.Featurize.Next).toBe('PlanRoute');
+    expect(S.PlanRoute.Next).toBe('TrainRoute');
+    expect(S.TrainRoute).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.route.train', StringEquals: 'eks', Next: 'TrainOnEks' }],
+      Default: 'Train',
+    });
+    expect(jobTasks.map(([name]) => name)).toEqual(['TrainOnEks']);
+    // biome-ignore lint/suspicious/noExplicitAny: the Job manifest inside the Task is read ad hoc.
+    const job = S.TrainOnEks as any;
+    expect(job.Next).toBe(S.Train.Next);
+    // The integration's parameters, the cluster from PlanRoute's output (the plan-route Lambda's environment).
+    expect(Object.keys(job.Parameters).sort()).toEqual(
+      ['CertificateAuthority.$', 'ClusterName.$', 'Endpoint.$', 'Job', 'LogOptions', 'Namespace.$'].sort(),
+    );
+    expect(job.Parameters['ClusterName.$']).toBe('$.route.cluster.name');
+    const spec = job.Parameters.Job.spec;
+    expect(job.Parameters.Job).toMatchObject({ apiVersion: 'batch/v1', kind: 'Job' });
+    expect(spec['backoffLimit.$']).toBe('$.route.jobSpec.backoffLimit');
+    expect(spec['activeDeadlineSeconds.$']).toBe('$.route.jobSpec.activeDeadlineSeconds');
+    expect(spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    const container = spec.template.spec.containers[0];
+    // The same image and code as the Lambda: `textops step train --run <runId>` against the run's bucket.
+    expect(container['args.$']).toBe("States.Array('step', 'train', '--run', $.runId, '--bucket', $.bucket)");
+    expect(spec.template.spec.restartPolicy).toBe('Never');
+    expect(spec.template.spec.serviceAccountName).toBe('textops-pipeline-job');
+    // A fresh name per attempt, within Kubernetes' 63 characters (prefix ≤ 22 + '-' + a 36-character UUID).
+    expect(job.Parameters.Job.metadata['name.$']).toBe(
+      "States.Format('{}-{}', $.route.jobSpec.namePrefix, States.UUID())",
+    );
+    // The payload stays a pointer: only the job's name and status are kept, beside the run's fields.
+    expect(job.ResultSelector).toEqual({
+      'name.$': '$.ResponseBody.metadata.name',
+      'status.$': '$.ResponseBody.status',
+    });
+    expect(job.ResultPath).toBe('$.trainJob');
+    // Pod retries are the job's backoffLimit; a failed job is caught and recorded like any step.
+    expect(job.Retry).toBeUndefined();
+    expect(job.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
+    ]);
+    // The job's deadline (params eks.active_deadline_seconds) comes before the Task's, inside the run's.
+    const params = loadParams();
+    expect(params.eks.active_deadline_seconds).toBeLessThan(job.TimeoutSeconds);
+    expect(job.TimeoutSeconds).toBeLessThan((definition as { TimeoutSeconds?: number }).TimeoutSeconds ?? 0);
+  });
+
+  it('runs preprocess, both featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
+    const S = definition.States as Record<string, State>;
+    const shardMaps = {
+      Preprocess: ['PreprocessShard', 'TunePlan', undefined],
+      FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeVocabulary', 'count'],
+      Featurize: ['FeaturizeShard', 'PlanRoute', 'transform'],
+      Evaluate: ['EvaluateShard', 'EvaluateMerge', undefined],
+    } as const;
+    for (const [name, [inner, next, phase]] of Object.entries(shardMaps)) {
+      expect(S[name], name).toMatchObject({
+        Type: 'Map',
+        ItemsPath: '$.shards.items',
+        // MaxConcurrency from params (data.shard_concurrency), through Ingest's output.
+        MaxConcurrencyPath: '$.shards.maxConcurrency',
+        ResultPath: null,
+        Next: next,
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+      });
+      const selector = S[name].ItemSelector as Record<string, string>;
+      expect(selector['shard.$'], name).toBe('$$.Map.Item.Value.shard');
+      expect(selector.phase, name).toBe(phase);
+      const task = S[name].ItemProcessor?.States[inner] as State;
+      // A failing shard is retried on transient errors before the Map fails the run.
+      expect((task.Retry as { ErrorEquals: string[] }[])[0].ErrorEquals, name).toContain('TransientError');
+    }
+    expect(S.FeaturizeVocabulary).toMatchObject({ Type: 'Task', Next: 'Featurize' });
+    expect(S.Train.Next).toBe('Evaluate');
+    expect(S.EvaluateMerge).toMatchObject({ Type: 'Task', Next: 'Gate' });
   });
 
   it('passes pointers only: no Task state carries data inline', () => {

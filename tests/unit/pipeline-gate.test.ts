@@ -91,6 +91,31 @@ describe('failure cause parsing', () => {
       message: 'the file is empty',
     });
     expect(parseCause('Task timed out')).toEqual({ message: 'Task timed out' });
+    // An EKS job's failure (eks:runJob.sync): the Job, named, with the reason of its Failed condition.
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'textops-train-0123abcd-uuid', namespace: 'textops' },
+      spec: { backoffLimit: 1 },
+      status: {
+        failed: 2,
+        conditions: [
+          {
+            type: 'Failed',
+            status: 'True',
+            reason: 'BackoffLimitExceeded',
+            message: 'Job has reached the specified backoff limit',
+          },
+        ],
+      },
+    };
+    expect(parseCause(JSON.stringify({ ResponseBody: job }))).toEqual({
+      message:
+        'job textops/textops-train-0123abcd-uuid failed: BackoffLimitExceeded: Job has reached the specified backoff limit',
+    });
+    expect(parseCause(JSON.stringify(job)).message).toMatch(
+      /^job textops\/textops-train-0123abcd-uuid failed: /,
+    );
     expect(parseCause(undefined)).toEqual({ message: '' });
   });
 });

@@ -56,6 +56,13 @@ describe('runStep: a step that throws', () => {
         startedAt: expect.any(String),
         finishedAt: expect.any(String),
         ms: expect.any(Number),
+        // A failed step is billed like any other: its Lambda's configured size for the time it ran.
+        usage: {
+          runtime: 'lambda',
+          memoryMb: 3008,
+          ms: expect.any(Number),
+          s3: { get: expect.any(Number), put: expect.any(Number) },
+        },
       },
     ]);
     // The run itself is finished by RecordFailure (the state machine's Catch), not by the step.

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -14,36 +15,32 @@ import { featurizeStep } from '../../shared/pipeline/featurize-step.ts';
 import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
 import { preprocessStep } from '../../shared/pipeline/preprocess-step.ts';
 import { registerStep } from '../../shared/pipeline/register-step.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
+import { runKeys, shardKeys } from '../../shared/pipeline/run-keys.ts';
 import type { GateDecision, RunPayload } from '../../shared/pipeline/run-payload.ts';
 import type { RunStatus } from '../../shared/pipeline/run-status.ts';
 import { trainStep } from '../../shared/pipeline/train-step.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
-import { type StepFixture, stepFixture, syntheticReviews } from '../helpers/pipeline-run.ts';
+import {
+  runStages,
+  type StageName,
+  type StepFixture,
+  stepFixture,
+  syntheticReviews,
+} from '../helpers/pipeline-run.ts';
 
 // Every pipeline step on its own, against the in-memory store (tests/helpers/memory-store.ts, held to the real
 // S3 adapter by tests/integration/object-store-contract.test.ts): what it writes where DESIGN.md §3 says, the
 // payload it hands on, and how it fails. Small synthetic data: the whole file runs in about a second.
 
-const lines = (text: string | undefined) => (text ?? '').split('\n').map((l) => JSON.parse(l) as unknown);
+/** The steps in the state machine's order (each Map's shards in turn); stops after `last`. */
+const runUntil = (f: StepFixture, payload: RunPayload, last: StageName) => runStages(f.deps, payload, last);
 
-/** The steps in order, each fed the previous one's payload; stops after `last`. */
-async function runUntil(f: StepFixture, payload: RunPayload, last: string): Promise<RunPayload> {
-  const steps = [
-    ['ingest', ingestStep],
-    ['preprocess', preprocessStep],
-    ['featurize', featurizeStep],
-    ['train', trainStep],
-    ['evaluate', evaluateStep],
-    ['register', registerStep],
-  ] as const;
-  let current = payload;
-  for (const [name, step] of steps) {
-    current = await step(f.deps, current);
-    if (name === last) break;
-  }
-  return current;
-}
+/** A shard's gzip JSON lines. */
+const gzLines = (f: StepFixture, key: string) =>
+  gunzipSync(f.store.raw(key)!)
+    .toString('utf8')
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
 
 const status = (f: StepFixture, runId: string) => f.store.json<RunStatus>(runKeys(runId).status);
 
@@ -61,7 +58,9 @@ async function expectStepFailure(
   expect(error.message).toMatch(message);
   const s = status(f, runId);
   expect(s?.error).toEqual({ name: type.name, message: error.message, step });
-  expect(s?.steps.find((x) => x.name === step)).toMatchObject({ state: 'failed' });
+  expect(s?.steps.find((x) => (x.part ? `${x.name} ${x.part}` : x.name) === step)).toMatchObject({
+    state: 'failed',
+  });
   return error;
 }
 
@@ -82,14 +81,24 @@ describe('ingest step', () => {
         labels: ['negative', 'positive'],
         fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
         overrides: null,
+        bytes: expect.any(Number),
       },
+      shards: { count: 1, items: [{ shard: 0 }], maxConcurrency: 4 },
     });
-    const train = lines(f.store.text(keys.trainData)) as { row: number; label: string; text: string }[];
-    const test = lines(f.store.text(keys.testData)) as typeof train;
+    const rows = gzLines(f, shardKeys(start.runId, 0).rows) as {
+      row: number;
+      line: number;
+      label: string;
+      text: string;
+    }[];
+    const mask = f.store.raw(keys.splitMask)!;
+    const train = rows.filter((_, i) => mask[i] === 0);
+    const test = rows.filter((_, i) => mask[i] === 1);
     expect(train).toHaveLength(48);
     expect(test).toHaveLength(12);
     expect(train[0]).toEqual({
       row: expect.any(Number),
+      line: expect.any(Number),
       label: expect.any(String),
       text: expect.any(String),
     });
@@ -97,7 +106,14 @@ describe('ingest step', () => {
     expect(test.filter((r) => r.label === 'positive')).toHaveLength(6);
     const trainRows = new Set(train.map((r) => r.row));
     expect(test.some((r) => trainRows.has(r.row))).toBe(false);
-    expect(f.store.contentType(keys.trainData)).toBe('application/x-ndjson');
+    expect(f.store.contentType(shardKeys(start.runId, 0).rows)).toBe('application/x-ndjson');
+    expect(f.store.json(keys.shards)).toMatchObject({
+      shardRows: 20000,
+      rows: 60,
+      train: 48,
+      test: 12,
+      shards: [{ shard: 0, rows: 60, offset: 0, train: 48, test: 12, firstLine: 2, lastLine: 61 }],
+    });
 
     expect(f.store.json(keys.input)).toMatchObject({
       runId: start.runId,
@@ -114,7 +130,13 @@ describe('ingest step', () => {
       runId: start.runId,
       state: 'running',
       source: { bucket: 'data', key: 'incoming/reviews.csv', etag: start.etag },
-      steps: [{ name: 'ingest', state: 'succeeded', summary: expect.stringMatching(/^60 rows \(48 train/) }],
+      steps: [
+        {
+          name: 'ingest',
+          state: 'succeeded',
+          summary: expect.stringMatching(/^60 rows \(48 train.* in 1 shard,/),
+        },
+      ],
     });
     expect(f.logs.map((l) => l.message)).toEqual(['ingest done']);
   });
@@ -174,7 +196,8 @@ describe('ingest step', () => {
       name: 'a text over data.max_text_chars',
       csv: syntheticReviews(4, [[`A long review ${'very '.repeat(40)}`, 'positive']]),
       overrides: 'data:\n  max_text_chars: 100\n',
-      message: /row 9, column 'review': the text is \d+ characters, over data\.max_text_chars \(100\)/,
+      message:
+        /row 9 \(source line 10, shard 0\), column 'review': the text is \d+ characters, over data\.max_text_chars \(100\)/,
       details: { row: 9, column: 'review' },
     },
     {
@@ -199,7 +222,7 @@ describe('ingest step', () => {
     );
     expect((error as InvalidDatasetError).details).toEqual(c.details);
     expect((error as InvalidDatasetError).retryable).toBe(false);
-    expect(f.store.text(runKeys(start.runId).trainData)).toBeUndefined();
+    expect(f.store.text(runKeys(start.runId).shards)).toBeUndefined();
     expect(f.store.text(runKeys(start.runId).input)).toBeUndefined();
   });
 
@@ -220,7 +243,7 @@ describe('ingest step', () => {
   it('lets a store outage through as the retryable TransientError the state machine retries', async () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(10));
-    const stop = f.store.failOn('get', start.key, new TransientError('S3 is throttling (HTTP 503)'));
+    const stop = f.store.failOn('getStream', start.key, new TransientError('S3 is throttling (HTTP 503)'));
     const error = await expectStepFailure(
       f,
       ingestStep(f.deps, start),
@@ -238,41 +261,36 @@ describe('ingest step', () => {
 });
 
 describe('preprocess step', () => {
-  it('writes [label, cleaned text] rows for both splits, in the order of the raw rows', async () => {
+  it('writes [label, cleaned text, test] rows per shard, in the order of the raw rows', async () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(30, [['12345 67890', 'positive']]));
     const out = await runUntil(f, start, 'preprocess');
-    const keys = runKeys(start.runId);
-    const raw = lines(f.store.text(keys.trainData)) as { label: string; text: string }[];
-    const clean = lines(f.store.text(keys.trainClean)) as [string, string][];
+    const raw = gzLines(f, shardKeys(start.runId, 0).rows) as { label: string; text: string }[];
+    const clean = gzLines(f, shardKeys(start.runId, 0).clean) as [string, string, number][];
     expect(clean).toHaveLength(raw.length);
     expect(clean.map((r) => r[0])).toEqual(raw.map((r) => r.label));
     const i = raw.findIndex((r) => /wonderful/.test(r.text));
     // Lowercased, punctuation and numbers gone, tokens joined by single spaces.
     expect(clean[i][1]).toMatch(/^a wonderful \w+ and a \w+ \w+ review$/);
-    expect(lines(f.store.text(keys.testClean))).toHaveLength(out.ingest?.test ?? -1);
-    expect(out.preprocess).toEqual({
-      trainDocs: out.ingest?.train,
-      testDocs: out.ingest?.test,
-      emptyDocs: 1,
-    });
+    expect(clean.filter((r) => r[2] === 1)).toHaveLength(out.ingest?.test ?? -1);
     expect(status(f, start.runId)?.steps.at(-1)).toMatchObject({
       name: 'preprocess',
+      part: 'shard 0',
       state: 'succeeded',
       summary: expect.stringMatching(/61 texts cleaned .*, 1 empty after cleaning$/),
     });
   });
 
-  it('fails with NotFoundError naming the run file when ingest has not written it', async () => {
+  it('fails with NotFoundError naming the shard list when ingest has not written it', async () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(5));
     await expectStepFailure(
       f,
-      preprocessStep(f.deps, start),
+      preprocessStep(f.deps, { ...start, shard: 0 }),
       start.runId,
-      'preprocess',
+      'preprocess shard 0',
       NotFoundError,
-      new RegExp(`the run file runs/${start.runId}/input\\.json is missing`),
+      new RegExp(`the run file runs/${start.runId}/data/shards\\.json is missing`),
     );
   });
 });
@@ -289,10 +307,11 @@ describe('featurize step', () => {
     expect(vectorizer.vocabulary).toContain('wonderful');
     expect(vectorizer.vocabulary).toContain('a wonderful');
     expect(Buffer.from(vectorizer.idf, 'base64').length).toBe(8 * vectorizer.vocabulary.length);
-    const matrix = decodeCsr((await f.store.get(keys.trainFeatures))!.body);
+    const shard = shardKeys(start.runId, 0);
+    const matrix = decodeCsr((await f.store.get(shard.features))!.body);
     expect(matrix.nRows).toBe(48);
-    expect(f.store.contentType(keys.trainFeatures)).toBe('application/octet-stream');
-    const { labels, y } = f.store.json<{ labels: string[]; y: number[] }>(keys.trainLabels)!;
+    expect(f.store.contentType(shard.features)).toBe('application/octet-stream');
+    const { labels, y } = f.store.json<{ labels: string[]; y: number[] }>(shard.labels)!;
     expect(labels).toEqual(['negative', 'positive']);
     expect(y).toHaveLength(48);
     expect(new Set(y)).toEqual(new Set([0, 1]));
@@ -308,11 +327,12 @@ describe('featurize step', () => {
     await f.store.put('incoming/reviews.params.yaml', 'features:\n  min_df: 14\n  max_df: 15\n');
     const start = await f.upload(syntheticReviews(10));
     const payload = await runUntil(f, start, 'preprocess');
+    await featurizeStep(f.deps, { ...payload, shard: 0, phase: 'count' });
     await expectStepFailure(
       f,
       featurizeStep(f.deps, payload),
       start.runId,
-      'featurize',
+      'featurize vocabulary',
       TrainingError,
       /no term is left after min_df\/max_df pruning/,
     );
@@ -323,11 +343,16 @@ describe('featurize step', () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(10));
     const payload = await runUntil(f, start, 'preprocess');
+    await featurizeStep(f.deps, { ...payload, shard: 0, phase: 'count' });
+    await featurizeStep(f.deps, payload);
     const { ingest: _dropped, ...withoutIngest } = payload;
-    await expect(featurizeStep(f.deps, withoutIngest)).rejects.toThrow(
+    await expect(featurizeStep(f.deps, { ...withoutIngest, shard: 0, phase: 'transform' })).rejects.toThrow(
       "run payload has no 'ingest': the steps ran out of order",
     );
-    expect(status(f, start.runId)?.error).toMatchObject({ name: 'TypeError', step: 'featurize' });
+    expect(status(f, start.runId)?.error).toMatchObject({
+      name: 'TypeError',
+      step: 'featurize transform shard 0',
+    });
   });
 });
 
@@ -361,14 +386,14 @@ describe('train step', () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(10));
     const payload = await runUntil(f, start, 'featurize');
-    await f.store.delete(runKeys(start.runId).trainFeatures);
+    await f.store.delete(shardKeys(start.runId, 0).features);
     await expectStepFailure(
       f,
       trainStep(f.deps, payload),
       start.runId,
       'train',
       NotFoundError,
-      /features\/train\.csr is missing/,
+      /features\/shards\/00000\.csr is missing/,
     );
     expect(f.store.text(runKeys(start.runId).model)).toBeUndefined();
   });
@@ -434,9 +459,9 @@ describe('evaluate step', () => {
     await f.store.delete(runKeys(start.runId).model);
     await expectStepFailure(
       f,
-      evaluateStep(f.deps, payload),
+      evaluateStep(f.deps, { ...payload, shard: 0 }),
       start.runId,
-      'evaluate',
+      'evaluate shard 0',
       NotFoundError,
       /model\/model\.json is missing/,
     );

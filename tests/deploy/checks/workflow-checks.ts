@@ -8,6 +8,8 @@ export interface WorkflowStep {
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
+  if?: string;
+  env?: Record<string, string>;
 }
 export interface WorkflowJob {
   permissions?: Record<string, string> | string;
