@@ -210,7 +210,9 @@ export function parseFeedbackRequest(schemas: ApiSchemas, body: unknown): Feedba
         errors,
       );
     }
-    const tooLong = result.error.issues.every((issue) => issue.code === 'too_big');
+    const tooLong = result.error.issues.every(
+      (issue) => issue.code === 'too_big' && issue.path[issue.path.length - 1] === 'text',
+    );
     throwProblem(
       tooLong ? 'text_too_long' : 'invalid_body',
       errors.map((e) => `${e.field}: ${e.message}`).join('; '),

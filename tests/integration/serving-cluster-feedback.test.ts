@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { sharedRows } from '../helpers/data.ts';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
@@ -59,9 +60,28 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-cluster-feedback-'));
   s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: 'textops-cluster' });
   const model = await modelDirectory(await trainSmallModel(800));
+  // Drift gauges after a few predictions per worker, so the aggregated /metrics can be checked.
+  const params = parse(await readFile(join(root, 'params.yaml'), 'utf8')) as {
+    drift: { min_samples: number };
+  };
+  params.drift.min_samples = 5;
+  await writeFile(join(dir, 'params.yaml'), stringify(params));
   child = spawn(
     process.execPath,
-    ['bin/textops.mjs', 'serve', '--model', model, '--port', '0', '--host', '127.0.0.1', '--workers', '2'],
+    [
+      'bin/textops.mjs',
+      'serve',
+      '--model',
+      model,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      '2',
+      '--params',
+      join(dir, 'params.yaml'),
+    ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,5 +139,25 @@ describe('feedback by request id across cluster workers', () => {
     expect(statuses).toHaveLength(16);
     const unknown = await send('/feedback', { requestId: 'cluster-none', label: 'positive' });
     expect(unknown.status).toBe(404);
+
+    // One /metrics for the pod: the windows and feedback of both workers summed, PSI averaged over them.
+    const metrics = await new Promise<string>((resolve, reject) => {
+      request(`${url}/metrics`, { agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(metrics).toMatch(/^model_drift_window_samples 17$/m);
+    const count = (outcome: string) =>
+      Number(new RegExp(`^model_feedback_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(count('correct') + count('incorrect')).toBe(16);
+    for (const feature of ['class_mix', 'score', 'length'])
+      expect(metrics).toMatch(new RegExp(`^model_drift_psi\\{feature="${feature}"\\} \\d`, 'm'));
   });
 });

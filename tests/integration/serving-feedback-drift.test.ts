@@ -203,6 +203,9 @@ describe('POST /feedback', () => {
     expect(short.status).toBe(400);
     const tooLong = await post(url, '/feedback', { text: 'x'.repeat(20001), label: 'positive' });
     expect(tooLong.status).toBe(413);
+    expect(await tooLong.json()).toMatchObject({ code: 'text_too_long' });
+    const longLabel = await post(url, '/feedback', { text: 'A fine film.', label: 'x'.repeat(201) });
+    expect(longLabel.status).toBe(400);
     const item = { text: 'Fine.', label: 'positive' };
     const tooMany = await post(url, '/feedback', { items: [item, item, item, item] });
     expect(tooMany.status).toBe(413);
