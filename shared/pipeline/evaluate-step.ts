@@ -1,7 +1,8 @@
 import { describeError } from '../errors.ts';
+import { predictionTable } from '../ml/curves.ts';
 import { computeMetrics, type Metrics } from '../ml/metrics.ts';
 import { TextModel } from '../ml/model.ts';
-import { encodeLabels, evaluateDocs } from '../ml/training.ts';
+import { encodeLabels, splitTokens } from '../ml/training.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { renderEvalReport } from './eval-report.ts';
@@ -76,12 +77,23 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     const params = await runParams(deps.store, payload.runId);
     const model = TextModel.fromArtifact(await readRequired(deps.store, keys.model));
     const clean = await readJsonLines<CleanRow>(deps.store, keys.testClean);
-    const metrics = evaluateDocs(
-      model,
-      clean.map((r) => r[1]),
+    const proba = model.probabilities(clean.map((r) => splitTokens(r[1])));
+    const truth = encodeLabels(
       clean.map((r) => r[0]),
+      model.labels,
     );
+    const metrics = computeMetrics(model.labels, truth, proba);
     const raw = await readJsonLines<{ label: string; text: string }>(deps.store, keys.testData);
+    // Preprocess keeps the test rows in order, one cleaned row per raw row.
+    const texts = raw.length === clean.length ? raw.map((r) => r.text) : [];
+    // Compact (one line): thousands of rows of scores.
+    await deps.store.put(
+      keys.predictions,
+      JSON.stringify(predictionTable(model.labels, truth, proba, texts)),
+      {
+        contentType: 'application/json',
+      },
+    );
     const production = await scoreProduction(deps.store, params.model.name, model.labels, raw);
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {

@@ -64,6 +64,8 @@ export function runKeys(runId: string) {
     model: `${root}/model/model.json`,
     metrics: `${root}/eval/metrics.json`,
     report: `${root}/eval/report.html`,
+    /** The test split's per-row labels, predictions and scores (texts cut short), for the console's curves. */
+    predictions: `${root}/eval/predictions.json`,
   };
 }
 
