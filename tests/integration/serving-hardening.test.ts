@@ -147,7 +147,12 @@ describe('local stack servers against hostile clients', () => {
       resetClients();
     });
     const store = new S3ObjectStore(s3Client(), 'slow');
-    const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', timeouts: SHORT });
+    const consoleServer = await startConsoleServer({
+      store,
+      modelName: 'sentiment',
+      defaults: validateParams({}, 'defaults'),
+      timeouts: SHORT,
+    });
     closers.push(() => consoleServer.close());
 
     for (const url of [s3.url, consoleServer.url]) {
