@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { runKeys } from '../../shared/pipeline/run-keys.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { runTextops } from '../helpers/cli.ts';
 import { type ConsoleStack, startConsoleStack, XSS } from '../helpers/console-stack.ts';
 
 /**
@@ -236,6 +237,36 @@ describe('console pages in Chromium', () => {
       Number(await page.getAttribute('#compare-charts figure:first-child li', 'data-roc-auc')),
     ).toBeCloseTo(m1.roc_auc!, 4);
     await page.close();
+  });
+
+  it('CLI counterparts: textops runs --compare and textops models card (the built CLI on the same stack)', async () => {
+    const { first, second } = stack.runs;
+    const compared = await runTextops(['runs', '--compare', first, second, 'v3', '--runtime-dir', stack.dir]);
+    expect(compared.stderr).toBe('');
+    expect(compared.code).toBe(0);
+    expect(compared.stdout).toMatch(/params: 2 differ \(\d+ identical hidden; --all shows them\)/);
+    expect(compared.stdout).toMatch(/\* +features\.ngram_range +\[1,2\] +\[1,3\] +\[1,2\]/);
+    expect(compared.stdout).toMatch(/\* +train\.logistic_regression\.C +10 +3 +10/);
+    const { metrics } = await metricsOf(first);
+    expect(compared.stdout).toMatch(new RegExp(`accuracy +${metrics.accuracy.toFixed(4)} `));
+    const json = JSON.parse(
+      (await runTextops(['runs', '--compare', first, 'v2', '--json', '--runtime-dir', stack.dir])).stdout,
+    );
+    expect(json.items.map((i: { id: string }) => i.id)).toEqual([first, 'v2']);
+    const tooFew = await runTextops(['runs', '--compare', first, '--runtime-dir', stack.dir]);
+    expect(tooFew.code).not.toBe(0);
+    expect(tooFew.stderr).toMatch(/--compare takes 2 to 5/);
+
+    const card = await runTextops(['models', 'card', '2', '--markdown', '--runtime-dir', stack.dir]);
+    expect(card.code).toBe(0);
+    expect(card.stdout).toMatch(/^# Model card: sentiment v2\n/);
+    expect(card.stdout).toContain('## Metrics (held-out test split)');
+    expect(card.stdout).toContain(`| accuracy | ${(await metricsOf(second)).metrics.accuracy.toFixed(4)} |`);
+    const text = await runTextops(['models', 'card', 'v1', '--runtime-dir', stack.dir]);
+    expect(text.stdout).toMatch(/^Model card: sentiment v1\n=+\n/);
+    expect(text.stdout).toMatch(/Limitations\n-+\n- /);
+    const missing = await runTextops(['models', 'card', '9', '--runtime-dir', stack.dir]);
+    expect(missing.stderr).toMatch(/has no version 9/);
   });
 
   it('models: versions with aliases and lineage, metric history, model cards in HTML and Markdown', async () => {

@@ -22,6 +22,8 @@ export const XSS = {
 
 export interface ConsoleStack {
   runtime: LocalRuntime;
+  /** The runtime directory (its runtime.json is what `textops --runtime-dir` reads). */
+  dir: string;
   runs: { first: string; second: string; failed: string; xss: string };
   close(): Promise<void>;
 }
@@ -41,7 +43,6 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     params: { ...base, serving: { ...base.serving, reload_interval_seconds: 0.3 } },
     retryIntervalMs: 10,
     queueRetryDelayMs: 20,
-    writeRuntimeFile: false,
   });
   const upload = async (name: string, csv: string, overrides: string) => {
     await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
@@ -72,6 +73,7 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
     );
     return {
       runtime,
+      dir,
       runs: { first, second, failed, xss },
       close: async () => {
         await runtime.close();
