@@ -32,9 +32,11 @@ export function buildConsoleClientSync() {
   return { js: result.outputFiles[0].text, css: css() };
 }
 
+// Base64: serverless.ts passes the define through osls, whose variable syntax would read `${…}` in the script.
+const b64 = (text) => JSON.stringify(Buffer.from(text, 'utf8').toString('base64'));
 const define = ({ js, css }) => ({
-  __TEXTOPS_CONSOLE_JS__: JSON.stringify(js),
-  __TEXTOPS_CONSOLE_CSS__: JSON.stringify(css),
+  __TEXTOPS_CONSOLE_JS__: b64(js),
+  __TEXTOPS_CONSOLE_CSS__: b64(css),
 });
 export const consoleClientDefine = async () => define(await buildConsoleClient());
 export const consoleClientDefineSync = () => define(buildConsoleClientSync());

@@ -1,6 +1,6 @@
 /**
- * The console's script and stylesheet. Bundles define both as strings at build time (scripts/console-client.mjs);
- * from source (tests, tsx) they are bundled with esbuild on first use.
+ * The console's script and stylesheet. Bundles define both as base64 strings at build time
+ * (scripts/console-client.mjs); from source (tests, tsx) they are bundled with esbuild on first use.
  */
 declare const __TEXTOPS_CONSOLE_JS__: string | undefined;
 declare const __TEXTOPS_CONSOLE_CSS__: string | undefined;
@@ -16,7 +16,10 @@ export function consoleAssets(): Promise<ConsoleAssets> {
   if (!assets) {
     assets =
       typeof __TEXTOPS_CONSOLE_JS__ === 'string' && typeof __TEXTOPS_CONSOLE_CSS__ === 'string'
-        ? Promise.resolve({ js: __TEXTOPS_CONSOLE_JS__, css: __TEXTOPS_CONSOLE_CSS__ })
+        ? Promise.resolve({
+            js: Buffer.from(__TEXTOPS_CONSOLE_JS__, 'base64').toString('utf8'),
+            css: Buffer.from(__TEXTOPS_CONSOLE_CSS__, 'base64').toString('utf8'),
+          })
         : fromSource();
     assets.catch(() => {
       assets = undefined;
