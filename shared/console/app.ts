@@ -126,7 +126,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     res.type('html').send(shell(req, 'runs', 'runs'));
   });
   app.get(
-    '/runs/:id',
+    '/run/:id',
     wrap((req, res) => {
       const id = runIdParam(req);
       res.type('html').send(shell(req, 'run', `run ${id}`, id));
@@ -167,7 +167,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
   app.get(
-    '/runs/:id/report',
+    '/run/:id/report',
     wrap(async (req, res) => {
       const report = await options.store.get(runKeys(runIdParam(req)).report);
       if (!report)

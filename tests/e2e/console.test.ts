@@ -123,7 +123,7 @@ describe('console pages in Chromium', () => {
 
   it("run page: metrics, curves' areas and the confusion matrix match metrics.json, with production side by side", async () => {
     const { second } = stack.runs;
-    const page = await open(`/runs/${second}`);
+    const page = await open(`/run/${second}`);
     const { metrics, production } = await metricsOf(second);
     expect(production?.version).toBe(1);
     // Headline metrics.
@@ -188,7 +188,7 @@ describe('console pages in Chromium', () => {
   });
 
   it('failed run page: the error as text and what to do next', async () => {
-    const page = await open(`/runs/${stack.runs.failed}`);
+    const page = await open(`/run/${stack.runs.failed}`);
     const error = await page.textContent('.error');
     expect(error).toContain('InvalidDatasetError');
     expect(error).toContain(XSS.failedLabel);
@@ -199,7 +199,7 @@ describe('console pages in Chromium', () => {
   });
 
   it('XSS run page: HTML labels stay text in tables, legends and top n-grams', async () => {
-    const page = await open(`/runs/${stack.runs.xss}`);
+    const page = await open(`/run/${stack.runs.xss}`);
     const classes = await page.$$eval('#top-terms .term-list h3', (hs) => hs.map((x) => x.textContent));
     expect(classes.sort()).toEqual([XSS.positive, XSS.negative].sort());
     expect(await page.textContent('#confusion')).toContain(XSS.negative);

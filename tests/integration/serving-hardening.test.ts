@@ -8,7 +8,7 @@ import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
-import { validateParams } from '../../shared/config/params.ts';
+import { loadParams, validateParams } from '../../shared/config/params.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
@@ -150,7 +150,7 @@ describe('local stack servers against hostile clients', () => {
     const consoleServer = await startConsoleServer({
       store,
       modelName: 'sentiment',
-      defaults: validateParams({}, 'defaults'),
+      defaults: loadParams(),
       timeouts: SHORT,
     });
     closers.push(() => consoleServer.close());

@@ -15,7 +15,7 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<voi
         'th',
         {},
         i.kind === 'run'
-          ? h('a', { href: href(`runs/${encodeURIComponent(i.id)}`) }, h('code', {}, i.id))
+          ? h('a', { href: href(`run/${encodeURIComponent(i.id)}`) }, h('code', {}, i.id))
           : h('code', {}, name(i)),
       ),
     ),

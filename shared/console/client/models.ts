@@ -112,7 +112,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
               'div',
               {},
               'run ',
-              h('a', { href: href(`runs/${encodeURIComponent(v.runId)}`) }, h('code', {}, v.runId)),
+              h('a', { href: href(`run/${encodeURIComponent(v.runId)}`) }, h('code', {}, v.runId)),
             )
           : null,
       ),

@@ -379,7 +379,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     );
   if (d.evaluation)
     links.append(
-      h('a', { href: href(`runs/${encodeURIComponent(runId)}/report`) }, 'evaluation report'),
+      h('a', { href: href(`run/${encodeURIComponent(runId)}/report`) }, 'evaluation report'),
       ' · ',
     );
   if (s.model && d.productionVersion !== null && s.model.version !== d.productionVersion)

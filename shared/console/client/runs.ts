@@ -145,7 +145,7 @@ export async function runsPage(root: HTMLElement): Promise<void> {
             {},
             h(
               'a',
-              { href: href(`runs/${encodeURIComponent(r.runId)}`), class: 'run-link' },
+              { href: href(`run/${encodeURIComponent(r.runId)}`), class: 'run-link' },
               h('code', {}, r.runId),
             ),
           ),
