@@ -51,7 +51,7 @@ function versionParam(value: unknown): number {
  * the page's JSON and draws it. `<base>` is the app's mount path, so every link is relative and the app works at
  * `/` locally and at `/console/` behind the HTTP API.
  */
-function shell(req: Request, page: string, title: string, arg = ''): string {
+function shell(req: Request, page: string, title: string, arg = '', preload?: string): string {
   const base = `${req.baseUrl}/`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -61,7 +61,7 @@ function shell(req: Request, page: string, title: string, arg = ''): string {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/console.css">
 <script src="assets/console.js" defer></script>
-</head><body data-page="${escapeHtml(page)}" data-arg="${escapeHtml(arg)}">
+${preload ? `<link rel="preload" href="${escapeHtml(preload)}" as="fetch" crossorigin="anonymous">\n` : ''}</head><body data-page="${escapeHtml(page)}" data-arg="${escapeHtml(arg)}">
 <nav class="top"><span class="brand">textops</span><a href="./">Runs</a><a href="models">Models</a></nav>
 <main id="main"><noscript>This page needs JavaScript; the same data is JSON under <a href="api/runs">api/runs</a> and <a href="api/models">api/models</a>.</noscript></main>
 </body></html>
@@ -123,13 +123,14 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
 
   // Pages.
   app.get('/', (req, res) => {
-    res.type('html').send(shell(req, 'runs', 'runs'));
+    // The runs JSON is fetched while the script loads, not after.
+    res.type('html').send(shell(req, 'runs', 'runs', '', 'api/runs'));
   });
   app.get(
     '/run/:id',
     wrap((req, res) => {
       const id = runIdParam(req);
-      res.type('html').send(shell(req, 'run', `run ${id}`, id));
+      res.type('html').send(shell(req, 'run', `run ${id}`, id, `api/runs/${id}/detail`));
     }),
   );
   app.get(

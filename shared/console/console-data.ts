@@ -6,7 +6,7 @@ import type { DatasetReport } from '../ml/dataset.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { type ClassTerms, topTermsFromArtifact } from '../ml/top-terms.ts';
 import type { ExecutionHistory } from '../pipeline/run-history.ts';
-import { runKeys } from '../pipeline/run-keys.ts';
+import { bareEtag, runKeys } from '../pipeline/run-keys.ts';
 import type { GateDecision } from '../pipeline/run-payload.ts';
 import { listRuns, readRun } from '../pipeline/run-queries.ts';
 import { retrainHint } from '../pipeline/run-retry.ts';
@@ -64,7 +64,7 @@ export class ObjectCache {
       async get(key: string) {
         const etag = listed.get(key);
         const cached = cache.get(key);
-        if (etag !== undefined && cached && cached.etag === etag) return cached;
+        if (etag !== undefined && cached && bareEtag(cached.etag) === bareEtag(etag)) return cached;
         const object = await store.get(key);
         if (object && etag !== undefined) {
           if (cache.size >= max) cache.delete(cache.keys().next().value as string);

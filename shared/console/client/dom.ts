@@ -45,7 +45,8 @@ export class ApiError extends Error {}
 export async function api<T>(path: string, init?: RequestInit): Promise<T> {
   const response = await fetch(new URL(path, document.baseURI), {
     ...init,
-    headers: { accept: 'application/json', ...(init?.body ? { 'content-type': 'application/json' } : {}) },
+    // No extra headers on a GET: it must match the page's <link rel=preload> to reuse its response.
+    ...(init?.body ? { headers: { 'content-type': 'application/json' } } : {}),
   });
   const text = await response.text();
   let body: unknown;
