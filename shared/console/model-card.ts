@@ -246,6 +246,7 @@ export function cardHtml(card: ModelCard, markdownHref: string): string {
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${e(card.title)}</title>
+<link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:14px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#1d2430}
 table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #d9dee7;padding:.25rem .6rem;text-align:left;overflow-wrap:anywhere}
