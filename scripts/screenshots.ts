@@ -15,7 +15,8 @@ try {
   await mkdir(OUT, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.on('console', (m) => {
-    if (m.type() === 'warning' || m.type() === 'error') process.stderr.write(`console ${m.type()}: ${m.text()}\n`);
+    if (m.type() === 'warning' || m.type() === 'error')
+      process.stderr.write(`console ${m.type()}: ${m.text()}\n`);
   });
   const url = stack.runtime.consoleUrl;
   const { first, second, failed } = stack.runs;

@@ -240,7 +240,9 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
     readJsonOr<Evaluation>(store, keys.metrics),
   ]);
   if (!run.status) return undefined;
-  const status = run.status as RunRow;
+  // The cost, where the run summary has one (on the status, or beside it).
+  const cost = (run as { cost?: RunCost }).cost ?? (run.status as RunRow).cost;
+  const status: RunRow = { ...run.status, ...(cost ? { cost } : {}) };
   const notes: string[] = [];
   const registry = new ModelRegistry(store, src.modelName);
   const [effective, production] = await Promise.all([

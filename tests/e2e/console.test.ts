@@ -187,8 +187,25 @@ describe('console pages in Chromium', () => {
     await page.close();
   });
 
-  it('failed run page: the error as text and what to do next', async () => {
+  it('failed run page: the error as text and what to do next; the cost when the run summary has one', async () => {
+    const key = runKeys(stack.runs.failed).status;
+    const status = JSON.parse((await stack.runtime.store.get(key))!.body.toString('utf8'));
+    status.cost = {
+      usd: 0.0123,
+      lambdaGbSeconds: 4.5,
+      podSeconds: 0,
+      transitions: 9,
+      s3Requests: 31,
+      pricesDate: '2026-11-01',
+    };
+    await stack.runtime.store.put(key, JSON.stringify(status));
+    const runs = await open('/');
+    expect(await runs.textContent(`#runs tr[data-run="${stack.runs.failed}"] .cost`)).toMatch(
+      /^\$0\.0123 \(Lambda 4\.5 GB-s.*31 S3 requests; prices of 2026-11-01\)$/,
+    );
+    await runs.close();
     const page = await open(`/run/${stack.runs.failed}`);
+    expect(await page.textContent('#run-cost')).toMatch(/^Cost: \$0\.0123/);
     const error = await page.textContent('.error');
     expect(error).toContain('InvalidDatasetError');
     expect(error).toContain(XSS.failedLabel);

@@ -432,4 +432,10 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     if (part) root.append(part);
   document.title = `textops — run ${s.runId}`;
   document.body.dataset.ready = 'run';
+  // A running run is followed state by state: redrawn from fresh JSON until it ends.
+  if (s.state === 'running')
+    setTimeout(() => {
+      root.replaceChildren();
+      void runPage(root, runId).catch(() => undefined);
+    }, 2000);
 }
