@@ -24,13 +24,15 @@ try {
     ['runs', '/', 860],
     ['run', `/run/${second}`, 3200],
     ['run-failed', `/run/${failed}`, 860],
-    ['compare', `/compare?ids=${first},${second},v3`, 1500],
+    ['compare', `/compare?ids=${first},${second},v3`, 1100],
     ['models', '/models', 1300],
     ['model-card', '/models/2/card', 1300],
   ];
   for (const [name, path, height] of shots) {
     await page.goto(url + path);
     if (name !== 'model-card') await page.waitForSelector('body[data-ready]');
+    // The compare view as people use it: only the keys that differ, then metrics and curves.
+    if (name === 'compare') await page.check('#only-differences');
     await page.waitForTimeout(300);
     const full = await page.evaluate(() => document.documentElement.scrollHeight);
     const file = join(OUT, `${name}.png`);

@@ -91,7 +91,8 @@ export function barChart(options: {
   const figure = h('figure', { class: 'chart' });
   const target = h('div');
   figure.append(target);
-  const bars = uPlot.paths.bars?.({ size: [0.8, 60], align: 0 });
+  // Side by side, not on top of each other: the first series left of each x, the second right of it.
+  const bars = (i: number) => uPlot.paths.bars?.({ size: [0.45, 40], align: i === 0 ? -1 : 1 });
   const opts: uPlot.Options = {
     title: options.title,
     width: options.width ?? 420,
@@ -104,7 +105,7 @@ export function barChart(options: {
         label: s.label,
         stroke: colour(i),
         fill: `${colour(i)}99`,
-        paths: bars,
+        paths: bars(i),
         points: { show: false },
       })),
     ],

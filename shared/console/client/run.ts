@@ -293,7 +293,7 @@ function plotsSection(d: RunDetail): HTMLElement | null {
       title: 'Confidence histogram',
       xLabel: 'probability of the predicted class',
       yLabel: 'rows',
-      x: plots.histogram.edges.slice(0, -1),
+      x: plots.histogram.edges.slice(0, -1).map((e, b) => (e + plots.histogram.edges[b + 1]) / 2),
       series: [
         { label: 'right', y: plots.histogram.correct },
         { label: 'wrong', y: plots.histogram.wrong },
