@@ -124,7 +124,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   // Pages.
   app.get('/', (req, res) => {
     // The runs JSON is fetched while the script loads, not after.
-    res.type('html').send(shell(req, 'runs', 'runs', '', 'api/runs'));
+    res.type('html').send(shell(req, 'runs', 'training runs', '', 'api/runs'));
   });
   app.get(
     '/run/:id',
@@ -168,7 +168,8 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
   app.get(
-    '/run/:id/report',
+    // `/runs/<id>/report`: where the console before this one served it.
+    ['/run/:id/report', '/runs/:id/report'],
     wrap(async (req, res) => {
       const report = await options.store.get(runKeys(runIdParam(req)).report);
       if (!report)
