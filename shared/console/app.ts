@@ -14,6 +14,7 @@ import {
   ObjectCache,
   runDetail,
   runRows,
+  tableRow,
 } from './console-data.ts';
 import { cardHtml, cardMarkdown, escapeHtml, modelCard } from './model-card.ts';
 
@@ -124,7 +125,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   // Pages.
   app.get('/', (req, res) => {
     // The runs JSON is fetched while the script loads, not after.
-    res.type('html').send(shell(req, 'runs', 'training runs', '', 'api/runs'));
+    res.type('html').send(shell(req, 'runs', 'training runs', '', 'api/runs?view=table'));
   });
   app.get(
     '/run/:id',
@@ -189,8 +190,10 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   // JSON.
   app.get(
     '/api/runs',
-    wrap(async (_req, res) => {
-      res.json(await runRows(options.store, cache));
+    wrap(async (req, res) => {
+      const rows = await runRows(options.store, cache);
+      // `?view=table`: what the runs page draws; without it, every status file whole (as before).
+      res.json(req.query.view === 'table' ? rows.map(tableRow) : rows);
     }),
   );
   app.get(

@@ -202,7 +202,7 @@ export async function runsPage(root: HTMLElement): Promise<void> {
   }
 
   const refresh = async () => {
-    runs = await api<RunRow[]>('api/runs');
+    runs = await api<RunRow[]>('api/runs?view=table');
     const text = JSON.stringify(runs);
     if (text === last) return;
     last = text;
