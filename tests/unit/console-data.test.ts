@@ -6,6 +6,7 @@ import {
   paramRows,
   perClassDeltas,
   runRows,
+  tableRow,
 } from '../../shared/console/console-data.ts';
 import { stepFunctionsExecutionUrl } from '../../shared/console/lambda-handler.ts';
 import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-card.ts';
@@ -84,6 +85,28 @@ describe('console data', () => {
     expect((await runRows(store, cache)).map((r) => r.state)).toEqual(['succeeded', 'failed']);
     const gets = store.calls.filter((c) => c.operation === 'get').map((c) => c.key);
     expect(gets).toEqual([runKeys('a').status]);
+  });
+
+  it('the runs table view keeps what the table draws and drops step summaries and gate details', () => {
+    const row = tableRow({
+      runId: 'r',
+      state: 'succeeded',
+      source: { bucket: 'b', key: 'incoming/x.csv', etag: 'e' },
+      startedAt: 'a',
+      updatedAt: 'b',
+      steps: [
+        { name: 'train', state: 'succeeded', startedAt: 'a', finishedAt: 'b', ms: 5, summary: 'long text' },
+      ],
+      evaluation: { passed: true } as never,
+      metrics: { accuracy: 0.9, f1_macro: 0.8, log_loss: 0.3 },
+      cost: { usd: 1, lambdaGbSeconds: 2, podSeconds: 0, transitions: 3, s3Requests: 4, pricesDate: 'd' },
+    });
+    expect(row.steps).toEqual([
+      { name: 'train', state: 'succeeded', startedAt: 'a', finishedAt: 'b', ms: 5 },
+    ]);
+    expect(row.metrics).toEqual({ accuracy: 0.9, f1_macro: 0.8 });
+    expect(row.evaluation).toBeUndefined();
+    expect(row.cost?.usd).toBe(1);
   });
 
   it('model card: Markdown escapes table pipes and HTML; HTML escapes everything from the registry', () => {
