@@ -4,6 +4,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { consoleClientDefineSync } from './scripts/console-client.mjs';
 import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-options.mjs';
 import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.ts';
 import { loadParams } from './shared/config/params.ts';
@@ -72,7 +73,7 @@ interface BucketAccess {
   /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
   list?: string[];
 }
-const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAccess> = {
+const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict' | 'console', BucketAccess> = {
   // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
   trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   ingest: {
@@ -100,6 +101,12 @@ const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict', BucketAcce
     read: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
     write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
     list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
+  },
+  // Reads runs and the registry; writes only the aliases (promote/rollback from the console), never a version.
+  console: {
+    read: [RUNS_PREFIX, MODEL_PREFIX],
+    write: [`${MODEL_PREFIX}aliases.json`],
+    list: [RUNS_PREFIX, MODEL_PREFIX],
   },
 };
 
@@ -535,6 +542,8 @@ const serverlessConfiguration = {
       outputFileExtension: '.mjs',
       exclude: [],
       plugins: WINK_PLUGINS_FILE,
+      // The console's browser script and stylesheet (uPlot inlined), as strings the console function serves.
+      define: consoleClientDefineSync(),
       concurrency: 2,
       zipConcurrency: 2,
     },
@@ -565,6 +574,18 @@ const serverlessConfiguration = {
       role: roleLogicalId('predict'),
       // Every route goes to the one express app (the web page at / included), behind the same authorizer.
       events: ['/', '/{proxy+}'].map((path) => ({
+        httpApi: { method: '*', path, ...(authorizer ? { authorizer } : {}) },
+      })),
+    },
+    console: {
+      handler: 'functions/console/handler.handler',
+      memorySize: 1024,
+      timeout: 29,
+      role: roleLogicalId('console'),
+      environment: { TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' } },
+      // The experiment-tracking console at /console/: more specific than the prediction API's /{proxy+}, and
+      // behind the same authorizer.
+      events: ['/console', '/console/{proxy+}'].map((path) => ({
         httpApi: { method: '*', path, ...(authorizer ? { authorizer } : {}) },
       })),
     },
@@ -821,6 +842,7 @@ const serverlessConfiguration = {
         steps.map((f) => [roleLogicalId(f.key), lambdaRole(f.key, bucketStatements(BUCKET_ACCESS[f.name]))]),
       ),
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
+      ConsoleRole: lambdaRole('console', bucketStatements(BUCKET_ACCESS.console)),
       OperatorRetryPolicy: OPERATOR_RETRY_POLICY,
       ...eks.resources,
       ...eksRoute.resources,

@@ -298,6 +298,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const consoleServer = await startConsoleServer({
       store,
       modelName: params.model.name,
+      defaults: params,
       port: options.consolePort,
     });
     closers.push(() => consoleServer.close());

@@ -1,6 +1,10 @@
 // Bundles the CLI (and the cleaning worker beside it) into dist/ with esbuild; dependencies stay in node_modules.
 import { build } from 'esbuild';
+import { consoleClientDefine } from './console-client.mjs';
 import { NODE_ESM, SCRIPT_OUTPUT, SELF_CONTAINED, winkPlugins } from './esbuild-options.mjs';
+
+// The console's browser script and stylesheet, carried by the CLI bundle (the local console serves them).
+const consoleDefine = await consoleClientDefine();
 
 await build({
   ...NODE_ESM,
@@ -13,6 +17,7 @@ await build({
     // The local runtime's inference server, off the main thread that serves the store and the console.
     'inference-worker': 'local/inference-worker.ts',
   },
+  define: { ...SCRIPT_OUTPUT.define, ...consoleDefine },
   outdir: 'dist',
   packages: 'external',
   sourcemap: 'linked',

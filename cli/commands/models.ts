@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { NotFoundError } from '../../shared/errors.ts';
+import { cardHtml, cardMarkdown, type ModelCard, modelCard } from '../../shared/console/model-card.ts';
+import { ConfigError, NotFoundError } from '../../shared/errors.ts';
 import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
 import { printableDeep, printableJson } from '../../shared/printable.ts';
 import { table } from '../pipeline-output.ts';
@@ -17,8 +18,37 @@ interface ModelsOptions {
 }
 
 export function registerModels(program: Command): void {
-  program
-    .command('models')
+  const models = program.command('models');
+  models
+    .command('card')
+    .description('the model card of a version: intended use, data, metrics per class, gate, limitations')
+    .argument('<version>', 'version number (as listed by textops models)')
+    .option('--markdown', 'print Markdown (default: plain text)')
+    .option('--html', 'print the HTML page the console serves')
+    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--bucket <bucket>', TARGET_HELP.bucket)
+    .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
+    .action(async (versionText: string, _options: unknown, command: Command) => {
+      // `models` has --model/--bucket/--runtime-dir of its own, which commander gives to `models` wherever they appear.
+      const options = command.optsWithGlobals<{
+        markdown?: boolean;
+        html?: boolean;
+        model?: string;
+        bucket?: string;
+        runtimeDir?: string;
+      }>();
+      const version = Number(versionText.replace(/^v/, ''));
+      if (!Number.isInteger(version) || version < 1)
+        throw new ConfigError(`'${versionText}' is not a version number`);
+      const registry = registryFor(await resolveTarget(options), options.model);
+      const [entry, { aliases }] = await Promise.all([registry.getVersion(version), registry.readAliases()]);
+      if (!entry) throw new NotFoundError(`model ${registry.modelName} has no version ${version}`);
+      const card = printableDeep(modelCard(entry, aliases));
+      if (options.html) process.stdout.write(cardHtml(card, `${registry.modelName}-v${version}-card.md`));
+      else if (options.markdown) process.stdout.write(cardMarkdown(card));
+      else process.stdout.write(`${cardText(card)}\n`);
+    });
+  models
     .description('list registered model versions with their aliases, metrics and lineage; export one')
     .option('--model <name>', 'registry name (default: params.yaml model.name)')
     .option('--export <dir>', 'write a version as a model directory (for textops predict/serve)')
@@ -105,4 +135,21 @@ export function registerModels(program: Command): void {
           `last alias move: ${last.alias} ${last.previous === null ? '—' : `v${last.previous}`} → v${last.version} (${last.kind}, ${last.at}): ${last.reason}\n`,
         );
     });
+}
+
+/** A model card for the terminal: headings, paragraphs, aligned tables. */
+function cardText(card: ModelCard): string {
+  const out = [card.title, '='.repeat(card.title.length)];
+  for (const s of card.sections) {
+    out.push('', s.title, '-'.repeat(s.title.length));
+    for (const p of s.paragraphs) out.push(s.title === 'Limitations' ? `- ${p}` : p);
+    for (const t of s.tables)
+      out.push(
+        table(
+          t.head.map((h) => h.toUpperCase()),
+          t.rows,
+        ),
+      );
+  }
+  return out.join('\n');
 }

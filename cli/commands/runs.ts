@@ -1,6 +1,8 @@
 import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
-import { NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import { compare, MAX_COMPARED } from '../../shared/console/console-data.ts';
+import { ConfigError, NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { formatUsd } from '../../shared/pipeline/run-cost.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run-queries.ts';
 import { markRedriven, retryRefusal } from '../../shared/pipeline/run-retry.ts';
@@ -61,15 +63,44 @@ export function registerRuns(program: Command): void {
   runs
     .description('list training runs, or show one run state by state')
     .argument('[runId]', 'a run id (as printed by upload)')
+    .option(
+      '--compare <ids...>',
+      `2 to ${MAX_COMPARED} run ids or versions (v3) side by side: params that differ, metrics`,
+    )
+    .option('--all', 'with --compare: every param, not only those that differ')
+    .option('--model <name>', 'registry name for versions (default: params.yaml model.name)')
     .option('--json', 'print JSON')
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(
       async (
         runId: string | undefined,
-        options: { json?: boolean; bucket?: string; runtimeDir?: string },
+        options: {
+          json?: boolean;
+          bucket?: string;
+          runtimeDir?: string;
+          compare?: string[];
+          all?: boolean;
+          model?: string;
+        },
       ) => {
         const target = await resolveTarget(options);
+        if (options.compare) {
+          const ids = [...new Set([...(runId ? [runId] : []), ...options.compare])];
+          if (ids.length < 2 || ids.length > MAX_COMPARED)
+            throw new ConfigError(
+              `--compare takes 2 to ${MAX_COMPARED} run ids or versions (v<n>), got ${ids.length}`,
+            );
+          const params = loadParams();
+          const result = await compare(
+            { store: target.store, modelName: options.model ?? params.model.name, defaults: params },
+            ids,
+          );
+          process.stdout.write(
+            `${options.json ? printableJson(result) : formatComparison(printableDeep(result), options.all === true)}\n`,
+          );
+          return;
+        }
         if (runId) {
           // Store contents are anyone's uploads: control characters are escaped before they reach the terminal.
           const run = await readRun(target.store, runId);
@@ -108,4 +139,42 @@ export function registerRuns(program: Command): void {
         );
       },
     );
+}
+
+/** The compare view in a terminal: the items, the params (only those that differ unless `all`), the metrics. */
+function formatComparison(c: Awaited<ReturnType<typeof compare>>, all: boolean): string {
+  const names = c.items.map((i) => (i.kind === 'version' ? `v${i.version}` : i.id));
+  const value = (v: unknown) => (v === null || v === undefined ? '—' : String(v));
+  const items = c.items.map((i, n) => [
+    names[n],
+    i.kind === 'version'
+      ? `version (run ${i.runId ?? '—'})`
+      : `run${i.version !== null ? `, v${i.version}` : ''}`,
+    i.state ?? '—',
+    i.source ?? '—',
+  ]);
+  const shown = all ? c.params : c.params.filter((p) => p.differs);
+  const hidden = c.params.length - shown.length;
+  const mark = (differs: boolean) => (differs ? '*' : ' ');
+  return [
+    table(['ITEM', 'KIND', 'STATE', 'SOURCE'], items),
+    '',
+    `params${all ? ' (* differs)' : `: ${shown.length} differ${hidden ? ` (${hidden} identical hidden; --all shows them)` : ''}`}`,
+    shown.length
+      ? table(
+          ['', 'KEY', ...names],
+          shown.map((p) => [mark(p.differs), p.key, ...p.values.map(value)]),
+        )
+      : '  (none differ)',
+    '',
+    'metrics (each on its own test split)',
+    table(
+      ['', 'METRIC', ...names],
+      c.metrics.map((m) => [
+        mark(m.differs),
+        m.key,
+        ...m.values.map((v) => (v === null ? '—' : v.toFixed(4))),
+      ]),
+    ),
+  ].join('\n');
 }

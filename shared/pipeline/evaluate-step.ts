@@ -1,4 +1,5 @@
 import { describeError } from '../errors.ts';
+import { PREDICTION_TEXT_CHARS, predictionTable } from '../ml/curves.ts';
 import { argmaxRow, computeReference } from '../ml/drift.ts';
 import { base64ToFloats, floatsToBase64 } from '../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../ml/metrics.ts';
@@ -16,6 +17,9 @@ import { updateStatus } from './run-status.ts';
 import { type CleanShardRow, readManifest, readShardRows, requireShard } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { runStep } from './step-runner.ts';
+
+/** Rows of the test split's prediction table kept for the console (an even stride through larger splits). */
+const PREDICTION_MAX_ROWS = 20_000;
 
 /** The production model to compare with on this run's test split, or why there is none to compare. */
 type Production =
@@ -64,6 +68,8 @@ interface ShardScores {
   /** Each test row's token count and tokens the model does not know: the drift reference's inputs. */
   tokens: number[];
   unknownTokens: (number | null)[];
+  /** The raw test texts, cut to what the console shows. */
+  texts: string[];
   production:
     | { kind: 'none' }
     | { kind: 'incomparable'; version: number; why: string }
@@ -107,11 +113,11 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       );
       const tokenized = clean.map((r) => splitTokens(r[1]));
       const proba = model.probabilities(tokenized);
+      const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
+      const raw = rows.filter((_, i) => isTest[i] === 1);
       const production = await loadProduction(deps.store, params.model.name, model.labels);
       let scored: ShardScores['production'];
       if (production.kind === 'loaded') {
-        const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
-        const raw = rows.filter((_, i) => isTest[i] === 1);
         const p = production.model;
         scored = {
           kind: 'compared',
@@ -134,6 +140,12 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         proba: floatsToBase64(proba, 'float64'),
         tokens: tokenized.map((t) => t.length),
         unknownTokens: tokenized.map((t) => model.unknownTokens(t) ?? null),
+        texts:
+          raw.length === clean.length
+            ? raw.map((r) =>
+                r.text.length > PREDICTION_TEXT_CHARS ? r.text.slice(0, PREDICTION_TEXT_CHARS + 1) : r.text,
+              )
+            : [],
         production: scored,
       } satisfies ShardScores);
       return { payload, summary: `${clean.length} test rows scored` };
@@ -187,6 +199,28 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       }),
     });
     await writeJson(deps.store, keys.driftReference, reference);
+    // The console's curves and confident mistakes: every row up to PREDICTION_MAX_ROWS, else an even stride
+    // through all shards (the metrics above stay exact). Compact (one line): thousands of rows of scores.
+    const texts = shards.flatMap((s) => s.texts);
+    const stride = Math.max(1, Math.ceil(ours.y.length / PREDICTION_MAX_ROWS));
+    const picked = Array.from({ length: Math.ceil(ours.y.length / stride) }, (_, i) => i * stride);
+    const K = labels.length;
+    const sampledProba = new Float64Array(picked.length * K);
+    picked.forEach((row, i) => {
+      sampledProba.set(ours.proba.subarray(row * K, row * K + K), i * K);
+    });
+    await deps.store.put(
+      keys.predictions,
+      JSON.stringify(
+        predictionTable(
+          labels,
+          picked.map((row) => ours.y[row]),
+          sampledProba,
+          picked.map((row) => texts[row] ?? ''),
+        ),
+      ),
+      { contentType: 'application/json' },
+    );
     // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
     const first = shards[0]?.production ?? { kind: 'none' as const };
     let production: ProductionComparison;

@@ -63,6 +63,8 @@ export function runKeys(runId: string) {
     metrics: `${root}/eval/metrics.json`,
     driftReference: `${root}/eval/drift-reference.json`,
     report: `${root}/eval/report.html`,
+    /** The test split's per-row labels, predictions and scores (texts cut short), for the console's curves. */
+    predictions: `${root}/eval/predictions.json`,
   };
 }
 

@@ -257,6 +257,8 @@ describe('npm run package', () => {
       'registry/sentiment/retrain/*',
       'incoming/retrain-*',
     ]);
+    // The console moves aliases (promote/rollback), nothing else.
+    expect(writes('functions/console/handler.handler')).toEqual(['registry/sentiment/aliases.json*']);
     expect(writes('functions/train/handler.handler')).toEqual(['runs/*']);
     expect(writes('functions/register/handler.handler')).toEqual(['runs/*', 'registry/sentiment/*']);
     for (const [id] of resourcesOfType(t, 'AWS::IAM::Role'))
@@ -272,7 +274,12 @@ describe('npm run package', () => {
     expect(stage.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(0);
     expect(stage.AccessLogSettings.DestinationArn).toBeDefined();
     const routes = resourcesOfType(dev.template, 'AWS::ApiGatewayV2::Route');
-    expect(routes.map(([, r]) => p(r).RouteKey).sort()).toEqual(['ANY /', 'ANY /{proxy+}']);
+    expect(routes.map(([, r]) => p(r).RouteKey).sort()).toEqual([
+      'ANY /',
+      'ANY /console',
+      'ANY /console/{proxy+}',
+      'ANY /{proxy+}',
+    ]);
     for (const [, route] of routes) expect(p(route).AuthorizationType).toBe('AWS_IAM');
     expect(props(dev.template, 'HttpApi').CorsConfiguration).toBeUndefined();
   });
@@ -418,7 +425,7 @@ describe('npm run package', () => {
   it('ships each function as one self-contained bundle that loads without node_modules', async () => {
     const zips = (await readdir(dev.artifacts)).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual(
-      [...PIPELINE_LAMBDAS.map((f) => functionKey(f.name)), 'predict', 'trigger']
+      [...PIPELINE_LAMBDAS.map((f) => functionKey(f.name)), 'predict', 'trigger', 'console']
         .sort()
         .map((n) => `${n}.zip`),
     );
@@ -462,6 +469,46 @@ describe('npm run package', () => {
         // The core model's JSON kept as text (an object literal would read `{header:{0:0`).
         if (zip === 'predict.zip')
           expect(await readFile(join(dir, handler), 'utf8')).toContain('{"header":{"0":0');
+        if (zip === 'console.zip') {
+          // The console serves its pages and its bundled script (uPlot inside, no CDN) from the function alone.
+          const { stdout: answers } = await run(
+            process.execPath,
+            [
+              '--input-type=module',
+              '-e',
+              `const { handler } = await import('./${handler}');
+              const event = (path) => ({ version: '2.0', routeKey: 'ANY /console/{proxy+}', rawPath: path, rawQueryString: '',
+                headers: { host: 'api.example.com', accept: 'text/html' }, isBase64Encoded: false,
+                requestContext: { http: { method: 'GET', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, requestId: 'r1', stage: '$default' } });
+              for (const path of ['/console/', '/console/assets/console.js', '/console']) {
+                const r = await handler(event(path), {});
+                console.log(JSON.stringify({ path, status: r.statusCode, type: r.headers['content-type'], body: r.body }));
+              }`,
+            ],
+            {
+              cwd: dir,
+              env: {
+                PATH: process.env.PATH,
+                TEXTOPS_BUCKET: 'textops-ci-data',
+                AWS_REGION: 'us-east-1',
+                AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+                AWS_ACCESS_KEY_ID: 'test',
+                AWS_SECRET_ACCESS_KEY: 'test',
+              },
+            },
+          );
+          const [page, script, bare] = answers
+            .trim()
+            .split('\n')
+            .slice(-3)
+            .map((l) => JSON.parse(l));
+          expect(page).toMatchObject({ status: 200, type: expect.stringMatching(/^text\/html/) });
+          expect(page.body).toContain('<base href="/console/">');
+          expect(script).toMatchObject({ status: 200, type: expect.stringMatching(/javascript/) });
+          expect(script.body).toContain('uplot');
+          expect(bare).toMatchObject({ status: 200 });
+          expect(bare.body).toContain('<base href="/console/">');
+        }
       }
     } finally {
       await rm(scratch, { recursive: true, force: true });

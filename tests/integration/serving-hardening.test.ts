@@ -8,7 +8,7 @@ import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
-import { validateParams } from '../../shared/config/params.ts';
+import { loadParams, validateParams } from '../../shared/config/params.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
@@ -147,7 +147,12 @@ describe('local stack servers against hostile clients', () => {
       resetClients();
     });
     const store = new S3ObjectStore(s3Client(), 'slow');
-    const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', timeouts: SHORT });
+    const consoleServer = await startConsoleServer({
+      store,
+      modelName: 'sentiment',
+      defaults: loadParams(),
+      timeouts: SHORT,
+    });
     closers.push(() => consoleServer.close());
 
     for (const url of [s3.url, consoleServer.url]) {

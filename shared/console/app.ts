@@ -1,0 +1,350 @@
+import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
+import { jsonLogger, type Logger } from '../log.ts';
+import { runKeys } from '../pipeline/run-keys.ts';
+import { readRun } from '../pipeline/run-queries.ts';
+import { ModelRegistry } from '../registry/model-registry.ts';
+import { consoleAssets } from './assets.ts';
+import {
+  type ConsoleSources,
+  compare,
+  MAX_COMPARED,
+  modelsOverview,
+  ObjectCache,
+  runDetail,
+  runRows,
+  tableRow,
+} from './console-data.ts';
+import { cardHtml, cardMarkdown, escapeHtml, modelCard } from './model-card.ts';
+
+export interface ConsoleAppOptions extends ConsoleSources {
+  log?: Logger;
+}
+
+/** An answer other than 200, with a message for people (shown as text by the pages). */
+class ConsoleProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+function runIdParam(req: Request): string {
+  const id = String(req.params.id);
+  if (!RUN_ID.test(id)) throw new ConsoleProblem(400, `'${id}' is not a run id`);
+  return id;
+}
+
+function versionParam(value: unknown): number {
+  const version = Number(String(value).replace(/^v/, ''));
+  if (!Number.isInteger(version) || version < 1)
+    throw new ConsoleProblem(400, `'${String(value)}' is not a version number`);
+  return version;
+}
+
+/**
+ * The HTML of every page: a shell whose script (`assets/console.js`, the one script the policy allows) fetches
+ * the page's JSON and draws it. `<base>` is the app's mount path, so every link is relative and the app works at
+ * `/` locally and at `/console/` behind the HTTP API.
+ */
+function shell(req: Request, page: string, title: string, arg = '', preload?: string): string {
+  const base = `${req.baseUrl}/`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>textops — ${escapeHtml(title)}</title>
+<base href="${escapeHtml(base)}">
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="assets/console.css">
+<script src="assets/console.js" defer></script>
+${preload ? `<link rel="preload" href="${escapeHtml(preload)}" as="fetch" crossorigin="anonymous">\n` : ''}</head><body data-page="${escapeHtml(page)}" data-arg="${escapeHtml(arg)}">
+<nav class="top"><span class="brand">textops</span><a href="./">Runs</a><a href="models">Models</a></nav>
+<main id="main"><noscript>This page needs JavaScript; the same data is JSON under <a href="api/runs">api/runs</a> and <a href="api/models">api/models</a>.</noscript></main>
+</body></html>
+`;
+}
+
+/**
+ * The experiment-tracking console: runs, one run, comparison, models (with model cards and promote/rollback
+ * through the registry), over the ObjectStore port only. `npm start` mounts it at `/`; on AWS it is the console
+ * Lambda behind the HTTP API, at `/console/`.
+ */
+export function createConsoleApp(options: ConsoleAppOptions): Express {
+  const app = express();
+  const log = options.log ?? jsonLogger({ stream: 'stderr' });
+  const cache = new ObjectCache();
+  const registry = () => new ModelRegistry(options.store, options.modelName);
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          'script-src': ["'self'"],
+          // uPlot positions its parts with inline styles; no inline script is allowed.
+          'style-src': ["'self'", "'unsafe-inline'"],
+          'img-src': ["'self'", 'data:'],
+          // As the inference page: pages reached over plain HTTP by any host name keep working.
+          'upgrade-insecure-requests': null,
+        },
+      },
+    }),
+  );
+  const wrap =
+    (fn: (req: Request, res: Response) => Promise<void> | void) =>
+    (req: Request, res: Response, next: (error?: unknown) => void) => {
+      Promise.resolve()
+        .then(() => fn(req, res))
+        .catch(next);
+    };
+
+  app.get(
+    '/assets/console.js',
+    wrap(async (_req, res) => {
+      res
+        .type('text/javascript')
+        .set('Cache-Control', 'no-cache')
+        .send((await consoleAssets()).js);
+    }),
+  );
+  app.get(
+    '/assets/console.css',
+    wrap(async (_req, res) => {
+      res
+        .type('text/css')
+        .set('Cache-Control', 'no-cache')
+        .send((await consoleAssets()).css);
+    }),
+  );
+
+  // Pages.
+  app.get('/', (req, res) => {
+    // The runs JSON is fetched while the script loads, not after.
+    res.type('html').send(shell(req, 'runs', 'training runs', '', 'api/runs?view=table'));
+  });
+  app.get(
+    '/run/:id',
+    wrap((req, res) => {
+      const id = runIdParam(req);
+      res.type('html').send(shell(req, 'run', `run ${id}`, id, `api/runs/${id}/detail`));
+    }),
+  );
+  app.get(
+    '/compare',
+    wrap((req, res) => {
+      const ids = String(req.query.ids ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      res.type('html').send(shell(req, 'compare', 'compare', ids.join(',')));
+    }),
+  );
+  app.get('/models', (req, res) => {
+    res.type('html').send(shell(req, 'models', 'models'));
+  });
+  app.get(
+    '/models/:version/card',
+    wrap(async (req, res) => {
+      const card = await cardOf(req.params.version);
+      res.type('html').send(cardHtml(card, 'card.md'));
+    }),
+  );
+  app.get(
+    '/models/:version/card.md',
+    wrap(async (req, res) => {
+      const version = versionParam(req.params.version);
+      const card = await cardOf(version);
+      res
+        .type('text/markdown; charset=utf-8')
+        .set(
+          'Content-Disposition',
+          `attachment; filename="${options.modelName.replace(/[^\w.-]/g, '_')}-v${version}-card.md"`,
+        )
+        .send(cardMarkdown(card));
+    }),
+  );
+  app.get(
+    // `/runs/<id>/report`: where the console before this one served it.
+    ['/run/:id/report', '/runs/:id/report'],
+    wrap(async (req, res) => {
+      const report = await options.store.get(runKeys(runIdParam(req)).report);
+      if (!report)
+        throw new ConsoleProblem(404, 'no evaluation report for this run (it failed before Evaluate?)');
+      res.type('html').send(report.body);
+    }),
+  );
+
+  async function cardOf(value: unknown) {
+    const version = versionParam(value);
+    const r = registry();
+    const [entry, { aliases }] = await Promise.all([r.getVersion(version), r.readAliases()]);
+    if (!entry) throw new ConsoleProblem(404, `model ${options.modelName} has no version ${version}`);
+    return modelCard(entry, aliases);
+  }
+
+  // JSON.
+  app.get(
+    '/api/runs',
+    wrap(async (req, res) => {
+      const rows = await runRows(options.store, cache);
+      // `?view=table`: what the runs page draws; without it, every status file whole (as before).
+      res.json(req.query.view === 'table' ? rows.map(tableRow) : rows);
+    }),
+  );
+  app.get(
+    '/api/runs/:id',
+    wrap(async (req, res) => {
+      const id = runIdParam(req);
+      const run = await readRun(options.store, id);
+      if (!run.status && !run.history) throw new ConsoleProblem(404, `no run ${id}`);
+      res.json(run);
+    }),
+  );
+  app.get(
+    '/api/runs/:id/detail',
+    wrap(async (req, res) => {
+      const id = runIdParam(req);
+      const detail = await runDetail(options, id);
+      if (!detail) throw new ConsoleProblem(404, `no run ${id}`);
+      res.json(detail);
+    }),
+  );
+  app.get(
+    '/api/compare',
+    wrap(async (req, res) => {
+      const ids = [
+        ...new Set(
+          String(req.query.ids ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        ),
+      ];
+      if (ids.length < 2 || ids.length > MAX_COMPARED)
+        throw new ConsoleProblem(
+          400,
+          `compare takes 2 to ${MAX_COMPARED} runs or versions (v<n>), got ${ids.length}`,
+        );
+      for (const id of ids)
+        if (!RUN_ID.test(id)) throw new ConsoleProblem(400, `'${id}' is not a run id or a version (v<n>)`);
+      res.json(await compare(options, ids));
+    }),
+  );
+  app.get(
+    '/api/models',
+    wrap(async (_req, res) => {
+      res.json(await modelsOverview(options));
+    }),
+  );
+  app.get(
+    '/api/models/:version/card',
+    wrap(async (req, res) => {
+      res.json(await cardOf(req.params.version));
+    }),
+  );
+
+  // Actions: JSON bodies only (a cross-site form cannot send one without a preflight), through the registry's
+  // own conditional writes, the checksum check included.
+  const json = express.json({ limit: '4kb' });
+  const body = (req: Request): Record<string, unknown> => {
+    if (!req.is('application/json') || typeof req.body !== 'object' || req.body === null)
+      throw new ConsoleProblem(415, 'send a JSON body (Content-Type: application/json)');
+    return req.body as Record<string, unknown>;
+  };
+  const expected = (b: Record<string, unknown>): number | null | undefined => {
+    const e = b.expectedProduction;
+    if (e === undefined || e === null) return e;
+    return versionParam(e);
+  };
+  app.post(
+    '/api/models/promote',
+    json,
+    wrap(async (req, res) => {
+      const b = body(req);
+      const version = versionParam(b.version);
+      const r = registry();
+      const before = (await r.readAliases()).aliases.production;
+      const expect = expected(b);
+      const comparedWith = expect === undefined ? before : expect;
+      if (before === version) {
+        res.json({ message: `${options.modelName} production is already v${version}`, production: version });
+        return;
+      }
+      if (!(await r.getVersion(version)))
+        throw new NotFoundError(`model ${options.modelName} has no version ${version}`);
+      const outcome = await r.promoteIfProductionIs(version, comparedWith, 'promoted in the console');
+      if (!outcome.promoted) {
+        throw new ConsoleProblem(
+          409,
+          `production moved to ${outcome.current === null ? 'none' : `v${outcome.current}`} since this page was loaded; reload and check before promoting`,
+        );
+      }
+      log.info('console: production promoted', { model: options.modelName, version, previous: before });
+      res.json({
+        message: `${options.modelName} production: ${before === null ? '—' : `v${before}`} → v${version}`,
+        production: version,
+      });
+    }),
+  );
+  app.post(
+    '/api/models/rollback',
+    json,
+    wrap(async (req, res) => {
+      const b = body(req);
+      const r = registry();
+      const before = (await r.readAliases()).aliases.production;
+      const expect = expected(b);
+      if (expect !== undefined && expect !== before)
+        throw new ConsoleProblem(
+          409,
+          `production moved to ${before === null ? 'none' : `v${before}`} since this page was loaded; reload and check before rolling back`,
+        );
+      const aliases = await r.rollback('rolled back in the console');
+      log.info('console: production rolled back', {
+        model: options.modelName,
+        version: aliases.production,
+        previous: before,
+      });
+      res.json({
+        message: `${options.modelName} production: v${before} → v${aliases.production} (rollback)`,
+        production: aliases.production,
+      });
+    }),
+  );
+
+  app.use((req, _res, next) => next(new ConsoleProblem(404, `no page ${req.path}`)));
+  const errors: ErrorRequestHandler = (error, req, res, _next) => {
+    const status =
+      error instanceof ConsoleProblem
+        ? error.status
+        : error instanceof NotFoundError
+          ? 404
+          : error instanceof ModelFormatError || error instanceof ConflictError
+            ? 409
+            : error instanceof ConfigError
+              ? 400
+              : typeof (error as { status?: unknown }).status === 'number' &&
+                  (error as { status: number }).status < 500
+                ? (error as { status: number }).status
+                : 500;
+    if (status >= 500) log.error('console: request failed', { path: req.path, error });
+    const detail = status >= 500 ? 'internal error (see the console log)' : describeError(error).message;
+    const title = status >= 500 ? 'internal error' : (describeError(error).name ?? 'error');
+    if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json')
+      res.status(status).json({ title, detail, status });
+    else
+      res
+        .status(status)
+        .type('html')
+        .send(
+          `<!doctype html><meta charset="utf-8"><title>textops — ${status}</title><p>${escapeHtml(detail)}</p><p><a href="${escapeHtml(`${req.baseUrl}/`)}">runs</a></p>`,
+        );
+  };
+  app.use(errors);
+  return app;
+}

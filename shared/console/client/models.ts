@@ -1,0 +1,243 @@
+/// <reference lib="dom" />
+
+import type { Aliases } from '../../registry/model-registry.ts';
+import type { VersionRow } from '../console-data.ts';
+import { lineChart } from './charts.ts';
+import { api, append, errorBox, fmt, h, href, section } from './dom.ts';
+
+interface Overview {
+  model: string;
+  aliases: Aliases;
+  versions: VersionRow[];
+}
+
+const METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
+
+export async function modelsPage(root: HTMLElement): Promise<void> {
+  const o = await api<Overview>('api/models');
+  const status = h('div', { id: 'action-status', role: 'status' });
+  const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
+
+  const act = (text: string, path: string, body: unknown) => {
+    confirmBox.replaceChildren(
+      h('p', {}, text),
+      h(
+        'button',
+        {
+          id: 'confirm-yes',
+          class: 'danger',
+          onclick: async () => {
+            confirmBox.hidden = true;
+            status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
+            try {
+              const result = await api<{ message: string }>(path, {
+                method: 'POST',
+                body: JSON.stringify(body),
+              });
+              status.replaceChildren(h('p', { class: 'pass', id: 'action-done' }, result.message));
+              setTimeout(() => location.reload(), 600);
+            } catch (error) {
+              status.replaceChildren(errorBox((error as Error).message));
+            }
+          },
+        },
+        'Confirm',
+      ),
+      ' ',
+      h('button', { id: 'confirm-no', onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
+    );
+    confirmBox.hidden = false;
+    status.replaceChildren();
+  };
+
+  const prod = o.aliases.production;
+  const rows = [...o.versions].reverse().map((v) => {
+    const lineage = v.lineage as {
+      source?: { key?: string; etag?: string };
+      dataFingerprint?: string;
+      codeVersion?: string;
+    };
+    const m = (v.metrics ?? {}) as Record<string, number>;
+    const aliases = [
+      prod === v.version ? 'production' : '',
+      o.aliases.staging === v.version ? 'staging' : '',
+    ].filter(Boolean);
+    const promote =
+      prod === v.version
+        ? h('span', { class: 'muted' }, 'serving')
+        : h(
+            'button',
+            {
+              class: 'promote',
+              'data-version': v.version,
+              onclick: () =>
+                act(
+                  `Point production at v${v.version} (now ${prod === null ? 'none' : `v${prod}`})? The inference API follows within its reload interval.`,
+                  'api/models/promote',
+                  { version: v.version, expectedProduction: prod },
+                ),
+            },
+            `Promote v${v.version}`,
+          );
+    return h(
+      'tr',
+      { 'data-version': v.version, class: v.artifact.ok ? '' : 'broken' },
+      h('td', {}, h('b', {}, `v${v.version}`), ...aliases.map((a) => h('span', { class: `alias ${a}` }, a))),
+      h('td', { class: 'muted' }, v.createdAt.replace('T', ' ').slice(0, 19)),
+      h('td', { class: 'num' }, fmt(m.accuracy)),
+      h('td', { class: 'num' }, fmt(m.f1_macro)),
+      h(
+        'td',
+        {},
+        v.gate
+          ? h('span', { class: v.gate.passed ? 'pass' : 'fail' }, v.gate.passed ? 'passed' : 'failed')
+          : '—',
+        v.gate ? h('div', { class: 'muted small' }, v.gate.reason) : null,
+        v.promotionHeld ? h('div', { class: 'muted small' }, `held: ${v.promotionHeld.reason}`) : null,
+      ),
+      h(
+        'td',
+        { class: 'lineage small' },
+        h(
+          'div',
+          {},
+          'source ',
+          h('code', {}, lineage.source?.key ?? '—'),
+          ` ETag ${lineage.source?.etag ?? '—'}`,
+        ),
+        h('div', {}, 'data sha256 ', h('code', {}, (lineage.dataFingerprint ?? '—').slice(0, 16))),
+        h('div', {}, `code ${lineage.codeVersion ?? '—'}`),
+        v.runId
+          ? h(
+              'div',
+              {},
+              'run ',
+              h('a', { href: href(`run/${encodeURIComponent(v.runId)}`) }, h('code', {}, v.runId)),
+            )
+          : null,
+      ),
+      h(
+        'td',
+        {},
+        v.artifact.ok
+          ? h('span', { class: 'pass' }, 'sha256 ok')
+          : h('span', { class: 'fail', title: v.artifact.problem }, 'BROKEN'),
+      ),
+      h(
+        'td',
+        {},
+        h('a', { href: href(`models/${v.version}/card`), class: 'card-link' }, 'card'),
+        ' · ',
+        h(
+          'a',
+          { href: href(`models/${v.version}/card.md`), download: `${o.model}-v${v.version}-card.md` },
+          '.md',
+        ),
+      ),
+      h('td', {}, promote),
+    );
+  });
+  const sorted = o.versions;
+  const history = lineChart({
+    title: 'Metrics by version',
+    xLabel: 'version',
+    yLabel: 'score',
+    series: METRICS.filter((k) =>
+      sorted.some((v) => typeof (v.metrics as Record<string, unknown> | null)?.[k] === 'number'),
+    ).map((k) => {
+      const pts = sorted.filter(
+        (v) => typeof (v.metrics as Record<string, unknown> | null)?.[k] === 'number',
+      );
+      return {
+        label: k,
+        x: pts.map((v) => v.version),
+        y: pts.map((v) => (v.metrics as Record<string, number>)[k]),
+      };
+    }),
+    points: true,
+    integerX: true,
+    width: 640,
+  });
+  history.id = 'chart-history';
+  history.dataset.versions = sorted.map((v) => v.version).join(',');
+  const compareIds = sorted.slice(-5).map((v) => `v${v.version}`);
+  append(
+    root,
+    h('p', {}, h('a', { href: href('') }, '← runs')),
+    h('h1', {}, `Model `, h('code', {}, o.model)),
+    h(
+      'p',
+      {},
+      'production ',
+      h('b', { id: 'production' }, prod === null ? 'none' : `v${prod}`),
+      o.aliases.staging !== null ? ` · staging v${o.aliases.staging}` : '',
+      ' ',
+      h(
+        'button',
+        {
+          id: 'rollback',
+          onclick: () =>
+            act(`Roll production back to the version that served before v${prod}?`, 'api/models/rollback', {
+              expectedProduction: prod,
+            }),
+          disabled: prod === null,
+        },
+        'Roll back',
+      ),
+      compareIds.length >= 2
+        ? h(
+            'span',
+            {},
+            ' · ',
+            h('a', { href: href(`compare?ids=${compareIds.join(',')}`) }, `compare ${compareIds.join(', ')}`),
+          )
+        : null,
+    ),
+    confirmBox,
+    status,
+    o.versions.length
+      ? h(
+          'table',
+          { id: 'versions' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...[
+                'version',
+                'registered (UTC)',
+                'accuracy',
+                'macro-F1',
+                'gate',
+                'lineage',
+                'artifact',
+                'model card',
+                '',
+              ].map((c) => h('th', {}, c)),
+            ),
+          ),
+          h('tbody', {}, ...rows),
+        )
+      : h('p', {}, 'No versions yet.'),
+    o.versions.length ? section('Metric history', history) : null,
+    section(
+      'Alias history',
+      h(
+        'ol',
+        { id: 'alias-history' },
+        ...[...o.aliases.history]
+          .reverse()
+          .map((c) =>
+            h(
+              'li',
+              {},
+              `${c.at.replace('T', ' ').slice(0, 19)} ${c.alias} ${c.previous === null ? '—' : `v${c.previous}`} → ${c.version === null ? '—' : `v${c.version}`} (${c.kind}): ${c.reason}`,
+            ),
+          ),
+      ),
+    ),
+  );
+  document.body.dataset.ready = 'models';
+}

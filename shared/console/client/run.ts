@@ -1,0 +1,441 @@
+/// <reference lib="dom" />
+
+import type { Metrics } from '../../ml/metrics.ts';
+import type { RunDetail } from '../console-data.ts';
+import { barChart, figureLegend, lineChart } from './charts.ts';
+import { api, append, errorBox, fmt, h, href, seconds, section, signed, table } from './dom.ts';
+import { costText, gantt } from './runs.ts';
+
+const HEADLINE: [string, keyof Metrics][] = [
+  ['accuracy', 'accuracy'],
+  ['macro F1', 'f1_macro'],
+  ['weighted F1', 'f1_weighted'],
+  ['macro precision', 'precision_macro'],
+  ['macro recall', 'recall_macro'],
+  ['log loss', 'log_loss'],
+  ['ROC AUC', 'roc_auc'],
+  ['PR AUC', 'pr_auc'],
+];
+
+/** Confusion matrix as a table, each cell shaded by its share of the true class (its row). */
+export function confusionTable(m: Metrics): HTMLElement {
+  return h(
+    'table',
+    { id: 'confusion', class: 'confusion' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'true \\ predicted'), ...m.labels.map((l) => h('th', {}, l)))),
+    h(
+      'tbody',
+      {},
+      ...m.confusion_matrix.map((row, i) => {
+        const total = row.reduce((a, b) => a + b, 0) || 1;
+        return h(
+          'tr',
+          {},
+          h('th', {}, m.labels[i]),
+          ...row.map((v, j) => {
+            const cell = h(
+              'td',
+              { 'data-count': v, 'data-true': m.labels[i], 'data-predicted': m.labels[j] },
+              v,
+            );
+            const share = v / total;
+            cell.style.background = `rgba(47,111,223,${(0.06 + 0.85 * share).toFixed(3)})`;
+            if (share > 0.55) cell.style.color = '#fff';
+            return cell;
+          }),
+        );
+      }),
+    ),
+  );
+}
+
+function paramsSection(d: RunDetail): HTMLElement {
+  // Dozens of keys, few of them changed: the changed ones first, all of them one click away.
+  const onlyChanged = h('input', {
+    type: 'checkbox',
+    id: 'params-changed',
+    checked: true,
+  }) as HTMLInputElement;
+  const rows = d.params.map((p) =>
+    h(
+      'tr',
+      {
+        'data-key': p.key,
+        class: [p.differsFromDefault ? 'diff-default' : '', p.differsFromProduction ? 'diff-production' : '']
+          .filter(Boolean)
+          .join(' '),
+      },
+      h('td', {}, h('code', {}, p.key)),
+      h('td', {}, String(p.value)),
+      h('td', { class: 'muted' }, p.default === undefined ? '—' : String(p.default)),
+      h('td', { class: 'muted' }, p.production === undefined ? '—' : String(p.production)),
+    ),
+  );
+  const tbl = h(
+    'table',
+    { id: 'params', class: 'only-changed wide' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        h('th', {}, 'key'),
+        h('th', {}, 'this run'),
+        h('th', {}, 'params.yaml default'),
+        h(
+          'th',
+          {},
+          d.productionVersion === null ? 'production (none)' : `production v${d.productionVersion}`,
+        ),
+      ),
+    ),
+    h('tbody', {}, ...rows),
+  );
+  onlyChanged.addEventListener('change', () => tbl.classList.toggle('only-changed', onlyChanged.checked));
+  const changed = d.params.filter((p) => p.differsFromDefault).length;
+  const fromProd = d.params.filter((p) => p.differsFromProduction).length;
+  return section(
+    'Parameters',
+    h(
+      'p',
+      {},
+      `${changed} key(s) differ from params.yaml (yellow), ${fromProd} from the production model (blue). `,
+      h('label', {}, onlyChanged, ' only keys that differ'),
+    ),
+    tbl,
+  );
+}
+
+function dataSection(d: RunDetail): HTMLElement | null {
+  const input = d.input;
+  if (!input) return null;
+  const r = input.report;
+  const total = Object.values(r.classCounts).reduce((a, b) => a + b, 0) || 1;
+  return section(
+    'Data',
+    h(
+      'p',
+      {},
+      `Source `,
+      h('code', {}, `s3://${input.source.bucket}/${input.source.key}`),
+      ` (ETag ${input.source.etag}), sha256 `,
+      h('code', {}, input.fingerprint.slice(0, 16)),
+      `…; text column '${r.textColumn}', label column '${r.labelColumn}'${input.overrides ? `; overrides ${input.overrides}` : ''}.`,
+    ),
+    table(
+      ['rows read', 'kept', 'dropped: empty', 'too short', 'no label', 'duplicate', 'train / test'],
+      [
+        [
+          r.rowsRead,
+          r.rowsKept,
+          r.droppedEmpty,
+          r.droppedShort,
+          r.droppedMissingLabel,
+          r.droppedDuplicate,
+          `${input.split.train} / ${input.split.test}`,
+        ],
+      ],
+      { id: 'data-report' },
+    ),
+    h(
+      'div',
+      { class: 'balance', id: 'class-balance' },
+      ...Object.entries(r.classCounts).map(([label, n]) => {
+        const fill = h('span', { class: 'fill' });
+        fill.style.width = `${(100 * n) / total}%`;
+        return h(
+          'div',
+          { class: 'bar', 'data-label': label, 'data-count': n },
+          h('span', { class: 'name' }, label),
+          h('span', { class: 'track' }, fill),
+          h('span', { class: 'num' }, `${n} (${((100 * n) / total).toFixed(1)} %)`),
+        );
+      }),
+    ),
+  );
+}
+
+function sweepSection(d: RunDetail): HTMLElement | null {
+  const t = d.tune;
+  if (!t) return null;
+  if (t.state !== 'done')
+    return section(
+      'Model selection',
+      h('p', {}, t.state === 'skipped' ? `skipped: ${t.reason}` : 'running…'),
+    );
+  return section(
+    'Model selection',
+    h(
+      'p',
+      {},
+      `${t.strategy}, ${t.evaluation.kind ?? ''} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
+      h('b', {}, t.winner.label),
+      ` ${fmt(t.winner.score)}.`,
+    ),
+    table(
+      ['id', 'round', 'rows', 'candidate', 'score', '± spread', 'seconds', 'features'],
+      t.rows.map((row) => [
+        `${row.winner ? '★ ' : ''}${row.id}`,
+        row.round,
+        row.rows,
+        row.label,
+        fmt(row.score),
+        fmt(row.spread),
+        row.seconds.toFixed(1),
+        row.features ?? '—',
+      ]),
+      { id: 'sweep' },
+    ),
+  );
+}
+
+function metricsSection(d: RunDetail): HTMLElement | null {
+  const e = d.evaluation;
+  if (!e) return null;
+  const m = e.metrics;
+  const p = e.production?.metrics;
+  const rows = HEADLINE.filter(([, k]) => typeof m[k] === 'number').map(([name, k]) => {
+    const now = m[k] as number;
+    const prod = p?.[k] as number | undefined;
+    return [
+      name,
+      h('span', { 'data-metric': k, 'data-value': String(now) }, fmt(now)),
+      fmt(prod),
+      signed(prod === undefined ? undefined : now - prod),
+    ];
+  });
+  const perClass = d.perClass.map((c) => [
+    c.label,
+    h('span', { 'data-precision': String(c.precision) }, fmt(c.precision)),
+    signed(c.delta?.precision),
+    h('span', { 'data-recall': String(c.recall) }, fmt(c.recall)),
+    signed(c.delta?.recall),
+    h('span', { 'data-f1': String(c.f1) }, fmt(c.f1)),
+    h(
+      'span',
+      { class: c.delta && c.delta.f1 < 0 ? 'worse' : c.delta && c.delta.f1 > 0 ? 'better' : '' },
+      signed(c.delta?.f1),
+    ),
+    c.support,
+  ]);
+  const prodName = e.production ? `production v${e.production.version}` : 'production (none)';
+  return section(
+    'Metrics on this run’s test split',
+    h(
+      'p',
+      { id: 'gate', class: e.gate.passed ? 'pass' : 'fail' },
+      `Gate ${e.gate.passed ? 'passed' : 'failed'}: ${e.gate.reason}`,
+    ),
+    e.production && !p
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Production v${e.production.version} not compared: ${e.production.why ?? ''}`,
+        )
+      : null,
+    table(['metric', 'this run', `${prodName}, same split`, 'Δ'], rows, { id: 'metrics' }),
+    table(
+      ['class', 'precision', 'Δ', 'recall', 'Δ', 'F1', 'Δ', 'support'],
+      perClass.map((r, i) =>
+        r.map((c, j) => (j === 0 ? h('td', { 'data-class': d.perClass[i].label }, c as string) : c)),
+      ),
+      { id: 'per-class' },
+    ),
+  );
+}
+
+function plotsSection(d: RunDetail): HTMLElement | null {
+  const plots = d.plots;
+  const m = d.evaluation?.metrics;
+  if (!plots && !m) return null;
+  const figures: HTMLElement[] = [];
+  if (plots) {
+    const roc = lineChart({
+      title: 'ROC',
+      xLabel: 'false-positive rate',
+      yLabel: 'true-positive rate',
+      series: plots.curves.map((c) => ({ label: c.label, x: c.roc.x, y: c.roc.y })),
+      xRange: [0, 1],
+      yRange: [0, 1],
+      diagonal: true,
+    });
+    roc.id = 'chart-roc';
+    roc.append(figureLegend(plots.curves.map((c) => ({ label: c.label, name: 'roc-auc', value: c.rocAuc }))));
+    const pr = lineChart({
+      title: 'Precision–recall',
+      xLabel: 'recall',
+      yLabel: 'precision',
+      series: plots.curves.map((c) => ({ label: c.label, x: c.pr.x, y: c.pr.y })),
+      xRange: [0, 1],
+      yRange: [0, 1],
+    });
+    pr.id = 'chart-pr';
+    pr.append(
+      figureLegend(
+        plots.curves.map((c) => ({ label: c.label, name: 'average-precision', value: c.averagePrecision })),
+      ),
+    );
+    const bins = plots.reliability.bins.filter((b) => b.count > 0);
+    const rel = lineChart({
+      title: 'Reliability (predicted class)',
+      xLabel: 'mean predicted probability',
+      yLabel: 'observed accuracy',
+      series: [{ label: 'this model', x: bins.map((b) => b.confidence), y: bins.map((b) => b.accuracy) }],
+      xRange: [0, 1],
+      yRange: [0, 1],
+      diagonal: true,
+      points: true,
+    });
+    rel.id = 'chart-reliability';
+    rel.append(figureLegend([{ label: 'this model', name: 'ece', value: plots.reliability.ece }]));
+    const hist = barChart({
+      title: 'Confidence histogram',
+      xLabel: 'probability of the predicted class',
+      yLabel: 'rows',
+      x: plots.histogram.edges.slice(0, -1).map((e, b) => (e + plots.histogram.edges[b + 1]) / 2),
+      series: [
+        { label: 'right', y: plots.histogram.correct },
+        { label: 'wrong', y: plots.histogram.wrong },
+      ],
+    });
+    hist.id = 'chart-histogram';
+    hist.dataset.rows = String(
+      plots.histogram.correct.reduce((a, b) => a + b, 0) + plots.histogram.wrong.reduce((a, b) => a + b, 0),
+    );
+    figures.push(roc, pr, rel, hist);
+  }
+  return section(
+    'Plots',
+    plots
+      ? null
+      : h('p', { class: 'muted' }, 'No per-row predictions stored for this run: curves unavailable.'),
+    h('div', { class: 'charts' }, ...figures),
+    m ? h('h3', {}, 'Confusion matrix') : null,
+    m ? confusionTable(m) : null,
+  );
+}
+
+function termsSection(d: RunDetail): HTMLElement | null {
+  if (!d.topTerms) return null;
+  return section(
+    'Top n-grams per class (model weights)',
+    h(
+      'div',
+      { class: 'terms', id: 'top-terms' },
+      ...d.topTerms.map((c) =>
+        h(
+          'div',
+          { class: 'term-list', 'data-class': c.label },
+          h('h3', {}, c.label),
+          h(
+            'ol',
+            {},
+            ...c.terms.map((t) =>
+              h(
+                'li',
+                { 'data-weight': String(t.weight) },
+                h('code', {}, t.term),
+                ' ',
+                h('span', { class: 'muted' }, t.weight.toFixed(2)),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function mistakesSection(d: RunDetail): HTMLElement | null {
+  if (!d.plots) return null;
+  return section(
+    'Misclassified with the highest confidence',
+    d.plots.mistakes.length
+      ? table(
+          ['test row', 'true', 'predicted', 'confidence', 'text'],
+          d.plots.mistakes.map((x) => [
+            x.row,
+            x.label,
+            x.predicted,
+            fmt(x.confidence, 3),
+            h('td', { class: 'text' }, x.text),
+          ]),
+          { id: 'mistakes' },
+        )
+      : h('p', {}, 'No test row was misclassified.'),
+  );
+}
+
+export async function runPage(root: HTMLElement, runId: string): Promise<void> {
+  const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
+  const s = d.status;
+  const cost = costText(s);
+  const links = h('p', { class: 'links' });
+  if (d.executionUrl)
+    links.append(
+      h('a', { id: 'execution-link', href: d.executionUrl, rel: 'noopener' }, 'Step Functions execution'),
+      ' · ',
+    );
+  if (d.evaluation)
+    links.append(
+      h('a', { href: href(`run/${encodeURIComponent(runId)}/report`) }, 'evaluation report'),
+      ' · ',
+    );
+  if (s.model && d.productionVersion !== null && s.model.version !== d.productionVersion)
+    links.append(
+      h(
+        'a',
+        {
+          id: 'compare-production',
+          href: href(`compare?ids=${encodeURIComponent(runId)},v${d.productionVersion}`),
+        },
+        `compare with production v${d.productionVersion}`,
+      ),
+      ' · ',
+    );
+  links.append(h('a', { href: href('api/runs/' + encodeURIComponent(runId) + '/detail') }, 'JSON'));
+  append(
+    root,
+    h('p', {}, h('a', { href: href('') }, '← runs')),
+    h('h1', {}, 'Run ', h('code', { id: 'run-id' }, s.runId)),
+    h(
+      'p',
+      { class: 'summary' },
+      h('span', { class: `state ${s.state}`, id: 'run-state' }, s.state),
+      ' ',
+      h('span', { id: 'run-source' }, s.source.key),
+      ` · started ${s.startedAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ''}${s.attempts && s.attempts > 1 ? ` · ${s.attempts} attempts` : ''}`,
+      s.model
+        ? ` · ${s.model.name} v${s.model.version}${s.model.promoted ? ' (promoted)' : ' (not promoted)'}`
+        : '',
+    ),
+    cost ? h('p', { id: 'run-cost' }, `Cost: ${cost}`) : null,
+    links,
+    s.error
+      ? errorBox(`${s.error.name}${s.error.step ? ` in ${s.error.step}` : ''}: ${s.error.message}`)
+      : null,
+    d.advice ? h('p', { class: 'advice', id: 'advice' }, `What next: ${d.advice}`) : null,
+    s.message && !s.error ? h('p', { id: 'run-message' }, s.message) : null,
+    ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
+    section('Steps', gantt(s, true)),
+  );
+  for (const part of [
+    paramsSection(d),
+    dataSection(d),
+    sweepSection(d),
+    metricsSection(d),
+    plotsSection(d),
+    termsSection(d),
+    mistakesSection(d),
+  ])
+    if (part) root.append(part);
+  document.title = `textops — run ${s.runId}`;
+  document.body.dataset.ready = 'run';
+  // A running run is followed state by state: redrawn from fresh JSON until it ends.
+  if (s.state === 'running')
+    setTimeout(() => {
+      root.replaceChildren();
+      void runPage(root, runId).catch(() => undefined);
+    }, 2000);
+}

@@ -1,0 +1,450 @@
+import type { Params } from '../config/params.ts';
+import { describeError, NotFoundError } from '../errors.ts';
+import { RUNS_PREFIX } from '../layout.ts';
+import { type PredictionPlots, type PredictionTable, predictionPlots } from '../ml/curves.ts';
+import type { DatasetReport } from '../ml/dataset.ts';
+import type { Metrics } from '../ml/metrics.ts';
+import { type ClassTerms, topTermsFromArtifact } from '../ml/top-terms.ts';
+import type { ExecutionHistory } from '../pipeline/run-history.ts';
+import { bareEtag, runKeys } from '../pipeline/run-keys.ts';
+import type { GateDecision } from '../pipeline/run-payload.ts';
+import { listRuns, readRun } from '../pipeline/run-queries.ts';
+import { retrainHint } from '../pipeline/run-retry.ts';
+import type { RunStatus } from '../pipeline/run-status.ts';
+import type { TuneSummary } from '../pipeline/tune-summary.ts';
+import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
+import { type Aliases, ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
+
+/** What a run cost, when the run summary carries it (optional: older runs and other engines have none). */
+export interface RunCost {
+  usd: number;
+  lambdaGbSeconds: number;
+  podSeconds: number;
+  transitions: number;
+  s3Requests: number;
+  pricesDate: string;
+}
+
+export type RunRow = RunStatus & { cost?: RunCost };
+
+export interface ConsoleSources {
+  store: ObjectStore;
+  modelName: string;
+  /** The deployment's params.yaml: a run's params are shown against these. */
+  defaults: Params;
+  /** Where a run's execution is shown by its engine (the Step Functions console on AWS); none locally. */
+  executionUrl?: (runId: string) => string | undefined;
+}
+
+/**
+ * Bodies of objects already read, by key and ETag. Runs' status files change while a run goes and never after,
+ * so a page of 200 runs re-reads only what the listing shows changed.
+ */
+export class ObjectCache {
+  private readonly bodies = new Map<string, StoredObject>();
+  constructor(private readonly maxEntries = 5000) {}
+
+  /**
+   * A view of `store` for one listing: `get` of a key the view's last `list` returned answers from the cache
+   * when the listed ETag is the cached one. Other keys, and keys not listed, go to the store.
+   */
+  view(store: ObjectStore): ObjectStore {
+    const listed = new Map<string, string>();
+    const cache = this.bodies;
+    const max = this.maxEntries;
+    return {
+      head: (key) => store.head(key),
+      put: (key, body, options) => store.put(key, body, options),
+      delete: (key) => store.delete(key),
+      async list(prefix: string): Promise<ObjectInfo[]> {
+        const objects = await store.list(prefix);
+        for (const o of objects) listed.set(o.key, o.etag);
+        return objects;
+      },
+      async get(key: string) {
+        const etag = listed.get(key);
+        const cached = cache.get(key);
+        if (etag !== undefined && cached && bareEtag(cached.etag) === bareEtag(etag)) return cached;
+        const object = await store.get(key);
+        if (object && etag !== undefined) {
+          if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+          cache.set(key, object);
+        }
+        return object;
+      },
+    };
+  }
+}
+
+/** Every run, newest first, as `listRuns` gives them (with the cost when the summary has one). */
+export async function runRows(store: ObjectStore, cache?: ObjectCache): Promise<RunRow[]> {
+  return (await listRuns(cache ? cache.view(store) : store)) as RunRow[];
+}
+
+/**
+ * A run as the runs table draws it: no step summaries, no gate details, only the headline figures it shows. A
+ * page of 200 runs carries about half the bytes of the full status files (`api/runs`).
+ */
+export function tableRow(run: RunRow): RunRow {
+  const { runId, state, source, startedAt, updatedAt, finishedAt, error, model, message, cost, attempts } =
+    run;
+  return {
+    runId,
+    state,
+    source,
+    startedAt,
+    updatedAt,
+    ...(finishedAt ? { finishedAt } : {}),
+    steps: run.steps.map(({ name, part, state: s, startedAt: at, finishedAt: end, ms }) => ({
+      name,
+      ...(part !== undefined ? { part } : {}),
+      state: s,
+      startedAt: at,
+      ...(end ? { finishedAt: end } : {}),
+      ...(ms !== undefined ? { ms } : {}),
+    })),
+    ...(error ? { error } : {}),
+    ...(model ? { model } : {}),
+    ...(run.metrics ? { metrics: { accuracy: run.metrics.accuracy, f1_macro: run.metrics.f1_macro } } : {}),
+    ...(message ? { message } : {}),
+    ...(cost ? { cost } : {}),
+    ...(attempts ? { attempts } : {}),
+  };
+}
+
+type Scalar = string | number | boolean | null;
+
+/** A nested params object as dotted keys (`train.logistic_regression.C`), arrays as JSON. */
+export function flattenParams(value: unknown, prefix = ''): Record<string, Scalar> {
+  const out: Record<string, Scalar> = {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    if (prefix) out[prefix] = Array.isArray(value) ? JSON.stringify(value) : ((value ?? null) as Scalar);
+    return out;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    Object.assign(out, flattenParams(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return out;
+}
+
+async function readJsonOr<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const object = await store.get(key);
+  return object ? (JSON.parse(object.body.toString('utf8')) as T) : undefined;
+}
+
+export interface RunInput {
+  source: { bucket: string; key: string; etag: string; bytes?: number };
+  overrides: string | null;
+  pinned?: string[];
+  fingerprint: string;
+  labels: string[];
+  report: DatasetReport;
+  split: { train: number; test: number };
+  params: Params;
+  codeVersion: string;
+}
+
+export interface Evaluation {
+  metrics: Metrics;
+  production: { version: number; metrics?: Metrics; comparable?: false; why?: string } | null;
+  gate: GateDecision;
+}
+
+export interface ParamRow {
+  key: string;
+  value: Scalar;
+  default: Scalar | undefined;
+  production: Scalar | undefined;
+  differsFromDefault: boolean;
+  differsFromProduction: boolean;
+}
+
+export interface ClassDelta {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+  /** New minus production, on this run's test split (absent without a comparable production model). */
+  delta?: { precision: number; recall: number; f1: number };
+}
+
+export interface RunDetail {
+  status: RunRow;
+  history?: ExecutionHistory;
+  executionUrl?: string;
+  /** What to do next, for a run that did not succeed. */
+  advice?: string;
+  input?: RunInput;
+  tune?: TuneSummary;
+  params: ParamRow[];
+  productionVersion: number | null;
+  evaluation?: Evaluation;
+  perClass: ClassDelta[];
+  plots?: PredictionPlots;
+  topTerms?: ClassTerms[];
+  /** A file the page could not read (an old run without predictions, a corrupt file): said, not hidden. */
+  notes: string[];
+}
+
+/** The effective params of a run: the sweep winner's once the Tune stage chose, else those ingest fixed. */
+async function runParamsOf(store: ObjectStore, runId: string, input?: RunInput): Promise<unknown> {
+  const tuned = await readJsonOr<unknown>(store, `${RUNS_PREFIX}${runId}/tune/params.json`);
+  return tuned ?? input?.params;
+}
+
+export function paramRows(effective: unknown, defaults: unknown, production: unknown): ParamRow[] {
+  const value = flattenParams(effective);
+  const base = flattenParams(defaults);
+  const prod = production === undefined ? undefined : flattenParams(production);
+  const keys = [...new Set([...Object.keys(value), ...Object.keys(base)])].sort();
+  return keys.map((key) => ({
+    key,
+    value: value[key] ?? null,
+    default: base[key],
+    production: prod?.[key],
+    differsFromDefault: key in base && value[key] !== base[key],
+    differsFromProduction: prod !== undefined && prod[key] !== value[key],
+  }));
+}
+
+export function perClassDeltas(metrics: Metrics, production?: Metrics): ClassDelta[] {
+  return metrics.labels.map((label) => {
+    const c = metrics.per_class[label];
+    const p = production?.per_class?.[label];
+    return {
+      label,
+      precision: c.precision,
+      recall: c.recall,
+      f1: c.f1,
+      support: c.support,
+      ...(p
+        ? { delta: { precision: c.precision - p.precision, recall: c.recall - p.recall, f1: c.f1 - p.f1 } }
+        : {}),
+    };
+  });
+}
+
+/** Small results from big immutable files (a run's model and predictions), kept by key and ETag. */
+class Derived<T> {
+  private readonly values = new Map<string, { etag: string; value: T }>();
+  constructor(private readonly max = 64) {}
+  async get(store: ObjectStore, key: string, derive: (body: Buffer) => T): Promise<T | undefined> {
+    const info = await store.head(key);
+    if (!info) return undefined;
+    const hit = this.values.get(key);
+    if (hit && hit.etag === info.etag) return hit.value;
+    const object = await store.get(key);
+    if (!object) return undefined;
+    const value = derive(object.body);
+    if (this.values.size >= this.max) this.values.delete(this.values.keys().next().value as string);
+    this.values.set(key, { etag: object.etag, value });
+    return value;
+  }
+}
+
+const plotsCache = new Derived<PredictionPlots>();
+const termsCache = new Derived<ClassTerms[]>();
+
+export async function runPlots(store: ObjectStore, runId: string): Promise<PredictionPlots | undefined> {
+  return plotsCache.get(store, runKeys(runId).predictions, (body) =>
+    predictionPlots(JSON.parse(body.toString('utf8')) as PredictionTable),
+  );
+}
+
+async function productionParams(
+  registry: ModelRegistry,
+): Promise<{ version: number | null; params: unknown }> {
+  const { aliases } = await registry.readAliases();
+  if (aliases.production === null) return { version: null, params: undefined };
+  const entry = await registry.getVersion(aliases.production);
+  return { version: aliases.production, params: entry?.lineage?.params };
+}
+
+/** Everything the run page shows, or undefined for a run that does not exist. */
+export async function runDetail(src: ConsoleSources, runId: string): Promise<RunDetail | undefined> {
+  const { store } = src;
+  const keys = runKeys(runId);
+  const [run, input, evaluation] = await Promise.all([
+    readRun(store, runId),
+    readJsonOr<RunInput>(store, keys.input),
+    readJsonOr<Evaluation>(store, keys.metrics),
+  ]);
+  if (!run.status) return undefined;
+  // The cost, where the run summary has one (on the status, or beside it).
+  const cost = (run as { cost?: RunCost }).cost ?? (run.status as RunRow).cost;
+  const status: RunRow = { ...run.status, ...(cost ? { cost } : {}) };
+  const notes: string[] = [];
+  const registry = new ModelRegistry(store, src.modelName);
+  const [effective, production] = await Promise.all([
+    runParamsOf(store, runId, input),
+    productionParams(registry),
+  ]);
+  const attempt = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (error) {
+      notes.push(`${what}: ${describeError(error).message}`);
+      return undefined;
+    }
+  };
+  const [plots, topTerms] = await Promise.all([
+    attempt('plots', () => runPlots(store, runId)),
+    attempt('top n-grams', () => termsCache.get(store, keys.model, (body) => topTermsFromArtifact(body))),
+  ]);
+  if (evaluation && !plots)
+    notes.push('no per-row predictions stored for this run (evaluated by older code)');
+  const comparable = evaluation?.production?.metrics;
+  return {
+    status,
+    ...(run.history ? { history: run.history } : {}),
+    ...(src.executionUrl?.(runId) ? { executionUrl: src.executionUrl(runId) } : {}),
+    ...(status.state === 'failed' || status.state === 'rejected' ? { advice: retrainHint(status) } : {}),
+    ...(input ? { input } : {}),
+    ...(run.tune ? { tune: run.tune } : {}),
+    params: effective ? paramRows(effective, src.defaults, production.params) : [],
+    productionVersion: production.version,
+    ...(evaluation ? { evaluation } : {}),
+    perClass: evaluation ? perClassDeltas(evaluation.metrics, comparable) : [],
+    ...(plots ? { plots } : {}),
+    ...(topTerms ? { topTerms } : {}),
+    notes,
+  };
+}
+
+export interface CompareItem {
+  /** As asked: a run id, or `v<n>` for a registered version. */
+  id: string;
+  kind: 'run' | 'version';
+  runId: string | null;
+  version: number | null;
+  state?: string;
+  source?: string;
+  params: Record<string, Scalar>;
+  metrics: Record<string, number>;
+  curves?: PredictionPlots['curves'];
+}
+
+export interface Comparison {
+  items: CompareItem[];
+  /** Every param key, with whether the items differ on it. */
+  params: { key: string; values: Scalar[]; differs: boolean }[];
+  metrics: { key: string; values: (number | null)[]; differs: boolean }[];
+}
+
+const HEADLINE = [
+  'accuracy',
+  'f1_macro',
+  'f1_weighted',
+  'precision_macro',
+  'recall_macro',
+  'log_loss',
+  'roc_auc',
+  'pr_auc',
+] as const;
+
+export function headlineMetrics(metrics: Partial<Metrics> | Record<string, unknown> | null | undefined) {
+  const out: Record<string, number> = {};
+  for (const k of HEADLINE) {
+    const v = (metrics as Record<string, unknown> | null | undefined)?.[k];
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  }
+  return out;
+}
+
+const VERSION_ID = /^v(\d+)$/;
+
+async function compareItem(src: ConsoleSources, id: string, registry: ModelRegistry): Promise<CompareItem> {
+  const version = VERSION_ID.exec(id);
+  if (version) {
+    const entry = await registry.getVersion(Number(version[1]));
+    if (!entry) throw new NotFoundError(`model ${src.modelName} has no version ${version[1]}`);
+    const plots = entry.runId ? await runPlots(src.store, entry.runId).catch(() => undefined) : undefined;
+    const lineage = entry.lineage as { source?: { key?: string } };
+    return {
+      id,
+      kind: 'version',
+      runId: entry.runId,
+      version: entry.version,
+      ...(lineage.source?.key ? { source: lineage.source.key } : {}),
+      params: flattenParams(entry.lineage.params),
+      metrics: headlineMetrics(entry.metrics),
+      ...(plots ? { curves: plots.curves } : {}),
+    };
+  }
+  const keys = runKeys(id);
+  const [status, input, evaluation] = await Promise.all([
+    readRun(src.store, id).then((r) => r.status),
+    readJsonOr<RunInput>(src.store, keys.input),
+    readJsonOr<Evaluation>(src.store, keys.metrics),
+  ]);
+  if (!status) throw new NotFoundError(`no run ${id}`);
+  const plots = await runPlots(src.store, id).catch(() => undefined);
+  return {
+    id,
+    kind: 'run',
+    runId: id,
+    version: status.model?.version ?? null,
+    state: status.state,
+    source: status.source.key,
+    params: flattenParams(await runParamsOf(src.store, id, input)),
+    metrics: headlineMetrics(evaluation?.metrics ?? status.metrics),
+    ...(plots ? { curves: plots.curves } : {}),
+  };
+}
+
+export const MAX_COMPARED = 5;
+
+/** 2–5 runs or versions side by side: params (with which differ), headline metrics, curves. */
+export async function compare(src: ConsoleSources, ids: readonly string[]): Promise<Comparison> {
+  const registry = new ModelRegistry(src.store, src.modelName);
+  const items = await Promise.all(ids.map((id) => compareItem(src, id, registry)));
+  const paramKeys = [...new Set(items.flatMap((i) => Object.keys(i.params)))].sort();
+  const metricKeys = HEADLINE.filter((k) => items.some((i) => k in i.metrics));
+  return {
+    items,
+    params: paramKeys.map((key) => {
+      const values = items.map((i) => (key in i.params ? i.params[key] : null));
+      return { key, values, differs: new Set(values.map((v) => JSON.stringify(v))).size > 1 };
+    }),
+    metrics: metricKeys.map((key) => {
+      const values = items.map((i) => i.metrics[key] ?? null);
+      return { key, values, differs: new Set(values).size > 1 };
+    }),
+  };
+}
+
+export interface VersionRow extends VersionEntry {
+  artifact: { ok: true } | { ok: false; problem: string };
+}
+
+const artifactChecks = new Map<string, string | null>();
+
+/** A version's artifact problem (missing, checksum mismatch) or null; cached by the artifact's ETag. */
+async function artifactProblem(store: ObjectStore, registry: ModelRegistry, version: number) {
+  const info = await store.head(`${registry.versionPrefix(version)}/model.json`);
+  const key = `${registry.modelName}/${version}/${info?.etag ?? 'missing'}`;
+  if (!artifactChecks.has(key)) artifactChecks.set(key, await registry.checkArtifact(version));
+  return artifactChecks.get(key) ?? null;
+}
+
+export async function modelsOverview(src: ConsoleSources): Promise<{
+  model: string;
+  aliases: Aliases;
+  versions: VersionRow[];
+}> {
+  const registry = new ModelRegistry(src.store, src.modelName);
+  const [{ aliases }, listed] = await Promise.all([registry.readAliases(), registry.listVersions()]);
+  const versions: VersionRow[] = [];
+  for (let i = 0; i < listed.length; i += 4) {
+    versions.push(
+      ...(await Promise.all(
+        listed.slice(i, i + 4).map(async (v) => {
+          const problem = await artifactProblem(src.store, registry, v.version);
+          return { ...v, artifact: problem ? { ok: false as const, problem } : { ok: true as const } };
+        }),
+      )),
+    );
+  }
+  return { model: src.modelName, aliases, versions };
+}

@@ -1,0 +1,376 @@
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metrics } from '../../shared/ml/metrics.ts';
+import { runKeys } from '../../shared/pipeline/run-keys.ts';
+import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { runTextops } from '../helpers/cli.ts';
+import { type ConsoleStack, startConsoleStack, XSS } from '../helpers/console-stack.ts';
+
+/**
+ * Every console page in Chromium, on the real data of a local-stack run (two IMDB runs, v1 then v2 promoted; a
+ * run failed on its data; v3 with HTML in its file name and labels): figures against the run's metrics.json, the
+ * compare view's only-differences toggle, promotion through the page moving the alias and the inference API, a
+ * version with a corrupt artifact refused, and HTML from the bucket shown as text everywhere.
+ */
+
+/** Elements the HTML in file names, labels and messages would create if it were parsed as markup. */
+const INJECTED = 'img[onerror], svg[onload], i[onmouseover], script:not([src])';
+
+let stack: ConsoleStack;
+let browser: Browser;
+const problems: string[] = [];
+const dialogs: string[] = [];
+
+async function open(path: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (error) => problems.push(`pageerror ${path}: ${error.message}`));
+  page.on('console', (message) => {
+    // Chromium logs every non-2xx answer; those are checked by URL below (a refused promotion is a 409).
+    if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
+      problems.push(`console ${path}: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    const expected = response.status() === 409 && response.url().endsWith('/api/models/promote');
+    if (response.status() >= 400 && !expected) problems.push(`${response.status()} ${response.url()}`);
+  });
+  // An alert() from injected markup would open a dialog.
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await page.goto(`${stack.runtime.consoleUrl}${path}`);
+  await page.waitForSelector('body[data-ready]');
+  return page;
+}
+
+async function metricsOf(
+  runId: string,
+): Promise<{ metrics: Metrics; production: { version: number; metrics: Metrics } | null }> {
+  const object = await stack.runtime.store.get(runKeys(runId).metrics);
+  return JSON.parse(object!.body.toString('utf8'));
+}
+
+beforeAll(async () => {
+  stack = await startConsoleStack();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      // Reached by a host name, as a console behind a load balancer or on a LAN is.
+      '--host-resolver-rules=MAP console.test 127.0.0.1',
+    ],
+  });
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('console pages in Chromium', () => {
+  it('runs page: every run with its state and step bars; filters and search narrow the table', async () => {
+    const page = await open('/');
+    expect(await page.getAttribute('body', 'data-ready')).toBe('runs');
+    const rows = await page.$$eval('#runs tr', (trs) =>
+      trs.map((tr) => [tr.getAttribute('data-run'), tr.getAttribute('data-state')]),
+    );
+    const { first, second, failed, xss } = stack.runs;
+    expect(Object.fromEntries(rows)).toEqual({
+      [first]: 'succeeded',
+      [second]: 'succeeded',
+      [failed]: 'failed',
+      [xss]: 'rejected',
+    });
+    // Step bars: one segment per recorded step, with its duration.
+    const segments = await page.$$eval(`#runs tr[data-run="${first}"] .gantt .seg`, (s) =>
+      s.map((x) => x.getAttribute('data-step')),
+    );
+    expect(segments).toEqual(
+      expect.arrayContaining(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']),
+    );
+    await page.selectOption('#filter-state', 'failed');
+    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
+      failed,
+    ]);
+    await page.selectOption('#filter-state', '');
+    await page.fill('#search', 'trigrams');
+    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
+      second,
+    ]);
+    await page.fill('#search', '');
+    await page.fill('#filter-source', 'svg');
+    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
+      xss,
+    ]);
+    // HTML in file names, labels and messages is text.
+    await page.fill('#filter-source', '');
+    const text = await page.textContent('#runs');
+    expect(text).toContain(XSS.failedName);
+    expect(text).toContain(XSS.failedLabel);
+    expect(text).toContain(XSS.labelsName);
+    expect(await page.$$(INJECTED)).toHaveLength(0);
+    // Compare two selected runs.
+    await page.check(`input.pick[data-run="${first}"]`);
+    await page.check(`input.pick[data-run="${second}"]`);
+    expect(await page.getAttribute('#compare-selected', 'href')).toBe(`/compare?ids=${first},${second}`);
+    await page.close();
+  });
+
+  it("run page: metrics, curves' areas and the confusion matrix match metrics.json, with production side by side", async () => {
+    const { second } = stack.runs;
+    const page = await open(`/run/${second}`);
+    const { metrics, production } = await metricsOf(second);
+    expect(production?.version).toBe(1);
+    // Headline metrics.
+    const shown = Object.fromEntries(
+      await page.$$eval('#metrics [data-metric]', (els) =>
+        els.map((e) => [e.getAttribute('data-metric'), Number(e.getAttribute('data-value'))]),
+      ),
+    );
+    expect(shown.accuracy).toBe(metrics.accuracy);
+    expect(shown.f1_macro).toBe(metrics.f1_macro);
+    expect(shown.roc_auc).toBe(metrics.roc_auc);
+    // Production's figure on the same split, and the delta.
+    const accuracyRow = await page.$$eval('#metrics tbody tr', (trs) => trs[0].textContent);
+    expect(accuracyRow).toContain(production!.metrics.accuracy.toFixed(4));
+    expect(accuracyRow).toContain(
+      (metrics.accuracy - production!.metrics.accuracy > 0 ? '+' : '−') +
+        Math.abs(metrics.accuracy - production!.metrics.accuracy).toFixed(4),
+    );
+    // Per class.
+    for (const label of metrics.labels) {
+      const f1 = await page.$eval(`#per-class tr:has(td[data-class="${label}"]) [data-f1]`, (e) =>
+        Number(e.getAttribute('data-f1')),
+      );
+      expect(f1).toBe(metrics.per_class[label].f1);
+    }
+    // The curves were computed from the stored per-row scores (6 decimals): their areas are metrics.json's.
+    const auc = Number(await page.getAttribute('#chart-roc li[data-roc-auc]', 'data-roc-auc'));
+    expect(auc).toBeCloseTo(metrics.roc_auc!, 4);
+    const ap = Number(
+      await page.getAttribute('#chart-pr li[data-average-precision]', 'data-average-precision'),
+    );
+    expect(ap).toBeCloseTo(metrics.pr_auc!, 4);
+    expect(await page.getAttribute('#chart-roc li', 'data-label')).toBe(metrics.labels[1]);
+    expect(Number(await page.getAttribute('#chart-histogram', 'data-rows'))).toBe(metrics.n);
+    // Drawn (uPlot canvases), not just described.
+    for (const id of ['chart-roc', 'chart-pr', 'chart-reliability', 'chart-histogram'])
+      expect(await page.$$(`#${id} canvas`), id).toHaveLength(1);
+    const cells = await page.$$eval('#confusion td', (tds) =>
+      tds.map((td) => Number(td.getAttribute('data-count'))),
+    );
+    expect(cells).toEqual(metrics.confusion_matrix.flat());
+    // Params: the keys this run's overrides changed are marked against params.yaml and production v1.
+    const changed = await page.$$eval('#params tr.diff-default', (trs) =>
+      trs.map((tr) => tr.getAttribute('data-key')),
+    );
+    expect(changed).toEqual(expect.arrayContaining(['features.ngram_range', 'train.logistic_regression.C']));
+    // Top n-grams per class, and the most confident mistakes.
+    expect(
+      await page.$$eval('#top-terms .term-list', (d) => d.map((x) => x.getAttribute('data-class'))),
+    ).toEqual(metrics.labels);
+    expect((await page.$$('#top-terms li')).length).toBeGreaterThan(10);
+    const confidences = await page.$$eval('#mistakes tbody tr', (trs) =>
+      trs.map((tr) => Number(tr.children[3].textContent)),
+    );
+    expect(confidences.length).toBeGreaterThan(0);
+    expect([...confidences].sort((a, b) => b - a)).toEqual(confidences);
+    // Data report.
+    expect(
+      await page.$$eval('#class-balance .bar', (b) => b.map((x) => x.getAttribute('data-label')).sort()),
+    ).toEqual(['negative', 'positive']);
+    await page.close();
+  });
+
+  it('failed run page: the error as text and what to do next; the cost when the run summary has one', async () => {
+    const key = runKeys(stack.runs.failed).status;
+    const status = JSON.parse((await stack.runtime.store.get(key))!.body.toString('utf8'));
+    status.cost = {
+      usd: 0.0123,
+      lambdaGbSeconds: 4.5,
+      podSeconds: 0,
+      transitions: 9,
+      s3Requests: 31,
+      pricesDate: '2026-11-01',
+    };
+    await stack.runtime.store.put(key, JSON.stringify(status));
+    const runs = await open('/');
+    expect(await runs.textContent(`#runs tr[data-run="${stack.runs.failed}"] .cost`)).toMatch(
+      /^\$0\.0123 \(Lambda 4\.5 GB-s.*31 S3 requests; prices of 2026-11-01\)$/,
+    );
+    await runs.close();
+    const page = await open(`/run/${stack.runs.failed}`);
+    expect(await page.textContent('#run-cost')).toMatch(/^Cost: \$0\.0123/);
+    const error = await page.textContent('.error');
+    expect(error).toContain('InvalidDatasetError');
+    expect(error).toContain(XSS.failedLabel);
+    expect(await page.textContent('#advice')).toMatch(/fix it and upload again/);
+    expect(await page.textContent('#run-source')).toBe(`incoming/${XSS.failedName}.csv`);
+    expect(await page.$$(INJECTED)).toHaveLength(0);
+    await page.close();
+  });
+
+  it('XSS run page: HTML labels stay text in tables, legends and top n-grams', async () => {
+    const page = await open(`/run/${stack.runs.xss}`);
+    const classes = await page.$$eval('#top-terms .term-list h3', (hs) => hs.map((x) => x.textContent));
+    expect(classes.sort()).toEqual([XSS.positive, XSS.negative].sort());
+    expect(await page.textContent('#confusion')).toContain(XSS.negative);
+    expect(await page.$$(INJECTED)).toHaveLength(0);
+    await page.close();
+  });
+
+  it('compare: only the differing keys when toggled; metrics and overlaid curves of each', async () => {
+    const { first, second } = stack.runs;
+    const page = await open(`/compare?ids=${first},${second},v3`);
+    const visibleKeys = () =>
+      page.$$eval('#compare-params tbody tr', (trs) =>
+        trs
+          .filter((tr) => (tr as HTMLElement).offsetParent !== null)
+          .map((tr) => tr.getAttribute('data-key')),
+      );
+    const all = await visibleKeys();
+    expect(all.length).toBeGreaterThan(30);
+    await page.check('#only-differences');
+    expect((await visibleKeys()).sort()).toEqual(['features.ngram_range', 'train.logistic_regression.C']);
+    await page.uncheck('#only-differences');
+    expect(await visibleKeys()).toEqual(all);
+    const { metrics: m1 } = await metricsOf(first);
+    const accuracy = await page.$$eval('#compare-metrics tr[data-key="accuracy"] td[data-value]', (tds) =>
+      tds.map((td) => Number(td.getAttribute('data-value'))),
+    );
+    expect(accuracy[0]).toBe(m1.accuracy);
+    // One ROC curve per item for the chosen class; v3's classes are others, so it has none for 'positive'.
+    await page.selectOption('#curve-class', 'positive');
+    const legend = await page.$$eval('#compare-charts figure:first-child li', (lis) =>
+      lis.map((li) => li.getAttribute('data-label')),
+    );
+    expect(legend).toEqual([first, second]);
+    expect(
+      Number(await page.getAttribute('#compare-charts figure:first-child li', 'data-roc-auc')),
+    ).toBeCloseTo(m1.roc_auc!, 4);
+    await page.close();
+  });
+
+  it('CLI counterparts: textops runs --compare and textops models card (the built CLI on the same stack)', async () => {
+    const { first, second } = stack.runs;
+    const compared = await runTextops(['runs', '--compare', first, second, 'v3', '--runtime-dir', stack.dir]);
+    expect(compared.stderr).toBe('');
+    expect(compared.code).toBe(0);
+    expect(compared.stdout).toMatch(/params: 2 differ \(\d+ identical hidden; --all shows them\)/);
+    expect(compared.stdout).toMatch(/\* +features\.ngram_range +\[1,2\] +\[1,3\] +\[1,2\]/);
+    expect(compared.stdout).toMatch(/\* +train\.logistic_regression\.C +10 +3 +10/);
+    const { metrics } = await metricsOf(first);
+    expect(compared.stdout).toMatch(new RegExp(`accuracy +${metrics.accuracy.toFixed(4)} `));
+    const json = JSON.parse(
+      (await runTextops(['runs', '--compare', first, 'v2', '--json', '--runtime-dir', stack.dir])).stdout,
+    );
+    expect(json.items.map((i: { id: string }) => i.id)).toEqual([first, 'v2']);
+    const tooFew = await runTextops(['runs', '--compare', first, '--runtime-dir', stack.dir]);
+    expect(tooFew.code).not.toBe(0);
+    expect(tooFew.stderr).toMatch(/--compare takes 2 to 5/);
+
+    const card = await runTextops(['models', 'card', '2', '--markdown', '--runtime-dir', stack.dir]);
+    expect(card.code).toBe(0);
+    expect(card.stdout).toMatch(/^# Model card: sentiment v2\n/);
+    expect(card.stdout).toContain('## Metrics (held-out test split)');
+    expect(card.stdout).toContain(`| accuracy | ${(await metricsOf(second)).metrics.accuracy.toFixed(4)} |`);
+    const text = await runTextops(['models', 'card', 'v1', '--runtime-dir', stack.dir]);
+    expect(text.stdout).toMatch(/^Model card: sentiment v1\n=+\n/);
+    expect(text.stdout).toMatch(/Limitations\n-+\n- /);
+    const missing = await runTextops(['models', 'card', '9', '--runtime-dir', stack.dir]);
+    expect(missing.stderr).toMatch(/has no version 9/);
+  });
+
+  it('models: versions with aliases and lineage, metric history, model cards in HTML and Markdown', async () => {
+    const page = await open('/models');
+    expect(
+      await page.$$eval('#versions tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-version'))),
+    ).toEqual(['3', '2', '1']);
+    expect(await page.textContent('#production')).toBe('v2');
+    expect(await page.getAttribute('#chart-history', 'data-versions')).toBe('1,2,3');
+    expect(await page.$$('#chart-history canvas')).toHaveLength(1);
+    expect(await page.textContent('#versions')).toContain(`incoming/${XSS.labelsName}.csv`);
+    await page.click('tr[data-version="3"] a.card-link');
+    await page.waitForSelector('h1');
+    expect(await page.textContent('h1')).toBe('Model card: sentiment v3');
+    const card = await page.textContent('body');
+    expect(card).toContain(XSS.positive);
+    expect(card).toMatch(/Limitations/);
+    expect(await page.$$(INJECTED)).toHaveLength(0);
+    const markdown = await (await fetch(`${stack.runtime.consoleUrl}/models/3/card.md`)).text();
+    expect(markdown).toMatch(/^# Model card: sentiment v3/);
+    expect(markdown).toContain('&lt;b&gt;pos&lt;/b&gt;');
+    expect(markdown).toMatch(/## Quality gate\n\nFailed: not compared with production v2/);
+    await page.close();
+  });
+
+  it('promote: confirmation, then the alias moves and the inference API serves the new version', async () => {
+    const registry = new ModelRegistry(stack.runtime.store, 'sentiment');
+    const page = await open('/models');
+    await page.click('button.promote[data-version="1"]');
+    expect(await page.textContent('#confirm')).toMatch(/Point production at v1 \(now v2\)/);
+    // Nothing moves before the confirmation.
+    expect((await registry.readAliases()).aliases.production).toBe(2);
+    await page.click('#confirm-yes');
+    await page.waitForSelector('#action-done');
+    expect(await page.textContent('#action-done')).toBe('sentiment production: v2 → v1');
+    expect((await registry.readAliases()).aliases.production).toBe(1);
+    await expect
+      .poll(
+        async () =>
+          ((await (await fetch(`${stack.runtime.inferenceUrl}/model`)).json()) as { version: string })
+            .version,
+        { timeout: 15_000 },
+      )
+      .toBe('1');
+    // Rollback goes back to v2 through the same registry call as `textops rollback`.
+    await page.waitForSelector('body[data-ready="models"]');
+    await page.reload();
+    await page.waitForSelector('body[data-ready="models"]');
+    await page.click('#rollback');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('#action-done');
+    expect((await registry.readAliases()).aliases.production).toBe(2);
+    await page.close();
+  });
+
+  it('promote is refused for a version whose artifact fails its checksum; production stays', async () => {
+    const registry = new ModelRegistry(stack.runtime.store, 'sentiment');
+    const key = `${registry.versionPrefix(3)}/model.json`;
+    const original = (await stack.runtime.store.get(key))!.body;
+    await stack.runtime.store.put(key, Buffer.concat([original.subarray(0, 1000), Buffer.from('tampered')]));
+    try {
+      const page = await open('/models');
+      expect(await page.textContent('tr[data-version="3"]')).toContain('BROKEN');
+      await page.click('button.promote[data-version="3"]');
+      await page.click('#confirm-yes');
+      await page.waitForSelector('#action-status .error');
+      expect(await page.textContent('#action-status .error')).toMatch(
+        /refusing to point production at sentiment v3: .*checksum mismatch.*production stays v2/,
+      );
+      expect((await registry.readAliases()).aliases.production).toBe(2);
+      await page.close();
+    } finally {
+      await stack.runtime.store.put(key, original);
+    }
+  });
+
+  it('works over plain HTTP by a host name, the script from self only, and no page ran injected code', async () => {
+    const page = await browser.newPage();
+    const port = new URL(stack.runtime.consoleUrl).port;
+    const response = await page.goto(`http://console.test:${port}/`);
+    const csp = response!.headers()['content-security-policy'];
+    expect(csp).toMatch(/script-src 'self'(;|$)/);
+    expect(csp).not.toMatch(/upgrade-insecure-requests/);
+    await page.waitForSelector('body[data-ready="runs"]');
+    expect(await page.$$eval('#runs tr', (trs) => trs.length)).toBe(4);
+    await page.close();
+    expect(dialogs).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});

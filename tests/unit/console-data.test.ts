@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { loadParams } from '../../shared/config/params.ts';
+import {
+  flattenParams,
+  ObjectCache,
+  paramRows,
+  perClassDeltas,
+  runRows,
+  tableRow,
+} from '../../shared/console/console-data.ts';
+import { stepFunctionsExecutionUrl } from '../../shared/console/lambda-handler.ts';
+import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-card.ts';
+import type { Metrics } from '../../shared/ml/metrics.ts';
+import { runKeys } from '../../shared/pipeline/run-keys.ts';
+import type { VersionEntry } from '../../shared/registry/model-registry.ts';
+import { InMemoryObjectStore } from '../helpers/memory-store.ts';
+
+const metrics = (f1: [number, number]): Metrics => ({
+  accuracy: 0.8,
+  f1_macro: (f1[0] + f1[1]) / 2,
+  f1_weighted: 0.8,
+  precision_macro: 0.8,
+  recall_macro: 0.8,
+  precision_weighted: 0.8,
+  recall_weighted: 0.8,
+  log_loss: 0.4,
+  per_class: {
+    '<b>a</b>': { precision: 0.9, recall: 0.7, f1: f1[0], support: 10 },
+    'b|c': { precision: 0.7, recall: 0.9, f1: f1[1], support: 90 },
+  },
+  confusion_matrix: [
+    [7, 3],
+    [9, 81],
+  ],
+  labels: ['<b>a</b>', 'b|c'],
+  n: 100,
+});
+
+describe('console data', () => {
+  it('flattens params to dotted keys and marks what differs from the defaults and from production', () => {
+    expect(flattenParams({ a: { b: 1, c: [1, 2] }, d: null })).toEqual({ 'a.b': 1, 'a.c': '[1,2]', d: null });
+    const defaults = loadParams();
+    const run = structuredClone(defaults);
+    run.train.logistic_regression.C = 3;
+    const production = structuredClone(defaults);
+    production.features.ngram_range = [1, 3];
+    const rows = paramRows(run, defaults, production);
+    expect(rows.filter((r) => r.differsFromDefault).map((r) => r.key)).toEqual([
+      'train.logistic_regression.C',
+    ]);
+    expect(
+      rows
+        .filter((r) => r.differsFromProduction)
+        .map((r) => r.key)
+        .sort(),
+    ).toEqual(['features.ngram_range', 'train.logistic_regression.C']);
+    // No production model: nothing differs from it.
+    expect(paramRows(run, defaults, undefined).some((r) => r.differsFromProduction)).toBe(false);
+  });
+
+  it('per-class deltas against production on the same split', () => {
+    const deltas = perClassDeltas(metrics([0.8, 0.9]), metrics([0.7, 0.95]));
+    expect(deltas[0].delta?.f1).toBeCloseTo(0.1, 12);
+    expect(deltas[1].delta?.f1).toBeCloseTo(-0.05, 12);
+    expect(perClassDeltas(metrics([0.8, 0.9]))[0].delta).toBeUndefined();
+  });
+
+  it('re-reads only the status files the listing shows changed', async () => {
+    const store = new InMemoryObjectStore();
+    const status = (runId: string, state: string) =>
+      JSON.stringify({
+        runId,
+        state,
+        source: { bucket: 'b', key: 'incoming/x.csv', etag: 'e' },
+        startedAt: `2026-01-0${runId.length}T00:00:00Z`,
+        updatedAt: '',
+        steps: [],
+      });
+    await store.put(runKeys('a').status, status('a', 'running'));
+    await store.put(runKeys('bb').status, status('bb', 'succeeded'));
+    const cache = new ObjectCache();
+    expect((await runRows(store, cache)).map((r) => r.state)).toEqual(['succeeded', 'running']);
+    store.calls.length = 0;
+    await store.put(runKeys('a').status, status('a', 'failed'));
+    expect((await runRows(store, cache)).map((r) => r.state)).toEqual(['succeeded', 'failed']);
+    const gets = store.calls.filter((c) => c.operation === 'get').map((c) => c.key);
+    expect(gets).toEqual([runKeys('a').status]);
+  });
+
+  it('the runs table view keeps what the table draws and drops step summaries and gate details', () => {
+    const row = tableRow({
+      runId: 'r',
+      state: 'succeeded',
+      source: { bucket: 'b', key: 'incoming/x.csv', etag: 'e' },
+      startedAt: 'a',
+      updatedAt: 'b',
+      steps: [
+        { name: 'train', state: 'succeeded', startedAt: 'a', finishedAt: 'b', ms: 5, summary: 'long text' },
+      ],
+      evaluation: { passed: true } as never,
+      metrics: { accuracy: 0.9, f1_macro: 0.8, log_loss: 0.3 },
+      cost: { usd: 1, lambdaGbSeconds: 2, podSeconds: 0, transitions: 3, s3Requests: 4, pricesDate: 'd' },
+    });
+    expect(row.steps).toEqual([
+      { name: 'train', state: 'succeeded', startedAt: 'a', finishedAt: 'b', ms: 5 },
+    ]);
+    expect(row.metrics).toEqual({ accuracy: 0.9, f1_macro: 0.8 });
+    expect(row.evaluation).toBeUndefined();
+    expect(row.cost?.usd).toBe(1);
+  });
+
+  it('model card: Markdown escapes table pipes and HTML; HTML escapes everything from the registry', () => {
+    const entry: VersionEntry = {
+      model: 'sentiment',
+      version: 4,
+      sha256: 'f'.repeat(64),
+      bytes: 1234,
+      createdAt: '2026-12-01T00:00:00Z',
+      runId: 'r-1',
+      metrics: metrics([0.8, 0.9]) as unknown as Record<string, unknown>,
+      lineage: {
+        source: { bucket: 'b', key: 'incoming/<img src=x onerror=alert(1)>.csv', etag: 'e1' },
+        dataFingerprint: 'a'.repeat(64),
+        dataReport: {
+          textColumn: 'text',
+          labelColumn: 'label',
+          rowsRead: 120,
+          rowsKept: 100,
+          droppedEmpty: 5,
+          droppedShort: 5,
+          droppedMissingLabel: 0,
+          droppedDuplicate: 10,
+          classCounts: { '<b>a</b>': 10, 'b|c': 90 },
+        },
+        codeVersion: 'abc',
+      },
+      gate: { passed: true, reason: 'accuracy 0.8000 ≥ 0.7500' },
+    };
+    const card = modelCard(entry, { production: 4, staging: null, history: [] });
+    const md = cardMarkdown(card);
+    expect(md).toMatch(/^# Model card: sentiment v4\n/);
+    expect(md).toContain('| &lt;b&gt;a&lt;/b&gt; | 0.9000 | 0.7000 | 0.8000 | 10 |');
+    expect(md).toContain('| b\\|c | 0.7000 | 0.9000 | 0.9000 | 90 |');
+    expect(md).toMatch(/- Classes are imbalanced: '&lt;b&gt;a&lt;\/b&gt;' has 10 rows/);
+    expect(md).toMatch(/- 20 of 120 rows \(16\.7 %\) were dropped/);
+    expect(md).toContain('| version | v4 (production) |');
+    const html = cardHtml(card, 'card.md');
+    expect(html).not.toContain('<img');
+    expect(html).not.toContain('<b>a</b>');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('links a run to its Step Functions execution on AWS, and to nothing elsewhere', () => {
+    const url = stepFunctionsExecutionUrl(
+      'arn:aws:states:eu-west-1:123456789012:stateMachine:textops-prod-training-pipeline',
+    );
+    expect(url?.('reviews-0123')).toBe(
+      `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${encodeURIComponent('arn:aws:states:eu-west-1:123456789012:execution:textops-prod-training-pipeline:reviews-0123')}`,
+    );
+    expect(stepFunctionsExecutionUrl(undefined)).toBeUndefined();
+  });
+});
