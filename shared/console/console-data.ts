@@ -5,6 +5,7 @@ import { type PredictionPlots, type PredictionTable, predictionPlots } from '../
 import type { DatasetReport } from '../ml/dataset.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { type ClassTerms, topTermsFromArtifact } from '../ml/top-terms.ts';
+import type { RunCost } from '../pipeline/run-cost.ts';
 import type { ExecutionHistory } from '../pipeline/run-history.ts';
 import { bareEtag, runKeys } from '../pipeline/run-keys.ts';
 import type { GateDecision } from '../pipeline/run-payload.ts';
@@ -14,16 +15,6 @@ import type { RunStatus } from '../pipeline/run-status.ts';
 import type { TuneSummary } from '../pipeline/tune-summary.ts';
 import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
 import { type Aliases, ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
-
-/** What a run cost, when the run summary carries it (optional: older runs and other engines have none). */
-export interface RunCost {
-  usd: number;
-  lambdaGbSeconds: number;
-  podSeconds: number;
-  transitions: number;
-  s3Requests: number;
-  pricesDate: string;
-}
 
 export type RunRow = RunStatus & { cost?: RunCost };
 
