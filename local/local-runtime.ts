@@ -15,7 +15,7 @@ import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/p
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run-history.ts';
 import { runIdOf, runKeys } from '../shared/pipeline/run-keys.ts';
 import { readRun } from '../shared/pipeline/run-queries.ts';
-import { type RunStatus, readStatus, updateStatus } from '../shared/pipeline/run-status.ts';
+import { type RunStatus, readStatus, stepLabel, updateStatus } from '../shared/pipeline/run-status.ts';
 import { encodeS3Key } from '../shared/pipeline/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { registryModelSource } from '../shared/serving/model-source.ts';
@@ -90,8 +90,10 @@ async function failInterruptedRuns(store: ObjectStore): Promise<void> {
       if (step) step.state = 'failed';
       s.state = 'failed';
       s.finishedAt = new Date().toISOString();
-      s.error = { name: RUN_ABORTED, message: cause, step: step?.name };
-      s.message = `run aborted${step ? ` in ${step.name}` : ''}: the local runtime stopped; textops runs retry ${runId} resumes it`;
+      // The step with its part (a Map item: `preprocess shard 3`, `tune-candidates round 0 batch 1`).
+      const where = step ? stepLabel(step) : undefined;
+      s.error = { name: RUN_ABORTED, message: cause, step: where };
+      s.message = `run aborted${where ? ` in ${where}` : ''}: the local runtime stopped; textops runs retry ${runId} resumes it`;
     });
   }
 }
