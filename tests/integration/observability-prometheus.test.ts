@@ -306,7 +306,16 @@ describe('observability against a real Prometheus', () => {
         .filter((s) => Number.isFinite(sampleValue(s)))
         .map((s) => s.metric.step)
         .sort(),
-    ).toEqual(['evaluate', 'featurize', 'ingest', 'preprocess', 'register', 'train', 'tune-plan']);
+    ).toEqual([
+      'evaluate',
+      'featurize',
+      'ingest',
+      'plan-route',
+      'preprocess',
+      'register',
+      'train',
+      'tune-plan',
+    ]);
   });
 
   it('resolves the dashboard variables and evaluates every rule without error', async () => {
