@@ -1,5 +1,6 @@
 import { decisionRow, probabilitiesFromScores } from './classifiers.ts';
 import type { Prediction, TextModel } from './model.ts';
+import type { CleanedText } from './text-cleaner.ts';
 
 /** The most features an explanation lists per class and sign (the API's bound on `top_k`). */
 export const MAX_TOP_K = 50;
@@ -120,8 +121,18 @@ function top(model: TextModel, parts: Contributions, k: number, topK: number, si
  * from. So the words' shares of a score sum to the score minus its bias.
  */
 export function explainText(model: TextModel, text: string, topK: number): TextExplanation {
+  return explainCleaned(model, text, model.tokensWithSpans(text), topK);
+}
+
+/** `explainText` for a text already cleaned by `model.tokensWithSpans` (callers that time the cleaning apart). */
+export function explainCleaned(
+  model: TextModel,
+  text: string,
+  cleaned: CleanedText,
+  topK: number,
+): TextExplanation {
   const k = Math.max(0, Math.min(MAX_TOP_K, Math.floor(topK)));
-  const { tokens, spans } = model.tokensWithSpans(text);
+  const { tokens, spans } = cleaned;
   const parts = contributionsOf(model, tokens);
   const K = parts.outputs;
   const labels = model.labels;

@@ -8,7 +8,7 @@ import { requireApiKey } from './auth.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
-import { classify } from './predict.ts';
+import { classify, classifyExplained } from './predict.ts';
 import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
 import { apiSchemas, parsePredictRequest } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
@@ -29,6 +29,8 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[\w.:=+/-]{1,128}$/;
+/** Contributions of each sign listed per score when a request asks for an explanation without `top_k`. */
+const DEFAULT_TOP_K = 10;
 
 function endpointOf(path: string): string {
   return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
@@ -155,12 +157,12 @@ export function createApp(options: AppOptions): Express {
     (req, res) => {
       const request = parsePredictRequest(schemas, req.body, limits);
       const served = requireModel();
-      if ('text' in request) {
-        const [p] = classify(served, [request.text], metrics);
-        res.json({ label: p.label, scores: p.scores, modelVersion: served.version });
-      } else {
-        res.json({ predictions: classify(served, request.texts, metrics), modelVersion: served.version });
-      }
+      const texts = 'text' in request ? [request.text] : request.texts;
+      const predictions = request.explain
+        ? classifyExplained(served, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
+        : classify(served, texts, metrics);
+      if ('text' in request) res.json({ ...predictions[0], modelVersion: served.version });
+      else res.json({ predictions, modelVersion: served.version });
     },
   );
   app.get('/openapi.json', (_req, res) => {
