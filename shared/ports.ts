@@ -3,6 +3,7 @@
  * and pipeline logic see only these interfaces; `shared/aws/` implements them over S3/SFN/SQS, and the local
  * runtime plugs the same adapters in, pointed at loopback.
  */
+import type { Readable } from 'node:stream';
 
 export interface StoredObject {
   readonly body: Buffer;
@@ -34,6 +35,23 @@ export interface ObjectStore {
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
+}
+
+/**
+ * Streaming reads and writes, for objects larger than a Lambda should hold in memory (batch prediction). A
+ * streamed write appears at its key only once complete (S3 multipart upload), never half-written.
+ */
+export interface ObjectStreams {
+  /** The body as a stream, with the ETag and size; undefined when the key is missing. */
+  getStream(key: string): Promise<{ body: Readable; etag: string; size: number } | undefined>;
+  /** Writes what `body` yields until it ends, in parts of bounded size. */
+  putStream(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options?: { contentType?: string },
+  ): Promise<{ etag: string }>;
+  /** Server-side copy. */
+  copy(from: string, to: string): Promise<{ etag: string }>;
 }
 
 /** Starts a pipeline run; `alreadyStarted` when an execution of that name exists (a duplicate event). */

@@ -54,3 +54,67 @@ export async function cleanTexts(
   }
   return out;
 }
+
+/**
+ * A lasting pool of cleaning threads for a stream of chunks (batch prediction): `clean` answers each chunk's
+ * documents (tokens joined by single spaces) in its own order, whatever order the threads finish in. With one
+ * worker wanted, or where this build ships no worker module, it cleans in-process.
+ */
+export class CleaningPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<
+    number,
+    { resolve: (docs: string[]) => void; reject: (e: Error) => void }
+  >();
+  private readonly inline?: (text: string) => string[];
+  private next = 0;
+  private failure: Error | undefined;
+
+  constructor(config: CleanConfig, workers = 0) {
+    const count = resolveWorkerCount(workers);
+    for (let i = 0; i < (count > 1 ? count : 0); i++) {
+      const worker = startModuleWorker('clean-worker', { config });
+      if (!worker) break;
+      worker.on('message', (message: { id: number; docs: string[] }) => {
+        const waiter = this.waiting.get(message.id);
+        this.waiting.delete(message.id);
+        waiter?.resolve(message.docs);
+      });
+      worker.once('error', (error) => this.fail(error));
+      worker.once('exit', (code) => {
+        if (this.waiting.size > 0) this.fail(new Error(`cleaning worker exited with code ${code}`));
+      });
+      this.workers.push(worker);
+    }
+    if (this.workers.length === 0) this.inline = createTextCleaner(config);
+  }
+
+  /** Threads cleaning (0: in-process). */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+
+  clean(texts: readonly string[]): Promise<string[]> {
+    if (this.inline) {
+      const clean = this.inline;
+      return Promise.resolve(texts.map((text) => clean(text).join(' ')));
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    const worker = this.workers[id % this.workers.length];
+    return new Promise<string[]>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, texts });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((worker) => worker.terminate()));
+  }
+}
