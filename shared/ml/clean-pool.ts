@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { CleanConfig } from '../config/params.ts';
+import type { TextModel } from './model.ts';
 import { createTextCleaner } from './text-cleaner.ts';
 import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
 
@@ -56,40 +57,44 @@ export async function cleanTexts(
 }
 
 /**
- * A lasting pool of cleaning threads for a stream of chunks (batch prediction): `clean` answers each chunk's
- * documents (tokens joined by single spaces) in its own order, whatever order the threads finish in. With one
- * worker wanted, or where this build ships no worker module, it cleans in-process.
+ * A lasting pool of prediction threads for a stream of chunks (batch prediction): `predict` answers each chunk's
+ * class probabilities (row-major, texts × labels), cleaning and scoring it in a thread with its own copy of the
+ * model, so every core works and the caller's thread only reads and writes. With one worker wanted, or where
+ * this build ships no worker module, it predicts in-process.
  */
-export class CleaningPool {
+export class PredictionPool {
   private readonly workers: Worker[] = [];
   private readonly waiting = new Map<
     number,
-    { resolve: (docs: string[]) => void; reject: (e: Error) => void }
+    { resolve: (proba: Float64Array) => void; reject: (e: Error) => void }
   >();
-  private readonly inline?: (text: string) => string[];
   private next = 0;
   private failure: Error | undefined;
 
-  constructor(config: CleanConfig, workers = 0) {
+  constructor(
+    private readonly model: TextModel,
+    workers = 0,
+  ) {
     const count = resolveWorkerCount(workers);
-    for (let i = 0; i < (count > 1 ? count : 0); i++) {
-      const worker = startModuleWorker('clean-worker', { config });
+    if (count <= 1) return;
+    const artifact = model.toArtifact();
+    for (let i = 0; i < count; i++) {
+      const worker = startModuleWorker('clean-worker', { predict: artifact });
       if (!worker) break;
-      worker.on('message', (message: { id: number; docs: string[] }) => {
+      worker.on('message', (message: { id: number; proba: Float64Array }) => {
         const waiter = this.waiting.get(message.id);
         this.waiting.delete(message.id);
-        waiter?.resolve(message.docs);
+        waiter?.resolve(message.proba);
       });
       worker.once('error', (error) => this.fail(error));
       worker.once('exit', (code) => {
-        if (this.waiting.size > 0) this.fail(new Error(`cleaning worker exited with code ${code}`));
+        if (this.waiting.size > 0) this.fail(new Error(`prediction worker exited with code ${code}`));
       });
       this.workers.push(worker);
     }
-    if (this.workers.length === 0) this.inline = createTextCleaner(config);
   }
 
-  /** Threads cleaning (0: in-process). */
+  /** Threads predicting (0: in-process). */
   get size(): number {
     return this.workers.length;
   }
@@ -100,15 +105,15 @@ export class CleaningPool {
     this.waiting.clear();
   }
 
-  clean(texts: readonly string[]): Promise<string[]> {
-    if (this.inline) {
-      const clean = this.inline;
-      return Promise.resolve(texts.map((text) => clean(text).join(' ')));
+  predict(texts: readonly string[]): Promise<Float64Array> {
+    if (this.workers.length === 0) {
+      const model = this.model;
+      return Promise.resolve(model.probabilities(texts.map((text) => model.tokens(text))));
     }
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
     const worker = this.workers[id % this.workers.length];
-    return new Promise<string[]>((resolve, reject) => {
+    return new Promise<Float64Array>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ id, texts });
     });

@@ -2,13 +2,13 @@ import type { Readable, Writable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { InvalidDatasetError } from '../errors.ts';
-import { CleaningPool } from '../ml/clean-pool.ts';
+import { PredictionPool } from '../ml/clean-pool.ts';
 import { TEXT_NAMES } from '../ml/dataset.ts';
 import type { TextModel } from '../ml/model.ts';
 
-/** Rows cleaned and scored together: a chunk per message to a cleaning thread. */
+/** Rows cleaned and scored together: a chunk per message to a prediction thread. */
 const CHUNK_ROWS = 256;
-/** Chunks in flight per cleaning thread: enough to keep every thread busy, few enough to keep memory flat. */
+/** Chunks in flight per prediction thread: enough to keep every thread busy, few enough to keep memory flat. */
 const IN_FLIGHT_PER_WORKER = 3;
 /** A longer raw row is quoted in the errors file only in part. */
 const MAX_RAW_CHARS = 2000;
@@ -33,7 +33,7 @@ export interface BatchOptions {
   modelVersion: string;
   /** The text column's name (params.yaml `data.text_column`); null: found by name, or the only column. */
   textColumn?: string | null;
-  /** Cleaning threads; 0: one per core (1: in-process). */
+  /** Prediction threads; 0: one per core (1: in-process). */
   workers?: number;
   /** Called per malformed row, in source order; the row is left out of the output. */
   onMalformed?: (row: MalformedRow) => void;
@@ -111,7 +111,7 @@ async function write(output: Writable, text: string): Promise<void> {
 /**
  * Streams a CSV of texts through a model into a CSV of predictions: every input column, then the predicted
  * label, one probability per class and the model version, one row per input row in input order. Memory stays
- * flat in the file's size: rows are parsed, cleaned (in worker threads) and written a chunk at a time, with a
+ * flat in the file's size: rows are parsed, predicted (in worker threads) and written a chunk at a time, with a
  * bounded number of chunks in flight and the output's backpressure respected.
  *
  * A row that cannot be read (a field count that differs from the header's, a broken quote) is reported through
@@ -147,19 +147,18 @@ export async function predictCsv(
   input.on('error', (error) => parser.destroy(error));
   input.pipe(parser);
 
-  const pool = new CleaningPool(model.cleanConfig, options.workers ?? 0);
+  const pool = new PredictionPool(model, options.workers ?? 0);
   const labels = [...model.labels];
   const K = labels.length;
   let header: string[] | undefined;
   let textAt = 0;
   let rows = 0;
   let outputColumns: string[] = [];
-  const inFlight: { records: string[][]; docs: Promise<string[]> }[] = [];
+  const inFlight: { records: string[][]; proba: Promise<Float64Array> }[] = [];
   const maxInFlight = Math.max(1, pool.size) * IN_FLIGHT_PER_WORKER;
 
-  const emit = async (chunk: { records: string[][]; docs: Promise<string[]> }) => {
-    const docs = await chunk.docs;
-    const proba = model.probabilities(docs.map((d) => (d === '' ? [] : d.split(' '))));
+  const emit = async (chunk: { records: string[][]; proba: Promise<Float64Array> }) => {
+    const proba = await chunk.proba;
     const out: string[][] = new Array(chunk.records.length);
     for (let i = 0; i < chunk.records.length; i++) {
       let best = 0;
@@ -179,7 +178,7 @@ export async function predictCsv(
   const dispatch = async () => {
     const records = chunk;
     chunk = [];
-    inFlight.push({ records, docs: pool.clean(records.map((r) => r[textAt])) });
+    inFlight.push({ records, proba: pool.predict(records.map((r) => r[textAt])) });
     while (inFlight.length > maxInFlight) await emit(inFlight.shift()!);
   };
 
@@ -213,7 +212,7 @@ export async function predictCsv(
     while (inFlight.length > 0) await emit(inFlight.shift()!);
   } catch (error) {
     // Let the chunks still in flight settle, so none rejects unobserved.
-    await Promise.allSettled(inFlight.map((c) => c.docs));
+    await Promise.allSettled(inFlight.map((c) => c.proba));
     throw error;
   } finally {
     input.unpipe(parser);
