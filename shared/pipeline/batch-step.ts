@@ -28,7 +28,7 @@ export interface BatchReport {
   state: 'succeeded' | 'failed' | 'skipped';
   jobId: string;
   source: { bucket: string; key: string; etag: string };
-  /** The keys written: the predictions, and the malformed rows when there were any. */
+  /** The keys written: the predictions, and the malformed rows (just a header when there were none). */
   result: string | null;
   errors: string | null;
   rows?: number;
@@ -82,7 +82,8 @@ async function writeReport(store: ObjectStore, key: string, report: BatchReport)
 /**
  * The batch job: streams `batch/<name>.csv` through the registry's production model into
  * `batch-results/<name>.csv` (input columns + predicted label + per-class scores + model version, rows in input
- * order), lists malformed rows with their lines in `<name>.errors.csv`, and records the outcome in
+ * order), lists malformed rows with their lines in `<name>.errors.csv` (a header only when there are none), and
+ * records the outcome in
  * `<name>.report.json`. The output is uploaded under `runs/batch/<jobId>/` and copied into place once complete,
  * so nothing half-written ever appears under `batch-results/`. A repeated event for the same object version
  * finds its report and does nothing; an event for a version that has since been replaced is skipped (the newer
@@ -149,18 +150,14 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
   } catch (error) {
     output.destroy(error as Error);
     await upload.catch(() => undefined);
-    await store.delete(keys.partial).catch(() => undefined);
     throw error;
   }
-  if (malformedCount > 0) {
-    await store.put(keys.errors, stringify([ERRORS_HEADER, ...malformed.map(errorRow)]), {
-      contentType: 'text/csv',
-    });
-  } else {
-    await store.delete(keys.errors);
-  }
+  // Always written (just its header when every row was read), so no errors file of an older version of this
+  // batch survives beside the new result; nothing is deleted (the working copy expires with runs/).
+  await store.put(keys.errors, stringify([ERRORS_HEADER, ...malformed.map(errorRow)]), {
+    contentType: 'text/csv',
+  });
   await store.copy(keys.partial, keys.result);
-  await store.delete(keys.partial);
   const finishedAt = new Date();
   const seconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
   const report: BatchReport = {
@@ -168,7 +165,7 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
     jobId: payload.jobId,
     source,
     result: keys.result,
-    errors: malformedCount > 0 ? keys.errors : null,
+    errors: keys.errors,
     rows: summary.rows,
     malformed: malformedCount,
     textColumn: summary.textColumn,
@@ -191,19 +188,17 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
 
 /**
  * The Catch target of the batch state machine: records the failure in `<name>.report.json` (error name and
- * message) and removes the partial output and any result of an older version of the file, so what is under
- * `batch-results/` never disagrees with `batch/`.
+ * message, and the ETag of the version that failed). It deletes nothing: a result of an earlier version of the
+ * same file stays, and the report says it is not this version's.
  */
 export async function batchRecordFailureStep(
   deps: Pick<BatchDeps, 'store' | 'log'>,
   payload: BatchPayload,
 ): Promise<BatchPayload> {
   const { store } = deps;
-  const keys = batchResultKeys(payload.key, payload.jobId);
   const error = payload.error ?? { Error: 'UnknownError', Cause: 'the state machine did not pass the error' };
   const { type, message } = parseCause(error.Cause);
   const name = error.Error || type || 'Error';
-  await Promise.all([store.delete(keys.partial), store.delete(keys.result), store.delete(keys.errors)]);
   const report: BatchReport = {
     state: 'failed',
     jobId: payload.jobId,

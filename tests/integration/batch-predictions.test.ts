@@ -95,15 +95,20 @@ describe('batch predictions through the local stack', () => {
       malformed: 0,
       textColumn: 'review',
       result: 'batch-results/reviews.csv',
-      errors: null,
+      errors: 'batch-results/reviews.errors.csv',
       model: { name: 'sentiment', version: String(version) },
     });
-    // Nothing left in the job's working area, nothing else under batch-results/.
-    expect((await runtime.store.list('runs/batch/')).filter((o) => o.key.endsWith('result.csv'))).toEqual([]);
+    // No malformed row: the errors file is its header. Nothing else appeared under batch-results/; the working
+    // copy is in the job's own place, apart from the results.
+    expect(await text('batch-results/reviews.errors.csv')).toBe('line,reason,raw\n');
     expect((await runtime.store.list('batch-results/')).map((o) => o.key).sort()).toEqual([
       'batch-results/reviews.csv',
+      'batch-results/reviews.errors.csv',
       'batch-results/reviews.report.json',
     ]);
+    expect((await runtime.store.list('runs/batch/')).map((o) => o.key)).toContain(
+      `runs/batch/${done?.jobId}/result.csv`,
+    );
   }, 120_000);
 
   it('reports a malformed row with its line and still scores the rest; .csv.gz too', async () => {
@@ -145,6 +150,7 @@ describe('batch predictions through the local stack', () => {
     );
     await runtime.idle();
     expect(await text('batch-results/empty.csv')).toBeUndefined();
+    expect(await text('batch-results/empty.errors.csv')).toBeUndefined();
     expect(await text('batch-results/no-text.csv')).toBeUndefined();
     const empty = await report('batch/empty.csv');
     expect(empty).toMatchObject({ state: 'failed', result: null, error: { name: 'InvalidDatasetError' } });
