@@ -769,6 +769,7 @@ const serverlessConfiguration = {
       TriggerRole: lambdaRole('trigger', [
         CONSUME_TRAIN_REQUESTS,
         START_TRAINING,
+        START_BATCH,
         ...bucketStatements(BUCKET_ACCESS.trigger),
       ]),
       ...Object.fromEntries(

@@ -128,7 +128,7 @@ describe('npm run package', () => {
     );
   });
 
-  it('sends incoming/*.csv and *.csv.gz to the queue, and only this bucket may send', () => {
+  it('sends incoming/ and batch/ *.csv and *.csv.gz to the queue, and only this bucket may send', () => {
     const bucket = props(dev.template, 'DataBucket');
     const configs = bucket.NotificationConfiguration.QueueConfigurations;
     expect(configs.map((c: any) => c.Filter.S3Key.Rules)).toEqual([
@@ -138,6 +138,14 @@ describe('npm run package', () => {
       ],
       [
         { Name: 'prefix', Value: 'incoming/' },
+        { Name: 'suffix', Value: '.csv.gz' },
+      ],
+      [
+        { Name: 'prefix', Value: 'batch/' },
+        { Name: 'suffix', Value: '.csv' },
+      ],
+      [
+        { Name: 'prefix', Value: 'batch/' },
         { Name: 'suffix', Value: '.csv.gz' },
       ],
     ]);
