@@ -133,10 +133,10 @@ export function aslPlaceholder(name: PipelineFunction | BatchFunction): string {
 /**
  * The batch-predictions state machine's functions (statemachines/batch-predictions.asl.json): one step that
  * streams a CSV under `batch/` through the production model into `batch-results/`, and the recorder of a failed
- * job. Sized for the largest input one invocation finishes: at the throughput measured by `npm run bench:batch`
- * (README, "Batch predictions"), 15 minutes of a 3,008 MB Lambda (~1.7 vCPU) is a few million 231-word reviews;
- * a larger file is to be split into several under `batch/` (each is its own job). Memory does not grow with
- * the file: it is streamed in and out.
+ * job. One invocation handles what fits in 15 minutes: the Lambda bundle has no worker threads, and at the
+ * ~1,550 texts per CPU-second measured by `npm run bench:batch` (README, "Batch predictions") that is roughly a
+ * million 231-word reviews; a larger file is to be split into several under `batch/` (each is its own job).
+ * Memory does not grow with the file: it is streamed in and out.
  */
 export const BATCH_LAMBDAS = [
   {
