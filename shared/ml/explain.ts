@@ -95,6 +95,14 @@ export function contributionsOf(model: TextModel, tokens: readonly string[]): Co
   };
 }
 
+/** Column → position in the row, −1 elsewhere; one array reused across calls (the caller resets its entries). */
+let positions = new Int32Array(0);
+function positionsOf(columns: Int32Array, size: number): Int32Array {
+  if (positions.length < size) positions = new Int32Array(size).fill(-1);
+  for (let p = 0; p < columns.length; p++) positions[columns[p]] = p;
+  return positions;
+}
+
 function top(model: TextModel, parts: Contributions, k: number, topK: number, sign: 1 | -1) {
   const K = parts.outputs;
   const order: number[] = [];
@@ -159,19 +167,22 @@ export function explainCleaned(
     });
   }
 
-  // Each column's contribution per occurrence, then per covered token.
-  const where = new Map<number, number>();
-  for (let p = 0; p < parts.columns.length; p++) where.set(parts.columns[p], p);
+  // Each column's contribution per occurrence, then per covered token. A character n-gram model has thousands
+  // of occurrences per text: their row positions are looked up in a reused column-indexed array, not a Map.
   const occurrences = model.vectorizer.occurrences(tokens);
+  const at = new Int32Array(occurrences.columns.length);
   const counts = new Float64Array(parts.columns.length);
+  const where = positionsOf(parts.columns, model.vectorizer.size);
   for (let q = 0; q < occurrences.columns.length; q++) {
-    const p = where.get(occurrences.columns[q]);
-    if (p !== undefined) counts[p]++;
+    const p = where[occurrences.columns[q]];
+    at[q] = p;
+    if (p >= 0) counts[p]++;
   }
+  for (let p = 0; p < parts.columns.length; p++) where[parts.columns[p]] = -1;
   const tokenShare = new Float64Array(tokens.length * K);
   for (let q = 0; q < occurrences.columns.length; q++) {
-    const p = where.get(occurrences.columns[q]);
-    if (p === undefined) continue;
+    const p = at[q];
+    if (p < 0) continue;
     const n = occurrences.length[q];
     for (let t = occurrences.first[q]; t < occurrences.first[q] + n; t++) {
       for (let o = 0; o < K; o++) tokenShare[t * K + o] += parts.contributions[p * K + o] / counts[p] / n;
