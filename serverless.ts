@@ -10,6 +10,10 @@ import { getOptionalStringFromEnv, getStringFromEnv } from './shared/config/env.
 import { loadParams } from './shared/config/params.ts';
 import { ConfigError } from './shared/errors.ts';
 import {
+  BATCH_JOBS_PREFIX,
+  BATCH_PREFIX,
+  BATCH_RESULTS_PREFIX,
+  BATCH_SUFFIXES,
   FEEDBACK_PREFIX,
   INCOMING_PREFIX,
   RETRAIN_UPLOAD_PREFIX,
@@ -20,6 +24,8 @@ import {
 import { runKeys } from './shared/pipeline/run-keys.ts';
 import {
   aslPlaceholder,
+  BATCH_LAMBDAS,
+  type BatchFunction,
   functionKey,
   PIPELINE_LAMBDAS,
   type PipelineFunction,
@@ -35,6 +41,7 @@ const MODEL_FEEDBACK_PREFIX = `${FEEDBACK_PREFIX}${params.model.name}/`;
 /** The retrain trigger's state and records (drift.retrain): the only registry keys the server may write. */
 const MODEL_RETRAIN_PREFIX = `${MODEL_PREFIX}retrain/`;
 const ASL_FILE = new URL('./statemachines/training-pipeline.asl.json', import.meta.url);
+const BATCH_ASL_FILE = new URL('./statemachines/batch-predictions.asl.json', import.meta.url);
 
 /** A CloudWatch alarm on one metric over 5 minutes that notifies the alarm topic; no data is no alarm. */
 function alarm(a: {
@@ -73,7 +80,10 @@ interface BucketAccess {
   /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
   list?: string[];
 }
-const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict' | 'console', BucketAccess> = {
+const BUCKET_ACCESS: Record<
+  PipelineFunction | BatchFunction | 'trigger' | 'predict' | 'console',
+  BucketAccess
+> = {
   // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
   trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
   ingest: {
@@ -108,6 +118,15 @@ const BUCKET_ACCESS: Record<PipelineFunction | 'trigger' | 'predict' | 'console'
     write: [`${MODEL_PREFIX}aliases.json`],
     list: [RUNS_PREFIX, MODEL_PREFIX],
   },
+  // Reads the batch and the production model; uploads its result under runs/batch/<jobId>/ and copies it into
+  // batch-results/ (a copy is a read of the source and a write of the target). Like every role here it deletes
+  // nothing: the working copy expires with runs/, an abandoned multipart upload by the abort-multipart rule.
+  'batch-predict': {
+    read: [BATCH_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+    write: [BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+    list: [BATCH_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+  },
+  'batch-record-failure': { write: [BATCH_RESULTS_PREFIX], list: [BATCH_RESULTS_PREFIX] },
 };
 
 /** Deploy-time choices, from the environment of whoever runs `osls package/deploy` (the deploy workflow). */
@@ -271,7 +290,9 @@ function definitionWithFunctionArns(value: Json): Json {
     if (!match && value.includes('${'))
       throw new ConfigError(`${ASL_FILE.pathname}: '${value}' is not a \${<Step>FunctionArn} placeholder`);
     if (!match) return value;
-    const fn = PIPELINE_LAMBDAS.find((f) => aslPlaceholder(f.name) === `${match[1]}FunctionArn`);
+    const fn = [...PIPELINE_LAMBDAS, ...BATCH_LAMBDAS].find(
+      (f) => aslPlaceholder(f.name) === `${match[1]}FunctionArn`,
+    );
     if (!fn)
       throw new ConfigError(`${ASL_FILE.pathname}: placeholder ${value} names no function in serverless.ts`);
     return arn(lambdaLogicalId(functionKey(fn.name)));
@@ -286,15 +307,84 @@ function definitionWithFunctionArns(value: Json): Json {
  * Refuses to package an invalid ASL file. The validator adds defaults (QueryLanguage) to what it is given, so it
  * gets a copy: the deployed definition must stay exactly the file. (It ships no types, hence the signature.)
  */
-function readDefinition(): Json {
-  const definition = JSON.parse(readFileSync(ASL_FILE, 'utf8')) as Json;
+function readDefinition(file: URL = ASL_FILE): Json {
+  const definition = JSON.parse(readFileSync(file, 'utf8')) as Json;
   const validate = createRequire(import.meta.url)('asl-validator') as (definition: unknown) => {
     isValid: boolean;
     errorsText: (separator?: string) => string;
   };
   const { isValid, errorsText } = validate(structuredClone(definition));
-  if (!isValid) throw new ConfigError(`${ASL_FILE.pathname} is not valid ASL: ${errorsText('; ')}`);
+  if (!isValid) throw new ConfigError(`${file.pathname} is not valid ASL: ${errorsText('; ')}`);
   return definitionWithFunctionArns(definition);
+}
+
+/** A state machine's role: invoke its own functions (any version), deliver its logs, trace with X-Ray. */
+function stateMachineRole(
+  name: string,
+  functions: readonly { key: string }[],
+  extra: readonly JsonObject[] = [],
+): JsonObject {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: sub(`\${AWS::StackName}-${name}-\${AWS::Region}`),
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'states.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ],
+      },
+      Policies: [
+        {
+          PolicyName: name,
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: 'lambda:InvokeFunction',
+                Resource: functions.flatMap(({ key }) => [
+                  arn(lambdaLogicalId(key)),
+                  { 'Fn::Join': ['', [arn(lambdaLogicalId(key)), ':*']] },
+                ]),
+              },
+              ...extra,
+              // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
+              {
+                Effect: 'Allow',
+                Action: [
+                  'logs:CreateLogDelivery',
+                  'logs:GetLogDelivery',
+                  'logs:UpdateLogDelivery',
+                  'logs:DeleteLogDelivery',
+                  'logs:ListLogDeliveries',
+                  'logs:PutResourcePolicy',
+                  'logs:DescribeResourcePolicies',
+                  'logs:DescribeLogGroups',
+                ],
+                Resource: '*',
+              },
+              {
+                Effect: 'Allow',
+                Action: [
+                  'xray:PutTraceSegments',
+                  'xray:PutTelemetryRecords',
+                  'xray:GetSamplingRules',
+                  'xray:GetSamplingTargets',
+                ],
+                Resource: '*',
+              },
+            ],
+          },
+        },
+      ],
+    },
+  };
 }
 
 /** The namespace and service accounts of k8s/base: the only identities an IRSA role trusts. */
@@ -346,6 +436,12 @@ const START_TRAINING: JsonObject = {
   Effect: 'Allow',
   Action: 'states:StartExecution',
   Resource: { Ref: 'TrainingPipeline' },
+};
+// Uploads under batch/ start the batch-predictions state machine, and only it.
+const START_BATCH: JsonObject = {
+  Effect: 'Allow',
+  Action: 'states:StartExecution',
+  Resource: { Ref: 'BatchPredictions' },
 };
 
 /**
@@ -451,6 +547,7 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
       WorkerIrsaRole: irsaRole(provider, 'textops-worker', [
         CONSUME_TRAIN_REQUESTS,
         START_TRAINING,
+        START_BATCH,
         ...bucketStatements(BUCKET_ACCESS.trigger),
       ]),
       // The EKS route's jobs (`textops step train`): what the train Lambda may do in the bucket, nothing more.
@@ -476,8 +573,10 @@ const eks = eksResources(options.eksOidcProvider);
 
 /** The pipeline's functions (shared/pipeline/steps.ts) under their keys here: `record-failure` → `recordFailure`. */
 const steps = PIPELINE_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
+/** The batch-predictions state machine's functions (BATCH_LAMBDAS), likewise. */
+const batchSteps = BATCH_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
 const stepFunctions = Object.fromEntries(
-  steps.map((f) => [
+  [...steps, ...batchSteps].map((f) => [
     f.key,
     {
       handler: f.handler.replace(/\.ts$/, '.handler'),
@@ -554,7 +653,10 @@ const serverlessConfiguration = {
       memorySize: 256,
       timeout: 30,
       role: roleLogicalId('trigger'),
-      environment: { TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' } },
+      environment: {
+        TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' },
+        TEXTOPS_BATCH_STATE_MACHINE_ARN: { Ref: 'BatchPredictions' },
+      },
       events: [
         {
           sqs: {
@@ -606,6 +708,19 @@ const serverlessConfiguration = {
         },
         tracingConfig: { enabled: true },
       },
+      batchPredictions: {
+        id: 'BatchPredictions',
+        name: '${self:service}-${sls:stage}-batch-predictions',
+        type: 'STANDARD',
+        role: arn('BatchPredictionsRole'),
+        definition: readDefinition(BATCH_ASL_FILE),
+        loggingConfig: {
+          level: 'ALL',
+          includeExecutionData: true,
+          destinations: [arn('BatchPredictionsLogGroup')],
+        },
+        tracingConfig: { enabled: true },
+      },
     },
   },
   resources: {
@@ -645,13 +760,17 @@ const serverlessConfiguration = {
             ],
           },
           NotificationConfiguration: {
-            QueueConfigurations: TRAINING_SUFFIXES.map((suffix) => ({
+            // Training uploads and batches to predict, to the one queue the trigger drains.
+            QueueConfigurations: [
+              ...TRAINING_SUFFIXES.map((suffix) => [INCOMING_PREFIX, suffix]),
+              ...BATCH_SUFFIXES.map((suffix) => [BATCH_PREFIX, suffix]),
+            ].map(([prefix, suffix]) => ({
               Event: 's3:ObjectCreated:*',
               Queue: arn('TrainRequestsQueue'),
               Filter: {
                 S3Key: {
                   Rules: [
-                    { Name: 'prefix', Value: INCOMING_PREFIX },
+                    { Name: 'prefix', Value: prefix },
                     { Name: 'suffix', Value: suffix },
                   ],
                 },
@@ -772,74 +891,26 @@ const serverlessConfiguration = {
           RetentionInDays: 30,
         },
       },
-      TrainingPipelineRole: {
-        Type: 'AWS::IAM::Role',
+      TrainingPipelineRole: stateMachineRole('training-pipeline', steps, eksRoute.statements),
+      BatchPredictionsLogGroup: {
+        Type: 'AWS::Logs::LogGroup',
         Properties: {
-          RoleName: sub('${AWS::StackName}-training-pipeline-${AWS::Region}'),
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Principal: { Service: 'states.amazonaws.com' },
-                Action: 'sts:AssumeRole',
-                Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
-              },
-            ],
-          },
-          Policies: [
-            {
-              PolicyName: 'training-pipeline',
-              PolicyDocument: {
-                Version: '2012-10-17',
-                Statement: [
-                  {
-                    Effect: 'Allow',
-                    Action: 'lambda:InvokeFunction',
-                    Resource: steps.flatMap(({ key }) => [
-                      arn(lambdaLogicalId(key)),
-                      { 'Fn::Join': ['', [arn(lambdaLogicalId(key)), ':*']] },
-                    ]),
-                  },
-                  ...eksRoute.statements,
-                  // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
-                  {
-                    Effect: 'Allow',
-                    Action: [
-                      'logs:CreateLogDelivery',
-                      'logs:GetLogDelivery',
-                      'logs:UpdateLogDelivery',
-                      'logs:DeleteLogDelivery',
-                      'logs:ListLogDeliveries',
-                      'logs:PutResourcePolicy',
-                      'logs:DescribeResourcePolicies',
-                      'logs:DescribeLogGroups',
-                    ],
-                    Resource: '*',
-                  },
-                  {
-                    Effect: 'Allow',
-                    Action: [
-                      'xray:PutTraceSegments',
-                      'xray:PutTelemetryRecords',
-                      'xray:GetSamplingRules',
-                      'xray:GetSamplingTargets',
-                    ],
-                    Resource: '*',
-                  },
-                ],
-              },
-            },
-          ],
+          LogGroupName: '/aws/vendedlogs/states/${self:service}-${sls:stage}-batch-predictions',
+          RetentionInDays: 30,
         },
       },
+      BatchPredictionsRole: stateMachineRole('batch-predictions', batchSteps),
       TriggerRole: lambdaRole('trigger', [
         CONSUME_TRAIN_REQUESTS,
         START_TRAINING,
+        START_BATCH,
         ...bucketStatements(BUCKET_ACCESS.trigger),
       ]),
       ...Object.fromEntries(
-        steps.map((f) => [roleLogicalId(f.key), lambdaRole(f.key, bucketStatements(BUCKET_ACCESS[f.name]))]),
+        [...steps, ...batchSteps].map((f) => [
+          roleLogicalId(f.key),
+          lambdaRole(f.key, bucketStatements(BUCKET_ACCESS[f.name])),
+        ]),
       ),
       PredictRole: lambdaRole('predict', bucketStatements(BUCKET_ACCESS.predict)),
       ConsoleRole: lambdaRole('console', bucketStatements(BUCKET_ACCESS.console)),
@@ -884,6 +955,10 @@ const serverlessConfiguration = {
     Outputs: {
       DataBucketName: { Description: 'Upload training CSVs to incoming/ here', Value: { Ref: 'DataBucket' } },
       StateMachineArn: { Description: 'The training pipeline', Value: { Ref: 'TrainingPipeline' } },
+      BatchStateMachineArn: {
+        Description: 'Batch predictions (CSVs dropped under batch/)',
+        Value: { Ref: 'BatchPredictions' },
+      },
       OperatorRetryPolicyArn: {
         Description: 'Attach to operators: textops runs retry (redrive an execution)',
         Value: { Ref: 'OperatorRetryPolicy' },

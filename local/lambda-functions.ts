@@ -1,3 +1,5 @@
+import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
+import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
 import { handler as evaluate } from '../functions/evaluate/handler.ts';
 import { handler as featurize } from '../functions/featurize/handler.ts';
 import { handler as ingest } from '../functions/ingest/handler.ts';
@@ -9,7 +11,13 @@ import { handler as train } from '../functions/train/handler.ts';
 import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
 import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
 import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
-import { aslPlaceholder, PIPELINE_LAMBDAS, type PipelineFunction } from '../shared/pipeline/steps.ts';
+import {
+  aslPlaceholder,
+  BATCH_LAMBDAS,
+  type BatchFunction,
+  PIPELINE_LAMBDAS,
+  type PipelineFunction,
+} from '../shared/pipeline/steps.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
 /** The handler module AWS runs for each function (the same import, not a copy); the type wants every one. */
@@ -36,6 +44,19 @@ export const PIPELINE_FUNCTIONS: readonly { placeholder: string; name: string; h
     placeholder: aslPlaceholder(f.name),
     name: `textops-${f.name}`,
     handler: HANDLERS[f.name],
+  }));
+
+const BATCH_HANDLERS: Record<BatchFunction, LambdaHandler> = {
+  'batch-predict': batchPredict as LambdaHandler,
+  'batch-record-failure': batchRecordFailure as LambdaHandler,
+};
+
+/** The batch-predictions state machine's functions, resolved the same way. */
+export const BATCH_FUNCTIONS: readonly { placeholder: string; name: string; handler: LambdaHandler }[] =
+  BATCH_LAMBDAS.map((f) => ({
+    placeholder: aslPlaceholder(f.name),
+    name: `textops-${f.name}`,
+    handler: BATCH_HANDLERS[f.name],
   }));
 
 export const LOCAL_ACCOUNT = '000000000000';

@@ -10,7 +10,7 @@ import { resetPipelineDeps } from '../shared/aws/pipeline-deps.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { loadParams, type Params } from '../shared/config/params.ts';
 import { ConfigError, ConflictError } from '../shared/errors.ts';
-import { INCOMING_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
+import { BATCH_JOBS_PREFIX, BATCH_PREFIX, INCOMING_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/pipeline-metrics.ts';
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run-history.ts';
 import { runIdOf, runKeys } from '../shared/pipeline/run-keys.ts';
@@ -22,7 +22,7 @@ import { registryModelSource } from '../shared/serving/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
-import { LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
+import { BATCH_FUNCTIONS, LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
 import { localJobRunner } from './local-eks-job.ts';
 import { LocalStateMachine } from './local-engine.ts';
 import { LocalQueue } from './local-queue.ts';
@@ -32,16 +32,17 @@ import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.ts';
 import { TaskPool, taskWorkersAvailable } from './task-pool.ts';
 
 export const ASL_FILE = 'statemachines/training-pipeline.asl.json';
+export const BATCH_ASL_FILE = 'statemachines/batch-predictions.asl.json';
 
 /** The ASL file, found by walking up from this module (works from source and from the bundle in dist/). */
-export function findDefinitionFile(): string {
+export function findDefinitionFile(file: string = ASL_FILE): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, ASL_FILE);
+    const candidate = join(dir, file);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
-  throw new ConfigError(`cannot find ${ASL_FILE} beside textops`);
+  throw new ConfigError(`cannot find ${file} beside textops`);
 }
 
 /** The error name of a run whose runtime stopped mid-run; `textops runs retry` resumes it. */
@@ -137,8 +138,11 @@ export interface LocalRuntime {
   consoleUrl: string;
   inferenceUrl: string | null;
   stateMachineArn: string;
+  batchStateMachineArn: string;
   store: ObjectStore;
   engine: LocalStateMachine;
+  /** Runs statemachines/batch-predictions.asl.json for CSVs dropped under batch/. */
+  batchEngine: LocalStateMachine;
   queue: LocalQueue;
   console: ConsoleServer;
   events: EventEmitter<RuntimeEvents>;
@@ -159,6 +163,7 @@ const ENV_KEYS = [
   'TEXTOPS_EKS_ENDPOINT',
   'TEXTOPS_EKS_CERTIFICATE_AUTHORITY',
   'TEXTOPS_JOB_IMAGE',
+  'TEXTOPS_BATCH_STATE_MACHINE_ARN',
 ] as const;
 
 /**
@@ -185,6 +190,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const region = options.region ?? 'us-east-1';
   const params = options.params ?? loadParams();
   const stateMachineArn = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:textops-training-pipeline`;
+  const batchStateMachineArn = `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:textops-batch-predictions`;
   const events = new EventEmitter<RuntimeEvents>();
   const closers: (() => Promise<void> | void)[] = [];
   const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
@@ -210,6 +216,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       TEXTOPS_BUCKET: bucket,
       TEXTOPS_STATE_MACHINE_ARN: stateMachineArn,
       ...LOCAL_EKS_CLUSTER,
+      TEXTOPS_BATCH_STATE_MACHINE_ARN: batchStateMachineArn,
     });
     resetClients();
     resetPipelineDeps();
@@ -270,7 +277,42 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
     closers.push(() => engine.idle());
 
-    const sfn: SfnEndpoint = await startSfnEndpoint(engine, stateMachineArn);
+    // The batch-predictions machine: its executions are recorded under runs/batch/<jobId>/, apart from the runs.
+    const jobFile = (name: string, file: string) => `${BATCH_JOBS_PREFIX}${name}/${file}`;
+    const batchEngine = new LocalStateMachine({
+      definition: readFileSync(findDefinitionFile(BATCH_ASL_FILE), 'utf8'),
+      substitutions: Object.fromEntries(
+        BATCH_FUNCTIONS.map((f) => [f.placeholder, localFunctionArn(region, f.name)]),
+      ),
+      functions: Object.fromEntries(
+        BATCH_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
+      ),
+      stateMachineArn: batchStateMachineArn,
+      retryIntervalMs: options.retryIntervalMs,
+      claim: async (name, input) => {
+        try {
+          await store.put(
+            jobFile(name, 'execution.json'),
+            `${JSON.stringify({ name, stateMachineArn: batchStateMachineArn, startDate: new Date().toISOString(), input }, null, 2)}\n`,
+            { ifNoneMatch: '*', contentType: 'application/json' },
+          );
+          return true;
+        } catch (error) {
+          if (error instanceof ConflictError) return false;
+          throw error;
+        }
+      },
+      saveHistory: async (name, _input, history) => {
+        await store.put(jobFile(name, 'history.json'), `${JSON.stringify(history, null, 2)}\n`, {
+          contentType: 'application/json',
+        });
+      },
+    });
+    closers.push(() => batchEngine.idle());
+
+    const sfn: SfnEndpoint = await startSfnEndpoint(engine, stateMachineArn, 0, {
+      [batchStateMachineArn]: batchEngine,
+    });
     closers.push(() => sfn.close());
     process.env.AWS_ENDPOINT_URL_SFN = sfn.url;
     resetClients();
@@ -280,12 +322,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { retryDelayMs: options.queueRetryDelayMs ?? 1000 },
     );
     closers.push(() => queue.close());
-    // The bucket notification: ObjectCreated under incoming/ → the queue, keys URL-encoded as S3 sends them.
+    // The bucket notification: ObjectCreated under incoming/ and batch/ → the queue, keys URL-encoded as S3 sends them.
     s3.events.on('event', (event) => {
       for (const record of event.Records) {
+        const key = record.s3.object.key;
         if (
           !record.eventName.startsWith('ObjectCreated') ||
-          !record.s3.object.key.startsWith(INCOMING_PREFIX)
+          !(key.startsWith(INCOMING_PREFIX) || key.startsWith(BATCH_PREFIX))
         )
           continue;
         const encoded = {
@@ -361,8 +404,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       consoleUrl: consoleServer.url,
       inferenceUrl,
       stateMachineArn,
+      batchStateMachineArn,
       store,
       engine,
+      batchEngine,
       queue,
       console: consoleServer,
       events,
@@ -371,6 +416,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         for (let i = 0; i < 100; i++) {
           await queue.idle();
           await engine.idle();
+          await batchEngine.idle();
           await new Promise((r) => setTimeout(r, 30));
           const quiet = await Promise.race([
             queue.idle().then(() => true),
@@ -378,6 +424,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           ]);
           if (quiet) {
             await engine.idle();
+            await batchEngine.idle();
             return;
           }
         }

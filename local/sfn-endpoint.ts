@@ -39,7 +39,14 @@ export async function startSfnEndpoint(
   engine: LocalStateMachine,
   stateMachineArn: string,
   port = 0,
+  /** Further state machines by ARN (the batch-predictions one): StartExecution and DescribeExecution reach them. */
+  others: Record<string, LocalStateMachine> = {},
 ): Promise<SfnEndpoint> {
+  const engines: Record<string, LocalStateMachine> = { ...others, [stateMachineArn]: engine };
+  const engineOfExecution = (arn: string) =>
+    Object.entries(engines).find(([machine]) =>
+      arn.startsWith(`${machine.replace(':stateMachine:', ':execution:')}:`),
+    )?.[1];
   const server = createServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
@@ -51,7 +58,8 @@ export async function startSfnEndpoint(
       }
       const operation = target.split('.').pop();
       if (operation === 'StartExecution') {
-        if (body.stateMachineArn !== stateMachineArn) {
+        const machine = engines[String(body.stateMachineArn)];
+        if (!machine) {
           return fail(
             res,
             400,
@@ -69,7 +77,7 @@ export async function startSfnEndpoint(
           return fail(res, 400, 'InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
         }
         try {
-          const { executionArn, alreadyStarted } = await engine.start(name, input);
+          const { executionArn, alreadyStarted } = await machine.start(name, input);
           if (alreadyStarted)
             return fail(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
           return send(res, 200, { executionArn, startDate: Date.now() / 1000 });
@@ -94,12 +102,13 @@ export async function startSfnEndpoint(
       }
       if (operation === 'DescribeExecution') {
         const arn = String(body.executionArn ?? '');
-        const execution = engine.execution(arn.split(':').pop() ?? '');
+        const execution = (engineOfExecution(arn) ?? engine).execution(arn.split(':').pop() ?? '');
         if (!execution) return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
         const h = await Promise.race([execution, Promise.resolve(undefined)]);
         return send(res, 200, {
           executionArn: arn,
-          stateMachineArn,
+          stateMachineArn:
+            Object.keys(engines).find((m) => engines[m] === engineOfExecution(arn)) ?? stateMachineArn,
           name: arn.split(':').pop(),
           status: h?.status ?? 'RUNNING',
           ...(h?.error ? { error: h.error, cause: h.cause } : {}),

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import { describeError } from '../shared/errors.ts';
-import { PIPELINE_FUNCTIONS } from './lambda-functions.ts';
+import { BATCH_FUNCTIONS, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
 
 /**
  * A Lambda sandbox for the local engine: a worker thread that runs the pipeline's handler modules, one
@@ -19,7 +19,7 @@ export type TaskResponse =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
 
-const handlers = new Map(PIPELINE_FUNCTIONS.map((f) => [f.name, f.handler]));
+const handlers = new Map([...PIPELINE_FUNCTIONS, ...BATCH_FUNCTIONS].map((f) => [f.name, f.handler]));
 
 parentPort?.on('message', async (request: TaskRequest) => {
   const handler = handlers.get(request.functionName);

@@ -42,6 +42,10 @@ const bucket = output('DataBucketName', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/);
 const queueUrl = output('TrainRequestsQueueUrl', /^https:\/\/sqs\.[\w.-]+\/\d{12}\/[\w-]+$/);
 const stateMachine = output('StateMachineArn', /^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/);
 const region = output('AwsRegion', /^[a-z]{2}(-[a-z]+)+-\d$/);
+// Stacks from before batch predictions have no batch machine: the worker then ignores batch/ uploads, saying so.
+const batchMachine = outputs.BatchStateMachineArn
+  ? output('BatchStateMachineArn', /^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/)
+  : undefined;
 
 // Immutable tags or a digest: `repo:tag` or `repo@sha256:…`.
 const image = /^(?<name>[^@\s]+?)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/.exec(
@@ -78,6 +82,7 @@ const kustomization = {
         `TEXTOPS_BUCKET=${bucket}`,
         `TEXTOPS_QUEUE_URL=${queueUrl}`,
         `TEXTOPS_STATE_MACHINE_ARN=${stateMachine}`,
+        ...(batchMachine ? [`TEXTOPS_BATCH_STATE_MACHINE_ARN=${batchMachine}`] : []),
       ],
     },
   ],

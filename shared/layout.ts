@@ -27,6 +27,14 @@ export function registryPrefix(modelName: string): string {
 export const BATCH_PREFIX = 'batch/';
 /** …and their predictions are written here, outside the input prefix so they never trigger a batch job. */
 export const BATCH_RESULTS_PREFIX = 'batch-results/';
+/** What under BATCH_PREFIX is a batch to predict (the S3 notification filters on these too). */
+export const BATCH_SUFFIXES = ['.csv', '.csv.gz'] as const;
+/**
+ * `runs/batch/<jobId>/`: a batch job's working files (the result being written, before it is copied under
+ * BATCH_RESULTS_PREFIX) and, locally, its execution record. Inside RUNS_PREFIX, so it expires with the runs; no
+ * training run is named `batch` (run ids end in a hash), so run listings never mistake it for one.
+ */
+export const BATCH_JOBS_PREFIX = `${RUNS_PREFIX}batch/`;
 /** Reserved for labelled feedback on predictions, the seed of the next training set. */
 export const FEEDBACK_PREFIX = 'feedback/';
 

@@ -3,6 +3,7 @@
  * and pipeline logic see only these interfaces; `shared/aws/` implements them over S3/SFN/SQS, and the local
  * runtime plugs the same adapters in, pointed at loopback.
  */
+import type { Readable } from 'node:stream';
 
 export interface StoredObject {
   readonly body: Buffer;
@@ -11,8 +12,10 @@ export interface StoredObject {
 }
 
 export interface StreamedObject {
-  readonly stream: AsyncIterable<Uint8Array> & { destroy?(): void };
+  readonly stream: Readable;
   readonly etag: string;
+  /** Bytes, when the store says (S3's Content-Length). */
+  readonly size?: number;
 }
 
 export interface ObjectInfo {
@@ -44,6 +47,23 @@ export interface ObjectStore {
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
+}
+
+/**
+ * Streaming reads and writes, for objects larger than a Lambda should hold in memory (batch prediction). A
+ * streamed write appears at its key only once complete (S3 multipart upload), never half-written.
+ */
+export interface ObjectStreams {
+  /** The body as a stream, with the ETag and size; undefined when the key is missing. */
+  getStream(key: string): Promise<StreamedObject | undefined>;
+  /** Writes what `body` yields until it ends, in parts of bounded size. */
+  putStream(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options?: { contentType?: string },
+  ): Promise<{ etag: string }>;
+  /** Server-side copy. */
+  copy(from: string, to: string): Promise<{ etag: string }>;
 }
 
 /** Starts a pipeline run; `alreadyStarted` when an execution of that name exists (a duplicate event). */

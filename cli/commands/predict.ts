@@ -1,25 +1,209 @@
-import type { Command } from 'commander';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm, stat } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { type Command, InvalidArgumentError } from 'commander';
+import { stringify } from 'csv-stringify/sync';
+import { loadParams } from '../../shared/config/params.ts';
+import { explainText, MAX_TOP_K, type TextExplanation } from '../../shared/ml/explain.ts';
 import { loadModelDirectory } from '../../shared/ml/model-directory.ts';
+import {
+  ERRORS_HEADER,
+  errorRow,
+  MAX_LISTED_ERRORS,
+  type MalformedRow,
+  predictCsv,
+} from '../../shared/pipeline/batch-csv.ts';
+import { printable } from '../../shared/printable.ts';
+
+function topK(value: string): number {
+  const k = Number(value);
+  if (!Number.isInteger(k) || k < 1 || k > MAX_TOP_K)
+    throw new InvalidArgumentError(`an integer from 1 to ${MAX_TOP_K}`);
+  return k;
+}
+
+/** An n-gram as a terminal shows it: char n-grams quoted with their padding spaces visible. */
+function featureName(f: { feature: string; analyzer: string }): string {
+  return f.analyzer === 'char_wb' ? `char ${JSON.stringify(f.feature)}` : `word ${JSON.stringify(f.feature)}`;
+}
+
+function formatExplanation(e: TextExplanation): string {
+  const lines: string[] = [];
+  for (const s of e.scoresExplained) {
+    const what = s.versus ? `log-odds ${s.label} vs ${s.versus}` : `score of ${s.label}`;
+    lines.push(`  ${what}: ${s.logit.toFixed(4)} = bias ${s.bias.toFixed(4)} + contributions`);
+    for (const f of [...s.positive, ...s.negative]) {
+      const sign = f.contribution >= 0 ? '+' : '-';
+      lines.push(
+        `    ${sign}${Math.abs(f.contribution).toFixed(4)}  ${printable(featureName(f))}  (weight ${f.weight.toFixed(3)} × tf-idf ${f.value.toFixed(3)})`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * A progress line on stderr: redrawn in place on a terminal; elsewhere (a log, CI) a plain line every few
+ * seconds, so the output stays readable.
+ */
+function progressReporter(totalBytes: number | undefined, stream: NodeJS.WriteStream = process.stderr) {
+  const started = performance.now();
+  let lastPlain = 0;
+  const line = (rows: number, bytes: number) => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? Math.round(rows / seconds) : 0;
+    const share = totalBytes ? Math.min(1, bytes / totalBytes) : undefined;
+    const bar =
+      share === undefined
+        ? ''
+        : `[${'#'.repeat(Math.round(share * 30)).padEnd(30, '.')}] ${(share * 100).toFixed(0).padStart(3)}% `;
+    return `${bar}${rows.toLocaleString('en-US')} rows, ${rate.toLocaleString('en-US')} rows/s, ${seconds.toFixed(1)} s`;
+  };
+  return {
+    update(rows: number, bytes: number) {
+      if (stream.isTTY) stream.write(`\r${line(rows, bytes)}\u001b[K`);
+      else if (performance.now() - lastPlain > 2000) {
+        lastPlain = performance.now();
+        stream.write(`predict: ${line(rows, bytes)}\n`);
+      }
+    },
+    done(rows: number, bytes: number) {
+      stream.write(
+        `${stream.isTTY ? '\r' : 'predict: '}${line(rows, bytes)}${stream.isTTY ? '\u001b[K' : ''}\n`,
+      );
+    },
+  };
+}
+
+async function predictFile(options: {
+  model: string;
+  file: string;
+  out: string;
+  textColumn?: string;
+  workers: number;
+}): Promise<void> {
+  const { model, sha256 } = await loadModelDirectory(options.model);
+  const modelVersion = `local-${sha256.slice(0, 12)}`;
+  const total = (await stat(options.file)).size;
+  const raw = createReadStream(options.file);
+  const input: Readable = options.file.toLowerCase().endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  if (input !== raw) raw.on('error', (error) => input.destroy(error));
+  // Written beside the target and renamed when complete: an interrupted run leaves no half-written out.csv.
+  const temporary = `${options.out}.partial-${process.pid}`;
+  const output: Writable = createWriteStream(temporary);
+  const errors: MalformedRow[] = [];
+  let malformedCount = 0;
+  const progress = progressReporter(options.file.toLowerCase().endsWith('.gz') ? undefined : total);
+  try {
+    const summary = await predictCsv(model, input, output, {
+      modelVersion,
+      textColumn: options.textColumn ?? loadParams().data.text_column,
+      workers: options.workers,
+      onMalformed: (row) => {
+        malformedCount++;
+        if (errors.length < MAX_LISTED_ERRORS) errors.push(row);
+      },
+      onProgress: ({ rows, bytes }) => progress.update(rows, bytes),
+    });
+    output.end();
+    await finished(output);
+    await rename(temporary, options.out);
+    progress.done(summary.rows, summary.bytes);
+    const errorsFile = options.out.replace(/(\.csv)?$/i, '.errors.csv');
+    if (malformedCount > 0) {
+      await writeErrors(errorsFile, errors);
+      process.stderr.write(
+        `predict: ${malformedCount} malformed row(s) left out, listed with their lines in ${errorsFile}${malformedCount > errors.length ? ` (the first ${errors.length})` : ''}\n`,
+      );
+    } else {
+      await rm(errorsFile, { force: true });
+    }
+    process.stderr.write(
+      `predict: wrote ${summary.rows} rows to ${options.out} (text column '${printable(summary.textColumn)}', model ${modelVersion})\n`,
+    );
+  } catch (error) {
+    output.destroy();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+async function writeErrors(file: string, rows: readonly MalformedRow[]): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(stringify([ERRORS_HEADER, ...rows.map(errorRow)]));
+  out.end();
+  await finished(out);
+}
 
 export function registerPredict(program: Command): void {
   program
     .command('predict')
-    .description('predict the label of one or more texts with a saved model')
+    .description('predict the label of texts, or of every row of a CSV file, with a saved model')
     .requiredOption('--model <dir>', 'model directory (as written by train)')
     .option('--json', 'print JSON')
-    .argument('<text...>', 'text(s) to classify')
-    .action(async (texts: string[], options: { model: string; json?: boolean }) => {
-      const { model } = await loadModelDirectory(options.model);
-      const predictions = texts.map((text) => model.predict(text));
-      if (options.json) {
-        process.stdout.write(`${JSON.stringify(predictions.length === 1 ? predictions[0] : predictions)}\n`);
-        return;
-      }
-      for (const p of predictions) {
-        const scores = Object.entries(p.scores)
-          .map(([label, score]) => `${label}=${score.toFixed(4)}`)
-          .join(' ');
-        process.stdout.write(`${p.label}\t${scores}\n`);
-      }
-    });
+    .option('--explain', "explain each prediction: every score's largest n-gram contributions")
+    .option('--top-k <k>', `with --explain: contributions of each sign to list (1-${MAX_TOP_K})`, topK, 10)
+    .option('--file <csv>', 'predict every row of a CSV (or .csv.gz) file; needs --out')
+    .option('--out <csv>', 'with --file: where to write the input columns + label + scores + model version')
+    .option('--text-column <name>', 'with --file: the column holding the text (default: found by name)')
+    .option('--workers <n>', 'with --file: cleaning threads (0: one per core)', (v) => Number(v), 0)
+    .argument('[text...]', 'text(s) to classify')
+    .action(
+      async (
+        texts: string[],
+        options: {
+          model: string;
+          json?: boolean;
+          explain?: boolean;
+          topK: number;
+          file?: string;
+          out?: string;
+          textColumn?: string;
+          workers: number;
+        },
+      ) => {
+        if (options.file) {
+          if (!options.out) throw new InvalidArgumentError('--file needs --out <csv>');
+          if (texts.length > 0) throw new InvalidArgumentError('give texts or --file, not both');
+          await predictFile({ ...options, file: options.file, out: options.out });
+          return;
+        }
+        if (texts.length === 0) throw new InvalidArgumentError('give one or more texts, or --file <csv>');
+        const { model } = await loadModelDirectory(options.model);
+        if (options.explain) {
+          const explained = texts.map((text) => explainText(model, text, options.topK));
+          if (options.json) {
+            const shaped = explained.map((e) => ({
+              label: e.label,
+              scores: e.scores,
+              explanation: { classes: e.scoresExplained, words: e.words },
+            }));
+            process.stdout.write(`${JSON.stringify(shaped.length === 1 ? shaped[0] : shaped)}\n`);
+            return;
+          }
+          for (const e of explained) {
+            const scores = Object.entries(e.scores)
+              .map(([label, score]) => `${label}=${score.toFixed(4)}`)
+              .join(' ');
+            process.stdout.write(`${e.label}\t${scores}\n${formatExplanation(e)}\n`);
+          }
+          return;
+        }
+        const predictions = texts.map((text) => model.predict(text));
+        if (options.json) {
+          process.stdout.write(
+            `${JSON.stringify(predictions.length === 1 ? predictions[0] : predictions)}\n`,
+          );
+          return;
+        }
+        for (const p of predictions) {
+          const scores = Object.entries(p.scores)
+            .map(([label, score]) => `${label}=${score.toFixed(4)}`)
+            .join(' ');
+          process.stdout.write(`${p.label}\t${scores}\n`);
+        }
+      },
+    );
 }

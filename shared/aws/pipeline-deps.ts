@@ -3,20 +3,20 @@ import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
 import { loadParams, type Params } from '../config/params.ts';
 import { readEksClusterSettings, readRuntimeSettings, readStepRuntime } from '../config/runtime.ts';
 import { jsonLogger } from '../log.ts';
+import type { BatchDeps } from '../pipeline/batch-step.ts';
 import type { StepDeps } from '../pipeline/step-deps.ts';
 import type { TriggerDeps } from '../pipeline/trigger.ts';
-import type { ObjectStore } from '../ports.ts';
 import { s3Client, sfnClient } from './clients.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 import { SfnPipelineStarter } from './sfn-starter.ts';
 
 // Read once per process (a Lambda sandbox serves many invocations): params.yaml is validated at the door.
 let params: Params | undefined;
-const stores = new Map<string, ObjectStore>();
+const stores = new Map<string, S3ObjectStore>();
 // stdout: the handlers' EMF documents go there too, so one CloudWatch stream holds a run's lines and metrics.
 const log = jsonLogger({ stream: 'stdout' });
 
-export function storeFor(bucket: string): ObjectStore {
+export function storeFor(bucket: string): S3ObjectStore {
   let store = stores.get(bucket);
   if (!store) {
     store = new S3ObjectStore(s3Client(), bucket);
@@ -40,11 +40,30 @@ export function stepDeps(bucket: string): StepDeps {
   };
 }
 
+/** What a batch-predictions step needs: the bucket's store (streams too), the model name, the text column. */
+export function batchDeps(bucket: string): BatchDeps {
+  const { baseParams } = stepDeps(bucket);
+  return {
+    store: storeFor(bucket),
+    modelName: baseParams.model.name,
+    textColumn: baseParams.data.text_column,
+    workers: baseParams.train.workers,
+    log,
+  };
+}
+
 /** What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, and the buckets' stores. */
 export function triggerDeps(): TriggerDeps {
   const settings = readRuntimeSettings();
   const arn = settings.stateMachineArn ?? getStringFromEnv('TEXTOPS_STATE_MACHINE_ARN');
-  return { starter: new SfnPipelineStarter(sfnClient(settings), arn), storeFor, log };
+  // Optional: a deployment without it ignores batch/ uploads, saying why.
+  const batchArn = getOptionalStringFromEnv('TEXTOPS_BATCH_STATE_MACHINE_ARN');
+  return {
+    starter: new SfnPipelineStarter(sfnClient(settings), arn),
+    ...(batchArn ? { batchStarter: new SfnPipelineStarter(sfnClient(settings), batchArn) } : {}),
+    storeFor,
+    log,
+  };
 }
 
 /** Forgets cached params and stores (tests and the local runtime, after they change the environment). */

@@ -1,5 +1,9 @@
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -7,10 +11,21 @@ import {
   PutObjectCommand,
   type S3Client,
   S3ServiceException,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { ConflictError, TransientError } from '../errors.ts';
 import { storeRequest } from '../observability/store-requests.ts';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject, StreamedObject } from '../ports.ts';
+import type {
+  ObjectInfo,
+  ObjectStore,
+  ObjectStreams,
+  PutOptions,
+  StoredObject,
+  StreamedObject,
+} from '../ports.ts';
+
+/** Size of a streamed upload's parts: S3 wants at least 5 MiB (but the last); memory holds one at a time. */
+const PART_BYTES = 8 * 1024 * 1024;
 
 function status(error: unknown): number | undefined {
   return error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
@@ -36,7 +51,7 @@ function translate(error: unknown, what: string): never {
 }
 
 /** The ObjectStore port over S3 (or any S3-compatible endpoint the client points at). */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, ObjectStreams {
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
@@ -55,11 +70,12 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async getStream(key: string): Promise<StreamedObject | undefined> {
+    storeRequest('get');
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       // In Node the SDK's body is an http.IncomingMessage: a Readable, read as it arrives.
       const stream = out.Body as unknown as Readable;
-      return { stream, etag: out.ETag ?? '' };
+      return { stream, etag: out.ETag ?? '', size: out.ContentLength ?? 0 };
     } catch (error) {
       if (isMissing(error)) return undefined;
       return translate(error, `get s3://${this.bucket}/${key}`);
@@ -137,6 +153,86 @@ export class S3ObjectStore implements ObjectStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       translate(error, `delete s3://${this.bucket}/${key}`);
+    }
+  }
+
+  /**
+   * A multipart upload, one part in memory at a time (a body smaller than a part is one plain PUT). On any
+   * failure the upload is aborted, so no parts linger and nothing appears at the key.
+   */
+  async putStream(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: { contentType?: string } = {},
+  ): Promise<{ etag: string }> {
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let uploadId: string | undefined;
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    const what = `upload s3://${this.bucket}/${key}`;
+    const flush = async () => {
+      const part = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      if (uploadId === undefined) {
+        const created = await this.client.send(
+          new CreateMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ContentType: options.contentType,
+          }),
+        );
+        uploadId = created.UploadId;
+      }
+      const PartNumber = parts.length + 1;
+      const out = await this.client.send(
+        new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber, Body: part }),
+      );
+      parts.push({ ETag: out.ETag ?? '', PartNumber });
+    };
+    try {
+      for await (const chunk of body) {
+        pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        pendingBytes += chunk.byteLength;
+        if (pendingBytes >= PART_BYTES) await flush();
+      }
+      if (uploadId === undefined) {
+        return await this.put(key, Buffer.concat(pending, pendingBytes), {
+          contentType: options.contentType,
+        });
+      }
+      if (pendingBytes > 0) await flush();
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      return { etag: done.ETag ?? '' };
+    } catch (error) {
+      if (uploadId !== undefined) {
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      return translate(error, what);
+    }
+  }
+
+  async copy(from: string, to: string): Promise<{ etag: string }> {
+    try {
+      const out = await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+      return { etag: out.CopyObjectResult?.ETag ?? '' };
+    } catch (error) {
+      return translate(error, `copy s3://${this.bucket}/${from} to ${to}`);
     }
   }
 }

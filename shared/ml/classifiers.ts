@@ -190,8 +190,11 @@ export function blendNaiveBayes(
   return { ...logistic, coef, intercept };
 }
 
-/** Class probabilities of one sparse row, written into `out` (length nClasses). */
-export function predictProbaRow(
+/**
+ * The scores (logits) of one sparse row, written into `out[0..outputs)`: intercept + Σ x_j·coef, features in row
+ * order. Binary logistic regression has one, the positive class's log-odds; otherwise one per class.
+ */
+export function decisionRow(
   model: LinearClassifierState,
   indices: ArrayLike<number>,
   values: ArrayLike<number>,
@@ -208,6 +211,24 @@ export function predictProbaRow(
     const base = j * K;
     for (let k = 0; k < K; k++) out[k] += v * coef[base + k];
   }
+}
+
+/** Class probabilities of one sparse row, written into `out` (length nClasses). */
+export function predictProbaRow(
+  model: LinearClassifierState,
+  indices: ArrayLike<number>,
+  values: ArrayLike<number>,
+  start: number,
+  end: number,
+  out: Float64Array,
+): void {
+  decisionRow(model, indices, values, start, end, out);
+  probabilitiesFromScores(model.outputs, out);
+}
+
+/** Turns `outputs` scores in `out` into class probabilities in place (sigmoid for one score, else softmax). */
+export function probabilitiesFromScores(outputs: number, out: Float64Array): void {
+  const K = outputs;
   if (K === 1) {
     const positive = 1 / (1 + Math.exp(-out[0]));
     out[0] = 1 - positive;

@@ -32,7 +32,7 @@ export interface Dataset {
   readonly fingerprint: string;
 }
 
-const TEXT_NAMES = [
+export const TEXT_NAMES = [
   'text',
   'review',
   'content',

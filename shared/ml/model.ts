@@ -7,7 +7,7 @@ import { base64FloatCount, base64ToFloats, floatsToBase64, quantizeToFloat32 } f
 import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
 import type { CsrMatrix } from './sparse.ts';
-import { createTextCleaner, type TextCleaner } from './text-cleaner.ts';
+import { type CleanedText, createTextCleaner, type TextCleaner } from './text-cleaner.ts';
 import { type Analyzer, type TfidfJson, TfidfVectorizer } from './tfidf.ts';
 
 export const MODEL_FORMAT = 'textops.model';
@@ -165,6 +165,11 @@ export class TextModel {
   /** The tokens the model sees for `text` (the same function training used). */
   tokens(text: string): string[] {
     return this.clean(text);
+  }
+
+  /** The same tokens, each with the span of `text` it was read from (explanations map weights back to words). */
+  tokensWithSpans(text: string): CleanedText {
+    return this.clean.withSpans(text);
   }
 
   /** TF-IDF rows of already-cleaned token lists. */

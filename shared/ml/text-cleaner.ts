@@ -92,7 +92,65 @@ export function tokenizerState(shape: 'tokenize' | 'pos'): { generation: number;
   return { generation: tokenizer?.generation ?? 0, distinctTokens: tokenizer?.seen.size ?? 0 };
 }
 
-export type TextCleaner = (text: string) => string[];
+/** A text's tokens with where each came from: `spans[2i]`, `spans[2i + 1]` = [start, end) in the input text. */
+export interface CleanedText {
+  tokens: string[];
+  spans: Int32Array;
+}
+
+export type TextCleaner = ((text: string) => string[]) & {
+  /** The same tokens, each with the span of the input text it was read from (explanations). */
+  withSpans(text: string): CleanedText;
+};
+
+/**
+ * A text being rewritten before tokenizing, with each character's origin in the input: `from[i]`, `to[i]` bound
+ * the input characters character i stands for (null: the identity, until a rewrite changes something).
+ */
+interface TrackedText {
+  text: string;
+  from: number[] | null;
+  to: number[] | null;
+}
+
+/** `text.replace(re, fn)` (re global) that keeps each character's origin; a replacement maps to its whole match. */
+function replaceTracked(
+  t: TrackedText,
+  re: RegExp,
+  fn: (match: string, ...groups: string[]) => string,
+): TrackedText {
+  const from: number[] = [];
+  const to: number[] = [];
+  let text = '';
+  let last = 0;
+  let matched = false;
+  const copy = (end: number) => {
+    for (let i = last; i < end; i++) {
+      from.push(t.from ? t.from[i] : i);
+      to.push(t.to ? t.to[i] : i + 1);
+    }
+    text += t.text.slice(last, end);
+  };
+  re.lastIndex = 0;
+  for (const m of t.text.matchAll(re)) {
+    matched = true;
+    const start = m.index ?? 0;
+    const end = start + m[0].length;
+    copy(start);
+    const replacement = fn(m[0], ...(m.slice(1) as string[]));
+    const origStart = t.from ? t.from[start] : start;
+    const origEnd = t.to ? t.to[end - 1] : end;
+    for (let i = 0; i < replacement.length; i++) {
+      from.push(origStart);
+      to.push(origEnd);
+    }
+    text += replacement;
+    last = end;
+  }
+  if (!matched) return t;
+  copy(t.text.length);
+  return { text, from, to };
+}
 
 /**
  * The longest run of non-space characters handed to wink-nlp in one piece. wink's tokenizer peels a run one
@@ -157,14 +215,11 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
   const shape = config.lemmatize ? 'pos' : 'tokenize';
   // Built now, so a server pays for the model at start, not on its first request.
   tokenizerFor(shape, maxDistinctTokens);
-  return (input: string): string[] => {
-    let text = input;
-    if (config.strip_html) {
-      text = text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
-    }
+  /** Cleans `text` (already stripped of markup); `sources`, when given, gets each output token's wink index. */
+  const run = (text: string, sources?: number[]): { out: string[]; forms: string[] } => {
     const { nlp, seen } = tokenizerFor(shape, maxDistinctTokens);
     const its = nlp.its;
-    const doc = nlp.readDoc(boundRuns(text, maxRunChars));
+    const doc = nlp.readDoc(text);
     const tokens = doc.tokens();
     const types = tokens.out(its.type) as string[];
     // its.value, not its.normal: the normal form also rewrites spellings (mommy/mummy) depending on history.
@@ -206,7 +261,10 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
       if (config.strip_numbers && NUMERIC.test(form)) continue;
       const possessive = POSSESSIVE.exec(form);
       if (possessive) {
-        if (possessive[1].length >= config.min_token_length) out.push(possessive[1]);
+        if (possessive[1].length >= config.min_token_length) {
+          out.push(possessive[1]);
+          sources?.push(i);
+        }
         form = "'s";
       }
       if (form.length < config.min_token_length) continue;
@@ -217,7 +275,43 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
         if (form.length < config.min_token_length) continue;
       }
       out.push(form);
+      sources?.push(i);
     }
-    return out;
+    return { out, forms };
   };
+  const stripHtml = (text: string) =>
+    text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
+  const clean = (input: string): string[] =>
+    run(boundRuns(config.strip_html ? stripHtml(input) : input, maxRunChars)).out;
+  const withSpans = (input: string): CleanedText => {
+    let t: TrackedText = { text: input, from: null, to: null };
+    if (config.strip_html) {
+      t = replaceTracked(t, HTML_TAG, () => ' ');
+      t = replaceTracked(t, HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
+    }
+    if (Number.isFinite(maxRunChars))
+      t = replaceTracked(t, longRun(maxRunChars), (r) => boundRuns(r, maxRunChars));
+    const sources: number[] = [];
+    const { out, forms } = run(t.text, sources);
+    // wink's token values are substrings of what it read, in order (checked on IMDB: every one found in place).
+    const starts = new Int32Array(forms.length).fill(-1);
+    let cursor = 0;
+    for (let i = 0; i < forms.length; i++) {
+      const at = t.text.indexOf(forms[i], cursor);
+      if (at < 0 || forms[i] === '') continue;
+      starts[i] = at;
+      cursor = at + forms[i].length;
+    }
+    const spans = new Int32Array(out.length * 2).fill(-1);
+    for (let k = 0; k < out.length; k++) {
+      const w = sources[k];
+      const at = starts[w];
+      if (at < 0) continue;
+      const end = at + forms[w].length;
+      spans[2 * k] = t.from ? t.from[at] : at;
+      spans[2 * k + 1] = t.to ? t.to[end - 1] : end;
+    }
+    return { tokens: out, spans };
+  };
+  return Object.assign(clean, { withSpans });
 }

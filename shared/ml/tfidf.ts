@@ -786,6 +786,55 @@ export class TfidfVectorizer {
     return unknown;
   }
 
+  /** `char_wb` when column `j` is a character n-gram, else `word`. */
+  analyzerOf(j: number): 'word' | 'char_wb' {
+    for (const block of this.blocks)
+      if (j >= block.offset && j < block.offset + block.size) return block.analyzer;
+    return 'word';
+  }
+
+  /**
+   * Every occurrence of a known term in one tokenized document: its column and the tokens it covers,
+   * `[first, first + length)` (a word n-gram covers n tokens, a character n-gram the one token it was cut from).
+   * What `transform` counts, occurrence by occurrence, so explanations can hand a column's weight back to words.
+   */
+  occurrences(tokens: readonly string[]): { columns: Int32Array; first: Int32Array; length: Int32Array } {
+    const columns: number[] = [];
+    const first: number[] = [];
+    const length: number[] = [];
+    for (const block of this.blocks) {
+      if (block.analyzer === 'word') {
+        const [lo, hi] = block.range;
+        for (let i = 0; i < tokens.length; i++) {
+          let gram = '';
+          for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
+            gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
+            if (n < lo) continue;
+            const j = block.index.get(gram);
+            if (j === undefined) continue;
+            columns.push(j);
+            first.push(i);
+            length.push(n);
+          }
+        }
+      } else {
+        for (let i = 0; i < tokens.length; i++) {
+          const known = this.charColumns(block, tokens[i]);
+          for (let k = 0; k < known.length; k++) {
+            columns.push(known[k]);
+            first.push(i);
+            length.push(1);
+          }
+        }
+      }
+    }
+    return {
+      columns: Int32Array.from(columns),
+      first: Int32Array.from(first),
+      length: Int32Array.from(length),
+    };
+  }
+
   /** The TF-IDF matrix of tokenized documents; unknown n-grams are ignored. */
   transform(docs: readonly (readonly string[])[]): CsrMatrix {
     const builder = new CsrBuilder(this.size);

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { INCOMING_PREFIX, PARAMS_SUFFIX, RUNS_PREFIX, TRAINING_SUFFIXES } from '../layout.ts';
+import {
+  BATCH_PREFIX,
+  BATCH_SUFFIXES,
+  INCOMING_PREFIX,
+  PARAMS_SUFFIX,
+  RUNS_PREFIX,
+  TRAINING_SUFFIXES,
+} from '../layout.ts';
 
 /** S3 ETags come quoted from HEAD/PUT and bare in event notifications; compare them bare. */
 export function bareEtag(etag: string): string {
@@ -8,6 +15,11 @@ export function bareEtag(etag: string): string {
 
 export function isTrainingDataKey(key: string): boolean {
   return key.startsWith(INCOMING_PREFIX) && TRAINING_SUFFIXES.some((s) => key.toLowerCase().endsWith(s));
+}
+
+/** A CSV (or .csv.gz) under `batch/`: a batch of texts to predict. */
+export function isBatchKey(key: string): boolean {
+  return key.startsWith(BATCH_PREFIX) && BATCH_SUFFIXES.some((s) => key.toLowerCase().endsWith(s));
 }
 
 /** `incoming/reviews.csv(.gz)` → `incoming/reviews.params.yaml`, the per-upload overrides beside it. */

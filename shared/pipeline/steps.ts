@@ -131,12 +131,48 @@ export const PIPELINE_STEPS: readonly StepName[] = PIPELINE_LAMBDAS.flatMap((f) 
 );
 
 /** `record-failure` → `recordFailure`: its key in serverless.ts, where its logical ids come from. */
-export function functionKey(name: PipelineFunction): string {
+export function functionKey(name: PipelineFunction | BatchFunction): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** `record-failure` → `RecordFailureFunctionArn`: the placeholder of its ARN in the ASL file. */
-export function aslPlaceholder(name: PipelineFunction): string {
+export function aslPlaceholder(name: PipelineFunction | BatchFunction): string {
   const key = functionKey(name);
   return `${key.charAt(0).toUpperCase()}${key.slice(1)}FunctionArn`;
 }
+
+/**
+ * The batch-predictions state machine's functions (statemachines/batch-predictions.asl.json): one step that
+ * streams a CSV under `batch/` through the production model into `batch-results/`, and the recorder of a failed
+ * job. One invocation handles what fits in 15 minutes: the Lambda bundle has no worker threads, and at the
+ * ~1,550 texts per CPU-second measured by `npm run bench:batch` (README, "Batch predictions") that is roughly a
+ * million 231-word reviews; a larger file is to be split into several under `batch/` (each is its own job).
+ * Memory does not grow with the file: it is streamed in and out.
+ */
+export const BATCH_LAMBDAS = [
+  {
+    name: 'batch-predict',
+    kind: 'step',
+    handler: 'functions/batch-predict/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 900,
+    description: 'streams a CSV under batch/ through the production model into batch-results/',
+  },
+  {
+    name: 'batch-record-failure',
+    kind: 'failure',
+    handler: 'functions/batch-record-failure/handler.ts',
+    memoryMb: 256,
+    timeoutS: 30,
+    description: "writes a failed batch job's report and removes its partial output",
+  },
+] as const satisfies readonly {
+  name: string;
+  kind: 'step' | 'failure';
+  handler: string;
+  memoryMb: number;
+  timeoutS: number;
+  description: string;
+}[];
+
+export type BatchFunction = (typeof BATCH_LAMBDAS)[number]['name'];

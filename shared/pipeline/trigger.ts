@@ -1,21 +1,24 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { INCOMING_PREFIX, PARAMS_SUFFIX } from '../layout.ts';
+import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../layout.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectStore, PipelineStarter } from '../ports.ts';
+import type { BatchPayload } from './batch-step.ts';
 import { unsafeKeyReason } from './object-key.ts';
-import { bareEtag, executionName, isTrainingDataKey } from './run-keys.ts';
+import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from './run-keys.ts';
 import type { RunPayload } from './run-payload.ts';
 import { updateStatus } from './run-status.ts';
 
 export interface TriggerDeps {
   starter: PipelineStarter;
+  /** The batch-predictions state machine; without it, uploads under `batch/` are ignored with that reason. */
+  batchStarter?: PipelineStarter;
   /** The bucket's store, to leave an `ignored` status for an upload that cannot be trained on. */
   storeFor?: (bucket: string) => ObjectStore;
   log?: Logger;
 }
 
 export type TriggerOutcome =
-  | { kind: 'started' | 'duplicate'; runId: string; key: string }
+  | { kind: 'started' | 'duplicate'; runId: string; key: string; machine?: 'batch' }
   | { kind: 'ignored'; key: string; reason: string };
 
 /** S3 notifications URL-encode keys, with '+' for spaces. */
@@ -49,6 +52,7 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
   // status is written for it, since nothing derived from such a key should reach the store.
   const unsafe = unsafeKeyReason(key);
   if (unsafe) return { kind: 'ignored', key, reason: `refused key: ${unsafe}` };
+  if (key.startsWith(BATCH_PREFIX)) return startBatch(record, key, deps);
   if (!key.startsWith(INCOMING_PREFIX)) return { kind: 'ignored', key, reason: `outside ${INCOMING_PREFIX}` };
   if (key.endsWith(PARAMS_SUFFIX))
     return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
@@ -72,6 +76,25 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
   if (source.versionId) input.versionId = source.versionId;
   const { alreadyStarted } = await deps.starter.start(runId, input);
   return { kind: alreadyStarted ? 'duplicate' : 'started', runId, key };
+}
+
+/**
+ * A CSV under `batch/` → one execution of the batch-predictions state machine per object version, named as a
+ * training run is (so a duplicate delivery is a no-op there too).
+ */
+async function startBatch(record: S3EventRecord, key: string, deps: TriggerDeps): Promise<TriggerOutcome> {
+  if (!isBatchKey(key))
+    return { kind: 'ignored', key, reason: 'not a .csv or .csv.gz file: nothing to predict' };
+  if (!deps.batchStarter)
+    return { kind: 'ignored', key, reason: 'batch predictions are not configured (no batch state machine)' };
+  const bucket = record.s3.bucket.name;
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
+  const jobId = executionName(source);
+  const input: BatchPayload = { jobId, bucket, key, etag, size: record.s3.object.size };
+  if (source.versionId) input.versionId = source.versionId;
+  const { alreadyStarted } = await deps.batchStarter.start(jobId, input);
+  return { kind: alreadyStarted ? 'duplicate' : 'started', runId: jobId, key, machine: 'batch' };
 }
 
 /**

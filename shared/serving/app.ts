@@ -9,7 +9,7 @@ import type { FeedbackService } from './feedback.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
-import { classify } from './predict.ts';
+import { classify, classifyExplained } from './predict.ts';
 import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
 import { apiSchemas, parseFeedbackRequest, parsePredictRequest, REQUEST_ID } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
@@ -30,6 +30,9 @@ export interface AppOptions {
   /** POST /feedback, and what /predict remembers for it; absent: /feedback answers 503. */
   feedback?: FeedbackService;
 }
+
+/** Contributions of each sign listed per score when a request asks for an explanation without `top_k`. */
+const DEFAULT_TOP_K = 10;
 
 function endpointOf(path: string): string {
   return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
@@ -157,18 +160,16 @@ export function createApp(options: AppOptions): Express {
       const request = parsePredictRequest(schemas, req.body, limits);
       const served = requireModel();
       const texts = 'text' in request ? [request.text] : request.texts;
-      const predictions = classify(served, texts, metrics);
+      const predictions = request.explain
+        ? classifyExplained(served, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
+        : classify(served, texts, metrics);
       options.feedback?.rememberPrediction(String(res.locals.requestId), {
         texts,
         labels: predictions.map((p) => p.label),
         version: served.version,
       });
-      if ('text' in request) {
-        const [p] = predictions;
-        res.json({ label: p.label, scores: p.scores, modelVersion: served.version });
-      } else {
-        res.json({ predictions, modelVersion: served.version });
-      }
+      if ('text' in request) res.json({ ...predictions[0], modelVersion: served.version });
+      else res.json({ predictions, modelVersion: served.version });
     },
   );
   app.post(

@@ -1,3 +1,4 @@
+import { explainCleaned, type TextExplanation } from '../ml/explain.ts';
 import type { Prediction } from '../ml/model.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ServedModel } from './model-source.ts';
@@ -49,6 +50,39 @@ export function classify(
     words: texts.map(countWords),
     labels: predictions.map((p) => p.label),
     drift: { served, docs, proba },
+  });
+  return predictions;
+}
+
+/** A prediction with its explanation, as the API returns it. */
+export interface ExplainedPrediction extends Prediction {
+  explanation: { classes: TextExplanation['scoresExplained']; words: TextExplanation['words'] };
+}
+
+/**
+ * `classify` with an explanation of each prediction (`explain: true`): the same label and scores, each score
+ * decomposed into bias + n-gram contributions (top `topK` of each sign) and the words' shares of it.
+ */
+export function classifyExplained(
+  served: ServedModel,
+  texts: readonly string[],
+  metrics: ServingMetrics,
+  topK: number,
+): ExplainedPrediction[] {
+  const { model } = served;
+  const t0 = performance.now();
+  const cleaned = texts.map((text) => model.tokensWithSpans(text));
+  const t1 = performance.now();
+  const predictions = texts.map((text, i): ExplainedPrediction => {
+    const e = explainCleaned(model, text, cleaned[i], topK);
+    return { label: e.label, scores: e.scores, explanation: { classes: e.scoresExplained, words: e.words } };
+  });
+  const t2 = performance.now();
+  metrics.observePredictions({
+    preprocessingSeconds: (t1 - t0) / 1000,
+    inferenceSeconds: (t2 - t1) / 1000,
+    words: texts.map(countWords),
+    labels: predictions.map((p) => p.label),
   });
   return predictions;
 }

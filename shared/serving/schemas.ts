@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Params } from '../config/params.ts';
+import { MAX_TOP_K } from '../ml/explain.ts';
 import { type FieldError, HttpProblem, type ProblemCode } from './problem.ts';
 
 export type ServingLimits = Pick<
@@ -23,7 +24,22 @@ export function apiSchemas(limits: ServingLimits) {
     .min(1)
     .max(limits.max_text_chars)
     .describe(`text to classify, 1 to ${limits.max_text_chars} characters`);
-  const single = z.object({ text }).strict();
+  const explainOptions = {
+    explain: z
+      .boolean()
+      .optional()
+      .describe("also return each prediction's explanation: every score as bias + n-gram contributions"),
+    top_k: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TOP_K)
+      .optional()
+      .describe(
+        `with explain: how many contributions of each sign to list per score (default 10, at most ${MAX_TOP_K})`,
+      ),
+  };
+  const single = z.object({ text, ...explainOptions }).strict();
   const batch = z
     .object({
       texts: z
@@ -31,12 +47,63 @@ export function apiSchemas(limits: ServingLimits) {
         .min(1)
         .max(limits.max_batch_items)
         .describe(`1 to ${limits.max_batch_items} texts, answered in order`),
+      ...explainOptions,
     })
     .strict();
   const scores = z
     .record(z.string(), z.number().min(0).max(1))
     .describe('probability of each label; they sum to 1');
-  const prediction = z.object({ label: z.string(), scores }).strict();
+  const contribution = z
+    .object({
+      feature: z
+        .string()
+        .describe('the n-gram: words space-joined, or a character n-gram with its padding spaces'),
+      analyzer: z.enum(['word', 'char_wb']).describe('word n-gram, or character n-gram within a word'),
+      value: z.number().describe('its TF-IDF value in this text'),
+      weight: z.number().describe("the model's weight for it in this score"),
+      contribution: z.number().describe('weight × value'),
+    })
+    .strict();
+  const explanation = z
+    .object({
+      classes: z
+        .array(
+          z
+            .object({
+              label: z.string(),
+              versus: z
+                .string()
+                .nullable()
+                .describe('binary models have one score, the log-odds of label against this one'),
+              bias: z.number(),
+              logit: z
+                .number()
+                .describe('bias + the sum of every feature contribution (all, not only those listed)'),
+              positive: z.array(contribution).describe('the largest positive contributions, largest first'),
+              negative: z
+                .array(contribution)
+                .describe('the most negative contributions, most negative first'),
+            })
+            .strict(),
+        )
+        .describe('one score per class (one for a binary model)'),
+      words: z
+        .array(
+          z
+            .object({
+              start: z.number().int(),
+              end: z.number().int(),
+              text: z.string(),
+              contributions: z
+                .array(z.number())
+                .describe("the word's share of each score, in the order of classes (see README)"),
+            })
+            .strict(),
+        )
+        .describe('words of the text (UTF-16 offsets) and their share of each score'),
+    })
+    .strict();
+  const prediction = z.object({ label: z.string(), scores, explanation: explanation.optional() }).strict();
   const modelVersion = z.string().describe('the model version that answered');
   const maxFeedback = limits.max_feedback_items ?? 100;
   const feedbackItem = z
@@ -68,7 +135,9 @@ export function apiSchemas(limits: ServingLimits) {
     .strict();
   return {
     predictRequest: z.union([single, batch]),
-    predictResponse: z.object({ label: z.string(), scores, modelVersion }).strict(),
+    predictResponse: z
+      .object({ label: z.string(), scores, explanation: explanation.optional(), modelVersion })
+      .strict(),
     batchResponse: z.object({ predictions: z.array(prediction), modelVersion }).strict(),
     feedbackRequest: z.union([
       feedbackItem,
@@ -161,7 +230,10 @@ export function parsePredictRequest(
     field: fieldName(issue.path),
     message: issue.message,
   }));
-  const tooBig = result.error.issues.every((issue) => issue.code === 'too_big');
+  // Only a text or the list of texts over its limit is 413; any other bound (top_k) is a 400 like the rest.
+  const tooBig = result.error.issues.every(
+    (issue) => issue.code === 'too_big' && (issue.path[0] === 'text' || issue.path[0] === 'texts'),
+  );
   if (tooBig) {
     const first = result.error.issues[0];
     const what =

@@ -47,6 +47,17 @@ export const PAGE_HTML = `<!doctype html>
   .bar .fill { height: 100%; background: #9aa8bd; border-radius: 6px; transition: width .25s ease; }
   .bar.top .fill { background: var(--accent); }
   .bar .pct { text-align: right; font-variant-numeric: tabular-nums; }
+  .explain { margin-top: 18px; border-top: 1px solid var(--line); padding-top: 14px; }
+  .legend { display: flex; gap: 16px; flex-wrap: wrap; align-items: center; font-size: .85rem; color: var(--muted); }
+  .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px; margin-right: 5px; }
+  .swatch.pos { background: rgba(22, 163, 74, .55); }
+  .swatch.neg { background: rgba(220, 38, 38, .55); }
+  .highlight { margin: 10px 0 0; white-space: pre-wrap; line-height: 1.8; overflow-wrap: anywhere; }
+  .highlight .w { border-radius: 3px; padding: 1px 0; }
+  .features { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; margin-top: 12px; font-size: .85rem; }
+  .features h3 { font-size: .85rem; margin: 0 0 4px; color: var(--muted); font-weight: 600; }
+  .features ol { margin: 0; padding-left: 20px; }
+  .features code { font-family: ui-monospace, monospace; }
   #error { color: #a32020; background: #fdeeee; border: 1px solid #f2c4c4; border-radius: 8px; padding: 10px 12px; margin-top: 14px; }
   input[type=password] { font: inherit; padding: 6px 10px; border: 1px solid var(--line); border-radius: 8px; }
   footer { margin-top: 24px; color: var(--muted); font-size: .85rem; }
@@ -79,6 +90,14 @@ export const PAGE_HTML = `<!doctype html>
   <section class="card" id="result" hidden aria-live="polite">
     <div class="verdict">Predicted label <span id="label"></span></div>
     <div class="bars" id="bars"></div>
+    <div class="explain" id="explain">
+      <div class="legend" id="legend"></div>
+      <p class="highlight" id="highlight"></p>
+      <div class="features">
+        <div><h3 id="for-title">For</h3><ol id="top-for"></ol></div>
+        <div><h3 id="against-title">Against</h3><ol id="top-against"></ol></div>
+      </div>
+    </div>
     <div class="hint" style="margin-top:12px">answered by model <span id="answered-by"></span> in <span id="elapsed"></span></div>
   </section>
   <footer>API: <code>POST /predict {"text": "…"}</code> · <a href="/openapi.json">OpenAPI</a> · <a href="/readyz">status</a></footer>
@@ -126,7 +145,80 @@ export const PAGE_SCRIPT = `'use strict';
         bar.appendChild(el('span', 'pct', (p * 100).toFixed(1) + '%'));
         bars.appendChild(bar);
       });
+    renderExplanation(result, result.text);
     $('result').hidden = false;
+  }
+
+  // The words' share of the predicted label's score: a binary model's one score is the log-odds of its second
+  // label, so for the first label the shares change sign; a multi-class model has a score per label.
+  function supportFor(result) {
+    var classes = result.explanation.classes;
+    if (classes.length === 1) {
+      var sign = classes[0].label === result.label ? 1 : -1;
+      return { index: 0, sign: sign, score: classes[0] };
+    }
+    for (var i = 0; i < classes.length; i++) if (classes[i].label === result.label) return { index: i, sign: 1, score: classes[i] };
+    return { index: 0, sign: 1, score: classes[0] };
+  }
+
+  function featureText(f) {
+    return f.analyzer === 'char_wb' ? 'chars \u201c' + f.feature + '\u201d' : f.feature;
+  }
+
+  // Everything from the text goes in through textContent / text nodes, never as markup.
+  function renderExplanation(result, text) {
+    var box = $('highlight'), legend = $('legend');
+    box.textContent = '';
+    legend.textContent = '';
+    if (!result.explanation) { $('explain').hidden = true; return; }
+    $('explain').hidden = false;
+    var support = supportFor(result);
+    var words = result.explanation.words.map(function (w) {
+      return { start: w.start, end: w.end, share: support.sign * w.contributions[support.index] };
+    });
+    var max = words.reduce(function (m, w) { return Math.max(m, Math.abs(w.share)); }, 0) || 1;
+    var at = 0;
+    words.forEach(function (w) {
+      if (w.start < at) return;
+      if (w.start > at) box.appendChild(document.createTextNode(text.slice(at, w.start)));
+      var span = el('span', 'w ' + (w.share > 0 ? 'pos' : w.share < 0 ? 'neg' : 'zero'), text.slice(w.start, w.end));
+      var strength = Math.abs(w.share) / max;
+      span.setAttribute('data-contribution', String(w.share));
+      span.title = (w.share >= 0 ? '+' : '') + w.share.toFixed(3) + ' to the score of ' + result.label;
+      if (strength > 0.02) {
+        var alpha = (0.12 + 0.6 * strength).toFixed(2);
+        span.style.backgroundColor = w.share > 0 ? 'rgba(22, 163, 74, ' + alpha + ')' : 'rgba(220, 38, 38, ' + alpha + ')';
+      }
+      box.appendChild(span);
+      at = w.end;
+    });
+    if (at < text.length) box.appendChild(document.createTextNode(text.slice(at)));
+
+    var pos = el('span', null);
+    pos.appendChild(el('span', 'swatch pos'));
+    pos.appendChild(document.createTextNode('pushes towards ' + result.label));
+    var neg = el('span', null);
+    neg.appendChild(el('span', 'swatch neg'));
+    neg.appendChild(document.createTextNode('pushes away from ' + result.label));
+    legend.appendChild(pos);
+    legend.appendChild(neg);
+    legend.appendChild(el('span', null, 'deeper shade: larger share of the score (each n-gram split over its words)'));
+
+    var score = support.score;
+    var forList = support.sign > 0 ? score.positive : score.negative;
+    var againstList = support.sign > 0 ? score.negative : score.positive;
+    $('for-title').textContent = 'n-grams for ' + result.label;
+    $('against-title').textContent = 'n-grams against ' + result.label;
+    [['top-for', forList], ['top-against', againstList]].forEach(function (pair) {
+      var list = $(pair[0]);
+      list.textContent = '';
+      pair[1].slice(0, 6).forEach(function (f) {
+        var item = el('li', null);
+        item.appendChild(el('code', null, featureText(f)));
+        item.appendChild(document.createTextNode(' ' + (support.sign * f.contribution >= 0 ? '+' : '') + (support.sign * f.contribution).toFixed(3)));
+        list.appendChild(item);
+      });
+    });
   }
 
   async function classify() {
@@ -139,10 +231,11 @@ export const PAGE_SCRIPT = `'use strict';
     if (key) headers['X-API-Key'] = key;
     var started = performance.now();
     try {
-      var response = await fetch('predict', { method: 'POST', headers: headers, body: JSON.stringify({ text: value }) });
+      var response = await fetch('predict', { method: 'POST', headers: headers, body: JSON.stringify({ text: value, explain: true, top_k: 6 }) });
       var body = await response.json().catch(function () { return {}; });
       if (response.status === 401) { $('key-row').hidden = false; showError(body.detail || 'An API key is required.'); return; }
       if (!response.ok) { showError(body.detail || ('Request failed with status ' + response.status)); return; }
+      body.text = value;
       render(body, performance.now() - started);
     } catch (e) {
       showError('The server could not be reached: ' + e.message);

@@ -6,7 +6,7 @@
  * of several runs after a warm-up; asserts nothing (figures are reported, not gated).
  */
 import { loadParams } from '../../shared/config/params.ts';
-import { createTextCleaner, MAX_RUN_CHARS, type TextCleaner } from '../../shared/ml/text-cleaner.ts';
+import { createTextCleaner, MAX_RUN_CHARS } from '../../shared/ml/text-cleaner.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';
 import { sharedRows } from '../helpers/data.ts';
 import { trainSmallModel } from '../helpers/serving-model.ts';
@@ -23,7 +23,7 @@ function realText(run: number): string {
 }
 
 /** CPU milliseconds per 20,000 characters (CPU, not wall time: other processes on the machine do not count): the median of `runs`, each on a text not seen before, after a warm-up. */
-function msPer20k(cleaner: TextCleaner, text: (run: number) => string, runs: number): number {
+function msPer20k(cleaner: (text: string) => string[], text: (run: number) => string, runs: number): number {
   cleaner(text(0));
   const times: number[] = [];
   for (let i = 1; i <= runs; i++) {

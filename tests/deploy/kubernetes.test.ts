@@ -36,6 +36,7 @@ const STACK_OUTPUTS = [
   ['StateMachineArn', `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:textops-prod-training-pipeline`],
   ['AwsRegion', 'us-east-1'],
   ['PipelineJobIrsaRoleArn', `arn:aws:iam::${ACCOUNT}:role/textops-prod-eks-pipeline-job-us-east-1`],
+  ['BatchStateMachineArn', `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:textops-prod-batch-predictions`],
 ].map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
 const IMAGE = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/textops-prod:3f2c1d0`;
 
@@ -277,6 +278,7 @@ describe('k8s/ (kustomize base + overlays)', () => {
       TEXTOPS_BUCKET: STACK_OUTPUTS[2].OutputValue,
       TEXTOPS_QUEUE_URL: STACK_OUTPUTS[3].OutputValue,
       TEXTOPS_STATE_MACHINE_ARN: STACK_OUTPUTS[4].OutputValue,
+      TEXTOPS_BATCH_STATE_MACHINE_ARN: STACK_OUTPUTS[6].OutputValue,
     });
     // The pods reference the generated (hashed) name, so a new configuration rolls them.
     expect(serveContainer(deployed).envFrom[0].configMapRef.name).toBe(config.metadata.name);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
 import {
   checkBucketsPrivate,
   checkDeadLetterQueues,
@@ -132,7 +132,7 @@ describe('npm run package', () => {
     );
   });
 
-  it('sends incoming/*.csv and *.csv.gz to the queue, and only this bucket may send', () => {
+  it('sends incoming/ and batch/ *.csv and *.csv.gz to the queue, and only this bucket may send', () => {
     const bucket = props(dev.template, 'DataBucket');
     const configs = bucket.NotificationConfiguration.QueueConfigurations;
     expect(configs.map((c: any) => c.Filter.S3Key.Rules)).toEqual([
@@ -142,6 +142,14 @@ describe('npm run package', () => {
       ],
       [
         { Name: 'prefix', Value: 'incoming/' },
+        { Name: 'suffix', Value: '.csv.gz' },
+      ],
+      [
+        { Name: 'prefix', Value: 'batch/' },
+        { Name: 'suffix', Value: '.csv' },
+      ],
+      [
+        { Name: 'prefix', Value: 'batch/' },
         { Name: 'suffix', Value: '.csv.gz' },
       ],
     ]);
@@ -234,12 +242,35 @@ describe('npm run package', () => {
     expect(invoked).toEqual(steps);
   });
 
+  it('deploys the batch-predictions state machine from statemachines/, fed by batch/ uploads through the queue', () => {
+    const machine = props(dev.template, 'BatchPredictions');
+    expect(machine.StateMachineName).toBe('textops-ci-batch-predictions');
+    expect(machine.TracingConfiguration).toEqual({ Enabled: true });
+    const [, trigger] = functionByHandler(dev.template, 'functions/trigger/handler.handler');
+    expect((p(trigger).Environment as any).Variables.TEXTOPS_BATCH_STATE_MACHINE_ARN).toEqual({
+      Ref: 'BatchPredictions',
+    });
+    const rules = props(dev.template, 'DataBucket').NotificationConfiguration.QueueConfigurations.map(
+      (q: any) => q.Filter.S3Key.Rules.map((r: any) => r.Value).join(''),
+    );
+    expect(rules).toEqual(['incoming/.csv', 'incoming/.csv.gz', 'batch/.csv', 'batch/.csv.gz']);
+    const [, batch] = functionByHandler(dev.template, 'functions/batch-predict/handler.handler');
+    expect(p(batch).Timeout).toBe(900);
+    const invoke = roleStatements(dev.template, 'BatchPredictionsRole').find(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    )!;
+    expect(new Set(invoke.Resource.map((r: any) => r['Fn::GetAtt']?.[0]).filter(Boolean))).toEqual(
+      new Set(['BatchPredictLambdaFunction', 'BatchRecordFailureLambdaFunction']),
+    );
+  });
+
   it('grants each function only its own actions and key prefixes', () => {
     const t = dev.template;
     const roleOf = (handler: string) => (p(functionByHandler(t, handler)[1]).Role as any)['Fn::GetAtt'][0];
     const trigger = roleStatements(t, roleOf('functions/trigger/handler.handler'));
     expect(trigger.filter((s) => String(s.Action).startsWith('states:'))).toEqual([
       { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: 'TrainingPipeline' } },
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: 'BatchPredictions' } },
     ]);
     expect(
       trigger.filter((s) => String(s.Action).startsWith('s3:')).flatMap((s) => [s.Resource].flat()),
@@ -261,6 +292,8 @@ describe('npm run package', () => {
     expect(writes('functions/console/handler.handler')).toEqual(['registry/sentiment/aliases.json*']);
     expect(writes('functions/train/handler.handler')).toEqual(['runs/*']);
     expect(writes('functions/register/handler.handler')).toEqual(['runs/*', 'registry/sentiment/*']);
+    expect(writes('functions/batch-predict/handler.handler')).toEqual(['batch-results/*', 'runs/batch/*']);
+    expect(writes('functions/batch-record-failure/handler.handler')).toEqual(['batch-results/*']);
     for (const [id] of resourcesOfType(t, 'AWS::IAM::Role'))
       expect(JSON.stringify(props(t, id)), id).not.toMatch(/s3:Delete|s3:\*"|"Action":"\*"/);
     // No role is shared between functions.
@@ -425,7 +458,9 @@ describe('npm run package', () => {
   it('ships each function as one self-contained bundle that loads without node_modules', async () => {
     const zips = (await readdir(dev.artifacts)).filter((f) => f.endsWith('.zip'));
     expect(zips.sort()).toEqual(
-      [...PIPELINE_LAMBDAS.map((f) => functionKey(f.name)), 'predict', 'trigger', 'console']
+      [...PIPELINE_LAMBDAS, ...BATCH_LAMBDAS]
+        .map((f) => functionKey(f.name))
+        .concat('predict', 'trigger', 'console')
         .sort()
         .map((n) => `${n}.zip`),
     );

@@ -54,6 +54,20 @@ describe('predict request validation', () => {
     // A size limit together with a type error is a plain 400: fix the request first.
     expect(rejected({ texts: ['x'.repeat(11), 5] }).statusCode).toBe(400);
   });
+
+  it('takes explain and a bounded top_k; a top_k out of bounds is a 400 naming it, not a 413', () => {
+    expect(parse({ text: 'hello', explain: true, top_k: 5 })).toEqual({
+      text: 'hello',
+      explain: true,
+      top_k: 5,
+    });
+    expect(parse({ texts: ['a'], explain: false })).toEqual({ texts: ['a'], explain: false });
+    for (const top_k of [0, 51, 2.5, '3']) {
+      const problem = rejected({ text: 'hello', explain: true, top_k });
+      expect(problem).toMatchObject({ statusCode: 400, extra: { errors: [{ field: 'body.top_k' }] } });
+    }
+    expect(rejected({ text: 'hello', explain: 'yes' }).extra.errors?.[0].field).toBe('body.explain');
+  });
 });
 
 describe('error mapping', () => {

@@ -1,0 +1,158 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TextModel } from '../../shared/ml/model.ts';
+import { runTextops } from '../helpers/cli.ts';
+import { sharedRows, toCsv } from '../helpers/data.ts';
+import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
+
+let dir: string;
+let modelDir: string;
+let model: TextModel;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'textops-cli-predict-'));
+  model = await trainSmallModel(800);
+  modelDir = await modelDirectory(model);
+}, 120_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('textops predict --file', () => {
+  it('streams a CSV into another: input columns + label + scores + model version, in order, with progress', async () => {
+    const reviews = sharedRows('imdb-train.csv.gz').slice(7001, 7801);
+    const input = join(dir, 'in.csv');
+    await writeFile(input, toCsv([['review', 'id'], ...reviews.map((r, i) => [r[0], String(i)])]));
+    const out = join(dir, 'out.csv');
+    const result = await runTextops([
+      'predict',
+      '--model',
+      modelDir,
+      '--file',
+      input,
+      '--out',
+      out,
+      '--workers',
+      '2',
+    ]);
+    expect(result.stderr).toMatch(
+      /wrote 800 rows to .*out\.csv \(text column 'review', model local-[0-9a-f]{12}\)/,
+    );
+    expect(result.code).toBe(0);
+    // Not a terminal: plain progress lines, no carriage returns.
+    expect(result.stderr).toMatch(/^predict: .*800 rows, [\d,]+ rows\/s/m);
+    expect(result.stderr).not.toMatch(/\r/);
+    const rows = parse(await readFile(out, 'utf8')) as string[][];
+    expect(rows[0]).toEqual([
+      'review',
+      'id',
+      'predicted_label',
+      'score_negative',
+      'score_positive',
+      'model_version',
+    ]);
+    expect(rows.slice(1).map((r) => r[1])).toEqual(reviews.map((_, i) => String(i)));
+    for (const i of [0, 399, 799]) {
+      const p = model.predict(reviews[i][0]);
+      expect(rows[i + 1][2]).toBe(p.label);
+      expect(Number(rows[i + 1][4])).toBeCloseTo(p.scores.positive, 9);
+    }
+    expect(existsSync(join(dir, 'out.errors.csv'))).toBe(false);
+    expect(
+      (
+        await runTextops([
+          'predict',
+          '--model',
+          modelDir,
+          '--file',
+          input,
+          '--out',
+          join(dir, 'one.csv'),
+          '--workers',
+          '1',
+        ])
+      ).code,
+    ).toBe(0);
+    expect(await readFile(join(dir, 'one.csv'), 'utf8')).toBe(await readFile(out, 'utf8'));
+  }, 120_000);
+
+  it('lists malformed rows with their lines beside the output; reads .csv.gz', async () => {
+    const input = join(dir, 'mixed.csv.gz');
+    await writeFile(input, gzipSync('text,id\n"Great fun.",1\n"Dreadful.",2\nbro"ken,3\n"Fine film.",4\n'));
+    const out = join(dir, 'mixed.csv');
+    const result = await runTextops(['predict', '--model', modelDir, '--file', input, '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /1 malformed row\(s\) left out, listed with their lines in .*mixed\.errors\.csv/,
+    );
+    const rows = parse(await readFile(out, 'utf8')) as string[][];
+    expect(rows.slice(1).map((r) => r[1])).toEqual(['1', '2', '4']);
+    const errors = parse(await readFile(join(dir, 'mixed.errors.csv'), 'utf8')) as string[][];
+    expect(errors.slice(1)).toEqual([['4', expect.stringMatching(/Invalid Opening Quote/), 'bro"']]);
+  }, 60_000);
+
+  it('an empty file or one with no text column fails by name and writes no output', async () => {
+    const empty = join(dir, 'empty.csv');
+    await writeFile(empty, '');
+    const r1 = await runTextops([
+      'predict',
+      '--model',
+      modelDir,
+      '--file',
+      empty,
+      '--out',
+      join(dir, 'e.csv'),
+    ]);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toMatch(/InvalidDatasetError: the file is empty/);
+    const numbers = join(dir, 'numbers.csv');
+    await writeFile(numbers, 'id,score\n1,2\n');
+    const r2 = await runTextops([
+      'predict',
+      '--model',
+      modelDir,
+      '--file',
+      numbers,
+      '--out',
+      join(dir, 'n.csv'),
+    ]);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/InvalidDatasetError: no text column/);
+    expect(existsSync(join(dir, 'e.csv')) || existsSync(join(dir, 'n.csv'))).toBe(false);
+    const leftovers = (await import('node:fs')).readdirSync(dir).filter((f) => f.includes('.partial-'));
+    expect(leftovers).toEqual([]);
+  }, 60_000);
+});
+
+describe('textops predict --explain', () => {
+  it('prints each score as bias + its largest contributions, and the same as JSON', async () => {
+    const text = 'A wonderful film, though the ending was awful.';
+    const result = await runTextops(['predict', '--model', modelDir, '--explain', '--top-k', '2', text]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /log-odds positive vs negative: -?\d+\.\d{4} = bias -?\d+\.\d{4} \+ contributions/,
+    );
+    expect(result.stdout).toMatch(/\+\d+\.\d{4} {2}word "wonderful"/);
+    expect(result.stdout).toMatch(/-\d+\.\d{4} {2}word "awful"/);
+    const json = await runTextops(['predict', '--model', modelDir, '--explain', '--json', text]);
+    const body = JSON.parse(json.stdout) as {
+      label: string;
+      explanation: {
+        classes: { logit: number; bias: number }[];
+        words: { text: string; contributions: number[] }[];
+      };
+    };
+    const [score] = body.explanation.classes;
+    const shares = body.explanation.words.reduce((s, w) => s + w.contributions[0], 0);
+    expect(Math.abs(score.bias + shares - score.logit)).toBeLessThan(1e-9);
+    expect(
+      (await runTextops(['predict', '--model', modelDir, '--explain', '--top-k', '99', text])).code,
+    ).not.toBe(0);
+  }, 60_000);
+});

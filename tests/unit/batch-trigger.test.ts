@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { batchResultKeys } from '../../shared/pipeline/batch-step.ts';
+import { executionName, isBatchKey } from '../../shared/pipeline/run-keys.ts';
+import { aslPlaceholder, BATCH_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import { recordingStarter, s3Record, trainRequests } from '../helpers/events.ts';
+
+describe('batch keys', () => {
+  it('knows a batch and where its outputs go', () => {
+    expect(isBatchKey('batch/a.csv')).toBe(true);
+    expect(isBatchKey('batch/sub/a.CSV.gz')).toBe(true);
+    expect(isBatchKey('batch/a.txt')).toBe(false);
+    expect(isBatchKey('incoming/a.csv')).toBe(false);
+    expect(batchResultKeys('batch/sub/a.csv.gz', 'job-1')).toEqual({
+      result: 'batch-results/sub/a.csv',
+      errors: 'batch-results/sub/a.errors.csv',
+      report: 'batch-results/sub/a.report.json',
+      partial: 'runs/batch/job-1/result.csv',
+    });
+  });
+});
+
+describe('trigger: uploads under batch/', () => {
+  it('start one batch job per object version, on the batch machine only; duplicates are no-ops', async () => {
+    const training = recordingStarter();
+    const batch = recordingStarter();
+    const event = trainRequests(s3Record('batch/new reviews.csv', { etag: 'e1' }));
+    const out = await handleTrainRequests(event, { starter: training, batchStarter: batch });
+    const jobId = executionName({ bucket: 'data', key: 'batch/new reviews.csv', etag: 'e1' });
+    expect(out.outcomes).toEqual([
+      { kind: 'started', runId: jobId, key: 'batch/new reviews.csv', machine: 'batch' },
+    ]);
+    expect(training.calls).toEqual([]);
+    expect(batch.calls).toEqual([
+      { name: jobId, input: { jobId, bucket: 'data', key: 'batch/new reviews.csv', etag: 'e1', size: 5 } },
+    ]);
+    const again = await handleTrainRequests(event, { starter: training, batchStarter: batch });
+    expect(again.outcomes[0].kind).toBe('duplicate');
+    expect(batch.started).toHaveLength(1);
+  });
+
+  it('ignore, saying why, a batch upload that is no CSV, or when no batch machine is configured', async () => {
+    const batch = recordingStarter();
+    const out = await handleTrainRequests(trainRequests(s3Record('batch/notes.txt')), {
+      starter: recordingStarter(),
+      batchStarter: batch,
+    });
+    expect(out.outcomes[0]).toMatchObject({ kind: 'ignored', reason: /nothing to predict/ });
+    const unconfigured = await handleTrainRequests(trainRequests(s3Record('batch/a.csv')), {
+      starter: recordingStarter(),
+    });
+    expect(unconfigured.outcomes[0]).toMatchObject({ kind: 'ignored', reason: /not configured/ });
+    expect(batch.started).toEqual([]);
+  });
+});
+
+describe('statemachines/batch-predictions.asl.json', () => {
+  const text = readFileSync(
+    new URL('../../statemachines/batch-predictions.asl.json', import.meta.url),
+    'utf8',
+  );
+  const definition = JSON.parse(text) as {
+    States: Record<string, { Type: string; Parameters?: { FunctionName?: string } }>;
+  };
+
+  it('is valid ASL, and invokes exactly the batch functions, whose handler modules exist', () => {
+    const validate = createRequire(import.meta.url)('asl-validator') as (d: unknown) => {
+      isValid: boolean;
+      errors: unknown[];
+    };
+    const result = validate(structuredClone(definition));
+    expect(result.errors).toEqual([]);
+    const invoked = Object.values(definition.States)
+      .filter((s) => s.Type === 'Task')
+      .map((s) => s.Parameters?.FunctionName);
+    expect(invoked.sort()).toEqual(BATCH_LAMBDAS.map((f) => `\${${aslPlaceholder(f.name)}}`).sort());
+    for (const f of BATCH_LAMBDAS)
+      expect(existsSync(new URL(`../../${f.handler}`, import.meta.url))).toBe(true);
+  });
+});
