@@ -278,7 +278,7 @@ describe('k8s/ (kustomize base + overlays)', () => {
       TEXTOPS_BUCKET: STACK_OUTPUTS[2].OutputValue,
       TEXTOPS_QUEUE_URL: STACK_OUTPUTS[3].OutputValue,
       TEXTOPS_STATE_MACHINE_ARN: STACK_OUTPUTS[4].OutputValue,
-      TEXTOPS_BATCH_STATE_MACHINE_ARN: STACK_OUTPUTS[6].OutputValue,
+      TEXTOPS_BATCH_STATE_MACHINE_ARN: STACK_OUTPUTS[7].OutputValue,
     });
     // The pods reference the generated (hashed) name, so a new configuration rolls them.
     expect(serveContainer(deployed).envFrom[0].configMapRef.name).toBe(config.metadata.name);
