@@ -146,9 +146,9 @@ describe('ingest with data.include_feedback', () => {
     await preprocessStep(f.deps, { ...out, shard: last });
     const steps = f.store.json<{ steps: { name: string; part?: string; summary?: string }[] }>(
       runKeys(start.runId).status,
-    ).steps;
+    )?.steps;
     const summary = (shard: number) =>
-      steps.find((s) => s.name === 'preprocess' && s.part === `shard ${shard}`)?.summary;
+      steps?.find((s) => s.name === 'preprocess' && s.part === `shard ${shard}`)?.summary;
     expect(summary(0)).toMatch(/source lines 2–/);
     expect(summary(last)).toBe('2 texts cleaned (2 train, 0 test; feedback rows, not from the upload)');
   });
