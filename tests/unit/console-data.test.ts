@@ -150,6 +150,37 @@ describe('console data', () => {
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
   });
 
+  it('model card: says how many training rows came from feedback (data.include_feedback), beside the kept rows', () => {
+    const dataReport = {
+      textColumn: 'text',
+      labelColumn: 'label',
+      rowsRead: 100,
+      rowsKept: 100,
+      droppedEmpty: 0,
+      droppedShort: 0,
+      droppedMissingLabel: 0,
+      droppedDuplicate: 0,
+      classCounts: { a: 50, b: 50 },
+    };
+    const entry = (feedbackRows?: number): VersionEntry => ({
+      model: 'sentiment',
+      version: 2,
+      sha256: 'f'.repeat(64),
+      bytes: 1,
+      createdAt: '2026-12-01T00:00:00Z',
+      runId: 'r-2',
+      metrics: null,
+      lineage: { dataReport: feedbackRows === undefined ? dataReport : { ...dataReport, feedbackRows } },
+      gate: null,
+    });
+    const aliases = { production: 2, staging: null, history: [] };
+    expect(cardMarkdown(modelCard(entry(3), aliases))).toContain(
+      '100 rows read, 100 kept; dropped: empty 0, too short 0, no label 0, duplicate 0. Plus 3 feedback rows (labels sent to POST /feedback), in the training part only.',
+    );
+    expect(cardMarkdown(modelCard(entry(0), aliases))).not.toContain('feedback rows');
+    expect(cardMarkdown(modelCard(entry(), aliases))).not.toContain('feedback rows');
+  });
+
   it('links a run to its Step Functions execution on AWS, and to nothing elsewhere', () => {
     const url = stepFunctionsExecutionUrl(
       'arn:aws:states:eu-west-1:123456789012:stateMachine:textops-prod-training-pipeline',

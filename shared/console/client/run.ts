@@ -124,7 +124,18 @@ function dataSection(d: RunDetail): HTMLElement | null {
       `…; text column '${r.textColumn}', label column '${r.labelColumn}'${input.overrides ? `; overrides ${input.overrides}` : ''}.`,
     ),
     table(
-      ['rows read', 'kept', 'dropped: empty', 'too short', 'no label', 'duplicate', 'train / test'],
+      // Feedback rows (data.include_feedback) join the training part only and are not among the kept rows: without
+      // this column kept ≠ train + test.
+      [
+        'rows read',
+        'kept',
+        'dropped: empty',
+        'too short',
+        'no label',
+        'duplicate',
+        '+ feedback',
+        'train / test',
+      ],
       [
         [
           r.rowsRead,
@@ -133,6 +144,7 @@ function dataSection(d: RunDetail): HTMLElement | null {
           r.droppedShort,
           r.droppedMissingLabel,
           r.droppedDuplicate,
+          r.feedbackRows ?? 0,
           `${input.split.train} / ${input.split.test}`,
         ],
       ],
