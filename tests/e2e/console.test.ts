@@ -186,6 +186,10 @@ describe('console pages in Chromium', () => {
     expect(
       await page.$$eval('#class-balance .bar', (b) => b.map((x) => x.getAttribute('data-label')).sort()),
     ).toEqual(['negative', 'positive']);
+    // Where Train ran and why (plan-route), as `textops runs <id>` prints it.
+    const { status } = await readRun(stack.runtime.store, second);
+    expect(status?.route?.train).toBe('lambda');
+    expect(await page.textContent('#run-route')).toBe(`Train ran on Lambda: ${status?.route?.reason}`);
     await page.close();
   });
 

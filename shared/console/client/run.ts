@@ -423,6 +423,14 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
         : '',
     ),
     cost ? h('p', { id: 'run-cost' }, `Cost: ${cost}`) : null,
+    // The plan-route decision (Lambda or an EKS job, and why), beside the cost it drives.
+    s.route
+      ? h(
+          'p',
+          { id: 'run-route' },
+          `Train ran on ${s.route.train === 'eks' ? `EKS${s.route.job ? ` (job ${s.route.job}-…)` : ''}` : 'Lambda'}: ${s.route.reason}`,
+        )
+      : null,
     links,
     s.error
       ? errorBox(`${s.error.name}${s.error.step ? ` in ${s.error.step}` : ''}: ${s.error.message}`)
