@@ -174,7 +174,15 @@ function sweepSection(d: RunDetail): HTMLElement | null {
   if (t.state !== 'done')
     return section(
       'Model selection',
-      h('p', {}, t.state === 'skipped' ? `skipped: ${t.reason}` : 'running…'),
+      h(
+        'p',
+        { id: 'sweep-state' },
+        t.state === 'skipped'
+          ? `skipped: ${t.reason}`
+          : t.state === 'stopped'
+            ? `stopped: ${t.reason}`
+            : 'running…',
+      ),
     );
   return section(
     'Model selection',
