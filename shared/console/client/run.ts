@@ -387,6 +387,33 @@ function mistakesSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+function driftSection(d: RunDetail): HTMLElement | null {
+  const r = d.driftReference;
+  if (!r) return null;
+  // The reference's class counts are in the model's label order, which metrics.json's labels are.
+  const labels = d.evaluation?.metrics.labels ?? r.classes.map((_, i) => `class ${i}`);
+  const pctOf = (n: number) => `${((100 * n) / (r.rows || 1)).toFixed(1)} %`;
+  return section(
+    'Drift reference',
+    h(
+      'p',
+      { id: 'drift-reference' },
+      `What the inference server compares live traffic with (model_drift_psi, model_drift_oov_rate): ${r.rows} rows of the ${r.source}; out-of-vocabulary rate ${r.oov ? pctOf(r.oov.rate * r.rows) : 'n/a'}; token-count deciles ${r.length.edges.join(', ')}.`,
+    ),
+    h(
+      'table',
+      { id: 'drift-classes' },
+      h('tr', {}, h('th', {}, 'predicted class'), ...labels.map((l) => h('th', {}, l))),
+      h(
+        'tr',
+        {},
+        h('td', {}, 'rows (share)'),
+        ...r.classes.map((n) => h('td', { 'data-count': String(n) }, `${n} (${pctOf(n)})`)),
+      ),
+    ),
+  );
+}
+
 export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
   const s = d.status;
@@ -453,6 +480,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     dataSection(d),
     sweepSection(d),
     metricsSection(d),
+    driftSection(d),
     plotsSection(d),
     termsSection(d),
     mistakesSection(d),
