@@ -54,6 +54,7 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
   if (!tune) return [];
   if (tune.state === 'skipped') return [`sweep: none (${tune.reason})`];
   if (tune.state === 'running') return [`sweep: running since ${tune.startedAt}`];
+  if (tune.state === 'stopped') return [`sweep: stopped (${tune.reason}; started ${tune.startedAt})`];
   const evaluation =
     tune.evaluation.kind === 'kfold'
       ? `${tune.evaluation.folds}-fold`

@@ -3,6 +3,7 @@ import { describeError, NotFoundError } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
 import { type PredictionPlots, type PredictionTable, predictionPlots } from '../ml/curves.ts';
 import type { DatasetReport } from '../ml/dataset.ts';
+import type { DriftReference } from '../ml/drift.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { type ClassTerms, topTermsFromArtifact } from '../ml/top-terms.ts';
 import type { RunCost } from '../pipeline/run-cost.ts';
@@ -173,6 +174,8 @@ export interface RunDetail {
   evaluation?: Evaluation;
   perClass: ClassDelta[];
   plots?: PredictionPlots;
+  /** eval/drift-reference.json: what the inference server compares live traffic with (Feedback and drift). */
+  driftReference?: DriftReference;
   topTerms?: ClassTerms[];
   /** A file the page could not read (an old run without predictions, a corrupt file): said, not hidden. */
   notes: string[];
@@ -256,10 +259,11 @@ async function productionParams(
 export async function runDetail(src: ConsoleSources, runId: string): Promise<RunDetail | undefined> {
   const { store } = src;
   const keys = runKeys(runId);
-  const [run, input, evaluation] = await Promise.all([
+  const [run, input, evaluation, driftReference] = await Promise.all([
     readRun(store, runId),
     readJsonOr<RunInput>(store, keys.input),
     readJsonOr<Evaluation>(store, keys.metrics),
+    readJsonOr<DriftReference>(store, keys.driftReference),
   ]);
   if (!run.status) return undefined;
   // The cost, where the run summary has one (on the status, or beside it).
@@ -298,6 +302,7 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
     ...(evaluation ? { evaluation } : {}),
     perClass: evaluation ? perClassDeltas(evaluation.metrics, comparable) : [],
     ...(plots ? { plots } : {}),
+    ...(driftReference ? { driftReference } : {}),
     ...(topTerms ? { topTerms } : {}),
     notes,
   };

@@ -139,7 +139,7 @@ export function modelCard(entry: VersionEntry, aliases: Aliases): ModelCard {
       paragraphs: [
         `Source: ${lineage.source?.key ? `s3://${lineage.source.bucket ?? ''}/${lineage.source.key}` : '—'} (ETag ${lineage.source?.etag ?? '—'}), sha256 ${lineage.dataFingerprint ?? '—'}${lineage.overrides ? `, with overrides ${lineage.overrides}` : ''}.`,
         report
-          ? `Columns: text '${report.textColumn}', label '${report.labelColumn}'. ${report.rowsRead} rows read, ${report.rowsKept} kept; dropped: empty ${report.droppedEmpty}, too short ${report.droppedShort}, no label ${report.droppedMissingLabel}, duplicate ${report.droppedDuplicate}.`
+          ? `Columns: text '${report.textColumn}', label '${report.labelColumn}'. ${report.rowsRead} rows read, ${report.rowsKept} kept; dropped: empty ${report.droppedEmpty}, too short ${report.droppedShort}, no label ${report.droppedMissingLabel}, duplicate ${report.droppedDuplicate}.${report.feedbackRows ? ` Plus ${report.feedbackRows} feedback rows (labels sent to POST /feedback), in the training part only.` : ''}`
           : 'No data report recorded.',
       ],
       tables: report

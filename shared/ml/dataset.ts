@@ -22,6 +22,9 @@ export interface DatasetReport {
   readonly droppedMissingLabel: number;
   readonly droppedDuplicate: number;
   readonly classCounts: Record<string, number>;
+  /** Pipeline ingest with data.include_feedback: rows added to the training part from feedback/<model>/ (not
+   * among rowsKept or classCounts, which describe the upload). */
+  readonly feedbackRows?: number;
 }
 
 export interface Dataset {

@@ -29,9 +29,15 @@ export function preprocessStep(deps: StepDeps, payload: RunPayload): Promise<Run
       const clean = rows.map((r, i): CleanShardRow => [r.label, docs[i], isTest[i] ? 1 : 0]);
       await writeJsonLinesGz(deps.store, shardKeys(payload.runId, info.shard).clean, clean);
       const emptyDocs = docs.filter((d) => d === '').length;
+      // Ingest writes the feedback rows (data.include_feedback) as a last shard with source lines 0: they come
+      // from feedback/<model>/, not from the upload, so there is no line of the upload to point at.
+      const origin =
+        info.firstLine === 0
+          ? 'feedback rows, not from the upload'
+          : `source lines ${info.firstLine}–${info.lastLine}`;
       return {
         payload: { ...payload, preprocess: { trainDocs: info.train, testDocs: info.test, emptyDocs } },
-        summary: `${docs.length} texts cleaned (${info.train} train, ${info.test} test; source lines ${info.firstLine}–${info.lastLine})${emptyDocs ? `, ${emptyDocs} empty after cleaning` : ''}`,
+        summary: `${docs.length} texts cleaned (${info.train} train, ${info.test} test; ${origin})${emptyDocs ? `, ${emptyDocs} empty after cleaning` : ''}`,
       };
     },
     { part: `shard ${payload.shard}` },

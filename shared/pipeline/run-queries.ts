@@ -44,10 +44,22 @@ export async function readRun(
     readTuneSummary(store, runId),
   ]);
   const costed = status && withCost(status);
+  // A run that fails inside the sweep (a batch, TuneSelect) leaves tune/summary.json `running`: only TuneSelect's
+  // last round rewrites it. Once the run has ended, say the sweep stopped rather than show it running forever.
+  const swept: TuneSummary | undefined =
+    tune?.state === 'running' && status && status.state !== 'running'
+      ? {
+          state: 'stopped',
+          startedAt: tune.startedAt,
+          reason: `the run ${status.state} before the sweep finished`,
+          pinned: tune.pinned,
+          notes: tune.notes,
+        }
+      : tune;
   return {
     status: costed,
     history: history ? (JSON.parse(history.body.toString('utf8')) as ExecutionHistory) : undefined,
-    ...(tune ? { tune } : {}),
+    ...(swept ? { tune: swept } : {}),
     ...(costed?.cost ? { cost: costed.cost } : {}),
   };
 }

@@ -18,6 +18,8 @@ export interface SweepRow extends CandidateResult {
 export type TuneSummary =
   | { state: 'skipped'; reason: string; pinned: string[]; notes: string[] }
   | { state: 'running'; startedAt: string; pinned: string[]; notes: string[] }
+  /** Never written: how readRun shows a `running` summary of a run that ended (failed) before the sweep did. */
+  | { state: 'stopped'; startedAt: string; reason: string; pinned: string[]; notes: string[] }
   | {
       state: 'done';
       startedAt: string;

@@ -186,6 +186,20 @@ describe('console pages in Chromium', () => {
     expect(
       await page.$$eval('#class-balance .bar', (b) => b.map((x) => x.getAttribute('data-label')).sort()),
     ).toEqual(['negative', 'positive']);
+    // Where Train ran and why (plan-route), as `textops runs <id>` prints it.
+    const { status } = await readRun(stack.runtime.store, second);
+    expect(status?.route?.train).toBe('lambda');
+    expect(await page.textContent('#run-route')).toBe(`Train ran on Lambda: ${status?.route?.reason}`);
+    // The drift reference evaluate wrote (what the inference server compares live traffic with).
+    const reference = JSON.parse(
+      (await stack.runtime.store.get(runKeys(second).driftReference))!.body.toString('utf8'),
+    ) as { rows: number; classes: number[] };
+    expect(await page.textContent('#drift-reference')).toContain(`${reference.rows} rows of the test split`);
+    expect(
+      await page.$$eval('#drift-classes td[data-count]', (tds) =>
+        tds.map((td) => Number(td.getAttribute('data-count'))),
+      ),
+    ).toEqual(reference.classes);
     await page.close();
   });
 

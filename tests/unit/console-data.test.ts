@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sweepLines } from '../../cli/pipeline-output.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import {
   flattenParams,
@@ -11,7 +12,8 @@ import {
 import { stepFunctionsExecutionUrl } from '../../shared/console/lambda-handler.ts';
 import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-card.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
+import { runKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
+import { readRun } from '../../shared/pipeline/run-queries.ts';
 import type { VersionEntry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
@@ -148,6 +150,69 @@ describe('console data', () => {
     expect(html).not.toContain('<img');
     expect(html).not.toContain('<b>a</b>');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('model card: says how many training rows came from feedback (data.include_feedback), beside the kept rows', () => {
+    const dataReport = {
+      textColumn: 'text',
+      labelColumn: 'label',
+      rowsRead: 100,
+      rowsKept: 100,
+      droppedEmpty: 0,
+      droppedShort: 0,
+      droppedMissingLabel: 0,
+      droppedDuplicate: 0,
+      classCounts: { a: 50, b: 50 },
+    };
+    const entry = (feedbackRows?: number): VersionEntry => ({
+      model: 'sentiment',
+      version: 2,
+      sha256: 'f'.repeat(64),
+      bytes: 1,
+      createdAt: '2026-12-01T00:00:00Z',
+      runId: 'r-2',
+      metrics: null,
+      lineage: { dataReport: feedbackRows === undefined ? dataReport : { ...dataReport, feedbackRows } },
+      gate: null,
+    });
+    const aliases = { production: 2, staging: null, history: [] };
+    expect(cardMarkdown(modelCard(entry(3), aliases))).toContain(
+      '100 rows read, 100 kept; dropped: empty 0, too short 0, no label 0, duplicate 0. Plus 3 feedback rows (labels sent to POST /feedback), in the training part only.',
+    );
+    expect(cardMarkdown(modelCard(entry(0), aliases))).not.toContain('feedback rows');
+    expect(cardMarkdown(modelCard(entry(), aliases))).not.toContain('feedback rows');
+  });
+
+  it('a sweep cut short by a failed run reads as stopped, not as running forever', async () => {
+    const store = new InMemoryObjectStore();
+    const runId = 'punct-1';
+    const at = '2026-12-01T06:35:05.192Z';
+    await store.put(
+      runKeys(runId).status,
+      JSON.stringify({
+        runId,
+        state: 'failed',
+        source: { bucket: 'b', key: 'incoming/punct.csv', etag: 'e' },
+        startedAt: at,
+        updatedAt: at,
+        finishedAt: at,
+        steps: [],
+        error: { name: 'TrainingError', message: 'no sweep candidate could be scored', step: 'tune-select' },
+      }),
+    );
+    await store.put(
+      tuneKeys(runId).summary,
+      JSON.stringify({ state: 'running', startedAt: at, pinned: [], notes: [] }),
+    );
+    const { tune } = await readRun(store, runId);
+    expect(tune).toMatchObject({
+      state: 'stopped',
+      startedAt: at,
+      reason: 'the run failed before the sweep finished',
+    });
+    expect(sweepLines(tune)).toEqual([
+      `sweep: stopped (the run failed before the sweep finished; started ${at})`,
+    ]);
   });
 
   it('links a run to its Step Functions execution on AWS, and to nothing elsewhere', () => {

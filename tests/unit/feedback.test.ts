@@ -10,6 +10,7 @@ import {
   readFeedback,
 } from '../../shared/feedback/feedback-store.ts';
 import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
+import { preprocessStep } from '../../shared/pipeline/preprocess-step.ts';
 import { runKeys } from '../../shared/pipeline/run-keys.ts';
 import { readManifest, readShardRows, type ShardRow } from '../../shared/pipeline/shards.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
@@ -130,6 +131,26 @@ describe('ingest with data.include_feedback', () => {
         },
       },
     });
+  });
+
+  it('names the feedback shard as feedback when it is cleaned, not as source lines 0–0', async () => {
+    const f = stepFixture();
+    await f.store.put('incoming/reviews.params.yaml', 'data:\n  include_feedback: true\n');
+    const start = await f.upload(syntheticReviews(30));
+    await putFeedback(f.store, 'sentiment', record('A superb, moving drama.', 'positive'));
+    await putFeedback(f.store, 'sentiment', record('A tedious, clumsy mess.', 'negative'));
+    const out = await ingestStep(f.deps, start);
+    const manifest = await readManifest(f.store, start.runId);
+    const last = manifest.shards.length - 1;
+    await preprocessStep(f.deps, { ...out, shard: 0 });
+    await preprocessStep(f.deps, { ...out, shard: last });
+    const steps = f.store.json<{ steps: { name: string; part?: string; summary?: string }[] }>(
+      runKeys(start.runId).status,
+    )?.steps;
+    const summary = (shard: number) =>
+      steps?.find((s) => s.name === 'preprocess' && s.part === `shard ${shard}`)?.summary;
+    expect(summary(0)).toMatch(/source lines 2–/);
+    expect(summary(last)).toBe('2 texts cleaned (2 train, 0 test; feedback rows, not from the upload)');
   });
 
   it('leaves the training data alone by default', async () => {

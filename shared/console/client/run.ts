@@ -124,7 +124,18 @@ function dataSection(d: RunDetail): HTMLElement | null {
       `…; text column '${r.textColumn}', label column '${r.labelColumn}'${input.overrides ? `; overrides ${input.overrides}` : ''}.`,
     ),
     table(
-      ['rows read', 'kept', 'dropped: empty', 'too short', 'no label', 'duplicate', 'train / test'],
+      // Feedback rows (data.include_feedback) join the training part only and are not among the kept rows: without
+      // this column kept ≠ train + test.
+      [
+        'rows read',
+        'kept',
+        'dropped: empty',
+        'too short',
+        'no label',
+        'duplicate',
+        '+ feedback',
+        'train / test',
+      ],
       [
         [
           r.rowsRead,
@@ -133,6 +144,7 @@ function dataSection(d: RunDetail): HTMLElement | null {
           r.droppedShort,
           r.droppedMissingLabel,
           r.droppedDuplicate,
+          r.feedbackRows ?? 0,
           `${input.split.train} / ${input.split.test}`,
         ],
       ],
@@ -162,7 +174,15 @@ function sweepSection(d: RunDetail): HTMLElement | null {
   if (t.state !== 'done')
     return section(
       'Model selection',
-      h('p', {}, t.state === 'skipped' ? `skipped: ${t.reason}` : 'running…'),
+      h(
+        'p',
+        { id: 'sweep-state' },
+        t.state === 'skipped'
+          ? `skipped: ${t.reason}`
+          : t.state === 'stopped'
+            ? `stopped: ${t.reason}`
+            : 'running…',
+      ),
     );
   return section(
     'Model selection',
@@ -367,6 +387,33 @@ function mistakesSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+function driftSection(d: RunDetail): HTMLElement | null {
+  const r = d.driftReference;
+  if (!r) return null;
+  // The reference's class counts are in the model's label order, which metrics.json's labels are.
+  const labels = d.evaluation?.metrics.labels ?? r.classes.map((_, i) => `class ${i}`);
+  const pctOf = (n: number) => `${((100 * n) / (r.rows || 1)).toFixed(1)} %`;
+  return section(
+    'Drift reference',
+    h(
+      'p',
+      { id: 'drift-reference' },
+      `What the inference server compares live traffic with (model_drift_psi, model_drift_oov_rate): ${r.rows} rows of the ${r.source}; out-of-vocabulary rate ${r.oov ? pctOf(r.oov.rate * r.rows) : 'n/a'}; token-count deciles ${r.length.edges.join(', ')}.`,
+    ),
+    h(
+      'table',
+      { id: 'drift-classes' },
+      h('tr', {}, h('th', {}, 'predicted class'), ...labels.map((l) => h('th', {}, l))),
+      h(
+        'tr',
+        {},
+        h('td', {}, 'rows (share)'),
+        ...r.classes.map((n) => h('td', { 'data-count': String(n) }, `${n} (${pctOf(n)})`)),
+      ),
+    ),
+  );
+}
+
 export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
   const s = d.status;
@@ -411,6 +458,14 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
         : '',
     ),
     cost ? h('p', { id: 'run-cost' }, `Cost: ${cost}`) : null,
+    // The plan-route decision (Lambda or an EKS job, and why), beside the cost it drives.
+    s.route
+      ? h(
+          'p',
+          { id: 'run-route' },
+          `Train ran on ${s.route.train === 'eks' ? `EKS${s.route.job ? ` (job ${s.route.job}-…)` : ''}` : 'Lambda'}: ${s.route.reason}`,
+        )
+      : null,
     links,
     s.error
       ? errorBox(`${s.error.name}${s.error.step ? ` in ${s.error.step}` : ''}: ${s.error.message}`)
@@ -425,6 +480,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     dataSection(d),
     sweepSection(d),
     metricsSection(d),
+    driftSection(d),
     plotsSection(d),
     termsSection(d),
     mistakesSection(d),
