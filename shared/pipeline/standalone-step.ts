@@ -6,6 +6,7 @@ import { readJson } from './run-files.ts';
 import { runKeys } from './run-keys.ts';
 import type { IngestSummary, RunPayload } from './run-payload.ts';
 import { readStatus } from './run-status.ts';
+import { readManifest } from './shards.ts';
 import type { StepDeps } from './step-deps.ts';
 import { trainStep } from './train-step.ts';
 
@@ -15,12 +16,40 @@ import { trainStep } from './train-step.ts';
  * upload event's key and ETag, the Tune stage's steps their Map item (round, batch), register the gate's
  * decision from the payload: they stay Lambda-only.
  */
+type Step = (deps: StepDeps, payload: RunPayload) => Promise<RunPayload>;
+
+/** Each shard in turn, as the state machine's Map would (with concurrency 1): the payload goes on unchanged. */
+async function overShards(
+  deps: StepDeps,
+  payload: RunPayload,
+  step: Step,
+  extra: Partial<RunPayload> = {},
+): Promise<void> {
+  const manifest = await readManifest(deps.store, payload.runId);
+  for (const info of manifest.shards) await step(deps, { ...payload, ...extra, shard: info.shard });
+}
+
+/**
+ * A stage as the state machine runs it: the per-shard Map (every shard, one after the other) and then its
+ * reduce, so one process (an EKS job) can stand in for the Map and its Task.
+ */
 const STEPS = {
-  preprocess: preprocessStep,
-  featurize: featurizeStep,
+  preprocess: async (deps, payload) => {
+    await overShards(deps, payload, preprocessStep);
+    return payload;
+  },
+  featurize: async (deps, payload) => {
+    await overShards(deps, payload, featurizeStep, { phase: 'count' });
+    const out = await featurizeStep(deps, payload);
+    await overShards(deps, out, featurizeStep, { phase: 'transform' });
+    return out;
+  },
   train: trainStep,
-  evaluate: evaluateStep,
-} as const satisfies Record<string, (deps: StepDeps, payload: RunPayload) => Promise<RunPayload>>;
+  evaluate: async (deps, payload) => {
+    await overShards(deps, payload, evaluateStep);
+    return evaluateStep(deps, payload);
+  },
+} as const satisfies Record<string, Step>;
 
 export type StandaloneStep = keyof typeof STEPS;
 export const STANDALONE_STEPS = Object.keys(STEPS) as StandaloneStep[];
@@ -65,7 +94,10 @@ export async function payloadFromStore(deps: StepDeps, bucket: string, runId: st
   return payload;
 }
 
-/** Runs one step of a run against the store, with the same code (and bookkeeping) as its Lambda handler. */
+/**
+ * Runs one stage of a run against the store, with the same code (and bookkeeping) as its Lambda handlers: a
+ * per-shard stage runs every shard, then its reduce.
+ */
 export async function runStandaloneStep(
   deps: StepDeps,
   name: StandaloneStep,

@@ -60,10 +60,13 @@ describe('textops step', () => {
     expect(payload).toMatchObject({ runId, bucket: BUCKET, train: { classifier: 'logistic_regression' } });
     expect(await store.head(runKeys(runId).model)).toBeDefined();
     const status = await readStatus(store, runId);
-    expect(status?.steps.map((s) => [s.name, s.state])).toEqual([
+    // A per-shard stage run on its own runs each shard, then its reduce, as the state machine's Map and Task.
+    expect(status?.steps.map((s) => [s.part ? `${s.name} ${s.part}` : s.name, s.state])).toEqual([
       ['ingest', 'succeeded'],
-      ['preprocess', 'succeeded'],
-      ['featurize', 'succeeded'],
+      ['preprocess shard 0', 'succeeded'],
+      ['featurize count shard 0', 'succeeded'],
+      ['featurize vocabulary', 'succeeded'],
+      ['featurize transform shard 0', 'succeeded'],
       ['train', 'succeeded'],
     ]);
   });
