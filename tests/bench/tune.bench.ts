@@ -7,7 +7,8 @@
  * --seeds 1,2: these data seeds; --no-sklearn: textops only (the grid takes longer than both trains together).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,14 @@ const seedsArg = process.argv.includes('--seeds')
   : undefined;
 const seeds = seedsArg ? seedsArg.split(',').map(Number) : quick ? [1] : [1, 2, 3];
 const withSklearn = !process.argv.includes('--no-sklearn');
+// --sklearn-cache DIR: keep each scikit-learn grid result under the sha256 of its job (the cleaned documents,
+// labels, folds, space and settings), so a later run on the same job reuses it instead of re-running the grid
+// (it takes longer than both textops trains together; its result does not depend on textops' code).
+const sklearnCache = process.argv.includes('--sklearn-cache')
+  ? process.argv[process.argv.indexOf('--sklearn-cache') + 1]
+  : undefined;
+// --sklearn-only: run (and cache) the scikit-learn grids only, no textops train.
+const sklearnOnly = process.argv.includes('--sklearn-only');
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
 const base = loadParams();
 
@@ -91,13 +100,25 @@ async function sklearnGrid(csv: string, seed: number, metricName: string) {
     alpha: params.train.naive_bayes.alpha,
   };
   const path = join(work, `sklearn-${seed}.json`);
-  writeFileSync(path, JSON.stringify(job));
-  const out = spawnSync('/usr/bin/python3', [SKLEARN, path], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (out.status !== 0) throw new Error(out.stderr);
-  const result = JSON.parse(out.stdout) as {
+  const text = JSON.stringify(job);
+  writeFileSync(path, text);
+  const hash = createHash('sha256').update(text).update(readFileSync(SKLEARN)).digest('hex').slice(0, 16);
+  const cached = sklearnCache ? join(sklearnCache, `${hash}.json`) : undefined;
+  let stdout: string;
+  if (cached && existsSync(cached)) stdout = readFileSync(cached, 'utf8');
+  else {
+    const out = spawnSync('/usr/bin/python3', [SKLEARN, path], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (out.status !== 0) throw new Error(out.stderr);
+    stdout = out.stdout;
+    if (cached) {
+      mkdirSync(sklearnCache as string, { recursive: true });
+      writeFileSync(cached, stdout);
+    }
+  }
+  const result = JSON.parse(stdout) as {
     best: Record<string, unknown>;
     seconds: number;
     accuracy: number;
@@ -118,6 +139,13 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
   for (const seed of seeds) {
     const overrides = join(work, `seed-${seed}.params.yaml`);
     writeFileSync(overrides, `data:\n  seed: ${seed}\n`);
+    if (sklearnOnly) {
+      const sk = await sklearnGrid(csv, seed, set.metric);
+      log(
+        `${set.name} seed ${seed}: scikit-learn ${f4(sk.score)} in ${sk.seconds.toFixed(0)} s ${JSON.stringify(sk.best)}`,
+      );
+      continue;
+    }
     const single = train(csv, overrides, join(work, `${set.name}-${seed}-single`), ['--no-tune']);
     const tuned = train(csv, overrides, join(work, `${set.name}-${seed}-tuned`));
     const sk = withSklearn
@@ -136,6 +164,7 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
     );
     log(rows[rows.length - 1]);
   }
+  if (sklearnOnly) continue;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   rows.push(
     `${set.name.padEnd(8)} mean  ${set.metric.padEnd(8)}  tuned ${f4(mean(summary.tuned))} (target ${set.target}: ${mean(summary.tuned) >= set.target ? 'met' : 'MISSED'}), sklearn best ${f4(mean(summary.sk))}, wall ratio ${mean(summary.ratio).toFixed(2)}${set.name === 'IMDB' ? ` (target <= 3: ${mean(summary.ratio) <= 3 ? 'met' : 'MISSED'})` : ''}`,
