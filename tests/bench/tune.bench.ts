@@ -41,6 +41,10 @@ const sklearnCache = process.argv.includes('--sklearn-cache')
 const sklearnOnly = process.argv.includes('--sklearn-only');
 // --sklearn-cached: use a cached grid result, else leave the column empty (the grid is still running elsewhere).
 const sklearnCachedOnly = process.argv.includes('--sklearn-cached');
+// --sk-repeat N: scikit-learn's single-recipe timing is the best of N runs (default 3).
+const skRepeat = process.argv.includes('--sk-repeat')
+  ? Number(process.argv[process.argv.indexOf('--sk-repeat') + 1])
+  : 3;
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
 const base = loadParams();
 
@@ -124,6 +128,7 @@ function sklearnSingle({ job, params }: Awaited<ReturnType<typeof sklearnJob>>) 
       max_iter: lr.max_iter,
       nb_blend: lr.nb_blend,
       alpha: job.alpha,
+      repeat: skRepeat,
     }),
   );
   const out = spawnSync('/usr/bin/python3', [SINGLE, path], { encoding: 'utf8' });
