@@ -34,6 +34,7 @@ const tuneSchema = z
     max_concurrency: z.number().int().positive().max(1000),
     batch_size: z.number().int().positive(),
     workers: z.number().int().min(0).max(64),
+    max_char_batches: z.number().int().min(0).default(1),
     space: z
       .object({
         features: z
@@ -71,6 +72,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   max_concurrency: 8,
   batch_size: 6,
   workers: 0,
+  max_char_batches: 1,
   space: {
     features: [
       { analyzer: 'word', ngram_range: [1, 1] },

@@ -34,6 +34,8 @@ export interface SweepRunOptions {
   startedAtMs?: number;
   /** Called with each round's results as it completes. */
   onRound?: (round: SweepRound, results: CandidateResult[]) => void;
+  /** Called when a worker thread starts or ends a batch (`char`: its feature config has character n-grams). */
+  onBatch?: (event: { kind: 'start' | 'end'; ids: string[]; char: boolean }) => void;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function runSweep(
   const results: CandidateResult[] = [];
   try {
     for (let round = nextRound(plan, results); round; round = nextRound(plan, results)) {
-      const out = await scoreRound(docs, labels, plan, round, deadline, pool);
+      const out = await scoreRound(docs, labels, plan, round, deadline, pool, options.onBatch);
       results.push(...out);
       options.onRound?.(round, out);
     }
@@ -75,44 +77,73 @@ async function scoreRound(
   round: SweepRound,
   deadline: number,
   pool: readonly Worker[],
+  onBatch: SweepRunOptions['onBatch'],
 ): Promise<CandidateResult[]> {
   const options = { round: round.round, rows: round.rows, deadline };
   const batches = batchCandidates(plan, round.ids);
   if (pool.length === 0 || batches.length === 1)
     return scoreCandidates(docs, labels, plan, round.ids, options);
   // Costliest first (the richer feature configs come last in the space), so the slowest batch does not start last.
-  const complexity = (ids: string[]) =>
-    Math.max(...ids.map((id) => plan.candidates.find((c) => c.id === id)!.complexity));
-  const queue = batches.map((ids, id) => ({ id, ids })).sort((a, b) => complexity(b.ids) - complexity(a.ids));
+  const candidate = (id: string) => plan.candidates.find((c) => c.id === id)!;
+  const complexity = (ids: string[]) => Math.max(...ids.map((id) => candidate(id).complexity));
+  const queue = batches
+    .map((ids, id) => ({ id, ids, char: candidate(ids[0]).overrides.features.analyzer !== 'word' }))
+    .sort((a, b) => complexity(b.ids) - complexity(a.ids));
+  // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices (the
+  // IMDB sweep peaked at 1.6 GB so), so at most `max_char_batches` run together while the other threads take word
+  // batches. Which thread scores a batch does not change its numbers.
+  const maxChar = plan.base.tune.max_char_batches || Number.POSITIVE_INFINITY;
   const byId = new Map<string, CandidateResult>();
-  await Promise.all(
-    pool.map(
-      (worker) =>
-        new Promise<void>((resolve, reject) => {
-          const send = () => {
-            const next = queue.shift();
-            if (!next) {
-              worker.off('message', onMessage);
-              worker.off('error', reject);
-              resolve();
-              return;
-            }
-            const message: TuneBatchMessage = { id: next.id, ids: next.ids, ...options };
-            worker.postMessage(message);
-          };
-          const onMessage = (reply: TuneBatchReply) => {
-            if ('error' in reply) {
-              reject(new TrainingError(`sweep worker failed: ${reply.error}`));
-              return;
-            }
-            for (const r of reply.results) byId.set(r.id, r);
-            send();
-          };
-          worker.on('message', onMessage);
-          worker.once('error', reject);
-          send();
-        }),
-    ),
-  );
+  await new Promise<void>((resolve, reject) => {
+    const idle = [...pool];
+    const busy = new Map<Worker, (typeof queue)[number]>();
+    let charRunning = 0;
+    let done = false;
+    const finish = (error?: Error) => {
+      if (done) return;
+      done = true;
+      for (const worker of pool) {
+        worker.off('message', handlers.get(worker)!);
+        worker.off('error', onError);
+      }
+      if (error) reject(error);
+      else resolve();
+    };
+    const dispatch = () => {
+      while (idle.length > 0) {
+        const at = queue.findIndex((b) => !b.char || charRunning < maxChar);
+        if (at < 0) break;
+        const [next] = queue.splice(at, 1);
+        const worker = idle.shift()!;
+        busy.set(worker, next);
+        if (next.char) charRunning++;
+        onBatch?.({ kind: 'start', ids: next.ids, char: next.char });
+        const message: TuneBatchMessage = { id: next.id, ids: next.ids, ...options };
+        worker.postMessage(message);
+      }
+      if (queue.length === 0 && busy.size === 0) finish();
+    };
+    const onError = (error: Error) => finish(error);
+    const handlers = new Map<Worker, (reply: TuneBatchReply) => void>();
+    for (const worker of pool) {
+      const onMessage = (reply: TuneBatchReply) => {
+        if ('error' in reply) {
+          finish(new TrainingError(`sweep worker failed: ${reply.error}`));
+          return;
+        }
+        for (const r of reply.results) byId.set(r.id, r);
+        const ended = busy.get(worker)!;
+        if (ended.char) charRunning--;
+        onBatch?.({ kind: 'end', ids: ended.ids, char: ended.char });
+        busy.delete(worker);
+        idle.push(worker);
+        dispatch();
+      };
+      handlers.set(worker, onMessage);
+      worker.on('message', onMessage);
+      worker.once('error', onError);
+    }
+    dispatch();
+  });
   return round.ids.map((id) => byId.get(id)!);
 }

@@ -7,7 +7,8 @@
  * --seeds 1,2: these data seeds; --no-sklearn: textops only (the grid takes longer than both trains together).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { sharedDataPath } from '../helpers/data.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
 const SKLEARN = fileURLToPath(new URL('./tune_sklearn.py', import.meta.url));
+const SINGLE = fileURLToPath(new URL('./single_sklearn.py', import.meta.url));
 const quick = process.argv.includes('--quick');
 // --only imdb|ag: one set (two runs side by side on a shared machine finish sooner; each ratio is within its run).
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
@@ -29,6 +31,20 @@ const seedsArg = process.argv.includes('--seeds')
   : undefined;
 const seeds = seedsArg ? seedsArg.split(',').map(Number) : quick ? [1] : [1, 2, 3];
 const withSklearn = !process.argv.includes('--no-sklearn');
+// --sklearn-cache DIR: keep each scikit-learn grid result under the sha256 of its job (the cleaned documents,
+// labels, folds, space and settings), so a later run on the same job reuses it instead of re-running the grid
+// (it takes longer than both textops trains together; its result does not depend on textops' code).
+const sklearnCache = process.argv.includes('--sklearn-cache')
+  ? process.argv[process.argv.indexOf('--sklearn-cache') + 1]
+  : undefined;
+// --sklearn-only: run (and cache) the scikit-learn grids only, no textops train.
+const sklearnOnly = process.argv.includes('--sklearn-only');
+// --sklearn-cached: use a cached grid result, else leave the column empty (the grid is still running elsewhere).
+const sklearnCachedOnly = process.argv.includes('--sklearn-cached');
+// --sk-repeat N: scikit-learn's single-recipe timing is the best of N runs (default 3).
+const skRepeat = process.argv.includes('--sk-repeat')
+  ? Number(process.argv[process.argv.indexOf('--sk-repeat') + 1])
+  : 3;
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-tune-'));
 const base = loadParams();
 
@@ -42,6 +58,7 @@ interface CliRun {
   wall: number;
   peakRssMb: number;
   metrics: { accuracy: number; f1_macro: number };
+  stages: { stage: string; ms: number }[];
   tune: TuneReport | null;
 }
 
@@ -69,7 +86,7 @@ function dataFile(set: (typeof sets)[number]): string {
   return path;
 }
 
-async function sklearnGrid(csv: string, seed: number, metricName: string) {
+async function sklearnJob(csv: string, seed: number) {
   const overrides = { data: { seed } };
   const params = applyOverrides(base, overrides);
   const data = readAndSplitCsv(readFileSync(csv), params);
@@ -90,14 +107,57 @@ async function sklearnGrid(csv: string, seed: number, metricName: string) {
     sublinear_tf: params.features.sublinear_tf,
     alpha: params.train.naive_bayes.alpha,
   };
-  const path = join(work, `sklearn-${seed}.json`);
-  writeFileSync(path, JSON.stringify(job));
-  const out = spawnSync('/usr/bin/python3', [SKLEARN, path], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  return { job, params };
+}
+
+/** scikit-learn's featurize and train time for the params' fixed recipe on the same cleaned documents. */
+function sklearnSingle({ job, params }: Awaited<ReturnType<typeof sklearnJob>>) {
+  const lr = params.train.logistic_regression;
+  const path = join(work, 'single.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      train_docs: job.train_docs,
+      train_labels: job.train_labels,
+      ngram_range: params.features.ngram_range,
+      min_df: job.min_df,
+      max_df: job.max_df,
+      sublinear_tf: job.sublinear_tf,
+      C: lr.C,
+      class_weight: lr.class_weight,
+      max_iter: lr.max_iter,
+      nb_blend: lr.nb_blend,
+      alpha: job.alpha,
+      repeat: skRepeat,
+    }),
+  );
+  const out = spawnSync('/usr/bin/python3', [SINGLE, path], { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(out.stderr);
-  const result = JSON.parse(out.stdout) as {
+  return JSON.parse(out.stdout) as { featurize: number; train: number };
+}
+
+function sklearnGrid({ job }: Awaited<ReturnType<typeof sklearnJob>>, seed: number, metricName: string) {
+  const path = join(work, `sklearn-${seed}.json`);
+  const text = JSON.stringify(job);
+  writeFileSync(path, text);
+  const hash = createHash('sha256').update(text).update(readFileSync(SKLEARN)).digest('hex').slice(0, 16);
+  const cached = sklearnCache ? join(sklearnCache, `${hash}.json`) : undefined;
+  let stdout: string;
+  if (cached && existsSync(cached)) stdout = readFileSync(cached, 'utf8');
+  else if (sklearnCachedOnly) return { score: Number.NaN, seconds: Number.NaN, best: { pending: hash } };
+  else {
+    const out = spawnSync('/usr/bin/python3', [SKLEARN, path], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (out.status !== 0) throw new Error(out.stderr);
+    stdout = out.stdout;
+    if (cached) {
+      mkdirSync(sklearnCache as string, { recursive: true });
+      writeFileSync(cached, stdout);
+    }
+  }
+  const result = JSON.parse(stdout) as {
     best: Record<string, unknown>;
     seconds: number;
     accuracy: number;
@@ -108,6 +168,7 @@ async function sklearnGrid(csv: string, seed: number, metricName: string) {
 
 const f4 = (x: number) => (Number.isNaN(x) ? '  —   ' : x.toFixed(4));
 const rows: string[] = [];
+const singles: string[] = [];
 const log = (line: string) => process.stdout.write(`${line}\n`);
 log(
   `bench:tune ${quick ? '--quick (subsample)' : '(whole files)'}, seeds ${seeds.join(', ')}${withSklearn ? '' : ', no scikit-learn'}; work dir ${work}`,
@@ -118,11 +179,22 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
   for (const seed of seeds) {
     const overrides = join(work, `seed-${seed}.params.yaml`);
     writeFileSync(overrides, `data:\n  seed: ${seed}\n`);
+    const job = withSklearn ? await sklearnJob(csv, seed) : undefined;
+    if (sklearnOnly && job) {
+      const sk = sklearnGrid(job, seed, set.metric);
+      log(
+        `${set.name} seed ${seed}: scikit-learn ${f4(sk.score)} in ${sk.seconds.toFixed(0)} s ${JSON.stringify(sk.best)}`,
+      );
+      continue;
+    }
     const single = train(csv, overrides, join(work, `${set.name}-${seed}-single`), ['--no-tune']);
     const tuned = train(csv, overrides, join(work, `${set.name}-${seed}-tuned`));
-    const sk = withSklearn
-      ? await sklearnGrid(csv, seed, set.metric)
-      : { score: Number.NaN, seconds: 0, best: {} };
+    const sk = job ? sklearnGrid(job, seed, set.metric) : { score: Number.NaN, seconds: 0, best: {} };
+    // The single recipe's featurize + train stages against scikit-learn's for the same settings and documents.
+    const stage = (name: string) => (single.stages.find((s) => s.stage === name)?.ms ?? Number.NaN) / 1000;
+    const ours = stage('featurize') + stage('train');
+    const skSingle = job ? sklearnSingle(job) : { featurize: Number.NaN, train: Number.NaN };
+    const theirs = skSingle.featurize + skSingle.train;
     const score = tuned.metrics[set.metric];
     const singleScore = single.metrics[set.metric];
     const ratio = tuned.wall / single.wall;
@@ -131,11 +203,16 @@ for (const set of sets.filter((s) => !only || s.name.toLowerCase().startsWith(on
     summary.ratio.push(ratio);
     const winner = tuned.tune?.winner.label ?? '—';
     const fits = tuned.tune?.results.length ?? 0;
+    singles.push(
+      `${set.name.padEnd(8)} ${String(seed).padStart(4)}  textops featurize ${stage('featurize').toFixed(2)} + train ${stage('train').toFixed(2)} = ${ours.toFixed(2)} s; scikit-learn ${skSingle.featurize.toFixed(2)} + ${skSingle.train.toFixed(2)} = ${theirs.toFixed(2)} s; ratio ${(ours / theirs).toFixed(2)}`,
+    );
+    log(singles[singles.length - 1]);
     rows.push(
       `${set.name.padEnd(8)} ${String(seed).padStart(4)}  ${set.metric.padEnd(8)}  ${f4(singleScore)}  ${f4(score)}  ${f4(sk.score)}  ${(Number.isNaN(sk.score) ? '' : score - sk.score >= -0.003 ? 'ok ' : 'MISS').padEnd(4)}  ${single.wall.toFixed(0).padStart(6)}  ${tuned.wall.toFixed(0).padStart(6)}  ${ratio.toFixed(2).padStart(5)}  ${tuned.peakRssMb.toFixed(0).padStart(7)}  ${String(fits).padStart(4)}  ${sk.seconds.toFixed(0).padStart(6)}  ${winner}  | sklearn: ${JSON.stringify(sk.best)}`,
     );
     log(rows[rows.length - 1]);
   }
+  if (sklearnOnly) continue;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   rows.push(
     `${set.name.padEnd(8)} mean  ${set.metric.padEnd(8)}  tuned ${f4(mean(summary.tuned))} (target ${set.target}: ${mean(summary.tuned) >= set.target ? 'met' : 'MISSED'}), sklearn best ${f4(mean(summary.sk))}, wall ratio ${mean(summary.ratio).toFixed(2)}${set.name === 'IMDB' ? ` (target <= 3: ${mean(summary.ratio) <= 3 ? 'met' : 'MISSED'})` : ''}`,
@@ -147,3 +224,8 @@ log(
   'set      seed  metric    single  tuned   sklearn ±.003  single s  tuned s  ratio  RSS MB  fits  sk s  winner',
 );
 for (const row of rows) log(row);
+log('');
+log(
+  'single recipe (train --no-tune), featurize + train stages, against scikit-learn (best of 3) on the same documents:',
+);
+for (const row of singles) log(row);

@@ -326,6 +326,54 @@ describe('a sweep on a real sample', () => {
   });
 });
 
+describe('sweep threads and memory', () => {
+  it('at most tune.max_char_batches batches with character n-grams run at once; the numbers do not change', async () => {
+    const params = applyOverrides(base, {
+      train: { workers: 1 },
+      tune: {
+        strategy: 'grid',
+        batch_size: 1,
+        space: {
+          features: [
+            { analyzer: 'word', ngram_range: [1, 1] },
+            { analyzer: 'char_wb', char_ngram_range: [2, 3] },
+            { analyzer: 'word+char', ngram_range: [1, 1], char_ngram_range: [2, 3] },
+          ],
+          C: [1, 10],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
+    const sample = await cleanDocuments(
+      data.train.map((e) => e.text),
+      params,
+    );
+    const sampleLabels = data.train.map((e) => e.label);
+    const sweep = async (limit: number) => {
+      const tuned = applyOverrides(params, { tune: { max_char_batches: limit } });
+      let running = 0;
+      let most = 0;
+      const outcome = await runSweep(sample, sampleLabels, planSweep(tuned, new Set(), sampleLabels), {
+        workers: 2,
+        onBatch: (event) => {
+          if (!event.char) return;
+          running += event.kind === 'start' ? 1 : -1;
+          most = Math.max(most, running);
+        },
+      });
+      return { most, scores: outcome.results.map((r) => [r.id, r.score, r.foldScores]) };
+    };
+    const limited = await sweep(1);
+    const free = await sweep(0);
+    expect(limited.most).toBe(1);
+    // Without the limit the two character batches (queued first, costliest) start together.
+    expect(free.most).toBe(2);
+    expect(limited.scores).toEqual(free.scores);
+  });
+});
+
 describe('a candidate that cannot be fitted', () => {
   it('fails alone, with its reason, and the sweep picks among the others', () => {
     // min_df 30 leaves the word config no terms (no word is in 30 of the ~42 fitting rows); characters are.
