@@ -1,6 +1,6 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
-import helmet from 'helmet';
 import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
+import { pageSecurityHeaders } from '../http/page-security.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import { runKeys } from '../pipeline/run-keys.ts';
 import { readRun } from '../pipeline/run-queries.ts';
@@ -81,20 +81,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   const registry = () => new ModelRegistry(options.store, options.modelName);
   app.disable('x-powered-by');
   app.set('etag', 'strong');
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          'script-src': ["'self'"],
-          // uPlot positions its parts with inline styles; no inline script is allowed.
-          'style-src': ["'self'", "'unsafe-inline'"],
-          'img-src': ["'self'", 'data:'],
-          // As the inference page: pages reached over plain HTTP by any host name keep working.
-          'upgrade-insecure-requests': null,
-        },
-      },
-    }),
-  );
+  app.use(pageSecurityHeaders());
   const wrap =
     (fn: (req: Request, res: Response) => Promise<void> | void) =>
     (req: Request, res: Response, next: (error?: unknown) => void) => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import helmet from 'helmet';
 import type { Params } from '../config/params.ts';
+import { pageSecurityHeaders } from '../http/page-security.ts';
 import type { Logger } from '../log.ts';
 import { requireApiKey } from './auth.ts';
 import type { FeedbackService } from './feedback.ts';
@@ -74,23 +74,7 @@ export function createApp(options: AppOptions): Express {
     });
     next();
   });
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          'script-src': ["'self'"],
-          'style-src': ["'self'", "'unsafe-inline'"],
-          'img-src': ["'self'", 'data:'],
-          // helmet's default: it makes the browser fetch /app.js and /predict over https, which a server reached
-          // over plain HTTP by any name but localhost (a container by its address) does not answer: the page
-          // stays dead. Behind TLS the page's own relative URLs are https already.
-          'upgrade-insecure-requests': null,
-        },
-      },
-      // Strict-Transport-Security and Cross-Origin-Opener-Policy stay: browsers ignore both on plain HTTP (RFC
-      // 6797 §8.1; COOP needs a trustworthy origin) without breaking anything, and honour them behind TLS.
-    }),
-  );
+  app.use(pageSecurityHeaders());
   if (options.corsOrigin) {
     const origins = options.corsOrigin.split(',').map((o) => o.trim());
     app.use(
