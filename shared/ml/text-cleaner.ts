@@ -210,9 +210,10 @@ export interface CleanerOptions {
  * Without the POS tagger, wink-nlp reads a text one space-delimited piece at a time ("didn't", "film.", "<3"):
  * what a piece becomes depends on the piece alone, never on its neighbours. Real text repeats its pieces (Zipf),
  * so the cleaned tokens of each are remembered and wink reads only pieces not met before: ~10× less of its work
- * on reviews. Bounded (cleared when full) so a server's memory does not grow with what it has read.
+ * on reviews. Bounded (cleared when full) so a server's memory does not grow with what it has read (two generations of half the size each: a full one becomes the old one, whose pieces move back when met, so
+ * frequent pieces survive; tests/unit/text-cleaner.test.ts bounds the memory).
  */
-export const CHUNK_CACHE_SIZE = 1 << 17;
+export const CHUNK_CACHE_SIZE = 1 << 15;
 
 /** wink's raw-token splitter (see WINK_SPACE): pieces are what lies between runs of these. */
 const WINK_SPACE_RUN = new RegExp(`[${WINK_SPACE}]+`);
@@ -305,7 +306,24 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
   const stripHtml = (text: string) =>
     text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
   const chunkCacheSize = config.lemmatize ? 0 : (options.chunkCacheSize ?? CHUNK_CACHE_SIZE);
-  const chunks = new Map<string, readonly string[]>();
+  const half = Math.max(1, chunkCacheSize >> 1);
+  let chunks = new Map<string, readonly string[]>();
+  let older = new Map<string, readonly string[]>();
+  const remember = (piece: string, tokens: readonly string[]): void => {
+    if (chunks.size >= half) {
+      older = chunks;
+      chunks = new Map();
+    }
+    chunks.set(piece, tokens);
+  };
+  /** A piece's cleaned tokens, moved to the young generation when found in the old one. */
+  const recall = (piece: string): readonly string[] | undefined => {
+    const hit = chunks.get(piece);
+    if (hit !== undefined) return hit;
+    const old = older.get(piece);
+    if (old !== undefined) remember(piece, old);
+    return old;
+  };
   /** Cleans pieces not met before in one wink document (they are joined by single spaces) and remembers them. */
   const learn = (missed: readonly string[]): void => {
     const { nlp, seen } = tokenizerFor(shape, maxDistinctTokens);
@@ -323,22 +341,21 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
     for (let i = 0; i < forms.length; i++) if (i === 0 || spaces[i] > 0) starts++;
     if (starts !== missed.length) {
       if (missed.length > 1) for (const piece of missed) learn([piece]);
-      else chunks.set(detached(missed[0]), run(missed[0]).out);
+      else remember(detached(missed[0]), run(missed[0]).out);
       return;
     }
     for (const form of forms) seen.add(form);
-    if (chunks.size + missed.length > chunkCacheSize) chunks.clear();
     let piece = -1;
     let out: string[] = [];
     for (let i = 0; i < forms.length; i++) {
       if (i === 0 || spaces[i] > 0) {
-        if (piece >= 0) chunks.set(detached(missed[piece]), out);
+        if (piece >= 0) remember(detached(missed[piece]), out);
         piece++;
         out = [];
       }
       cleanToken(types[i], forms[i], stopFlags?.[i] ?? false, out);
     }
-    if (piece >= 0) chunks.set(detached(missed[piece]), out);
+    if (piece >= 0) remember(detached(missed[piece]), out);
   };
   const clean = (input: string): string[] => {
     const text = boundRuns(config.strip_html ? stripHtml(input) : input, maxRunChars);
@@ -346,21 +363,21 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
     const pieces = text.split(WINK_SPACE_RUN);
     let missed: Set<string> | undefined;
     for (const piece of pieces) {
-      if (piece !== '' && !chunks.has(piece)) {
+      if (piece !== '' && recall(piece) === undefined) {
         missed ??= new Set();
         missed.add(piece);
       }
     }
     if (missed) {
       // A cache smaller than one text's pieces: no memory to spare, read it whole.
-      if (missed.size > chunkCacheSize) return run(text).out;
+      if (missed.size > half) return run(text).out;
       learn([...missed]);
     }
     const out: string[] = [];
     for (const piece of pieces) {
       if (piece === '') continue;
-      const tokens = chunks.get(piece);
-      // Cleared by `learn` between the lookups above and here (the cache was full): read it now.
+      const tokens = chunks.get(piece) ?? older.get(piece);
+      // Dropped by `learn` between the lookups above and here (two generations turned over): read it whole.
       if (tokens === undefined) return run(text).out;
       for (let k = 0; k < tokens.length; k++) out.push(tokens[k]);
     }
