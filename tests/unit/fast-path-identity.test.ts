@@ -41,7 +41,7 @@ describe('the cleaner remembering cleaned pieces', () => {
   for (const [name, config] of Object.entries(cleanConfigs)) {
     it(`gives the tokens wink gives reading each text whole (${name}; IMDB, AG News, adversarial)`, () => {
       const plain = createTextCleaner(config, { chunkCacheSize: 0 });
-      const fast = createTextCleaner(config);
+      const fast = createTextCleaner(config, { chunkCacheSize: 1 << 15 });
       // A small cache too: cleared many times per text set, and texts with more new pieces than it holds.
       const small = createTextCleaner(config, { chunkCacheSize: 64 });
       const texts = [...imdb, ...agnews, ...Object.values(adversarialTexts())];
