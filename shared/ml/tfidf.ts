@@ -58,10 +58,17 @@ class IntColumn {
  * typed arrays: millions of n-grams without a string or a boxed number per entry.
  */
 class PairTable {
-  private prefixes = new Int32Array(1 << 20);
-  private lasts = new Int32Array(1 << 20);
-  private ids = new Int32Array(1 << 20).fill(-1);
+  private prefixes: Int32Array;
+  private lasts: Int32Array;
+  private ids: Int32Array;
   private count = 0;
+
+  /** `capacity`: a power of two; the table doubles when half full. */
+  constructor(capacity = 1 << 20) {
+    this.prefixes = new Int32Array(capacity);
+    this.lasts = new Int32Array(capacity);
+    this.ids = new Int32Array(capacity).fill(-1);
+  }
 
   private slot(prefix: number, last: number): number {
     const mask = this.ids.length - 1;
@@ -71,6 +78,11 @@ class PairTable {
     while (this.ids[at] !== -1 && (this.prefixes[at] !== prefix || this.lasts[at] !== last))
       at = (at + 1) & mask;
     return at;
+  }
+
+  /** The id of (prefix, last), or −1 when it was never interned. */
+  find(prefix: number, last: number): number {
+    return this.ids[this.slot(prefix, last)];
   }
 
   /** The id of (prefix, last); when new, it gets `nextId` (the caller sees the same number come back). */
@@ -530,6 +542,55 @@ interface Block {
   readonly offset: number;
   readonly size: number;
   readonly index: Map<string, number>;
+  /** Word blocks: the vocabulary's n-grams as a trie over token ids (see `WordTrie`). */
+  readonly trie?: WordTrie;
+}
+
+/**
+ * A word block's n-grams as a trie: each token of the vocabulary's n-grams gets an id once (a string lookup per
+ * document token), and an n-gram is then found from its (n−1)-prefix's node and its last token's id in an integer
+ * hash table, instead of building and hashing an "a b" string per n-gram. A node is every prefix of a term, with
+ * the term's column or −1 (a prefix that is no term of its own: a bigram-only range still walks through unigrams).
+ */
+class WordTrie {
+  /** Token → its depth-1 node. */
+  readonly tokens = new Map<string, number>();
+  readonly pairs: PairTable;
+  /** Column of each node, −1 for a prefix that is no term. */
+  column: Int32Array;
+  private nodes = 0;
+
+  constructor(vocabulary: readonly string[], offset: number, size: number) {
+    let capacity = 1 << 10;
+    while (capacity < 2 * size) capacity *= 2;
+    this.pairs = new PairTable(capacity);
+    const columns = new IntColumn();
+    const newNode = (): number => {
+      columns.ensure(this.nodes + 1);
+      columns.data[this.nodes] = -1;
+      return this.nodes++;
+    };
+    for (let j = offset; j < offset + size; j++) {
+      const parts = vocabulary[j].split(' ');
+      let node = this.tokens.get(parts[0]);
+      if (node === undefined) {
+        node = newNode();
+        this.tokens.set(parts[0], node);
+      }
+      for (let k = 1; k < parts.length; k++) {
+        let token = this.tokens.get(parts[k]);
+        if (token === undefined) {
+          token = newNode();
+          this.tokens.set(parts[k], token);
+        }
+        let next = this.pairs.find(node, token);
+        if (next === -1) next = this.pairs.intern(node, token, newNode());
+        node = next;
+      }
+      columns.data[node] = j;
+    }
+    this.column = columns.data.subarray(0, this.nodes);
+  }
 }
 
 function blocksOf(state: TfidfState): Block[] {
@@ -538,7 +599,8 @@ function blocksOf(state: TfidfState): Block[] {
   const block = (kind: Block['analyzer'], range: readonly [number, number], offset: number, size: number) => {
     const index = new Map<string, number>();
     for (let j = offset; j < offset + size; j++) index.set(state.vocabulary[j], j);
-    return { analyzer: kind, range, offset, size, index };
+    const trie = kind === 'word' ? new WordTrie(state.vocabulary, offset, size) : undefined;
+    return { analyzer: kind, range, offset, size, index, trie };
   };
   if (analyzer === 'word') return [block('word', state.ngramRange, 0, n)];
   const charRange = state.charNgramRange;
@@ -624,6 +686,8 @@ export class TfidfVectorizer {
   private weigher: RowWeigher | undefined;
   // Token → its character n-gram columns (one character block per vectorizer at most).
   private readonly charCache = new Map<string, Int32Array>();
+  // A document's token ids in the word trie (reused).
+  private tokenIds = new Int32Array(1024);
 
   constructor(readonly state: TfidfState) {
     this.blocks = blocksOf(state);
@@ -718,8 +782,56 @@ export class TfidfVectorizer {
     });
   }
 
-  /** Columns and counts of one document's known word n-grams. */
+  /** Columns and counts of one document's known word n-grams, found through the block's trie. */
   private countWords(block: Block, tokens: readonly string[], counts: Float64Array, cols: number[]): void {
+    const trie = block.trie;
+    if (!trie) {
+      this.countWordsByName(block, tokens, counts, cols);
+      return;
+    }
+    const [lo, hi] = block.range;
+    const length = tokens.length;
+    if (this.tokenIds.length < length)
+      this.tokenIds = new Int32Array(Math.max(length, 2 * this.tokenIds.length));
+    const ids = this.tokenIds;
+    for (let i = 0; i < length; i++) {
+      const id = trie.tokens.get(tokens[i]);
+      if (id === undefined) {
+        // A token holding a space could spell a multi-word term on its own ("a b" as one token): only the
+        // string path sees that. The cleaner never makes one.
+        if (tokens[i].includes(' ')) {
+          this.countWordsByName(block, tokens, counts, cols);
+          return;
+        }
+        ids[i] = -1;
+      } else ids[i] = id;
+    }
+    const { pairs, column } = trie;
+    for (let i = 0; i < length; i++) {
+      let node = ids[i];
+      for (let n = 1; n <= hi && i + n <= length && node !== -1; n++) {
+        if (n > 1) {
+          const last = ids[i + n - 1];
+          if (last === -1) break;
+          node = pairs.find(node, last);
+          if (node === -1) break;
+        }
+        if (n < lo) continue;
+        const j = column[node];
+        if (j < 0) continue;
+        if (counts[j] === 0) cols.push(j);
+        counts[j]++;
+      }
+    }
+  }
+
+  /** The same by n-gram names: an "a b" string built and looked up per n-gram (the reference path). */
+  private countWordsByName(
+    block: Block,
+    tokens: readonly string[],
+    counts: Float64Array,
+    cols: number[],
+  ): void {
     const [lo, hi] = block.range;
     for (let i = 0; i < tokens.length; i++) {
       let gram = '';
