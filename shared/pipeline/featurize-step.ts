@@ -1,13 +1,8 @@
 import { encodeCsr } from '../ml/sparse.ts';
-import {
-  countDocumentFrequencies,
-  DfAccumulator,
-  type DfCounts,
-  type TfidfJson,
-  TfidfVectorizer,
-} from '../ml/tfidf.ts';
+import { countDocumentFrequencies, DfAccumulator, type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
 import { encodeLabels, splitTokens } from '../ml/training.ts';
-import { readJson, readJsonGz, readJsonLinesGz, writeJson, writeJsonGz } from './run-files.ts';
+import { decodeDfCounts, encodeDfCounts } from './df-codec.ts';
+import { readJson, readJsonLinesGz, readRequired, writeJson } from './run-files.ts';
 import { runKeys, shardKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';
 import { type RunPayload, requireField } from './run-payload.ts';
@@ -48,7 +43,7 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           rows.map((r) => r[1]),
           params.features,
         );
-        await writeJsonGz(deps.store, keys.df, counts);
+        await deps.store.put(keys.df, encodeDfCounts(counts), { contentType: 'application/octet-stream' });
         const terms = counts.blocks.reduce((n, b) => n + b.terms.length, 0);
         return { payload, summary: `${terms} distinct terms in ${counts.nDocs} training documents` };
       }
@@ -83,8 +78,10 @@ function vocabularyStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload
       const params = await runParams(deps.store, payload.runId);
       const manifest = await readManifest(deps.store, payload.runId);
       const sums = new DfAccumulator();
-      for (const info of manifest.shards)
-        sums.add(await readJsonGz<DfCounts>(deps.store, shardKeys(payload.runId, info.shard).df));
+      for (const info of manifest.shards) {
+        const key = shardKeys(payload.runId, info.shard).df;
+        sums.add(decodeDfCounts(await readRequired(deps.store, key), key));
+      }
       const { vectorizer, nonZeros } = sums.vectorizer(params.features);
       // float64: Train must see exactly the idf fitted here (the artifact rounds it to float32 once).
       await deps.store.put(keys.vectorizer, JSON.stringify(vectorizer.toJSON('float64')), {

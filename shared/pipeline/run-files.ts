@@ -55,13 +55,3 @@ export async function readJsonLinesGz<T>(store: ObjectStore, key: string): Promi
   const text = gunzipSync(await readRequired(store, key)).toString('utf8');
   return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
 }
-
-export async function writeJsonGz(store: ObjectStore, key: string, value: unknown): Promise<void> {
-  await store.put(key, gzipSync(Buffer.from(JSON.stringify(value), 'utf8'), { level: 1 }), {
-    contentType: 'application/json',
-  });
-}
-
-export async function readJsonGz<T>(store: ObjectStore, key: string): Promise<T> {
-  return JSON.parse(gunzipSync(await readRequired(store, key)).toString('utf8')) as T;
-}

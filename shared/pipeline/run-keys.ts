@@ -113,7 +113,7 @@ export function shardKeys(runId: string, shard: number) {
   return {
     rows: `${root}/data/shards/${n}.jsonl.gz`,
     clean: `${root}/data/clean/${n}.jsonl.gz`,
-    df: `${root}/features/df/${n}.json.gz`,
+    df: `${root}/features/df/${n}.bin`,
     features: `${root}/features/shards/${n}.csr`,
     labels: `${root}/features/shards/${n}.labels.json`,
     scores: `${root}/eval/shards/${n}.json`,

@@ -1,5 +1,6 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
+ *   [--route-above-rows N]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
@@ -8,21 +9,29 @@
  * a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost.
  *
  * The Tune stage is disabled (`tune.enabled: false`): the sweep's own cost is bench:tune's, and at these sizes it
- * would dominate. Cost: not measured here (placeholder column). Route: every step runs as a Lambda here.
+ * would dominate. Route: PlanRoute decides as deployed (params eks:, `--route-above-rows` overrides the rows
+ * threshold); the bench configures the local cluster, so above the threshold Train runs as the EKS job, a child
+ * process of the CLI bundle (local/local-eks-job.ts, through tests/bench/job-rss.mjs for its peak RSS). Cost: the
+ * run's estimate as `textops runs` shows it (readRun: Lambda GB-s at each function's configured memory, pod-seconds,
+ * transitions, S3 requests), and per state the same estimate over that state's step records.
  * `--quick`: 20,000 and 60,000 rows with 10,000-row shards. Figures are reported, not asserted.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { PIPELINE_FUNCTIONS } from '../../local/lambda-functions.ts';
-import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
+import { localJobRunner } from '../../local/local-eks-job.ts';
+import { type JsonValue, type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { runCost } from '../../shared/pipeline/run-cost.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import { readRun } from '../../shared/pipeline/run-queries.ts';
+import type { RunStatus, StepRecord } from '../../shared/pipeline/run-status.ts';
 import { writeSyntheticReviews } from './synthetic-reviews.ts';
 
 const args = process.argv.slice(2);
@@ -34,6 +43,7 @@ const quick = args.includes('--quick');
 const sizes = (flag('--sizes') ?? (quick ? '20000,60000' : '100000,300000,1000000')).split(',').map(Number);
 const shardRows = Number(flag('--shard-rows') ?? (quick ? 10000 : 20000));
 const concurrency = Number(flag('--concurrency') ?? 2);
+const routeAboveRows = flag('--route-above-rows');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 const cache = join(tmpdir(), 'textops-bench-scale');
@@ -48,6 +58,7 @@ base.tune = { ...base.tune, enabled: false };
 base.data = { ...base.data, shard_rows: shardRows, shard_concurrency: concurrency };
 // One cleaning thread per step process: the Map runs `concurrency` of them side by side on the machine's cores.
 base.train = { ...base.train, workers: 1 };
+if (routeAboveRows) base.eks = { ...base.eks, route_above_rows: Number(routeAboveRows) };
 const paramsFile = join(work, 'params.yaml');
 writeFileSync(paramsFile, toYaml(base));
 
@@ -57,6 +68,49 @@ interface Invocation {
   rssMb: number;
 }
 const invocations: Invocation[] = [];
+
+// The local cluster, as `textops start` configures it: plan-route sees one, and the engine runs eks:runJob.sync
+// Tasks as child processes of the CLI bundle (npm run build first).
+Object.assign(process.env, {
+  TEXTOPS_EKS_CLUSTER_NAME: 'textops-local',
+  TEXTOPS_EKS_ENDPOINT: 'local://child-process',
+  TEXTOPS_EKS_CERTIFICATE_AUTHORITY: 'none',
+  TEXTOPS_JOB_IMAGE: 'textops:local',
+});
+const jobRss = join(work, 'job-rss');
+mkdirSync(jobRss);
+const runJobInChild = localJobRunner({
+  cli: fileURLToPath(new URL('./job-rss.mjs', import.meta.url)),
+  env: { TEXTOPS_LOG: 'silent', TEXTOPS_PARAMS_FILE: paramsFile, BENCH_JOB_RSS_DIR: jobRss },
+});
+/** The EKS job route's runJob, recording the job's time and its pods' largest peak RSS. */
+async function runJob(request: JsonValue): Promise<JsonValue> {
+  const t0 = performance.now();
+  try {
+    return await runJobInChild(request);
+  } finally {
+    const pods = readdirSync(jobRss);
+    const rssKb = Math.max(0, ...pods.map((pid) => Number(readFileSync(join(jobRss, pid), 'utf8'))));
+    for (const pid of pods) rmSync(join(jobRss, pid));
+    invocations.push({ state: 'TrainOnEks', ms: performance.now() - t0, rssMb: rssKb / 1024 });
+  }
+}
+
+/** The state a step record belongs to (its name and part), for the per-state cost. */
+function stateOfStep(step: StepRecord, status: RunStatus): string {
+  const part = step.part ?? '';
+  if (step.name === 'featurize')
+    return part === 'vocabulary'
+      ? 'FeaturizeVocabulary'
+      : part.startsWith('count')
+        ? 'FeaturizeCount'
+        : 'Featurize';
+  if (step.name === 'evaluate') return part.startsWith('shard') ? 'Evaluate' : 'EvaluateMerge';
+  if (step.name === 'train') return step.usage?.runtime === 'eks' ? 'TrainOnEks' : 'Train';
+  if (step.name === 'register')
+    return status.state === 'succeeded' ? 'RegisterAndPromote' : 'RegisterRejected';
+  return step.name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}
 
 /** The state a pipeline function's invocation belongs to, from its payload (which Map item or Task). */
 function stateOf(fn: string, e: RunPayload): string {
@@ -118,7 +172,9 @@ const ORDER = [
   'FeaturizeCount',
   'FeaturizeVocabulary',
   'Featurize',
+  'PlanRoute',
   'Train',
+  'TrainOnEks',
   'Evaluate',
   'EvaluateMerge',
   'RegisterAndPromote',
@@ -146,6 +202,7 @@ async function runSize(rows: number) {
       substitutions: Object.fromEntries(PIPELINE_FUNCTIONS.map((f) => [f.placeholder, f.name])),
       functions: Object.fromEntries(PIPELINE_FUNCTIONS.map((f) => [f.name, childHandler(f.name)])),
       stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench-scale',
+      runJob,
     });
     invocations.length = 0;
     const runId = `scale-${rows}`;
@@ -157,7 +214,8 @@ async function runSize(rows: number) {
     const metrics = JSON.parse(
       (await store.get(`runs/${runId}/eval/metrics.json`))?.body.toString('utf8') ?? '{}',
     ) as { metrics?: { accuracy?: number } };
-    return { rows, file, genMs, history, wallMs, summary, metrics, calls: [...invocations] };
+    const run = await readRun(store, runId);
+    return { rows, file, genMs, history, wallMs, summary, metrics, run, calls: [...invocations] };
   } finally {
     await s3.close();
   }
@@ -187,12 +245,22 @@ for (const rows of sizes) {
   console.log(
     `file ${(statSync(r.file).size / 1e6).toFixed(0)} MB gzip (generated in ${sec(r.genMs)} s); kept ${r.summary.ingest?.rows ?? '?'} rows in ${shards} shards of ${shardRows}; Map concurrency ${concurrency}; end to end ${sec(r.wallMs)} s; accuracy ${r.metrics.metrics?.accuracy?.toFixed(4) ?? '—'}`,
   );
+  const status = r.run.status;
+  const route = status?.route;
+  console.log(
+    `route: Train on ${route?.train ?? '?'} (${route?.reason ?? 'no route recorded'}); est. cost of the run $${r.run.cost?.usd.toFixed(4) ?? '—'} (${r.run.cost ? `${r.run.cost.lambdaGbSeconds.toFixed(0)} Lambda GB-s, ${r.run.cost.podSeconds.toFixed(0)} pod-s, ${r.run.cost.transitions} transitions, ${r.run.cost.s3Requests} S3 requests, prices of ${r.run.cost.pricesDate}` : 'no usage recorded'})`,
+  );
   console.log('| state | wall s | invocations | peak RSS of one invocation (MB) | route | est. cost |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const state of ORDER) {
     const e = byState.get(state);
     if (!e) continue;
-    console.log(`| ${state} | ${sec(e.ms)} | ${e.calls} | ${mb(e.rss)} | Lambda | — |`);
+    const steps = status?.steps.filter((step) => stateOfStep(step, status) === state) ?? [];
+    const cost = status && runCost({ state: 'running', steps, prices: status.prices });
+    const where = state === 'TrainOnEks' ? 'EKS job' : 'Lambda';
+    console.log(
+      `| ${state} | ${sec(e.ms)} | ${e.calls} | ${mb(e.rss)} | ${where} | ${cost ? `$${cost.usd.toFixed(4)}` : '—'} |`,
+    );
   }
   const peak = Math.max(...r.calls.map((c) => c.rssMb));
   console.log(`peak RSS of any step process: ${mb(peak)} MB (target ≤ 1,536 MB)`);
