@@ -536,11 +536,12 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
       if (!configs.has(key)) top.add(r.id);
       configs.add(key);
     }
+    const ids = ranked.filter((r) => top.has(r.id)).map((r) => r.id);
     return {
       round: last + 1,
       stage: 1,
       rows: plan.rungs[last + 1],
-      ids: ranked.filter((r) => top.has(r.id)).map((r) => r.id),
+      ids: last + 1 === plan.rungs.length - 1 ? withLargerCs(plan, ids) : ids,
     };
   }
   if (last > plan.rungs.length - 1) return null;
@@ -559,6 +560,32 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
     .map((c) => c.id);
   if (variants.length === 0) return null;
   return { round: last + 1, stage: 2, rows: plan.rows, ids: variants };
+}
+
+/**
+ * The last halving round (every row) re-chooses C for each feature config that reaches it: the survivors, then
+ * every stage-1 candidate of the same config with a C at least the smallest surviving one (and any nb_blend).
+ * Why: L2's best C grows with the rows (less data needs more regularisation), so the C a config won with on a
+ * subset is a lower bound on all rows (IMDB seed 2: word 1-3 won with C 3 on 6,641 rows, C 30 is best on all).
+ * The extra candidates share the config's vectorized folds (one batch), so each costs only a fit.
+ */
+function withLargerCs(plan: SweepPlan, survivors: readonly string[]): string[] {
+  if (plan.rungs.length < 2) return [...survivors];
+  const stage1 = new Set(plan.stage1);
+  const lowest = new Map<string, number>();
+  for (const id of survivors) {
+    const c = candidateOf(plan, id);
+    lowest.set(c.featureKey, Math.min(lowest.get(c.featureKey) ?? Number.POSITIVE_INFINITY, c.overrides.C));
+  }
+  const ids = [...survivors];
+  const have = new Set(survivors);
+  for (const c of plan.candidates) {
+    const from = lowest.get(c.featureKey);
+    if (!stage1.has(c.id) || have.has(c.id) || from === undefined || c.overrides.C < from) continue;
+    ids.push(c.id);
+    have.add(c.id);
+  }
+  return ids;
 }
 
 /** Epoch ms after which no new candidate starts, for a sweep started at `startedAtMs`. */
