@@ -15,6 +15,7 @@ import {
   resolvePrimaryMetric,
   scoreCandidates,
   selectWinner,
+  subsetFeatures,
   subsetRows,
 } from '../../shared/ml/tune.ts';
 import { runSweep } from '../../shared/ml/tune-pool.ts';
@@ -356,6 +357,27 @@ describe('a sweep on a real sample', () => {
     );
     const key = (r: CandidateResult) => [r.id, r.score, r.foldScores, r.features];
     expect(alone.map(key).sort()).toEqual(all.map(key).sort());
+  });
+
+  it("a halving subset keeps min_df at the full rows' document count, so it never has more features than all rows", () => {
+    const strict = applyOverrides(params, { features: { min_df: 0.01 } });
+    const plan = planSweep(strict, new Set(), labels);
+    const word12 = plan.stage1.filter((id) =>
+      /^word 1-2 C=10/.test(plan.candidates.find((c) => c.id === id)!.label),
+    );
+    const [subset] = scoreCandidates(docs, labels, plan, word12, { rows: Math.round(labels.length / 3) });
+    const [full] = scoreCandidates(docs, labels, plan, word12);
+    expect(subset.status).toBe('scored');
+    expect(subset.rows).toBeLessThan(full.rows);
+    // A share of the subset's rows (0.01 x ~89 fitting rows) is under one document: every term would be kept.
+    expect(subset.features).toBeLessThan(full.features);
+  });
+
+  it("the subset min_df rule: the full rows' absolute count when it is at least one document", () => {
+    const f = base.features;
+    expect(subsetFeatures({ ...f, min_df: 0.00015 }, 16_000).min_df).toBeCloseTo(2.4);
+    expect(subsetFeatures({ ...f, min_df: 0.00015 }, 5_000).min_df).toBe(0.00015); // < 1 document: as it was
+    expect(subsetFeatures({ ...f, min_df: 3 }, 16_000).min_df).toBe(3); // already a count
   });
 });
 
