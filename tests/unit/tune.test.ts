@@ -15,6 +15,7 @@ import {
   resolvePrimaryMetric,
   scoreCandidates,
   selectWinner,
+  subsetFeatures,
   subsetRows,
 } from '../../shared/ml/tune.ts';
 import { runSweep } from '../../shared/ml/tune-pool.ts';
@@ -197,6 +198,39 @@ describe('the plan', () => {
     expect(new Set(last.map((r) => featureKey(r.id))).size).toBe(5);
     expect(featureKey(selectWinner(plan, results).winner.id)).toBe(word13);
   });
+
+  it('the last halving round re-chooses C on every row: each config scores every C from its subset best up', () => {
+    const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
+    const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
+    const of = (id: string) => plan.candidates.find((c) => c.id === id)!;
+    // IMDB seed 2's shape: on subsets the smallest C wins in every config (fewer rows want more regularisation);
+    // on all rows C 30 is best.
+    const score = (id: string, rows: number) => {
+      const { C, nb_blend } = of(id).overrides;
+      const byC = rows === 2000 ? C / 100 : (100 - C) / 100;
+      return 0.5 + byC / 10 + nb_blend / 100 + Number(id.slice(1)) / 1e5;
+    };
+    const results: CandidateResult[] = [];
+    for (let round = nextRound(plan, results); round?.stage === 1; round = nextRound(plan, results)) {
+      results.push(
+        ...round.ids.map((id) => ({
+          ...result(id, score(id, round!.rows), round!.round),
+          rows: round!.rows,
+        })),
+      );
+    }
+    const middle = results.filter((r) => r.rows === 666);
+    const last = results.filter((r) => r.rows === 2000);
+    for (const key of new Set(last.map((r) => of(r.id).featureKey))) {
+      const lowest = Math.min(
+        ...middle.filter((r) => of(r.id).featureKey === key).map((r) => of(r.id).overrides.C),
+      );
+      const Cs = new Set(last.filter((r) => of(r.id).featureKey === key).map((r) => of(r.id).overrides.C));
+      expect(Cs.size).toBeGreaterThan(1);
+      expect([...Cs].sort((a, b) => a - b)).toEqual([3, 10, 30].filter((C) => C >= lowest));
+    }
+    expect(selectWinner(plan, results).winner.overrides.C).toBe(30);
+  });
 });
 
 function result(id: string, score: number, round = 0): CandidateResult {
@@ -323,6 +357,27 @@ describe('a sweep on a real sample', () => {
     );
     const key = (r: CandidateResult) => [r.id, r.score, r.foldScores, r.features];
     expect(alone.map(key).sort()).toEqual(all.map(key).sort());
+  });
+
+  it("a halving subset keeps min_df at the full rows' document count, so it never has more features than all rows", () => {
+    const strict = applyOverrides(params, { features: { min_df: 0.01 } });
+    const plan = planSweep(strict, new Set(), labels);
+    const word12 = plan.stage1.filter((id) =>
+      /^word 1-2 C=10/.test(plan.candidates.find((c) => c.id === id)!.label),
+    );
+    const [subset] = scoreCandidates(docs, labels, plan, word12, { rows: Math.round(labels.length / 3) });
+    const [full] = scoreCandidates(docs, labels, plan, word12);
+    expect(subset.status).toBe('scored');
+    expect(subset.rows).toBeLessThan(full.rows);
+    // A share of the subset's rows (0.01 x ~89 fitting rows) is under one document: every term would be kept.
+    expect(subset.features).toBeLessThan(full.features);
+  });
+
+  it("the subset min_df rule: the full rows' absolute count when it is at least one document", () => {
+    const f = base.features;
+    expect(subsetFeatures({ ...f, min_df: 0.00015 }, 16_000).min_df).toBeCloseTo(2.4);
+    expect(subsetFeatures({ ...f, min_df: 0.00015 }, 5_000).min_df).toBe(0.00015); // < 1 document: as it was
+    expect(subsetFeatures({ ...f, min_df: 3 }, 16_000).min_df).toBe(3); // already a count
   });
 });
 
