@@ -129,21 +129,15 @@ export class TextModel {
 
   /** The same model with evaluation metrics attached. */
   withMetrics(metrics: Metrics): TextModel {
-    return new TextModel(
-      this.labels,
-      this.cleanConfig,
-      this.vectorizer,
-      this.classifier,
-      this.params,
-      this.lineage,
-      metrics,
-      this.createdAt,
-      this.driftReference,
-    );
+    return this.copy({ metrics });
   }
 
   /** The same model with its drift reference attached. */
   withDriftReference(reference: DriftReference): TextModel {
+    return this.copy({ driftReference: reference });
+  }
+
+  private copy(changes: { metrics?: Metrics; driftReference?: DriftReference }): TextModel {
     return new TextModel(
       this.labels,
       this.cleanConfig,
@@ -151,9 +145,9 @@ export class TextModel {
       this.classifier,
       this.params,
       this.lineage,
-      this.metrics,
+      changes.metrics ?? this.metrics,
       this.createdAt,
-      reference,
+      changes.driftReference ?? this.driftReference,
     );
   }
 

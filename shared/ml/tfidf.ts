@@ -547,6 +547,27 @@ interface Block {
 }
 
 /**
+ * Every known word n-gram of a document by name (an "a b" string built and looked up per n-gram): its column,
+ * first token and length. The reference path, and the one explanations walk.
+ */
+function forEachKnownWordGram(
+  block: Block,
+  tokens: readonly string[],
+  visit: (column: number, first: number, length: number) => void,
+): void {
+  const [lo, hi] = block.range;
+  for (let i = 0; i < tokens.length; i++) {
+    let gram = '';
+    for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
+      gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
+      if (n < lo) continue;
+      const j = block.index.get(gram);
+      if (j !== undefined) visit(j, i, n);
+    }
+  }
+}
+
+/**
  * A word block's n-grams as a trie: each token of the vocabulary's n-grams gets an id once (a string lookup per
  * document token), and an n-gram is then found from its (n−1)-prefix's node and its last token's id in an integer
  * hash table, instead of building and hashing an "a b" string per n-gram. A node is every prefix of a term, with
@@ -832,18 +853,10 @@ export class TfidfVectorizer {
     counts: Float64Array,
     cols: number[],
   ): void {
-    const [lo, hi] = block.range;
-    for (let i = 0; i < tokens.length; i++) {
-      let gram = '';
-      for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
-        gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
-        if (n < lo) continue;
-        const j = block.index.get(gram);
-        if (j === undefined) continue;
-        if (counts[j] === 0) cols.push(j);
-        counts[j]++;
-      }
-    }
+    forEachKnownWordGram(block, tokens, (j) => {
+      if (counts[j] === 0) cols.push(j);
+      counts[j]++;
+    });
   }
 
   /** Columns and counts of one document's known character n-grams. */
@@ -916,19 +929,11 @@ export class TfidfVectorizer {
     const length: number[] = [];
     for (const block of this.blocks) {
       if (block.analyzer === 'word') {
-        const [lo, hi] = block.range;
-        for (let i = 0; i < tokens.length; i++) {
-          let gram = '';
-          for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
-            gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
-            if (n < lo) continue;
-            const j = block.index.get(gram);
-            if (j === undefined) continue;
-            columns.push(j);
-            first.push(i);
-            length.push(n);
-          }
-        }
+        forEachKnownWordGram(block, tokens, (j, i, n) => {
+          columns.push(j);
+          first.push(i);
+          length.push(n);
+        });
       } else {
         for (let i = 0; i < tokens.length; i++) {
           const known = this.charColumns(block, tokens[i]);
