@@ -103,3 +103,23 @@ export async function runStages(
   if (last === 'evaluate') return p;
   return registerStep(deps, p);
 }
+
+/** A run's steps as `name part` labels (`preprocess shard 0`), in the order status.json records them. */
+export function stepLabels(steps: readonly { name: string; part?: string }[] | undefined): string[] {
+  return (steps ?? []).map((s) => (s.part ? `${s.name} ${s.part}` : s.name));
+}
+
+/** The steps of a one-shard run without a sweep, Train on its Lambda or the EKS job. */
+export const ONE_SHARD_STEPS = [
+  'ingest',
+  'preprocess shard 0',
+  'tune-plan',
+  'featurize count shard 0',
+  'featurize vocabulary',
+  'featurize transform shard 0',
+  'plan-route',
+  'train',
+  'evaluate shard 0',
+  'evaluate',
+  'register',
+] as const;
