@@ -35,6 +35,7 @@ const tuneSchema = z
     batch_size: z.number().int().positive(),
     workers: z.number().int().min(0).max(64),
     max_char_batches: z.number().int().min(0).default(1),
+    final_configs: z.number().int().min(0).default(2),
     space: z
       .object({
         features: z
@@ -73,6 +74,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   batch_size: 6,
   workers: 0,
   max_char_batches: 1,
+  final_configs: 2,
   space: {
     features: [
       { analyzer: 'word', ngram_range: [1, 1] },

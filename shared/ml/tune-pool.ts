@@ -92,7 +92,10 @@ async function scoreRound(
   // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices (the
   // IMDB sweep peaked at 1.6 GB so), so at most `max_char_batches` run together while the other threads take word
   // batches. Which thread scores a batch does not change its numbers.
+  // A subset round's fold matrices are smaller in proportion to its rows: the limit counts a batch as its share
+  // of every row (halving's middle round, a third of the rows, runs up to three character batches at once).
   const maxChar = plan.base.tune.max_char_batches || Number.POSITIVE_INFINITY;
+  const charWeight = round.rows / plan.rows;
   const byId = new Map<string, CandidateResult>();
   await new Promise<void>((resolve, reject) => {
     const idle = [...pool];
@@ -111,7 +114,9 @@ async function scoreRound(
     };
     const dispatch = () => {
       while (idle.length > 0) {
-        const at = queue.findIndex((b) => !b.char || charRunning < maxChar);
+        const at = queue.findIndex(
+          (b) => !b.char || charRunning === 0 || (charRunning + 1) * charWeight <= maxChar + 1e-9,
+        );
         if (at < 0) break;
         const [next] = queue.splice(at, 1);
         const worker = idle.shift()!;

@@ -80,7 +80,7 @@ describe('folds', () => {
   it('a large training part uses one validation split, and says why', () => {
     const plan = planSweep(base, new Set(), labelsOf({ a: 6000, b: 6000 }));
     expect(plan.evaluation.kind).toBe('holdout');
-    expect(plan.notes[0]).toMatch(/12000 training rows \(more than 10000\): one stratified validation split/);
+    expect(plan.notes.join('\n')).toMatch(/12000 training rows \(more than 10000\): one stratified validation split/);
   });
 });
 
@@ -102,7 +102,8 @@ describe('the metric rule', () => {
 });
 
 describe('the plan', () => {
-  const labels = labelsOf({ a: 50, b: 50 });
+  // Balanced by the metric rule (60 / 50 >= 0.8), yet balanced class weights differ from 1 (0.92 and 1.1).
+  const labels = labelsOf({ a: 60, b: 50 });
 
   it('the shipped space: 30 first-stage candidates (features x C x nb_blend), the other class weight of the best', () => {
     const plan = planSweep(base, new Set(), labels);
@@ -119,6 +120,16 @@ describe('the plan', () => {
       expect(c.overrides.nb_blend).toBe(best.overrides.nb_blend);
       expect(c.overrides.class_weight).toBe('balanced');
     }
+  });
+
+  it('classes of equal size: class_weight balanced is the same fit as none, so it is not searched, and said', () => {
+    const plan = planSweep(base, new Set(), labelsOf({ a: 50, b: 51 }));
+    expect(plan.candidates.every((c) => c.overrides.class_weight === null)).toBe(true);
+    expect(plan.notes.join('\n')).toMatch(
+      /class_weight balanced is not searched: on these training labels it weighs every class within 5% of 1 \(0\.990–1\.010\)/,
+    );
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    expect(nextRound(plan, results)).toBeNull();
   });
 
   it('pinned keys are not searched: every candidate keeps the pinned value, duplicates collapse', () => {
@@ -162,41 +173,68 @@ describe('the plan', () => {
     }
   });
 
-  it('halving keeps the best ceil(n / eta) of each round, and the best of each feature config, on growing rows', () => {
-    const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
+  it('halving: a middle round takes the best of each feature config; the last round the best ceil(n / eta) too', () => {
+    const params = applyOverrides(base, {
+      tune: { strategy: 'halving', halving_min_rows: 100, final_configs: 0 },
+    });
     const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
     expect(plan.rungs).toEqual([222, 666, 2000]);
     const round0 = plan.stage1.map((id, i) => ({ ...result(id, i / 100), rows: 222 }));
     const r1 = nextRound(plan, round0)!;
     expect(r1).toMatchObject({ round: 1, rows: 666 });
-    // 6 candidates per feature config (3 C x 2 nb_blend), scores rising with the index: the top 10 (c29..c20,
-    // the last two configs), then the best of each of the other three (c17, c11, c05), best first.
-    const [c05, c11, c17] = [5, 11, 17].map((i) => plan.stage1[i]);
-    expect(r1.ids).toEqual([...[...plan.stage1].reverse().slice(0, 10), c17, c11, c05]);
+    // 6 candidates per feature config (3 C x 2 nb_blend), scores rising with the index: each config's best.
+    const [c05, c11, c17, c23, c29] = [5, 11, 17, 23, 29].map((i) => plan.stage1[i]);
+    expect(r1.ids).toEqual([c29, c23, c17, c11, c05]);
+    // Into the last round: the best ceil(5 / 3) = 2 and each config's best (all five here, final_configs 0),
+    // then every larger C of each config (their survivors had the largest, C 30).
+    const round1 = r1.ids.map((id, i) => ({ ...result(id, 0.9 - i / 100, 1), rows: 666 }));
+    const r2 = nextRound(plan, [...round0, ...round1])!;
+    expect(r2).toMatchObject({ round: 2, rows: 2000 });
+    expect(r2.ids.slice(0, 5)).toEqual([c29, c23, c17, c11, c05]);
   });
 
-  it('halving never drops a feature config on a subset: the one worst on few rows can still win on all', () => {
+  it('the last round takes the feature configs whose learning curves forecast the best, even when behind on subsets', () => {
     const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
     const plan = planSweep(params, new Set(), labelsOf({ a: 1000, b: 1000 }));
     const featureKey = (id: string) => plan.candidates.find((c) => c.id === id)!.featureKey;
     const word13 = featureKey(
       plan.stage1.find((id) => /^word 1-3 /.test(plan.candidates.find((c) => c.id === id)!.label))!,
     );
-    // IMDB's shape: word 1-3 ranks last on the small rounds and first on every row.
+    // IMDB's shape: word 1-3 ranks last on the small rounds but learns fastest, and is first on every row.
     const score = (id: string, rows: number) =>
-      featureKey(id) === word13 ? (rows === 2000 ? 0.95 : 0.5) : 0.6 + Number(id.slice(1)) / 1000;
-    const results: CandidateResult[] = [];
-    for (let round = nextRound(plan, results); round?.stage === 1; round = nextRound(plan, results)) {
-      results.push(
-        ...round.ids.map((id) => ({
-          ...result(id, score(id, round!.rows), round!.round),
-          rows: round!.rows,
-        })),
-      );
-    }
+      featureKey(id) === word13
+        ? { 222: 0.5, 666: 0.62, 2000: 0.95 }[rows]!
+        : 0.6 + Number(id.slice(1)) / 1000 + (rows === 2000 ? 0.02 : 0);
+    const sweep = (p: typeof plan) => {
+      const results: CandidateResult[] = [];
+      for (let round = nextRound(p, results); round?.stage === 1; round = nextRound(p, results)) {
+        results.push(
+          ...round.ids.map((id) => ({
+            ...result(id, score(id, round!.rows), round!.round),
+            rows: round!.rows,
+          })),
+        );
+      }
+      return results;
+    };
+    const results = sweep(plan);
     const last = results.filter((r) => r.rows === 2000);
-    expect(new Set(last.map((r) => featureKey(r.id))).size).toBe(5);
-    expect(featureKey(selectWinner(plan, results).winner.id)).toBe(word13);
+    // Two configs (tune.final_configs 2): word 1-3 (forecast 0.62 + 0.12 = 0.74), then of the flat ones the
+    // simplest within one standard error (0.0187) of the best, word+char's 0.629: word 1-2 (0.611), not char_wb.
+    expect(new Set(last.map((r) => featureKey(r.id))).size).toBe(2);
+    const outcome = selectWinner(plan, results);
+    expect(featureKey(outcome.winner.id)).toBe(word13);
+    expect(outcome.notes.join('\n')).toMatch(
+      /the last round \(2000 rows\) took the 2 feature configs whose learning curves forecast the best scores there \(tune.final_configs 2; of forecasts within one standard error, 0\.0187, the simpler config\): word 1-3 \(0\.5000 → 0\.6200 on 222 → 666 rows, forecast 0\.740\d\), word 1-2 .*; left out: word 1-2\+char_wb 2-5 /,
+    );
+    // final_configs 0: every config reaches every row.
+    const all = planSweep(
+      applyOverrides(params, { tune: { final_configs: 0 } }),
+      new Set(),
+      labelsOf({ a: 1000, b: 1000 }),
+    );
+    const lastAll = sweep(all).filter((r) => r.rows === 2000);
+    expect(new Set(lastAll.map((r) => featureKey(r.id))).size).toBe(5);
   });
 
   it('the last halving round re-chooses C on every row: each config scores every C from its subset best up', () => {
