@@ -80,7 +80,9 @@ describe('folds', () => {
   it('a large training part uses one validation split, and says why', () => {
     const plan = planSweep(base, new Set(), labelsOf({ a: 6000, b: 6000 }));
     expect(plan.evaluation.kind).toBe('holdout');
-    expect(plan.notes.join('\n')).toMatch(/12000 training rows \(more than 10000\): one stratified validation split/);
+    expect(plan.notes.join('\n')).toMatch(
+      /12000 training rows \(more than 10000\): one stratified validation split/,
+    );
   });
 });
 
