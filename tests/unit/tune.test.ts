@@ -469,6 +469,53 @@ describe('sweep threads and memory', () => {
   });
 });
 
+describe('sweep threads on a halving subset', () => {
+  it('the character batch limit counts a subset round as its share of the rows', async () => {
+    const params = applyOverrides(base, {
+      train: { workers: 1 },
+      tune: {
+        strategy: 'halving',
+        halving_min_rows: 40,
+        halving_eta: 3,
+        max_char_batches: 1,
+        batch_size: 1,
+        space: {
+          features: [
+            { analyzer: 'char_wb', char_ngram_range: [2, 3] },
+            { analyzer: 'word+char', ngram_range: [1, 1], char_ngram_range: [2, 3] },
+          ],
+          C: [1, 10],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
+    const docs = await cleanDocuments(
+      data.train.map((e) => e.text),
+      params,
+    );
+    const labels = data.train.map((e) => e.label);
+    const plan = planSweep(params, new Set(), labels);
+    expect(plan.rungs.length).toBe(2);
+    let round = 0;
+    let running = 0;
+    const most = [0, 0];
+    await runSweep(docs, labels, plan, {
+      workers: 2,
+      onRound: () => {
+        round++;
+      },
+      onBatch: (event) => {
+        running += event.kind === 'start' ? 1 : -1;
+        most[Math.min(round, 1)] = Math.max(most[Math.min(round, 1)], running);
+      },
+    });
+    // A third of the rows: two character batches at once fit the limit of one full-rows batch; every row: one.
+    expect(most).toEqual([2, 1]);
+  });
+});
+
 describe('a candidate that cannot be fitted', () => {
   it('fails alone, with its reason, and the sweep picks among the others', () => {
     // min_df 30 leaves the word config no terms (no word is in 30 of the ~42 fitting rows); characters are.
