@@ -188,3 +188,31 @@ export class CsrStacker {
     };
   }
 }
+
+/**
+ * The columns [from, to) of a matrix as a matrix of their own (column j becomes j − from): one block of a
+ * FeatureUnion (`word+char`), which is normalised on its own and so is exactly that analyzer's matrix.
+ */
+export function sliceColumns(m: CsrMatrix, from: number, to: number): CsrMatrix {
+  const indptr = new Int32Array(m.nRows + 1);
+  let nnz = 0;
+  for (let i = 0; i < m.nRows; i++) {
+    for (let p = m.indptr[i]; p < m.indptr[i + 1]; p++) {
+      const j = m.indices[p];
+      if (j >= from && j < to) nnz++;
+    }
+    indptr[i + 1] = nnz;
+  }
+  const indices = new Int32Array(nnz);
+  const values = new Float64Array(nnz);
+  let at = 0;
+  for (let i = 0; i < m.nRows; i++) {
+    for (let p = m.indptr[i]; p < m.indptr[i + 1]; p++) {
+      const j = m.indices[p];
+      if (j < from || j >= to) continue;
+      indices[at] = j - from;
+      values[at++] = m.values[p];
+    }
+  }
+  return { nRows: m.nRows, nCols: to - from, indptr, indices, values };
+}

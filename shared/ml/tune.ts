@@ -8,7 +8,7 @@ import {
 import { TrainingError } from '../errors.ts';
 import { blendNaiveBayes, fitNaiveBayes, type LinearClassifierState, predictProba } from './classifiers.ts';
 import { computeMetrics } from './metrics.ts';
-import type { CsrMatrix } from './sparse.ts';
+import { type CsrMatrix, sliceColumns } from './sparse.ts';
 import { seededRandom } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './training.ts';
@@ -495,11 +495,26 @@ function candidateOf(plan: SweepPlan, id: string): TuneCandidate {
   return candidate;
 }
 
-/** Splits candidate ids into Map batches of at most `plan.batchSize`, one feature config per batch. */
+/**
+ * Candidates that can share fold matrices: one feature config's, and a `char_wb` config's with the `word+char`
+ * config of the same character n-grams (the union's character block, normalised on its own, is exactly the
+ * `char_wb` matrix, so one vectorizing serves both).
+ */
+function familyOf(candidate: TuneCandidate): string {
+  const f = candidate.overrides.features;
+  return f.analyzer === 'word'
+    ? candidate.featureKey
+    : `char:${f.char_ngram_range[0]}-${f.char_ngram_range[1]}`;
+}
+
+/**
+ * Splits candidate ids into Map batches of at most `plan.batchSize`, one family per batch (one feature config, or
+ * a `char_wb` config with the `word+char` config of the same character n-grams: see `familyOf`).
+ */
 export function batchCandidates(plan: SweepPlan, ids: readonly string[]): string[][] {
   const groups = new Map<string, string[]>();
   for (const id of ids) {
-    const key = candidateOf(plan, id).featureKey;
+    const key = familyOf(candidateOf(plan, id));
     const list = groups.get(key);
     if (list) list.push(id);
     else groups.set(key, [id]);
@@ -718,6 +733,14 @@ interface FitCache {
   nb?: LinearClassifierState;
 }
 
+/** One feature config's matrices on one fold, and the fits its candidates share. */
+interface FoldView {
+  vocabulary: readonly string[];
+  matrix: CsrMatrix;
+  valMatrix: CsrMatrix;
+  cache: FitCache;
+}
+
 /** `fitClassifier`, reusing the fold's logistic fit across nb_blend values (the same numbers, fewer fits). */
 function fitShared(
   cache: FitCache,
@@ -819,7 +842,6 @@ export function scoreCandidates(
         results.set(c.id, blank(c.id, 'skipped', 'tune.max_seconds reached before it started'));
       continue;
     }
-    const features = applyCandidate(plan.base, group[0]).features;
     const subsetOnly = subset.length < labels.length;
     const state = group.map(() => ({
       folds: [] as number[],
@@ -829,36 +851,54 @@ export function scoreCandidates(
       over: false,
       error: undefined as string | undefined,
     }));
-    // A candidate that cannot be fitted on these rows (a class missing from a small fold's fitting rows under
-    // balanced weights, no term left after min_df) fails alone, with its reason; the sweep goes on.
-    const failAll = (error: unknown) => {
-      for (const s of state) s.error ??= (error as Error).message;
-    };
+    // Feature configs of the batch, word+char first: a char_wb config beside it takes the union's char block.
+    const configs = [
+      ...new Map(group.map((c) => [c.featureKey, applyCandidate(plan.base, c).features])).entries(),
+    ].sort((a, b) => Number(b[1].analyzer === 'word+char') - Number(a[1].analyzer === 'word+char'));
     for (const f of foldIds) {
       if (state.every((s) => s.over || s.error)) break;
       const fit: number[] = [];
       const val: number[] = [];
       for (const i of subset) (folds[i] === f ? val : fit).push(i);
+      const views = new Map<string, FoldView>();
       const t0 = performance.now();
-      let fitted: ReturnType<typeof TfidfVectorizer.fitTransform>;
-      try {
-        fitted = TfidfVectorizer.fitTransform(
-          fit.map((i) => docs[i]),
-          subsetOnly ? subsetFeatures(features, fullFitRows(folds, f)) : features,
-        );
-      } catch (error) {
-        failAll(error);
-        break;
+      for (const [key, features] of configs) {
+        const live = group.some((c, k) => c.featureKey === key && !state[k].error && !state[k].over);
+        if (views.has(key) || !live) continue;
+        // A config that cannot be vectorized on these rows (no term left after min_df) fails alone, with its
+        // reason; the sweep goes on.
+        try {
+          const { vectorizer, matrix } = TfidfVectorizer.fitTransform(
+            fit.map((i) => docs[i]),
+            subsetOnly ? subsetFeatures(features, fullFitRows(folds, f)) : features,
+          );
+          const valMatrix = vectorizer.transform(val.map((i) => splitTokens(docs[i])));
+          const vocabulary = vectorizer.state.vocabulary;
+          views.set(key, { vocabulary, matrix, valMatrix, cache: { logistic: new Map() } });
+          const words = vectorizer.state.wordFeatures;
+          const charKey = configs.find(([, c]) => c.analyzer === 'char_wb')?.[0];
+          if (features.analyzer === 'word+char' && words !== undefined && charKey !== undefined) {
+            const size = vocabulary.length;
+            views.set(charKey, {
+              vocabulary: vocabulary.slice(words),
+              matrix: sliceColumns(matrix, words, size),
+              valMatrix: sliceColumns(valMatrix, words, size),
+              cache: { logistic: new Map() },
+            });
+          }
+        } catch (error) {
+          group.forEach((c, k) => {
+            if (c.featureKey === key) state[k].error ??= (error as Error).message;
+          });
+        }
       }
-      const { vectorizer, matrix } = fitted;
-      const valMatrix = vectorizer.transform(val.map((i) => splitTokens(docs[i])));
       const share = (performance.now() - t0) / 1000 / group.length;
       const yFit = Int32Array.from(fit, (i) => y[i]);
-      const shared: FitCache = { logistic: new Map() };
       const yVal = Int32Array.from(val, (i) => y[i]);
       group.forEach((candidate, c) => {
         const s = state[c];
-        if (s.over || s.error) return;
+        const view = views.get(candidate.featureKey);
+        if (s.over || s.error || !view) return;
         if (now() >= deadline) {
           s.over = true;
           return;
@@ -866,17 +906,23 @@ export function scoreCandidates(
         const t1 = performance.now();
         let classifier: LinearClassifierState;
         try {
-          classifier = fitShared(shared, matrix, yFit, classes.length, applyCandidate(plan.base, candidate));
+          classifier = fitShared(
+            view.cache,
+            view.matrix,
+            yFit,
+            classes.length,
+            applyCandidate(plan.base, candidate),
+          );
         } catch (error) {
           s.error = (error as Error).message;
           return;
         }
-        const metrics = computeMetrics(classes, yVal, predictProba(classifier, valMatrix));
+        const metrics = computeMetrics(classes, yVal, predictProba(classifier, view.valMatrix));
         const value = metrics[plan.metric];
         s.folds.push(typeof value === 'number' ? value : Number.NaN);
         s.seconds += share + (performance.now() - t1) / 1000;
-        s.features += vectorizer.size / foldIds.length;
-        s.bytes = Math.max(s.bytes, artifactEstimate(vectorizer.state.vocabulary, outputs));
+        s.features += view.vocabulary.length / foldIds.length;
+        s.bytes = Math.max(s.bytes, artifactEstimate(view.vocabulary, outputs));
       });
     }
     group.forEach((candidate, c) => {

@@ -164,15 +164,18 @@ describe('the plan', () => {
     expect(plan.candidates.every((c) => c.stage === 1)).toBe(true);
   });
 
-  it('batches hold one feature config each, at most batch_size candidates', () => {
-    const plan = planSweep(applyOverrides(base, { tune: { batch_size: 2 } }), new Set(), labels);
+  it('batches hold one feature family each, at most batch_size candidates', () => {
+    const plan = planSweep(applyOverrides(base, { tune: { batch_size: 4 } }), new Set(), labels);
     const batches = batchCandidates(plan, plan.stage1);
     expect(batches.flat().sort()).toEqual([...plan.stage1].sort());
+    const mixed: string[][] = [];
     for (const batch of batches) {
-      expect(batch.length).toBeLessThanOrEqual(2);
-      const keys = new Set(batch.map((id) => plan.candidates.find((c) => c.id === id)!.featureKey));
-      expect(keys.size).toBe(1);
+      expect(batch.length).toBeLessThanOrEqual(4);
+      const keys = [...new Set(batch.map((id) => plan.candidates.find((c) => c.id === id)!.featureKey))];
+      if (keys.length > 1) mixed.push(keys);
     }
+    // One family holds two configs: char_wb 2-5 and word 1-2 + char_wb 2-5 (its 12 candidates, 4 a batch).
+    expect(mixed).toEqual([['char_wb:c2-5', 'word+char:w1-2c2-5']]);
   });
 
   it('halving: a middle round takes the best of each feature config; the last round the best ceil(n / eta) too', () => {
@@ -387,6 +390,45 @@ describe('a sweep on a real sample', () => {
     expect(outcome.winner.overrides.C).toBe(10);
     expect(outcome.winnerResult.score).toBeGreaterThan(0.7);
     expect(outcome.params.train.logistic_regression.C).toBe(10);
+  });
+
+  it("a char_wb config shares the word+char config's batch and its character block, scoring as it does alone", () => {
+    const family = applyOverrides(params, {
+      tune: {
+        space: {
+          features: [
+            { analyzer: 'char_wb', char_ngram_range: [2, 4] },
+            { analyzer: 'word+char', ngram_range: [1, 1], char_ngram_range: [2, 4] },
+            { analyzer: 'word', ngram_range: [1, 1] },
+          ],
+          C: [1, 10],
+        },
+      },
+    });
+    const plan = planSweep(family, new Set(), labels);
+    const label = (id: string) => plan.candidates.find((c) => c.id === id)!.label;
+    const batches = batchCandidates(plan, plan.stage1).map((b) => b.map(label));
+    expect(batches).toEqual([
+      [
+        'char_wb 2-4 C=1 nb=0 cw=none',
+        'char_wb 2-4 C=10 nb=0 cw=none',
+        'word 1-1+char_wb 2-4 C=1 nb=0 cw=none',
+        'word 1-1+char_wb 2-4 C=10 nb=0 cw=none',
+      ],
+      ['word 1-1 C=1 nb=0 cw=none', 'word 1-1 C=10 nb=0 cw=none'],
+    ]);
+    const shown = (r: CandidateResult) => [
+      r.id,
+      r.status,
+      r.score,
+      r.foldScores,
+      r.features,
+      r.artifactBytes,
+    ];
+    const together = scoreCandidates(docs, labels, plan, plan.stage1).map(shown);
+    const alone = plan.stage1.map((id) => shown(scoreCandidates(docs, labels, plan, [id])[0]));
+    expect(together).toEqual(alone);
+    expect(together.every((r) => r[1] === 'scored')).toBe(true);
   });
 
   it('a batch scores the same alone (another process, a Map iteration) as within the whole sweep', () => {
