@@ -208,7 +208,9 @@ describe('observability against a real Prometheus', () => {
         `job_endpoint_status:app_request_count:rate5m{job="${SERVE_JOB}", endpoint="/predict", status="400"} > 0`,
       );
       const version = await prometheus.query('model_info{version="2"} == 1');
-      return recorded.length === 1 && version.length === 1;
+      // Feedback on v2 arrives with the last round; its rule lags a scrape behind on a loaded machine.
+      const live = await prometheus.query('job_version:model_live_accuracy:avg{version="2"}');
+      return recorded.length === 1 && version.length === 1 && live.length === 1;
     });
     await new Promise((r) => setTimeout(r, 1500));
   });
