@@ -13,6 +13,7 @@ import {
   planFolds,
   planSweep,
   resolvePrimaryMetric,
+  type SweepPlan,
   scoreCandidates,
   selectWinner,
   subsetFeatures,
@@ -210,18 +211,7 @@ describe('the plan', () => {
       featureKey(id) === word13
         ? { 222: 0.5, 666: 0.62, 2000: 0.95 }[rows]!
         : 0.6 + Number(id.slice(1)) / 1000 + (rows === 2000 ? 0.02 : 0);
-    const sweep = (p: typeof plan) => {
-      const results: CandidateResult[] = [];
-      for (let round = nextRound(p, results); round?.stage === 1; round = nextRound(p, results)) {
-        results.push(
-          ...round.ids.map((id) => ({
-            ...result(id, score(id, round!.rows), round!.round),
-            rows: round!.rows,
-          })),
-        );
-      }
-      return results;
-    };
+    const sweep = (p: typeof plan) => stage1Sweep(p, score);
     const results = sweep(plan);
     const last = results.filter((r) => r.rows === 2000);
     // Two configs (tune.final_configs 2): word 1-3 (forecast 0.62 + 0.12 = 0.74), then of the flat ones the
@@ -253,15 +243,7 @@ describe('the plan', () => {
       const byC = rows === 2000 ? C / 100 : (100 - C) / 100;
       return 0.5 + byC / 10 + nb_blend / 100 + Number(id.slice(1)) / 1e5;
     };
-    const results: CandidateResult[] = [];
-    for (let round = nextRound(plan, results); round?.stage === 1; round = nextRound(plan, results)) {
-      results.push(
-        ...round.ids.map((id) => ({
-          ...result(id, score(id, round!.rows), round!.round),
-          rows: round!.rows,
-        })),
-      );
-    }
+    const results = stage1Sweep(plan, score);
     const middle = results.filter((r) => r.rows === 666);
     const last = results.filter((r) => r.rows === 2000);
     for (const key of new Set(last.map((r) => of(r.id).featureKey))) {
@@ -275,6 +257,26 @@ describe('the plan', () => {
     expect(selectWinner(plan, results).winner.overrides.C).toBe(30);
   });
 });
+
+/** 200 AG News rows, split and cleaned: a training part small enough for a whole sweep on threads. */
+async function agSample(params: Params): Promise<{ docs: string[]; labels: string[] }> {
+  const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
+  const docs = await cleanDocuments(
+    data.train.map((e) => e.text),
+    params,
+  );
+  return { docs, labels: data.train.map((e) => e.label) };
+}
+
+/** Every stage-1 round of a plan, each candidate scored by `score(id, rows)`. */
+function stage1Sweep(plan: SweepPlan, score: (id: string, rows: number) => number): CandidateResult[] {
+  const results: CandidateResult[] = [];
+  for (let round = nextRound(plan, results); round?.stage === 1; round = nextRound(plan, results)) {
+    const { rows, round: index } = round;
+    results.push(...round.ids.map((id) => ({ ...result(id, score(id, rows), index), rows })));
+  }
+  return results;
+}
 
 function result(id: string, score: number, round = 0): CandidateResult {
   return {
@@ -482,12 +484,7 @@ describe('sweep threads and memory', () => {
         },
       },
     });
-    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
-    const sample = await cleanDocuments(
-      data.train.map((e) => e.text),
-      params,
-    );
-    const sampleLabels = data.train.map((e) => e.label);
+    const { docs: sample, labels: sampleLabels } = await agSample(params);
     const sweep = async (limit: number) => {
       const tuned = applyOverrides(params, { tune: { max_char_batches: limit } });
       let running = 0;
@@ -509,9 +506,7 @@ describe('sweep threads and memory', () => {
     expect(free.most).toBe(2);
     expect(limited.scores).toEqual(free.scores);
   });
-});
 
-describe('sweep threads on a halving subset', () => {
   it('the character batch limit counts a subset round as its share of the rows', async () => {
     const params = applyOverrides(base, {
       train: { workers: 1 },
@@ -532,12 +527,7 @@ describe('sweep threads on a halving subset', () => {
         },
       },
     });
-    const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
-    const docs = await cleanDocuments(
-      data.train.map((e) => e.text),
-      params,
-    );
-    const labels = data.train.map((e) => e.label);
+    const { docs, labels } = await agSample(params);
     const plan = planSweep(params, new Set(), labels);
     expect(plan.rungs.length).toBe(2);
     let round = 0;
