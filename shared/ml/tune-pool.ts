@@ -114,9 +114,7 @@ async function scoreRound(
     };
     const dispatch = () => {
       while (idle.length > 0) {
-        const at = queue.findIndex(
-          (b) => !b.char || charRunning === 0 || (charRunning + 1) * charWeight <= maxChar + 1e-9,
-        );
+        const at = queue.findIndex((b) => !b.char || (charRunning + 1) * charWeight <= maxChar + 1e-9);
         if (at < 0) break;
         const [next] = queue.splice(at, 1);
         const worker = idle.shift()!;

@@ -611,9 +611,9 @@ export type ConfigForecasts = ConfigForecast[] & { se: number };
 /**
  * Which feature configs go to the last halving round (every row): `tune.final_configs` of them, picked slot by
  * slot as the best remaining forecast or, of forecasts within one standard error of it (the middle round's best
- * score, binomial, on its validation rows), the simplest config. Each forecast is being the line through the config's best scores on the two rounds before, in log
- * rows. Why a forecast and not the scores: few rows favour configs that learn fast (character n-grams lead on
- * IMDB's 2,213 and 6,641 rows, word 1-3 wins on all 19,924; its curve is the steepest), while the last round
+ * score, binomial, on its validation rows), the simplest config. Each forecast is the line through the config's
+ * best scores on the two rounds before, in log rows. Why a forecast and not the scores: few rows favour configs
+ * that learn fast (character n-grams lead on IMDB's 2,213 and 6,641 rows, word 1-3 wins on all 19,924; its curve is the steepest), while the last round
  * costs the most (every row, each config's fold matrices; `word+char` alone costs more than a single train),
  * so it takes only the configs the curves say can win. Null when there is no cut: fewer than two rounds before
  * the last (no curve), `final_configs` 0, or no more configs than that.
@@ -855,6 +855,7 @@ export function scoreCandidates(
     const configs = [
       ...new Map(group.map((c) => [c.featureKey, applyCandidate(plan.base, c).features])).entries(),
     ].sort((a, b) => Number(b[1].analyzer === 'word+char') - Number(a[1].analyzer === 'word+char'));
+    const charKey = configs.find(([, c]) => c.analyzer === 'char_wb')?.[0];
     for (const f of foldIds) {
       if (state.every((s) => s.over || s.error)) break;
       const fit: number[] = [];
@@ -876,7 +877,6 @@ export function scoreCandidates(
           const vocabulary = vectorizer.state.vocabulary;
           views.set(key, { vocabulary, matrix, valMatrix, cache: { logistic: new Map() } });
           const words = vectorizer.state.wordFeatures;
-          const charKey = configs.find(([, c]) => c.analyzer === 'char_wb')?.[0];
           if (features.analyzer === 'word+char' && words !== undefined && charKey !== undefined) {
             const size = vocabulary.length;
             views.set(charKey, {
