@@ -613,9 +613,9 @@ export type ConfigForecasts = ConfigForecast[] & { se: number };
  * slot as the best remaining forecast or, of forecasts within one standard error of it (the middle round's best
  * score, binomial, on its validation rows), the simplest config. Each forecast is the line through the config's
  * best scores on the two rounds before, in log rows. Why a forecast and not the scores: few rows favour configs
- * that learn fast (character n-grams lead on IMDB's 2,213 and 6,641 rows, word 1-3 wins on all 19,924; its curve is the steepest), while the last round
- * costs the most (every row, each config's fold matrices; `word+char` alone costs more than a single train),
- * so it takes only the configs the curves say can win. Null when there is no cut: fewer than two rounds before
+ * that learn fast (character n-grams lead on IMDB's 2,213 and 6,641 rows, word 1-3 wins on all 19,924; its
+ * curve is the steepest), while the last round costs the most (every row, each config's fold matrices;
+ * `word+char` alone costs more than a single train), so it takes only the configs the curves say can win. Null when there is no cut: fewer than two rounds before
  * the last (no curve), `final_configs` 0, or no more configs than that.
  */
 export function forecastConfigs(
