@@ -156,7 +156,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
   app.get(
-    // `/runs/<id>/report`: where the console before this one served it.
+    // `/runs/<id>/report` too: links to that older path keep working.
     ['/run/:id/report', '/runs/:id/report'],
     wrap(async (req, res) => {
       const report = await options.store.get(runKeys(runIdParam(req)).report);

@@ -7,7 +7,7 @@ import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
 const CHUNK = 500;
 
 /**
- * Cleans many texts, in parallel worker threads when it pays (wink-nlp costs ~0.5 ms per review on one core),
+ * Cleans many texts, in parallel worker threads when it pays (wink-nlp's cost per review: docs/benchmarks.md),
  * and returns each document as its tokens joined by single spaces, in input order.
  */
 export async function cleanTexts(

@@ -234,7 +234,7 @@ export class RowChecker {
     return { row: rowNumber, text, label };
   }
 
-  /** The bytes the duplicate filter holds (README: the memory bound of streaming ingest). */
+  /** The bytes the duplicate filter holds (docs/guides/pipeline.md: the memory bound of streaming ingest). */
   get dedupeBytes(): number {
     return this.seen.bytes;
   }

@@ -60,7 +60,7 @@ export function accumulateLogistic(
  * The softmax part of `accumulateLogistic`, per row: the K logits, then the K residuals scattered back over the
  * row's features. Classes are taken four at a time in local variables (then one at a time for the rest), so
  * the inner loop over a row's non-zeros does four independent multiply-adds from registers instead of
- * reading and writing a scratch array per class; on AG News (4 classes) this pass is ~3× faster. Every logit
+ * reading and writing a scratch array per class: a much faster pass (docs/benchmarks.md). Every logit
  * and every gradient element receives the same terms in the same order as a class-by-class loop, so the
  * result is bit-identical to it.
  */

@@ -50,10 +50,10 @@ const SPACE_TYPES = new Set(['tabCRLF', 'space']);
 
 /**
  * wink-nlp adds every token it has not met before to its lexicon, for the life of the nlp object: a server fed
- * made-up words grew ~27 MB per 2 MB request and its workers died out of memory after a handful (the cluster then
- * gave up). So an nlp object is replaced once its cleaners have seen this many distinct tokens (the known words
- * of the model's own lexicon counted too): wink's memory stays bounded, at the price of a rebuild (~150 ms) per
- * that many new tokens. Real text saturates: IMDB's 25k reviews hold ~99k distinct forms, AG News adds ~9k.
+ * made-up words would grow with every request until its workers run out of memory. So an nlp object is replaced
+ * once its cleaners have seen this many distinct tokens (the known words of the model's own lexicon counted too):
+ * wink's memory stays bounded, at the price of a rebuild (the language model loaded again) per that many new
+ * tokens. Real text saturates: IMDB's 25k reviews hold ~99k distinct forms, AG News adds ~9k.
  */
 export const MAX_DISTINCT_TOKENS = 100_000;
 
@@ -70,7 +70,7 @@ const winkModel = model as typeof model & { metaCER: () => unknown };
 let metaCER: unknown;
 const stableModel = { ...winkModel, metaCER: () => (metaCER ??= winkModel.metaCER()) } as typeof model;
 
-// Building an nlp object loads the language model (~100 ms): one per pipeline shape per process, built on
+// Building an nlp object loads the language model: one per pipeline shape per process, built on
 // first use so a server that never lemmatizes does not pay for the POS tagger at cold start.
 const tokenizers = new Map<'tokenize' | 'pos', Tokenizer>();
 function tokenizerFor(shape: 'tokenize' | 'pos', maxDistinctTokens: number): Tokenizer {
@@ -155,10 +155,11 @@ function replaceTracked(
 /**
  * The longest run of non-space characters handed to wink-nlp in one piece. wink's tokenizer peels a run one
  * affix at a time, matching a regex over the rest of the run at each step, so its cost grows with the square of
- * the run's length: 20,000 "!" took ~1 s, one request of five of them ~5 s of a serving worker's only thread.
- * Cutting longer runs into pieces of this size bounds the cost per character. 256 is above every run in the
- * training corpora (after markup is stripped: IMDB's longest is 76 characters, AG News' 136, a URL), so real
- * text is tokenized exactly as before; what gets cut is no word of any language.
+ * the run's length: a request of a few long runs could hold a serving worker's only thread for seconds (see
+ * docs/benchmarks.md, `npm run bench:clean`). Cutting longer runs into pieces of this size bounds the cost per
+ * character. 256 is above every run in the training corpora (after markup is stripped: IMDB's longest is 76
+ * characters, AG News' 136, a URL), so real text is tokenized exactly as uncut; what gets cut is no word of any
+ * language.
  */
 export const MAX_RUN_CHARS = 256;
 
@@ -210,10 +211,10 @@ export interface CleanerOptions {
  * Without the POS tagger, wink-nlp reads a text one space-delimited piece at a time ("didn't", "film.", "<3"):
  * what a piece becomes depends on the piece alone, never on its neighbours, so the cleaned tokens of each piece
  * can be remembered and wink handed only pieces not met before (tests/unit/fast-path-identity.test.ts: the same
- * tokens on IMDB, AG News and adversarial text). Off by default (0), measured: with every piece of 5,000 IMDB
- * reviews held (131k) cleaning took half the CPU, but that cache breaks the made-up-words memory bound of
- * tests/unit/text-cleaner.test.ts (+28 MB at 64k pieces); at 32k pieces (two generations) the misses and
- * turnovers cost more than wink saved (0.29 vs 0.19 ms a review). A cheaper miss path is left to do.
+ * tokens on IMDB, AG News and adversarial text). Off by default (0): a cache that holds every piece of a real
+ * corpus saves much of the cleaning CPU but breaks the made-up-words memory bound of
+ * tests/unit/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
+ * than wink saves (docs/benchmarks.md). A cheaper miss path would change that.
  */
 export const CHUNK_CACHE_SIZE = 0;
 

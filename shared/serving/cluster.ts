@@ -86,8 +86,9 @@ export function isMessage<T extends { type: string }>(message: unknown, type: T[
 export interface PrimaryOptions {
   workers: number;
   /**
-   * V8 old-space cap per worker (MB). Under load V8 lets garbage pile up well past the live set (~70 MB with the
-   * IMDB model) before a full collection; a cap makes it collect sooner, so a worker's RSS stays bounded.
+   * V8 old-space cap per worker (MB). Under load V8 lets garbage pile up well past the live set (mostly the
+   * model) before a full collection; a cap makes it collect sooner, so a worker's RSS stays bounded
+   * (`npm run bench:soak`, docs/benchmarks.md).
    * Ignored when NODE_OPTIONS or the process's own flags already set one.
    */
   maxOldSpaceMb?: number;
