@@ -123,7 +123,7 @@ export class DurableFilesystemStore extends FilesystemStore {
     await writeAtomically(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(kept, null, 2));
   }
 
-  /** A metadata file torn by a crash (before this store wrote them atomically) loses its headers, not the object. */
+  /** A metadata file torn by a crash (in a store written without atomic writes) loses its headers, not the object. */
   override async getMetadata(bucket: string, key: string): Promise<Record<string, unknown>> {
     try {
       return await super.getMetadata(bucket, key);
