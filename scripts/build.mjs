@@ -25,7 +25,8 @@ await build({
 
 // `textops serve` (the container entry point) also gets a bundle of its own, split at its dynamic imports, so a
 // cold start loads only what serving needs; bin/textops.mjs routes `serve` to it. Its dependencies are inlined:
-// resolving and reading hundreds of package files (the AWS SDK above all) was a quarter of a cold start.
+// resolving and reading hundreds of package files (the AWS SDK above all) is a large share of a cold start
+// (`npm run bench:serve`, docs/benchmarks.md).
 await build({
   ...SELF_CONTAINED,
   ...SCRIPT_OUTPUT,

@@ -12,7 +12,7 @@ export const NODE_ESM = { bundle: true, platform: 'node', target: 'node20', form
  * A bundle with its dependencies inlined (the serve bundle, the container image, each Lambda function).
  * CommonJS dependencies call require(), which an ES module lacks, hence the banner. Stack traces need the
  * mappings, not the sources: --enable-source-maps reads and parses the whole map when the bundle loads, and the
- * sources were two thirds of it (tens of ms of every cold start).
+ * sources would be most of it, read at every cold start (`npm run bench:serve`, docs/benchmarks.md).
  */
 export const SELF_CONTAINED = {
   ...NODE_ESM,

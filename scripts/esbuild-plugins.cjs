@@ -1,9 +1,9 @@
 // esbuild plugins for every bundle that inlines wink's English model (the serve bundle, the container image, the
 // Lambda functions: serverless.ts names this file, which serverless-esbuild loads with require()).
 //
-// Cold start: esbuild inlines the model's JSON files as JavaScript object literals (3.5 MB), which V8 compiles
-// and evaluates far more slowly than JSON.parse reads the same text, and wink's reader then deep-copies the
-// 3 MB core model with JSON.parse(JSON.stringify(…)) and decodes its base64 lexicon one character at a time.
+// Cold start: esbuild inlines the model's JSON files (megabytes of them) as JavaScript object literals, which V8
+// compiles and evaluates far more slowly than JSON.parse reads the same text, and wink's reader then deep-copies
+// the core model with JSON.parse(JSON.stringify(…)) and decodes its base64 lexicon one character at a time.
 // Here each JSON file becomes JSON.parse of its text; the core model's reader parses its text itself (a fresh
 // object per call, which is all the deep copy was for) and decodes base64 with Buffer. Same values, same model:
 // each replacement must find the code it replaces, so a wink release that changes it fails the build loudly.
