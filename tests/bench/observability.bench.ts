@@ -132,7 +132,7 @@ async function pipelineScrape(runCounts: number[]): Promise<void> {
 }
 
 await emfPerInvocation(3000);
-// Kept under 1,000 objects: past that the local store (s3rver) fails every listing (see the report).
+// Kept under 1,000 objects: past that the local store (s3rver) fails every listing.
 await pipelineScrape([20, 160]);
 const width = Math.max(...rows.map(([k]) => k.length));
 console.log(`\n${'figure'.padEnd(width)} | measured`);

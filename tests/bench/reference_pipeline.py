@@ -1,4 +1,4 @@
-"""The reference Python pipeline of the field, timed on textops' own split (the issue's baseline).
+"""The reference Python pipeline of the field, timed on textops' own split (the baseline of `npm run bench:train`).
 
 scikit-learn TfidfVectorizer(ngram_range=(1, 3), max_features=20000, sublinear_tf=True) + LogisticRegression(C=10),
 read → fitted model, then accuracy / macro-F1 on the test split, peak RSS, pickled size and, given a third

@@ -28,9 +28,9 @@ export function log(line: string) {
 }
 
 /**
- * The first review of the IMDB set that is exactly 231 words long (the issue's reference input). Parsed here and
- * dropped, not through the cached test helper: a bench process holding the whole data set spends so long in GC
- * that the local S3 store it hosts slows the cold starts it measures.
+ * The first review of the IMDB set that is exactly 231 words long (the serving benchmarks' reference input).
+ * Parsed here and dropped, not through the cached test helper: a bench process holding the whole data set
+ * spends so long in GC that the local S3 store it hosts slows the cold starts it measures.
  */
 export function review231(): string {
   const rows = parse(gunzipSync(readFileSync(sharedDataPath('imdb-train.csv.gz'))), {

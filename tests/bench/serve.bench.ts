@@ -1,7 +1,7 @@
 /**
  * `npm run bench:serve`: the inference server's figures on this machine, printed as a table.
  *
- * The IMDB model is trained with the default params (`textops train`, ~30-40 s; or `--model <dir>` to reuse
+ * The IMDB model is trained with the default params (`textops train`; or `--model <dir>` to reuse
  * one), registered and promoted in a local S3 store, and served by the esbuild bundle exactly as the container
  * runs it (`textops serve`, one worker per core, following the registry). autocannon drives it on 127.0.0.1
  * with a 231-word IMDB review. autocannon runs on the same two cores, so the figures are a lower bound.

@@ -2,7 +2,7 @@
  * Synthetic labelled reviews of realistic length for `npm run bench:scale`: each review recombines sentences
  * of real IMDB reviews of its label, as many as a real review of that label has (its length distribution, its
  * vocabulary, the label signal), from a seeded PRNG, so a size always gives the same file. Written as gzip CSV
- * (`review,sentiment`) as a stream: the generator holds the sentence pools (~35 MB), not the output.
+ * (`review,sentiment`) as a stream: the generator holds the sentence pools, not the output.
  */
 import { createWriteStream, existsSync, renameSync } from 'node:fs';
 import { Readable } from 'node:stream';

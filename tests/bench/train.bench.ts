@@ -41,7 +41,7 @@ function reviewOfAbout231Words(): string {
   const reviews = readAndSplitCsv(readFileSync(sharedDataPath('imdb-train.csv.gz')), params).test.map(
     (e) => e.text,
   );
-  // The example size (the corpus mean is about 231 words).
+  // A review of the corpus's mean length (about 231 words), as the serving benchmarks use.
   return reviews.find((t) => Math.abs(t.split(/\s+/).length - 231) < 5) ?? reviews[0];
 }
 

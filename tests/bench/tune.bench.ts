@@ -1,6 +1,6 @@
 /**
  * npm run bench:tune [-- --quick] — model selection on the shared data sets, data seeds 1, 2, 3: the tuned model's
- * test score (IMDB accuracy, AG News macro-F1), the sweep's wall time against today's single `textops train`
+ * test score (IMDB accuracy, AG News macro-F1), the sweep's wall time against a single `textops train`
  * (--no-tune) measured in the same run, the peak RSS of the training process (sweep worker threads included), and
  * the best of a scikit-learn grid over the same space on the same cleaned documents and the same folds. Prints a
  * table; asserts nothing. --quick: seed 1 only, on a subsample (the machine is shared); --only imdb|ag: one set;

@@ -247,8 +247,8 @@ describe('textops serve settings', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     pair.kill('SIGTERM');
-    // Before the fix the booting worker missed the stop request and the primary killed it after the grace
-    // period, exiting 1.
+    // A booting worker that missed the stop request would be killed by the primary after the grace period,
+    // exiting 1.
     expect(await exited).toBe(0);
     expect(errors).not.toMatch(/did not stop in time/);
   });

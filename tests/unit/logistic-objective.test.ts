@@ -5,8 +5,8 @@ import { accumulateLogistic, type LogisticData } from '../../shared/ml/logistic-
 import { CsrBuilder, type CsrMatrix } from '../../shared/ml/sparse.ts';
 
 /**
- * The multinomial objective as it was before it was sped up (class by class through a scratch array; the
- * class weight, when there is one, multiplied in as today). Kept here only as the reference the fast version
+ * The multinomial objective the plain way (class by class through a scratch array; the class weight, when
+ * there is one, multiplied in as the fast version does). Kept here only as the reference the fast version
  * must reproduce bit for bit.
  */
 function referenceMultinomial(

@@ -29,8 +29,8 @@ import {
 } from '../helpers/pipeline-run.ts';
 
 // Every pipeline step on its own, against the in-memory store (tests/helpers/memory-store.ts, held to the real
-// S3 adapter by tests/integration/object-store-contract.test.ts): what it writes where DESIGN.md §3 says, the
-// payload it hands on, and how it fails. Small synthetic data: the whole file runs in about a second.
+// S3 adapter by tests/integration/object-store-contract.test.ts): what it writes where docs/design.md ("Storage
+// layout") says, the payload it hands on, and how it fails. Small synthetic data: the whole file runs quickly.
 
 /** The steps in the state machine's order (each Map's shards in turn); stops after `last`. */
 const runUntil = (f: StepFixture, payload: RunPayload, last: StageName) => runStages(f.deps, payload, last);

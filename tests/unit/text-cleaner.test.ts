@@ -134,7 +134,7 @@ describe("text cleaning bounds wink-nlp's lexicon", () => {
 
   it('keeps the memory of a process fed made-up words bounded', async () => {
     // A process of its own, with the garbage collector exposed: what stays on the heap after cleaning 200
-    // texts of 20,000 characters of made-up words (~500k distinct tokens; unbounded, wink kept ~55 MB of them).
+    // texts of 20,000 characters of made-up words (~500k distinct tokens, all kept by an unbounded wink).
     const script = `
       import { createTextCleaner, MAX_DISTINCT_TOKENS, tokenizerState } from ${JSON.stringify(new URL('../../shared/ml/text-cleaner.ts', import.meta.url).href)};
       import { adversarialTexts } from ${JSON.stringify(new URL('../helpers/adversarial-text.ts', import.meta.url).href)};
