@@ -39,7 +39,7 @@ import { docComments } from './doc-comments.ts';
 import { type ErrorClassEntry, renderErrorsPage } from './errors-page.ts';
 import { type ConsoleRoute, type OpenApiDocument, renderHttpApiPage } from './http-api-page.ts';
 import { PIPELINE_WHERE, renderMetricsPage, SERVING_WHERE } from './metrics-page.ts';
-import { renderParamsPage } from './params-page.ts';
+import { type ParamsPageInput, renderParamsPage } from './params-page.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -63,14 +63,15 @@ const NO_STORE = new Proxy({} as ObjectStore, {
   get: () => () => Promise.reject(new Error('the reference pages read no object')),
 });
 
-function paramsPage(): string {
-  return renderParamsPage({
+/** The input of the params page, read from the code (a test changes one part of it). */
+export function paramsPageInput(): ParamsPageInput {
+  return {
     schema: paramsSchema,
     sources: [...new Set([PARAMS_SCHEMA_FILE, PARAMS_LOADER_FILE]), 'params.yaml'],
     paramsYaml: read('params.yaml'),
     uploadSections: UPLOAD_OVERRIDABLE_SECTIONS,
     deploymentOnly: DEPLOYMENT_ONLY_SECTIONS,
-  });
+  };
 }
 
 function cliPage(): string {
@@ -100,11 +101,11 @@ interface ExpressLayer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
 }
 
-function httpApiPage(): string {
+export function httpApiPageInput(): Parameters<typeof renderHttpApiPage>[0] {
   const params = shippedParams();
   const schemas = apiSchemas({ ...params.serving, max_feedback_items: params.feedback.max_items });
   const openapi = openApiDocument(schemas, { version: 'reference', apiKey: true, metrics: true });
-  return renderHttpApiPage({
+  return {
     openapi: openapi as unknown as OpenApiDocument,
     consoleRoutes: consoleRoutes(),
     sources: [
@@ -113,7 +114,7 @@ function httpApiPage(): string {
       'shared/console/app.ts',
       'params.yaml',
     ],
-  });
+  };
 }
 
 /** A problem document as the server answers an empty text: the example of the errors page. */
@@ -152,17 +153,17 @@ function errorClasses(): ErrorClassEntry[] {
   });
 }
 
-function errorsPage(): string {
-  return renderErrorsPage({
+export function errorsPageInput(): Parameters<typeof renderErrorsPage>[0] {
+  return {
     problems: PROBLEMS,
     example: exampleProblem(),
     errors: errorClasses(),
     sources: ['shared/serving/problem.ts', ERRORS_FILE],
-  });
+  };
 }
 
-function metricsPage(): string {
-  return renderMetricsPage({
+export function metricsPageInput(): Parameters<typeof renderMetricsPage>[0] {
+  return {
     groups: [
       { title: 'Serving', where: SERVING_WHERE, metrics: SERVING_METRICS },
       { title: 'Pipeline', where: PIPELINE_WHERE, metrics: PIPELINE_METRICS },
@@ -170,10 +171,10 @@ function metricsPage(): string {
     emfNamespace: EMF_NAMESPACE,
     serviceDimension: SERVICE_DIMENSION,
     sources: ['shared/observability/metric-catalogue.ts'],
-  });
+  };
 }
 
-function bucketLayoutPage(): string {
+export function bucketLayoutPageInput(): Parameters<typeof renderBucketLayoutPage>[0] {
   const docs = docComments(read(LAYOUT_FILE));
   const constants = Object.entries(layoutModule)
     .filter(
@@ -215,7 +216,7 @@ function bucketLayoutPage(): string {
   ];
   const registry = new ModelRegistry(NO_STORE, '<model>');
   const runIdKey = `${layoutModule.INCOMING_PREFIX}reviews.csv`;
-  return renderBucketLayoutPage({
+  return {
     constants,
     topLevel: layoutModule.BUCKET_PREFIXES,
     groups,
@@ -236,7 +237,7 @@ function bucketLayoutPage(): string {
       'shared/registry/model-registry.ts',
       'shared/feedback/feedback-store.ts',
     ],
-  });
+  };
 }
 
 export interface ReferencePage {
@@ -247,10 +248,26 @@ export interface ReferencePage {
 
 /** Every generated page, in the order of the docs' reference section. */
 export const REFERENCE_PAGES: readonly ReferencePage[] = [
-  { file: 'docs/reference/params.md', render: paramsPage },
+  { file: 'docs/reference/params.md', render: () => renderParamsPage(paramsPageInput()) },
   { file: 'docs/reference/cli.md', render: cliPage },
-  { file: 'docs/reference/http-api.md', render: httpApiPage },
-  { file: 'docs/reference/errors.md', render: errorsPage },
-  { file: 'docs/reference/metrics.md', render: metricsPage },
-  { file: 'docs/reference/bucket-layout.md', render: bucketLayoutPage },
+  { file: 'docs/reference/http-api.md', render: () => renderHttpApiPage(httpApiPageInput()) },
+  { file: 'docs/reference/errors.md', render: () => renderErrorsPage(errorsPageInput()) },
+  { file: 'docs/reference/metrics.md', render: () => renderMetricsPage(metricsPageInput()) },
+  { file: 'docs/reference/bucket-layout.md', render: () => renderBucketLayoutPage(bucketLayoutPageInput()) },
 ];
+
+/** The message a stale page fails with: the same words in the test and in `--check`. */
+export const staleMessage = (file: string) => `${file} is stale: run npm run docs:reference`;
+
+/**
+ * The pages whose file differs from their render (or is missing), with the render of each: what
+ * `npm run docs:reference` would write. `read` gives a file's text, or undefined when there is none.
+ */
+export function stalePages(
+  pages: readonly ReferencePage[],
+  read: (file: string) => string | undefined,
+): { file: string; text: string }[] {
+  return pages
+    .map(({ file, render }) => ({ file, text: render() }))
+    .filter(({ file, text }) => read(file) !== text);
+}

@@ -4,29 +4,25 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { REFERENCE_PAGES, ROOT } from './pages.ts';
+import { REFERENCE_PAGES, ROOT, staleMessage, stalePages } from './pages.ts';
 
-const check = process.argv.includes('--check');
-const stale: string[] = [];
-for (const { file, render } of REFERENCE_PAGES) {
-  const path = join(ROOT, file);
-  const text = render();
-  let current: string | undefined;
+const read = (file: string) => {
   try {
-    current = readFileSync(path, 'utf8');
+    return readFileSync(join(ROOT, file), 'utf8');
   } catch {
-    current = undefined;
+    return undefined;
   }
-  if (current === text) continue;
-  if (check) {
-    stale.push(file);
-    continue;
+};
+
+const stale = stalePages(REFERENCE_PAGES, read);
+if (process.argv.includes('--check')) {
+  for (const { file } of stale) process.stderr.write(`${staleMessage(file)}\n`);
+  if (stale.length > 0) process.exitCode = 1;
+} else {
+  for (const { file, text } of stale) {
+    mkdirSync(dirname(join(ROOT, file)), { recursive: true });
+    writeFileSync(join(ROOT, file), text);
+    process.stdout.write(`wrote ${file}\n`);
   }
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-  process.stdout.write(`wrote ${file}\n`);
-}
-if (stale.length > 0) {
-  process.stderr.write(`stale: ${stale.join(', ')}: run npm run docs:reference\n`);
-  process.exitCode = 1;
+  if (stale.length === 0) process.stdout.write('docs/reference/ is up to date\n');
 }
