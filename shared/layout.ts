@@ -23,9 +23,9 @@ export function registryPrefix(modelName: string): string {
   return `${REGISTRY_PREFIX}${modelName}/`;
 }
 
-/** Reserved for batch prediction: inputs land here… */
+/** Batch prediction: a CSV put here is predicted with the production model. */
 export const BATCH_PREFIX = 'batch/';
-/** …and their predictions are written here, outside the input prefix so they never trigger a batch job. */
+/** The outputs of batch prediction, outside BATCH_PREFIX so they never trigger a batch job. */
 export const BATCH_RESULTS_PREFIX = 'batch-results/';
 /** What under BATCH_PREFIX is a batch to predict (the S3 notification filters on these too). */
 export const BATCH_SUFFIXES = ['.csv', '.csv.gz'] as const;
@@ -35,7 +35,7 @@ export const BATCH_SUFFIXES = ['.csv', '.csv.gz'] as const;
  * training run is named `batch` (run ids end in a hash), so run listings never mistake it for one.
  */
 export const BATCH_JOBS_PREFIX = `${RUNS_PREFIX}batch/`;
-/** Reserved for labelled feedback on predictions, the seed of the next training set. */
+/** Labelled feedback on predictions (`feedback/<model>/items/`), the seed of the next training set. */
 export const FEEDBACK_PREFIX = 'feedback/';
 
 /**

@@ -195,7 +195,7 @@ export const DEFAULT_COST: CostPrices = {
   pod_minimum_seconds: 60,
 };
 
-const paramsSchema = z
+export const paramsSchema = z
   .object({
     model: z
       .object({ name: z.string().regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'lowercase letters, digits, - and _') })
@@ -391,7 +391,7 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
  */
 export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train', 'tune'] as const;
 
-const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
+export const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   model:
     'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
   evaluate: 'the quality gate belongs to the deployment (params.yaml)',

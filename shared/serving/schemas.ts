@@ -96,7 +96,9 @@ export function apiSchemas(limits: ServingLimits) {
               text: z.string(),
               contributions: z
                 .array(z.number())
-                .describe("the word's share of each score, in the order of classes (see README)"),
+                .describe(
+                  "the word's share of each score, in the order of classes (docs/guides/explanations.md)",
+                ),
             })
             .strict(),
         )

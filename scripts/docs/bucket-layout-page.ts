@@ -1,0 +1,204 @@
+import { byText, code, page, prose, table } from './markdown.ts';
+
+/** An exported constant of shared/layout.ts with its doc comment. */
+export interface LayoutConstant {
+  name: string;
+  value: string | readonly string[];
+  doc: string;
+}
+
+/** A set of keys the code names (`runKeys(runId)`…), each file by the property that names it. */
+export interface KeyGroup {
+  id: string;
+  title: string;
+  /** The function that names these keys and its file, for the reader who wants the code. */
+  source: { fn: string; file: string };
+  keys: Readonly<Record<string, string>>;
+}
+
+/**
+ * The keys of an object of key builders with placeholders for their arguments: a string stays, a function
+ * `(round) => …` is called with `<round>` for each parameter it names.
+ */
+export function placeholderKeys(builders: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(builders)) {
+    if (typeof value === 'string') out[name] = value;
+    else if (typeof value === 'function') {
+      const params = /^\s*(?:function\s*\w*\s*)?\(?([^)=]*)\)?\s*(?:=>|\{)/.exec(String(value))?.[1] ?? '';
+      const args = params
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((p) => `<${p}>`);
+      out[name] = String((value as (...a: string[]) => unknown)(...args));
+    }
+  }
+  return out;
+}
+
+/**
+ * What each file is, who writes it and who reads it, by `<group>.<property>`. The code names the keys; the
+ * words are here. A key without words, or words for a key that is gone, fails the render.
+ */
+export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  'run.status':
+    "The run's record: its state (running, succeeded, rejected, failed, ignored), each step's start, end and outcome, the error of a failed run, the cost estimate. Every step updates it; `textops runs` and the console read it.",
+  'run.input':
+    "What Ingest fixed for the run: its params (params.yaml with the upload's overrides), the data fingerprint, the data report and the split.",
+  'run.shards': 'The shard list Ingest writes last: the later steps read only the shards it names.',
+  'run.splitMask': 'One byte per kept row, in file order: 1 for the test split, 0 for training.',
+  'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',
+  'run.model': 'The trained model artifact (Train); Register copies it into the registry.',
+  'run.metrics':
+    "Evaluate's metrics on the test split, production's on the same split when they compare, and the gate's decision.",
+  'run.driftReference':
+    "The test split's distributions (classes, scores, lengths, vocabulary) that the inference server compares live traffic with.",
+  'run.report': 'The evaluation report, an HTML page (Evaluate).',
+  'run.predictions':
+    "The test split's per-row labels, predictions and scores (texts cut short), for the console's curves.",
+  'run.history':
+    "The execution's state history, as the local engine keeps it (on AWS, Step Functions keeps it).",
+  'run.execution': "The local engine's claim on the run: its name and input (local stack only).",
+  'tune.plan': "Model selection's plan: the candidates, the rounds and the rows each round uses.",
+  'tune.round': "A round's batches of candidate ids, written by the step that planned the round.",
+  'tune.batch':
+    "One batch's results: each candidate's score and fold spread (or why it has none), the batch's time.",
+  'tune.summary':
+    "Every candidate's score, fold spread, time, feature count and artifact size, and the winner.",
+  'tune.params': "The winner's params, which the steps after the Tune stage train with.",
+  'shard.rows': "The shard's kept rows (JSON lines, gzip), written by Ingest.",
+  'shard.clean': "The shard's cleaned documents (Preprocess).",
+  'shard.df': "The shard's document-frequency counts (Featurize), merged into the vocabulary.",
+  'shard.features': "The shard's TF-IDF matrix, compressed sparse rows (Featurize).",
+  'shard.labels': "The shard's labels, in row order (Featurize).",
+  'shard.scores': "Evaluate's scores of the shard's test rows.",
+  'batch.result': 'The predictions: the input columns with the label, the scores and the model version.',
+  'batch.errors': 'The malformed rows, each with the reason (just a header when there were none).',
+  'batch.report': "The job's summary: its state, rows predicted and malformed, the model version, timings.",
+  'batch.partial': 'The result while it is being written, copied to the result once complete.',
+  'retrain.state':
+    'When the drift retrain trigger last started a run: at most one per `drift.retrain.min_interval_hours`.',
+  'retrain.record': 'Why the trigger started a run: the signals that crossed their lines, and when.',
+};
+
+const sourceOf = (g: KeyGroup) => `${code(`${g.source.fn}()`)} in ${code(g.source.file)}`;
+
+function rowsOf(group: KeyGroup, descriptions: Readonly<Record<string, string>>): string[][] {
+  return Object.entries(group.keys)
+    .filter(([name]) => name !== 'root')
+    .map(([name, key]) => [code(key), prose(descriptions[`${group.id}.${name}`])]);
+}
+
+/**
+ * docs/reference/bucket-layout.md: the data bucket, prefix by prefix, from shared/layout.ts (the prefixes and
+ * what the code says of each) and the functions that name the files under them.
+ */
+export function renderBucketLayoutPage(input: {
+  constants: readonly LayoutConstant[];
+  topLevel: readonly string[];
+  groups: readonly KeyGroup[];
+  registry: { aliases: string; version: string };
+  feedbackItems: string;
+  runIdExample: { key: string; runId: string };
+  sources: readonly string[];
+  descriptions?: Readonly<Record<string, string>>;
+}): string {
+  const descriptions = input.descriptions ?? FILE_DESCRIPTIONS;
+  const named = new Set(
+    input.groups.flatMap((g) =>
+      Object.keys(g.keys)
+        .filter((name) => name !== 'root')
+        .map((name) => `${g.id}.${name}`),
+    ),
+  );
+  for (const name of named)
+    if (!descriptions[name])
+      throw new Error(
+        `bucket key ${name} has no description: add it to FILE_DESCRIPTIONS in scripts/docs/bucket-layout-page.ts`,
+      );
+  for (const name of Object.keys(descriptions))
+    if (!named.has(name))
+      throw new Error(`FILE_DESCRIPTIONS describes ${name}, which the code no longer names`);
+
+  // The code's comments name other constants (INCOMING_PREFIX); the page shows their values.
+  const values = new Map(
+    input.constants.filter((c) => typeof c.value === 'string').map((c) => [c.name, String(c.value)]),
+  );
+  const words = (doc: string) =>
+    prose(
+      doc.replace(/\b[A-Z][A-Z_]+[A-Z]\b/g, (name) => (values.has(name) ? `\`${values.get(name)}\`` : name)),
+    );
+  // Top-level prefixes in the code's order, each followed by the prefixes inside it.
+  const prefixConstants = input.constants.filter((c) => typeof c.value === 'string' && c.value.includes('/'));
+  const prefixes = input.topLevel.flatMap((top) =>
+    prefixConstants
+      .filter((c) => String(c.value).startsWith(top))
+      .sort(
+        (a, b) => String(a.value).length - String(b.value).length || byText(String(a.value), String(b.value)),
+      )
+      .map((c) => [
+        code(String(c.value)),
+        c.value === top ? 'top level' : `inside ${code(top)}`,
+        words(c.doc),
+      ]),
+  );
+  const suffixes = input.constants
+    .filter((c) => typeof c.value !== 'string' || !c.value.includes('/'))
+    .sort((a, b) => byText(a.name, b.name))
+    .map((c) => [(typeof c.value === 'string' ? [c.value] : c.value).map(code).join(', '), words(c.doc)]);
+  const prefix = (name: string) => {
+    const value = values.get(name);
+    if (!value) throw new Error(`shared/layout.ts has no ${name}`);
+    return value;
+  };
+  const group = (id: string) => {
+    const found = input.groups.find((g) => g.id === id);
+    if (!found) throw new Error(`no key group ${id}`);
+    return found;
+  };
+  const fileTable = (id: string) => table(['Key', 'What it holds'], rowsOf(group(id), descriptions));
+
+  return page('Bucket layout reference', input.sources, [
+    `Everything textops keeps lives in one data bucket: an S3 bucket on AWS, the local stack's S3-compatible store (under ${code('.textops/')}) on your machine. The layout is the same in both. The top-level prefixes never start one another, so the S3 notifications, each role's IAM statements and the lifecycle rules are scoped by them.`,
+    '## Prefixes',
+    table(['Prefix', 'Level', 'What is there'], prefixes),
+    table(['Suffix', 'Meaning'], suffixes),
+    '## Training uploads',
+    `A CSV put under ${code(prefix('INCOMING_PREFIX'))} starts a training run; a ${code('<name>.params.yaml')} beside it overrides params for that run ([params reference](params.md)). The run's id is a readable slug of the file name and a hash of the object's bucket, key and ETag, so a duplicate delivery of the same upload starts nothing: ${code(input.runIdExample.key)} becomes a run id such as ${code(input.runIdExample.runId)}.`,
+    '## A run',
+    `Under ${code(`${group('run').keys.root}/`)}: the run's own files, reproducible from the upload, so they expire. Named by ${sourceOf(group('run'))}.`,
+    fileTable('run'),
+    `Model selection (the Tune stage) keeps its files under ${code(`${group('tune').keys.root}/`)} (${sourceOf(group('tune'))}); a run without the stage has none.`,
+    fileTable('tune'),
+    `Ingest cuts the kept rows into shards; each per-shard step writes one object per shard (${sourceOf(group('shard'))}). ${code('00000')} is the shard number, zero-padded so a listing sorts in shard order.`,
+    fileTable('shard'),
+    '## The registry',
+    `Each model (${code('params.yaml')} ${code('model.name')}) has its own folder, kept forever. Versions are numbered and never change; aliases (${code('production')}, ${code('staging')}) move with a compare-and-swap.`,
+    table(
+      ['Key', 'What it holds'],
+      [
+        [
+          code(input.registry.aliases),
+          'The aliases and their history: every promotion and rollback, when, why.',
+        ],
+        [code(`${input.registry.version}/model.json`), "The version's model artifact."],
+        [
+          code(`${input.registry.version}/version.json`),
+          'The version entry: checksum, size, metrics, gate, lineage (run, data, params, code version).',
+        ],
+        [
+          code(`${input.registry.version}/promotion.json`),
+          'Why a version that passed its gate was not promoted (production moved meanwhile); absent otherwise.',
+        ],
+      ],
+    ),
+    `The drift retrain trigger keeps its state beside them (${sourceOf(group('retrain'))}):`,
+    fileTable('retrain'),
+    '## Feedback',
+    `${code('POST /feedback')} stores each labelled example once, as ${code(input.feedbackItems)} (the id is a hash of text and label); ${code('textops feedback export')} and ${code('data.include_feedback')} read them.`,
+    '## Batch predictions',
+    `A CSV put under ${code(prefix('BATCH_PREFIX'))} starts a batch job with the production model. Its outputs, for ${code(`${prefix('BATCH_PREFIX')}<name>.csv`)} (${sourceOf(group('batch'))}):`,
+    fileTable('batch'),
+  ]);
+}
