@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { TrainingError } from '../errors.ts';
-import type { CleanedDoc } from './training.ts';
+import type { CleanedDoc } from './fitting.ts';
 import {
   batchCandidates,
   type CandidateResult,

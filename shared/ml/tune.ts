@@ -7,11 +7,11 @@ import {
 } from '../config/params.ts';
 import { TrainingError } from '../errors.ts';
 import { blendNaiveBayes, fitNaiveBayes, type LinearClassifierState, predictProba } from './classifiers.ts';
+import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics } from './metrics.ts';
 import { type CsrMatrix, sliceColumns } from './sparse.ts';
 import { seededRandom } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
-import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './training.ts';
 
 /**
  * Model selection (params `tune`): which candidate recipe to train, chosen on the training part only.

@@ -5,6 +5,7 @@ import { applyOverrides, type FeatureConfig, loadParams } from '../../shared/con
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { type StreamedRow, scanLabelledCsv } from '../../shared/ml/csv-stream.ts';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';
+import { splitTokens } from '../../shared/ml/fitting.ts';
 import { HashSet64 } from '../../shared/ml/hash-set64.ts';
 import { type CsrMatrix, stackRows } from '../../shared/ml/sparse.ts';
 import { seededRandom, stratifiedSplit, stratifiedTestMask } from '../../shared/ml/split.ts';
@@ -14,7 +15,7 @@ import {
   type DfCounts,
   TfidfVectorizer,
 } from '../../shared/ml/tfidf.ts';
-import { cleanDocuments, splitTokens } from '../../shared/ml/training.ts';
+import { cleanDocuments } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The pure parts of sharding: the streaming reader against the whole-file reader, the streamed split against
