@@ -12,13 +12,13 @@ const ngramRange = (max: number) =>
     .tuple([z.number().int().min(1), z.number().int().min(1)])
     .refine(([lo, hi]) => lo <= hi && hi <= max, `must be [min, max] with min <= max <= ${max}`);
 
-/** The metrics a model can be judged by; `auto` resolves from the training labels (see shared/ml/tune.ts). */
+/** The metrics a model can be judged by; `auto` resolves from the training labels (see shared/ml/primary-metric.ts). */
 export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
 export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
 
 /**
- * The model-selection sweep (shared/ml/tune.ts). A candidate is one feature config of `space.features` with one
- * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see tune.ts for how the grid is cut down).
+ * The model-selection sweep (shared/ml/tune/). A candidate is one feature config of `space.features` with one
+ * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see shared/ml/tune/plan.ts for how the grid is cut down).
  */
 const tuneSchema = z
   .object({
@@ -270,7 +270,7 @@ const paramsSchema = z
     cost: costSchema.default(DEFAULT_COST),
     evaluate: z
       .object({
-        // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/tune.ts).
+        // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/primary-metric.ts).
         primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
         min_score: z.number().min(0).max(1),
         max_regression: z.number().min(0).max(1),
@@ -444,7 +444,7 @@ export function loadOverrides(base: Params, file: string): Params {
   return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
 }
 
-/** The parsed document of an overrides file (its keys are the user's pins: see shared/ml/tune.ts). */
+/** The parsed document of an overrides file (its keys are the user's pins: see `pinnedKeys` in shared/ml/tune/plan.ts). */
 export function readOverridesDocument(file: string): unknown {
   return readYamlFile(file, 'overrides');
 }

@@ -8,14 +8,11 @@ import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
-import {
-  type CandidateResult,
-  planSweep,
-  type SweepOutcome,
-  type SweepPlan,
-  type SweepRound,
-} from './tune.ts';
-import { runSweep } from './tune-pool.ts';
+import { planSweep, type SweepPlan } from './tune/plan.ts';
+import { runSweep } from './tune/pool.ts';
+import type { SweepRound } from './tune/rounds.ts';
+import type { CandidateResult } from './tune/scoring.ts';
+import type { SweepOutcome } from './tune/selection.ts';
 
 /** Reads and checks the CSV, then splits it (stratified, seeded). */
 export function readAndSplitCsv(
@@ -96,7 +93,7 @@ export interface TrainResult {
 export interface TuneRunOptions {
   /** false: train the params' fixed recipe even when `tune.enabled` (`textops train --no-tune`). */
   enabled?: boolean;
-  /** Dotted keys the user set in overrides: not searched (see tune.ts `pinnedKeys`). */
+  /** Dotted keys the user set in overrides: not searched (see `pinnedKeys` in tune/plan.ts). */
   pinned?: ReadonlySet<string>;
   onRound?: (round: SweepRound, results: CandidateResult[], plan: SweepPlan) => void;
 }

@@ -1,5 +1,5 @@
 import { applyUploadOverrides, type Params, parseParamsYaml, validateParams } from '../config/params.ts';
-import { pinnedKeys } from '../ml/tune.ts';
+import { pinnedKeys } from '../ml/tune/plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { readJson } from './run-files.ts';
 import { paramsKeyFor, runKeys, tuneKeys } from './run-keys.ts';

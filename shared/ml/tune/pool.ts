@@ -1,18 +1,11 @@
 import type { Worker } from 'node:worker_threads';
-import { TrainingError } from '../errors.ts';
-import type { CleanedDoc } from './fitting.ts';
-import {
-  batchCandidates,
-  type CandidateResult,
-  nextRound,
-  type SweepOutcome,
-  type SweepPlan,
-  type SweepRound,
-  scoreCandidates,
-  selectWinner,
-  sweepDeadline,
-} from './tune.ts';
-import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
+import { TrainingError } from '../../errors.ts';
+import type { CleanedDoc } from '../fitting.ts';
+import { resolveWorkerCount, startModuleWorker } from '../worker-entry.ts';
+import { batchCandidates, type SweepPlan, sweepDeadline } from './plan.ts';
+import { nextRound, type SweepRound } from './rounds.ts';
+import { type CandidateResult, scoreCandidates } from './scoring.ts';
+import { type SweepOutcome, selectWinner } from './selection.ts';
 
 /** What a sweep worker is sent once (workerData) and per batch (a message). */
 export interface TuneWorkerData {
