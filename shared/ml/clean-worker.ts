@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CleanConfig } from '../config/params.ts';
+import type { CleanConfig } from '../config/params-schema.ts';
 import type { TuneWorkerData } from './tune/pool.ts';
 
 // The ML core's worker thread (one bundle entry, shipped beside the CLI): a cleaning worker answering texts with

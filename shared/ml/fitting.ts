@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { TrainingError } from '../errors.ts';
 import {
   blendNaiveBayes,

@@ -1,4 +1,4 @@
-import type { Params, ResolvedMetric } from '../config/params.ts';
+import type { Params, ResolvedMetric } from '../config/params-schema.ts';
 
 /** Imbalanced when the smallest class has fewer than this share of the largest class's rows. */
 export const IMBALANCE_RATIO = 0.8;

@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';

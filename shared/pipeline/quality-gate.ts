@@ -1,4 +1,4 @@
-import type { Params, ResolvedMetric } from '../config/params.ts';
+import type { Params, ResolvedMetric } from '../config/params-schema.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { resolvePrimaryMetricFromCounts } from '../ml/primary-metric.ts';
 import type { GateDecision } from './run-payload.ts';

@@ -1,4 +1,5 @@
-import { applyUploadOverrides, type Params, parseParamsYaml, validateParams } from '../config/params.ts';
+import { applyUploadOverrides, parseParamsYaml, validateParams } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { pinnedKeys } from '../ml/tune/plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { readJson } from './run-files.ts';

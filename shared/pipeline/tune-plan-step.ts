@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { batchCandidates, planSweep, type SweepPlan } from '../ml/tune/plan.ts';
 import { nextRound, type SweepRound } from '../ml/tune/rounds.ts';
 import type { CandidateResult } from '../ml/tune/scoring.ts';

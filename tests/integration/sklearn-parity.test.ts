@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { type LinearClassifierState, predictProba } from '../../shared/ml/classifiers.ts';
 import { encodeLabels, fitClassifier, splitTokens } from '../../shared/ml/fitting.ts';
 import { charWbNgrams } from '../../shared/ml/tfidf.ts';

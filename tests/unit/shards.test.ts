@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, type FeatureConfig, loadParams } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { FeatureConfig } from '../../shared/config/params-schema.ts';
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { type StreamedRow, scanLabelledCsv } from '../../shared/ml/csv-stream.ts';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { TrainingError } from '../../shared/errors.ts';
 import { resolvePrimaryMetric } from '../../shared/ml/primary-metric.ts';
 import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';

@@ -1,10 +1,5 @@
-import {
-  type FeatureConfig,
-  leafPaths,
-  type Params,
-  type ResolvedMetric,
-  validateParams,
-} from '../../config/params.ts';
+import { leafPaths, validateParams } from '../../config/params.ts';
+import type { FeatureConfig, Params, ResolvedMetric } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import { classCounts, isImbalanced, resolvePrimaryMetric } from '../primary-metric.ts';
 

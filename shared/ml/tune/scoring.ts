@@ -1,4 +1,4 @@
-import type { FeatureConfig, Params } from '../../config/params.ts';
+import type { FeatureConfig, Params } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import { blendNaiveBayes, fitNaiveBayes, type LinearClassifierState, predictProba } from '../classifiers.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from '../fitting.ts';

@@ -1,4 +1,4 @@
-import type { Params, ResolvedMetric } from '../../config/params.ts';
+import type { Params, ResolvedMetric } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import {
   applyCandidate,
