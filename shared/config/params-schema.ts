@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/**
+ * The schema of the params document (params.yaml, an upload's overrides merged over it, a run's stored params):
+ * every key, its bounds and its default, and the types inferred from it. Reading and validating files is
+ * params.ts.
+ */
+
 const fractionOrCount = z.number().positive();
 
 const ngramRange = (max: number) =>
@@ -7,13 +13,17 @@ const ngramRange = (max: number) =>
     .tuple([z.number().int().min(1), z.number().int().min(1)])
     .refine(([lo, hi]) => lo <= hi && hi <= max, `must be [min, max] with min <= max <= ${max}`);
 
-/** The metrics a model can be judged by; `auto` resolves from the training labels (see shared/ml/primary-metric.ts). */
+/**
+ * The metrics a model can be judged by; `auto` resolves from the training labels (see
+ * shared/ml/primary-metric.ts).
+ */
 export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
 export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
 
 /**
  * The model-selection sweep (shared/ml/tune/). A candidate is one feature config of `space.features` with one
- * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see shared/ml/tune/plan.ts for how the grid is cut down).
+ * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see shared/ml/tune/plan.ts for how the grid
+ * is cut down).
  */
 const tuneSchema = z
   .object({
@@ -54,7 +64,7 @@ const tuneSchema = z
 
 export type TuneConfig = z.infer<typeof tuneSchema>;
 
-/** The shipped sweep (params.yaml's `tune:`), also the value for stored params written before it existed. */
+/** The shipped sweep (params.yaml's `tune:`), also the value for a params document without a `tune` section. */
 export const DEFAULT_TUNE: TuneConfig = {
   enabled: true,
   strategy: 'halving',
@@ -86,7 +96,7 @@ export const DEFAULT_TUNE: TuneConfig = {
 
 /**
  * Labelled feedback on predictions (`POST /feedback`, shared/serving/feedback.ts). Defaults, so params files and
- * runs' stored params written before it still validate.
+ * runs' stored params without this section still validate.
  */
 const feedbackSchema = z
   .object({
@@ -205,10 +215,10 @@ export const paramsSchema = z
         dedupe: z.boolean(),
         min_text_chars: z.number().int().min(0),
         max_text_chars: z.number().int().positive(),
-        // Added later: defaults keep older params files and stored run params valid.
+        // A default keeps params files and stored run params without the key valid.
         include_feedback: z.boolean().default(false),
         // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
-        // featurize, evaluate) run as Map items over them. Defaults keep stored params from before valid.
+        // featurize, evaluate) run as Map items over them. Defaults keep stored params without these keys valid.
         shard_rows: z.number().int().min(100).default(20000),
         shard_concurrency: z.number().int().min(1).max(1000).default(4),
       })
@@ -230,8 +240,8 @@ export const paramsSchema = z
     features: z
       .object({
         ngram_range: ngramRange(4),
-        // Keys added after the first release default, so params files and runs' stored params from before still
-        // validate (and mean what they meant).
+        // Defaults, so params files and runs' stored params without these keys still validate and keep their
+        // meaning (word features only).
         analyzer: z.enum(['word', 'char_wb', 'word+char']).default('word'),
         char_ngram_range: ngramRange(8).default([2, 5]),
         max_features: z.number().int().positive().nullable(),
@@ -266,7 +276,7 @@ export const paramsSchema = z
     cost: costSchema.default(DEFAULT_COST),
     evaluate: z
       .object({
-        // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/primary-metric.ts).
+        // auto: f1_macro when the training classes are imbalanced, else accuracy (shared/ml/primary-metric.ts).
         primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
         min_score: z.number().min(0).max(1),
         max_regression: z.number().min(0).max(1),

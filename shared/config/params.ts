@@ -7,6 +7,11 @@ import { ConfigError } from '../errors.ts';
 import { type Params, paramsSchema } from './params-schema.ts';
 
 /**
+ * Loading the params, once at the door: find and read the file, parse the YAML, validate it against the schema
+ * (params-schema.ts) into a frozen object, and apply overrides by the upload's rule.
+ */
+
+/**
  * The params file used when none is named: `./params.yaml` in the working directory, else the one shipped
  * with textops (found by walking up from this module, which works from source and from a bundle).
  */
@@ -89,8 +94,8 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
 
 /**
  * The sections an upload's `<name>.params.yaml` (and `textops train --overrides`) may change: how the data is
- * read, cleaned, featurized, tuned and trained. Every other section belongs
- * to the deployment's params.yaml, with the reason an override of it is refused.
+ * read, cleaned, featurized, tuned and trained. Every other section belongs to the deployment's params.yaml,
+ * with the reason an override of it is refused.
  */
 export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train', 'tune'] as const;
 
@@ -147,7 +152,10 @@ export function loadOverrides(base: Params, file: string): Params {
   return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
 }
 
-/** The parsed document of an overrides file (its keys are the user's pins: see `pinnedKeys` in shared/ml/tune/plan.ts). */
+/**
+ * The parsed document of an overrides file (its keys are the user's pins: see `pinnedKeys` in
+ * shared/ml/tune/plan.ts).
+ */
 export function readOverridesDocument(file: string): unknown {
   return readYamlFile(file, 'overrides');
 }

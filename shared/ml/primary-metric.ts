@@ -1,5 +1,10 @@
 import type { Params, ResolvedMetric } from '../config/params-schema.ts';
 
+/**
+ * The primary-metric rule (docs/design.md, "Model selection"): the metric the sweep selects by, and the one the
+ * quality gate judges by, resolved the same way so the two agree.
+ */
+
 /** Imbalanced when the smallest class has fewer than this share of the largest class's rows. */
 export const IMBALANCE_RATIO = 0.8;
 
@@ -18,7 +23,7 @@ export function isImbalanced(labels: readonly string[]): boolean {
 
 /**
  * `evaluate.primary_metric`, with `auto` resolved from the training labels: f1_macro when the smallest class has
- * fewer than 0.8 × the rows of the largest (accuracy would reward ignoring it), else accuracy.
+ * fewer than `IMBALANCE_RATIO` × the rows of the largest (accuracy would reward ignoring it), else accuracy.
  */
 export function resolvePrimaryMetric(
   metric: Params['evaluate']['primary_metric'],

@@ -132,8 +132,8 @@ export async function trainInProcess(
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
-  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (hundreds of
-  // MB with character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
+  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
+  // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
   const { vectorizer, classifier } = await (async () => {
     const trainDocs = await timed(

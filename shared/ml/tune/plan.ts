@@ -4,21 +4,23 @@ import { TrainingError } from '../../errors.ts';
 import { classCounts, isImbalanced, resolvePrimaryMetric } from '../primary-metric.ts';
 
 /**
- * Model selection (params `tune`): which candidate recipe to train, chosen on the training part only.
+ * Model selection (params `tune`; docs/design.md, "Model selection"): which candidate recipe to train, chosen on
+ * the training part only. This module plans the sweep; the other jobs have a module each in this folder.
  *
  * The pieces are pure and small so the state machine can run them one per Lambda (plan → Map over batches →
  * reduce → next round …) and `textops train` can run them on worker threads (pool.ts):
- *   planSweep → nextRound → batchCandidates → scoreCandidates (any process) → nextRound … → selectWinner.
+ *   planSweep → nextRound (rounds.ts) → batchCandidates → scoreCandidates (scoring.ts, any process)
+ *   → nextRound … → selectWinner (selection.ts).
  * Scoring depends only on (docs, labels, plan, ids, rows): a batch gives the same numbers in any process.
  *
- * The space is cut down in two stages rather than searched as a cross product (5 × 3 × 2 × 2 = 60):
+ * The space is cut down in two stages rather than searched as a cross product of every searched key:
  *  1. feature configs × C × nb_blend, with class_weight by the imbalance rule (balanced when imbalanced: the
  *     textbook choice for macro-F1). nb_blend costs no fit of its own: it adds naive Bayes to a logistic fit it
- *     does not change, so a batch fits each (features, C) once per fold and scores both blends;
+ *     does not change, so a batch fits each (features, C) once per fold and scores every blend;
  *  2. on stage 1's winner only, the other class_weight values (one more fit on one feature config).
- * With the shipped space: 30 + 1 = 31 candidates, 16 logistic fits per fold. `strategy: halving` runs stage 1 as successive halving (rounds
- * on growing stratified row subsets, the best 1/eta and each feature config's best going on), so most candidates
- * are judged on few rows but every feature config is judged on all of them.
+ * `strategy: halving` runs stage 1 as successive halving (rounds on growing stratified row subsets, the best 1/eta
+ * and each feature config's best going on), so most candidates are judged on few rows but every feature config
+ * is judged on all of them.
  */
 
 /** Keys the sweep may search; a pinned one (set by the user's overrides) keeps its value. */
@@ -35,6 +37,7 @@ export type SearchedKey = (typeof SEARCHED_KEYS)[number];
 /** class_weight balanced is skipped when it weighs every class within this share of 1 (classes ~equal). */
 export const BALANCED_SAME_FIT = 0.05;
 
+/** What a candidate changes in the base params: its feature config and logistic-regression keys. */
 export interface CandidateOverrides {
   features: Pick<FeatureConfig, 'analyzer' | 'ngram_range' | 'char_ngram_range'>;
   C: number;
@@ -42,6 +45,7 @@ export interface CandidateOverrides {
   class_weight: 'balanced' | null;
 }
 
+/** One candidate recipe of the sweep. */
 export interface TuneCandidate {
   /** Stable, readable id: `c07`. */
   id: string;
@@ -56,8 +60,10 @@ export interface TuneCandidate {
   complexity: number;
 }
 
+/** How candidates are scored inside the training part: stratified k-fold, or one stratified validation split. */
 export type Evaluation = { kind: 'kfold'; folds: number } | { kind: 'holdout'; size: number; reason: string };
 
+/** Everything a sweep needs besides the documents: a small JSON payload the state machine stores and passes. */
 export interface SweepPlan {
   version: 1;
   metric: ResolvedMetric;
@@ -96,6 +102,7 @@ export function pinnedKeys(overrides: unknown): Set<string> {
 
 const fmt = (x: number) => String(x);
 
+/** A feature config for tables and notes: `word 1-2`, `char_wb 2-5`, `word 1-2+char_wb 2-5`. */
 export function featureLabel(f: CandidateOverrides['features']): string {
   const word = `${f.ngram_range[0]}-${f.ngram_range[1]}`;
   const char = `${f.char_ngram_range[0]}-${f.char_ngram_range[1]}`;
@@ -318,6 +325,7 @@ export function applyCandidate(params: Params, candidate: TuneCandidate): Params
   );
 }
 
+/** The plan's candidate of this id; an unknown id is a TrainingError. */
 export function candidateOf(plan: SweepPlan, id: string): TuneCandidate {
   const candidate = plan.candidates.find((c) => c.id === id);
   if (!candidate) throw new TrainingError(`the sweep plan has no candidate '${id}'`);

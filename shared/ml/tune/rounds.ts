@@ -1,6 +1,7 @@
 import { candidateOf, featureLabel, type SweepPlan } from './plan.ts';
 import type { CandidateResult } from './scoring.ts';
 
+/** One round of the sweep: which candidates it scores, on how many training rows. */
 export interface SweepRound {
   round: number;
   stage: 1 | 2;
@@ -35,9 +36,9 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
   if (last < plan.rungs.length - 1) {
     // Into the last round: the best 1/eta, plus each feature config's best (the configs then cut by their
     // learning curves, `forecastConfigs`). Into a middle round: each feature config's best only. Small rounds
-    // favour recipes that learn fast (character n-grams on IMDB's first 2,213 rows), not the ones best on every
-    // row (word 1-3 there), so no config is dropped on one subset; a middle round measures each config's curve
-    // with its best candidate, and the last round re-chooses C and nb_blend anyway (`withLargerCs`).
+    // favour recipes that learn fast (character n-grams), not always the ones best on every row (longer word
+    // n-grams), so no config is dropped on one subset; a middle round measures each config's curve with its best
+    // candidate, and the last round re-chooses C and nb_blend anyway (`withLargerCs`).
     const intoLast = last + 1 === plan.rungs.length - 1;
     const keep = intoLast ? Math.max(1, Math.ceil(inLast.length / plan.eta)) : 0;
     const top = new Set(ranked.slice(0, keep).map((r) => r.id));
@@ -95,10 +96,11 @@ export type ConfigForecasts = ConfigForecast[] & { se: number };
  * slot as the best remaining forecast or, of forecasts within one standard error of it (the middle round's best
  * score, binomial, on its validation rows), the simplest config. Each forecast is the line through the config's
  * best scores on the two rounds before, in log rows. Why a forecast and not the scores: few rows favour configs
- * that learn fast (character n-grams lead on IMDB's 2,213 and 6,641 rows, word 1-3 wins on all 19,924; its
- * curve is the steepest), while the last round costs the most (every row, each config's fold matrices;
- * `word+char` alone costs more than a single train), so it takes only the configs the curves say can win. Null when there is no cut: fewer than two rounds before
- * the last (no curve), `final_configs` 0, or no more configs than that.
+ * that learn fast (character n-grams), while a config with a steeper curve (longer word n-grams) can win on every
+ * row; and the last round costs the most (every row, each config's fold matrices; `word+char` alone costs more
+ * than a single train), so it takes only the configs the curves say can win (the sweeps: docs/benchmarks.md).
+ * Null when there is no cut: fewer than two rounds before the last (no curve), `final_configs` 0, or no more
+ * configs than that.
  */
 export function forecastConfigs(
   plan: SweepPlan,
@@ -169,7 +171,7 @@ export function forecastNote(forecasts: ConfigForecasts, rows: number): string {
  * The last halving round (every row) re-chooses C for each feature config that reaches it: the survivors, then
  * every stage-1 candidate of the same config with a C at least the smallest surviving one (and any nb_blend).
  * Why: L2's best C grows with the rows (less data needs more regularisation), so the C a config won with on a
- * subset is a lower bound on all rows (IMDB seed 2: word 1-3 won with C 3 on 6,641 rows, C 30 is best on all).
+ * subset is a lower bound on all rows.
  * The extra candidates share the config's vectorized folds (one batch), so each costs only a fit.
  */
 function withLargerCs(plan: SweepPlan, survivors: readonly string[]): string[] {

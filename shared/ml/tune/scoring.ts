@@ -8,8 +8,10 @@ import { TfidfVectorizer } from '../tfidf.ts';
 import { planFolds, subsetRows } from './folds.ts';
 import { applyCandidate, batchCandidates, candidateOf, type SweepPlan } from './plan.ts';
 
+/** `skipped`: the budget ran out before it started; `over_budget`: it ran past the budget, so it has no score. */
 export type CandidateStatus = 'scored' | 'skipped' | 'over_budget' | 'failed';
 
+/** One candidate's score in one round. */
 export interface CandidateResult {
   id: string;
   round: number;
@@ -91,8 +93,8 @@ function fullFitRows(folds: Int32Array, f: number): number {
 /**
  * The features of a halving round on a subset of rows: `min_df` becomes the absolute document count it means on
  * the fold's full fitting rows (`fullRows`), when that is at least one document. A share of a subset's rows can
- * work out under one document (IMDB's middle round: 0.00015 × 5,313 = 0.8), which keeps every term: word 1-3 had
- * 1.38M features there against 331k on every row, and the round peaked in time and memory. The rule: a term's
+ * work out under one document, which keeps every term: a subset round would then have several times the features
+ * of a round on every row, and cost the most time and memory of the sweep. The rule: a term's
  * weight needs as many documents of evidence on a subset as on all rows, so the subset never keeps a term the
  * last round would drop; with nested subsets (`subsetRows`) its vocabulary is then a subset of the last
  * round's, so no round costs more features than the last. `min_df` >= 1 (a count) is left as it is.
@@ -103,6 +105,7 @@ export function subsetFeatures(features: FeatureConfig, fullRows: number): Featu
   return count >= 1 ? { ...features, min_df: count } : features;
 }
 
+/** Which round a scoring belongs to, on how many rows, and the budget. */
 export interface ScoreOptions {
   /** Which round these results belong to (recorded). */
   round?: number;

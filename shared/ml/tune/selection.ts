@@ -11,6 +11,7 @@ import {
 import { forecastConfigs, forecastNote, rank } from './rounds.ts';
 import type { CandidateResult } from './scoring.ts';
 
+/** The sweep's result: the winner, the params it gives, and every result. */
 export interface SweepOutcome {
   metric: ResolvedMetric;
   metricRule: string;
@@ -94,12 +95,14 @@ export interface TuneReport {
   skipped: string[];
 }
 
+/** The evaluation in words, for reports. */
 export function describeEvaluation(e: Evaluation): string {
   return e.kind === 'kfold'
     ? `stratified ${e.folds}-fold inside the training part`
     : `one stratified validation split of ${e.size} of the training part (${e.reason})`;
 }
 
+/** The stored and printed form of a sweep: the plan and its outcome, without the params object. */
 export function tuneReport(plan: SweepPlan, outcome: SweepOutcome): TuneReport {
   return {
     metric: outcome.metric,
