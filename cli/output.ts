@@ -1,5 +1,5 @@
 import type { Metrics } from '../shared/ml/metrics.ts';
-import type { TuneReport } from '../shared/ml/tune.ts';
+import type { TuneReport } from '../shared/ml/tune/selection.ts';
 
 /** A metrics table for a terminal: the headline figures, then per class, then the confusion matrix. */
 export function formatMetrics(m: Metrics): string {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
-import type { Params } from '../shared/config/params.ts';
+import type { Params } from '../shared/config/params-schema.ts';
 import { createConsoleApp } from '../shared/console/app.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ObjectStore } from '../shared/ports.ts';

@@ -5,7 +5,8 @@ import { codeVersion } from '../../shared/config/code-version.ts';
 import { applyUploadOverrides, loadParams, readOverridesDocument } from '../../shared/config/params.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
-import { pinnedKeys, tuneReport } from '../../shared/ml/tune.ts';
+import { pinnedKeys } from '../../shared/ml/tune/plan.ts';
+import { tuneReport } from '../../shared/ml/tune/selection.ts';
 import { formatMetrics, formatTuneReport } from '../output.ts';
 
 /** Where `train` writes the sweep's table beside the model. */

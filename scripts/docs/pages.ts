@@ -8,13 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../cli/program.ts';
-import {
-  DEPLOYMENT_ONLY_SECTIONS,
-  loadParams,
-  // The params schema: the one import to repoint when the schema moves, with PARAMS_SCHEMA_FILE below.
-  paramsSchema,
-  UPLOAD_OVERRIDABLE_SECTIONS,
-} from '../../shared/config/params.ts';
+import { DEPLOYMENT_ONLY_SECTIONS, loadParams, UPLOAD_OVERRIDABLE_SECTIONS } from '../../shared/config/params.ts';
+// The params schema: move it with PARAMS_SCHEMA_FILE below.
+import { paramsSchema } from '../../shared/config/params-schema.ts';
 import { createConsoleApp } from '../../shared/console/app.ts';
 import * as errorsModule from '../../shared/errors.ts';
 import { feedbackPrefix } from '../../shared/feedback/feedback-store.ts';
@@ -44,7 +40,7 @@ import { type ParamsPageInput, renderParamsPage } from './params-page.ts';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Where the params schema is defined (named in the params page): move it with the import above. */
-const PARAMS_SCHEMA_FILE = 'shared/config/params.ts';
+const PARAMS_SCHEMA_FILE = 'shared/config/params-schema.ts';
 /** Where the upload rule (`UPLOAD_OVERRIDABLE_SECTIONS`, `DEPLOYMENT_ONLY_SECTIONS`) is defined. */
 const PARAMS_LOADER_FILE = 'shared/config/params.ts';
 const LAYOUT_FILE = 'shared/layout.ts';

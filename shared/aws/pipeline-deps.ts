@@ -1,6 +1,7 @@
 import { codeVersion } from '../config/code-version.ts';
 import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
-import { loadParams, type Params } from '../config/params.ts';
+import { loadParams } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { readEksClusterSettings, readRuntimeSettings, readStepRuntime } from '../config/runtime.ts';
 import { jsonLogger } from '../log.ts';
 import type { BatchDeps } from '../pipeline/batch-step.ts';

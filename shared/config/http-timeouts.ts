@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { Params } from './params.ts';
+import type { Params } from './params-schema.ts';
 
 /** How long an HTTP server waits on a client (Node's own defaults: 60 s for headers, 300 s per request). */
 export interface HttpTimeouts {

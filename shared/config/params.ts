@@ -2,306 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
-
-const fractionOrCount = z.number().positive();
-
-const ngramRange = (max: number) =>
-  z
-    .tuple([z.number().int().min(1), z.number().int().min(1)])
-    .refine(([lo, hi]) => lo <= hi && hi <= max, `must be [min, max] with min <= max <= ${max}`);
-
-/** The metrics a model can be judged by; `auto` resolves from the training labels (see shared/ml/tune.ts). */
-export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
-export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
+import { type Params, paramsSchema } from './params-schema.ts';
 
 /**
- * The model-selection sweep (shared/ml/tune.ts). A candidate is one feature config of `space.features` with one
- * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see tune.ts for how the grid is cut down).
+ * Loading the params, once at the door: find and read the file, parse the YAML, validate it against the schema
+ * (params-schema.ts) into a frozen object, and apply overrides by the upload's rule.
  */
-const tuneSchema = z
-  .object({
-    enabled: z.boolean(),
-    strategy: z.enum(['grid', 'halving']),
-    folds: z.number().int().min(2).max(10),
-    validation_rows_above: z.number().int().positive(),
-    validation_size: z.number().gt(0).lt(1),
-    halving_eta: z.number().int().min(2),
-    halving_min_rows: z.number().int().positive(),
-    max_candidates: z.number().int().positive(),
-    max_seconds: z.number().positive(),
-    max_concurrency: z.number().int().positive().max(1000),
-    batch_size: z.number().int().positive(),
-    workers: z.number().int().min(0).max(64),
-    max_char_batches: z.number().int().min(0).default(1),
-    final_configs: z.number().int().min(0).default(2),
-    space: z
-      .object({
-        features: z
-          .array(
-            z
-              .object({
-                analyzer: z.enum(['word', 'char_wb', 'word+char']),
-                ngram_range: ngramRange(4).optional(),
-                char_ngram_range: ngramRange(8).optional(),
-              })
-              .strict(),
-          )
-          .min(1),
-        C: z.array(z.number().positive()).min(1),
-        nb_blend: z.array(z.number().min(0)).min(1),
-        class_weight: z.array(z.enum(['balanced']).nullable()).min(1),
-      })
-      .strict(),
-  })
-  .strict();
-
-export type TuneConfig = z.infer<typeof tuneSchema>;
-
-/** The shipped sweep (params.yaml's `tune:`), also the value for stored params written before it existed. */
-export const DEFAULT_TUNE: TuneConfig = {
-  enabled: true,
-  strategy: 'halving',
-  folds: 3,
-  validation_rows_above: 10000,
-  validation_size: 0.2,
-  halving_eta: 3,
-  halving_min_rows: 2000,
-  max_candidates: 32,
-  max_seconds: 1800,
-  max_concurrency: 8,
-  batch_size: 6,
-  workers: 0,
-  max_char_batches: 1,
-  final_configs: 2,
-  space: {
-    features: [
-      { analyzer: 'word', ngram_range: [1, 1] },
-      { analyzer: 'word', ngram_range: [1, 2] },
-      { analyzer: 'word', ngram_range: [1, 3] },
-      { analyzer: 'char_wb', char_ngram_range: [2, 5] },
-      { analyzer: 'word+char', ngram_range: [1, 2], char_ngram_range: [2, 5] },
-    ],
-    C: [3, 10, 30],
-    nb_blend: [0, 0.3],
-    class_weight: [null, 'balanced'],
-  },
-};
-
-/**
- * Labelled feedback on predictions (`POST /feedback`, shared/serving/feedback.ts). Defaults, so params files and
- * runs' stored params written before it still validate.
- */
-const feedbackSchema = z
-  .object({
-    max_items: z.number().int().positive(),
-    remember_predictions: z.number().int().min(0),
-    remember_max_chars: z.number().int().min(0),
-    accuracy_window: z.number().int().positive(),
-  })
-  .strict();
-
-export const DEFAULT_FEEDBACK: z.infer<typeof feedbackSchema> = {
-  max_items: 100,
-  remember_predictions: 10000,
-  remember_max_chars: 2000000,
-  accuracy_window: 500,
-};
-
-/** Live traffic against each model's drift reference (shared/ml/drift.ts), and the optional retrain trigger. */
-const driftSchema = z
-  .object({
-    window: z.number().int().positive().max(1_000_000),
-    min_samples: z.number().int().positive(),
-    retrain: z
-      .object({
-        enabled: z.boolean(),
-        psi_above: z.number().positive(),
-        accuracy_below: z.number().min(0).max(1),
-        min_feedback: z.number().int().min(1),
-        min_interval_hours: z.number().min(0),
-        check_interval_seconds: z.number().positive(),
-      })
-      .strict(),
-  })
-  .strict();
-
-export const DEFAULT_DRIFT: z.infer<typeof driftSchema> = {
-  window: 5000,
-  min_samples: 200,
-  retrain: {
-    enabled: false,
-    psi_above: 0.25,
-    accuracy_below: 0.8,
-    min_feedback: 100,
-    min_interval_hours: 24,
-    check_interval_seconds: 60,
-  },
-};
-
-/**
- * Where a heavy step runs (deployment-only): Train goes to a Kubernetes Job on EKS (the state machine's
- * `eks:runJob.sync` Task, the same image) when the upload is above either threshold; the job's size.
- */
-const eksSchema = z
-  .object({
-    route_above_rows: z.number().int().min(0),
-    route_above_bytes: z.number().int().min(0),
-    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name'),
-    cpu: z.number().positive().max(64),
-    memory_mb: z.number().int().positive(),
-    active_deadline_seconds: z.number().int().positive(),
-    backoff_limit: z.number().int().min(0).max(6),
-  })
-  .strict();
-export type EksConfig = z.infer<typeof eksSchema>;
-export const DEFAULT_EKS: EksConfig = {
-  route_above_rows: 250_000,
-  route_above_bytes: 268_435_456,
-  namespace: 'textops',
-  cpu: 4,
-  memory_mb: 16_384,
-  active_deadline_seconds: 6000,
-  backoff_limit: 1,
-};
-
-/** List prices for the cost estimate of a run (deployment-only), with the date they were read. */
-const costSchema = z
-  .object({
-    prices_date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date, YYYY-MM-DD'),
-    region: z.string().min(1),
-    lambda_gb_second_usd: z.number().min(0),
-    lambda_request_usd: z.number().min(0),
-    sfn_transition_usd: z.number().min(0),
-    s3_put_usd: z.number().min(0),
-    s3_get_usd: z.number().min(0),
-    pod_vcpu_hour_usd: z.number().min(0),
-    pod_gb_hour_usd: z.number().min(0),
-    pod_minimum_seconds: z.number().min(0),
-  })
-  .strict();
-export type CostPrices = z.infer<typeof costSchema>;
-export const DEFAULT_COST: CostPrices = {
-  prices_date: '2025-01-01',
-  region: 'us-east-1',
-  lambda_gb_second_usd: 0.0000133334,
-  lambda_request_usd: 0.0000002,
-  sfn_transition_usd: 0.000025,
-  s3_put_usd: 0.000005,
-  s3_get_usd: 0.0000004,
-  pod_vcpu_hour_usd: 0.03238,
-  pod_gb_hour_usd: 0.00356,
-  pod_minimum_seconds: 60,
-};
-
-export const paramsSchema = z
-  .object({
-    model: z
-      .object({ name: z.string().regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'lowercase letters, digits, - and _') })
-      .strict(),
-    data: z
-      .object({
-        text_column: z.string().min(1).nullable(),
-        label_column: z.string().min(1).nullable(),
-        test_size: z.number().gt(0).lt(1),
-        seed: z.number().int(),
-        dedupe: z.boolean(),
-        min_text_chars: z.number().int().min(0),
-        max_text_chars: z.number().int().positive(),
-        // Added later: defaults keep older params files and stored run params valid.
-        include_feedback: z.boolean().default(false),
-        // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
-        // featurize, evaluate) run as Map items over them. Defaults keep stored params from before valid.
-        shard_rows: z.number().int().min(100).default(20000),
-        shard_concurrency: z.number().int().min(1).max(1000).default(4),
-      })
-      .strict(),
-    clean: z
-      .object({
-        lowercase: z.boolean(),
-        strip_html: z.boolean(),
-        strip_urls: z.boolean(),
-        strip_numbers: z.boolean(),
-        strip_punctuation: z.boolean(),
-        keep_exclamation: z.boolean(),
-        remove_stop_words: z.boolean(),
-        keep_negations: z.boolean(),
-        lemmatize: z.boolean(),
-        min_token_length: z.number().int().min(1),
-      })
-      .strict(),
-    features: z
-      .object({
-        ngram_range: ngramRange(4),
-        // Keys added after the first release default, so params files and runs' stored params from before still
-        // validate (and mean what they meant).
-        analyzer: z.enum(['word', 'char_wb', 'word+char']).default('word'),
-        char_ngram_range: ngramRange(8).default([2, 5]),
-        max_features: z.number().int().positive().nullable(),
-        min_df: fractionOrCount,
-        max_df: fractionOrCount,
-        sublinear_tf: z.boolean(),
-      })
-      .strict(),
-    train: z
-      .object({
-        classifier: z.enum(['logistic_regression', 'naive_bayes']),
-        logistic_regression: z
-          .object({
-            C: z.number().positive(),
-            max_iter: z.number().int().positive(),
-            tol: z.number().positive(),
-            nb_scaling: z.boolean(),
-            nb_blend: z.number().min(0),
-            class_weight: z.enum(['balanced']).nullable().default(null),
-          })
-          .strict()
-          .refine((lr) => !(lr.nb_scaling && lr.nb_blend > 0), {
-            message: 'nb_scaling and nb_blend > 0 cannot be combined: choose one way to use naive Bayes',
-            path: ['nb_blend'],
-          }),
-        naive_bayes: z.object({ alpha: z.number().positive() }).strict(),
-        workers: z.number().int().min(0).max(64),
-      })
-      .strict(),
-    tune: tuneSchema.default(DEFAULT_TUNE),
-    eks: eksSchema.default(DEFAULT_EKS),
-    cost: costSchema.default(DEFAULT_COST),
-    evaluate: z
-      .object({
-        // auto: f1_macro when the training classes are imbalanced, else accuracy (rule: shared/ml/tune.ts).
-        primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
-        min_score: z.number().min(0).max(1),
-        max_regression: z.number().min(0).max(1),
-      })
-      .strict(),
-    serving: z
-      .object({
-        max_batch_items: z.number().int().positive(),
-        max_text_chars: z.number().int().positive(),
-        max_body_bytes: z.number().int().positive(),
-        reload_interval_seconds: z.number().positive(),
-        instance_price_usd_per_hour: z.number().min(0),
-        headers_timeout_seconds: z.number().positive(),
-        request_timeout_seconds: z.number().positive(),
-        keep_alive_timeout_seconds: z.number().positive(),
-      })
-      .strict()
-      .refine((s) => s.headers_timeout_seconds <= s.request_timeout_seconds, {
-        message:
-          'headers_timeout_seconds cannot exceed request_timeout_seconds (the headers are part of the request)',
-        path: ['headers_timeout_seconds'],
-      }),
-    feedback: feedbackSchema.default(DEFAULT_FEEDBACK),
-    drift: driftSchema.default(DEFAULT_DRIFT),
-  })
-  .strict();
-
-export type Params = z.infer<typeof paramsSchema>;
-export type CleanConfig = Params['clean'];
-export type FeatureConfig = Params['features'];
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 /**
  * The params file used when none is named: `./params.yaml` in the working directory, else the one shipped
@@ -386,8 +94,8 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
 
 /**
  * The sections an upload's `<name>.params.yaml` (and `textops train --overrides`) may change: how the data is
- * read, cleaned, featurized, tuned and trained. Every other section belongs
- * to the deployment's params.yaml, with the reason an override of it is refused.
+ * read, cleaned, featurized, tuned and trained. Every other section belongs to the deployment's params.yaml,
+ * with the reason an override of it is refused.
  */
 export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train', 'tune'] as const;
 
@@ -444,7 +152,10 @@ export function loadOverrides(base: Params, file: string): Params {
   return applyUploadOverrides(base, readYamlFile(file, 'overrides'), file);
 }
 
-/** The parsed document of an overrides file (its keys are the user's pins: see shared/ml/tune.ts). */
+/**
+ * The parsed document of an overrides file (its keys are the user's pins: see `pinnedKeys` in
+ * shared/ml/tune/plan.ts).
+ */
 export function readOverridesDocument(file: string): unknown {
   return readYamlFile(file, 'overrides');
 }

@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { describeError, NotFoundError } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
 import { type PredictionPlots, type PredictionTable, predictionPlots } from '../ml/curves.ts';

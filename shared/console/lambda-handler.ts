@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import express from 'express';
 import serverless from 'serverless-http';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 import { createConsoleApp } from './app.ts';

@@ -1,5 +1,5 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { ConflictError, describeError } from '../errors.ts';
 import { RETRAIN_UPLOAD_PREFIX, registryPrefix } from '../layout.ts';
 import { paramsKeyFor } from '../pipeline/run-keys.ts';

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import type { CleanConfig } from '../config/params.ts';
+import type { CleanConfig } from '../config/params-schema.ts';
 import type { TextModel } from './model.ts';
 import { createTextCleaner } from './text-cleaner.ts';
 import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { InvalidDatasetError } from '../errors.ts';
 import {
   checkHeader,

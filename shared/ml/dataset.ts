@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { InvalidDatasetError } from '../errors.ts';
 import { sha256 } from './hash.ts';
 import { HashSet64 } from './hash-set64.ts';

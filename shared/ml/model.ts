@@ -1,4 +1,4 @@
-import type { CleanConfig, Params } from '../config/params.ts';
+import type { CleanConfig, Params } from '../config/params-schema.ts';
 import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';

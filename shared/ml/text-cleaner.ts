@@ -1,6 +1,6 @@
 import model from 'wink-eng-lite-web-model';
 import winkNLP, { type WinkMethods } from 'wink-nlp';
-import type { CleanConfig } from '../config/params.ts';
+import type { CleanConfig } from '../config/params-schema.ts';
 
 /** Negations are stop words in most lists, yet they flip sentiment; `keep_negations` spares them. */
 const NEGATIONS = new Set([

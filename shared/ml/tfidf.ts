@@ -1,4 +1,4 @@
-import type { FeatureConfig } from '../config/params.ts';
+import type { FeatureConfig } from '../config/params-schema.ts';
 import { ModelFormatError, TrainingError } from '../errors.ts';
 import { base64FloatCount, base64ToFloats, type FloatPrecision, floatsToBase64 } from './float-base64.ts';
 import { CsrBuilder, type CsrMatrix } from './sparse.ts';

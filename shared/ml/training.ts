@@ -1,34 +1,18 @@
-import type { Params } from '../config/params.ts';
-import { TrainingError } from '../errors.ts';
-import {
-  blendNaiveBayes,
-  fitLogisticRegression,
-  fitNaiveBayes,
-  type LinearClassifierState,
-} from './classifiers.ts';
+import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
+import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
-import {
-  type CandidateResult,
-  planSweep,
-  type SweepOutcome,
-  type SweepPlan,
-  type SweepRound,
-} from './tune.ts';
-import { runSweep } from './tune-pool.ts';
-
-/** A cleaned document: its tokens joined by single spaces (the preprocess step's output format). */
-export type CleanedDoc = string;
-
-export function splitTokens(doc: CleanedDoc): string[] {
-  return doc === '' ? [] : doc.split(' ');
-}
+import { planSweep, type SweepPlan } from './tune/plan.ts';
+import { runSweep } from './tune/pool.ts';
+import type { SweepRound } from './tune/rounds.ts';
+import type { CandidateResult } from './tune/scoring.ts';
+import type { SweepOutcome } from './tune/selection.ts';
 
 /** Reads and checks the CSV, then splits it (stratified, seeded). */
 export function readAndSplitCsv(
@@ -51,37 +35,6 @@ export function fitFeatures(
   params: Params,
 ): { vectorizer: TfidfVectorizer; matrix: CsrMatrix } {
   return TfidfVectorizer.fitTransform(docs, params.features);
-}
-
-/** Class indices of `labels` in the sorted label list. */
-export function encodeLabels(labels: readonly string[], classes: readonly string[]): Int32Array {
-  const index = new Map(classes.map((c, i) => [c, i]));
-  return Int32Array.from(labels, (label) => {
-    const k = index.get(label);
-    if (k === undefined) throw new TrainingError(`label '${label}' is not one of the model's classes`);
-    return k;
-  });
-}
-
-/** Train: fit the classifier chosen in params on a feature matrix. */
-export function fitClassifier(
-  x: CsrMatrix,
-  y: Int32Array,
-  nClasses: number,
-  params: Params,
-): LinearClassifierState {
-  const t = params.train;
-  if (t.classifier === 'naive_bayes') return fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
-  const lr = t.logistic_regression;
-  const logistic = fitLogisticRegression(x, y, nClasses, {
-    C: lr.C,
-    maxIter: lr.max_iter,
-    tol: lr.tol,
-    nbScaling: lr.nb_scaling,
-    classWeight: lr.class_weight,
-  });
-  if (lr.nb_blend === 0) return logistic;
-  return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);
 }
 
 /** Evaluate: metrics of a model on cleaned, labelled documents. */
@@ -140,7 +93,7 @@ export interface TrainResult {
 export interface TuneRunOptions {
   /** false: train the params' fixed recipe even when `tune.enabled` (`textops train --no-tune`). */
   enabled?: boolean;
-  /** Dotted keys the user set in overrides: not searched (see tune.ts `pinnedKeys`). */
+  /** Dotted keys the user set in overrides: not searched (see `pinnedKeys` in tune/plan.ts). */
   pinned?: ReadonlySet<string>;
   onRound?: (round: SweepRound, results: CandidateResult[], plan: SweepPlan) => void;
 }
@@ -179,8 +132,8 @@ export async function trainInProcess(
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
-  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (hundreds of
-  // MB with character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
+  // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
+  // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
   const { vectorizer, classifier } = await (async () => {
     const trainDocs = await timed(

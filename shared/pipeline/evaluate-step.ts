@@ -1,10 +1,10 @@
 import { describeError } from '../errors.ts';
 import { PREDICTION_TEXT_CHARS, predictionTable } from '../ml/curves.ts';
 import { argmaxRow, computeReference } from '../ml/drift.ts';
+import { encodeLabels, splitTokens } from '../ml/fitting.ts';
 import { base64ToFloats, floatsToBase64 } from '../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../ml/metrics.ts';
 import { TextModel } from '../ml/model.ts';
-import { encodeLabels, splitTokens } from '../ml/training.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { renderEvalReport } from './eval-report.ts';

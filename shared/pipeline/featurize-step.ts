@@ -1,6 +1,6 @@
+import { encodeLabels, splitTokens } from '../ml/fitting.ts';
 import { encodeCsr } from '../ml/sparse.ts';
 import { countDocumentFrequencies, DfAccumulator, type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
-import { encodeLabels, splitTokens } from '../ml/training.ts';
 import { decodeDfCounts, encodeDfCounts } from './df-codec.ts';
 import { readJson, readJsonLinesGz, readRequired, writeJson } from './run-files.ts';
 import { runKeys, shardKeys } from './run-keys.ts';

@@ -1,4 +1,4 @@
-import type { EksConfig } from '../config/params.ts';
+import type { EksConfig } from '../config/params-schema.ts';
 import type { EksClusterSettings } from '../config/runtime.ts';
 import { readJson } from './run-files.ts';
 import { runKeys } from './run-keys.ts';

@@ -1,6 +1,6 @@
-import type { Params, ResolvedMetric } from '../config/params.ts';
+import type { Params, ResolvedMetric } from '../config/params-schema.ts';
 import type { Metrics } from '../ml/metrics.ts';
-import { resolvePrimaryMetricFromCounts } from '../ml/tune.ts';
+import { resolvePrimaryMetricFromCounts } from '../ml/primary-metric.ts';
 import type { GateDecision } from './run-payload.ts';
 
 export type ProductionComparison =
@@ -13,7 +13,7 @@ function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-/** auto (the sweep's rule, shared/ml/tune.ts) from the test split's supports, stratified like the training part. */
+/** auto (the sweep's rule, shared/ml/primary-metric.ts) from the test split's supports, stratified like the training part. */
 function gateMetric(name: Params['evaluate']['primary_metric'], candidate: Metrics): ResolvedMetric {
   if (name !== 'auto') return name;
   const supports = Object.entries(candidate.per_class ?? {}).map(([label, c]) => [label, c.support]);

@@ -1,4 +1,4 @@
-import { type CostPrices, DEFAULT_COST } from '../config/params.ts';
+import { type CostPrices, DEFAULT_COST } from '../config/params-schema.ts';
 import type { RunStatus, StepRecord } from './run-status.ts';
 
 /**

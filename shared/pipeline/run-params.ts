@@ -1,5 +1,6 @@
-import { applyUploadOverrides, type Params, parseParamsYaml, validateParams } from '../config/params.ts';
-import { pinnedKeys } from '../ml/tune.ts';
+import { applyUploadOverrides, parseParamsYaml, validateParams } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
+import { pinnedKeys } from '../ml/tune/plan.ts';
 import type { ObjectStore } from '../ports.ts';
 import { readJson } from './run-files.ts';
 import { paramsKeyFor, runKeys, tuneKeys } from './run-keys.ts';

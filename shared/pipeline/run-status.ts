@@ -1,4 +1,4 @@
-import type { CostPrices } from '../config/params.ts';
+import type { CostPrices } from '../config/params-schema.ts';
 import { ConflictError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { RouteDecision } from './plan-route-step.ts';

@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import type { EksClusterSettings, StepRuntime } from '../config/runtime.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';

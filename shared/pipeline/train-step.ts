@@ -1,9 +1,9 @@
 import { NotFoundError } from '../errors.ts';
 import type { DatasetReport } from '../ml/dataset.ts';
+import { fitClassifier } from '../ml/fitting.ts';
 import { TextModel } from '../ml/model.ts';
 import { CsrStacker } from '../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
-import { fitClassifier } from '../ml/training.ts';
 import { readJson, readRequired } from './run-files.ts';
 import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
 import { runParams } from './run-params.ts';

@@ -1,4 +1,5 @@
-import { scoreCandidates, sweepDeadline } from '../ml/tune.ts';
+import { sweepDeadline } from '../ml/tune/plan.ts';
+import { scoreCandidates } from '../ml/tune/scoring.ts';
 import { readJson, writeJson } from './run-files.ts';
 import { tuneKeys } from './run-keys.ts';
 import type { RunPayload } from './run-payload.ts';

@@ -1,12 +1,7 @@
-import type { Params } from '../config/params.ts';
-import {
-  batchCandidates,
-  type CandidateResult,
-  nextRound,
-  planSweep,
-  type SweepPlan,
-  type SweepRound,
-} from '../ml/tune.ts';
+import type { Params } from '../config/params-schema.ts';
+import { batchCandidates, planSweep, type SweepPlan } from '../ml/tune/plan.ts';
+import { nextRound, type SweepRound } from '../ml/tune/rounds.ts';
+import type { CandidateResult } from '../ml/tune/scoring.ts';
 import { readJson, writeJson } from './run-files.ts';
 import { runKeys, tuneKeys } from './run-keys.ts';
 import { ingestParams } from './run-params.ts';

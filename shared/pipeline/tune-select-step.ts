@@ -1,4 +1,7 @@
-import { type CandidateResult, nextRound, selectWinner, sweepDeadline } from '../ml/tune.ts';
+import { sweepDeadline } from '../ml/tune/plan.ts';
+import { nextRound } from '../ml/tune/rounds.ts';
+import type { CandidateResult } from '../ml/tune/scoring.ts';
+import { selectWinner } from '../ml/tune/selection.ts';
 import { readJson, writeJson } from './run-files.ts';
 import { tuneKeys } from './run-keys.ts';
 import { type RunPayload, requireField, type TunePayload } from './run-payload.ts';

@@ -1,4 +1,6 @@
-import type { CandidateResult, Evaluation, SweepOutcome, SweepPlan } from '../ml/tune.ts';
+import type { Evaluation, SweepPlan } from '../ml/tune/plan.ts';
+import type { CandidateResult } from '../ml/tune/scoring.ts';
+import type { SweepOutcome } from '../ml/tune/selection.ts';
 import type { ObjectStore } from '../ports.ts';
 import { tuneKeys } from './run-keys.ts';
 

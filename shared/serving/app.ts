@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import type { Logger } from '../log.ts';
 import { requireApiKey } from './auth.ts';

@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { type FeedbackRecord, feedbackId, putFeedback } from '../feedback/feedback-store.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { ServingMetrics } from './metrics.ts';

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { DEFAULT_DRIFT } from '../config/params.ts';
+import { DEFAULT_DRIFT } from '../config/params-schema.ts';
 import {
   catalogueCounter,
   catalogueGauge,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { MAX_TOP_K } from '../ml/explain.ts';
 import { type FieldError, HttpProblem, type ProblemCode } from './problem.ts';
 

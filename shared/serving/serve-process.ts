@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { codeVersion } from '../config/code-version.ts';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { readRuntimeSettings, readServingSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
 import { REGISTRY_PREFIX } from '../layout.ts';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 import { createApp } from './app.ts';

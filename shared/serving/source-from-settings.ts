@@ -1,6 +1,6 @@
 import { s3Client } from '../aws/clients.ts';
 import { S3ObjectStore } from '../aws/s3-object-store.ts';
-import type { Params } from '../config/params.ts';
+import type { Params } from '../config/params-schema.ts';
 import type { RuntimeSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';

@@ -17,7 +17,9 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
-import { pinnedKeys, planFolds, planSweep, type TuneReport } from '../../shared/ml/tune.ts';
+import { planFolds } from '../../shared/ml/tune/folds.ts';
+import { pinnedKeys, planSweep } from '../../shared/ml/tune/plan.ts';
+import type { TuneReport } from '../../shared/ml/tune/selection.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));

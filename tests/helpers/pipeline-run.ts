@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
-import { loadParams, type Params } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { type LogLine, memoryLogger } from '../../shared/log.ts';
 import { executionName } from '../../shared/pipeline/run-keys.ts';
 import type { RunPayload } from '../../shared/pipeline/run-payload.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CleanConfig } from '../../shared/config/params.ts';
+import type { CleanConfig } from '../../shared/config/params-schema.ts';
 import { createTextCleaner, type TextCleaner } from '../../shared/ml/text-cleaner.ts';
 import { ROOT } from '../deploy/helpers/package-service.ts';
 import { sharedRows } from '../helpers/data.ts';

@@ -10,7 +10,7 @@ import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
 import { validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { applyCandidate } from '../../shared/ml/tune.ts';
+import { applyCandidate } from '../../shared/ml/tune/plan.ts';
 import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
 import { readRun } from '../../shared/pipeline/run-queries.ts';
 import { tuneCandidatesStep } from '../../shared/pipeline/tune-candidates-step.ts';

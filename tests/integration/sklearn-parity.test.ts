@@ -1,16 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { type LinearClassifierState, predictProba } from '../../shared/ml/classifiers.ts';
+import { encodeLabels, fitClassifier, splitTokens } from '../../shared/ml/fitting.ts';
 import { charWbNgrams } from '../../shared/ml/tfidf.ts';
-import {
-  cleanDocuments,
-  encodeLabels,
-  fitClassifier,
-  fitFeatures,
-  splitTokens,
-} from '../../shared/ml/training.ts';
+import { cleanDocuments, fitFeatures } from '../../shared/ml/training.ts';
 import { sharedRows } from '../helpers/data.ts';
 
 // scikit-learn (Debian's python3-sklearn) is the oracle: the same tokens go through its TfidfVectorizer,

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import {
   binOf,
   computeReference,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadParams, type Params } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { decisionRow } from '../../shared/ml/classifiers.ts';
 import { contributionsOf, explainText, MAX_TOP_K } from '../../shared/ml/explain.ts';
 import type { TextModel } from '../../shared/ml/model.ts';

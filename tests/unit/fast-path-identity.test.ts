@@ -4,7 +4,8 @@
  * string per n-gram, here an independent re-implementation), on thousands of IMDB reviews and AG News stories.
  */
 import { describe, expect, it } from 'vitest';
-import { type CleanConfig, type FeatureConfig, loadParams } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { CleanConfig, FeatureConfig } from '../../shared/config/params-schema.ts';
 import { createTextCleaner } from '../../shared/ml/text-cleaner.ts';
 import { TfidfVectorizer } from '../../shared/ml/tfidf.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';

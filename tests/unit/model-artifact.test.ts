@@ -1,9 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { ModelFormatError } from '../../shared/errors.ts';
+import { splitTokens } from '../../shared/ml/fitting.ts';
 import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { cleanDocuments, fitFeatures, splitTokens, trainInProcess } from '../../shared/ml/training.ts';
+import { cleanDocuments, fitFeatures, trainInProcess } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 describe('model artifact textops.model (v1, v2)', () => {

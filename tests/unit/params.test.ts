@@ -5,14 +5,13 @@ import { describe, expect, it } from 'vitest';
 import {
   applyOverrides,
   applyUploadOverrides,
-  DEFAULT_COST,
-  DEFAULT_EKS,
   loadOverrides,
   loadParams,
   parseParamsYaml,
   UPLOAD_OVERRIDABLE_SECTIONS,
   validateParams,
 } from '../../shared/config/params.ts';
+import { DEFAULT_COST, DEFAULT_EKS } from '../../shared/config/params-schema.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 function writeTemp(text: string): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DRIFT, loadParams, type Params } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import { DEFAULT_DRIFT, type Params } from '../../shared/config/params-schema.ts';
 import { retrainKeys, retrainReason, triggerRetrain } from '../../shared/feedback/retrain-trigger.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_COST, loadParams } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import { DEFAULT_COST } from '../../shared/config/params-schema.ts';
 import { estimateTransitions, formatUsd, runCost } from '../../shared/pipeline/run-cost.ts';
 import {
   type RunStatus,

@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { applyOverrides, type FeatureConfig, loadParams } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { FeatureConfig } from '../../shared/config/params-schema.ts';
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { type StreamedRow, scanLabelledCsv } from '../../shared/ml/csv-stream.ts';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';
+import { splitTokens } from '../../shared/ml/fitting.ts';
 import { HashSet64 } from '../../shared/ml/hash-set64.ts';
 import { type CsrMatrix, stackRows } from '../../shared/ml/sparse.ts';
 import { seededRandom, stratifiedSplit, stratifiedTestMask } from '../../shared/ml/split.ts';
@@ -14,7 +16,7 @@ import {
   type DfCounts,
   TfidfVectorizer,
 } from '../../shared/ml/tfidf.ts';
-import { cleanDocuments, splitTokens } from '../../shared/ml/training.ts';
+import { cleanDocuments } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The pure parts of sharding: the streaming reader against the whole-file reader, the streamed split against

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type CleanConfig, loadParams } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { CleanConfig } from '../../shared/config/params-schema.ts';
 import { cleanTexts } from '../../shared/ml/clean-pool.ts';
 import { boundRuns, createTextCleaner, MAX_RUN_CHARS, tokenizerState } from '../../shared/ml/text-cleaner.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type FeatureConfig, loadParams } from '../../shared/config/params.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { FeatureConfig } from '../../shared/config/params-schema.ts';
 import { decodeCsr, encodeCsr } from '../../shared/ml/sparse.ts';
 import { charWbNgrams, TfidfVectorizer } from '../../shared/ml/tfidf.ts';
 

@@ -1,25 +1,21 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { applyOverrides, loadParams, type Params } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
 import { TrainingError } from '../../shared/errors.ts';
+import { resolvePrimaryMetric } from '../../shared/ml/primary-metric.ts';
 import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
+import { makeFolds, makeHoldout, planFolds, subsetRows } from '../../shared/ml/tune/folds.ts';
 import {
   applyCandidate,
   batchCandidates,
-  type CandidateResult,
-  makeFolds,
-  makeHoldout,
-  nextRound,
   pinnedKeys,
-  planFolds,
   planSweep,
-  resolvePrimaryMetric,
   type SweepPlan,
-  scoreCandidates,
-  selectWinner,
-  subsetFeatures,
-  subsetRows,
-} from '../../shared/ml/tune.ts';
-import { runSweep } from '../../shared/ml/tune-pool.ts';
+} from '../../shared/ml/tune/plan.ts';
+import { runSweep } from '../../shared/ml/tune/pool.ts';
+import { nextRound } from '../../shared/ml/tune/rounds.ts';
+import { type CandidateResult, scoreCandidates, subsetFeatures } from '../../shared/ml/tune/scoring.ts';
+import { selectWinner } from '../../shared/ml/tune/selection.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 const base = loadParams();

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
-import { scoreCandidates } from './tune.ts';
-import type { TuneBatchMessage, TuneBatchReply, TuneWorkerData } from './tune-pool.ts';
+import type { TuneBatchMessage, TuneBatchReply, TuneWorkerData } from './pool.ts';
+import { scoreCandidates } from './scoring.ts';
 
 /** A sweep worker's loop: score each batch it is sent on the docs it was started with. */
 export function serveTuneBatches({ tune }: TuneWorkerData): void {

@@ -1,18 +1,11 @@
 import type { Worker } from 'node:worker_threads';
-import { TrainingError } from '../errors.ts';
-import type { CleanedDoc } from './training.ts';
-import {
-  batchCandidates,
-  type CandidateResult,
-  nextRound,
-  type SweepOutcome,
-  type SweepPlan,
-  type SweepRound,
-  scoreCandidates,
-  selectWinner,
-  sweepDeadline,
-} from './tune.ts';
-import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
+import { TrainingError } from '../../errors.ts';
+import type { CleanedDoc } from '../fitting.ts';
+import { resolveWorkerCount, startModuleWorker } from '../worker-entry.ts';
+import { batchCandidates, type SweepPlan, sweepDeadline } from './plan.ts';
+import { nextRound, type SweepRound } from './rounds.ts';
+import { type CandidateResult, scoreCandidates } from './scoring.ts';
+import { type SweepOutcome, selectWinner } from './selection.ts';
 
 /** What a sweep worker is sent once (workerData) and per batch (a message). */
 export interface TuneWorkerData {
@@ -89,11 +82,11 @@ async function scoreRound(
   const queue = batches
     .map((ids, id) => ({ id, ids, char: candidate(ids[0]).overrides.features.analyzer !== 'word' }))
     .sort((a, b) => complexity(b.ids) - complexity(a.ids));
-  // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices (the
-  // IMDB sweep peaked at 1.6 GB so), so at most `max_char_batches` run together while the other threads take word
-  // batches. Which thread scores a batch does not change its numbers.
+  // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices, the
+  // largest a sweep builds (peak memory: docs/benchmarks.md), so at most `max_char_batches` run together while the
+  // other threads take word batches. Which thread scores a batch does not change its numbers.
   // A subset round's fold matrices are smaller in proportion to its rows: the limit counts a batch as its share
-  // of every row (halving's middle round, a third of the rows, runs up to three character batches at once).
+  // of every row (with eta 3, a round on a third of the rows runs up to three character batches at once).
   const maxChar = plan.base.tune.max_char_batches || Number.POSITIVE_INFINITY;
   const charWeight = round.rows / plan.rows;
   const byId = new Map<string, CandidateResult>();

@@ -1,0 +1,128 @@
+import type { Params, ResolvedMetric } from '../../config/params-schema.ts';
+import { TrainingError } from '../../errors.ts';
+import {
+  applyCandidate,
+  type CandidateOverrides,
+  candidateOf,
+  type Evaluation,
+  type SweepPlan,
+  type TuneCandidate,
+} from './plan.ts';
+import { forecastConfigs, forecastNote, rank } from './rounds.ts';
+import type { CandidateResult } from './scoring.ts';
+
+/** The sweep's result: the winner, the params it gives, and every result. */
+export interface SweepOutcome {
+  metric: ResolvedMetric;
+  metricRule: string;
+  winner: TuneCandidate;
+  winnerResult: CandidateResult;
+  /** The base params with the winner applied: what to refit on the whole training part. */
+  params: Params;
+  results: CandidateResult[];
+  /** Candidates the budget stopped (never scored). */
+  skipped: string[];
+  notes: string[];
+}
+
+/**
+ * The winner: the best scored candidate among those that reached the most rows (halving compares like with
+ * like), ties to the simpler candidate then the id. No scored candidate at all is an error naming the budget.
+ */
+export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[]): SweepOutcome {
+  const scored = results.filter((r) => r.status === 'scored');
+  if (scored.length === 0) {
+    const over = results.find((r) => r.status === 'over_budget');
+    const failed = results.find((r) => r.status === 'failed');
+    if (over || results.every((r) => r.status === 'skipped')) {
+      throw new TrainingError(
+        `tune.max_seconds ${plan.maxSeconds} s is too small for one candidate${over ? `: ${over.id} (${candidateOf(plan, over.id).label}) ${over.message}` : ''}; raise tune.max_seconds or set tune.enabled: false`,
+      );
+    }
+    throw new TrainingError(
+      `no sweep candidate could be scored${failed?.message ? `: ${failed.message}` : ''} (${results.length} tried)`,
+    );
+  }
+  const most = Math.max(...scored.map((r) => r.rows));
+  const best = rank(
+    plan,
+    scored.filter((r) => r.rows === most),
+  )[0];
+  const winner = candidateOf(plan, best.id);
+  const reached = new Set(results.map((r) => r.id));
+  const skipped = [...new Set(results.filter((r) => r.status === 'skipped').map((r) => r.id))];
+  const notes = [...plan.notes];
+  if (skipped.length > 0) {
+    notes.push(
+      `tune.max_seconds ${plan.maxSeconds} s stopped the sweep: ${skipped.length} candidates skipped (${skipped.join(', ')})`,
+    );
+  }
+  const lastRung = plan.rungs.length - 1;
+  if (results.some((r) => r.round === lastRung && candidateOf(plan, r.id).stage === 1)) {
+    const forecasts = forecastConfigs(
+      plan,
+      results.filter((r) => r.round < lastRung),
+    );
+    if (forecasts) notes.push(forecastNote(forecasts, plan.rungs[lastRung]));
+  }
+  const unscored = plan.stage1.filter((id) => !reached.has(id));
+  if (unscored.length > 0) notes.push(`${unscored.length} first-stage candidates never ran`);
+  return {
+    metric: plan.metric,
+    metricRule: plan.metricRule,
+    winner,
+    winnerResult: best,
+    params: applyCandidate(plan.base, winner),
+    results: [...results],
+    skipped,
+    notes,
+  };
+}
+
+/** A sweep as stored (`tune.json`, `runs/<runId>/tune/`) and printed: JSON, no params object. */
+export interface TuneReport {
+  metric: ResolvedMetric;
+  metricRule: string;
+  evaluation: string;
+  strategy: SweepPlan['strategy'];
+  rungs: number[];
+  searched: string[];
+  pinned: string[];
+  notes: string[];
+  winner: { id: string; label: string; score: number | null; overrides: CandidateOverrides };
+  /** One row per candidate per round, in the order scored. */
+  results: (CandidateResult & { label: string; stage: 1 | 2 })[];
+  skipped: string[];
+}
+
+/** The evaluation in words, for reports. */
+export function describeEvaluation(e: Evaluation): string {
+  return e.kind === 'kfold'
+    ? `stratified ${e.folds}-fold inside the training part`
+    : `one stratified validation split of ${e.size} of the training part (${e.reason})`;
+}
+
+/** The stored and printed form of a sweep: the plan and its outcome, without the params object. */
+export function tuneReport(plan: SweepPlan, outcome: SweepOutcome): TuneReport {
+  return {
+    metric: outcome.metric,
+    metricRule: outcome.metricRule,
+    evaluation: describeEvaluation(plan.evaluation),
+    strategy: plan.strategy,
+    rungs: plan.rungs,
+    searched: [...plan.searched],
+    pinned: plan.pinned,
+    notes: outcome.notes,
+    winner: {
+      id: outcome.winner.id,
+      label: outcome.winner.label,
+      score: outcome.winnerResult.score,
+      overrides: outcome.winner.overrides,
+    },
+    results: outcome.results.map((r) => {
+      const c = candidateOf(plan, r.id);
+      return { ...r, label: c.label, stage: c.stage };
+    }),
+    skipped: outcome.skipped,
+  };
+}
