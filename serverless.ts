@@ -21,7 +21,7 @@ import {
   registryPrefix,
   TRAINING_SUFFIXES,
 } from './shared/layout.ts';
-import { runKeys } from './shared/pipeline/run-keys.ts';
+import { runKeys } from './shared/pipeline/run/keys.ts';
 import {
   aslPlaceholder,
   BATCH_LAMBDAS,
@@ -29,7 +29,7 @@ import {
   functionKey,
   PIPELINE_LAMBDAS,
   type PipelineFunction,
-} from './shared/pipeline/steps.ts';
+} from './shared/pipeline/steps/lambdas.ts';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -571,7 +571,7 @@ function eksResources(provider: string | undefined): { resources: JsonObject; ou
 }
 const eks = eksResources(options.eksOidcProvider);
 
-/** The pipeline's functions (shared/pipeline/steps.ts) under their keys here: `record-failure` → `recordFailure`. */
+/** The pipeline's functions (shared/pipeline/steps/lambdas.ts) under their keys here: `record-failure` → `recordFailure`. */
 const steps = PIPELINE_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
 /** The batch-predictions state machine's functions (BATCH_LAMBDAS), likewise. */
 const batchSteps = BATCH_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));

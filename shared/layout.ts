@@ -2,7 +2,7 @@
  * The data bucket's layout (DESIGN.md §3): its top-level key prefixes, for the code that reads and writes the
  * bucket and for serverless.ts, which scopes the S3 notification, each role's IAM statements and the lifecycle
  * rules by them. No imports, so serverless.ts loads it at package time without AWS or ML code. The files inside
- * a run are named by ./pipeline/run-keys.ts, those inside the registry by ./registry/model-registry.ts.
+ * a run are named by ./pipeline/run/keys.ts, those inside the registry by ./registry/model-registry.ts.
  */
 
 /** Training data, with an optional `<name>.params.yaml` beside each file; an upload of one starts a run. */

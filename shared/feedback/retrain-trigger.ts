@@ -2,7 +2,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Params } from '../config/params.ts';
 import { ConflictError, describeError } from '../errors.ts';
 import { RETRAIN_UPLOAD_PREFIX, registryPrefix } from '../layout.ts';
-import { paramsKeyFor } from '../pipeline/run-keys.ts';
+import { paramsKeyFor } from '../pipeline/run/keys.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 

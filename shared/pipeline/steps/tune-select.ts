@@ -1,11 +1,11 @@
-import { type CandidateResult, nextRound, selectWinner, sweepDeadline } from '../ml/tune.ts';
-import { readJson, writeJson } from './run-files.ts';
-import { tuneKeys } from './run-keys.ts';
-import { type RunPayload, requireField, type TunePayload } from './run-payload.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
-import { type StoredBatch, type StoredPlan, type StoredRound, startRound } from './tune-plan-step.ts';
-import { doneSummary } from './tune-summary.ts';
+import { type CandidateResult, nextRound, selectWinner, sweepDeadline } from '../../ml/tune.ts';
+import { readJson, writeJson } from '../run/files.ts';
+import { tuneKeys } from '../run/keys.ts';
+import { type RunPayload, requireField, type TunePayload } from '../run/payload.ts';
+import { doneSummary } from '../run/tune-summary.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+import { type StoredBatch, type StoredPlan, type StoredRound, startRound } from './tune-plan.ts';
 
 /** Every result of rounds 0..last, read from the batches' files (a missing one is a NotFoundError). */
 async function resultsUpTo(deps: StepDeps, runId: string, last: number): Promise<CandidateResult[]> {

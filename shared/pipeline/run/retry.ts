@@ -1,6 +1,6 @@
-import type { ObjectStore } from '../ports.ts';
-import { runKeys } from './run-keys.ts';
-import { type RunStatus, updateStatus } from './run-status.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { runKeys } from './keys.ts';
+import { type RunStatus, updateStatus } from './status.ts';
 
 /**
  * Failures a retry cannot fix: the same data and configuration fail the same way again. Each says what will.

@@ -1,10 +1,10 @@
-import type { CostPrices } from '../config/params.ts';
-import { ConflictError } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
-import type { RouteDecision } from './plan-route-step.ts';
-import type { RunCost } from './run-cost.ts';
-import { runKeys } from './run-keys.ts';
-import type { GateDecision } from './run-payload.ts';
+import type { CostPrices } from '../../config/params.ts';
+import { ConflictError } from '../../errors.ts';
+import type { ObjectStore } from '../../ports.ts';
+import type { RouteDecision } from '../steps/plan-route.ts';
+import type { RunCost } from './cost.ts';
+import { runKeys } from './keys.ts';
+import type { GateDecision } from './payload.ts';
 
 export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignored';
 

@@ -6,7 +6,7 @@ import {
   PARAMS_SUFFIX,
   RUNS_PREFIX,
   TRAINING_SUFFIXES,
-} from '../layout.ts';
+} from '../../layout.ts';
 
 /** S3 ETags come quoted from HEAD/PUT and bare in event notifications; compare them bare. */
 export function bareEtag(etag: string): string {

@@ -1,5 +1,5 @@
-import { type CostPrices, DEFAULT_COST } from '../config/params.ts';
-import type { RunStatus, StepRecord } from './run-status.ts';
+import { type CostPrices, DEFAULT_COST } from '../../config/params.ts';
+import type { RunStatus, StepRecord } from './status.ts';
 
 /**
  * A run's estimated AWS cost and its parts, the shape the console and `textops runs --json` show. `usd` is the

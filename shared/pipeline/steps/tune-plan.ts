@@ -1,4 +1,4 @@
-import type { Params } from '../config/params.ts';
+import type { Params } from '../../config/params.ts';
 import {
   batchCandidates,
   type CandidateResult,
@@ -6,15 +6,15 @@ import {
   planSweep,
   type SweepPlan,
   type SweepRound,
-} from '../ml/tune.ts';
-import { readJson, writeJson } from './run-files.ts';
-import { runKeys, tuneKeys } from './run-keys.ts';
-import { ingestParams } from './run-params.ts';
-import type { RunPayload, TunePayload } from './run-payload.ts';
-import { readCleanDocs } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
-import type { TuneSummary } from './tune-summary.ts';
+} from '../../ml/tune.ts';
+import { readJson, writeJson } from '../run/files.ts';
+import { runKeys, tuneKeys } from '../run/keys.ts';
+import { ingestParams } from '../run/params.ts';
+import type { RunPayload, TunePayload } from '../run/payload.ts';
+import { readCleanDocs } from '../run/shards.ts';
+import type { TuneSummary } from '../run/tune-summary.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /** `tune/plan.json`: the sweep plan, and when the sweep started (its `max_seconds` budget counts from then). */
 export interface StoredPlan {

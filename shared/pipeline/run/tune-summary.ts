@@ -1,6 +1,6 @@
-import type { CandidateResult, Evaluation, SweepOutcome, SweepPlan } from '../ml/tune.ts';
-import type { ObjectStore } from '../ports.ts';
-import { tuneKeys } from './run-keys.ts';
+import type { CandidateResult, Evaluation, SweepOutcome, SweepPlan } from '../../ml/tune.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { tuneKeys } from './keys.ts';
 
 /** One scored (or skipped) candidate of one round, as `tune/summary.json` keeps it and the CLI prints it. */
 export interface SweepRow extends CandidateResult {

@@ -1,6 +1,6 @@
-import type { RunPayload } from './run-payload.ts';
-import { stepLabel, updateStatus } from './run-status.ts';
-import type { StepDeps } from './step-deps.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { stepLabel, updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
 
 interface KubernetesJob {
   metadata?: { name?: unknown; namespace?: unknown };

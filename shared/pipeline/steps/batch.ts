@@ -1,14 +1,20 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { stringify } from 'csv-stringify/sync';
-import { NotFoundError } from '../errors.ts';
-import { BATCH_JOBS_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../layout.ts';
-import type { Logger } from '../log.ts';
-import type { ObjectStore, ObjectStreams } from '../ports.ts';
-import { registryModelSource } from '../serving/model-source.ts';
-import { ERRORS_HEADER, errorRow, MAX_LISTED_ERRORS, type MalformedRow, predictCsv } from './batch-csv.ts';
-import { parseCause } from './record-failure-step.ts';
-import { bareEtag } from './run-keys.ts';
+import { NotFoundError } from '../../errors.ts';
+import { BATCH_JOBS_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../layout.ts';
+import type { Logger } from '../../log.ts';
+import type { ObjectStore, ObjectStreams } from '../../ports.ts';
+import { registryModelSource } from '../../serving/model-source.ts';
+import {
+  ERRORS_HEADER,
+  errorRow,
+  MAX_LISTED_ERRORS,
+  type MalformedRow,
+  predictCsv,
+} from '../formats/batch-csv.ts';
+import { bareEtag } from '../run/keys.ts';
+import { parseCause } from './record-failure.ts';
 
 /** What the batch state machine passes: the job and the object it predicts; the step adds its summary. */
 export interface BatchPayload {

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { NotFoundError } from '../errors.ts';
-import type { ObjectStore } from '../ports.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { ObjectStore } from '../../ports.ts';
 
 /** Reads an object a previous step wrote; its absence means the run's files were removed or never written. */
 export async function readRequired(store: ObjectStore, key: string): Promise<Buffer> {

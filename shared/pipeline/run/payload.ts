@@ -1,4 +1,4 @@
-import type { RoutePayload } from './plan-route-step.ts';
+import type { RoutePayload } from '../steps/plan-route.ts';
 
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data

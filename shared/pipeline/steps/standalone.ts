@@ -1,14 +1,14 @@
-import { NotFoundError } from '../errors.ts';
-import { evaluateStep } from './evaluate-step.ts';
-import { featurizeStep } from './featurize-step.ts';
-import { preprocessStep } from './preprocess-step.ts';
-import { readJson } from './run-files.ts';
-import { runKeys } from './run-keys.ts';
-import type { IngestSummary, RunPayload } from './run-payload.ts';
-import { readStatus } from './run-status.ts';
-import { readManifest } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { trainStep } from './train-step.ts';
+import { NotFoundError } from '../../errors.ts';
+import { readJson } from '../run/files.ts';
+import { runKeys } from '../run/keys.ts';
+import type { IngestSummary, RunPayload } from '../run/payload.ts';
+import { readManifest } from '../run/shards.ts';
+import { readStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { evaluateStep } from './evaluate.ts';
+import { featurizeStep } from './featurize.ts';
+import { preprocessStep } from './preprocess.ts';
+import { trainStep } from './train.ts';
 
 /**
  * The steps a process can run on its own for a run (`textops step <name> --run <runId>`: an EKS job, or the local

@@ -1,12 +1,12 @@
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../layout.ts';
-import type { Logger } from '../log.ts';
-import type { ObjectStore, PipelineStarter } from '../ports.ts';
-import type { BatchPayload } from './batch-step.ts';
-import { unsafeKeyReason } from './object-key.ts';
-import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from './run-keys.ts';
-import type { RunPayload } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
+import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../../layout.ts';
+import type { Logger } from '../../log.ts';
+import type { ObjectStore, PipelineStarter } from '../../ports.ts';
+import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/keys.ts';
+import { unsafeKeyReason } from '../run/object-key.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { updateStatus } from '../run/status.ts';
+import type { BatchPayload } from './batch.ts';
 
 export interface TriggerDeps {
   starter: PipelineStarter;

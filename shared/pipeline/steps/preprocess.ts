@@ -1,11 +1,11 @@
-import { cleanDocuments } from '../ml/training.ts';
-import { writeJsonLinesGz } from './run-files.ts';
-import { shardKeys } from './run-keys.ts';
-import { runParams } from './run-params.ts';
-import type { RunPayload } from './run-payload.ts';
-import { type CleanShardRow, readManifest, readShardRows, requireShard } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import { cleanDocuments } from '../../ml/training.ts';
+import { writeJsonLinesGz } from '../run/files.ts';
+import { shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /**
  * Preprocess, one item of the Preprocess Map: cleans one shard's texts with the one cleaning function serving

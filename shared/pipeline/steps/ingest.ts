@@ -1,15 +1,15 @@
 import { Readable } from 'node:stream';
-import { NotFoundError } from '../errors.ts';
-import { type FeedbackMerge, mergeFeedback, readFeedback } from '../feedback/feedback-store.ts';
-import { type StreamedRow, scanLabelledCsv } from '../ml/csv-stream.ts';
-import { stratifiedTestMask } from '../ml/split.ts';
-import { gzipJsonLines, readJsonLinesGz, writeJson } from './run-files.ts';
-import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
-import { effectiveParams } from './run-params.ts';
-import type { RunPayload } from './run-payload.ts';
-import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import { NotFoundError } from '../../errors.ts';
+import { type FeedbackMerge, mergeFeedback, readFeedback } from '../../feedback/feedback-store.ts';
+import { type StreamedRow, scanLabelledCsv } from '../../ml/csv-stream.ts';
+import { stratifiedTestMask } from '../../ml/split.ts';
+import { gzipJsonLines, readJsonLinesGz, writeJson } from '../run/files.ts';
+import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
+import { effectiveParams } from '../run/params.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /**
  * Ingest: streams the uploaded object (the exact version the event announced) through the checks, cuts the kept

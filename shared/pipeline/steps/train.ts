@@ -1,16 +1,16 @@
-import { NotFoundError } from '../errors.ts';
-import type { DatasetReport } from '../ml/dataset.ts';
-import { TextModel } from '../ml/model.ts';
-import { CsrStacker } from '../ml/sparse.ts';
-import { type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
-import { fitClassifier } from '../ml/training.ts';
-import { readJson, readRequired } from './run-files.ts';
-import { bareEtag, runKeys, shardKeys } from './run-keys.ts';
-import { runParams } from './run-params.ts';
-import type { RunPayload } from './run-payload.ts';
-import { readManifest } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { DatasetReport } from '../../ml/dataset.ts';
+import { TextModel } from '../../ml/model.ts';
+import { CsrStacker } from '../../ml/sparse.ts';
+import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
+import { fitClassifier } from '../../ml/training.ts';
+import { readJson, readRequired } from '../run/files.ts';
+import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { readManifest } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /** Train: fits the classifier chosen in params on the stored features and writes the model artifact. */
 export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {

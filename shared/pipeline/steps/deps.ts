@@ -1,7 +1,7 @@
-import type { Params } from '../config/params.ts';
-import type { EksClusterSettings, StepRuntime } from '../config/runtime.ts';
-import type { Logger } from '../log.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { Params } from '../../config/params.ts';
+import type { EksClusterSettings, StepRuntime } from '../../config/runtime.ts';
+import type { Logger } from '../../log.ts';
+import type { ObjectStore } from '../../ports.ts';
 
 /** What a pipeline step needs from outside: the run's bucket as an object store, base params, code version. */
 export interface StepDeps {

@@ -1,11 +1,11 @@
-import type { EksConfig } from '../config/params.ts';
-import type { EksClusterSettings } from '../config/runtime.ts';
-import { readJson } from './run-files.ts';
-import { runKeys } from './run-keys.ts';
-import type { RunPayload } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import type { EksConfig } from '../../config/params.ts';
+import type { EksClusterSettings } from '../../config/runtime.ts';
+import { readJson } from '../run/files.ts';
+import { runKeys } from '../run/keys.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
 export interface RouteDecision {

@@ -1,4 +1,4 @@
-import type { DfCounts } from '../ml/tfidf.ts';
+import type { DfCounts } from '../../ml/tfidf.ts';
 
 /**
  * `features/df/<shard>.bin`: a shard's document-frequency counts between FeaturizeCount and FeaturizeVocabulary,

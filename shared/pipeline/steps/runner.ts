@@ -1,9 +1,9 @@
-import { describeError } from '../errors.ts';
-import { countStoreRequests, type StoreRequests } from '../observability/store-requests.ts';
-import type { RunPayload } from './run-payload.ts';
-import { type StepUsage, stepLabel, updateStatus } from './run-status.ts';
-import type { StepDeps } from './step-deps.ts';
-import { PIPELINE_LAMBDAS, type StepName } from './steps.ts';
+import { describeError } from '../../errors.ts';
+import { countStoreRequests, type StoreRequests } from '../../observability/store-requests.ts';
+import type { RunPayload } from '../run/payload.ts';
+import { type StepUsage, stepLabel, updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { PIPELINE_LAMBDAS, type StepName } from './lambdas.ts';
 
 /**
  * What the step used so far: where it runs (a Lambda of its configured size, or the EKS job's pod), its billed

@@ -1,10 +1,10 @@
-import { scoreCandidates, sweepDeadline } from '../ml/tune.ts';
-import { readJson, writeJson } from './run-files.ts';
-import { tuneKeys } from './run-keys.ts';
-import type { RunPayload } from './run-payload.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
-import { readTrainingDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan-step.ts';
+import { scoreCandidates, sweepDeadline } from '../../ml/tune.ts';
+import { readJson, writeJson } from '../run/files.ts';
+import { tuneKeys } from '../run/keys.ts';
+import type { RunPayload } from '../run/payload.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+import { readTrainingDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan.ts';
 
 function requireNumber(payload: RunPayload, field: 'round' | 'batch'): number {
   const value = payload[field];

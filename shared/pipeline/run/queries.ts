@@ -1,9 +1,9 @@
-import { RUNS_PREFIX } from '../layout.ts';
-import type { ObjectStore } from '../ports.ts';
-import { type RunCost, runCost } from './run-cost.ts';
-import type { ExecutionHistory } from './run-history.ts';
-import { runIdOf, runKeys } from './run-keys.ts';
-import { type RunStatus, readStatus } from './run-status.ts';
+import { RUNS_PREFIX } from '../../layout.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { type RunCost, runCost } from './cost.ts';
+import type { ExecutionHistory } from './history.ts';
+import { runIdOf, runKeys } from './keys.ts';
+import { type RunStatus, readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
 
 /** A run's status with its estimated cost (from its steps' usage records), when it has one. */

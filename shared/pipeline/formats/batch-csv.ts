@@ -1,10 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
-import { InvalidDatasetError } from '../errors.ts';
-import { PredictionPool } from '../ml/clean-pool.ts';
-import { TEXT_NAMES } from '../ml/dataset.ts';
-import type { TextModel } from '../ml/model.ts';
+import { InvalidDatasetError } from '../../errors.ts';
+import { PredictionPool } from '../../ml/clean-pool.ts';
+import { TEXT_NAMES } from '../../ml/dataset.ts';
+import type { TextModel } from '../../ml/model.ts';
 
 /** Rows cleaned and scored together: a chunk per message to a prediction thread. */
 const CHUNK_ROWS = 256;

@@ -1,14 +1,14 @@
-import { readReference } from '../ml/drift.ts';
-import type { Metrics } from '../ml/metrics.ts';
-import { TextModel } from '../ml/model.ts';
-import { ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
-import { readJson, readRequired } from './run-files.ts';
-import { bareEtag, runKeys } from './run-keys.ts';
-import { runParams } from './run-params.ts';
-import { type RunPayload, requireField } from './run-payload.ts';
-import { updateStatus } from './run-status.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import { readReference } from '../../ml/drift.ts';
+import type { Metrics } from '../../ml/metrics.ts';
+import { TextModel } from '../../ml/model.ts';
+import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
+import { readJson, readRequired } from '../run/files.ts';
+import { bareEtag, runKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import { type RunPayload, requireField } from '../run/payload.ts';
+import { updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /**
  * Register: the model (with its metrics) becomes the next immutable version, with its lineage; when the gate

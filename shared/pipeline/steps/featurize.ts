@@ -1,14 +1,14 @@
-import { encodeCsr } from '../ml/sparse.ts';
-import { countDocumentFrequencies, DfAccumulator, type TfidfJson, TfidfVectorizer } from '../ml/tfidf.ts';
-import { encodeLabels, splitTokens } from '../ml/training.ts';
-import { decodeDfCounts, encodeDfCounts } from './df-codec.ts';
-import { readJson, readJsonLinesGz, readRequired, writeJson } from './run-files.ts';
-import { runKeys, shardKeys } from './run-keys.ts';
-import { runParams } from './run-params.ts';
-import { type RunPayload, requireField } from './run-payload.ts';
-import { type CleanShardRow, readManifest, requireShard } from './shards.ts';
-import type { StepDeps } from './step-deps.ts';
-import { runStep } from './step-runner.ts';
+import { encodeCsr } from '../../ml/sparse.ts';
+import { countDocumentFrequencies, DfAccumulator, type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
+import { encodeLabels, splitTokens } from '../../ml/training.ts';
+import { decodeDfCounts, encodeDfCounts } from '../formats/df-codec.ts';
+import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
+import { runKeys, shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import { type RunPayload, requireField } from '../run/payload.ts';
+import { type CleanShardRow, readManifest, requireShard } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
 
 /** A shard's training rows (cleaned), in file order. */
 async function trainRows(deps: StepDeps, runId: string, shard: number): Promise<CleanShardRow[]> {
