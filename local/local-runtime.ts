@@ -15,7 +15,8 @@ import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/p
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run/history.ts';
 import { runIdOf, runKeys } from '../shared/pipeline/run/keys.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
-import { type RunStatus, readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
+import type { RunStatus } from '../shared/pipeline/run/records.ts';
+import { readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
 import { encodeS3Key } from '../shared/pipeline/steps/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { registryModelSource } from '../shared/serving/model-source.ts';

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
 import { pipelineEmfMetrics } from '../../shared/observability/emf-middleware.ts';
-import type { RunPayload } from '../../shared/pipeline/run/payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
 import { tunePlanStep } from '../../shared/pipeline/steps/tune-plan.ts';
 
 /** TunePlan Task of the training pipeline: a pointer in, the same pointer with this step's summary out. */

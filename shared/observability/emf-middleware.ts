@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Registry } from 'prom-client';
-import type { RunPayload } from '../pipeline/run/payload.ts';
+import type { RunPayload } from '../pipeline/run/records.ts';
 import type { PipelineFunction } from '../pipeline/steps/lambdas.ts';
 import { parseCause } from '../pipeline/steps/record-failure.ts';
 import { EmfEmitter, emfServiceName, PrometheusDeltaReader, runningInLambda } from './emf.ts';

@@ -2,7 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import { loadParams, type Params } from '../../shared/config/params.ts';
 import { type LogLine, memoryLogger } from '../../shared/log.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
-import type { RunPayload } from '../../shared/pipeline/run/payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
 import type { StepDeps } from '../../shared/pipeline/steps/deps.ts';
 import { InMemoryObjectStore } from './memory-store.ts';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeFor } from '../../shared/aws/pipeline-deps.ts';
-import type { RunPayload } from '../../shared/pipeline/run/payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { captureStdoutJson, type EmfDocument, emfProblems, emfValues } from '../helpers/emf.ts';

@@ -1,5 +1,5 @@
 import type { Metrics } from '../../ml/metrics.ts';
-import type { GateDecision } from '../run/payload.ts';
+import type { GateDecision } from '../run/records.ts';
 
 const esc = (value: unknown) =>
   String(value).replace(

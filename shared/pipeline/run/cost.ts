@@ -1,19 +1,5 @@
 import { type CostPrices, DEFAULT_COST } from '../../config/params.ts';
-import type { RunStatus, StepRecord } from './status.ts';
-
-/**
- * A run's estimated AWS cost and its parts, the shape the console and `textops runs --json` show. `usd` is the
- * sum of: Lambda GB-seconds and requests, EKS pod-seconds (vCPU and memory requested), Step Functions standard
- * state transitions, S3 requests; at `pricesDate`'s list prices (params `cost:`).
- */
-export interface RunCost {
-  usd: number;
-  lambdaGbSeconds: number;
-  podSeconds: number;
-  transitions: number;
-  s3Requests: number;
-  pricesDate: string;
-}
+import type { RunCost, RunStatus, StepRecord } from './records.ts';
 
 /**
  * The state transitions of a run, from its status: one per Task entered (each step record, a Map's batches

@@ -1,9 +1,10 @@
 import { RUNS_PREFIX } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
-import { type RunCost, runCost } from './cost.ts';
+import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
 import { runIdOf, runKeys } from './keys.ts';
-import { type RunStatus, readStatus } from './status.ts';
+import type { RunCost, RunStatus } from './records.ts';
+import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
 
 /** A run's status with its estimated cost (from its steps' usage records), when it has one. */

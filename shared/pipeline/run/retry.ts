@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../../ports.ts';
 import { runKeys } from './keys.ts';
-import { type RunStatus, updateStatus } from './status.ts';
+import type { RunStatus } from './records.ts';
+import { updateStatus } from './status.ts';
 
 /**
  * Failures a retry cannot fix: the same data and configuration fail the same way again. Each says what will.

@@ -1,7 +1,7 @@
 import type { ObjectStore } from '../../ports.ts';
 import { readJson, readJsonLinesGz, readRequired } from './files.ts';
 import { runKeys, shardKeys } from './keys.ts';
-import type { RunPayload, ShardsPayload } from './payload.ts';
+import type { RunPayload, ShardsPayload } from './records.ts';
 
 /** One shard of a run's kept rows, as `data/shards.json` lists it. */
 export interface ShardInfo {

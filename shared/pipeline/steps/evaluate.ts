@@ -11,7 +11,7 @@ import { renderEvalReport } from '../formats/eval-report.ts';
 import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
 import { updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';

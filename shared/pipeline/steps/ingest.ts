@@ -6,7 +6,7 @@ import { stratifiedTestMask } from '../../ml/split.ts';
 import { gzipJsonLines, readJsonLinesGz, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
 import { effectiveParams } from '../run/params.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';

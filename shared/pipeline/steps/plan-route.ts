@@ -2,40 +2,10 @@ import type { EksConfig } from '../../config/params.ts';
 import type { EksClusterSettings } from '../../config/runtime.ts';
 import { readJson } from '../run/files.ts';
 import { runKeys } from '../run/keys.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RouteDecision, RoutePayload, RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
-
-/** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
-export interface RouteDecision {
-  train: 'lambda' | 'eks';
-  reason: string;
-  /** Rows ingest kept, and the bytes of the upload as stored. */
-  rows: number;
-  bytes: number;
-  thresholds: { rows: number; bytes: number };
-  /** The job's name before its per-attempt suffix, when the route is EKS. */
-  job?: string;
-}
-
-/**
- * The plan-route output the state machine's `TrainRoute` Choice reads: the decision, and for the EKS route
- * what the `eks:runJob.sync` Task fills the job manifest with (cluster connection, image, requests).
- */
-export interface RoutePayload extends RouteDecision {
-  cluster?: { name: string; endpoint: string; certificateAuthority: string };
-  jobSpec?: {
-    namePrefix: string;
-    namespace: string;
-    image: string;
-    /** Kubernetes quantities: `4`, `16384Mi`. */
-    cpu: string;
-    memory: string;
-    activeDeadlineSeconds: number;
-    backoffLimit: number;
-  };
-}
 
 const count = (n: number) => n.toLocaleString('en-US');
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

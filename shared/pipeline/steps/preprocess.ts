@@ -2,7 +2,7 @@ import { cleanDocuments } from '../../ml/training.ts';
 import { writeJsonLinesGz } from '../run/files.ts';
 import { shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';

@@ -1,7 +1,7 @@
 import type { Params, ResolvedMetric } from '../../config/params.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { resolvePrimaryMetricFromCounts } from '../../ml/tune.ts';
-import type { GateDecision } from '../run/payload.ts';
+import type { GateDecision } from '../run/records.ts';
 
 export type ProductionComparison =
   | { kind: 'none' }

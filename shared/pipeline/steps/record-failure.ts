@@ -1,4 +1,4 @@
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { stepLabel, updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 

@@ -5,7 +5,8 @@ import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.
 import { readJson, readRequired } from '../run/files.ts';
 import { bareEtag, runKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
-import { type RunPayload, requireField } from '../run/payload.ts';
+import { requireField } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';

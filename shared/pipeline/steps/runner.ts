@@ -1,7 +1,7 @@
 import { describeError } from '../../errors.ts';
 import { countStoreRequests, type StoreRequests } from '../../observability/store-requests.ts';
-import type { RunPayload } from '../run/payload.ts';
-import { type StepUsage, stepLabel, updateStatus } from '../run/status.ts';
+import type { RunPayload, StepUsage } from '../run/records.ts';
+import { stepLabel, updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 import { PIPELINE_LAMBDAS, type StepName } from './lambdas.ts';
 

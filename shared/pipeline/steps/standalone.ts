@@ -1,7 +1,7 @@
 import { NotFoundError } from '../../errors.ts';
 import { readJson } from '../run/files.ts';
 import { runKeys } from '../run/keys.ts';
-import type { IngestSummary, RunPayload } from '../run/payload.ts';
+import type { IngestSummary, RunPayload } from '../run/records.ts';
 import { readManifest } from '../run/shards.ts';
 import { readStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';

@@ -7,7 +7,7 @@ import { fitClassifier } from '../../ml/training.ts';
 import { readJson, readRequired } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { readManifest } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';

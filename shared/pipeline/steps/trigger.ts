@@ -4,7 +4,7 @@ import type { Logger } from '../../log.ts';
 import type { ObjectStore, PipelineStarter } from '../../ports.ts';
 import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/keys.ts';
 import { unsafeKeyReason } from '../run/object-key.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
 import type { BatchPayload } from './batch.ts';
 

@@ -1,7 +1,7 @@
 import { scoreCandidates, sweepDeadline } from '../../ml/tune.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
-import type { RunPayload } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 import { readTrainingDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan.ts';

@@ -10,7 +10,7 @@ import {
 import { readJson, writeJson } from '../run/files.ts';
 import { runKeys, tuneKeys } from '../run/keys.ts';
 import { ingestParams } from '../run/params.ts';
-import type { RunPayload, TunePayload } from '../run/payload.ts';
+import type { RunPayload, TunePayload } from '../run/records.ts';
 import { readCleanDocs } from '../run/shards.ts';
 import type { TuneSummary } from '../run/tune-summary.ts';
 import type { StepDeps } from './deps.ts';

@@ -1,7 +1,8 @@
 import { type CandidateResult, nextRound, selectWinner, sweepDeadline } from '../../ml/tune.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
-import { type RunPayload, requireField, type TunePayload } from '../run/payload.ts';
+import { requireField } from '../run/payload.ts';
+import type { RunPayload, TunePayload } from '../run/records.ts';
 import { doneSummary } from '../run/tune-summary.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
