@@ -1,5 +1,5 @@
 import { describeError } from '../../errors.ts';
-import { countStoreRequests, type StoreRequests } from '../../observability/store-requests.ts';
+import { countStoreRequests, type StoreRequests } from '../../store-requests.ts';
 import type { RunPayload, StepUsage } from '../run/records.ts';
 import { stepLabel, updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
