@@ -19,7 +19,7 @@ import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
 import { encodeS3Key } from '../shared/pipeline/steps/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
-import { registryModelSource } from '../shared/serving/model-source.ts';
+import { registryModelSource } from '../shared/registry/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';

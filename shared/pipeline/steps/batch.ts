@@ -5,7 +5,7 @@ import { NotFoundError } from '../../errors.ts';
 import { BATCH_JOBS_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../layout.ts';
 import type { Logger } from '../../log.ts';
 import type { ObjectStore, ObjectStreams } from '../../ports.ts';
-import { registryModelSource } from '../../serving/model-source.ts';
+import { registryModelSource } from '../../registry/model-source.ts';
 import {
   ERRORS_HEADER,
   errorRow,
