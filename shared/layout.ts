@@ -12,6 +12,11 @@ export const TRAINING_SUFFIXES = ['.csv', '.csv.gz'] as const;
 /** `incoming/<name>.params.yaml`: the per-upload overrides of the CSV beside it. */
 export const PARAMS_SUFFIX = '.params.yaml';
 
+/** `incoming/reviews.csv(.gz)` → `incoming/reviews.params.yaml`, the per-upload overrides beside it. */
+export function paramsKeyFor(dataKey: string): string {
+  return dataKey.replace(/\.csv(\.gz)?$/i, PARAMS_SUFFIX);
+}
+
 /** `runs/<runId>/`: a run's intermediate data, status and history; reproducible, so it expires. */
 export const RUNS_PREFIX = 'runs/';
 

@@ -3,7 +3,6 @@ import {
   BATCH_PREFIX,
   BATCH_SUFFIXES,
   INCOMING_PREFIX,
-  PARAMS_SUFFIX,
   RUNS_PREFIX,
   TRAINING_SUFFIXES,
 } from '../../layout.ts';
@@ -20,11 +19,6 @@ export function isTrainingDataKey(key: string): boolean {
 /** A CSV (or .csv.gz) under `batch/`: a batch of texts to predict. */
 export function isBatchKey(key: string): boolean {
   return key.startsWith(BATCH_PREFIX) && BATCH_SUFFIXES.some((s) => key.toLowerCase().endsWith(s));
-}
-
-/** `incoming/reviews.csv(.gz)` → `incoming/reviews.params.yaml`, the per-upload overrides beside it. */
-export function paramsKeyFor(dataKey: string): string {
-  return dataKey.replace(/\.csv(\.gz)?$/i, PARAMS_SUFFIX);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { applyUploadOverrides, type Params, parseParamsYaml, validateParams } from '../../config/params.ts';
+import { paramsKeyFor } from '../../layout.ts';
 import { pinnedKeys } from '../../ml/tune.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { readJson } from './files.ts';
-import { paramsKeyFor, runKeys, tuneKeys } from './keys.ts';
+import { runKeys, tuneKeys } from './keys.ts';
 
 /**
  * The params of a run: params.yaml overlaid with `incoming/<name>.params.yaml` when one sits beside the CSV.
