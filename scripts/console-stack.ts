@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
-import { loadParams } from '../../shared/config/params.ts';
-import { executionName } from '../../shared/pipeline/run/keys.ts';
-import { sampleCsv, sharedRows, toCsv } from './data.ts';
+import { type LocalRuntime, startLocalRuntime } from '../local/local-runtime.ts';
+import { loadParams } from '../shared/config/params.ts';
+import { executionName } from '../shared/pipeline/run/keys.ts';
+import { sampleCsv, sharedRows, toCsv } from './sample-data.ts';
 
 const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
 /** The second run differs from the first in its features and C (what the compare view must show). */
