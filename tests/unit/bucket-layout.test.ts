@@ -30,8 +30,8 @@ describe('shared/layout.ts: the bucket prefixes', () => {
     expect(registryPrefix(model.name).startsWith(REGISTRY_PREFIX)).toBe(true);
   });
 
-  it('are spelled only there: no source file (serverless.ts included) writes one as a literal', () => {
-    const files = ['shared', 'functions', 'cli', 'local']
+  it('are spelled only there: no source file (serverless.ts and infra/ included) writes one as a literal', () => {
+    const files = ['shared', 'functions', 'cli', 'local', 'infra']
       .flatMap(sourceFiles)
       .concat('serverless.ts')
       .filter((f) => f !== 'shared/layout.ts');
