@@ -1,5 +1,5 @@
 // `npm run screenshots`: the console's pages in Chromium, on the real data of a local-stack run (two IMDB runs,
-// a failed run, a run with HTML in its name and labels), saved as PNGs into docs/screenshots/ for the README.
+// a failed run, a run with HTML in its name and labels), saved as PNGs into docs/screenshots/ for the docs.
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';

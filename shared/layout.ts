@@ -1,8 +1,9 @@
 /**
- * The data bucket's layout (DESIGN.md §3): its top-level key prefixes, for the code that reads and writes the
- * bucket and for serverless.ts, which scopes the S3 notification, each role's IAM statements and the lifecycle
- * rules by them. No imports, so serverless.ts loads it at package time without AWS or ML code. The files inside
- * a run are named by ./pipeline/run/keys.ts, those inside the registry by ./registry/model-registry.ts.
+ * The data bucket's layout (docs/design.md, "Storage layout"): its top-level key prefixes, for the code that
+ * reads and writes the bucket and for the stack's builders (infra/), which scope the S3 notification, each
+ * role's IAM statements and the lifecycle rules by them. No imports, so the builders load it at package time
+ * without AWS or ML code. The files inside a run are named by ./pipeline/run/keys.ts, those inside the registry
+ * by ./registry/model-registry.ts.
  */
 
 /** Training data, with an optional `<name>.params.yaml` beside each file; an upload of one starts a run. */
@@ -28,9 +29,9 @@ export function registryPrefix(modelName: string): string {
   return `${REGISTRY_PREFIX}${modelName}/`;
 }
 
-/** Reserved for batch prediction: inputs land here… */
+/** Batch prediction: a CSV put here is predicted with the production model. */
 export const BATCH_PREFIX = 'batch/';
-/** …and their predictions are written here, outside the input prefix so they never trigger a batch job. */
+/** The outputs of batch prediction, outside BATCH_PREFIX so they never trigger a batch job. */
 export const BATCH_RESULTS_PREFIX = 'batch-results/';
 /** What under BATCH_PREFIX is a batch to predict (the S3 notification filters on these too). */
 export const BATCH_SUFFIXES = ['.csv', '.csv.gz'] as const;
@@ -40,7 +41,7 @@ export const BATCH_SUFFIXES = ['.csv', '.csv.gz'] as const;
  * training run is named `batch` (run ids end in a hash), so run listings never mistake it for one.
  */
 export const BATCH_JOBS_PREFIX = `${RUNS_PREFIX}batch/`;
-/** Reserved for labelled feedback on predictions, the seed of the next training set. */
+/** Labelled feedback on predictions (`feedback/<model>/items/`), the seed of the next training set. */
 export const FEEDBACK_PREFIX = 'feedback/';
 
 /**

@@ -2,8 +2,8 @@ import type { DfCounts } from '../../ml/tfidf.ts';
 
 /**
  * `features/df/<shard>.bin`: a shard's document-frequency counts between FeaturizeCount and FeaturizeVocabulary,
- * binary and uncompressed. A 16k-review shard holds ~1M distinct n-grams: as gzip JSON (level 1) its write and
- * read took 1.1–1.4 s of CPU on the loaded 2-core machine, as this format ~0.75 s (mostly building the strings).
+ * binary and uncompressed. A 16k-review shard holds ~1M distinct n-grams, which this format writes and reads in
+ * markedly less CPU than gzip JSON, most of it spent building the strings (docs/benchmarks.md).
  * It is written once and read once inside one run, so it need not be readable with `jq`.
  *
  * Layout: magic `TXDF1\n`, a uint32 (LE) byte length, a JSON header `{nDocs, blocks: [{analyzer, n, encoding,

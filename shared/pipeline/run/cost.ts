@@ -30,8 +30,8 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>):
 const round = (x: number, digits: number) => Number(x.toFixed(digits));
 
 /**
- * The cost of a run from its steps' usage records; undefined when no step recorded any (a run from before
- * usage was recorded, or one ignored by the trigger).
+ * The cost of a run from its steps' usage records; undefined when no step recorded any (a run from an earlier
+ * release that recorded no usage, or one ignored by the trigger).
  */
 export function runCost(
   status: Pick<RunStatus, 'state' | 'steps' | 'prices'>,

@@ -19,7 +19,7 @@ export async function writeJson(store: ObjectStore, key: string, value: unknown)
 
 /**
  * JSON lines, uncompressed: intermediate run data is written once and read once, and gzip costs more CPU
- * (~1 s per 30 MB) than moving the extra bytes to S3 takes, in Lambda as locally. Readable with `jq`.
+ * than moving the extra bytes to S3 takes, in Lambda as locally (docs/benchmarks.md). Readable with `jq`.
  */
 export async function writeJsonLines(
   store: ObjectStore,

@@ -51,7 +51,7 @@ export function runIdOf(key: string): string | undefined {
   return runId && rest.length ? runId : undefined;
 }
 
-/** Where a run keeps its files (DESIGN.md §3). */
+/** Where a run keeps its files (docs/design.md, "Storage layout"). */
 export function runKeys(runId: string) {
   const root = `${RUNS_PREFIX}${runId}`;
   return {

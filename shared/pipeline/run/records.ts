@@ -68,7 +68,7 @@ export interface IngestSummary {
   labels: string[];
   fingerprint: string;
   overrides: string | null;
-  /** Bytes of the uploaded object as stored (absent from runs recorded without it). */
+  /** Bytes of the uploaded object as stored (absent from runs of an earlier release). */
   bytes?: number;
 }
 

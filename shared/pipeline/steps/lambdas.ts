@@ -4,14 +4,14 @@
  * serverless.ts deploys (handler, memory, timeout, role), the local engine's function table
  * (local/lambda-functions.ts), the step names runs record in status.json, the metrics' `step` label. The ASL
  * file is the other side: tests/unit/pipeline-asl.test.ts checks its Task states against this list, both ways.
- * No imports, so serverless.ts reads it at package time.
+ * No imports, so the stack's builders (infra/) read it at package time.
  *
- * Memory and timeout, measured with `textops train --json` on the 25k-row IMDB set (2 shared cores): ingest
- * 0.7 s, preprocess 5.8 s, featurize 4.5 s, train 2.3 s, evaluate 4.0 s, peak RSS 737 MB for the whole run.
- * Lambda gives CPU in proportion to memory (one vCPU at 1,769 MB), so the CPU-bound steps (cleaning, TF-IDF,
- * fitting) get 3,008 MB: about four times that data set fits in memory and well inside the time limit. Timeouts
- * stay below each Task's TimeoutSeconds in the ASL, so a Lambda timeout is a Lambda error the state machine
- * retries or catches. Past these limits, DESIGN.md §7 (Distributed Map, Activity workers) applies.
+ * Memory and timeout are sized from each step's time and the run's peak RSS in `textops train --json` on the
+ * 25k-row IMDB set (figures in docs/benchmarks.md, `npm run bench:pipeline`). Lambda gives CPU in proportion to
+ * memory (one vCPU at 1,769 MB), so the CPU-bound steps (cleaning, TF-IDF, fitting) get 3,008 MB: several times
+ * that data set fits in memory and well inside the time limit. Timeouts stay below each Task's TimeoutSeconds in
+ * the ASL, so a Lambda timeout is a Lambda error the state machine retries or catches. Past these limits, see
+ * docs/design.md, "Scale beyond one Lambda" (Distributed Map, Activity workers).
  */
 export const PIPELINE_LAMBDAS = [
   {
@@ -130,7 +130,7 @@ export const PIPELINE_STEPS: readonly StepName[] = PIPELINE_LAMBDAS.flatMap((f) 
   f.kind === 'step' ? [f.name] : [],
 );
 
-/** `record-failure` → `recordFailure`: its key in serverless.ts, where its logical ids come from. */
+/** `record-failure` → `recordFailure`: its key in infra/functions.ts, where its logical ids come from. */
 export function functionKey(name: PipelineFunction | BatchFunction): string {
   return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -145,8 +145,8 @@ export function aslPlaceholder(name: PipelineFunction | BatchFunction): string {
  * The batch-predictions state machine's functions (statemachines/batch-predictions.asl.json): one step that
  * streams a CSV under `batch/` through the production model into `batch-results/`, and the recorder of a failed
  * job. One invocation handles what fits in 15 minutes: the Lambda bundle has no worker threads, and at the
- * ~1,550 texts per CPU-second measured by `npm run bench:batch` (README, "Batch predictions") that is roughly a
- * million 231-word reviews; a larger file is to be split into several under `batch/` (each is its own job).
+ * throughput of `npm run bench:batch` (docs/benchmarks.md) that is about a million 231-word reviews; a larger
+ * file is to be split into several under `batch/` (each is its own job).
  * Memory does not grow with the file: it is streamed in and out.
  */
 export const BATCH_LAMBDAS = [

@@ -37,7 +37,8 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       let model = TextModel.fromArtifact(await readRequired(deps.store, keys.model)).withMetrics(
         evaluation.metrics,
       );
-      // Absent in runs evaluated before drift references existed (a retried older run): no drift gauges.
+      // Absent from a run whose evaluation wrote no drift reference (one from an earlier release, retried): no
+      // drift gauges.
       const reference = readReference(
         await deps.store
           .get(keys.driftReference)
