@@ -1,6 +1,7 @@
 import { ConfigError } from '../shared/errors.ts';
-import { readRun } from '../shared/pipeline/run-queries.ts';
-import { type RunStatus, TERMINAL_STATES } from '../shared/pipeline/run-status.ts';
+import { readRun } from '../shared/pipeline/run/queries.ts';
+import type { RunStatus } from '../shared/pipeline/run/records.ts';
+import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
 import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';

@@ -1,8 +1,8 @@
-import { formatUsd, type RunCost } from '../shared/pipeline/run-cost.ts';
-import type { ExecutionHistory } from '../shared/pipeline/run-history.ts';
-import type { GateDecision } from '../shared/pipeline/run-payload.ts';
-import { type RunStatus, stepLabel } from '../shared/pipeline/run-status.ts';
-import type { TuneSummary } from '../shared/pipeline/tune-summary.ts';
+import { formatUsd } from '../shared/pipeline/run/cost.ts';
+import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
+import type { GateDecision, RunCost, RunStatus } from '../shared/pipeline/run/records.ts';
+import { stepLabel } from '../shared/pipeline/run/status.ts';
+import type { TuneSummary } from '../shared/pipeline/run/tune-summary.ts';
 
 export const seconds = (ms: number | undefined) => (ms === undefined ? '…' : `${(ms / 1000).toFixed(1)} s`);
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
-import { unsafeEncodedKeyReason, unsafeKeyReason } from '../shared/pipeline/object-key.ts';
+import { unsafeEncodedKeyReason, unsafeKeyReason } from '../shared/pipeline/run/object-key.ts';
 import { KeyLock } from './key-lock.ts';
 
 /**

@@ -3,7 +3,7 @@ import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import type { Params } from '../shared/config/params-schema.ts';
 import { describeError } from '../shared/errors.ts';
-import { registryModelSource } from '../shared/serving/model-source.ts';
+import { registryModelSource } from '../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../shared/serving/server.ts';
 
 /**

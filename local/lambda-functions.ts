@@ -17,7 +17,7 @@ import {
   type BatchFunction,
   PIPELINE_LAMBDAS,
   type PipelineFunction,
-} from '../shared/pipeline/steps.ts';
+} from '../shared/pipeline/steps/lambdas.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
 /** The handler module AWS runs for each function (the same import, not a copy); the type wants every one. */

@@ -8,7 +8,7 @@ import {
   type ExecutionHistory,
   type HistoryEvent,
   redrivePoint,
-} from '../shared/pipeline/run-history.ts';
+} from '../shared/pipeline/run/history.ts';
 import type { PipelineStarter } from '../shared/ports.ts';
 
 /** A Lambda handler as the engine calls it: the same module AWS would run. */

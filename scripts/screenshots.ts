@@ -3,7 +3,7 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startConsoleStack } from '../tests/helpers/console-stack.ts';
+import { startConsoleStack } from './console-stack.ts';
 
 const OUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
 const stack = await startConsoleStack();

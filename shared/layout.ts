@@ -1,8 +1,9 @@
 /**
  * The data bucket's layout (docs/design.md, "Storage layout"): its top-level key prefixes, for the code that
- * reads and writes the bucket and for serverless.ts, which scopes the S3 notification, each role's IAM
- * statements and the lifecycle rules by them. No imports, so serverless.ts loads it at package time without AWS or ML code. The files inside
- * a run are named by ./pipeline/run-keys.ts, those inside the registry by ./registry/model-registry.ts.
+ * reads and writes the bucket and for the stack's builders (infra/), which scope the S3 notification, each
+ * role's IAM statements and the lifecycle rules by them. No imports, so the builders load it at package time
+ * without AWS or ML code. The files inside a run are named by ./pipeline/run/keys.ts, those inside the registry
+ * by ./registry/model-registry.ts.
  */
 
 /** Training data, with an optional `<name>.params.yaml` beside each file; an upload of one starts a run. */
@@ -11,6 +12,11 @@ export const INCOMING_PREFIX = 'incoming/';
 export const TRAINING_SUFFIXES = ['.csv', '.csv.gz'] as const;
 /** `incoming/<name>.params.yaml`: the per-upload overrides of the CSV beside it. */
 export const PARAMS_SUFFIX = '.params.yaml';
+
+/** `incoming/reviews.csv(.gz)` → `incoming/reviews.params.yaml`, the per-upload overrides beside it. */
+export function paramsKeyFor(dataKey: string): string {
+  return dataKey.replace(/\.csv(\.gz)?$/i, PARAMS_SUFFIX);
+}
 
 /** `runs/<runId>/`: a run's intermediate data, status and history; reproducible, so it expires. */
 export const RUNS_PREFIX = 'runs/';

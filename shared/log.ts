@@ -12,7 +12,6 @@
  * runtime and tests); `quiet` keeps warn and error only; debug lines need TEXTOPS_DEBUG. Both are read at each
  * line, so a test or `textops start` can set them after the logger is built.
  */
-import { getOptionalStringFromEnv } from './config/env.ts';
 import { describeError, TextopsError } from './errors.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -39,7 +38,15 @@ export interface LoggerOptions {
   quiet?: boolean;
 }
 
-const debugOn = () => getOptionalStringFromEnv('TEXTOPS_DEBUG') !== undefined;
+/**
+ * A logging switch, read from the environment at each line; empty counts as unset, as in config/env.ts. Read
+ * here rather than through config/env.ts because every layer logs, config included: the logger depends on
+ * nothing above the root files.
+ */
+const logSwitch = (name: 'TEXTOPS_DEBUG' | 'TEXTOPS_LOG'): string | undefined =>
+  process.env[name] || undefined;
+
+const debugOn = () => logSwitch('TEXTOPS_DEBUG') !== undefined;
 
 /** An Error as a plain object JSON can hold; JSON.stringify alone would write `{}`. */
 function errorObject(error: Error): Record<string, unknown> {
@@ -70,7 +77,7 @@ export function formatLogLine(
 }
 
 function shouldWrite(level: LogLevel, quiet: boolean | undefined): boolean {
-  if (getOptionalStringFromEnv('TEXTOPS_LOG') === 'silent') return false;
+  if (logSwitch('TEXTOPS_LOG') === 'silent') return false;
   if (level === 'debug') return !quiet && debugOn();
   return !(quiet && level === 'info');
 }

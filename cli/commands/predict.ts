@@ -14,7 +14,7 @@ import {
   MAX_LISTED_ERRORS,
   type MalformedRow,
   predictCsv,
-} from '../../shared/pipeline/batch-csv.ts';
+} from '../../shared/pipeline/formats/batch-csv.ts';
 import { printable } from '../../shared/printable.ts';
 
 function topK(value: string): number {

@@ -6,7 +6,7 @@ import {
   isStandaloneStep,
   runStandaloneStep,
   STANDALONE_STEPS,
-} from '../../shared/pipeline/standalone-step.ts';
+} from '../../shared/pipeline/steps/standalone.ts';
 import { printable } from '../../shared/printable.ts';
 
 /**

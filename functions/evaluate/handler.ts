@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
 import { pipelineEmfMetrics } from '../../shared/observability/emf-middleware.ts';
-import { evaluateStep } from '../../shared/pipeline/evaluate-step.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
+import { evaluateStep } from '../../shared/pipeline/steps/evaluate.ts';
 
 /** Evaluate Task of the training pipeline: a pointer in, the same pointer with this step's summary out. */
 export const handler = middy<RunPayload, RunPayload>()

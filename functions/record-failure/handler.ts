@@ -1,8 +1,8 @@
 import middy from '@middy/core';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
 import { pipelineEmfMetrics } from '../../shared/observability/emf-middleware.ts';
-import { recordFailureStep } from '../../shared/pipeline/record-failure-step.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
+import { recordFailureStep } from '../../shared/pipeline/steps/record-failure.ts';
 
 /**
  * The Catch target: writes the error into runs/<runId>/status.json, then the state machine fails the run. In

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { triggerDeps } from '../../shared/aws/pipeline-deps.ts';
-import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 
 /**
  * SQS batch of S3 notifications → StartExecution per object version. Deployed with

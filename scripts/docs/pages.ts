@@ -8,7 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../cli/program.ts';
-import { DEPLOYMENT_ONLY_SECTIONS, loadParams, UPLOAD_OVERRIDABLE_SECTIONS } from '../../shared/config/params.ts';
+import {
+  DEPLOYMENT_ONLY_SECTIONS,
+  loadParams,
+  UPLOAD_OVERRIDABLE_SECTIONS,
+} from '../../shared/config/params.ts';
 // The params schema: move it with PARAMS_SCHEMA_FILE below.
 import { paramsSchema } from '../../shared/config/params-schema.ts';
 import { createConsoleApp } from '../../shared/console/app.ts';
@@ -22,8 +26,8 @@ import {
   SERVICE_DIMENSION,
   SERVING_METRICS,
 } from '../../shared/observability/metric-catalogue.ts';
-import { batchResultKeys } from '../../shared/pipeline/batch-step.ts';
-import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
+import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
+import { batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { openApiDocument } from '../../shared/serving/openapi.ts';
@@ -44,8 +48,8 @@ const PARAMS_SCHEMA_FILE = 'shared/config/params-schema.ts';
 /** Where the upload rule (`UPLOAD_OVERRIDABLE_SECTIONS`, `DEPLOYMENT_ONLY_SECTIONS`) is defined. */
 const PARAMS_LOADER_FILE = 'shared/config/params.ts';
 const LAYOUT_FILE = 'shared/layout.ts';
-const RUN_KEYS_FILE = 'shared/pipeline/run-keys.ts';
-const BATCH_KEYS_FILE = 'shared/pipeline/batch-step.ts';
+const RUN_KEYS_FILE = 'shared/pipeline/run/keys.ts';
+const BATCH_KEYS_FILE = 'shared/pipeline/steps/batch.ts';
 const RETRAIN_KEYS_FILE = 'shared/feedback/retrain-trigger.ts';
 const ERRORS_FILE = 'shared/errors.ts';
 

@@ -14,7 +14,6 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { ConflictError, TransientError } from '../errors.ts';
-import { storeRequest } from '../observability/store-requests.ts';
 import type {
   ObjectInfo,
   ObjectStore,
@@ -23,6 +22,7 @@ import type {
   StoredObject,
   StreamedObject,
 } from '../ports.ts';
+import { storeRequest } from '../store-requests.ts';
 
 /** Size of a streamed upload's parts: S3 wants at least 5 MiB (but the last); memory holds one at a time. */
 const PART_BYTES = 8 * 1024 * 1024;

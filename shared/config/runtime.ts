@@ -87,7 +87,7 @@ export function readEksClusterSettings(env: NodeJS.ProcessEnv = process.env): Ek
 
 /**
  * Where this process runs a step, for its cost record: a Lambda (the default: its configured memory is in
- * shared/pipeline/steps.ts), or a pod of an EKS job, whose requests the job's manifest hands it through the
+ * shared/pipeline/steps/lambdas.ts), or a pod of an EKS job, whose requests the job's manifest hands it through the
  * downward API (TEXTOPS_STEP_RUNTIME=eks, TEXTOPS_POD_CPU_MILLI, TEXTOPS_POD_MEMORY_MB).
  */
 export type StepRuntime = { kind: 'lambda' } | { kind: 'eks'; vcpu: number; memoryMb: number };

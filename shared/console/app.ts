@@ -2,8 +2,8 @@ import express, { type ErrorRequestHandler, type Express, type Request, type Res
 import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { jsonLogger, type Logger } from '../log.ts';
-import { runKeys } from '../pipeline/run-keys.ts';
-import { readRun } from '../pipeline/run-queries.ts';
+import { runKeys } from '../pipeline/run/keys.ts';
+import { readRun } from '../pipeline/run/queries.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { consoleAssets } from './assets.ts';
 import {

@@ -1,8 +1,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Params } from '../config/params-schema.ts';
 import { ConflictError, describeError } from '../errors.ts';
-import { RETRAIN_UPLOAD_PREFIX, registryPrefix } from '../layout.ts';
-import { paramsKeyFor } from '../pipeline/run-keys.ts';
+import { paramsKeyFor, RETRAIN_UPLOAD_PREFIX, registryPrefix } from '../layout.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 

@@ -1,8 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Registry } from 'prom-client';
-import { parseCause } from '../pipeline/record-failure-step.ts';
-import type { RunPayload } from '../pipeline/run-payload.ts';
-import type { PipelineFunction } from '../pipeline/steps.ts';
+import type { RunPayload } from '../pipeline/run/records.ts';
+import type { PipelineFunction } from '../pipeline/steps/lambdas.ts';
+import { parseCause } from '../pipeline/steps/record-failure.ts';
 import { EmfEmitter, emfServiceName, PrometheusDeltaReader, runningInLambda } from './emf.ts';
 
 export interface EmfMiddlewareOptions {

@@ -2,8 +2,8 @@ import type { RequestHandler } from 'express';
 import { Registry } from 'prom-client';
 import { describeError, ERROR_NAMES } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
-import type { RunStatus } from '../pipeline/run-status.ts';
-import { PIPELINE_STEPS } from '../pipeline/steps.ts';
+import type { RunStatus } from '../pipeline/run/records.ts';
+import { PIPELINE_STEPS } from '../pipeline/steps/lambdas.ts';
 import type { ObjectStore } from '../ports.ts';
 import { catalogueCounter, catalogueHistogram } from './prometheus-instruments.ts';
 

@@ -1,5 +1,5 @@
 import { argmaxRow, type DriftComparison, DriftWindow } from '../ml/drift.ts';
-import type { ServedModel } from './model-source.ts';
+import type { ServedModel } from '../registry/model-source.ts';
 
 /**
  * The live side of drift (shared/ml/drift.ts): one window of the last `capacity` predictions of the model being

@@ -1,8 +1,8 @@
 import type { Params } from '../config/params-schema.ts';
 import { type FeedbackRecord, feedbackId, putFeedback } from '../feedback/feedback-store.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { ServedModel } from '../registry/model-source.ts';
 import type { ServingMetrics } from './metrics.ts';
-import type { ServedModel } from './model-source.ts';
 import { HttpProblem } from './problem.ts';
 
 /** What a predict request answered, kept so feedback can name it by request id. */

@@ -5,8 +5,8 @@ import {
   catalogueGauge,
   catalogueHistogram,
 } from '../observability/prometheus-instruments.ts';
+import type { ServedModel } from '../registry/model-source.ts';
 import { DriftMonitor } from './drift-monitor.ts';
-import type { ServedModel } from './model-source.ts';
 
 /**
  * The serving metrics, named as the Python reference apps' Grafana dashboards query them. Those apps declare

@@ -1,6 +1,6 @@
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ModelSource, ServedModel } from './model-source.ts';
+import type { ModelSource, ServedModel } from '../registry/model-source.ts';
 
 export type RefreshOutcome = 'loaded' | 'unchanged' | 'none' | 'failed';
 

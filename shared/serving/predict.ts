@@ -1,7 +1,7 @@
 import { explainCleaned, type TextExplanation } from '../ml/explain.ts';
 import type { Prediction } from '../ml/model.ts';
+import type { ServedModel } from '../registry/model-source.ts';
 import type { ServingMetrics } from './metrics.ts';
-import type { ServedModel } from './model-source.ts';
 
 /** Whitespace-separated words of a raw text (the `app_input_length_words` measure). */
 export function countWords(text: string): number {

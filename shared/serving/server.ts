@@ -5,12 +5,12 @@ import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.
 import type { Params } from '../config/params-schema.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { ModelSource } from '../registry/model-source.ts';
 import { createApp } from './app.ts';
 import { clusterPredictionLookup } from './cluster-feedback.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
 import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
-import type { ModelSource } from './model-source.ts';
 import { ModelStore } from './model-store.ts';
 import { RetrainMonitor } from './retrain-monitor.ts';
 

@@ -4,7 +4,8 @@ import type { Params } from '../config/params-schema.ts';
 import type { RuntimeSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
-import { directoryModelSource, type ModelSource, registryModelSource } from './model-source.ts';
+import { type ModelSource, registryModelSource } from '../registry/model-source.ts';
+import { directoryModelSource } from './model-source.ts';
 
 /**
  * Chooses where the server's model comes from: a model directory when one is named (flag or

@@ -11,8 +11,8 @@ import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { consoleAssets } from '../../shared/console/assets.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 200);
 const LOADS = Number(process.argv.find((a) => a.startsWith('--loads='))?.slice(8) ?? 12);

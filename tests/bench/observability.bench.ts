@@ -11,7 +11,7 @@ import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { EmfEmitter, PrometheusDeltaReader } from '../../shared/observability/emf.ts';
 import { PipelineMetrics } from '../../shared/observability/pipeline-metrics.ts';
-import { PIPELINE_STEPS } from '../../shared/pipeline/steps.ts';
+import { PIPELINE_STEPS } from '../../shared/pipeline/steps/lambdas.ts';
 import { ServingMetrics } from '../../shared/serving/metrics.ts';
 
 const rows: [string, string][] = [];

@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import type { ExecutionHistory } from '../../shared/pipeline/run-history.ts';
-import { executionName } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
+import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
+import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
+import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));

@@ -28,10 +28,9 @@ import { type JsonValue, type LambdaHandler, LocalStateMachine } from '../../loc
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { runCost } from '../../shared/pipeline/run-cost.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
-import type { RunStatus, StepRecord } from '../../shared/pipeline/run-status.ts';
+import { runCost } from '../../shared/pipeline/run/cost.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
+import type { RunPayload, RunStatus, StepRecord } from '../../shared/pipeline/run/records.ts';
 import { writeSyntheticReviews } from './synthetic-reviews.ts';
 
 const args = process.argv.slice(2);

@@ -6,7 +6,7 @@
  * resident set (its worker threads included) as the kernel counts it.
  */
 import { writeFileSync } from 'node:fs';
-import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
 
 const [name, out] = process.argv.slice(2);
 const fn = PIPELINE_LAMBDAS.find((f) => `textops-${f.name}` === name);

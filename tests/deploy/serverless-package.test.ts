@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
 import {
   checkBucketsPrivate,
   checkDeadLetterQueues,

@@ -1,12 +1,12 @@
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleStack, startConsoleStack, XSS } from '../../scripts/console-stack.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
-import { formatUsd } from '../../shared/pipeline/run-cost.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
+import { formatUsd } from '../../shared/pipeline/run/cost.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { runTextops } from '../helpers/cli.ts';
-import { type ConsoleStack, startConsoleStack, XSS } from '../helpers/console-stack.ts';
 
 /**
  * Every console page in Chromium, on the real data of a local-stack run (two IMDB runs, v1 then v2 promoted; a
@@ -204,7 +204,7 @@ describe('console pages in Chromium', () => {
   });
 
   it('failed run page: the error as text and what to do next; the cost when the run summary has one', async () => {
-    // The estimate the run summary computes from the steps' usage records (shared/pipeline/run-cost.ts).
+    // The estimate the run summary computes from the steps' usage records (shared/pipeline/run/cost.ts).
     const { cost } = await readRun(stack.runtime.store, stack.runs.failed);
     if (!cost) throw new Error('the failed run has no cost estimate');
     const runs = await open('/');

@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionHistory } from '../../shared/pipeline/run-history.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
+import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
+import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
 

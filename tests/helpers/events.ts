@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3Event, S3EventRecord, SQSEvent, SQSRecord } from 'aws-lambda';
-import { encodeS3Key } from '../../shared/pipeline/trigger.ts';
+import { encodeS3Key } from '../../shared/pipeline/steps/trigger.ts';
 import type { PipelineStarter } from '../../shared/ports.ts';
 
 /**

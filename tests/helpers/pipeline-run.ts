@@ -2,9 +2,9 @@ import { stringify } from 'csv-stringify/sync';
 import { loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { type LogLine, memoryLogger } from '../../shared/log.ts';
-import { executionName } from '../../shared/pipeline/run-keys.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
-import type { StepDeps } from '../../shared/pipeline/step-deps.ts';
+import { executionName } from '../../shared/pipeline/run/keys.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
+import type { StepDeps } from '../../shared/pipeline/steps/deps.ts';
 import { InMemoryObjectStore } from './memory-store.ts';
 
 const POSITIVE = ['wonderful', 'brilliant', 'moving', 'superb', 'delightful', 'charming'];
@@ -74,12 +74,12 @@ export async function runStages(
   payload: RunPayload,
   last: StageName = 'register',
 ): Promise<RunPayload> {
-  const { ingestStep } = await import('../../shared/pipeline/ingest-step.ts');
-  const { preprocessStep } = await import('../../shared/pipeline/preprocess-step.ts');
-  const { featurizeStep } = await import('../../shared/pipeline/featurize-step.ts');
-  const { trainStep } = await import('../../shared/pipeline/train-step.ts');
-  const { evaluateStep } = await import('../../shared/pipeline/evaluate-step.ts');
-  const { registerStep } = await import('../../shared/pipeline/register-step.ts');
+  const { ingestStep } = await import('../../shared/pipeline/steps/ingest.ts');
+  const { preprocessStep } = await import('../../shared/pipeline/steps/preprocess.ts');
+  const { featurizeStep } = await import('../../shared/pipeline/steps/featurize.ts');
+  const { trainStep } = await import('../../shared/pipeline/steps/train.ts');
+  const { evaluateStep } = await import('../../shared/pipeline/steps/evaluate.ts');
+  const { registerStep } = await import('../../shared/pipeline/steps/register.ts');
   const item = (p: RunPayload, shard: number, extra: Partial<RunPayload> = {}): RunPayload => ({
     runId: p.runId,
     bucket: p.bucket,

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepDeps, storeFor } from '../../shared/aws/pipeline-deps.ts';
-import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readStatus } from '../../shared/pipeline/run-status.ts';
-import { runStandaloneStep } from '../../shared/pipeline/standalone-step.ts';
+import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readStatus } from '../../shared/pipeline/run/status.ts';
+import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
+import { runStandaloneStep } from '../../shared/pipeline/steps/standalone.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { startHandlerStore } from '../helpers/handler-store.ts';
 import { syntheticReviews } from '../helpers/pipeline-run.ts';

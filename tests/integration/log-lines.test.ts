@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { storeFor } from '../../shared/aws/pipeline-deps.ts';
 import { ModelFormatError } from '../../shared/errors.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
 import { startInferenceServer } from '../../shared/serving/server.ts';
 import { startHandlerStore } from '../helpers/handler-store.ts';
 import { servingParams } from '../helpers/serving-model.ts';

@@ -7,8 +7,8 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.
 import { MONITORING_DIR } from '../../scripts/monitoring/build.ts';
 import { prometheusQueries } from '../../scripts/monitoring/grafana.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { executionName } from '../../shared/pipeline/run-keys.ts';
-import { readStatus } from '../../shared/pipeline/run-status.ts';
+import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv, sharedRows, shuffledLabelsCsv, toCsv } from '../helpers/data.ts';
 import {

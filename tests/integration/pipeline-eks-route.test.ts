@@ -5,9 +5,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { EksConfig } from '../../shared/config/params-schema.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
-import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { ONE_SHARD_STEPS, stepLabels, syntheticReviews } from '../helpers/pipeline-run.ts';
 

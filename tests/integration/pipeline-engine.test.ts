@@ -9,7 +9,7 @@ import {
   substitute,
 } from '../../local/local-engine.ts';
 import { InvalidDatasetError, TransientError } from '../../shared/errors.ts';
-import { abortHistory, type ExecutionHistory } from '../../shared/pipeline/run-history.ts';
+import { abortHistory, type ExecutionHistory } from '../../shared/pipeline/run/history.ts';
 
 // The real ASL file through the real engine; the Lambda functions here are small scripted ones, to exercise the
 // definition's Retry/Catch/Choice semantics (the real handlers run in pipeline-local.test.ts).

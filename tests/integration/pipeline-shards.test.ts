@@ -8,11 +8,11 @@ import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
 import { TransientError } from '../../shared/errors.ts';
-import { preprocessStep } from '../../shared/pipeline/preprocess-step.ts';
-import { runKeys, shardKeys } from '../../shared/pipeline/run-keys.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
-import type { ShardManifest } from '../../shared/pipeline/shards.ts';
+import { runKeys, shardKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
+import type { ShardManifest } from '../../shared/pipeline/run/shards.ts';
+import { preprocessStep } from '../../shared/pipeline/steps/preprocess.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { sampleCsv } from '../helpers/data.ts';
 

@@ -11,11 +11,11 @@ import { validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { applyCandidate } from '../../shared/ml/tune/plan.ts';
-import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
-import { tuneCandidatesStep } from '../../shared/pipeline/tune-candidates-step.ts';
-import type { StoredPlan } from '../../shared/pipeline/tune-plan-step.ts';
-import { readTuneSummary } from '../../shared/pipeline/tune-summary.ts';
+import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { readTuneSummary } from '../../shared/pipeline/run/tune-summary.ts';
+import { tuneCandidatesStep } from '../../shared/pipeline/steps/tune-candidates.ts';
+import type { StoredPlan } from '../../shared/pipeline/steps/tune-plan.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv } from '../helpers/data.ts';
@@ -56,7 +56,7 @@ async function settled(runId: string) {
 
 /**
  * An engine of its own over the runtime's store, running the handlers inline, with some replaced: for fault
- * injection and for the pipeline without the Tune stage. Its runs read `staging/` keys, which the
+ * injection and for the pipeline as it was before the Tune stage. Its runs read `staging/` keys, which the
  * runtime's bucket notification (incoming/ only) does not also train on.
  */
 function engine(definition: string, replace: Record<string, LambdaHandler> = {}) {
@@ -256,7 +256,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       reason: 'tune.enabled is false',
     });
 
-    // The same definition without the Tune stage: Preprocess goes straight to FeaturizeCount.
+    // The same definition without the Tune stage: Preprocess goes straight to FeaturizeCount, as before it existed.
     const before = JSON.parse(ASL) as { States: Record<string, Record<string, unknown>> };
     before.States.Preprocess.Next = 'FeaturizeCount';
     for (const name of ['TunePlan', 'TuneNeeded', 'Tune', 'TuneSelect']) delete before.States[name];

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { retrainKeys } from '../../shared/feedback/retrain-trigger.ts';
-import { readJson } from '../../shared/pipeline/run-files.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readStatus } from '../../shared/pipeline/run-status.ts';
+import { readJson } from '../../shared/pipeline/run/files.ts';
+import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { sampleCsv, sharedRows } from '../helpers/data.ts';
 import { eventually } from '../helpers/prometheus.ts';
 

@@ -8,7 +8,7 @@ import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
-import { registryModelSource } from '../../shared/serving/model-source.ts';
+import { registryModelSource } from '../../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { batchResultKeys } from '../../shared/pipeline/batch-step.ts';
-import { executionName, isBatchKey } from '../../shared/pipeline/run-keys.ts';
-import { aslPlaceholder, BATCH_LAMBDAS } from '../../shared/pipeline/steps.ts';
-import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import { executionName, isBatchKey } from '../../shared/pipeline/run/keys.ts';
+import { batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
+import { aslPlaceholder, BATCH_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
+import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import { recordingStarter, s3Record, trainRequests } from '../helpers/events.ts';
 
 describe('batch keys', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { BUCKET_PREFIXES, REGISTRY_PREFIX, registryPrefix } from '../../shared/layout.ts';
-import { runIdOf, runKeys, shardKeys } from '../../shared/pipeline/run-keys.ts';
+import { runIdOf, runKeys, shardKeys } from '../../shared/pipeline/run/keys.ts';
 import { ROOT, sourceFiles } from '../helpers/source-files.ts';
 
 /** The code without its comments, which may well name a prefix (`runs/<id>/status.json`) to explain it. */
@@ -30,8 +30,8 @@ describe('shared/layout.ts: the bucket prefixes', () => {
     expect(registryPrefix(model.name).startsWith(REGISTRY_PREFIX)).toBe(true);
   });
 
-  it('are spelled only there: no source file (serverless.ts included) writes one as a literal', () => {
-    const files = ['shared', 'functions', 'cli', 'local']
+  it('are spelled only there: no source file (serverless.ts and infra/ included) writes one as a literal', () => {
+    const files = ['shared', 'functions', 'cli', 'local', 'infra']
       .flatMap(sourceFiles)
       .concat('serverless.ts')
       .filter((f) => f !== 'shared/layout.ts');

@@ -12,8 +12,8 @@ import {
 import { stepFunctionsExecutionUrl } from '../../shared/console/lambda-handler.ts';
 import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-card.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
-import { runKeys, tuneKeys } from '../../shared/pipeline/run-keys.ts';
-import { readRun } from '../../shared/pipeline/run-queries.ts';
+import { runKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
 import type { VersionEntry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 

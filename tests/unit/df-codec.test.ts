@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { countDocumentFrequencies, DfAccumulator } from '../../shared/ml/tfidf.ts';
-import { decodeDfCounts, encodeDfCounts } from '../../shared/pipeline/df-codec.ts';
+import { decodeDfCounts, encodeDfCounts } from '../../shared/pipeline/formats/df-codec.ts';
 import { sharedRows } from '../helpers/data.ts';
 
 // FeaturizeCount → FeaturizeVocabulary pass a shard's counts in this binary file: it must give back exactly the

@@ -9,10 +9,10 @@ import {
   putFeedback,
   readFeedback,
 } from '../../shared/feedback/feedback-store.ts';
-import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
-import { preprocessStep } from '../../shared/pipeline/preprocess-step.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readManifest, readShardRows, type ShardRow } from '../../shared/pipeline/shards.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readManifest, readShardRows, type ShardRow } from '../../shared/pipeline/run/shards.ts';
+import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
+import { preprocessStep } from '../../shared/pipeline/steps/preprocess.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { AccuracyWindow, RecentPredictions } from '../../shared/serving/feedback.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';

@@ -9,7 +9,7 @@ import {
 } from '../../shared/observability/emf.ts';
 import { pipelineEmfMetrics, servingEmfMetrics } from '../../shared/observability/emf-middleware.ts';
 import { EMF_NAMESPACE, METRICS } from '../../shared/observability/metric-catalogue.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
+import type { RunPayload } from '../../shared/pipeline/run/records.ts';
 import { ServingMetrics } from '../../shared/serving/metrics.ts';
 import { captureStdoutJson, type EmfDocument, emfProblems, emfValues } from '../helpers/emf.ts';
 

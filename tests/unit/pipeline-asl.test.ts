@@ -8,7 +8,7 @@ import {
   functionKey,
   PIPELINE_LAMBDAS,
   PIPELINE_STEPS,
-} from '../../shared/pipeline/steps.ts';
+} from '../../shared/pipeline/steps/lambdas.ts';
 
 const require = createRequire(import.meta.url);
 const aslValidator = require('asl-validator') as (definition: unknown) => {
@@ -65,7 +65,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(names.has('TransientError')).toBe(true);
   });
 
-  it('invokes exactly the functions of shared/pipeline/steps.ts, each within its Task timeout', () => {
+  it('invokes exactly the functions of shared/pipeline/steps/lambdas.ts, each within its Task timeout', () => {
     const placeholders = new Map(PIPELINE_LAMBDAS.map((f) => [aslPlaceholder(f.name), f]));
     const invoked = new Set<string>();
     expect(tasks.length + jobTasks.length).toBe(allTasks.length);

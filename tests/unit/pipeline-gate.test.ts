@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../../shared/ml/metrics.ts';
-import { decideGate } from '../../shared/pipeline/quality-gate.ts';
-import { parseCause } from '../../shared/pipeline/record-failure-step.ts';
+import { decideGate } from '../../shared/pipeline/steps/quality-gate.ts';
+import { parseCause } from '../../shared/pipeline/steps/record-failure.ts';
 
 const metrics = (accuracy: number, labels = ['neg', 'pos'], roc?: number): Metrics =>
   ({ accuracy, f1_macro: accuracy, f1_weighted: accuracy, roc_auc: roc, labels }) as unknown as Metrics;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { cpuMillis, memoryBytes } from '../../local/local-eks-job.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
-import { decideRoute, jobNamePrefix, planRouteStep } from '../../shared/pipeline/plan-route-step.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import { readStatus } from '../../shared/pipeline/run-status.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readStatus } from '../../shared/pipeline/run/status.ts';
+import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
+import { decideRoute, jobNamePrefix, planRouteStep } from '../../shared/pipeline/steps/plan-route.ts';
 import { stepFixture, syntheticReviews } from '../helpers/pipeline-run.ts';
 
 const thresholds = { route_above_rows: 1000, route_above_bytes: 1_048_576 };

@@ -3,10 +3,10 @@ import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
-import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
-import type { ShardManifest } from '../../shared/pipeline/shards.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import type { ShardManifest } from '../../shared/pipeline/run/shards.ts';
+import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { runStages, stepFixture } from '../helpers/pipeline-run.ts';
 

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pollOnce, runSqsConsumer } from '../../shared/aws/sqs-consumer.ts';
 import { memoryLogger } from '../../shared/log.ts';
-import { handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import { recordingStarter, s3Notification, s3Record } from '../helpers/events.ts';
 
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/textops-train-requests';

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { InvalidDatasetError, type TextopsError, TransientError } from '../../shared/errors.ts';
-import { recordFailureStep } from '../../shared/pipeline/record-failure-step.ts';
-import { runKeys } from '../../shared/pipeline/run-keys.ts';
-import type { RunPayload } from '../../shared/pipeline/run-payload.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
-import { runStep } from '../../shared/pipeline/step-runner.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import type { RunPayload, RunStatus } from '../../shared/pipeline/run/records.ts';
+import { recordFailureStep } from '../../shared/pipeline/steps/record-failure.ts';
+import { runStep } from '../../shared/pipeline/steps/runner.ts';
 import { type StepFixture, stepFixture } from '../helpers/pipeline-run.ts';
 
-// The bookkeeping around every step (shared/pipeline/step-runner.ts) and the RecordFailure state that ends a
+// The bookkeeping around every step (shared/pipeline/steps/runner.ts) and the RecordFailure state that ends a
 // failed run, on the in-memory store.
 
 const payload: RunPayload = {

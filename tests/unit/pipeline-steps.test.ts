@@ -10,15 +10,14 @@ import {
 import { TextModel } from '../../shared/ml/model.ts';
 import { decodeCsr } from '../../shared/ml/sparse.ts';
 import type { TfidfJson } from '../../shared/ml/tfidf.ts';
-import { evaluateStep } from '../../shared/pipeline/evaluate-step.ts';
-import { featurizeStep } from '../../shared/pipeline/featurize-step.ts';
-import { ingestStep } from '../../shared/pipeline/ingest-step.ts';
-import { preprocessStep } from '../../shared/pipeline/preprocess-step.ts';
-import { registerStep } from '../../shared/pipeline/register-step.ts';
-import { runKeys, shardKeys } from '../../shared/pipeline/run-keys.ts';
-import type { GateDecision, RunPayload } from '../../shared/pipeline/run-payload.ts';
-import type { RunStatus } from '../../shared/pipeline/run-status.ts';
-import { trainStep } from '../../shared/pipeline/train-step.ts';
+import { runKeys, shardKeys } from '../../shared/pipeline/run/keys.ts';
+import type { GateDecision, RunPayload, RunStatus } from '../../shared/pipeline/run/records.ts';
+import { evaluateStep } from '../../shared/pipeline/steps/evaluate.ts';
+import { featurizeStep } from '../../shared/pipeline/steps/featurize.ts';
+import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
+import { preprocessStep } from '../../shared/pipeline/steps/preprocess.ts';
+import { registerStep } from '../../shared/pipeline/steps/register.ts';
+import { trainStep } from '../../shared/pipeline/steps/train.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import {
   runStages,

@@ -2,9 +2,10 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { SfnPipelineStarter } from '../../shared/aws/sfn-starter.ts';
+import { paramsKeyFor } from '../../shared/layout.ts';
 import { memoryLogger } from '../../shared/log.ts';
-import { executionName, isTrainingDataKey, paramsKeyFor } from '../../shared/pipeline/run-keys.ts';
-import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/trigger.ts';
+import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
+import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import {
   recordingStarter,
   s3Notification,

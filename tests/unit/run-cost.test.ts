@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { DEFAULT_COST } from '../../shared/config/params-schema.ts';
-import { estimateTransitions, formatUsd, runCost } from '../../shared/pipeline/run-cost.ts';
-import {
-  type RunStatus,
-  readStatus,
-  type StepRecord,
-  type StepUsage,
-} from '../../shared/pipeline/run-status.ts';
-import { runStep } from '../../shared/pipeline/step-runner.ts';
-import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps.ts';
+import { estimateTransitions, formatUsd, runCost } from '../../shared/pipeline/run/cost.ts';
+import type { RunStatus, StepRecord, StepUsage } from '../../shared/pipeline/run/records.ts';
+import { readStatus } from '../../shared/pipeline/run/status.ts';
+import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
+import { runStep } from '../../shared/pipeline/steps/runner.ts';
 import { stepFixture } from '../helpers/pipeline-run.ts';
 
 const step = (name: string, usage?: StepUsage, part?: string): StepRecord => ({

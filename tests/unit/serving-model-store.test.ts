@@ -2,12 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../shared/errors.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
-import {
-  type ModelSource,
-  type PollResult,
-  primedModelSource,
-  type ServedModel,
-} from '../../shared/serving/model-source.ts';
+import type { ModelSource, PollResult, ServedModel } from '../../shared/registry/model-source.ts';
+import { primedModelSource } from '../../shared/serving/model-source.ts';
 import { ModelStore } from '../../shared/serving/model-store.ts';
 
 // The store's logic does not look inside the model, so a labelled stand-in object is enough here.

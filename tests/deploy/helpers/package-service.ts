@@ -17,6 +17,8 @@ const SERVICE_ENTRIES = [
   'shared',
   'statemachines',
   'node_modules',
+  // The builders serverless.ts assembles the stack from.
+  'infra',
   // The esbuild options and plugins serverless.ts uses.
   'scripts',
 ];

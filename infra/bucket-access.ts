@@ -1,0 +1,96 @@
+// Least privilege in the data bucket: each function's read, write and list prefixes, and the IAM statements
+// they become.
+import {
+  BATCH_JOBS_PREFIX,
+  BATCH_PREFIX,
+  BATCH_RESULTS_PREFIX,
+  FEEDBACK_PREFIX,
+  INCOMING_PREFIX,
+  RETRAIN_UPLOAD_PREFIX,
+  RUNS_PREFIX,
+  registryPrefix,
+} from '../shared/layout.ts';
+import type { BatchFunction, PipelineFunction } from '../shared/pipeline/steps/lambdas.ts';
+import { bucketArn, type JsonObject, objectsArn } from './cfn.ts';
+
+/** What a function may do in the bucket, by key prefix (docs/design.md, "Storage layout"). */
+export interface BucketAccess {
+  read?: string[];
+  write?: string[];
+  /** Prefixes it may list; also what makes a missing key a 404 rather than a 403 for the reads above. */
+  list?: string[];
+}
+
+/** The functions of the stack, each with its own bucket access. */
+export type BucketUser = PipelineFunction | BatchFunction | 'trigger' | 'predict' | 'console';
+
+/** What each function may do in the bucket of a stack serving model `modelName`. Anything not listed is denied. */
+export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess> {
+  const MODEL_PREFIX = registryPrefix(modelName);
+  /** This model's labelled feedback (POST /feedback writes it, ingest reads it with data.include_feedback). */
+  const MODEL_FEEDBACK_PREFIX = `${FEEDBACK_PREFIX}${modelName}/`;
+  /** The retrain trigger's state and records (drift.retrain): the only registry keys the server may write. */
+  const MODEL_RETRAIN_PREFIX = `${MODEL_PREFIX}retrain/`;
+  return {
+    // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
+    trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    ingest: {
+      read: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
+      write: [RUNS_PREFIX],
+      list: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
+    },
+    preprocess: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    'tune-plan': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    'tune-candidates': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    'tune-select': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    featurize: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    'plan-route': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    train: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    evaluate: { read: [RUNS_PREFIX, MODEL_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX, MODEL_PREFIX] },
+    register: {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [RUNS_PREFIX, MODEL_PREFIX],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
+    'record-failure': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    // Feedback is written create-only under its own prefix; the retrain trigger (off by default) copies the last
+    // training upload to incoming/retrain-… and records why under registry/<model>/retrain/, nothing else there.
+    predict: {
+      read: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
+      write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
+      list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
+    },
+    // Reads runs and the registry; writes only the aliases (promote/rollback from the console), never a version.
+    console: {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [`${MODEL_PREFIX}aliases.json`],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
+    // Reads the batch and the production model; uploads its result under runs/batch/<jobId>/ and copies it into
+    // batch-results/ (a copy is a read of the source and a write of the target). Like every role here it deletes
+    // nothing: the working copy expires with runs/, an abandoned multipart upload by the abort-multipart rule.
+    'batch-predict': {
+      read: [BATCH_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+      write: [BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+      list: [BATCH_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX, BATCH_JOBS_PREFIX],
+    },
+    'batch-record-failure': { write: [BATCH_RESULTS_PREFIX], list: [BATCH_RESULTS_PREFIX] },
+  };
+}
+
+/** The IAM statements of one function's bucket access. */
+export function bucketStatements(access: BucketAccess): JsonObject[] {
+  const statements: JsonObject[] = [];
+  if (access.read?.length)
+    statements.push({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: access.read.map(objectsArn) });
+  if (access.write?.length)
+    statements.push({ Effect: 'Allow', Action: ['s3:PutObject'], Resource: access.write.map(objectsArn) });
+  if (access.list?.length)
+    statements.push({
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: bucketArn,
+      Condition: { StringLike: { 's3:prefix': access.list.map((p) => `${p}*`) } },
+    });
+  return statements;
+}

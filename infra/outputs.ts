@@ -1,0 +1,27 @@
+// The stack's outputs: the names and ARNs an operator, the CLI or the deploy workflow needs.
+import type { JsonObject } from './cfn.ts';
+
+/** The `Outputs` section; `eksOutputs`: the IRSA roles' ARNs, when an OIDC provider is named. */
+export function outputs(eksOutputs: JsonObject) {
+  return {
+    DataBucketName: { Description: 'Upload training CSVs to incoming/ here', Value: { Ref: 'DataBucket' } },
+    StateMachineArn: { Description: 'The training pipeline', Value: { Ref: 'TrainingPipeline' } },
+    BatchStateMachineArn: {
+      Description: 'Batch predictions (CSVs dropped under batch/)',
+      Value: { Ref: 'BatchPredictions' },
+    },
+    OperatorRetryPolicyArn: {
+      Description: 'Attach to operators: textops runs retry (redrive an execution)',
+      Value: { Ref: 'OperatorRetryPolicy' },
+    },
+    TrainRequestsQueueUrl: {
+      Description: 'Upload events (the EKS worker polls it)',
+      Value: { Ref: 'TrainRequestsQueue' },
+    },
+    TrainRequestsDeadLetterQueueUrl: { Value: { Ref: 'TrainRequestsDeadLetterQueue' } },
+    AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } },
+    ImageRepositoryUri: { Value: { 'Fn::GetAtt': ['ImageRepository', 'RepositoryUri'] } },
+    AwsRegion: { Value: { Ref: 'AWS::Region' } },
+    ...eksOutputs,
+  };
+}

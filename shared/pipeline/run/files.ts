@@ -1,0 +1,57 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { NotFoundError } from '../../errors.ts';
+import type { ObjectStore } from '../../ports.ts';
+
+/** Reads an object a previous step wrote; its absence means the run's files were removed or never written. */
+export async function readRequired(store: ObjectStore, key: string): Promise<Buffer> {
+  const object = await store.get(key);
+  if (!object) throw new NotFoundError(`the run file ${key} is missing`);
+  return object.body;
+}
+
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse((await readRequired(store, key)).toString('utf8')) as T;
+}
+
+export async function writeJson(store: ObjectStore, key: string, value: unknown): Promise<{ etag: string }> {
+  return store.put(key, `${JSON.stringify(value, null, 2)}\n`, { contentType: 'application/json' });
+}
+
+/**
+ * JSON lines, uncompressed: intermediate run data is written once and read once, and gzip costs more CPU
+ * than moving the extra bytes to S3 takes, in Lambda as locally (docs/benchmarks.md). Readable with `jq`.
+ */
+export async function writeJsonLines(
+  store: ObjectStore,
+  key: string,
+  rows: readonly unknown[],
+): Promise<number> {
+  const body = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'), 'utf8');
+  await store.put(key, body, { contentType: 'application/x-ndjson' });
+  return body.length;
+}
+
+export async function readJsonLines<T>(store: ObjectStore, key: string): Promise<T[]> {
+  const text = (await readRequired(store, key)).toString('utf8');
+  return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}
+
+/** JSON lines, gzip-compressed (level 1: the shards are read once or twice and the CPU is the cost). */
+export function gzipJsonLines(rows: readonly unknown[]): Buffer {
+  return gzipSync(Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'), 'utf8'), { level: 1 });
+}
+
+export async function writeJsonLinesGz(
+  store: ObjectStore,
+  key: string,
+  rows: readonly unknown[],
+): Promise<number> {
+  const body = gzipJsonLines(rows);
+  await store.put(key, body, { contentType: 'application/x-ndjson' });
+  return body.length;
+}
+
+export async function readJsonLinesGz<T>(store: ObjectStore, key: string): Promise<T[]> {
+  const text = gunzipSync(await readRequired(store, key)).toString('utf8');
+  return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}

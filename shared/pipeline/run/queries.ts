@@ -1,0 +1,66 @@
+import { RUNS_PREFIX } from '../../layout.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { runCost } from './cost.ts';
+import type { ExecutionHistory } from './history.ts';
+import { runIdOf, runKeys } from './keys.ts';
+import type { RunCost, RunStatus } from './records.ts';
+import { readStatus } from './status.ts';
+import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
+
+/** A run's status with its estimated cost (from its steps' usage records), when it has one. */
+function withCost(status: RunStatus): RunStatus {
+  const cost = runCost(status);
+  return cost ? { ...status, cost } : status;
+}
+
+/** Every run with a status and its estimated cost, newest first. */
+export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
+  const runIds = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
+    const runId = runIdOf(key);
+    return runId !== undefined && key === runKeys(runId).status ? [runId] : [];
+  });
+  const statuses = await Promise.all(runIds.map((runId) => readStatus(store, runId)));
+  return statuses
+    .filter((s): s is RunStatus => s !== undefined)
+    .map(withCost)
+    .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}
+
+/**
+ * One run: its status (with its estimated cost), where an engine saved one its execution history, its sweep when
+ * it had a Tune stage, and the cost again at the top level.
+ */
+export async function readRun(
+  store: ObjectStore,
+  runId: string,
+): Promise<{
+  status: RunStatus | undefined;
+  history: ExecutionHistory | undefined;
+  tune?: TuneSummary;
+  cost?: RunCost;
+}> {
+  const [status, history, tune] = await Promise.all([
+    readStatus(store, runId),
+    store.get(runKeys(runId).history),
+    readTuneSummary(store, runId),
+  ]);
+  const costed = status && withCost(status);
+  // A run that fails inside the sweep (a batch, TuneSelect) leaves tune/summary.json `running`: only TuneSelect's
+  // last round rewrites it. Once the run has ended, say the sweep stopped rather than show it running forever.
+  const swept: TuneSummary | undefined =
+    tune?.state === 'running' && status && status.state !== 'running'
+      ? {
+          state: 'stopped',
+          startedAt: tune.startedAt,
+          reason: `the run ${status.state} before the sweep finished`,
+          pinned: tune.pinned,
+          notes: tune.notes,
+        }
+      : tune;
+  return {
+    status: costed,
+    history: history ? (JSON.parse(history.body.toString('utf8')) as ExecutionHistory) : undefined,
+    ...(swept ? { tune: swept } : {}),
+    ...(costed?.cost ? { cost: costed.cost } : {}),
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The records of a run, types only: what the state machine passes between steps (`RunPayload`), what
+ * `runs/<runId>/status.json` keeps (`RunStatus`), and the shapes both carry (the quality gate's decision, where
+ * Train runs, what a step used, the cost estimate). Every module of the pipeline, and the console, the CLI and
+ * the metrics, names them from here without importing code (docs/design.md, "Contracts").
+ */
+import type { CostPrices } from '../../config/params-schema.ts';
+
+/**
+ * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
+ * never travels in the payload (Step Functions caps it at 256 KB); it lives under `runs/<runId>/`.
+ */
+export interface RunPayload {
+  runId: string;
+  bucket: string;
+  /** The uploaded object this run trains on, and the version (ETag) the event announced. */
+  key: string;
+  etag: string;
+  size?: number;
+  versionId?: string;
+  ingest?: IngestSummary;
+  /** Ingest's shards: the per-shard Maps' items (one small pointer each) and their concurrency. */
+  shards?: ShardsPayload;
+  /** Set on a per-shard Map item: which shard this invocation works on. */
+  shard?: number;
+  /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
+  phase?: 'count' | 'transform';
+  preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
+  /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
+  tune?: TunePayload;
+  /** Set on a Tune Map item: which round and batch this invocation scores. */
+  round?: number;
+  batch?: number;
+  featurize?: { features: number; nonZeros: number };
+  /** PlanRoute's decision: where Train runs (the TrainRoute Choice reads `route.train`), and the job to run. */
+  route?: RoutePayload;
+  /** What the EKS route's job reported (its name and Kubernetes status), when Train ran there. */
+  trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
+  train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
+  evaluation?: GateDecision;
+  registered?: { model: string; version: number; promoted: boolean };
+  /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
+  error?: { Error: string; Cause?: string };
+}
+
+export interface ShardsPayload {
+  count: number;
+  items: { shard: number }[];
+  maxConcurrency: number;
+}
+
+export interface TunePayload {
+  /** The round the Map runs next, and its batches (empty: no Map; the sweep is skipped or done). */
+  round: number;
+  batches: { batch: number }[];
+  maxConcurrency: number;
+  candidates: number;
+  /** Why no sweep runs (tune disabled, every searched key pinned…); absent when it runs. */
+  skipped?: string;
+  winner?: { id: string; score: number; metric: string };
+}
+
+export interface IngestSummary {
+  model: string;
+  rows: number;
+  train: number;
+  test: number;
+  labels: string[];
+  fingerprint: string;
+  overrides: string | null;
+  /** Bytes of the uploaded object as stored (absent from runs of an earlier release). */
+  bytes?: number;
+}
+
+/** The quality gate's decision, with both numbers it compared. */
+export interface GateDecision {
+  passed: boolean;
+  reason: string;
+  metric: string;
+  score: number | null;
+  minScore: number;
+  maxRegression: number;
+  productionVersion: number | null;
+  productionScore: number | null;
+}
+
+/** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
+export interface RouteDecision {
+  train: 'lambda' | 'eks';
+  reason: string;
+  /** Rows ingest kept, and the bytes of the upload as stored. */
+  rows: number;
+  bytes: number;
+  thresholds: { rows: number; bytes: number };
+  /** The job's name before its per-attempt suffix, when the route is EKS. */
+  job?: string;
+}
+
+/**
+ * The plan-route output the state machine's `TrainRoute` Choice reads: the decision, and for the EKS route
+ * what the `eks:runJob.sync` Task fills the job manifest with (cluster connection, image, requests).
+ */
+export interface RoutePayload extends RouteDecision {
+  cluster?: { name: string; endpoint: string; certificateAuthority: string };
+  jobSpec?: {
+    namePrefix: string;
+    namespace: string;
+    image: string;
+    /** Kubernetes quantities: `4`, `16384Mi`. */
+    cpu: string;
+    memory: string;
+    activeDeadlineSeconds: number;
+    backoffLimit: number;
+  };
+}
+
+export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignored';
+
+export interface StepRecord {
+  name: string;
+  /**
+   * Which part of a step that runs more than once per run: the Tune stage's Map runs `tune-candidates` once per
+   * batch of each round, side by side (`round 0 batch 2`), and `tune-select` once per round (`round 0`).
+   */
+  part?: string;
+  state: 'running' | 'succeeded' | 'failed';
+  startedAt: string;
+  finishedAt?: string;
+  ms?: number;
+  summary?: string;
+  /** What the step used, for the run's cost estimate (./cost.ts). */
+  usage?: StepUsage;
+}
+
+/**
+ * What one step used: where it ran, its size and billed time, and the S3 requests it sent (by price class).
+ * A Lambda is billed its configured memory (../steps/lambdas.ts) for its duration; an EKS job's pod its
+ * requested vCPU and memory for its seconds.
+ */
+export interface StepUsage {
+  runtime: 'lambda' | 'eks';
+  memoryMb: number;
+  /** The pod's vCPU request (EKS only). */
+  vcpu?: number;
+  /** Billed duration: the step's whole invocation, its status writes included. */
+  ms: number;
+  s3: { get: number; put: number };
+}
+
+/**
+ * `runs/<runId>/status.json`: what a person (or `textops upload`, or the console) reads to know where a run is
+ * and, when it failed, which error and why. Every step updates it; the failure recorder finishes it.
+ */
+export interface RunStatus {
+  runId: string;
+  state: RunState;
+  source: { bucket: string; key: string; etag: string };
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  steps: StepRecord[];
+  error?: { name: string; message: string; step?: string };
+  evaluation?: GateDecision;
+  /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
+  route?: RouteDecision;
+  /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
+  model?: { name: string; version: number; promoted: boolean; reason?: string };
+  /** Headline metrics of the new model (the full set is in eval/metrics.json). */
+  metrics?: Record<string, number>;
+  message?: string;
+  /** Executions of this run: 1, plus one per `textops runs retry` (a redrive); absent means 1. */
+  attempts?: number;
+  /** When the run was last redriven. */
+  redrivenAt?: string;
+  /** The deployment's prices when the run started (params `cost:`), for its cost estimate. */
+  prices?: CostPrices;
+  /** The run's estimated AWS cost: computed when read (./queries.ts), never stored. */
+  cost?: RunCost;
+}
+
+/**
+ * A run's estimated AWS cost and its parts, the shape the console and `textops runs --json` show. `usd` is the
+ * sum of: Lambda GB-seconds and requests, EKS pod-seconds (vCPU and memory requested), Step Functions standard
+ * state transitions, S3 requests; at `pricesDate`'s list prices (params `cost:`).
+ */
+export interface RunCost {
+  usd: number;
+  lambdaGbSeconds: number;
+  podSeconds: number;
+  transitions: number;
+  s3Requests: number;
+  pricesDate: string;
+}

@@ -1,0 +1,79 @@
+import type { ObjectStore } from '../../ports.ts';
+import { runKeys } from './keys.ts';
+import type { RunStatus } from './records.ts';
+import { updateStatus } from './status.ts';
+
+/**
+ * Failures a retry cannot fix: the same data and configuration fail the same way again. Each says what will.
+ * Anything else (RunAborted, TransientError, a Lambda or Step Functions error, a timeout) may pass on a retry.
+ */
+const PERMANENT: Record<string, string> = {
+  InvalidDatasetError: 'the data is invalid: fix it and upload again',
+  TrainingError: 'the data cannot be trained on as it is: fix it (or the training params) and upload again',
+  ConfigError:
+    'the configuration is invalid: fix params.yaml or the overrides file (<name>.params.yaml) and upload again',
+  ModelFormatError: 'a model artifact is invalid: a retry reads the same artifact; upload again',
+  QualityGateFailedError:
+    'the model did not pass the quality gate: a retry trains the same model; promote it by hand or upload better data',
+};
+
+/** Why a run cannot be retried, or undefined when `textops runs retry` may resume it. */
+export function retryRefusal(status: RunStatus): string | undefined {
+  switch (status.state) {
+    case 'running':
+      return `it is still running (textops runs ${status.runId})`;
+    case 'succeeded':
+      return 'it succeeded: nothing to retry; to train on the data again, upload it under another --name';
+    case 'rejected':
+      return PERMANENT.QualityGateFailedError;
+    case 'ignored':
+      return `it was not trained on: ${status.message ?? 'not a training upload'}`;
+  }
+  const name = status.error?.name ?? '';
+  return PERMANENT[name];
+}
+
+/** How to train again after a finished run: retry it when that can help, else upload under another name. */
+export function retrainHint(status: RunStatus): string {
+  const refusal = retryRefusal(status);
+  if (!refusal) return `to resume it from the step that failed: textops runs retry ${status.runId}`;
+  return status.state === 'succeeded'
+    ? 'to train on it again, upload it under another --name'
+    : `${refusal}; uploading the same content again starts nothing (same ETag, same run) — upload under another --name`;
+}
+
+/**
+ * Marks a run as redriven before the redrive starts (so a step of the resumed execution never races this write):
+ * running again, one more attempt, the error kept in the message for the record. `undo` puts the status back
+ * when the redrive is refused.
+ */
+export async function markRedriven(
+  store: ObjectStore,
+  status: RunStatus,
+  now = new Date(),
+): Promise<{ status: RunStatus; undo: () => Promise<void> }> {
+  const previous = structuredClone(status);
+  const updated = await updateStatus(
+    store,
+    status.runId,
+    status.source,
+    (s) => {
+      const from = s.error?.step;
+      s.attempts = (s.attempts ?? 1) + 1;
+      s.redrivenAt = now.toISOString();
+      s.state = 'running';
+      s.message = `retried (attempt ${s.attempts})${from ? ` from ${from}` : ''} after ${s.error?.name ?? 'a failure'}`;
+      delete s.error;
+      delete s.finishedAt;
+    },
+    now,
+  );
+  return {
+    status: updated,
+    undo: async () => {
+      await store.put(runKeys(status.runId).status, `${JSON.stringify(previous, null, 2)}\n`, {
+        contentType: 'application/json',
+      });
+    },
+  };
+}

@@ -1,0 +1,284 @@
+import { describeError } from '../../errors.ts';
+import { PREDICTION_TEXT_CHARS, predictionTable } from '../../ml/curves.ts';
+import { argmaxRow, computeReference } from '../../ml/drift.ts';
+import { encodeLabels, splitTokens } from '../../ml/fitting.ts';
+import { base64ToFloats, floatsToBase64 } from '../../ml/float-base64.ts';
+import { computeMetrics, type Metrics } from '../../ml/metrics.ts';
+import { TextModel } from '../../ml/model.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { ModelRegistry } from '../../registry/model-registry.ts';
+import { renderEvalReport } from '../formats/eval-report.ts';
+import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
+import { runKeys, shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import type { RunPayload } from '../run/records.ts';
+import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
+import { updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { decideGate, type ProductionComparison } from './quality-gate.ts';
+import { runStep } from './runner.ts';
+
+/** Rows of the test split's prediction table kept for the console (an even stride through larger splits). */
+const PREDICTION_MAX_ROWS = 20_000;
+
+/** The production model to compare with on this run's test split, or why there is none to compare. */
+type Production =
+  | { kind: 'none' }
+  | { kind: 'incomparable'; version: number; why: string }
+  | { kind: 'loaded'; version: number; model: TextModel };
+
+async function loadProduction(
+  store: ObjectStore,
+  modelName: string,
+  labels: readonly string[],
+): Promise<Production> {
+  const registry = new ModelRegistry(store, modelName);
+  const { aliases } = await registry.readAliases();
+  if (aliases.production === null) return { kind: 'none' };
+  const version = aliases.production;
+  let production: TextModel;
+  try {
+    production = TextModel.fromArtifact((await registry.readArtifact(version)).bytes);
+  } catch (error) {
+    return { kind: 'incomparable', version, why: `it cannot be loaded (${describeError(error).message})` };
+  }
+  const same = [...production.labels].sort().join('\u0000') === [...labels].sort().join('\u0000');
+  if (!same) {
+    return {
+      kind: 'incomparable',
+      version,
+      why: `its classes [${production.labels.join(', ')}] differ from this data's [${labels.join(', ')}]`,
+    };
+  }
+  return { kind: 'loaded', version, model: production };
+}
+
+/**
+ * `eval/shards/<shard>`: one shard's test rows scored by the new model and by production (which cleans the raw
+ * texts with its own `tokens()`, since its cleaning config may differ from this run's). Class indices and
+ * probabilities, not metrics: the merge concatenates them in shard order and computes every metric once, so the
+ * figures (AUC included) are exactly those of the whole test split scored at once.
+ */
+interface ShardScores {
+  shard: number;
+  rows: number;
+  labels: string[];
+  y: number[];
+  proba: string;
+  /** Each test row's token count and tokens the model does not know: the drift reference's inputs. */
+  tokens: number[];
+  unknownTokens: (number | null)[];
+  /** The raw test texts, cut to what the console shows. */
+  texts: string[];
+  production:
+    | { kind: 'none' }
+    | { kind: 'incomparable'; version: number; why: string }
+    | { kind: 'compared'; version: number; labels: string[]; y: number[]; proba: string };
+}
+
+const headline = (m: Metrics): Record<string, number> => {
+  const out: Record<string, number> = {
+    accuracy: m.accuracy,
+    f1_macro: m.f1_macro,
+    f1_weighted: m.f1_weighted,
+    log_loss: m.log_loss,
+  };
+  if (m.roc_auc !== undefined) out.roc_auc = m.roc_auc;
+  return out;
+};
+
+/**
+ * Evaluate, in two parts: a shard (an Evaluate Map item) scores its test rows with the new model and with
+ * production → `eval/shards/<shard>`; without a shard (the EvaluateMerge Task) the scores of every shard are
+ * concatenated, the metrics of both models computed on the whole test split, the gate decided with both
+ * numbers, and `eval/metrics.json`, the report and the run status written.
+ */
+export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  if (payload.shard === undefined) return mergeStep(deps, payload);
+  return runStep(
+    deps,
+    payload,
+    'evaluate',
+    async () => {
+      const manifest = await readManifest(deps.store, payload.runId);
+      const info = requireShard(payload, manifest);
+      const params = await runParams(deps.store, payload.runId);
+      const model = TextModel.fromArtifact(await readRequired(deps.store, runKeys(payload.runId).model));
+      const clean = (
+        await readJsonLinesGz<CleanShardRow>(deps.store, shardKeys(payload.runId, info.shard).clean)
+      ).filter((r) => r[2] === 1);
+      const y = encodeLabels(
+        clean.map((r) => r[0]),
+        model.labels,
+      );
+      const tokenized = clean.map((r) => splitTokens(r[1]));
+      const proba = model.probabilities(tokenized);
+      const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
+      const raw = rows.filter((_, i) => isTest[i] === 1);
+      const production = await loadProduction(deps.store, params.model.name, model.labels);
+      let scored: ShardScores['production'];
+      if (production.kind === 'loaded') {
+        const p = production.model;
+        scored = {
+          kind: 'compared',
+          version: production.version,
+          labels: [...p.labels],
+          y: Array.from(
+            encodeLabels(
+              raw.map((r) => r.label),
+              p.labels,
+            ),
+          ),
+          proba: floatsToBase64(p.probabilities(raw.map((r) => p.tokens(r.text))), 'float64'),
+        };
+      } else scored = production;
+      await writeJson(deps.store, shardKeys(payload.runId, info.shard).scores, {
+        shard: info.shard,
+        rows: clean.length,
+        labels: [...model.labels],
+        y: Array.from(y),
+        proba: floatsToBase64(proba, 'float64'),
+        tokens: tokenized.map((t) => t.length),
+        unknownTokens: tokenized.map((t) => model.unknownTokens(t) ?? null),
+        texts:
+          raw.length === clean.length
+            ? raw.map((r) =>
+                r.text.length > PREDICTION_TEXT_CHARS ? r.text.slice(0, PREDICTION_TEXT_CHARS + 1) : r.text,
+              )
+            : [],
+        production: scored,
+      } satisfies ShardScores);
+      return { payload, summary: `${clean.length} test rows scored` };
+    },
+    { part: `shard ${payload.shard}` },
+  );
+}
+
+/** Concatenates class indices and probabilities of the shards, in shard order. */
+function concatScores(parts: { y: number[]; proba: string }[], nClasses: number) {
+  const n = parts.reduce((sum, p) => sum + p.y.length, 0);
+  const y = new Int32Array(n);
+  const proba = new Float64Array(n * nClasses);
+  let at = 0;
+  for (const p of parts) {
+    y.set(p.y, at);
+    const values = base64ToFloats(p.proba, 'float64', p.y.length * nClasses);
+    if (!values) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
+    proba.set(values, at * nClasses);
+    at += p.y.length;
+  }
+  return { y, proba };
+}
+
+function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'evaluate', async () => {
+    const keys = runKeys(payload.runId);
+    const params = await runParams(deps.store, payload.runId);
+    const manifest = await readManifest(deps.store, payload.runId);
+    const shards: ShardScores[] = [];
+    for (const info of manifest.shards)
+      shards.push(await readJson<ShardScores>(deps.store, shardKeys(payload.runId, info.shard).scores));
+    const labels = shards[0]?.labels ?? [];
+    const ours = concatScores(shards, labels.length);
+    const metrics = computeMetrics(labels, ours.y, ours.proba);
+    // The drift reference from the same predictions: held-out rows are what live traffic should look like if
+    // nothing moved. Register attaches it to the artifact it registers (as it attaches the metrics).
+    const tokens = shards.flatMap((s) => s.tokens);
+    const unknown = shards.flatMap((s) => s.unknownTokens);
+    const reference = computeReference({
+      classes: labels.length,
+      source: 'test split',
+      observations: tokens.map((t, i) => {
+        const best = argmaxRow(ours.proba, i, labels.length);
+        return {
+          predicted: best.index,
+          maxProbability: best.p,
+          tokens: t,
+          unknownTokens: unknown[i] ?? undefined,
+        };
+      }),
+    });
+    await writeJson(deps.store, keys.driftReference, reference);
+    // The console's curves and confident mistakes: every row up to PREDICTION_MAX_ROWS, else an even stride
+    // through all shards (the metrics above stay exact). Compact (one line): thousands of rows of scores.
+    const texts = shards.flatMap((s) => s.texts);
+    const stride = Math.max(1, Math.ceil(ours.y.length / PREDICTION_MAX_ROWS));
+    const picked = Array.from({ length: Math.ceil(ours.y.length / stride) }, (_, i) => i * stride);
+    const K = labels.length;
+    const sampledProba = new Float64Array(picked.length * K);
+    picked.forEach((row, i) => {
+      sampledProba.set(ours.proba.subarray(row * K, row * K + K), i * K);
+    });
+    await deps.store.put(
+      keys.predictions,
+      JSON.stringify(
+        predictionTable(
+          labels,
+          picked.map((row) => ours.y[row]),
+          sampledProba,
+          picked.map((row) => texts[row] ?? ''),
+        ),
+      ),
+      { contentType: 'application/json' },
+    );
+    // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
+    const first = shards[0]?.production ?? { kind: 'none' as const };
+    let production: ProductionComparison;
+    if (first.kind === 'compared') {
+      const parts = shards.map((s) => s.production);
+      const mixed = parts.find((p) => p.kind !== 'compared' || p.version !== first.version);
+      if (mixed)
+        production = {
+          kind: 'incomparable',
+          version: first.version,
+          why: `production moved while the test split was scored (v${first.version} and ${mixed.kind === 'none' ? 'none' : `v${mixed.version}`})`,
+        };
+      else {
+        const theirs = concatScores(parts as (typeof first)[], first.labels.length);
+        production = {
+          kind: 'compared',
+          version: first.version,
+          metrics: computeMetrics(first.labels, theirs.y, theirs.proba),
+        };
+      }
+    } else production = first;
+    const gate = decideGate(metrics, production, params.evaluate);
+    await writeJson(deps.store, keys.metrics, {
+      runId: payload.runId,
+      model: params.model.name,
+      metrics,
+      production:
+        production.kind === 'compared'
+          ? { version: production.version, metrics: production.metrics }
+          : production.kind === 'incomparable'
+            ? { version: production.version, comparable: false, why: production.why }
+            : null,
+      gate,
+    });
+    await deps.store.put(
+      keys.report,
+      renderEvalReport({
+        runId: payload.runId,
+        model: params.model.name,
+        source: `s3://${payload.bucket}/${payload.key}`,
+        metrics,
+        production:
+          production.kind === 'compared'
+            ? { version: production.version, metrics: production.metrics }
+            : production.kind === 'incomparable'
+              ? { version: production.version, why: production.why }
+              : null,
+        gate,
+      }),
+      { contentType: 'text/html; charset=utf-8' },
+    );
+    await updateStatus(deps.store, payload.runId, payload, (s) => {
+      s.metrics = headline(metrics);
+      s.evaluation = gate;
+    });
+    return {
+      payload: { ...payload, evaluation: gate },
+      summary: `${gate.metric} ${gate.score?.toFixed(4) ?? '—'}${gate.productionScore !== null ? ` vs production v${gate.productionVersion} ${gate.productionScore.toFixed(4)}` : ''}: ${gate.passed ? 'passes' : 'fails'} the gate`,
+    };
+  });
+}

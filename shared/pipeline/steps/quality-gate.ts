@@ -1,0 +1,96 @@
+import type { Params, ResolvedMetric } from '../../config/params-schema.ts';
+import type { Metrics } from '../../ml/metrics.ts';
+import { resolvePrimaryMetricFromCounts } from '../../ml/primary-metric.ts';
+import type { GateDecision } from '../run/records.ts';
+
+export type ProductionComparison =
+  | { kind: 'none' }
+  | { kind: 'compared'; version: number; metrics: Metrics }
+  | { kind: 'incomparable'; version: number; why: string };
+
+function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
+  const value = metrics[name];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** auto (the sweep's rule, shared/ml/tune.ts) from the test split's supports, stratified like the training part. */
+function gateMetric(name: Params['evaluate']['primary_metric'], candidate: Metrics): ResolvedMetric {
+  if (name !== 'auto') return name;
+  const supports = Object.entries(candidate.per_class ?? {}).map(([label, c]) => [label, c.support]);
+  return resolvePrimaryMetricFromCounts(name, Object.fromEntries(supports)).metric;
+}
+
+const f = (x: number) => x.toFixed(4);
+
+/**
+ * The quality gate (params `evaluate`): the new model's primary metric must reach `min_score`, and must not be
+ * worse than the production model on the same test split by more than `max_regression`. A production model with
+ * other classes cannot be compared, so the new one is not promoted automatically (`textops promote` can).
+ */
+export function decideGate(
+  candidate: Metrics,
+  production: ProductionComparison,
+  gate: Params['evaluate'],
+): GateDecision {
+  const metric = gateMetric(gate.primary_metric, candidate);
+  const base = {
+    metric,
+    minScore: gate.min_score,
+    maxRegression: gate.max_regression,
+    productionVersion: production.kind === 'none' ? null : production.version,
+    productionScore: null as number | null,
+  };
+  const score = metricOf(candidate, metric);
+  if (score === undefined) {
+    return {
+      ...base,
+      passed: false,
+      score: null,
+      reason: `${metric} is not defined for this model (${candidate.labels.length} classes); choose another evaluate.primary_metric`,
+    };
+  }
+  if (score < gate.min_score) {
+    return {
+      ...base,
+      passed: false,
+      score,
+      reason: `${metric} ${f(score)} is below the minimum ${f(gate.min_score)}`,
+    };
+  }
+  if (production.kind === 'incomparable') {
+    return {
+      ...base,
+      passed: false,
+      score,
+      reason: `not compared with production v${production.version}: ${production.why}`,
+    };
+  }
+  if (production.kind === 'none') {
+    return {
+      ...base,
+      passed: true,
+      score,
+      reason: `${metric} ${f(score)} ≥ ${f(gate.min_score)}; no production model yet`,
+    };
+  }
+  const productionScore = metricOf(production.metrics, metric) ?? null;
+  if (productionScore !== null && score < productionScore - gate.max_regression) {
+    return {
+      ...base,
+      passed: false,
+      score,
+      productionScore,
+      reason: `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split`,
+    };
+  }
+  return {
+    ...base,
+    passed: true,
+    score,
+    productionScore,
+    reason:
+      productionScore === null
+        ? `${metric} ${f(score)} ≥ ${f(gate.min_score)}`
+        : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})`,
+  };
+}

@@ -1,0 +1,116 @@
+import { readReference } from '../../ml/drift.ts';
+import type { Metrics } from '../../ml/metrics.ts';
+import { TextModel } from '../../ml/model.ts';
+import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
+import { readJson, readRequired } from '../run/files.ts';
+import { bareEtag, runKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import { requireField } from '../run/payload.ts';
+import type { RunPayload } from '../run/records.ts';
+import { updateStatus } from '../run/status.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+
+/**
+ * Register: the model (with its metrics) becomes the next immutable version, with its lineage; when the gate
+ * passed, production moves to it, but only if production is still the version the gate compared with: when
+ * another run promoted meanwhile, this version is registered, not promoted, and the reason recorded (in
+ * status.json and the version's promotion.json), rather than re-evaluated, so the outcome never depends on a
+ * comparison nobody saw. A retried step finds the version its run already registered instead of registering a
+ * second one. A rejected model is registered too, so it can be inspected and promoted by hand.
+ */
+export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'register', async () => {
+    const keys = runKeys(payload.runId);
+    const params = await runParams(deps.store, payload.runId);
+    const gate = requireField(payload, 'evaluation');
+    const registry = new ModelRegistry(deps.store, params.model.name);
+    const evaluation = await readJson<{ metrics: Metrics }>(deps.store, keys.metrics);
+    const input = await readJson<{ fingerprint: string; overrides: string | null; report: unknown }>(
+      deps.store,
+      keys.input,
+    );
+    let entry: VersionEntry | undefined = (await registry.listVersions()).find(
+      (v) => v.runId === payload.runId,
+    );
+    if (!entry) {
+      let model = TextModel.fromArtifact(await readRequired(deps.store, keys.model)).withMetrics(
+        evaluation.metrics,
+      );
+      // Absent from a run whose evaluation wrote no drift reference (one from an earlier release, retried): no
+      // drift gauges.
+      const reference = readReference(
+        await deps.store
+          .get(keys.driftReference)
+          .then((o) => (o ? JSON.parse(o.body.toString('utf8')) : null)),
+        model.labels.length,
+      );
+      if (reference) model = model.withDriftReference(reference);
+      entry = await registry.register({
+        artifact: model.toArtifact(),
+        runId: payload.runId,
+        metrics: evaluation.metrics as unknown as Record<string, unknown>,
+        lineage: {
+          source: { bucket: payload.bucket, key: payload.key, etag: bareEtag(payload.etag) },
+          overrides: input.overrides,
+          dataFingerprint: input.fingerprint,
+          dataReport: input.report,
+          params,
+          codeVersion: deps.codeVersion,
+          runId: payload.runId,
+          parentProductionVersion: gate.productionVersion,
+        },
+        gate: { ...gate },
+      });
+    }
+    let promoted = false;
+    let held: string | undefined;
+    if (gate.passed) {
+      // The gate compared with one production version; a candidate replaces only that one, never a model a
+      // concurrent run promoted after this run's evaluation.
+      const outcome = await registry.promoteIfProductionIs(
+        entry.version,
+        gate.productionVersion,
+        `run ${payload.runId}: ${gate.reason}`,
+      );
+      promoted = outcome.promoted;
+      if (!outcome.promoted) {
+        held = heldReason(gate.productionVersion, outcome.current);
+        await registry.recordPromotionHeld(entry.version, {
+          at: new Date().toISOString(),
+          reason: held,
+          comparedWith: gate.productionVersion,
+          productionAtRegistration: outcome.current,
+        });
+      }
+    }
+    const registered = { model: params.model.name, version: entry.version, promoted };
+    await updateStatus(deps.store, payload.runId, payload, (s) => {
+      s.model = { name: registered.model, version: registered.version, promoted };
+      if (held) s.model.reason = held;
+      s.state = promoted ? 'succeeded' : 'rejected';
+      s.finishedAt = new Date().toISOString();
+      s.message = promoted
+        ? `${params.model.name} v${entry.version} is now production: ${gate.reason}`
+        : held
+          ? `${params.model.name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
+          : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
+    });
+    return {
+      payload: { ...payload, registered },
+      summary: `${params.model.name} v${entry.version} registered${promoted ? ' and promoted to production' : held ? `, not promoted: ${held}` : ', not promoted'}`,
+    };
+  });
+}
+
+const v = (version: number | null) => (version === null ? 'none' : `v${version}`);
+
+function heldReason(comparedWith: number | null, current: number | null): string {
+  const moved =
+    comparedWith === null
+      ? `production became ${v(current)} after this run's evaluation (there was none when it was evaluated)`
+      : `production moved from ${v(comparedWith)} to ${v(current)} after this run's evaluation`;
+  return current === null
+    ? `${moved}; re-run or promote by hand after checking`
+    : `${moved}; not compared with ${v(current)} — re-run or promote by hand after checking`;
+}

@@ -1,0 +1,78 @@
+import { NotFoundError } from '../../errors.ts';
+import type { DatasetReport } from '../../ml/dataset.ts';
+import { fitClassifier } from '../../ml/fitting.ts';
+import { TextModel } from '../../ml/model.ts';
+import { CsrStacker } from '../../ml/sparse.ts';
+import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
+import { readJson, readRequired } from '../run/files.ts';
+import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import type { RunPayload } from '../run/records.ts';
+import { readManifest } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+
+/** Train: fits the classifier chosen in params on the stored features and writes the model artifact. */
+export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'train', async () => {
+    const keys = runKeys(payload.runId);
+    const params = await runParams(deps.store, payload.runId);
+    const input = await readJson<{ fingerprint: string; report: DatasetReport }>(deps.store, keys.input);
+    const stored = await readJson<TfidfJson>(deps.store, keys.vectorizer);
+    // The shards' matrices stacked in shard order: the training rows in file order, as one process would
+    // have featurized them, allocated once from the files' sizes. Past what one Lambda holds, the state
+    // machine sends Train elsewhere.
+    const manifest = await readManifest(deps.store, payload.runId);
+    const sizes = await Promise.all(
+      manifest.shards.map(async (info) => {
+        const file = shardKeys(payload.runId, info.shard).features;
+        const head = await deps.store.head(file);
+        if (!head) throw new NotFoundError(`the run file ${file} is missing`);
+        return CsrStacker.nnzOf(head.size, info.train);
+      }),
+    );
+    const stacker = new CsrStacker(
+      manifest.train,
+      sizes.reduce((a, b) => a + b, 0),
+      stored.vocabulary.length,
+    );
+    const y = new Int32Array(manifest.train);
+    let labels: string[] = [];
+    let row = 0;
+    for (const info of manifest.shards) {
+      const files = shardKeys(payload.runId, info.shard);
+      stacker.add(await readRequired(deps.store, files.features));
+      const part = await readJson<{ labels: string[]; y: number[] }>(deps.store, files.labels);
+      labels = part.labels;
+      y.set(part.y, row);
+      row += part.y.length;
+    }
+    const x = stacker.build();
+    const classifier = fitClassifier(x, y, labels.length, params);
+    const model = TextModel.create({
+      labels,
+      vectorizer: TfidfVectorizer.fromJSON(stored, 'float64', keys.vectorizer),
+      classifier,
+      params,
+      lineage: {
+        dataFingerprint: input.fingerprint,
+        dataReport: input.report,
+        codeVersion: deps.codeVersion,
+        source: { bucket: payload.bucket, key: payload.key, etag: bareEtag(payload.etag) },
+        runId: payload.runId,
+      },
+    });
+    const artifact = model.toArtifact();
+    await deps.store.put(keys.model, artifact, { contentType: 'application/json' });
+    const summary = {
+      classifier: classifier.kind,
+      iterations: classifier.iterations ?? null,
+      converged: classifier.converged ?? null,
+      modelBytes: artifact.length,
+    };
+    return {
+      payload: { ...payload, train: summary },
+      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB`,
+    };
+  });
+}

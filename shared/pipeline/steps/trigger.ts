@@ -1,0 +1,138 @@
+import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../../layout.ts';
+import type { Logger } from '../../log.ts';
+import type { ObjectStore, PipelineStarter } from '../../ports.ts';
+import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/keys.ts';
+import { unsafeKeyReason } from '../run/object-key.ts';
+import type { RunPayload } from '../run/records.ts';
+import { updateStatus } from '../run/status.ts';
+import type { BatchPayload } from './batch.ts';
+
+export interface TriggerDeps {
+  starter: PipelineStarter;
+  /** The batch-predictions state machine; without it, uploads under `batch/` are ignored with that reason. */
+  batchStarter?: PipelineStarter;
+  /** The bucket's store, to leave an `ignored` status for an upload that cannot be trained on. */
+  storeFor?: (bucket: string) => ObjectStore;
+  log?: Logger;
+}
+
+export type TriggerOutcome =
+  | { kind: 'started' | 'duplicate'; runId: string; key: string; machine?: 'batch' }
+  | { kind: 'ignored'; key: string; reason: string };
+
+/** S3 notifications URL-encode keys, with '+' for spaces. */
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}
+
+/** The inverse, for local events that carry raw keys: encode each path segment, spaces as '+'. */
+export function encodeS3Key(key: string): string {
+  return key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
+    .join('/');
+}
+
+function s3Records(body: string): S3EventRecord[] {
+  const parsed = JSON.parse(body) as { Records?: S3EventRecord[]; Event?: string };
+  if (parsed.Event === 's3:TestEvent') return [];
+  if (!Array.isArray(parsed.Records))
+    throw new TypeError('message body is not an S3 event notification (no Records)');
+  return parsed.Records;
+}
+
+/** Starts the run of one S3 record, or says why it is not a training upload. */
+async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<TriggerOutcome> {
+  const bucket = record.s3.bucket.name;
+  const key = decodeS3Key(record.s3.object.key);
+  if (!record.eventName.startsWith('ObjectCreated'))
+    return { kind: 'ignored', key, reason: `event ${record.eventName}` };
+  // Before anything else reads the key: `incoming/../x.csv` starts with the prefix but is not under it, and no
+  // status is written for it, since nothing derived from such a key should reach the store.
+  const unsafe = unsafeKeyReason(key);
+  if (unsafe) return { kind: 'ignored', key, reason: `refused key: ${unsafe}` };
+  if (key.startsWith(BATCH_PREFIX)) return startBatch(record, key, deps);
+  if (!key.startsWith(INCOMING_PREFIX)) return { kind: 'ignored', key, reason: `outside ${INCOMING_PREFIX}` };
+  if (key.endsWith(PARAMS_SUFFIX))
+    return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
+  if (!isTrainingDataKey(key)) {
+    const reason = 'not a .csv or .csv.gz file: nothing to train on';
+    if (deps.storeFor) {
+      // Best effort: a status for people to find; not being able to write it is no reason to redeliver.
+      const runId = executionName(source);
+      await updateStatus(deps.storeFor(bucket), runId, { bucket, key, etag }, (s) => {
+        s.state = 'ignored';
+        s.finishedAt = s.updatedAt;
+        s.message = `${key} was not trained on: ${reason}`;
+      }).catch((error: unknown) => deps.log?.error('could not record the ignored upload', { key, error }));
+    }
+    return { kind: 'ignored', key, reason };
+  }
+  const runId = executionName(source);
+  const input: RunPayload = { runId, bucket, key, etag, size: record.s3.object.size };
+  if (source.versionId) input.versionId = source.versionId;
+  const { alreadyStarted } = await deps.starter.start(runId, input);
+  return { kind: alreadyStarted ? 'duplicate' : 'started', runId, key };
+}
+
+/**
+ * A CSV under `batch/` → one execution of the batch-predictions state machine per object version, named as a
+ * training run is (so a duplicate delivery is a no-op there too).
+ */
+async function startBatch(record: S3EventRecord, key: string, deps: TriggerDeps): Promise<TriggerOutcome> {
+  if (!isBatchKey(key))
+    return { kind: 'ignored', key, reason: 'not a .csv or .csv.gz file: nothing to predict' };
+  if (!deps.batchStarter)
+    return { kind: 'ignored', key, reason: 'batch predictions are not configured (no batch state machine)' };
+  const bucket = record.s3.bucket.name;
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
+  const jobId = executionName(source);
+  const input: BatchPayload = { jobId, bucket, key, etag, size: record.s3.object.size };
+  if (source.versionId) input.versionId = source.versionId;
+  const { alreadyStarted } = await deps.batchStarter.start(jobId, input);
+  return { kind: alreadyStarted ? 'duplicate' : 'started', runId: jobId, key, machine: 'batch' };
+}
+
+/**
+ * The trigger: an SQS batch of S3 event notifications → one pipeline execution per object version. Duplicate
+ * deliveries derive the same execution name and are successes, not second runs. Failures are reported per
+ * message (SQS partial batch response), so one bad message does not redeliver the batch; a message that
+ * cannot be parsed is reported too, and ends in the dead-letter queue after its retries.
+ */
+export async function handleTrainRequests(
+  event: SQSEvent,
+  deps: TriggerDeps,
+): Promise<SQSBatchResponse & { outcomes: TriggerOutcome[] }> {
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  const outcomes: TriggerOutcome[] = [];
+  for (const message of event.Records) {
+    try {
+      for (const record of s3Records(message.body)) {
+        const outcome = await handleRecord(record, deps);
+        outcomes.push(outcome);
+        // An ignored upload is a warning: someone uploaded data that will never train.
+        if (outcome.kind === 'ignored')
+          deps.log?.warn(`ignored ${JSON.stringify(outcome.key)}: ${outcome.reason}`, {
+            messageId: message.messageId,
+            ...outcome,
+          });
+        else
+          deps.log?.info(`${outcome.kind} run ${outcome.runId}`, {
+            messageId: message.messageId,
+            ...outcome,
+          });
+      }
+    } catch (error) {
+      deps.log?.error('could not start a run for a message; it will be redelivered', {
+        messageId: message.messageId,
+        error,
+      });
+      batchItemFailures.push({ itemIdentifier: message.messageId });
+    }
+  }
+  return { batchItemFailures, outcomes };
+}

@@ -1,0 +1,121 @@
+import type { Params } from '../../config/params-schema.ts';
+import { batchCandidates, planSweep, type SweepPlan } from '../../ml/tune/plan.ts';
+import { nextRound, type SweepRound } from '../../ml/tune/rounds.ts';
+import type { CandidateResult } from '../../ml/tune/scoring.ts';
+import { readJson, writeJson } from '../run/files.ts';
+import { runKeys, tuneKeys } from '../run/keys.ts';
+import { ingestParams } from '../run/params.ts';
+import type { RunPayload, TunePayload } from '../run/records.ts';
+import { readCleanDocs } from '../run/shards.ts';
+import type { TuneSummary } from '../run/tune-summary.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+
+/** `tune/plan.json`: the sweep plan, and when the sweep started (its `max_seconds` budget counts from then). */
+export interface StoredPlan {
+  startedAt: string;
+  plan: SweepPlan;
+}
+
+/** `tune/rounds/<n>.json`: one round of the sweep, its candidates cut into the Map's batches. */
+export interface StoredRound extends SweepRound {
+  batches: string[][];
+  plannedAt: string;
+}
+
+/** `tune/rounds/<n>/batch-<b>.json`: what one TuneCandidates invocation scored. */
+export interface StoredBatch {
+  round: number;
+  batch: number;
+  ids: string[];
+  results: CandidateResult[];
+  ms: number;
+}
+
+/** The training part's labels and cleaned documents, as Preprocess wrote them (every shard, in file order). */
+export async function readTrainingDocs(
+  deps: StepDeps,
+  runId: string,
+): Promise<{ labels: string[]; docs: string[] }> {
+  return readCleanDocs(deps.store, runId, 'train');
+}
+
+/** Writes a round's batches and returns what the Map needs of them (pointers only: round and batch numbers). */
+export async function startRound(
+  deps: StepDeps,
+  runId: string,
+  plan: SweepPlan,
+  round: SweepRound,
+): Promise<Pick<TunePayload, 'round' | 'batches'>> {
+  const batches = batchCandidates(plan, round.ids);
+  const stored: StoredRound = { ...round, batches, plannedAt: new Date().toISOString() };
+  await writeJson(deps.store, tuneKeys(runId).round(round.round), stored);
+  return { round: round.round, batches: batches.map((_, batch) => ({ batch })) };
+}
+
+/** Why a run has no sweep, or undefined when it has one. */
+function skipReason(params: Params, plan: SweepPlan | undefined): string | undefined {
+  if (!params.tune.enabled) return 'tune.enabled is false';
+  if (plan && plan.searched.length === 0)
+    return `every searched key is pinned (${plan.pinned.join(', ')}): nothing to choose`;
+  return undefined;
+}
+
+/**
+ * TunePlan: plans the model-selection sweep over the training part (params `tune:`, minus the keys the upload
+ * pinned), writes `tune/plan.json` and the first round's batches, and returns the run pointer with `tune`: the
+ * batch numbers the Map fans out over and its concurrency. No batches when tune is disabled or nothing is left
+ * to search; the state machine then goes straight to Featurize with the params as ingest fixed them.
+ */
+export function tunePlanStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'tune-plan', async () => {
+    const keys = tuneKeys(payload.runId);
+    const params = await ingestParams(deps.store, payload.runId);
+    // The model's params until a winner replaces them: so a redriven or repeated run never carries an earlier
+    // attempt's winner into Featurize, and a run without a sweep trains exactly what ingest fixed.
+    await writeJson(deps.store, keys.params, params);
+    const skip = async (summary: TuneSummary & { state: 'skipped' }) => {
+      await writeJson(deps.store, keys.summary, summary);
+      const tune: TunePayload = {
+        round: 0,
+        batches: [],
+        maxConcurrency: 1,
+        candidates: 0,
+        skipped: summary.reason,
+      };
+      return { payload: { ...payload, tune }, summary: `no sweep: ${summary.reason}` };
+    };
+    const off = skipReason(params, undefined);
+    if (off) return skip({ state: 'skipped', reason: off, pinned: [], notes: [] });
+    const input = await readJson<{ pinned?: string[] }>(deps.store, runKeys(payload.runId).input);
+    const { labels } = await readTrainingDocs(deps, payload.runId);
+    const plan = planSweep(params, new Set(input.pinned ?? []), labels);
+    const none = skipReason(params, plan);
+    if (none) return skip({ state: 'skipped', reason: none, pinned: plan.pinned, notes: plan.notes });
+    const stored: StoredPlan = { startedAt: new Date().toISOString(), plan };
+    await writeJson(deps.store, keys.plan, stored);
+    await writeJson(deps.store, keys.summary, {
+      state: 'running',
+      startedAt: stored.startedAt,
+      pinned: plan.pinned,
+      notes: plan.notes,
+    } satisfies TuneSummary);
+    const first = nextRound(plan, []);
+    if (!first) throw new TypeError('a sweep plan with searched keys has no first round');
+    const { round, batches } = await startRound(deps, payload.runId, plan, first);
+    const tune: TunePayload = {
+      round,
+      batches,
+      maxConcurrency: plan.maxConcurrency,
+      candidates: plan.candidates.length,
+    };
+    const evaluation =
+      plan.evaluation.kind === 'kfold'
+        ? `${plan.evaluation.folds}-fold`
+        : `a ${plan.evaluation.size} validation split`;
+    return {
+      payload: { ...payload, tune },
+      summary: `${plan.candidates.length} candidates (${plan.strategy}, ${evaluation}, ${plan.metric}${plan.pinned.length ? `, pinned ${plan.pinned.join(', ')}` : ''}); round 0: ${first.ids.length} candidates in ${batches.length} batches`,
+    };
+  });
+}

@@ -1,0 +1,122 @@
+// A model read from the registry for serving or batch prediction: the shapes every model source shares, and the
+// source that follows a model's production alias. The server's other source, a model directory, is
+// shared/serving/model-source.ts.
+import { ModelFormatError, NotFoundError } from '../errors.ts';
+import { REGISTRY_PREFIX } from '../layout.ts';
+import type { TextModel } from '../ml/model.ts';
+import type { ObjectStore } from '../ports.ts';
+import { type Aliases, ModelRegistry, type VersionEntry } from './model-registry.ts';
+
+/**
+ * Parses an artifact. The ML core (and the language model it loads) is imported on first use, so a cold
+ * process reads the artifact from the store while that import runs.
+ */
+export async function parseArtifact(
+  bytes: Promise<Uint8Array> | Uint8Array,
+  digest?: string,
+): Promise<TextModel> {
+  const [{ TextModel }, data] = await Promise.all([import('../ml/model.ts'), bytes]);
+  return TextModel.fromArtifact(data, digest);
+}
+
+/** A model ready to serve, with what the API reports about it. Immutable: a reload builds a new one. */
+export interface ServedModel {
+  readonly model: TextModel;
+  /** Registry version number as text, or `local-<sha256 prefix>` for a model directory. */
+  readonly version: string;
+  readonly sha256: string;
+  /** Where it came from, for people: `registry/sentiment@production` or a directory path. */
+  readonly origin: string;
+  /** The registry entry (metrics, lineage, gate decision), when it came from the registry. */
+  readonly entry?: VersionEntry;
+  readonly loadedAt: string;
+}
+
+/**
+ * What one look at a source found: a new model (already parsed and checksum-verified), no change, or nothing to
+ * serve yet. A failure to read or verify a model is thrown, and the caller keeps what it has.
+ */
+export type PollResult =
+  | { kind: 'loaded'; served: ServedModel }
+  | { kind: 'unchanged' }
+  | { kind: 'none'; reason: string };
+
+/** Where the server gets its model from; `poll` is cheap when nothing changed (a stat, a 304). */
+export interface ModelSource {
+  readonly description: string;
+  poll(current: ServedModel | undefined): Promise<PollResult>;
+}
+
+/**
+ * The registry's production alias on an object store. `aliases.json` is polled with its ETag (a 304 costs
+ * almost nothing); when production moves, the version's artifact is read, checked against the sha256 recorded
+ * at registration, and parsed. A version that fails its checks is not retried until the alias moves again, so
+ * a corrupt artifact costs one failed load, not one per poll; a transient store error is retried next poll.
+ */
+export function registryModelSource(store: ObjectStore, modelName: string): ModelSource {
+  const registry = new ModelRegistry(store, modelName);
+  const origin = `${REGISTRY_PREFIX}${modelName}@production`;
+  // ETag of the aliases.json we last acted on (loaded from, or rejected).
+  let settledEtag: string | undefined;
+  return {
+    description: `${origin} (${registry.aliasesKey})`,
+    async poll(current) {
+      const object =
+        settledEtag !== undefined && store.getIfChanged
+          ? await store.getIfChanged(registry.aliasesKey, settledEtag)
+          : await store.get(registry.aliasesKey);
+      if (object === 'not-modified') {
+        return current
+          ? { kind: 'unchanged' }
+          : { kind: 'none', reason: 'production version could not be loaded' };
+      }
+      if (!object) {
+        if (current) return { kind: 'unchanged' };
+        return { kind: 'none', reason: `no ${registry.aliasesKey}: nothing registered yet` };
+      }
+      if (object.etag && object.etag === settledEtag) {
+        return current
+          ? { kind: 'unchanged' }
+          : { kind: 'none', reason: 'production version could not be loaded' };
+      }
+      let aliases: Aliases;
+      try {
+        aliases = JSON.parse(object.body.toString('utf8')) as Aliases;
+      } catch (error) {
+        settledEtag = object.etag;
+        throw new ModelFormatError(`${registry.aliasesKey} is not valid JSON`, { cause: error });
+      }
+      const production = aliases.production;
+      if (production === null || production === undefined) {
+        settledEtag = object.etag;
+        if (current) return { kind: 'unchanged' };
+        return { kind: 'none', reason: `model ${modelName} has no production version yet` };
+      }
+      if (current?.entry && current.version === String(production)) {
+        settledEtag = object.etag;
+        return { kind: 'unchanged' };
+      }
+      try {
+        const artifact = registry.readArtifact(production);
+        const model = await parseArtifact(artifact.then((a) => a.bytes));
+        const { entry } = await artifact;
+        settledEtag = object.etag;
+        return {
+          kind: 'loaded',
+          served: {
+            model,
+            version: String(production),
+            sha256: entry.sha256,
+            origin,
+            entry,
+            loadedAt: new Date().toISOString(),
+          },
+        };
+      } catch (error) {
+        // Deterministic failures (corrupt, missing) wait for the alias to move; others retry next poll.
+        if (error instanceof ModelFormatError || error instanceof NotFoundError) settledEtag = object.etag;
+        throw error;
+      }
+    },
+  };
+}
