@@ -12,9 +12,9 @@ import { OPERATOR_RETRY_POLICY } from './infra/iam.ts';
 import { outputs } from './infra/outputs.ts';
 import { imageRepository, storage } from './infra/resources.ts';
 import { stateMachineResources, stateMachines } from './infra/state-machines.ts';
-import { consoleClientDefineSync } from './scripts/console-client.mjs';
 import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-options.mjs';
 import { loadParams } from './shared/config/params.ts';
+import { consoleClientDefineSync } from './shared/console/client-bundle.mjs';
 
 // Files are named from here, the service directory osls runs in.
 const params = loadParams(new URL('./params.yaml', import.meta.url));

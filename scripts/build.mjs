@@ -1,6 +1,6 @@
 // Bundles the CLI (and the cleaning worker beside it) into dist/ with esbuild; dependencies stay in node_modules.
 import { build } from 'esbuild';
-import { consoleClientDefine } from './console-client.mjs';
+import { consoleClientDefine } from '../shared/console/client-bundle.mjs';
 import { NODE_ESM, SCRIPT_OUTPUT, SELF_CONTAINED, winkPlugins } from './esbuild-options.mjs';
 
 // The console's browser script and stylesheet, carried by the CLI bundle (the local console serves them).

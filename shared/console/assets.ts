@@ -1,6 +1,6 @@
 /**
  * The console's script and stylesheet. Bundles define both as base64 strings at build time
- * (scripts/console-client.mjs); from source (tests, tsx) they are bundled with esbuild on first use.
+ * (shared/console/client-bundle.mjs); from source (tests, tsx) they are bundled with esbuild on first use.
  */
 declare const __TEXTOPS_CONSOLE_JS__: string | undefined;
 declare const __TEXTOPS_CONSOLE_CSS__: string | undefined;
@@ -30,7 +30,7 @@ export function consoleAssets(): Promise<ConsoleAssets> {
 
 async function fromSource(): Promise<ConsoleAssets> {
   // Not a literal specifier: a bundle must not pull esbuild in (bundles have the define above instead).
-  const builder = new URL('../../scripts/console-client.mjs', import.meta.url).href;
+  const builder = new URL('./client-bundle.mjs', import.meta.url).href;
   const { buildConsoleClient } = (await import(/* @vite-ignore */ builder)) as {
     buildConsoleClient: () => Promise<ConsoleAssets>;
   };

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, buildSync } from 'esbuild';
 
-const root = new URL('../', import.meta.url);
+const root = new URL('../../', import.meta.url);
 const entry = fileURLToPath(new URL('shared/console/client/main.ts', root));
 const css = () =>
   readFileSync(new URL('node_modules/uplot/dist/uPlot.min.css', root), 'utf8') +
