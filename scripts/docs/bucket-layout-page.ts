@@ -1,4 +1,4 @@
-import { byText, code, page, prose, table } from './markdown.ts';
+import { byText, code, page, prose, requireDescriptions, table } from './markdown.ts';
 
 /** An exported constant of shared/layout.ts with its doc comment. */
 export interface LayoutConstant {
@@ -112,14 +112,12 @@ export function renderBucketLayoutPage(input: {
         .map((name) => `${g.id}.${name}`),
     ),
   );
-  for (const name of named)
-    if (!descriptions[name])
-      throw new Error(
-        `bucket key ${name} has no description: add it to FILE_DESCRIPTIONS in scripts/docs/bucket-layout-page.ts`,
-      );
-  for (const name of Object.keys(descriptions))
-    if (!named.has(name))
-      throw new Error(`FILE_DESCRIPTIONS describes ${name}, which the code no longer names`);
+  requireDescriptions(
+    named,
+    descriptions,
+    'bucket key',
+    'FILE_DESCRIPTIONS in scripts/docs/bucket-layout-page.ts',
+  );
 
   // The code's comments name other constants (INCOMING_PREFIX); the page shows their values.
   const values = new Map(

@@ -1,5 +1,5 @@
 import { MAX_COMPARED } from '../../shared/console/console-data.ts';
-import { anchor, byText, code, page, prose, table } from './markdown.ts';
+import { anchor, byText, canonical, code, page, prose, requireDescriptions, table } from './markdown.ts';
 
 /** A JSON Schema node of the OpenAPI document (2020-12, as zod emits it), as far as the page reads it. */
 interface Schema {
@@ -128,17 +128,6 @@ function constraints(schema: Schema): string[] {
   return out;
 }
 
-/** Stable JSON of a schema, to notice a shape already described. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(value ?? null);
-}
-
 /**
  * The fields of an object schema, nested ones with dotted paths (`explanation.classes[].label`). A nested
  * object already described elsewhere on the page points there instead of repeating its fields.
@@ -244,14 +233,12 @@ export function renderHttpApiPage(input: {
   const descriptions = input.consoleDescriptions ?? CONSOLE_ROUTE_DESCRIPTIONS;
   const keyOf = (route: ConsoleRoute) => `${route.method.toUpperCase()} ${route.paths[0]}`;
   const known = new Set(input.consoleRoutes.map(keyOf));
-  for (const key of known)
-    if (!descriptions[key])
-      throw new Error(
-        `console route ${key} has no description: add it to CONSOLE_ROUTE_DESCRIPTIONS in scripts/docs/http-api-page.ts`,
-      );
-  for (const key of Object.keys(descriptions))
-    if (!known.has(key))
-      throw new Error(`CONSOLE_ROUTE_DESCRIPTIONS names ${key}, which the console no longer has`);
+  requireDescriptions(
+    known,
+    descriptions,
+    'console route',
+    'CONSOLE_ROUTE_DESCRIPTIONS in scripts/docs/http-api-page.ts',
+  );
 
   const operations = Object.entries(input.openapi.paths)
     .sort(([a], [b]) => byText(a, b))

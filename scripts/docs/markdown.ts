@@ -81,3 +81,30 @@ export function prose(text: string): string {
 export function fromReference(file: string): string {
   return file.startsWith('reference/') ? file.slice('reference/'.length) : `../${file}`;
 }
+
+/** JSON with sorted keys: two values compare equal whatever their key order (a schema shape, a default). */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * Fails the render when a hand-written description table and the code disagree: every name the code has needs a
+ * description, and a description of a name the code no longer has is stale.
+ */
+export function requireDescriptions(
+  known: ReadonlySet<string>,
+  descriptions: Readonly<Record<string, string>>,
+  what: string,
+  table: string,
+): void {
+  for (const name of known)
+    if (!descriptions[name]) throw new Error(`${what} ${name} has no description: add it to ${table}`);
+  for (const name of Object.keys(descriptions))
+    if (!known.has(name)) throw new Error(`${table} describes ${name}, which the code no longer has`);
+}

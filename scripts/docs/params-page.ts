@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, type Node, parseDocument, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { anchor, code, page, prose, table } from './markdown.ts';
+import { anchor, canonical, code, page, prose, table } from './markdown.ts';
 
 /** What the params page is made of: the schema that validates params, the shipped file, the upload rule. */
 export interface ParamsPageInput {
@@ -140,17 +140,6 @@ function inline(value: unknown): string {
       .map(([k, v]) => `${k}: ${inline(v)}`)
       .join(', ')} }`;
   return String(value);
-}
-
-/** JSON with sorted keys, to compare two values whatever their key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(value ?? null);
 }
 
 const PLURAL: Record<string, string> = {
