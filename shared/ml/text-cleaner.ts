@@ -213,7 +213,7 @@ export interface CleanerOptions {
  * can be remembered and wink handed only pieces not met before (tests/corpus/fast-path-identity.test.ts: the same
  * tokens on IMDB, AG News and adversarial text). Off by default (0): a cache that holds every piece of a real
  * corpus saves much of the cleaning CPU but breaks the made-up-words memory bound of
- * tests/unit/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
+ * tests/corpus/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
  * than wink saves (docs/benchmarks.md). A cheaper miss path would change that.
  */
 export const CHUNK_CACHE_SIZE = 0;
