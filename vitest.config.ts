@@ -13,7 +13,7 @@ export default defineConfig({
     projects: [
       // Pure code: no server, no shared corpus.
       { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts'] } },
-      // Pure code checked on the shared corpora (../shared/data).
+      // Pure code checked on the shared corpora (../shared/data), or at full size (a 200 MB line, a child process).
       { extends: true, test: { name: 'corpus', include: ['tests/corpus/**/*.test.ts'] } },
       // Real servers, real engines, real browsers, the packaged template, kill-and-restart faults.
       {
