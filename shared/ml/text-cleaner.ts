@@ -210,10 +210,10 @@ export interface CleanerOptions {
 /**
  * Without the POS tagger, wink-nlp reads a text one space-delimited piece at a time ("didn't", "film.", "<3"):
  * what a piece becomes depends on the piece alone, never on its neighbours, so the cleaned tokens of each piece
- * can be remembered and wink handed only pieces not met before (tests/unit/fast-path-identity.test.ts: the same
+ * can be remembered and wink handed only pieces not met before (tests/corpus/fast-path-identity.test.ts: the same
  * tokens on IMDB, AG News and adversarial text). Off by default (0): a cache that holds every piece of a real
  * corpus saves much of the cleaning CPU but breaks the made-up-words memory bound of
- * tests/unit/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
+ * tests/corpus/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
  * than wink saves (docs/benchmarks.md). A cheaper miss path would change that.
  */
 export const CHUNK_CACHE_SIZE = 0;

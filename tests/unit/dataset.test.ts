@@ -1,26 +1,11 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams } from '../../shared/config/params.ts';
-import { InvalidDatasetError } from '../../shared/errors.ts';
 import { readLabelledCsv } from '../../shared/ml/dataset.ts';
 import { stratifiedSplit } from '../../shared/ml/split.ts';
+import { csv, failure, reviews } from '../helpers/labelled-csv.ts';
 
 const data = loadParams().data;
-const csv = (text: string) => Buffer.from(text, 'utf8');
-const reviews = (n: number, label: (i: number) => string = (i) => (i % 2 ? 'positive' : 'negative')) =>
-  Array.from({ length: n }, (_, i) => `"review number ${i}, with a comma and ""quotes""",${label(i)}`).join(
-    '\n',
-  );
-
-function failure(bytes: Buffer, settings = data): InvalidDatasetError {
-  try {
-    readLabelledCsv(bytes, settings);
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidDatasetError);
-    return error as InvalidDatasetError;
-  }
-  throw new Error('expected the data set to be rejected');
-}
 
 describe('reading a labelled CSV', () => {
   it('detects the text and label columns, parses quoted fields, and counts what it drops', () => {
@@ -96,15 +81,6 @@ describe('reading a labelled CSV', () => {
     const settings = applyOverrides(loadParams(), { data: { max_text_chars: 100 } }).data;
     const error = failure(csv(`text,label\n${reviews(4)}\n"${'x'.repeat(500)}",positive\n`), settings);
     expect(error.message).toMatch(/row 5, column 'text'.*500 characters/);
-  });
-
-  it('rejects a 200 MB line with the default limit', () => {
-    const huge = Buffer.concat([
-      csv(`text,label\n${reviews(4)}\n"`),
-      Buffer.alloc(200_000_000, 0x61),
-      csv('",positive\n'),
-    ]);
-    expect(failure(huge).message).toMatch(/row 5, column 'text': the text is 200000000 characters/);
   });
 
   it('treats small numeric labels as classes but refuses a numeric quantity', () => {
