@@ -7,8 +7,9 @@ import { LinkChecker, overflowProblems, type Problem, watchConsole } from '../..
 /**
  * The tour's detectors (`npm run tour`) on planted faults, in Chromium: a page with a console error and an
  * uncaught exception, one with broken links of each kind, one with text overflowing its box in each way the
- * tour defines; and a clean page with what must not count (a wide table in a scrolling card, text shortened
- * with an ellipsis and a title, folded text, a label that stays inside its chart).
+ * tour defines; and a clean page with what must not count (a wide table in a scrolling card, also inside a card that
+ * clips; a long line in a scrolling block; text shortened with an ellipsis and a title; folded text; a label
+ * that stays inside its chart; glyphs past a tight line height).
  */
 
 const PNG = Buffer.from(
@@ -29,6 +30,9 @@ const PAGES: Record<string, [string, string | Buffer]> = {
       `<nav id="top"><a href="/clean">home</a> <a href="#top">top</a> <a href="#">top too</a> <img src="/ok.png" alt=""></nav>
       <section style="overflow-x:auto;width:300px;border:1px solid"><h2>Wide table</h2>
         <table><tr><td style="white-space:nowrap">a cell much wider than the card that holds it, read by scrolling the card</td></tr></table></section>
+      <section style="overflow:hidden;width:320px;border:1px solid"><h2>Scroller in a clipping card</h2>
+        <div style="overflow-x:auto"><table><tr><td style="white-space:nowrap">a row wider than the card, scrolled inside it, never cut off by the card</td></tr></table></div></section>
+      <pre style="overflow-x:auto;width:120px">a long line of code read by scrolling the block</pre>
       <div id="ellipsis" title="a long label shortened on purpose, whole in its title" style="width:80px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">a long label shortened on purpose, whole in its title</div>
       <details><summary>folded</summary><div style="width:10px;white-space:nowrap">folded text wider than its box, not shown</div></details>
       <div id="chart" style="position:relative;width:400px;height:40px;background:#eee">
@@ -56,6 +60,7 @@ const PAGES: Record<string, [string, string | Buffer]> = {
     page(
       `<div id="narrow" style="width:80px;white-space:nowrap;border:1px solid">a label far wider than its box</div>
       <div id="hidden" style="width:80px;overflow:hidden;white-space:nowrap">a label cut off by its box</div>
+      <div id="hidden-titled" title="a title does not make a cut-off label readable" style="width:80px;overflow:hidden;white-space:nowrap">a title does not make a cut-off label readable</div>
       <div id="ellipsis-untitled" style="width:80px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">shortened with nothing to hover</div>
       <div id="gantt" style="position:relative;width:400px;height:40px;background:#eee">
         <span style="position:absolute;left:55%;width:40%;height:18px;background:#36c"><span id="seg-label" style="position:absolute;left:100%;margin-left:4px;white-space:nowrap;font-size:12px">tune-candidates round 0 batch 3 12.3 s</span></span>
@@ -158,6 +163,9 @@ describe('the tour detectors on planted faults', () => {
       ),
       expect.stringMatching(
         /^div#hidden "a label cut off by its box": text is cut off \(overflow hidden hidden\): \d+ px past its right$/,
+      ),
+      expect.stringMatching(
+        /^div#hidden-titled "a title does not make a cut-off label readable": text is cut off/,
       ),
       expect.stringMatching(/^div#ellipsis-untitled "shortened with nothing to hover": text is cut off/),
       expect.stringMatching(
