@@ -2,8 +2,9 @@
 // listing every problem found.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { TourRow } from './session.ts';
 import { ROOT } from './stack.ts';
-import { runTour, type TourRow } from './tour.ts';
+import { runTour } from './tour.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +53,9 @@ function table(rows: TourRow[]): string {
 }
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
-out(`\nnewcomer tour: ${report.data}; ${report.seconds.toFixed(0)} s`);
+out(
+  `\nnewcomer tour: ${report.data}; ${report.seconds.toFixed(0)} s; ${report.rows.filter((r) => !r.ok).length} of ${report.rows.length} rows failed`,
+);
 out(table(report.rows));
 if (report.screenshots.length) out(`screenshots: ${report.screenshots.join(', ')}`);
 if (report.externalLinks.length) out(`not checked (not on this machine): ${report.externalLinks.join(', ')}`);
