@@ -3,7 +3,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './browser.ts';
 import type { Problem } from './checks.ts';
 import { type TourData, tourData } from './sample.ts';
 import { modelsOverview, type TourRow, TourSession } from './session.ts';
@@ -50,16 +51,7 @@ export async function runTour(options: TourOptions): Promise<TourReport> {
   let browser: Browser | undefined;
   try {
     stack = await startStack(dir, (line) => log(`  ┊ ${line}`));
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: VIEWPORT });
     const tour = new TourSession(stack, context, dir, options.screenshots, log);
     await newcomer(tour, stack, data);
