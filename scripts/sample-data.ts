@@ -1,4 +1,4 @@
-// The shared data sets (IMDB, AG News) the tests, benchmarks and `npm run screenshots` read their rows from.
+// The shared data sets (IMDB, AG News) the tests, benchmarks and `npm run tour` read their rows from.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';

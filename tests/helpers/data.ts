@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { sharedRows } from '../../scripts/sample-data.ts';
 
-// The data-set readers live in scripts/ (`npm run screenshots` uses them too); the tests take them from here.
+// The data-set readers live in scripts/ (`npm run tour` uses them too); the tests take them from here.
 export { sampleCsv, sharedDataPath, sharedRows, toCsv } from '../../scripts/sample-data.ts';
 
 /**
