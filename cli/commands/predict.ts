@@ -6,7 +6,14 @@ import { createGunzip } from 'node:zlib';
 import { type Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 import { loadParams } from '../../shared/config/params.ts';
-import { explainText, MAX_TOP_K, type TextExplanation } from '../../shared/ml/explain.ts';
+import { charNgramInText, probabilityText } from '../../shared/ml/display.ts';
+import {
+  explainText,
+  type FeatureContribution,
+  MAX_TOP_K,
+  type TextExplanation,
+} from '../../shared/ml/explain.ts';
+import type { Prediction } from '../../shared/ml/model.ts';
 import { loadModelDirectory } from '../../shared/ml/model-directory.ts';
 import {
   ERRORS_HEADER,
@@ -24,24 +31,41 @@ function topK(value: string): number {
   return k;
 }
 
-/** An n-gram as a terminal shows it: char n-grams quoted with their padding spaces visible. */
-function featureName(f: { feature: string; analyzer: string }): string {
-  return f.analyzer === 'char_wb' ? `char ${JSON.stringify(f.feature)}` : `word ${JSON.stringify(f.feature)}`;
+/**
+ * An n-gram as a terminal shows it: a word n-gram quoted; a character n-gram as the word of the text it was cut
+ * from with the n-gram in brackets, padding as ␣ (`chars [␣Ira]qi`).
+ */
+function featureName(f: FeatureContribution, text: string): string {
+  const times = f.occurrences > 1 ? ` ×${f.occurrences}` : '';
+  if (f.analyzer === 'word') return `word ${JSON.stringify(f.feature)}${times}`;
+  const { before, gram, after } = charNgramInText(f, text);
+  return `chars ${before}[${gram}]${after}${times}`;
 }
 
-function formatExplanation(e: TextExplanation): string {
-  const lines: string[] = [];
-  for (const s of e.scoresExplained) {
-    const what = s.versus ? `log-odds ${s.label} vs ${s.versus}` : `score of ${s.label}`;
-    lines.push(`  ${what}: ${s.logit.toFixed(4)} = bias ${s.bias.toFixed(4)} + contributions`);
-    for (const f of [...s.positive, ...s.negative]) {
-      const sign = f.contribution >= 0 ? '+' : '-';
-      lines.push(
-        `    ${sign}${Math.abs(f.contribution).toFixed(4)}  ${printable(featureName(f))}  (weight ${f.weight.toFixed(3)} × tf-idf ${f.value.toFixed(3)})`,
-      );
-    }
+/** The predicted label's score written out: its parts, then its largest contributions of each sign. */
+function formatExplanation(e: TextExplanation, text: string): string {
+  const s = e.classes.find((c) => c.label === e.label) ?? e.classes[0];
+  const versus = s.versus.length === 1 ? `${s.versus[0]} (log-odds)` : `the mean of ${s.versus.join(', ')}`;
+  const parts = [`bias ${s.parts.bias.toFixed(4)}`];
+  if (s.parts.word !== null) parts.push(`word n-grams ${s.parts.word.toFixed(4)}`);
+  if (s.parts.char_wb !== null) parts.push(`character n-grams ${s.parts.char_wb.toFixed(4)}`);
+  const lines = [`  ${s.label} against ${versus}: ${s.score.toFixed(4)} = ${parts.join(' + ')}`];
+  if (e.naiveBayesBlend !== null)
+    lines.push(`  (each weight: logistic regression + ${e.naiveBayesBlend} × naive Bayes)`);
+  for (const f of [...s.positive, ...s.negative]) {
+    const sign = f.contribution >= 0 ? '+' : '-';
+    lines.push(
+      `    ${sign}${Math.abs(f.contribution).toFixed(4)}  ${printable(featureName(f, text))}  (weight ${f.weight.toFixed(3)} × tf-idf ${f.value.toFixed(3)})`,
+    );
   }
   return lines.join('\n');
+}
+
+/** Each label's probability, in the model's label order. */
+function scoresLine(p: Prediction): string {
+  return Object.entries(p.scores)
+    .map(([label, score]) => `${label} ${probabilityText(score)}`)
+    .join(', ');
 }
 
 /**
@@ -143,7 +167,10 @@ export function registerPredict(program: Command): void {
     .description('predict the label of texts, or of every row of a CSV file, with a saved model')
     .requiredOption('--model <dir>', 'model directory (as written by train)')
     .option('--json', 'print JSON')
-    .option('--explain', "explain each prediction: every score's largest n-gram contributions")
+    .option(
+      '--explain',
+      "explain each prediction: the predicted label's score and its largest n-gram contributions (--json: every label's)",
+    )
     .option('--top-k <k>', `with --explain: contributions of each sign to list (1-${MAX_TOP_K})`, topK, 10)
     .option('--file <csv>', 'predict every row of a CSV (or .csv.gz) file; needs --out')
     .option('--out <csv>', 'with --file: where to write the input columns + label + scores + model version')
@@ -175,20 +202,17 @@ export function registerPredict(program: Command): void {
         if (options.explain) {
           const explained = texts.map((text) => explainText(model, text, options.topK));
           if (options.json) {
-            const shaped = explained.map((e) => ({
-              label: e.label,
-              scores: e.scores,
-              explanation: { classes: e.scoresExplained, words: e.words },
+            const shaped = explained.map(({ label, scores, classes, words, naiveBayesBlend }) => ({
+              label,
+              scores,
+              explanation: { classes, words, naiveBayesBlend },
             }));
             process.stdout.write(`${JSON.stringify(shaped.length === 1 ? shaped[0] : shaped)}\n`);
             return;
           }
-          for (const e of explained) {
-            const scores = Object.entries(e.scores)
-              .map(([label, score]) => `${label}=${score.toFixed(4)}`)
-              .join(' ');
-            process.stdout.write(`${e.label}\t${scores}\n${formatExplanation(e)}\n`);
-          }
+          explained.forEach((e, i) => {
+            process.stdout.write(`${e.label}\t${scoresLine(e)}\n${formatExplanation(e, texts[i])}\n`);
+          });
           return;
         }
         const predictions = texts.map((text) => model.predict(text));
@@ -198,12 +222,7 @@ export function registerPredict(program: Command): void {
           );
           return;
         }
-        for (const p of predictions) {
-          const scores = Object.entries(p.scores)
-            .map(([label, score]) => `${label}=${score.toFixed(4)}`)
-            .join(' ');
-          process.stdout.write(`${p.label}\t${scores}\n`);
-        }
+        for (const p of predictions) process.stdout.write(`${p.label}\t${scoresLine(p)}\n`);
       },
     );
 }

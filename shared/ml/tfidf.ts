@@ -21,6 +21,19 @@ export interface TfidfJson {
   idf: string;
 }
 
+/**
+ * Whether column `j` of a stored vectorizer is a word or a character n-gram, from its JSON alone (no index built):
+ * `word+char` puts its `word_features` word columns first.
+ */
+export function analyzerOfColumn(
+  json: Pick<TfidfJson, 'analyzer' | 'word_features'>,
+  j: number,
+): 'word' | 'char_wb' {
+  const analyzer = json.analyzer ?? 'word';
+  if (analyzer === 'word+char') return j < (json.word_features ?? 0) ? 'word' : 'char_wb';
+  return analyzer;
+}
+
 /** The fitted state of a vectorizer, as stored in the model artifact. */
 export interface TfidfState {
   /** Absent in states written before there was a choice: `word`. */

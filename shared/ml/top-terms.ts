@@ -1,24 +1,28 @@
 import { ModelFormatError } from '../errors.ts';
 import type { LinearClassifierState } from './classifiers.ts';
 import { base64ToFloats } from './float-base64.ts';
+import { analyzerOfColumn, type TfidfJson } from './tfidf.ts';
 
 export interface ClassTerms {
   label: string;
-  terms: { term: string; weight: number }[];
+  /** `analyzer`: a word n-gram, or a character n-gram with its padding spaces (see shared/ml/display.ts). */
+  terms: { term: string; analyzer: 'word' | 'char_wb'; weight: number }[];
 }
 
 /**
  * The n-grams that push most towards each class, from a linear model's weights (times the NB-LR feature scale
- * when there is one). Binary logistic regression has one column (the second label's logit): its largest weights
- * are the second class's, its most negative the first's. With a column per class, a class's weight for a term
- * is its column minus the mean over classes (softmax is unchanged by that shift), so a term common to all
- * classes ranks for none.
+ * when there is one): the weights an explanation of a text uses (shared/ml/explain.ts). Binary logistic
+ * regression has one column (the second label's logit): its largest weights are the second class's, its most
+ * negative the first's. With a column per class, a class's weight for a term is its column minus the mean of the
+ * other classes' (softmax is unchanged by what all classes share), so a term common to all classes ranks for
+ * none. `analyzerOf` tells word from character n-gram columns.
  */
 export function topTermsPerClass(
   labels: readonly string[],
   classifier: LinearClassifierState,
   vocabulary: readonly string[],
   limit = 15,
+  analyzerOf: (j: number) => 'word' | 'char_wb' = () => 'word',
 ): ClassTerms[] {
   const K = classifier.outputs;
   const F = Math.min(vocabulary.length, classifier.nFeatures);
@@ -26,9 +30,9 @@ export function topTermsPerClass(
   const weightOf = (j: number, k: number): number => {
     const scale = featureScale ? featureScale[j] : 1;
     if (K === 1) return (k === 1 ? 1 : -1) * coef[j] * scale;
-    let mean = 0;
-    for (let c = 0; c < K; c++) mean += coef[j * K + c];
-    return (coef[j * K + k] - mean / K) * scale;
+    let sum = 0;
+    for (let c = 0; c < K; c++) sum += coef[j * K + c];
+    return (coef[j * K + k] - (sum - coef[j * K + k]) / (K - 1)) * scale;
   };
   return labels.map((label, k) => {
     // A small sorted buffer: a vocabulary has up to hundreds of thousands of terms, the answer a dozen.
@@ -42,7 +46,7 @@ export function topTermsPerClass(
       best.splice(at, 0, { term: vocabulary[j], weight: w, j });
       if (best.length > limit) best.pop();
     }
-    return { label, terms: best.map(({ term, weight }) => ({ term, weight })) };
+    return { label, terms: best.map(({ term, weight, j }) => ({ term, analyzer: analyzerOf(j), weight })) };
   });
 }
 
@@ -53,7 +57,7 @@ export function topTermsPerClass(
 export function topTermsFromArtifact(bytes: Uint8Array, limit = 15): ClassTerms[] {
   const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
     labels: string[];
-    features: { vocabulary: string[] };
+    features: Pick<TfidfJson, 'vocabulary' | 'analyzer' | 'word_features'>;
     classifier: {
       kind: LinearClassifierState['kind'];
       n_classes: number;
@@ -80,5 +84,6 @@ export function topTermsFromArtifact(bytes: Uint8Array, limit = 15): ClassTerms[
     },
     doc.features.vocabulary,
     limit,
+    (j) => analyzerOfColumn(doc.features, j),
   );
 }

@@ -56,12 +56,12 @@ export function classify(
 
 /** A prediction with its explanation, as the API returns it. */
 export interface ExplainedPrediction extends Prediction {
-  explanation: { classes: TextExplanation['scoresExplained']; words: TextExplanation['words'] };
+  explanation: Pick<TextExplanation, 'classes' | 'words' | 'naiveBayesBlend'>;
 }
 
 /**
- * `classify` with an explanation of each prediction (`explain: true`): the same label and scores, each score
- * decomposed into bias + n-gram contributions (top `topK` of each sign) and the words' shares of it.
+ * `classify` with an explanation of each prediction (`explain: true`): the same label and scores, each class's
+ * score decomposed into bias + n-gram contributions (top `topK` of each sign) and the words' shares of it.
  */
 export function classifyExplained(
   served: ServedModel,
@@ -74,8 +74,8 @@ export function classifyExplained(
   const cleaned = texts.map((text) => model.tokensWithSpans(text));
   const t1 = performance.now();
   const predictions = texts.map((text, i): ExplainedPrediction => {
-    const e = explainCleaned(model, text, cleaned[i], topK);
-    return { label: e.label, scores: e.scores, explanation: { classes: e.scoresExplained, words: e.words } };
+    const { label, scores, classes, words, naiveBayesBlend } = explainCleaned(model, text, cleaned[i], topK);
+    return { label, scores, explanation: { classes, words, naiveBayesBlend } };
   });
   const t2 = performance.now();
   metrics.observePredictions({

@@ -28,7 +28,9 @@ export function apiSchemas(limits: ServingLimits) {
     explain: z
       .boolean()
       .optional()
-      .describe("also return each prediction's explanation: every score as bias + n-gram contributions"),
+      .describe(
+        "also return each prediction's explanation: each class's score as bias + n-gram contributions",
+      ),
     top_k: z
       .number()
       .int()
@@ -53,6 +55,10 @@ export function apiSchemas(limits: ServingLimits) {
   const scores = z
     .record(z.string(), z.number().min(0).max(1))
     .describe('probability of each label; they sum to 1');
+  const span = z
+    .object({ start: z.number().int(), end: z.number().int() })
+    .strict()
+    .describe('a stretch of the text as sent: UTF-16 offsets, end exclusive');
   const contribution = z
     .object({
       feature: z
@@ -60,8 +66,17 @@ export function apiSchemas(limits: ServingLimits) {
         .describe('the n-gram: words space-joined, or a character n-gram with its padding spaces'),
       analyzer: z.enum(['word', 'char_wb']).describe('word n-gram, or character n-gram within a word'),
       value: z.number().describe('its TF-IDF value in this text'),
-      weight: z.number().describe("the model's weight for it in this score"),
+      weight: z.number().describe("the model's weight for it in this class's score"),
       contribution: z.number().describe('weight × value'),
+      occurrences: z.number().int().describe('how many times the n-gram occurs in the text'),
+      span: span
+        .nullable()
+        .describe(
+          "its first occurrence: a word n-gram's words, a character n-gram's characters (null: not in the text as written, or all padding)",
+        ),
+      word: span
+        .nullable()
+        .describe('the word(s) of that occurrence; for a character n-gram, the word it was cut from'),
     })
     .strict();
   const explanation = z
@@ -72,13 +87,21 @@ export function apiSchemas(limits: ServingLimits) {
             .object({
               label: z.string(),
               versus: z
-                .string()
-                .nullable()
-                .describe('binary models have one score, the log-odds of label against this one'),
-              bias: z.number(),
-              logit: z
+                .array(z.string())
+                .describe('the classes it is scored against: the other one, or all others'),
+              score: z
                 .number()
-                .describe('bias + the sum of every feature contribution (all, not only those listed)'),
+                .describe(
+                  "the label's logit minus the mean logit of versus, log P(label) − mean log P(versus): binary, the log-odds; at least 0 for the predicted label",
+                ),
+              parts: z
+                .object({
+                  bias: z.number(),
+                  word: z.number().nullable().describe('all word n-grams (null: the model has none)'),
+                  char_wb: z.number().nullable().describe('all character n-grams (null: the model has none)'),
+                })
+                .strict()
+                .describe('bias + word + char_wb = score'),
               positive: z.array(contribution).describe('the largest positive contributions, largest first'),
               negative: z
                 .array(contribution)
@@ -86,7 +109,7 @@ export function apiSchemas(limits: ServingLimits) {
             })
             .strict(),
         )
-        .describe('one score per class (one for a binary model)'),
+        .describe("one per label, in the model's label order: that label against the others"),
       words: z
         .array(
           z
@@ -97,12 +120,18 @@ export function apiSchemas(limits: ServingLimits) {
               contributions: z
                 .array(z.number())
                 .describe(
-                  "the word's share of each score, in the order of classes (docs/guides/explanations.md)",
+                  "the word's share of each class's score, in the order of classes (docs/guides/explanations.md)",
                 ),
             })
             .strict(),
         )
         .describe('words of the text (UTF-16 offsets) and their share of each score'),
+      naiveBayesBlend: z
+        .number()
+        .nullable()
+        .describe(
+          "the weights and biases include this × naive Bayes' log-likelihoods and log prior (params nb_blend); null: no blend",
+        ),
     })
     .strict();
   const prediction = z.object({ label: z.string(), scores, explanation: explanation.optional() }).strict();

@@ -41,12 +41,14 @@ export const PAGE_HTML = `<!doctype html>
   .verdict { font-size: 1.05rem; }
   #label { font-size: 1.6rem; font-weight: 700; text-transform: capitalize; margin-left: 6px; }
   .bars { margin-top: 14px; display: grid; gap: 10px; }
-  .bar { display: grid; grid-template-columns: 110px 1fr 64px; align-items: center; gap: 10px; }
+  .bar { display: grid; grid-template-columns: 110px 1fr 76px; align-items: center; gap: 10px; border-radius: 6px; }
+  .bar[role=button] { cursor: pointer; }
+  .bar.explained { outline: 1px solid var(--line); outline-offset: 3px; }
   .bar .name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .bar .track { background: #edf0f5; border-radius: 6px; height: 18px; overflow: hidden; }
   .bar .fill { height: 100%; background: #9aa8bd; border-radius: 6px; transition: width .25s ease; }
   .bar.top .fill { background: var(--accent); }
-  .bar .pct { text-align: right; font-variant-numeric: tabular-nums; }
+  .bar .pct { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
   .explain { margin-top: 18px; border-top: 1px solid var(--line); padding-top: 14px; }
   .legend { display: flex; gap: 16px; flex-wrap: wrap; align-items: center; font-size: .85rem; color: var(--muted); }
   .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px; margin-right: 5px; }
@@ -58,6 +60,11 @@ export const PAGE_HTML = `<!doctype html>
   .features h3 { font-size: .85rem; margin: 0 0 4px; color: var(--muted); font-weight: 600; }
   .features ol { margin: 0; padding-left: 20px; }
   .features code { font-family: ui-monospace, monospace; }
+  .sum { margin: 0 0 10px; font-size: .9rem; overflow-wrap: anywhere; }
+  .sum .part { white-space: nowrap; font-variant-numeric: tabular-nums; }
+  .gram.chars .tag { font: 600 .7rem system-ui, sans-serif; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 3px; margin-right: 4px; }
+  .gram.chars .around { color: var(--muted); }
+  .gram mark { background: #e4ebf7; color: var(--fg); border-radius: 2px; }
   #error { color: #a32020; background: #fdeeee; border: 1px solid #f2c4c4; border-radius: 8px; padding: 10px 12px; margin-top: 14px; }
   input[type=password] { font: inherit; padding: 6px 10px; border: 1px solid var(--line); border-radius: 8px; }
   footer { margin-top: 24px; color: var(--muted); font-size: .85rem; }
@@ -91,6 +98,7 @@ export const PAGE_HTML = `<!doctype html>
     <div class="verdict">Predicted label <span id="label"></span></div>
     <div class="bars" id="bars"></div>
     <div class="explain" id="explain">
+      <p class="sum" id="explain-sum"></p>
       <div class="legend" id="legend"></div>
       <p class="highlight" id="highlight"></p>
       <div class="features">
@@ -122,6 +130,14 @@ export const PAGE_SCRIPT = `'use strict';
     return node;
   }
 
+  // As shared/ml/display.ts prints a probability: 100.0 % only when it is exactly 1, 0.0 % only when exactly 0.
+  function percent(p) {
+    var text = (p * 100).toFixed(1);
+    if (text === '100.0' && p < 1) return '>\u00a099.9\u00a0%';
+    if (text === '0.0' && p > 0) return '<\u00a00.1\u00a0%';
+    return text + '\u00a0%';
+  }
+
   function render(result, ms) {
     $('label').textContent = result.label;
     $('answered-by').textContent = result.modelVersion;
@@ -142,39 +158,85 @@ export const PAGE_SCRIPT = `'use strict';
         track.appendChild(fill);
         bar.appendChild(el('span', 'name', name));
         bar.appendChild(track);
-        bar.appendChild(el('span', 'pct', (p * 100).toFixed(1) + '%'));
+        bar.appendChild(el('span', 'pct', percent(p)));
+        if (result.explanation) {
+          // Each bar explains its own class on click (or Enter): why it scored as high as it did.
+          bar.tabIndex = 0;
+          bar.setAttribute('role', 'button');
+          bar.title = 'explain ' + name;
+          var pick = function () { renderExplanation(result, name); };
+          bar.addEventListener('click', pick);
+          bar.addEventListener('keydown', function (event) { if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); pick(); } });
+        }
         bars.appendChild(bar);
       });
-    renderExplanation(result, result.text);
+    renderExplanation(result, result.label);
     $('result').hidden = false;
   }
 
-  // The words' share of the predicted label's score: a binary model's one score is the log-odds of its second
-  // label, so for the first label the shares change sign; a multi-class model has a score per label.
-  function supportFor(result) {
-    var classes = result.explanation.classes;
-    if (classes.length === 1) {
-      var sign = classes[0].label === result.label ? 1 : -1;
-      return { index: 0, sign: sign, score: classes[0] };
-    }
-    for (var i = 0; i < classes.length; i++) if (classes[i].label === result.label) return { index: i, sign: 1, score: classes[i] };
-    return { index: 0, sign: 1, score: classes[0] };
-  }
+  function number(x) { return (x >= 0 ? '+' : '\u2212') + Math.abs(x).toFixed(3); }
 
-  function featureText(f) {
-    return f.analyzer === 'char_wb' ? 'chars \u201c' + f.feature + '\u201d' : f.feature;
+  // A character n-gram as the part of the text it was cut from: the word around it, the n-gram marked, its
+  // padding (the word's edge) as \u2423; as shared/ml/display.ts does it for the CLI.
+  function gramNode(f, text) {
+    var code = el('code', 'gram');
+    if (f.analyzer !== 'char_wb') { code.textContent = f.feature; return code; }
+    code.className = 'gram chars';
+    code.appendChild(el('span', 'tag', 'chars'));
+    var pad = function (on) { return on ? '\u2423' : ''; };
+    if (!f.span || !f.word) {
+      code.appendChild(el('mark', null, f.feature.replace(/^ | $/g, '\u2423')));
+      return code;
+    }
+    code.appendChild(el('span', 'around', text.slice(f.word.start, f.span.start)));
+    code.appendChild(el('mark', null, pad(f.feature.charAt(0) === ' ') + text.slice(f.span.start, f.span.end) + pad(f.feature.charAt(f.feature.length - 1) === ' ')));
+    code.appendChild(el('span', 'around', text.slice(f.span.end, f.word.end)));
+    return code;
   }
 
   // Everything from the text goes in through textContent / text nodes, never as markup.
-  function renderExplanation(result, text) {
-    var box = $('highlight'), legend = $('legend');
+  function renderExplanation(result, label) {
+    var box = $('highlight'), legend = $('legend'), sum = $('explain-sum');
     box.textContent = '';
     legend.textContent = '';
+    sum.textContent = '';
     if (!result.explanation) { $('explain').hidden = true; return; }
     $('explain').hidden = false;
-    var support = supportFor(result);
+    var text = result.text;
+    var classes = result.explanation.classes;
+    var index = 0;
+    for (var i = 0; i < classes.length; i++) if (classes[i].label === label) index = i;
+    var score = classes[index];
+    Array.prototype.forEach.call($('bars').children, function (bar) {
+      var on = bar.getAttribute('data-label') === score.label;
+      bar.classList.toggle('explained', on);
+      if (bar.hasAttribute('role')) bar.setAttribute('aria-pressed', String(on));
+    });
+    $('explain').setAttribute('data-label', score.label);
+
+    // The score and its parts, which add up to it.
+    var against = score.versus.length === 1 ? score.versus[0] : 'the mean of ' + score.versus.join(', ');
+    sum.appendChild(el('strong', null, (score.versus.length === 1 ? 'Log-odds of ' : 'Score of ') + score.label + ' against ' + against + ': '));
+    var total = el('span', 'part', score.score.toFixed(3));
+    total.setAttribute('data-part', 'score');
+    total.setAttribute('data-value', String(score.score));
+    sum.appendChild(total);
+    [['bias', 'bias'], ['word', 'word n-grams'], ['char_wb', 'character n-grams']].forEach(function (part, i) {
+      var value = score.parts[part[0]];
+      if (value === null || value === undefined) return;
+      sum.appendChild(document.createTextNode(i === 0 ? ' = ' : ' '));
+      var node = el('span', 'part', (i === 0 ? (value < 0 ? '\u2212' : '') + Math.abs(value).toFixed(3) : number(value).replace(/^([+\u2212])/, '$1 ')) + ' ' + part[1]);
+      node.setAttribute('data-part', part[0]);
+      node.setAttribute('data-value', String(value));
+      sum.appendChild(node);
+    });
+    var notes = score.versus.length === 1 ? [] : ['the log of its probability over the geometric mean of theirs'];
+    if (result.explanation.naiveBayesBlend !== null && result.explanation.naiveBayesBlend !== undefined)
+      notes.push('each weight is logistic regression + ' + result.explanation.naiveBayesBlend + ' \u00d7 naive Bayes');
+    if (notes.length) sum.appendChild(el('span', 'hint', ' (' + notes.join('; ') + ')'));
+
     var words = result.explanation.words.map(function (w) {
-      return { start: w.start, end: w.end, share: support.sign * w.contributions[support.index] };
+      return { start: w.start, end: w.end, share: w.contributions[index] };
     });
     var max = words.reduce(function (m, w) { return Math.max(m, Math.abs(w.share)); }, 0) || 1;
     var at = 0;
@@ -184,7 +246,7 @@ export const PAGE_SCRIPT = `'use strict';
       var span = el('span', 'w ' + (w.share > 0 ? 'pos' : w.share < 0 ? 'neg' : 'zero'), text.slice(w.start, w.end));
       var strength = Math.abs(w.share) / max;
       span.setAttribute('data-contribution', String(w.share));
-      span.title = (w.share >= 0 ? '+' : '') + w.share.toFixed(3) + ' to the score of ' + result.label;
+      span.title = number(w.share) + ' to the score of ' + score.label;
       if (strength > 0.02) {
         var alpha = (0.12 + 0.6 * strength).toFixed(2);
         span.style.backgroundColor = w.share > 0 ? 'rgba(22, 163, 74, ' + alpha + ')' : 'rgba(220, 38, 38, ' + alpha + ')';
@@ -196,26 +258,27 @@ export const PAGE_SCRIPT = `'use strict';
 
     var pos = el('span', null);
     pos.appendChild(el('span', 'swatch pos'));
-    pos.appendChild(document.createTextNode('pushes towards ' + result.label));
+    pos.appendChild(document.createTextNode('pushes towards ' + score.label));
     var neg = el('span', null);
     neg.appendChild(el('span', 'swatch neg'));
-    neg.appendChild(document.createTextNode('pushes away from ' + result.label));
+    neg.appendChild(document.createTextNode('pushes away from ' + score.label));
     legend.appendChild(pos);
     legend.appendChild(neg);
     legend.appendChild(el('span', null, 'deeper shade: larger share of the score (each n-gram split over its words)'));
+    if (classes.length > 1) legend.appendChild(el('span', null, 'click a bar to explain its label'));
 
-    var score = support.score;
-    var forList = support.sign > 0 ? score.positive : score.negative;
-    var againstList = support.sign > 0 ? score.negative : score.positive;
-    $('for-title').textContent = 'n-grams for ' + result.label;
-    $('against-title').textContent = 'n-grams against ' + result.label;
-    [['top-for', forList], ['top-against', againstList]].forEach(function (pair) {
+    $('for-title').textContent = 'n-grams for ' + score.label;
+    $('against-title').textContent = 'n-grams against ' + score.label;
+    [['top-for', score.positive], ['top-against', score.negative]].forEach(function (pair) {
       var list = $(pair[0]);
       list.textContent = '';
       pair[1].slice(0, 6).forEach(function (f) {
         var item = el('li', null);
-        item.appendChild(el('code', null, featureText(f)));
-        item.appendChild(document.createTextNode(' ' + (support.sign * f.contribution >= 0 ? '+' : '') + (support.sign * f.contribution).toFixed(3)));
+        item.setAttribute('data-analyzer', f.analyzer);
+        item.setAttribute('data-contribution', String(f.contribution));
+        item.appendChild(gramNode(f, text));
+        if (f.occurrences > 1) item.appendChild(el('span', 'hint', ' \u00d7' + f.occurrences));
+        item.appendChild(document.createTextNode(' ' + number(f.contribution)));
         list.appendChild(item);
       });
     });

@@ -86,15 +86,20 @@ function checkSums(model: TextModel, texts: readonly string[]) {
         expect(Math.abs(parts.contributions[i] - parts.weights[i] * parts.values[p])).toBeLessThan(1e-12);
       }
     }
-    // The explanation agrees with the plain prediction, and the words' shares add up to logit − bias.
+    // The explanation agrees with the plain prediction; each label's score is its logit against the mean of
+    // the others', and the words' shares add up to score − bias.
     const explained = explainText(model, text, 5);
     const plain = model.predict(text);
     expect(explained.label).toBe(plain.label);
     for (const label of model.labels) expect(explained.scores[label]).toBeCloseTo(plain.scores[label], 12);
-    explained.scoresExplained.forEach((score, k) => {
-      expect(Math.abs(score.logit - logits[k])).toBeLessThan(1e-12);
+    const K = parts.outputs;
+    const full = K === 1 ? [0, logits[0]] : Array.from(logits.subarray(0, K));
+    const total = full.reduce((a, b) => a + b, 0);
+    explained.classes.forEach((score, k) => {
+      const against = full[k] - (total - full[k]) / (full.length - 1);
+      expect(Math.abs(score.score - against)).toBeLessThan(1e-12);
       const words = explained.words.reduce((s, w) => s + w.contributions[k], 0);
-      expect(Math.abs(words + score.bias - score.logit)).toBeLessThan(1e-9);
+      expect(Math.abs(words + score.parts.bias - score.score)).toBeLessThan(1e-9);
       expect(score.positive.length).toBeLessThanOrEqual(5);
       expect(score.negative.length).toBeLessThanOrEqual(5);
       for (const f of score.positive) expect(f.contribution).toBeGreaterThan(0);
@@ -130,9 +135,7 @@ describe('explanations: contributions + bias = logit (property, many random text
     checkSums(model, randomTexts('imdb-train.csv.gz', 100, 2));
     const explained = explainText(model, 'A wonderful, moving film.', 50);
     const analyzers = new Set(
-      explained.scoresExplained[0].positive
-        .concat(explained.scoresExplained[0].negative)
-        .map((f) => f.analyzer),
+      explained.classes[1].positive.concat(explained.classes[1].negative).map((f) => f.analyzer),
     );
     expect(analyzers).toEqual(new Set(['word', 'char_wb']));
   }, 120_000);
@@ -165,19 +168,19 @@ describe('explanations: contributions + bias = logit (property, many random text
     );
     const text = 'A <b>wonderful</b> film &amp; a great cast, but the ending was awful.';
     const explained = explainText(model, text, 3);
-    const [score] = explained.scoresExplained;
+    const [against, score] = explained.classes;
     expect(score.label).toBe('positive');
-    expect(score.versus).toBe('negative');
+    expect(score.versus).toEqual(['negative']);
+    // Binary: each label's score is the other's negated, the log-odds.
+    expect(against.score).toBe(-score.score);
     expect(score.positive.length).toBeLessThanOrEqual(3);
     const c = score.positive.map((f) => f.contribution);
     expect([...c].sort((a, b) => b - a)).toEqual(c);
-    const byWord = new Map(explained.words.map((w) => [w.text, w.contributions[0]]));
+    const byWord = new Map(explained.words.map((w) => [w.text, w.contributions[1]]));
     expect(byWord.get('wonderful')).toBeGreaterThan(0);
     expect(byWord.get('awful')).toBeLessThan(0);
     // Markup is no word; the entity is a token of its own span.
     expect([...byWord.keys()].some((w) => w.includes('<'))).toBe(false);
-    expect(explainText(model, text, 10_000).scoresExplained[0].positive.length).toBeLessThanOrEqual(
-      MAX_TOP_K,
-    );
+    expect(explainText(model, text, 10_000).classes[1].positive.length).toBeLessThanOrEqual(MAX_TOP_K);
   }, 120_000);
 });

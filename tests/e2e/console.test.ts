@@ -178,9 +178,14 @@ describe('console pages in Chromium', () => {
     ).toEqual(metrics.labels);
     expect((await page.$$('#top-terms li')).length).toBeGreaterThan(10);
     const confidences = await page.$$eval('#mistakes tbody tr', (trs) =>
-      trs.map((tr) => Number(tr.children[3].textContent)),
+      trs.map((tr) => Number(tr.children[3].getAttribute('data-confidence'))),
     );
     expect(confidences.length).toBeGreaterThan(0);
+    // Printed as a percentage, 100.0 % only for a certainty.
+    for (const text of await page.$$eval('#mistakes tbody tr', (trs) =>
+      trs.map((tr) => tr.children[3].textContent),
+    ))
+      expect(text).toMatch(/^(> 99\.9|100\.0|\d{1,2}\.\d) %$/);
     expect([...confidences].sort((a, b) => b - a)).toEqual(confidences);
     // Data report.
     expect(

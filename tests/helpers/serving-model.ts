@@ -14,9 +14,14 @@ export function servingParams(overrides: Partial<Params['serving']> = {}): Param
   return { ...base, serving: { ...base.serving, reload_interval_seconds: 0.2, ...overrides } };
 }
 
-/** A small IMDB sentiment model (`rows` reviews from `offset`), trained in this process. */
-export async function trainSmallModel(rows = 1500, offset = 0): Promise<TextModel> {
-  const params = loadParams();
+/** A small IMDB sentiment model (`rows` reviews from `offset`, params' features changed by `features`), trained in this process. */
+export async function trainSmallModel(
+  rows = 1500,
+  offset = 0,
+  features: Partial<Params['features']> = {},
+): Promise<TextModel> {
+  const base = loadParams();
+  const params = { ...base, features: { ...base.features, ...features } };
   const result = await trainInProcess(Buffer.from(sampleCsv('imdb-train.csv.gz', rows, offset)), params, {
     codeVersion: 'test',
     tune: { enabled: false },

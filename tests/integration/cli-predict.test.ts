@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TextExplanation } from '../../shared/ml/explain.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { sharedRows, toCsv } from '../helpers/data.ts';
@@ -131,28 +132,41 @@ describe('textops predict --file', () => {
 });
 
 describe('textops predict --explain', () => {
-  it('prints each score as bias + its largest contributions, and the same as JSON', async () => {
+  it("prints the predicted label's score as its parts + its largest contributions, and every label's as JSON", async () => {
     const text = 'A wonderful film, though the ending was awful.';
     const result = await runTextops(['predict', '--model', modelDir, '--explain', '--top-k', '2', text]);
     expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^positive\tnegative \d+\.\d %, positive \d+\.\d %\n/);
     expect(result.stdout).toMatch(
-      /log-odds positive vs negative: -?\d+\.\d{4} = bias -?\d+\.\d{4} \+ contributions/,
+      /positive against negative \(log-odds\): \d+\.\d{4} = bias -?\d+\.\d{4} \+ word n-grams -?\d+\.\d{4}\n/,
     );
+    expect(result.stdout).toMatch(/each weight: logistic regression \+ 0\.3 × naive Bayes/);
     expect(result.stdout).toMatch(/\+\d+\.\d{4} {2}word "wonderful"/);
     expect(result.stdout).toMatch(/-\d+\.\d{4} {2}word "awful"/);
     const json = await runTextops(['predict', '--model', modelDir, '--explain', '--json', text]);
     const body = JSON.parse(json.stdout) as {
-      label: string;
-      explanation: {
-        classes: { logit: number; bias: number }[];
-        words: { text: string; contributions: number[] }[];
-      };
+      explanation: Pick<TextExplanation, 'classes' | 'words'>;
     };
-    const [score] = body.explanation.classes;
-    const shares = body.explanation.words.reduce((s, w) => s + w.contributions[0], 0);
-    expect(Math.abs(score.bias + shares - score.logit)).toBeLessThan(1e-9);
+    expect(body.explanation.classes.map((c) => c.label)).toEqual(['negative', 'positive']);
+    const score = body.explanation.classes[1];
+    const shares = body.explanation.words.reduce((s, w) => s + w.contributions[1], 0);
+    expect(Math.abs(score.parts.bias + shares - score.score)).toBeLessThan(1e-9);
+    expect(Math.abs(score.parts.bias + score.parts.word! - score.score)).toBeLessThan(1e-9);
     expect(
       (await runTextops(['predict', '--model', modelDir, '--explain', '--top-k', '99', text])).code,
     ).not.toBe(0);
   }, 60_000);
+
+  it('shows a character n-gram inside the word it was cut from, its padding as ␣', async () => {
+    const chars = await modelDirectory(await trainSmallModel(600, 0, { analyzer: 'char_wb' }));
+    const text = 'Wonderful';
+    const result = await runTextops(['predict', '--model', chars, '--explain', '--top-k', '50', text]);
+    expect(result.code).toBe(0);
+    // Every n-gram is a span of "Wonderful" in brackets, the word's edges as ␣.
+    const grams = [...result.stdout.matchAll(/ {2}chars (\S*) {2}\(weight/g)].map((m) => m[1]);
+    expect(grams.length).toBeGreaterThan(5);
+    for (const g of grams) expect(g.replace(/[[\]␣]/g, '')).toBe('Wonderful');
+    expect(grams).toContain('[␣Wo]nderful');
+    expect(grams).toContain('Wonderfu[l␣]');
+  }, 120_000);
 });

@@ -42,16 +42,23 @@ describe('POST /predict with explain', () => {
     expect(body.label).toBe(plain.label);
     expect(body.scores).toEqual(plain.scores);
     const explanation = body.explanation!;
-    expect(explanation.classes).toHaveLength(1);
-    const [score] = explanation.classes;
-    expect(score).toMatchObject({ label: 'positive', versus: 'negative' });
+    expect(explanation.classes.map((c) => c.label)).toEqual(['negative', 'positive']);
+    const score = explanation.classes[1];
+    expect(score).toMatchObject({ label: 'positive', versus: ['negative'] });
     expect(score.positive.length).toBeLessThanOrEqual(4);
     expect(score.negative.length).toBeLessThanOrEqual(4);
-    // The log-odds of the answer's own probabilities.
-    expect(score.logit).toBeCloseTo(Math.log(body.scores.positive / body.scores.negative), 6);
-    const shares = explanation.words.reduce((sum, w) => sum + w.contributions[0], 0);
-    expect(Math.abs(score.bias + shares - score.logit)).toBeLessThan(1e-9);
-    const byWord = new Map(explanation.words.map((w) => [w.text, w.contributions[0]]));
+    // The log-odds of the answer's own probabilities, and its parts add up to it.
+    expect(score.score).toBeCloseTo(Math.log(body.scores.positive / body.scores.negative), 6);
+    expect(explanation.classes[0].score).toBe(-score.score);
+    expect(score.parts.char_wb).toBeNull();
+    expect(Math.abs(score.parts.bias + score.parts.word! - score.score)).toBeLessThan(1e-9);
+    expect(explanation.naiveBayesBlend).toBe(params.train.logistic_regression.nb_blend);
+    const shares = explanation.words.reduce((sum, w) => sum + w.contributions[1], 0);
+    expect(Math.abs(score.parts.bias + shares - score.score)).toBeLessThan(1e-9);
+    // Each listed n-gram says where it is in the text.
+    const wonderful = score.positive.find((f) => f.feature === 'wonderful');
+    if (wonderful) expect(text.slice(wonderful.span!.start, wonderful.span!.end)).toBe('wonderful');
+    const byWord = new Map(explanation.words.map((w) => [w.text, w.contributions[1]]));
     expect(byWord.get('wonderful')).toBeGreaterThan(0);
     expect(byWord.get('awful')).toBeLessThan(0);
     for (const w of explanation.words) expect(text.slice(w.start, w.end)).toBe(w.text);
@@ -63,7 +70,7 @@ describe('POST /predict with explain', () => {
     const plain = schemas.batchResponse.parse(await (await post({ texts })).json());
     expect(explained.predictions.map((p) => p.label)).toEqual(plain.predictions.map((p) => p.label));
     expect(plain.predictions.every((p) => p.explanation === undefined)).toBe(true);
-    expect(explained.predictions.every((p) => p.explanation!.classes[0].positive.length <= 10)).toBe(true);
+    expect(explained.predictions.every((p) => p.explanation!.classes[1].positive.length <= 10)).toBe(true);
     expect(explained.predictions[0].explanation!.words.map((w) => w.text)).toEqual([
       'Dull',
       'and',

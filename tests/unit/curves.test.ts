@@ -9,6 +9,7 @@ import {
   rocCurve,
 } from '../../shared/ml/curves.ts';
 import { averagePrecision, computeMetrics, rocAuc } from '../../shared/ml/metrics.ts';
+import { analyzerOfColumn } from '../../shared/ml/tfidf.ts';
 import { topTermsPerClass } from '../../shared/ml/top-terms.ts';
 
 /** A deterministic pseudo-random sequence (no flaky data). */
@@ -126,14 +127,14 @@ describe('top n-grams per class from the weights', () => {
     expect(terms[0]).toEqual({
       label: 'negative',
       terms: [
-        { term: 'awful', weight: 2 },
-        { term: 'plot', weight: 0.5 },
+        { term: 'awful', analyzer: 'word', weight: 2 },
+        { term: 'plot', analyzer: 'word', weight: 0.5 },
       ],
     });
     expect(terms[1].terms.map((t) => t.term)).toEqual(['great', 'film']);
   });
 
-  it('multi-class: a term shared by every class ranks for none; the NB-LR scale applies', () => {
+  it('multi-class: a term shared by every class ranks for none; weights against the mean of the others, NB-LR scale applied', () => {
     const classifier = {
       kind: 'logistic_regression' as const,
       nClasses: 3,
@@ -148,6 +149,35 @@ describe('top n-grams per class from the weights', () => {
     expect(terms[0].terms.map((t) => t.term)).toEqual(['awful']);
     expect(terms[1].terms.map((t) => t.term)).toEqual(['great']);
     expect(terms[2].terms[0].term).toBe('plot');
-    expect(terms[2].terms[0].weight).toBeCloseTo(10 * (1 - 1 / 3), 12);
+    expect(terms[2].terms[0].weight).toBeCloseTo(10 * (1 - 0), 12);
+    expect(terms[0].terms[0].weight).toBeCloseTo(3 - 0, 12);
+  });
+
+  it("marks character n-grams, read from a stored vectorizer's layout", () => {
+    const json = { analyzer: 'word+char' as const, word_features: 2 };
+    expect([0, 1, 2, 3].map((j) => analyzerOfColumn(json, j))).toEqual([
+      'word',
+      'word',
+      'char_wb',
+      'char_wb',
+    ]);
+    expect(analyzerOfColumn({ analyzer: 'char_wb' }, 0)).toBe('char_wb');
+    expect(analyzerOfColumn({}, 5)).toBe('word');
+    const classifier = {
+      kind: 'logistic_regression' as const,
+      nClasses: 2,
+      nFeatures: 4,
+      outputs: 1,
+      coef: Float64Array.from([1, 2, 3, 4]),
+      intercept: Float64Array.from([0]),
+    };
+    const vocabulary = ['iraq', 'war', ' iraq', 'iraq '];
+    const terms = topTermsPerClass(['a', 'b'], classifier, vocabulary, 4, (j) => analyzerOfColumn(json, j));
+    expect(terms[1].terms.map((t) => [t.term, t.analyzer])).toEqual([
+      ['iraq ', 'char_wb'],
+      [' iraq', 'char_wb'],
+      ['war', 'word'],
+      ['iraq', 'word'],
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
 
+import { probabilityText, visiblePadding } from '../../ml/display.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import type { RunDetail } from '../console-data.ts';
 import { barChart, figureLegend, lineChart } from './charts.ts';
@@ -339,7 +340,7 @@ function plotsSection(d: RunDetail): HTMLElement | null {
 function termsSection(d: RunDetail): HTMLElement | null {
   if (!d.topTerms) return null;
   return section(
-    'Top n-grams per class (model weights)',
+    'Top n-grams per class (model weights; ␣ marks the edge of a word in a character n-gram)',
     h(
       'div',
       { class: 'terms', id: 'top-terms' },
@@ -354,8 +355,17 @@ function termsSection(d: RunDetail): HTMLElement | null {
             ...c.terms.map((t) =>
               h(
                 'li',
-                { 'data-weight': String(t.weight) },
-                h('code', {}, t.term),
+                { 'data-weight': String(t.weight), 'data-analyzer': t.analyzer },
+                // A character n-gram's padding spaces are the word's edges: shown, or " iraq", "iraq " and
+                // " iraq " would all read "iraq".
+                t.analyzer === 'char_wb'
+                  ? h(
+                      'code',
+                      { class: 'chars' },
+                      h('span', { class: 'tag' }, 'chars'),
+                      visiblePadding(t.term),
+                    )
+                  : h('code', {}, t.term),
                 ' ',
                 h('span', { class: 'muted' }, t.weight.toFixed(2)),
               ),
@@ -378,7 +388,7 @@ function mistakesSection(d: RunDetail): HTMLElement | null {
             x.row,
             x.label,
             x.predicted,
-            fmt(x.confidence, 3),
+            h('td', { 'data-confidence': String(x.confidence) }, probabilityText(x.confidence)),
             h('td', { class: 'text' }, x.text),
           ]),
           { id: 'mistakes' },
