@@ -39,7 +39,9 @@ describe('the line a failed command prints', () => {
     expect(errorLine(await caught(() => readFile('nosuch.csv')))).toBe('no such file: nosuch.csv');
     const dir = await mkdtemp(join(tmpdir(), 'textops-errors-'));
     try {
-      expect(errorLine(await caught(() => readFile(dir)))).toBe('a folder was given where a file is expected');
+      expect(errorLine(await caught(() => readFile(dir)))).toBe(
+        'a folder was given where a file is expected',
+      );
       expect(errorLine(await caught(() => writeFile(dir, 'x')))).toBe(`${dir} is a folder, not a file`);
       expect(errorLine(await caught(() => readFile(join(dir, 'a', 'b.csv'))))).toBe(
         `no such file: ${join(dir, 'a', 'b.csv')}`,
