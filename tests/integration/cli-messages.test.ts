@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
+import { closedPort } from '../helpers/closed-port.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
 
@@ -19,15 +19,6 @@ let dir: string;
 let modelDir: string;
 
 const textops = (...args: string[]) => runTextops(args, { cwd: dir, env: ENV });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((ready) => server.once('listening', ready));
-  const { port } = server.address() as { port: number };
-  await new Promise((closed) => server.close(closed));
-  return port;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-messages-'));

@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { connectionFailure, errorLine } from '../../cli/error-message.ts';
 import { InvalidDatasetError, StackNotRunningError } from '../../shared/errors.ts';
+import { closedPort } from '../helpers/closed-port.ts';
 
 // The line `textops: …` a failed command prints, from the errors Node, fetch and the AWS SDK really throw.
 
@@ -16,15 +16,6 @@ async function caught(action: () => Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected a failure');
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((ready) => server.once('listening', ready));
-  const { port } = server.address() as { port: number };
-  await new Promise((closed) => server.close(closed));
-  return port;
 }
 
 describe('the line a failed command prints', () => {
