@@ -1,5 +1,6 @@
 import type { Metrics } from '../shared/ml/metrics.ts';
 import type { TuneReport } from '../shared/ml/tune/selection.ts';
+import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 
 /** A metrics table for a terminal: the headline figures, then per class, then the confusion matrix. */
 export function formatMetrics(m: Metrics): string {
@@ -27,10 +28,12 @@ export function formatTuneReport(t: TuneReport): string {
   const f = (x: number | null) => (x === null ? '—' : x.toFixed(4));
   const size = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
   const width = Math.max(9, ...t.results.map((r) => r.label.length));
+  // One validation split has no spread: its column is left out rather than filled with ± 0.0000.
+  const scoreWidth = t.results.some(hasSpread) ? 17 : 11;
   const lines = [
     `sweep: ${t.strategy}, ${t.evaluation}; metric ${t.metric} (${t.metricRule})`,
     `searched: ${t.searched.join(', ') || 'nothing'}${t.pinned.length ? `; pinned: ${t.pinned.join(', ')}` : ''}`,
-    `   id   round  rows    ${'candidate'.padEnd(width)}  score ± spread     seconds  features  size`,
+    `   id   round  rows    ${'candidate'.padEnd(width)}  ${(scoreWidth > 11 ? 'score ± spread' : 'score').padEnd(scoreWidth)}  seconds  features  size`,
   ];
   for (const r of t.results) {
     const mark =
@@ -38,9 +41,9 @@ export function formatTuneReport(t: TuneReport): string {
       r.rows === Math.max(...t.results.filter((x) => x.id === r.id).map((x) => x.rows))
         ? '*'
         : ' ';
-    const score = r.status === 'scored' ? `${f(r.score)} ± ${r.spread.toFixed(4)}` : r.status.padEnd(15);
+    const score = r.status === 'scored' ? scoreText(r) : r.status;
     lines.push(
-      ` ${mark} ${r.id.padEnd(4)} ${String(r.round).padStart(5)}  ${String(r.rows).padStart(6)}  ${r.label.padEnd(width)}  ${score.padEnd(17)}  ${r.seconds.toFixed(1).padStart(7)}  ${String(r.features).padStart(8)}  ${size(r.artifactBytes)}${r.message ? `  (${r.message})` : ''}`,
+      ` ${mark} ${r.id.padEnd(4)} ${String(r.round).padStart(5)}  ${String(r.rows).padStart(6)}  ${r.label.padEnd(width)}  ${score.padEnd(scoreWidth)}  ${r.seconds.toFixed(1).padStart(7)}  ${String(r.features).padStart(8)}  ${size(r.artifactBytes)}${r.message ? `  (${r.message})` : ''}`,
     );
   }
   lines.push(`winner: ${t.winner.id} ${t.winner.label}, ${t.metric} ${f(t.winner.score)}`);

@@ -1,4 +1,5 @@
-import { ConfigError } from '../shared/errors.ts';
+import { stackNotRunning } from '../local/runtime-file.ts';
+import { ConfigError, StackNotRunningError } from '../shared/errors.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
@@ -34,6 +35,27 @@ export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
  * each state once per visit; sets the exit code from the outcome. Store contents are escaped before printing.
  */
 export async function followRun(
+  target: PipelineTarget,
+  runId: string,
+  options: { timeoutSeconds: number; json?: boolean },
+): Promise<RunStatus> {
+  try {
+    return await follow(target, runId, options);
+  } catch (error) {
+    // The stack died under a run: name that run, so the way back is one command.
+    const { endpoint, why } = error instanceof StackNotRunningError ? error.details : {};
+    if (typeof endpoint === 'string')
+      throw stackNotRunning({
+        endpoint,
+        dir: target.localDir ?? undefined,
+        runId,
+        ...(typeof why === 'string' ? { why } : {}),
+      });
+    throw error;
+  }
+}
+
+async function follow(
   target: PipelineTarget,
   runId: string,
   options: { timeoutSeconds: number; json?: boolean },

@@ -1,3 +1,4 @@
+import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 import { formatUsd } from '../shared/pipeline/run/cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
 import type { GateDecision, RunCost, RunStatus } from '../shared/pipeline/run/records.ts';
@@ -58,7 +59,10 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
   const evaluation =
     tune.evaluation.kind === 'kfold'
       ? `${tune.evaluation.folds}-fold`
-      : `${tune.evaluation.size} validation split`;
+      : `one validation split of ${tune.evaluation.size}`;
+  // One validation split has no spread: its column is left out rather than filled with 0.0000.
+  const spread = tune.rows.some(hasSpread);
+  const winner = tune.rows.find((r) => r.winner);
   const rows = [...tune.rows].sort(
     (a, b) =>
       a.round - b.round || (b.score ?? Number.NEGATIVE_INFINITY) - (a.score ?? Number.NEGATIVE_INFINITY),
@@ -73,7 +77,7 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
         'round',
         'rows',
         tune.metric,
-        '± folds',
+        ...(spread ? ['± folds'] : []),
         'time',
         'features',
         'artifact',
@@ -86,7 +90,7 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
         String(r.round),
         String(r.rows),
         r.score === null ? '—' : r.score.toFixed(4),
-        r.score === null ? '' : r.spread.toFixed(4),
+        ...(spread ? [r.score === null ? '' : r.spread.toFixed(4)] : []),
         `${r.seconds.toFixed(1)} s`,
         String(r.features),
         kb(r.artifactBytes),
@@ -95,7 +99,7 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
     )
       .split('\n')
       .map((line) => `  ${line}`),
-    `  winner ${tune.winner.id} (${tune.winner.label}): ${tune.metric} ${tune.winner.score.toFixed(4)} ± ${tune.winner.spread.toFixed(4)}, refitted on the whole training part`,
+    `  winner ${tune.winner.id} (${tune.winner.label}): ${tune.metric} ${winner ? scoreText(winner) : tune.winner.score.toFixed(4)}, refitted on the whole training part`,
     ...tune.notes.map((n) => `  note: ${n}`),
   ];
 }

@@ -1,6 +1,11 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { DEFAULT_RUNTIME_DIR, type RuntimeFile, readRuntimeFile } from '../local/runtime-file.ts';
+import {
+  DEFAULT_RUNTIME_DIR,
+  type RuntimeFile,
+  readRuntimeFile,
+  stackNotRunning,
+} from '../local/runtime-file.ts';
 import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import { loadParams } from '../shared/config/params.ts';
@@ -8,12 +13,15 @@ import { readRuntimeSettings } from '../shared/config/runtime.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { ModelRegistry } from '../shared/registry/model-registry.ts';
+import { connectionFailure } from './error-message.ts';
 
 /** Where the pipeline commands act: the running local stack, or a real bucket. */
 export interface PipelineTarget {
   store: ObjectStore;
   bucket: string;
   local: RuntimeFile | null;
+  /** The local stack's runtime directory (null for a real bucket). */
+  localDir: string | null;
   where: string;
 }
 
@@ -30,6 +38,24 @@ export const TARGET_HELP = {
 };
 
 /**
+ * Outermost (`initialize`), so it sees a request's failure after the SDK's own retries: a local stack that does not
+ * answer is then said in words, with how to start it, instead of as a socket error.
+ */
+const STACK_DOWN = { step: 'initialize', name: 'textopsLocalStackDown' } as const;
+
+function whenDown(endpoint: string, dir: string): (error: unknown) => never {
+  return (error) => {
+    const failure = connectionFailure(error);
+    if (!failure) throw error;
+    throw stackNotRunning({
+      endpoint,
+      dir,
+      why: failure.code === 'ECONNREFUSED' ? 'connection refused' : `connection lost: ${failure.code}`,
+    });
+  };
+}
+
+/**
  * A bucket named by `--bucket` or TEXTOPS_BUCKET is used with the usual AWS settings (region, credentials,
  * optional endpoint); otherwise the local stack started by `textops start` is found through its runtime.json.
  */
@@ -41,20 +67,27 @@ export async function resolveTarget(options: TargetOptions): Promise<PipelineTar
       store: new S3ObjectStore(s3Client(settings), bucket),
       bucket,
       local: null,
+      localDir: null,
       where: `s3://${bucket}`,
     };
   }
-  const local = await readRuntimeFile(options.runtimeDir ?? DEFAULT_RUNTIME_DIR);
+  const dir = options.runtimeDir ?? DEFAULT_RUNTIME_DIR;
+  const local = await readRuntimeFile(dir);
   const client = new S3Client({
     region: local.region,
     endpoint: local.s3Endpoint,
     forcePathStyle: true,
     credentials: local.credentials,
   });
+  client.middlewareStack.add(
+    (next) => (args) => next(args).catch(whenDown(local.s3Endpoint, dir)),
+    STACK_DOWN,
+  );
   return {
     store: new S3ObjectStore(client, local.bucket),
     bucket: local.bucket,
     local,
+    localDir: dir,
     where: `local stack s3://${local.bucket} at ${local.s3Endpoint}`,
   };
 }
@@ -69,14 +102,17 @@ export function registryFor(target: PipelineTarget, model?: string): ModelRegist
  */
 export function pipelineFor(target: PipelineTarget): { client: SFNClient; stateMachineArn: string } {
   if (target.local) {
-    return {
-      client: new SFNClient({
-        region: target.local.region,
-        endpoint: target.local.sfnEndpoint,
-        credentials: target.local.credentials,
-      }),
-      stateMachineArn: target.local.stateMachineArn,
-    };
+    const client = new SFNClient({
+      region: target.local.region,
+      endpoint: target.local.sfnEndpoint,
+      credentials: target.local.credentials,
+    });
+    const endpoint = target.local.sfnEndpoint;
+    client.middlewareStack.add(
+      (next) => (args) => next(args).catch(whenDown(endpoint, target.localDir ?? DEFAULT_RUNTIME_DIR)),
+      STACK_DOWN,
+    );
+    return { client, stateMachineArn: target.local.stateMachineArn };
   }
   const settings = readRuntimeSettings();
   if (!settings.stateMachineArn)

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../shared/errors.ts';
+import { StackNotRunningError } from '../shared/errors.ts';
 
 /**
  * `.textops/runtime.json`: where the running local stack listens, so other CLI commands (upload, runs, models,
@@ -32,14 +32,44 @@ export async function removeRuntimeFile(dir: string): Promise<void> {
   await rm(join(dir, 'runtime.json'), { force: true });
 }
 
+/** How to start the stack whose runtime.json lives in `dir`: `npm start` keeps it in the default one. */
+function startCommand(dir: string): string {
+  return dir === DEFAULT_RUNTIME_DIR ? "'npm start' (or 'textops start')" : `'textops start --dir ${dir}'`;
+}
+
+/**
+ * The error for a local stack that does not answer at `endpoint` (`why`: how that shows). A stack started again
+ * marks the runs it was doing as aborted (RunAborted), and `textops runs retry` resumes them: with `runId` (the
+ * run a command was following) the message names the exact command.
+ */
+export function stackNotRunning(options: {
+  endpoint: string;
+  dir?: string;
+  runId?: string;
+  why?: string;
+}): StackNotRunningError {
+  const start = startCommand(options.dir ?? DEFAULT_RUNTIME_DIR);
+  const why = options.why ? ` (${options.why})` : '';
+  const message = options.runId
+    ? `the local stack stopped answering at ${options.endpoint}${why} during run ${options.runId}: start it again with ${start}, then 'textops runs retry ${options.runId}' resumes the run from the step it was in`
+    : `the local stack is not running at ${options.endpoint}${why}: start it with ${start}; a run it was doing when it stopped resumes with 'textops runs retry <runId>' ('textops runs' lists them)`;
+  return new StackNotRunningError(message, {
+    details: {
+      endpoint: options.endpoint,
+      ...(options.why ? { why: options.why } : {}),
+      ...(options.runId ? { runId: options.runId } : {}),
+    },
+  });
+}
+
 /** The running stack's endpoints; a clear error when none runs (or the file is from a stack that died). */
 export async function readRuntimeFile(dir = DEFAULT_RUNTIME_DIR): Promise<RuntimeFile> {
   let text: string;
   try {
     text = await readFile(join(dir, 'runtime.json'), 'utf8');
   } catch {
-    throw new NotFoundError(
-      `no local textops runtime found (${join(dir, 'runtime.json')} is missing): start one with 'textops start' (or 'npm start'), or set TEXTOPS_BUCKET for a real bucket`,
+    throw new StackNotRunningError(
+      `no local stack is running (${join(dir, 'runtime.json')} is missing): start one with ${startCommand(dir)}, or set TEXTOPS_BUCKET for a real bucket`,
     );
   }
   const file = JSON.parse(text) as RuntimeFile;
@@ -47,9 +77,7 @@ export async function readRuntimeFile(dir = DEFAULT_RUNTIME_DIR): Promise<Runtim
     process.kill(file.pid, 0);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
-      throw new NotFoundError(
-        `the local textops runtime (pid ${file.pid}) is no longer running: start it again with 'textops start'`,
-      );
+      throw stackNotRunning({ endpoint: file.s3Endpoint, dir, why: `its process ${file.pid} has exited` });
     }
   }
   return file;

@@ -73,6 +73,14 @@ export class RunNotRetryableError extends TextopsError {
 }
 
 /**
+ * The local stack a command talks to (`textops start`, `npm start`) is not running: never started, stopped, or
+ * killed while the command waited on it. The message names where it should answer and how to start it again.
+ */
+export class StackNotRunningError extends TextopsError {
+  override readonly name: string = 'StackNotRunningError';
+}
+
+/**
  * A pipeline step that ran as a Kubernetes Job (the EKS route for a step too big for one Lambda) did not complete:
  * the message names the job and why (exit code, out of memory, deadline).
  */
@@ -100,7 +108,7 @@ export type ErrorName = (typeof ERROR_NAMES)[number];
  * Errors only the CLI throws, never a pipeline step, so the state machine does not match them. Their names are
  * still a contract: the CLI prints them (`textops: DownloadError: …`) and scripts match on that.
  */
-export const CLI_ERROR_NAMES = ['DownloadError', 'RunNotRetryableError'] as const;
+export const CLI_ERROR_NAMES = ['DownloadError', 'RunNotRetryableError', 'StackNotRunningError'] as const;
 
 /** A readable one-line description of any thrown value, for logs and status files. */
 export function describeError(error: unknown): { name: string; message: string } {

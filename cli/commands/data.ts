@@ -14,7 +14,10 @@ export function registerData(program: Command): void {
     .addArgument(data.createArgument('<corpus>', 'corpus name').choices(Object.keys(CORPORA)))
     .addOption(new Option('--split <split>', 'which split').choices(['train', 'test']).default('train'))
     .option('--out <file>', 'CSV to write (.gz compresses it)', 'data/<corpus>-<split>.csv.gz')
-    .option('--url <url>', "the source file's address, for a mirror (default: the corpus's public source)")
+    .option(
+      '--url <url>',
+      "the source file's address (a mirror), or the path of a copy of it on this machine (default: the corpus's public source)",
+    )
     .option('--sha256 <hex>', 'refuse the source unless it has this sha256')
     .option('--seed <n>', 'seed of the row shuffle', parseSeed, 42)
     .option('--json', 'print the summary as JSON')

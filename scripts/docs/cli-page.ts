@@ -90,7 +90,7 @@ export function renderCliPage(program: Command, sources: readonly string[]): str
     .map((option) => [code(option.flags), prose(option.description)]);
   return page('textops CLI reference', sources, [
     `${code('textops')} is the one command of the project: it trains and evaluates models in-process, serves them, starts the local stack, and drives the pipeline on the local stack or on AWS. Run ${code('textops <command> --help')} for the same text as below. Every command that reads settings takes them from ${code('params.yaml')} ([params reference](params.md)); commands that talk to a bucket find it with ${code('--bucket')} (or ${code('TEXTOPS_BUCKET')}), else the running local stack (${code('textops start')}).`,
-    `Every command also takes ${code('-h, --help')}. A command that fails prints one line, ${code('textops: <ErrorName>: <message>')}, and exits with status 1; set ${code('TEXTOPS_DEBUG=1')} for the stack trace. The error names are listed in the [errors reference](errors.md).`,
+    `Every command also takes ${code('-h, --help')}. A command that fails prints one line, ${code('textops: <ErrorName>: <message>')} (a file it was given that is not there: ${code('textops: no such file: <path>')}), and exits with status 1; set ${code('TEXTOPS_DEBUG=1')} for the stack trace. The error names are listed in the [errors reference](errors.md).`,
     `Options of ${code('textops')} itself, given before a command name:`,
     table(['Option', 'Description'], globals),
     '## Commands',

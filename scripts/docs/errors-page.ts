@@ -69,7 +69,10 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'Pipeline steps retry it. If it persists, check the object store or the state machine service the message names.',
   JobFailedError:
     'Read why the job stopped: out of memory (raise `eks.memory_mb`), past its deadline (`eks.active_deadline_seconds`) or an exit code (its pod log). Then `textops runs retry <runId>`.',
-  DownloadError: 'Check the network, or fetch from a mirror with `--url` (and `--sha256`).',
+  DownloadError:
+    'Check the network, or fetch from a mirror with `--url <address>`, or give the path of a copy of the source file fetched another way: `--url ./aclImdb_v1.tar.gz` (and `--sha256` to pin it).',
+  StackNotRunningError:
+    'Start the local stack again (`npm start`, or `textops start --dir <dir>` for another runtime directory); a run it was doing is marked aborted when it starts, and `textops runs retry <runId>` resumes it from the step it was in. For a real bucket instead, set `TEXTOPS_BUCKET`.',
   RunNotRetryableError:
     'A run is retried only when a retry can help: not while it runs, once it succeeded or was rejected, nor after a data or config error. Fix the cause and upload again under another `--name` (the same content again starts no new run).',
 };

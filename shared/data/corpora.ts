@@ -2,12 +2,13 @@
 // on (header row, RFC 4180 quoting, gzip when the name ends in .gz). A user on a fresh machine gets real data
 // with one command; the tests point the same code at a loopback server.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { fileURLToPath } from 'node:url';
 import { createGunzip, createGzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify';
@@ -107,7 +108,7 @@ export interface DownloadOptions {
   readonly corpus: CorpusName;
   readonly split: CorpusSplit;
   readonly out: string;
-  /** Where the source file is; defaults to the corpus's public address. */
+  /** Where the source file is: an address, or the path of a copy on this machine; default: the corpus's public address. */
   readonly url?: string;
   /** Expected sha256 of the downloaded source file; a mismatch writes nothing. */
   readonly sha256?: string;
@@ -126,6 +127,44 @@ export interface DownloadSummary {
   readonly sourceSha256: string;
 }
 
+/** An address with a scheme (`https://…`); anything else is a path on this machine. */
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * The source file's bytes and, when known, their length: fetched from an address, or read from a copy on this
+ * machine (a path or a file: URL), for a machine without the network or a source fetched another way.
+ */
+async function openSource(url: string): Promise<{ body: Readable; total: number | undefined }> {
+  if (!URL_SCHEME.test(url) || url.startsWith('file:')) {
+    const path = url.startsWith('file:') ? fileURLToPath(url) : url;
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (error) {
+      throw new DownloadError(`no such file: ${path}`, { cause: error });
+    }
+    return { body: createReadStream(path), total: size };
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const file = basename(new URL(url).pathname) || 'the-file';
+    throw new DownloadError(
+      `cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}; fetch it from a mirror with --url <address>, or, without a network, get that file another way and give its path: --url ./${file}`,
+      { cause: error },
+    );
+  }
+  if (!response.ok || !response.body)
+    throw new DownloadError(`${url} answered HTTP ${response.status} ${response.statusText}`.trimEnd());
+  // A compressed transfer's length is not the length of the bytes we see.
+  const total = response.headers.has('content-encoding')
+    ? undefined
+    : Number(response.headers.get('content-length')) || undefined;
+  return { body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), total };
+}
+
 /**
  * Fetches one split of a corpus and writes it as a training CSV. The file appears only when complete and
  * checked: a failed download, a source that is not what it should be, or a checksum mismatch leaves no file.
@@ -133,25 +172,7 @@ export interface DownloadSummary {
 export async function downloadCorpus(options: DownloadOptions): Promise<DownloadSummary> {
   const corpus = CORPORA[options.corpus];
   const url = options.url ?? corpus.defaultUrl(options.split);
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new DownloadError(
-      `cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (!response.ok || !response.body)
-    throw new DownloadError(`${url} answered HTTP ${response.status} ${response.statusText}`.trimEnd());
-
-  // A compressed transfer's length is not the length of the bytes we see.
-  const total = response.headers.has('content-encoding')
-    ? undefined
-    : Number(response.headers.get('content-length')) || undefined;
+  const { body, total } = await openSource(url);
   const hash = createHash('sha256');
   let received = 0;
   const counted = new Transform({
@@ -162,7 +183,6 @@ export async function downloadCorpus(options: DownloadOptions): Promise<Download
       done(null, chunk);
     },
   });
-  const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
   const source = body.pipe(counted);
   body.on('error', (error) => counted.destroy(error));
   const rows = await corpus.rows(source, options.split, url);

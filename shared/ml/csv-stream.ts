@@ -4,11 +4,13 @@ import { createGunzip } from 'node:zlib';
 import { parse } from 'csv-parse';
 import type { Params } from '../config/params-schema.ts';
 import { InvalidDatasetError } from '../errors.ts';
+import { type CsvRecordInfo, isCsvParseError } from './csv-errors.ts';
 import {
   checkHeader,
   type DatasetReport,
   DETECTION_SAMPLE_ROWS,
   type LabelledText,
+  malformedCsv,
   RowChecker,
 } from './dataset.ts';
 
@@ -140,17 +142,16 @@ export async function scanLabelledCsv(
     info: true,
     skip_records_with_error: true,
   });
-  let malformed: (Error & { lines?: number; code?: string }) | undefined;
+  let malformed: (Error & { lines?: number }) | undefined;
   parser.on('skip', (error: Error) => {
     malformed ??= error;
   });
-  const refuse = async (e: Error & { lines?: number; code?: string }): Promise<never> => {
+  // The last record read: where a quote that is never closed opened (after it).
+  let previous: CsvRecordInfo | undefined;
+  const refuse = async (e: Error): Promise<never> => {
     // Rows still in the detection sample are checked first, so `kept` places the bad row in its shard.
     if (!checker && header) await startChecking().catch(() => undefined);
-    const at = e.lines ? ` near line ${e.lines}${where(kept)}` : '';
-    throw new InvalidDatasetError(`malformed CSV${at}: ${e.message}`, {
-      details: { line: e.lines, code: e.code },
-    });
+    throw malformedCsv(e, previous, where(kept));
   };
   utf8.on('error', (e) => parser.destroy(e));
   (stream as Readable).pipe(utf8).pipe(parser);
@@ -191,10 +192,11 @@ export async function scanLabelledCsv(
   try {
     for await (const { record, info } of parser as AsyncIterable<{
       record: string[];
-      info: { lines: number };
+      info: CsvRecordInfo;
     }>) {
       const line = info.lines - newlines(record);
       if (malformed?.lines !== undefined && line > malformed.lines) await refuse(malformed);
+      previous = info;
       if (header === undefined) {
         header = record.map((h) => h.trim());
         continue;
@@ -206,10 +208,8 @@ export async function scanLabelledCsv(
       }
     }
   } catch (error) {
-    if (error instanceof InvalidDatasetError) throw error;
-    const e = error as Error & { lines?: number; code?: string };
-    if (!e.code?.startsWith('CSV_')) throw error;
-    await refuse(e);
+    if (error instanceof InvalidDatasetError || !isCsvParseError(error)) throw error;
+    await refuse(error);
   }
   if (malformed) await refuse(malformed);
   if (!checker) {

@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type { Params } from '../config/params-schema.ts';
 import { InvalidDatasetError } from '../errors.ts';
+import { type CsvRecordInfo, describeCsvError } from './csv-errors.ts';
 import { sha256 } from './hash.ts';
 import { HashSet64 } from './hash-set64.ts';
 
@@ -74,16 +75,33 @@ export function decodeCsvBytes(bytes: Uint8Array): string {
 }
 
 function parseCsv(text: string): string[][] {
+  let previous: CsvRecordInfo | undefined;
   try {
     // csv-parse also rejects rows whose field count differs from the header's, naming the line.
-    return parse(text, { bom: true, skip_empty_lines: true, relax_quotes: false }) as string[][];
+    return parse(text, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_quotes: false,
+      on_record: (record: string[], info: CsvRecordInfo) => {
+        previous = { lines: info.lines, empty_lines: info.empty_lines };
+        return record;
+      },
+    }) as string[][];
   } catch (error) {
-    const e = error as Error & { lines?: number; code?: string };
-    const where = e.lines ? ` near line ${e.lines}` : '';
-    throw new InvalidDatasetError(`malformed CSV${where}: ${e.message}`, {
-      details: { line: e.lines, code: e.code },
-    });
+    throw malformedCsv(error, previous);
   }
+}
+
+/**
+ * The InvalidDatasetError for csv-parse's `error` (`previous`: the last record read before it; `where` adds to the
+ * line, e.g. the shard); any other error as it is.
+ */
+export function malformedCsv(error: unknown, previous?: CsvRecordInfo, where = ''): Error {
+  const problem = describeCsvError(error, previous);
+  if (!problem) return error as Error;
+  return new InvalidDatasetError(`malformed CSV on line ${problem.line}${where}: ${problem.reason}`, {
+    details: { line: problem.line, code: problem.code },
+  });
 }
 
 function pickColumn(

@@ -87,7 +87,7 @@ describe('sharded pipeline steps', () => {
     const error = (await ingestStep(f.deps, start).catch((e: unknown) => e)) as InvalidDatasetError;
     expect(error).toBeInstanceOf(InvalidDatasetError);
     const line = CSV.split('\n').slice(0, at).join('\n').split('\n').length + 1;
-    expect(error.message).toMatch(new RegExp(`^malformed CSV near line ${line}, shard 4: `));
+    expect(error.message).toMatch(new RegExp(`^malformed CSV on line ${line}, shard 4: `));
     expect(f.store.text(runKeys(start.runId).shards)).toBeUndefined();
     expect(f.store.text(runKeys(start.runId).input)).toBeUndefined();
   });

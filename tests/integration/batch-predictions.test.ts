@@ -129,7 +129,13 @@ describe('batch predictions through the local stack', () => {
     expect(out[3][0]).toBe('A joy from start to finish,\nmulti-line but fine');
     const errors = parse((await text('batch-results/mixed.errors.csv'))!) as string[][];
     expect(errors[0]).toEqual(['line', 'reason', 'raw']);
-    expect(errors.slice(1)).toEqual([['4', '3 fields where the header has 2', 'this row has,three,fields']]);
+    expect(errors.slice(1)).toEqual([
+      [
+        '4',
+        '3 fields where the header has 2: a text that holds a comma must be in double quotes ("like, this")',
+        'this row has,three,fields',
+      ],
+    ]);
     expect(await report('batch/mixed.csv.gz')).toMatchObject({
       state: 'succeeded',
       rows: 4,

@@ -95,7 +95,15 @@ describe('textops predict --file', () => {
     const rows = parse(await readFile(out, 'utf8')) as string[][];
     expect(rows.slice(1).map((r) => r[1])).toEqual(['1', '2', '4']);
     const errors = parse(await readFile(join(dir, 'mixed.errors.csv'), 'utf8')) as string[][];
-    expect(errors.slice(1)).toEqual([['4', expect.stringMatching(/Invalid Opening Quote/), 'bro"']]);
+    expect(errors.slice(1)).toEqual([
+      [
+        '4',
+        expect.stringMatching(
+          /^a double quote inside a text that does not start with one \(column 1, after "bro"\): put the whole text in double quotes/,
+        ),
+        'bro"',
+      ],
+    ]);
   }, 60_000);
 
   it('an empty file or one with no text column fails by name and writes no output', async () => {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -175,6 +176,31 @@ describe('textops data download', () => {
     ]);
   });
 
+  it('converts a copy of the source on disk (a path or a file: URL) to the same bytes as the download', async () => {
+    const copy = join(work, 'aclImdb_v1.tar.gz');
+    writeFileSync(copy, routes.get('/aclImdb_v1.tar.gz') as Buffer);
+    const fetched = join(work, 'fetched.csv.gz');
+    expect((await download('imdb', '/aclImdb_v1.tar.gz', fetched)).code).toBe(0);
+    for (const [name, source] of [
+      ['from-path.csv.gz', 'aclImdb_v1.tar.gz'],
+      ['from-url.csv.gz', pathToFileURL(copy).href],
+    ]) {
+      const run = await textops(
+        'data',
+        'download',
+        'imdb',
+        '--url',
+        source,
+        '--out',
+        join(work, name),
+        '--json',
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ rows: 8, sourceBytes: readFileSync(copy).length });
+      expect(readFileSync(join(work, name)).equals(readFileSync(fetched))).toBe(true);
+    }
+  });
+
   it('the downloaded file trains a model', async () => {
     const out = join(work, 'imdb-train.csv.gz');
     const run = await textops('train', out, '--out', join(work, 'model'), '--json', '--no-tune');
@@ -203,14 +229,20 @@ describe('textops data download: failures leave no file and keep the one there',
     );
   });
 
-  it('an unreachable server', async () => {
+  it('an unreachable server: names a mirror and a copy on disk as the ways on', async () => {
     const probe = createServer().listen(0, '127.0.0.1');
     await new Promise((ready) => probe.once('listening', ready));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((closed) => probe.close(closed));
     const closed = `http://127.0.0.1:${port}/aclImdb_v1.tar.gz`;
     expect(await failing('imdb', '--url', closed)).toBe(
-      `textops: DownloadError: cannot reach ${closed}: ECONNREFUSED`,
+      `textops: DownloadError: cannot reach ${closed}: ECONNREFUSED; fetch it from a mirror with --url <address>, or, without a network, get that file another way and give its path: --url ./aclImdb_v1.tar.gz`,
+    );
+  });
+
+  it('a copy on disk that is not there', async () => {
+    expect(await failing('imdb', '--url', join(work, 'nosuch.tar.gz'))).toBe(
+      `textops: DownloadError: no such file: ${join(work, 'nosuch.tar.gz')}`,
     );
   });
 

@@ -66,7 +66,7 @@ describe('reading a labelled CSV', () => {
     );
     expect(
       failure(csv(`text,label\n${reviews(4)}\nan extra field here,positive,surprise\n`)).message,
-    ).toMatch(/malformed CSV near line 6: .*expect 2, got 3/);
+    ).toMatch(/malformed CSV on line 6: 3 fields where the header has 2/);
   });
 
   it('rejects bytes that are not UTF-8, naming the line', () => {

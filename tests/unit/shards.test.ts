@@ -52,7 +52,7 @@ describe('streaming ingest (scanLabelledCsv)', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(InvalidDatasetError);
-    expect((error as Error).message).toMatch(/^malformed CSV near line 232, shard 2: /);
+    expect((error as Error).message).toMatch(/^malformed CSV on line 232, shard 2: /);
     const long = applyOverrides(params, { data: { max_text_chars: 40 } }).data;
     const tooLong = [...good.slice(0, 150), `"${'a very long review '.repeat(5)}",pos`];
     const error2 = await scan(Buffer.from(`text,label\n${tooLong.join('\n')}\n`), long, where).catch(

@@ -2,6 +2,7 @@
 
 import { probabilityText, visiblePadding } from '../../ml/display.ts';
 import type { Metrics } from '../../ml/metrics.ts';
+import { hasSpread } from '../../ml/tune/spread.ts';
 import type { RunDetail } from '../console-data.ts';
 import { barChart, figureLegend, lineChart } from './charts.ts';
 import { api, append, errorBox, fmt, h, href, seconds, section, signed, table } from './dom.ts';
@@ -185,24 +186,30 @@ function sweepSection(d: RunDetail): HTMLElement | null {
             : 'running…',
       ),
     );
+  // One validation split gives one score per candidate: no spread to show, so no column of zeros.
+  const spread = t.rows.some(hasSpread);
+  const evaluation =
+    t.evaluation.kind === 'kfold'
+      ? `${t.evaluation.folds}-fold`
+      : `one validation split of ${t.evaluation.size}`;
   return section(
     'Model selection',
     h(
       'p',
       {},
-      `${t.strategy}, ${t.evaluation.kind ?? ''} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
+      `${t.strategy}, ${evaluation} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
       h('b', {}, t.winner.label),
       ` ${fmt(t.winner.score)}.`,
     ),
     table(
-      ['id', 'round', 'rows', 'candidate', 'score', '± spread', 'seconds', 'features'],
+      ['id', 'round', 'rows', 'candidate', 'score', ...(spread ? ['± spread'] : []), 'seconds', 'features'],
       t.rows.map((row) => [
         `${row.winner ? '★ ' : ''}${row.id}`,
         row.round,
         row.rows,
         row.label,
         fmt(row.score),
-        fmt(row.spread),
+        ...(spread ? [fmt(row.spread)] : []),
         row.seconds.toFixed(1),
         row.features ?? '—',
       ]),

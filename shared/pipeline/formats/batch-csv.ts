@@ -3,6 +3,7 @@ import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { InvalidDatasetError } from '../../errors.ts';
 import { PredictionPool } from '../../ml/clean-pool.ts';
+import { describeCsvError, fieldCountReason, recordFirstLine } from '../../ml/csv-errors.ts';
 import { TEXT_NAMES } from '../../ml/dataset.ts';
 import type { TextModel } from '../../ml/model.ts';
 
@@ -86,14 +87,6 @@ export function findTextColumn(header: readonly string[], configured: string | n
   );
 }
 
-/** The first line of a record from csv-parse's info: its raw text ends at `info.lines`. */
-function firstLine(raw: string, endLine: number): number {
-  const body = raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
-  let inner = 0;
-  for (let i = 0; i < body.length; i++) if (body.charCodeAt(i) === 10) inner++;
-  return endLine - inner;
-}
-
 async function write(output: Writable, text: string): Promise<void> {
   if (output.write(text)) return;
   await new Promise<void>((resolve, reject) => {
@@ -137,9 +130,21 @@ export async function predictCsv(
     malformed++;
     options.onMalformed?.({ ...row, raw: row.raw.slice(0, MAX_RAW_CHARS) });
   };
-  parser.on('skip', (error: Error & { lines?: number; raw?: string }) => {
-    report({ line: error.lines ?? 0, reason: error.message, raw: error.raw ?? '' });
+  // The parser reports a broken record as it reads it, ahead of the records before it still queued for the loop
+  // below: held here until the loop passes its line, so reports come in source order. After a broken quote the
+  // parser may stumble again on the same line: one report per line is enough.
+  const skipped: MalformedRow[] = [];
+  let lastSkipped = 0;
+  parser.on('skip', (error: Error & { raw?: string }) => {
+    const problem = describeCsvError(error);
+    const line = problem?.line ?? 0;
+    if (line !== 0 && line === lastSkipped) return;
+    lastSkipped = line;
+    skipped.push({ line, reason: problem?.reason ?? error.message, raw: error.raw ?? '' });
   });
+  const reportSkippedBefore = (line: number) => {
+    while (skipped.length > 0 && skipped[0].line < line) report(skipped.shift()!);
+  };
   let bytes = 0;
   input.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
@@ -189,6 +194,7 @@ export async function predictCsv(
       info: { lines: number };
     }>) {
       const { record, raw, info } = item;
+      reportSkippedBefore(info.lines);
       if (!header) {
         header = record;
         textAt = findTextColumn(header, options.textColumn);
@@ -198,8 +204,8 @@ export async function predictCsv(
       }
       if (record.length !== header.length) {
         report({
-          line: firstLine(raw, info.lines),
-          reason: `${record.length} fields where the header has ${header.length}`,
+          line: recordFirstLine(raw, info.lines),
+          reason: fieldCountReason(record.length, header.length),
           raw: raw.replace(/\r?\n$/, ''),
         });
         continue;
@@ -208,6 +214,7 @@ export async function predictCsv(
       if (chunk.length >= CHUNK_ROWS) await dispatch();
     }
     if (!header) throw new InvalidDatasetError('the file is empty: no header row, nothing to predict');
+    reportSkippedBefore(Number.POSITIVE_INFINITY);
     if (chunk.length > 0) await dispatch();
     while (inFlight.length > 0) await emit(inFlight.shift()!);
   } catch (error) {

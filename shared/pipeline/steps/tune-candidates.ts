@@ -1,5 +1,6 @@
 import { sweepDeadline } from '../../ml/tune/plan.ts';
 import { scoreCandidates } from '../../ml/tune/scoring.ts';
+import { scoreText } from '../../ml/tune/spread.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -58,7 +59,7 @@ export function tuneCandidatesStep(deps: StepDeps, payload: RunPayload): Promise
       const best = scored.sort((a, b) => (b.score ?? 0) - (a.score ?? 0))[0];
       return {
         payload,
-        summary: `${ids.length} candidates on ${planned.rows} rows${best ? `, best ${best.id} ${plan.metric} ${best.score?.toFixed(4)} ± ${best.spread.toFixed(4)}` : ''}${scored.length < results.length ? `, ${results.length - scored.length} not scored` : ''}`,
+        summary: `${ids.length} candidates on ${planned.rows} rows${best ? `, best ${best.id} ${plan.metric} ${scoreText(best)}` : ''}${scored.length < results.length ? `, ${results.length - scored.length} not scored` : ''}`,
       };
     },
     { part: `round ${round} batch ${batch}` },

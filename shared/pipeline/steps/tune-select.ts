@@ -2,6 +2,7 @@ import { sweepDeadline } from '../../ml/tune/plan.ts';
 import { nextRound } from '../../ml/tune/rounds.ts';
 import type { CandidateResult } from '../../ml/tune/scoring.ts';
 import { selectWinner } from '../../ml/tune/selection.ts';
+import { scoreText } from '../../ml/tune/spread.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
 import { requireField } from '../run/payload.ts';
@@ -68,7 +69,7 @@ export function tuneSelectStep(deps: StepDeps, payload: RunPayload): Promise<Run
       };
       return {
         payload: { ...payload, tune: done },
-        summary: `winner ${outcome.winner.id} (${outcome.winner.label}): ${outcome.metric} ${score.toFixed(4)} ± ${outcome.winnerResult.spread.toFixed(4)} of ${new Set(results.map((r) => r.id)).size} candidates`,
+        summary: `winner ${outcome.winner.id} (${outcome.winner.label}): ${outcome.metric} ${scoreText(outcome.winnerResult)} of ${new Set(results.map((r) => r.id)).size} candidates`,
       };
     },
     { part: `round ${tune.round}` },
