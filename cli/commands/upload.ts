@@ -6,10 +6,10 @@ import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { INCOMING_PREFIX, paramsKeyFor } from '../../shared/layout.ts';
 import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
-import { retrainHint } from '../../shared/pipeline/run/retry.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
-import { EXIT, followRun, outcomeLines } from '../pipeline-follow.ts';
+import { alreadyRanLines, EXIT, followRun } from '../pipeline-follow.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 interface UploadOptions {
@@ -83,16 +83,10 @@ export function registerUpload(program: Command): void {
       say(`run ${runId}`);
       if (before && runId === predicted && TERMINAL_STATES.includes(before.state)) {
         // The same object version maps to the same execution, which has finished: nothing will start, so following
-        // it would only wait. Say how it ended and how to train again.
-        const finished = printableDeep(before);
-        if (options.json) process.stdout.write(`${printableJson(before)}\n`);
-        else {
-          say(
-            `this exact content was uploaded as ${key} before: run ${runId} already finished (S3 gives it the same ETag, so no new run starts)`,
-          );
-          for (const line of outcomeLines(finished)) say(line);
-          say(retrainHint(finished));
-        }
+        // it would only wait. Say how it ended then, where its model stands now, and how to train again.
+        const ran = (await readRun(target.store, runId)).status ?? before;
+        if (options.json) process.stdout.write(`${printableJson(ran)}\n`);
+        else for (const line of alreadyRanLines(printableDeep(ran), key)) say(line);
         process.exitCode = EXIT[before.state as keyof typeof EXIT] ?? 1;
         return;
       }
