@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
-import { sampleCsv } from '../helpers/data.ts';
+import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
 /**
  * Labels that stay true, in Chromium on a local stack with two real runs of the same 1,500 reviews: A (v1,
@@ -14,10 +14,6 @@ import { sampleCsv } from '../helpers/data.ts';
  * the version production serves now; A's page says production moved on; B's gate says it is below production;
  * the compare view says the two were measured on the identical test split.
  */
-
-const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
-const WEAKER =
-  'train:\n  logistic_regression:\n    max_iter: 60\n    C: 3\n  workers: 1\ntune:\n  enabled: false\n';
 
 let dir: string;
 let runtime: LocalRuntime;
@@ -53,8 +49,8 @@ beforeAll(async () => {
     await runtime.idle();
     return executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
   };
-  runs.a = await upload('a', FAST);
-  runs.b = await upload('b', WEAKER);
+  runs.a = await upload('a', FAST_RECIPE);
+  runs.b = await upload('b', WEAKER_RECIPE);
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],

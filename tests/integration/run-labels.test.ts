@@ -1,66 +1,40 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RuntimeFile } from '../../local/runtime-file.ts';
-import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
-import { sampleCsv } from '../helpers/data.ts';
+import { type CliStack, startCliStack } from '../helpers/cli-stack.ts';
+import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
 // Labels that stay true, with the built CLI against a stack started by `textops start`: A trains v1; B, the same
 // texts under another name with a weaker recipe, scores a little under v1 but inside max_regression and is
 // promoted (the output says it is below production); then v1 no longer reads as production anywhere, and A's
 // content uploaded again says it already ran, how it ended then, and what production is now.
 
-const ENV = { TEXTOPS_BUCKET: '' };
-const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
-/** C 3 instead of 10: on these 1,500 reviews one test row worse than A (0.0033), inside max_regression 0.01. */
-const WEAKER =
-  'train:\n  logistic_regression:\n    max_iter: 60\n    C: 3\n  workers: 1\ntune:\n  enabled: false\n';
-
-let dir: string;
-let stack: ChildProcess;
-let runtime: RuntimeFile;
+let stack: CliStack;
 const runIds: { a?: string; b?: string } = {};
 
-const cli = (...args: string[]) => runTextops([...args, '--runtime-dir', join(dir, 'rt')], { env: ENV });
+const cli = (...args: string[]) => stack.cli(...args);
 const runIdOf = (out: string) => /^run (\S+)$/m.exec(out)?.[1] ?? '';
+const file = (name: string) => join(stack.dir, name);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'textops-labels-'));
-  stack = spawn(
-    process.execPath,
-    [TEXTOPS_BIN, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
-  );
-  const file = join(dir, 'rt', 'runtime.json');
-  for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-  runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+  stack = await startCliStack('textops-labels-');
   const csv = sampleCsv('imdb-train.csv.gz', 1500);
-  await writeFile(join(dir, 'a.csv'), csv);
-  await writeFile(join(dir, 'b.csv'), csv);
-  await writeFile(join(dir, 'fast.yaml'), FAST);
-  await writeFile(join(dir, 'weaker.yaml'), WEAKER);
+  await writeFile(file('a.csv'), csv);
+  await writeFile(file('b.csv'), csv);
+  await writeFile(file('fast.yaml'), FAST_RECIPE);
+  await writeFile(file('weaker.yaml'), WEAKER_RECIPE);
 }, 30_000);
 
-afterAll(async () => {
-  if (stack && stack.exitCode === null) {
-    const exited = new Promise((r) => stack.once('exit', r));
-    stack.kill('SIGINT');
-    await exited;
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => stack?.close());
 
 describe('run labels that stay true (textops start, the built CLI)', () => {
   it('A trains v1; B, the same texts with a weaker recipe, is promoted and the output says it is below production', async () => {
-    const a = await cli('upload', join(dir, 'a.csv'), '--params-file', join(dir, 'fast.yaml'));
+    const a = await cli('upload', file('a.csv'), '--params-file', file('fast.yaml'));
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/SUCCEEDED: sentiment v1 is now production: /);
     runIds.a = runIdOf(a.stdout);
 
-    const b = await cli('upload', join(dir, 'b.csv'), '--params-file', join(dir, 'weaker.yaml'));
+    const b = await cli('upload', file('b.csv'), '--params-file', file('weaker.yaml'));
     expect(b.code).toBe(0);
     runIds.b = runIdOf(b.stdout);
     expect(b.stdout).toMatch(
@@ -76,7 +50,7 @@ describe('run labels that stay true (textops start, the built CLI)', () => {
     expect(shown.status.evaluation.belowProduction).toBeGreaterThan(0);
     expect(shown.status.evaluation.belowProduction).toBeLessThanOrEqual(0.01);
     expect(shown.status.message).toMatch(/promoted although 0\.\d{4} below production v1/);
-    const report = await fetch(`${runtime.consoleUrl}/run/${runIds.b}/report`);
+    const report = await fetch(`${stack.runtime.consoleUrl}/run/${runIds.b}/report`);
     expect(report.status).toBe(200);
     expect(await report.text()).toMatch(/below production v1 \(0\.\d{4}\) on this test split/);
   }, 300_000);
@@ -103,7 +77,7 @@ describe('run labels that stay true (textops start, the built CLI)', () => {
   });
 
   it('A uploaded again: it already ran, how it ended then, and production now', async () => {
-    const again = await cli('upload', join(dir, 'a.csv'));
+    const again = await cli('upload', file('a.csv'));
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`this content already ran as ${runIds.a}`);
     expect(again.stdout).toMatch(
