@@ -84,12 +84,12 @@ export function registerUpload(program: Command): void {
       const runId = executionName({ bucket: target.bucket, key, etag });
       say(`uploaded ${csv} (${(bytes.length / 1e6).toFixed(2)} MB) → ${target.where}/${key}`);
       say(`run ${runId}`);
-      if (before && ran && runId === predicted) {
+      if (ran && runId === predicted) {
         // The same object version maps to the same execution, which has finished: nothing will start, so following
         // it would only wait. Say how it ended then, where its model stands now, and how to train again.
-        const ran = (await readRun(target.store, runId)).status ?? before;
-        if (options.json) process.stdout.write(`${printableJson(ran)}\n`);
-        else for (const line of alreadyRanLines(printableDeep(ran), key)) say(line);
+        const finished = (await readRun(target.store, runId)).status ?? before;
+        if (options.json) process.stdout.write(`${printableJson(finished)}\n`);
+        else for (const line of alreadyRanLines(printableDeep(finished), key)) say(line);
         process.exitCode = EXIT[before.state as keyof typeof EXIT] ?? 1;
         return;
       }
