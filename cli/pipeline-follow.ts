@@ -2,6 +2,8 @@ import { stackNotRunning } from '../local/runtime-file.ts';
 import { ConfigError, StackNotRunningError } from '../shared/errors.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
+import { retrainHint } from '../shared/pipeline/run/retry.ts';
+import { outcomeThen, standingNow } from '../shared/pipeline/run/stage.ts';
 import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
 import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
@@ -27,6 +29,30 @@ export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
   lines.push(
     `${status.state.toUpperCase()}: ${status.message ?? ''}${elapsedMs === undefined ? '' : ` (${seconds(elapsedMs)})`}`,
   );
+  // Production moved between the run's end and this read (a concurrent run, a promotion by hand).
+  if (status.stage?.changed) lines.push(`now: ${status.stage.changed}`);
+  return lines;
+}
+
+/**
+ * What an upload of content that already ran prints (same bytes, same ETag, same execution: no new run): the run,
+ * its outcome when it ended, worded as then, and where its model stands now, then how to train again.
+ */
+export function alreadyRanLines(status: RunStatus, key: string): string[] {
+  const ended = status.finishedAt ?? status.updatedAt;
+  const lines = [
+    `this content already ran as ${status.runId} (uploaded as ${key} before: S3 gives the same bytes the same ETag, so no new run starts)`,
+    `outcome then (${ended.replace('T', ' ').slice(0, 19)} UTC): ${status.state.toUpperCase()}: ${outcomeThen(status)}`,
+  ];
+  if (status.metrics)
+    lines.push(
+      `  metrics then: ${Object.entries(status.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+        .join('  ')}`,
+    );
+  const now = standingNow(status);
+  if (now) lines.push(`now: ${now}`);
+  lines.push(retrainHint(status));
   return lines;
 }
 

@@ -140,8 +140,28 @@ export function formatRun(
     lines.push(
       `  error    ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
     );
-  if (status.message) lines.push(`  ${status.message}`);
+  if (status.model) lines.push(`  model    ${resultCell(status)}`);
+  // The message is what was true when the run ended; once production has moved, say so beside it.
+  if (status.message)
+    lines.push(status.stage?.changed ? `  then     ${status.message}` : `  ${status.message}`);
+  if (status.stage?.changed) lines.push(`  now      ${status.stage.changed}`);
   return lines.join('\n');
+}
+
+/**
+ * A run's outcome when it ended (`promoted`, `not promoted: …`) and, for a version that served or serves, where
+ * it stands now: a promoted v1 reads `production until v2 was promoted` once v2 is, never `production`.
+ */
+export function resultCell(r: RunStatus): string {
+  if (r.error) return `${r.error.name}: ${r.error.message}`;
+  if (!r.model) return r.message ?? '';
+  const then = r.model.promoted
+    ? 'promoted'
+    : r.model.reason
+      ? `not promoted: ${r.model.reason}`
+      : 'not promoted';
+  const now = r.stage && (r.model.promoted || r.stage.isProduction) ? `; ${r.stage.label}` : '';
+  return `${r.model.name} v${r.model.version}: ${then}${now}`;
 }
 
 /** A run's estimated cost and its parts, in one line. */

@@ -9,7 +9,7 @@ import { markRedriven, retryRefusal } from '../../shared/pipeline/run/retry.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
 import { followRun } from '../pipeline-follow.ts';
-import { formatRun, table } from '../pipeline-output.ts';
+import { formatRun, resultCell, table } from '../pipeline-output.ts';
 import { pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerRuns(program: Command): void {
@@ -128,11 +128,7 @@ export function registerRuns(program: Command): void {
           r.startedAt.replace('T', ' ').slice(0, 19),
           r.route?.train ?? '',
           r.cost ? formatUsd(r.cost.usd) : '',
-          r.error
-            ? `${r.error.name}: ${r.error.message}`
-            : r.model
-              ? `${r.model.name} v${r.model.version}${r.model.promoted ? ' (production)' : r.model.reason ? ` (not promoted: ${r.model.reason})` : ''}`
-              : (r.message ?? ''),
+          resultCell(r),
         ]);
         process.stdout.write(
           `${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'TRAIN', 'COST', 'RESULT'], rows)}\n`,
@@ -167,7 +163,7 @@ function formatComparison(c: Awaited<ReturnType<typeof compare>>, all: boolean):
         )
       : '  (none differ)',
     '',
-    'metrics (each on its own test split)',
+    `metrics, ${c.testSplit.note}`,
     table(
       ['', 'METRIC', ...names],
       c.metrics.map((m) => [

@@ -6,10 +6,10 @@ import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/
 import { InvalidDatasetError } from '../../shared/errors.ts';
 import { INCOMING_PREFIX, paramsKeyFor } from '../../shared/layout.ts';
 import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
-import { retrainHint } from '../../shared/pipeline/run/retry.ts';
+import { readRun } from '../../shared/pipeline/run/queries.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
-import { EXIT, followRun, outcomeLines } from '../pipeline-follow.ts';
+import { alreadyRanLines, EXIT, followRun } from '../pipeline-follow.ts';
 import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 interface UploadOptions {
@@ -55,13 +55,6 @@ export function registerUpload(program: Command): void {
       }
       const target = await resolveTarget(options);
       const say = options.json ? () => {} : (line: string) => process.stdout.write(`${printable(line)}\n`);
-      const paramsKey = paramsKeyFor(key);
-      if (overrides) {
-        await target.store.put(paramsKey, overrides, { contentType: 'application/yaml' });
-        say(`uploaded ${options.paramsFile} → ${paramsKey}`);
-      } else if (await target.store.head(paramsKey)) {
-        say(`note: ${paramsKey} exists in the bucket and will apply to this run`);
-      }
       // A single-part PUT's ETag is the MD5 of the bytes: the same content is the same object version, whose
       // run already exists (one execution per object version), so say so instead of waiting for a new one.
       const predicted = executionName({
@@ -70,7 +63,17 @@ export function registerUpload(program: Command): void {
         etag: createHash('md5').update(bytes).digest('hex'),
       });
       const before = await readStatus(target.store, predicted);
-      if (before && !TERMINAL_STATES.includes(before.state)) {
+      const ran = before !== undefined && TERMINAL_STATES.includes(before.state);
+      const paramsKey = paramsKeyFor(key);
+      if (overrides) {
+        await target.store.put(paramsKey, overrides, { contentType: 'application/yaml' });
+        say(
+          `uploaded ${options.paramsFile} → ${paramsKey}${ran ? ` (for the next upload of other content as ${key}: this content already ran)` : ''}`,
+        );
+      } else if (!ran && (await target.store.head(paramsKey))) {
+        say(`note: ${paramsKey} exists in the bucket and will apply to this run`);
+      }
+      if (before && !ran) {
         say(
           `note: this exact content was uploaded as ${key} before (run ${predicted}, still ${before.state}); S3 gives it the same ETag, so no new run starts: following that run.`,
         );
@@ -81,18 +84,12 @@ export function registerUpload(program: Command): void {
       const runId = executionName({ bucket: target.bucket, key, etag });
       say(`uploaded ${csv} (${(bytes.length / 1e6).toFixed(2)} MB) → ${target.where}/${key}`);
       say(`run ${runId}`);
-      if (before && runId === predicted && TERMINAL_STATES.includes(before.state)) {
+      if (ran && runId === predicted) {
         // The same object version maps to the same execution, which has finished: nothing will start, so following
-        // it would only wait. Say how it ended and how to train again.
-        const finished = printableDeep(before);
-        if (options.json) process.stdout.write(`${printableJson(before)}\n`);
-        else {
-          say(
-            `this exact content was uploaded as ${key} before: run ${runId} already finished (S3 gives it the same ETag, so no new run starts)`,
-          );
-          for (const line of outcomeLines(finished)) say(line);
-          say(retrainHint(finished));
-        }
+        // it would only wait. Say how it ended then, where its model stands now, and how to train again.
+        const finished = (await readRun(target.store, runId)).status ?? before;
+        if (options.json) process.stdout.write(`${printableJson(finished)}\n`);
+        else for (const line of alreadyRanLines(printableDeep(finished), key)) say(line);
         process.exitCode = EXIT[before.state as keyof typeof EXIT] ?? 1;
         return;
       }

@@ -45,7 +45,7 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.status':
     "The run's record: its state (running, succeeded, rejected, failed, ignored), each step's start, end and outcome, the error of a failed run, the cost estimate. Every step updates it; `textops runs` and the console read it.",
   'run.input':
-    "What Ingest fixed for the run: its params (params.yaml with the upload's overrides), the data fingerprint, the data report and the split.",
+    "What Ingest fixed for the run: its params (params.yaml with the upload's overrides), the data fingerprint, the data report, the split and a fingerprint of its test rows (`testSplit`).",
   'run.shards': 'The shard list Ingest writes last: the later steps read only the shards it names.',
   'run.splitMask': 'One byte per kept row, in file order: 1 for the test split, 0 for training.',
   'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',

@@ -76,8 +76,20 @@ export async function runRows(store: ObjectStore, cache?: ObjectCache): Promise<
  * page of 200 runs carries about half the bytes of the full status files (`api/runs`).
  */
 export function tableRow(run: RunRow): RunRow {
-  const { runId, state, source, startedAt, updatedAt, finishedAt, error, model, message, cost, attempts } =
-    run;
+  const {
+    runId,
+    state,
+    source,
+    startedAt,
+    updatedAt,
+    finishedAt,
+    error,
+    model,
+    message,
+    cost,
+    attempts,
+    stage,
+  } = run;
   return {
     runId,
     state,
@@ -99,6 +111,7 @@ export function tableRow(run: RunRow): RunRow {
     ...(message ? { message } : {}),
     ...(cost ? { cost } : {}),
     ...(attempts ? { attempts } : {}),
+    ...(stage ? { stage } : {}),
   };
 }
 
@@ -130,6 +143,8 @@ export interface RunInput {
   labels: string[];
   report: DatasetReport;
   split: { train: number; test: number };
+  /** A fingerprint of the test split's rows (absent from runs of an earlier release). */
+  testSplit?: TestSplit;
   params: Params;
   codeVersion: string;
 }
@@ -306,6 +321,12 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
   };
 }
 
+/** How many rows a run's test split has, and the sha256 of their digests (shared/ml/split-fingerprint.ts). */
+export interface TestSplit {
+  rows: number;
+  sha256: string;
+}
+
 export interface CompareItem {
   /** As asked: a run id, or `v<n>` for a registered version. */
   id: string;
@@ -317,6 +338,44 @@ export interface CompareItem {
   params: Record<string, Scalar>;
   metrics: Record<string, number>;
   curves?: PredictionPlots['curves'];
+  /** The test split its metrics were measured on (absent for a run of an earlier release). */
+  testSplit?: TestSplit;
+}
+
+/**
+ * Whether the compared items' metrics were measured on the same rows: `same` when every item's test-split
+ * fingerprint is known and equal, `different` when two known ones differ, else `unknown` (naming the items
+ * whose run recorded none).
+ */
+export type TestSplitComparison = { note: string } & (
+  | { kind: 'same'; rows: number; sha256: string }
+  | { kind: 'different' }
+  | { kind: 'unknown'; missing: string[] }
+);
+
+export function compareTestSplits(
+  items: readonly Pick<CompareItem, 'id' | 'testSplit'>[],
+): TestSplitComparison {
+  const known = items.flatMap((i) => (i.testSplit ? [i.testSplit] : []));
+  if (new Set(known.map((t) => t.sha256)).size > 1)
+    return {
+      kind: 'different',
+      note: 'each on its own test split: the test splits differ, so these figures were measured on different rows',
+    };
+  const missing = items.filter((i) => !i.testSplit).map((i) => i.id);
+  if (missing.length > 0)
+    return {
+      kind: 'unknown',
+      missing,
+      note: `each on its own test split: ${missing.join(', ')} recorded no test-split fingerprint (an earlier release), so whether the rows are the same is not known`,
+    };
+  const { rows, sha256 } = known[0];
+  return {
+    kind: 'same',
+    rows,
+    sha256,
+    note: `on the same test split: the test splits are identical (${rows} rows, sha256 ${sha256.slice(0, 12)}…), so these figures compare row for row`,
+  };
 }
 
 export interface Comparison {
@@ -324,6 +383,7 @@ export interface Comparison {
   /** Every param key, with whether the items differ on it. */
   params: { key: string; values: Scalar[]; differs: boolean }[];
   metrics: { key: string; values: (number | null)[]; differs: boolean }[];
+  testSplit: TestSplitComparison;
 }
 
 const HEADLINE = [
@@ -353,7 +413,12 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
   if (version) {
     const entry = await registry.getVersion(Number(version[1]));
     if (!entry) throw new NotFoundError(`model ${src.modelName} has no version ${version[1]}`);
-    const plots = entry.runId ? await runPlots(src.store, entry.runId).catch(() => undefined) : undefined;
+    const [plots, input] = entry.runId
+      ? await Promise.all([
+          runPlots(src.store, entry.runId).catch(() => undefined),
+          readJsonOr<RunInput>(src.store, runKeys(entry.runId).input),
+        ])
+      : [undefined, undefined];
     const lineage = entry.lineage as { source?: { key?: string } };
     return {
       id,
@@ -364,6 +429,7 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
       params: flattenParams(entry.lineage.params),
       metrics: headlineMetrics(entry.metrics),
       ...(plots ? { curves: plots.curves } : {}),
+      ...(input?.testSplit ? { testSplit: input.testSplit } : {}),
     };
   }
   const keys = runKeys(id);
@@ -384,6 +450,7 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
     params: flattenParams(await runParamsOf(src.store, id, input)),
     metrics: headlineMetrics(evaluation?.metrics ?? status.metrics),
     ...(plots ? { curves: plots.curves } : {}),
+    ...(input?.testSplit ? { testSplit: input.testSplit } : {}),
   };
 }
 
@@ -405,6 +472,7 @@ export async function compare(src: ConsoleSources, ids: readonly string[]): Prom
       const values = items.map((i) => i.metrics[key] ?? null);
       return { key, values, differs: new Set(values).size > 1 };
     }),
+    testSplit: compareTestSplits(items),
   };
 }
 

@@ -140,7 +140,7 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
         // The same content again maps to the same (finished) run: upload says so at once, with how to go on.
         const again = await cli('upload', join(dir, 'reviews.csv'));
         expect(again.code).toBe(1);
-        expect(again.stdout).toContain('already finished');
+        expect(again.stdout).toContain(`this content already ran as ${runId}`);
         expect(again.stdout).toContain(`textops runs retry ${runId}`);
       }
 

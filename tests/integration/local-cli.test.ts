@@ -257,8 +257,8 @@ describe('textops CLI against the local stack (textops start)', () => {
     // The same content again: the finished run is reported at once, not followed.
     const again = await cli('upload', join(dir, 'one-class.csv'));
     expect(again.code).toBe(1);
-    expect(again.stdout).toContain(`run ${runId} already finished`);
-    expect(again.stdout).toMatch(/FAILED: /);
+    expect(again.stdout).toContain(`this content already ran as ${runId}`);
+    expect(again.stdout).toMatch(/^outcome then \(.* UTC\): FAILED: InvalidDatasetError: /m);
     expect(again.stdout).toContain('upload under another --name');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sweepLines } from '../../cli/pipeline-output.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import {
+  compareTestSplits,
   flattenParams,
   ObjectCache,
   paramRows,
@@ -213,6 +214,28 @@ describe('console data', () => {
     expect(sweepLines(tune)).toEqual([
       `sweep: stopped (the run failed before the sweep finished; started ${at})`,
     ]);
+  });
+
+  it('compare: says the metrics share a test split only when every fingerprint is known and equal', () => {
+    const split = (sha256: string) => ({ rows: 240, sha256 });
+    const same = compareTestSplits([
+      { id: 'a-1', testSplit: split('ab'.repeat(32)) },
+      { id: 'v2', testSplit: split('ab'.repeat(32)) },
+    ]);
+    expect(same).toMatchObject({ kind: 'same', rows: 240 });
+    expect(same.note).toBe(
+      'on the same test split: the test splits are identical (240 rows, sha256 abababababab…), so these figures compare row for row',
+    );
+    const different = compareTestSplits([
+      { id: 'a-1', testSplit: split('ab'.repeat(32)) },
+      { id: 'b-1', testSplit: split('cd'.repeat(32)) },
+      { id: 'old-1' },
+    ]);
+    expect(different).toMatchObject({ kind: 'different' });
+    expect(different.note).toMatch(/^each on its own test split: the test splits differ/);
+    const unknown = compareTestSplits([{ id: 'a-1', testSplit: split('ab'.repeat(32)) }, { id: 'old-1' }]);
+    expect(unknown).toMatchObject({ kind: 'unknown', missing: ['old-1'] });
+    expect(unknown.note).toMatch(/^each on its own test split: old-1 recorded no test-split fingerprint/);
   });
 
   it('links a run to its Step Functions execution on AWS, and to nothing elsewhere', () => {

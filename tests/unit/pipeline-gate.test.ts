@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../../shared/ml/metrics.ts';
-import { decideGate } from '../../shared/pipeline/steps/quality-gate.ts';
+import { belowProductionText, decideGate } from '../../shared/pipeline/steps/quality-gate.ts';
 import { parseCause } from '../../shared/pipeline/steps/record-failure.ts';
 
 const metrics = (accuracy: number, labels = ['neg', 'pos'], roc?: number): Metrics =>
@@ -32,6 +32,28 @@ describe('quality gate', () => {
     const worse = decideGate(metrics(0.839), prod, gate);
     expect(worse).toMatchObject({ passed: false, productionScore: 0.85 });
     expect(worse.reason).toMatch(/worse than production v3/);
+  });
+
+  it('says when a passing model is below production: by how much, and the allowance it used', () => {
+    const prod = { kind: 'compared' as const, version: 1, metrics: metrics(0.883) };
+    const worse = decideGate(metrics(0.879), prod, gate);
+    expect(worse).toMatchObject({ passed: true, productionVersion: 1, productionScore: 0.883 });
+    expect(worse.belowProduction).toBeCloseTo(0.004, 12);
+    expect(worse.reason).toBe(
+      'accuracy 0.8790 is 0.0040 below production v1 (0.8830) on this test split, inside the allowance max_regression 0.01',
+    );
+    expect(belowProductionText(worse)).toBe('0.0040 below production v1 (allowance max_regression 0.01)');
+    // A gap too small for four decimals is not printed as 0.0000.
+    expect(belowProductionText(decideGate(metrics(0.88299), prod, gate))).toBe(
+      '0.00001 below production v1 (allowance max_regression 0.01)',
+    );
+    // Equal or better: nothing to say; failed: the failure says it.
+    for (const score of [0.883, 0.9]) {
+      const d = decideGate(metrics(score), prod, gate);
+      expect(d.belowProduction).toBeUndefined();
+      expect(belowProductionText(d)).toBeUndefined();
+    }
+    expect(belowProductionText(decideGate(metrics(0.8), prod, gate))).toBeUndefined();
   });
 
   it('does not auto-promote over a production model with other classes', () => {

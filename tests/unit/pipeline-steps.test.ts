@@ -122,6 +122,7 @@ describe('ingest step', () => {
       labels: ['negative', 'positive'],
       report: { textColumn: 'review', labelColumn: 'sentiment', rowsKept: 60 },
       split: { train: 48, test: 12 },
+      testSplit: { rows: 12, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
       params: { model: { name: 'sentiment' }, train: { classifier: 'logistic_regression' } },
       codeVersion: 'test-version',
     });
@@ -138,6 +139,21 @@ describe('ingest step', () => {
       ],
     });
     expect(f.logs.map((l) => l.message)).toEqual(['ingest done']);
+  });
+
+  it('fingerprints the test split: the same rows under another name match, another split does not', async () => {
+    const f = stepFixture();
+    const testSplit = async (csv: string, key: string) => {
+      const start = await f.upload(csv, key);
+      await ingestStep(f.deps, start);
+      return f.store.json<{ testSplit: { rows: number; sha256: string } }>(runKeys(start.runId).input)!
+        .testSplit;
+    };
+    const a = await testSplit(syntheticReviews(30), 'incoming/a.csv');
+    expect(await testSplit(syntheticReviews(30), 'incoming/b.csv')).toEqual(a);
+    // One more row per class moves rows between the parts: another test split.
+    const c = await testSplit(syntheticReviews(31), 'incoming/c.csv');
+    expect(c.sha256).not.toBe(a.sha256);
   });
 
   it('fixes the params of the run from the overrides file beside the upload', async () => {
@@ -550,6 +566,37 @@ describe('register step', () => {
       productionAtRegistration: 1,
       reason: expect.stringMatching(held),
     });
+  });
+
+  it('says a model promoted inside max_regression is below production, by how much and the allowance', async () => {
+    const g = stepFixture();
+    await runUntil(g, await g.upload(syntheticReviews(30), 'incoming/first.csv'), 'register');
+    const payload = await runUntil(
+      g,
+      await g.upload(syntheticReviews(40), 'incoming/second.csv'),
+      'evaluate',
+    );
+    // As the gate decides for a model 0.004 under production v1 with max_regression 0.01.
+    const worse = {
+      ...payload,
+      evaluation: {
+        ...payload.evaluation!,
+        score: 0.996,
+        productionScore: 1,
+        belowProduction: 0.004,
+        reason: 'accuracy 0.9960 is 0.0040 below production v1 (1.0000) …',
+      },
+    };
+    const out = await registerStep(g.deps, worse);
+    expect(out.registered).toEqual({ model: 'sentiment', version: 2, promoted: true });
+    expect(status(g, payload.runId)).toMatchObject({
+      state: 'succeeded',
+      message:
+        'sentiment v2 is now production, promoted although 0.0040 below production v1 (allowance max_regression 0.01): accuracy 0.9960 vs 1.0000',
+    });
+    expect(status(g, payload.runId)?.steps.at(-1)?.summary).toBe(
+      'sentiment v2 registered and promoted to production, although 0.0040 below production v1 (allowance max_regression 0.01)',
+    );
   });
 
   it('fails with NotFoundError when the metrics are missing, registering nothing', async () => {

@@ -128,7 +128,19 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<voi
       ),
       params,
     ),
-    section('Metrics (each on its own test split)', metrics),
+    section(
+      'Metrics',
+      h(
+        'p',
+        {
+          id: 'test-split',
+          class: c.testSplit.kind === 'same' ? '' : 'muted',
+          'data-kind': c.testSplit.kind,
+        },
+        `Measured ${c.testSplit.note}.`,
+      ),
+      metrics,
+    ),
     section(
       'Curves',
       classes.length

@@ -252,7 +252,10 @@ function metricsSection(d: RunDetail): HTMLElement | null {
     'Metrics on this run’s test split',
     h(
       'p',
-      { id: 'gate', class: e.gate.passed ? 'pass' : 'fail' },
+      {
+        id: 'gate',
+        class: e.gate.passed ? (e.gate.belowProduction === undefined ? 'pass' : 'pass below') : 'fail',
+      },
       `Gate ${e.gate.passed ? 'passed' : 'failed'}: ${e.gate.reason}`,
     ),
     e.production && !p
@@ -471,7 +474,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
       h('span', { id: 'run-source' }, s.source.key),
       ` · started ${s.startedAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ''}${s.attempts && s.attempts > 1 ? ` · ${s.attempts} attempts` : ''}`,
       s.model
-        ? ` · ${s.model.name} v${s.model.version}${s.model.promoted ? ' (promoted)' : ' (not promoted)'}`
+        ? ` · ${s.model.name} v${s.model.version} (${s.model.promoted ? 'promoted' : 'not promoted'}${s.stage ? `; ${s.stage.label}` : ''})`
         : '',
     ),
     cost ? h('p', { id: 'run-cost' }, `Cost: ${cost}`) : null,
@@ -488,7 +491,13 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
       ? errorBox(`${s.error.name}${s.error.step ? ` in ${s.error.step}` : ''}: ${s.error.message}`)
       : null,
     d.advice ? h('p', { class: 'advice', id: 'advice' }, `What next: ${d.advice}`) : null,
-    s.message && !s.error ? h('p', { id: 'run-message' }, s.message) : null,
+    // What the run said when it ended stays as it was; when production has moved since, what is true now first.
+    s.stage?.changed ? h('p', { id: 'run-message' }, s.stage.changed) : null,
+    s.message && !s.error
+      ? s.stage?.changed
+        ? h('p', { id: 'run-message-then', class: 'muted' }, `When the run ended: ${s.message}`)
+        : h('p', { id: 'run-message' }, s.message)
+      : null,
     ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
     section('Steps', gantt(s, true)),
   );

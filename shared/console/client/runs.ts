@@ -52,9 +52,35 @@ export function costText(run: RunRow): string | undefined {
   return `$${c.usd.toFixed(4)} (Lambda ${c.lambdaGbSeconds.toFixed(1)} GB-s, pods ${c.podSeconds.toFixed(0)} s, ${c.transitions} transitions, ${c.s3Requests} S3 requests; prices of ${c.pricesDate})`;
 }
 
+/** What the run ended with, unless production has moved since: then where its version stands now. */
 function result(run: RunRow): string {
   if (run.error) return `${run.error.name}: ${run.error.message}`;
-  return run.message ?? '';
+  return run.stage?.changed ?? run.message ?? '';
+}
+
+/** ★ the version production serves now; ☆ one its run promoted that production has moved away from. */
+export const STAR = { production: '★', formerly: '☆' } as const;
+
+function modelCell(run: RunRow): HTMLElement | string {
+  const m = run.model;
+  if (!m) return '—';
+  const mark = run.stage?.isProduction
+    ? STAR.production
+    : m.promoted && run.stage
+      ? STAR.formerly
+      : undefined;
+  return h(
+    'span',
+    { title: run.stage?.label ?? '' },
+    `${m.name} v${m.version}`,
+    mark
+      ? h(
+          'span',
+          { class: 'star', 'data-stage': mark === STAR.production ? 'production' : 'formerly' },
+          ` ${mark}`,
+        )
+      : null,
+  );
 }
 
 interface Filters {
@@ -151,7 +177,7 @@ export async function runsPage(root: HTMLElement): Promise<void> {
           ),
           h('td', { class: 'source' }, r.source.key),
           h('td', {}, h('span', { class: `state ${r.state}` }, r.state)),
-          h('td', {}, r.model ? `${r.model.name} v${r.model.version}${r.model.promoted ? ' ★' : ''}` : '—'),
+          h('td', { class: 'model' }, modelCell(r)),
           h('td', { class: 'num' }, fmt(r.metrics?.accuracy), ' / ', fmt(r.metrics?.f1_macro)),
           h('td', { class: 'steps' }, gantt(r), h('span', { class: 'muted' }, seconds(totalMs(r)))),
           h('td', { class: 'result' }, result(r), cost ? h('div', { class: 'cost muted' }, cost) : null),
@@ -187,6 +213,11 @@ export async function runsPage(root: HTMLElement): Promise<void> {
         ),
       ),
       tbody,
+    ),
+    h(
+      'p',
+      { id: 'runs-legend', class: 'muted' },
+      `${STAR.production} production now · ${STAR.formerly} promoted by its run, production has moved on since (hover a model for where it stands)`,
     ),
   );
   for (const [el, key] of [

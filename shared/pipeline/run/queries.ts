@@ -1,9 +1,11 @@
 import { RUNS_PREFIX } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
+import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
 import { runIdOf, runKeys } from './keys.ts';
 import type { RunCost, RunStatus } from './records.ts';
+import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
 
@@ -13,21 +15,43 @@ function withCost(status: RunStatus): RunStatus {
   return cost ? { ...status, cost } : status;
 }
 
-/** Every run with a status and its estimated cost, newest first. */
+/**
+ * Runs with where their model version stands now (`stage`), one read of each model's aliases: what a run said
+ * when it ended (`v1 is now production`) is shown beside what is true now.
+ */
+async function withStages(store: ObjectStore, statuses: RunStatus[]): Promise<RunStatus[]> {
+  const names = [...new Set(statuses.flatMap((s) => (s.model ? [s.model.name] : [])))];
+  const aliases = new Map<string, Aliases>(
+    await Promise.all(
+      names.map(
+        async (name) => [name, (await new ModelRegistry(store, name).readAliases()).aliases] as const,
+      ),
+    ),
+  );
+  return statuses.map((s) => {
+    const of = s.model && aliases.get(s.model.name);
+    return s.model && of ? { ...s, stage: modelStage(s.model, of) } : s;
+  });
+}
+
+/** Every run with a status, its estimated cost and its model's stage now, newest first. */
 export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
   const runIds = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
     const runId = runIdOf(key);
     return runId !== undefined && key === runKeys(runId).status ? [runId] : [];
   });
   const statuses = await Promise.all(runIds.map((runId) => readStatus(store, runId)));
-  return statuses
-    .filter((s): s is RunStatus => s !== undefined)
-    .map(withCost)
-    .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  return withStages(
+    store,
+    statuses
+      .filter((s): s is RunStatus => s !== undefined)
+      .map(withCost)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+  );
 }
 
 /**
- * One run: its status (with its estimated cost), where an engine saved one its execution history, its sweep when
+ * One run: its status (with its estimated cost and its model's stage now), where an engine saved one its execution history, its sweep when
  * it had a Tune stage, and the cost again at the top level.
  */
 export async function readRun(
@@ -44,7 +68,7 @@ export async function readRun(
     store.get(runKeys(runId).history),
     readTuneSummary(store, runId),
   ]);
-  const costed = status && withCost(status);
+  const costed = status && (await withStages(store, [withCost(status)]))[0];
   // A run that fails inside the sweep (a batch, TuneSelect) leaves tune/summary.json `running`: only TuneSelect's
   // last round rewrites it. Once the run has ended, say the sweep stopped rather than show it running forever.
   const swept: TuneSummary | undefined =

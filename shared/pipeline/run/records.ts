@@ -82,6 +82,11 @@ export interface GateDecision {
   maxRegression: number;
   productionVersion: number | null;
   productionScore: number | null;
+  /**
+   * How far the new model's primary metric is below production's when it passed anyway, inside
+   * `max_regression`; absent when it is not below (or was not compared).
+   */
+  belowProduction?: number;
 }
 
 /** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
@@ -176,6 +181,25 @@ export interface RunStatus {
   prices?: CostPrices;
   /** The run's estimated AWS cost: computed when read (./queries.ts), never stored. */
   cost?: RunCost;
+  /** Where the run's model version stands now (./stage.ts): computed when read (./queries.ts), never stored. */
+  stage?: ModelStage;
+}
+
+/**
+ * Where a run's model version stands in the registry now, which may no longer be what the run's message said
+ * when it ended (another version promoted since, a rollback, a promotion by hand).
+ */
+export interface ModelStage {
+  /** The model's production version now (null: none). */
+  production: number | null;
+  isProduction: boolean;
+  /** For a table cell: `production now`, `production until v2 was promoted`, `not production (v2 is)`. */
+  label: string;
+  /**
+   * Set when the run's own message no longer says how things stand (its version was promoted and has been
+   * replaced since, or was promoted after its run): `sentiment v1 was promoted; production is now v2 (…)`.
+   */
+  changed?: string;
 }
 
 /**

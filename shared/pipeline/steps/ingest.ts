@@ -3,6 +3,7 @@ import { NotFoundError } from '../../errors.ts';
 import { type FeedbackMerge, mergeFeedback, readFeedback } from '../../feedback/feedback-store.ts';
 import { type StreamedRow, scanLabelledCsv } from '../../ml/csv-stream.ts';
 import { stratifiedTestMask } from '../../ml/split.ts';
+import { SplitFingerprint } from '../../ml/split-fingerprint.ts';
 import { gzipJsonLines, readJsonLinesGz, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
 import { effectiveParams } from '../run/params.ts';
@@ -59,7 +60,10 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         contentType: 'application/x-ndjson',
       });
     };
+    // The test split is known only once every row's class is: each row leaves a digest, the split picks them.
+    const digests = new SplitFingerprint();
     const onRow = async (r: StreamedRow) => {
+      digests.add(r.text);
       pending.push({ row: r.row, line: r.line, label: r.label, text: r.text });
       if (pending.length === shardRows) await flush();
     };
@@ -157,6 +161,8 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       labels: scan.labels,
       report,
       split: { train: manifest.train, test: manifest.test },
+      // Two runs with the same testSplit.sha256 are evaluated on the same rows: the console's compare says so.
+      testSplit: digests.of(isTest, scan.classOf, scan.labels),
       shards: { count: withSplit.length, rows: shardRows, dedupeBytes: scan.dedupeBytes },
       params,
       codeVersion: deps.codeVersion,

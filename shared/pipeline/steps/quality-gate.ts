@@ -83,6 +83,17 @@ export function decideGate(
       reason: `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split`,
     };
   }
+  if (productionScore !== null && score < productionScore) {
+    const below = productionScore - score;
+    return {
+      ...base,
+      passed: true,
+      score,
+      productionScore,
+      belowProduction: below,
+      reason: `${metric} ${f(score)} is ${gap(below)} below production v${production.version} (${f(productionScore)}) on this test split, inside the allowance max_regression ${gate.max_regression}`,
+    };
+  }
   return {
     ...base,
     passed: true,
@@ -93,4 +104,18 @@ export function decideGate(
         ? `${metric} ${f(score)} ≥ ${f(gate.min_score)}`
         : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})`,
   };
+}
+
+/** A gap between two scores: four decimals, or one significant digit when four would print it as zero. */
+function gap(x: number): string {
+  return x >= 0.00005 ? x.toFixed(4) : x.toPrecision(1);
+}
+
+/**
+ * How a model that passed the gate although it scores below production says so: `0.0040 below production v1
+ * (allowance max_regression 0.01)`, the allowance as params.yaml writes it; undefined when it is not below.
+ */
+export function belowProductionText(gate: GateDecision): string | undefined {
+  if (!gate.passed || gate.belowProduction === undefined || gate.productionVersion === null) return undefined;
+  return `${gap(gate.belowProduction)} below production v${gate.productionVersion} (allowance max_regression ${gate.maxRegression})`;
 }

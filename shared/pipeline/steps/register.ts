@@ -9,6 +9,7 @@ import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
+import { belowProductionText } from './quality-gate.ts';
 import { runStep } from './runner.ts';
 
 /**
@@ -85,20 +86,24 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       }
     }
     const registered = { model: params.model.name, version: entry.version, promoted };
+    // A model promoted inside max_regression is worse than the one it replaces: every outcome line says so.
+    const below = promoted ? belowProductionText(gate) : undefined;
     await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.model = { name: registered.model, version: registered.version, promoted };
       if (held) s.model.reason = held;
       s.state = promoted ? 'succeeded' : 'rejected';
       s.finishedAt = new Date().toISOString();
       s.message = promoted
-        ? `${params.model.name} v${entry.version} is now production: ${gate.reason}`
+        ? below
+          ? `${params.model.name} v${entry.version} is now production, promoted although ${below}: ${gate.metric} ${gate.score?.toFixed(4)} vs ${gate.productionScore?.toFixed(4)}`
+          : `${params.model.name} v${entry.version} is now production: ${gate.reason}`
         : held
           ? `${params.model.name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
           : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
     return {
       payload: { ...payload, registered },
-      summary: `${params.model.name} v${entry.version} registered${promoted ? ' and promoted to production' : held ? `, not promoted: ${held}` : ', not promoted'}`,
+      summary: `${params.model.name} v${entry.version} registered${promoted ? ` and promoted to production${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
     };
   });
 }
