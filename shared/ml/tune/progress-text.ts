@@ -48,7 +48,8 @@ export function bestText(progress: Pick<SweepProgress, 'best' | 'metric'>): stri
 
 /** One line: `round 0 of 0–2, 106 rows: 12/30 candidates; best …; about 45 s left`. */
 export function progressText(progress: SweepProgress, nowMs: number): string {
-  return `${roundText(progress)}: ${progress.done}/${progress.total} candidates; ${bestText(progress)}; ${timeLeftText(progress, nowMs)}`;
+  const candidates = progress.total === 1 ? 'candidate' : 'candidates';
+  return `${roundText(progress)}: ${progress.done}/${progress.total} ${candidates}; ${bestText(progress)}; ${timeLeftText(progress, nowMs)}`;
 }
 
 /** What changes the line (not the countdown): a non-TTY terminal gets a new line when this changes. */
