@@ -33,7 +33,7 @@ export class LiveLine {
       this.key = key;
       return;
     }
-    const width = Math.max(20, (this.out.columns ?? 80) - 1);
+    const width = Math.max(20, (this.out.columns || 80) - 1);
     const line = text.length > width ? `${text.slice(0, width - 1)}…` : text;
     if (line === this.shown) return;
     this.out.write(`${ERASE}${line}`);

@@ -224,7 +224,7 @@ describe('the progress record', () => {
     } as SweepProgress;
     const t0 = Date.parse(progress.at);
     expect(progressText(progress, t0)).toBe(
-      'round 0 of 0–2, 106 rows: 12/30 candidates; best c07 accuracy 0.8512 (word 1-2 C=10 nb=0.3 cw=none); about 1 min 20 s left',
+      'round 0 of 0–2, 106 rows: 12/30 candidates; about 1 min 20 s left; best c07 accuracy 0.8512 (word 1-2 C=10 nb=0.3 cw=none)',
     );
     expect(secondsLeftAt(progress, t0 + 30_000)).toBe(50);
     expect(timeLeftText(progress, t0 + 30_000)).toBe('about 50 s left');

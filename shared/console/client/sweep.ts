@@ -203,8 +203,9 @@ function progressBlock(p: SweepProgress): HTMLElement {
       {},
       `${roundText(p).replace(/^r/, 'R')}: `,
       h('b', {}, `${p.done} of ${p.total}`),
-      ` candidates scored · ${bestText(p)} · `,
+      ' candidates scored · ',
       h('span', { id: 'sweep-time-left' }, timeLeftText(p, Date.now())),
+      ` · ${bestText(p).replace(/^best/, 'best so far')}`,
     ),
     bar,
     h(

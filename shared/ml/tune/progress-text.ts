@@ -46,10 +46,13 @@ export function bestText(progress: Pick<SweepProgress, 'best' | 'metric'>): stri
   return `best ${b.id} ${progress.metric} ${b.score.toFixed(4)} (${b.label})`;
 }
 
-/** One line: `round 0 of 0–2, 106 rows: 12/30 candidates; best …; about 45 s left`. */
+/**
+ * One line: `round 0 of 0–2, 106 rows: 12/30 candidates; about 45 s left; best …` (the time left before the best,
+ * whose recipe is long: a narrow terminal cuts the end).
+ */
 export function progressText(progress: SweepProgress, nowMs: number): string {
   const candidates = progress.total === 1 ? 'candidate' : 'candidates';
-  return `${roundText(progress)}: ${progress.done}/${progress.total} ${candidates}; ${bestText(progress)}; ${timeLeftText(progress, nowMs)}`;
+  return `${roundText(progress)}: ${progress.done}/${progress.total} ${candidates}; ${timeLeftText(progress, nowMs)}; ${bestText(progress)}`;
 }
 
 /** What changes the line (not the countdown): a non-TTY terminal gets a new line when this changes. */
