@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LiveLine, type Terminal } from '../../cli/live-line.ts';
 import { applyOverrides, loadParams } from '../../shared/config/params.ts';
-import type { Params } from '../../shared/config/params-schema.ts';
-import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
 import {
   type BatchTiming,
   batchTiming,
@@ -32,7 +30,7 @@ import { runKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { recordBatchEnd, recordRoundStart } from '../../shared/pipeline/run/tune-progress.ts';
 import { readTuneSummary } from '../../shared/pipeline/run/tune-summary.ts';
-import { sampleCsv } from '../helpers/data.ts';
+import { agTrainingSample } from '../helpers/data.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
 const base = loadParams();
@@ -278,15 +276,6 @@ describe('the live line', () => {
   });
 });
 
-async function agSample(params: Params): Promise<{ docs: string[]; labels: string[] }> {
-  const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
-  const docs = await cleanDocuments(
-    data.train.map((e) => e.text),
-    params,
-  );
-  return { docs, labels: data.train.map((e) => e.label) };
-}
-
 describe('the sweep pool reports progress', () => {
   const params = applyOverrides(base, {
     train: { logistic_regression: { max_iter: 30 } },
@@ -307,7 +296,7 @@ describe('the sweep pool reports progress', () => {
 
   for (const workers of [1, 2]) {
     it(`at the round's start and after each batch, done counts growing to the total (${workers} thread(s))`, async () => {
-      const { docs, labels } = await agSample(params);
+      const { docs, labels } = await agTrainingSample(params);
       const plan = planSweep(params, new Set(), labels);
       const seen: SweepProgress[] = [];
       await runSweep(docs, labels, plan, { workers, onProgress: (p) => seen.push(p) });

@@ -16,7 +16,7 @@ import { runSweep } from '../../shared/ml/tune/pool.ts';
 import { nextRound } from '../../shared/ml/tune/rounds.ts';
 import { type CandidateResult, scoreCandidates, subsetFeatures } from '../../shared/ml/tune/scoring.ts';
 import { selectWinner } from '../../shared/ml/tune/selection.ts';
-import { sampleCsv } from '../helpers/data.ts';
+import { agTrainingSample, sampleCsv } from '../helpers/data.ts';
 
 const base = loadParams();
 const labelsOf = (counts: Record<string, number>) =>
@@ -255,15 +255,6 @@ describe('the plan', () => {
 });
 
 /** 200 AG News rows, split and cleaned: a training part small enough for a whole sweep on threads. */
-async function agSample(params: Params): Promise<{ docs: string[]; labels: string[] }> {
-  const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
-  const docs = await cleanDocuments(
-    data.train.map((e) => e.text),
-    params,
-  );
-  return { docs, labels: data.train.map((e) => e.label) };
-}
-
 /** Every stage-1 round of a plan, each candidate scored by `score(id, rows)`. */
 function stage1Sweep(plan: SweepPlan, score: (id: string, rows: number) => number): CandidateResult[] {
   const results: CandidateResult[] = [];
@@ -480,7 +471,7 @@ describe('sweep threads and memory', () => {
         },
       },
     });
-    const { docs: sample, labels: sampleLabels } = await agSample(params);
+    const { docs: sample, labels: sampleLabels } = await agTrainingSample(params);
     const sweep = async (limit: number) => {
       const tuned = applyOverrides(params, { tune: { max_char_batches: limit } });
       let running = 0;
@@ -523,7 +514,7 @@ describe('sweep threads and memory', () => {
         },
       },
     });
-    const { docs, labels } = await agSample(params);
+    const { docs, labels } = await agTrainingSample(params);
     const plan = planSweep(params, new Set(), labels);
     expect(plan.rungs.length).toBe(2);
     let round = 0;
