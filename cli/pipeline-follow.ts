@@ -49,6 +49,9 @@ export async function followRun(
   for (;;) {
     const raw = await readRun(target.store, runId);
     const { status, history } = printableDeep(raw);
+    const tune = printableDeep(raw.tune);
+    const sweeping = !options.json && tune?.state === 'running' && tune.progress;
+    if (!sweeping) live.clear();
     for (const s of history?.states ?? []) {
       const line =
         s.status === 'running'
@@ -78,10 +81,7 @@ export async function followRun(
         }
       }
     }
-    const tune = printableDeep(raw.tune);
-    if (!options.json && tune?.state === 'running' && tune.progress)
-      live.status(`  sweep ${progressText(tune.progress, Date.now())}`, progressKey(tune.progress));
-    else live.clear();
+    if (sweeping) live.status(`  sweep ${progressText(sweeping, Date.now())}`, progressKey(sweeping));
     if (
       status &&
       TERMINAL_STATES.includes(status.state) &&

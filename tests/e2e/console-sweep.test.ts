@@ -132,7 +132,7 @@ describe('the run page shows the sweep (Chromium, a real local-stack sweep)', ()
     expect(block.done).toBeGreaterThan(0);
     expect(block.done).toBeLessThan(12);
     expect(block.text).toMatch(
-      /Round 0 of 0–2, 80 rows: \d+ of 12 candidates scored · (about .+ left|finishing) · best so far c\d\d \w+ 0\.\d{4} \(/,
+      /Round 0 of 0–2, 80 rows: \d+ of 12 candidates scored · (about .+ left|a few seconds left|finishing) · best so far c\d\d \w+ 0\.\d{4} \(/,
     );
     expect(block.text).toMatch(/Time left is an estimate/);
     expect(Number(await running.getAttribute('#chart-sweep', 'data-scores'))).toBeGreaterThan(0);

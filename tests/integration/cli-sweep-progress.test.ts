@@ -51,7 +51,7 @@ function expectGrowingProgress(stdout: string) {
   expect(done.at(-1)).toBeGreaterThan(0);
   const scored = lines.filter((l) => l.done > 0);
   for (const l of scored) {
-    expect(l.rest).toMatch(/^(about .+ left|finishing); /);
+    expect(l.rest).toMatch(/^(about .+ left|a few seconds left|finishing); /);
     expect(l.rest).toMatch(/; best c\d\d accuracy 0\.\d{4} \((word|char_wb) .* C=(1|10) nb=0\.3 cw=none\)$/);
   }
   // Not a terminal: no carriage return or escape sequence rewrites a line.

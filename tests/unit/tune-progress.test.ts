@@ -226,6 +226,7 @@ describe('the progress record', () => {
     );
     expect(secondsLeftAt(progress, t0 + 30_000)).toBe(50);
     expect(timeLeftText(progress, t0 + 30_000)).toBe('about 50 s left');
+    expect(timeLeftText(progress, t0 + 75_000)).toBe('a few seconds left');
     expect(timeLeftText(progress, t0 + 90_000)).toBe('finishing');
     expect(timeLeftText({ ...progress, secondsLeft: null }, t0)).toBe('time left: measuring the first batch');
     expect(progressKey({ ...progress, secondsLeft: 3 })).toBe(progressKey(progress));

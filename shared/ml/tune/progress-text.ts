@@ -25,11 +25,12 @@ export function durationText(seconds: number): string {
   return `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
 }
 
-/** `about 45 s left`; `time left: measuring` before a batch has finished; `finishing` once counted down. */
+/** `about 45 s left`, `a few seconds left`; `time left: measuring …` before a batch has finished; `finishing`. */
 export function timeLeftText(progress: Pick<SweepProgress, 'secondsLeft' | 'at'>, nowMs: number): string {
   const left = secondsLeftAt(progress, nowMs);
   if (left === null) return 'time left: measuring the first batch';
   if (left < 1) return 'finishing';
+  if (left < 10) return 'a few seconds left';
   return `about ${durationText(left)} left`;
 }
 
