@@ -1,11 +1,13 @@
 import { stackNotRunning } from '../local/runtime-file.ts';
 import { ConfigError, StackNotRunningError } from '../shared/errors.ts';
+import { progressKey, progressText } from '../shared/ml/tune/progress-text.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { retrainHint } from '../shared/pipeline/run/retry.ts';
 import { outcomeThen, standingNow } from '../shared/pipeline/run/stage.ts';
 import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
+import { LiveLine } from './live-line.ts';
 import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
@@ -86,7 +88,8 @@ async function follow(
   runId: string,
   options: { timeoutSeconds: number; json?: boolean },
 ): Promise<RunStatus> {
-  const say = options.json ? () => {} : (line: string) => process.stdout.write(`${printable(line)}\n`);
+  const live = new LiveLine(process.stdout);
+  const say = options.json ? () => {} : (line: string) => live.say(printable(line));
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   const printed = new Set<string>();
   const started = Date.now();
@@ -94,12 +97,17 @@ async function follow(
   for (;;) {
     const raw = await readRun(target.store, runId);
     const { status, history } = printableDeep(raw);
+    const tune = printableDeep(raw.tune);
+    const sweeping = !options.json && tune?.state === 'running' && tune.progress;
+    if (!sweeping) live.clear();
     for (const s of history?.states ?? []) {
       const line =
         s.status === 'running'
           ? `  ${s.name} …`
           : `  ${visitName(s).padEnd(20)} ${s.status.padEnd(9)} ${seconds(s.ms).padStart(8)}${s.retries ? `  (${s.retries} retries)` : ''}`;
       const id = `${visitName(s)}@${s.enteredAt}:${s.status === 'running' ? 'r' : 'd'}`;
+      // A Map item starting says nothing its Map's line has not (five `TuneCandidates …`): its end is printed.
+      if (s.status === 'running' && s.iteration !== undefined) continue;
       if (!printed.has(id)) {
         printed.add(id);
         if (s.status !== 'running') {
@@ -121,6 +129,7 @@ async function follow(
         }
       }
     }
+    if (sweeping) live.status(`  sweep ${progressText(sweeping, Date.now())}`, progressKey(sweeping));
     if (
       status &&
       TERMINAL_STATES.includes(status.state) &&
@@ -128,7 +137,7 @@ async function follow(
     ) {
       if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
       else {
-        for (const line of sweepLines(printableDeep(raw.tune))) say(line);
+        for (const line of sweepLines(tune)) say(line);
         for (const line of outcomeLines(status, Date.now() - started)) say(line);
       }
       process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;

@@ -1,3 +1,4 @@
+import { progressText } from '../shared/ml/tune/progress-text.ts';
 import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 import { formatUsd } from '../shared/pipeline/run/cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
@@ -54,7 +55,10 @@ const kb = (bytes: number) =>
 export function sweepLines(tune: TuneSummary | undefined): string[] {
   if (!tune) return [];
   if (tune.state === 'skipped') return [`sweep: none (${tune.reason})`];
-  if (tune.state === 'running') return [`sweep: running since ${tune.startedAt}`];
+  if (tune.state === 'running')
+    return [
+      `sweep: running since ${tune.startedAt}${tune.progress ? `: ${progressText(tune.progress, Date.now())}` : ''}`,
+    ];
   if (tune.state === 'stopped') return [`sweep: stopped (${tune.reason}; started ${tune.startedAt})`];
   const evaluation =
     tune.evaluation.kind === 'kfold'

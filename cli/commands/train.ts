@@ -6,7 +6,10 @@ import { applyUploadOverrides, loadParams, readOverridesDocument } from '../../s
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { pinnedKeys } from '../../shared/ml/tune/plan.ts';
+import type { SweepProgress } from '../../shared/ml/tune/progress.ts';
+import { progressKey, progressText } from '../../shared/ml/tune/progress-text.ts';
 import { tuneReport } from '../../shared/ml/tune/selection.ts';
+import { LiveLine } from '../live-line.ts';
 import { formatMetrics, formatTuneReport } from '../output.ts';
 
 /** Where `train` writes the sweep's table beside the model. */
@@ -35,22 +38,33 @@ export function registerTrain(program: Command): void {
         const overrides = options.overrides ? readOverridesDocument(options.overrides) : undefined;
         const params = options.overrides ? applyUploadOverrides(base, overrides, options.overrides) : base;
         const bytes = await readFile(csv);
-        const log = options.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+        const live = new LiveLine(process.stdout);
+        const log = options.json ? () => {} : (line: string) => live.say(line);
+        // On a TTY the time left counts down between batches; a log gets a line per batch instead.
+        let progress: SweepProgress | undefined;
+        const show = () =>
+          progress && live.status(`    sweep ${progressText(progress, Date.now())}`, progressKey(progress));
+        const ticking = !options.json && process.stdout.isTTY ? setInterval(show, 1000) : undefined;
         log(`training on ${csv} (${(bytes.length / 1e6).toFixed(1)} MB) with ${params.train.classifier}`);
         const result = await trainInProcess(bytes, params, {
           codeVersion: codeVersion(),
           source: { key: basename(csv) },
-          onStage: (s) =>
-            log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`),
+          onStage: (s) => {
+            if (s.stage === 'tune') {
+              progress = undefined;
+              live.clear();
+            }
+            log(`  ${s.stage.padEnd(10)} ${(s.ms / 1000).toFixed(2).padStart(7)} s  ${s.summary}`);
+          },
           tune: {
             enabled: options.tune,
             pinned: pinnedKeys(overrides),
-            onRound: (round, results) =>
-              log(
-                `    tune round ${round.round} (stage ${round.stage}, ${round.rows} rows): ${results.length} candidates scored`,
-              ),
+            onProgress: (p) => {
+              progress = p;
+              if (!options.json) show();
+            },
           },
-        });
+        }).finally(() => clearInterval(ticking));
         const saved = await saveModelDirectory(options.out, result.model);
         const tune = result.tune ? tuneReport(result.tune.plan, result.tune.outcome) : undefined;
         if (tune) await writeFile(join(options.out, TUNE_FILE), `${JSON.stringify(tune, null, 2)}\n`);

@@ -10,8 +10,7 @@ import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 import { planSweep, type SweepPlan } from './tune/plan.ts';
 import { runSweep } from './tune/pool.ts';
-import type { SweepRound } from './tune/rounds.ts';
-import type { CandidateResult } from './tune/scoring.ts';
+import type { SweepProgress } from './tune/progress.ts';
 import type { SweepOutcome } from './tune/selection.ts';
 
 /** Reads and checks the CSV, then splits it (stratified, seeded). */
@@ -95,7 +94,8 @@ export interface TuneRunOptions {
   enabled?: boolean;
   /** Dotted keys the user set in overrides: not searched (see `pinnedKeys` in tune/plan.ts). */
   pinned?: ReadonlySet<string>;
-  onRound?: (round: SweepRound, results: CandidateResult[], plan: SweepPlan) => void;
+  /** The sweep as it goes: each round's start and each batch's end (see SweepProgress). */
+  onProgress?: (progress: SweepProgress) => void;
 }
 
 /**
@@ -154,7 +154,7 @@ export async function trainInProcess(
           const plan = planSweep(requested, options.tune?.pinned ?? new Set(), labels);
           const outcome = await runSweep(trainDocs, labels, plan, {
             workers: requested.tune.workers,
-            onRound: (round, results) => options.tune?.onRound?.(round, results, plan),
+            onProgress: options.tune?.onProgress,
           });
           return { plan, outcome };
         },

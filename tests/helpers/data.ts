@@ -1,5 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
-import { sharedRows } from '../../scripts/sample-data.ts';
+import { sampleCsv, sharedRows } from '../../scripts/sample-data.ts';
+import type { Params } from '../../shared/config/params-schema.ts';
+import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
 
 // The data-set readers live in scripts/ (`npm run tour` uses them too); the tests take them from here.
 export { sampleCsv, sharedDataPath, sharedRows, toCsv } from '../../scripts/sample-data.ts';
@@ -35,3 +37,13 @@ export const FAST_RECIPE =
  */
 export const WEAKER_RECIPE =
   'train:\n  logistic_regression:\n    max_iter: 60\n    C: 3\n  workers: 1\ntune:\n  enabled: false\n';
+
+/** The training part of 200 AG News rows, cleaned as `params` say: a small real sample for sweep tests. */
+export async function agTrainingSample(params: Params): Promise<{ docs: string[]; labels: string[] }> {
+  const data = readAndSplitCsv(Buffer.from(sampleCsv('agnews-7600.csv.gz', 200)), params);
+  const docs = await cleanDocuments(
+    data.train.map((e) => e.text),
+    params,
+  );
+  return { docs, labels: data.train.map((e) => e.label) };
+}

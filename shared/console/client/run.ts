@@ -2,11 +2,11 @@
 
 import { probabilityText, visiblePadding } from '../../ml/display.ts';
 import type { Metrics } from '../../ml/metrics.ts';
-import { hasSpread } from '../../ml/tune/spread.ts';
 import type { RunDetail } from '../console-data.ts';
 import { barChart, figureLegend, lineChart } from './charts.ts';
-import { api, append, errorBox, fmt, h, href, seconds, section, signed, table } from './dom.ts';
+import { api, append, errorBox, fmt, h, href, section, signed, table } from './dom.ts';
 import { costText, gantt } from './runs.ts';
+import { sweepSection } from './sweep.ts';
 
 const HEADLINE: [string, keyof Metrics][] = [
   ['accuracy', 'accuracy'],
@@ -166,54 +166,6 @@ function dataSection(d: RunDetail): HTMLElement | null {
           h('span', { class: 'num' }, `${n} (${((100 * n) / total).toFixed(1)} %)`),
         );
       }),
-    ),
-  );
-}
-
-function sweepSection(d: RunDetail): HTMLElement | null {
-  const t = d.tune;
-  if (!t) return null;
-  if (t.state !== 'done')
-    return section(
-      'Model selection',
-      h(
-        'p',
-        { id: 'sweep-state' },
-        t.state === 'skipped'
-          ? `skipped: ${t.reason}`
-          : t.state === 'stopped'
-            ? `stopped: ${t.reason}`
-            : 'running…',
-      ),
-    );
-  // One validation split gives one score per candidate: no spread to show, so no column of zeros.
-  const spread = t.rows.some(hasSpread);
-  const evaluation =
-    t.evaluation.kind === 'kfold'
-      ? `${t.evaluation.folds}-fold`
-      : `one validation split of ${t.evaluation.size}`;
-  return section(
-    'Model selection',
-    h(
-      'p',
-      {},
-      `${t.strategy}, ${evaluation} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
-      h('b', {}, t.winner.label),
-      ` ${fmt(t.winner.score)}.`,
-    ),
-    table(
-      ['id', 'round', 'rows', 'candidate', 'score', ...(spread ? ['± spread'] : []), 'seconds', 'features'],
-      t.rows.map((row) => [
-        `${row.winner ? '★ ' : ''}${row.id}`,
-        row.round,
-        row.rows,
-        row.label,
-        fmt(row.score),
-        ...(spread ? [fmt(row.spread)] : []),
-        row.seconds.toFixed(1),
-        row.features ?? '—',
-      ]),
-      { id: 'sweep' },
     ),
   );
 }
@@ -436,6 +388,8 @@ function driftSection(d: RunDetail): HTMLElement | null {
 
 export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
+  // A refresh replaces the page once the fresh data is in: never an empty page while it loads.
+  root.replaceChildren();
   const s = d.status;
   const cost = costText(s);
   const links = h('p', { class: 'links' });
@@ -517,7 +471,6 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   // A running run is followed state by state: redrawn from fresh JSON until it ends.
   if (s.state === 'running')
     setTimeout(() => {
-      root.replaceChildren();
       void runPage(root, runId).catch(() => undefined);
     }, 2000);
 }

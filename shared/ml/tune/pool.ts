@@ -2,7 +2,16 @@ import type { Worker } from 'node:worker_threads';
 import { TrainingError } from '../../errors.ts';
 import type { CleanedDoc } from '../fitting.ts';
 import { resolveWorkerCount, startModuleWorker } from '../worker-entry.ts';
-import { batchCandidates, type SweepPlan, sweepDeadline } from './plan.ts';
+import { type BatchTiming, batchTiming } from './estimate.ts';
+import { batchCandidates, candidateOf, type SweepPlan, sweepDeadline } from './plan.ts';
+import {
+  mergeScores,
+  mergeTimings,
+  type ProgressScore,
+  progressScores,
+  type SweepProgress,
+  sweepProgress,
+} from './progress.ts';
 import { nextRound, type SweepRound } from './rounds.ts';
 import { type CandidateResult, scoreCandidates } from './scoring.ts';
 import { type SweepOutcome, selectWinner } from './selection.ts';
@@ -29,6 +38,14 @@ export interface SweepRunOptions {
   onRound?: (round: SweepRound, results: CandidateResult[]) => void;
   /** Called when a worker thread starts or ends a batch (`char`: its feature config has character n-grams). */
   onBatch?: (event: { kind: 'start' | 'end'; ids: string[]; char: boolean }) => void;
+  /** Called as each round starts and each batch ends: the round, the counts, the best so far, the time left. */
+  onProgress?: (progress: SweepProgress) => void;
+}
+
+/** What scoreRound reports about the batches of a round (numbered as `batchCandidates` cuts the round). */
+interface BatchEvents {
+  start(batch: number, ids: string[], char: boolean): void;
+  end(batch: number, ids: string[], char: boolean, results: CandidateResult[]): void;
 }
 
 /**
@@ -41,7 +58,8 @@ export async function runSweep(
   plan: SweepPlan,
   options: SweepRunOptions = {},
 ): Promise<SweepOutcome> {
-  const deadline = sweepDeadline(plan, options.startedAtMs ?? Date.now());
+  const startedAtMs = options.startedAtMs ?? Date.now();
+  const deadline = sweepDeadline(plan, startedAtMs);
   const first = batchCandidates(plan, plan.stage1).length;
   const count = Math.min(resolveWorkerCount(options.workers ?? 0), first);
   const pool: Worker[] = [];
@@ -51,9 +69,48 @@ export async function runSweep(
     if (worker) pool.push(worker);
   }
   const results: CandidateResult[] = [];
+  let scores: ProgressScore[] = [];
+  let timings: BatchTiming[] = [];
   try {
     for (let round = nextRound(plan, results); round; round = nextRound(plan, results)) {
-      const out = await scoreRound(docs, labels, plan, round, deadline, pool, options.onBatch);
+      const batches = batchCandidates(plan, round.ids);
+      const started = new Map<number, number>();
+      const finished: number[] = [];
+      const report = (now = performance.now()) =>
+        options.onProgress?.(
+          sweepProgress(plan, {
+            startedAt: new Date(startedAtMs).toISOString(),
+            round,
+            batches,
+            finished,
+            running: new Map([...started].map(([batch, t]) => [batch, (now - t) / 1000])),
+            lanes: Math.max(1, pool.length),
+            scores,
+            timings,
+            now: new Date(),
+          }),
+        );
+      report();
+      const current = round;
+      const events: BatchEvents = {
+        start: (batch, ids, char) => {
+          started.set(batch, performance.now());
+          options.onBatch?.({ kind: 'start', ids, char });
+        },
+        end: (batch, ids, char, out) => {
+          const now = performance.now();
+          const wall = (now - (started.get(batch) ?? now)) / 1000;
+          started.delete(batch);
+          finished.push(batch);
+          options.onBatch?.({ kind: 'end', ids, char });
+          if (!options.onProgress) return;
+          scores = mergeScores(scores, progressScores(plan, out));
+          const where = { round: current.round, batch, rows: current.rows };
+          timings = mergeTimings(timings, batchTiming(plan, where, ids, out, wall));
+          report(now);
+        },
+      };
+      const out = await scoreRound(docs, labels, plan, round, batches, deadline, pool, events);
       results.push(...out);
       options.onRound?.(round, out);
     }
@@ -68,19 +125,30 @@ async function scoreRound(
   labels: readonly string[],
   plan: SweepPlan,
   round: SweepRound,
+  batches: string[][],
   deadline: number,
   pool: readonly Worker[],
-  onBatch: SweepRunOptions['onBatch'],
+  events: BatchEvents,
 ): Promise<CandidateResult[]> {
   const options = { round: round.round, rows: round.rows, deadline };
-  const batches = batchCandidates(plan, round.ids);
-  if (pool.length === 0 || batches.length === 1)
-    return scoreCandidates(docs, labels, plan, round.ids, options);
+  const charOf = (ids: string[]) => candidateOf(plan, ids[0]).overrides.features.analyzer !== 'word';
+  if (pool.length === 0 || batches.length === 1) {
+    // In this thread, a batch at a time (the same numbers as all at once): each end is reported as it comes.
+    const out: CandidateResult[] = [];
+    for (const [batch, ids] of batches.entries()) {
+      events.start(batch, ids, charOf(ids));
+      const results = scoreCandidates(docs, labels, plan, ids, options);
+      events.end(batch, ids, charOf(ids), results);
+      out.push(...results);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const byId = new Map(out.map((r) => [r.id, r]));
+    return round.ids.map((id) => byId.get(id)!);
+  }
   // Costliest first (the richer feature configs come last in the space), so the slowest batch does not start last.
-  const candidate = (id: string) => plan.candidates.find((c) => c.id === id)!;
-  const complexity = (ids: string[]) => Math.max(...ids.map((id) => candidate(id).complexity));
+  const complexity = (ids: string[]) => Math.max(...ids.map((id) => candidateOf(plan, id).complexity));
   const queue = batches
-    .map((ids, id) => ({ id, ids, char: candidate(ids[0]).overrides.features.analyzer !== 'word' }))
+    .map((ids, id) => ({ id, ids, char: charOf(ids) }))
     .sort((a, b) => complexity(b.ids) - complexity(a.ids));
   // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices, the
   // largest a sweep builds (peak memory: docs/benchmarks.md), so at most `max_char_batches` run together while the
@@ -113,7 +181,7 @@ async function scoreRound(
         const worker = idle.shift()!;
         busy.set(worker, next);
         if (next.char) charRunning++;
-        onBatch?.({ kind: 'start', ids: next.ids, char: next.char });
+        events.start(next.id, next.ids, next.char);
         const message: TuneBatchMessage = { id: next.id, ids: next.ids, ...options };
         worker.postMessage(message);
       }
@@ -130,7 +198,7 @@ async function scoreRound(
         for (const r of reply.results) byId.set(r.id, r);
         const ended = busy.get(worker)!;
         if (ended.char) charRunning--;
-        onBatch?.({ kind: 'end', ids: ended.ids, char: ended.char });
+        events.end(ended.id, ended.ids, ended.char, reply.results);
         busy.delete(worker);
         idle.push(worker);
         dispatch();

@@ -10,7 +10,10 @@ export interface SweepRound {
 }
 
 /** Deterministic ranking: higher score, then simpler, then id. */
-export function rank(plan: SweepPlan, results: readonly CandidateResult[]): CandidateResult[] {
+export function rank<T extends Pick<CandidateResult, 'id' | 'status' | 'score'>>(
+  plan: SweepPlan,
+  results: readonly T[],
+): T[] {
   const complexity = (id: string) => candidateOf(plan, id).complexity;
   return results
     .filter((r) => r.status === 'scored' && r.score !== null)

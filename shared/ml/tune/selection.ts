@@ -8,7 +8,7 @@ import {
   type SweepPlan,
   type TuneCandidate,
 } from './plan.ts';
-import { forecastConfigs, forecastNote, rank } from './rounds.ts';
+import { type ConfigForecast, forecastConfigs, forecastNote, rank } from './rounds.ts';
 import type { CandidateResult } from './scoring.ts';
 
 /** The sweep's result: the winner, the params it gives, and every result. */
@@ -23,6 +23,15 @@ export interface SweepOutcome {
   /** Candidates the budget stopped (never scored). */
   skipped: string[];
   notes: string[];
+  /** The learning curves the halving chose its last round's feature configs by, when it cut any. */
+  forecasts?: SweepForecasts;
+}
+
+/** `forecastConfigs`' curves as stored: each config's, the last round's rows, and the tie's standard error. */
+export interface SweepForecasts {
+  rows: number;
+  se: number;
+  configs: ConfigForecast[];
 }
 
 /**
@@ -58,12 +67,16 @@ export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[
     );
   }
   const lastRung = plan.rungs.length - 1;
+  let forecasts: SweepForecasts | undefined;
   if (results.some((r) => r.round === lastRung && candidateOf(plan, r.id).stage === 1)) {
-    const forecasts = forecastConfigs(
+    const cut = forecastConfigs(
       plan,
       results.filter((r) => r.round < lastRung),
     );
-    if (forecasts) notes.push(forecastNote(forecasts, plan.rungs[lastRung]));
+    if (cut) {
+      notes.push(forecastNote(cut, plan.rungs[lastRung]));
+      forecasts = { rows: plan.rungs[lastRung], se: cut.se, configs: [...cut] };
+    }
   }
   const unscored = plan.stage1.filter((id) => !reached.has(id));
   if (unscored.length > 0) notes.push(`${unscored.length} first-stage candidates never ran`);
@@ -76,6 +89,7 @@ export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[
     results: [...results],
     skipped,
     notes,
+    ...(forecasts ? { forecasts } : {}),
   };
 }
 
@@ -93,6 +107,8 @@ export interface TuneReport {
   /** One row per candidate per round, in the order scored. */
   results: (CandidateResult & { label: string; stage: 1 | 2 })[];
   skipped: string[];
+  /** The learning curves of the halving's cut to its last round, when it made one. */
+  forecasts?: SweepForecasts;
 }
 
 /** The evaluation in words, for reports. */
@@ -124,5 +140,6 @@ export function tuneReport(plan: SweepPlan, outcome: SweepOutcome): TuneReport {
       return { ...r, label: c.label, stage: c.stage };
     }),
     skipped: outcome.skipped,
+    ...(outcome.forecasts ? { forecasts: outcome.forecasts } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { NotFoundError } from '../../errors.ts';
+import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { ObjectStore } from '../../ports.ts';
 
 /** Reads an object a previous step wrote; its absence means the run's files were removed or never written. */
@@ -11,6 +11,38 @@ export async function readRequired(store: ObjectStore, key: string): Promise<Buf
 
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse((await readRequired(store, key)).toString('utf8')) as T;
+}
+
+/** Concurrent writers are the batches of one Map (a handful); this many lost races means something else is wrong. */
+const UPDATE_ATTEMPTS = 20;
+
+/**
+ * Read-modify-write of a JSON object several steps may write at once (the Tune Map's batches): the write is
+ * conditional on the version read (S3 `If-Match`, or create-only for a new file), and a lost race reads again and
+ * reapplies `change`. `change` gets the object (undefined when there is none) and returns what to write, or
+ * undefined to leave it as it is. Returns what is stored afterwards.
+ */
+export async function updateJson<T>(
+  store: ObjectStore,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const object = await store.get(key);
+    const current = object ? (JSON.parse(object.body.toString('utf8')) as T) : undefined;
+    const next = change(current);
+    if (next === undefined) return current;
+    try {
+      await store.put(key, `${JSON.stringify(next, null, 2)}\n`, {
+        contentType: 'application/json',
+        ...(object ? { ifMatch: object.etag } : { ifNoneMatch: '*' as const }),
+      });
+      return next;
+    } catch (error) {
+      if (!(error instanceof ConflictError) || attempt >= UPDATE_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
 }
 
 export async function writeJson(store: ObjectStore, key: string, value: unknown): Promise<{ etag: string }> {

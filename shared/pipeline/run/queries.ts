@@ -79,6 +79,7 @@ export async function readRun(
           reason: `the run ${status.state} before the sweep finished`,
           pinned: tune.pinned,
           notes: tune.notes,
+          ...(tune.progress ? { progress: tune.progress } : {}),
         }
       : tune;
   return {

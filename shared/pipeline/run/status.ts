@@ -1,5 +1,5 @@
-import { ConflictError } from '../../errors.ts';
 import type { ObjectStore } from '../../ports.ts';
+import { updateJson } from './files.ts';
 import { runKeys } from './keys.ts';
 import type { RunState, RunStatus, StepRecord } from './records.ts';
 
@@ -17,8 +17,8 @@ export async function readStatus(store: ObjectStore, runId: string): Promise<Run
 
 /**
  * Read-modify-write of a run's status. The Tune stage's batches run concurrently (a Map state) and each records
- * its step, so the write is conditional on the version read (S3 `If-Match`, or create-only for a new file) and
- * a lost race reads again and reapplies `change`: no step's record overwrites another's.
+ * its step, so the write is conditional on the version read and a lost race reads again and reapplies `change`
+ * (`updateJson`): no step's record overwrites another's.
  */
 export async function updateStatus(
   store: ObjectStore,
@@ -28,26 +28,18 @@ export async function updateStatus(
   now: Date = new Date(),
 ): Promise<RunStatus> {
   const at = now.toISOString();
-  const key = runKeys(runId).status;
-  for (let attempt = 1; ; attempt++) {
-    const object = await store.get(key);
-    const status: RunStatus = object
-      ? (JSON.parse(object.body.toString('utf8')) as RunStatus)
-      : { runId, state: 'running', source, startedAt: at, updatedAt: at, steps: [] };
+  const written = await updateJson<RunStatus>(store, runKeys(runId).status, (current) => {
+    const status: RunStatus = current ?? {
+      runId,
+      state: 'running',
+      source,
+      startedAt: at,
+      updatedAt: at,
+      steps: [],
+    };
     change(status);
     status.updatedAt = at;
-    try {
-      await store.put(key, `${JSON.stringify(status, null, 2)}\n`, {
-        contentType: 'application/json',
-        ...(object ? { ifMatch: object.etag } : { ifNoneMatch: '*' as const }),
-      });
-      return status;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || attempt >= STATUS_WRITE_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-    }
-  }
+    return status;
+  });
+  return written as RunStatus;
 }
-
-/** Concurrent writers are the batches of one Map (a handful); this many lost races means something else is wrong. */
-const STATUS_WRITE_ATTEMPTS = 20;

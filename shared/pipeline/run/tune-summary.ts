@@ -1,12 +1,15 @@
-import type { Evaluation, SweepPlan } from '../../ml/tune/plan.ts';
+import { type Evaluation, featureLabel, type SweepPlan } from '../../ml/tune/plan.ts';
+import type { SweepProgress } from '../../ml/tune/progress.ts';
 import type { CandidateResult } from '../../ml/tune/scoring.ts';
-import type { SweepOutcome } from '../../ml/tune/selection.ts';
+import type { SweepForecasts, SweepOutcome } from '../../ml/tune/selection.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { tuneKeys } from './keys.ts';
 
 /** One scored (or skipped) candidate of one round, as `tune/summary.json` keeps it and the CLI prints it. */
 export interface SweepRow extends CandidateResult {
   label: string;
+  /** Its feature config alone (`word 1-2`): the console chart's groups. */
+  config: string;
   stage: 1 | 2;
   /** The winner's row (its last round, the one it won on). */
   winner: boolean;
@@ -19,9 +22,17 @@ export interface SweepRow extends CandidateResult {
  */
 export type TuneSummary =
   | { state: 'skipped'; reason: string; pinned: string[]; notes: string[] }
-  | { state: 'running'; startedAt: string; pinned: string[]; notes: string[] }
+  /** `progress`: the round, its candidates done, the best so far and the time left (absent before it starts). */
+  | { state: 'running'; startedAt: string; pinned: string[]; notes: string[]; progress?: SweepProgress }
   /** Never written: how readRun shows a `running` summary of a run that ended (failed) before the sweep did. */
-  | { state: 'stopped'; startedAt: string; reason: string; pinned: string[]; notes: string[] }
+  | {
+      state: 'stopped';
+      startedAt: string;
+      reason: string;
+      pinned: string[];
+      notes: string[];
+      progress?: SweepProgress;
+    }
   | {
       state: 'done';
       startedAt: string;
@@ -38,6 +49,8 @@ export type TuneSummary =
       rows: SweepRow[];
       skipped: string[];
       notes: string[];
+      /** The learning curves the halving's last round was chosen by (absent: no such cut). */
+      forecasts?: SweepForecasts;
     };
 
 /** The `done` summary of a sweep from its plan and outcome. */
@@ -69,14 +82,19 @@ export function doneSummary(
       spread: best.spread,
       rows: best.rows,
     },
-    rows: outcome.results.map((r) => ({
-      ...r,
-      label: byId.get(r.id)?.label ?? r.id,
-      stage: byId.get(r.id)?.stage ?? 1,
-      winner: r.id === best.id && r.round === best.round,
-    })),
+    rows: outcome.results.map((r) => {
+      const c = byId.get(r.id);
+      return {
+        ...r,
+        label: c?.label ?? r.id,
+        config: c ? featureLabel(c.overrides.features) : r.id,
+        stage: c?.stage ?? 1,
+        winner: r.id === best.id && r.round === best.round,
+      };
+    }),
     skipped: outcome.skipped,
     notes: [...outcome.notes, ...extraNotes],
+    ...(outcome.forecasts ? { forecasts: outcome.forecasts } : {}),
   };
 }
 

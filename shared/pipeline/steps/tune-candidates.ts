@@ -4,6 +4,7 @@ import { scoreText } from '../../ml/tune/spread.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
 import type { RunPayload } from '../run/records.ts';
+import { recordBatchEnd } from '../run/tune-progress.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 import { readTrainingDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan.ts';
@@ -55,6 +56,18 @@ export function tuneCandidatesStep(deps: StepDeps, payload: RunPayload): Promise
         results,
         ms,
       } satisfies StoredBatch);
+      // The progress is for people following the run; the batch's scores are stored above. A failed progress
+      // write is logged and the batch goes on, rather than scored again by a retry.
+      await recordBatchEnd(deps.store, payload.runId, plan, planned, {
+        round,
+        batch,
+        ids,
+        rows: planned.rows,
+        results,
+        seconds: ms / 1000,
+      }).catch((error: unknown) =>
+        deps.log?.warn('could not record the sweep progress', { runId: payload.runId, round, batch, error }),
+      );
       const scored = results.filter((r) => r.score !== null);
       const best = scored.sort((a, b) => (b.score ?? 0) - (a.score ?? 0))[0];
       return {

@@ -7,6 +7,7 @@ import { runKeys, tuneKeys } from '../run/keys.ts';
 import { ingestParams } from '../run/params.ts';
 import type { RunPayload, TunePayload } from '../run/records.ts';
 import { readCleanDocs } from '../run/shards.ts';
+import { type FinishedBatch, recordRoundStart } from '../run/tune-progress.ts';
 import type { TuneSummary } from '../run/tune-summary.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
@@ -40,16 +41,26 @@ export async function readTrainingDocs(
   return readCleanDocs(deps.store, runId, 'train');
 }
 
-/** Writes a round's batches and returns what the Map needs of them (pointers only: round and batch numbers). */
+/**
+ * Writes a round's batches and the sweep's progress at its start, and returns what the Map needs of them (pointers
+ * only: round and batch numbers). `finished`: every batch of the earlier rounds.
+ */
 export async function startRound(
   deps: StepDeps,
   runId: string,
-  plan: SweepPlan,
+  { plan, startedAt }: StoredPlan,
   round: SweepRound,
+  finished: readonly FinishedBatch[],
 ): Promise<Pick<TunePayload, 'round' | 'batches'>> {
   const batches = batchCandidates(plan, round.ids);
   const stored: StoredRound = { ...round, batches, plannedAt: new Date().toISOString() };
   await writeJson(deps.store, tuneKeys(runId).round(round.round), stored);
+  await recordRoundStart(deps.store, runId, plan, stored, {
+    startedAt,
+    pinned: plan.pinned,
+    notes: plan.notes,
+    finished,
+  });
   return { round: round.round, batches: batches.map((_, batch) => ({ batch })) };
 }
 
@@ -94,15 +105,9 @@ export function tunePlanStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     if (none) return skip({ state: 'skipped', reason: none, pinned: plan.pinned, notes: plan.notes });
     const stored: StoredPlan = { startedAt: new Date().toISOString(), plan };
     await writeJson(deps.store, keys.plan, stored);
-    await writeJson(deps.store, keys.summary, {
-      state: 'running',
-      startedAt: stored.startedAt,
-      pinned: plan.pinned,
-      notes: plan.notes,
-    } satisfies TuneSummary);
     const first = nextRound(plan, []);
     if (!first) throw new TypeError('a sweep plan with searched keys has no first round');
-    const { round, batches } = await startRound(deps, payload.runId, plan, first);
+    const { round, batches } = await startRound(deps, payload.runId, stored, first, []);
     const tune: TunePayload = {
       round,
       batches,

@@ -1,29 +1,29 @@
 import { sweepDeadline } from '../../ml/tune/plan.ts';
 import { nextRound } from '../../ml/tune/rounds.ts';
-import type { CandidateResult } from '../../ml/tune/scoring.ts';
 import { selectWinner } from '../../ml/tune/selection.ts';
 import { scoreText } from '../../ml/tune/spread.ts';
 import { readJson, writeJson } from '../run/files.ts';
 import { tuneKeys } from '../run/keys.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload, TunePayload } from '../run/records.ts';
+import type { FinishedBatch } from '../run/tune-progress.ts';
 import { doneSummary } from '../run/tune-summary.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 import { type StoredBatch, type StoredPlan, type StoredRound, startRound } from './tune-plan.ts';
 
-/** Every result of rounds 0..last, read from the batches' files (a missing one is a NotFoundError). */
-async function resultsUpTo(deps: StepDeps, runId: string, last: number): Promise<CandidateResult[]> {
+/** Every batch of rounds 0..last, read from the batches' files (a missing one is a NotFoundError). */
+async function batchesUpTo(deps: StepDeps, runId: string, last: number): Promise<FinishedBatch[]> {
   const keys = tuneKeys(runId);
-  const results: CandidateResult[] = [];
+  const finished: FinishedBatch[] = [];
   for (let round = 0; round <= last; round++) {
     const planned = await readJson<StoredRound>(deps.store, keys.round(round));
     const batches = await Promise.all(
       planned.batches.map((_, batch) => readJson<StoredBatch>(deps.store, keys.batch(round, batch))),
     );
-    for (const b of batches) results.push(...b.results);
+    for (const b of batches) finished.push({ ...b, rows: planned.rows, seconds: b.ms / 1000 });
   }
-  return results;
+  return finished;
 }
 
 /**
@@ -41,12 +41,14 @@ export function tuneSelectStep(deps: StepDeps, payload: RunPayload): Promise<Run
     'tune-select',
     async () => {
       const keys = tuneKeys(payload.runId);
-      const { plan, startedAt } = await readJson<StoredPlan>(deps.store, keys.plan);
-      const results = await resultsUpTo(deps, payload.runId, tune.round);
+      const stored = await readJson<StoredPlan>(deps.store, keys.plan);
+      const { plan, startedAt } = stored;
+      const finished = await batchesUpTo(deps, payload.runId, tune.round);
+      const results = finished.flatMap((b) => b.results);
       const next = nextRound(plan, results);
       const notes: string[] = [];
       if (next && Date.now() < sweepDeadline(plan, Date.parse(startedAt))) {
-        const { round, batches } = await startRound(deps, payload.runId, plan, next);
+        const { round, batches } = await startRound(deps, payload.runId, stored, next, finished);
         const more: TunePayload = { ...tune, round, batches };
         return {
           payload: { ...payload, tune: more },
