@@ -150,6 +150,7 @@ function dataSection(d: RunDetail): HTMLElement | null {
       ],
       { id: 'data-report' },
     ),
+    feedbackNote(input),
     h(
       'div',
       { class: 'balance', id: 'class-balance' },
@@ -168,9 +169,52 @@ function dataSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/** The feedback this run trained on, or how to add some: labels sent to POST /feedback join the next runs. */
+function feedbackNote(input: NonNullable<RunDetail['input']>): HTMLElement {
+  const rows = input.report.feedbackRows ?? 0;
+  if (rows > 0)
+    return h(
+      'p',
+      { id: 'feedback-note' },
+      `${rows} feedback rows (labels sent to POST /feedback) joined the training part.`,
+    );
+  return h(
+    'p',
+    { id: 'feedback-note', class: 'muted' },
+    input.params.data?.include_feedback
+      ? 'No feedback in this run: none was stored for this model. Send labels to the inference API (POST /feedback, see the feedback guide); the next run adds them to its training part.'
+      : 'No feedback in this run (data.include_feedback: false). To train on labels sent to POST /feedback, set data.include_feedback: true, or export them: ',
+    input.params.data?.include_feedback
+      ? null
+      : h('code', {}, 'npx textops feedback export --out feedback.csv'),
+    input.params.data?.include_feedback ? null : '.',
+  );
+}
+
+/** How to get a sweep on the next run. */
+function sweepHint(): HTMLElement {
+  return h(
+    'span',
+    {},
+    'To let the pipeline choose the features and C, upload with ',
+    h('code', {}, 'tune: {enabled: true}'),
+    " in the params (params.yaml, or the upload's own: ",
+    h('code', {}, 'npx textops upload data.csv --params-file tune.yaml'),
+    ').',
+  );
+}
+
 function sweepSection(d: RunDetail): HTMLElement | null {
   const t = d.tune;
-  if (!t) return null;
+  if (!t) {
+    // No sweep: say so, and how to get one, rather than leave the section out without a word.
+    return d.input
+      ? section(
+          'Model selection',
+          h('p', { id: 'sweep-state', class: 'muted' }, 'No sweep recorded for this run. ', sweepHint()),
+        )
+      : null;
+  }
   if (t.state !== 'done')
     return section(
       'Model selection',
@@ -182,6 +226,8 @@ function sweepSection(d: RunDetail): HTMLElement | null {
           : t.state === 'stopped'
             ? `stopped: ${t.reason}`
             : 'running…',
+        t.state === 'skipped' ? '; this run trained the recipe in its params as given. ' : null,
+        t.state === 'skipped' ? sweepHint() : null,
       ),
     );
   return section(
