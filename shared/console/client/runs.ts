@@ -49,9 +49,15 @@ export function gantt(run: RunRow, withLabels = false): HTMLElement {
   }
   const chart = h('div', { class: 'gantt-chart', 'data-total-ms': total });
   for (const s of run.steps) {
-    const label = `${s.part ? `${s.name} ${s.part}` : s.name} ${seconds(s.ms)}`;
+    const name = s.part ? `${s.name} ${s.part}` : s.name;
+    // On a narrow screen the name is cut short (whole in its tooltip); the duration always shows.
     chart.append(
-      h('span', { class: 'gantt-label', title: label }, label),
+      h(
+        'span',
+        { class: 'gantt-label', title: `${name} ${seconds(s.ms)}` },
+        h('span', { class: 'gantt-name' }, name),
+        h('span', { class: 'gantt-ms' }, seconds(s.ms)),
+      ),
       h('div', { class: 'gantt gantt-row' }, segment(s, start, total)),
     );
   }
