@@ -372,9 +372,16 @@ describe('console pages in Chromium', () => {
     await page.waitForSelector('body[data-ready="models"]');
     await page.reload();
     await page.waitForSelector('body[data-ready="models"]');
+    expect(await page.textContent('#rollback')).toBe('Roll back to v2');
     await page.click('#rollback');
-    await page.click('#confirm-yes');
-    await page.waitForSelector('#action-done');
+    // The page reloads 600 ms after the answer: its message may be gone before a loaded machine sees it.
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/models/rollback')),
+      page.click('#confirm-yes'),
+    ]);
+    expect(((await answer.json()) as { message: string }).message).toBe(
+      'sentiment production: v1 → v2 (rollback)',
+    );
     expect((await registry.readAliases()).aliases.production).toBe(2);
     await page.close();
   });
