@@ -60,11 +60,12 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
       list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
     },
-    // Reads runs and the registry; writes only the aliases (promote/rollback from the console), never a version.
+    // Reads runs, the registry and the batch jobs' outputs (it lists the batch inputs, never reads them); writes
+    // only the aliases (promote/rollback from the console), never a version.
     console: {
-      read: [RUNS_PREFIX, MODEL_PREFIX],
+      read: [RUNS_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX],
       write: [`${MODEL_PREFIX}aliases.json`],
-      list: [RUNS_PREFIX, MODEL_PREFIX],
+      list: [RUNS_PREFIX, MODEL_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX],
     },
     // Reads the batch and the production model; uploads its result under runs/batch/<jobId>/ and copies it into
     // batch-results/ (a copy is a read of the source and a write of the target). Like every role here it deletes

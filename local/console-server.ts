@@ -20,6 +20,7 @@ export async function startConsoleServer(options: {
   store: ObjectStore;
   modelName: string;
   defaults: Params;
+  bucket?: string;
   port?: number;
   timeouts?: HttpTimeouts;
   log?: Logger;
@@ -34,6 +35,7 @@ export async function startConsoleServer(options: {
       store: options.store,
       modelName: options.modelName,
       defaults: options.defaults,
+      ...(options.bucket ? { bucket: options.bucket } : {}),
       ...(options.log ? { log: options.log } : {}),
     }),
   );

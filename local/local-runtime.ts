@@ -346,6 +346,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       store,
       modelName: params.model.name,
       defaults: params,
+      bucket,
       port: options.consolePort,
     });
     closers.push(() => consoleServer.close());

@@ -3,14 +3,17 @@ import type { Command } from 'commander';
 import { loadParams } from '../../shared/config/params.ts';
 import { compare, MAX_COMPARED } from '../../shared/console/console-data.ts';
 import { ConfigError, NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
+import { BATCH_PREFIX } from '../../shared/layout.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
+import { isBatchKey } from '../../shared/pipeline/run/keys.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run/queries.ts';
 import { markRedriven, retryRefusal } from '../../shared/pipeline/run/retry.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
+import { batchJobOutcome, firstBatchJobHint, listBatchJobs } from '../../shared/pipeline/steps/batch-jobs.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
 import { followRun } from '../pipeline-follow.ts';
 import { formatRun, resultCell, table } from '../pipeline-output.ts';
-import { pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import { type PipelineTarget, pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerRuns(program: Command): void {
   const runs = program.command('runs');
@@ -68,6 +71,7 @@ export function registerRuns(program: Command): void {
       `2 to ${MAX_COMPARED} run ids or versions (v3) side by side: params that differ, metrics`,
     )
     .option('--all', 'with --compare: every param, not only those that differ')
+    .option('--batch', 'list batch prediction jobs (files under batch/) instead of training runs')
     .option('--model <name>', 'registry name for versions (default: params.yaml model.name)')
     .option('--json', 'print JSON')
     .option('--bucket <bucket>', TARGET_HELP.bucket)
@@ -82,9 +86,16 @@ export function registerRuns(program: Command): void {
           compare?: string[];
           all?: boolean;
           model?: string;
+          batch?: boolean;
         },
       ) => {
         const target = await resolveTarget(options);
+        if (options.batch) {
+          if (runId || options.compare)
+            throw new ConfigError('--batch lists every batch job: give it no run id and no --compare');
+          await listBatch(target, options.json === true);
+          return;
+        }
         if (options.compare) {
           const ids = [...new Set([...(runId ? [runId] : []), ...options.compare])];
           if (ids.length < 2 || ids.length > MAX_COMPARED)
@@ -111,14 +122,23 @@ export function registerRuns(program: Command): void {
           );
           return;
         }
-        const all = await listRuns(target.store);
+        const [all, batchFiles] = await Promise.all([
+          listRuns(target.store),
+          target.store.list(BATCH_PREFIX).then((objects) => objects.filter((o) => isBatchKey(o.key)).length),
+        ]);
         if (options.json) {
           process.stdout.write(`${printableJson(all)}\n`);
           return;
         }
         const runs = printableDeep(all);
+        // Batch jobs are not training runs, but they live in the same bucket: said, so they are not missed.
+        const batchLine = batchFiles
+          ? `${batchFiles} batch job(s) under ${BATCH_PREFIX}: textops runs --batch\n`
+          : '';
         if (runs.length === 0) {
-          process.stdout.write(`no runs yet in ${target.where}: upload data with 'textops upload <csv>'\n`);
+          process.stdout.write(
+            `no runs yet in ${target.where}: upload data with 'textops upload <csv>'\n${batchLine}`,
+          );
           return;
         }
         const rows = runs.map((r) => [
@@ -131,10 +151,36 @@ export function registerRuns(program: Command): void {
           resultCell(r),
         ]);
         process.stdout.write(
-          `${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'TRAIN', 'COST', 'RESULT'], rows)}\n`,
+          `${table(['RUN', 'STATE', 'SOURCE', 'STARTED (UTC)', 'TRAIN', 'COST', 'RESULT'], rows)}\n${batchLine}`,
         );
       },
     );
+}
+
+/** `textops runs --batch`: every file under batch/, its job's state and what it wrote. */
+async function listBatch(target: PipelineTarget, json: boolean): Promise<void> {
+  const jobs = await listBatchJobs(target.store);
+  if (json) {
+    process.stdout.write(`${printableJson(jobs)}\n`);
+    return;
+  }
+  if (jobs.length === 0) {
+    process.stdout.write(`no batch jobs yet in ${target.where}: ${firstBatchJobHint(target.bucket)}\n`);
+    return;
+  }
+  // File names, labels and error messages are anyone's uploads: escaped before they reach the terminal.
+  const rows = printableDeep(jobs).map((job) => [
+    job.key,
+    job.state,
+    job.report?.rows === undefined ? '' : String(job.report.rows),
+    job.report?.malformed === undefined ? '' : String(job.report.malformed),
+    job.report?.model ? `v${job.report.model.version}` : '',
+    (job.report?.finishedAt ?? '').replace('T', ' ').slice(0, 19),
+    batchJobOutcome(job),
+  ]);
+  process.stdout.write(
+    `${table(['FILE', 'STATE', 'ROWS', 'MALFORMED', 'MODEL', 'FINISHED (UTC)', 'RESULT'], rows)}\n`,
+  );
 }
 
 /** The compare view in a terminal: the items, the params (only those that differ unless `all`), the metrics. */
@@ -154,6 +200,7 @@ function formatComparison(c: Awaited<ReturnType<typeof compare>>, all: boolean):
   const mark = (differs: boolean) => (differs ? '*' : ' ');
   return [
     table(['ITEM', 'KIND', 'STATE', 'SOURCE'], items),
+    ...(c.labelWarning ? ['', `warning: ${c.labelWarning}`] : []),
     '',
     `params${all ? ' (* differs)' : `: ${shown.length} differ${hidden ? ` (${hidden} identical hidden; --all shows them)` : ''}`}`,
     shown.length

@@ -18,6 +18,7 @@ export const handler = createConsoleLambdaHandler({
   store: storeFor(settings.bucket),
   modelName: params.model.name,
   defaults: params,
+  bucket: settings.bucket,
   stateMachineArn: settings.stateMachineArn,
   log: jsonLogger({ stream: 'stderr' }),
 });

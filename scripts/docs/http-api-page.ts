@@ -54,10 +54,15 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'GET /run/:id':
     'One run: its steps and timings, params against production, model selection, metrics per class, curves and top terms; advice when it failed.',
   'GET /run/:id/report': "The run's evaluation report (HTML), as Evaluate wrote it.",
-  'GET /compare': `Runs or versions side by side (\`?ids=<runId>,v3\`, 2 to ${MAX_COMPARED}): the params that differ, the metrics.`,
+  'GET /compare': `Runs or versions side by side (\`?ids=<runId>,v3\`, 2 to ${MAX_COMPARED}): the metrics first, then the params that differ; a warning when their labels differ.`,
   'GET /models': 'The registry: every version, its aliases, metrics and lineage; promote and roll back.',
   'GET /models/:version/card': 'The model card of a version (HTML).',
   'GET /models/:version/card.md': 'The model card of a version as a Markdown download.',
+  'GET /batch':
+    'The batch jobs: every file under `batch/`, its state, rows, malformed rows, model version and links to its results.',
+  'GET /batch-results/*path':
+    'A file a batch job wrote under `batch-results/` (predictions, errors, report), as a download; 413 above 5 MB (copy it from the bucket).',
+  'GET /api/batch': 'The batch jobs as JSON (`jobs`), with `hint`: what to run when there is none.',
   'GET /assets/console.js': "The console's script.",
   'GET /assets/console.css': "The console's style sheet.",
   'GET /api/runs':
@@ -65,12 +70,13 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'GET /api/runs/:id': "One run's status and state history (404 when the run does not exist).",
   'GET /api/runs/:id/detail': 'Everything the run page draws, as JSON.',
   'GET /api/compare': `The comparison of 2 to ${MAX_COMPARED} runs or versions (\`?ids=\`) as JSON; 400 outside that range.`,
-  'GET /api/models': 'The registry overview as JSON: versions, aliases, metrics, lineage.',
+  'GET /api/models':
+    'The registry overview as JSON: versions, aliases, metrics, lineage, and `rollbackTo`, the version Roll back would serve (null: none).',
   'GET /api/models/:version/card': 'The model card of a version as JSON.',
   'POST /api/models/promote':
     'Point production at a version: `{"version": 3, "expectedProduction": 2}`. 409 when production moved since `expectedProduction` was read.',
   'POST /api/models/rollback':
-    'Move production back to the version before it: `{"expectedProduction": 3}`. 409 when production moved since.',
+    'Move production back to the version before it: `{"expectedProduction": 3}`. 409 when production moved since, or when it has no earlier version (`rollbackTo` of `/api/models` is null).',
 };
 
 const SAFE = Number.MAX_SAFE_INTEGER;

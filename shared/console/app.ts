@@ -1,10 +1,12 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
+import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
 import { readRun } from '../pipeline/run/queries.ts';
-import { ModelRegistry } from '../registry/model-registry.ts';
+import { firstBatchJobHint, listBatchJobs } from '../pipeline/steps/batch-jobs.ts';
+import { ModelRegistry, rollbackTarget } from '../registry/model-registry.ts';
 import { consoleAssets } from './assets.ts';
 import {
   type ConsoleSources,
@@ -16,7 +18,8 @@ import {
   runRows,
   tableRow,
 } from './console-data.ts';
-import { cardHtml, cardMarkdown, escapeHtml, modelCard } from './model-card.ts';
+import { cardHtml, cardMarkdown, modelCard } from './model-card.ts';
+import { CONSOLE_NAV, escapeHtml } from './page-chrome.ts';
 
 export interface ConsoleAppOptions extends ConsoleSources {
   log?: Logger;
@@ -33,6 +36,9 @@ class ConsoleProblem extends Error {
 }
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** Larger batch results are copied from the bucket: a Lambda answer is capped at 6 MB. */
+const MAX_DOWNLOAD_BYTES = 5_000_000;
 
 function runIdParam(req: Request): string {
   const id = String(req.params.id);
@@ -63,7 +69,7 @@ function shell(req: Request, page: string, title: string, arg = '', preload?: st
 <link rel="stylesheet" href="assets/console.css">
 <script src="assets/console.js" defer></script>
 ${preload ? `<link rel="preload" href="${escapeHtml(preload)}" as="fetch" crossorigin="anonymous">\n` : ''}</head><body data-page="${escapeHtml(page)}" data-arg="${escapeHtml(arg)}">
-<nav class="top"><span class="brand">textops</span><a href="./">Runs</a><a href="models">Models</a></nav>
+${CONSOLE_NAV}
 <main id="main"><noscript>This page needs JavaScript; the same data is JSON under <a href="api/runs">api/runs</a> and <a href="api/models">api/models</a>.</noscript></main>
 </body></html>
 `;
@@ -137,8 +143,37 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   app.get(
     '/models/:version/card',
     wrap(async (req, res) => {
-      const card = await cardOf(req.params.version);
-      res.type('html').send(cardHtml(card, 'card.md'));
+      const version = versionParam(req.params.version);
+      const card = await cardOf(version);
+      res.type('html').send(cardHtml(card, `models/${version}/card.md`, { base: `${req.baseUrl}/` }));
+    }),
+  );
+  app.get('/batch', (req, res) => {
+    res.type('html').send(shell(req, 'batch', 'batch jobs', '', 'api/batch'));
+  });
+  app.get(
+    // A result, errors or report file of a batch job, as a download: only keys under batch-results/.
+    '/batch-results/*path',
+    wrap(async (req, res) => {
+      const parts = (req.params as { path: string[] }).path;
+      // Decoded segments: an encoded slash or a dot segment could name a key outside batch-results/.
+      if (parts.some((p) => p === '' || p === '.' || p === '..' || /[/\\]/.test(p)))
+        throw new ConsoleProblem(400, `'${parts.join('/')}' is not a batch result`);
+      const key = `${BATCH_RESULTS_PREFIX}${parts.join('/')}`;
+      const info = await options.store.head(key);
+      if (!info) throw new ConsoleProblem(404, `no ${key} (the job has not written it)`);
+      if (info.size > MAX_DOWNLOAD_BYTES)
+        throw new ConsoleProblem(
+          413,
+          `${key} is ${(info.size / 1e6).toFixed(1)} MB, more than the console serves; copy it from the bucket: aws s3 cp s3://${options.bucket ?? '<bucket>'}/${key} .`,
+        );
+      const object = await options.store.get(key);
+      if (!object) throw new ConsoleProblem(404, `no ${key} (the job has not written it)`);
+      const name = parts[parts.length - 1];
+      res
+        .type(key.endsWith('.json') ? 'application/json' : 'text/csv; charset=utf-8')
+        .set('Content-Disposition', `attachment; filename="${name.replace(/[^\w.-]/g, '_')}"`)
+        .send(object.body);
     }),
   );
   app.get(
@@ -223,6 +258,12 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
   app.get(
+    '/api/batch',
+    wrap(async (_req, res) => {
+      res.json({ jobs: await listBatchJobs(options.store), hint: firstBatchJobHint(options.bucket) });
+    }),
+  );
+  app.get(
     '/api/models',
     wrap(async (_req, res) => {
       res.json(await modelsOverview(options));
@@ -284,12 +325,21 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     wrap(async (req, res) => {
       const b = body(req);
       const r = registry();
-      const before = (await r.readAliases()).aliases.production;
+      const { aliases: current } = await r.readAliases();
+      const before = current.production;
       const expect = expected(b);
       if (expect !== undefined && expect !== before)
         throw new ConsoleProblem(
           409,
           `production moved to ${before === null ? 'none' : `v${before}`} since this page was loaded; reload and check before rolling back`,
+        );
+      // Refused here with what to do instead, rather than as the registry's not-found.
+      if (rollbackTarget(current) === null)
+        throw new ConsoleProblem(
+          409,
+          before === null
+            ? `${options.modelName} has no production version to roll back; promote one first`
+            : `${options.modelName} has no earlier production version to roll back to: v${before} is the only one production has served; promote another version instead`,
         );
       const aliases = await r.rollback('rolled back in the console');
       log.info('console: production rolled back', {

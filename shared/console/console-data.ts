@@ -13,7 +13,12 @@ import type { GateDecision, RunCost, RunStatus } from '../pipeline/run/records.t
 import { retrainHint } from '../pipeline/run/retry.ts';
 import type { TuneSummary } from '../pipeline/run/tune-summary.ts';
 import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
-import { type Aliases, ModelRegistry, type VersionEntry } from '../registry/model-registry.ts';
+import {
+  type Aliases,
+  ModelRegistry,
+  rollbackTarget,
+  type VersionEntry,
+} from '../registry/model-registry.ts';
 
 export type RunRow = RunStatus & { cost?: RunCost };
 
@@ -22,6 +27,8 @@ export interface ConsoleSources {
   modelName: string;
   /** The deployment's params.yaml: a run's params are shown against these. */
   defaults: Params;
+  /** The data bucket's name, for the commands the pages suggest (`aws s3 cp … s3://<bucket>/batch/`). */
+  bucket?: string;
   /** Where a run's execution is shown by its engine (the Step Functions console on AWS); none locally. */
   executionUrl?: (runId: string) => string | undefined;
 }
@@ -337,6 +344,8 @@ export interface CompareItem {
   source?: string;
   params: Record<string, Scalar>;
   metrics: Record<string, number>;
+  /** The classes it predicts (its test metrics' labels); absent when it recorded none. */
+  labels?: string[];
   curves?: PredictionPlots['curves'];
   /** The test split its metrics were measured on (absent for a run of an earlier release). */
   testSplit?: TestSplit;
@@ -380,6 +389,11 @@ export function compareTestSplits(
 
 export interface Comparison {
   items: CompareItem[];
+  /**
+   * Set when the items do not predict the same classes: which labels each has that another lacks, in words.
+   * Their metrics then score different tasks.
+   */
+  labelWarning?: string;
   /** Every param key, with whether the items differ on it. */
   params: { key: string; values: Scalar[]; differs: boolean }[];
   metrics: { key: string; values: (number | null)[]; differs: boolean }[];
@@ -408,6 +422,25 @@ export function headlineMetrics(metrics: Partial<Metrics> | Record<string, unkno
 
 const VERSION_ID = /^v(\d+)$/;
 
+function labelsOf(metrics: unknown): { labels?: string[] } {
+  const labels = (metrics as { labels?: unknown } | null | undefined)?.labels;
+  return Array.isArray(labels) && labels.every((l) => typeof l === 'string') ? { labels } : {};
+}
+
+/**
+ * Said when compared items predict different classes (an IMDB run beside an AG News run): for each item, the
+ * labels some other item does not have. Items that recorded no labels are left out.
+ */
+export function labelWarning(items: readonly { name: string; labels?: string[] }[]): string | undefined {
+  const known = items.filter((i): i is { name: string; labels: string[] } => i.labels !== undefined);
+  const sets = known.map((i) => new Set(i.labels));
+  const unshared = known.map((i) => i.labels.filter((l) => sets.some((set) => !set.has(l))));
+  if (unshared.every((u) => u.length === 0)) return undefined;
+  const quote = (labels: string[]) => labels.map((l) => `'${l}'`).join(', ');
+  const parts = known.flatMap((i, n) => (unshared[n].length ? [`${i.name} has ${quote(unshared[n])}`] : []));
+  return `These items do not predict the same labels: ${parts.join('; ')} (labels not in every item). Their metrics score different tasks, so they are not comparable.`;
+}
+
 async function compareItem(src: ConsoleSources, id: string, registry: ModelRegistry): Promise<CompareItem> {
   const version = VERSION_ID.exec(id);
   if (version) {
@@ -428,6 +461,7 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
       ...(lineage.source?.key ? { source: lineage.source.key } : {}),
       params: flattenParams(entry.lineage.params),
       metrics: headlineMetrics(entry.metrics),
+      ...labelsOf(entry.metrics),
       ...(plots ? { curves: plots.curves } : {}),
       ...(input?.testSplit ? { testSplit: input.testSplit } : {}),
     };
@@ -449,6 +483,7 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
     source: status.source.key,
     params: flattenParams(await runParamsOf(src.store, id, input)),
     metrics: headlineMetrics(evaluation?.metrics ?? status.metrics),
+    ...labelsOf(evaluation?.metrics ?? (input ? { labels: input.labels } : undefined)),
     ...(plots ? { curves: plots.curves } : {}),
     ...(input?.testSplit ? { testSplit: input.testSplit } : {}),
   };
@@ -462,8 +497,15 @@ export async function compare(src: ConsoleSources, ids: readonly string[]): Prom
   const items = await Promise.all(ids.map((id) => compareItem(src, id, registry)));
   const paramKeys = [...new Set(items.flatMap((i) => Object.keys(i.params)))].sort();
   const metricKeys = HEADLINE.filter((k) => items.some((i) => k in i.metrics));
+  const warning = labelWarning(
+    items.map((i) => ({
+      name: i.kind === 'version' ? `v${i.version}` : i.id,
+      ...(i.labels ? { labels: i.labels } : {}),
+    })),
+  );
   return {
     items,
+    ...(warning ? { labelWarning: warning } : {}),
     params: paramKeys.map((key) => {
       const values = items.map((i) => (key in i.params ? i.params[key] : null));
       return { key, values, differs: new Set(values.map((v) => JSON.stringify(v))).size > 1 };
@@ -494,6 +536,8 @@ export async function modelsOverview(src: ConsoleSources): Promise<{
   model: string;
   aliases: Aliases;
   versions: VersionRow[];
+  /** The version Roll back would serve; null when production has no earlier one. */
+  rollbackTo: number | null;
 }> {
   const registry = new ModelRegistry(src.store, src.modelName);
   const [{ aliases }, listed] = await Promise.all([registry.readAliases(), registry.listVersions()]);
@@ -508,5 +552,5 @@ export async function modelsOverview(src: ConsoleSources): Promise<{
       )),
     );
   }
-  return { model: src.modelName, aliases, versions };
+  return { model: src.modelName, aliases, versions, rollbackTo: rollbackTarget(aliases) };
 }

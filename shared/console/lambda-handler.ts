@@ -32,6 +32,7 @@ export function createConsoleLambdaHandler(options: {
   store: ObjectStore;
   modelName: string;
   defaults: Params;
+  bucket?: string;
   stateMachineArn: string | undefined;
   log: Logger;
 }): (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown> {
@@ -44,6 +45,7 @@ export function createConsoleLambdaHandler(options: {
       store: options.store,
       modelName: options.modelName,
       defaults: options.defaults,
+      ...(options.bucket ? { bucket: options.bucket } : {}),
       log: options.log,
       ...(executionUrl ? { executionUrl } : {}),
     }),

@@ -1,6 +1,9 @@
 import type { DatasetReport } from '../ml/dataset.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import type { Aliases, VersionEntry } from '../registry/model-registry.ts';
+import { CONSOLE_NAV, escapeHtml } from './page-chrome.ts';
+
+export { escapeHtml };
 
 /** A model card as data: sections of paragraphs and tables, rendered to Markdown and to HTML from one source. */
 interface Table {
@@ -45,7 +48,11 @@ interface Lineage {
 }
 
 /** What the data report says a user of the model should know: small or imbalanced classes, many dropped rows. */
-export function limitationsOf(report: DatasetReport | undefined, metrics: Metrics | null): string[] {
+export function limitationsOf(
+  report: DatasetReport | undefined,
+  metrics: Metrics | null,
+  clean?: { lemmatize?: unknown },
+): string[] {
   const out: string[] = [];
   if (!report) return ['No data report was recorded for this version.'];
   const counts = Object.entries(report.classCounts);
@@ -72,8 +79,10 @@ export function limitationsOf(report: DatasetReport | undefined, metrics: Metric
     if (weakest)
       out.push(`Weakest class on the test split: '${weakest}' (F1 ${f(metrics.per_class[weakest].f1)}).`);
   }
+  // Lemmas only when the recipe made them (clean.lemmatize); a version without recorded params says neither.
+  const lemmas = clean?.lemmatize === true ? ' and lemmas' : '';
   out.push(
-    'Trained on the text of one uploaded file with English tokenization and lemmas (wink-nlp): other languages, domains or text lengths are untested.',
+    `Trained on the text of one uploaded file with English tokenization${lemmas} (wink-nlp): other languages, domains or text lengths are untested.`,
   );
   out.push(
     'A bag-of-n-grams linear model: it does not follow long-range context, sarcasm or negation beyond the n-gram window.',
@@ -191,7 +200,7 @@ export function modelCard(entry: VersionEntry, aliases: Aliases): ModelCard {
         : ['Registered without a gate decision.'],
       tables: [],
     },
-    { title: 'Limitations', paragraphs: limitationsOf(report, metrics), tables: [] },
+    { title: 'Limitations', paragraphs: limitationsOf(report, metrics, p?.clean), tables: [] },
   ];
   return { title: `Model card: ${entry.model} v${entry.version}`, sections };
 }
@@ -218,14 +227,12 @@ export function cardMarkdown(card: ModelCard): string {
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-export const escapeHtml = (value: unknown) =>
-  String(value).replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
-
-/** A self-contained page (no scripts), with a link to the Markdown of the same card. */
-export function cardHtml(card: ModelCard, markdownHref: string): string {
+/**
+ * The card as a page without scripts, with a link to the Markdown of the same card. `console` (its mount path)
+ * makes it one of the console's pages: its style sheet and top bar, links relative to the mount. Without it the
+ * page stands alone (`textops models card --html` writes it to a file), its style inline.
+ */
+export function cardHtml(card: ModelCard, markdownHref: string, console?: { base: string }): string {
   const e = escapeHtml;
   const body = card.sections
     .map((s) => {
@@ -241,9 +248,26 @@ export function cardHtml(card: ModelCard, markdownHref: string): string {
               .join('')}</tbody></table>`,
         )
         .join('');
-      return `<section><h2>${e(s.title)}</h2>${paras}${tables}</section>`;
+      return `<section${console ? ' class="card"' : ''}><h2>${e(s.title)}</h2>${paras}${tables}</section>`;
     })
     .join('\n');
+  const links = `<p><a id="markdown" href="${e(markdownHref)}" download>Markdown</a></p>`;
+  if (console)
+    return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>textops — ${e(card.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<base href="${e(console.base)}">
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="assets/console.css">
+</head><body data-page="card">
+${CONSOLE_NAV}
+<main id="main">
+<h1>${e(card.title)}</h1>
+${links}
+${body}
+</main>
+</body></html>
+`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${e(card.title)}</title>
 <link rel="icon" href="data:,">
@@ -251,7 +275,7 @@ export function cardHtml(card: ModelCard, markdownHref: string): string {
 <style>body{font:14px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#1d2430}
 table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border:1px solid #d9dee7;padding:.25rem .6rem;text-align:left;overflow-wrap:anywhere}
 th{background:#f6f8fb}a{color:#2f6fdf}</style></head><body>
-<p><a href="../../models">← models</a> · <a id="markdown" href="${e(markdownHref)}" download>Markdown</a></p>
+${links}
 <h1>${e(card.title)}</h1>
 ${body}
 </body></html>

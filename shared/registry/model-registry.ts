@@ -58,6 +58,21 @@ const EMPTY_ALIASES: Aliases = { production: null, staging: null, history: [] };
 const MAX_RACE_RETRIES = 20;
 
 /**
+ * The version a rollback of production would serve: the one promoted before the current one, with rollbacks
+ * stacking (each undoes one promotion). Null when there is none (production unset, or promoted only once).
+ */
+export function rollbackTarget(aliases: Aliases): number | null {
+  if (aliases.production === null) return null;
+  const promoted: number[] = [];
+  for (const h of aliases.history) {
+    if (h.alias !== 'production' || h.version === null) continue;
+    if (h.kind === 'rollback') promoted.pop();
+    else promoted.push(h.version);
+  }
+  return promoted.length >= 2 ? promoted[promoted.length - 2] : null;
+}
+
+/**
  * The model registry on an object store. Versions are immutable and numbered; a number is claimed with a
  * create-only write, and aliases move with a compare-and-swap on the ETag of `aliases.json`, so two runs that
  * finish together both register and neither alias move is lost (a lost race re-reads and retries).
@@ -245,15 +260,9 @@ export class ModelRegistry {
    */
   async rollback(reason = 'rollback'): Promise<Aliases> {
     return this.updateAliases(async (aliases) => {
-      const promoted: number[] = [];
-      for (const h of aliases.history) {
-        if (h.alias !== 'production' || h.version === null) continue;
-        if (h.kind === 'rollback') promoted.pop();
-        else promoted.push(h.version);
-      }
       const current = aliases.production;
-      const target = promoted.length >= 2 ? promoted[promoted.length - 2] : undefined;
-      if (current === null || target === undefined) {
+      const target = rollbackTarget(aliases);
+      if (current === null || target === null) {
         throw new NotFoundError(`model ${this.modelName} has no earlier production version to roll back to`);
       }
       await this.requireSoundArtifact(target, 'production', current);

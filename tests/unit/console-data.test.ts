@@ -4,6 +4,7 @@ import { loadParams } from '../../shared/config/params.ts';
 import {
   compareTestSplits,
   flattenParams,
+  labelWarning,
   ObjectCache,
   paramRows,
   perClassDeltas,
@@ -15,7 +16,7 @@ import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-ca
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { runKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
-import type { VersionEntry } from '../../shared/registry/model-registry.ts';
+import { type Aliases, rollbackTarget, type VersionEntry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
 const metrics = (f1: [number, number]): Metrics => ({
@@ -182,6 +183,107 @@ describe('console data', () => {
     );
     expect(cardMarkdown(modelCard(entry(0), aliases))).not.toContain('feedback rows');
     expect(cardMarkdown(modelCard(entry(), aliases))).not.toContain('feedback rows');
+  });
+
+  it('model card: lemmas only when the recipe lemmatized; the console serves it with its top bar and style sheet', () => {
+    const entry = (lemmatize?: boolean): VersionEntry => ({
+      model: 'topic',
+      version: 1,
+      sha256: 'f'.repeat(64),
+      bytes: 1,
+      createdAt: '2026-12-01T00:00:00Z',
+      runId: 'r-1',
+      metrics: null,
+      lineage: {
+        dataReport: {
+          textColumn: 'text',
+          labelColumn: 'topic',
+          rowsRead: 400,
+          rowsKept: 400,
+          droppedEmpty: 0,
+          droppedShort: 0,
+          droppedMissingLabel: 0,
+          droppedDuplicate: 0,
+          classCounts: { World: 100, Sports: 100, Business: 100, 'Sci/Tech': 100 },
+        },
+        ...(lemmatize === undefined
+          ? {}
+          : { params: { ...loadParams(), clean: { ...loadParams().clean, lemmatize } } }),
+      },
+      gate: null,
+    });
+    const aliases = { production: 1, staging: null, history: [] };
+    const limitations = (lemmatize?: boolean) =>
+      modelCard(entry(lemmatize), aliases)
+        .sections.find((s) => s.title === 'Limitations')!
+        .paragraphs.join('\n');
+    expect(limitations(false)).not.toMatch(/lemma/i);
+    expect(limitations(false)).toContain('with English tokenization (wink-nlp)');
+    expect(limitations(true)).toContain('with English tokenization and lemmas (wink-nlp)');
+    expect(limitations(undefined)).not.toMatch(/lemma/i);
+
+    const card = modelCard(entry(false), aliases);
+    const page = cardHtml(card, 'models/1/card.md', { base: '/console/' });
+    expect(page).toContain('<base href="/console/">');
+    expect(page).toContain('<link rel="stylesheet" href="assets/console.css">');
+    expect(page).toMatch(/<nav class="top">.*<a href="models">Models<\/a>.*<\/nav>/);
+    expect(page).toContain('href="models/1/card.md"');
+    // Written to a file by the CLI: no console links, its own style.
+    const file = cardHtml(card, 'topic-v1-card.md');
+    expect(file).not.toContain('<nav');
+    expect(file).toContain('<style>');
+  });
+
+  it('compare: a warning names the labels not every item predicts (IMDB beside AG News), none for the same labels', () => {
+    const imdb = ['negative', 'positive'];
+    const agNews = ['Business', 'Sci/Tech', 'Sports', 'World'];
+    expect(
+      labelWarning([
+        { name: 'reviews-1', labels: imdb },
+        { name: 'news-2', labels: agNews },
+      ]),
+    ).toBe(
+      "These items do not predict the same labels: reviews-1 has 'negative', 'positive'; news-2 has 'Business', 'Sci/Tech', 'Sports', 'World' (labels not in every item). Their metrics score different tasks, so they are not comparable.",
+    );
+    // A label only one item lacks is named for the items that have it.
+    expect(
+      labelWarning([
+        { name: 'v1', labels: agNews },
+        { name: 'v2', labels: agNews.slice(0, 3) },
+      ]),
+    ).toMatch(/: v1 has 'World' \(/);
+    expect(
+      labelWarning([
+        { name: 'a', labels: imdb },
+        { name: 'b', labels: [...imdb].reverse() },
+      ]),
+    ).toBeUndefined();
+    // An item without recorded labels is left out, not counted as differing.
+    expect(labelWarning([{ name: 'a', labels: imdb }, { name: 'b' }])).toBeUndefined();
+  });
+
+  it('rollback target: the version promoted before the current one; none after a single promotion', () => {
+    const promote = (version: number, previous: number | null) => ({
+      at: '2026-12-01T00:00:00Z',
+      alias: 'production' as const,
+      version,
+      previous,
+      kind: 'promote' as const,
+      reason: 'test',
+    });
+    const aliases = (production: number | null, history: Aliases['history']): Aliases => ({
+      production,
+      staging: null,
+      history,
+    });
+    expect(rollbackTarget(aliases(null, []))).toBeNull();
+    expect(rollbackTarget(aliases(1, [promote(1, null)]))).toBeNull();
+    expect(rollbackTarget(aliases(2, [promote(1, null), promote(2, 1)]))).toBe(1);
+    // Rollbacks stack: after rolling back 3 → 2, the next one goes to 1, then there is none.
+    const rolled = { ...promote(2, 3), kind: 'rollback' as const };
+    expect(rollbackTarget(aliases(2, [promote(1, null), promote(2, 1), promote(3, 2), rolled]))).toBe(1);
+    const twice = { ...promote(1, 2), kind: 'rollback' as const };
+    expect(rollbackTarget(aliases(1, [promote(1, null), promote(2, 1), twice]))).toBeNull();
   });
 
   it('a sweep cut short by a failed run reads as stopped, not as running forever', async () => {

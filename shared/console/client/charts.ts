@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import uPlot from 'uplot';
 import { colour, h } from './dom.ts';
+import { tickLabels } from './ticks.ts';
 
 export interface XYSeries {
   label: string;
@@ -57,9 +58,22 @@ export function lineChart(options: ChartOptions): HTMLElement {
       x: { time: false, ...(options.xRange ? { range: options.xRange } : {}) },
       y: options.yRange ? { range: options.yRange } : {},
     },
+    // Tick labels as precise as their spacing needs; the y axis' last drawn labels in data-y-ticks (what the
+    // canvas shows, for the tests and for people who copy figures).
     axes: [
-      { label: options.xLabel, ...(options.integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100] } : {}) },
-      { label: options.yLabel },
+      {
+        label: options.xLabel,
+        ...(options.integerX ? { incrs: [1, 2, 5, 10, 20, 50, 100] } : {}),
+        values: (_u: uPlot, splits: number[]) => tickLabels(splits),
+      },
+      {
+        label: options.yLabel,
+        values: (_u: uPlot, splits: number[]) => {
+          const labels = tickLabels(splits);
+          figure.dataset.yTicks = labels.join(' ');
+          return labels;
+        },
+      },
     ],
     series: [
       { label: options.xLabel },

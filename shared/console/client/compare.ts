@@ -20,10 +20,15 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<voi
       ),
     ),
   );
-  const onlyDiff = h('input', { type: 'checkbox', id: 'only-differences' }) as HTMLInputElement;
+  // ~95 keys of which a few differ: the differing ones by default, the rest one click away.
+  const onlyDiff = h('input', {
+    type: 'checkbox',
+    id: 'only-differences',
+    checked: true,
+  }) as HTMLInputElement;
   const params = h(
     'table',
-    { id: 'compare-params', class: 'wide' },
+    { id: 'compare-params', class: 'wide only-differences' },
     h('thead', {}, head),
     h(
       'tbody',
@@ -111,23 +116,14 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<voi
   const differing = c.params.filter((p) => p.differs).length;
   append(
     root,
-    h('p', {}, h('a', { href: href('') }, '← runs'), ' · ', h('a', { href: href('models') }, 'models')),
     h(
       'h1',
       {},
       `Compare ${c.items.length}: `,
       ...c.items.flatMap((i, n) => [n ? ', ' : '', h('code', {}, name(i))]),
     ),
-    section(
-      'Parameters',
-      h(
-        'p',
-        {},
-        `${differing} of ${c.params.length} keys differ. `,
-        h('label', {}, onlyDiff, ' only show differences'),
-      ),
-      params,
-    ),
+    c.labelWarning ? h('p', { class: 'warning', id: 'label-warning', role: 'alert' }, c.labelWarning) : null,
+    // What people compare for first: the metrics, then the curves; the long parameter table last.
     section(
       'Metrics',
       h(
@@ -147,6 +143,18 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<voi
         ? h('p', {}, 'one-vs-rest for class ', classSelect)
         : h('p', { class: 'muted' }, 'No stored per-row predictions for these items.'),
       charts,
+    ),
+    section(
+      'Parameters',
+      h(
+        'p',
+        {},
+        differing
+          ? `${differing} of ${c.params.length} keys differ. `
+          : `All ${c.params.length} keys are the same. `,
+        h('label', {}, onlyDiff, ' only show differences'),
+      ),
+      params,
     ),
   );
   if (classes.length) draw();

@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+import { batchPage } from './batch.ts';
 import { comparePage } from './compare.ts';
 import { errorBox } from './dom.ts';
 import { modelsPage } from './models.ts';
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
     else if (page === 'run') await runPage(root, arg);
     else if (page === 'compare') await comparePage(root, arg.split(',').filter(Boolean));
     else if (page === 'models') await modelsPage(root);
+    else if (page === 'batch') await batchPage(root);
   } catch (error) {
     root.append(errorBox((error as Error).message));
     document.body.dataset.ready = 'error';

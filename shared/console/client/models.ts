@@ -9,6 +9,7 @@ interface Overview {
   model: string;
   aliases: Aliases;
   versions: VersionRow[];
+  rollbackTo: number | null;
 }
 
 const METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
@@ -172,18 +173,28 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
       h('b', { id: 'production' }, prod === null ? 'none' : `v${prod}`),
       o.aliases.staging !== null ? ` · staging v${o.aliases.staging}` : '',
       ' ',
-      h(
-        'button',
-        {
-          id: 'rollback',
-          onclick: () =>
-            act(`Roll production back to the version that served before v${prod}?`, 'api/models/rollback', {
-              expectedProduction: prod,
-            }),
-          disabled: prod === null,
-        },
-        'Roll back',
-      ),
+      // Offered only when there is a version to go back to, named on the button.
+      o.rollbackTo !== null
+        ? h(
+            'button',
+            {
+              id: 'rollback',
+              onclick: () =>
+                act(
+                  `Roll production back from v${prod} to v${o.rollbackTo}, the version that served before it?`,
+                  'api/models/rollback',
+                  { expectedProduction: prod },
+                ),
+            },
+            `Roll back to v${o.rollbackTo}`,
+          )
+        : prod !== null
+          ? h(
+              'span',
+              { class: 'muted', id: 'no-rollback' },
+              `(no earlier production version to roll back to: v${prod} is the first production has served)`,
+            )
+          : null,
       compareIds.length >= 2
         ? h(
             'span',
@@ -220,10 +231,37 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
           ),
           h('tbody', {}, ...rows),
         )
-      : h('p', {}, 'No versions yet.'),
+      : h(
+          'div',
+          { class: 'empty', id: 'empty' },
+          h(
+            'p',
+            {},
+            `No versions of ${o.model} yet. A training run whose model passes the quality gate registers one (and promotes the first):`,
+          ),
+          h(
+            'p',
+            {},
+            h('code', {}, 'npx textops upload data/news.csv'),
+            ' (add ',
+            h('code', {}, '--bucket <bucket>'),
+            ' for a stack on AWS); the ',
+            h('a', { href: href('') }, 'runs page'),
+            ' follows it.',
+          ),
+        ),
     o.versions.length ? section('Metric history', history) : null,
     section(
       'Alias history',
+      o.aliases.history.length === 0
+        ? h(
+            'p',
+            { class: 'muted' },
+            'No alias has moved yet: the first version that passes its gate becomes production, or promote one here (',
+            h('code', {}, 'npx textops promote <n>'),
+            ').',
+          )
+        : null,
       h(
         'ol',
         { id: 'alias-history' },

@@ -152,6 +152,7 @@ function dataSection(d: RunDetail): HTMLElement | null {
       ],
       { id: 'data-report' },
     ),
+    feedbackNote(input),
     h(
       'div',
       { class: 'balance', id: 'class-balance' },
@@ -167,6 +168,28 @@ function dataSection(d: RunDetail): HTMLElement | null {
         );
       }),
     ),
+  );
+}
+
+/** The feedback this run trained on, or how to add some: labels sent to POST /feedback join the next runs. */
+function feedbackNote(input: NonNullable<RunDetail['input']>): HTMLElement {
+  const rows = input.report.feedbackRows ?? 0;
+  if (rows > 0)
+    return h(
+      'p',
+      { id: 'feedback-note' },
+      `${rows} feedback rows (labels sent to POST /feedback) joined the training part.`,
+    );
+  return h(
+    'p',
+    { id: 'feedback-note', class: 'muted' },
+    input.params.data?.include_feedback
+      ? 'No feedback in this run: none was stored for this model. Send labels to the inference API (POST /feedback, see the feedback guide); the next run adds them to its training part.'
+      : 'No feedback in this run (data.include_feedback: false). To train on labels sent to POST /feedback, set data.include_feedback: true, or export them: ',
+    input.params.data?.include_feedback
+      ? null
+      : h('code', {}, 'npx textops feedback export --out feedback.csv'),
+    input.params.data?.include_feedback ? null : '.',
   );
 }
 

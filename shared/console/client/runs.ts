@@ -15,35 +15,53 @@ const STEP_ORDER = [
   'record-failure',
 ];
 
-/** Per-step timings as a Gantt-style bar: each step placed at its start, as wide as it took. */
+/** A step's segment: placed at its start, as wide as it took, coloured by step. */
+function segment(s: RunRow['steps'][number], start: number, total: number): HTMLElement {
+  const from = Date.parse(s.startedAt) - start;
+  const to = (s.finishedAt ? Date.parse(s.finishedAt) : Date.now()) - start;
+  const name = s.part ? `${s.name} ${s.part}` : s.name;
+  const seg = h('span', {
+    class: `seg ${s.state}`,
+    title: `${name}: ${seconds(s.ms)}${s.summary ? ` — ${s.summary}` : ''}`,
+    'data-step': s.name,
+    'data-ms': s.ms ?? '',
+  });
+  seg.style.left = `${(100 * from) / total}%`;
+  seg.style.width = `${Math.max(0.5, (100 * (to - from)) / total)}%`;
+  seg.style.background = colour(Math.max(0, STEP_ORDER.indexOf(s.name)));
+  return seg;
+}
+
+/**
+ * Per-step timings as a Gantt chart: each step placed at its start, as wide as it took. The runs table's is one
+ * thin bar; the run page's (`withLabels`) has a row per step, its name and duration in a column of their own, so a
+ * label never runs past the chart whatever the step's place or the page's width.
+ */
 export function gantt(run: RunRow, withLabels = false): HTMLElement {
   const start = Date.parse(run.startedAt);
   const ends = run.steps.map((s) => (s.finishedAt ? Date.parse(s.finishedAt) : Date.now()));
   const end = Math.max(start + 1, ...ends, run.finishedAt ? Date.parse(run.finishedAt) : 0);
   const total = end - start;
-  const bar = h('div', { class: withLabels ? 'gantt gantt-large' : 'gantt', 'data-total-ms': total });
-  run.steps.forEach((s, i) => {
-    const from = Date.parse(s.startedAt) - start;
-    const to = (s.finishedAt ? Date.parse(s.finishedAt) : Date.now()) - start;
+  if (!withLabels) {
+    const bar = h('div', { class: 'gantt', 'data-total-ms': total });
+    for (const s of run.steps) bar.append(segment(s, start, total));
+    return bar;
+  }
+  const chart = h('div', { class: 'gantt-chart', 'data-total-ms': total });
+  for (const s of run.steps) {
     const name = s.part ? `${s.name} ${s.part}` : s.name;
-    const seg = h('span', {
-      class: `seg ${s.state}`,
-      title: `${name}: ${seconds(s.ms)}${s.summary ? ` — ${s.summary}` : ''}`,
-      'data-step': s.name,
-      'data-ms': s.ms ?? '',
-    });
-    seg.style.left = `${(100 * from) / total}%`;
-    seg.style.width = `${Math.max(0.5, (100 * (to - from)) / total)}%`;
-    if (withLabels) seg.style.top = `${i * 22}px`;
-    seg.style.background = colour(Math.max(0, STEP_ORDER.indexOf(s.name)));
-    if (withLabels)
-      seg.append(
-        h('span', { class: from / total > 0.6 ? 'seg-label left' : 'seg-label' }, `${name} ${seconds(s.ms)}`),
-      );
-    bar.append(seg);
-  });
-  if (withLabels) bar.style.height = `${run.steps.length * 22 + 4}px`;
-  return bar;
+    // On a narrow screen the name is cut short (whole in its tooltip); the duration always shows.
+    chart.append(
+      h(
+        'span',
+        { class: 'gantt-label', title: `${name} ${seconds(s.ms)}` },
+        h('span', { class: 'gantt-name' }, name),
+        h('span', { class: 'gantt-ms' }, seconds(s.ms)),
+      ),
+      h('div', { class: 'gantt gantt-row' }, segment(s, start, total)),
+    );
+  }
+  return chart;
 }
 
 export function costText(run: RunRow): string | undefined {
@@ -144,9 +162,17 @@ export async function runsPage(root: HTMLElement): Promise<void> {
     compareLink.textContent = `Compare selected (${ids.length})`;
   };
 
+  const empty = h('div', { id: 'empty' });
   const render = () => {
     const shown = runs.filter((r) => matches(r, filters));
     count.textContent = `${shown.length} of ${runs.length} runs`;
+    empty.replaceChildren(
+      ...(runs.length === 0
+        ? [firstRunHint()]
+        : shown.length === 0
+          ? [h('p', { class: 'empty' }, 'No run matches these filters: clear them to see every run.')]
+          : []),
+    );
     tbody.replaceChildren(
       ...shown.map((r) => {
         const box = h('input', {
@@ -219,6 +245,7 @@ export async function runsPage(root: HTMLElement): Promise<void> {
       { id: 'runs-legend', class: 'muted' },
       `${STAR.production} production now · ${STAR.formerly} promoted by its run, production has moved on since (hover a model for where it stands)`,
     ),
+    empty,
   );
   for (const [el, key] of [
     [stateSelect, 'state'],
@@ -252,6 +279,30 @@ export async function runsPage(root: HTMLElement): Promise<void> {
   document.body.dataset.readyMs = performance.now().toFixed(1);
   // Live: runs move state by state; a quiet page re-renders nothing.
   setInterval(() => void refresh().catch(() => undefined), 2000);
+}
+
+/** What to do on a stack with no run yet: the commands that start the first one. */
+function firstRunHint(): HTMLElement {
+  return h(
+    'div',
+    { class: 'empty' },
+    h('p', {}, 'No runs yet. Upload a labelled CSV (a text column and a label column) to start one:'),
+    h(
+      'p',
+      {},
+      h('code', {}, 'npx textops upload data/news.csv'),
+      ' (add ',
+      h('code', {}, '--bucket <bucket>'),
+      ' for a stack on AWS)',
+    ),
+    h(
+      'p',
+      {},
+      'No data at hand? ',
+      h('code', {}, 'npx textops data download agnews --split test --out data/news.csv'),
+      ' fetches 7,600 labelled news articles. This page follows the run as it goes.',
+    ),
+  );
 }
 
 function totalMs(r: RunRow): number | undefined {

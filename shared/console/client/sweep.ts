@@ -246,12 +246,41 @@ function scoresTable(t: Extract<TuneSummary, { state: 'done' }>): HTMLElement {
   );
 }
 
+/** How to get a sweep on the next run. */
+function sweepHint(): HTMLElement {
+  return h(
+    'span',
+    {},
+    'To let the pipeline choose the features and C, upload with ',
+    h('code', {}, 'tune: {enabled: true}'),
+    " in the params (params.yaml, or the upload's own: ",
+    h('code', {}, 'npx textops upload data.csv --params-file tune.yaml'),
+    ').',
+  );
+}
+
 /** The run page's Model selection section: the sweep as it goes, then its charts and its table. */
 export function sweepSection(d: RunDetail): HTMLElement | null {
   const t = d.tune;
-  if (!t) return null;
+  if (!t) {
+    // No sweep: say so, and how to get one, rather than leave the section out without a word.
+    return d.input
+      ? section(
+          'Model selection',
+          h('p', { id: 'sweep-state', class: 'muted' }, 'No sweep recorded for this run. ', sweepHint()),
+        )
+      : null;
+  }
   if (t.state === 'skipped')
-    return section('Model selection', h('p', { id: 'sweep-state' }, `skipped: ${t.reason}`));
+    return section(
+      'Model selection',
+      h(
+        'p',
+        { id: 'sweep-state' },
+        `skipped: ${t.reason}; this run trained the recipe in its params as given. `,
+        sweepHint(),
+      ),
+    );
   if (t.state !== 'done') {
     const p = t.progress;
     const live = p && t.state === 'running';
@@ -264,13 +293,17 @@ export function sweepSection(d: RunDetail): HTMLElement | null {
     );
   }
   const winnerRow = t.rows.find((r) => r.winner);
+  const evaluation =
+    t.evaluation.kind === 'kfold'
+      ? `${t.evaluation.folds}-fold`
+      : `one validation split of ${t.evaluation.size}`;
   const curves = curveChart(t.rows, t.forecasts, t.metric);
   return section(
     'Model selection',
     h(
       'p',
       { id: 'sweep-state' },
-      `${t.strategy}, ${t.evaluation.kind ?? ''} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
+      `${t.strategy}, ${evaluation} — metric ${t.metric} (${t.metricRule}); ${t.rows.length} scores in ${t.rounds} round(s), ${seconds(t.ms)}. Winner: `,
       h('b', {}, t.winner.label),
       ` ${fmt(t.winner.score)}.`,
     ),
