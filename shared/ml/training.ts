@@ -1,3 +1,4 @@
+import { withModelName } from '../config/model-name.ts';
 import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
@@ -104,7 +105,7 @@ export interface TuneRunOptions {
  */
 export async function trainInProcess(
   bytes: Uint8Array,
-  params: Params,
+  given: Params,
   options: {
     codeVersion: string;
     onStage?: (report: StageReport) => void;
@@ -112,7 +113,6 @@ export async function trainInProcess(
     tune?: TuneRunOptions;
   },
 ): Promise<TrainResult> {
-  const requested = params;
   const stages: StageReport[] = [];
   const timed = async <T>(
     stage: StageReport['stage'],
@@ -128,10 +128,13 @@ export async function trainInProcess(
   };
   const data = await timed(
     'ingest',
-    () => readAndSplitCsv(bytes, params),
+    () => readAndSplitCsv(bytes, given),
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
+  // As ingest does: params that name no model name it after the label column.
+  const requested = withModelName(given, data.report.labelColumn);
+  let params = requested;
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];

@@ -1,3 +1,4 @@
+import { requireModelName } from '../../config/model-name.ts';
 import { describeError } from '../../errors.ts';
 import { PREDICTION_TEXT_CHARS, predictionTable } from '../../ml/curves.ts';
 import { argmaxRow, computeReference } from '../../ml/drift.ts';
@@ -115,7 +116,7 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       const proba = model.probabilities(tokenized);
       const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
       const raw = rows.filter((_, i) => isTest[i] === 1);
-      const production = await loadProduction(deps.store, params.model.name, model.labels);
+      const production = await loadProduction(deps.store, requireModelName(params), model.labels);
       let scored: ShardScores['production'];
       if (production.kind === 'loaded') {
         const p = production.model;
@@ -245,7 +246,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {
       runId: payload.runId,
-      model: params.model.name,
+      model: requireModelName(params),
       metrics,
       production:
         production.kind === 'compared'
@@ -259,7 +260,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       keys.report,
       renderEvalReport({
         runId: payload.runId,
-        model: params.model.name,
+        model: requireModelName(params),
         source: `s3://${payload.bucket}/${payload.key}`,
         metrics,
         production:

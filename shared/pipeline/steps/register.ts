@@ -1,3 +1,4 @@
+import { requireModelName } from '../../config/model-name.ts';
 import { readReference } from '../../ml/drift.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
@@ -24,7 +25,8 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     const keys = runKeys(payload.runId);
     const params = await runParams(deps.store, payload.runId);
     const gate = requireField(payload, 'evaluation');
-    const registry = new ModelRegistry(deps.store, params.model.name);
+    const name = requireModelName(params);
+    const registry = new ModelRegistry(deps.store, name);
     const evaluation = await readJson<{ metrics: Metrics }>(deps.store, keys.metrics);
     const input = await readJson<{ fingerprint: string; overrides: string | null; report: unknown }>(
       deps.store,
@@ -84,21 +86,21 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         });
       }
     }
-    const registered = { model: params.model.name, version: entry.version, promoted };
+    const registered = { model: name, version: entry.version, promoted };
     await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.model = { name: registered.model, version: registered.version, promoted };
       if (held) s.model.reason = held;
       s.state = promoted ? 'succeeded' : 'rejected';
       s.finishedAt = new Date().toISOString();
       s.message = promoted
-        ? `${params.model.name} v${entry.version} is now production: ${gate.reason}`
+        ? `${name} v${entry.version} is now production: ${gate.reason}`
         : held
-          ? `${params.model.name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
-          : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
+          ? `${name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
+          : `${name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
     return {
       payload: { ...payload, registered },
-      summary: `${params.model.name} v${entry.version} registered${promoted ? ' and promoted to production' : held ? `, not promoted: ${held}` : ', not promoted'}`,
+      summary: `${name} v${entry.version} registered${promoted ? ' and promoted to production' : held ? `, not promoted: ${held}` : ', not promoted'}`,
     };
   });
 }
