@@ -3,6 +3,7 @@ import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
+import { type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
@@ -50,21 +51,29 @@ export function evaluateDocs(
 /**
  * Evaluate, and the drift reference from the same predictions: held-out rows are what live traffic should
  * look like if nothing moved (rows the model was fitted on would show over-confident scores and no unknown
- * words at all).
+ * words at all). Given the raw `texts`, also the examples to store with the model (./examples.ts).
  */
 export function evaluateWithReference(
   model: TextModel,
   docs: readonly CleanedDoc[],
   labels: readonly string[],
-): { metrics: Metrics; reference: DriftReference } {
+  texts?: readonly string[],
+): { metrics: Metrics; reference: DriftReference; examples: TextExample[] } {
   const tokens = docs.map(splitTokens);
   const proba = model.probabilities(tokens);
   const k = model.labels.length;
+  const candidates: ExampleCandidate[] = [];
   const reference = computeReference({
     classes: k,
     source: 'test split',
     observations: tokens.map((t, i) => {
       const best = argmaxRow(proba, i, k);
+      if (texts)
+        candidates.push({
+          label: labels[i],
+          text: texts[i],
+          correct: model.labels[best.index] === labels[i],
+        });
       return {
         predicted: best.index,
         maxProbability: best.p,
@@ -73,7 +82,11 @@ export function evaluateWithReference(
       };
     }),
   });
-  return { metrics: computeMetrics(model.labels, encodeLabels(labels, model.labels), proba), reference };
+  return {
+    metrics: computeMetrics(model.labels, encodeLabels(labels, model.labels), proba),
+    reference,
+    examples: modelExamples(candidates, model.labels),
+  };
 }
 
 export interface StageReport {
@@ -200,7 +213,7 @@ export async function trainInProcess(
       source: options.source,
     },
   });
-  const { metrics, reference } = await timed(
+  const { metrics, reference, examples } = await timed(
     'evaluate',
     async () =>
       evaluateWithReference(
@@ -210,11 +223,12 @@ export async function trainInProcess(
           params,
         ),
         data.test.map((e) => e.label),
+        data.test.map((e) => e.text),
       ),
     ({ metrics: m }) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
   return {
-    model: untested.withMetrics(metrics).withDriftReference(reference),
+    model: untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples),
     metrics,
     stages,
     dataset: data,

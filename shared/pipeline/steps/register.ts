@@ -1,5 +1,6 @@
 import { requireModelName } from '../../config/model-name.ts';
 import { readReference } from '../../ml/drift.ts';
+import { readExamples } from '../../ml/examples.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
 import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
@@ -48,6 +49,10 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         model.labels.length,
       );
       if (reference) model = model.withDriftReference(reference);
+      // Absent likewise from a run evaluated before examples were: the model has none.
+      const examples = await deps.store.get(keys.examples);
+      if (examples)
+        model = model.withExamples(readExamples(JSON.parse(examples.body.toString('utf8')), model.labels));
       entry = await registry.register({
         artifact: model.toArtifact(),
         runId: payload.runId,
