@@ -28,7 +28,7 @@ beforeAll(async () => {
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
   const file = join(dir, 'rt', 'runtime.json');
-  for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 400 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
   runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
   await writeFile(
     join(dir, 'fast.yaml'),
@@ -36,7 +36,7 @@ beforeAll(async () => {
   );
   await writeFile(join(dir, 'news.csv'), sampleCsv('agnews-7600.csv.gz', 800));
   await writeFile(join(dir, 'reviews.csv'), sampleCsv('imdb-train.csv.gz', 800));
-}, 30_000);
+}, 60_000);
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {
