@@ -72,11 +72,18 @@ export async function targetModels(
 
 /**
  * The model a command acts on: `--model`, which must exist; else the one the running stack's params name; else
- * the only model in the bucket. Several and none named is an error listing them, as is an unknown name.
+ * the only model in the bucket (its registry's, and `more`). Several and none named is an error listing them, as
+ * is an unknown name.
  */
-export async function modelFor(target: PipelineTarget, requested?: string): Promise<string> {
+export async function modelFor(
+  target: PipelineTarget,
+  requested?: string,
+  more: readonly string[] = [],
+): Promise<string> {
+  const known = await targetModels(target);
   return chooseModel({
-    ...(await targetModels(target)),
+    ...known,
+    models: [...new Set([...known.models, ...more])],
     requested,
     where: target.where,
     how: '--model <name>',

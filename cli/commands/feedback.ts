@@ -1,7 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { feedbackCsv, latestPerText, readFeedback } from '../../shared/feedback/feedback-store.ts';
+import {
+  feedbackCsv,
+  latestPerText,
+  listFeedbackModels,
+  readFeedback,
+} from '../../shared/feedback/feedback-store.ts';
 import { MODEL_HELP, modelFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 interface ExportOptions {
@@ -26,7 +31,8 @@ export function registerFeedback(program: Command): void {
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(async (options: ExportOptions) => {
       const target = await resolveTarget(options);
-      const model = await modelFor(target, options.model);
+      // Feedback may be filed under a model the registry lacks (a server of a model directory).
+      const model = await modelFor(target, options.model, await listFeedbackModels(target.store));
       const { records, unreadable } = await readFeedback(target.store, model);
       const { examples, superseded } = latestPerText(records);
       const csv = feedbackCsv(examples);

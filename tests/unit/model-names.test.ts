@@ -4,6 +4,7 @@ import { deriveModelName, requireModelName, withModelName } from '../../shared/c
 import { applyOverrides, loadParams, validateParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { ConfigError, NotFoundError } from '../../shared/errors.ts';
+import { listFeedbackModels } from '../../shared/feedback/feedback-store.ts';
 import { exampleText, modelExamples, pickExamples } from '../../shared/ml/examples.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
@@ -154,6 +155,10 @@ describe('the models of a bucket', () => {
     await sentiment.setAlias('production', 2, 'second');
     polled = await source.poll(served);
     expect(polled.kind === 'loaded' && polled.served.version).toBe('2');
+
+    // Feedback may name a model the registry lacks (a server of a model directory): `feedback export` sees it.
+    await store.put('feedback/label/items/x.json', '{}');
+    expect(await listFeedbackModels(store)).toEqual(['label']);
 
     const states = await productionStates(store);
     expect([...states.keys()].sort()).toEqual(['sentiment', 'topic']);
