@@ -3,7 +3,7 @@ import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
-import { type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
+import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
@@ -71,7 +71,7 @@ export function evaluateWithReference(
       if (texts)
         candidates.push({
           label: labels[i],
-          text: texts[i],
+          text: candidateText(texts[i]),
           correct: model.labels[best.index] === labels[i],
         });
       return {
