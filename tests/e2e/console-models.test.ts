@@ -1,13 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The models page of a registry holding two models (as the local stack does after uploads whose label columns
@@ -37,12 +38,7 @@ async function register(model: TextModel, promote: boolean): Promise<void> {
 }
 
 async function open(path: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`pageerror ${path}: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource/.test(message.text()))
-      problems.push(`console ${path}: ${message.text()}`);
-  });
+  const page = await watchedPage(browser, problems);
   await page.goto(`${runtime.consoleUrl}${path}`);
   await page.waitForSelector('body[data-ready]');
   return page;
@@ -69,16 +65,7 @@ beforeAll(async () => {
   await new Promise((r) => setTimeout(r, 5));
   await register(sentiment, true);
   await register(sentiment, false);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

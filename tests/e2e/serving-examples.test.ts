@@ -1,4 +1,4 @@
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { memoryLogger } from '../../shared/log.ts';
@@ -7,6 +7,7 @@ import type { TextModel } from '../../shared/ml/model.ts';
 import { readAndSplitCsv, trainInProcess } from '../../shared/ml/training.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { modelDirectory, servingParams } from '../helpers/serving-model.ts';
 
@@ -41,21 +42,8 @@ beforeAll(async () => {
   const csv = Buffer.from(sampleCsv('agnews-7600.csv.gz', 1200));
   news = (await trainInProcess(csv, loadParams(), { codeVersion: 'test', tune: { enabled: false } })).model;
   test = readAndSplitCsv(csv, loadParams()).test;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 900, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
+  browser = await launchChromium();
+  page = await watchedPage(browser, problems, { width: 900, height: 900 });
 }, 120_000);
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
-import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
+import { runTextops } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
+import { type StackProcess, startStackProcess } from '../helpers/stack-process.ts';
 
 // One local stack (`textops start` with the shipped params, which name no model) and two uploads whose label
 // columns differ: AG News (`text,topic`) and IMDB (`review,sentiment`). Each becomes a model of its own, named
@@ -15,21 +14,15 @@ import { sampleCsv } from '../helpers/data.ts';
 const ENV = { TEXTOPS_BUCKET: '' };
 
 let dir: string;
-let stack: ChildProcess;
+let stack: StackProcess;
 let runtime: RuntimeFile;
 
 const cli = (...args: string[]) => runTextops([...args, '--runtime-dir', join(dir, 'rt')], { env: ENV });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-models-'));
-  stack = spawn(
-    process.execPath,
-    [TEXTOPS_BIN, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
-  );
-  const file = join(dir, 'rt', 'runtime.json');
-  for (let i = 0; i < 400 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-  runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+  stack = await startStackProcess(join(dir, 'rt'), ENV);
+  runtime = stack.runtime;
   await writeFile(
     join(dir, 'fast.yaml'),
     'tune:\n  enabled: false\ntrain:\n  logistic_regression:\n    max_iter: 60\n',
@@ -39,11 +32,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (stack && stack.exitCode === null) {
-    const exited = new Promise((r) => stack.once('exit', r));
-    stack.kill('SIGINT');
-    await exited;
-  }
+  await stack?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
