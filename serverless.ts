@@ -4,7 +4,7 @@
 // infra/; this file reads the configuration and assembles them.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
 import { alarms } from './infra/alarms.ts';
-import { bucketAccess } from './infra/bucket-access.ts';
+import { bucketAccess, deployedModelName } from './infra/bucket-access.ts';
 import { readDeployOptions } from './infra/deploy-options.ts';
 import { eksJobRoute, eksResources } from './infra/eks.ts';
 import { functionRoles, functions } from './infra/functions.ts';
@@ -24,7 +24,7 @@ const ASL_FILES = {
 };
 
 const options = readDeployOptions();
-const access = bucketAccess(params.model.name);
+const access = bucketAccess(deployedModelName(params));
 const eksRoute = eksJobRoute(options.eksCluster, options.codeVersion);
 const eks = eksResources(options.eksOidcProvider, access);
 

@@ -8,11 +8,11 @@ import {
 } from '../local/runtime-file.ts';
 import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
-import { loadParams } from '../shared/config/params.ts';
 import { readRuntimeSettings } from '../shared/config/runtime.ts';
 import { ConfigError } from '../shared/errors.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { ModelRegistry } from '../shared/registry/model-registry.ts';
+import { chooseModel, listModelNames } from '../shared/registry/models.ts';
 import { connectionFailure } from './error-message.ts';
 
 /** Where the pipeline commands act: the running local stack, or a real bucket. */
@@ -92,8 +92,39 @@ export async function resolveTarget(options: TargetOptions): Promise<PipelineTar
   };
 }
 
-export function registryFor(target: PipelineTarget, model?: string): ModelRegistry {
-  return new ModelRegistry(target.store, model ?? loadParams().model.name);
+/** `--model`'s help: where a command's model comes from when the option is left out. */
+export const MODEL_HELP =
+  "registry name (default: the model the local stack's params name, else the only model in the bucket)";
+
+/** The models a target knows: those its registry holds, and the one the running local stack names, if any. */
+export async function targetModels(
+  target: PipelineTarget,
+): Promise<{ models: string[]; preferred: string | null }> {
+  return { models: await listModelNames(target.store), preferred: target.local?.model ?? null };
+}
+
+/**
+ * The model a command acts on: `--model`, which must exist; else the one the running stack's params name; else
+ * the only model in the bucket (its registry's, and `more`). Several and none named is an error listing them, as
+ * is an unknown name.
+ */
+export async function modelFor(
+  target: PipelineTarget,
+  requested?: string,
+  more: readonly string[] = [],
+): Promise<string> {
+  const known = await targetModels(target);
+  return chooseModel({
+    ...known,
+    models: [...new Set([...known.models, ...more])],
+    requested,
+    where: target.where,
+    how: '--model <name>',
+  });
+}
+
+export async function registryFor(target: PipelineTarget, requested?: string): Promise<ModelRegistry> {
+  return new ModelRegistry(target.store, await modelFor(target, requested));
 }
 
 /**

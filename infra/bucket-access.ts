@@ -1,5 +1,7 @@
 // Least privilege in the data bucket: each function's read, write and list prefixes, and the IAM statements
 // they become.
+import type { Params } from '../shared/config/params-schema.ts';
+import { ConfigError } from '../shared/errors.ts';
 import {
   BATCH_JOBS_PREFIX,
   BATCH_PREFIX,
@@ -23,6 +25,19 @@ export interface BucketAccess {
 
 /** The functions of the stack, each with its own bucket access. */
 export type BucketUser = PipelineFunction | BatchFunction | 'trigger' | 'predict' | 'console';
+
+/**
+ * The model a deployment trains, registers and serves: params.yaml must name it, since every role is scoped to
+ * that model's prefixes. A name derived from each upload's label column (model.name: null, fine on a laptop)
+ * would be a prefix no role may write.
+ */
+export function deployedModelName(params: Params, file = 'params.yaml'): string {
+  if (params.model.name === null)
+    throw new ConfigError(
+      `${file}: model.name is null, and a deployment needs a model name (its roles may write only registry/<name>/ and feedback/<name>/): set model.name, e.g. "name: reviews"`,
+    );
+  return params.model.name;
+}
 
 /** What each function may do in the bucket of a stack serving model `modelName`. Anything not listed is denied. */
 export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess> {

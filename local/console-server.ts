@@ -18,7 +18,8 @@ export interface ConsoleServer {
 /** The local console: the console app of shared/console (the same one the console Lambda serves), on 127.0.0.1. */
 export async function startConsoleServer(options: {
   store: ObjectStore;
-  modelName: string;
+  /** null: the params name no model; each upload names its own. */
+  modelName: string | null;
   defaults: Params;
   bucket?: string;
   port?: number;

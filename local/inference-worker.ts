@@ -3,7 +3,7 @@ import { s3Client } from '../shared/aws/clients.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
 import type { Params } from '../shared/config/params-schema.ts';
 import { describeError } from '../shared/errors.ts';
-import { registryModelSource } from '../shared/registry/model-source.ts';
+import { servingSource } from '../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../shared/serving/server.ts';
 
 /**
@@ -16,7 +16,8 @@ export interface InferenceWorkerData {
   port: number;
   host: string;
   bucket: string;
-  modelName: string;
+  /** null: the params name no model; each upload names its own. */
+  modelName: string | null;
   params: Params;
 }
 
@@ -40,7 +41,7 @@ try {
   server = await startInferenceServer({
     port: data.port,
     host: data.host,
-    source: registryModelSource(store, data.modelName),
+    source: servingSource(store, data.modelName),
     params: data.params,
     exposeMetrics: true,
     feedbackStore: store,

@@ -20,7 +20,7 @@ import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
 import { encodeS3Key } from '../shared/pipeline/steps/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
-import { registryModelSource } from '../shared/registry/model-source.ts';
+import { servingSource } from '../shared/registry/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
@@ -373,7 +373,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           : await startInferenceServer({
               port,
               host: '127.0.0.1',
-              source: registryModelSource(store, params.model.name),
+              source: servingSource(store, params.model.name),
               params,
               exposeMetrics: true,
               feedbackStore: store,
@@ -393,6 +393,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         stateMachineArn,
         consoleUrl: consoleServer.url,
         inferenceUrl,
+        model: params.model.name,
         credentials: { ...LOCAL_CREDENTIALS },
       });
       closers.push(() => removeRuntimeFile(dir));

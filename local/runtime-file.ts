@@ -16,6 +16,11 @@ export interface RuntimeFile {
   stateMachineArn: string;
   consoleUrl: string;
   inferenceUrl: string | null;
+  /**
+   * The model its params name (null: each upload's model is named after its label column). Absent from the
+   * file of a stack started by older code.
+   */
+  model?: string | null;
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 

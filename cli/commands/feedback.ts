@@ -1,9 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadParams } from '../../shared/config/params.ts';
-import { feedbackCsv, latestPerText, readFeedback } from '../../shared/feedback/feedback-store.ts';
-import { resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import {
+  feedbackCsv,
+  latestPerText,
+  listFeedbackModels,
+  readFeedback,
+} from '../../shared/feedback/feedback-store.ts';
+import { MODEL_HELP, modelFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 interface ExportOptions {
   out?: string;
@@ -22,12 +26,13 @@ export function registerFeedback(program: Command): void {
       'write the stored feedback as a training CSV (text,label; the latest label per text), for textops train or an upload',
     )
     .option('--out <file>', 'CSV file to write (default: stdout)')
-    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--model <name>', MODEL_HELP)
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(async (options: ExportOptions) => {
       const target = await resolveTarget(options);
-      const model = options.model ?? loadParams().model.name;
+      // Feedback may be filed under a model the registry lacks (a server of a model directory).
+      const model = await modelFor(target, options.model, await listFeedbackModels(target.store));
       const { records, unreadable } = await readFeedback(target.store, model);
       const { examples, superseded } = latestPerText(records);
       const csv = feedbackCsv(examples);

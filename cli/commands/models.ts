@@ -5,8 +5,17 @@ import { cardHtml, cardMarkdown, type ModelCard, modelCard } from '../../shared/
 import { ConfigError, NotFoundError } from '../../shared/errors.ts';
 import { CHECKSUM_FILE, METRICS_FILE, MODEL_FILE } from '../../shared/ml/model-directory.ts';
 import { printableDeep, printableJson } from '../../shared/printable.ts';
+import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { table } from '../pipeline-output.ts';
-import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import {
+  MODEL_HELP,
+  modelFor,
+  type PipelineTarget,
+  registryFor,
+  resolveTarget,
+  TARGET_HELP,
+  targetModels,
+} from '../pipeline-target.ts';
 
 interface ModelsOptions {
   model?: string;
@@ -25,7 +34,7 @@ export function registerModels(program: Command): void {
     .argument('<version>', 'version number (as listed by textops models)')
     .option('--markdown', 'print Markdown (default: plain text)')
     .option('--html', 'print the HTML page the console serves')
-    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--model <name>', MODEL_HELP)
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(async (versionText: string, _options: unknown, command: Command) => {
@@ -40,7 +49,7 @@ export function registerModels(program: Command): void {
       const version = Number(versionText.replace(/^v/, ''));
       if (!Number.isInteger(version) || version < 1)
         throw new ConfigError(`'${versionText}' is not a version number`);
-      const registry = registryFor(await resolveTarget(options), options.model);
+      const registry = await registryFor(await resolveTarget(options), options.model);
       const [entry, { aliases }] = await Promise.all([registry.getVersion(version), registry.readAliases()]);
       if (!entry) throw new NotFoundError(`model ${registry.modelName} has no version ${version}`);
       const card = printableDeep(modelCard(entry, aliases));
@@ -49,8 +58,10 @@ export function registerModels(program: Command): void {
       else process.stdout.write(`${cardText(card)}\n`);
     });
   models
-    .description('list registered model versions with their aliases, metrics and lineage; export one')
-    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .description(
+      "list the models in the registry; one model's versions with their aliases, metrics and lineage; export one",
+    )
+    .option('--model <name>', MODEL_HELP)
     .option('--export <dir>', 'write a version as a model directory (for textops predict/serve)')
     .option('--version <n>', 'the version to export (default: production)')
     .option('--json', 'print JSON')
@@ -58,9 +69,9 @@ export function registerModels(program: Command): void {
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(async (options: ModelsOptions) => {
       const target = await resolveTarget(options);
-      const registry = registryFor(target, options.model);
-      const { aliases } = await registry.readAliases();
       if (options.export) {
+        const registry = await registryFor(target, options.model);
+        const { aliases } = await registry.readAliases();
         const version = options.version ? Number(options.version) : aliases.production;
         if (version === null || !Number.isInteger(version)) {
           throw new NotFoundError(
@@ -75,6 +86,31 @@ export function registerModels(program: Command): void {
         process.stdout.write(`${registry.modelName} v${version} written to ${resolve(options.export)}\n`);
         return;
       }
+      const known = await targetModels(target);
+      const names = [...new Set([...known.models, ...(known.preferred ? [known.preferred] : [])])].sort();
+      // One model's versions in detail: the one named, the stack's, or the only one; with several, the summary.
+      const detailed =
+        options.model !== undefined || known.preferred || names.length === 1
+          ? await modelFor(target, options.model)
+          : undefined;
+      const models = await Promise.all(names.map((name) => modelSummary(target, name)));
+      if (!detailed) {
+        if (options.json) {
+          process.stdout.write(`${printableJson({ models })}\n`);
+          return;
+        }
+        if (models.length === 0) {
+          process.stdout.write(
+            `no models in ${target.where} yet: a model appears with its first run (textops upload <csv>)\n`,
+          );
+          return;
+        }
+        process.stdout.write(`${modelsTable(target, models)}\n`);
+        process.stdout.write("one model's versions, lineage and gate: textops models --model <name>\n");
+        return;
+      }
+      const registry = new ModelRegistry(target.store, detailed);
+      const { aliases } = await registry.readAliases();
       const listed = await registry.listVersions();
       // Each artifact is read and hashed: a version whose model.json is gone or altered cannot serve, and
       // promote/rollback refuse it, so the listing says so rather than show it as usable.
@@ -92,9 +128,10 @@ export function registerModels(program: Command): void {
         return { ...v, artifact: problem ? { ok: false, problem } : { ok: true } };
       });
       if (options.json) {
-        process.stdout.write(`${printableJson({ model: registry.modelName, aliases, versions })}\n`);
+        process.stdout.write(`${printableJson({ models, model: registry.modelName, aliases, versions })}\n`);
         return;
       }
+      if (models.length > 1) process.stdout.write(`${modelsTable(target, models)}\n\n`);
       // Registry entries carry upload keys and reasons: escaped before they reach the terminal.
       const shown = printableDeep({ aliases, versions });
       if (versions.length === 0) {
@@ -135,6 +172,36 @@ export function registerModels(program: Command): void {
           `last alias move: ${last.alias} ${last.previous === null ? '—' : `v${last.previous}`} → v${last.version} (${last.kind}, ${last.at}): ${last.reason}\n`,
         );
     });
+}
+
+/** One line of `textops models`: a model, its production and staging versions, and every version it has. */
+interface ModelSummary {
+  name: string;
+  production: number | null;
+  staging: number | null;
+  versions: number[];
+}
+
+async function modelSummary(target: PipelineTarget, name: string): Promise<ModelSummary> {
+  const registry = new ModelRegistry(target.store, name);
+  const [{ aliases }, versions] = await Promise.all([registry.readAliases(), registry.listVersions()]);
+  return {
+    name,
+    production: aliases.production,
+    staging: aliases.staging,
+    versions: versions.map((v) => v.version),
+  };
+}
+
+function modelsTable(target: PipelineTarget, models: ModelSummary[]): string {
+  const v = (n: number | null) => (n === null ? '-' : `v${n}`);
+  const rows = printableDeep(models).map((m) => [
+    m.name,
+    v(m.production),
+    v(m.staging),
+    m.versions.length ? m.versions.map((n) => `v${n}`).join(' ') : '-',
+  ]);
+  return `${models.length} model${models.length === 1 ? '' : 's'} in ${target.where}\n${table(['MODEL', 'PRODUCTION', 'STAGING', 'VERSIONS'], rows)}`;
 }
 
 /** A model card for the terminal: headings, paragraphs, aligned tables. */

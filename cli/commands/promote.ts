@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../shared/errors.ts';
-import { registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import { MODEL_HELP, registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerPromote(program: Command): void {
   program
@@ -9,7 +9,7 @@ export function registerPromote(program: Command): void {
     .argument('<version>', 'version number (as listed by textops models)')
     .option('--alias <alias>', 'production or staging', 'production')
     .option('--reason <text>', 'why, recorded in the alias history', 'promoted by hand')
-    .option('--model <name>', 'registry name (default: params.yaml model.name)')
+    .option('--model <name>', MODEL_HELP)
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(
@@ -23,7 +23,7 @@ export function registerPromote(program: Command): void {
         if (options.alias !== 'production' && options.alias !== 'staging') {
           throw new ConfigError(`--alias must be production or staging, not '${options.alias}'`);
         }
-        const registry = registryFor(await resolveTarget(options), options.model);
+        const registry = await registryFor(await resolveTarget(options), options.model);
         const before = (await registry.readAliases()).aliases[options.alias];
         await registry.setAlias(options.alias, version, options.reason);
         process.stdout.write(

@@ -13,7 +13,14 @@ import { batchJobOutcome, firstBatchJobHint, listBatchJobs } from '../../shared/
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
 import { followRun } from '../pipeline-follow.ts';
 import { formatRun, resultCell, table } from '../pipeline-output.ts';
-import { type PipelineTarget, pipelineFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
+import {
+  MODEL_HELP,
+  modelFor,
+  type PipelineTarget,
+  pipelineFor,
+  resolveTarget,
+  TARGET_HELP,
+} from '../pipeline-target.ts';
 
 export function registerRuns(program: Command): void {
   const runs = program.command('runs');
@@ -72,7 +79,7 @@ export function registerRuns(program: Command): void {
     )
     .option('--all', 'with --compare: every param, not only those that differ')
     .option('--batch', 'list batch prediction jobs (files under batch/) instead of training runs')
-    .option('--model <name>', 'registry name for versions (default: params.yaml model.name)')
+    .option('--model <name>', `with --compare, the model of the versions: ${MODEL_HELP}`)
     .option('--json', 'print JSON')
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
@@ -103,9 +110,14 @@ export function registerRuns(program: Command): void {
               `--compare takes 2 to ${MAX_COMPARED} run ids or versions (v<n>), got ${ids.length}`,
             );
           const params = loadParams();
+          // Versions (v3) are of one model: --model, or the one the stack or the bucket has.
+          const model = ids.some((id) => /^v\d+$/.test(id))
+            ? await modelFor(target, options.model)
+            : undefined;
           const result = await compare(
-            { store: target.store, modelName: options.model ?? params.model.name, defaults: params },
+            { store: target.store, modelName: model ?? null, defaults: params },
             ids,
+            model,
           );
           process.stdout.write(
             `${options.json ? printableJson(result) : formatComparison(printableDeep(result), options.all === true)}\n`,

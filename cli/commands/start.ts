@@ -43,7 +43,9 @@ export function registerStart(program: Command): void {
       say(`  S3 endpoint     ${runtime.s3Url}  bucket ${runtime.bucket}, data under ${runtime.dir}`);
       say(`  console         ${runtime.consoleUrl}`);
       if (runtime.inferenceUrl)
-        say(`  inference API   ${runtime.inferenceUrl}  (model '${params.model.name}', production alias)`);
+        say(
+          `  inference API   ${runtime.inferenceUrl}  (${params.model.name === null ? 'the model promoted last' : `model '${params.model.name}'`}, production alias)`,
+        );
       say(`  state machine   ${runtime.stateMachineArn} at ${runtime.sfnUrl}`);
       say(`upload data with: textops upload <file.csv>   (Ctrl-C stops)`);
       runtime.events.on('state', ({ runId, event }) => {

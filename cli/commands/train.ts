@@ -86,7 +86,7 @@ export function registerTrain(program: Command): void {
         if (tune) log(formatTuneReport(tune));
         log(formatMetrics(result.metrics));
         log(
-          `model written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
+          `model ${result.model.params.model.name} written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
         );
       },
     );

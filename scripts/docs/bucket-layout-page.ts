@@ -57,6 +57,8 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.report': 'The evaluation report, an HTML page (Evaluate).',
   'run.predictions':
     "The test split's per-row labels, predictions and scores (texts cut short), for the console's curves.",
+  'run.examples':
+    'A few texts of each class from the test split (Evaluate); Register stores them with the model, and the inference page offers them as examples.',
   'run.history':
     "The execution's state history, as the local engine keeps it (on AWS, Step Functions keeps it).",
   'run.execution': "The local engine's claim on the run: its name and input (local stack only).",

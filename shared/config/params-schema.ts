@@ -8,6 +8,9 @@ import { z } from 'zod';
 
 const fractionOrCount = z.number().positive();
 
+/** A registry name: the `<model>` of `registry/<model>/`, and of the IAM prefixes a deployment is scoped to. */
+export const MODEL_NAME = /^[a-z0-9][a-z0-9-_]{0,62}$/;
+
 const ngramRange = (max: number) =>
   z
     .tuple([z.number().int().min(1), z.number().int().min(1)])
@@ -204,7 +207,10 @@ export const DEFAULT_COST: CostPrices = {
 export const paramsSchema = z
   .object({
     model: z
-      .object({ name: z.string().regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'lowercase letters, digits, - and _') })
+      .object({
+        // null: each run's model is named after its label column (./model-name.ts); a deployment names one.
+        name: z.string().regex(MODEL_NAME, 'lowercase letters, digits, - and _').nullable().default(null),
+      })
       .strict(),
     data: z
       .object({

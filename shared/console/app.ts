@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import { MODEL_NAME } from '../config/params-schema.ts';
 import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
@@ -11,6 +12,7 @@ import { consoleAssets } from './assets.ts';
 import {
   type ConsoleSources,
   compare,
+  consoleModel,
   MAX_COMPARED,
   modelsOverview,
   ObjectCache,
@@ -44,6 +46,14 @@ function runIdParam(req: Request): string {
   const id = String(req.params.id);
   if (!RUN_ID.test(id)) throw new ConsoleProblem(400, `'${id}' is not a run id`);
   return id;
+}
+
+/** A model name from a query or body: absent is undefined; anything but a registry name is a 400. */
+function modelParam(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !MODEL_NAME.test(value))
+    throw new ConsoleProblem(400, `'${String(value)}' is not a model name`);
+  return value;
 }
 
 function versionParam(value: unknown): number {
@@ -84,7 +94,9 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   const app = express();
   const log = options.log ?? jsonLogger({ stream: 'stderr' });
   const cache = new ObjectCache();
-  const registry = () => new ModelRegistry(options.store, options.modelName);
+  /** The registry of the model a request names (`?model=`, or a JSON body's `model`), else of the default one. */
+  const registryOf = async (requested: unknown, fallback: 'last-promoted' | 'none' = 'last-promoted') =>
+    new ModelRegistry(options.store, await consoleModel(options, modelParam(requested), fallback));
   app.disable('x-powered-by');
   app.set('etag', 'strong');
   app.use(pageSecurityHeaders());
@@ -137,15 +149,20 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
       res.type('html').send(shell(req, 'compare', 'compare', ids.join(',')));
     }),
   );
-  app.get('/models', (req, res) => {
-    res.type('html').send(shell(req, 'models', 'models'));
-  });
+  app.get(
+    '/models',
+    wrap((req, res) => {
+      const model = modelParam(req.query.model) ?? '';
+      const api = `api/models${model ? `?model=${encodeURIComponent(model)}` : ''}`;
+      res.type('html').send(shell(req, 'models', model ? `model ${model}` : 'models', model, api));
+    }),
+  );
   app.get(
     '/models/:version/card',
     wrap(async (req, res) => {
-      const version = versionParam(req.params.version);
-      const card = await cardOf(version);
-      res.type('html').send(cardHtml(card, `models/${version}/card.md`, { base: `${req.baseUrl}/` }));
+      const { card, model, version } = await cardOf(req.query.model, req.params.version);
+      const markdown = `models/${version}/card.md?model=${encodeURIComponent(model)}`;
+      res.type('html').send(cardHtml(card, markdown, { base: `${req.baseUrl}/` }));
     }),
   );
   app.get('/batch', (req, res) => {
@@ -179,13 +196,12 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   app.get(
     '/models/:version/card.md',
     wrap(async (req, res) => {
-      const version = versionParam(req.params.version);
-      const card = await cardOf(version);
+      const { card, model, version } = await cardOf(req.query.model, req.params.version);
       res
         .type('text/markdown; charset=utf-8')
         .set(
           'Content-Disposition',
-          `attachment; filename="${options.modelName.replace(/[^\w.-]/g, '_')}-v${version}-card.md"`,
+          `attachment; filename="${model.replace(/[^\w.-]/g, '_')}-v${version}-card.md"`,
         )
         .send(cardMarkdown(card));
     }),
@@ -201,12 +217,12 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
 
-  async function cardOf(value: unknown) {
+  async function cardOf(model: unknown, value: unknown) {
     const version = versionParam(value);
-    const r = registry();
+    const r = await registryOf(model);
     const [entry, { aliases }] = await Promise.all([r.getVersion(version), r.readAliases()]);
-    if (!entry) throw new ConsoleProblem(404, `model ${options.modelName} has no version ${version}`);
-    return modelCard(entry, aliases);
+    if (!entry) throw new ConsoleProblem(404, `model ${r.modelName} has no version ${version}`);
+    return { card: modelCard(entry, aliases), model: r.modelName, version };
   }
 
   // JSON.
@@ -254,7 +270,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         );
       for (const id of ids)
         if (!RUN_ID.test(id)) throw new ConsoleProblem(400, `'${id}' is not a run id or a version (v<n>)`);
-      res.json(await compare(options, ids));
+      res.json(await compare(options, ids, modelParam(req.query.model)));
     }),
   );
   app.get(
@@ -265,14 +281,14 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   );
   app.get(
     '/api/models',
-    wrap(async (_req, res) => {
-      res.json(await modelsOverview(options));
+    wrap(async (req, res) => {
+      res.json(await modelsOverview(options, modelParam(req.query.model)));
     }),
   );
   app.get(
     '/api/models/:version/card',
     wrap(async (req, res) => {
-      res.json(await cardOf(req.params.version));
+      res.json((await cardOf(req.query.model, req.params.version)).card);
     }),
   );
 
@@ -295,16 +311,17 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     wrap(async (req, res) => {
       const b = body(req);
       const version = versionParam(b.version);
-      const r = registry();
+      // An action moves one model's alias: with several models, the body must say which.
+      const r = await registryOf(b.model, 'none');
       const before = (await r.readAliases()).aliases.production;
       const expect = expected(b);
       const comparedWith = expect === undefined ? before : expect;
       if (before === version) {
-        res.json({ message: `${options.modelName} production is already v${version}`, production: version });
+        res.json({ message: `${r.modelName} production is already v${version}`, production: version });
         return;
       }
       if (!(await r.getVersion(version)))
-        throw new NotFoundError(`model ${options.modelName} has no version ${version}`);
+        throw new NotFoundError(`model ${r.modelName} has no version ${version}`);
       const outcome = await r.promoteIfProductionIs(version, comparedWith, 'promoted in the console');
       if (!outcome.promoted) {
         throw new ConsoleProblem(
@@ -312,9 +329,9 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
           `production moved to ${outcome.current === null ? 'none' : `v${outcome.current}`} since this page was loaded; reload and check before promoting`,
         );
       }
-      log.info('console: production promoted', { model: options.modelName, version, previous: before });
+      log.info('console: production promoted', { model: r.modelName, version, previous: before });
       res.json({
-        message: `${options.modelName} production: ${before === null ? '—' : `v${before}`} → v${version}`,
+        message: `${r.modelName} production: ${before === null ? '—' : `v${before}`} → v${version}`,
         production: version,
       });
     }),
@@ -324,7 +341,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     json,
     wrap(async (req, res) => {
       const b = body(req);
-      const r = registry();
+      const r = await registryOf(b.model, 'none');
       const { aliases: current } = await r.readAliases();
       const before = current.production;
       const expect = expected(b);
@@ -338,17 +355,17 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         throw new ConsoleProblem(
           409,
           before === null
-            ? `${options.modelName} has no production version to roll back; promote one first`
-            : `${options.modelName} has no earlier production version to roll back to: v${before} is the only one production has served; promote another version instead`,
+            ? `${r.modelName} has no production version to roll back; promote one first`
+            : `${r.modelName} has no earlier production version to roll back to: v${before} is the only one production has served; promote another version instead`,
         );
       const aliases = await r.rollback('rolled back in the console');
       log.info('console: production rolled back', {
-        model: options.modelName,
+        model: r.modelName,
         version: aliases.production,
         previous: before,
       });
       res.json({
-        message: `${options.modelName} production: v${before} → v${aliases.production} (rollback)`,
+        message: `${r.modelName} production: v${before} → v${aliases.production} (rollback)`,
         production: aliases.production,
       });
     }),

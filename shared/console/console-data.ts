@@ -19,12 +19,17 @@ import {
   rollbackTarget,
   type VersionEntry,
 } from '../registry/model-registry.ts';
+import { chooseModel, lastPromoted, listModelNames, productionStates } from '../registry/models.ts';
 
 export type RunRow = RunStatus & { cost?: RunCost };
 
 export interface ConsoleSources {
   store: ObjectStore;
-  modelName: string;
+  /**
+   * The model the deployment names (its roles may read only that model's registry prefix); null: every model
+   * the registry holds, each upload's named after its label column.
+   */
+  modelName: string | null;
   /** The deployment's params.yaml: a run's params are shown against these. */
   defaults: Params;
   /** The data bucket's name, for the commands the pages suggest (`aws s3 cp … s3://<bucket>/batch/`). */
@@ -290,10 +295,11 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
   const cost = (run as { cost?: RunCost }).cost ?? (run.status as RunRow).cost;
   const status: RunRow = { ...run.status, ...(cost ? { cost } : {}) };
   const notes: string[] = [];
-  const registry = new ModelRegistry(store, src.modelName);
+  // The run's own model: its production is what the run's params are shown against.
+  const modelName = status.model?.name ?? input?.params?.model?.name ?? src.modelName;
   const [effective, production] = await Promise.all([
     runParamsOf(store, runId, input),
-    productionParams(registry),
+    modelName ? productionParams(new ModelRegistry(store, modelName)) : { version: null, params: undefined },
   ]);
   const attempt = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> => {
     try {
@@ -441,11 +447,16 @@ export function labelWarning(items: readonly { name: string; labels?: string[] }
   return `These items do not predict the same labels: ${parts.join('; ')} (labels not in every item). Their metrics score different tasks, so they are not comparable.`;
 }
 
-async function compareItem(src: ConsoleSources, id: string, registry: ModelRegistry): Promise<CompareItem> {
+async function compareItem(
+  src: ConsoleSources,
+  id: string,
+  registry: () => Promise<ModelRegistry>,
+): Promise<CompareItem> {
   const version = VERSION_ID.exec(id);
   if (version) {
-    const entry = await registry.getVersion(Number(version[1]));
-    if (!entry) throw new NotFoundError(`model ${src.modelName} has no version ${version[1]}`);
+    const r = await registry();
+    const entry = await r.getVersion(Number(version[1]));
+    if (!entry) throw new NotFoundError(`model ${r.modelName} has no version ${version[1]}`);
     const [plots, input] = entry.runId
       ? await Promise.all([
           runPlots(src.store, entry.runId).catch(() => undefined),
@@ -491,10 +502,21 @@ async function compareItem(src: ConsoleSources, id: string, registry: ModelRegis
 
 export const MAX_COMPARED = 5;
 
-/** 2–5 runs or versions side by side: params (with which differ), headline metrics, curves. */
-export async function compare(src: ConsoleSources, ids: readonly string[]): Promise<Comparison> {
-  const registry = new ModelRegistry(src.store, src.modelName);
-  const items = await Promise.all(ids.map((id) => compareItem(src, id, registry)));
+/**
+ * 2–5 runs or versions side by side: params (with which differ), headline metrics, curves. Versions (`v3`) are
+ * of `model`, by default the one model there is (see `consoleModel`).
+ */
+export async function compare(
+  src: ConsoleSources,
+  ids: readonly string[],
+  model?: string,
+): Promise<Comparison> {
+  let registry: Promise<ModelRegistry> | undefined;
+  const versions = () => {
+    registry ??= consoleModel(src, model).then((name) => new ModelRegistry(src.store, name));
+    return registry;
+  };
+  const items = await Promise.all(ids.map((id) => compareItem(src, id, versions)));
   const paramKeys = [...new Set(items.flatMap((i) => Object.keys(i.params)))].sort();
   const metricKeys = HEADLINE.filter((k) => items.some((i) => k in i.metrics));
   const warning = labelWarning(
@@ -532,14 +554,48 @@ async function artifactProblem(store: ObjectStore, registry: ModelRegistry, vers
   return artifactChecks.get(key) ?? null;
 }
 
-export async function modelsOverview(src: ConsoleSources): Promise<{
+/** The models the console shows: the deployment's, or every model the registry holds. */
+export async function consoleModels(src: ConsoleSources): Promise<string[]> {
+  return src.modelName ? [src.modelName] : listModelNames(src.store);
+}
+
+/**
+ * The model a console page or action means: the one asked for (`?model=`, a body's `model`), which must exist;
+ * else the deployment's; else the only one; else, for a page (`fallback`), the model promoted last, which the
+ * inference API serves. An action on a registry of several models must name one.
+ */
+export async function consoleModel(
+  src: ConsoleSources,
+  requested: string | undefined,
+  fallback: 'last-promoted' | 'none' = 'last-promoted',
+): Promise<string> {
+  const models = await consoleModels(src);
+  const choice = {
+    models,
+    requested,
+    preferred: src.modelName,
+    where: 'the registry',
+    how: 'the model parameter',
+  };
+  if (requested === undefined && !src.modelName && models.length > 1 && fallback === 'last-promoted')
+    return lastPromoted(await productionStates(src.store)) ?? models[0];
+  return chooseModel(choice);
+}
+
+export interface ModelsOverview {
+  /** The model shown. */
   model: string;
+  /** Every model there is, for the page's switcher. */
+  models: string[];
   aliases: Aliases;
   versions: VersionRow[];
   /** The version Roll back would serve; null when production has no earlier one. */
   rollbackTo: number | null;
-}> {
-  const registry = new ModelRegistry(src.store, src.modelName);
+}
+
+export async function modelsOverview(src: ConsoleSources, requested?: string): Promise<ModelsOverview> {
+  const [name, models] = await Promise.all([consoleModel(src, requested), consoleModels(src)]);
+  const registry = new ModelRegistry(src.store, name);
   const [{ aliases }, listed] = await Promise.all([registry.readAliases(), registry.listVersions()]);
   const versions: VersionRow[] = [];
   for (let i = 0; i < listed.length; i += 4) {
@@ -552,5 +608,11 @@ export async function modelsOverview(src: ConsoleSources): Promise<{
       )),
     );
   }
-  return { model: src.modelName, aliases, versions, rollbackTo: rollbackTarget(aliases) };
+  return {
+    model: name,
+    models: [...new Set([...models, name])].sort(),
+    aliases,
+    versions,
+    rollbackTo: rollbackTarget(aliases),
+  };
 }

@@ -30,7 +30,8 @@ export function stepFunctionsExecutionUrl(stateMachineArn: string | undefined) {
  */
 export function createConsoleLambdaHandler(options: {
   store: ObjectStore;
-  modelName: string;
+  /** null: the params name no model; each upload names its own. */
+  modelName: string | null;
   defaults: Params;
   bucket?: string;
   stateMachineArn: string | undefined;

@@ -1,4 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
+import { MODEL_NAME } from '../config/params-schema.ts';
 import { ConflictError } from '../errors.ts';
 import { FEEDBACK_PREFIX } from '../layout.ts';
 import { sha256 } from '../ml/hash.ts';
@@ -26,6 +27,17 @@ export interface FeedbackRecord {
 
 export function feedbackPrefix(modelName: string): string {
   return `${FEEDBACK_PREFIX}${modelName}/items/`;
+}
+
+/**
+ * The models with feedback stored: every `<name>` of `feedback/<name>/`. A server that serves a model directory
+ * files feedback under the model's name without a registry entry, so these may be models the registry lacks.
+ */
+export async function listFeedbackModels(store: ObjectStore): Promise<string[]> {
+  const names = new Set(
+    (await store.list(FEEDBACK_PREFIX)).map((o) => o.key.slice(FEEDBACK_PREFIX.length).split('/')[0]),
+  );
+  return [...names].filter((n) => MODEL_NAME.test(n)).sort();
 }
 
 export function feedbackId(text: string, label: string): string {

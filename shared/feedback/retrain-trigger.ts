@@ -73,13 +73,14 @@ const stampOf = (date: Date) => date.toISOString().replace(/[-:.]/g, '');
 export async function triggerRetrain(input: {
   store: ObjectStore;
   params: Params;
+  /** The model whose production is retrained (the one the server serves). */
+  model: string;
   reason: string;
   signals: RetrainSignals;
   now?: Date;
 }): Promise<RetrainOutcome> {
-  const { store, params, reason, signals } = input;
+  const { store, params, model, reason, signals } = input;
   const now = input.now ?? new Date();
-  const model = params.model.name;
   const keys = retrainKeys(model);
   const current = await store.get(keys.state);
   if (current) {

@@ -3,6 +3,7 @@ import { ModelFormatError } from '../errors.ts';
 import { type LinearClassifierState, predictProba, predictProbaRow } from './classifiers.ts';
 import type { DatasetReport } from './dataset.ts';
 import { type DriftReference, readReference } from './drift.ts';
+import { readExamples, type TextExample } from './examples.ts';
 import { base64FloatCount, base64ToFloats, floatsToBase64, quantizeToFloat32 } from './float-base64.ts';
 import { sha256 } from './hash.ts';
 import type { Metrics } from './metrics.ts';
@@ -59,6 +60,11 @@ interface ArtifactDocument {
   created_at: string;
   /** Written only when the model has one, so models without it keep their bytes. */
   drift_reference?: DriftReference;
+  /**
+   * A few test-split texts per class, for people to try the model on. Written only when there are some; code
+   * that predates the field ignores it, so the format version stays.
+   */
+  examples?: TextExample[];
 }
 
 /** A float32 array field of the artifact, checked against its expected length. */
@@ -93,6 +99,8 @@ export class TextModel {
     readonly createdAt: string,
     /** Live-traffic baseline from held-out training rows (./drift.ts); absent in models trained before it. */
     readonly driftReference?: DriftReference,
+    /** Texts of its test split to try it on (./examples.ts); empty in models trained before them. */
+    readonly examples: readonly TextExample[] = [],
   ) {
     this.clean = createTextCleaner(cleanConfig);
     this.row = new Float64Array(Math.max(2, labels.length));
@@ -137,7 +145,16 @@ export class TextModel {
     return this.copy({ driftReference: reference });
   }
 
-  private copy(changes: { metrics?: Metrics; driftReference?: DriftReference }): TextModel {
+  /** The same model with examples to try it on. */
+  withExamples(examples: readonly TextExample[]): TextModel {
+    return this.copy({ examples });
+  }
+
+  private copy(changes: {
+    metrics?: Metrics;
+    driftReference?: DriftReference;
+    examples?: readonly TextExample[];
+  }): TextModel {
     return new TextModel(
       this.labels,
       this.cleanConfig,
@@ -148,6 +165,7 @@ export class TextModel {
       changes.metrics ?? this.metrics,
       this.createdAt,
       changes.driftReference ?? this.driftReference,
+      changes.examples ?? this.examples,
     );
   }
 
@@ -221,6 +239,7 @@ export class TextModel {
       metrics: this.metrics,
       created_at: this.createdAt,
       ...(this.driftReference ? { drift_reference: this.driftReference } : {}),
+      ...(this.examples.length ? { examples: [...this.examples] } : {}),
     };
     return Buffer.from(JSON.stringify(doc));
   }
@@ -291,6 +310,7 @@ export class TextModel {
         doc.metrics,
         doc.created_at,
         readReference(doc.drift_reference, doc.labels.length),
+        readExamples(doc.examples, doc.labels),
       );
     } catch (error) {
       if (error instanceof ModelFormatError) throw error;

@@ -1,7 +1,9 @@
+import { withModelName } from '../config/model-name.ts';
 import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
+import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
@@ -48,21 +50,29 @@ export function evaluateDocs(
 /**
  * Evaluate, and the drift reference from the same predictions: held-out rows are what live traffic should
  * look like if nothing moved (rows the model was fitted on would show over-confident scores and no unknown
- * words at all).
+ * words at all). Given the raw `texts`, also the examples to store with the model (./examples.ts).
  */
 export function evaluateWithReference(
   model: TextModel,
   docs: readonly CleanedDoc[],
   labels: readonly string[],
-): { metrics: Metrics; reference: DriftReference } {
+  texts?: readonly string[],
+): { metrics: Metrics; reference: DriftReference; examples: TextExample[] } {
   const tokens = docs.map(splitTokens);
   const proba = model.probabilities(tokens);
   const k = model.labels.length;
+  const candidates: ExampleCandidate[] = [];
   const reference = computeReference({
     classes: k,
     source: 'test split',
     observations: tokens.map((t, i) => {
       const best = argmaxRow(proba, i, k);
+      if (texts)
+        candidates.push({
+          label: labels[i],
+          text: candidateText(texts[i]),
+          correct: model.labels[best.index] === labels[i],
+        });
       return {
         predicted: best.index,
         maxProbability: best.p,
@@ -71,7 +81,11 @@ export function evaluateWithReference(
       };
     }),
   });
-  return { metrics: computeMetrics(model.labels, encodeLabels(labels, model.labels), proba), reference };
+  return {
+    metrics: computeMetrics(model.labels, encodeLabels(labels, model.labels), proba),
+    reference,
+    examples: modelExamples(candidates, model.labels),
+  };
 }
 
 export interface StageReport {
@@ -104,7 +118,7 @@ export interface TuneRunOptions {
  */
 export async function trainInProcess(
   bytes: Uint8Array,
-  params: Params,
+  given: Params,
   options: {
     codeVersion: string;
     onStage?: (report: StageReport) => void;
@@ -112,7 +126,6 @@ export async function trainInProcess(
     tune?: TuneRunOptions;
   },
 ): Promise<TrainResult> {
-  const requested = params;
   const stages: StageReport[] = [];
   const timed = async <T>(
     stage: StageReport['stage'],
@@ -128,10 +141,13 @@ export async function trainInProcess(
   };
   const data = await timed(
     'ingest',
-    () => readAndSplitCsv(bytes, params),
+    () => readAndSplitCsv(bytes, given),
     (d) =>
       `${d.report.rowsKept} rows (${d.train.length} train / ${d.test.length} test), ${d.labels.length} classes, text='${d.report.textColumn}' label='${d.report.labelColumn}'`,
   );
+  // As ingest does: params that name no model name it after the label column.
+  const requested = withModelName(given, data.report.labelColumn);
+  let params = requested;
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
@@ -197,7 +213,7 @@ export async function trainInProcess(
       source: options.source,
     },
   });
-  const { metrics, reference } = await timed(
+  const { metrics, reference, examples } = await timed(
     'evaluate',
     async () =>
       evaluateWithReference(
@@ -207,11 +223,12 @@ export async function trainInProcess(
           params,
         ),
         data.test.map((e) => e.label),
+        data.test.map((e) => e.text),
       ),
     ({ metrics: m }) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
   return {
-    model: untested.withMetrics(metrics).withDriftReference(reference),
+    model: untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples),
     metrics,
     stages,
     dataset: data,

@@ -6,6 +6,7 @@ import { REGISTRY_PREFIX } from '../layout.ts';
 import type { TextModel } from '../ml/model.ts';
 import type { ObjectStore } from '../ports.ts';
 import { type Aliases, ModelRegistry, type VersionEntry } from './model-registry.ts';
+import { lastPromoted, type ProductionState, productionStates } from './models.ts';
 
 /**
  * Parses an artifact. The ML core (and the language model it loads) is imported on first use, so a cold
@@ -119,4 +120,41 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
       }
     },
   };
+}
+
+/**
+ * The production alias of the model promoted last, for a server whose params name no model (the local stack,
+ * where each upload's model is named after its label column): it serves what the last run, promote or rollback
+ * put in production, and changes model when another model's production alias moves.
+ */
+export function lastPromotedSource(store: ObjectStore): ModelSource {
+  const cache = new Map<string, { etag: string; state: ProductionState }>();
+  let active: { name: string; source: ModelSource } | undefined;
+  return {
+    description: `${REGISTRY_PREFIX}<model>@production of the model promoted last`,
+    async poll(current) {
+      const name = lastPromoted(await productionStates(store, cache));
+      if (!name)
+        return current
+          ? { kind: 'unchanged' }
+          : { kind: 'none', reason: 'no model has a production version yet' };
+      // A source settles on the aliases it last acted on: a model chosen anew gets a fresh one.
+      if (active?.name !== name) active = { name, source: registryModelSource(store, name) };
+      const result = await active.source.poll(current?.entry?.model === name ? current : undefined);
+      return result.kind === 'none' && current ? { kind: 'unchanged' } : result;
+    },
+  };
+}
+
+/** What a server that follows the registry serves: the named model's production, or the last promoted model's. */
+export function servingSource(store: ObjectStore, modelName: string | null): ModelSource {
+  return modelName === null ? lastPromotedSource(store) : registryModelSource(store, modelName);
+}
+
+/**
+ * The model name a server files feedback and retrains under: the one its params name, else the registry's
+ * name of what it serves, else the name the artifact was trained under (a model directory).
+ */
+export function servedModelName(served: ServedModel, configured: string | null): string | null {
+  return configured ?? served.entry?.model ?? served.model.params.model?.name ?? null;
 }

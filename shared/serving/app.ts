@@ -21,7 +21,7 @@ export interface AppOptions {
   log: Logger;
   /** Text of `GET /metrics`; without it there is no /metrics route (Lambda, where metrics go to CloudWatch). */
   metricsText?: () => Promise<{ contentType: string; body: string }>;
-  /** When set, /predict and /model require it (X-API-Key or Authorization: Bearer). */
+  /** When set, /predict, /feedback, /model and /examples require it (X-API-Key or Authorization: Bearer). */
   apiKey?: string;
   /** Allowed CORS origin(s), comma-separated, or `*`; unset: no CORS headers (same-origin only). */
   corsOrigin?: string;
@@ -125,6 +125,14 @@ export function createApp(options: AppOptions): Express {
       },
       gate: entry?.gate ?? null,
       preprocessing: { clean: model.cleanConfig, features: model.params.features },
+    });
+  });
+  app.get('/examples', auth, (_req, res) => {
+    const served = requireModel();
+    res.set('Cache-Control', 'no-store').json({
+      modelVersion: served.version,
+      labels: served.model.labels,
+      examples: served.model.examples,
     });
   });
   app.post(

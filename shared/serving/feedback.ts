@@ -1,7 +1,7 @@
 import type { Params } from '../config/params-schema.ts';
 import { type FeedbackRecord, feedbackId, putFeedback } from '../feedback/feedback-store.ts';
 import type { ObjectStore } from '../ports.ts';
-import type { ServedModel } from '../registry/model-source.ts';
+import { type ServedModel, servedModelName } from '../registry/model-source.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -162,6 +162,13 @@ export class FeedbackService {
         'feedback is stored in the bucket: this server has none (set TEXTOPS_BUCKET)',
       );
     }
+    const model = servedModelName(served, this.options.params.model.name);
+    if (model === null) {
+      throw new HttpProblem(
+        'feedback_unavailable',
+        'feedback is stored under a model name: neither the params nor the model served name one (set model.name)',
+      );
+    }
     // Request ids this process does not remember may be another worker's (asked once each, before checking).
     const elsewhere = new Map<string, RememberedPrediction>();
     if (this.options.lookup) {
@@ -240,7 +247,7 @@ export class FeedbackService {
         requestId: r.requestId,
         receivedAt,
       };
-      const status = await putFeedback(store, this.options.params.model.name, record);
+      const status = await putFeedback(store, model, record);
       const correct = predicted === label;
       if (status === 'duplicate') {
         this.options.metrics.observeFeedback('duplicate');

@@ -11,6 +11,7 @@ export const ROUTES = {
   '/healthz': ['GET'],
   '/readyz': ['GET'],
   '/model': ['GET'],
+  '/examples': ['GET'],
   '/openapi.json': ['GET'],
   '/metrics': ['GET'],
 } as const satisfies Record<string, readonly ('GET' | 'POST')[]>;
@@ -161,6 +162,21 @@ export function openApiDocument(
         },
       },
     },
+    '/examples': {
+      get: {
+        summary:
+          "A few texts of each class from the served model's test split, to try it on (the web page's examples)",
+        operationId: 'examples',
+        security: secured,
+        responses: {
+          '200': {
+            description: 'the examples (none for a model trained before they were stored)',
+            content: json('Examples'),
+          },
+          ...problems(...auth, 'no_model'),
+        },
+      },
+    },
     '/openapi.json': {
       get: {
         summary: 'This document',
@@ -211,6 +227,7 @@ export function openApiDocument(
         Health: schema(schemas.health),
         Ready: schema(schemas.ready),
         ModelInfo: schema(schemas.modelInfo),
+        Examples: schema(schemas.examples),
         Problem: schema(schemas.problem),
       },
       ...(options.apiKey

@@ -2,6 +2,7 @@ import type { Params } from '../config/params-schema.ts';
 import { type RetrainOutcome, retrainReason, triggerRetrain } from '../feedback/retrain-trigger.ts';
 import type { Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
+import { servedModelName } from '../registry/model-source.ts';
 import type { FeedbackService } from './feedback.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
@@ -77,9 +78,10 @@ export class RetrainMonitor {
       ...(accuracy ? { accuracy } : {}),
     };
     const reason = retrainReason(params.drift.retrain, signals);
-    if (!reason) return undefined;
+    const model = servedModelName(served, params.model.name);
+    if (!reason || model === null) return undefined;
     try {
-      const outcome = await triggerRetrain({ store, params, reason, signals });
+      const outcome = await triggerRetrain({ store, params, model, reason, signals });
       if (outcome.kind === 'started')
         log.warn('drift retrain started', { reason, upload: outcome.upload, record: outcome.record });
       else if (outcome.kind === 'failed')

@@ -201,6 +201,20 @@ export function apiSchemas(limits: ServingLimits) {
         preprocessing: z.record(z.string(), z.unknown()),
       })
       .strict(),
+    examples: z
+      .object({
+        modelVersion,
+        labels: z.array(z.string()),
+        examples: z.array(
+          z
+            .object({
+              label: z.string(),
+              text: z.string().describe("a text of this class from the model's test split"),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
     problem: z
       .object({
         type: z.string(),

@@ -67,7 +67,7 @@ export function registerServe(program: Command): void {
       const from = (params: Params) =>
         modelDir
           ? resolve(modelDir)
-          : `${REGISTRY_PREFIX}${params.model.name}@production in s3://${runtime.bucket}`;
+          : `${REGISTRY_PREFIX}${params.model.name ?? '<the model promoted last>'}@production in s3://${runtime.bucket}`;
       const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
       // Modules are imported where they are needed, not at the top: the cluster primary never loads the
       // model code, and a worker starts loading it as early as it can.

@@ -4,13 +4,14 @@ import type { Params } from '../config/params-schema.ts';
 import type { RuntimeSettings } from '../config/runtime.ts';
 import { ConfigError } from '../errors.ts';
 import type { ObjectStore } from '../ports.ts';
-import { type ModelSource, registryModelSource } from '../registry/model-source.ts';
+import { type ModelSource, servingSource } from '../registry/model-source.ts';
 import { directoryModelSource } from './model-source.ts';
 
 /**
  * Chooses where the server's model comes from: a model directory when one is named (flag or
  * TEXTOPS_MODEL_DIR), else the registry's production alias in TEXTOPS_BUCKET (S3, or the local store when
- * AWS_ENDPOINT_URL_S3 points at it). The model name is params.yaml `model.name`.
+ * AWS_ENDPOINT_URL_S3 points at it): the production of params.yaml's `model.name`, or, when that is null, of
+ * the model promoted last.
  */
 export function modelSourceFor(input: {
   modelDir: string | undefined;
@@ -19,7 +20,7 @@ export function modelSourceFor(input: {
 }): ModelSource {
   if (input.modelDir) return directoryModelSource(input.modelDir);
   if (input.runtime.bucket) {
-    return registryModelSource(
+    return servingSource(
       new S3ObjectStore(s3Client(input.runtime), input.runtime.bucket),
       input.params.model.name,
     );

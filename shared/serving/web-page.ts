@@ -3,12 +3,6 @@
  * can forbid inline scripts). Kept as strings in a module so the esbuild bundle carries them; no build step.
  */
 
-export const EXAMPLES = [
-  'One of the best films I have seen in years. The acting is superb, the story moving, and the ending left me speechless. I would happily watch it again.',
-  'A complete waste of two hours. The plot makes no sense, the dialogue is wooden and I nearly fell asleep halfway through. Avoid it.',
-  'The first half drags and some scenes are clumsy, but the last act is gripping and the lead performance is genuinely touching.',
-];
-
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -37,6 +31,8 @@ export const PAGE_HTML = `<!doctype html>
   .examples { display: flex; gap: 8px; flex-wrap: wrap; margin-top: 8px; }
   .example { background: #eef2f9; border: 1px solid var(--line); padding: 6px 10px; font-size: .85rem; text-align: left; max-width: 100%; }
   .example:hover { border-color: var(--accent); }
+  .example-label { font-weight: 600; color: var(--accent); margin-right: 4px; }
+  #examples-title[hidden] { display: none; }
   #result[hidden], #error[hidden], #key-row[hidden] { display: none; }
   .verdict { font-size: 1.05rem; }
   #label { font-size: 1.6rem; font-weight: 700; text-transform: capitalize; margin-left: 6px; }
@@ -80,7 +76,7 @@ export const PAGE_HTML = `<!doctype html>
   <section class="card">
     <form id="form">
       <label class="field" for="text">Text</label>
-      <textarea id="text" name="text" placeholder="Type or paste a review…" required></textarea>
+      <textarea id="text" name="text" placeholder="Type or paste a text…" required></textarea>
       <div class="row" id="key-row" hidden>
         <label for="api-key">API key</label>
         <input id="api-key" type="password" autocomplete="off">
@@ -90,7 +86,7 @@ export const PAGE_HTML = `<!doctype html>
         <span class="hint">Ctrl+Enter also works</span>
       </div>
     </form>
-    <div class="hint" style="margin-top:16px">Examples</div>
+    <div class="hint" id="examples-title" style="margin-top:16px" hidden>Examples from the model's test split</div>
     <div class="examples" id="examples"></div>
     <div id="error" role="alert" hidden></div>
   </section>
@@ -117,7 +113,8 @@ export const PAGE_HTML = `<!doctype html>
 
 export const PAGE_SCRIPT = `'use strict';
 (function () {
-  var EXAMPLES = ${JSON.stringify(EXAMPLES)};
+  // The served model's examples (GET /examples), and which model they are of: reloaded when another answers.
+  var examplesOf = null;
   var $ = function (id) { return document.getElementById(id); };
   var form = $('form'), text = $('text'), button = $('classify'), errorBox = $('error');
 
@@ -172,6 +169,36 @@ export const PAGE_SCRIPT = `'use strict';
       });
     renderExplanation(result, result.label);
     $('result').hidden = false;
+    if (modelKey(result.modelVersion, Object.keys(result.scores)) !== examplesOf) loadExamples();
+  }
+
+  function modelKey(version, labels) { return version + '|' + labels.slice().sort().join('\u0000'); }
+
+  function loadExamples() {
+    var headers = {};
+    var key = $('api-key').value;
+    if (key) headers['X-API-Key'] = key;
+    return fetch('examples', { headers: headers }).then(function (r) {
+      if (r.status === 401) $('key-row').hidden = false;
+      return r.ok ? r.json() : null;
+    }).then(function (body) {
+      if (!body) return;
+      examplesOf = modelKey(body.modelVersion, body.labels);
+      var box = $('examples');
+      box.textContent = '';
+      body.examples.forEach(function (example) {
+        var shown = example.text.length > 70 ? example.text.slice(0, 67) + '…' : example.text;
+        var b = el('button', 'example');
+        b.type = 'button';
+        b.title = example.text;
+        b.setAttribute('data-label', example.label);
+        b.appendChild(el('span', 'example-label', example.label));
+        b.appendChild(document.createTextNode(shown));
+        b.addEventListener('click', function () { text.value = example.text; classify(); });
+        box.appendChild(b);
+      });
+      $('examples-title').hidden = body.examples.length === 0;
+    }).catch(function () {});
   }
 
   function number(x) { return (x >= 0 ? '+' : '\u2212') + Math.abs(x).toFixed(3); }
@@ -311,13 +338,8 @@ export const PAGE_SCRIPT = `'use strict';
   text.addEventListener('keydown', function (event) {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); classify(); }
   });
-  EXAMPLES.forEach(function (example) {
-    var b = el('button', 'example', example.length > 70 ? example.slice(0, 67) + '…' : example);
-    b.type = 'button';
-    b.title = example;
-    b.addEventListener('click', function () { text.value = example; classify(); });
-    $('examples').appendChild(b);
-  });
+  $('api-key').addEventListener('change', loadExamples);
+  loadExamples();
   fetch('readyz').then(function (r) { return r.json(); }).then(function (body) {
     $('model-version').textContent = body.modelVersion || 'none loaded yet';
   }).catch(function () { $('model-version').textContent = 'unavailable'; });

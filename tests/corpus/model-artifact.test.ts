@@ -5,7 +5,7 @@ import { ModelFormatError } from '../../shared/errors.ts';
 import { splitTokens } from '../../shared/ml/fitting.ts';
 import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { cleanDocuments, fitFeatures, trainInProcess } from '../../shared/ml/training.ts';
+import { cleanDocuments, fitFeatures, readAndSplitCsv, trainInProcess } from '../../shared/ml/training.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 describe('model artifact textops.model (v1, v2)', () => {
@@ -71,6 +71,36 @@ describe('model artifact textops.model (v1, v2)', () => {
     const serveRows = model.features(texts.map((t) => model.tokens(t)));
     expect(trainRows.indices.length).toBeGreaterThan(100);
     expect(serveRows).toEqual(trainRows);
+  });
+
+  it('carries a few test-split texts per class as examples, and stays readable both ways without them', () => {
+    // Examples are rows of the test split this model never trained on, each class in turn, classified right.
+    const test = readAndSplitCsv(bytes, params).test;
+    expect(model.examples.map((e) => e.label)).toEqual(['negative', 'negative', 'positive', 'positive']);
+    for (const e of model.examples) {
+      expect(test.some((row) => row.label === e.label && row.text.trim() === e.text)).toBe(true);
+      expect(model.predict(e.text).label).toBe(e.label);
+    }
+    const doc = JSON.parse(model.toArtifact().toString());
+    // The field is an addition only: the format version stays, so older servers load these artifacts as before.
+    expect(doc.format).toBe('textops.model/v1');
+    expect(TextModel.fromArtifact(model.toArtifact()).examples).toEqual(model.examples);
+    // An artifact from before examples (no field) loads with none; a model with none writes no field.
+    delete doc.examples;
+    const old = TextModel.fromArtifact(Buffer.from(JSON.stringify(doc)));
+    expect(old.examples).toEqual([]);
+    expect(old.predict('A fine film.')).toEqual(model.predict('A fine film.'));
+    expect(JSON.parse(old.toArtifact().toString())).not.toHaveProperty('examples');
+    // Entries that are not a text of one of the model's classes are left out, not fatal.
+    doc.examples = [
+      { label: 'positive', text: 'Great.' },
+      { label: 'other', text: 'x' },
+      { label: 'negative' },
+      7,
+    ];
+    expect(TextModel.fromArtifact(Buffer.from(JSON.stringify(doc))).examples).toEqual([
+      { label: 'positive', text: 'Great.' },
+    ]);
   });
 
   it('loads an artifact written before feature analyzers existed (no analyzer field) as word n-grams', () => {

@@ -27,7 +27,8 @@ async function pipelineRun(shardRows: number) {
   const model = TextModel.fromArtifact((await f.store.get(runKeys(start.runId).model))!.body);
   const metrics = f.store.json<{ metrics: unknown }>(runKeys(start.runId).metrics)!.metrics;
   const manifest = f.store.json<ShardManifest>(runKeys(start.runId).shards)!;
-  return { f, start, out, model, metrics, manifest };
+  const examples = f.store.json<unknown>(runKeys(start.runId).examples);
+  return { f, start, out, model, metrics, manifest, examples };
 }
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -64,6 +65,10 @@ describe('sharded pipeline steps', () => {
     // Evaluate's merge of per-shard scores gives exactly the metrics of the whole test split at once.
     expect(five.metrics).toEqual(one.metrics);
     expect(one.metrics).toEqual(JSON.parse(JSON.stringify(inProcess.metrics)));
+    // So are the examples stored with the model: each shard's picks hold the split's picks.
+    expect(five.examples).toEqual(one.examples);
+    expect(one.examples).toEqual(inProcess.model.examples);
+    expect(inProcess.model.examples).toHaveLength(4);
 
     const steps = (five.f.store.json<RunStatus>(runKeys(five.start.runId).status)?.steps ?? []).map((s) =>
       s.part ? `${s.name} ${s.part}` : s.name,

@@ -5,7 +5,6 @@ import { gzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
-import { loadParams } from '../../shared/config/params.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
 import { type BatchReport, batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
@@ -38,7 +37,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-batch-'));
   runtime = await startLocalRuntime({ dir, inferencePort: null, retryIntervalMs: 10, queueRetryDelayMs: 20 });
   model = await trainSmallModel(800);
-  const registry = new ModelRegistry(runtime.store, loadParams().model.name);
+  const registry = new ModelRegistry(runtime.store, 'sentiment');
   const entry = await registry.register({
     artifact: model.toArtifact(),
     runId: null,

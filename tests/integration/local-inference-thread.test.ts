@@ -25,7 +25,7 @@ beforeAll(async () => {
     writeRuntimeFile: false,
   });
   const model = await trainSmallModel(600);
-  const registry = new ModelRegistry(runtime.store, base.model.name);
+  const registry = new ModelRegistry(runtime.store, 'sentiment');
   const entry = await registry.register({
     artifact: model.toArtifact(),
     runId: null,

@@ -50,7 +50,14 @@ describe('triggerRetrain', () => {
     await store.put('incoming/reviews.csv', 'review,sentiment\n"good film",positive\n');
     await store.put('incoming/reviews.params.yaml', 'train:\n  classifier: naive_bayes\ndata:\n  seed: 7\n');
     const now = new Date('2026-12-01T05:42:07.123Z');
-    const outcome = await triggerRetrain({ store, params: params(), reason: 'drifted', signals, now });
+    const outcome = await triggerRetrain({
+      store,
+      params: params(),
+      model: 'sentiment',
+      reason: 'drifted',
+      signals,
+      now,
+    });
     expect(outcome).toEqual({
       kind: 'started',
       upload: 'incoming/retrain-20261201T054207123Z.csv',
@@ -84,29 +91,48 @@ describe('triggerRetrain', () => {
     await store.put('incoming/reviews.csv', 'review,sentiment\n"good film",positive\n');
     const now = new Date('2026-12-01T00:00:00.000Z');
     const outcomes = await Promise.all(
-      [0, 1, 2, 3].map(() => triggerRetrain({ store, params: params(), reason: 'r', signals, now })),
+      [0, 1, 2, 3].map(() =>
+        triggerRetrain({ store, params: params(), model: 'sentiment', reason: 'r', signals, now }),
+      ),
     );
     expect(outcomes.filter((o) => o.kind === 'started')).toHaveLength(1);
     // The others lost the conditional write, or read the winner's claim.
     for (const o of outcomes.filter((x) => x.kind !== 'started'))
       expect(['lost-race', 'rate-limited']).toContain(o.kind);
     const later = new Date('2026-12-01T23:59:00.000Z');
-    expect(await triggerRetrain({ store, params: params(), reason: 'r', signals, now: later })).toEqual({
+    expect(
+      await triggerRetrain({ store, params: params(), model: 'sentiment', reason: 'r', signals, now: later }),
+    ).toEqual({
       kind: 'rate-limited',
       lastTriggeredAt: now.toISOString(),
       nextAllowedAt: '2026-12-02T00:00:00.000Z',
     });
     const nextDay = new Date('2026-12-02T00:00:01.000Z');
-    expect((await triggerRetrain({ store, params: params(), reason: 'r', signals, now: nextDay })).kind).toBe(
-      'started',
-    );
+    expect(
+      (
+        await triggerRetrain({
+          store,
+          params: params(),
+          model: 'sentiment',
+          reason: 'r',
+          signals,
+          now: nextDay,
+        })
+      ).kind,
+    ).toBe('started');
     expect((await store.list('incoming/retrain-')).filter((o) => o.key.endsWith('.csv'))).toHaveLength(2);
   });
 
   it('records why nothing could start when production has no training upload left', async () => {
     const store = new InMemoryObjectStore();
     await registryWithProduction(store, 'incoming/gone.csv');
-    const outcome = await triggerRetrain({ store, params: params(), reason: 'r', signals });
+    const outcome = await triggerRetrain({
+      store,
+      params: params(),
+      model: 'sentiment',
+      reason: 'r',
+      signals,
+    });
     expect(outcome).toMatchObject({
       kind: 'failed',
       why: expect.stringMatching(/incoming\/gone\.csv .* is gone/),

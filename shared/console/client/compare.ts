@@ -4,7 +4,11 @@ import { figureLegend, lineChart } from './charts.ts';
 import { api, append, fmt, h, href, section } from './dom.ts';
 
 export async function comparePage(root: HTMLElement, ids: string[]): Promise<void> {
-  const c = await api<Comparison>(`api/compare?ids=${ids.map(encodeURIComponent).join(',')}`);
+  // Versions (v3) are of the model the page names, as the models page links it.
+  const model = new URLSearchParams(location.search).get('model');
+  const c = await api<Comparison>(
+    `api/compare?ids=${ids.map(encodeURIComponent).join(',')}${model ? `&model=${encodeURIComponent(model)}` : ''}`,
+  );
   const name = (i: Comparison['items'][number]) => (i.kind === 'version' ? `v${i.version}` : i.id);
   const head = h(
     'tr',

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     if (page === 'runs') await runsPage(root);
     else if (page === 'run') await runPage(root, arg);
     else if (page === 'compare') await comparePage(root, arg.split(',').filter(Boolean));
-    else if (page === 'models') await modelsPage(root);
+    else if (page === 'models') await modelsPage(root, arg);
     else if (page === 'batch') await batchPage(root);
   } catch (error) {
     root.append(errorBox((error as Error).message));

@@ -7,6 +7,7 @@ import { api, append, errorBox, fmt, h, href, section } from './dom.ts';
 
 interface Overview {
   model: string;
+  models: string[];
   aliases: Aliases;
   versions: VersionRow[];
   rollbackTo: number | null;
@@ -14,8 +15,17 @@ interface Overview {
 
 const METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
 
-export async function modelsPage(root: HTMLElement): Promise<void> {
-  const o = await api<Overview>('api/models');
+/** `model` as a query string, for every link and request of the page. */
+const query = (model: string) => `model=${encodeURIComponent(model)}`;
+
+/**
+ * One model of the registry (`models?model=<name>`; without it, the server's choice: the only one, or the one
+ * promoted last), with a switcher when the registry holds several.
+ */
+export async function modelsPage(root: HTMLElement, requested: string): Promise<void> {
+  // The same URL as the page's preload, so its response is reused.
+  const o = await api<Overview>(requested ? `api/models?${query(requested)}` : 'api/models');
+  const q = query(o.model);
   const status = h('div', { id: 'action-status', role: 'status' });
   const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
 
@@ -75,7 +85,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
                 act(
                   `Point production at v${v.version} (now ${prod === null ? 'none' : `v${prod}`})? The inference API follows within its reload interval.`,
                   'api/models/promote',
-                  { version: v.version, expectedProduction: prod },
+                  { model: o.model, version: v.version, expectedProduction: prod },
                 ),
             },
             `Promote v${v.version}`,
@@ -127,11 +137,11 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
       h(
         'td',
         {},
-        h('a', { href: href(`models/${v.version}/card`), class: 'card-link' }, 'card'),
+        h('a', { href: href(`models/${v.version}/card?${q}`), class: 'card-link' }, 'card'),
         ' · ',
         h(
           'a',
-          { href: href(`models/${v.version}/card.md`), download: `${o.model}-v${v.version}-card.md` },
+          { href: href(`models/${v.version}/card.md?${q}`), download: `${o.model}-v${v.version}-card.md` },
           '.md',
         ),
       ),
@@ -162,10 +172,24 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
   history.id = 'chart-history';
   history.dataset.versions = sorted.map((v) => v.version).join(',');
   const compareIds = sorted.slice(-5).map((v) => `v${v.version}`);
+  const switcher =
+    o.models.length > 1
+      ? h(
+          'nav',
+          { id: 'model-switcher', class: 'switcher', 'aria-label': 'models' },
+          h('span', { class: 'muted' }, `${o.models.length} models:`),
+          ...o.models.map((m) =>
+            m === o.model
+              ? h('b', { 'aria-current': 'page', 'data-model': m }, m)
+              : h('a', { href: href(`models?${query(m)}`), 'data-model': m }, m),
+          ),
+        )
+      : null;
   append(
     root,
     h('p', {}, h('a', { href: href('') }, '← runs')),
-    h('h1', {}, `Model `, h('code', {}, o.model)),
+    switcher,
+    h('h1', {}, `Model `, h('code', { id: 'model-name' }, o.model)),
     h(
       'p',
       {},
@@ -183,7 +207,7 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
                 act(
                   `Roll production back from v${prod} to v${o.rollbackTo}, the version that served before it?`,
                   'api/models/rollback',
-                  { expectedProduction: prod },
+                  { model: o.model, expectedProduction: prod },
                 ),
             },
             `Roll back to v${o.rollbackTo}`,
@@ -200,7 +224,11 @@ export async function modelsPage(root: HTMLElement): Promise<void> {
             'span',
             {},
             ' · ',
-            h('a', { href: href(`compare?ids=${compareIds.join(',')}`) }, `compare ${compareIds.join(', ')}`),
+            h(
+              'a',
+              { href: href(`compare?ids=${compareIds.join(',')}&${q}`) },
+              `compare ${compareIds.join(', ')}`,
+            ),
           )
         : null,
     ),

@@ -71,6 +71,8 @@ export function runKeys(runId: string) {
     report: `${root}/eval/report.html`,
     /** The test split's per-row labels, predictions and scores (texts cut short), for the console's curves. */
     predictions: `${root}/eval/predictions.json`,
+    /** A few test texts per class, stored with the model for people to try it on. */
+    examples: `${root}/eval/examples.json`,
   };
 }
 

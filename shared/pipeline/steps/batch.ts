@@ -5,7 +5,7 @@ import { NotFoundError } from '../../errors.ts';
 import { BATCH_JOBS_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../layout.ts';
 import type { Logger } from '../../log.ts';
 import type { ObjectStore, ObjectStreams } from '../../ports.ts';
-import { registryModelSource } from '../../registry/model-source.ts';
+import { servingSource } from '../../registry/model-source.ts';
 import {
   ERRORS_HEADER,
   errorRow,
@@ -53,7 +53,8 @@ export interface BatchReport {
 
 export interface BatchDeps {
   store: ObjectStore & ObjectStreams;
-  modelName: string;
+  /** The model whose production predicts; null: the model promoted last (params that name none). */
+  modelName: string | null;
   /** params.yaml `data.text_column` (null: found by name). */
   textColumn: string | null;
   /** Cleaning threads (0: one per core). */
@@ -123,7 +124,7 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
     return { ...payload, result: report };
   }
 
-  const polled = await registryModelSource(store, deps.modelName).poll(undefined);
+  const polled = await servingSource(store, deps.modelName).poll(undefined);
   if (polled.kind !== 'loaded') {
     object.stream.destroy();
     throw new NotFoundError(
@@ -176,7 +177,11 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
     malformed: malformedCount,
     textColumn: summary.textColumn,
     labels: summary.labels,
-    model: { name: deps.modelName, version: served.version, sha256: served.sha256 },
+    model: {
+      name: served.entry?.model ?? deps.modelName ?? '',
+      version: served.version,
+      sha256: served.sha256,
+    },
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     seconds,

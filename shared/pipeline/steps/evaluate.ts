@@ -1,6 +1,8 @@
+import { requireModelName } from '../../config/model-name.ts';
 import { describeError } from '../../errors.ts';
 import { PREDICTION_TEXT_CHARS, predictionTable } from '../../ml/curves.ts';
 import { argmaxRow, computeReference } from '../../ml/drift.ts';
+import { candidateText, type ExampleCandidate, modelExamples, pickExamples } from '../../ml/examples.ts';
 import { encodeLabels, splitTokens } from '../../ml/fitting.ts';
 import { base64ToFloats, floatsToBase64 } from '../../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../../ml/metrics.ts';
@@ -70,6 +72,8 @@ interface ShardScores {
   unknownTokens: (number | null)[];
   /** The raw test texts, cut to what the console shows. */
   texts: string[];
+  /** This shard's best example candidates per class (absent: scored by code from before examples). */
+  examples?: ExampleCandidate[];
   production:
     | { kind: 'none' }
     | { kind: 'incomparable'; version: number; why: string }
@@ -115,7 +119,9 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       const proba = model.probabilities(tokenized);
       const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
       const raw = rows.filter((_, i) => isTest[i] === 1);
-      const production = await loadProduction(deps.store, params.model.name, model.labels);
+      const aligned = raw.length === clean.length;
+      const K = model.labels.length;
+      const production = await loadProduction(deps.store, requireModelName(params), model.labels);
       let scored: ShardScores['production'];
       if (production.kind === 'loaded') {
         const p = production.model;
@@ -140,12 +146,21 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         proba: floatsToBase64(proba, 'float64'),
         tokens: tokenized.map((t) => t.length),
         unknownTokens: tokenized.map((t) => model.unknownTokens(t) ?? null),
-        texts:
-          raw.length === clean.length
-            ? raw.map((r) =>
-                r.text.length > PREDICTION_TEXT_CHARS ? r.text.slice(0, PREDICTION_TEXT_CHARS + 1) : r.text,
-              )
-            : [],
+        examples: aligned
+          ? pickExamples(
+              raw.map((r, i) => ({
+                label: r.label,
+                text: candidateText(r.text),
+                correct: argmaxRow(proba, i, K).index === y[i],
+              })),
+              model.labels,
+            )
+          : [],
+        texts: aligned
+          ? raw.map((r) =>
+              r.text.length > PREDICTION_TEXT_CHARS ? r.text.slice(0, PREDICTION_TEXT_CHARS + 1) : r.text,
+            )
+          : [],
         production: scored,
       } satisfies ShardScores);
       return { payload, summary: `${clean.length} test rows scored` };
@@ -199,6 +214,15 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       }),
     });
     await writeJson(deps.store, keys.driftReference, reference);
+    // Register stores these with the model, as it does the drift reference.
+    await writeJson(
+      deps.store,
+      keys.examples,
+      modelExamples(
+        shards.flatMap((s) => s.examples ?? []),
+        labels,
+      ),
+    );
     // The console's curves and confident mistakes: every row up to PREDICTION_MAX_ROWS, else an even stride
     // through all shards (the metrics above stay exact). Compact (one line): thousands of rows of scores.
     const texts = shards.flatMap((s) => s.texts);
@@ -245,7 +269,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {
       runId: payload.runId,
-      model: params.model.name,
+      model: requireModelName(params),
       metrics,
       production:
         production.kind === 'compared'
@@ -259,7 +283,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       keys.report,
       renderEvalReport({
         runId: payload.runId,
-        model: params.model.name,
+        model: requireModelName(params),
         source: `s3://${payload.bucket}/${payload.key}`,
         metrics,
         production:

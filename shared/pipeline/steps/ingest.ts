@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { requireModelName, withModelName } from '../../config/model-name.ts';
 import { NotFoundError } from '../../errors.ts';
 import { type FeedbackMerge, mergeFeedback, readFeedback } from '../../feedback/feedback-store.ts';
 import { type StreamedRow, scanLabelledCsv } from '../../ml/csv-stream.ts';
@@ -33,12 +34,9 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         `${where} was replaced after this upload (ETag ${bareEtag(payload.etag)} → ${bareEtag(object.etag)}); the newer upload has its own run`,
       );
     }
-    const { params, overrides, pinned } = await effectiveParams(
-      deps.store,
-      payload.bucket,
-      payload.key,
-      deps.baseParams,
-    );
+    const effective = await effectiveParams(deps.store, payload.bucket, payload.key, deps.baseParams);
+    const { overrides, pinned } = effective;
+    let params = effective.params;
     const shardRows = params.data.shard_rows;
     const shards: Omit<ShardInfo, 'train' | 'test'>[] = [];
     let pending: ShardRow[] = [];
@@ -75,6 +73,9 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
     );
     if (pending.length) await flush();
     await inFlight;
+    // Named once the label column is known: every later step reads these params from input.json.
+    params = withModelName(params, scan.report.labelColumn);
+    const model = requireModelName(params);
     const isTest = stratifiedTestMask(
       scan.classOf,
       scan.labels.length,
@@ -91,7 +92,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
     let feedback: FeedbackMerge | null = null;
     let mask = isTest;
     if (params.data.include_feedback) {
-      const { records } = await readFeedback(deps.store, params.model.name);
+      const { records } = await readFeedback(deps.store, model);
       const wanted = new Set(records.map((r) => r.text.trim()));
       const inTrain: ShardRow[] = [];
       const inTest: ShardRow[] = [];
@@ -169,7 +170,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       createdAt: new Date().toISOString(),
     });
     const summary = {
-      model: params.model.name,
+      model,
       rows: scan.report.rowsKept,
       train: manifest.train,
       test: manifest.test,
@@ -185,7 +186,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         ingest: summary,
         shards: shardsPayload(manifest, params.data.shard_concurrency),
       },
-      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test) in ${withSplit.length} shard${withSplit.length === 1 ? '' : 's'}, ${scan.labels.length} classes, text='${scan.report.textColumn}' label='${scan.report.labelColumn}'${feedback ? `, ${feedback.added} feedback rows added to training (of ${feedback.read}; ${feedback.droppedInTest} in the test split left out)` : ''}${overrides ? `, overrides ${overrides}` : ''}`,
+      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test) in ${withSplit.length} shard${withSplit.length === 1 ? '' : 's'}, ${scan.labels.length} classes, text='${scan.report.textColumn}' label='${scan.report.labelColumn}', model ${model}${effective.params.model.name === null ? ' (named after the label column)' : ''}${feedback ? `, ${feedback.added} feedback rows added to training (of ${feedback.read}; ${feedback.droppedInTest} in the test split left out)` : ''}${overrides ? `, overrides ${overrides}` : ''}`,
     };
   });
 }

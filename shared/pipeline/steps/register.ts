@@ -1,4 +1,6 @@
+import { requireModelName } from '../../config/model-name.ts';
 import { readReference } from '../../ml/drift.ts';
+import { readExamples } from '../../ml/examples.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
 import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
@@ -25,7 +27,8 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     const keys = runKeys(payload.runId);
     const params = await runParams(deps.store, payload.runId);
     const gate = requireField(payload, 'evaluation');
-    const registry = new ModelRegistry(deps.store, params.model.name);
+    const name = requireModelName(params);
+    const registry = new ModelRegistry(deps.store, name);
     const evaluation = await readJson<{ metrics: Metrics }>(deps.store, keys.metrics);
     const input = await readJson<{ fingerprint: string; overrides: string | null; report: unknown }>(
       deps.store,
@@ -47,6 +50,10 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         model.labels.length,
       );
       if (reference) model = model.withDriftReference(reference);
+      // Absent likewise from a run evaluated before examples were: the model has none.
+      const examples = await deps.store.get(keys.examples);
+      if (examples)
+        model = model.withExamples(readExamples(JSON.parse(examples.body.toString('utf8')), model.labels));
       entry = await registry.register({
         artifact: model.toArtifact(),
         runId: payload.runId,
@@ -85,7 +92,7 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         });
       }
     }
-    const registered = { model: params.model.name, version: entry.version, promoted };
+    const registered = { model: name, version: entry.version, promoted };
     // A model promoted inside max_regression is worse than the one it replaces: every outcome line says so.
     const below = promoted ? belowProductionText(gate) : undefined;
     await updateStatus(deps.store, payload.runId, payload, (s) => {
@@ -95,15 +102,15 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       s.finishedAt = new Date().toISOString();
       s.message = promoted
         ? below
-          ? `${params.model.name} v${entry.version} is now production, promoted although ${below}: ${gate.metric} ${gate.score?.toFixed(4)} vs ${gate.productionScore?.toFixed(4)}`
-          : `${params.model.name} v${entry.version} is now production: ${gate.reason}`
+          ? `${name} v${entry.version} is now production, promoted although ${below}: ${gate.metric} ${gate.score?.toFixed(4)} vs ${gate.productionScore?.toFixed(4)}`
+          : `${name} v${entry.version} is now production: ${gate.reason}`
         : held
-          ? `${params.model.name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
-          : `${params.model.name} v${entry.version} is registered but not promoted: ${gate.reason}`;
+          ? `${name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
+          : `${name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
     return {
       payload: { ...payload, registered },
-      summary: `${params.model.name} v${entry.version} registered${promoted ? ` and promoted to production${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
+      summary: `${name} v${entry.version} registered${promoted ? ` and promoted to production${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
     };
   });
 }

@@ -12,7 +12,6 @@ export const ROOT = new URL('../../../', import.meta.url).pathname;
 const SERVICE_ENTRIES = [
   'package.json',
   'tsconfig.json',
-  'params.yaml',
   'functions',
   'shared',
   'statemachines',
@@ -22,6 +21,20 @@ const SERVICE_ENTRIES = [
   // The esbuild options and plugins serverless.ts uses.
   'scripts',
 ];
+
+/** The deployed model's name in these tests: a deployment's params.yaml names its model. */
+export const DEPLOYED_MODEL = 'sentiment';
+
+/**
+ * The shipped params.yaml as a deployment sets it: with its model named (the shipped file leaves the name to
+ * each upload's label column, which a deployment's scoped roles cannot allow).
+ */
+export async function deploymentParams(): Promise<string> {
+  const text = await readFile(join(ROOT, 'params.yaml'), 'utf8');
+  const named = text.replace(/^( {2}name:) null\b/m, `$1 ${DEPLOYED_MODEL}`);
+  if (named === text) throw new Error('params.yaml: no `  name: null` line to name the deployed model in');
+  return named;
+}
 
 export interface PackagedService {
   dir: string;
@@ -50,6 +63,7 @@ export async function packageService(
   }
   // osls wants the configuration itself to be a regular file.
   await copyFile(join(ROOT, 'serverless.ts'), join(dir, 'serverless.ts'));
+  await writeFile(join(dir, 'params.yaml'), await deploymentParams());
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_') && !key.startsWith('TEXTOPS_')),
   );
