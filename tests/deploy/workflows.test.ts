@@ -129,6 +129,10 @@ describe('.github/workflows', () => {
     const cluster = steps.find((s) => (s.run ?? '').includes('aws eks describe-cluster'));
     expect(cluster?.if).toMatch(/vars\.EKS_JOB_ROUTE == 'true'/);
     expect(order((s) => s === cluster)).toBeLessThan(order((s) => (s.run ?? '').includes('osls deploy')));
+    // The model is named before the stack and the image are built from params.yaml.
+    const naming = steps.find((s) => (s.run ?? '').includes('scripts/deploy/name-model.ts'));
+    expect(naming?.env?.TEXTOPS_MODEL_NAME).toBe('${{ vars.TEXTOPS_MODEL_NAME }}');
+    expect(order((s) => s === naming)).toBeLessThan(order((s) => (s.run ?? '').includes('osls deploy')));
     const deployEnv = steps.find((s) => (s.run ?? '').includes('osls deploy'))?.env ?? {};
     expect(deployEnv.TEXTOPS_EKS_CLUSTER_NAME).toBe('${{ steps.cluster.outputs.name }}');
     expect(deployEnv.TEXTOPS_EKS_CERTIFICATE_AUTHORITY).toBe('${{ steps.cluster.outputs.ca }}');

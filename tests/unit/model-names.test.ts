@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deployedModelName } from '../../infra/bucket-access.ts';
+import { nameModel } from '../../scripts/deploy/name-model.ts';
 import { deriveModelName, requireModelName, withModelName } from '../../shared/config/model-name.ts';
-import { applyOverrides, loadParams, validateParams } from '../../shared/config/params.ts';
+import {
+  applyOverrides,
+  defaultParamsFile,
+  loadParams,
+  parseParamsYaml,
+  validateParams,
+} from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { ConfigError, NotFoundError } from '../../shared/errors.ts';
 import { listFeedbackModels } from '../../shared/feedback/feedback-store.ts';
@@ -62,6 +70,19 @@ describe('a model named after its label column', () => {
       /model\.name is null, and a deployment needs a model name/,
     );
     expect(deployedModelName(applyOverrides(loadParams(), { model: { name: 'reviews' } }))).toBe('reviews');
+  });
+
+  it('is named before a deploy by name-model, which changes only the value and checks it', () => {
+    const text = readFileSync(defaultParamsFile(), 'utf8');
+    expect(() => nameModel(text, undefined)).toThrow(/TEXTOPS_MODEL_NAME/);
+    expect(() => nameModel(text, 'Reviews!')).toThrow(/not a model name/);
+    const named = nameModel(text, 'reviews');
+    const changed = named.split('\n').filter((line, i) => line !== text.split('\n')[i]);
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatch(/^ {2}name: reviews # registry name/);
+    expect(validateParams(parseParamsYaml(named, 'named')).model.name).toBe('reviews');
+    // A file that names its model already is kept as it is.
+    expect(nameModel(named, undefined)).toBe(named);
   });
 });
 

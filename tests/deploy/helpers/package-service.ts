@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { nameModel } from '../../../scripts/deploy/name-model.ts';
 import type { Template } from '../checks/cloudformation-checks.ts';
 
 const run = promisify(execFile);
@@ -30,10 +31,7 @@ export const DEPLOYED_MODEL = 'sentiment';
  * each upload's label column, which a deployment's scoped roles cannot allow).
  */
 export async function deploymentParams(): Promise<string> {
-  const text = await readFile(join(ROOT, 'params.yaml'), 'utf8');
-  const named = text.replace(/^( {2}name:) null\b/m, `$1 ${DEPLOYED_MODEL}`);
-  if (named === text) throw new Error('params.yaml: no `  name: null` line to name the deployed model in');
-  return named;
+  return nameModel(await readFile(join(ROOT, 'params.yaml'), 'utf8'), DEPLOYED_MODEL);
 }
 
 export interface PackagedService {
