@@ -583,8 +583,8 @@ export async function consoleModel(
 }
 
 export interface ModelsOverview {
-  /** The model shown. */
-  model: string;
+  /** The model shown; null when the registry holds none yet (and the deployment names none). */
+  model: string | null;
   /** Every model there is, for the page's switcher. */
   models: string[];
   aliases: Aliases;
@@ -594,7 +594,17 @@ export interface ModelsOverview {
 }
 
 export async function modelsOverview(src: ConsoleSources, requested?: string): Promise<ModelsOverview> {
-  const [name, models] = await Promise.all([consoleModel(src, requested), consoleModels(src)]);
+  const models = await consoleModels(src);
+  // Nothing registered yet: an empty overview, which the page shows as what to run, not as an error.
+  if (models.length === 0 && requested === undefined)
+    return {
+      model: null,
+      models: [],
+      aliases: { production: null, staging: null, history: [] },
+      versions: [],
+      rollbackTo: null,
+    };
+  const name = await consoleModel(src, requested);
   const registry = new ModelRegistry(src.store, name);
   const [{ aliases }, listed] = await Promise.all([registry.readAliases(), registry.listVersions()]);
   const versions: VersionRow[] = [];
