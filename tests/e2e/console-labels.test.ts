@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
 /**
@@ -51,10 +52,7 @@ beforeAll(async () => {
   };
   runs.a = await upload('a', FAST_RECIPE);
   runs.b = await upload('b', WEAKER_RECIPE);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 400_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleStack, startConsoleStack, XSS } from '../../scripts/console-stack.ts';
 import { sampleCsv, sharedRows, toCsv } from '../../scripts/sample-data.ts';
@@ -10,6 +10,7 @@ import { formatUsd } from '../../shared/pipeline/run/cost.ts';
 import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
@@ -59,19 +60,10 @@ async function metricsOf(
 
 beforeAll(async () => {
   stack = await startConsoleStack();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      // Reached by a host name, as a console behind a load balancer or on a LAN is.
-      '--host-resolver-rules=MAP console.test 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium([
+    // Reached by a host name, as a console behind a load balancer or on a LAN is.
+    '--host-resolver-rules=MAP console.test 127.0.0.1',
+  ]);
 }, 240_000);
 
 afterAll(async () => {

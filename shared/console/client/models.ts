@@ -190,7 +190,9 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
     root,
     h('p', {}, h('a', { href: href('') }, '← runs')),
     switcher,
-    o.model === null ? h('h1', {}, 'Models') : h('h1', {}, `Model `, h('code', { id: 'model-name' }, o.model)),
+    o.model === null
+      ? h('h1', {}, 'Models')
+      : h('h1', {}, `Model `, h('code', { id: 'model-name' }, o.model)),
     h(
       'p',
       {},
