@@ -10,6 +10,7 @@ import { handler as register } from '../functions/register/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
 import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
 import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
+import { handler as checkData } from '../functions/check-data/handler.ts';
 import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
 import {
   aslPlaceholder,
@@ -24,6 +25,7 @@ import type { LambdaHandler } from './local-engine.ts';
 const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   ingest: ingest as LambdaHandler,
   preprocess: preprocess as LambdaHandler,
+  'check-data': checkData as LambdaHandler,
   'tune-plan': tunePlan as LambdaHandler,
   'tune-candidates': tuneCandidates as LambdaHandler,
   'tune-select': tuneSelect as LambdaHandler,

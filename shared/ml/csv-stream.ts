@@ -30,6 +30,11 @@ export interface StreamScan {
   readonly classOf: Uint16Array;
   /** Bytes the duplicate filter held at the end. */
   readonly dedupeBytes: number;
+  /** The header, trimmed. */
+  readonly columns: string[];
+  /** Dropped repeats under another label than the kept copy (RowChecker.conflictingRepeats), and their count. */
+  readonly conflictingRepeats: { line: number; label: string; text: string }[];
+  readonly conflictingRepeatCount: number;
 }
 
 /** Strict UTF-8 decoding of a byte stream into text, naming the line of the first bad byte. */
@@ -165,7 +170,7 @@ export async function scanLabelledCsv(
   const classIndex = new Map<string, number>();
   const take = async (fields: string[], line: number) => {
     rowNumber++;
-    const row = checker!.check(fields, rowNumber, ` (source line ${line}${where(kept)})`);
+    const row = checker!.check(fields, rowNumber, ` (source line ${line}${where(kept)})`, line);
     if (!row) return;
     let k = classIndex.get(row.label);
     if (k === undefined) {
@@ -229,5 +234,12 @@ export async function scanLabelledCsv(
     bytes,
     classOf: classes,
     dedupeBytes: checker!.dedupeBytes,
+    columns: checker!.header,
+    conflictingRepeats: checker!.conflictingRepeats.map((r) => ({
+      line: r.line ?? r.row + 1,
+      label: r.label,
+      text: r.text,
+    })),
+    conflictingRepeatCount: checker!.conflictingRepeatCount,
   };
 }
