@@ -1,5 +1,6 @@
 import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
 import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
+import { handler as checkData } from '../functions/check-data/handler.ts';
 import { handler as evaluate } from '../functions/evaluate/handler.ts';
 import { handler as featurize } from '../functions/featurize/handler.ts';
 import { handler as ingest } from '../functions/ingest/handler.ts';
@@ -10,7 +11,6 @@ import { handler as register } from '../functions/register/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
 import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
 import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
-import { handler as checkData } from '../functions/check-data/handler.ts';
 import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
 import {
   aslPlaceholder,

@@ -57,7 +57,7 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.labelIssues':
     "Suspected label errors (Train: confident learning on out-of-fold scores of the chosen recipe): `line,text,given_label,suggested_label,score`, most suspect first, only the flagged rows. `textops runs <id> --label-issues` prints it; the console's run page lists it.",
   'run.labelIssuesSummary':
-    "The label-issue summary: rows flagged, the cap, the counts per (given, suggested) pair, the per-class thresholds, the classes too small for the folds, and the rows dropped (`data.label_issues: drop`).",
+    'The label-issue summary: rows flagged, the cap, the counts per (given, suggested) pair, the per-class thresholds, the classes too small for the folds, and the rows dropped (`data.label_issues: drop`).',
   'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',
   'run.model': 'The trained model artifact (Train); Register copies it into the registry.',
   'run.metrics':

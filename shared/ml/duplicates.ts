@@ -164,7 +164,11 @@ export function findConflictingDuplicates(
           inConflict[reps[p]] = 1;
           inConflict[reps[q]] = 1;
           if (near.length < MAX_LISTED)
-            near.push({ a: { line: a.line, label: a.label }, b: { line: b.line, label: b.label }, similarity });
+            near.push({
+              a: { line: a.line, label: a.label },
+              b: { line: b.line, label: b.label },
+              similarity,
+            });
         }
     }
     near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);

@@ -161,7 +161,8 @@ export function findLabelIssues(
       if (y[r] !== i || !isScored(r)) continue;
       const at = r * k;
       let suggested = -1;
-      for (let j = 0; j < k; j++) if (j !== i && (suggested < 0 || proba[at + j] > proba[at + suggested])) suggested = j;
+      for (let j = 0; j < k; j++)
+        if (j !== i && (suggested < 0 || proba[at + j] > proba[at + suggested])) suggested = j;
       ranked.push({ row: r, given: i, suggested, score: quality(proba, at, k, i, options.rankBy) });
     }
     ranked.sort((a, b) => a.score - b.score || a.row - b.row);

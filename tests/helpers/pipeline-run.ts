@@ -63,7 +63,14 @@ export function stepFixture(baseParams: Params = loadParams()): StepFixture {
 }
 
 /** The steps as the state machine runs them without a sweep, each Map's items one after another. */
-export type StageName = 'ingest' | 'preprocess' | 'check-data' | 'featurize' | 'train' | 'evaluate' | 'register';
+export type StageName =
+  | 'ingest'
+  | 'preprocess'
+  | 'check-data'
+  | 'featurize'
+  | 'train'
+  | 'evaluate'
+  | 'register';
 
 /**
  * Runs the pipeline steps in the state machine's order (Tune skipped), each per-shard Map as a loop over the

@@ -107,7 +107,9 @@ describe('label issues (confident learning)', () => {
 
   it('off: no check', () => {
     const { x, y } = corpus(10, 0);
-    expect(checkLabels(x, y, CLASSES, applyOverrides(params, { data: { label_issues: 'off' } }))).toBeUndefined();
+    expect(
+      checkLabels(x, y, CLASSES, applyOverrides(params, { data: { label_issues: 'off' } })),
+    ).toBeUndefined();
   });
 
   it('thresholds are the mean self-confidence per class; a row the model predicts as its label is not flagged', () => {
@@ -142,13 +144,18 @@ describe('conflicting duplicates', () => {
   });
 
   it('near: MinHash finds a one-word edit under another label, not unrelated texts', () => {
-    const long = 'the quarterly results of the company beat the forecasts of every analyst on the street this week';
+    const long =
+      'the quarterly results of the company beat the forecasts of every analyst on the street this week';
     const edited = long.replace('week', 'month');
     expect(signatureSimilarity(minhashSignature(long), minhashSignature(edited))).toBeGreaterThan(0.8);
     const report = findConflictingDuplicates([
       { line: 2, label: 'business', doc: long },
       { line: 9, label: 'sports', doc: edited },
-      { line: 10, label: 'sports', doc: 'the striker scored twice in the cup final on a rainy evening in the north' },
+      {
+        line: 10,
+        label: 'sports',
+        doc: 'the striker scored twice in the cup final on a rainy evening in the north',
+      },
     ]);
     expect(report.nearPairs).toBe(1);
     expect(report.near[0].a.line).toBe(2);
@@ -176,14 +183,22 @@ describe('data contract', () => {
     );
     expect(same.status).toBe('passed');
     const shortTexts = Array.from({ length: 100 }, () => 'two words');
-    const changed = profileOf([...Array(90).fill('a'), ...Array(10).fill('c')], shortTexts, ['body', 'label']);
+    const changed = profileOf([...Array(90).fill('a'), ...Array(10).fill('c')], shortTexts, [
+      'body',
+      'label',
+    ]);
     const config = {
       ...base.data.checks,
       labels_added: { action: 'fail' as const, threshold: 0 },
     };
     const result = checkContract(
       changed,
-      { profile: reference, version: '3', unknownTokenShare: 0.5, lengthCounts: lengthsOn(reference, shortTexts) },
+      {
+        profile: reference,
+        version: '3',
+        unknownTokenShare: 0.5,
+        lengthCounts: lengthsOn(reference, shortTexts),
+      },
       config,
     );
     expect(result.status).toBe('failed');
@@ -202,10 +217,14 @@ describe('data contract', () => {
   });
 
   it('no reference: every check says so and nothing fails', () => {
-    const result = checkContract(reference, { none: 'no reference: production v1 predates profiles' }, {
-      ...base.data.checks,
-      labels_added: { action: 'fail', threshold: 0 },
-    });
+    const result = checkContract(
+      reference,
+      { none: 'no reference: production v1 predates profiles' },
+      {
+        ...base.data.checks,
+        labels_added: { action: 'fail', threshold: 0 },
+      },
+    );
     expect(result.status).toBe('no reference');
     expect(result.checks.every((c) => c.outcome === 'no reference')).toBe(true);
     expect(readProfile(undefined)).toBeUndefined();

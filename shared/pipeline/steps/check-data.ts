@@ -50,13 +50,16 @@ async function productionReference(
 ): Promise<{ version: number; model: TextModel; profile: DataProfile } | { none: string }> {
   const registry = new ModelRegistry(store, modelName);
   const { aliases } = await registry.readAliases();
-  if (aliases.production === null) return { none: `no reference: model ${modelName} has no production version yet` };
+  if (aliases.production === null)
+    return { none: `no reference: model ${modelName} has no production version yet` };
   const version = aliases.production;
   let model: TextModel;
   try {
     model = TextModel.fromArtifact((await registry.readArtifact(version)).bytes);
   } catch (error) {
-    return { none: `no reference: production v${version} cannot be loaded (${describeError(error).message})` };
+    return {
+      none: `no reference: production v${version} cannot be loaded (${describeError(error).message})`,
+    };
   }
   const profile = readProfile((model.lineage.dataReport as DatasetReport | undefined)?.profile);
   if (!profile)
@@ -108,7 +111,10 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const wanted = new Map(repeats.listed.map((r) => [r.text, r]));
     for (const info of manifest.shards) {
       const { rows: raw, isTest } = await readShardRows(deps.store, payload.runId, info);
-      const clean = await readJsonLinesGz<CleanShardRow>(deps.store, shardKeys(payload.runId, info.shard).clean);
+      const clean = await readJsonLinesGz<CleanShardRow>(
+        deps.store,
+        shardKeys(payload.runId, info.shard).clean,
+      );
       raw.forEach((r, i) => {
         rows.push({ line: r.line, label: r.label, doc: clean[i][1] });
         if (wanted.size) {
