@@ -37,6 +37,8 @@ export interface Dataset {
   readonly report: DatasetReport;
   /** sha256 of the source bytes, as stored in the model's lineage. */
   readonly fingerprint: string;
+  /** The source line each data row starts on, by row number (`lineOfRow[row]`; the whole-file reader's). */
+  readonly lineOfRow?: Int32Array;
 }
 
 export const TEXT_NAMES = [
@@ -77,7 +79,7 @@ export function decodeCsvBytes(bytes: Uint8Array): string {
   }
 }
 
-function parseCsv(text: string): string[][] {
+function parseCsv(text: string, lines?: number[]): string[][] {
   let previous: CsvRecordInfo | undefined;
   try {
     // csv-parse also rejects rows whose field count differs from the header's, naming the line.
@@ -87,6 +89,12 @@ function parseCsv(text: string): string[][] {
       relax_quotes: false,
       on_record: (record: string[], info: CsvRecordInfo) => {
         previous = { lines: info.lines, empty_lines: info.empty_lines };
+        // The line the record starts on: the line it ends on, less the newlines inside its fields.
+        if (lines) {
+          let inside = 0;
+          for (const f of record) for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) inside++;
+          lines.push(info.lines - inside);
+        }
         return record;
       },
     }) as string[][];
@@ -347,7 +355,8 @@ export function checkHeader(records: readonly string[][]): string[] {
 export function readLabelledCsv(bytes: Uint8Array, data: Params['data']): Dataset {
   if (bytes.length === 0) throw new InvalidDatasetError('the file is empty (0 bytes)');
   const fingerprint = sha256(bytes);
-  const records = parseCsv(decodeCsvBytes(bytes));
+  const starts: number[] = [];
+  const records = parseCsv(decodeCsvBytes(bytes), starts);
   const header = checkHeader(records);
   const rows = records.slice(1);
   const checker = new RowChecker(header, rows.slice(0, DETECTION_SAMPLE_ROWS), data);
@@ -357,5 +366,5 @@ export function readLabelledCsv(bytes: Uint8Array, data: Params['data']): Datase
     if (kept) examples.push(kept);
   }
   const { labels, report } = checker.finish();
-  return { labels, examples, fingerprint, report };
+  return { labels, examples, fingerprint, report, lineOfRow: Int32Array.from(starts) };
 }
