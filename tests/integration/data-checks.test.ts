@@ -42,8 +42,12 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
     const a = await cli('upload', file('a.csv'), '--params-file', file('fast.yaml'));
     expect(a.code).toBe(0);
     runA = runIdOf(a.stdout);
-    expect(a.stdout).toMatch(/^ {2}CheckData +succeeded .*contract: no reference: model topic has no production version yet; conflicting duplicates: /m);
-    expect(a.stdout).toMatch(/^ {2}Train +succeeded .*label issues: \d+ of \d+ training rows suspect \(3-fold confident learning\)/m);
+    expect(a.stdout).toMatch(
+      /^ {2}CheckData +succeeded .*contract: no reference: model topic has no production version yet; conflicting duplicates: /m,
+    );
+    expect(a.stdout).toMatch(
+      /^ {2}Train +succeeded .*label issues: \d+ of \d+ training rows suspect \(3-fold confident learning\)/m,
+    );
     expect(a.stdout).toMatch(/SUCCEEDED: topic v1 is now production/);
 
     const shown = await cli('runs', runA, '--label-issues');
@@ -64,7 +68,9 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
     // The console serves the same file as a download.
     const download = await fetch(`${stack.runtime.consoleUrl}/api/runs/${runA}/label-issues.csv`);
     expect(download.status).toBe(200);
-    expect(download.headers.get('content-disposition')).toMatch(/attachment; filename="[^"]+-label-issues\.csv"/);
+    expect(download.headers.get('content-disposition')).toMatch(
+      /attachment; filename="[^"]+-label-issues\.csv"/,
+    );
     expect(await download.text()).toBe(shown.stdout);
   }, 400_000);
 
@@ -82,7 +88,8 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
     expect(run.status.error.name).toBe('DataContractError');
     const steps = run.status.steps.map((s) => s.name);
     expect(steps).toContain('check-data');
-    for (const later of ['tune-plan', 'featurize', 'train', 'evaluate', 'register']) expect(steps).not.toContain(later);
+    for (const later of ['tune-plan', 'featurize', 'train', 'evaluate', 'register'])
+      expect(steps).not.toContain(later);
     const models = JSON.parse((await cli('models', '--model', 'topic', '--json')).stdout) as {
       aliases: { production: number | null };
       versions: unknown[];
