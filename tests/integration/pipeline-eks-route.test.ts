@@ -79,6 +79,7 @@ describe('the EKS job route on the local stack', () => {
       'Ingest',
       'Preprocess',
       'PreprocessShard',
+      'CheckData',
       'TunePlan',
       'TuneNeeded',
       'FeaturizeCount',
