@@ -18,6 +18,11 @@ export const MINHASH_ROWS = MINHASH_HASHES / MINHASH_BANDS;
 export const NEAR_DUPLICATE_THRESHOLD = 0.8;
 /** Rows listed at most (groups and pairs each); the counts cover every one. */
 export const MAX_LISTED = 500;
+/**
+ * Distinct documents the near-duplicate pass signs at most (the first ones, in file order): a signature costs
+ * shingles × hashes, so the pass stays within a step's time on the largest uploads; the method says when it cut.
+ */
+export const NEAR_DUPLICATE_MAX_DOCS = 200_000;
 /** Candidate pairs verified at most, so a corpus of boilerplate cannot make the check quadratic. */
 const MAX_CANDIDATE_PAIRS = 2_000_000;
 
@@ -130,7 +135,7 @@ export function findConflictingDuplicates(
   let nearPairs = 0;
   if (options.near !== false) {
     // One representative per distinct document: equal documents are the exact check's.
-    const reps = [...byDoc.values()].map((members) => members[0]);
+    const reps = [...byDoc.values()].slice(0, NEAR_DUPLICATE_MAX_DOCS).map((members) => members[0]);
     const signatures = reps.map((i) => minhashSignature(rows[i].doc));
     const buckets = new Map<string, number[]>();
     for (let r = 0; r < reps.length; r++) {
@@ -176,7 +181,7 @@ export function findConflictingDuplicates(
   let conflicted = 0;
   for (const c of inConflict) conflicted += c;
   return {
-    method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${threshold}`,
+    method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${threshold}${byDoc.size > NEAR_DUPLICATE_MAX_DOCS && options.near !== false ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${byDoc.size})` : ''}`,
     exactGroups,
     exactRows,
     exact,

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { sampleCsv, sharedRows } from '../../scripts/sample-data.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
+import { seededRandom } from '../../shared/ml/split.ts';
 import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
 
 // The data-set readers live in scripts/ (`npm run tour` uses them too); the tests take them from here.
@@ -50,7 +51,7 @@ export async function agTrainingSample(params: Params): Promise<{ docs: string[]
 
 /**
  * The header and `n` data rows of a shared data set with `share` of the labels changed to another class at random
- * (seeded LCG): the planted label errors of the data-check tests and `npm run bench:data-checks`. `flipped`: the
+ * (seeded, mulberry32): the planted label errors of the data-check tests and `npm run bench:data-checks`. `flipped`: the
  * 0-based data-row indices changed (their source line is index + 2 when no field spans lines).
  */
 export function flippedLabelsCsv(
@@ -64,16 +65,12 @@ export function flippedLabelsCsv(
     .slice(1 + offset, 1 + offset + n)
     .map((r) => [...r]);
   const classes = [...new Set(rows.map((r) => r[1]))].sort();
-  let state = seed;
-  const next = () => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state;
-  };
+  const random = seededRandom(seed);
   const flipped = new Set<number>();
-  while (flipped.size < Math.round(share * rows.length)) flipped.add(next() % rows.length);
+  while (flipped.size < Math.round(share * rows.length)) flipped.add(Math.floor(random() * rows.length));
   for (const i of flipped) {
     const others = classes.filter((c) => c !== rows[i][1]);
-    rows[i][1] = others[next() % others.length];
+    rows[i][1] = others[Math.floor(random() * others.length)];
   }
   return { csv: stringify([sharedRows(name)[0], ...rows]), rows, flipped };
 }
