@@ -69,7 +69,7 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
     const download = await fetch(`${stack.runtime.consoleUrl}/api/runs/${runA}/label-issues.csv`);
     expect(download.status).toBe(200);
     expect(download.headers.get('content-disposition')).toMatch(
-      /attachment; filename="[^"]+-label-issues\.csv"/,
+      /^attachment; filename="?[^"]+-label-issues\.csv"?$/,
     );
     expect(await download.text()).toBe(shown.stdout);
   }, 400_000);
