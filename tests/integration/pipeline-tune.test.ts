@@ -96,6 +96,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
     expect(status?.steps.map((s) => s.name)).toEqual([
       'ingest',
       'preprocess',
+      'check-data',
       'tune-plan',
       'tune-candidates',
       'tune-candidates',
