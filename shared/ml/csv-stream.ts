@@ -84,8 +84,9 @@ function newlines(fields: readonly string[]): number {
 /**
  * Reads a labelled CSV (plain or gzip) as a stream, with the whole-file reader's checks and counts (RowChecker)
  * and without holding the file: each kept row goes to `onRow` (awaited, so a slow writer holds the reading back)
- * as it is parsed. Memory is the detection sample (the first 2,000 rows), the duplicate filter (16–32 bytes per
- * distinct text) and 2 bytes per kept row for its class, which the split needs at the end. `where(kept)`
+ * as it is parsed. Memory is the detection sample (the first 2,000 rows), the duplicate filter (32–64 bytes per
+ * distinct text: the text's hash, and the hash of text and label that tells a repeat under another label from a
+ * plain repeat), the listed conflicting repeats (at most 500, texts cut to 300 characters) and 2 bytes per kept row for its class, which the split needs at the end. `where(kept)`
  * describes where a refused row would have gone (ingest: its shard), appended to the source line in messages.
  */
 export async function scanLabelledCsv(
