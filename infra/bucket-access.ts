@@ -55,6 +55,12 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       list: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
     },
     preprocess: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    // Production's artifact, for the data contract (its training-data profile and vocabulary).
+    'check-data': {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [RUNS_PREFIX],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
     'tune-plan': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     'tune-candidates': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     'tune-select': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },

@@ -1,5 +1,6 @@
 import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
 import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
+import { handler as checkData } from '../functions/check-data/handler.ts';
 import { handler as evaluate } from '../functions/evaluate/handler.ts';
 import { handler as featurize } from '../functions/featurize/handler.ts';
 import { handler as ingest } from '../functions/ingest/handler.ts';
@@ -24,6 +25,7 @@ import type { LambdaHandler } from './local-engine.ts';
 const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   ingest: ingest as LambdaHandler,
   preprocess: preprocess as LambdaHandler,
+  'check-data': checkData as LambdaHandler,
   'tune-plan': tunePlan as LambdaHandler,
   'tune-candidates': tuneCandidates as LambdaHandler,
   'tune-select': tuneSelect as LambdaHandler,

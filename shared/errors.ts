@@ -30,6 +30,14 @@ export class InvalidDatasetError extends TextopsError {
   override readonly name: string = 'InvalidDatasetError';
 }
 
+/**
+ * The upload breaks the data contract against production's training data: a check set to `fail` in params
+ * `data.checks` is over its threshold. The run ends before training; production is untouched.
+ */
+export class DataContractError extends TextopsError {
+  override readonly name: string = 'DataContractError';
+}
+
 /** A model artifact is foreign, of another version, or does not match its checksum. */
 export class ModelFormatError extends TextopsError {
   override readonly name: string = 'ModelFormatError';
@@ -93,6 +101,7 @@ export const ERROR_NAMES = [
   'TextopsError',
   'ConfigError',
   'InvalidDatasetError',
+  'DataContractError',
   'ModelFormatError',
   'QualityGateFailedError',
   'TrainingError',

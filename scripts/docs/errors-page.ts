@@ -56,6 +56,8 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'Fix the setting the message names: a key of `params.yaml` or an override file ([params reference](params.md)), or an environment variable.',
   InvalidDatasetError:
     'Fix the CSV as the message says (it names the row or column), then upload it again ([data guide](../guides/data.md)).',
+  DataContractError:
+    "The upload differs from production's training data more than a check of `data.checks` set to `fail` allows; the run stopped before training and production keeps serving. Read the checks (`textops runs <id>`, the console's run page), then fix the data, or set that check to `warn` in the upload's params file if the change is intended ([data guide](../guides/data.md#checks-on-every-upload)).",
   ModelFormatError:
     'The artifact is not a textops model of this version, or its bytes do not match the checksum: export it again (`textops models --export`) or train a new one.',
   QualityGateFailedError:

@@ -54,6 +54,8 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'GET /run/:id':
     'One run: its steps and timings, params against production, model selection, metrics per class, curves and top terms; advice when it failed.',
   'GET /run/:id/report': "The run's evaluation report (HTML), as Evaluate wrote it.",
+  'GET /api/runs/:id/label-issues.csv':
+    "The run's suspected label errors as a CSV download (`line,text,given_label,suggested_label,score`, most suspect first); 404 when the run has no label check.",
   'GET /compare': `Runs or versions side by side (\`?ids=<runId>,v3\`, 2 to ${MAX_COMPARED}): the metrics first, then the params that differ; a warning when their labels differ.`,
   'GET /models': 'The registry: every version, its aliases, metrics and lineage; promote and roll back.',
   'GET /models/:version/card': 'The model card of a version (HTML).',

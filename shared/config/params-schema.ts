@@ -23,6 +23,28 @@ const ngramRange = (max: number) =>
 export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
 export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
 
+/** One check of the data contract (shared/ml/data-contract.ts): what to do when its value is over `threshold`. */
+const contractCheck = (action: 'warn' | 'fail' | 'off', threshold: number) =>
+  z
+    .object({ action: z.enum(['warn', 'fail', 'off']), threshold: z.number().min(0) })
+    .strict()
+    .default({ action, threshold });
+
+/**
+ * The data contract against production's training data; defaults so params files and stored run params without
+ * the keys stay valid and mean what they meant.
+ */
+const checksSchema = z
+  .object({
+    labels_added: contractCheck('warn', 0),
+    labels_missing: contractCheck('warn', 0),
+    class_mix_psi: contractCheck('warn', 0.2),
+    text_length_psi: contractCheck('warn', 0.2),
+    unknown_token_share: contractCheck('warn', 0.25),
+    columns_changed: contractCheck('warn', 0),
+  })
+  .strict();
+
 /**
  * The model-selection sweep (shared/ml/tune/). A candidate is one feature config of `space.features` with one
  * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see shared/ml/tune/plan.ts for how the grid
@@ -227,6 +249,13 @@ export const paramsSchema = z
         // featurize, evaluate) run as Map items over them. Defaults keep stored params without these keys valid.
         shard_rows: z.number().int().min(100).default(20000),
         shard_concurrency: z.number().int().min(1).max(1000).default(4),
+        // Data checks (docs/guides/data.md, "Checks on every upload"); defaults keep older params valid.
+        label_issues: z.enum(['report', 'drop', 'off']).default('report'),
+        label_issues_max_share: z.number().gt(0).max(1).default(0.1),
+        label_issues_folds: z.number().int().min(2).max(20).default(3),
+        label_issues_rank_by: z.enum(['self_confidence', 'normalized_margin']).default('self_confidence'),
+        near_duplicate_threshold: z.number().gt(0).max(1).default(0.8),
+        checks: checksSchema.default(checksSchema.parse({})),
       })
       .strict(),
     clean: z

@@ -4,6 +4,7 @@ import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundEr
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
 import { readRun } from '../pipeline/run/queries.ts';
 import { firstBatchJobHint, listBatchJobs } from '../pipeline/steps/batch-jobs.ts';
@@ -214,6 +215,20 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
       if (!report)
         throw new ConsoleProblem(404, 'no evaluation report for this run (it failed before Evaluate?)');
       res.type('html').send(report.body);
+    }),
+  );
+
+  app.get(
+    '/api/runs/:id/label-issues.csv',
+    wrap(async (req, res) => {
+      const id = runIdParam(req);
+      const found = await readLabelIssues(options.store, id);
+      if (!found)
+        throw new ConsoleProblem(
+          404,
+          `no label check for run ${id} (not trained yet, or data.label_issues: off)`,
+        );
+      res.type('text/csv; charset=utf-8').attachment(`${id}-label-issues.csv`).send(found.csv);
     }),
   );
 

@@ -5,9 +5,10 @@ import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
 import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
+import { checkLabels, type LabelIssueSummary, labelIssuesLine } from './label-issues.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
-import type { CsrMatrix } from './sparse.ts';
+import { type CsrMatrix, selectRows } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 import { planSweep, type SweepPlan } from './tune/plan.ts';
@@ -89,7 +90,7 @@ export function evaluateWithReference(
 }
 
 export interface StageReport {
-  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'train' | 'evaluate';
+  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'checks' | 'train' | 'evaluate';
   ms: number;
   summary: string;
 }
@@ -101,6 +102,11 @@ export interface TrainResult {
   dataset: Dataset;
   /** The model-selection sweep, when it ran (params `tune.enabled` and not turned off by the caller). */
   tune?: { plan: SweepPlan; outcome: SweepOutcome };
+  /** The label check (params `data.label_issues`, unless off): flagged training rows, most suspect first. */
+  labelIssues?: {
+    rows: { line: number; text: string; given_label: string; suggested_label: string; score: number }[];
+    summary: LabelIssueSummary;
+  };
 }
 
 export interface TuneRunOptions {
@@ -151,6 +157,7 @@ export async function trainInProcess(
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
+  let labelIssues: TrainResult['labelIssues'];
   const { vectorizer, classifier } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
@@ -184,18 +191,38 @@ export async function trainInProcess(
       () => fitFeatures(trainDocs, params),
       (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
     );
+    const y = encodeLabels(
+      data.train.map((e) => e.label),
+      data.labels,
+    );
+    // The label check: k fits of the chosen recipe on the same matrix (as the pipeline's Train step does).
+    const checked = await timed(
+      'checks',
+      () => checkLabels(matrix, y, data.labels, params),
+      (c) => (c ? labelIssuesLine(c.summary) : 'label check off (data.label_issues: off)'),
+    );
+    let fitX = matrix;
+    let fitY = y;
+    if (checked) {
+      const lineOf = (row: number) => data.lineOfRow?.[row] ?? row + 1;
+      labelIssues = {
+        summary: checked.summary,
+        rows: checked.issues.map((issue) => ({
+          line: lineOf(data.train[issue.row].row),
+          text: data.train[issue.row].text,
+          given_label: data.labels[issue.given],
+          suggested_label: data.labels[issue.suggested],
+          score: issue.score,
+        })),
+      };
+      if (checked.keep) {
+        fitX = selectRows(matrix, checked.keep);
+        fitY = Int32Array.from(checked.keep, (i) => y[i]);
+      }
+    }
     const classifier = await timed(
       'train',
-      () =>
-        fitClassifier(
-          matrix,
-          encodeLabels(
-            data.train.map((e) => e.label),
-            data.labels,
-          ),
-          data.labels.length,
-          params,
-        ),
+      () => fitClassifier(fitX, fitY, data.labels.length, params),
       (c) =>
         `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
     );
@@ -233,5 +260,6 @@ export async function trainInProcess(
     stages,
     dataset: data,
     ...(tuned ? { tune: tuned } : {}),
+    ...(labelIssues ? { labelIssues } : {}),
   };
 }

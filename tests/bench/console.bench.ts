@@ -16,7 +16,16 @@ import { launchChromium } from '../helpers/browser.ts';
 
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 200);
 const LOADS = Number(process.argv.find((a) => a.startsWith('--loads='))?.slice(8) ?? 12);
-const STEPS = ['ingest', 'preprocess', 'tune-plan', 'featurize', 'train', 'evaluate', 'register'];
+const STEPS = [
+  'ingest',
+  'preprocess',
+  'check-data',
+  'tune-plan',
+  'featurize',
+  'train',
+  'evaluate',
+  'register',
+];
 
 function syntheticRun(i: number): RunStatus {
   const start = Date.parse('2026-11-01T00:00:00Z') + i * 600_000;

@@ -20,6 +20,7 @@ const definition = readFileSync(
 const STEPS = [
   'Ingest',
   'Preprocess',
+  'CheckData',
   'TunePlan',
   'TuneCandidates',
   'TuneSelect',
@@ -63,6 +64,7 @@ function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEn
     // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does; a
     // PlanRoute that keeps Train on its Lambda.
     functions: {
+      checkdata: pass,
       tuneplan: pass,
       planroute: lambdaRoute,
       ...functions,

@@ -94,6 +94,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(PIPELINE_STEPS).toEqual([
       'ingest',
       'preprocess',
+      'check-data',
       'tune-plan',
       'tune-candidates',
       'tune-select',
@@ -144,7 +145,8 @@ describe('statemachines/training-pipeline.asl.json', () => {
 
   it('runs the Tune stage between Preprocess and Featurize: a Map over batch pointers, looping through TuneSelect', () => {
     const S = definition.States as Record<string, State>;
-    expect(S.Preprocess.Next).toBe('TunePlan');
+    expect(S.Preprocess.Next).toBe('CheckData');
+    expect(S.CheckData.Next).toBe('TunePlan');
     expect(S.TunePlan.Next).toBe('TuneNeeded');
     expect(S.TuneNeeded).toMatchObject({
       Type: 'Choice',
@@ -219,7 +221,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
   it('runs preprocess, both featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
     const S = definition.States as Record<string, State>;
     const shardMaps = {
-      Preprocess: ['PreprocessShard', 'TunePlan', undefined],
+      Preprocess: ['PreprocessShard', 'CheckData', undefined],
       FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeVocabulary', 'count'],
       Featurize: ['FeaturizeShard', 'PlanRoute', 'transform'],
       Evaluate: ['EvaluateShard', 'EvaluateMerge', undefined],

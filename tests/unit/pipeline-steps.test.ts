@@ -7,6 +7,7 @@ import {
   TrainingError,
   TransientError,
 } from '../../shared/errors.ts';
+import { readProfile } from '../../shared/ml/data-contract.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { decodeCsr } from '../../shared/ml/sparse.ts';
 import type { TfidfJson } from '../../shared/ml/tfidf.ts';
@@ -394,7 +395,10 @@ describe('train step', () => {
       iterations: expect.any(Number),
       converged: expect.any(Boolean),
       modelBytes: bytes.length,
+      labelIssues: { listed: expect.any(Number), flagged: expect.any(Number), dropped: 0 },
     });
+    // The training part's profile travels in the lineage: the next upload's data contract reads it.
+    expect(readProfile(model.lineage.dataReport.profile)?.columns).toEqual(['review', 'sentiment']);
   });
 
   it('fails with NotFoundError when the features are missing', async () => {

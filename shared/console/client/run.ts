@@ -171,6 +171,115 @@ function dataSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/**
+ * The data checks: the contract against production's training data (each check, its value, threshold and
+ * outcome), conflicting duplicates with their lines, and the suspected label errors with a CSV download.
+ */
+function checksSection(d: RunDetail, runId: string): HTMLElement | null {
+  const c = d.checks;
+  const li = d.labelIssues;
+  if (!c && !li) return null;
+  const parts: (HTMLElement | null)[] = [];
+  if (c) {
+    parts.push(
+      h(
+        'p',
+        { id: 'contract-status' },
+        'Data contract against ',
+        c.contract.reference,
+        ': ',
+        h('span', { class: `outcome ${c.contract.status.replace(' ', '-')}` }, c.contract.status),
+        ' (params data.checks).',
+      ),
+      table(
+        ['check', 'value', 'threshold', 'action', 'outcome', 'detail'],
+        c.contract.checks.map((x) => [
+          h('td', {}, h('code', {}, x.name)),
+          x.value === null ? '—' : fmt(x.value, Number.isInteger(x.value) ? 0 : 3),
+          fmt(x.threshold, Number.isInteger(x.threshold) ? 0 : 3),
+          x.action,
+          h('td', { class: `outcome ${x.outcome.replace(' ', '-')}`, 'data-outcome': x.outcome }, x.outcome),
+          h('td', { class: 'text' }, x.detail),
+        ]),
+        { id: 'contract' },
+      ),
+    );
+    const dup = c.duplicates;
+    parts.push(
+      h(
+        'p',
+        { id: 'duplicates-summary' },
+        `Conflicting duplicates among ${c.rows} rows: ${dup.exactGroups} texts equal after cleaning under different labels (${dup.exactRows} rows), ${dup.nearPairs} near-duplicate pairs, ${c.repeats.count} repeats dropped at ingest under another label than the kept copy. Near duplicates: ${dup.method}.`,
+      ),
+    );
+    const rows = [
+      ...c.repeats.listed.map((r) => [
+        'repeat',
+        `${r.kept ? `${r.kept.line} (${r.kept.label})` : '?'}, ${r.line} (${r.label})`,
+        h('td', { class: 'text' }, r.text),
+      ]),
+      ...dup.exact.map((g) => [
+        'equal after cleaning',
+        g.rows.map((r) => `${r.line} (${r.label})`).join(', '),
+        h('td', { class: 'text' }, g.doc),
+      ]),
+      ...dup.near.map((p) => [
+        `near (${fmt(p.similarity, 2)})`,
+        `${p.a.line} (${p.a.label}), ${p.b.line} (${p.b.label})`,
+        '',
+      ]),
+    ];
+    if (rows.length)
+      parts.push(table(['kind', 'lines (labels)', 'cleaned text'], rows.slice(0, 500), { id: 'duplicates' }));
+  }
+  if (li) {
+    const s = li.summary;
+    parts.push(
+      h(
+        'p',
+        { id: 'label-issues-summary' },
+        `Suspected label errors: ${s.listed} of ${s.scored} training rows (${s.folds}-fold out-of-fold scores of the chosen recipe; ${s.method}; ranked by ${s.rankBy.replace('_', ' ')}, lower is more suspect)${s.dropped ? `; ${s.dropped} left out of training (data.label_issues: drop)` : ''}. `,
+        h(
+          'a',
+          {
+            id: 'label-issues-download',
+            href: href(`api/runs/${encodeURIComponent(runId)}/label-issues.csv`),
+            download: '',
+          },
+          'Download label-issues.csv',
+        ),
+      ),
+      ...s.notes.map((n) => h('p', { class: 'muted note label-issues-note' }, n)),
+    );
+    if (s.pairs.length)
+      parts.push(
+        table(
+          ['given', 'suggested', 'rows'],
+          s.pairs.map((p) => [p.given, p.suggested, p.rows]),
+          { id: 'label-issue-pairs' },
+        ),
+      );
+    if (li.rows.length)
+      parts.push(
+        table(
+          ['line', 'given', 'suggested', 'score', 'text'],
+          li.rows.map((r) => [
+            r.line,
+            r.given_label,
+            r.suggested_label,
+            fmt(r.score),
+            h('td', { class: 'text' }, r.text),
+          ]),
+          { id: 'label-issues' },
+        ),
+        li.total > li.rows.length
+          ? h('p', { class: 'muted' }, `The first ${li.rows.length} of ${li.total}; the CSV has every row.`)
+          : null,
+      );
+  }
+  return section('Data checks', ...parts);
+}
+
 /** The feedback this run trained on, or how to add some: labels sent to POST /feedback join the next runs. */
 function feedbackNote(input: NonNullable<RunDetail['input']>): HTMLElement {
   const rows = input.report.feedbackRows ?? 0;
@@ -481,6 +590,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   for (const part of [
     paramsSection(d),
     dataSection(d),
+    checksSection(d, runId),
     sweepSection(d),
     metricsSection(d),
     driftSection(d),

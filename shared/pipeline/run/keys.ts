@@ -64,6 +64,16 @@ export function runKeys(runId: string) {
     shards: `${root}/data/shards.json`,
     /** One byte per kept row in file order, 1 for the test split. */
     splitMask: `${root}/data/split.bin`,
+    /** Ingest's dropped repeats whose label differs from the kept copy's (the same text under two labels). */
+    repeats: `${root}/data/repeats.json`,
+    /** The training part's profile (columns, class counts, text lengths): the next upload's data contract. */
+    profile: `${root}/data/profile.json`,
+    /** CheckData's result: the data contract against production and the conflicting duplicates. */
+    checks: `${root}/checks/checks.json`,
+    /** Train's suspected label errors (confident learning): `line,text,given_label,suggested_label,score`. */
+    labelIssues: `${root}/checks/label-issues.csv`,
+    /** The same run's label-issue summary: counts per (given, suggested) pair, thresholds, skipped classes. */
+    labelIssuesSummary: `${root}/checks/label-issues.json`,
     vectorizer: `${root}/features/vectorizer.json`,
     model: `${root}/model/model.json`,
     metrics: `${root}/eval/metrics.json`,

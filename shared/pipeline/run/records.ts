@@ -26,6 +26,8 @@ export interface RunPayload {
   /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
   phase?: 'count' | 'transform';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
+  /** CheckData's outcome: the contract's status and the conflicting-duplicate counts. */
+  checks?: { contract: string; exactGroups: number; nearPairs: number; repeats: number };
   /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
   tune?: TunePayload;
   /** Set on a Tune Map item: which round and batch this invocation scores. */
@@ -36,7 +38,14 @@ export interface RunPayload {
   route?: RoutePayload;
   /** What the EKS route's job reported (its name and Kubernetes status), when Train ran there. */
   trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
-  train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
+  train?: {
+    classifier: string;
+    iterations: number | null;
+    converged: boolean | null;
+    modelBytes: number;
+    /** Suspected label errors listed (and dropped, with `data.label_issues: drop`). */
+    labelIssues?: { listed: number; flagged: number; dropped: number };
+  };
   evaluation?: GateDecision;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */

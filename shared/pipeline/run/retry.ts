@@ -9,6 +9,8 @@ import { updateStatus } from './status.ts';
  */
 const PERMANENT: Record<string, string> = {
   InvalidDatasetError: 'the data is invalid: fix it and upload again',
+  DataContractError:
+    'the data breaks the contract against production (params data.checks): fix the data, or change the check in an upload params file, and upload again',
   TrainingError: 'the data cannot be trained on as it is: fix it (or the training params) and upload again',
   ConfigError:
     'the configuration is invalid: fix params.yaml or the overrides file (<name>.params.yaml) and upload again',

@@ -10,15 +10,30 @@ import { TextModel } from '../../ml/model.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { renderEvalReport } from '../formats/eval-report.ts';
+import { readChecksFile, readLabelIssues } from '../run/checks.ts';
 import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
 import { updateStatus } from '../run/status.ts';
+import { type DataChecks, duplicatesLine } from './check-data.ts';
 import type { StepDeps } from './deps.ts';
 import { decideGate, type ProductionComparison } from './quality-gate.ts';
 import { runStep } from './runner.ts';
+
+/** What the report says of the data checks, from the files CheckData and Train wrote (none for older runs). */
+async function reportChecks(store: ObjectStore, runId: string) {
+  const [checks, labels] = await Promise.all([
+    readChecksFile<DataChecks>(store, runId),
+    readLabelIssues(store, runId),
+  ]);
+  if (!checks && !labels) return undefined;
+  return {
+    ...(checks ? { contract: checks.contract, duplicates: duplicatesLine(checks) } : {}),
+    ...(labels ? { labelIssues: labels.summary } : {}),
+  };
+}
 
 /** Rows of the test split's prediction table kept for the console (an even stride through larger splits). */
 const PREDICTION_MAX_ROWS = 20_000;
@@ -293,6 +308,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
               ? { version: production.version, why: production.why }
               : null,
         gate,
+        checks: await reportChecks(deps.store, payload.runId),
       }),
       { contentType: 'text/html; charset=utf-8' },
     );
