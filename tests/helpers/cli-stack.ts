@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
@@ -23,12 +23,27 @@ export interface CliStack {
  * `textops start` as a user runs it, in a child process on ephemeral loopback ports, in a temporary directory;
  * resolves once it has written runtime.json.
  */
-export async function startCliStack(prefix: string): Promise<CliStack> {
+export async function startCliStack(prefix: string, options: { params?: string } = {}): Promise<CliStack> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const rt = join(dir, 'rt');
+  // A deployment's own params.yaml (`textops start --params`), for settings an upload may not make.
+  const paramsFile = join(dir, 'deployment-params.yaml');
+  if (options.params !== undefined) await writeFile(paramsFile, options.params);
   const stack: ChildProcess = spawn(
     process.execPath,
-    [TEXTOPS_BIN, 'start', '--dir', rt, '--port', '0', '--console-port', '0', '--s3-port', '0'],
+    [
+      TEXTOPS_BIN,
+      'start',
+      '--dir',
+      rt,
+      '--port',
+      '0',
+      '--console-port',
+      '0',
+      '--s3-port',
+      '0',
+      ...(options.params !== undefined ? ['--params', paramsFile] : []),
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
   const file = join(rt, 'runtime.json');

@@ -1,14 +1,16 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { ROOT } from '../helpers/cli.ts';
 import { type CliStack, startCliStack } from '../helpers/cli-stack.ts';
 import { FAST_RECIPE, flippedLabelsCsv } from '../helpers/data.ts';
 
 // Data checks with the built CLI against a stack started by `textops start`: A (AG News with 5 % of the labels
 // flipped) trains v1 and lists its suspected label errors; B, the same texts plus a class production never saw,
-// with an upload params file that makes `labels_added` fail, ends at CheckData, named, before any fitting, and
+// on a stack whose params.yaml makes `labels_added` fail, ends at CheckData, named, before any fitting, and
 // production still serves v1.
 
 let stack: CliStack;
@@ -21,7 +23,10 @@ const runIdOf = (out: string) => /^run (\S+)$/m.exec(out)?.[1] ?? '';
 const file = (name: string) => join(stack.dir, name);
 
 beforeAll(async () => {
-  stack = await startCliStack('textops-checks-');
+  // The contract is the deployment's (an upload's params file may not set it): the stack's own params.yaml.
+  const deployment = parseDocument(await readFile(join(ROOT, 'params.yaml'), 'utf8'));
+  deployment.setIn(['data', 'checks', 'labels_added', 'action'], 'fail');
+  stack = await startCliStack('textops-checks-', { params: String(deployment) });
   await writeFile(file('a.csv'), planted.csv);
   const weather = Array.from({ length: 60 }, (_, i) => [
     `Forecasters expect heavy rain and strong winds across the region on day ${i} of the storm season.`,
@@ -29,10 +34,7 @@ beforeAll(async () => {
   ]);
   await writeFile(file('b.csv'), planted.csv + stringify(weather));
   await writeFile(file('fast.yaml'), FAST_RECIPE);
-  await writeFile(
-    file('b.params.yaml'),
-    `${FAST_RECIPE}data:\n  checks:\n    labels_added:\n      action: fail\n      threshold: 0\n`,
-  );
+  await writeFile(file('b.params.yaml'), FAST_RECIPE);
 }, 30_000);
 
 afterAll(() => stack?.close());

@@ -146,6 +146,16 @@ describe("an upload's params file", () => {
     );
   });
 
+  it("refuses data.checks in an upload: the contract is the deployment's, and an upload may not loosen it", () => {
+    expect(() =>
+      applyUploadOverrides(base, { data: { checks: { labels_added: { action: 'off' } } } }, 'u.params.yaml'),
+    ).toThrow(
+      /u\.params\.yaml: data\.checks\.labels_added\.action may not be set by an upload's params file/,
+    );
+    // The rest of data stays the upload's to set.
+    expect(applyUploadOverrides(base, { data: { test_size: 0.3 } }).data.test_size).toBe(0.3);
+  });
+
   it('applies the same rule to textops train --overrides', () => {
     const file = writeTemp('train:\n  workers: 1\nevaluate:\n  min_score: 0\n');
     expect(() => loadOverrides(base, file)).toThrow(/evaluate\.min_score may not be set/);
