@@ -5,6 +5,7 @@
  * the metrics, names them from here without importing code (docs/design.md, "Contracts").
  */
 import type { CostPrices } from '../../config/params-schema.ts';
+import type { PairedComparison } from '../../ml/paired-tests.ts';
 
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
@@ -87,6 +88,12 @@ export interface GateDecision {
    * `max_regression`; absent when it is not below (or was not compared).
    */
   belowProduction?: number;
+  /**
+   * The paired comparison with production on the same test rows (McNemar's exact test for accuracy, a paired
+   * bootstrap otherwise), with the rule it was judged by; absent when there was no production to compare with
+   * (or the run was evaluated by an earlier release).
+   */
+  paired?: PairedComparison & { promoteWhen: 'not_worse' | 'better'; significance: number };
 }
 
 /** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
