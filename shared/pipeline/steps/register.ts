@@ -3,7 +3,7 @@ import { readReference } from '../../ml/drift.ts';
 import { readExamples } from '../../ml/examples.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
-import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
+import { gateFigures, ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
 import { readJson, readRequired } from '../run/files.ts';
 import { bareEtag, runKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
@@ -80,6 +80,7 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         entry.version,
         gate.productionVersion,
         `run ${payload.runId}: ${gate.reason}`,
+        gateFigures({ ...gate }),
       );
       promoted = outcome.promoted;
       if (!outcome.promoted) {
