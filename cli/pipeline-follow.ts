@@ -11,7 +11,15 @@ import { LiveLine } from './live-line.ts';
 import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
-export const EXIT = { succeeded: 0, failed: 1, rejected: 2, ignored: 1 } as const;
+/** Exit codes: 2 for a version not promoted (rejected or expired), 3 for a run left waiting for approval. */
+export const EXIT = {
+  succeeded: 0,
+  failed: 1,
+  rejected: 2,
+  expired: 2,
+  ignored: 1,
+  'awaiting-approval': 3,
+} as const;
 
 /** A finished run's closing lines: metrics, gate, error, outcome. */
 export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
@@ -130,10 +138,12 @@ async function follow(
       }
     }
     if (sweeping) live.status(`  sweep ${progressText(sweeping, Date.now())}`, progressKey(sweeping));
+    // A run waiting for approval may wait for days: following ends there, saying how to answer.
+    const waiting = status?.state === 'awaiting-approval';
     if (
       status &&
-      TERMINAL_STATES.includes(status.state) &&
-      (history?.status !== 'RUNNING' || !target.local)
+      (waiting || TERMINAL_STATES.includes(status.state)) &&
+      (waiting || history?.status !== 'RUNNING' || !target.local)
     ) {
       if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
       else {

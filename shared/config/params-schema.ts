@@ -215,6 +215,9 @@ export const RELEASE_EVENTS = [
 ] as const;
 export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
 
+/** The longest approval wait params allow, in hours (21 days). */
+export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
+
 /** Strategies the schema names; only `direct` is built so far, so the others are refused by name. */
 const RELEASE_STRATEGIES_LATER = ['shadow', 'canary'] as const;
 
@@ -229,8 +232,9 @@ const releaseSchema = z
         'not yet available: only strategy direct is built (shadow and canary serving are planned; docs/guides/release.md)',
     }),
     approval: z.enum(['none', 'manual']),
-    // Step Functions standard executions last at most a year.
-    approval_timeout_hours: z.number().positive().max(8760),
+    // At most 21 days: the state machine's own TimeoutSeconds is two hours of work plus this (a test holds the
+    // ASL to it), and the local engine's timers (Node's setTimeout) reach 24.8 days at most.
+    approval_timeout_hours: z.number().positive().max(APPROVAL_TIMEOUT_MAX_HOURS),
     notifications: z
       .object({
         webhook_url: z.string().url().nullable(),

@@ -73,6 +73,13 @@ export function runKeys(runId: string) {
     predictions: `${root}/eval/predictions.json`,
     /** A few test texts per class, stored with the model for people to try it on. */
     examples: `${root}/eval/examples.json`,
+    /**
+     * AwaitApproval's request: the version waiting and the Step Functions task token that answers it. Private:
+     * read by `textops approve`/`reject` and the console's buttons, never served by a page or an API.
+     */
+    approvalRequest: `${root}/approval/request.json`,
+    /** The one answer a waiting run gets (approved, rejected or expired), written create-only. */
+    approvalDecision: `${root}/approval/decision.json`,
   };
 }
 

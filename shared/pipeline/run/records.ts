@@ -39,6 +39,13 @@ export interface RunPayload {
   trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
   train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
   evaluation?: GateDecision;
+  /**
+   * How a passed version reaches production (params `release`), set by EvaluateMerge: the ReleaseRoute Choice
+   * reads `approval`, the AwaitApproval Task its timeout (`TimeoutSecondsPath`).
+   */
+  release?: { approval: 'none' | 'manual'; approvalTimeoutSeconds: number };
+  /** The answer to AwaitApproval (the callback's output, `ResultPath: $.approval`). */
+  approval?: ApprovalAnswer;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
@@ -126,7 +133,41 @@ export interface RoutePayload extends RouteDecision {
   };
 }
 
-export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignored';
+/**
+ * `awaiting-approval`: registered, waiting in AwaitApproval for `textops approve`/`reject` (not an end);
+ * `expired`: nobody answered within `release.approval_timeout_hours`, so the version was not promoted.
+ */
+export type RunState =
+  | 'running'
+  | 'awaiting-approval'
+  | 'succeeded'
+  | 'rejected'
+  | 'expired'
+  | 'failed'
+  | 'ignored';
+
+/** A person's answer to a run waiting for approval, as the callback carries it and the run records it. */
+export interface ApprovalAnswer {
+  decision: 'approved' | 'rejected';
+  /** Who answered (`textops approve` names the OS user; the console, its caller when it knows one). */
+  by: string;
+  at: string;
+  /** Required for a rejection; optional for an approval. */
+  reason?: string;
+}
+
+/**
+ * A run's approval as status.json shows it (never the task token, which stays in the run's private
+ * `approval/request.json`): what waits, since when, until when, and how it ended.
+ */
+export interface ApprovalStatus {
+  model: string;
+  version: number;
+  requestedAt: string;
+  /** When the wait expires (AwaitApproval's timeout). */
+  deadline: string;
+  outcome?: { decision: 'approved' | 'rejected' | 'expired'; at: string; by?: string; reason?: string };
+}
 
 export interface StepRecord {
   name: string;
@@ -173,6 +214,8 @@ export interface RunStatus {
   steps: StepRecord[];
   error?: { name: string; message: string; step?: string };
   evaluation?: GateDecision;
+  /** Set when the release waits (or waited) for a person's approval. */
+  approval?: ApprovalStatus;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
   /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */

@@ -342,8 +342,13 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       s.metrics = headline(metrics);
       s.evaluation = gate;
     });
+    const release = {
+      approval: params.release.approval,
+      // TimeoutSecondsPath wants a whole number of seconds, at least 1.
+      approvalTimeoutSeconds: Math.max(1, Math.ceil(params.release.approval_timeout_hours * 3600)),
+    };
     return {
-      payload: { ...payload, evaluation: gate },
+      payload: { ...payload, evaluation: gate, release },
       summary: `${gate.metric} ${gate.score?.toFixed(4) ?? '—'}${gate.productionScore !== null ? ` vs production v${gate.productionVersion} ${gate.productionScore.toFixed(4)}` : ''}: ${gate.passed ? 'passes' : 'fails'} the gate`,
     };
   });
