@@ -83,10 +83,10 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
     },
     // Reads runs, the registry and the batch jobs' outputs (it lists the batch inputs, never reads them); writes
     // only the aliases (promote/rollback from the console), never a version, and a waiting run's answer
-    // (Approve/Reject: runs/<id>/approval/decision.json).
+    // (Approve/Reject: runs/<id>/approval/decisions/).
     console: {
       read: [RUNS_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX],
-      write: [`${MODEL_PREFIX}aliases.json`, `${RUNS_PREFIX}*/approval/decision.json`],
+      write: [`${MODEL_PREFIX}aliases.json`, `${RUNS_PREFIX}*/approval/decisions/`],
       list: [RUNS_PREFIX, MODEL_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX],
     },
     // Reads the batch and the production model; uploads its result under runs/batch/<jobId>/ and copies it into

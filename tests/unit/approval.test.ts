@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, ConflictError } from '../../shared/errors.ts';
 import type { ApprovalRequest } from '../../shared/pipeline/run/approval.ts';
 import { answerApproval } from '../../shared/pipeline/run/approval.ts';
-import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { approvalDecisionKey, runKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import type { TaskCallbacks } from '../../shared/ports.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
@@ -66,7 +66,7 @@ describe('answering a run that waits for approval', () => {
       await expect(
         answerApproval(store, callbacks, { runId, decision: 'rejected', by: 'bo', reason, now }),
       ).rejects.toThrow(ConfigError);
-    expect(await store.get(runKeys(runId).approvalDecision)).toBeUndefined();
+    expect(await store.get(approvalDecisionKey(runId, requestedAt))).toBeUndefined();
     const no = await answerApproval(store, callbacks, {
       runId,
       decision: 'rejected',
@@ -103,12 +103,21 @@ describe('answering a run that waits for approval', () => {
     expect(callbacks.sent).toEqual([]);
   });
 
-  it('withdraws an answer that reaches a wait already gone, so the record never says otherwise', async () => {
+  it('records an answer that reaches a wait already gone as undelivered, and says so', async () => {
     const { store, callbacks } = await waitingRun();
     callbacks.gone = true;
     await expect(
       answerApproval(store, callbacks, { runId, decision: 'approved', by: 'a', now }),
-    ).rejects.toThrow('run news-abc no longer waits for approval: its wait timed out; nothing was recorded');
-    expect(await store.get(runKeys(runId).approvalDecision)).toBeUndefined();
+    ).rejects.toThrow(
+      'run news-abc no longer waits for approval: its wait timed out; the answer did not reach it',
+    );
+    // The record says so, and a second try is told the wait is over rather than sent again.
+    const record = JSON.parse(
+      (await store.get(approvalDecisionKey(runId, requestedAt)))?.body.toString('utf8') ?? '{}',
+    );
+    expect(record).toMatchObject({ decision: 'approved', undelivered: 'its wait timed out' });
+    await expect(
+      answerApproval(store, callbacks, { runId, decision: 'approved', by: 'a', now }),
+    ).rejects.toThrow('run news-abc is not waiting for approval: its wait is over (its wait timed out)');
   });
 });

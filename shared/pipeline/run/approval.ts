@@ -3,7 +3,7 @@
 // with its task token; the token itself never leaves this module's reads of the run's private request file.
 import { ConfigError, ConflictError, NotFoundError } from '../../errors.ts';
 import type { ObjectStore, TaskCallbacks } from '../../ports.ts';
-import { runKeys } from './keys.ts';
+import { approvalDecisionKey, runKeys } from './keys.ts';
 import type { ApprovalAnswer } from './records.ts';
 import { readStatus } from './status.ts';
 
@@ -18,7 +18,10 @@ export interface ApprovalRequest {
 }
 
 /** `approval/decision.json`: the one answer the wait got (or its expiry), written create-only. */
-export type ApprovalDecisionRecord = ApprovalAnswer | { decision: 'expired'; by: 'timeout'; at: string };
+export type ApprovalDecisionRecord = (ApprovalAnswer | { decision: 'expired'; by: 'timeout'; at: string }) & {
+  /** Set when the answer found its wait gone (it timed out meanwhile, or the run stopped): why. */
+  undelivered?: string;
+};
 
 /** The error name a rejection fails AwaitApproval with (SendTaskFailure's `error`); the ASL's Catch matches it. */
 export const APPROVAL_REJECTED_ERROR = 'ApprovalRejectedError';
@@ -42,6 +45,7 @@ async function readJsonObject<T>(store: ObjectStore, key: string): Promise<T | u
 
 function describeAnswer(d: ApprovalDecisionRecord): string {
   if (d.decision === 'expired') return `its approval expired at ${d.at} (not promoted)`;
+  if (d.undelivered) return `its wait is over (${d.undelivered})`;
   return `it was already ${d.decision} by ${d.by} at ${d.at}${d.reason ? `: ${d.reason}` : ''}`;
 }
 
@@ -62,11 +66,12 @@ export async function answerApproval(
   const keys = runKeys(input.runId);
   const status = await readStatus(store, input.runId);
   if (!status) throw new NotFoundError(`no run ${input.runId}`);
-  const previous = await readJsonObject<ApprovalDecisionRecord>(store, keys.approvalDecision);
   const request = await readJsonObject<ApprovalRequest>(store, keys.approvalRequest);
-  if (previous && (!request || previous.at >= request.requestedAt))
+  const decisionKey = request ? approvalDecisionKey(input.runId, request.requestedAt) : undefined;
+  const previous = decisionKey ? await readJsonObject<ApprovalDecisionRecord>(store, decisionKey) : undefined;
+  if (previous)
     throw new ConflictError(`run ${input.runId} is not waiting for approval: ${describeAnswer(previous)}`);
-  if (!request || status.state !== 'awaiting-approval')
+  if (!request || !decisionKey || status.state !== 'awaiting-approval')
     throw new ConflictError(
       `run ${input.runId} is not waiting for approval: it is ${status.state}${status.message ? ` (${status.message})` : ''}`,
     );
@@ -87,15 +92,13 @@ export async function answerApproval(
     ...(reason ? { reason } : {}),
   };
   try {
-    // A redriven wait (a new request) may follow an earlier answer that never reached its wait: that one goes.
-    if (previous) await store.delete(keys.approvalDecision);
-    await store.put(keys.approvalDecision, `${JSON.stringify(answer, null, 2)}\n`, {
+    await store.put(decisionKey, `${JSON.stringify(answer, null, 2)}\n`, {
       ifNoneMatch: '*',
       contentType: 'application/json',
     });
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
-    const first = await readJsonObject<ApprovalDecisionRecord>(store, keys.approvalDecision);
+    const first = await readJsonObject<ApprovalDecisionRecord>(store, decisionKey);
     throw new ConflictError(
       `run ${input.runId} is not waiting for approval: ${first ? describeAnswer(first) : 'another answer came first'}`,
     );
@@ -104,12 +107,15 @@ export async function answerApproval(
     if (input.decision === 'approved') await callbacks.succeed(request.taskToken, answer);
     else await callbacks.fail(request.taskToken, APPROVAL_REJECTED_ERROR, reason ?? '');
   } catch (error) {
-    await store.delete(keys.approvalDecision).catch(() => undefined);
-    if (error instanceof ConflictError)
-      throw new ConflictError(
-        `run ${input.runId} no longer waits for approval: ${error.message}; nothing was recorded`,
-      );
-    throw error;
+    if (!(error instanceof ConflictError)) throw error;
+    // The record keeps the answer and says it never reached the wait (the expiry, if that was it, overwrites it).
+    const undelivered: ApprovalDecisionRecord = { ...answer, undelivered: error.message };
+    await store.put(decisionKey, `${JSON.stringify(undelivered, null, 2)}\n`, {
+      contentType: 'application/json',
+    });
+    throw new ConflictError(
+      `run ${input.runId} no longer waits for approval: ${error.message}; the answer did not reach it`,
+    );
   }
   return {
     model: request.model,

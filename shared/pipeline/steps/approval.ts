@@ -3,7 +3,7 @@ import { ConflictError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { ApprovalDecisionRecord, ApprovalRequest } from '../run/approval.ts';
 import { readJson } from '../run/files.ts';
-import { runKeys } from '../run/keys.ts';
+import { approvalDecisionKey, runKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -67,15 +67,17 @@ export function approvalStep(deps: StepDeps, event: ApprovalEvent): Promise<RunP
       const at = new Date().toISOString();
       const hours = params.release.approval_timeout_hours;
       const expired: ApprovalDecisionRecord = { decision: 'expired', by: 'timeout', at };
+      const request = await readJson<ApprovalRequest>(deps.store, keys.approvalRequest);
+      const decisionKey = approvalDecisionKey(payload.runId, request.requestedAt);
       try {
-        await deps.store.put(keys.approvalDecision, `${JSON.stringify(expired, null, 2)}\n`, {
+        await deps.store.put(decisionKey, `${JSON.stringify(expired, null, 2)}\n`, {
           ifNoneMatch: '*',
           contentType: 'application/json',
         });
       } catch (error) {
         // An answer written just as the wait timed out did not reach it: the timeout is what happened.
         if (!(error instanceof ConflictError)) throw error;
-        await deps.store.put(keys.approvalDecision, `${JSON.stringify(expired, null, 2)}\n`, {
+        await deps.store.put(decisionKey, `${JSON.stringify(expired, null, 2)}\n`, {
           contentType: 'application/json',
         });
       }
@@ -94,7 +96,11 @@ export function approvalStep(deps: StepDeps, event: ApprovalEvent): Promise<RunP
       });
       return { payload, summary: `${name} v${registered.version} expired: no approval within ${hours} h` };
     }
-    const answer = await readJson<ApprovalDecisionRecord>(deps.store, keys.approvalDecision);
+    const request = await readJson<ApprovalRequest>(deps.store, keys.approvalRequest);
+    const answer = await readJson<ApprovalDecisionRecord>(
+      deps.store,
+      approvalDecisionKey(payload.runId, request.requestedAt),
+    );
     const by = answer.by;
     const why = 'reason' in answer && answer.reason ? answer.reason : 'no reason given';
     const reason = `run ${payload.runId}: rejected by ${by}: ${why}`;
