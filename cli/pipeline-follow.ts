@@ -73,7 +73,7 @@ export function alreadyRanLines(status: RunStatus, key: string): string[] {
 export async function followRun(
   target: PipelineTarget,
   runId: string,
-  options: { timeoutSeconds: number; json?: boolean },
+  options: { timeoutSeconds: number; json?: boolean; pastApproval?: boolean },
 ): Promise<RunStatus> {
   try {
     return await follow(target, runId, options);
@@ -94,7 +94,8 @@ export async function followRun(
 async function follow(
   target: PipelineTarget,
   runId: string,
-  options: { timeoutSeconds: number; json?: boolean },
+  /** `pastApproval`: the run was just answered, so a status still saying it waits is not where to stop. */
+  options: { timeoutSeconds: number; json?: boolean; pastApproval?: boolean },
 ): Promise<RunStatus> {
   const live = new LiveLine(process.stdout);
   const say = options.json ? () => {} : (line: string) => live.say(printable(line));
@@ -139,7 +140,7 @@ async function follow(
     }
     if (sweeping) live.status(`  sweep ${progressText(sweeping, Date.now())}`, progressKey(sweeping));
     // A run waiting for approval may wait for days: following ends there, saying how to answer.
-    const waiting = status?.state === 'awaiting-approval';
+    const waiting = status?.state === 'awaiting-approval' && !options.pastApproval;
     if (
       status &&
       (waiting || TERMINAL_STATES.includes(status.state)) &&

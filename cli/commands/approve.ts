@@ -66,7 +66,11 @@ export function registerApprove(program: Command): void {
         }
         if (!options.json) process.stdout.write(`${printable(answered.message)}\n`);
         if (options.follow)
-          await followRun(target, runId, { timeoutSeconds: Number(options.timeout), json: options.json });
+          await followRun(target, runId, {
+            timeoutSeconds: Number(options.timeout),
+            json: options.json,
+            pastApproval: true,
+          });
       });
   }
 }
