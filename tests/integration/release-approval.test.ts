@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliStack, startCliStack } from '../helpers/cli-stack.ts';
 import { ROOT } from '../helpers/cli.ts';
+import { type CliStack, startCliStack } from '../helpers/cli-stack.ts';
 import { FAST_RECIPE, sampleCsv } from '../helpers/data.ts';
 
 // Manual approval end to end on the real local stack (`textops start`, the built CLI): the same ASL on the local
