@@ -205,12 +205,11 @@ export const DEFAULT_COST: CostPrices = {
 
 /** The events a release sends (docs/guides/release.md#notifications). */
 export const RELEASE_EVENTS = [
-  'run.started',
   'run.awaiting_approval',
   'run.succeeded',
+  'run.rejected',
   'run.failed',
   'version.promoted',
-  'version.rolled_back',
   'version.expired',
 ] as const;
 export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];

@@ -229,6 +229,8 @@ export interface RunStatus {
   redrivenAt?: string;
   /** The deployment's prices when the run started (params `cost:`), for its cost estimate. */
   prices?: CostPrices;
+  /** What went wrong without failing the run: a notification that could not be delivered, and why. */
+  warnings?: { at: string; what: string; message: string }[];
   /** The run's estimated AWS cost: computed when read (./queries.ts), never stored. */
   cost?: RunCost;
   /** Where the run's model version stands now (./stage.ts): computed when read (./queries.ts), never stored. */

@@ -4,6 +4,7 @@ import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { ApprovalDecisionRecord, ApprovalRequest } from '../run/approval.ts';
 import { readJson } from '../run/files.ts';
 import { approvalDecisionKey, runKeys } from '../run/keys.ts';
+import { notifyRelease } from '../run/notify.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -58,6 +59,12 @@ export function approvalStep(deps: StepDeps, event: ApprovalEvent): Promise<RunP
         };
         s.message = `${name} v${registered.version} passed the gate and waits for approval until ${request.deadline}: textops approve ${payload.runId}, or textops reject ${payload.runId} --reason <why>`;
       });
+      await notifyRelease(deps, payload, 'run.awaiting_approval', {
+        model: name,
+        version: registered.version,
+        state: 'awaiting-approval',
+        message: `${name} v${registered.version} passed the gate and waits for approval until ${request.deadline}`,
+      });
       return {
         payload,
         summary: `${name} v${registered.version} waits for approval until ${request.deadline}`,
@@ -94,6 +101,12 @@ export function approvalStep(deps: StepDeps, event: ApprovalEvent): Promise<RunP
         s.model = { name, version: registered.version, promoted: false, reason };
         s.message = `${name} v${registered.version} passed the gate but was not approved within ${hours} h: stage expired, not promoted (textops promote ${registered.version} can still promote it)`;
       });
+      await notifyRelease(deps, payload, 'version.expired', {
+        model: name,
+        version: registered.version,
+        state: 'expired',
+        message: reason,
+      });
       return { payload, summary: `${name} v${registered.version} expired: no approval within ${hours} h` };
     }
     const request = await readJson<ApprovalRequest>(deps.store, keys.approvalRequest);
@@ -111,6 +124,12 @@ export function approvalStep(deps: StepDeps, event: ApprovalEvent): Promise<RunP
       if (s.approval) s.approval.outcome = { decision: 'rejected', at: answer.at, by, reason: why };
       s.model = { name, version: registered.version, promoted: false, reason };
       s.message = `${name} v${registered.version} passed the gate but was rejected by ${by}: ${why}`;
+    });
+    await notifyRelease(deps, payload, 'run.rejected', {
+      model: name,
+      version: registered.version,
+      state: 'rejected',
+      message: reason,
     });
     return { payload, summary: `${name} v${registered.version} rejected by ${by}` };
   });

@@ -6,6 +6,7 @@ import { TextModel } from '../../ml/model.ts';
 import { gateFigures, ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
 import { readJson, readRequired } from '../run/files.ts';
 import { bareEtag, runKeys } from '../run/keys.ts';
+import { notifyRelease } from '../run/notify.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -111,7 +112,7 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       };
     }
     const approvedBy = approval ? ` (approved by ${approval.by})` : '';
-    await updateStatus(deps.store, payload.runId, payload, (s) => {
+    const ended = await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.model = { name: registered.model, version: registered.version, promoted };
       if (held) s.model.reason = held;
       s.state = promoted ? 'succeeded' : 'rejected';
@@ -131,6 +132,9 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
           ? `${name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
           : `${name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
+    const detail = { model: name, version: entry.version, state: ended.state, message: ended.message ?? '' };
+    if (promoted) await notifyRelease(deps, payload, 'version.promoted', detail);
+    await notifyRelease(deps, payload, promoted ? 'run.succeeded' : 'run.rejected', detail);
     return {
       payload: { ...payload, registered },
       summary: `${name} v${entry.version} registered${promoted ? ` and promoted to production${approvedBy}${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
