@@ -33,7 +33,7 @@ beforeAll(async () => {
     return ['--params', join(dir, 'params.yaml')];
   });
   const csv = sampleCsv('imdb-train.csv.gz', 800);
-  for (const name of ['a.csv', 'b.csv', 'c.csv']) await writeFile(file(name), csv);
+  for (const name of ['a.csv', 'b.csv', 'c.csv', 'd.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
 }, 30_000);
 
@@ -107,6 +107,39 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     expect(late.stderr).toMatch(/is not waiting for approval: it was already rejected by/);
   }, 180_000);
 
+  it('answers from the console: a stale page and a reject without a reason are refused; a rejection goes through', async () => {
+    const d = await cli('upload', file('d.csv'), '--params-file', file('fast.yaml'));
+    ids.d = runIdOf(d.stdout);
+    expect(d.code, d.stderr).toBe(3);
+    const answer = (body: object) =>
+      fetch(`${stack.runtime.consoleUrl}/api/runs/answer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ runId: ids.d, ...body }),
+      });
+    const stale = await answer({ decision: 'approved', version: 1 });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { detail: string }).detail).toMatch(
+      /waits with sentiment v3, not v1: reload the page and check again/,
+    );
+    const noReason = await answer({ decision: 'rejected', version: 3 });
+    expect(noReason.status).toBe(400);
+    const ok = await answer({ decision: 'rejected', version: 3, reason: 'not this week' });
+    expect(ok.status).toBe(200);
+    let state = '';
+    for (let i = 0; i < 60 && state !== 'rejected'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      state = (JSON.parse((await cli('runs', ids.d, '--json')).stdout) as { status: { state: string } })
+        .status.state;
+    }
+    expect(state).toBe('rejected');
+    const listed = await models();
+    expect(stageOf(listed, 3)?.history.at(-1)?.reason).toMatch(/rejected by console: not this week$/);
+    expect(listed.aliases.production).toBe(1);
+    const again = await answer({ decision: 'approved', version: 3 });
+    expect(again.status).toBe(409);
+  }, 180_000);
+
   it('expires a wait nobody answers: stage expired, not promoted, and a late answer is told so', async () => {
     const c = await cli('upload', file('c.csv'), '--params-file', file('fast.yaml'));
     ids.c = runIdOf(c.stdout);
@@ -120,7 +153,7 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     expect(state).toBe('expired');
     const listed = await models();
     expect(listed.aliases.production).toBe(1);
-    expect(stageOf(listed, 3)?.stage).toBe('expired');
+    expect(stageOf(listed, 4)?.stage).toBe('expired');
     const late = await cli('approve', ids.c);
     expect(late.code).toBe(1);
     expect(late.stderr).toMatch(/is not waiting for approval: its approval expired at /);
