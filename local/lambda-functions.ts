@@ -1,3 +1,4 @@
+import { handler as approval } from '../functions/approval/handler.ts';
 import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
 import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
 import { handler as checkData } from '../functions/check-data/handler.ts';
@@ -34,6 +35,7 @@ const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   train: train as LambdaHandler,
   evaluate: evaluate as LambdaHandler,
   register: register as LambdaHandler,
+  approval: approval as LambdaHandler,
   'record-failure': recordFailure as LambdaHandler,
 };
 

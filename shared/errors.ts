@@ -48,6 +48,16 @@ export class QualityGateFailedError extends TextopsError {
   override readonly name: string = 'QualityGateFailedError';
 }
 
+/** A person rejected a version waiting for approval (the AwaitApproval callback failed with this name). */
+export class ApprovalRejectedError extends TextopsError {
+  override readonly name: string = 'ApprovalRejectedError';
+}
+
+/** Nobody approved a waiting version within `release.approval_timeout_hours`; it was not promoted. */
+export class ApprovalExpiredError extends TextopsError {
+  override readonly name: string = 'ApprovalExpiredError';
+}
+
 /** Training could not produce a usable model (e.g. no features survived min_df). */
 export class TrainingError extends TextopsError {
   override readonly name: string = 'TrainingError';
@@ -109,6 +119,8 @@ export const ERROR_NAMES = [
   'ConflictError',
   'TransientError',
   'JobFailedError',
+  'ApprovalRejectedError',
+  'ApprovalExpiredError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];

@@ -67,6 +67,10 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.report': 'The evaluation report, an HTML page (Evaluate).',
   'run.predictions':
     "The test split's per-row labels, predictions and scores (texts cut short), for the console's curves.",
+  'run.approvalRequest':
+    'A run waiting for approval (`release.approval: manual`): the version and the Step Functions task token that answers it (approval Lambda). Private: read by `textops approve`/`reject` and the console, never shown.',
+  'run.approvalDecisions':
+    'The one answer each wait got (approved, rejected with its reason, or expired), written create-only by `textops approve`/`reject`, the console or the expiry.',
   'run.examples':
     'A few texts of each class from the test split (Evaluate); Register stores them with the model, and the inference page offers them as examples.',
   'run.history':

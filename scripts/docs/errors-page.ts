@@ -62,6 +62,10 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'The artifact is not a textops model of this version, or its bytes do not match the checksum: export it again (`textops models --export`) or train a new one.',
   QualityGateFailedError:
     'The model is kept in the registry, not promoted: compare it with production (`textops runs --compare`), change the data or params, or promote it by hand (`textops promote`) if that is what you want.',
+  ApprovalRejectedError:
+    'A person rejected the version (`textops reject`, or the console): it stays registered at stage `rejected`, with their reason in `textops models`. Fix what they named and upload again, or promote it by hand after all (`textops promote`).',
+  ApprovalExpiredError:
+    'Nobody answered within `release.approval_timeout_hours`: the version stays registered at stage `expired`. Promote it by hand after checking (`textops promote <version>`), or upload again and answer in time (`textops approve <runId>`).',
   TrainingError:
     'Change the params the message points at (for example a lower `features.min_df` when no feature survived), or give more data.',
   NotFoundError: 'Check the run id or version (`textops runs`, `textops models`) and the bucket.',

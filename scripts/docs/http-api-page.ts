@@ -79,6 +79,8 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'Point production at a version: `{"version": 3, "expectedProduction": 2}`. 409 when production moved since `expectedProduction` was read.',
   'POST /api/models/rollback':
     'Move production back to the version before it: `{"expectedProduction": 3}`. 409 when production moved since, or when it has no earlier version (`rollbackTo` of `/api/models` is null).',
+  'POST /api/runs/answer':
+    'Answer a run waiting for approval: `{"runId": "…", "decision": "approved" | "rejected", "version": 2, "reason": "…"}` (a reason is required to reject; 400 without). 409 when the run does not wait (any more), was already answered, or waits with another version than the page showed.',
 };
 
 const SAFE = Number.MAX_SAFE_INTEGER;

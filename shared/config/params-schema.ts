@@ -225,6 +225,65 @@ export const DEFAULT_COST: CostPrices = {
   pod_minimum_seconds: 60,
 };
 
+/** The events a release sends (docs/guides/release.md#notifications). */
+export const RELEASE_EVENTS = [
+  'run.awaiting_approval',
+  'run.succeeded',
+  'run.rejected',
+  'run.failed',
+  'version.promoted',
+  'version.expired',
+] as const;
+export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
+
+/** The longest approval wait params allow, in hours (21 days). */
+export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
+
+/** Strategies the schema names; only `direct` is built so far, so the others are refused by name. */
+const RELEASE_STRATEGIES_LATER = ['shadow', 'canary'] as const;
+
+/**
+ * How a version that passed its gate reaches production (deployment-only, docs/guides/release.md): the
+ * strategy, an optional human approval (a Step Functions callback wait), and who is told.
+ */
+const releaseSchema = z
+  .object({
+    strategy: z.enum(['direct', ...RELEASE_STRATEGIES_LATER]).refine((s) => s === 'direct', {
+      message:
+        'not yet available: only strategy direct is built (shadow and canary serving are planned; docs/guides/release.md)',
+    }),
+    approval: z.enum(['none', 'manual']),
+    // At most 21 days: the state machine's own TimeoutSeconds is two hours of work plus this (a test holds the
+    // ASL to it), and the local engine's timers (Node's setTimeout) reach 24.8 days at most.
+    approval_timeout_hours: z.number().positive().max(APPROVAL_TIMEOUT_MAX_HOURS),
+    notifications: z
+      .object({
+        webhook_url: z.string().url().nullable(),
+        webhook_secret_env: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+          .nullable(),
+        webhook_timeout_seconds: z.number().positive().max(60),
+        webhook_attempts: z.number().int().min(1).max(10),
+        events: z.array(z.enum(RELEASE_EVENTS)).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+export type ReleaseConfig = z.infer<typeof releaseSchema>;
+export const DEFAULT_RELEASE: ReleaseConfig = {
+  strategy: 'direct',
+  approval: 'none',
+  approval_timeout_hours: 72,
+  notifications: {
+    webhook_url: null,
+    webhook_secret_env: null,
+    webhook_timeout_seconds: 5,
+    webhook_attempts: 4,
+    events: [...RELEASE_EVENTS],
+  },
+};
+
 /** The whole params document (params.yaml, and each run's stored params). */
 export const paramsSchema = z
   .object({
@@ -315,6 +374,11 @@ export const paramsSchema = z
         primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
         min_score: z.number().min(0).max(1),
         max_regression: z.number().min(0).max(1),
+        // The paired comparison with production on the same test split (shared/ml/paired-tests.ts). Defaults keep
+        // params files and stored run params without these keys valid.
+        promote_when: z.enum(['not_worse', 'better']).default('not_worse'),
+        significance: z.number().gt(0).lt(0.5).default(0.05),
+        bootstrap_samples: z.number().int().min(100).max(100_000).default(2000),
       })
       .strict(),
     serving: z
@@ -336,6 +400,7 @@ export const paramsSchema = z
       }),
     feedback: feedbackSchema.default(DEFAULT_FEEDBACK),
     drift: driftSchema.default(DEFAULT_DRIFT),
+    release: releaseSchema.default(DEFAULT_RELEASE),
   })
   .strict();
 

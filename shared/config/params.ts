@@ -114,6 +114,8 @@ export const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   drift: 'drift monitoring and the retrain trigger belong to the deployment (params.yaml)',
   eks: 'where a step runs (Lambda or an EKS job) belongs to the deployment (params.yaml)',
   cost: 'the prices of the cost estimate belong to the deployment (params.yaml)',
+  release:
+    'how a version reaches production (strategy, approval, notifications) belongs to the deployment (params.yaml)',
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */

@@ -107,7 +107,7 @@ describe('console labels in Chromium', () => {
     await a.close();
     const b = await open(`/run/${runs.b}`);
     expect(await b.textContent('#gate')).toMatch(
-      /^Gate passed: accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01$/,
+      /^Gate passed: accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01; paired difference −0\.\d{4} \[95% CI [−+]0\.\d{4}, [−+]0\.\d{4}\], McNemar exact p = [\d.e-]+ \(\d+ rows only the candidate gets right, \d+ only production\)$/,
     );
     expect(await b.getAttribute('#gate', 'class')).toBe('pass below');
     expect(await b.textContent('#run-message')).toMatch(

@@ -26,7 +26,10 @@ beforeAll(async () => {
   // The contract is the deployment's (an upload's params file may not set it): the stack's own params.yaml.
   const deployment = parseDocument(await readFile(join(ROOT, 'params.yaml'), 'utf8'));
   deployment.setIn(['data', 'checks', 'labels_added', 'action'], 'fail');
-  stack = await startCliStack('textops-checks-', { params: String(deployment) });
+  stack = await startCliStack('textops-checks-', async (dir) => {
+    await writeFile(join(dir, 'deployment-params.yaml'), String(deployment));
+    return ['--params', join(dir, 'deployment-params.yaml')];
+  });
   await writeFile(file('a.csv'), planted.csv);
   const weather = Array.from({ length: 60 }, (_, i) => [
     `Forecasters expect heavy rain and strong winds across the region on day ${i} of the storm season.`,

@@ -453,6 +453,18 @@ describe('evaluate step', () => {
     const second = await f.upload(syntheticReviews(40), 'incoming/second.csv');
     const compared = await runUntil(f, second, 'evaluate');
     expect(compared.evaluation).toMatchObject({ passed: true, productionVersion: 1, productionScore: 1 });
+    // The same rows scored by both: no discordant row, so no evidence either way (McNemar's p = 1).
+    expect(compared.evaluation?.paired).toMatchObject({
+      metric: 'accuracy',
+      test: 'mcnemar-exact',
+      difference: 0,
+      p: 1,
+      candidateOnly: 0,
+      productionOnly: 0,
+      verdict: 'no significant difference',
+      promoteWhen: 'not_worse',
+      significance: 0.05,
+    });
     expect(f.store.json(runKeys(second.runId).metrics)).toMatchObject({
       production: { version: 1, metrics: { accuracy: 1 } },
     });

@@ -95,6 +95,18 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
       'tr',
       { 'data-version': v.version, class: v.artifact.ok ? '' : 'broken' },
       h('td', {}, h('b', {}, `v${v.version}`), ...aliases.map((a) => h('span', { class: `alias ${a}` }, a))),
+      h(
+        'td',
+        { class: 'stage' },
+        h('span', { class: `stage ${v.stage?.stage ?? 'candidate'}` }, v.stage?.stage ?? 'candidate'),
+        v.stage?.history.length
+          ? h(
+              'div',
+              { class: 'muted small', title: v.stage.history.at(-1)?.at ?? '' },
+              v.stage.history.at(-1)?.reason ?? '',
+            )
+          : null,
+      ),
       h('td', { class: 'muted' }, v.createdAt.replace('T', ' ').slice(0, 19)),
       h('td', { class: 'num' }, fmt(m.accuracy)),
       h('td', { class: 'num' }, fmt(m.f1_macro)),
@@ -249,6 +261,7 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
               {},
               ...[
                 'version',
+                'stage',
                 'registered (UTC)',
                 'accuracy',
                 'macro-F1',

@@ -518,6 +518,102 @@ function driftSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/**
+ * A run waiting for approval: which version, until when, and Approve / Reject (a reason required), each asked to
+ * confirm. The answer names the version this page showed, so a stale page gets the server's 409 and says so.
+ */
+function approvalSection(s: RunDetail['status'], redraw: () => void): HTMLElement | null {
+  const a = s.approval;
+  if (!a) return null;
+  if (s.state !== 'awaiting-approval' || a.outcome) {
+    const o = a.outcome;
+    return section(
+      'Approval',
+      h(
+        'p',
+        { id: 'approval-outcome' },
+        o
+          ? `${a.model} v${a.version}: ${o.decision}${o.by ? ` by ${o.by}` : ''} at ${o.at}${o.reason ? ` — ${o.reason}` : ''}`
+          : `${a.model} v${a.version} waited for approval from ${a.requestedAt}`,
+      ),
+    );
+  }
+  const status = h('div', { id: 'approval-status', role: 'status' });
+  const reason = h('input', {
+    id: 'approval-reason',
+    type: 'text',
+    size: 60,
+    placeholder: 'reason (required to reject)',
+  }) as HTMLInputElement;
+  const confirmBox = h('div', { id: 'approval-confirm', class: 'confirm', hidden: true });
+  const ask = (decision: 'approved' | 'rejected') => {
+    const why = reason.value.trim();
+    if (decision === 'rejected' && !why) {
+      status.replaceChildren(errorBox('a rejection needs a reason: type it first'));
+      return;
+    }
+    confirmBox.replaceChildren(
+      h(
+        'p',
+        {},
+        decision === 'approved'
+          ? `Approve ${a.model} v${a.version}? Production moves to it (if production is still the version its gate compared with).`
+          : `Reject ${a.model} v${a.version} (${why})? It stays registered, not promoted.`,
+      ),
+      h(
+        'button',
+        {
+          id: 'approval-yes',
+          class: 'danger',
+          onclick: async () => {
+            confirmBox.hidden = true;
+            status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
+            try {
+              const result = await api<{ message: string }>('api/runs/answer', {
+                method: 'POST',
+                body: JSON.stringify({
+                  runId: s.runId,
+                  decision,
+                  version: a.version,
+                  reason: why || undefined,
+                }),
+              });
+              status.replaceChildren(h('p', { class: 'pass', id: 'approval-done' }, result.message));
+              setTimeout(redraw, 1500);
+            } catch (error) {
+              status.replaceChildren(errorBox((error as Error).message));
+            }
+          },
+        },
+        'Confirm',
+      ),
+      ' ',
+      h('button', { id: 'approval-no', onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
+    );
+    confirmBox.hidden = false;
+    status.replaceChildren();
+  };
+  return section(
+    'Approval',
+    h(
+      'p',
+      { id: 'approval-waiting' },
+      `${a.model} v${a.version} passed its gate and waits for approval until ${a.deadline}.`,
+    ),
+    h(
+      'p',
+      {},
+      h('button', { id: 'approve', onclick: () => ask('approved') }, `Approve v${a.version}`),
+      ' ',
+      h('button', { id: 'reject', class: 'danger', onclick: () => ask('rejected') }, `Reject v${a.version}`),
+      ' ',
+      reason,
+    ),
+    confirmBox,
+    status,
+  );
+}
+
 export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
   // A refresh replaces the page once the fresh data is in: never an empty page while it loads.
@@ -585,6 +681,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
         : h('p', { id: 'run-message' }, s.message)
       : null,
     ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
+    approvalSection(s, () => void runPage(root, runId).catch(() => undefined)),
     section('Steps', gantt(s, true)),
   );
   for (const part of [
@@ -601,7 +698,8 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     if (part) root.append(part);
   document.title = `textops — run ${s.runId}`;
   document.body.dataset.ready = 'run';
-  // A running run is followed state by state: redrawn from fresh JSON until it ends.
+  // A running run is followed state by state: redrawn from fresh JSON until it ends (a waiting one is left
+  // alone, so a reason being typed is not wiped; answering redraws it).
   if (s.state === 'running')
     setTimeout(() => {
       void runPage(root, runId).catch(() => undefined);

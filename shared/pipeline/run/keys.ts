@@ -83,7 +83,22 @@ export function runKeys(runId: string) {
     predictions: `${root}/eval/predictions.json`,
     /** A few test texts per class, stored with the model for people to try it on. */
     examples: `${root}/eval/examples.json`,
+    /**
+     * AwaitApproval's request: the version waiting and the Step Functions task token that answers it. Private:
+     * read by `textops approve`/`reject` and the console's buttons, never served by a page or an API.
+     */
+    approvalRequest: `${root}/approval/request.json`,
+    /**
+     * The one answer a wait gets (approved, rejected or expired), written create-only, one file per wait (a
+     * redriven run waits again, with a new request): `approval/decisions/<requestedAt>.json`.
+     */
+    approvalDecisions: `${root}/approval/decisions/`,
   };
+}
+
+/** The answer file of one wait of a run (keyed by when the wait began): `approval/decisions/<requestedAt>.json`. */
+export function approvalDecisionKey(runId: string, requestedAt: string): string {
+  return `${runKeys(runId).approvalDecisions}${requestedAt.replace(/[^0-9TZ]/g, '')}.json`;
 }
 
 /**

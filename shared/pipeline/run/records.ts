@@ -5,6 +5,7 @@
  * the metrics, names them from here without importing code (docs/design.md, "Contracts").
  */
 import type { CostPrices } from '../../config/params-schema.ts';
+import type { PairedComparison } from '../../ml/paired-tests.ts';
 
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
@@ -47,6 +48,13 @@ export interface RunPayload {
     labelIssues?: { listed: number; flagged: number; dropped: number };
   };
   evaluation?: GateDecision;
+  /**
+   * How a passed version reaches production (params `release`), set by EvaluateMerge: the ReleaseRoute Choice
+   * reads `approval`, the AwaitApproval Task its timeout (`TimeoutSecondsPath`).
+   */
+  release?: { approval: 'none' | 'manual'; approvalTimeoutSeconds: number };
+  /** The answer to AwaitApproval (the callback's output, `ResultPath: $.approval`). */
+  approval?: ApprovalAnswer;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
@@ -96,6 +104,12 @@ export interface GateDecision {
    * `max_regression`; absent when it is not below (or was not compared).
    */
   belowProduction?: number;
+  /**
+   * The paired comparison with production on the same test rows (McNemar's exact test for accuracy, a paired
+   * bootstrap otherwise), with the rule it was judged by; absent when there was no production to compare with
+   * (or the run was evaluated by an earlier release).
+   */
+  paired?: PairedComparison & { promoteWhen: 'not_worse' | 'better'; significance: number };
 }
 
 /** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
@@ -128,7 +142,41 @@ export interface RoutePayload extends RouteDecision {
   };
 }
 
-export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignored';
+/**
+ * `awaiting-approval`: registered, waiting in AwaitApproval for `textops approve`/`reject` (not an end);
+ * `expired`: nobody answered within `release.approval_timeout_hours`, so the version was not promoted.
+ */
+export type RunState =
+  | 'running'
+  | 'awaiting-approval'
+  | 'succeeded'
+  | 'rejected'
+  | 'expired'
+  | 'failed'
+  | 'ignored';
+
+/** A person's answer to a run waiting for approval, as the callback carries it and the run records it. */
+export interface ApprovalAnswer {
+  decision: 'approved' | 'rejected';
+  /** Who answered (`textops approve` names the OS user; the console, its caller when it knows one). */
+  by: string;
+  at: string;
+  /** Required for a rejection; optional for an approval. */
+  reason?: string;
+}
+
+/**
+ * A run's approval as status.json shows it (never the task token, which stays in the run's private
+ * `approval/request.json`): what waits, since when, until when, and how it ended.
+ */
+export interface ApprovalStatus {
+  model: string;
+  version: number;
+  requestedAt: string;
+  /** When the wait expires (AwaitApproval's timeout). */
+  deadline: string;
+  outcome?: { decision: 'approved' | 'rejected' | 'expired'; at: string; by?: string; reason?: string };
+}
 
 export interface StepRecord {
   name: string;
@@ -175,6 +223,8 @@ export interface RunStatus {
   steps: StepRecord[];
   error?: { name: string; message: string; step?: string };
   evaluation?: GateDecision;
+  /** Set when the release waits (or waited) for a person's approval. */
+  approval?: ApprovalStatus;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
   /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
@@ -188,6 +238,8 @@ export interface RunStatus {
   redrivenAt?: string;
   /** The deployment's prices when the run started (params `cost:`), for its cost estimate. */
   prices?: CostPrices;
+  /** What went wrong without failing the run: a notification that could not be delivered, and why. */
+  warnings?: { at: string; what: string; message: string }[];
   /** The run's estimated AWS cost: computed when read (./queries.ts), never stored. */
   cost?: RunCost;
   /** Where the run's model version stands now (./stage.ts): computed when read (./queries.ts), never stored. */

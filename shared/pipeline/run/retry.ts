@@ -27,7 +27,13 @@ export function retryRefusal(status: RunStatus): string | undefined {
     case 'succeeded':
       return 'it succeeded: nothing to retry; to train on the data again, upload it under another --name';
     case 'rejected':
-      return PERMANENT.QualityGateFailedError;
+      return status.approval?.outcome?.decision === 'rejected'
+        ? `its version was rejected by ${status.approval.outcome.by ?? 'a person'}: ${status.approval.outcome.reason ?? ''}`
+        : PERMANENT.QualityGateFailedError;
+    case 'awaiting-approval':
+      return `it waits for approval: textops approve ${status.runId}, or textops reject ${status.runId} --reason <why>`;
+    case 'expired':
+      return 'nobody approved it in time: its version is registered (stage expired); promote it by hand (textops promote <version>) after checking';
     case 'ignored':
       return `it was not trained on: ${status.message ?? 'not a training upload'}`;
   }

@@ -111,6 +111,16 @@ export const PIPELINE_LAMBDAS = [
     description: 'registers the version, and promotes it when the gate passed',
   },
   {
+    // Writes one small file and a status; the wait itself costs nothing (the callback pattern holds no Lambda).
+    name: 'approval',
+    kind: 'step',
+    handler: 'functions/approval/handler.ts',
+    memoryMb: 256,
+    timeoutS: 60,
+    description:
+      'keeps the task token of a run waiting for approval, or records its expiry or rejection in the registry',
+  },
+  {
     name: 'record-failure',
     kind: 'failure',
     handler: 'functions/record-failure/handler.ts',
