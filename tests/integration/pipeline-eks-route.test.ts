@@ -94,6 +94,7 @@ describe('the EKS job route on the local stack', () => {
       'EvaluateShard',
       'EvaluateMerge',
       'Gate',
+      'ReleaseRoute',
       'RegisterAndPromote',
       'Promoted',
     ]);

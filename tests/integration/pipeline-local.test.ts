@@ -79,6 +79,7 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       'Evaluate',
       'EvaluateMerge',
       'Gate',
+      'ReleaseRoute',
       'RegisterAndPromote',
       'Promoted',
     ]);

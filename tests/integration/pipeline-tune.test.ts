@@ -137,6 +137,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'Evaluate',
       'EvaluateMerge',
       'Gate',
+      'ReleaseRoute',
       'RegisterAndPromote',
       'Promoted',
     ]);
