@@ -92,6 +92,11 @@ describe('run cost (pure)', () => {
   it("counts the state transitions Step Functions bills for the run's path", () => {
     // Ingest … TuneNeeded, Featurize, PlanRoute, TrainRoute, Train, Evaluate, Gate, Register…, Promoted: 12.
     expect(estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)) })).toBe(12);
+    // A passed gate goes through the ReleaseRoute Choice too.
+    const passed = { passed: true } as RunStatus['evaluation'];
+    expect(
+      estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)), evaluation: passed }),
+    ).toBe(13);
     // A sweep of two rounds of two batches: 4 TuneCandidates, 2 TuneSelect, 2 more TuneNeeded, 2 Map states.
     const swept = [
       ...LINEAR.slice(0, 3).map((n) => step(n)),

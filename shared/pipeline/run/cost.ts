@@ -4,10 +4,11 @@ import type { RunCost, RunStatus, StepRecord } from './records.ts';
 /**
  * The state transitions of a run, from its status: one per Task entered (each step record, a Map's batches
  * included), plus the states that record no step: TuneNeeded after TunePlan and after each TuneSelect, the Tune
- * Map once per round, each per-shard Map state once, TrainRoute, Gate, RecordFailure, and the end state. What Step Functions would bill for
+ * Map once per round, each per-shard Map state once, TrainRoute, Gate, ReleaseRoute (after a passed gate),
+ * RecordFailure, and the end state. What Step Functions would bill for
  * the same path; AWS's execution history has the exact count.
  */
-export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>): number {
+export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps' | 'evaluation'>): number {
   const count = (name: string) => status.steps.filter((s) => s.name === name).length;
   const rounds = count('tune-select');
   let transitions = status.steps.length;
@@ -22,6 +23,7 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>):
   transitions += shardMaps.size;
   if (count('plan-route') > 0) transitions += 1; // TrainRoute
   if (count('evaluate') > 0) transitions += 1; // Gate
+  if (status.evaluation?.passed) transitions += 1; // ReleaseRoute
   if (status.state === 'failed') transitions += 1; // RecordFailure
   if (status.state !== 'running' && status.state !== 'ignored') transitions += 1; // Promoted, Rejected or Failed
   return transitions;
