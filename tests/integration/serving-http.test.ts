@@ -277,7 +277,13 @@ describe('availability and access', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const { saveModelDirectory } = await import('../../shared/ml/model-directory.ts');
     await saveModelDirectory(empty, model);
-    await server.store.refresh();
+    // A poll already in flight may have looked before the files were there: look until one sees them.
+    await expect
+      .poll(async () => {
+        await server.store.refresh();
+        return server.store.current !== undefined;
+      })
+      .toBe(true);
     expect((await post(url, { text: POSITIVE })).status).toBe(200);
   });
 
