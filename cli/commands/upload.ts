@@ -41,7 +41,8 @@ export function registerUpload(program: Command): void {
       // Before reading or uploading anything: S3 refuses a key over 1,024 bytes, and the pipeline one it would
       // not start a run for, so neither is worth an upload (nor a retry).
       const refused = keyTooLongReason(key) ?? unsafeKeyReason(key);
-      if (refused) throw new InvalidKeyError(`${printable(JSON.stringify(key))} cannot be uploaded: ${refused}`);
+      if (refused)
+        throw new InvalidKeyError(`${printable(JSON.stringify(key))} cannot be uploaded: ${refused}`);
       if (!isTrainingDataKey(key)) {
         throw new InvalidDatasetError(
           `'${name}' is not a .csv or .csv.gz file: the pipeline trains only on those`,

@@ -46,7 +46,9 @@ function isMissing(error: unknown): boolean {
 function translate(error: unknown, what: string): never {
   const code = status(error);
   if (error instanceof S3ServiceException && error.name === 'KeyTooLong')
-    throw new InvalidKeyError(`${what}: the key is too long (S3 allows 1,024 bytes of UTF-8)`, { cause: error });
+    throw new InvalidKeyError(`${what}: the key is too long (S3 allows 1,024 bytes of UTF-8)`, {
+      cause: error,
+    });
   if (code === 412 || code === 409)
     throw new ConflictError(`${what}: the object changed or exists (HTTP ${code})`, { cause: error });
   if (code === 503 || code === 500 || (error instanceof S3ServiceException && error.name === 'SlowDown')) {

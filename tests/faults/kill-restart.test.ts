@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
@@ -61,8 +61,7 @@ async function killStack(): Promise<void> {
   await exited;
 }
 
-/** A run file as the store keeps it on disk (s3rver: one file per object). */
-const objectFile = (runId: string, name: string) => keyFile(`runs/${runId}/${name}`);
+/** An object as the store keeps it on disk (s3rver: one file per object). */
 const keyFile = (key: string) => join(dir, 'rt', 's3', 'textops-local', `${key}._S3rver_object`);
 
 function readObject<T>(runId: string, name: string): T | undefined {

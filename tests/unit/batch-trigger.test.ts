@@ -5,8 +5,8 @@ import { executionName, isBatchKey } from '../../shared/pipeline/run/keys.ts';
 import { type BatchReport, batchResultKeys, writeBatchReport } from '../../shared/pipeline/steps/batch.ts';
 import { aslPlaceholder, BATCH_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
 import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
-import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 import { recordingStarter, s3Record, trainRequests } from '../helpers/events.ts';
+import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
 describe('batch keys', () => {
   it('knows a batch and where its outputs go', () => {

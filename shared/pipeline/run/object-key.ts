@@ -11,8 +11,12 @@ export function keyTooLongReason(key: string): string | undefined {
 
 /** The first control character of a key (C0, DEL or C1) as `U+001B`, or undefined. */
 function controlCharacter(key: string): string | undefined {
-  const match = /[\u0000-\u001f\u007f-\u009f]/.exec(key);
-  return match ? `U+${match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}` : undefined;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
+      return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  }
+  return undefined;
 }
 
 /**
