@@ -275,7 +275,7 @@ describe('keys S3 refuses, or the pipeline would not run on, answer 400 with a n
   });
 
   const control = ['\u001b[2J', '\u0007', '\t', '\n', '\r', '\u007f', '\u0001'];
-  it.each(control.map((c) => [JSON.stringify(c), c]))(
+  it.each(control.map((c) => [`U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`, c]))(
     'a key with the control character %s: 400 InvalidArgument naming it, nothing stored',
     async (_name, c) => {
       const key = `incoming/a${c}b.csv`;
