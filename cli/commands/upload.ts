@@ -41,8 +41,10 @@ export function registerUpload(program: Command): void {
       // Before reading or uploading anything: S3 refuses a key over 1,024 bytes, and the pipeline one it would
       // not start a run for, so neither is worth an upload (nor a retry).
       const refused = keyTooLongReason(key) ?? unsafeKeyReason(key);
-      if (refused)
-        throw new InvalidKeyError(`${printable(JSON.stringify(key))} cannot be uploaded: ${refused}`);
+      if (refused) {
+        const shown = key.length > 100 ? `${key.slice(0, 60)}…${key.slice(-20)}` : key;
+        throw new InvalidKeyError(`${printable(JSON.stringify(shown))} cannot be uploaded: ${refused}`);
+      }
       if (!isTrainingDataKey(key)) {
         throw new InvalidDatasetError(
           `'${name}' is not a .csv or .csv.gz file: the pipeline trains only on those`,
