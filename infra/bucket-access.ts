@@ -47,8 +47,13 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
   /** The retrain trigger's state and records (drift.retrain): the only registry keys the server may write. */
   const MODEL_RETRAIN_PREFIX = `${MODEL_PREFIX}retrain/`;
   return {
-    // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json.
-    trigger: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json; a batch
+    // file uploaded again reads its report, to run again the version whose job failed.
+    trigger: {
+      read: [RUNS_PREFIX, BATCH_RESULTS_PREFIX],
+      write: [RUNS_PREFIX],
+      list: [RUNS_PREFIX, BATCH_RESULTS_PREFIX],
+    },
     ingest: {
       read: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
       write: [RUNS_PREFIX],

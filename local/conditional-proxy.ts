@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
-import { unsafeEncodedKeyReason, unsafeKeyReason } from '../shared/pipeline/run/object-key.ts';
+import {
+  keyTooLongReason,
+  unsafeEncodedKeyReason,
+  unsafeKeyReason,
+} from '../shared/pipeline/run/object-key.ts';
 import { KeyLock } from './key-lock.ts';
 
 /**
@@ -13,7 +17,8 @@ import { KeyLock } from './key-lock.ts';
  * overlaps a write of the same key.
  * A request whose bucket or key would name a path outside the store's directory (`..` or `.` segments, plain or
  * percent-encoded, backslashes, absolute paths, NUL) is refused with S3's 400 before the server sees it: the
- * server behind keeps objects as files named after their keys.
+ * server behind keeps objects as files named after their keys. A key over S3's 1,024 bytes gets S3's 400
+ * KeyTooLong.
  * Everything else, and the signed request itself, passes through unchanged.
  */
 export interface ConditionalProxy {
@@ -80,6 +85,21 @@ export function unsafeRequestReason(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/**
+ * Why the request's key is longer than S3 allows, or undefined: S3 answers such a request 400 KeyTooLong, and so
+ * does this proxy (the store behind would fail on the file name with a 500, which reads as worth retrying).
+ */
+export function keyTooLong(req: IncomingMessage): string | undefined {
+  const path = (req.url ?? '/').split('?', 1)[0].replace(/^\//, '');
+  const slash = path.indexOf('/');
+  if (slash < 0) return undefined;
+  try {
+    return keyTooLongReason(decodeURIComponent(path.slice(slash + 1)));
+  } catch {
+    return undefined; // refused by unsafeRequestReason
+  }
+}
+
 const bare = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 
 /** The upstream's current ETag of a path-style object URL, or undefined when absent. */
@@ -132,6 +152,11 @@ export async function startConditionalProxy(
     if (refused) {
       req.resume();
       return problem(res, 400, 'InvalidArgument', refused);
+    }
+    const tooLong = keyTooLong(req);
+    if (tooLong) {
+      req.resume();
+      return problem(res, 400, 'KeyTooLong', `Your key is too long: ${tooLong}`);
     }
     const path = (req.url ?? '/').split('?')[0];
     // Reads of a key wait for its writes too: with atomic writes upstream, a reader sees the old object or the

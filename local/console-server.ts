@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
 import type { Params } from '../shared/config/params-schema.ts';
-import { createConsoleApp } from '../shared/console/app.ts';
+import { CONSOLE_MAX_BODY_BYTES, createConsoleApp } from '../shared/console/app.ts';
+import { limitExpectContinue } from '../shared/http/expect-continue.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ObjectStore, TaskCallbacks } from '../shared/ports.ts';
 
@@ -42,7 +43,10 @@ export async function startConsoleServer(options: {
       ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     }),
   );
-  const server: Server = applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS);
+  const server: Server = limitExpectContinue(
+    applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS),
+    CONSOLE_MAX_BODY_BYTES,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

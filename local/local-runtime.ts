@@ -15,10 +15,11 @@ import { ConfigError, ConflictError } from '../shared/errors.ts';
 import { BATCH_JOBS_PREFIX, BATCH_PREFIX, INCOMING_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/pipeline-metrics.ts';
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run/history.ts';
-import { runIdOf, runKeys } from '../shared/pipeline/run/keys.ts';
+import { bareEtag, runIdOf, runKeys } from '../shared/pipeline/run/keys.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
+import { type BatchPayload, readBatchReport, writeBatchReport } from '../shared/pipeline/steps/batch.ts';
 import { encodeS3Key } from '../shared/pipeline/steps/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { servingSource } from '../shared/registry/model-source.ts';
@@ -98,6 +99,62 @@ async function failInterruptedRuns(store: ObjectStore): Promise<void> {
       const where = step ? stepLabel(step) : undefined;
       s.error = { name: RUN_ABORTED, message: cause, step: where };
       s.message = `run aborted${where ? ` in ${where}` : ''}: the local runtime stopped; textops runs retry ${runId} resumes it`;
+    });
+  }
+}
+
+/**
+ * The batch jobs a stopped runtime left running, closed the same way: the job's history is closed as ABORTED and
+ * its report (`batch-results/<name>.report.json`, what `textops runs --batch` and the console show) says it
+ * failed with RunAborted and how to run it again: upload the file again, which starts a new job for the same bytes
+ * (the trigger starts one whenever this version's job has failed). A report written since by a later job of the
+ * same file is left as it is.
+ */
+async function failInterruptedBatchJobs(store: ObjectStore): Promise<void> {
+  const jobIds = new Set(
+    (await store.list(BATCH_JOBS_PREFIX)).flatMap((o) => {
+      const [jobId, file] = o.key.slice(BATCH_JOBS_PREFIX.length).split('/');
+      return jobId && file === 'execution.json' ? [jobId] : [];
+    }),
+  );
+  for (const jobId of jobIds) {
+    const files = {
+      execution: `${BATCH_JOBS_PREFIX}${jobId}/execution.json`,
+      history: `${BATCH_JOBS_PREFIX}${jobId}/history.json`,
+    };
+    const [execution, historyObject] = await Promise.all([
+      store.get(files.execution),
+      store.get(files.history),
+    ]);
+    const history = historyObject
+      ? (JSON.parse(historyObject.body.toString('utf8')) as ExecutionHistory)
+      : undefined;
+    if (!execution || (history && history.status !== 'RUNNING')) continue;
+    const { input, startDate } = JSON.parse(execution.body.toString('utf8')) as {
+      input?: BatchPayload;
+      startDate?: string;
+    };
+    if (!input?.key) continue;
+    const cause = `the local runtime stopped while this batch job was running; upload ${input.key} again to run a new job`;
+    if (history) {
+      abortHistory(history, RUN_ABORTED, cause);
+      await store.put(files.history, `${JSON.stringify(history, null, 2)}\n`, {
+        contentType: 'application/json',
+      });
+    }
+    const report = await readBatchReport(store, input.key).catch(() => undefined);
+    // This job got as far as its report, or a later job of the same file has reported since: nothing to correct.
+    if (report && (report.jobId === jobId || (startDate && report.finishedAt > startDate))) continue;
+    await writeBatchReport(store, input.key, {
+      state: 'failed',
+      jobId,
+      source: { bucket: input.bucket, key: input.key, etag: bareEtag(input.etag) },
+      result: null,
+      errors: null,
+      ...(startDate ? { startedAt: startDate } : {}),
+      finishedAt: new Date().toISOString(),
+      message: `${input.key} was not predicted: ${RUN_ABORTED}: ${cause}`,
+      error: { name: RUN_ABORTED, message: cause },
     });
   }
 }
@@ -226,6 +283,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const store = new S3ObjectStore(s3Client(), bucket);
 
     await failInterruptedRuns(store);
+    await failInterruptedBatchJobs(store);
 
     const isolation = options.isolation ?? (taskWorkersAvailable() ? 'worker' : 'inline');
     const pool = isolation === 'worker' ? new TaskPool() : undefined;

@@ -74,6 +74,14 @@ export class ConflictError extends TextopsError {
   override readonly retryable = true;
 }
 
+/**
+ * An object key the store or the pipeline refuses: longer than S3's 1,024 bytes (S3's KeyTooLong), or one with
+ * control characters or path segments the pipeline does not accept. Retrying the same key cannot help: rename it.
+ */
+export class InvalidKeyError extends TextopsError {
+  override readonly name: string = 'InvalidKeyError';
+}
+
 /** A dependency (object store, state machine service) failed in a way a retry may fix. */
 export class TransientError extends TextopsError {
   override readonly name: string = 'TransientError';
@@ -118,6 +126,7 @@ export const ERROR_NAMES = [
   'NotFoundError',
   'ConflictError',
   'TransientError',
+  'InvalidKeyError',
   'JobFailedError',
   'ApprovalRejectedError',
   'ApprovalExpiredError',

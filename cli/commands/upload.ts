@@ -3,9 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
-import { InvalidDatasetError } from '../../shared/errors.ts';
+import { InvalidDatasetError, InvalidKeyError } from '../../shared/errors.ts';
 import { INCOMING_PREFIX, paramsKeyFor } from '../../shared/layout.ts';
 import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
+import { keyTooLongReason, unsafeKeyReason } from '../../shared/pipeline/run/object-key.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
 import { readStatus, TERMINAL_STATES } from '../../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../../shared/printable.ts';
@@ -37,6 +38,13 @@ export function registerUpload(program: Command): void {
     .action(async (csv: string, options: UploadOptions) => {
       const name = options.name ?? basename(csv);
       const key = `${INCOMING_PREFIX}${name}`;
+      // Before reading or uploading anything: S3 refuses a key over 1,024 bytes, and the pipeline one it would
+      // not start a run for, so neither is worth an upload (nor a retry).
+      const refused = keyTooLongReason(key) ?? unsafeKeyReason(key);
+      if (refused) {
+        const shown = key.length > 100 ? `${key.slice(0, 60)}…${key.slice(-20)}` : key;
+        throw new InvalidKeyError(`${printable(JSON.stringify(shown))} cannot be uploaded: ${refused}`);
+      }
       if (!isTrainingDataKey(key)) {
         throw new InvalidDatasetError(
           `'${name}' is not a .csv or .csv.gz file: the pipeline trains only on those`,

@@ -73,6 +73,8 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'Another writer changed the object first. Pipeline steps retry it; for a command, read the state again and re-run it.',
   TransientError:
     'Pipeline steps retry it. If it persists, check the object store or the state machine service the message names.',
+  InvalidKeyError:
+    'Rename the file: S3 keys are at most 1,024 bytes of UTF-8, and the pipeline takes no key with control characters, an empty path segment (`//`) or `..`/`.` segments. Retrying the same name cannot help.',
   JobFailedError:
     'Read why the job stopped: out of memory (raise `eks.memory_mb`), past its deadline (`eks.active_deadline_seconds`) or an exit code (its pod log). Then `textops runs retry <runId>`.',
   DownloadError:

@@ -13,7 +13,7 @@ import {
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ConflictError, TransientError } from '../errors.ts';
+import { ConflictError, InvalidKeyError, TransientError } from '../errors.ts';
 import type {
   ObjectInfo,
   ObjectStore,
@@ -39,9 +39,16 @@ function isMissing(error: unknown): boolean {
   );
 }
 
-/** Maps throttling and 5xx to TransientError (the state machine retries those by name). */
+/**
+ * Maps throttling and 5xx to TransientError (the state machine retries those by name), and S3's 400 KeyTooLong
+ * to InvalidKeyError, which no retry fixes.
+ */
 function translate(error: unknown, what: string): never {
   const code = status(error);
+  if (error instanceof S3ServiceException && error.name === 'KeyTooLong')
+    throw new InvalidKeyError(`${what}: the key is too long (S3 allows 1,024 bytes of UTF-8)`, {
+      cause: error,
+    });
   if (code === 412 || code === 409)
     throw new ConflictError(`${what}: the object changed or exists (HTTP ${code})`, { cause: error });
   if (code === 503 || code === 500 || (error instanceof S3ServiceException && error.name === 'SlowDown')) {

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import { MODEL_NAME } from '../config/params-schema.ts';
 import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundError } from '../errors.ts';
+import { refuseDeclaredOverLimit } from '../http/expect-continue.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
@@ -49,6 +50,8 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,80}$/;
 
 /** Larger batch results are copied from the bucket: a Lambda answer is capped at 6 MB. */
 const MAX_DOWNLOAD_BYTES = 5_000_000;
+/** The largest request body an action takes (its JSON is a few fields). */
+export const CONSOLE_MAX_BODY_BYTES = 4096;
 
 function runIdParam(req: Request): string {
   const id = String(req.params.id);
@@ -107,6 +110,16 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     new ModelRegistry(options.store, await consoleModel(options, modelParam(requested), fallback));
   app.disable('x-powered-by');
   app.set('etag', 'strong');
+  app.use(
+    refuseDeclaredOverLimit(
+      CONSOLE_MAX_BODY_BYTES,
+      (declared) =>
+        new ConsoleProblem(
+          413,
+          `a body of ${declared} bytes is more than the console takes (${CONSOLE_MAX_BODY_BYTES})`,
+        ),
+    ),
+  );
   app.use(pageSecurityHeaders());
   const wrap =
     (fn: (req: Request, res: Response) => Promise<void> | void) =>
@@ -316,7 +329,7 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
 
   // Actions: JSON bodies only (a cross-site form cannot send one without a preflight), through the registry's
   // own conditional writes, the checksum check included.
-  const json = express.json({ limit: '4kb' });
+  const json = express.json({ limit: CONSOLE_MAX_BODY_BYTES });
   const body = (req: Request): Record<string, unknown> => {
     if (!req.is('application/json') || typeof req.body !== 'object' || req.body === null)
       throw new ConsoleProblem(415, 'send a JSON body (Content-Type: application/json)');

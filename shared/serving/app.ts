@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Params } from '../config/params-schema.ts';
+import { refuseDeclaredOverLimit } from '../http/expect-continue.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import type { Logger } from '../log.ts';
 import { requireApiKey } from './auth.ts';
@@ -74,6 +75,16 @@ export function createApp(options: AppOptions): Express {
     });
     next();
   });
+  app.use(
+    refuseDeclaredOverLimit(
+      limits.max_body_bytes,
+      () =>
+        new HttpProblem(
+          'body_too_large',
+          `request body is larger than the limit of ${limits.max_body_bytes} bytes`,
+        ),
+    ),
+  );
   app.use(pageSecurityHeaders());
   if (options.corsOrigin) {
     const origins = options.corsOrigin.split(',').map((o) => o.trim());

@@ -276,7 +276,9 @@ describe('npm run package', () => {
     expect(
       trigger.filter((s) => String(s.Action).startsWith('s3:')).flatMap((s) => [s.Resource].flat()),
     ).toEqual([
+      // Reads: runs/, and a batch file's report (to run again a version whose job failed); writes: runs/.
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
+      { 'Fn::Sub': expect.stringMatching(/\/batch-results\/\*$/) },
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
       { 'Fn::Sub': expect.stringMatching(/:s3:::[^/]+$/) },
     ]);

@@ -3,9 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RuntimeFile } from '../../local/runtime-file.ts';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
+import { executionName } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import type { BatchReport } from '../../shared/pipeline/steps/batch.ts';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
@@ -56,16 +61,35 @@ async function killStack(): Promise<void> {
   await exited;
 }
 
-/** A run file as the store keeps it on disk (s3rver: one file per object). */
-const objectFile = (runId: string, name: string) =>
-  join(dir, 'rt', 's3', 'textops-local', 'runs', runId, `${name}._S3rver_object`);
+/** An object as the store keeps it on disk (s3rver: one file per object). */
+const keyFile = (key: string) => join(dir, 'rt', 's3', 'textops-local', `${key}._S3rver_object`);
 
 function readObject<T>(runId: string, name: string): T | undefined {
+  return readKey<T>(`runs/${runId}/${name}`);
+}
+
+function readKey<T>(key: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(objectFile(runId, name), 'utf8')) as T;
+    return JSON.parse(readFileSync(keyFile(key), 'utf8')) as T;
   } catch {
     return undefined; // not written yet, or being renamed into place
   }
+}
+
+/** The running stack's store, through its S3 endpoint (a restarted stack listens on new ports). */
+function stackStore(): { store: S3ObjectStore; bucket: string; close(): void } {
+  const runtime = JSON.parse(readFileSync(join(dir, 'rt', 'runtime.json'), 'utf8')) as RuntimeFile;
+  const client = new S3Client({
+    region: runtime.region,
+    endpoint: runtime.s3Endpoint,
+    forcePathStyle: true,
+    credentials: runtime.credentials,
+  });
+  return {
+    store: new S3ObjectStore(client, runtime.bucket),
+    bucket: runtime.bucket,
+    close: () => client.destroy(),
+  };
 }
 
 /** SIGKILLs the stack the moment the run's status shows `step` running; the step never finishes. */
@@ -86,6 +110,7 @@ beforeAll(async () => {
     'train:\n  logistic_regression:\n    max_iter: 30\ntune:\n  enabled: false\n',
   );
   await writeFile(join(dir, 'reviews.csv'), sampleCsv('imdb-train.csv.gz', 600));
+  await writeFile(join(dir, 'batch.csv'), sampleCsv('imdb-train.csv.gz', 4000));
   await startStack();
 }, 60_000);
 
@@ -170,5 +195,53 @@ describe('a run survives the local stack being killed in each step (SIGKILL, res
     const again = await cli('runs', 'retry', runId);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/RunNotRetryableError: run \S+ is not retried: it succeeded/);
+  });
+});
+
+// The batch machine's one working state: a job killed in it must not stay running for ever, and the same bytes
+// uploaded again must run a new job (the name of the first is taken).
+describe('a batch job survives the local stack being killed mid-run (SIGKILL, restart, upload again)', () => {
+  const key = 'batch/reviews.csv';
+  let jobId: string;
+
+  it('killed in BatchPredict: aborted on restart with a readable report; the same bytes again run a new job', async () => {
+    const bytes = readFileSync(join(dir, 'batch.csv'));
+    const first = stackStore();
+    const { etag } = await first.store.put(key, bytes, { contentType: 'text/csv' });
+    jobId = executionName({ bucket: first.bucket, key, etag });
+    first.close();
+    let killed = false;
+    for (let i = 0; i < 60_000 && !killed; i++) {
+      const history = readKey<ExecutionHistory>(`runs/batch/${jobId}/history.json`);
+      if (history?.states.some((s) => s.name === 'BatchPredict' && s.status === 'running')) {
+        await killStack();
+        killed = true;
+      } else if (history && history.status !== 'RUNNING') throw new Error(`job ended (${history.status})`);
+      else await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(killed).toBe(true);
+    await startStack();
+
+    const history = readKey<ExecutionHistory>(`runs/batch/${jobId}/history.json`)!;
+    expect(history).toMatchObject({ status: 'ABORTED', error: 'RunAborted' });
+    expect(history.states.at(-1)).toMatchObject({ name: 'BatchPredict', status: 'failed' });
+    const report = readKey<BatchReport>('batch-results/reviews.report.json')!;
+    expect(report).toMatchObject({ state: 'failed', jobId, error: { name: 'RunAborted' } });
+    expect(report.error?.message).toContain(`upload ${key} again`);
+    const listed = await cli('runs', '--batch');
+    expect(listed.stdout).toMatch(/failed/);
+    expect(listed.stdout).toContain('RunAborted');
+
+    const again = stackStore();
+    await again.store.put(key, bytes, { contentType: 'text/csv' });
+    again.close();
+    let done: BatchReport | undefined;
+    for (let i = 0; i < 1200 && done?.state !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      done = readKey<BatchReport>('batch-results/reviews.report.json');
+      if (done?.state === 'failed' && done.jobId !== jobId) break;
+    }
+    expect(done).toMatchObject({ state: 'succeeded', rows: 4000, source: { etag: report.source.etag } });
+    expect(done?.jobId).toMatch(new RegExp(`^${jobId}-r[0-9a-f]{8}$`));
   });
 });

@@ -44,6 +44,37 @@ describe('a file that is not there', () => {
   });
 });
 
+describe('an object name S3 or the pipeline refuses', () => {
+  it('upload --name: says why, before reading the stack or uploading (no TransientError to retry)', async () => {
+    await writeFile(join(dir, 'named.csv'), 'text,label\ngood,pos\nbad,neg\n');
+    const long = await textops(
+      'upload',
+      'named.csv',
+      '--name',
+      `${'n'.repeat(1500)}.csv`,
+      '--runtime-dir',
+      'nowhere',
+    );
+    expect(long.code).toBe(1);
+    expect(long.stderr).toMatch(
+      /^textops: InvalidKeyError: "incoming\/n{51}…n{16}\.csv" cannot be uploaded: it is 1513 bytes long \(UTF-8\), and S3 keys are at most 1024 bytes\n$/,
+    );
+    for (const [name, shown] of [
+      ['a\u001b[2Jb.csv', 'a\\u001b[2Jb.csv'],
+      ['a\tb.csv', 'a\\tb.csv'],
+      ['a\nb.csv', 'a\\nb.csv'],
+    ]) {
+      const result = await textops('upload', 'named.csv', '--name', name, '--runtime-dir', 'nowhere');
+      expect(result.code, name).toBe(1);
+      expect(result.stderr, name).toContain(
+        `InvalidKeyError: "incoming/${shown}" cannot be uploaded: it contains a control character`,
+      );
+    }
+    const doubled = await textops('upload', 'named.csv', '--name', 'a//b.csv', '--runtime-dir', 'nowhere');
+    expect(doubled.stderr).toContain("cannot be uploaded: it has an empty path segment ('//')");
+  });
+});
+
 describe('a local stack that is not running', () => {
   it('no runtime.json: says how to start one', async () => {
     await writeFile(join(dir, 'one.csv'), sampleCsv('imdb-train.csv.gz', 50));

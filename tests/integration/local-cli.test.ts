@@ -7,8 +7,10 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
 import { sampleCsv } from '../helpers/data.ts';
+import { recordingStarter, s3Record, trainRequests } from '../helpers/events.ts';
 
 // The built CLI (npm test builds first) against a stack started by `textops start`, all on 127.0.0.1.
 const ENV = { TEXTOPS_BUCKET: '' };
@@ -221,8 +223,20 @@ describe('textops CLI against the local stack (textops start)', () => {
       forcePathStyle: true,
       credentials: runtime.credentials,
     });
-    await s3.send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: 'x' }));
+    // The local S3 endpoint refuses such a key, naming the character; S3 itself stores it, and the trigger on AWS
+    // records the upload as ignored with the key in its status: that status is what the CLI must print safely.
+    const refused = await s3
+      .send(new PutObjectCommand({ Bucket: runtime.bucket, Key: key, Body: 'x' }))
+      .then(() => undefined)
+      .catch((e: unknown) => e as { name: string; message: string });
+    expect(refused).toMatchObject({ name: 'InvalidArgument', message: expect.stringContaining('U+001B') });
+    const store = new S3ObjectStore(s3, runtime.bucket);
+    const triggered = await handleTrainRequests(trainRequests(s3Record(key, { bucket: runtime.bucket })), {
+      starter: recordingStarter(),
+      storeFor: () => store,
+    });
     s3.destroy();
+    expect(triggered.outcomes[0]).toMatchObject({ kind: 'ignored', reason: /control character \(U\+001B\)/ });
     let listed = '';
     for (let i = 0; i < 50 && !listed.includes('evil'); i++) {
       listed = (await cli('runs')).stdout;

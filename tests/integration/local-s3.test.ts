@@ -7,7 +7,7 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { ConflictError, ModelFormatError } from '../../shared/errors.ts';
+import { ConflictError, InvalidKeyError, ModelFormatError } from '../../shared/errors.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 
 let s3: LocalS3;
@@ -250,6 +250,49 @@ describe('local S3 store with conditional writes (real AWS SDK over HTTP)', () =
         expect((await store.get(key))?.body.toString(), key).toBe('ok');
       }
     });
+  });
+});
+
+describe('keys S3 refuses, or the pipeline would not run on, answer 400 with a named reason', () => {
+  const sdkError = (command: PutObjectCommand | GetObjectCommand) =>
+    client
+      .send(command as PutObjectCommand)
+      .then(() => undefined)
+      .catch((e: unknown) => e as { $metadata: { httpStatusCode: number }; name: string; message: string });
+
+  it('a key over 1,024 bytes: 400 KeyTooLong, as S3 answers; the store says InvalidKeyError, not TransientError', async () => {
+    const key = `incoming/${'k'.repeat(1500)}.csv`;
+    const put = await sdkError(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'text,label\n' }));
+    expect(put).toMatchObject({ $metadata: { httpStatusCode: 400 }, name: 'KeyTooLong' });
+    const get = await sdkError(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+    expect(get).toMatchObject({ $metadata: { httpStatusCode: 400 }, name: 'KeyTooLong' });
+    const error = await store.put(key, 'text,label\n').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidKeyError);
+    expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(/key is too long/) });
+    // 1,024 bytes of UTF-8 is the limit, not 1,024 characters: 300 three-byte characters are over it.
+    const wide = `incoming/${'€'.repeat(340)}.csv`;
+    expect(await store.put(wide, 'x').catch((e: unknown) => e)).toBeInstanceOf(InvalidKeyError);
+  });
+
+  const control = ['\u001b[2J', '\u0007', '\t', '\n', '\r', '\u007f', '\u0001'];
+  it.each(control.map((c) => [`U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`, c]))(
+    'a key with the control character %s: 400 InvalidArgument naming it, nothing stored',
+    async (_name, c) => {
+      const key = `incoming/a${c}b.csv`;
+      const put = await sdkError(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: 'text,label\n' }));
+      expect(put).toMatchObject({ $metadata: { httpStatusCode: 400 }, name: 'InvalidArgument' });
+      expect(put?.message).toMatch(/control character \(U\+00[0-9A-F]{2}\)/);
+      expect(await store.list('incoming/a')).toEqual([]);
+    },
+  );
+
+  it("a key with '//': refused with its reason rather than folded into '/' (S3 would keep it apart)", async () => {
+    const put = await sdkError(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: 'incoming//twice.csv', Body: 'text,label\n' }),
+    );
+    expect(put).toMatchObject({ $metadata: { httpStatusCode: 400 }, name: 'InvalidArgument' });
+    expect(put?.message).toMatch(/empty path segment/);
+    expect(await store.get('incoming/twice.csv')).toBeUndefined();
   });
 });
 

@@ -13,6 +13,7 @@ import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';
+import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
 const closers: (() => Promise<void>)[] = [];
@@ -162,5 +163,62 @@ describe('local stack servers against hostile clients', () => {
     }
     // Both still answer.
     expect((await fetch(`${consoleServer.url}/api/runs`)).status).toBe(200);
+  });
+});
+
+/**
+ * A raw request with `Expect: 100-continue` declaring `length` bytes: the body is sent only once the server answers
+ * 100 Continue, as curl and the AWS SDKs do. Resolves with everything the server sent until it closed.
+ */
+function expectContinue(url: string, path: string, length: number, body = ''): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let answer = '';
+    let sent = false;
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      if (!sent && answer.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+        sent = true;
+        socket.write(body);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: textops.test\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
+  });
+}
+
+describe('Expect: 100-continue against the body limit', () => {
+  it('inference server: a declared 50 MB body gets 413 at once, no 100 Continue; a small one gets 100, then its answer', async () => {
+    const server = await start();
+    const big = await expectContinue(server.url, '/predict', 50_000_000);
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).not.toContain('100 Continue');
+    expect(big).toContain('"code":"body_too_large"');
+    const body = JSON.stringify({ text: 'a wonderful film' });
+    const small = await expectContinue(server.url, '/predict', Buffer.byteLength(body), body);
+    expect(small).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(small).toContain('"label"');
+    // Still serving.
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('console: a declared body over its 4 KB gets 413 without 100 Continue; a small one gets 100', async () => {
+    const store = new InMemoryObjectStore();
+    const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', defaults: loadParams() });
+    closers.push(() => consoleServer.close());
+    const big = await expectContinue(consoleServer.url, '/api/models/promote', 50_000_000);
+    expect(big).toMatch(/^HTTP\/1\.1 413 /);
+    expect(big).not.toContain('100 Continue');
+    const small = await expectContinue(consoleServer.url, '/api/models/promote', 2, '{}');
+    expect(small).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 [24]\d\d /);
+    expect(small).not.toMatch(/HTTP\/1\.1 413 /);
   });
 });

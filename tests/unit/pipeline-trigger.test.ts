@@ -114,7 +114,7 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     expect(log.lines.every((l) => l.level === 'warn' && l.message.startsWith('ignored "'))).toBe(true);
   });
 
-  it('refuses keys with path traversal, backslashes, absolute paths or NUL: no run, no status, a readable log', async () => {
+  it('refuses keys with path traversal, backslashes, absolute paths, control characters or //: no run, an ignored status, a readable log', async () => {
     const s = recordingStarter();
     const log = memoryLogger();
     const logs = log.lines;
@@ -127,6 +127,13 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       'incoming/./a.csv',
       '/incoming/a.csv',
       'incoming/a%00.csv',
+      'incoming/a\u001b[2Jb.csv',
+      'incoming/bell\u0007.csv',
+      'incoming/tab\there.csv',
+      'incoming/line\nfeed.csv',
+      'incoming/del\u007f.csv',
+      'incoming/c1\u009b.csv',
+      'incoming/a//b.csv',
     ];
     // As they arrive on the wire: the second and third are percent-encoded on purpose.
     const out = await handleTrainRequests(trainRequests(...keys.map((k) => s3Record(k, { wireKey: k }))), {
@@ -135,7 +142,16 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       log,
     });
     expect(s.calls).toEqual([]);
-    expect(store.keys()).toEqual([]);
+    // One status per refused upload, under its run id (a slug and a hash), never under a path from the key.
+    // (the first two are one key once decoded).
+    expect(store.keys()).toHaveLength(new Set(out.outcomes.map((o) => o.key)).size);
+    for (const key of store.keys()) {
+      expect(key).toMatch(/^runs\/[A-Za-z0-9_-]+\/status\.json$/);
+      expect(store.json(key)).toMatchObject({
+        state: 'ignored',
+        message: expect.stringMatching(/ was refused: refused key: /),
+      });
+    }
     expect(out.batchItemFailures).toEqual([]);
     expect(out.outcomes.map((o) => o.kind)).toEqual(keys.map(() => 'ignored'));
     expect(out.outcomes.map((o) => (o.kind === 'ignored' ? o.reason : ''))).toEqual([
@@ -146,6 +162,13 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       "refused key: it has a '.' path segment",
       'refused key: it is an absolute path (starts with /)',
       'refused key: it contains a NUL character',
+      'refused key: it contains a control character (U+001B); rename the file without it',
+      'refused key: it contains a control character (U+0007); rename the file without it',
+      'refused key: it contains a control character (U+0009); rename the file without it',
+      'refused key: it contains a control character (U+000A); rename the file without it',
+      'refused key: it contains a control character (U+007F); rename the file without it',
+      'refused key: it contains a control character (U+009B); rename the file without it',
+      "refused key: it has an empty path segment ('//'), which the local store would fold into one '/'",
     ]);
     // The log line quotes the key, so a NUL or a newline in it cannot forge log lines.
     expect(logs[0].message).toBe(

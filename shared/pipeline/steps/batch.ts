@@ -80,7 +80,7 @@ export async function readBatchReport(store: ObjectStore, key: string): Promise<
   return object ? (JSON.parse(object.body.toString('utf8')) as BatchReport) : undefined;
 }
 
-async function writeReport(store: ObjectStore, key: string, report: BatchReport): Promise<void> {
+export async function writeBatchReport(store: ObjectStore, key: string, report: BatchReport): Promise<void> {
   await store.put(batchResultKeys(key, report.jobId).report, `${JSON.stringify(report, null, 2)}\n`, {
     contentType: 'application/json',
   });
@@ -187,7 +187,7 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
     seconds,
     textsPerSecond: seconds > 0 ? Math.round(summary.rows / seconds) : summary.rows,
   };
-  await writeReport(store, payload.key, report);
+  await writeBatchReport(store, payload.key, report);
   log?.info(`batch ${payload.key}: ${summary.rows} rows predicted`, {
     jobId: payload.jobId,
     rows: summary.rows,
@@ -220,7 +220,7 @@ export async function batchRecordFailureStep(
     message: `${payload.key} was not predicted: ${name}: ${message}`,
     error: { name, message },
   };
-  await writeReport(store, payload.key, report);
+  await writeBatchReport(store, payload.key, report);
   deps.log?.error(report.message ?? 'batch failed', { jobId: payload.jobId, error: report.error });
   return { ...payload, result: report };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../../layout.ts';
 import type { Logger } from '../../log.ts';
@@ -6,7 +7,7 @@ import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/k
 import { unsafeKeyReason } from '../run/object-key.ts';
 import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
-import type { BatchPayload } from './batch.ts';
+import { type BatchPayload, readBatchReport } from './batch.ts';
 
 export interface TriggerDeps {
   starter: PipelineStarter;
@@ -48,34 +49,44 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
   const key = decodeS3Key(record.s3.object.key);
   if (!record.eventName.startsWith('ObjectCreated'))
     return { kind: 'ignored', key, reason: `event ${record.eventName}` };
-  // Before anything else reads the key: `incoming/../x.csv` starts with the prefix but is not under it, and no
-  // status is written for it, since nothing derived from such a key should reach the store.
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
+  // Before anything else reads the key: `incoming/../x.csv` starts with the prefix but is not under it. Nothing
+  // starts; the ignored status is kept under the run id, a slug of [A-Za-z0-9_-] and a hash, never under a
+  // path derived from the key itself.
   const unsafe = unsafeKeyReason(key);
-  if (unsafe) return { kind: 'ignored', key, reason: `refused key: ${unsafe}` };
+  if (unsafe) return ignore(source, `refused key: ${unsafe}`, deps, 'was refused');
   if (key.startsWith(BATCH_PREFIX)) return startBatch(record, key, deps);
   if (!key.startsWith(INCOMING_PREFIX)) return { kind: 'ignored', key, reason: `outside ${INCOMING_PREFIX}` };
   if (key.endsWith(PARAMS_SUFFIX))
     return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
-  const etag = bareEtag(record.s3.object.eTag ?? '');
-  const source = { bucket, key, etag, versionId: record.s3.object.versionId };
-  if (!isTrainingDataKey(key)) {
-    const reason = 'not a .csv or .csv.gz file: nothing to train on';
-    if (deps.storeFor) {
-      // Best effort: a status for people to find; not being able to write it is no reason to redeliver.
-      const runId = executionName(source);
-      await updateStatus(deps.storeFor(bucket), runId, { bucket, key, etag }, (s) => {
-        s.state = 'ignored';
-        s.finishedAt = s.updatedAt;
-        s.message = `${key} was not trained on: ${reason}`;
-      }).catch((error: unknown) => deps.log?.error('could not record the ignored upload', { key, error }));
-    }
-    return { kind: 'ignored', key, reason };
-  }
+  if (!isTrainingDataKey(key))
+    return ignore(source, 'not a .csv or .csv.gz file: nothing to train on', deps, 'was not trained on');
   const runId = executionName(source);
   const input: RunPayload = { runId, bucket, key, etag, size: record.s3.object.size };
   if (source.versionId) input.versionId = source.versionId;
   const { alreadyStarted } = await deps.starter.start(runId, input);
   return { kind: alreadyStarted ? 'duplicate' : 'started', runId, key };
+}
+
+/** Records an upload nothing starts for as an `ignored` run status, for people to find, and says why. */
+async function ignore(
+  source: { bucket: string; key: string; etag: string; versionId?: string },
+  reason: string,
+  deps: TriggerDeps,
+  what: string,
+): Promise<TriggerOutcome> {
+  const { bucket, key, etag } = source;
+  if (deps.storeFor) {
+    // Best effort: not being able to write it is no reason to redeliver. The key is quoted as JSON, so a
+    // control character in it shows as an escape wherever the message is read.
+    await updateStatus(deps.storeFor(bucket), executionName(source), { bucket, key, etag }, (s) => {
+      s.state = 'ignored';
+      s.finishedAt = s.updatedAt;
+      s.message = `${JSON.stringify(key)} ${what}: ${reason}`;
+    }).catch((error: unknown) => deps.log?.error('could not record the ignored upload', { key, error }));
+  }
+  return { kind: 'ignored', key, reason };
 }
 
 /**
@@ -94,7 +105,34 @@ async function startBatch(record: S3EventRecord, key: string, deps: TriggerDeps)
   const input: BatchPayload = { jobId, bucket, key, etag, size: record.s3.object.size };
   if (source.versionId) input.versionId = source.versionId;
   const { alreadyStarted } = await deps.batchStarter.start(jobId, input);
-  return { kind: alreadyStarted ? 'duplicate' : 'started', runId: jobId, key, machine: 'batch' };
+  if (!alreadyStarted) return { kind: 'started', runId: jobId, key, machine: 'batch' };
+  const retry = await retryOfFailedBatch(record, key, jobId, deps);
+  if (!retry) return { kind: 'duplicate', runId: jobId, key, machine: 'batch' };
+  const again = await deps.batchStarter.start(retry, { ...input, jobId: retry });
+  return { kind: again.alreadyStarted ? 'duplicate' : 'started', runId: retry, key, machine: 'batch' };
+}
+
+/**
+ * The same bytes uploaded again map to the same job, which ran already. When that version's last job failed
+ * (the error was fixed since, or the runtime running it stopped), the new upload is a request to run it again:
+ * it gets a job of its own, named after this PUT (the notification's sequencer), so a duplicate delivery of the
+ * same notification still starts nothing. A job that succeeded is not repeated.
+ */
+async function retryOfFailedBatch(
+  record: S3EventRecord,
+  key: string,
+  jobId: string,
+  deps: TriggerDeps,
+): Promise<string | undefined> {
+  if (!deps.storeFor) return undefined;
+  const report = await readBatchReport(deps.storeFor(record.s3.bucket.name), key);
+  const etag = bareEtag(record.s3.object.eTag ?? '');
+  if (report?.state !== 'failed' || report.source.etag !== etag) return undefined;
+  const put = record.s3.object.sequencer ?? record.eventTime;
+  if (!put) return undefined;
+  const retry = `${jobId}-r${createHash('sha256').update(put).digest('hex').slice(0, 8)}`;
+  // This very notification's job already ran and failed: a redelivery, not a new upload.
+  return retry === report.jobId ? undefined : retry;
 }
 
 /**
