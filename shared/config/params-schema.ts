@@ -275,6 +275,8 @@ export const paramsSchema = z
           }),
         naive_bayes: z.object({ alpha: z.number().positive() }).strict(),
         workers: z.number().int().min(0).max(64),
+        // Default, so stored params of runs without the key still validate.
+        refit_all_rows: z.boolean().default(true),
       })
       .strict(),
     tune: tuneSchema.default(DEFAULT_TUNE),

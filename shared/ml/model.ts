@@ -31,6 +31,21 @@ export interface ModelLineage {
   codeVersion: string;
   source?: { bucket?: string; key: string; etag?: string };
   runId?: string;
+  /**
+   * Set on a model refitted on every kept row (`train.refit_all_rows`): its rows, and the model fitted on the
+   * training part that the held-out figures (`metrics`) and the gate judged.
+   */
+  refit?: RefitLineage;
+}
+
+/** A refit's side of the lineage: what it was fitted on, and the evaluated model it stands for. */
+export interface RefitLineage {
+  /** Rows the served model is fitted on: every kept row, training and test. */
+  rows: number;
+  /** Rows of the evaluated model (the training part). */
+  evaluatedRows: number;
+  /** SHA-256 of the evaluated model's artifact, when it is stored (a pipeline run's `model/model.json`). */
+  evaluatedSha256?: string;
 }
 
 export interface Prediction {

@@ -7,6 +7,7 @@ import { candidateText, type ExampleCandidate, modelExamples, type TextExample }
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
+import { type RefitOutcome, refitOnAllRows, refitText } from './refit.ts';
 import type { CsrMatrix } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
@@ -89,13 +90,21 @@ export function evaluateWithReference(
 }
 
 export interface StageReport {
-  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'train' | 'evaluate';
+  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'train' | 'evaluate' | 'refit';
   ms: number;
   summary: string;
 }
 
 export interface TrainResult {
+  /**
+   * The model to save and serve: with `train.refit_all_rows` (default) the recipe refitted on every kept row,
+   * carrying the held-out `metrics` of `evaluated`; else (or when the refit failed) `evaluated` itself.
+   */
   model: TextModel;
+  /** The model fitted on the training part and scored on the test split: what `metrics` and a gate judge. */
+  evaluated: TextModel;
+  /** What became of the refit on every row. */
+  refit: RefitOutcome;
   metrics: Metrics;
   stages: StageReport[];
   dataset: Dataset;
@@ -151,7 +160,7 @@ export async function trainInProcess(
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
-  const { vectorizer, classifier } = await (async () => {
+  const { vectorizer, classifier, trainDocs } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
       () =>
@@ -199,7 +208,7 @@ export async function trainInProcess(
       (c) =>
         `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
     );
-    return { vectorizer, classifier };
+    return { vectorizer, classifier, trainDocs };
   })();
   const untested = TextModel.create({
     labels: data.labels,
@@ -213,22 +222,47 @@ export async function trainInProcess(
       source: options.source,
     },
   });
+  const testDocs = await cleanDocuments(
+    data.test.map((e) => e.text),
+    params,
+  );
   const { metrics, reference, examples } = await timed(
     'evaluate',
     async () =>
       evaluateWithReference(
         untested,
-        await cleanDocuments(
-          data.test.map((e) => e.text),
-          params,
-        ),
+        testDocs,
         data.test.map((e) => e.label),
         data.test.map((e) => e.text),
       ),
     ({ metrics: m }) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
+  const evaluated = untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples);
+  // Every kept row in file order, as the pipeline's Refit reads its shards: the same refit either way.
+  const refitted = await timed(
+    'refit',
+    () => {
+      const cleaned = new Map<LabelledText, string>([
+        ...data.train.map((e, i): [LabelledText, string] => [e, trainDocs[i]]),
+        ...data.test.map((e, i): [LabelledText, string] => [e, testDocs[i]]),
+      ]);
+      const rows = data.examples.filter((e) => cleaned.has(e));
+      return refitOnAllRows(
+        evaluated,
+        rows.map((e) => cleaned.get(e) as string),
+        encodeLabels(
+          rows.map((e) => e.label),
+          data.labels,
+        ),
+        data.train.length,
+      );
+    },
+    (r) => refitText(r.outcome),
+  );
   return {
-    model: untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples),
+    model: refitted.model,
+    evaluated,
+    refit: refitted.outcome,
     metrics,
     stages,
     dataset: data,

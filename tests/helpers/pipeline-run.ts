@@ -63,7 +63,7 @@ export function stepFixture(baseParams: Params = loadParams()): StepFixture {
 }
 
 /** The steps as the state machine runs them without a sweep, each Map's items one after another. */
-export type StageName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'register';
+export type StageName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'refit' | 'register';
 
 /**
  * Runs the pipeline steps in the state machine's order (Tune skipped), each per-shard Map as a loop over the
@@ -79,6 +79,7 @@ export async function runStages(
   const { featurizeStep } = await import('../../shared/pipeline/steps/featurize.ts');
   const { trainStep } = await import('../../shared/pipeline/steps/train.ts');
   const { evaluateStep } = await import('../../shared/pipeline/steps/evaluate.ts');
+  const { refitStep } = await import('../../shared/pipeline/steps/refit.ts');
   const { registerStep } = await import('../../shared/pipeline/steps/register.ts');
   const item = (p: RunPayload, shard: number, extra: Partial<RunPayload> = {}): RunPayload => ({
     runId: p.runId,
@@ -102,6 +103,8 @@ export async function runStages(
   for (const s of shards(p)) await evaluateStep(deps, item(p, s));
   p = await evaluateStep(deps, p);
   if (last === 'evaluate') return p;
+  p = await refitStep(deps, { ...p, phase: 'refit' });
+  if (last === 'refit') return p;
   return registerStep(deps, p);
 }
 
@@ -122,5 +125,6 @@ export const ONE_SHARD_STEPS = [
   'train',
   'evaluate shard 0',
   'evaluate',
+  'train refit',
   'register',
 ] as const;

@@ -92,6 +92,8 @@ describe('the EKS job route on the local stack', () => {
       'Evaluate',
       'EvaluateShard',
       'EvaluateMerge',
+      'RefitRoute',
+      'RefitOnEks',
       'Gate',
       'RegisterAndPromote',
       'Promoted',

@@ -107,6 +107,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'train',
       'evaluate',
       'evaluate',
+      'train',
       'register',
     ]);
     expect(
@@ -134,6 +135,9 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'Train',
       'Evaluate',
       'EvaluateMerge',
+      'RefitRoute',
+      'RefitPhase',
+      'Refit',
       'Gate',
       'RegisterAndPromote',
       'Promoted',

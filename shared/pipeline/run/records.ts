@@ -23,8 +23,11 @@ export interface RunPayload {
   shards?: ShardsPayload;
   /** Set on a per-shard Map item: which shard this invocation works on. */
   shard?: number;
-  /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
-  phase?: 'count' | 'transform';
+  /**
+   * Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix); `refit`
+   * on the Train Lambda's second call, after Evaluate (the RefitPhase Pass state sets it).
+   */
+  phase?: 'count' | 'transform' | 'refit';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
   /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
   tune?: TunePayload;
@@ -38,6 +41,10 @@ export interface RunPayload {
   trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
   train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
   evaluation?: GateDecision;
+  /** The refit on every row (shared/ml/refit.ts), when its Lambda ran it; an EKS job's is in its run file. */
+  refit?: { status: 'refitted' | 'failed' | 'off'; rows?: number; reason?: string };
+  /** Set by the refit's Catch (`ResultPath: $.refitError`): the evaluated model is registered instead. */
+  refitError?: { Error: string; Cause?: string };
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
@@ -106,6 +113,8 @@ export interface RouteDecision {
  * what the `eks:runJob.sync` Task fills the job manifest with (cluster connection, image, requests).
  */
 export interface RoutePayload extends RouteDecision {
+  /** Where the refit on every row runs after Evaluate (Train's route), or `off` (`train.refit_all_rows`). */
+  refit?: 'lambda' | 'eks' | 'off';
   cluster?: { name: string; endpoint: string; certificateAuthority: string };
   jobSpec?: {
     namePrefix: string;
@@ -168,6 +177,8 @@ export interface RunStatus {
   evaluation?: GateDecision;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
+  /** The refit on every row after Evaluate (`train.refit_all_rows`): what is served, in a line for people. */
+  refit?: { status: 'refitted' | 'failed' | 'off'; rows?: number; evaluatedRows: number; text: string };
   /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
   model?: { name: string; version: number; promoted: boolean; reason?: string };
   /** Headline metrics of the new model (the full set is in eval/metrics.json). */

@@ -293,6 +293,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
               ? { version: production.version, why: production.why }
               : null,
         gate,
+        refitRows: params.train.refit_all_rows ? manifest.train + ours.y.length : null,
       }),
       { contentType: 'text/html; charset=utf-8' },
     );
