@@ -149,9 +149,12 @@ export function forecastConfigs(
   const bestNow = Math.max(...last.values());
   const validated = plan.evaluation.kind === 'kfold' ? r1 : Math.round(r1 * plan.evaluation.size);
   const se = Math.sqrt(Math.max(bestNow * (1 - bestNow), 0) / Math.max(1, validated));
+  // A config whose forecast is more than one standard error below the best forecast takes no slot, even when
+  // slots are left: it is not a tie with the best, and the last round is the sweep's most expensive.
+  const floor = (forecasts[0]?.forecast ?? 0) - se;
   const remaining = [...forecasts];
   const kept: ConfigForecast[] = [];
-  while (kept.length < keep && remaining.length > 0) {
+  while (kept.length < keep && remaining.length > 0 && remaining[0].forecast >= floor) {
     const tied = remaining.filter((f) => f.forecast >= remaining[0].forecast - se);
     const pick = tied.sort((a, b) => order(a.featureKey) - order(b.featureKey))[0];
     pick.kept = true;
@@ -167,7 +170,7 @@ export function forecastNote(forecasts: ConfigForecasts, rows: number): string {
     `${f.label} (${f.curve[0].score.toFixed(4)} → ${f.curve[1].score.toFixed(4)} on ${f.curve[0].rows} → ${f.curve[1].rows} rows, forecast ${f.forecast.toFixed(4)})`;
   const kept = forecasts.filter((f) => f.kept);
   const dropped = forecasts.filter((f) => !f.kept);
-  return `halving: the last round (${rows} rows) took the ${kept.length} feature configs whose learning curves forecast the best scores there (tune.final_configs ${kept.length}; of forecasts within one standard error, ${forecasts.se.toFixed(4)}, the simpler config): ${kept.map(show).join(', ')}; left out: ${dropped.map(show).join(', ')}`;
+  return `halving: the last round (${rows} rows) took the ${kept.length} feature configs whose learning curves forecast the best scores there (at most tune.final_configs; of forecasts within one standard error, ${forecasts.se.toFixed(4)}, the simpler config; none more than one standard error below the best forecast): ${kept.map(show).join(', ')}; left out: ${dropped.map(show).join(', ')}`;
 }
 
 /**
