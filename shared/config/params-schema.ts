@@ -44,6 +44,7 @@ const tuneSchema = z
     workers: z.number().int().min(0).max(64),
     max_char_batches: z.number().int().min(0).default(1),
     final_configs: z.number().int().min(0).default(2),
+    edge_steps: z.number().int().min(0).max(6).default(3),
     space: z
       .object({
         features: z
@@ -83,6 +84,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   workers: 0,
   max_char_batches: 1,
   final_configs: 2,
+  edge_steps: 3,
   space: {
     features: [
       { analyzer: 'word', ngram_range: [1, 1] },

@@ -29,6 +29,7 @@ const SMALL_TUNE = `tune:
   folds: 2
   batch_size: 2
   max_concurrency: 2
+  edge_steps: 0
   space:
     features:
       - { analyzer: word, ngram_range: [1, 1] }

@@ -92,11 +92,12 @@ describe('the plan', () => {
   it('the shipped space: 30 first-stage candidates (features x C x nb_blend), the other class weight of the best', () => {
     const plan = planSweep(base, new Set(), labels);
     expect(plan.stage1).toHaveLength(30);
-    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    // The best (word 1-1 C=10 nb=0) is inside the C grid: no search past its edges.
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 2 ? 0.9 : 0.8));
     const round = nextRound(plan, results);
     expect(round?.stage).toBe(2);
     expect(round?.ids).toHaveLength(1);
-    const best = plan.candidates.find((c) => c.id === plan.stage1[4])!;
+    const best = plan.candidates.find((c) => c.id === plan.stage1[2])!;
     for (const id of round!.ids) {
       const c = plan.candidates.find((x) => x.id === id)!;
       expect(c.featureKey).toBe(best.featureKey);
@@ -112,7 +113,7 @@ describe('the plan', () => {
     expect(plan.notes.join('\n')).toMatch(
       /class_weight balanced is not searched: on these training labels it weighs every class within 5% of 1 \(0\.990–1\.010\)/,
     );
-    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 2 ? 0.9 : 0.8));
     expect(nextRound(plan, results)).toBeNull();
   });
 
@@ -232,7 +233,7 @@ describe('the plan', () => {
     };
     const results = stage1Sweep(plan, score);
     const middle = results.filter((r) => r.rows === 666);
-    const last = results.filter((r) => r.rows === 2000);
+    const last = results.filter((r) => r.rows === 2000 && !of(r.id).edge);
     for (const key of new Set(last.map((r) => of(r.id).featureKey))) {
       const lowest = Math.min(
         ...middle.filter((r) => of(r.id).featureKey === key).map((r) => of(r.id).overrides.C),
@@ -241,7 +242,59 @@ describe('the plan', () => {
       expect(Cs.size).toBeGreaterThan(1);
       expect([...Cs].sort((a, b) => a - b)).toEqual([3, 10, 30].filter((C) => C >= lowest));
     }
-    expect(selectWinner(plan, results).winner.overrides.C).toBe(30);
+    // C 30 wins on the grid's upper edge, and the score keeps rising with C: the search goes past the edge by the
+    // grid's ratio (30 / 10) for tune.edge_steps (3) steps, one candidate a round, and says it was still improving.
+    const past = results.filter((r) => of(r.id).edge);
+    expect(past.map((r) => of(r.id).overrides.C)).toEqual([90, 270, 810]);
+    expect(new Set(past.map((r) => r.round)).size).toBe(3);
+    const outcome = selectWinner(plan, results);
+    expect(outcome.winner.overrides.C).toBe(810);
+    expect(outcome.winner.label).toMatch(/C=810 .*\(past the C grid, step 3\)$/);
+    expect(outcome.notes.join('\n')).toMatch(
+      /the best C on every row was on the upper edge of the grid; the search went past it by the grid's ratio: c\d+ C=90 \d\.\d{4}, c\d+ C=270 \d\.\d{4}, c\d+ C=810 \d\.\d{4}; still improving after tune.edge_steps \(3\) steps/,
+    );
+  });
+
+  it('past the grid: stops where the score stops improving, on either edge, and when the budget runs out', () => {
+    const plan = planSweep(base, new Set(), labelsOf({ a: 60, b: 50 }));
+    const of = (id: string) => plan.candidates.find((c) => c.id === id)!;
+    const run = (score: (C: number) => number, stopAt = Number.POSITIVE_INFINITY) => {
+      const results: CandidateResult[] = [];
+      for (let r = nextRound(plan, results); r?.stage === 1; r = nextRound(plan, results)) {
+        const { round } = r;
+        results.push(
+          ...r.ids.map((id) =>
+            round >= stopAt
+              ? { ...result(id, 0, round), rows: plan.rows, status: 'skipped' as const, score: null }
+              : {
+                  ...result(id, score(of(id).overrides.C) + Number(id.slice(1)) / 1e6, round),
+                  rows: plan.rows,
+                },
+          ),
+        );
+      }
+      return { results, outcome: selectWinner(plan, results) };
+    };
+    // Upper edge, best at C 90: C 270 is worse, so the search stops there, with C 90 the winner.
+    const up = run((C) => -Math.abs(Math.log(C / 90)));
+    expect(up.results.filter((r) => of(r.id).edge).map((r) => of(r.id).overrides.C)).toEqual([90, 270]);
+    expect(up.outcome.winner.overrides.C).toBe(90);
+    expect(up.outcome.notes.join('\n')).toMatch(
+      /stopped where the score stopped improving; the winner is past the grid \(C=90\)/,
+    );
+    // Lower edge: the grid's ratio there is 10 / 3, so C 3 → 0.9; no better, the winner stays on the grid.
+    const down = run((C) => -Math.abs(Math.log(C / 2.5)) - (C < 3 ? 1 : 0));
+    expect(down.results.filter((r) => of(r.id).edge).map((r) => of(r.id).overrides.C)).toEqual([0.9]);
+    expect(down.outcome.winner.overrides.C).toBe(3);
+    expect(down.outcome.notes.join('\n')).toMatch(
+      /lower edge .* no C past the edge did better: the winner stays on the grid/,
+    );
+    // The budget runs out on the first step past the edge: stopped, and said.
+    const broke = run((C) => C, 1);
+    expect(broke.outcome.winner.overrides.C).toBe(30);
+    expect(broke.outcome.notes.join('\n')).toMatch(
+      /out of budget \(tune\.max_seconds\): stopped before the score stopped improving/,
+    );
   });
 });
 

@@ -58,6 +58,11 @@ export interface TuneCandidate {
   overrides: CandidateOverrides;
   /** Simplicity rank (lower: simpler/cheaper), the tie-break. */
   complexity: number;
+  /**
+   * Set on a C past an edge of `space.C` (`tune.edge_steps`): which edge, and how many of the grid's ratios past
+   * it. Scored only when the sweep's best on every row sits on that edge (rounds.ts `edgeExtension`).
+   */
+  edge?: { direction: 'up' | 'down'; step: number };
 }
 
 /** How candidates are scored inside the training part: stratified k-fold, or one stratified validation split. */
@@ -184,16 +189,17 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
   const weight1 = weights.includes(wantWeight) ? wantWeight : weights[0];
 
   const candidates: TuneCandidate[] = [];
-  const add = (stage: 1 | 2, o: CandidateOverrides, fi: number, ci: number) => {
+  const add = (stage: 1 | 2, o: CandidateOverrides, fi: number, ci: number, edge?: TuneCandidate['edge']) => {
     const complexity =
       fi * 1000 + ci * 100 + blends.indexOf(o.nb_blend) * 10 + weights.indexOf(o.class_weight) * 1;
     candidates.push({
       id: `c${String(candidates.length).padStart(2, '0')}`,
       stage,
       featureKey: featureKeyOf(o.features),
-      label: candidateLabel(o, params.train.classifier),
+      label: `${candidateLabel(o, params.train.classifier)}${edge ? ` (past the C grid, step ${edge.step})` : ''}`,
       overrides: o,
       complexity,
+      ...(edge ? { edge } : {}),
     });
   };
   const logisticCs = logistic ? Cs : [lr.C];
@@ -223,6 +229,34 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
           }
         }
       });
+    });
+  }
+  // Past the edges of the C grid, by the grid's own ratio at each edge: candidates the plan holds but scores only
+  // while the best on every row sits on an edge and the last step improved it (rounds.ts `edgeExtension`).
+  const sortedCs = [...new Set(logisticCs)].sort((a, b) => a - b);
+  if (logistic && searches('train.logistic_regression.C') && sortedCs.length >= 2 && tune.edge_steps > 0) {
+    const top = sortedCs[sortedCs.length - 1];
+    const bottom = sortedCs[0];
+    const up = top / sortedCs[sortedCs.length - 2];
+    const down = sortedCs[1] / bottom;
+    const round6 = (x: number) => Number(x.toPrecision(6));
+    const stage2Weights = sameFit ? [] : weights.filter((w) => w !== weight1);
+    featureConfigs.forEach((features, fi) => {
+      for (let step = 1; step <= tune.edge_steps; step++) {
+        for (const [direction, C, ci] of [
+          ['up', round6(top * up ** step), sortedCs.length - 1 + step],
+          ['down', round6(bottom / down ** step), -step],
+        ] as const) {
+          for (const nb_blend of blends) {
+            for (const class_weight of [weight1, ...stage2Weights]) {
+              add(class_weight === weight1 ? 1 : 2, { features, C, nb_blend, class_weight }, fi, ci, {
+                direction,
+                step,
+              });
+            }
+          }
+        }
+      }
     });
   }
   if (stage1.length > tune.max_candidates) {

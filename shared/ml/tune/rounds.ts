@@ -1,4 +1,4 @@
-import { candidateOf, featureLabel, type SweepPlan } from './plan.ts';
+import { candidateOf, featureLabel, type SweepPlan, type TuneCandidate } from './plan.ts';
 import type { CandidateResult } from './scoring.ts';
 
 /** One round of the sweep: which candidates it scores, on how many training rows. */
@@ -62,9 +62,17 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
     }
     return { round: last + 1, stage: 1, rows: plan.rungs[last + 1], ids };
   }
-  if (last > plan.rungs.length - 1) return null;
-  const best = candidateOf(plan, ranked[0].id);
-  const used = new Set(results.map((r) => r.id)).size;
+  // On every row: the last rung, then any rounds past an edge of the C grid, then stage 2 (class weights).
+  if (inLast.some((r) => candidateOf(plan, r.id).stage === 2)) return null;
+  const onEveryRow = rank(
+    plan,
+    results.filter((r) => r.round >= plan.rungs.length - 1 && candidateOf(plan, r.id).stage === 1),
+  );
+  const edge = edgeExtension(plan, results, onEveryRow[0]?.id ?? ranked[0].id);
+  if (edge) return { round: last + 1, stage: 1, rows: plan.rows, ids: [edge] };
+  const best = candidateOf(plan, onEveryRow[0]?.id ?? ranked[0].id);
+  // Candidates past the grid's edge do not count against tune.max_candidates: their own bound is edge_steps.
+  const used = new Set(results.filter((r) => !candidateOf(plan, r.id).edge).map((r) => r.id)).size;
   const variants = plan.candidates
     .filter(
       (c) =>
@@ -78,6 +86,44 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
     .map((c) => c.id);
   if (variants.length === 0) return null;
   return { round: last + 1, stage: 2, rows: plan.rows, ids: variants };
+}
+
+/**
+ * The next C past an edge of the grid to score on every row, or null. When the best stage-1 candidate on every
+ * row has the largest C of the grid (or the smallest), or is itself past that edge, and no larger (smaller) C of
+ * its recipe has been scored, the plan's candidate one more of the grid's ratios out: the search follows the data
+ * past the grid while the score improves (a step that does not beat the best leaves the best where it was, with
+ * a larger C scored, and the extension stops), at most `tune.edge_steps` steps.
+ */
+export function edgeExtension(
+  plan: SweepPlan,
+  results: readonly CandidateResult[],
+  bestId: string,
+): string | null {
+  const best = candidateOf(plan, bestId);
+  const grid = plan.candidates.filter((c) => !c.edge).map((c) => c.overrides.C);
+  if (grid.length === 0) return null;
+  const [low, high] = [Math.min(...grid), Math.max(...grid)];
+  const o = best.overrides;
+  const same = (c: TuneCandidate) =>
+    c.stage === best.stage &&
+    c.featureKey === best.featureKey &&
+    c.overrides.nb_blend === o.nb_blend &&
+    c.overrides.class_weight === o.class_weight;
+  const tried = new Set(results.filter((r) => r.rows === plan.rows).map((r) => r.id));
+  const triedCs = plan.candidates.filter((c) => tried.has(c.id) && same(c)).map((c) => c.overrides.C);
+  const step = best.edge?.step ?? 0;
+  const direction =
+    o.C >= high && o.C >= Math.max(...triedCs)
+      ? 'up'
+      : o.C <= low && o.C <= Math.min(...triedCs)
+        ? 'down'
+        : null;
+  if (!direction || (best.edge && best.edge.direction !== direction)) return null;
+  const next = plan.candidates.find(
+    (c) => same(c) && c.edge?.direction === direction && c.edge.step === step + 1 && !tried.has(c.id),
+  );
+  return next?.id ?? null;
 }
 
 /** One feature config's learning curve before the last halving round, and whether it goes on to that round. */
