@@ -60,6 +60,8 @@ const tuneSchema = z
           .min(1),
         C: z.array(z.number().positive()).min(1),
         nb_blend: z.array(z.number().min(0)).min(1),
+        // Default, so params without the key keep their space (nb_scaling as train.logistic_regression sets it).
+        nb_scaling: z.array(z.boolean()).min(1).optional(),
         class_weight: z.array(z.enum(['balanced']).nullable()).min(1),
       })
       .strict(),

@@ -117,6 +117,32 @@ describe('the plan', () => {
     expect(nextRound(plan, results)).toBeNull();
   });
 
+  it('nb_scaling [false, true] in the space: NB-LR is a candidate of its own for two classes, never blended', () => {
+    const space = { ...base.tune.space, nb_scaling: [false, true] };
+    const params = applyOverrides(base, { tune: { space, max_candidates: 45 } });
+    const plan = planSweep(params, new Set(), labels);
+    expect(plan.searched).toContain('train.logistic_regression.nb_scaling');
+    // Per (features, C): nb 0, nb 0.3, and scaling (whose blend is 0).
+    expect(plan.stage1).toHaveLength(45);
+    const scaled = plan.candidates.filter((c) => c.overrides.nb_scaling);
+    expect(scaled.every((c) => c.overrides.nb_blend === 0 && /nb=scale/.test(c.label))).toBe(true);
+    const lr = applyCandidate(params, scaled[0]).train.logistic_regression;
+    expect([lr.nb_scaling, lr.nb_blend]).toEqual([true, 0]);
+    // Ties go to the simpler recipe: for one (features, C) the blends come before scaling.
+    const word11 = plan.candidates.filter((c) => c.stage === 1 && !c.edge && /^word 1-1 C=3 /.test(c.label));
+    expect(word11.sort((a, b) => a.complexity - b.complexity).map((c) => c.label)).toEqual([
+      'word 1-1 C=3 nb=0 cw=none',
+      'word 1-1 C=3 nb=0.3 cw=none',
+      'word 1-1 C=3 nb=scale cw=none',
+    ]);
+    // Its ratios are defined for two classes: not searched on three.
+    const three = planSweep(params, new Set(), labelsOf({ a: 50, b: 50, c: 50 }));
+    expect(three.searched).not.toContain('train.logistic_regression.nb_scaling');
+    expect(three.candidates.some((c) => c.overrides.nb_scaling)).toBe(false);
+    // The shipped space does not list true: as before.
+    expect(planSweep(base, new Set(), labels).searched).not.toContain('train.logistic_regression.nb_scaling');
+  });
+
   it('pinned keys are not searched: every candidate keeps the pinned value, duplicates collapse', () => {
     const pinned = pinnedKeys({ train: { logistic_regression: { C: 2 } }, features: { analyzer: 'word' } });
     expect([...pinned].sort()).toEqual(['features.analyzer', 'train.logistic_regression.C']);

@@ -80,6 +80,7 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
         c.featureKey === best.featureKey &&
         c.overrides.C === best.overrides.C &&
         c.overrides.nb_blend === best.overrides.nb_blend &&
+        Boolean(c.overrides.nb_scaling) === Boolean(best.overrides.nb_scaling) &&
         c.id !== best.id,
     )
     .slice(0, Math.max(0, plan.maxCandidates - used))
@@ -109,6 +110,7 @@ export function edgeExtension(
     c.stage === best.stage &&
     c.featureKey === best.featureKey &&
     c.overrides.nb_blend === o.nb_blend &&
+    Boolean(c.overrides.nb_scaling) === Boolean(o.nb_scaling) &&
     c.overrides.class_weight === o.class_weight;
   const tried = new Set(results.filter((r) => r.rows === plan.rows).map((r) => r.id));
   const triedCs = plan.candidates.filter((c) => tried.has(c.id) && same(c)).map((c) => c.overrides.C);
