@@ -281,6 +281,7 @@ export const paramsSchema = z
         workers: z.number().int().min(0).max(64),
         // Default, so stored params of runs without the key still validate.
         refit_all_rows: z.boolean().default(true),
+        decision_biases: z.boolean().default(true),
       })
       .strict(),
     tune: tuneSchema.default(DEFAULT_TUNE),

@@ -58,6 +58,8 @@ export function refitOnAllRows(
       lineage: { ...evaluated.lineage, refit },
       createdAt: evaluated.createdAt,
     });
+    // The evaluated model's decision biases (fitted on out-of-fold scores of the training part) go with it.
+    model = model.withDecisionBias(evaluated.classifier.classBias);
     if (evaluated.metrics) model = model.withMetrics(evaluated.metrics);
     if (evaluated.driftReference) model = model.withDriftReference(evaluated.driftReference);
     model = model.withExamples(evaluated.examples);

@@ -2,6 +2,7 @@ import { withModelName } from '../config/model-name.ts';
 import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
+import { trainingBiases } from './decision-bias.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
 import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
@@ -193,20 +194,17 @@ export async function trainInProcess(
       () => fitFeatures(trainDocs, params),
       (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
     );
-    const classifier = await timed(
+    const { classifier } = await timed(
       'train',
-      () =>
-        fitClassifier(
-          matrix,
-          encodeLabels(
-            data.train.map((e) => e.label),
-            data.labels,
-          ),
-          data.labels.length,
-          params,
-        ),
-      (c) =>
-        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
+      () => {
+        const labels = data.train.map((e) => e.label);
+        const fitted = fitClassifier(matrix, encodeLabels(labels, data.labels), data.labels.length, params);
+        // Macro-F1 as the metric: per-class decision biases from out-of-fold scores of the training part.
+        const { bias, note } = trainingBiases(trainDocs, labels, data.labels, params);
+        return { classifier: bias ? { ...fitted, classBias: bias } : fitted, biasNote: note };
+      },
+      ({ classifier: c, biasNote: note }) =>
+        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}${note ? `; ${note}` : ''}`,
     );
     return { vectorizer, classifier, trainDocs };
   })();
