@@ -8,7 +8,7 @@ import { bucketAccess, deployedModelName } from './infra/bucket-access.ts';
 import { readDeployOptions } from './infra/deploy-options.ts';
 import { eksJobRoute, eksResources } from './infra/eks.ts';
 import { functionRoles, functions } from './infra/functions.ts';
-import { OPERATOR_RETRY_POLICY } from './infra/iam.ts';
+import { OPERATOR_APPROVAL_POLICY, OPERATOR_RETRY_POLICY } from './infra/iam.ts';
 import { outputs } from './infra/outputs.ts';
 import { imageRepository, storage } from './infra/resources.ts';
 import { stateMachineResources, stateMachines } from './infra/state-machines.ts';
@@ -92,6 +92,7 @@ const serverlessConfiguration = {
       ...stateMachineResources(eksRoute.statements),
       ...functionRoles(access),
       OperatorRetryPolicy: OPERATOR_RETRY_POLICY,
+      OperatorApprovalPolicy: OPERATOR_APPROVAL_POLICY,
       ...eks.resources,
       ...eksRoute.resources,
       ...imageRepository(),

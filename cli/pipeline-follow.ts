@@ -11,7 +11,15 @@ import { LiveLine } from './live-line.ts';
 import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
-export const EXIT = { succeeded: 0, failed: 1, rejected: 2, ignored: 1 } as const;
+/** Exit codes: 2 for a version not promoted (rejected or expired), 3 for a run left waiting for approval. */
+export const EXIT = {
+  succeeded: 0,
+  failed: 1,
+  rejected: 2,
+  expired: 2,
+  ignored: 1,
+  'awaiting-approval': 3,
+} as const;
 
 /** A finished run's closing lines: metrics, gate, error, outcome. */
 export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
@@ -65,7 +73,7 @@ export function alreadyRanLines(status: RunStatus, key: string): string[] {
 export async function followRun(
   target: PipelineTarget,
   runId: string,
-  options: { timeoutSeconds: number; json?: boolean },
+  options: { timeoutSeconds: number; json?: boolean; pastApproval?: boolean },
 ): Promise<RunStatus> {
   try {
     return await follow(target, runId, options);
@@ -86,7 +94,8 @@ export async function followRun(
 async function follow(
   target: PipelineTarget,
   runId: string,
-  options: { timeoutSeconds: number; json?: boolean },
+  /** `pastApproval`: the run was just answered, so a status still saying it waits is not where to stop. */
+  options: { timeoutSeconds: number; json?: boolean; pastApproval?: boolean },
 ): Promise<RunStatus> {
   const live = new LiveLine(process.stdout);
   const say = options.json ? () => {} : (line: string) => live.say(printable(line));
@@ -130,10 +139,12 @@ async function follow(
       }
     }
     if (sweeping) live.status(`  sweep ${progressText(sweeping, Date.now())}`, progressKey(sweeping));
+    // A run waiting for approval may wait for days: following ends there, saying how to answer.
+    const waiting = status?.state === 'awaiting-approval' && !options.pastApproval;
     if (
       status &&
-      TERMINAL_STATES.includes(status.state) &&
-      (history?.status !== 'RUNNING' || !target.local)
+      (waiting || TERMINAL_STATES.includes(status.state)) &&
+      (waiting || history?.status !== 'RUNNING' || !target.local)
     ) {
       if (options.json) process.stdout.write(`${printableJson(raw.status)}\n`);
       else {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { codeVersion } from '../shared/config/code-version.ts';
 import { registerServe } from '../shared/serving/serve-process.ts';
+import { registerApprove } from './commands/approve.ts';
 import { registerData } from './commands/data.ts';
 import { registerEvaluate } from './commands/evaluate.ts';
 import { registerFeedback } from './commands/feedback.ts';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerPromote(program);
   registerRollback(program);
+  registerApprove(program);
   registerWorker(program);
   registerStep(program);
   registerData(program);

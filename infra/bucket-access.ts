@@ -55,6 +55,12 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       list: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],
     },
     preprocess: { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
+    // Production's artifact, for the data contract (its training-data profile and vocabulary).
+    'check-data': {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [RUNS_PREFIX],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
     'tune-plan': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     'tune-candidates': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     'tune-select': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
@@ -67,6 +73,12 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       write: [RUNS_PREFIX, MODEL_PREFIX],
       list: [RUNS_PREFIX, MODEL_PREFIX],
     },
+    // Keeps a waiting run's task token under runs/; moves a version's stage (expired, rejected) in aliases.json.
+    approval: {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [RUNS_PREFIX, `${MODEL_PREFIX}aliases.json`],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
     'record-failure': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     // Feedback is written create-only under its own prefix; the retrain trigger (off by default) copies the last
     // training upload to incoming/retrain-… and records why under registry/<model>/retrain/, nothing else there.
@@ -76,10 +88,11 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
     },
     // Reads runs, the registry and the batch jobs' outputs (it lists the batch inputs, never reads them); writes
-    // only the aliases (promote/rollback from the console), never a version.
+    // only the aliases (promote/rollback from the console), never a version, and a waiting run's answer
+    // (Approve/Reject: runs/<id>/approval/decisions/).
     console: {
       read: [RUNS_PREFIX, MODEL_PREFIX, BATCH_RESULTS_PREFIX],
-      write: [`${MODEL_PREFIX}aliases.json`],
+      write: [`${MODEL_PREFIX}aliases.json`, `${RUNS_PREFIX}*/approval/decisions/`],
       list: [RUNS_PREFIX, MODEL_PREFIX, BATCH_PREFIX, BATCH_RESULTS_PREFIX],
     },
     // Reads the batch and the production model; uploads its result under runs/batch/<jobId>/ and copies it into

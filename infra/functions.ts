@@ -1,10 +1,11 @@
 // The stack's Lambda functions: the trigger, the pipelines' steps (shared/pipeline/steps/lambdas.ts), the
 // prediction API and the console, each with its own role.
+
 import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../shared/pipeline/steps/lambdas.ts';
 import { type BucketAccess, type BucketUser, bucketStatements } from './bucket-access.ts';
 import { arn, type JsonObject, roleLogicalId } from './cfn.ts';
 import type { DeployOptions } from './deploy-options.ts';
-import { CONSUME_TRAIN_REQUESTS, lambdaRole, START_BATCH, START_TRAINING } from './iam.ts';
+import { ANSWER_APPROVAL, CONSUME_TRAIN_REQUESTS, lambdaRole, START_BATCH, START_TRAINING } from './iam.ts';
 
 /** The pipeline's functions under their keys here: `record-failure` → `recordFailure`. */
 export const steps = PIPELINE_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
@@ -94,6 +95,7 @@ export function functionRoles(access: Record<BucketUser, BucketAccess>): JsonObj
       ]),
     ),
     PredictRole: lambdaRole('predict', bucketStatements(access.predict)),
-    ConsoleRole: lambdaRole('console', bucketStatements(access.console)),
+    // The console's Approve and Reject answer a waiting run (SendTaskSuccess/SendTaskFailure).
+    ConsoleRole: lambdaRole('console', [ANSWER_APPROVAL, ...bucketStatements(access.console)]),
   };
 }

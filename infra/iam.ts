@@ -210,3 +210,37 @@ export const OPERATOR_RETRY_POLICY: JsonObject = {
     },
   },
 };
+
+/**
+ * Answering a run that waits for approval (`textops approve` / `textops reject`, the console's buttons):
+ * SendTaskSuccess and SendTaskFailure. Step Functions cannot scope a callback token's answer to a state machine
+ * by IAM (the token is the capability), hence `*`; only the operators' policy and the console role hold it.
+ */
+export const ANSWER_APPROVAL: JsonObject = {
+  Effect: 'Allow',
+  Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+  Resource: '*',
+};
+
+/**
+ * For operators who approve releases (attach it beside the retry policy): answer a waiting run, after reading its
+ * private approval request and writing the one answer it gets.
+ */
+export const OPERATOR_APPROVAL_POLICY: JsonObject = {
+  Type: 'AWS::IAM::ManagedPolicy',
+  Properties: {
+    Description: 'textops approve / textops reject: answer a training run waiting for approval',
+    PolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [
+        ANSWER_APPROVAL,
+        { Effect: 'Allow', Action: ['s3:GetObject'], Resource: objectsArn(RUNS_PREFIX) },
+        {
+          Effect: 'Allow',
+          Action: ['s3:PutObject'],
+          Resource: objectsArn(`${RUNS_PREFIX}*/approval/decisions/`),
+        },
+      ],
+    },
+  },
+};

@@ -14,6 +14,10 @@ export function outputs(eksOutputs: JsonObject) {
       Description: 'Attach to operators: textops runs retry (redrive an execution)',
       Value: { Ref: 'OperatorRetryPolicy' },
     },
+    OperatorApprovalPolicyArn: {
+      Description: 'Attach to operators who approve releases: textops approve / textops reject',
+      Value: { Ref: 'OperatorApprovalPolicy' },
+    },
     TrainRequestsQueueUrl: {
       Description: 'Upload events (the EKS worker polls it)',
       Value: { Ref: 'TrainRequestsQueue' },

@@ -5,7 +5,7 @@ import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../sh
 import type { Params } from '../shared/config/params-schema.ts';
 import { createConsoleApp } from '../shared/console/app.ts';
 import type { Logger } from '../shared/log.ts';
-import type { ObjectStore } from '../shared/ports.ts';
+import type { ObjectStore, TaskCallbacks } from '../shared/ports.ts';
 
 export interface ConsoleServer {
   url: string;
@@ -25,6 +25,7 @@ export async function startConsoleServer(options: {
   port?: number;
   timeouts?: HttpTimeouts;
   log?: Logger;
+  callbacks?: TaskCallbacks;
 }): Promise<ConsoleServer> {
   const app = express();
   app.disable('x-powered-by');
@@ -38,6 +39,7 @@ export async function startConsoleServer(options: {
       defaults: options.defaults,
       ...(options.bucket ? { bucket: options.bucket } : {}),
       ...(options.log ? { log: options.log } : {}),
+      ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     }),
   );
   const server: Server = applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS);

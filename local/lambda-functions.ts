@@ -1,5 +1,7 @@
+import { handler as approval } from '../functions/approval/handler.ts';
 import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
 import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
+import { handler as checkData } from '../functions/check-data/handler.ts';
 import { handler as evaluate } from '../functions/evaluate/handler.ts';
 import { handler as featurize } from '../functions/featurize/handler.ts';
 import { handler as ingest } from '../functions/ingest/handler.ts';
@@ -24,6 +26,7 @@ import type { LambdaHandler } from './local-engine.ts';
 const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   ingest: ingest as LambdaHandler,
   preprocess: preprocess as LambdaHandler,
+  'check-data': checkData as LambdaHandler,
   'tune-plan': tunePlan as LambdaHandler,
   'tune-candidates': tuneCandidates as LambdaHandler,
   'tune-select': tuneSelect as LambdaHandler,
@@ -32,6 +35,7 @@ const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   train: train as LambdaHandler,
   evaluate: evaluate as LambdaHandler,
   register: register as LambdaHandler,
+  approval: approval as LambdaHandler,
   'record-failure': recordFailure as LambdaHandler,
 };
 

@@ -50,6 +50,37 @@ export interface LocalEngineOptions {
 /** The integration a Task state runs as a Kubernetes Job on EKS instead of a Lambda. */
 export const EKS_RUN_JOB = /^arn:aws:states:::eks:runJob(\.sync)?$/;
 
+/** A Task using the callback pattern: it invokes its Lambda, then waits for SendTaskSuccess/SendTaskFailure. */
+export const WAIT_FOR_TASK_TOKEN = /\.waitForTaskToken$/;
+
+/**
+ * The longest Task timeout the engine can keep: aws-local-stepfunctions times a Task with one setTimeout, and
+ * Node's timers reach 2^31 − 1 ms (24.8 days).
+ */
+const MAX_LOCAL_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** The answers Step Functions gives to a callback that finds no task waiting; the endpoint maps their names. */
+export class TaskDoesNotExist extends Error {
+  override readonly name = 'TaskDoesNotExist';
+}
+export class TaskTimedOut extends Error {
+  override readonly name = 'TaskTimedOut';
+}
+export class InvalidOutput extends Error {
+  override readonly name = 'InvalidOutput';
+}
+
+/** The value at a simple reference path (`$.a.b`) of a state's input; undefined when any step is missing. */
+function referencePath(input: unknown, path: string): unknown {
+  if (!/^\$(\.[A-Za-z0-9_]+)*$/.test(path)) throw new Error(`unsupported reference path ${path}`);
+  let value: unknown = input;
+  for (const key of path.split('.').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
 /** Replaces `${Name}` placeholders; an unknown one is an error, as a deploy with a missing substitution is. */
 export function substitute(definition: string, values: Record<string, string>): string {
   return definition.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
@@ -157,6 +188,19 @@ export class LocalStateMachine implements PipelineStarter {
   private readonly taskStates: Map<string, string | undefined>;
   /** The Task states that run a Kubernetes Job (eks:runJob) rather than invoke a Lambda. */
   private readonly jobStates: Set<string>;
+  /**
+   * The callback Tasks (`.waitForTaskToken`) → their TimeoutSecondsPath, which this engine evaluates itself
+   * against the state's input, as Step Functions does (aws-local-stepfunctions has no callback pattern and
+   * reads the path from the Task's Parameters instead).
+   */
+  private readonly callbackStates = new Map<string, string | undefined>();
+  /** Callback Tasks waiting now, by task token. */
+  private readonly waiting = new Map<
+    string,
+    { resolve: (output: JsonValue) => void; reject: (error: Error) => void }
+  >();
+  /** Tokens whose wait timed out, so a late answer is told so (TaskTimedOut) rather than "no such task". */
+  private readonly timedOut = new Set<string>();
 
   constructor(private readonly options: LocalEngineOptions) {
     this.definition = JSON.parse(
@@ -164,6 +208,98 @@ export class LocalStateMachine implements PipelineStarter {
     ) as StateMachineDefinition;
     this.taskStates = taskStatesOf(this.definition.States as unknown as StatesJson);
     this.jobStates = tasksWithResource(this.definition.States as unknown as StatesJson, EKS_RUN_JOB);
+    for (const name of tasksWithResource(
+      this.definition.States as unknown as StatesJson,
+      WAIT_FOR_TASK_TOKEN,
+    )) {
+      const state = (this.definition.States as unknown as Record<string, Record<string, unknown>>)[name];
+      if (!state)
+        throw new Error(
+          `${name}: the local engine runs callback Tasks (.waitForTaskToken) at the top level only`,
+        );
+      if (state.HeartbeatSeconds !== undefined || state.HeartbeatSecondsPath !== undefined)
+        throw new Error(`${name}: the local engine does not run HeartbeatSeconds on a callback Task`);
+      const path = typeof state.TimeoutSecondsPath === 'string' ? state.TimeoutSecondsPath : undefined;
+      this.callbackStates.set(name, path);
+      // The engine keeps the wait's own timeout (below); the library's is set past it.
+      delete state.TimeoutSecondsPath;
+      state.TimeoutSeconds = Math.min(
+        MAX_LOCAL_TIMEOUT_S,
+        typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds + 60 : MAX_LOCAL_TIMEOUT_S,
+      );
+    }
+  }
+
+  /**
+   * SendTaskSuccess: the callback Task waiting on `token` succeeds with `output` (JSON text) as its result.
+   * A token nobody waits on is TaskDoesNotExist (or TaskTimedOut, when its wait ran out).
+   */
+  sendTaskSuccess(token: string, output: string): void {
+    const waiter = this.waiterOf(token);
+    let value: JsonValue;
+    try {
+      value = JSON.parse(output) as JsonValue;
+    } catch {
+      throw new InvalidOutput('The provided JSON output data is not valid');
+    }
+    this.waiting.delete(token);
+    waiter.resolve(value);
+  }
+
+  /** SendTaskFailure: the callback Task waiting on `token` fails with `error` and `cause`, for its Catch. */
+  sendTaskFailure(token: string, error: string, cause: string): void {
+    const waiter = this.waiterOf(token);
+    this.waiting.delete(token);
+    const failure = new Error(cause);
+    failure.name = error || 'States.TaskFailed';
+    waiter.reject(failure);
+  }
+
+  private waiterOf(token: string) {
+    const waiter = this.waiting.get(token);
+    if (waiter) return waiter;
+    if (this.timedOut.has(token)) throw new TaskTimedOut('Task Timed Out');
+    throw new TaskDoesNotExist('Task does not exist anymore');
+  }
+
+  /**
+   * A callback Task: invokes its Lambda with the resolved Parameters (which carry `$$.Task.Token`), then waits for
+   * the token's answer, or fails with States.Timeout when the TimeoutSecondsPath of the state's input passes.
+   */
+  private async callback(token: string, payload: JsonValue, stateInput: unknown, path: string | undefined) {
+    const timeoutS = path === undefined ? undefined : Number(referencePath(stateInput, path));
+    if (timeoutS !== undefined && !(Number.isInteger(timeoutS) && timeoutS >= 1)) {
+      const error = new Error(`TimeoutSecondsPath ${path} is not a positive integer (${String(timeoutS)})`);
+      error.name = 'States.Runtime';
+      throw error;
+    }
+    const answer = new Promise<JsonValue>((resolve, reject) => {
+      this.waiting.set(token, { resolve, reject });
+    });
+    try {
+      await this.invoke(payload);
+    } catch (error) {
+      this.waiting.delete(token);
+      throw error;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout =
+      timeoutS === undefined
+        ? new Promise<never>(() => {})
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => {
+              this.waiting.delete(token);
+              this.timedOut.add(token);
+              const error = new Error('the callback Task was not answered within its TimeoutSecondsPath');
+              error.name = 'States.Timeout';
+              reject(error);
+            }, Math.min(timeoutS, MAX_LOCAL_TIMEOUT_S) * 1000);
+          });
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
   }
 
   private mapStates(): string[] {
@@ -404,6 +540,9 @@ export class LocalStateMachine implements PipelineStarter {
     // the step runs then leaves a history naming that state, with the input a redrive needs.
     // Inside a Map, iterations run concurrently: there the condition is that the Map state was entered (a redrive
     // restarts the whole Map from its input).
+    // One task token per execution attempt, in the context as `$$.Task.Token` (aws-local-stepfunctions gives no
+    // Task object): the pipeline has one callback Task, so one token names its wait.
+    const taskToken = `local-${randomUUID()}`;
     const invokeAt = (state: string, map: string | undefined) => async (payload: JsonValue) => {
       // (A retry invokes the handler again within the same visit, whatever its status says meanwhile.)
       const entered = map
@@ -411,6 +550,13 @@ export class LocalStateMachine implements PipelineStarter {
         : () => history.states.at(-1)?.name === state;
       while (!entered()) await tick;
       await saving;
+      if (this.callbackStates.has(state))
+        return this.callback(
+          taskToken,
+          payload,
+          history.states.at(-1)?.input,
+          this.callbackStates.get(state),
+        );
       return this.jobStates.has(state) ? this.runJob(state, payload) : this.invoke(payload);
     };
     const taskNames = [...this.taskStates.keys()];
@@ -429,6 +575,7 @@ export class LocalStateMachine implements PipelineStarter {
       },
       context: {
         Execution: { Id: history.executionArn, Name: name, Input: input, StartTime: history.startDate },
+        Task: { Token: taskToken },
       },
     });
     const events = (async () => {

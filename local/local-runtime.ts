@@ -5,9 +5,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handler as trigger } from '../functions/trigger/handler.ts';
-import { resetClients, s3Client } from '../shared/aws/clients.ts';
+import { resetClients, s3Client, sfnClient } from '../shared/aws/clients.ts';
 import { resetPipelineDeps } from '../shared/aws/pipeline-deps.ts';
 import { S3ObjectStore } from '../shared/aws/s3-object-store.ts';
+import { SfnTaskCallbacks } from '../shared/aws/sfn-callbacks.ts';
 import { loadParams } from '../shared/config/params.ts';
 import type { Params } from '../shared/config/params-schema.ts';
 import { ConfigError, ConflictError } from '../shared/errors.ts';
@@ -348,6 +349,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       defaults: params,
       bucket,
       port: options.consolePort,
+      // Approve/Reject reach the engine as on AWS: SendTaskSuccess/SendTaskFailure through the loopback endpoint.
+      callbacks: new SfnTaskCallbacks(sfnClient()),
     });
     closers.push(() => consoleServer.close());
     // Prometheus scrapes the training runs here (counted from the runs' status files); serving has its own.

@@ -1,11 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
-import { ExecutionDoesNotExist, ExecutionNotRedrivable, type LocalStateMachine } from './local-engine.ts';
+import {
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  InvalidOutput,
+  type LocalStateMachine,
+  TaskDoesNotExist,
+  TaskTimedOut,
+} from './local-engine.ts';
 
 /**
  * A loopback endpoint that speaks the part of the Step Functions API the trigger uses (`StartExecution`), plus
- * `RedriveExecution` for `textops runs retry` and `DescribeExecution` for tools, in the AWS JSON 1.0 protocol, in front of the local engine. The trigger's
+ * `RedriveExecution` for `textops runs retry`, `SendTaskSuccess`/`SendTaskFailure` for `textops approve`/`reject`
+ * and the console, and `DescribeExecution` for tools, in the AWS JSON 1.0 protocol, in front of the local engine. The trigger's
  * SFNClient reaches it through `AWS_ENDPOINT_URL_SFN`: the same code path as in AWS, only the endpoint differs.
  */
 export interface SfnEndpoint {
@@ -98,6 +106,26 @@ export async function startSfnEndpoint(
           if (error instanceof ExecutionDoesNotExist || error instanceof ExecutionNotRedrivable)
             return fail(res, 400, error.name, error.message);
           return fail(res, 500, 'InternalFailure', (error as Error).message);
+        }
+      }
+      if (operation === 'SendTaskSuccess' || operation === 'SendTaskFailure') {
+        const token = typeof body.taskToken === 'string' ? body.taskToken : '';
+        if (!token) return fail(res, 400, 'InvalidToken', 'The provided token is not valid');
+        const machines = Object.values(engines);
+        for (const [i, machine] of machines.entries()) {
+          try {
+            if (operation === 'SendTaskSuccess') machine.sendTaskSuccess(token, String(body.output ?? ''));
+            else machine.sendTaskFailure(token, String(body.error ?? ''), String(body.cause ?? ''));
+            return send(res, 200, {});
+          } catch (error) {
+            if (error instanceof InvalidOutput) return fail(res, 400, error.name, error.message);
+            if (error instanceof TaskTimedOut) return fail(res, 400, error.name, error.message);
+            if (error instanceof TaskDoesNotExist) {
+              if (i === machines.length - 1) return fail(res, 400, error.name, error.message);
+              continue;
+            }
+            return fail(res, 500, 'InternalFailure', (error as Error).message);
+          }
         }
       }
       if (operation === 'DescribeExecution') {

@@ -30,6 +30,14 @@ export class InvalidDatasetError extends TextopsError {
   override readonly name: string = 'InvalidDatasetError';
 }
 
+/**
+ * The upload breaks the data contract against production's training data: a check set to `fail` in params
+ * `data.checks` is over its threshold. The run ends before training; production is untouched.
+ */
+export class DataContractError extends TextopsError {
+  override readonly name: string = 'DataContractError';
+}
+
 /** A model artifact is foreign, of another version, or does not match its checksum. */
 export class ModelFormatError extends TextopsError {
   override readonly name: string = 'ModelFormatError';
@@ -38,6 +46,16 @@ export class ModelFormatError extends TextopsError {
 /** A model trained but did not pass the quality gate; it is kept, not promoted. */
 export class QualityGateFailedError extends TextopsError {
   override readonly name: string = 'QualityGateFailedError';
+}
+
+/** A person rejected a version waiting for approval (the AwaitApproval callback failed with this name). */
+export class ApprovalRejectedError extends TextopsError {
+  override readonly name: string = 'ApprovalRejectedError';
+}
+
+/** Nobody approved a waiting version within `release.approval_timeout_hours`; it was not promoted. */
+export class ApprovalExpiredError extends TextopsError {
+  override readonly name: string = 'ApprovalExpiredError';
 }
 
 /** Training could not produce a usable model (e.g. no features survived min_df). */
@@ -93,6 +111,7 @@ export const ERROR_NAMES = [
   'TextopsError',
   'ConfigError',
   'InvalidDatasetError',
+  'DataContractError',
   'ModelFormatError',
   'QualityGateFailedError',
   'TrainingError',
@@ -100,6 +119,8 @@ export const ERROR_NAMES = [
   'ConflictError',
   'TransientError',
   'JobFailedError',
+  'ApprovalRejectedError',
+  'ApprovalExpiredError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];

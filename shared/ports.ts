@@ -70,3 +70,13 @@ export interface ObjectStreams {
 export interface PipelineStarter {
   start(name: string, input: unknown): Promise<{ executionArn: string; alreadyStarted: boolean }>;
 }
+
+/**
+ * Answers a Step Functions callback Task (the `.waitForTaskToken` pattern): SendTaskSuccess with its output, or
+ * SendTaskFailure with an error name and cause. A token nobody waits on any more is a ConflictError naming why
+ * (the wait timed out, or it no longer exists).
+ */
+export interface TaskCallbacks {
+  succeed(taskToken: string, output: unknown): Promise<void>;
+  fail(taskToken: string, error: string, cause: string): Promise<void>;
+}

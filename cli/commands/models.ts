@@ -148,6 +148,7 @@ export function registerModels(program: Command): void {
         const source = v.lineage.source as { key?: string } | undefined;
         return [
           `v${v.version}`,
+          v.stage?.stage ?? '-',
           marks.join(',') || '-',
           v.createdAt.replace('T', ' ').slice(0, 19),
           metric(v.metrics, 'accuracy'),
@@ -160,11 +161,14 @@ export function registerModels(program: Command): void {
       });
       process.stdout.write(`${registry.modelName} in ${target.where}\n`);
       process.stdout.write(
-        `${table(['VERSION', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'ARTIFACT', 'SOURCE', 'RUN'], rows)}\n`,
+        `${table(['VERSION', 'STAGE', 'ALIAS', 'CREATED (UTC)', 'ACCURACY', 'MACRO-F1', 'GATE', 'ARTIFACT', 'SOURCE', 'RUN'], rows)}\n`,
       );
       for (const v of shown.versions) {
         if (!v.artifact.ok) process.stdout.write(`v${v.version} is broken: ${v.artifact.problem}\n`);
         if (v.promotionHeld) process.stdout.write(`v${v.version} not promoted: ${v.promotionHeld.reason}\n`);
+        const move = v.stage?.history.at(-1);
+        if (move && ['rejected', 'rolled-back', 'expired'].includes(move.to))
+          process.stdout.write(`v${v.version} ${move.to} (${move.at}): ${move.reason}\n`);
       }
       const last = shown.aliases.history.at(-1);
       if (last)

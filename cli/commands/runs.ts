@@ -1,9 +1,12 @@
 import { RedriveExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from 'commander';
+import { parse } from 'csv-parse/sync';
 import { loadParams } from '../../shared/config/params.ts';
 import { compare, MAX_COMPARED } from '../../shared/console/console-data.ts';
 import { ConfigError, NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { BATCH_PREFIX } from '../../shared/layout.ts';
+import { type LabelIssueSummary, labelIssuesLine } from '../../shared/ml/label-issues.ts';
+import { readLabelIssues } from '../../shared/pipeline/run/checks.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
 import { isBatchKey } from '../../shared/pipeline/run/keys.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run/queries.ts';
@@ -79,6 +82,10 @@ export function registerRuns(program: Command): void {
     )
     .option('--all', 'with --compare: every param, not only those that differ')
     .option('--batch', 'list batch prediction jobs (files under batch/) instead of training runs')
+    .option(
+      '--label-issues',
+      'with a run id: its suspected label errors as CSV (line,text,given_label,suggested_label,score), most suspect first; the summary goes to stderr',
+    )
     .option('--model <name>', `with --compare, the model of the versions: ${MODEL_HELP}`)
     .option('--json', 'print JSON')
     .option('--bucket <bucket>', TARGET_HELP.bucket)
@@ -94,6 +101,7 @@ export function registerRuns(program: Command): void {
           all?: boolean;
           model?: string;
           batch?: boolean;
+          labelIssues?: boolean;
         },
       ) => {
         const target = await resolveTarget(options);
@@ -122,6 +130,23 @@ export function registerRuns(program: Command): void {
           process.stdout.write(
             `${options.json ? printableJson(result) : formatComparison(printableDeep(result), options.all === true)}\n`,
           );
+          return;
+        }
+        if (options.labelIssues) {
+          if (!runId) throw new ConfigError('--label-issues shows one run: give its run id');
+          const found = await readLabelIssues(target.store, runId);
+          if (!found)
+            throw new NotFoundError(
+              `run ${printable(runId)} has no label check in ${target.where} (not trained yet, failed before Train, or data.label_issues: off)`,
+            );
+          if (options.json) {
+            const rows = parse(found.csv, { columns: true }) as Record<string, string>[];
+            process.stdout.write(`${printableJson({ summary: found.summary, rows })}\n`);
+            return;
+          }
+          // The CSV is the user's own text, written as stored (quoted by csv-stringify); the summary is ours.
+          process.stderr.write(`${printable(labelIssuesText(found.summary))}\n`);
+          process.stdout.write(found.csv);
           return;
         }
         if (runId) {
@@ -167,6 +192,14 @@ export function registerRuns(program: Command): void {
         );
       },
     );
+}
+
+/** The label check's summary for a terminal: the line, the pairs, the notes. */
+function labelIssuesText(s: LabelIssueSummary): string {
+  const pairs = s.pairs.map((p) => `  ${p.given} → ${p.suggested}: ${p.rows}`).join('\n');
+  return [labelIssuesLine(s), pairs, ...s.notes.map((n) => `note: ${n}`), `method: ${s.method}`]
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** `textops runs --batch`: every file under batch/, its job's state and what it wrote. */

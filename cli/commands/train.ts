@@ -10,11 +10,15 @@ import { pinnedKeys } from '../../shared/ml/tune/plan.ts';
 import type { SweepProgress } from '../../shared/ml/tune/progress.ts';
 import { progressKey, progressText } from '../../shared/ml/tune/progress-text.ts';
 import { tuneReport } from '../../shared/ml/tune/selection.ts';
+import { labelIssuesCsv } from '../../shared/pipeline/formats/label-issues-csv.ts';
 import { LiveLine } from '../live-line.ts';
 import { formatMetrics, formatTuneReport } from '../output.ts';
 
 /** Where `train` writes the sweep's table beside the model. */
 export const TUNE_FILE = 'tune.json';
+/** The label check's rows beside the model (`line,text,given_label,suggested_label,score`), and its summary. */
+export const LABEL_ISSUES_FILE = 'label-issues.csv';
+export const LABEL_ISSUES_SUMMARY_FILE = 'label-issues.json';
 
 export function registerTrain(program: Command): void {
   program
@@ -69,6 +73,13 @@ export function registerTrain(program: Command): void {
         const saved = await saveModelDirectory(options.out, result.model);
         const tune = result.tune ? tuneReport(result.tune.plan, result.tune.outcome) : undefined;
         if (tune) await writeFile(join(options.out, TUNE_FILE), `${JSON.stringify(tune, null, 2)}\n`);
+        if (result.labelIssues) {
+          await writeFile(join(options.out, LABEL_ISSUES_FILE), labelIssuesCsv(result.labelIssues.rows));
+          await writeFile(
+            join(options.out, LABEL_ISSUES_SUMMARY_FILE),
+            `${JSON.stringify(result.labelIssues.summary, null, 2)}\n`,
+          );
+        }
         // Peak memory of this process (worker threads included): what a Lambda or pod must be sized for.
         const peakRssMb = process.resourceUsage().maxRSS / 1024;
         if (options.json) {
@@ -81,6 +92,7 @@ export function registerTrain(program: Command): void {
             metrics: result.metrics,
             refit: result.refit,
             tune: tune ?? null,
+            labelIssues: result.labelIssues?.summary ?? null,
           };
           process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           return;

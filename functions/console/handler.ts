@@ -1,4 +1,6 @@
+import { sfnClient } from '../../shared/aws/clients.ts';
 import { storeFor } from '../../shared/aws/pipeline-deps.ts';
+import { SfnTaskCallbacks } from '../../shared/aws/sfn-callbacks.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { readRuntimeSettings } from '../../shared/config/runtime.ts';
 import { createConsoleLambdaHandler } from '../../shared/console/lambda-handler.ts';
@@ -21,4 +23,5 @@ export const handler = createConsoleLambdaHandler({
   bucket: settings.bucket,
   stateMachineArn: settings.stateMachineArn,
   log: jsonLogger({ stream: 'stderr' }),
+  callbacks: new SfnTaskCallbacks(sfnClient(settings)),
 });

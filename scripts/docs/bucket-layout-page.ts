@@ -48,6 +48,16 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "What Ingest fixed for the run: its params (params.yaml with the upload's overrides), the data fingerprint, the data report, the split and a fingerprint of its test rows (`testSplit`).",
   'run.shards': 'The shard list Ingest writes last: the later steps read only the shards it names.',
   'run.splitMask': 'One byte per kept row, in file order: 1 for the test split, 0 for training.',
+  'run.repeats':
+    "Ingest's dropped repeats whose label differs from the kept copy's (the same text under two labels): their lines, labels and texts (cut short), and their count.",
+  'run.profile':
+    "The training part's profile (CheckData): columns, class counts, a histogram of text lengths. Train copies it into the model's lineage, where the next upload's data contract reads it.",
+  'run.checks':
+    "CheckData's result: the data contract against production's training data (each check's value, threshold, action and outcome) and the conflicting duplicates, exact and near, with their lines.",
+  'run.labelIssues':
+    "Suspected label errors (Train: confident learning on out-of-fold scores of the chosen recipe): `line,text,given_label,suggested_label,score`, most suspect first, only the flagged rows. `textops runs <id> --label-issues` prints it; the console's run page lists it.",
+  'run.labelIssuesSummary':
+    'The label-issue summary: rows flagged, the cap, the counts per (given, suggested) pair, the per-class thresholds, the classes too small for the folds, and the rows dropped (`data.label_issues: drop`).',
   'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',
   'run.model':
     'The model fitted on the training part (Train): Evaluate scores it; Register copies it into the registry when there is no refit.',
@@ -62,6 +72,10 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.report': 'The evaluation report, an HTML page (Evaluate).',
   'run.predictions':
     "The test split's per-row labels, predictions and scores (texts cut short), for the console's curves.",
+  'run.approvalRequest':
+    'A run waiting for approval (`release.approval: manual`): the version and the Step Functions task token that answers it (approval Lambda). Private: read by `textops approve`/`reject` and the console, never shown.',
+  'run.approvalDecisions':
+    'The one answer each wait got (approved, rejected with its reason, or expired), written create-only by `textops approve`/`reject`, the console or the expiry.',
   'run.examples':
     'A few texts of each class from the test split (Evaluate); Register stores them with the model, and the inference page offers them as examples.',
   'run.history':

@@ -56,10 +56,16 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'Fix the setting the message names: a key of `params.yaml` or an override file ([params reference](params.md)), or an environment variable.',
   InvalidDatasetError:
     'Fix the CSV as the message says (it names the row or column), then upload it again ([data guide](../guides/data.md)).',
+  DataContractError:
+    "The upload differs from production's training data more than a check of `data.checks` set to `fail` allows; the run stopped before training and production keeps serving. Read the checks (`textops runs <id>`, the console's run page), then fix the data, or set that check to `warn` in the upload's params file if the change is intended ([data guide](../guides/data.md#checks-on-every-upload)).",
   ModelFormatError:
     'The artifact is not a textops model of this version, or its bytes do not match the checksum: export it again (`textops models --export`) or train a new one.',
   QualityGateFailedError:
     'The model is kept in the registry, not promoted: compare it with production (`textops runs --compare`), change the data or params, or promote it by hand (`textops promote`) if that is what you want.',
+  ApprovalRejectedError:
+    'A person rejected the version (`textops reject`, or the console): it stays registered at stage `rejected`, with their reason in `textops models`. Fix what they named and upload again, or promote it by hand after all (`textops promote`).',
+  ApprovalExpiredError:
+    'Nobody answered within `release.approval_timeout_hours`: the version stays registered at stage `expired`. Promote it by hand after checking (`textops promote <version>`), or upload again and answer in time (`textops approve <runId>`).',
   TrainingError:
     'Change the params the message points at (for example a lower `features.min_df` when no feature survived), or give more data.',
   NotFoundError: 'Check the run id or version (`textops runs`, `textops models`) and the bucket.',

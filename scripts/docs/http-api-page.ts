@@ -54,6 +54,8 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'GET /run/:id':
     'One run: its steps and timings, params against production, model selection, metrics per class, curves and top terms; advice when it failed.',
   'GET /run/:id/report': "The run's evaluation report (HTML), as Evaluate wrote it.",
+  'GET /api/runs/:id/label-issues.csv':
+    "The run's suspected label errors as a CSV download (`line,text,given_label,suggested_label,score`, most suspect first); 404 when the run has no label check.",
   'GET /compare': `Runs or versions side by side (\`?ids=<runId>,v3\`, 2 to ${MAX_COMPARED}): the metrics first, then the params that differ; a warning when their labels differ.`,
   'GET /models': 'The registry: every version, its aliases, metrics and lineage; promote and roll back.',
   'GET /models/:version/card': 'The model card of a version (HTML).',
@@ -77,6 +79,8 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'Point production at a version: `{"version": 3, "expectedProduction": 2}`. 409 when production moved since `expectedProduction` was read.',
   'POST /api/models/rollback':
     'Move production back to the version before it: `{"expectedProduction": 3}`. 409 when production moved since, or when it has no earlier version (`rollbackTo` of `/api/models` is null).',
+  'POST /api/runs/answer':
+    'Answer a run waiting for approval: `{"runId": "…", "decision": "approved" | "rejected", "version": 2, "reason": "…"}` (a reason is required to reject; 400 without). 409 when the run does not wait (any more), was already answered, or waits with another version than the page showed.',
 };
 
 const SAFE = Number.MAX_SAFE_INTEGER;

@@ -1,7 +1,10 @@
 import { type Browser, chromium } from 'playwright-core';
 
-/** Headless Chromium as the tour and its tests drive it: the system's (CHROMIUM overrides), no network of its own. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Headless Chromium as the tour, the page tests and the console bench drive it: the system's (CHROMIUM
+ * overrides), no sandbox, GPU, updates or network of its own; `extraArgs` adds flags such as host-resolver rules.
+ */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
@@ -9,7 +12,10 @@ export function launchChromium(): Promise<Browser> {
       '--no-sandbox',
       '--disable-gpu',
       '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
 }

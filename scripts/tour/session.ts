@@ -234,9 +234,9 @@ export class TourSession {
 
 export async function modelsOverview(
   consoleUrl: string,
-): Promise<{ model: string; production: number | null; versions: number[] }> {
+): Promise<{ model: string | null; production: number | null; versions: number[] }> {
   const o = (await (await fetch(`${consoleUrl}/api/models`)).json()) as {
-    model: string;
+    model: string | null;
     aliases: { production: number | null };
     versions: { version: number }[];
   };

@@ -121,12 +121,15 @@ async function newcomer(tour: TourSession, stack: TourStack, data: TourData): Pr
   });
 
   // Every console page, from the nav and the links on each page.
-  const { production } = await modelsOverview(consoleUrl);
+  const { model, production } = await modelsOverview(consoleUrl);
   await tour.crawl({
     '/': 'runs.png',
     [`/run/${first}`]: 'run.png',
     [`/run/${failed}`]: 'run-failed.png',
-    ...(production ? { [`/models/${production}/card`]: 'model-card.png' } : {}),
+    // The address the models page links to, so the crawl takes its screenshot on the first visit.
+    ...(production && model
+      ? { [`/models/${production}/card?model=${encodeURIComponent(model)}`]: 'model-card.png' }
+      : {}),
   });
 
   // Compare the two runs as a person does: tick both on the runs page, follow "Compare selected".

@@ -23,6 +23,28 @@ const ngramRange = (max: number) =>
 export const PRIMARY_METRICS = ['accuracy', 'f1_macro', 'f1_weighted', 'roc_auc'] as const;
 export type ResolvedMetric = (typeof PRIMARY_METRICS)[number];
 
+/** One check of the data contract (shared/ml/data-contract.ts): what to do when its value is over `threshold`. */
+const contractCheck = (action: 'warn' | 'fail' | 'off', threshold: number) =>
+  z
+    .object({ action: z.enum(['warn', 'fail', 'off']), threshold: z.number().min(0) })
+    .strict()
+    .default({ action, threshold });
+
+/**
+ * The data contract against production's training data; defaults so params files and stored run params without
+ * the keys stay valid and mean what they meant.
+ */
+const checksSchema = z
+  .object({
+    labels_added: contractCheck('warn', 0),
+    labels_missing: contractCheck('warn', 0),
+    class_mix_psi: contractCheck('warn', 0.2),
+    text_length_psi: contractCheck('warn', 0.2),
+    unknown_token_share: contractCheck('warn', 0.25),
+    columns_changed: contractCheck('warn', 0),
+  })
+  .strict();
+
 /**
  * The model-selection sweep (shared/ml/tune/). A candidate is one feature config of `space.features` with one
  * value of each of `space.C`, `space.nb_blend`, `space.class_weight` (see shared/ml/tune/plan.ts for how the grid
@@ -207,6 +229,65 @@ export const DEFAULT_COST: CostPrices = {
   pod_minimum_seconds: 60,
 };
 
+/** The events a release sends (docs/guides/release.md#notifications). */
+export const RELEASE_EVENTS = [
+  'run.awaiting_approval',
+  'run.succeeded',
+  'run.rejected',
+  'run.failed',
+  'version.promoted',
+  'version.expired',
+] as const;
+export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
+
+/** The longest approval wait params allow, in hours (21 days). */
+export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
+
+/** Strategies the schema names; only `direct` is built so far, so the others are refused by name. */
+const RELEASE_STRATEGIES_LATER = ['shadow', 'canary'] as const;
+
+/**
+ * How a version that passed its gate reaches production (deployment-only, docs/guides/release.md): the
+ * strategy, an optional human approval (a Step Functions callback wait), and who is told.
+ */
+const releaseSchema = z
+  .object({
+    strategy: z.enum(['direct', ...RELEASE_STRATEGIES_LATER]).refine((s) => s === 'direct', {
+      message:
+        'not yet available: only strategy direct is built (shadow and canary serving are planned; docs/guides/release.md)',
+    }),
+    approval: z.enum(['none', 'manual']),
+    // At most 21 days: the state machine's own TimeoutSeconds is two hours of work plus this (a test holds the
+    // ASL to it), and the local engine's timers (Node's setTimeout) reach 24.8 days at most.
+    approval_timeout_hours: z.number().positive().max(APPROVAL_TIMEOUT_MAX_HOURS),
+    notifications: z
+      .object({
+        webhook_url: z.string().url().nullable(),
+        webhook_secret_env: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name (A-Z, 0-9, _)')
+          .nullable(),
+        webhook_timeout_seconds: z.number().positive().max(60),
+        webhook_attempts: z.number().int().min(1).max(10),
+        events: z.array(z.enum(RELEASE_EVENTS)).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+export type ReleaseConfig = z.infer<typeof releaseSchema>;
+export const DEFAULT_RELEASE: ReleaseConfig = {
+  strategy: 'direct',
+  approval: 'none',
+  approval_timeout_hours: 72,
+  notifications: {
+    webhook_url: null,
+    webhook_secret_env: null,
+    webhook_timeout_seconds: 5,
+    webhook_attempts: 4,
+    events: [...RELEASE_EVENTS],
+  },
+};
+
 /** The whole params document (params.yaml, and each run's stored params). */
 export const paramsSchema = z
   .object({
@@ -231,6 +312,13 @@ export const paramsSchema = z
         // featurize, evaluate) run as Map items over them. Defaults keep stored params without these keys valid.
         shard_rows: z.number().int().min(100).default(20000),
         shard_concurrency: z.number().int().min(1).max(1000).default(4),
+        // Data checks (docs/guides/data.md, "Checks on every upload"); defaults keep older params valid.
+        label_issues: z.enum(['report', 'drop', 'off']).default('report'),
+        label_issues_max_share: z.number().gt(0).max(1).default(0.1),
+        label_issues_folds: z.number().int().min(2).max(20).default(3),
+        label_issues_rank_by: z.enum(['self_confidence', 'normalized_margin']).default('self_confidence'),
+        near_duplicate_threshold: z.number().gt(0).max(1).default(0.8),
+        checks: checksSchema.default(checksSchema.parse({})),
       })
       .strict(),
     clean: z
@@ -293,6 +381,11 @@ export const paramsSchema = z
         primary_metric: z.enum([...PRIMARY_METRICS, 'auto']),
         min_score: z.number().min(0).max(1),
         max_regression: z.number().min(0).max(1),
+        // The paired comparison with production on the same test split (shared/ml/paired-tests.ts). Defaults keep
+        // params files and stored run params without these keys valid.
+        promote_when: z.enum(['not_worse', 'better']).default('not_worse'),
+        significance: z.number().gt(0).lt(0.5).default(0.05),
+        bootstrap_samples: z.number().int().min(100).max(100_000).default(2000),
       })
       .strict(),
     serving: z
@@ -314,6 +407,7 @@ export const paramsSchema = z
       }),
     feedback: feedbackSchema.default(DEFAULT_FEEDBACK),
     drift: driftSchema.default(DEFAULT_DRIFT),
+    release: releaseSchema.default(DEFAULT_RELEASE),
   })
   .strict();
 

@@ -99,6 +99,12 @@ export function applyOverrides(base: Params, override: unknown, source = 'overri
  */
 export const UPLOAD_OVERRIDABLE_SECTIONS = ['data', 'clean', 'features', 'train', 'tune'] as const;
 
+/** Keys inside upload-overridable sections that still belong to the deployment. */
+export const DEPLOYMENT_ONLY_KEYS: Readonly<Record<string, string>> = {
+  'data.checks':
+    'the data contract is how the deployment judges an upload against production (params.yaml): an upload may not loosen it',
+};
+
 export const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   model:
     'the model name belongs to the deployment (params.yaml): it is the registry prefix the pipeline may write',
@@ -108,6 +114,8 @@ export const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   drift: 'drift monitoring and the retrain trigger belong to the deployment (params.yaml)',
   eks: 'where a step runs (Lambda or an EKS job) belongs to the deployment (params.yaml)',
   cost: 'the prices of the cost estimate belong to the deployment (params.yaml)',
+  release:
+    'how a version reaches production (strategy, approval, notifications) belongs to the deployment (params.yaml)',
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */
@@ -128,6 +136,14 @@ export function applyUploadOverrides(base: Params, override: unknown, source = '
         ([section, value]) =>
           `${leafPaths(section, value).join(', ')} may not be set by an upload's params file: ${DEPLOYMENT_ONLY_SECTIONS[section]}`,
       );
+    for (const [path, why] of Object.entries(DEPLOYMENT_ONLY_KEYS)) {
+      const [section, key] = path.split('.');
+      const value = override[section];
+      if (isPlainObject(value) && key in value)
+        refused.push(
+          `${leafPaths(path, value[key]).join(', ')} may not be set by an upload's params file: ${why}`,
+        );
+    }
     if (refused.length > 0) {
       throw new ConfigError(
         `${source}: ${refused.join('; ')} (an upload may change only ${UPLOAD_OVERRIDABLE_SECTIONS.join(', ')})`,

@@ -4,9 +4,12 @@ import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundEr
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import { answerApproval } from '../pipeline/run/approval.ts';
+import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
 import { readRun } from '../pipeline/run/queries.ts';
 import { firstBatchJobHint, listBatchJobs } from '../pipeline/steps/batch-jobs.ts';
+import type { TaskCallbacks } from '../ports.ts';
 import { ModelRegistry, rollbackTarget } from '../registry/model-registry.ts';
 import { consoleAssets } from './assets.ts';
 import {
@@ -25,6 +28,11 @@ import { CONSOLE_NAV, escapeHtml } from './page-chrome.ts';
 
 export interface ConsoleAppOptions extends ConsoleSources {
   log?: Logger;
+  /**
+   * Answers a run waiting for approval (SendTaskSuccess/SendTaskFailure); absent: the Approve and Reject
+   * buttons are refused with why.
+   */
+  callbacks?: TaskCallbacks;
 }
 
 /** An answer other than 200, with a message for people (shown as text by the pages). */
@@ -217,6 +225,20 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     }),
   );
 
+  app.get(
+    '/api/runs/:id/label-issues.csv',
+    wrap(async (req, res) => {
+      const id = runIdParam(req);
+      const found = await readLabelIssues(options.store, id);
+      if (!found)
+        throw new ConsoleProblem(
+          404,
+          `no label check for run ${id} (not trained yet, or data.label_issues: off)`,
+        );
+      res.type('text/csv; charset=utf-8').attachment(`${id}-label-issues.csv`).send(found.csv);
+    }),
+  );
+
   async function cardOf(model: unknown, value: unknown) {
     const version = versionParam(value);
     const r = await registryOf(model);
@@ -368,6 +390,30 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         message: `${r.modelName} production: v${before} → v${aliases.production} (rollback)`,
         production: aliases.production,
       });
+    }),
+  );
+
+  app.post(
+    '/api/runs/answer',
+    json,
+    wrap(async (req, res) => {
+      const b = body(req);
+      const runId = String(b.runId ?? '');
+      if (!RUN_ID.test(runId)) throw new ConsoleProblem(400, `'${runId}' is not a run id`);
+      if (b.decision !== 'approved' && b.decision !== 'rejected')
+        throw new ConsoleProblem(400, 'decision must be approved or rejected');
+      if (!options.callbacks)
+        throw new ConsoleProblem(501, 'this console has no Step Functions client to answer approvals with');
+      // The version the page showed: another one waiting now is a stale page (409, as promote's).
+      const answered = await answerApproval(options.store, options.callbacks, {
+        runId,
+        decision: b.decision,
+        by: 'console',
+        reason: typeof b.reason === 'string' ? b.reason : undefined,
+        expectVersion: versionParam(b.version),
+      });
+      log.info(`console: run ${b.decision}`, { runId, model: answered.model, version: answered.version });
+      res.json({ message: answered.message });
     }),
   );
 

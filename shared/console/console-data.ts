@@ -1,17 +1,22 @@
+import { parse } from 'csv-parse/sync';
 import type { Params } from '../config/params-schema.ts';
 import { describeError, NotFoundError } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
 import { type PredictionPlots, type PredictionTable, predictionPlots } from '../ml/curves.ts';
 import type { DatasetReport } from '../ml/dataset.ts';
 import type { DriftReference } from '../ml/drift.ts';
+import type { LabelIssueSummary } from '../ml/label-issues.ts';
 import type { Metrics } from '../ml/metrics.ts';
 import { type ClassTerms, topTermsFromArtifact } from '../ml/top-terms.ts';
+import type { LabelIssueRow } from '../pipeline/formats/label-issues-csv.ts';
+import { readChecksFile, readLabelIssues } from '../pipeline/run/checks.ts';
 import type { ExecutionHistory } from '../pipeline/run/history.ts';
 import { bareEtag, runKeys } from '../pipeline/run/keys.ts';
 import { listRuns, readRun } from '../pipeline/run/queries.ts';
 import type { GateDecision, RunCost, RunStatus } from '../pipeline/run/records.ts';
 import { retrainHint } from '../pipeline/run/retry.ts';
 import type { TuneSummary } from '../pipeline/run/tune-summary.ts';
+import type { DataChecks } from '../pipeline/steps/check-data.ts';
 import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
 import {
   type Aliases,
@@ -202,9 +207,16 @@ export interface RunDetail {
   /** eval/drift-reference.json: what the inference server compares live traffic with (Feedback and drift). */
   driftReference?: DriftReference;
   topTerms?: ClassTerms[];
+  /** CheckData's result: the data contract against production and the conflicting duplicates. */
+  checks?: DataChecks;
+  /** Train's label check: its summary and the first LABEL_ISSUES_SHOWN rows (the CSV has every one). */
+  labelIssues?: { summary: LabelIssueSummary; rows: LabelIssueRow[]; total: number };
   /** A file the page could not read (an old run without predictions, a corrupt file): said, not hidden. */
   notes: string[];
 }
+
+/** Label-issue rows the run page lists; the CSV download has them all. */
+export const LABEL_ISSUES_SHOWN = 500;
 
 /** The effective params of a run: the sweep winner's once the Tune stage chose, else those ingest fixed. */
 async function runParamsOf(store: ObjectStore, runId: string, input?: RunInput): Promise<unknown> {
@@ -309,9 +321,24 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
       return undefined;
     }
   };
-  const [plots, topTerms] = await Promise.all([
+  const [plots, topTerms, checks, labelIssues] = await Promise.all([
     attempt('plots', () => runPlots(store, runId)),
     attempt('top n-grams', () => termsCache.get(store, keys.model, (body) => topTermsFromArtifact(body))),
+    attempt('data checks', () => readChecksFile<DataChecks>(store, runId)),
+    attempt('label issues', async () => {
+      const found = await readLabelIssues(store, runId);
+      if (!found) return undefined;
+      const rows = (parse(found.csv, { columns: true }) as Record<string, string>[]).map(
+        (r): LabelIssueRow => ({
+          line: Number(r.line),
+          text: r.text,
+          given_label: r.given_label,
+          suggested_label: r.suggested_label,
+          score: Number(r.score),
+        }),
+      );
+      return { summary: found.summary, rows: rows.slice(0, LABEL_ISSUES_SHOWN), total: rows.length };
+    }),
   ]);
   if (evaluation && !plots)
     notes.push('no per-row predictions stored for this run (evaluated by older code)');
@@ -330,6 +357,8 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
     ...(plots ? { plots } : {}),
     ...(driftReference ? { driftReference } : {}),
     ...(topTerms ? { topTerms } : {}),
+    ...(checks ? { checks } : {}),
+    ...(labelIssues ? { labelIssues } : {}),
     notes,
   };
 }
@@ -583,8 +612,8 @@ export async function consoleModel(
 }
 
 export interface ModelsOverview {
-  /** The model shown. */
-  model: string;
+  /** The model shown; null when the registry holds none yet (and the deployment names none). */
+  model: string | null;
   /** Every model there is, for the page's switcher. */
   models: string[];
   aliases: Aliases;
@@ -594,7 +623,17 @@ export interface ModelsOverview {
 }
 
 export async function modelsOverview(src: ConsoleSources, requested?: string): Promise<ModelsOverview> {
-  const [name, models] = await Promise.all([consoleModel(src, requested), consoleModels(src)]);
+  const models = await consoleModels(src);
+  // Nothing registered yet: an empty overview, which the page shows as what to run, not as an error.
+  if (models.length === 0 && requested === undefined)
+    return {
+      model: null,
+      models: [],
+      aliases: { production: null, staging: null, history: [] },
+      versions: [],
+      rollbackTo: null,
+    };
+  const name = await consoleModel(src, requested);
   const registry = new ModelRegistry(src.store, name);
   const [{ aliases }, listed] = await Promise.all([registry.readAliases(), registry.listVersions()]);
   const versions: VersionRow[] = [];

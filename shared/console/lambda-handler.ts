@@ -3,7 +3,7 @@ import express from 'express';
 import serverless from 'serverless-http';
 import type { Params } from '../config/params-schema.ts';
 import type { Logger } from '../log.ts';
-import type { ObjectStore } from '../ports.ts';
+import type { ObjectStore, TaskCallbacks } from '../ports.ts';
 import { createConsoleApp } from './app.ts';
 
 /** Where the console is mounted behind the HTTP API (the prediction API keeps every other path). */
@@ -36,6 +36,8 @@ export function createConsoleLambdaHandler(options: {
   bucket?: string;
   stateMachineArn: string | undefined;
   log: Logger;
+  /** Answers runs waiting for approval (the console role may SendTaskSuccess/SendTaskFailure). */
+  callbacks?: TaskCallbacks;
 }): (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown> {
   const app = express();
   app.disable('x-powered-by');
@@ -49,6 +51,7 @@ export function createConsoleLambdaHandler(options: {
       ...(options.bucket ? { bucket: options.bucket } : {}),
       log: options.log,
       ...(executionUrl ? { executionUrl } : {}),
+      ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     }),
   );
   const proxy = serverless(app, { requestId: 'x-request-id' });

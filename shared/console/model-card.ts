@@ -259,7 +259,7 @@ export function cardHtml(card: ModelCard, markdownHref: string, console?: { base
 <base href="${e(console.base)}">
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/console.css">
-</head><body data-page="card">
+</head><body data-page="card" data-ready="card">
 ${CONSOLE_NAV}
 <main id="main">
 <h1>${e(card.title)}</h1>

@@ -30,6 +30,11 @@ export interface StreamScan {
   readonly classOf: Uint16Array;
   /** Bytes the duplicate filter held at the end. */
   readonly dedupeBytes: number;
+  /** The header, trimmed. */
+  readonly columns: string[];
+  /** Dropped repeats under another label than the kept copy (RowChecker.conflictingRepeats), and their count. */
+  readonly conflictingRepeats: { line: number; label: string; text: string }[];
+  readonly conflictingRepeatCount: number;
 }
 
 /** Strict UTF-8 decoding of a byte stream into text, naming the line of the first bad byte. */
@@ -79,8 +84,9 @@ function newlines(fields: readonly string[]): number {
 /**
  * Reads a labelled CSV (plain or gzip) as a stream, with the whole-file reader's checks and counts (RowChecker)
  * and without holding the file: each kept row goes to `onRow` (awaited, so a slow writer holds the reading back)
- * as it is parsed. Memory is the detection sample (the first 2,000 rows), the duplicate filter (16–32 bytes per
- * distinct text) and 2 bytes per kept row for its class, which the split needs at the end. `where(kept)`
+ * as it is parsed. Memory is the detection sample (the first 2,000 rows), the duplicate filter (32–64 bytes per
+ * distinct text: the text's hash, and the hash of text and label that tells a repeat under another label from a
+ * plain repeat), the listed conflicting repeats (at most 500, texts cut to 300 characters) and 2 bytes per kept row for its class, which the split needs at the end. `where(kept)`
  * describes where a refused row would have gone (ingest: its shard), appended to the source line in messages.
  */
 export async function scanLabelledCsv(
@@ -165,7 +171,7 @@ export async function scanLabelledCsv(
   const classIndex = new Map<string, number>();
   const take = async (fields: string[], line: number) => {
     rowNumber++;
-    const row = checker!.check(fields, rowNumber, ` (source line ${line}${where(kept)})`);
+    const row = checker!.check(fields, rowNumber, ` (source line ${line}${where(kept)})`, line);
     if (!row) return;
     let k = classIndex.get(row.label);
     if (k === undefined) {
@@ -229,5 +235,12 @@ export async function scanLabelledCsv(
     bytes,
     classOf: classes,
     dedupeBytes: checker!.dedupeBytes,
+    columns: checker!.header,
+    conflictingRepeats: checker!.conflictingRepeats.map((r) => ({
+      line: r.line ?? r.row + 1,
+      label: r.label,
+      text: r.text,
+    })),
+    conflictingRepeatCount: checker!.conflictingRepeatCount,
   };
 }

@@ -3,6 +3,7 @@ import { parse } from 'csv-parse/sync';
 import type { Params } from '../config/params-schema.ts';
 import { InvalidDatasetError } from '../errors.ts';
 import { type CsvRecordInfo, describeCsvError } from './csv-errors.ts';
+import type { DataProfile } from './data-contract.ts';
 import { sha256 } from './hash.ts';
 import { HashSet64 } from './hash-set64.ts';
 
@@ -26,6 +27,8 @@ export interface DatasetReport {
   /** Pipeline ingest with data.include_feedback: rows added to the training part from feedback/<model>/ (not
    * among rowsKept or classCounts, which describe the upload). */
   readonly feedbackRows?: number;
+  /** The training part's profile (the pipeline's CheckData): the next upload's data contract reads it. */
+  readonly profile?: DataProfile;
 }
 
 export interface Dataset {
@@ -34,6 +37,8 @@ export interface Dataset {
   readonly report: DatasetReport;
   /** sha256 of the source bytes, as stored in the model's lineage. */
   readonly fingerprint: string;
+  /** The source line each data row starts on, by row number (`lineOfRow[row]`; the whole-file reader's). */
+  readonly lineOfRow?: Int32Array;
 }
 
 export const TEXT_NAMES = [
@@ -74,7 +79,7 @@ export function decodeCsvBytes(bytes: Uint8Array): string {
   }
 }
 
-function parseCsv(text: string): string[][] {
+function parseCsv(text: string, lines?: number[]): string[][] {
   let previous: CsvRecordInfo | undefined;
   try {
     // csv-parse also rejects rows whose field count differs from the header's, naming the line.
@@ -84,6 +89,12 @@ function parseCsv(text: string): string[][] {
       relax_quotes: false,
       on_record: (record: string[], info: CsvRecordInfo) => {
         previous = { lines: info.lines, empty_lines: info.empty_lines };
+        // The line the record starts on: the line it ends on, less the newlines inside its fields.
+        if (lines) {
+          let inside = 0;
+          for (const f of record) for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) inside++;
+          lines.push(info.lines - inside);
+        }
         return record;
       },
     }) as string[][];
@@ -138,6 +149,9 @@ function pickColumn(
   );
 }
 
+/** Conflicting repeats listed at most by the row checker (all are counted). */
+export const MAX_LISTED_REPEATS = 500;
+
 /** The sample of leading rows column detection looks at (by shape: mean length, distinct values). */
 export const DETECTION_SAMPLE_ROWS = 2000;
 /** Distinct labels counted before giving up on a column: a quantity, not classes (memory stays bounded). */
@@ -162,7 +176,15 @@ export class RowChecker {
   droppedShort = 0;
   droppedMissingLabel = 0;
   droppedDuplicate = 0;
+  /**
+   * Dropped repeats whose label differs from every earlier copy's: the same text under two labels, which the
+   * duplicate filter alone would hide (the first copy is kept). At most MAX_LISTED_REPEATS listed, all counted.
+   */
+  readonly conflictingRepeats: { row: number; line?: number; label: string; text: string }[] = [];
+  conflictingRepeatCount = 0;
   private readonly seen = new HashSet64();
+  /** (label, text) pairs seen, so a repeat under another label is told from a plain repeat. */
+  private readonly seenWithLabel = new HashSet64();
 
   constructor(
     readonly header: string[],
@@ -210,7 +232,7 @@ export class RowChecker {
    * Checks one data row (`rowNumber` 1-based, the header is row 0; `where` adds the source line to a
    * refusal): the kept example, or undefined when the row is dropped (and counted).
    */
-  check(fields: readonly string[], rowNumber: number, where = ''): LabelledText | undefined {
+  check(fields: readonly string[], rowNumber: number, where = '', line?: number): LabelledText | undefined {
     this.rowsRead++;
     const text = fields[this.textColumn].trim();
     const label = fields[this.labelColumn].trim();
@@ -233,9 +255,18 @@ export class RowChecker {
       this.droppedShort++;
       return undefined;
     }
-    if (data.dedupe && !this.seen.addText(text)) {
-      this.droppedDuplicate++;
-      return undefined;
+    if (data.dedupe) {
+      const first = this.seen.addText(text);
+      const newPair = this.seenWithLabel.addText(`${label}\u0000${text}`);
+      if (!first) {
+        this.droppedDuplicate++;
+        if (newPair) {
+          this.conflictingRepeatCount++;
+          if (this.conflictingRepeats.length < MAX_LISTED_REPEATS)
+            this.conflictingRepeats.push({ row: rowNumber, line, label, text: text.slice(0, 300) });
+        }
+        return undefined;
+      }
     }
     const count = this.classCounts.get(label);
     if (count === undefined) {
@@ -254,7 +285,7 @@ export class RowChecker {
 
   /** The bytes the duplicate filter holds (docs/guides/pipeline.md: the memory bound of streaming ingest). */
   get dedupeBytes(): number {
-    return this.seen.bytes;
+    return this.seen.bytes + this.seenWithLabel.bytes;
   }
 
   /** After the last row: refuses data that cannot make a classifier; the sorted labels and the report. */
@@ -324,7 +355,8 @@ export function checkHeader(records: readonly string[][]): string[] {
 export function readLabelledCsv(bytes: Uint8Array, data: Params['data']): Dataset {
   if (bytes.length === 0) throw new InvalidDatasetError('the file is empty (0 bytes)');
   const fingerprint = sha256(bytes);
-  const records = parseCsv(decodeCsvBytes(bytes));
+  const starts: number[] = [];
+  const records = parseCsv(decodeCsvBytes(bytes), starts);
   const header = checkHeader(records);
   const rows = records.slice(1);
   const checker = new RowChecker(header, rows.slice(0, DETECTION_SAMPLE_ROWS), data);
@@ -334,5 +366,5 @@ export function readLabelledCsv(bytes: Uint8Array, data: Params['data']): Datase
     if (kept) examples.push(kept);
   }
   const { labels, report } = checker.finish();
-  return { labels, examples, fingerprint, report };
+  return { labels, examples, fingerprint, report, lineOfRow: Int32Array.from(starts) };
 }

@@ -6,10 +6,11 @@ import { trainingBiases } from './decision-bias.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
 import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
+import { checkLabels, type LabelIssueSummary, labelIssuesLine } from './label-issues.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
 import { type RefitOutcome, refitOnAllRows, refitText } from './refit.ts';
-import type { CsrMatrix } from './sparse.ts';
+import { type CsrMatrix, selectRows } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
 import { planSweep, type SweepPlan } from './tune/plan.ts';
@@ -91,7 +92,7 @@ export function evaluateWithReference(
 }
 
 export interface StageReport {
-  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'train' | 'evaluate' | 'refit';
+  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'checks' | 'train' | 'evaluate' | 'refit';
   ms: number;
   summary: string;
 }
@@ -111,6 +112,11 @@ export interface TrainResult {
   dataset: Dataset;
   /** The model-selection sweep, when it ran (params `tune.enabled` and not turned off by the caller). */
   tune?: { plan: SweepPlan; outcome: SweepOutcome };
+  /** The label check (params `data.label_issues`, unless off): flagged training rows, most suspect first. */
+  labelIssues?: {
+    rows: { line: number; text: string; given_label: string; suggested_label: string; score: number }[];
+    summary: LabelIssueSummary;
+  };
 }
 
 export interface TuneRunOptions {
@@ -161,6 +167,7 @@ export async function trainInProcess(
   // Preprocess, featurize and train in their own scope: the cleaned texts and the training matrix (large with
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
+  let labelIssues: TrainResult['labelIssues'];
   const { vectorizer, classifier, trainDocs } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
@@ -194,12 +201,41 @@ export async function trainInProcess(
       () => fitFeatures(trainDocs, params),
       (f) => `${f.vectorizer.size} features, ${f.matrix.indices.length} non-zeros`,
     );
+    const y = encodeLabels(
+      data.train.map((e) => e.label),
+      data.labels,
+    );
+    // The label check: k fits of the chosen recipe on the same matrix (as the pipeline's Train step does).
+    const checked = await timed(
+      'checks',
+      () => checkLabels(matrix, y, data.labels, params),
+      (c) => (c ? labelIssuesLine(c.summary) : 'label check off (data.label_issues: off)'),
+    );
+    let fitX = matrix;
+    let fitY = y;
+    if (checked) {
+      const lineOf = (row: number) => data.lineOfRow?.[row] ?? row + 1;
+      labelIssues = {
+        summary: checked.summary,
+        rows: checked.issues.map((issue) => ({
+          line: lineOf(data.train[issue.row].row),
+          text: data.train[issue.row].text,
+          given_label: data.labels[issue.given],
+          suggested_label: data.labels[issue.suggested],
+          score: issue.score,
+        })),
+      };
+      if (checked.keep) {
+        fitX = selectRows(matrix, checked.keep);
+        fitY = Int32Array.from(checked.keep, (i) => y[i]);
+      }
+    }
     const { classifier } = await timed(
       'train',
       () => {
-        const labels = data.train.map((e) => e.label);
-        const fitted = fitClassifier(matrix, encodeLabels(labels, data.labels), data.labels.length, params);
+        const fitted = fitClassifier(fitX, fitY, data.labels.length, params);
         // Macro-F1 as the metric: per-class decision biases from out-of-fold scores of the training part.
+        const labels = data.train.map((e) => e.label);
         const { bias, note } = trainingBiases(trainDocs, labels, data.labels, params);
         return { classifier: bias ? { ...fitted, classBias: bias } : fitted, biasNote: note };
       },
@@ -265,5 +301,6 @@ export async function trainInProcess(
     stages,
     dataset: data,
     ...(tuned ? { tune: tuned } : {}),
+    ...(labelIssues ? { labelIssues } : {}),
   };
 }

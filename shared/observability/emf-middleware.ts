@@ -61,7 +61,10 @@ export function pipelineEmfMetrics(
     after: (request) => {
       duration(request);
       const payload = request.response;
-      if (step === 'register' && payload?.registered) {
+      // RegisterCandidate (a passed version that waits for approval) ends nothing yet.
+      const waits =
+        payload?.release?.approval === 'manual' && payload.evaluation?.passed && !payload.approval;
+      if (step === 'register' && payload?.registered && !waits) {
         emitter.add(
           payload.registered.promoted ? 'pipeline_runs_succeeded_total' : 'pipeline_runs_rejected_total',
           1,

@@ -14,11 +14,50 @@ export interface AliasChange {
   reason: string;
 }
 
-/** `registry/<model>/aliases.json`: which version serves, and every move of an alias. */
+/**
+ * Where a version stands in its release (docs/guides/release.md). `shadow` and `canary` are named for the
+ * strategies to come; `retired` is a version that served and was replaced by a later promotion.
+ */
+export const VERSION_STAGES = [
+  'candidate',
+  'shadow',
+  'canary',
+  'production',
+  'retired',
+  'rejected',
+  'rolled-back',
+  'expired',
+] as const;
+export type VersionStage = (typeof VERSION_STAGES)[number];
+
+/** The figures a stage move rests on (the gate's metric and scores, a paired test's p…), for the record. */
+export type StageFigures = Record<string, number | string | boolean | null>;
+
+/** One move of a version's stage: from where, to where, when, why, and the figures behind it. */
+export interface StageMove {
+  at: string;
+  from: VersionStage | null;
+  to: VersionStage;
+  reason: string;
+  figures?: StageFigures;
+}
+
+/** A version's stage now and every move that brought it there. */
+export interface StageRecord {
+  stage: VersionStage;
+  history: StageMove[];
+}
+
+/** `registry/<model>/aliases.json`: which version serves, every move of an alias, and each version's stage. */
 export interface Aliases {
   production: number | null;
   staging: number | null;
   history: AliasChange[];
+  /**
+   * Each version's stage, by version number; moved in the same conditional write as the aliases, so a stage
+   * and the alias it implies never disagree. Absent from registries written before stages (see `stageOf`).
+   */
+  stages?: Record<string, StageRecord>;
 }
 
 /** `registry/<model>/versions/<n>/version.json`: an immutable registry entry. */
@@ -37,6 +76,8 @@ export interface VersionEntry {
    * `promotion.json`, written once after registration; version.json itself never changes).
    */
   promotionHeld?: PromotionHeld;
+  /** The version's stage and its moves (read from aliases.json by `listVersions`). */
+  stage?: StageRecord;
 }
 
 /** Why a version that passed its gate was registered but not promoted. */
@@ -53,6 +94,40 @@ export interface PromotionHeld {
 export type ConditionalPromotion =
   | { promoted: true; aliases: Aliases }
   | { promoted: false; current: number | null; aliases: Aliases };
+
+/** The figures of a gate decision worth keeping with a stage move. */
+export function gateFigures(gate: VersionEntry['gate']): StageFigures | undefined {
+  if (!gate) return undefined;
+  const out: StageFigures = {};
+  for (const key of ['metric', 'score', 'productionVersion', 'productionScore', 'belowProduction']) {
+    const value = gate[key];
+    if (value === null || ['number', 'string', 'boolean'].includes(typeof value))
+      out[key] = value as StageFigures[string];
+  }
+  const paired = gate.paired as Record<string, unknown> | undefined;
+  if (paired)
+    for (const key of ['test', 'difference', 'low', 'high', 'confidence', 'p', 'verdict'])
+      if (['number', 'string'].includes(typeof paired[key]))
+        out[`paired.${key}`] = paired[key] as StageFigures[string];
+  return out;
+}
+
+/**
+ * The stage moves a move of production implies, in the same write: the new version becomes `production`; the
+ * one it replaces becomes `retired` (a promotion) or `rolled-back` (a rollback).
+ */
+function productionMoved(
+  aliases: Aliases,
+  version: number,
+  previous: number | null,
+  kind: 'promote' | 'rollback',
+  reason: string,
+  figures?: StageFigures,
+): void {
+  applyStage(aliases, version, 'production', reason, figures);
+  if (previous !== null && previous !== version)
+    applyStage(aliases, previous, kind === 'rollback' ? 'rolled-back' : 'retired', reason);
+}
 
 const EMPTY_ALIASES: Aliases = { production: null, staging: null, history: [] };
 const MAX_RACE_RETRIES = 20;
@@ -71,6 +146,53 @@ export function rollbackTarget(aliases: Aliases): number | null {
   }
   return promoted.length >= 2 ? promoted[promoted.length - 2] : null;
 }
+
+/**
+ * A version's stage: its record when it has one; else, for a registry written before stages, what its alias
+ * history and gate say (production, replaced by a promotion, rolled back, rejected by the gate, or a candidate).
+ */
+export function stageOf(aliases: Aliases, entry: Pick<VersionEntry, 'version' | 'gate'>): StageRecord {
+  const recorded = aliases.stages?.[String(entry.version)];
+  if (recorded) return recorded;
+  const v = entry.version;
+  let stage: VersionStage;
+  if (aliases.production === v) stage = 'production';
+  else if (aliases.history.some((h) => h.alias === 'production' && h.kind === 'rollback' && h.previous === v))
+    stage = 'rolled-back';
+  else if (aliases.history.some((h) => h.alias === 'production' && h.version === v)) stage = 'retired';
+  else if (entry.gate && !entry.gate.passed) stage = 'rejected';
+  else stage = 'candidate';
+  return { stage, history: [] };
+}
+
+/** Sets a version's stage inside an aliases document being written, appending the move. */
+function applyStage(
+  aliases: Aliases,
+  version: number,
+  to: VersionStage,
+  reason: string,
+  figures?: StageFigures,
+  known?: Pick<VersionEntry, 'gate'>,
+): void {
+  aliases.stages ??= {};
+  const current = stageOf(aliases, { version, gate: known?.gate ?? null });
+  aliases.stages[String(version)] = {
+    stage: to,
+    history: [
+      ...current.history,
+      {
+        at: new Date().toISOString(),
+        from: aliases.stages[String(version)] ? current.stage : null,
+        to,
+        reason,
+        ...(figures ? { figures } : {}),
+      },
+    ],
+  };
+}
+
+/** Error thrown when a stage move finds the version elsewhere than the caller expected (a stale page, a race). */
+export class StageConflictError extends ConflictError {}
 
 /**
  * The model registry on an object store. Versions are immutable and numbered; a number is claimed with a
@@ -102,16 +224,21 @@ export class ModelRegistry {
     return { aliases: JSON.parse(object.body.toString('utf8')) as Aliases, etag: object.etag };
   }
 
-  /** All registered versions, oldest first. */
+  /** All registered versions, oldest first, each with its stage. */
   async listVersions(): Promise<VersionEntry[]> {
-    const objects = await this.store.list(`${this.prefix}/versions/`);
+    const [objects, { aliases }] = await Promise.all([
+      this.store.list(`${this.prefix}/versions/`),
+      this.readAliases(),
+    ]);
     const numbers = objects
       .map((o) => /\/versions\/(\d+)\/version\.json$/.exec(o.key)?.[1])
       .filter((n): n is string => n !== undefined)
       .map(Number)
       .sort((a, b) => a - b);
     const entries = await Promise.all(numbers.map((n) => this.getVersion(n)));
-    return entries.filter((e): e is VersionEntry => e !== undefined);
+    return entries
+      .filter((e): e is VersionEntry => e !== undefined)
+      .map((e) => ({ ...e, stage: stageOf(aliases, e) }));
   }
 
   async getVersion(version: number): Promise<VersionEntry | undefined> {
@@ -216,18 +343,75 @@ export class ModelRegistry {
         contentType: 'application/json',
       },
     );
+    await this.recordRegistration(entry);
     return entry;
   }
 
-  /** Applies `change` to aliases.json with compare-and-swap, retrying when another writer got there first. */
+  /**
+   * A registered version's first stage: `candidate` when its gate passed (or it has none), `rejected` when it
+   * failed, with the gate's reason and figures. A retried register step finds the stage already set.
+   */
+  async recordRegistration(entry: Pick<VersionEntry, 'version' | 'gate' | 'runId'>): Promise<void> {
+    await this.updateAliases((aliases) => {
+      if (aliases.stages?.[String(entry.version)]) return undefined;
+      const failed = entry.gate !== null && !entry.gate.passed;
+      applyStage(
+        aliases,
+        entry.version,
+        failed ? 'rejected' : 'candidate',
+        entry.gate
+          ? `${failed ? 'gate failed' : 'gate passed'}${entry.runId ? ` (run ${entry.runId})` : ''}: ${entry.gate.reason}`
+          : 'registered without a gate',
+        gateFigures(entry.gate),
+        entry,
+      );
+      return true;
+    });
+  }
+
+  /**
+   * Moves a version to `to` (not `production`: promotions move the alias, see `setAlias` and
+   * `promoteIfProductionIs`), with the reason and figures recorded. With `expect`, the move happens only if the
+   * version is at one of those stages now (checked inside the conditional write), else StageConflictError
+   * names where it is; a version already at `to` is left as it is.
+   */
+  async moveStage(
+    version: number,
+    to: Exclude<VersionStage, 'production'>,
+    move: { reason: string; figures?: StageFigures; expect?: readonly VersionStage[] },
+  ): Promise<StageRecord> {
+    const entry = await this.getVersion(version);
+    if (!entry) throw new NotFoundError(`model ${this.modelName} has no version ${version}`);
+    const aliases = await this.updateAliases((a) => {
+      const now = stageOf(a, entry).stage;
+      if (now === to) return undefined;
+      if (move.expect && !move.expect.includes(now))
+        throw new StageConflictError(
+          `${this.modelName} v${version} is ${now}, not ${move.expect.join(' or ')}: not moved to ${to}`,
+        );
+      if (a.production === version)
+        throw new StageConflictError(
+          `${this.modelName} v${version} serves production: promote or roll back another version first`,
+        );
+      applyStage(a, version, to, move.reason, move.figures, entry);
+      return true;
+    });
+    return stageOf(aliases, entry);
+  }
+
+  /**
+   * Applies `change` to aliases.json with compare-and-swap (If-Match on the ETag read), retrying when another
+   * writer got there first. `change` edits the document in place and returns the alias move to record, `true`
+   * for a write without one (a stage move only), or undefined for no write.
+   */
   private async updateAliases(
-    change: (aliases: Aliases) => AliasChange | undefined | Promise<AliasChange | undefined>,
+    change: (aliases: Aliases) => AliasChange | true | undefined | Promise<AliasChange | true | undefined>,
   ): Promise<Aliases> {
     for (let attempt = 0; ; attempt++) {
       const { aliases, etag } = await this.readAliases();
       const record = await change(aliases);
       if (!record) return aliases;
-      aliases.history.push(record);
+      if (record !== true) aliases.history.push(record);
       try {
         await this.store.put(this.aliasesKey, `${JSON.stringify(aliases, null, 2)}\n`, {
           contentType: 'application/json',
@@ -250,6 +434,7 @@ export class ModelRegistry {
       const previous = aliases[alias];
       if (previous === version) return undefined;
       aliases[alias] = version;
+      if (alias === 'production') productionMoved(aliases, version, previous, 'promote', reason);
       return { at: new Date().toISOString(), alias, version, previous, kind: 'promote', reason };
     });
   }
@@ -267,6 +452,7 @@ export class ModelRegistry {
       }
       await this.requireSoundArtifact(target, 'production', current);
       aliases.production = target;
+      productionMoved(aliases, target, current, 'rollback', reason);
       return {
         at: new Date().toISOString(),
         alias: 'production',
@@ -288,6 +474,7 @@ export class ModelRegistry {
     version: number,
     comparedWith: number | null,
     reason: string,
+    figures?: StageFigures,
   ): Promise<ConditionalPromotion> {
     await this.requireSoundArtifact(version, 'production', (await this.readAliases()).aliases.production);
     let current: number | null = null;
@@ -295,6 +482,7 @@ export class ModelRegistry {
       current = a.production;
       if (a.production === version || a.production !== comparedWith) return undefined;
       a.production = version;
+      productionMoved(a, version, comparedWith, 'promote', reason, figures);
       return {
         at: new Date().toISOString(),
         alias: 'production',

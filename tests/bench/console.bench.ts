@@ -4,7 +4,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { startConsoleServer } from '../../local/console-server.ts';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
@@ -13,10 +12,20 @@ import { loadParams } from '../../shared/config/params.ts';
 import { consoleAssets } from '../../shared/console/assets.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 200);
 const LOADS = Number(process.argv.find((a) => a.startsWith('--loads='))?.slice(8) ?? 12);
-const STEPS = ['ingest', 'preprocess', 'tune-plan', 'featurize', 'train', 'evaluate', 'register'];
+const STEPS = [
+  'ingest',
+  'preprocess',
+  'check-data',
+  'tune-plan',
+  'featurize',
+  'train',
+  'evaluate',
+  'register',
+];
 
 function syntheticRun(i: number): RunStatus {
   const start = Date.parse('2026-11-01T00:00:00Z') + i * 600_000;
@@ -83,10 +92,7 @@ const writeMs = performance.now() - written;
 const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', defaults: loadParams() });
 // Run from source, the app bundles its browser script on first use; dist/cli.mjs (npm start) carries it built.
 await consoleAssets();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-});
+const browser = await launchChromium();
 const rows: { load: number; readyMs: number; wallMs: number; rendered: number }[] = [];
 const apiMs: number[] = [];
 let apiBytes = 0;

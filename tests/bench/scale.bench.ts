@@ -170,6 +170,7 @@ function childHandler(fn: string): LambdaHandler {
 const ORDER = [
   'Ingest',
   'Preprocess',
+  'CheckData',
   'TunePlan',
   'FeaturizeCount',
   'FeaturizeVocabulary',

@@ -211,7 +211,8 @@ describe('npm run package', () => {
   it('sizes each step function, with a Lambda timeout inside its Task timeout', () => {
     const asl = JSON.parse(aslText);
     // The Lambda Tasks (the EKS route's job Task has its own deadline: tests/unit/pipeline-asl.test.ts).
-    const tasks = taskStates(asl.States).filter((t) => t.Parameters.FunctionName);
+    // (AwaitApproval's timeout is the wait for a person, from params: TimeoutSecondsPath.)
+    const tasks = taskStates(asl.States).filter((t) => t.Parameters.FunctionName && !t.TimeoutSecondsPath);
     expect(tasks.length).toBeGreaterThanOrEqual(STEP_HANDLERS.length);
     for (const task of tasks) {
       const name = /^\$\{(\w+)FunctionArn\}$/.exec(task.Parameters.FunctionName)![1];
@@ -288,8 +289,11 @@ describe('npm run package', () => {
       'registry/sentiment/retrain/*',
       'incoming/retrain-*',
     ]);
-    // The console moves aliases (promote/rollback), nothing else.
-    expect(writes('functions/console/handler.handler')).toEqual(['registry/sentiment/aliases.json*']);
+    // The console moves aliases (promote/rollback) and writes a waiting run's answer (Approve/Reject), nothing else.
+    expect(writes('functions/console/handler.handler')).toEqual([
+      'registry/sentiment/aliases.json*',
+      'runs/*/approval/decisions/*',
+    ]);
     expect(writes('functions/train/handler.handler')).toEqual(['runs/*']);
     expect(writes('functions/register/handler.handler')).toEqual(['runs/*', 'registry/sentiment/*']);
     expect(writes('functions/batch-predict/handler.handler')).toEqual(['batch-results/*', 'runs/batch/*']);
@@ -356,6 +360,37 @@ describe('npm run package', () => {
     expect(checkStartExecutionScoped(broken)).toEqual([
       expect.objectContaining({ check: 'start-execution' }),
     ]);
+  });
+
+  it("grants SendTaskSuccess/SendTaskFailure (answering an approval) to the operators' approval policy and the console only", () => {
+    const holders: string[] = [];
+    for (const [id, resource] of Object.entries(dev.template.Resources)) {
+      const p = (resource as { Properties?: Record<string, any> }).Properties ?? {};
+      const statements = [
+        ...((p.Policies ?? []) as any[]).flatMap((x) => x.PolicyDocument.Statement),
+        ...(p.PolicyDocument?.Statement ?? []),
+      ];
+      if (statements.some((st) => [st.Action].flat().some((a: string) => /^states:SendTask/.test(a))))
+        holders.push(id);
+    }
+    expect(holders.sort()).toEqual(['ConsoleRole', 'OperatorApprovalPolicy']);
+    const policy = props(dev.template, 'OperatorApprovalPolicy').PolicyDocument.Statement as Record<
+      string,
+      any
+    >[];
+    expect(policy[0]).toEqual({
+      Effect: 'Allow',
+      Action: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      Resource: '*',
+    });
+    // It writes one key of a run: the answer, never the status or the token's request.
+    const writes = policy.filter((st) => [st.Action].flat().includes('s3:PutObject'));
+    expect(writes.map((st) => st.Resource['Fn::Sub'])).toEqual([
+      expect.stringMatching(/\/runs\/\*\/approval\/decisions\/\*$/),
+    ]);
+    expect(dev.template.Outputs?.OperatorApprovalPolicyArn).toEqual(
+      expect.objectContaining({ Value: { Ref: 'OperatorApprovalPolicy' } }),
+    );
   });
 
   it("creates the EKS pods' IRSA roles, each trusted by one service account, when a cluster is named", () => {

@@ -84,7 +84,7 @@ describe('.github/workflows', () => {
       expect(describeFindings(checkWorkflow(workflow, text, pkg, ROOT)), name).toBe('');
   });
 
-  it('ci: installs, lints, type-checks, tests, packages, builds the image and validates k8s', () => {
+  it('ci: installs, lints, type-checks, tests, takes the newcomer tour, packages, builds the image and validates k8s', () => {
     const { workflow } = files['ci.yml'];
     const commands = runs(workflow);
     for (const command of [
@@ -92,6 +92,7 @@ describe('.github/workflows', () => {
       'npm run lint',
       'npm run typecheck',
       'npm test',
+      'npm run tour',
       'npm run package',
       'npm run test:deploy',
       'docker build',

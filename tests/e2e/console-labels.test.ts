@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
 /**
@@ -51,10 +52,7 @@ beforeAll(async () => {
   };
   runs.a = await upload('a', FAST_RECIPE);
   runs.b = await upload('b', WEAKER_RECIPE);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 400_000);
 
 afterAll(async () => {
@@ -109,7 +107,7 @@ describe('console labels in Chromium', () => {
     await a.close();
     const b = await open(`/run/${runs.b}`);
     expect(await b.textContent('#gate')).toMatch(
-      /^Gate passed: accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01$/,
+      /^Gate passed: accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01; paired difference −0\.\d{4} \[95% CI [−+]0\.\d{4}, [−+]0\.\d{4}\], McNemar exact p = [\d.e-]+ \(\d+ rows only the candidate gets right, \d+ only production\)$/,
     );
     expect(await b.getAttribute('#gate', 'class')).toBe('pass below');
     expect(await b.textContent('#run-message')).toMatch(

@@ -115,9 +115,12 @@ describe('models page of a registry with two models', () => {
     const topic = new ModelRegistry(runtime.store, 'topic');
     const page = await open('/models?model=sentiment');
     await page.click('button.promote[data-version="2"]');
-    await page.click('#confirm-yes');
-    await page.waitForSelector('#action-done');
-    expect(await page.textContent('#action-done')).toBe('sentiment production: v1 → v2');
+    // The API's answer, not the page's message, which the page's next redraw may remove first.
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/models/promote')),
+      page.click('#confirm-yes'),
+    ]);
+    expect(((await answer.json()) as { message: string }).message).toBe('sentiment production: v1 → v2');
     expect((await sentiment.readAliases()).aliases.production).toBe(2);
     expect((await topic.readAliases()).aliases.production).toBe(1);
     await page.close();

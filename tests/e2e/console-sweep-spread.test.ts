@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The run page's sweep table in Chromium, for a real run of each kind: k-fold scores carry their spread over the
@@ -44,10 +45,7 @@ beforeAll(async () => {
   runs.kfold = await upload('folds', SWEEP(''));
   runs.holdout = await upload('split', SWEEP('  validation_rows_above: 100\n'));
   await runtime.idle();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 300_000);
 
 afterAll(async () => {
@@ -63,8 +61,10 @@ async function sweepOf(runId: string): Promise<{ intro: string | null; header: s
   try {
     await page.goto(`${runtime.consoleUrl}/run/${runId}`);
     await page.waitForSelector('body[data-ready]');
+    // The table is folded away under the charts: unfold it as a reader does.
+    await page.click('#sweep-details summary');
     await page.waitForSelector('#sweep');
-    const intro = await page.locator('#sweep').locator('xpath=preceding-sibling::p[1]').textContent();
+    const intro = await page.textContent('#sweep-state');
     const header = await page.locator('#sweep thead th').allInnerTexts();
     const rows = await page
       .locator('#sweep tbody tr')

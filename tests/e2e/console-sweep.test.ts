@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_FUNCTIONS } from '../../local/lambda-functions.ts';
 import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 /**
@@ -81,16 +82,7 @@ beforeAll(async () => {
   process.env.TEXTOPS_LOG = 'silent';
   dir = await mkdtemp(join(tmpdir(), 'textops-sweep-page-'));
   runtime = await startLocalRuntime({ dir, inferencePort: null, retryIntervalMs: 10, queueRetryDelayMs: 20 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../../scripts/tour/browser.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { explainText } from '../../shared/ml/explain.ts';
@@ -10,6 +9,7 @@ import type { TextModel } from '../../shared/ml/model.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { sampleCsv, sharedRows } from '../helpers/data.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 

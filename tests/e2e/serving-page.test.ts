@@ -1,10 +1,11 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
 let server: InferenceServer;
@@ -21,20 +22,10 @@ beforeAll(async () => {
     exposeMetrics: true,
     log: memoryLogger(),
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // A host name that is not loopback-looking, as when the container is reached by a LAN name or address.
-      '--host-resolver-rules=MAP textops.test 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium([
+    // A host name that is not loopback-looking, as when the container is reached by a LAN name or address.
+    '--host-resolver-rules=MAP textops.test 127.0.0.1',
+  ]);
   page = await browser.newPage({ viewport: { width: 900, height: 900 } });
   // Any script error or CSP violation on the page fails the test.
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../../scripts/tour/browser.ts';
 import { LinkChecker, overflowProblems, type Problem, watchConsole } from '../../scripts/tour/checks.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 /**
  * The tour's detectors (`npm run tour`) on planted faults, in Chromium: a page with a console error and an

@@ -1,19 +1,6 @@
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
-/** Headless Chromium as the page tests run it: the system's, no sandbox, GPU or background traffic. */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-      ...extraArgs,
-    ],
-  });
-}
+export { launchChromium } from '../../scripts/tour/browser.ts';
 
 /**
  * A page whose script errors and console errors are collected into `problems` (a test ends by expecting none).

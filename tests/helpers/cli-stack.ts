@@ -23,12 +23,17 @@ export interface CliStack {
  * `textops start` as a user runs it, in a child process on ephemeral loopback ports, in a temporary directory;
  * resolves once it has written runtime.json.
  */
-export async function startCliStack(prefix: string): Promise<CliStack> {
+export async function startCliStack(
+  prefix: string,
+  /** Writes files into the test's directory before the stack starts; returns more `textops start` arguments. */
+  setup?: (dir: string) => Promise<string[]>,
+): Promise<CliStack> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const rt = join(dir, 'rt');
+  const extra = setup ? await setup(dir) : [];
   const stack: ChildProcess = spawn(
     process.execPath,
-    [TEXTOPS_BIN, 'start', '--dir', rt, '--port', '0', '--console-port', '0', '--s3-port', '0'],
+    [TEXTOPS_BIN, 'start', '--dir', rt, '--port', '0', '--console-port', '0', '--s3-port', '0', ...extra],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
   const file = join(rt, 'runtime.json');

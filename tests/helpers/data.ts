@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import { sampleCsv, sharedRows } from '../../scripts/sample-data.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
+import { seededRandom } from '../../shared/ml/split.ts';
 import { cleanDocuments, readAndSplitCsv } from '../../shared/ml/training.ts';
 
 // The data-set readers live in scripts/ (`npm run tour` uses them too); the tests take them from here.
@@ -46,4 +47,30 @@ export async function agTrainingSample(params: Params): Promise<{ docs: string[]
     params,
   );
   return { docs, labels: data.train.map((e) => e.label) };
+}
+
+/**
+ * The header and `n` data rows of a shared data set with `share` of the labels changed to another class at random
+ * (seeded, mulberry32): the planted label errors of the data-check tests and `npm run bench:data-checks`. `flipped`: the
+ * 0-based data-row indices changed (their source line is index + 2 when no field spans lines).
+ */
+export function flippedLabelsCsv(
+  name: 'imdb-train.csv.gz' | 'agnews-7600.csv.gz',
+  n: number,
+  share: number,
+  seed = 11,
+  offset = 0,
+): { csv: string; rows: string[][]; flipped: Set<number> } {
+  const rows = sharedRows(name)
+    .slice(1 + offset, 1 + offset + n)
+    .map((r) => [...r]);
+  const classes = [...new Set(rows.map((r) => r[1]))].sort();
+  const random = seededRandom(seed);
+  const flipped = new Set<number>();
+  while (flipped.size < Math.round(share * rows.length)) flipped.add(Math.floor(random() * rows.length));
+  for (const i of flipped) {
+    const others = classes.filter((c) => c !== rows[i][1]);
+    rows[i][1] = others[Math.floor(random() * others.length)];
+  }
+  return { csv: stringify([sharedRows(name)[0], ...rows]), rows, flipped };
 }

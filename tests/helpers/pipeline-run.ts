@@ -63,7 +63,15 @@ export function stepFixture(baseParams: Params = loadParams()): StepFixture {
 }
 
 /** The steps as the state machine runs them without a sweep, each Map's items one after another. */
-export type StageName = 'ingest' | 'preprocess' | 'featurize' | 'train' | 'evaluate' | 'refit' | 'register';
+export type StageName =
+  | 'ingest'
+  | 'preprocess'
+  | 'check-data'
+  | 'featurize'
+  | 'train'
+  | 'evaluate'
+  | 'refit'
+  | 'register';
 
 /**
  * Runs the pipeline steps in the state machine's order (Tune skipped), each per-shard Map as a loop over the
@@ -76,6 +84,7 @@ export async function runStages(
 ): Promise<RunPayload> {
   const { ingestStep } = await import('../../shared/pipeline/steps/ingest.ts');
   const { preprocessStep } = await import('../../shared/pipeline/steps/preprocess.ts');
+  const { checkDataStep } = await import('../../shared/pipeline/steps/check-data.ts');
   const { featurizeStep } = await import('../../shared/pipeline/steps/featurize.ts');
   const { trainStep } = await import('../../shared/pipeline/steps/train.ts');
   const { evaluateStep } = await import('../../shared/pipeline/steps/evaluate.ts');
@@ -94,6 +103,8 @@ export async function runStages(
   if (last === 'ingest') return p;
   for (const s of shards(p)) await preprocessStep(deps, item(p, s));
   if (last === 'preprocess') return p;
+  p = await checkDataStep(deps, p);
+  if (last === 'check-data') return p;
   for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'count' }));
   p = await featurizeStep(deps, p);
   for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'transform', ingest: p.ingest }));
@@ -117,6 +128,7 @@ export function stepLabels(steps: readonly { name: string; part?: string }[] | u
 export const ONE_SHARD_STEPS = [
   'ingest',
   'preprocess shard 0',
+  'check-data',
   'tune-plan',
   'featurize count shard 0',
   'featurize vocabulary',

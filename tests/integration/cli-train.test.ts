@@ -34,11 +34,28 @@ describe('textops train / predict / evaluate', () => {
   it('trains: one progress line per stage, then metrics, then the model directory', async () => {
     expect(trainOutput.stderr).toBe('');
     expect(trainOutput.code).toBe(0);
-    const stages = trainOutput.stdout.match(/^ {2}(ingest|preprocess|featurize|train|evaluate) /gm);
-    expect(stages?.map((s) => s.trim())).toEqual(['ingest', 'preprocess', 'featurize', 'train', 'evaluate']);
+    const stages = trainOutput.stdout.match(/^ {2}(ingest|preprocess|featurize|checks|train|evaluate) /gm);
+    expect(stages?.map((s) => s.trim())).toEqual([
+      'ingest',
+      'preprocess',
+      'featurize',
+      'checks',
+      'train',
+      'evaluate',
+    ]);
+    expect(trainOutput.stdout).toMatch(/^ {2}checks .* label issues: \d+ of \d+ training rows suspect/m);
     expect(trainOutput.stdout).toMatch(/accuracy 0\.[7-9]\d{3}/);
-    for (const name of ['model.json', 'model.sha256', 'metrics.json'])
+    for (const name of [
+      'model.json',
+      'model.sha256',
+      'metrics.json',
+      'label-issues.csv',
+      'label-issues.json',
+    ])
       expect(existsSync(join(modelDir, name))).toBe(true);
+    expect(readFileSync(join(modelDir, 'label-issues.csv'), 'utf8')).toMatch(
+      /^line,text,given_label,suggested_label,score\n/,
+    );
     const metrics = JSON.parse(readFileSync(join(modelDir, 'metrics.json'), 'utf8'));
     expect(metrics.labels).toEqual(['negative', 'positive']);
   });

@@ -66,6 +66,7 @@ describe('textops CLI against the local stack (textops start)', () => {
     for (const state of [
       'Ingest',
       'Preprocess',
+      'CheckData',
       'TunePlan',
       'Tune',
       'TuneCandidates\\[0\\]',

@@ -309,6 +309,7 @@ describe('observability against a real Prometheus', () => {
         .map((s) => s.metric.step)
         .sort(),
     ).toEqual([
+      'check-data',
       'evaluate',
       'featurize',
       'ingest',

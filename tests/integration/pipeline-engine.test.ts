@@ -7,6 +7,8 @@ import {
   type LocalEngineOptions,
   LocalStateMachine,
   substitute,
+  TaskDoesNotExist,
+  TaskTimedOut,
 } from '../../local/local-engine.ts';
 import { InvalidDatasetError, TransientError } from '../../shared/errors.ts';
 import { abortHistory, type ExecutionHistory } from '../../shared/pipeline/run/history.ts';
@@ -20,6 +22,7 @@ const definition = readFileSync(
 const STEPS = [
   'Ingest',
   'Preprocess',
+  'CheckData',
   'TunePlan',
   'TuneCandidates',
   'TuneSelect',
@@ -28,6 +31,7 @@ const STEPS = [
   'Train',
   'Evaluate',
   'Register',
+  'Approval',
   'RecordFailure',
 ];
 
@@ -63,6 +67,7 @@ function engine(functions: Record<string, LambdaHandler>, extra: Partial<LocalEn
     // A TunePlan that plans nothing (no `tune.batches`) skips the Map, as a run with tune disabled does; a
     // PlanRoute that keeps Train on its Lambda.
     functions: {
+      checkdata: pass,
       tuneplan: pass,
       planroute: lambdaRoute,
       ...functions,
@@ -118,6 +123,83 @@ describe('local engine running the training-pipeline ASL', () => {
       retries: 2,
     });
     expect(history.states.at(-1)?.name).toBe('Promoted');
+  });
+
+  describe('a callback Task (AwaitApproval, lambda:invoke.waitForTaskToken)', () => {
+    /** A scripted run whose gate passed and whose release waits for approval; the approval Lambda keeps tokens. */
+    function waiting(timeoutSeconds: number) {
+      const tokens: string[] = [];
+      const approvals: unknown[] = [];
+      const m = engine({
+        ingest: pass,
+        preprocess: pass,
+        featurize: pass,
+        train: pass,
+        evaluate: async (e) => ({
+          ...(e as object),
+          evaluation: { passed: true },
+          release: { approval: 'manual', approvalTimeoutSeconds: timeoutSeconds },
+        }),
+        register: pass,
+        approval: async (e) => {
+          approvals.push(e);
+          const event = e as { action: string; taskToken?: string; run: unknown };
+          if (event.taskToken) tokens.push(event.taskToken);
+          return event.run;
+        },
+      });
+      const token = async () => {
+        for (let i = 0; i < 500 && tokens.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        return tokens[0];
+      };
+      return { m, token, approvals };
+    }
+
+    it('hands the Lambda the task token and resumes with SendTaskSuccess’s output as the result', async () => {
+      const { m, token } = waiting(60);
+      await m.start('cb-1', { runId: 'cb-1' });
+      const t = await token();
+      expect(t).toMatch(/^local-/);
+      expect(() => m.sendTaskSuccess(t, 'not json')).toThrow('The provided JSON output data is not valid');
+      m.sendTaskSuccess(t, JSON.stringify({ decision: 'approved', by: 'ana' }));
+      const history = await m.execution('cb-1')!;
+      expect(history.status).toBe('SUCCEEDED');
+      expect(history.states.map((s) => s.name).slice(-4)).toEqual([
+        'RegisterCandidate',
+        'AwaitApproval',
+        'PromoteApproved',
+        'Promoted',
+      ]);
+      expect(history.states.find((s) => s.name === 'PromoteApproved')?.input).toMatchObject({
+        approval: { decision: 'approved', by: 'ana' },
+      });
+      // The wait is over: a second answer finds no task.
+      expect(() => m.sendTaskSuccess(t, '{}')).toThrow(TaskDoesNotExist);
+    });
+
+    it('routes SendTaskFailure by its error name to the Catch that matches it', async () => {
+      const { m, token, approvals } = waiting(60);
+      await m.start('cb-2', { runId: 'cb-2' });
+      m.sendTaskFailure(await token(), 'ApprovalRejectedError', 'labels look swapped');
+      const history = await m.execution('cb-2')!;
+      expect(history).toMatchObject({ status: 'FAILED', error: 'ApprovalRejectedError' });
+      expect(history.states.map((s) => s.name).slice(-2)).toEqual(['ApprovalRejected', 'RejectedByApprover']);
+      expect(approvals.at(-1)).toMatchObject({
+        action: 'reject',
+        run: { error: { Error: 'ApprovalRejectedError', Cause: 'labels look swapped' } },
+      });
+    });
+
+    it('fails the wait with States.Timeout after TimeoutSecondsPath of the state input; a late answer is TaskTimedOut', async () => {
+      const { m, token } = waiting(1);
+      await m.start('cb-3', { runId: 'cb-3' });
+      const t = await token();
+      const history = await m.execution('cb-3')!;
+      expect(history).toMatchObject({ status: 'FAILED', error: 'ApprovalExpiredError' });
+      expect(history.states.map((s) => s.name).slice(-2)).toEqual(['ApprovalExpired', 'Expired']);
+      expect(() => m.sendTaskSuccess(t, '{}')).toThrow(TaskTimedOut);
+      expect(() => m.sendTaskSuccess('nobody', '{}')).toThrow(TaskDoesNotExist);
+    });
   });
 
   it('does not retry a data error: RecordFailure gets its name and cause, and the run fails with that name', async () => {

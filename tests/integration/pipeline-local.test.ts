@@ -67,6 +67,7 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
     expect(history?.states.filter((s) => s.iteration === undefined).map((s) => s.name)).toEqual([
       'Ingest',
       'Preprocess',
+      'CheckData',
       'TunePlan',
       'TuneNeeded',
       'FeaturizeCount',

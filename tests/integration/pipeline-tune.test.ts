@@ -97,6 +97,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
     expect(status?.steps.map((s) => s.name)).toEqual([
       'ingest',
       'preprocess',
+      'check-data',
       'tune-plan',
       'tune-candidates',
       'tune-candidates',
@@ -123,6 +124,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
     expect(history?.states.filter((s) => s.iteration === undefined).map((s) => s.name)).toEqual([
       'Ingest',
       'Preprocess',
+      'CheckData',
       'TunePlan',
       'TuneNeeded',
       'Tune',
@@ -254,8 +256,8 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       history.states
         .filter((s) => s.iteration === undefined)
         .map((s) => s.name)
-        .slice(0, 5),
-    ).toEqual(['Ingest', 'Preprocess', 'TunePlan', 'TuneNeeded', 'FeaturizeCount']);
+        .slice(0, 6),
+    ).toEqual(['Ingest', 'Preprocess', 'CheckData', 'TunePlan', 'TuneNeeded', 'FeaturizeCount']);
     expect(await readTuneSummary(runtime.store, withStage.runId)).toMatchObject({
       state: 'skipped',
       reason: 'tune.enabled is false',
@@ -263,7 +265,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
 
     // The same definition without the Tune stage: Preprocess goes straight to FeaturizeCount, as before it existed.
     const before = JSON.parse(ASL) as { States: Record<string, Record<string, unknown>> };
-    before.States.Preprocess.Next = 'FeaturizeCount';
+    before.States.CheckData.Next = 'FeaturizeCount';
     for (const name of ['TunePlan', 'TuneNeeded', 'Tune', 'TuneSelect']) delete before.States[name];
     const without = await stage('no-tune-stage', off);
     const old = engine(JSON.stringify(before));

@@ -38,7 +38,7 @@ describe('run labels that stay true (textops start, the built CLI)', () => {
     expect(b.code).toBe(0);
     runIds.b = runIdOf(b.stdout);
     expect(b.stdout).toMatch(
-      /^gate: PASSED — accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01$/m,
+      /^gate: PASSED — accuracy 0\.\d{4} is 0\.\d{4} below production v1 \(0\.\d{4}\) on this test split, inside the allowance max_regression 0\.01; paired difference −0\.\d{4} \[95% CI [−+]0\.\d{4}, [−+]0\.\d{4}\], McNemar exact p = [\d.e-]+ \(\d+ rows only the candidate gets right, \d+ only production\)$/m,
     );
     expect(b.stdout).toMatch(
       /^SUCCEEDED: sentiment v2 is now production, promoted although 0\.\d{4} below production v1 \(allowance max_regression 0\.01\): accuracy /m,

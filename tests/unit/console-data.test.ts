@@ -5,6 +5,7 @@ import {
   compareTestSplits,
   flattenParams,
   labelWarning,
+  modelsOverview,
   ObjectCache,
   paramRows,
   perClassDeltas,
@@ -348,5 +349,17 @@ describe('console data', () => {
       `https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${encodeURIComponent('arn:aws:states:eu-west-1:123456789012:execution:textops-prod-training-pipeline:reviews-0123')}`,
     );
     expect(stepFunctionsExecutionUrl(undefined)).toBeUndefined();
+  });
+});
+
+describe('the models overview of an empty registry', () => {
+  it('is empty, not an error, when the deployment names no model and none is registered yet', async () => {
+    const store = new InMemoryObjectStore();
+    const overview = await modelsOverview({ store, modelName: null, defaults: loadParams() });
+    expect(overview).toMatchObject({ model: null, models: [], versions: [], rollbackTo: null });
+    // Asking for a model by name still names what there is.
+    await expect(modelsOverview({ store, modelName: null, defaults: loadParams() }, 'news')).rejects.toThrow(
+      /no model 'news'/,
+    );
   });
 });

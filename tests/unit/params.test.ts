@@ -11,7 +11,7 @@ import {
   UPLOAD_OVERRIDABLE_SECTIONS,
   validateParams,
 } from '../../shared/config/params.ts';
-import { DEFAULT_COST, DEFAULT_EKS } from '../../shared/config/params-schema.ts';
+import { DEFAULT_COST, DEFAULT_EKS, DEFAULT_RELEASE } from '../../shared/config/params-schema.ts';
 import { ConfigError } from '../../shared/errors.ts';
 
 function writeTemp(text: string): string {
@@ -96,6 +96,37 @@ describe('params.yaml', () => {
     expect(loadParams().eks).toEqual(DEFAULT_EKS);
     expect(loadParams().cost).toEqual(DEFAULT_COST);
   });
+
+  it('reads params from before the release section and the paired gate with their defaults', () => {
+    const { release: _r, ...before } = loadParams();
+    const { promote_when: _p, significance: _s, bootstrap_samples: _b, ...evaluate } = before.evaluate;
+    const old = validateParams({ ...before, evaluate });
+    expect(old.release).toEqual(DEFAULT_RELEASE);
+    expect(old.evaluate).toMatchObject({
+      promote_when: 'not_worse',
+      significance: 0.05,
+      bootstrap_samples: 2000,
+    });
+    expect(loadParams().release).toEqual(DEFAULT_RELEASE);
+  });
+
+  it('refuses the release strategies that are not built yet, saying so', () => {
+    const base = loadParams();
+    for (const strategy of ['shadow', 'canary']) {
+      expect(() => applyOverrides(base, { release: { strategy } }, 'params.yaml')).toThrow(
+        "invalid parameters in params.yaml: 'release.strategy': not yet available: only strategy direct is built",
+      );
+    }
+    expect(() => applyOverrides(base, { release: { strategy: 'linear' } })).toThrow(/'release\.strategy'/);
+    expect(() => applyOverrides(base, { release: { approval: 'maybe' } })).toThrow(/'release\.approval'/);
+    expect(() => applyOverrides(base, { release: { approval_timeout_hours: 0 } })).toThrow(
+      /'release\.approval_timeout_hours'/,
+    );
+    expect(() =>
+      applyOverrides(base, { release: { notifications: { webhook_secret_env: 'lower-case' } } }),
+    ).toThrow(/'release\.notifications\.webhook_secret_env': an environment variable name/);
+    expect(applyOverrides(base, { release: { approval: 'manual' } }).release.approval).toBe('manual');
+  });
 });
 
 describe("an upload's params file", () => {
@@ -136,6 +167,13 @@ describe("an upload's params file", () => {
     expect(() => applyUploadOverrides(base, { cost: { s3_get_usd: 0 } })).toThrow(
       /cost\.s3_get_usd may not be set/,
     );
+    // How a passed version reaches production, and who is told, is the deployment's as well.
+    expect(() => applyUploadOverrides(base, { release: { approval: 'none' } })).toThrow(
+      /release\.approval may not be set .*how a version reaches production .* belongs to the deployment/,
+    );
+    expect(() =>
+      applyUploadOverrides(base, { release: { notifications: { webhook_url: 'https://example.org/' } } }),
+    ).toThrow(/release\.notifications\.webhook_url may not be set/);
     // A whole section given as a scalar is still named, and a refusal comes before any other check.
     expect(() => applyUploadOverrides(base, { evaluate: 0, train: { classifier: 'svm' } })).toThrow(
       /evaluate may not be set/,
@@ -144,6 +182,16 @@ describe("an upload's params file", () => {
     expect(() => applyUploadOverrides(base, { evaluate: { min_score: base.evaluate.min_score } })).toThrow(
       ConfigError,
     );
+  });
+
+  it("refuses data.checks in an upload: the contract is the deployment's, and an upload may not loosen it", () => {
+    expect(() =>
+      applyUploadOverrides(base, { data: { checks: { labels_added: { action: 'off' } } } }, 'u.params.yaml'),
+    ).toThrow(
+      /u\.params\.yaml: data\.checks\.labels_added\.action may not be set by an upload's params file/,
+    );
+    // The rest of data stays the upload's to set.
+    expect(applyUploadOverrides(base, { data: { test_size: 0.3 } }).data.test_size).toBe(0.3);
   });
 
   it('applies the same rule to textops train --overrides', () => {

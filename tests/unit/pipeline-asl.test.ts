@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
+import { APPROVAL_TIMEOUT_MAX_HOURS } from '../../shared/config/params-schema.ts';
 import { ERROR_NAMES } from '../../shared/errors.ts';
 import {
   aslPlaceholder,
@@ -33,8 +34,14 @@ const nested = allStates(definition.States as Record<string, State>);
 const states = nested.map(([name, s]) => [name, s] as const);
 const allTasks = states.filter(([, s]) => s.Type === 'Task');
 /** Tasks that invoke a pipeline Lambda; the others run a step as a Kubernetes Job (the EKS route). */
-const tasks = allTasks.filter(([, s]) => s.Resource === 'arn:aws:states:::lambda:invoke');
+const tasks = allTasks.filter(
+  ([, s]) =>
+    s.Resource === 'arn:aws:states:::lambda:invoke' ||
+    s.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+);
 const jobTasks = allTasks.filter(([, s]) => s.Resource === 'arn:aws:states:::eks:runJob.sync');
+/** The approval Lambda's ARN placeholder (ApprovalFunctionArn) as the ASL writes it. */
+const APPROVAL_FUNCTION = `\${${aslPlaceholder('approval')}}`;
 const topLevel = (name: string) => nested.find(([n]) => n === name)?.[2] === undefined;
 
 /** Errors a Task may match besides ours: the States.* family and the Lambda service errors AWS raises. */
@@ -74,8 +81,10 @@ describe('statemachines/training-pipeline.asl.json', () => {
       const placeholder = /^\$\{(\w+)\}$/.exec(fn)?.[1];
       const lambda = placeholder === undefined ? undefined : placeholders.get(placeholder);
       expect(lambda, `${name}: FunctionName ${fn} is no function of the list`).toBeDefined();
-      // A Lambda timeout must come first, as a Lambda error the Retry and Catch handle.
-      expect(lambda!.timeoutS, name).toBeLessThan(s.TimeoutSeconds as number);
+      // A Lambda timeout must come first, as a Lambda error the Retry and Catch handle. (A callback Task's
+      // timeout is the wait for its answer, from params: TimeoutSecondsPath.)
+      if (s.TimeoutSecondsPath === undefined)
+        expect(lambda!.timeoutS, name).toBeLessThan(s.TimeoutSeconds as number);
       invoked.add(lambda!.name);
     }
     expect([...invoked].sort()).toEqual(PIPELINE_LAMBDAS.map((f) => f.name).sort());
@@ -94,6 +103,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(PIPELINE_STEPS).toEqual([
       'ingest',
       'preprocess',
+      'check-data',
       'tune-plan',
       'tune-candidates',
       'tune-select',
@@ -102,6 +112,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
       'train',
       'evaluate',
       'register',
+      'approval',
     ]);
     expect(functionKey('record-failure')).toBe('recordFailure');
     expect(aslPlaceholder('record-failure')).toBe('RecordFailureFunctionArn');
@@ -126,10 +137,16 @@ describe('statemachines/training-pipeline.asl.json', () => {
         ),
         name,
       ).toBe(true);
-      expect(s.Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
-      ]);
-      expect(s.TimeoutSeconds, name).toBeLessThanOrEqual(900);
+      // AwaitApproval catches its timeout and a rejection first (tested below); the rest goes to RecordFailure.
+      expect((s.Catch as unknown[]).at(-1), name).toEqual({
+        ErrorEquals: ['States.ALL'],
+        ResultPath: '$.error',
+        Next: 'RecordFailure',
+      });
+      if (name !== 'AwaitApproval') {
+        expect((s.Catch as unknown[]).length, name).toBe(1);
+        expect(s.TimeoutSeconds, name).toBeLessThanOrEqual(900);
+      }
     }
     expect(definition.States.Failed).toMatchObject({
       Type: 'Fail',
@@ -145,7 +162,8 @@ describe('statemachines/training-pipeline.asl.json', () => {
 
   it('runs the Tune stage between Preprocess and Featurize: a Map over batch pointers, looping through TuneSelect', () => {
     const S = definition.States as Record<string, State>;
-    expect(S.Preprocess.Next).toBe('TunePlan');
+    expect(S.Preprocess.Next).toBe('CheckData');
+    expect(S.CheckData.Next).toBe('TunePlan');
     expect(S.TunePlan.Next).toBe('TuneNeeded');
     expect(S.TuneNeeded).toMatchObject({
       Type: 'Choice',
@@ -220,7 +238,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
   it('runs preprocess, both featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
     const S = definition.States as Record<string, State>;
     const shardMaps = {
-      Preprocess: ['PreprocessShard', 'TunePlan', undefined],
+      Preprocess: ['PreprocessShard', 'CheckData', undefined],
       FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeVocabulary', 'count'],
       Featurize: ['FeaturizeShard', 'PlanRoute', 'transform'],
       Evaluate: ['EvaluateShard', 'EvaluateMerge', undefined],
@@ -299,7 +317,54 @@ describe('statemachines/training-pipeline.asl.json', () => {
   });
 
   it('passes pointers only: no Task state carries data inline', () => {
-    for (const [name, s] of tasks)
+    for (const [name, s] of tasks) {
+      // The approval Tasks wrap the pointer with their action (and AwaitApproval, its task token).
+      if ((s.Parameters as { FunctionName: string }).FunctionName === APPROVAL_FUNCTION) continue;
       expect(s.Parameters, name).toEqual({ FunctionName: expect.any(String), 'Payload.$': '$' });
+    }
+  });
+
+  it('waits for a manual approval with the callback pattern, and ends each answer in its own state', () => {
+    const S = definition.States as Record<string, State>;
+    expect(S.Gate).toMatchObject({ Choices: [{ Next: 'ReleaseRoute' }], Default: 'RegisterRejected' });
+    expect(S.ReleaseRoute).toMatchObject({ Type: 'Choice', Default: 'RegisterAndPromote' });
+    expect(S.RegisterCandidate).toMatchObject({ Next: 'AwaitApproval' });
+    expect(S.AwaitApproval).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: APPROVAL_FUNCTION,
+        Payload: { action: 'await', 'taskToken.$': '$$.Task.Token', 'run.$': '$' },
+      },
+      ResultPath: '$.approval',
+      TimeoutSecondsPath: '$.release.approvalTimeoutSeconds',
+      Next: 'PromoteApproved',
+    });
+    // No heartbeat: nothing runs while a person decides, so nothing could send one.
+    expect(S.AwaitApproval.HeartbeatSeconds).toBeUndefined();
+    expect(
+      (S.AwaitApproval.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [
+        c.ErrorEquals[0],
+        c.Next,
+      ]),
+    ).toEqual([
+      ['States.Timeout', 'ApprovalExpired'],
+      ['ApprovalRejectedError', 'ApprovalRejected'],
+      ['States.ALL', 'RecordFailure'],
+    ]);
+    expect(S.PromoteApproved.Next).toBe('Promoted');
+    expect(S.ApprovalExpired).toMatchObject({
+      Parameters: { Payload: { action: 'expire' } },
+      Next: 'Expired',
+    });
+    expect(S.ApprovalRejected).toMatchObject({
+      Parameters: { Payload: { action: 'reject' } },
+      Next: 'RejectedByApprover',
+    });
+    expect(S.Expired).toMatchObject({ Type: 'Fail', Error: 'ApprovalExpiredError' });
+    expect(S.RejectedByApprover).toMatchObject({ Type: 'Fail', Error: 'ApprovalRejectedError' });
+    // The execution outlives the longest wait params allow, plus two hours of work.
+    expect((definition as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(
+      7200 + APPROVAL_TIMEOUT_MAX_HOURS * 3600,
+    );
   });
 });

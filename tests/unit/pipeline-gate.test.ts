@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { Metrics } from '../../shared/ml/metrics.ts';
+import type { PairedComparison } from '../../shared/ml/paired-tests.ts';
 import { belowProductionText, decideGate } from '../../shared/pipeline/steps/quality-gate.ts';
 import { parseCause } from '../../shared/pipeline/steps/record-failure.ts';
 
 const metrics = (accuracy: number, labels = ['neg', 'pos'], roc?: number): Metrics =>
   ({ accuracy, f1_macro: accuracy, f1_weighted: accuracy, roc_auc: roc, labels }) as unknown as Metrics;
-const gate = { primary_metric: 'accuracy' as const, min_score: 0.75, max_regression: 0.01 };
+const gate = {
+  primary_metric: 'accuracy' as const,
+  min_score: 0.75,
+  max_regression: 0.01,
+  promote_when: 'not_worse' as const,
+  significance: 0.05,
+  bootstrap_samples: 2000,
+};
 
 describe('quality gate', () => {
   it('passes the first model above the minimum', () => {
@@ -139,5 +147,55 @@ describe('failure cause parsing', () => {
       /^job textops\/textops-train-0123abcd-uuid failed: /,
     );
     expect(parseCause(undefined)).toEqual({ message: '' });
+  });
+});
+
+describe('quality gate, the paired comparison with production', () => {
+  const prod = (paired: PairedComparison) =>
+    ({ kind: 'compared', version: 3, metrics: metrics(0.85), paired }) as const;
+  const paired = (difference: number, p: number, verdict: PairedComparison['verdict']): PairedComparison => ({
+    metric: 'accuracy',
+    test: 'mcnemar-exact',
+    difference,
+    low: difference - 0.01,
+    high: difference + 0.01,
+    confidence: 0.95,
+    p,
+    candidateOnly: 4,
+    productionOnly: 9,
+    samples: 2000,
+    verdict,
+  });
+
+  it('not_worse: fails a model significantly worse even inside max_regression, and says why', () => {
+    const d = decideGate(metrics(0.845), prod(paired(-0.005, 0.01, 'worse')), gate);
+    expect(d.passed).toBe(false);
+    expect(d.reason).toBe(
+      'accuracy 0.8450 is significantly worse than production v3 (0.8500) on this test split at significance 0.05: −0.0050 [95% CI −0.0150, +0.0050], McNemar exact p = 0.010 (4 rows only the candidate gets right, 9 only production)',
+    );
+    expect(d.paired).toMatchObject({ verdict: 'worse', promoteWhen: 'not_worse', significance: 0.05 });
+  });
+
+  it('not_worse: passes a model within the allowance with no significant difference, and records the evidence', () => {
+    const d = decideGate(metrics(0.845), prod(paired(-0.005, 0.4, 'no significant difference')), gate);
+    expect(d.passed).toBe(true);
+    expect(d.belowProduction).toBeCloseTo(0.005, 10);
+    expect(d.reason).toMatch(
+      /inside the allowance max_regression 0\.01; paired difference −0\.0050 \[95% CI/,
+    );
+  });
+
+  it('better: promotes only a model significantly better', () => {
+    const better = { ...gate, promote_when: 'better' as const };
+    const same = decideGate(metrics(0.86), prod(paired(0.01, 0.2, 'no significant difference')), better);
+    expect(same.passed).toBe(false);
+    expect(same.reason).toMatch(
+      /is not significantly better than production v3 .*evaluate\.promote_when is better/,
+    );
+    expect(decideGate(metrics(0.9), prod(paired(0.05, 0.001, 'better')), better).passed).toBe(true);
+  });
+
+  it('keeps the fixed bounds first: below min_score fails whatever the paired test says', () => {
+    expect(decideGate(metrics(0.7), prod(paired(0.05, 0.001, 'better')), gate).passed).toBe(false);
   });
 });

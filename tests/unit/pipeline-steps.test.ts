@@ -8,6 +8,7 @@ import {
   TrainingError,
   TransientError,
 } from '../../shared/errors.ts';
+import { readProfile } from '../../shared/ml/data-contract.ts';
 import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { decodeCsr } from '../../shared/ml/sparse.ts';
@@ -397,7 +398,10 @@ describe('train step', () => {
       iterations: expect.any(Number),
       converged: expect.any(Boolean),
       modelBytes: bytes.length,
+      labelIssues: { listed: expect.any(Number), flagged: expect.any(Number), dropped: 0 },
     });
+    // The training part's profile travels in the lineage: the next upload's data contract reads it.
+    expect(readProfile(model.lineage.dataReport.profile)?.columns).toEqual(['review', 'sentiment']);
   });
 
   it('fails with NotFoundError when the features are missing', async () => {
@@ -452,6 +456,18 @@ describe('evaluate step', () => {
     const second = await f.upload(syntheticReviews(40), 'incoming/second.csv');
     const compared = await runUntil(f, second, 'evaluate');
     expect(compared.evaluation).toMatchObject({ passed: true, productionVersion: 1, productionScore: 1 });
+    // The same rows scored by both: no discordant row, so no evidence either way (McNemar's p = 1).
+    expect(compared.evaluation?.paired).toMatchObject({
+      metric: 'accuracy',
+      test: 'mcnemar-exact',
+      difference: 0,
+      p: 1,
+      candidateOnly: 0,
+      productionOnly: 0,
+      verdict: 'no significant difference',
+      promoteWhen: 'not_worse',
+      significance: 0.05,
+    });
     expect(f.store.json(runKeys(second.runId).metrics)).toMatchObject({
       production: { version: 1, metrics: { accuracy: 1 } },
     });

@@ -6,7 +6,8 @@ import { lineChart } from './charts.ts';
 import { api, append, errorBox, fmt, h, href, section } from './dom.ts';
 
 interface Overview {
-  model: string;
+  /** null: the registry holds no model yet. */
+  model: string | null;
   models: string[];
   aliases: Aliases;
   versions: VersionRow[];
@@ -25,7 +26,7 @@ const query = (model: string) => `model=${encodeURIComponent(model)}`;
 export async function modelsPage(root: HTMLElement, requested: string): Promise<void> {
   // The same URL as the page's preload, so its response is reused.
   const o = await api<Overview>(requested ? `api/models?${query(requested)}` : 'api/models');
-  const q = query(o.model);
+  const q = query(o.model ?? '');
   const status = h('div', { id: 'action-status', role: 'status' });
   const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
 
@@ -94,6 +95,18 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
       'tr',
       { 'data-version': v.version, class: v.artifact.ok ? '' : 'broken' },
       h('td', {}, h('b', {}, `v${v.version}`), ...aliases.map((a) => h('span', { class: `alias ${a}` }, a))),
+      h(
+        'td',
+        { class: 'stage' },
+        h('span', { class: `stage ${v.stage?.stage ?? 'candidate'}` }, v.stage?.stage ?? 'candidate'),
+        v.stage?.history.length
+          ? h(
+              'div',
+              { class: 'muted small', title: v.stage.history.at(-1)?.at ?? '' },
+              v.stage.history.at(-1)?.reason ?? '',
+            )
+          : null,
+      ),
       h('td', { class: 'muted' }, v.createdAt.replace('T', ' ').slice(0, 19)),
       h('td', { class: 'num' }, fmt(m.accuracy)),
       h('td', { class: 'num' }, fmt(m.f1_macro)),
@@ -189,7 +202,9 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
     root,
     h('p', {}, h('a', { href: href('') }, '← runs')),
     switcher,
-    h('h1', {}, `Model `, h('code', { id: 'model-name' }, o.model)),
+    o.model === null
+      ? h('h1', {}, 'Models')
+      : h('h1', {}, `Model `, h('code', { id: 'model-name' }, o.model)),
     h(
       'p',
       {},
@@ -246,6 +261,7 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
               {},
               ...[
                 'version',
+                'stage',
                 'registered (UTC)',
                 'accuracy',
                 'macro-F1',
@@ -265,7 +281,9 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
           h(
             'p',
             {},
-            `No versions of ${o.model} yet. A training run whose model passes the quality gate registers one (and promotes the first):`,
+            o.model === null
+              ? 'No model registered yet. A training run whose model passes the quality gate registers one, named after its label column unless params.yaml names it (and promotes the first):'
+              : `No versions of ${o.model} yet. A training run whose model passes the quality gate registers one (and promotes the first):`,
           ),
           h(
             'p',

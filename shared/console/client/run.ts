@@ -171,6 +171,115 @@ function dataSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/**
+ * The data checks: the contract against production's training data (each check, its value, threshold and
+ * outcome), conflicting duplicates with their lines, and the suspected label errors with a CSV download.
+ */
+function checksSection(d: RunDetail, runId: string): HTMLElement | null {
+  const c = d.checks;
+  const li = d.labelIssues;
+  if (!c && !li) return null;
+  const parts: (HTMLElement | null)[] = [];
+  if (c) {
+    parts.push(
+      h(
+        'p',
+        { id: 'contract-status' },
+        'Data contract against ',
+        c.contract.reference,
+        ': ',
+        h('span', { class: `outcome ${c.contract.status.replace(' ', '-')}` }, c.contract.status),
+        ' (params data.checks).',
+      ),
+      table(
+        ['check', 'value', 'threshold', 'action', 'outcome', 'detail'],
+        c.contract.checks.map((x) => [
+          h('td', {}, h('code', {}, x.name)),
+          x.value === null ? '—' : fmt(x.value, Number.isInteger(x.value) ? 0 : 3),
+          fmt(x.threshold, Number.isInteger(x.threshold) ? 0 : 3),
+          x.action,
+          h('td', { class: `outcome ${x.outcome.replace(' ', '-')}`, 'data-outcome': x.outcome }, x.outcome),
+          h('td', { class: 'text' }, x.detail),
+        ]),
+        { id: 'contract' },
+      ),
+    );
+    const dup = c.duplicates;
+    parts.push(
+      h(
+        'p',
+        { id: 'duplicates-summary' },
+        `Conflicting duplicates among ${c.rows} rows: ${dup.exactGroups} texts equal after cleaning under different labels (${dup.exactRows} rows), ${dup.nearPairs} near-duplicate pairs, ${c.repeats.count} repeats dropped at ingest under another label than the kept copy. Near duplicates: ${dup.method}.`,
+      ),
+    );
+    const rows = [
+      ...c.repeats.listed.map((r) => [
+        'repeat',
+        `${r.kept ? `${r.kept.line} (${r.kept.label})` : '?'}, ${r.line} (${r.label})`,
+        h('td', { class: 'text' }, r.text),
+      ]),
+      ...dup.exact.map((g) => [
+        'equal after cleaning',
+        g.rows.map((r) => `${r.line} (${r.label})`).join(', '),
+        h('td', { class: 'text' }, g.doc),
+      ]),
+      ...dup.near.map((p) => [
+        `near (${fmt(p.similarity, 2)})`,
+        `${p.a.line} (${p.a.label}), ${p.b.line} (${p.b.label})`,
+        '',
+      ]),
+    ];
+    if (rows.length)
+      parts.push(table(['kind', 'lines (labels)', 'cleaned text'], rows.slice(0, 500), { id: 'duplicates' }));
+  }
+  if (li) {
+    const s = li.summary;
+    parts.push(
+      h(
+        'p',
+        { id: 'label-issues-summary' },
+        `Suspected label errors: ${s.listed} of ${s.scored} training rows (${s.folds}-fold out-of-fold scores of the chosen recipe; ${s.method}; ranked by ${s.rankBy.replace('_', ' ')}, lower is more suspect)${s.dropped ? `; ${s.dropped} left out of training (data.label_issues: drop)` : ''}. `,
+        h(
+          'a',
+          {
+            id: 'label-issues-download',
+            href: href(`api/runs/${encodeURIComponent(runId)}/label-issues.csv`),
+            download: '',
+          },
+          'Download label-issues.csv',
+        ),
+      ),
+      ...s.notes.map((n) => h('p', { class: 'muted note label-issues-note' }, n)),
+    );
+    if (s.pairs.length)
+      parts.push(
+        table(
+          ['given', 'suggested', 'rows'],
+          s.pairs.map((p) => [p.given, p.suggested, p.rows]),
+          { id: 'label-issue-pairs' },
+        ),
+      );
+    if (li.rows.length)
+      parts.push(
+        table(
+          ['line', 'given', 'suggested', 'score', 'text'],
+          li.rows.map((r) => [
+            r.line,
+            r.given_label,
+            r.suggested_label,
+            fmt(r.score),
+            h('td', { class: 'text' }, r.text),
+          ]),
+          { id: 'label-issues' },
+        ),
+        li.total > li.rows.length
+          ? h('p', { class: 'muted' }, `The first ${li.rows.length} of ${li.total}; the CSV has every row.`)
+          : null,
+      );
+  }
+  return section('Data checks', ...parts);
+}
+
 /** The feedback this run trained on, or how to add some: labels sent to POST /feedback join the next runs. */
 function feedbackNote(input: NonNullable<RunDetail['input']>): HTMLElement {
   const rows = input.report.feedbackRows ?? 0;
@@ -409,6 +518,102 @@ function driftSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/**
+ * A run waiting for approval: which version, until when, and Approve / Reject (a reason required), each asked to
+ * confirm. The answer names the version this page showed, so a stale page gets the server's 409 and says so.
+ */
+function approvalSection(s: RunDetail['status'], redraw: () => void): HTMLElement | null {
+  const a = s.approval;
+  if (!a) return null;
+  if (s.state !== 'awaiting-approval' || a.outcome) {
+    const o = a.outcome;
+    return section(
+      'Approval',
+      h(
+        'p',
+        { id: 'approval-outcome' },
+        o
+          ? `${a.model} v${a.version}: ${o.decision}${o.by ? ` by ${o.by}` : ''} at ${o.at}${o.reason ? ` — ${o.reason}` : ''}`
+          : `${a.model} v${a.version} waited for approval from ${a.requestedAt}`,
+      ),
+    );
+  }
+  const status = h('div', { id: 'approval-status', role: 'status' });
+  const reason = h('input', {
+    id: 'approval-reason',
+    type: 'text',
+    size: 60,
+    placeholder: 'reason (required to reject)',
+  }) as HTMLInputElement;
+  const confirmBox = h('div', { id: 'approval-confirm', class: 'confirm', hidden: true });
+  const ask = (decision: 'approved' | 'rejected') => {
+    const why = reason.value.trim();
+    if (decision === 'rejected' && !why) {
+      status.replaceChildren(errorBox('a rejection needs a reason: type it first'));
+      return;
+    }
+    confirmBox.replaceChildren(
+      h(
+        'p',
+        {},
+        decision === 'approved'
+          ? `Approve ${a.model} v${a.version}? Production moves to it (if production is still the version its gate compared with).`
+          : `Reject ${a.model} v${a.version} (${why})? It stays registered, not promoted.`,
+      ),
+      h(
+        'button',
+        {
+          id: 'approval-yes',
+          class: 'danger',
+          onclick: async () => {
+            confirmBox.hidden = true;
+            status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
+            try {
+              const result = await api<{ message: string }>('api/runs/answer', {
+                method: 'POST',
+                body: JSON.stringify({
+                  runId: s.runId,
+                  decision,
+                  version: a.version,
+                  reason: why || undefined,
+                }),
+              });
+              status.replaceChildren(h('p', { class: 'pass', id: 'approval-done' }, result.message));
+              setTimeout(redraw, 1500);
+            } catch (error) {
+              status.replaceChildren(errorBox((error as Error).message));
+            }
+          },
+        },
+        'Confirm',
+      ),
+      ' ',
+      h('button', { id: 'approval-no', onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
+    );
+    confirmBox.hidden = false;
+    status.replaceChildren();
+  };
+  return section(
+    'Approval',
+    h(
+      'p',
+      { id: 'approval-waiting' },
+      `${a.model} v${a.version} passed its gate and waits for approval until ${a.deadline}.`,
+    ),
+    h(
+      'p',
+      {},
+      h('button', { id: 'approve', onclick: () => ask('approved') }, `Approve v${a.version}`),
+      ' ',
+      h('button', { id: 'reject', class: 'danger', onclick: () => ask('rejected') }, `Reject v${a.version}`),
+      ' ',
+      reason,
+    ),
+    confirmBox,
+    status,
+  );
+}
+
 export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   const d = await api<RunDetail>(`api/runs/${encodeURIComponent(runId)}/detail`);
   // A refresh replaces the page once the fresh data is in: never an empty page while it loads.
@@ -478,11 +683,13 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
         : h('p', { id: 'run-message' }, s.message)
       : null,
     ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
+    approvalSection(s, () => void runPage(root, runId).catch(() => undefined)),
     section('Steps', gantt(s, true)),
   );
   for (const part of [
     paramsSection(d),
     dataSection(d),
+    checksSection(d, runId),
     sweepSection(d),
     metricsSection(d),
     driftSection(d),
@@ -493,7 +700,8 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     if (part) root.append(part);
   document.title = `textops — run ${s.runId}`;
   document.body.dataset.ready = 'run';
-  // A running run is followed state by state: redrawn from fresh JSON until it ends.
+  // A running run is followed state by state: redrawn from fresh JSON until it ends (a waiting one is left
+  // alone, so a reason being typed is not wiped; answering redraws it).
   if (s.state === 'running')
     setTimeout(() => {
       void runPage(root, runId).catch(() => undefined);

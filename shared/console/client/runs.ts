@@ -5,6 +5,7 @@ import { api, colour, fmt, h, href, seconds } from './dom.ts';
 const STEP_ORDER = [
   'ingest',
   'preprocess',
+  'check-data',
   'tune-plan',
   'tune-candidates',
   'tune-select',

@@ -1,3 +1,5 @@
+import type { ContractResult } from '../../ml/data-contract.ts';
+import type { LabelIssueSummary } from '../../ml/label-issues.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import type { GateDecision } from '../run/records.ts';
 
@@ -35,8 +37,24 @@ export function renderEvalReport(input: {
   gate: GateDecision;
   /** What is served: the refit on every kept row (`rows`), or the evaluated model itself (null). */
   refitRows?: number | null;
+  /** The data checks: the contract, one line on conflicting duplicates, the label check's summary. */
+  checks?: { contract?: ContractResult; duplicates?: string; labelIssues?: LabelIssueSummary };
 }): string {
   const { metrics: m, production: p, gate } = input;
+  const c = input.checks;
+  const contract = c?.contract
+    ? `<p>Data contract against ${esc(c.contract.reference)}: <b>${esc(c.contract.status)}</b>.</p>
+<table><tr><th>check</th><th>outcome</th><th>detail</th></tr>${c.contract.checks.map((x) => `<tr><th>${esc(x.name)}</th><td>${esc(x.outcome)}</td><td style="text-align:left">${esc(x.detail)}</td></tr>`).join('')}</table>`
+    : '';
+  const li = c?.labelIssues;
+  const labelIssues = li
+    ? `<p>Suspected label errors: ${li.listed} of ${li.scored} training rows (${esc(li.method)}; ${li.folds}-fold)${li.dropped ? `, ${li.dropped} left out of training` : ''}.${li.notes.map((n) => ` ${esc(n)}.`).join('')}</p>
+${li.pairs.length ? `<table><tr><th>given</th><th>suggested</th><th>rows</th></tr>${li.pairs.map((x) => `<tr><th>${esc(x.given)}</th><td style="text-align:left">${esc(x.suggested)}</td><td>${x.rows}</td></tr>`).join('')}</table>` : ''}`
+    : '';
+  const checksHtml = c
+    ? `<h2>Data checks</h2>
+${contract}${c.duplicates ? `<p>${esc(c.duplicates)}.</p>` : ''}${labelIssues}`
+    : '';
   const headline: [string, number | undefined, number | undefined][] = [
     ['accuracy', m.accuracy, p?.metrics?.accuracy],
     ['macro F1', m.f1_macro, p?.metrics?.f1_macro],
@@ -72,6 +90,7 @@ ${headline.map(([name, now, prod]) => `<tr><th>${name}</th><td>${f(now)}</td>${p
 <table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${perClass}</table>
 <h2>Confusion matrix</h2>
 ${confusionTable(m)}
+${checksHtml}
 </body></html>
 `;
 }

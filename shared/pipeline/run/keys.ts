@@ -64,6 +64,16 @@ export function runKeys(runId: string) {
     shards: `${root}/data/shards.json`,
     /** One byte per kept row in file order, 1 for the test split. */
     splitMask: `${root}/data/split.bin`,
+    /** Ingest's dropped repeats whose label differs from the kept copy's (the same text under two labels). */
+    repeats: `${root}/data/repeats.json`,
+    /** The training part's profile (columns, class counts, text lengths): the next upload's data contract. */
+    profile: `${root}/data/profile.json`,
+    /** CheckData's result: the data contract against production and the conflicting duplicates. */
+    checks: `${root}/checks/checks.json`,
+    /** Train's suspected label errors (confident learning): `line,text,given_label,suggested_label,score`. */
+    labelIssues: `${root}/checks/label-issues.csv`,
+    /** The same run's label-issue summary: counts per (given, suggested) pair, thresholds, skipped classes. */
+    labelIssuesSummary: `${root}/checks/label-issues.json`,
     vectorizer: `${root}/features/vectorizer.json`,
     model: `${root}/model/model.json`,
     /** The evaluated recipe refitted on every kept row (`train.refit_all_rows`): what Register registers. */
@@ -77,7 +87,22 @@ export function runKeys(runId: string) {
     predictions: `${root}/eval/predictions.json`,
     /** A few test texts per class, stored with the model for people to try it on. */
     examples: `${root}/eval/examples.json`,
+    /**
+     * AwaitApproval's request: the version waiting and the Step Functions task token that answers it. Private:
+     * read by `textops approve`/`reject` and the console's buttons, never served by a page or an API.
+     */
+    approvalRequest: `${root}/approval/request.json`,
+    /**
+     * The one answer a wait gets (approved, rejected or expired), written create-only, one file per wait (a
+     * redriven run waits again, with a new request): `approval/decisions/<requestedAt>.json`.
+     */
+    approvalDecisions: `${root}/approval/decisions/`,
   };
+}
+
+/** The answer file of one wait of a run (keyed by when the wait began): `approval/decisions/<requestedAt>.json`. */
+export function approvalDecisionKey(runId: string, requestedAt: string): string {
+  return `${runKeys(runId).approvalDecisions}${requestedAt.replace(/[^0-9TZ]/g, '')}.json`;
 }
 
 /**

@@ -5,6 +5,7 @@
  * the metrics, names them from here without importing code (docs/design.md, "Contracts").
  */
 import type { CostPrices } from '../../config/params-schema.ts';
+import type { PairedComparison } from '../../ml/paired-tests.ts';
 
 /**
  * What the state machine passes between steps: a pointer to the run and each step's small summary. Data
@@ -29,6 +30,8 @@ export interface RunPayload {
    */
   phase?: 'count' | 'transform' | 'refit';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
+  /** CheckData's outcome: the contract's status and the conflicting-duplicate counts. */
+  checks?: { contract: string; exactGroups: number; nearPairs: number; repeats: number };
   /** TunePlan's output: the Map's items (batch pointers) and concurrency; TuneSelect adds the winner. */
   tune?: TunePayload;
   /** Set on a Tune Map item: which round and batch this invocation scores. */
@@ -39,12 +42,26 @@ export interface RunPayload {
   route?: RoutePayload;
   /** What the EKS route's job reported (its name and Kubernetes status), when Train ran there. */
   trainJob?: { name: string; status?: { succeeded?: number; failed?: number; [key: string]: unknown } };
-  train?: { classifier: string; iterations: number | null; converged: boolean | null; modelBytes: number };
+  train?: {
+    classifier: string;
+    iterations: number | null;
+    converged: boolean | null;
+    modelBytes: number;
+    /** Suspected label errors listed (and dropped, with `data.label_issues: drop`). */
+    labelIssues?: { listed: number; flagged: number; dropped: number };
+  };
   evaluation?: GateDecision;
   /** The refit on every row (shared/ml/refit.ts), when its Lambda ran it; an EKS job's is in its run file. */
   refit?: { status: 'refitted' | 'failed' | 'off'; rows?: number; reason?: string };
   /** Set by the refit's Catch (`ResultPath: $.refitError`): the evaluated model is registered instead. */
   refitError?: { Error: string; Cause?: string };
+  /**
+   * How a passed version reaches production (params `release`), set by EvaluateMerge: the ReleaseRoute Choice
+   * reads `approval`, the AwaitApproval Task its timeout (`TimeoutSecondsPath`).
+   */
+  release?: { approval: 'none' | 'manual'; approvalTimeoutSeconds: number };
+  /** The answer to AwaitApproval (the callback's output, `ResultPath: $.approval`). */
+  approval?: ApprovalAnswer;
   registered?: { model: string; version: number; promoted: boolean };
   /** Set by a Catch (`ResultPath: $.error`): the failed step's error name and cause. */
   error?: { Error: string; Cause?: string };
@@ -94,6 +111,12 @@ export interface GateDecision {
    * `max_regression`; absent when it is not below (or was not compared).
    */
   belowProduction?: number;
+  /**
+   * The paired comparison with production on the same test rows (McNemar's exact test for accuracy, a paired
+   * bootstrap otherwise), with the rule it was judged by; absent when there was no production to compare with
+   * (or the run was evaluated by an earlier release).
+   */
+  paired?: PairedComparison & { promoteWhen: 'not_worse' | 'better'; significance: number };
 }
 
 /** Where Train runs, why, and the numbers the choice was made from (recorded in status.json as `route`). */
@@ -128,7 +151,41 @@ export interface RoutePayload extends RouteDecision {
   };
 }
 
-export type RunState = 'running' | 'succeeded' | 'rejected' | 'failed' | 'ignored';
+/**
+ * `awaiting-approval`: registered, waiting in AwaitApproval for `textops approve`/`reject` (not an end);
+ * `expired`: nobody answered within `release.approval_timeout_hours`, so the version was not promoted.
+ */
+export type RunState =
+  | 'running'
+  | 'awaiting-approval'
+  | 'succeeded'
+  | 'rejected'
+  | 'expired'
+  | 'failed'
+  | 'ignored';
+
+/** A person's answer to a run waiting for approval, as the callback carries it and the run records it. */
+export interface ApprovalAnswer {
+  decision: 'approved' | 'rejected';
+  /** Who answered (`textops approve` names the OS user; the console, its caller when it knows one). */
+  by: string;
+  at: string;
+  /** Required for a rejection; optional for an approval. */
+  reason?: string;
+}
+
+/**
+ * A run's approval as status.json shows it (never the task token, which stays in the run's private
+ * `approval/request.json`): what waits, since when, until when, and how it ended.
+ */
+export interface ApprovalStatus {
+  model: string;
+  version: number;
+  requestedAt: string;
+  /** When the wait expires (AwaitApproval's timeout). */
+  deadline: string;
+  outcome?: { decision: 'approved' | 'rejected' | 'expired'; at: string; by?: string; reason?: string };
+}
 
 export interface StepRecord {
   name: string;
@@ -175,6 +232,8 @@ export interface RunStatus {
   steps: StepRecord[];
   error?: { name: string; message: string; step?: string };
   evaluation?: GateDecision;
+  /** Set when the release waits (or waited) for a person's approval. */
+  approval?: ApprovalStatus;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
   /** The refit on every row after Evaluate (`train.refit_all_rows`): what is served, in a line for people. */
@@ -190,6 +249,8 @@ export interface RunStatus {
   redrivenAt?: string;
   /** The deployment's prices when the run started (params `cost:`), for its cost estimate. */
   prices?: CostPrices;
+  /** What went wrong without failing the run: a notification that could not be delivered, and why. */
+  warnings?: { at: string; what: string; message: string }[];
   /** The run's estimated AWS cost: computed when read (./queries.ts), never stored. */
   cost?: RunCost;
   /** Where the run's model version stands now (./stage.ts): computed when read (./queries.ts), never stored. */

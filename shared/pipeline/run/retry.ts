@@ -9,6 +9,8 @@ import { updateStatus } from './status.ts';
  */
 const PERMANENT: Record<string, string> = {
   InvalidDatasetError: 'the data is invalid: fix it and upload again',
+  DataContractError:
+    'the data breaks the contract against production (params data.checks): fix the data, or change the check in an upload params file, and upload again',
   TrainingError: 'the data cannot be trained on as it is: fix it (or the training params) and upload again',
   ConfigError:
     'the configuration is invalid: fix params.yaml or the overrides file (<name>.params.yaml) and upload again',
@@ -25,7 +27,13 @@ export function retryRefusal(status: RunStatus): string | undefined {
     case 'succeeded':
       return 'it succeeded: nothing to retry; to train on the data again, upload it under another --name';
     case 'rejected':
-      return PERMANENT.QualityGateFailedError;
+      return status.approval?.outcome?.decision === 'rejected'
+        ? `its version was rejected by ${status.approval.outcome.by ?? 'a person'}: ${status.approval.outcome.reason ?? ''}`
+        : PERMANENT.QualityGateFailedError;
+    case 'awaiting-approval':
+      return `it waits for approval: textops approve ${status.runId}, or textops reject ${status.runId} --reason <why>`;
+    case 'expired':
+      return 'nobody approved it in time: its version is registered (stage expired); promote it by hand (textops promote <version>) after checking';
     case 'ignored':
       return `it was not trained on: ${status.message ?? 'not a training upload'}`;
   }

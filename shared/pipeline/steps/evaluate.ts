@@ -7,18 +7,34 @@ import { encodeLabels, splitTokens } from '../../ml/fitting.ts';
 import { base64ToFloats, floatsToBase64 } from '../../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
+import { comparePaired, type PairedScores } from '../../ml/paired-tests.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { renderEvalReport } from '../formats/eval-report.ts';
+import { readChecksFile, readLabelIssues } from '../run/checks.ts';
 import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
 import { updateStatus } from '../run/status.ts';
+import { type DataChecks, duplicatesLine } from './check-data.ts';
 import type { StepDeps } from './deps.ts';
-import { decideGate, type ProductionComparison } from './quality-gate.ts';
+import { decideGate, gateMetricOf, type ProductionComparison } from './quality-gate.ts';
 import { runStep } from './runner.ts';
+
+/** What the report says of the data checks, from the files CheckData and Train wrote (none for older runs). */
+async function reportChecks(store: ObjectStore, runId: string) {
+  const [checks, labels] = await Promise.all([
+    readChecksFile<DataChecks>(store, runId),
+    readLabelIssues(store, runId),
+  ]);
+  if (!checks && !labels) return undefined;
+  return {
+    ...(checks ? { contract: checks.contract, duplicates: duplicatesLine(checks) } : {}),
+    ...(labels ? { labelIssues: labels.summary } : {}),
+  };
+}
 
 /** Rows of the test split's prediction table kept for the console (an even stride through larger splits). */
 const PREDICTION_MAX_ROWS = 20_000;
@@ -200,6 +216,36 @@ function concatScores(parts: { y: number[]; proba: string }[], nClasses: number)
   return { y, proba };
 }
 
+/** Arg-max class per row of a row-major n × K probability matrix. */
+function predictions(proba: Float64Array, K: number): Int32Array {
+  const n = proba.length / K;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = argmaxRow(proba, i, K).index;
+  return out;
+}
+
+/**
+ * Both models' outputs on the same test rows, in the candidate's label order: production's classes (the same
+ * set, maybe another order) are mapped by name, so the paired tests compare like with like.
+ */
+function pairedRows(
+  labels: readonly string[],
+  ours: { y: Int32Array; proba: Float64Array },
+  theirLabels: readonly string[],
+  theirProba: Float64Array,
+): PairedScores {
+  const K = labels.length;
+  const toOurs = theirLabels.map((l) => labels.indexOf(l));
+  const predB = predictions(theirProba, K).map((k) => toOurs[k]);
+  const rows: PairedScores = { y: ours.y, predA: predictions(ours.proba, K), predB, classes: K };
+  if (K === 2) {
+    const positive = theirLabels.indexOf(labels[1]);
+    rows.scoreA = Float64Array.from({ length: ours.y.length }, (_, i) => ours.proba[i * 2 + 1]);
+    rows.scoreB = Float64Array.from({ length: ours.y.length }, (_, i) => theirProba[i * 2 + positive]);
+  }
+  return rows;
+}
+
 function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'evaluate', async () => {
     const keys = runKeys(payload.runId);
@@ -274,10 +320,21 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
         };
       else {
         const theirs = concatScores(parts as (typeof first)[], first.labels.length);
+        const metric = gateMetricOf(metrics, params.evaluate);
+        const rows = pairedRows(labels, ours, first.labels, theirs.proba);
         production = {
           kind: 'compared',
           version: first.version,
           metrics: computeMetrics(first.labels, theirs.y, theirs.proba),
+          ...(rows.y.length > 0 && (metric !== 'roc_auc' || rows.scoreA)
+            ? {
+                paired: comparePaired(metric, rows, {
+                  samples: params.evaluate.bootstrap_samples,
+                  alpha: params.evaluate.significance,
+                  seed: params.data.seed,
+                }),
+              }
+            : {}),
         };
       }
     } else production = first;
@@ -309,6 +366,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
               : null,
         gate,
         refitRows: params.train.refit_all_rows ? manifest.train + ours.y.length : null,
+        checks: await reportChecks(deps.store, payload.runId),
       }),
       { contentType: 'text/html; charset=utf-8' },
     );
@@ -316,8 +374,13 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       s.metrics = headline(metrics);
       s.evaluation = gate;
     });
+    const release = {
+      approval: params.release.approval,
+      // TimeoutSecondsPath wants a whole number of seconds, at least 1.
+      approvalTimeoutSeconds: Math.max(1, Math.ceil(params.release.approval_timeout_hours * 3600)),
+    };
     return {
-      payload: { ...payload, evaluation: gate },
+      payload: { ...payload, evaluation: gate, release },
       summary: `${gate.metric} ${gate.score?.toFixed(4) ?? '—'}${gate.productionScore !== null ? ` vs production v${gate.productionVersion} ${gate.productionScore.toFixed(4)}` : ''}: ${gate.passed ? 'passes' : 'fails'} the gate`,
     };
   });

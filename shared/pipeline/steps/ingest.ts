@@ -133,6 +133,10 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         mask.set(isTest);
       }
     }
+    await writeJson(deps.store, keys.repeats, {
+      count: scan.conflictingRepeatCount,
+      listed: scan.conflictingRepeats,
+    });
     await deps.store.put(keys.splitMask, Buffer.from(mask.buffer, mask.byteOffset, mask.length), {
       contentType: 'application/octet-stream',
     });
@@ -160,6 +164,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       pinned,
       fingerprint: scan.fingerprint,
       labels: scan.labels,
+      columns: scan.columns,
       report,
       split: { train: manifest.train, test: manifest.test },
       // Two runs with the same testSplit.sha256 are evaluated on the same rows: the console's compare says so.

@@ -31,6 +31,17 @@ export const PIPELINE_LAMBDAS = [
     description: "cleans one shard's texts (a Preprocess Map item)",
   },
   {
+    // Reads every shard's rows and cleaned texts once and production's artifact: preprocess's size keeps it
+    // well inside its time on the largest data a Lambda run takes.
+    name: 'check-data',
+    kind: 'step',
+    handler: 'functions/check-data/handler.ts',
+    memoryMb: 3008,
+    timeoutS: 840,
+    description:
+      "checks the upload before any fitting: the data contract against production's training data, conflicting duplicates",
+  },
+  {
     name: 'tune-plan',
     kind: 'step',
     handler: 'functions/tune-plan/handler.ts',
@@ -98,6 +109,16 @@ export const PIPELINE_LAMBDAS = [
     memoryMb: 512,
     timeoutS: 120,
     description: 'registers the version, and promotes it when the gate passed',
+  },
+  {
+    // Writes one small file and a status; the wait itself costs nothing (the callback pattern holds no Lambda).
+    name: 'approval',
+    kind: 'step',
+    handler: 'functions/approval/handler.ts',
+    memoryMb: 256,
+    timeoutS: 60,
+    description:
+      'keeps the task token of a run waiting for approval, or records its expiry or rejection in the registry',
   },
   {
     name: 'record-failure',

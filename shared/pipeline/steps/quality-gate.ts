@@ -1,11 +1,18 @@
 import type { Params, ResolvedMetric } from '../../config/params-schema.ts';
 import type { Metrics } from '../../ml/metrics.ts';
+import { describePaired, type PairedComparison } from '../../ml/paired-tests.ts';
 import { resolvePrimaryMetricFromCounts } from '../../ml/primary-metric.ts';
 import type { GateDecision } from '../run/records.ts';
 
 export type ProductionComparison =
   | { kind: 'none' }
-  | { kind: 'compared'; version: number; metrics: Metrics }
+  | {
+      kind: 'compared';
+      version: number;
+      metrics: Metrics;
+      /** The paired test on the same rows, for the gate's metric (computed by the caller, which has the rows). */
+      paired?: PairedComparison;
+    }
   | { kind: 'incomparable'; version: number; why: string };
 
 function metricOf(metrics: Metrics, name: ResolvedMetric): number | undefined {
@@ -22,10 +29,18 @@ function gateMetric(name: Params['evaluate']['primary_metric'], candidate: Metri
 
 const f = (x: number) => x.toFixed(4);
 
+/** The metric the gate judges by, for a caller that computes the paired comparison before deciding. */
+export function gateMetricOf(candidate: Metrics, gate: Params['evaluate']): ResolvedMetric {
+  return gateMetric(gate.primary_metric, candidate);
+}
+
 /**
  * The quality gate (params `evaluate`): the new model's primary metric must reach `min_score`, and must not be
- * worse than the production model on the same test split by more than `max_regression`. A production model with
- * other classes cannot be compared, so the new one is not promoted automatically (`textops promote` can).
+ * worse than the production model on the same test split by more than `max_regression`. Beside those fixed
+ * bounds, the paired comparison on the same rows weighs the evidence: with `promote_when: not_worse` a model
+ * significantly worse than production (at `significance`) is not promoted, with `better` only a model
+ * significantly better is. A production model with other classes cannot be compared, so the new one is not
+ * promoted automatically (`textops promote` can).
  */
 export function decideGate(
   candidate: Metrics,
@@ -74,35 +89,63 @@ export function decideGate(
     };
   }
   const productionScore = metricOf(production.metrics, metric) ?? null;
+  const paired = production.paired
+    ? { ...production.paired, promoteWhen: gate.promote_when, significance: gate.significance }
+    : undefined;
+  const withPaired = paired ? { paired } : {};
+  const evidence = paired ? `; paired difference ${describePaired(paired)}` : '';
   if (productionScore !== null && score < productionScore - gate.max_regression) {
     return {
       ...base,
+      ...withPaired,
       passed: false,
       score,
       productionScore,
-      reason: `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split`,
+      reason: `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split${evidence}`,
+    };
+  }
+  if (paired?.verdict === 'worse') {
+    return {
+      ...base,
+      ...withPaired,
+      passed: false,
+      score,
+      productionScore,
+      reason: `${metric} ${f(score)} is significantly worse than production v${production.version} (${f(productionScore ?? Number.NaN)}) on this test split at significance ${gate.significance}: ${describePaired(paired)}`,
+    };
+  }
+  if (gate.promote_when === 'better' && paired && paired.verdict !== 'better') {
+    return {
+      ...base,
+      ...withPaired,
+      passed: false,
+      score,
+      productionScore,
+      reason: `${metric} ${f(score)} is not significantly better than production v${production.version} (${f(productionScore ?? Number.NaN)}) at significance ${gate.significance}, and evaluate.promote_when is better: ${describePaired(paired)}`,
     };
   }
   if (productionScore !== null && score < productionScore) {
     const below = productionScore - score;
     return {
       ...base,
+      ...withPaired,
       passed: true,
       score,
       productionScore,
       belowProduction: below,
-      reason: `${metric} ${f(score)} is ${gap(below)} below production v${production.version} (${f(productionScore)}) on this test split, inside the allowance max_regression ${gate.max_regression}`,
+      reason: `${metric} ${f(score)} is ${gap(below)} below production v${production.version} (${f(productionScore)}) on this test split, inside the allowance max_regression ${gate.max_regression}${evidence}`,
     };
   }
   return {
     ...base,
+    ...withPaired,
     passed: true,
     score,
     productionScore,
     reason:
       productionScore === null
         ? `${metric} ${f(score)} ≥ ${f(gate.min_score)}`
-        : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})`,
+        : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})${evidence}`,
   };
 }
 

@@ -1,3 +1,4 @@
+import { notifyRelease } from '../run/notify.ts';
 import type { RunPayload } from '../run/records.ts';
 import { stepLabel, updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
@@ -72,5 +73,11 @@ export async function recordFailureStep(deps: StepDeps, payload: RunPayload): Pr
     },
   );
   deps.log?.error('run failed', { runId: payload.runId, error: { name, message } });
+  await notifyRelease(deps, payload, 'run.failed', {
+    model: payload.registered?.model ?? payload.ingest?.model ?? null,
+    version: payload.registered?.version ?? null,
+    state: 'failed',
+    message: `run failed: ${name}: ${message || name}`,
+  });
   return payload;
 }

@@ -3,9 +3,10 @@ import { readReference } from '../../ml/drift.ts';
 import { readExamples } from '../../ml/examples.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
-import { ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
+import { gateFigures, ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
 import { readJson } from '../run/files.ts';
 import { bareEtag, runKeys } from '../run/keys.ts';
+import { notifyRelease } from '../run/notify.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -73,15 +74,20 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         gate: { ...gate },
       });
     }
+    // With release.approval manual, RegisterCandidate registers the passed version and the run waits in
+    // AwaitApproval; PromoteApproved comes back here with the approval and promotes as an automatic run would.
+    const awaiting = gate.passed && payload.release?.approval === 'manual' && !payload.approval;
+    const approval = payload.approval?.decision === 'approved' ? payload.approval : undefined;
     let promoted = false;
     let held: string | undefined;
-    if (gate.passed) {
+    if (gate.passed && !awaiting) {
       // The gate compared with one production version; a candidate replaces only that one, never a model a
       // concurrent run promoted after this run's evaluation.
       const outcome = await registry.promoteIfProductionIs(
         entry.version,
         gate.productionVersion,
-        `run ${payload.runId}: ${gate.reason}`,
+        `run ${payload.runId}: ${gate.reason}${approval ? `; approved by ${approval.by}${approval.reason ? `: ${approval.reason}` : ''}` : ''}`,
+        gateFigures({ ...gate }),
       );
       promoted = outcome.promoted;
       if (!outcome.promoted) {
@@ -96,23 +102,44 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     }
     const registered = { model: name, version: entry.version, promoted };
     // A model promoted inside max_regression is worse than the one it replaces: every outcome line says so.
-    const below = promoted ? belowProductionText(gate) : undefined;
-    await updateStatus(deps.store, payload.runId, payload, (s) => {
+    const below = promoted || awaiting ? belowProductionText(gate) : undefined;
+    if (awaiting) {
+      await updateStatus(deps.store, payload.runId, payload, (s) => {
+        s.model = { name, version: entry.version, promoted: false };
+        s.message = `${name} v${entry.version} passed the gate${below ? `, although ${below}` : ''}; it waits for approval`;
+      });
+      return {
+        payload: { ...payload, registered },
+        summary: `${name} v${entry.version} registered as a candidate, to be approved${below ? `, although ${below}` : ''}`,
+      };
+    }
+    const approvedBy = approval ? ` (approved by ${approval.by})` : '';
+    const ended = await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.model = { name: registered.model, version: registered.version, promoted };
       if (held) s.model.reason = held;
       s.state = promoted ? 'succeeded' : 'rejected';
       s.finishedAt = new Date().toISOString();
+      if (approval && s.approval)
+        s.approval.outcome = {
+          decision: 'approved',
+          at: approval.at,
+          by: approval.by,
+          reason: approval.reason,
+        };
       s.message = promoted
         ? below
-          ? `${name} v${entry.version} is now production, promoted although ${below}: ${gate.metric} ${gate.score?.toFixed(4)} vs ${gate.productionScore?.toFixed(4)}`
-          : `${name} v${entry.version} is now production: ${gate.reason}`
+          ? `${name} v${entry.version} is now production${approvedBy}, promoted although ${below}: ${gate.metric} ${gate.score?.toFixed(4)} vs ${gate.productionScore?.toFixed(4)}`
+          : `${name} v${entry.version} is now production${approvedBy}: ${gate.reason}`
         : held
           ? `${name} v${entry.version} passed the gate but is registered, not promoted: ${held}`
           : `${name} v${entry.version} is registered but not promoted: ${gate.reason}`;
     });
+    const detail = { model: name, version: entry.version, state: ended.state, message: ended.message ?? '' };
+    if (promoted) await notifyRelease(deps, payload, 'version.promoted', detail);
+    await notifyRelease(deps, payload, promoted ? 'run.succeeded' : 'run.rejected', detail);
     return {
       payload: { ...payload, registered },
-      summary: `${name} v${entry.version} registered${promoted ? ` and promoted to production${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
+      summary: `${name} v${entry.version} registered${promoted ? ` and promoted to production${approvedBy}${below ? `, although ${below}` : ''}` : held ? `, not promoted: ${held}` : ', not promoted'}`,
     };
   });
 }

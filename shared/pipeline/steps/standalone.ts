@@ -4,6 +4,7 @@ import { runKeys } from '../run/keys.ts';
 import type { IngestSummary, RunPayload } from '../run/records.ts';
 import { readManifest } from '../run/shards.ts';
 import { readStatus } from '../run/status.ts';
+import { checkDataStep } from './check-data.ts';
 import type { StepDeps } from './deps.ts';
 import { evaluateStep } from './evaluate.ts';
 import { featurizeStep } from './featurize.ts';
@@ -39,6 +40,7 @@ const STEPS = {
     await overShards(deps, payload, preprocessStep);
     return payload;
   },
+  'check-data': checkDataStep,
   featurize: async (deps, payload) => {
     await overShards(deps, payload, featurizeStep, { phase: 'count' });
     const out = await featurizeStep(deps, payload);

@@ -1,20 +1,28 @@
 import { NotFoundError } from '../../errors.ts';
+import type { DataProfile } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { trainingBiases } from '../../ml/decision-bias.ts';
 import { fitClassifier } from '../../ml/fitting.ts';
+import { checkLabels, labelIssuesLine } from '../../ml/label-issues.ts';
 import { TextModel } from '../../ml/model.ts';
 import { resolvePrimaryMetric } from '../../ml/primary-metric.ts';
-import { CsrStacker } from '../../ml/sparse.ts';
+import { CsrStacker, selectRows } from '../../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
-import { readJson, readRequired } from '../run/files.ts';
+import { labelIssuesCsv } from '../formats/label-issues-csv.ts';
+import { readJson, readRequired, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
-import { readCleanDocs, readManifest } from '../run/shards.ts';
+import { readCleanDocs, readManifest, readShardRows } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
-/** Train: fits the classifier chosen in params on the stored features and writes the model artifact. */
+/**
+ * Train: checks the training labels (confident learning on out-of-fold scores of the chosen recipe: k more fits
+ * of the same model on the same matrix, the cheapest place in the run for them), writes `checks/label-issues.csv`,
+ * leaves the flagged rows out with `data.label_issues: drop`, then fits the classifier chosen in params on the
+ * stored features and writes the model artifact, with the training-data profile in its lineage.
+ */
 export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'train', async () => {
     const keys = runKeys(payload.runId);
@@ -49,8 +57,43 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
       y.set(part.y, row);
       row += part.y.length;
     }
-    const x = stacker.build();
-    const fitted = fitClassifier(x, y, labels.length, params);
+    let x = stacker.build();
+    let fitY = y;
+    const checked = checkLabels(x, y, labels, params);
+    if (checked) {
+      // The rows' source lines and texts, in the matrix's order (each shard's training rows in file order).
+      const lines: number[] = [];
+      const texts: string[] = [];
+      if (checked.issues.length > 0)
+        for (const info of manifest.shards) {
+          const { rows, isTest } = await readShardRows(deps.store, payload.runId, info);
+          rows.forEach((r, i) => {
+            if (isTest[i]) return;
+            lines.push(r.line);
+            texts.push(r.text);
+          });
+        }
+      const csv = labelIssuesCsv(
+        checked.issues.map((issue) => ({
+          line: lines[issue.row],
+          text: texts[issue.row],
+          given_label: labels[issue.given],
+          suggested_label: labels[issue.suggested],
+          score: issue.score,
+        })),
+      );
+      await deps.store.put(keys.labelIssues, csv, { contentType: 'text/csv; charset=utf-8' });
+      await writeJson(deps.store, keys.labelIssuesSummary, {
+        ...checked.summary,
+        droppedLines: checked.keep ? checked.issues.map((issue) => lines[issue.row]) : [],
+      });
+      if (checked.keep) {
+        x = selectRows(x, checked.keep);
+        fitY = Int32Array.from(checked.keep, (i) => y[i]);
+      }
+    }
+    const profile = await readJson<DataProfile>(deps.store, keys.profile).catch(() => undefined);
+    const fitted = fitClassifier(x, fitY, labels.length, params);
     // Macro-F1 as the metric: per-class decision biases from out-of-fold scores of the training part (its
     // cleaned documents, the sweep's folds), as `textops train` fits them.
     const macroF1 =
@@ -72,7 +115,7 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
       params,
       lineage: {
         dataFingerprint: input.fingerprint,
-        dataReport: input.report,
+        dataReport: profile ? { ...input.report, profile } : input.report,
         codeVersion: deps.codeVersion,
         source: { bucket: payload.bucket, key: payload.key, etag: bareEtag(payload.etag) },
         runId: payload.runId,
@@ -85,10 +128,19 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
       iterations: classifier.iterations ?? null,
       converged: classifier.converged ?? null,
       modelBytes: artifact.length,
+      ...(checked
+        ? {
+            labelIssues: {
+              listed: checked.summary.listed,
+              flagged: checked.summary.flagged,
+              dropped: checked.summary.dropped,
+            },
+          }
+        : {}),
     };
     return {
       payload: { ...payload, train: summary },
-      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB${note ? `; ${note}` : ''}`,
+      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB${checked ? `; ${labelIssuesLine(checked.summary)}` : ''}${note ? `; ${note}` : ''}`,
     };
   });
 }

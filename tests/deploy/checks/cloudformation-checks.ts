@@ -67,6 +67,10 @@ function identityStatements(template: Template): { where: string; statement: Sta
  * CloudWatch Logs delivery actions Step Functions logging needs, per the AWS docs of each service).
  */
 export const RESOURCE_STAR_ONLY_ACTIONS = new Set([
+  // Answering a callback Task: the task token is the capability; a token issued by a service integration
+  // (`.waitForTaskToken`) names no resource IAM can scope (only an activity's tasks can be).
+  'states:SendTaskSuccess',
+  'states:SendTaskFailure',
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
   'xray:GetSamplingRules',
@@ -151,8 +155,8 @@ export function checkStartExecutionScoped(template: Template): Finding[] {
   const machines = new Set(resourcesOfType(template, 'AWS::StepFunctions::StateMachine').map(([id]) => id));
   const out: Finding[] = [];
   for (const { where, statement } of identityStatements(template)) {
-    if (statement.Effect !== 'Allow' || !asArray(statement.Action).some((a) => a.startsWith('states:')))
-      continue;
+    const actions = asArray(statement.Action).filter((a) => !RESOURCE_STAR_ONLY_ACTIONS.has(a));
+    if (statement.Effect !== 'Allow' || !actions.some((a) => a.startsWith('states:'))) continue;
     for (const resource of asArray(statement.Resource)) {
       const id = referencedId(resource) ?? executionsOf(resource);
       if (!id || !machines.has(id))

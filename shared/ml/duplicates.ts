@@ -1,0 +1,192 @@
+/**
+ * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.
+ *
+ * - **Exact**: documents equal after cleaning (the cleaned text the model sees: case, punctuation, HTML, URLs
+ *   and numbers gone) whose rows carry more than one label.
+ * - **Near**: MinHash (Broder 1997) over word shingles of `SHINGLE_WORDS` tokens, `MINHASH_HASHES` hash functions,
+ *   banded for locality-sensitive hashing into `MINHASH_BANDS` bands of `MINHASH_ROWS` rows (pairs sharing a band
+ *   are candidates: at Jaccard 0.8 a pair is a candidate with probability 1 − (1 − 0.8⁴)³² > 0.9999999), then kept
+ *   when the signatures agree on at least `threshold` of their hashes (the estimated Jaccard similarity of
+ *   the shingle sets) and the labels differ. A document of fewer than `SHINGLE_WORDS` tokens is one shingle.
+ */
+
+export const SHINGLE_WORDS = 3;
+export const MINHASH_HASHES = 128;
+export const MINHASH_BANDS = 32;
+export const MINHASH_ROWS = MINHASH_HASHES / MINHASH_BANDS;
+/** Default estimated Jaccard similarity at or above which two documents are near duplicates. */
+export const NEAR_DUPLICATE_THRESHOLD = 0.8;
+/** Rows listed at most (groups and pairs each); the counts cover every one. */
+export const MAX_LISTED = 500;
+/**
+ * Distinct documents the near-duplicate pass signs at most (the first ones, in file order): a signature costs
+ * shingles × hashes, so the pass stays within a step's time on the largest uploads; the method says when it cut.
+ */
+export const NEAR_DUPLICATE_MAX_DOCS = 200_000;
+/** Candidate pairs verified at most, so a corpus of boilerplate cannot make the check quadratic. */
+const MAX_CANDIDATE_PAIRS = 2_000_000;
+
+export interface DocRow {
+  /** Source line of the row. */
+  line: number;
+  label: string;
+  /** Cleaned document: tokens joined by single spaces. */
+  doc: string;
+}
+
+export interface ConflictGroup {
+  doc: string;
+  rows: { line: number; label: string }[];
+}
+
+export interface NearPair {
+  a: { line: number; label: string };
+  b: { line: number; label: string };
+  /** Estimated Jaccard similarity of the two documents' shingle sets. */
+  similarity: number;
+}
+
+export interface DuplicateReport {
+  method: string;
+  /** Groups of equal documents with more than one label. */
+  exactGroups: number;
+  exactRows: number;
+  exact: ConflictGroup[];
+  /** Pairs of near-duplicate documents (not equal) with different labels. */
+  nearPairs: number;
+  near: NearPair[];
+  /** Rows in any listed conflict, as a share of the rows checked. */
+  share: number;
+}
+
+/** FNV-1a, 32 bits, of a string. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** murmur3's finalizer: one of the hash family, keyed by xor with a per-function seed. */
+function mix(x: number): number {
+  let h = x;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const SEEDS = Uint32Array.from({ length: MINHASH_HASHES }, (_, i) => mix(0x9e3779b9 + i * 0x632be5ab));
+
+/** The MinHash signature of a document's word shingles. */
+export function minhashSignature(doc: string): Uint32Array {
+  const tokens = doc === '' ? [] : doc.split(' ');
+  const shingles = new Set<number>();
+  if (tokens.length < SHINGLE_WORDS) shingles.add(fnv1a(tokens.join(' ')));
+  else
+    for (let i = 0; i + SHINGLE_WORDS <= tokens.length; i++)
+      shingles.add(fnv1a(tokens.slice(i, i + SHINGLE_WORDS).join(' ')));
+  const signature = new Uint32Array(MINHASH_HASHES).fill(0xffffffff);
+  for (const s of shingles)
+    for (let h = 0; h < MINHASH_HASHES; h++) {
+      const v = mix(s ^ SEEDS[h]);
+      if (v < signature[h]) signature[h] = v;
+    }
+  return signature;
+}
+
+/** Share of equal hashes of two signatures: the estimated Jaccard similarity. */
+export function signatureSimilarity(a: Uint32Array, b: Uint32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+/** Exact and near conflicting duplicates among `rows` (see the top of this file). */
+export function findConflictingDuplicates(
+  rows: readonly DocRow[],
+  options: { threshold?: number; near?: boolean } = {},
+): DuplicateReport {
+  const threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
+  const byDoc = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    if (r.doc === '') return;
+    const group = byDoc.get(r.doc);
+    if (group) group.push(i);
+    else byDoc.set(r.doc, [i]);
+  });
+  const inConflict = new Uint8Array(rows.length);
+  const exact: ConflictGroup[] = [];
+  let exactGroups = 0;
+  let exactRows = 0;
+  for (const [doc, members] of byDoc) {
+    if (members.length < 2 || new Set(members.map((i) => rows[i].label)).size < 2) continue;
+    exactGroups++;
+    exactRows += members.length;
+    for (const i of members) inConflict[i] = 1;
+    if (exact.length < MAX_LISTED)
+      exact.push({ doc, rows: members.map((i) => ({ line: rows[i].line, label: rows[i].label })) });
+  }
+  const near: NearPair[] = [];
+  let nearPairs = 0;
+  if (options.near !== false) {
+    // One representative per distinct document: equal documents are the exact check's.
+    const reps = [...byDoc.values()].slice(0, NEAR_DUPLICATE_MAX_DOCS).map((members) => members[0]);
+    const signatures = reps.map((i) => minhashSignature(rows[i].doc));
+    const buckets = new Map<string, number[]>();
+    for (let r = 0; r < reps.length; r++) {
+      const s = signatures[r];
+      for (let b = 0; b < MINHASH_BANDS; b++) {
+        let key = `${b}`;
+        for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) key += `:${s[j]}`;
+        const bucket = buckets.get(key);
+        if (bucket) bucket.push(r);
+        else buckets.set(key, [r]);
+      }
+    }
+    const seen = new Set<number>();
+    let verified = 0;
+    outer: for (const bucket of buckets.values()) {
+      if (bucket.length < 2) continue;
+      for (let x = 0; x < bucket.length; x++)
+        for (let z = x + 1; z < bucket.length; z++) {
+          const p = bucket[x];
+          const q = bucket[z];
+          const pairKey = p * reps.length + q;
+          if (seen.has(pairKey)) continue;
+          seen.add(pairKey);
+          if (++verified > MAX_CANDIDATE_PAIRS) break outer;
+          const a = rows[reps[p]];
+          const b = rows[reps[q]];
+          if (a.label === b.label) continue;
+          const similarity = signatureSimilarity(signatures[p], signatures[q]);
+          if (similarity < threshold) continue;
+          nearPairs++;
+          inConflict[reps[p]] = 1;
+          inConflict[reps[q]] = 1;
+          if (near.length < MAX_LISTED)
+            near.push({
+              a: { line: a.line, label: a.label },
+              b: { line: b.line, label: b.label },
+              similarity,
+            });
+        }
+    }
+    near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
+  }
+  let conflicted = 0;
+  for (const c of inConflict) conflicted += c;
+  return {
+    method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${threshold}${byDoc.size > NEAR_DUPLICATE_MAX_DOCS && options.near !== false ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${byDoc.size})` : ''}`,
+    exactGroups,
+    exactRows,
+    exact,
+    nearPairs,
+    near,
+    share: rows.length ? conflicted / rows.length : 0,
+  };
+}

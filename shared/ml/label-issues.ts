@@ -1,0 +1,298 @@
+import type { Params } from '../config/params-schema.ts';
+import { predictProbaRow } from './classifiers.ts';
+import { fitClassifier } from './fitting.ts';
+import { type CsrMatrix, selectRows } from './sparse.ts';
+import { makeFolds } from './tune/folds.ts';
+
+/**
+ * Suspected label errors by confident learning (Northcutt, Jiang & Chuang, "Confident Learning: Estimating
+ * Uncertainty in Dataset Labels", JAIR 70, 2021), the method of cleanlab's `find_label_issues`:
+ *
+ * 1. out-of-fold predicted probabilities p̂(j | x) for every training row (a stratified k-fold of the run's
+ *    chosen recipe: a row is never scored by a model that saw it);
+ * 2. a per-class threshold t_j = the mean self-confidence p̂(j | x) over the rows labelled j;
+ * 3. the confident joint C[i][j]: rows labelled i whose p̂(j | x) ≥ t_j (the largest p̂ when several classes
+ *    pass), calibrated so each row i sums to the count of class i;
+ * 4. prune by class: of the rows labelled i, the Σ_{j≠i} C[i][j] with the lowest label-quality score are
+ *    flagged (score: self-confidence p̂(given | x), or the normalized margin (p̂(given) − max_{j≠given} p̂(j) + 1)
+ *    / 2), and, as cleanlab does, a row whose predicted class is its given label is never flagged.
+ *
+ * The suggested label is the most probable other class. Pure: no I/O.
+ */
+
+/** Which label-quality score ranks the rows (lower is more suspect). */
+export type RankBy = 'self_confidence' | 'normalized_margin';
+
+export interface OutOfFold {
+  /** Row-major n × k probabilities; rows of skipped classes are zeros. */
+  proba: Float64Array;
+  /** 1 for a row with an out-of-fold score, 0 for a row of a skipped class. */
+  scored: Uint8Array;
+  /** Classes with fewer training rows than folds: their rows get no score and are never flagged. */
+  skipped: number[];
+  folds: number;
+}
+
+/**
+ * Out-of-fold probabilities of the training rows: a stratified `folds`-fold split (seeded), the recipe in
+ * `params` fitted on k−1 folds and applied to the k-th. A class with fewer rows than folds cannot be held out
+ * in every fold with rows left to learn from: its rows are not scored (returned in `skipped`, for the run to
+ * name). The rows' features are the run's TF-IDF matrix: its vocabulary and idf saw every training row, a
+ * small optimism compared with refitting the vectorizer per fold, kept because the run already has them.
+ */
+export function outOfFoldProbabilities(
+  x: CsrMatrix,
+  y: Int32Array,
+  nClasses: number,
+  params: Params,
+  options: { folds: number; seed: number },
+): OutOfFold {
+  const n = y.length;
+  const k = nClasses;
+  const proba = new Float64Array(n * k);
+  const scored = new Uint8Array(n);
+  const counts = new Int32Array(k);
+  for (let i = 0; i < n; i++) counts[y[i]]++;
+  const skipped: number[] = [];
+  for (let c = 0; c < k; c++) if (counts[c] > 0 && counts[c] < options.folds) skipped.push(c);
+  const present = [...counts].filter((c) => c > 0).length;
+  if (k < 2 || present < 2 || n < options.folds) return { proba, scored, skipped, folds: options.folds };
+  const fold = makeFolds(Array.from(y, String), options.folds, options.seed);
+  const out = new Float64Array(Math.max(2, k));
+  for (let f = 0; f < options.folds; f++) {
+    const fitRows: number[] = [];
+    const heldOut: number[] = [];
+    for (let i = 0; i < n; i++) (fold[i] === f ? heldOut : fitRows).push(i);
+    if (heldOut.length === 0 || fitRows.length === 0) continue;
+    const classifier = fitClassifier(
+      selectRows(x, fitRows),
+      Int32Array.from(fitRows, (i) => y[i]),
+      k,
+      params,
+    );
+    for (const i of heldOut) {
+      if (counts[y[i]] < options.folds) continue;
+      predictProbaRow(classifier, x.indices, x.values, x.indptr[i], x.indptr[i + 1], out);
+      proba.set(out.subarray(0, k), i * k);
+      scored[i] = 1;
+    }
+  }
+  return { proba, scored, skipped, folds: options.folds };
+}
+
+export interface LabelIssue {
+  /** The row's index in the rows given. */
+  row: number;
+  given: number;
+  suggested: number;
+  /** Label-quality score in [0, 1]: lower is more suspect. */
+  score: number;
+}
+
+export interface LabelIssueResult {
+  /** Flagged rows, most suspect first, at most the cap. */
+  issues: LabelIssue[];
+  /** Rows the method flagged before the cap. */
+  flagged: number;
+  /** Rows scored (rows of skipped classes are not). */
+  scored: number;
+  /** The cap: `maxShare` of the scored rows. */
+  cap: number;
+  /** More rows flagged than the cap: the labels as a whole look unreliable, only the worst are listed. */
+  capped: boolean;
+  /** Per-class thresholds t_j (null: no scored row of the class). */
+  thresholds: (number | null)[];
+  /** The calibrated confident joint, rows = given label, columns = the confidently predicted one. */
+  confidentJoint: number[][];
+  /** Flagged rows per (given, suggested) pair, largest first. */
+  pairs: { given: number; suggested: number; rows: number }[];
+}
+
+/** The label-quality score of one row: lower is more suspect. */
+function quality(p: Float64Array, at: number, k: number, given: number, rankBy: RankBy): number {
+  const self = p[at + given];
+  if (rankBy === 'self_confidence') return self;
+  let other = 0;
+  for (let j = 0; j < k; j++) if (j !== given && p[at + j] > other) other = p[at + j];
+  return (self - other + 1) / 2;
+}
+
+/** Confident learning over out-of-fold probabilities (see the top of this file). */
+export function findLabelIssues(
+  y: Int32Array,
+  proba: Float64Array,
+  k: number,
+  options: { scored?: Uint8Array; rankBy: RankBy; maxShare: number },
+): LabelIssueResult {
+  const n = y.length;
+  const isScored = (i: number) => (options.scored ? options.scored[i] === 1 : true);
+  const counts = new Float64Array(k);
+  const sums = new Float64Array(k);
+  let scored = 0;
+  for (let i = 0; i < n; i++) {
+    if (!isScored(i)) continue;
+    scored++;
+    counts[y[i]]++;
+    sums[y[i]] += proba[i * k + y[i]];
+  }
+  const thresholds = Array.from(counts, (c, j) => (c > 0 ? sums[j] / c : null));
+  const joint = Array.from({ length: k }, () => new Float64Array(k));
+  for (let i = 0; i < n; i++) {
+    if (!isScored(i)) continue;
+    let best = -1;
+    for (let j = 0; j < k; j++) {
+      const t = thresholds[j];
+      const p = proba[i * k + j];
+      if (t !== null && p >= t && (best < 0 || p > proba[i * k + best])) best = j;
+    }
+    if (best >= 0) joint[y[i]][best]++;
+  }
+  // Calibration: each row of the joint sums to its class's count, as the paper's Eq. 2.
+  const confidentJoint = joint.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return Array.from(row, (v) => (total > 0 ? (v / total) * counts[i] : 0));
+  });
+  const flaggedRows: LabelIssue[] = [];
+  for (let i = 0; i < k; i++) {
+    const prune = Math.round(confidentJoint[i].reduce((a, v, j) => (j === i ? a : a + v), 0));
+    if (prune === 0) continue;
+    const ranked: LabelIssue[] = [];
+    for (let r = 0; r < n; r++) {
+      if (y[r] !== i || !isScored(r)) continue;
+      const at = r * k;
+      let suggested = -1;
+      for (let j = 0; j < k; j++)
+        if (j !== i && (suggested < 0 || proba[at + j] > proba[at + suggested])) suggested = j;
+      ranked.push({ row: r, given: i, suggested, score: quality(proba, at, k, i, options.rankBy) });
+    }
+    ranked.sort((a, b) => a.score - b.score || a.row - b.row);
+    for (const issue of ranked.slice(0, prune)) {
+      // A row the model predicts as its given label is not an issue (cleanlab's last filter).
+      const at = issue.row * k;
+      if (proba[at + issue.suggested] > proba[at + i]) flaggedRows.push(issue);
+    }
+  }
+  flaggedRows.sort((a, b) => a.score - b.score || a.row - b.row);
+  const cap = Math.floor(options.maxShare * scored);
+  const issues = flaggedRows.slice(0, cap);
+  const pairCounts = new Map<string, { given: number; suggested: number; rows: number }>();
+  for (const issue of issues) {
+    const key = `${issue.given}:${issue.suggested}`;
+    const pair = pairCounts.get(key) ?? { given: issue.given, suggested: issue.suggested, rows: 0 };
+    pair.rows++;
+    pairCounts.set(key, pair);
+  }
+  return {
+    issues,
+    flagged: flaggedRows.length,
+    scored,
+    cap,
+    capped: flaggedRows.length > cap,
+    thresholds,
+    confidentJoint,
+    pairs: [...pairCounts.values()].sort(
+      (a, b) => b.rows - a.rows || a.given - b.given || a.suggested - b.suggested,
+    ),
+  };
+}
+
+/** What a run records of its label check (`checks/label-issues.json`, the report, the run page). */
+export interface LabelIssueSummary {
+  method: string;
+  mode: 'report' | 'drop';
+  rankBy: RankBy;
+  folds: number;
+  /** Training rows checked (rows of skipped classes are not). */
+  scored: number;
+  flagged: number;
+  listed: number;
+  cap: number;
+  capped: boolean;
+  /** Rows left out of the training part (`drop`). */
+  dropped: number;
+  /** Classes too small for the folds: named, not checked. */
+  skipped: { label: string; rows: number }[];
+  pairs: { given: string; suggested: string; rows: number }[];
+  thresholds: Record<string, number | null>;
+  /** Said when it matters: one class, capped ("the labels look unreliable"), skipped classes. */
+  notes: string[];
+}
+
+export const LABEL_ISSUES_METHOD =
+  'confident learning (Northcutt, Jiang & Chuang, JAIR 2021): per-class thresholds from mean self-confidence, the calibrated confident joint, prune by class';
+
+/**
+ * The label check of a run on its training matrix: out-of-fold probabilities of the chosen recipe, confident
+ * learning, and with `data.label_issues: drop` the rows to keep (the flagged rows, at most the cap, left out).
+ * Undefined when `data.label_issues` is off.
+ */
+export function checkLabels(
+  x: CsrMatrix,
+  y: Int32Array,
+  classes: readonly string[],
+  params: Params,
+): { issues: LabelIssue[]; summary: LabelIssueSummary; keep: number[] | null } | undefined {
+  const data = params.data;
+  if (data.label_issues === 'off') return undefined;
+  const k = classes.length;
+  const notes: string[] = [];
+  const oof = outOfFoldProbabilities(x, y, k, params, { folds: data.label_issues_folds, seed: data.seed });
+  const counts = new Int32Array(k);
+  for (const c of y) counts[c]++;
+  const skipped = oof.skipped.map((c) => ({ label: classes[c], rows: counts[c] }));
+  if ([...counts].filter((c) => c > 0).length < 2)
+    notes.push('one class in the training part: no other label to suspect, nothing checked');
+  for (const s of skipped)
+    notes.push(
+      `class '${s.label}' has ${s.rows} training row${s.rows === 1 ? '' : 's'}, fewer than data.label_issues_folds (${data.label_issues_folds}): its rows are not checked`,
+    );
+  const result = findLabelIssues(y, oof.proba, k, {
+    scored: oof.scored,
+    rankBy: data.label_issues_rank_by,
+    maxShare: data.label_issues_max_share,
+  });
+  if (result.capped)
+    notes.push(
+      `${result.flagged} rows flagged, over the cap of ${result.cap} (data.label_issues_max_share ${data.label_issues_max_share} of ${result.scored}): the labels look unreliable; the ${result.cap} most suspect are listed`,
+    );
+  let keep: number[] | null = null;
+  if (data.label_issues === 'drop' && result.issues.length > 0) {
+    const drop = new Uint8Array(y.length);
+    for (const issue of result.issues) drop[issue.row] = 1;
+    keep = [];
+    for (let i = 0; i < y.length; i++) if (!drop[i]) keep.push(i);
+  }
+  return {
+    issues: result.issues,
+    keep,
+    summary: {
+      method: LABEL_ISSUES_METHOD,
+      mode: data.label_issues,
+      rankBy: data.label_issues_rank_by,
+      folds: data.label_issues_folds,
+      scored: result.scored,
+      flagged: result.flagged,
+      listed: result.issues.length,
+      cap: result.cap,
+      capped: result.capped,
+      dropped: keep ? y.length - keep.length : 0,
+      skipped,
+      pairs: result.pairs.map((p) => ({
+        given: classes[p.given],
+        suggested: classes[p.suggested],
+        rows: p.rows,
+      })),
+      thresholds: Object.fromEntries(classes.map((c, j) => [c, result.thresholds[j]])),
+      notes,
+    },
+  };
+}
+
+/** One line for a step summary or the CLI. */
+export function labelIssuesLine(s: LabelIssueSummary): string {
+  const pairs = s.pairs
+    .slice(0, 3)
+    .map((p) => `${p.given}→${p.suggested} ${p.rows}`)
+    .join(', ');
+  return `label issues: ${s.listed} of ${s.scored} training rows suspect (${s.folds}-fold confident learning)${pairs ? ` [${pairs}${s.pairs.length > 3 ? ', …' : ''}]` : ''}${s.dropped ? `, ${s.dropped} dropped from training` : ''}${s.capped ? '; the labels look unreliable (over data.label_issues_max_share)' : ''}${s.skipped.length ? `; skipped ${s.skipped.map((c) => `'${c.label}' (${c.rows} rows)`).join(', ')}` : ''}`;
+}

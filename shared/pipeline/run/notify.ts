@@ -1,0 +1,73 @@
+// Release events (params release.notifications): a run's start, wait, end, and a version's promotion or expiry,
+// POSTed to a webhook as JSON, signed. A delivery that fails after its retries is a warning in the run's
+// status.json, never a failed run.
+import type { Params, ReleaseEvent } from '../../config/params-schema.ts';
+import { deliverWebhook } from '../../http/webhook.ts';
+import type { Logger } from '../../log.ts';
+import type { ObjectStore } from '../../ports.ts';
+import type { RunPayload } from './records.ts';
+import { updateStatus } from './status.ts';
+
+/** The body of every event (docs/guides/release.md#notifications). */
+export interface ReleaseEventBody {
+  schema: 'textops.release-event/v1';
+  event: ReleaseEvent;
+  at: string;
+  runId: string;
+  source: { bucket: string; key: string };
+  model: string | null;
+  version: number | null;
+  /** The run's state after the event (`running`, `awaiting-approval`, `succeeded`, `rejected`, `expired`, `failed`). */
+  state: string;
+  /** The sentence the CLI and the run page show. */
+  message: string;
+  /** The gate's figures, when the run has them: metric, both scores, the paired test. */
+  gate?: Record<string, unknown>;
+}
+
+/**
+ * Sends one release event when params ask for it (`release.notifications.events`, a `webhook_url`). The HMAC key
+ * is read from the environment variable `webhook_secret_env` names; a missing variable sends unsigned and warns.
+ */
+export async function notifyRelease(
+  deps: { store: ObjectStore; baseParams: Params; log?: Logger },
+  payload: Pick<RunPayload, 'runId' | 'bucket' | 'key' | 'etag' | 'evaluation'>,
+  event: ReleaseEvent,
+  detail: { model: string | null; version: number | null; state: string; message: string },
+): Promise<void> {
+  const n = deps.baseParams.release.notifications;
+  if (!n.webhook_url || !n.events.includes(event)) return;
+  const body: ReleaseEventBody = {
+    schema: 'textops.release-event/v1',
+    event,
+    at: new Date().toISOString(),
+    runId: payload.runId,
+    source: { bucket: payload.bucket, key: payload.key },
+    ...detail,
+    ...(payload.evaluation ? { gate: { ...payload.evaluation } } : {}),
+  };
+  const warnings: string[] = [];
+  const secret = n.webhook_secret_env ? process.env[n.webhook_secret_env] : undefined;
+  if (n.webhook_secret_env && !secret)
+    warnings.push(`${n.webhook_secret_env} is not set: the ${event} webhook was sent unsigned`);
+  const outcome = await deliverWebhook(JSON.stringify(body), {
+    url: n.webhook_url,
+    ...(secret ? { secret } : {}),
+    timeoutMs: n.webhook_timeout_seconds * 1000,
+    attempts: n.webhook_attempts,
+    event,
+  });
+  if (!outcome.delivered)
+    warnings.push(
+      `the ${event} webhook was not delivered after ${outcome.attempts} attempt${outcome.attempts === 1 ? '' : 's'}: ${outcome.error ?? 'no answer'}`,
+    );
+  if (warnings.length === 0) return;
+  deps.log?.warn('release notification', { runId: payload.runId, event, warnings });
+  await updateStatus(deps.store, payload.runId, payload, (s) => {
+    const at = new Date().toISOString();
+    s.warnings = [
+      ...(s.warnings ?? []),
+      ...warnings.map((message) => ({ at, what: 'notification', message })),
+    ];
+  }).catch((error: unknown) => deps.log?.error('could not record a notification warning', { error }));
+}

@@ -1,0 +1,185 @@
+import { requireModelName } from '../../config/model-name.ts';
+import { DataContractError, describeError } from '../../errors.ts';
+import {
+  type ContractResult,
+  checkContract,
+  type DataProfile,
+  dataProfile,
+  readProfile,
+  wordCount,
+} from '../../ml/data-contract.ts';
+import type { DatasetReport } from '../../ml/dataset.ts';
+import { histogram } from '../../ml/drift.ts';
+import { type DocRow, type DuplicateReport, findConflictingDuplicates } from '../../ml/duplicates.ts';
+import { TextModel } from '../../ml/model.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { ModelRegistry } from '../../registry/model-registry.ts';
+import { readJson, readJsonLinesGz, writeJson } from '../run/files.ts';
+import { runKeys, shardKeys } from '../run/keys.ts';
+import { runParams } from '../run/params.ts';
+import type { RunPayload } from '../run/records.ts';
+import { type CleanShardRow, readManifest, readShardRows } from '../run/shards.ts';
+import type { StepDeps } from './deps.ts';
+import { runStep } from './runner.ts';
+
+/** Training texts production's cleaner reads for the unknown-token share: a fixed, evenly spaced sample. */
+const VOCABULARY_SAMPLE = 5000;
+
+/** A dropped repeat under another label than its kept copy (Ingest's `data/repeats.json`), with the copy's line. */
+export interface ConflictingRepeat {
+  line: number;
+  label: string;
+  text: string;
+  /** The kept copy's line and label, when found among the kept rows. */
+  kept?: { line: number; label: string };
+}
+
+/** `runs/<runId>/checks/checks.json`. */
+export interface DataChecks {
+  contract: ContractResult;
+  duplicates: DuplicateReport;
+  repeats: { count: number; listed: ConflictingRepeat[] };
+  /** Rows checked for duplicates (the upload's kept rows, both sides of the split). */
+  rows: number;
+}
+
+/** The production model and its training-data profile, or why there is nothing to compare with. */
+async function productionReference(
+  store: ObjectStore,
+  modelName: string,
+): Promise<{ version: number; model: TextModel; profile: DataProfile } | { none: string }> {
+  const registry = new ModelRegistry(store, modelName);
+  const { aliases } = await registry.readAliases();
+  if (aliases.production === null)
+    return { none: `no reference: model ${modelName} has no production version yet` };
+  const version = aliases.production;
+  let model: TextModel;
+  try {
+    model = TextModel.fromArtifact((await registry.readArtifact(version)).bytes);
+  } catch (error) {
+    return {
+      none: `no reference: production v${version} cannot be loaded (${describeError(error).message})`,
+    };
+  }
+  const profile = readProfile((model.lineage.dataReport as DatasetReport | undefined)?.profile);
+  if (!profile)
+    return {
+      none: `no reference: production v${version} was trained before training-data profiles were recorded`,
+    };
+  return { version, model, profile };
+}
+
+/** One line per check over its threshold, for the step summary and the error. */
+export function contractLine(contract: ContractResult): string {
+  if (contract.status === 'no reference') return `contract: ${contract.reference}`;
+  const over = contract.checks.filter((c) => c.outcome === 'warn' || c.outcome === 'fail');
+  const checked = contract.checks.filter((c) => c.outcome !== 'off').length;
+  return `contract vs ${contract.reference}: ${contract.status} (${checked} checks${over.length ? `; ${over.map((c) => `${c.outcome} ${c.name} ${c.detail}`).join('; ')}` : ''})`;
+}
+
+export function duplicatesLine(checks: Pick<DataChecks, 'duplicates' | 'repeats'>): string {
+  const d = checks.duplicates;
+  const parts = [
+    `${d.exactGroups} exact (${d.exactRows} rows)`,
+    `${d.nearPairs} near pair${d.nearPairs === 1 ? '' : 's'}`,
+    `${checks.repeats.count} repeat${checks.repeats.count === 1 ? '' : 's'} dropped under another label`,
+  ];
+  return `conflicting duplicates: ${parts.join(', ')}`;
+}
+
+/**
+ * CheckData: runs after Preprocess and before the sweep, so a broken contract stops the run before any
+ * fitting. Profiles the training part (`data/profile.json`, which Train copies into the model's lineage),
+ * compares it with production's (`data.checks`), lists conflicting duplicates (equal after cleaning, near by
+ * MinHash, and Ingest's dropped repeats under another label), and writes `checks/checks.json`. A check set to
+ * `fail` and over its threshold throws DataContractError after the file is written: the run fails, named, and
+ * the registry is not touched.
+ */
+export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  return runStep(deps, payload, 'check-data', async () => {
+    const keys = runKeys(payload.runId);
+    const params = await runParams(deps.store, payload.runId);
+    const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
+    const manifest = await readManifest(deps.store, payload.runId);
+    const trainTexts: string[] = [];
+    const trainLabels: string[] = [];
+    const rows: DocRow[] = [];
+    const repeats = await readJson<{ count: number; listed: ConflictingRepeat[] }>(
+      deps.store,
+      keys.repeats,
+    ).catch(() => ({ count: 0, listed: [] as ConflictingRepeat[] }));
+    const wanted = new Map(repeats.listed.map((r) => [r.text, r]));
+    for (const info of manifest.shards) {
+      const { rows: raw, isTest } = await readShardRows(deps.store, payload.runId, info);
+      const clean = await readJsonLinesGz<CleanShardRow>(
+        deps.store,
+        shardKeys(payload.runId, info.shard).clean,
+      );
+      raw.forEach((r, i) => {
+        rows.push({ line: r.line, label: r.label, doc: clean[i][1] });
+        if (wanted.size) {
+          const repeat = wanted.get(r.text.slice(0, 300));
+          if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
+        }
+        if (isTest[i]) return;
+        trainTexts.push(r.text);
+        trainLabels.push(r.label);
+      });
+    }
+    const profile = dataProfile({
+      columns: input.columns ?? [input.report.textColumn, input.report.labelColumn],
+      textColumn: input.report.textColumn,
+      labelColumn: input.report.labelColumn,
+      labels: trainLabels,
+      texts: trainTexts,
+    });
+    await writeJson(deps.store, keys.profile, profile);
+    const duplicates = findConflictingDuplicates(rows, { threshold: params.data.near_duplicate_threshold });
+    const reference = await productionReference(deps.store, requireModelName(params));
+    let contract: ContractResult;
+    if ('none' in reference) contract = checkContract(profile, reference, params.data.checks);
+    else {
+      // Production's own cleaner on a sample of the raw texts: its vocabulary is of its cleaned tokens.
+      const step = Math.max(1, Math.floor(trainTexts.length / VOCABULARY_SAMPLE));
+      let tokens = 0;
+      let unknown = 0;
+      for (let i = 0; i < trainTexts.length; i += step) {
+        const t = reference.model.tokens(trainTexts[i]);
+        tokens += t.length;
+        unknown += reference.model.unknownTokens(t) ?? 0;
+      }
+      contract = checkContract(
+        profile,
+        {
+          profile: reference.profile,
+          version: String(reference.version),
+          unknownTokenShare: tokens ? unknown / tokens : null,
+          lengthCounts: histogram(reference.profile.length.edges, trainTexts.map(wordCount)).counts,
+        },
+        params.data.checks,
+      );
+    }
+    const checks: DataChecks = { contract, duplicates, repeats, rows: rows.length };
+    await writeJson(deps.store, keys.checks, checks);
+    const summary = `${contractLine(contract)}; ${duplicatesLine(checks)}`;
+    if (contract.status === 'failed') {
+      const failed = contract.checks.filter((c) => c.outcome === 'fail');
+      throw new DataContractError(
+        `the upload breaks the data contract against ${contract.reference}: ${failed.map((c) => `${c.name} ${c.detail}`).join('; ')} (params data.checks: ${failed.map((c) => `${c.name}.action fail`).join(', ')}); nothing was trained, production is unchanged`,
+        { details: { checks: failed.map((c) => c.name) } },
+      );
+    }
+    return {
+      payload: {
+        ...payload,
+        checks: {
+          contract: contract.status,
+          exactGroups: duplicates.exactGroups,
+          nearPairs: duplicates.nearPairs,
+          repeats: repeats.count,
+        },
+      },
+      summary,
+    };
+  });
+}

@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
+import { checkContract, dataProfile, readProfile, wordCount } from '../../shared/ml/data-contract.ts';
+import { histogram } from '../../shared/ml/drift.ts';
+import {
+  findConflictingDuplicates,
+  minhashSignature,
+  signatureSimilarity,
+} from '../../shared/ml/duplicates.ts';
+import { checkLabels, findLabelIssues } from '../../shared/ml/label-issues.ts';
+import { seededRandom } from '../../shared/ml/split.ts';
+import { TfidfVectorizer } from '../../shared/ml/tfidf.ts';
+
+const base = loadParams();
+const params = applyOverrides(base, { train: { logistic_regression: { nb_blend: 0 } } });
+
+const VOCAB: Record<string, string[]> = {
+  sport: ['goal', 'match', 'striker', 'league', 'coach', 'cup', 'score', 'team'],
+  money: ['stock', 'market', 'bank', 'profit', 'shares', 'rates', 'investor', 'earnings'],
+  tech: ['software', 'chip', 'internet', 'computer', 'phone', 'startup', 'code', 'robot'],
+};
+const CLASSES = Object.keys(VOCAB).sort();
+
+/** Documents of distinct class words; `flip` of the labels changed to another class (seeded): the planted errors. */
+function corpus(perClass: number, flip: number, seed = 7) {
+  const random = seededRandom(seed);
+  const docs: string[][] = [];
+  const truth: number[] = [];
+  for (let i = 0; i < perClass; i++)
+    for (const [c, words] of CLASSES.map((c) => [c, VOCAB[c]] as const)) {
+      const tokens = Array.from({ length: 6 }, () => words[Math.floor(random() * words.length)]);
+      tokens.push(`doc${i}${c}`);
+      docs.push(tokens);
+      truth.push(CLASSES.indexOf(c));
+    }
+  const y = Int32Array.from(truth);
+  const flipped = new Set<number>();
+  while (flipped.size < Math.round(flip * y.length)) flipped.add(Math.floor(random() * y.length));
+  for (const i of flipped) y[i] = (y[i] + 1 + Math.floor(random() * 2)) % 3;
+  const x = TfidfVectorizer.fitTransform(
+    docs.map((d) => d.join(' ')),
+    params.features,
+  ).matrix;
+  return { x, y, flipped };
+}
+
+describe('label issues (confident learning)', () => {
+  it('finds planted label flips: most flagged rows are flips, most flips are flagged', () => {
+    const { x, y, flipped } = corpus(80, 0.05);
+    const checked = checkLabels(x, y, CLASSES, params);
+    expect(checked).toBeDefined();
+    const flagged = new Set(checked!.issues.map((i) => i.row));
+    const hits = [...flagged].filter((r) => flipped.has(r)).length;
+    expect(hits / flagged.size).toBeGreaterThanOrEqual(0.8);
+    expect(hits / flipped.size).toBeGreaterThanOrEqual(0.8);
+    // Sorted most suspect first; the suggested label is never the given one.
+    const scores = checked!.issues.map((i) => i.score);
+    expect(scores).toEqual([...scores].sort((a, b) => a - b));
+    for (const issue of checked!.issues) expect(issue.suggested).not.toBe(issue.given);
+    expect(checked!.summary.pairs.reduce((n, p) => n + p.rows, 0)).toBe(checked!.issues.length);
+    expect(checked!.keep).toBeNull();
+  });
+
+  it('drop: keeps every row but the flagged ones', () => {
+    const { x, y } = corpus(40, 0.05);
+    const drop = applyOverrides(params, { data: { label_issues: 'drop' } });
+    const checked = checkLabels(x, y, CLASSES, drop)!;
+    expect(checked.issues.length).toBeGreaterThan(0);
+    expect(checked.keep!.length).toBe(y.length - checked.issues.length);
+    expect(checked.summary.dropped).toBe(checked.issues.length);
+    for (const issue of checked.issues) expect(checked.keep).not.toContain(issue.row);
+  });
+
+  it('the cap holds when every row looks suspect, and the run says the labels look unreliable', () => {
+    const { x, y } = corpus(40, 0);
+    // Half the labels drawn at random: a third of those stay right, the rest contradict their words.
+    const random = seededRandom(3);
+    const wrong = Int32Array.from(y, (c) => (random() < 0.5 ? Math.floor(random() * 3) : c));
+    const capped = applyOverrides(params, { data: { label_issues_max_share: 0.1 } });
+    const checked = checkLabels(x, wrong, CLASSES, capped)!;
+    expect(checked.summary.capped).toBe(true);
+    expect(checked.issues.length).toBe(Math.floor(0.1 * wrong.length));
+    expect(checked.summary.notes.join(' ')).toMatch(/labels look unreliable/);
+  });
+
+  it('a class too small for the folds is named and skipped: its rows are never flagged', () => {
+    const { x, y } = corpus(30, 0.05);
+    // Two rows of a fourth class, fewer than the 3 folds.
+    const labels = [...CLASSES, 'weather'];
+    const y4 = Int32Array.from(y);
+    y4[0] = 3;
+    y4[1] = 3;
+    const checked = checkLabels(x, y4, labels, params)!;
+    expect(checked.summary.skipped).toEqual([{ label: 'weather', rows: 2 }]);
+    expect(checked.summary.notes.join(' ')).toMatch(/class 'weather' has 2 training rows/);
+    expect(checked.issues.some((i) => i.row === 0 || i.row === 1)).toBe(false);
+    expect(checked.summary.thresholds.weather).toBeNull();
+  });
+
+  it('a single class: nothing to suspect, said so', () => {
+    const { x } = corpus(10, 0);
+    const y = new Int32Array(x.nRows);
+    const checked = checkLabels(x, y, ['only'], params)!;
+    expect(checked.issues).toEqual([]);
+    expect(checked.summary.notes.join(' ')).toMatch(/one class/);
+  });
+
+  it('off: no check', () => {
+    const { x, y } = corpus(10, 0);
+    expect(
+      checkLabels(x, y, CLASSES, applyOverrides(params, { data: { label_issues: 'off' } })),
+    ).toBeUndefined();
+  });
+
+  it('thresholds are the mean self-confidence per class; a row the model predicts as its label is not flagged', () => {
+    // Two classes, four rows: rows 0-1 labelled 0, rows 2-3 labelled 1; row 1 looks like class 1.
+    const y = Int32Array.from([0, 0, 1, 1]);
+    const proba = Float64Array.from([0.9, 0.1, 0.2, 0.8, 0.1, 0.9, 0.3, 0.7]);
+    const r = findLabelIssues(y, proba, 2, { rankBy: 'self_confidence', maxShare: 1 });
+    expect(r.thresholds[0]).toBeCloseTo(0.55);
+    expect(r.thresholds[1]).toBeCloseTo(0.8);
+    expect(r.issues.map((i) => [i.row, i.suggested])).toEqual([[1, 1]]);
+    expect(r.issues[0].score).toBeCloseTo(0.2);
+    const margin = findLabelIssues(y, proba, 2, { rankBy: 'normalized_margin', maxShare: 1 });
+    expect(margin.issues[0].score).toBeCloseTo((0.2 - 0.8 + 1) / 2);
+  });
+});
+
+describe('conflicting duplicates', () => {
+  it('exact: equal cleaned documents under two labels, with their lines; same-label copies are not conflicts', () => {
+    const report = findConflictingDuplicates([
+      { line: 2, label: 'a', doc: 'the same ticket text' },
+      { line: 3, label: 'b', doc: 'the same ticket text' },
+      { line: 4, label: 'a', doc: 'another text' },
+      { line: 5, label: 'a', doc: 'another text' },
+    ]);
+    expect(report.exactGroups).toBe(1);
+    expect(report.exact[0].rows).toEqual([
+      { line: 2, label: 'a' },
+      { line: 3, label: 'b' },
+    ]);
+    expect(report.nearPairs).toBe(0);
+    expect(report.share).toBeCloseTo(0.5);
+  });
+
+  it('near: MinHash finds a one-word edit under another label, not unrelated texts', () => {
+    const long =
+      'the quarterly results of the company beat the forecasts of every analyst on the street this week';
+    const edited = long.replace('week', 'month');
+    expect(signatureSimilarity(minhashSignature(long), minhashSignature(edited))).toBeGreaterThan(0.8);
+    const report = findConflictingDuplicates([
+      { line: 2, label: 'business', doc: long },
+      { line: 9, label: 'sports', doc: edited },
+      {
+        line: 10,
+        label: 'sports',
+        doc: 'the striker scored twice in the cup final on a rainy evening in the north',
+      },
+    ]);
+    expect(report.nearPairs).toBe(1);
+    expect(report.near[0].a.line).toBe(2);
+    expect(report.near[0].b.line).toBe(9);
+    expect(report.method).toMatch(/MinHash over 3-word shingles, 128 hashes in 32 bands of 4/);
+  });
+});
+
+describe('data contract', () => {
+  const profileOf = (labels: string[], texts: string[], columns = ['text', 'label']) =>
+    dataProfile({ columns, textColumn: 'text', labelColumn: 'label', labels, texts });
+  const reference = profileOf(
+    [...Array(50).fill('a'), ...Array(50).fill('b')],
+    Array.from({ length: 100 }, (_, i) => 'word '.repeat(5 + (i % 20)).trim()),
+  );
+  const lengthsOn = (p: typeof reference, texts: string[]) =>
+    histogram(p.length.edges, texts.map(wordCount)).counts;
+
+  it('passes the same data; flags labels added and missing, class mix, length, columns, each by its action', () => {
+    const texts = Array.from({ length: 100 }, (_, i) => 'word '.repeat(5 + (i % 20)).trim());
+    const same = checkContract(
+      reference,
+      { profile: reference, version: '1', unknownTokenShare: 0, lengthCounts: lengthsOn(reference, texts) },
+      base.data.checks,
+    );
+    expect(same.status).toBe('passed');
+    const shortTexts = Array.from({ length: 100 }, () => 'two words');
+    const changed = profileOf([...Array(90).fill('a'), ...Array(10).fill('c')], shortTexts, [
+      'body',
+      'label',
+    ]);
+    const config = {
+      ...base.data.checks,
+      labels_added: { action: 'fail' as const, threshold: 0 },
+    };
+    const result = checkContract(
+      changed,
+      {
+        profile: reference,
+        version: '3',
+        unknownTokenShare: 0.5,
+        lengthCounts: lengthsOn(reference, shortTexts),
+      },
+      config,
+    );
+    expect(result.status).toBe('failed');
+    const outcome = Object.fromEntries(result.checks.map((c) => [c.name, c.outcome]));
+    expect(outcome).toEqual({
+      labels_added: 'fail',
+      labels_missing: 'warn',
+      class_mix_psi: 'warn',
+      text_length_psi: 'warn',
+      unknown_token_share: 'warn',
+      columns_changed: 'warn',
+    });
+    expect(result.checks.find((c) => c.name === 'labels_added')?.detail).toMatch(/new labels: c/);
+    expect(result.checks.find((c) => c.name === 'columns_changed')?.detail).toMatch(/added body; gone text/);
+    expect(result.reference).toBe('production v3');
+  });
+
+  it('no reference: every check says so and nothing fails', () => {
+    const result = checkContract(
+      reference,
+      { none: 'no reference: production v1 predates profiles' },
+      {
+        ...base.data.checks,
+        labels_added: { action: 'fail', threshold: 0 },
+      },
+    );
+    expect(result.status).toBe('no reference');
+    expect(result.checks.every((c) => c.outcome === 'no reference')).toBe(true);
+    expect(readProfile(undefined)).toBeUndefined();
+    expect(readProfile(JSON.parse(JSON.stringify(reference)))).toEqual(reference);
+  });
+});
