@@ -142,6 +142,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'RefitPhase',
       'Refit',
       'Gate',
+      'ReleaseRoute',
       'RegisterAndPromote',
       'Promoted',
     ]);

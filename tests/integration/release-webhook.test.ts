@@ -134,6 +134,12 @@ describe('release events from a local stack run', () => {
         state: 'succeeded',
         message: expect.stringMatching(/^sentiment v1 is now production/),
         gate: { passed: true, metric: expect.any(String) },
+        // The data checks it passed: a first upload has no production to compare with.
+        checks: {
+          contract: 'no reference',
+          exactGroups: expect.any(Number),
+          labelIssues: { listed: expect.any(Number) },
+        },
       });
     }
     expect(await warnings(runId)).toEqual([]);

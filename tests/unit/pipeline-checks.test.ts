@@ -68,22 +68,21 @@ describe('CheckData and the label check in Train', () => {
   });
 
   it('a check set to fail ends the run at CheckData, named, with the checks written and production untouched', async () => {
-    const f = stepFixture();
+    // The contract is the deployment's: its params make labels_added fail.
+    const f = stepFixture(
+      applyOverrides(loadParams(), { data: { checks: { labels_added: { action: 'fail', threshold: 0 } } } }),
+    );
     const first = await f.upload(syntheticReviews(40));
     const done = await runStages(f.deps, first, 'register');
     expect(done.registered?.promoted).toBe(true);
     const registry = new ModelRegistry(f.store, 'sentiment');
     const before = await registry.readAliases();
-    // A new class, and an upload params file that makes labels_added fail.
+    // A new class.
     const extra = Array.from({ length: 30 }, (_, i) => [
       `A so-so and middling film, review ${i}.`,
       'neutral',
     ]);
     const second = await f.upload(syntheticReviews(40, extra), 'incoming/more.csv');
-    await f.store.put(
-      'incoming/more.params.yaml',
-      'data:\n  checks:\n    labels_added: {action: fail, threshold: 0}\n',
-    );
     const error = await runStages(f.deps, second, 'register').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DataContractError);
     expect((error as Error).message).toMatch(/labels_added 1 \(threshold 0\): new labels: neutral/);

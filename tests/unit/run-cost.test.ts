@@ -99,6 +99,11 @@ describe('run cost (pure)', () => {
     const eks = { runtime: 'eks' as const, memoryMb: 1024, vcpu: 1, ms: 1000, s3: { get: 0, put: 0 } };
     const onEks = [...LINEAR.map((n) => step(n)), step('train', eks, 'refit')];
     expect(estimateTransitions({ state: 'succeeded', steps: onEks })).toBe(14);
+    // A passed gate goes through the ReleaseRoute Choice too.
+    const passed = { passed: true } as RunStatus['evaluation'];
+    expect(
+      estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)), evaluation: passed }),
+    ).toBe(14);
     // A sweep of two rounds of two batches: 4 TuneCandidates, 2 TuneSelect, 2 more TuneNeeded, 2 Map states.
     const swept = [
       ...LINEAR.slice(0, 3).map((n) => step(n)),

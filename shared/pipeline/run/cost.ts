@@ -5,10 +5,11 @@ import type { RunCost, RunStatus, StepRecord } from './records.ts';
  * The state transitions of a run, from its status: one per Task entered (each step record, a Map's batches
  * included), plus the states that record no step: TuneNeeded after TunePlan and after each TuneSelect, the Tune
  * Map once per round, each per-shard Map state once, TrainRoute, RefitRoute (and RefitPhase before the refit on
- * its Lambda), Gate, RecordFailure, and the end state. What Step Functions would bill for
+ * its Lambda), Gate, ReleaseRoute (after a passed gate), RecordFailure, and the end state. What Step Functions
+ * would bill for
  * the same path; AWS's execution history has the exact count.
  */
-export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>): number {
+export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps' | 'evaluation'>): number {
   const count = (name: string) => status.steps.filter((s) => s.name === name).length;
   const rounds = count('tune-select');
   let transitions = status.steps.length;
@@ -28,6 +29,7 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps'>):
     transitions += 1;
   if (status.steps.some((s) => s.name === 'train' && s.part === 'refit' && s.usage?.runtime !== 'eks'))
     transitions += 1;
+  if (status.evaluation?.passed) transitions += 1; // ReleaseRoute
   if (status.state === 'failed') transitions += 1; // RecordFailure
   if (status.state !== 'running' && status.state !== 'ignored') transitions += 1; // Promoted, Rejected or Failed
   return transitions;

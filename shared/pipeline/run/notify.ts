@@ -23,6 +23,17 @@ export interface ReleaseEventBody {
   message: string;
   /** The gate's figures, when the run has them: metric, both scores, the paired test. */
   gate?: Record<string, unknown>;
+  /**
+   * The data checks, once the run passed them: the contract's status against production and the conflicting
+   * duplicates (CheckData); the suspected label errors listed and dropped (Train).
+   */
+  checks?: {
+    contract: string;
+    exactGroups: number;
+    nearPairs: number;
+    repeats: number;
+    labelIssues?: { listed: number; flagged: number; dropped: number };
+  };
 }
 
 /**
@@ -31,7 +42,7 @@ export interface ReleaseEventBody {
  */
 export async function notifyRelease(
   deps: { store: ObjectStore; baseParams: Params; log?: Logger },
-  payload: Pick<RunPayload, 'runId' | 'bucket' | 'key' | 'etag' | 'evaluation'>,
+  payload: Pick<RunPayload, 'runId' | 'bucket' | 'key' | 'etag' | 'evaluation' | 'checks' | 'train'>,
   event: ReleaseEvent,
   detail: { model: string | null; version: number | null; state: string; message: string },
 ): Promise<void> {
@@ -45,6 +56,14 @@ export async function notifyRelease(
     source: { bucket: payload.bucket, key: payload.key },
     ...detail,
     ...(payload.evaluation ? { gate: { ...payload.evaluation } } : {}),
+    ...(payload.checks
+      ? {
+          checks: {
+            ...payload.checks,
+            ...(payload.train?.labelIssues ? { labelIssues: payload.train.labelIssues } : {}),
+          },
+        }
+      : {}),
   };
   const warnings: string[] = [];
   const secret = n.webhook_secret_env ? process.env[n.webhook_secret_env] : undefined;
