@@ -98,10 +98,19 @@ async function newcomer(tour: TourSession, stack: TourStack, data: TourData): Pr
 
   // Predict with explanations on the inference API's web page.
   if (inferenceUrl) {
+    // The server looks at the registry every serving.reload_interval_seconds: the promotion reaches it within
+    // that, and the page is visited once it has (a page opened earlier says why it waits, and looks again).
+    const served = await waitForServedModel(inferenceUrl, 30_000);
+    tour.action(
+      'inference API follows the promotion',
+      '/readyz answers 200 within 30 s',
+      served.ready ? null : `still 503 after 30 s: ${served.detail}`,
+      served.ready ? `v${served.detail} served after ${served.seconds.toFixed(1)} s` : undefined,
+    );
     await tour.visit('inference web page: predict with explanations', `${inferenceUrl}/`, {
       shot: 'predict.png',
       act: async (page) => {
-        await page.waitForSelector('#model-version:not(:text-is("…"))', { timeout: 30_000 });
+        await page.waitForSelector('body[data-model]', { timeout: 30_000 });
         await page.fill('#text', data.example);
         await page.click('#classify');
         await page.waitForSelector('#result:not([hidden])', { timeout: 30_000 });
@@ -157,4 +166,26 @@ async function newcomer(tour: TourSession, stack: TourStack, data: TourData): Pr
   }
   await tour.moveProduction('promote', other, data.example);
   await tour.moveProduction('rollback', models.production, data.example, 'models.png');
+}
+
+/** Polls the inference API's /readyz until it serves a model: its version, or the last reason it gave. */
+async function waitForServedModel(
+  url: string,
+  timeoutMs: number,
+): Promise<{ ready: boolean; detail: string; seconds: number }> {
+  const started = Date.now();
+  let detail = 'no answer';
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      const body = (await response.json()) as { modelVersion?: string; detail?: string };
+      if (response.ok && body.modelVersion)
+        return { ready: true, detail: body.modelVersion, seconds: (Date.now() - started) / 1000 };
+      detail = body.detail ?? `HTTP ${response.status}`;
+    } catch (error) {
+      detail = (error as Error).message;
+    }
+    if (Date.now() - started > timeoutMs) return { ready: false, detail, seconds: timeoutMs / 1000 };
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

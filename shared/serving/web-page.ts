@@ -73,6 +73,7 @@ export const PAGE_HTML = `<!doctype html>
     <h1>Classify a text</h1>
     <div class="version">model <strong id="model-version">…</strong></div>
   </header>
+  <p class="hint" id="model-status" role="status" hidden></p>
   <section class="card">
     <form id="form">
       <label class="field" for="text">Text</label>
@@ -138,7 +139,7 @@ export const PAGE_SCRIPT = `'use strict';
   function render(result, ms) {
     $('label').textContent = result.label;
     $('answered-by').textContent = result.modelVersion;
-    $('model-version').textContent = result.modelVersion;
+    showModel(result.modelVersion);
     $('elapsed').textContent = ms.toFixed(0) + ' ms';
     var bars = $('bars');
     bars.textContent = '';
@@ -170,6 +171,14 @@ export const PAGE_SCRIPT = `'use strict';
     renderExplanation(result, result.label);
     $('result').hidden = false;
     if (modelKey(result.modelVersion, Object.keys(result.scores)) !== examplesOf) loadExamples();
+  }
+
+  var READY_RETRY_SECONDS = 3;
+
+  /** The served version, in the header and on body[data-model] (what scripts and tests wait for). */
+  function showModel(version) {
+    $('model-version').textContent = version;
+    document.body.setAttribute('data-model', version);
   }
 
   function modelKey(version, labels) { return version + '|' + labels.slice().sort().join('\u0000'); }
@@ -339,9 +348,28 @@ export const PAGE_SCRIPT = `'use strict';
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); classify(); }
   });
   $('api-key').addEventListener('change', loadExamples);
-  loadExamples();
-  fetch('readyz').then(function (r) { return r.json(); }).then(function (body) {
-    $('model-version').textContent = body.modelVersion || 'none loaded yet';
-  }).catch(function () { $('model-version').textContent = 'unavailable'; });
+  // A server can answer before it serves a model: started before the first promotion, or asked in the seconds
+  // between a promotion and its next look at the registry. The page says why, and looks again until one is served.
+  function checkReady() {
+    fetch('readyz', { cache: 'no-store' }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (answer) {
+      if (answer.ok && answer.body.modelVersion) {
+        showModel(answer.body.modelVersion);
+        $('model-status').hidden = true;
+        loadExamples();
+        return;
+      }
+      $('model-version').textContent = 'none loaded yet';
+      $('model-status').textContent = ((answer.body && answer.body.detail) || 'The server serves no model yet.') +
+        ' This page looks again every ' + READY_RETRY_SECONDS + ' s.';
+      $('model-status').hidden = false;
+      setTimeout(checkReady, READY_RETRY_SECONDS * 1000);
+    }).catch(function () {
+      $('model-version').textContent = 'unavailable';
+      setTimeout(checkReady, READY_RETRY_SECONDS * 1000);
+    });
+  }
+  checkReady();
 })();
 `;

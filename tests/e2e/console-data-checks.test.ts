@@ -2,11 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { FAST_RECIPE, flippedLabelsCsv } from '../helpers/data.ts';
 
 /**
@@ -22,11 +23,7 @@ const problems: string[] = [];
 let runId = '';
 
 async function open(path: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`pageerror ${path}: ${error.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console ${path}: ${m.text()}`);
-  });
+  const page = await watchedPage(browser, problems);
   await page.goto(`${runtime.consoleUrl}${path}`);
   await page.waitForSelector('body[data-ready]');
   return page;
@@ -47,10 +44,7 @@ beforeAll(async () => {
   const { etag } = await runtime.store.put('incoming/news.csv', csv);
   await runtime.idle();
   runId = executionName({ bucket: runtime.bucket, key: 'incoming/news.csv', etag });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 400_000);
 
 afterAll(async () => {

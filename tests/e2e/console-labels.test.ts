@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
 /**
@@ -23,11 +23,7 @@ const problems: string[] = [];
 const runs = { a: '', b: '' };
 
 async function open(path: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`pageerror ${path}: ${error.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console ${path}: ${m.text()}`);
-  });
+  const page = await watchedPage(browser, problems);
   await page.goto(`${runtime.consoleUrl}${path}`);
   await page.waitForSelector('body[data-ready]');
   return page;

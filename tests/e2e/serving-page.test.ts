@@ -1,20 +1,25 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../shared/log.ts';
+import type { TextModel } from '../../shared/ml/model.ts';
+import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
 let server: InferenceServer;
+let model: TextModel;
 let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
 beforeAll(async () => {
-  const dir = await modelDirectory(await trainSmallModel());
+  model = await trainSmallModel();
+  const dir = await modelDirectory(model);
   server = await startInferenceServer({
     port: 0,
     source: directoryModelSource(dir),
@@ -126,5 +131,39 @@ describe('web page in Chromium', () => {
     expect(named.url()).toBe(url);
     expect(failed).toEqual([]);
     await named.close();
+  });
+
+  it('says why no model is served yet, and shows the model once the server loads one, without a reload', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'textops-serving-empty-'));
+    const empty = await startInferenceServer({
+      port: 0,
+      source: directoryModelSource(dir),
+      params: servingParams(),
+      log: memoryLogger(),
+    });
+    const waiting = await browser.newPage();
+    const errors: string[] = [];
+    waiting.on('pageerror', (error) => errors.push(error.message));
+    try {
+      await waiting.goto(`${empty.url}/`);
+      await expect.poll(() => waiting.isVisible('#model-status')).toBe(true);
+      expect(await waiting.textContent('#model-version')).toBe('none loaded yet');
+      expect(await waiting.textContent('#model-status')).toMatch(
+        /no model is loaded: no model\.json in .* looks again every 3 s/,
+      );
+
+      await saveModelDirectory(dir, model);
+      await waiting.waitForSelector('body[data-model]', { timeout: 20_000 });
+      const version = (await (await fetch(`${empty.url}/readyz`)).json()) as { modelVersion: string };
+      expect(await waiting.getAttribute('body', 'data-model')).toBe(version.modelVersion);
+      expect(await waiting.textContent('#model-version')).toBe(version.modelVersion);
+      expect(await waiting.isVisible('#model-status')).toBe(false);
+      await waiting.waitForSelector('#examples .example');
+      expect(errors).toEqual([]);
+    } finally {
+      await waiting.close();
+      await empty.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -92,61 +92,49 @@ export function decideGate(
   const paired = production.paired
     ? { ...production.paired, promoteWhen: gate.promote_when, significance: gate.significance }
     : undefined;
-  const withPaired = paired ? { paired } : {};
   const evidence = paired ? `; paired difference ${describePaired(paired)}` : '';
+  // Every decision against production carries the same figures; only the verdict and its words differ.
+  const decide = (passed: boolean, reason: string, extra: { belowProduction?: number } = {}) => ({
+    ...base,
+    ...(paired ? { paired } : {}),
+    passed,
+    score,
+    productionScore,
+    ...extra,
+    reason,
+  });
   if (productionScore !== null && score < productionScore - gate.max_regression) {
-    return {
-      ...base,
-      ...withPaired,
-      passed: false,
-      score,
-      productionScore,
-      reason: `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split${evidence}`,
-    };
+    return decide(
+      false,
+      `${metric} ${f(score)} is worse than production v${production.version} (${f(productionScore)}) by more than ${f(gate.max_regression)} on this test split${evidence}`,
+    );
   }
   if (paired?.verdict === 'worse') {
-    return {
-      ...base,
-      ...withPaired,
-      passed: false,
-      score,
-      productionScore,
-      reason: `${metric} ${f(score)} is significantly worse than production v${production.version} (${f(productionScore ?? Number.NaN)}) on this test split at significance ${gate.significance}: ${describePaired(paired)}`,
-    };
+    return decide(
+      false,
+      `${metric} ${f(score)} is significantly worse than production v${production.version} (${f(productionScore ?? Number.NaN)}) on this test split at significance ${gate.significance}: ${describePaired(paired)}`,
+    );
   }
   if (gate.promote_when === 'better' && paired && paired.verdict !== 'better') {
-    return {
-      ...base,
-      ...withPaired,
-      passed: false,
-      score,
-      productionScore,
-      reason: `${metric} ${f(score)} is not significantly better than production v${production.version} (${f(productionScore ?? Number.NaN)}) at significance ${gate.significance}, and evaluate.promote_when is better: ${describePaired(paired)}`,
-    };
+    return decide(
+      false,
+      `${metric} ${f(score)} is not significantly better than production v${production.version} (${f(productionScore ?? Number.NaN)}) at significance ${gate.significance}, and evaluate.promote_when is better: ${describePaired(paired)}`,
+    );
   }
   if (productionScore !== null && score < productionScore) {
     const below = productionScore - score;
-    return {
-      ...base,
-      ...withPaired,
-      passed: true,
-      score,
-      productionScore,
-      belowProduction: below,
-      reason: `${metric} ${f(score)} is ${gap(below)} below production v${production.version} (${f(productionScore)}) on this test split, inside the allowance max_regression ${gate.max_regression}${evidence}`,
-    };
+    return decide(
+      true,
+      `${metric} ${f(score)} is ${gap(below)} below production v${production.version} (${f(productionScore)}) on this test split, inside the allowance max_regression ${gate.max_regression}${evidence}`,
+      { belowProduction: below },
+    );
   }
-  return {
-    ...base,
-    ...withPaired,
-    passed: true,
-    score,
-    productionScore,
-    reason:
-      productionScore === null
-        ? `${metric} ${f(score)} ≥ ${f(gate.min_score)}`
-        : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})${evidence}`,
-  };
+  return decide(
+    true,
+    productionScore === null
+      ? `${metric} ${f(score)} ≥ ${f(gate.min_score)}`
+      : `${metric} ${f(score)} vs production v${production.version} ${f(productionScore)} (allowed regression ${f(gate.max_regression)})${evidence}`,
+  );
 }
 
 /** A gap between two scores: four decimals, or one significant digit when four would print it as zero. */
