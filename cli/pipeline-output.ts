@@ -139,6 +139,7 @@ export function formatRun(
     lines.push(
       `  route    train on ${status.route.train === 'eks' ? `EKS${status.route.job ? ` (job ${status.route.job}-…)` : ''}` : 'Lambda'}: ${status.route.reason}`,
     );
+  if (status.refit) lines.push(`  served   ${status.refit.text}`);
   if (status.cost) lines.push(`  cost     ${formatCost(status.cost)}`);
   if (status.error)
     lines.push(

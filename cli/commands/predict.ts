@@ -47,6 +47,7 @@ function formatExplanation(e: TextExplanation, text: string): string {
   const s = e.classes.find((c) => c.label === e.label) ?? e.classes[0];
   const versus = s.versus.length === 1 ? `${s.versus[0]} (log-odds)` : `the mean of ${s.versus.join(', ')}`;
   const parts = [`bias ${s.parts.bias.toFixed(4)}`];
+  if (s.parts.decision !== null) parts.push(`decision bias ${s.parts.decision.toFixed(4)}`);
   if (s.parts.word !== null) parts.push(`word n-grams ${s.parts.word.toFixed(4)}`);
   if (s.parts.char_wb !== null) parts.push(`character n-grams ${s.parts.char_wb.toFixed(4)}`);
   const lines = [`  ${s.label} against ${versus}: ${s.score.toFixed(4)} = ${parts.join(' + ')}`];

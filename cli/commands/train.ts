@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { codeVersion } from '../../shared/config/code-version.ts';
 import { applyUploadOverrides, loadParams, readOverridesDocument } from '../../shared/config/params.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
+import { refitText } from '../../shared/ml/refit.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
 import { pinnedKeys } from '../../shared/ml/tune/plan.ts';
 import type { SweepProgress } from '../../shared/ml/tune/progress.ts';
@@ -89,6 +90,7 @@ export function registerTrain(program: Command): void {
             peakRssMb,
             stages: result.stages,
             metrics: result.metrics,
+            refit: result.refit,
             tune: tune ?? null,
             labelIssues: result.labelIssues?.summary ?? null,
           };
@@ -97,6 +99,7 @@ export function registerTrain(program: Command): void {
         }
         if (tune) log(formatTuneReport(tune));
         log(formatMetrics(result.metrics));
+        log(refitText(result.refit));
         log(
           `model ${result.model.params.model.name} written to ${resolve(options.out)} (${(saved.bytes / 1e6).toFixed(2)} MB, sha256 ${saved.sha256.slice(0, 12)}…); peak RSS ${peakRssMb.toFixed(0)} MB`,
         );

@@ -59,7 +59,12 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.labelIssuesSummary':
     'The label-issue summary: rows flagged, the cap, the counts per (given, suggested) pair, the per-class thresholds, the classes too small for the folds, and the rows dropped (`data.label_issues: drop`).',
   'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',
-  'run.model': 'The trained model artifact (Train); Register copies it into the registry.',
+  'run.model':
+    'The model fitted on the training part (Train): Evaluate scores it; Register copies it into the registry when there is no refit.',
+  'run.refitModel':
+    "The same recipe refitted on every kept row after Evaluate (train.refit_all_rows): the artifact Register registers, with the evaluated model's held-out metrics.",
+  'run.refit':
+    "What became of that refit (refitted, failed with the reason, or off), which Register keeps in the version's lineage.",
   'run.metrics':
     "Evaluate's metrics on the test split, production's on the same split when they compare, and the gate's decision.",
   'run.driftReference':

@@ -66,6 +66,7 @@ const tuneSchema = z
     workers: z.number().int().min(0).max(64),
     max_char_batches: z.number().int().min(0).default(1),
     final_configs: z.number().int().min(0).default(2),
+    edge_steps: z.number().int().min(0).max(6).default(3),
     space: z
       .object({
         features: z
@@ -81,6 +82,8 @@ const tuneSchema = z
           .min(1),
         C: z.array(z.number().positive()).min(1),
         nb_blend: z.array(z.number().min(0)).min(1),
+        // Default, so params without the key keep their space (nb_scaling as train.logistic_regression sets it).
+        nb_scaling: z.array(z.boolean()).min(1).optional(),
         class_weight: z.array(z.enum(['balanced']).nullable()).min(1),
       })
       .strict(),
@@ -105,6 +108,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   workers: 0,
   max_char_batches: 1,
   final_configs: 2,
+  edge_steps: 3,
   space: {
     features: [
       { analyzer: 'word', ngram_range: [1, 1] },
@@ -363,6 +367,9 @@ export const paramsSchema = z
           }),
         naive_bayes: z.object({ alpha: z.number().positive() }).strict(),
         workers: z.number().int().min(0).max(64),
+        // Default, so stored params of runs without the key still validate.
+        refit_all_rows: z.boolean().default(true),
+        decision_biases: z.boolean().default(true),
       })
       .strict(),
     tune: tuneSchema.default(DEFAULT_TUNE),

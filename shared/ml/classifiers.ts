@@ -18,6 +18,11 @@ export interface LinearClassifierState {
   readonly intercept: Float64Array;
   /** NB-LR: per-feature multipliers applied before the linear model (absent: none). */
   readonly featureScale?: Float64Array;
+  /**
+   * Per-class decision biases (./decision-bias.ts), added to the class logits after the features (a binary
+   * model's one output gets `classBias[1] − classBias[0]`); absent: none, as in models from before them.
+   */
+  readonly classBias?: Float64Array;
   readonly iterations?: number;
   readonly converged?: boolean;
 }
@@ -211,6 +216,21 @@ export function decisionRow(
     const base = j * K;
     for (let k = 0; k < K; k++) out[k] += v * coef[base + k];
   }
+  const bias = model.classBias;
+  if (bias) {
+    if (K === 1) out[0] += bias[1] - bias[0];
+    else for (let k = 0; k < K; k++) out[k] += bias[k];
+  }
+}
+
+/** A classifier's decision biases in its output space (what `decisionRow` adds last), zeros when it has none. */
+export function outputBias(model: LinearClassifierState): Float64Array {
+  const out = new Float64Array(model.outputs);
+  const bias = model.classBias;
+  if (!bias) return out;
+  if (model.outputs === 1) out[0] = bias[1] - bias[0];
+  else out.set(bias.subarray(0, model.outputs));
+  return out;
 }
 
 /** Class probabilities of one sparse row, written into `out` (length nClasses). */

@@ -1,4 +1,4 @@
-import { decisionRow, probabilitiesFromScores } from './classifiers.ts';
+import { decisionRow, outputBias, probabilitiesFromScores } from './classifiers.ts';
 import type { Prediction, TextModel } from './model.ts';
 import type { CleanedText } from './text-cleaner.ts';
 
@@ -34,9 +34,14 @@ export interface FeatureContribution {
   word: TextSpan | null;
 }
 
-/** The parts a class's score is made of; `bias + word + char_wb` is `score` (an absent kind of n-gram is null). */
+/**
+ * The parts a class's score is made of; `bias + decision + word + char_wb` is `score` (an absent kind of n-gram is
+ * null, and `decision` is null for a model without decision biases).
+ */
 export interface ScoreParts {
   bias: number;
+  /** The per-class decision biases for macro-F1 (./decision-bias.ts), as this score sees them. */
+  decision: number | null;
   word: number | null;
   char_wb: number | null;
 }
@@ -90,6 +95,8 @@ export interface Contributions {
   weights: Float64Array;
   contributions: Float64Array;
   bias: Float64Array;
+  /** The decision biases in output space (`outputBias`), zeros for a model without them. */
+  decision: Float64Array;
   /** The scores as the classifier computes them (`decisionRow`). */
   logits: Float64Array;
 }
@@ -121,6 +128,7 @@ export function contributionsOf(model: TextModel, tokens: readonly string[]): Co
     weights,
     contributions,
     bias: Float64Array.from(c.intercept),
+    decision: outputBias(c),
     logits: logits.slice(0, K),
   };
 }
@@ -191,7 +199,7 @@ function placeOf(
  * occurrence of an n-gram gets an equal part of that n-gram's contribution (a feature's TF-IDF value counts all
  * its occurrences), and each occurrence's part is split evenly over the tokens it covers (a word bigram: half to
  * each word; a character n-gram: all to the token it was cut from); a token's shares go to the span of the text
- * it was read from. So the words' shares of a score sum to the score minus its bias.
+ * it was read from. So the words' shares of a score sum to the score minus its bias (and decision bias).
  */
 export function explainText(model: TextModel, text: string, topK: number): TextExplanation {
   return explainCleaned(model, text, model.tokensWithSpans(text), topK);
@@ -225,6 +233,7 @@ export function explainCleaned(
   const contributions = perClass(raw.contributions, nnz, K, C);
   const weights = perClass(raw.weights, nnz, K, C);
   const bias = perClass(raw.bias, 1, K, C);
+  const decision = model.classifier.classBias ? perClass(raw.decision, 1, K, C) : null;
   const logits = perClass(raw.logits, 1, K, C);
   const vocabulary = model.vectorizer.state.vocabulary;
   const analyzers = Array.from(raw.columns, (j) => model.vectorizer.analyzerOf(j));
@@ -281,7 +290,12 @@ export function explainCleaned(
       label,
       versus: labels.filter((_, c) => c !== k),
       score: logits[k],
-      parts: { bias: bias[k], word: hasWords ? word : null, char_wb: hasChars ? chars : null },
+      parts: {
+        bias: bias[k],
+        decision: decision ? decision[k] : null,
+        word: hasWords ? word : null,
+        char_wb: hasChars ? chars : null,
+      },
       positive: top(k, 1),
       negative: top(k, -1),
     };

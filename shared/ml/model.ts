@@ -15,10 +15,13 @@ export const MODEL_FORMAT = 'textops.model';
 /**
  * The newest format version this code writes and reads. v2 added character n-gram features; a model is written
  * in the oldest version that holds it, so a word n-gram model stays v1 (servers on older code keep loading it)
- * while a character n-gram model is v2, which older code refuses by name instead of featurizing it as words.
+ * while a character n-gram model is v2, which older code refuses by name instead of featurizing it as words. v3
+ * added per-class decision biases (`classifier.decision_bias`, ./decision-bias.ts): a model with any is v3, which
+ * older code refuses instead of serving it without them (other decisions than the ones evaluated); an artifact
+ * without the field loads with no biases.
  */
-export const MODEL_FORMAT_VERSION = 2;
-const READ_VERSIONS = ['v1', 'v2'];
+export const MODEL_FORMAT_VERSION = 3;
+const READ_VERSIONS = ['v1', 'v2', 'v3'];
 const ANALYZERS: readonly Analyzer[] = ['word', 'char_wb', 'word+char'];
 
 /** Documents featurized at a time by `TextModel.probabilities`. */
@@ -31,6 +34,21 @@ export interface ModelLineage {
   codeVersion: string;
   source?: { bucket?: string; key: string; etag?: string };
   runId?: string;
+  /**
+   * Set on a model refitted on every kept row (`train.refit_all_rows`): its rows, and the model fitted on the
+   * training part that the held-out figures (`metrics`) and the gate judged.
+   */
+  refit?: RefitLineage;
+}
+
+/** A refit's side of the lineage: what it was fitted on, and the evaluated model it stands for. */
+export interface RefitLineage {
+  /** Rows the served model is fitted on: every kept row, training and test. */
+  rows: number;
+  /** Rows of the evaluated model (the training part). */
+  evaluatedRows: number;
+  /** SHA-256 of the evaluated model's artifact, when it is stored (a pipeline run's `model/model.json`). */
+  evaluatedSha256?: string;
 }
 
 export interface Prediction {
@@ -51,6 +69,8 @@ interface ArtifactDocument {
     coef: string;
     intercept: number[];
     feature_scale: string | null;
+    /** Per-class decision biases (v3); absent: none. */
+    decision_bias?: number[];
     iterations: number | null;
     converged: boolean | null;
   };
@@ -65,6 +85,13 @@ interface ArtifactDocument {
    * that predates the field ignores it, so the format version stays.
    */
   examples?: TextExample[];
+}
+
+/** The decision biases of an artifact: one finite number per class. */
+function readBias(values: unknown, classes: number): Float64Array {
+  if (!Array.isArray(values) || values.length !== classes || !values.every((v) => Number.isFinite(v)))
+    throw new ModelFormatError(`model artifact field classifier.decision_bias is not ${classes} numbers`);
+  return Float64Array.from(values as number[]);
 }
 
 /** A float32 array field of the artifact, checked against its expected length. */
@@ -132,6 +159,26 @@ export class TextModel {
       parts.lineage,
       null,
       parts.createdAt ?? new Date().toISOString(),
+    );
+  }
+
+  /** The same model with per-class decision biases (./decision-bias.ts); all zeros: none. */
+  withDecisionBias(bias: Float64Array | undefined): TextModel {
+    const classifier: LinearClassifierState = { ...this.classifier };
+    if (bias?.some((b) => b !== 0))
+      (classifier as { classBias?: Float64Array }).classBias = Float64Array.from(bias);
+    else delete (classifier as { classBias?: Float64Array }).classBias;
+    return new TextModel(
+      this.labels,
+      this.cleanConfig,
+      this.vectorizer,
+      classifier,
+      this.params,
+      this.lineage,
+      this.metrics,
+      this.createdAt,
+      this.driftReference,
+      this.examples,
     );
   }
 
@@ -219,8 +266,9 @@ export class TextModel {
   toArtifact(): Buffer {
     const c = this.classifier;
     const analyzer = this.vectorizer.state.analyzer ?? 'word';
+    const biased = c.classBias?.some((b) => b !== 0) ?? false;
     const doc: ArtifactDocument = {
-      format: `${MODEL_FORMAT}/${analyzer === 'word' ? 'v1' : 'v2'}`,
+      format: `${MODEL_FORMAT}/${biased ? 'v3' : analyzer === 'word' ? 'v1' : 'v2'}`,
       labels: [...this.labels],
       clean: this.cleanConfig,
       features: this.vectorizer.toJSON('float32'),
@@ -231,6 +279,7 @@ export class TextModel {
         coef: floatsToBase64(c.coef, 'float32'),
         intercept: Array.from(c.intercept),
         feature_scale: c.featureScale ? floatsToBase64(c.featureScale, 'float32') : null,
+        ...(biased && c.classBias ? { decision_bias: Array.from(c.classBias) } : {}),
         iterations: c.iterations ?? null,
         converged: c.converged ?? null,
       },
@@ -295,6 +344,7 @@ export class TextModel {
         featureScale: c.feature_scale
           ? readFloats(c.feature_scale, d, 'classifier.feature_scale')
           : undefined,
+        ...(c.decision_bias ? { classBias: readBias(c.decision_bias, c.n_classes) } : {}),
         iterations: c.iterations ?? undefined,
         converged: c.converged ?? undefined,
       };

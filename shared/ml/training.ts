@@ -2,12 +2,14 @@ import { withModelName } from '../config/model-name.ts';
 import type { Params } from '../config/params-schema.ts';
 import { cleanTexts } from './clean-pool.ts';
 import { type Dataset, type LabelledText, readLabelledCsv } from './dataset.ts';
+import { trainingBiases } from './decision-bias.ts';
 import { argmaxRow, computeReference, type DriftReference } from './drift.ts';
 import { candidateText, type ExampleCandidate, modelExamples, type TextExample } from './examples.ts';
 import { type CleanedDoc, encodeLabels, fitClassifier, splitTokens } from './fitting.ts';
 import { checkLabels, type LabelIssueSummary, labelIssuesLine } from './label-issues.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { type ModelLineage, TextModel } from './model.ts';
+import { type RefitOutcome, refitOnAllRows, refitText } from './refit.ts';
 import { type CsrMatrix, selectRows } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
@@ -90,13 +92,21 @@ export function evaluateWithReference(
 }
 
 export interface StageReport {
-  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'checks' | 'train' | 'evaluate';
+  stage: 'ingest' | 'preprocess' | 'tune' | 'featurize' | 'checks' | 'train' | 'evaluate' | 'refit';
   ms: number;
   summary: string;
 }
 
 export interface TrainResult {
+  /**
+   * The model to save and serve: with `train.refit_all_rows` (default) the recipe refitted on every kept row,
+   * carrying the held-out `metrics` of `evaluated`; else (or when the refit failed) `evaluated` itself.
+   */
   model: TextModel;
+  /** The model fitted on the training part and scored on the test split: what `metrics` and a gate judge. */
+  evaluated: TextModel;
+  /** What became of the refit on every row. */
+  refit: RefitOutcome;
   metrics: Metrics;
   stages: StageReport[];
   dataset: Dataset;
@@ -158,7 +168,7 @@ export async function trainInProcess(
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
   let labelIssues: TrainResult['labelIssues'];
-  const { vectorizer, classifier } = await (async () => {
+  const { vectorizer, classifier, trainDocs } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
       () =>
@@ -220,13 +230,19 @@ export async function trainInProcess(
         fitY = Int32Array.from(checked.keep, (i) => y[i]);
       }
     }
-    const classifier = await timed(
+    const { classifier } = await timed(
       'train',
-      () => fitClassifier(fitX, fitY, data.labels.length, params),
-      (c) =>
-        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}`,
+      () => {
+        const fitted = fitClassifier(fitX, fitY, data.labels.length, params);
+        // Macro-F1 as the metric: per-class decision biases from out-of-fold scores of the training part.
+        const labels = data.train.map((e) => e.label);
+        const { bias, note } = trainingBiases(trainDocs, labels, data.labels, params);
+        return { classifier: bias ? { ...fitted, classBias: bias } : fitted, biasNote: note };
+      },
+      ({ classifier: c, biasNote: note }) =>
+        `${c.kind}${c.iterations !== undefined ? `, ${c.iterations} iterations${c.converged ? '' : ' (not converged)'}` : ''}${note ? `; ${note}` : ''}`,
     );
-    return { vectorizer, classifier };
+    return { vectorizer, classifier, trainDocs };
   })();
   const untested = TextModel.create({
     labels: data.labels,
@@ -240,22 +256,47 @@ export async function trainInProcess(
       source: options.source,
     },
   });
+  const testDocs = await cleanDocuments(
+    data.test.map((e) => e.text),
+    params,
+  );
   const { metrics, reference, examples } = await timed(
     'evaluate',
     async () =>
       evaluateWithReference(
         untested,
-        await cleanDocuments(
-          data.test.map((e) => e.text),
-          params,
-        ),
+        testDocs,
         data.test.map((e) => e.label),
         data.test.map((e) => e.text),
       ),
     ({ metrics: m }) => `accuracy ${m.accuracy.toFixed(4)}, macro-F1 ${m.f1_macro.toFixed(4)}`,
   );
+  const evaluated = untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples);
+  // Every kept row in file order, as the pipeline's Refit reads its shards: the same refit either way.
+  const refitted = await timed(
+    'refit',
+    () => {
+      const cleaned = new Map<LabelledText, string>([
+        ...data.train.map((e, i): [LabelledText, string] => [e, trainDocs[i]]),
+        ...data.test.map((e, i): [LabelledText, string] => [e, testDocs[i]]),
+      ]);
+      const rows = data.examples.filter((e) => cleaned.has(e));
+      return refitOnAllRows(
+        evaluated,
+        rows.map((e) => cleaned.get(e) as string),
+        encodeLabels(
+          rows.map((e) => e.label),
+          data.labels,
+        ),
+        data.train.length,
+      );
+    },
+    (r) => refitText(r.outcome),
+  );
   return {
-    model: untested.withMetrics(metrics).withDriftReference(reference).withExamples(examples),
+    model: refitted.model,
+    evaluated,
+    refit: refitted.outcome,
     metrics,
     stages,
     dataset: data,

@@ -97,11 +97,17 @@ export function apiSchemas(limits: ServingLimits) {
               parts: z
                 .object({
                   bias: z.number(),
+                  decision: z
+                    .number()
+                    .nullable()
+                    .describe(
+                      'the decision biases fitted for macro-F1 on out-of-fold scores (null: the model has none)',
+                    ),
                   word: z.number().nullable().describe('all word n-grams (null: the model has none)'),
                   char_wb: z.number().nullable().describe('all character n-grams (null: the model has none)'),
                 })
                 .strict()
-                .describe('bias + word + char_wb = score'),
+                .describe('bias + decision + word + char_wb = score'),
               positive: z.array(contribution).describe('the largest positive contributions, largest first'),
               negative: z
                 .array(contribution)

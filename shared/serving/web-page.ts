@@ -257,7 +257,7 @@ export const PAGE_SCRIPT = `'use strict';
     total.setAttribute('data-part', 'score');
     total.setAttribute('data-value', String(score.score));
     sum.appendChild(total);
-    [['bias', 'bias'], ['word', 'word n-grams'], ['char_wb', 'character n-grams']].forEach(function (part, i) {
+    [['bias', 'bias'], ['decision', 'decision bias (macro-F1)'], ['word', 'word n-grams'], ['char_wb', 'character n-grams']].forEach(function (part, i) {
       var value = score.parts[part[0]];
       if (value === null || value === undefined) return;
       sum.appendChild(document.createTextNode(i === 0 ? ' = ' : ' '));

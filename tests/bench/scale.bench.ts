@@ -105,6 +105,8 @@ function stateOfStep(step: StepRecord, status: RunStatus): string {
         ? 'FeaturizeCount'
         : 'Featurize';
   if (step.name === 'evaluate') return part.startsWith('shard') ? 'Evaluate' : 'EvaluateMerge';
+  if (step.name === 'train' && part === 'refit')
+    return step.usage?.runtime === 'eks' ? 'RefitOnEks' : 'Refit';
   if (step.name === 'train') return step.usage?.runtime === 'eks' ? 'TrainOnEks' : 'Train';
   if (step.name === 'register')
     return status.state === 'succeeded' ? 'RegisterAndPromote' : 'RegisterRejected';
@@ -122,6 +124,7 @@ function stateOf(fn: string, e: RunPayload): string {
         ? 'FeaturizeCount'
         : 'Featurize';
   if (name === 'evaluate') return e.shard === undefined ? 'EvaluateMerge' : 'Evaluate';
+  if (name === 'train' && e.phase === 'refit') return 'Refit';
   if (name === 'register') return e.evaluation?.passed ? 'RegisterAndPromote' : 'RegisterRejected';
   return name.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
 }
@@ -177,6 +180,8 @@ const ORDER = [
   'TrainOnEks',
   'Evaluate',
   'EvaluateMerge',
+  'Refit',
+  'RefitOnEks',
   'RegisterAndPromote',
   'RegisterRejected',
 ];

@@ -79,6 +79,8 @@ function checkSums(model: TextModel, texts: readonly string[]) {
     for (let k = 0; k < parts.outputs; k++) {
       let sum = parts.bias[k];
       for (let p = 0; p < parts.columns.length; p++) sum += parts.contributions[p * parts.outputs + k];
+      // The decision biases (macro-F1 models), added last as the classifier adds them.
+      if (model.classifier.classBias) sum += parts.decision[k];
       worst = Math.max(worst, Math.abs(sum - logits[k]));
       // Each contribution is the weight times the TF-IDF value it reports.
       for (let p = 0; p < parts.columns.length; p++) {
@@ -99,7 +101,9 @@ function checkSums(model: TextModel, texts: readonly string[]) {
       const against = full[k] - (total - full[k]) / (full.length - 1);
       expect(Math.abs(score.score - against)).toBeLessThan(1e-12);
       const words = explained.words.reduce((s, w) => s + w.contributions[k], 0);
-      expect(Math.abs(words + score.parts.bias - score.score)).toBeLessThan(1e-9);
+      expect(Math.abs(words + score.parts.bias + (score.parts.decision ?? 0) - score.score)).toBeLessThan(
+        1e-9,
+      );
       expect(score.positive.length).toBeLessThanOrEqual(5);
       expect(score.negative.length).toBeLessThanOrEqual(5);
       for (const f of score.positive) expect(f.contribution).toBeGreaterThan(0);

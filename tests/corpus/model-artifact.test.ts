@@ -48,8 +48,8 @@ describe('model artifact textops.model (v1, v2)', () => {
       TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'sklearn.pickle/v1' }))),
     ).toThrow(/not a textops model artifact: format 'sklearn.pickle\/v1'/);
     expect(() =>
-      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'textops.model/v3' }))),
-    ).toThrow(/version 'v3' is not supported/);
+      TextModel.fromArtifact(Buffer.from(JSON.stringify({ ...doc, format: 'textops.model/v4' }))),
+    ).toThrow(/version 'v4' is not supported/);
     const unknownAnalyzer = { ...doc, features: { ...doc.features, analyzer: 'char' } };
     expect(() => TextModel.fromArtifact(Buffer.from(JSON.stringify(unknownAnalyzer)))).toThrow(
       /unknown features\.analyzer 'char'/,

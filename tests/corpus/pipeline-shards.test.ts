@@ -23,12 +23,13 @@ const CSV = sampleCsv('imdb-train.csv.gz', 700);
 async function pipelineRun(shardRows: number) {
   const f = stepFixture(applyOverrides(base, { data: { shard_rows: shardRows } }));
   const start = await f.upload(CSV);
-  const out = await runStages(f.deps, start, 'evaluate');
+  const out = await runStages(f.deps, start, 'refit');
   const model = TextModel.fromArtifact((await f.store.get(runKeys(start.runId).model))!.body);
+  const refit = TextModel.fromArtifact((await f.store.get(runKeys(start.runId).refitModel))!.body);
   const metrics = f.store.json<{ metrics: unknown }>(runKeys(start.runId).metrics)!.metrics;
   const manifest = f.store.json<ShardManifest>(runKeys(start.runId).shards)!;
   const examples = f.store.json<unknown>(runKeys(start.runId).examples);
-  return { f, start, out, model, metrics, manifest, examples };
+  return { f, start, out, model, refit, metrics, manifest, examples };
 }
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -49,10 +50,24 @@ describe('sharded pipeline steps', () => {
     expect(five.manifest.shards.length).toBeGreaterThanOrEqual(5);
     // The split is the whole-file split: the same rows on each side, whatever the shard size.
     expect(five.out.ingest).toEqual(one.out.ingest);
+    const rows = (one.out.ingest?.train ?? 0) + (one.out.ingest?.test ?? 0);
 
     const inProcess = await trainInProcess(Buffer.from(CSV), base, { codeVersion: 'test-version' });
-    const reference = TextModel.fromArtifact(inProcess.model.toArtifact());
+    const reference = TextModel.fromArtifact(inProcess.evaluated.toArtifact());
+    // The served model: the same recipe refitted on every kept row, in file order, on either path.
+    expect(inProcess.refit).toMatchObject({ status: 'refitted', rows, evaluatedRows: one.out.ingest?.train });
+    const served = TextModel.fromArtifact(inProcess.model.toArtifact());
+    expect(served.lineage.refit?.rows).toBe(rows);
+    expect(served.metrics).toEqual(inProcess.evaluated.metrics);
+    expect(served.vectorizer.state.vocabulary.length).toBeGreaterThan(
+      reference.vectorizer.state.vocabulary.length,
+    );
     for (const run of [one, five]) {
+      expect(run.out.refit).toEqual({ status: 'refitted', rows });
+      expect(run.refit.lineage.refit).toMatchObject({ rows, evaluatedRows: run.out.ingest?.train });
+      expect(run.refit.vectorizer.state.vocabulary).toEqual(served.vectorizer.state.vocabulary);
+      expect(maxDiff(run.refit.classifier.coef, served.classifier.coef)).toBeLessThanOrEqual(1e-6);
+      expect(maxDiff(run.refit.classifier.intercept, served.classifier.intercept)).toBeLessThanOrEqual(1e-6);
       expect(run.model.vectorizer.state.vocabulary).toEqual(reference.vectorizer.state.vocabulary);
       expect(maxDiff(run.model.vectorizer.state.idf, reference.vectorizer.state.idf)).toBeLessThanOrEqual(
         1e-6,
@@ -67,7 +82,8 @@ describe('sharded pipeline steps', () => {
     expect(one.metrics).toEqual(JSON.parse(JSON.stringify(inProcess.metrics)));
     // So are the examples stored with the model: each shard's picks hold the split's picks.
     expect(five.examples).toEqual(one.examples);
-    expect(one.examples).toEqual(inProcess.model.examples);
+    expect(one.examples).toEqual(inProcess.evaluated.examples);
+    expect(inProcess.model.examples).toEqual(inProcess.evaluated.examples);
     expect(inProcess.model.examples).toHaveLength(4);
 
     const steps = (five.f.store.json<RunStatus>(runKeys(five.start.runId).status)?.steps ?? []).map((s) =>

@@ -13,6 +13,7 @@ describe('the sweep pool reports progress', () => {
     tune: {
       strategy: 'grid',
       batch_size: 1,
+      edge_steps: 0,
       space: {
         features: [
           { analyzer: 'word', ngram_range: [1, 1] },

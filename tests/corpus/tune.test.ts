@@ -37,6 +37,8 @@ describe('a sweep on a real sample', () => {
       train: { workers: 1 },
       tune: {
         strategy: 'grid',
+        // The grid alone: these tests count its candidates (tests/unit/tune.test.ts covers the edge search).
+        edge_steps: 0,
         space: {
           features: [
             { analyzer: 'word', ngram_range: [1, 1] },
@@ -194,6 +196,7 @@ describe('sweep threads and memory', () => {
         strategy: 'halving',
         halving_min_rows: 40,
         halving_eta: 3,
+        edge_steps: 0,
         max_char_batches: 1,
         batch_size: 1,
         space: {

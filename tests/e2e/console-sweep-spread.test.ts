@@ -19,6 +19,7 @@ const SWEEP = (extra: string) => `train:
 tune:
   strategy: grid
   folds: 2
+  edge_steps: 0
 ${extra}  space:
     features: [{ analyzer: word, ngram_range: [1, 1] }]
     C: [1, 10]

@@ -30,6 +30,7 @@ tune:
   batch_size: 2
   max_concurrency: 4
   final_configs: 2
+  edge_steps: 0
   space:
     features:
       - { analyzer: word, ngram_range: [1, 1] }

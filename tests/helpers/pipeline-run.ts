@@ -70,6 +70,7 @@ export type StageName =
   | 'featurize'
   | 'train'
   | 'evaluate'
+  | 'refit'
   | 'register';
 
 /**
@@ -87,6 +88,7 @@ export async function runStages(
   const { featurizeStep } = await import('../../shared/pipeline/steps/featurize.ts');
   const { trainStep } = await import('../../shared/pipeline/steps/train.ts');
   const { evaluateStep } = await import('../../shared/pipeline/steps/evaluate.ts');
+  const { refitStep } = await import('../../shared/pipeline/steps/refit.ts');
   const { registerStep } = await import('../../shared/pipeline/steps/register.ts');
   const item = (p: RunPayload, shard: number, extra: Partial<RunPayload> = {}): RunPayload => ({
     runId: p.runId,
@@ -112,6 +114,8 @@ export async function runStages(
   for (const s of shards(p)) await evaluateStep(deps, item(p, s));
   p = await evaluateStep(deps, p);
   if (last === 'evaluate') return p;
+  p = await refitStep(deps, { ...p, phase: 'refit' });
+  if (last === 'refit') return p;
   return registerStep(deps, p);
 }
 
@@ -133,5 +137,6 @@ export const ONE_SHARD_STEPS = [
   'train',
   'evaluate shard 0',
   'evaluate',
+  'train refit',
   'register',
 ] as const;

@@ -18,6 +18,7 @@ tune:
   strategy: grid
   folds: 2
   batch_size: 1
+  edge_steps: 0
   space:
     features:
       - { analyzer: word, ngram_range: [1, 1] }

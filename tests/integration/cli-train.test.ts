@@ -161,6 +161,7 @@ describe('textops train / predict / evaluate', () => {
         '  min_df: 1',
         'tune:',
         '  strategy: grid',
+        '  edge_steps: 0',
         '  space:',
         '    features: [{ analyzer: word, ngram_range: [1, 1] }, { analyzer: char_wb, char_ngram_range: [2, 4] }]',
         '    C: [0.0001, 10]',

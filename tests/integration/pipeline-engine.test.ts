@@ -115,6 +115,7 @@ describe('local engine running the training-pipeline ASL', () => {
       'train',
       'evaluate',
       'evaluate',
+      'train',
       'register',
     ]);
     expect(history.states.find((s) => s.name === 'PreprocessShard')).toMatchObject({
@@ -446,7 +447,7 @@ describe('local engine running the training-pipeline ASL', () => {
       await m.redrive('retry-1');
       await m.idle();
       const history = await m.execution('retry-1')!;
-      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'register']);
+      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'train', 'register']);
       expect(history).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
       expect(history.redriveDate).toBeDefined();
       expect(history.error).toBeUndefined();
@@ -496,7 +497,7 @@ describe('local engine running the training-pipeline ASL', () => {
       await second.redrive('abort-1');
       await second.idle();
       const resumed = await second.execution('abort-1')!;
-      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'register']);
+      expect(calls).toEqual(['train', 'evaluate', 'evaluate', 'train', 'register']);
       expect(resumed).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
       expect(resumed.states.findLast((s) => s.name === 'Train')?.input).toMatchObject({
         done: ['ingest', 'featurize'],
@@ -523,6 +524,7 @@ describe('local engine running the training-pipeline ASL', () => {
         'train',
         'evaluate',
         'evaluate',
+        'train',
         'register',
       ]);
       expect(
@@ -546,6 +548,7 @@ describe('local engine running the training-pipeline ASL', () => {
         'train',
         'evaluate',
         'evaluate',
+        'train',
         'register',
       ]);
       expect((await m.execution('early'))?.status).toBe('SUCCEEDED');

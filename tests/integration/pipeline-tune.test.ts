@@ -29,6 +29,7 @@ const SMALL_TUNE = `tune:
   folds: 2
   batch_size: 2
   max_concurrency: 2
+  edge_steps: 0
   space:
     features:
       - { analyzer: word, ngram_range: [1, 1] }
@@ -108,6 +109,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'train',
       'evaluate',
       'evaluate',
+      'train',
       'register',
     ]);
     expect(
@@ -136,6 +138,9 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'Train',
       'Evaluate',
       'EvaluateMerge',
+      'RefitRoute',
+      'RefitPhase',
+      'Refit',
       'Gate',
       'ReleaseRoute',
       'RegisterAndPromote',

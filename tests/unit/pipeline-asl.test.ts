@@ -120,7 +120,8 @@ describe('statemachines/training-pipeline.asl.json', () => {
   });
 
   it('retries transient errors with backoff and catches everything into RecordFailure', () => {
-    for (const [name, s] of tasks.filter(([n]) => n !== 'RecordFailure')) {
+    // The refit on every row falls back to the evaluated model instead (its own test, below).
+    for (const [name, s] of tasks.filter(([n]) => n !== 'RecordFailure' && n !== 'Refit')) {
       // A Task inside a Map retries there; its failure fails the Map, whose Catch (below) records it.
       if (!topLevel(name)) {
         expect(s.Catch, name).toBeUndefined();
@@ -194,7 +195,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
       Choices: [{ Variable: '$.route.train', StringEquals: 'eks', Next: 'TrainOnEks' }],
       Default: 'Train',
     });
-    expect(jobTasks.map(([name]) => name)).toEqual(['TrainOnEks']);
+    expect(jobTasks.map(([name]) => name)).toEqual(['TrainOnEks', 'RefitOnEks']);
     // biome-ignore lint/suspicious/noExplicitAny: the Job manifest inside the Task is read ad hoc.
     const job = S.TrainOnEks as any;
     expect(job.Next).toBe(S.Train.Next);
@@ -261,7 +262,58 @@ describe('statemachines/training-pipeline.asl.json', () => {
     }
     expect(S.FeaturizeVocabulary).toMatchObject({ Type: 'Task', Next: 'Featurize' });
     expect(S.Train.Next).toBe('Evaluate');
-    expect(S.EvaluateMerge).toMatchObject({ Type: 'Task', Next: 'Gate' });
+    expect(S.EvaluateMerge).toMatchObject({ Type: 'Task', Next: 'RefitRoute' });
+  });
+
+  it("refits on every row after Evaluate, on Train's route, falling back to the evaluated model when it fails", () => {
+    const S = definition.States as Record<string, State>;
+    expect(S.RefitRoute).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.route.refit', IsPresent: true },
+            { Variable: '$.route.refit', StringEquals: 'off' },
+          ],
+          Next: 'Gate',
+        },
+        { Variable: '$.route.train', StringEquals: 'eks', Next: 'RefitOnEks' },
+      ],
+      Default: 'RefitPhase',
+    });
+    // The Train Lambda runs the refit when the payload says so.
+    expect(S.RefitPhase).toMatchObject({
+      Type: 'Pass',
+      Result: 'refit',
+      ResultPath: '$.phase',
+      Next: 'Refit',
+    });
+    expect((S.Refit.Parameters as { FunctionName: string }).FunctionName).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the ASL's placeholder, not a template.
+      '${TrainFunctionArn}',
+    );
+    const fallback = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.refitError', Next: 'Gate' }];
+    for (const name of ['Refit', 'RefitOnEks']) {
+      expect(S[name].Next, name).toBe('Gate');
+      expect(S[name].Catch, name).toEqual(fallback);
+    }
+    expect(
+      (S.Refit.Retry as { ErrorEquals: string[] }[]).some((r) => r.ErrorEquals.includes('TransientError')),
+    ).toBe(true);
+    // biome-ignore lint/suspicious/noExplicitAny: the Job manifest inside the Task is read ad hoc.
+    const job = S.RefitOnEks as any;
+    const container = job.Parameters.Job.spec.template.spec.containers[0];
+    expect(container['args.$']).toBe("States.Array('step', 'refit', '--run', $.runId, '--bucket', $.bucket)");
+    expect(job.ResultPath).toBe('$.refitJob');
+    // Apart from its command, label and result path, the same job as Train's.
+    const train = JSON.stringify(S.TrainOnEks);
+    const refit = JSON.stringify({ ...job, Comment: S.TrainOnEks.Comment })
+      .replaceAll('"textops/step":"refit"', '"textops/step":"train"')
+      .replace("'step', 'refit'", "'step', 'train'")
+      .replace('"$.refitJob"', '"$.trainJob"')
+      .replace(JSON.stringify(fallback), JSON.stringify(S.TrainOnEks.Catch))
+      .replace('"Next":"Gate"', '"Next":"Evaluate"');
+    expect(refit).toBe(train);
   });
 
   it('passes pointers only: no Task state carries data inline', () => {

@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import {
   ConfigError,
   InvalidDatasetError,
@@ -8,6 +9,7 @@ import {
   TransientError,
 } from '../../shared/errors.ts';
 import { readProfile } from '../../shared/ml/data-contract.ts';
+import { sha256 } from '../../shared/ml/hash.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { decodeCsr } from '../../shared/ml/sparse.ts';
 import type { TfidfJson } from '../../shared/ml/tfidf.ts';
@@ -17,6 +19,7 @@ import { evaluateStep } from '../../shared/pipeline/steps/evaluate.ts';
 import { featurizeStep } from '../../shared/pipeline/steps/featurize.ts';
 import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
 import { preprocessStep } from '../../shared/pipeline/steps/preprocess.ts';
+import { refitStep } from '../../shared/pipeline/steps/refit.ts';
 import { registerStep } from '../../shared/pipeline/steps/register.ts';
 import { trainStep } from '../../shared/pipeline/steps/train.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
@@ -496,6 +499,73 @@ describe('evaluate step', () => {
       NotFoundError,
       /model\/model\.json is missing/,
     );
+  });
+});
+
+describe('refit step', () => {
+  it('refits the evaluated recipe on every kept row; Register serves it with the held-out figures and both in the lineage', async () => {
+    const f = stepFixture();
+    const start = await f.upload(syntheticReviews(30));
+    const evaluated = await runUntil(f, start, 'evaluate');
+    const out = await refitStep(f.deps, { ...evaluated, phase: 'refit' });
+    const keys = runKeys(start.runId);
+    expect(out.phase).toBeUndefined();
+    expect(out.refit).toEqual({ status: 'refitted', rows: 60 });
+    const evaluatedBytes = (await f.store.get(keys.model))!.body;
+    const refitBytes = (await f.store.get(keys.refitModel))!.body;
+    const refit = TextModel.fromArtifact(refitBytes);
+    expect(refit.lineage.refit).toEqual({
+      rows: 60,
+      evaluatedRows: 48,
+      evaluatedSha256: sha256(evaluatedBytes),
+    });
+    expect(status(f, start.runId)?.steps.at(-1)).toMatchObject({
+      name: 'train',
+      part: 'refit',
+      state: 'succeeded',
+      summary: expect.stringContaining('refitted on all 60 kept rows'),
+    });
+    // Deterministic: the same rows and params give the same weights.
+    await refitStep(f.deps, { ...evaluated, phase: 'refit' });
+    const again = TextModel.fromArtifact((await f.store.get(keys.refitModel))!.body);
+    expect(Array.from(again.classifier.coef)).toEqual(Array.from(refit.classifier.coef));
+
+    const registered = await registerStep(f.deps, out);
+    expect(registered.registered).toMatchObject({ version: 1, promoted: true });
+    const { entry, bytes } = await new ModelRegistry(f.store, 'sentiment').readArtifact(1);
+    const served = TextModel.fromArtifact(bytes, entry.sha256);
+    expect(Array.from(served.classifier.coef)).toEqual(Array.from(refit.classifier.coef));
+    expect(served.metrics).toEqual(f.store.json<{ metrics: unknown }>(keys.metrics)?.metrics);
+    expect(entry.lineage.refit).toMatchObject({ status: 'refitted', rows: 60, evaluatedRows: 48 });
+  });
+
+  it('falls back to the evaluated model, recorded, when the refit fails or is off', async () => {
+    const f = stepFixture();
+    const start = await f.upload(syntheticReviews(30));
+    const evaluated = await runUntil(f, start, 'evaluate');
+    // The state machine's Catch (a Lambda out of memory or time): the run goes on to the gate.
+    const caught = {
+      ...evaluated,
+      phase: 'refit' as const,
+      refitError: { Error: 'Sandbox.Timedout', Cause: 'Task timed out after 840 seconds' },
+    };
+    await registerStep(f.deps, caught);
+    const { entry, bytes } = await new ModelRegistry(f.store, 'sentiment').readArtifact(1);
+    const evaluatedBytes = (await f.store.get(runKeys(start.runId).model))!.body;
+    expect(Array.from(TextModel.fromArtifact(bytes).classifier.coef)).toEqual(
+      Array.from(TextModel.fromArtifact(evaluatedBytes).classifier.coef),
+    );
+    expect(TextModel.fromArtifact(bytes).lineage.refit).toBeUndefined();
+    expect(entry.lineage.refit).toEqual({
+      status: 'not run',
+      reason:
+        'the refit on every row failed (Sandbox.Timedout: Task timed out after 840 seconds); the evaluated model is registered',
+    });
+
+    const g = stepFixture(applyOverrides(loadParams(), { train: { refit_all_rows: false } }));
+    const off = await runUntil(g, await g.upload(syntheticReviews(30)), 'refit');
+    expect(off.refit).toEqual({ status: 'off' });
+    expect(g.store.text(runKeys(off.runId).refitModel)).toBeUndefined();
   });
 });
 

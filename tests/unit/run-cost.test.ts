@@ -52,8 +52,8 @@ describe('run cost (pure)', () => {
     const gbSeconds = 2 + 4.5 + 0.05 + 1;
     // Half an hour of a 4 vCPU, 16 GB pod.
     const pod = 0.5 * (4 * prices.pod_vcpu_hour_usd + 16 * prices.pod_gb_hour_usd);
-    // Five step records, plus TrainRoute, Gate and the end state.
-    const transitions = 5 + 3;
+    // Five step records, plus TrainRoute, RefitRoute, Gate and the end state.
+    const transitions = 5 + 4;
     const expected =
       gbSeconds * prices.lambda_gb_second_usd +
       4 * prices.lambda_request_usd +
@@ -90,13 +90,20 @@ describe('run cost (pure)', () => {
   });
 
   it("counts the state transitions Step Functions bills for the run's path", () => {
-    // Ingest … TuneNeeded, Featurize, PlanRoute, TrainRoute, Train, Evaluate, Gate, Register…, Promoted: 12.
-    expect(estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)) })).toBe(12);
+    // Ingest … TuneNeeded, Featurize, PlanRoute, TrainRoute, Train, Evaluate, RefitRoute, Gate, Register…,
+    // Promoted: 13 (train.refit_all_rows off: no refit).
+    expect(estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)) })).toBe(13);
+    // The refit on its Lambda: RefitPhase and the Refit Task; on EKS: RefitOnEks alone.
+    const refit = [...LINEAR.map((n) => step(n)), step('train', undefined, 'refit')];
+    expect(estimateTransitions({ state: 'succeeded', steps: refit })).toBe(15);
+    const eks = { runtime: 'eks' as const, memoryMb: 1024, vcpu: 1, ms: 1000, s3: { get: 0, put: 0 } };
+    const onEks = [...LINEAR.map((n) => step(n)), step('train', eks, 'refit')];
+    expect(estimateTransitions({ state: 'succeeded', steps: onEks })).toBe(14);
     // A passed gate goes through the ReleaseRoute Choice too.
     const passed = { passed: true } as RunStatus['evaluation'];
     expect(
       estimateTransitions({ state: 'succeeded', steps: LINEAR.map((n) => step(n)), evaluation: passed }),
-    ).toBe(13);
+    ).toBe(14);
     // A sweep of two rounds of two batches: 4 TuneCandidates, 2 TuneSelect, 2 more TuneNeeded, 2 Map states.
     const swept = [
       ...LINEAR.slice(0, 3).map((n) => step(n)),
@@ -107,7 +114,7 @@ describe('run cost (pure)', () => {
       step('tune-select', undefined, 'round 1'),
       ...LINEAR.slice(3).map((n) => step(n)),
     ];
-    expect(estimateTransitions({ state: 'succeeded', steps: swept })).toBe(12 + 4 + 2 + 2 + 2);
+    expect(estimateTransitions({ state: 'succeeded', steps: swept })).toBe(13 + 4 + 2 + 2 + 2);
     // Two shards: each per-shard Map state once (Preprocess, FeaturizeCount, Featurize, Evaluate) besides its items,
     // the reduces FeaturizeVocabulary and EvaluateMerge as steps: the history of the local engine agrees.
     const sharded = [
@@ -123,7 +130,7 @@ describe('run cost (pure)', () => {
       step('evaluate'),
       step('register'),
     ];
-    expect(estimateTransitions({ state: 'succeeded', steps: sharded })).toBe(15 + 1 + 4 + 1 + 1 + 1);
+    expect(estimateTransitions({ state: 'succeeded', steps: sharded })).toBe(15 + 1 + 4 + 1 + 1 + 1 + 1);
     // Failed in ingest: Ingest, RecordFailure, Failed.
     expect(estimateTransitions({ state: 'failed', steps: [step('ingest')] })).toBe(3);
   });

@@ -41,6 +41,8 @@ function twoBatchPlan(): SweepPlan {
     tune: {
       strategy: 'grid',
       batch_size: 1,
+      // The grid alone: no round past its edge, whose coming depends on the scores.
+      edge_steps: 0,
       space: {
         features: [{ analyzer: 'word', ngram_range: [1, 1] }],
         C: [1, 10],
@@ -54,7 +56,9 @@ function twoBatchPlan(): SweepPlan {
 
 /** Imbalanced classes (stage 2 searched), three halving rounds: 111, 333 and 1000 rows. */
 function halvingPlan(): SweepPlan {
-  const params = applyOverrides(base, { tune: { strategy: 'halving', halving_min_rows: 100 } });
+  const params = applyOverrides(base, {
+    tune: { strategy: 'halving', halving_min_rows: 100, edge_steps: 0 },
+  });
   return planSweep(params, new Set(), labelsOf({ a: 700, b: 300 }));
 }
 

@@ -92,11 +92,12 @@ describe('the plan', () => {
   it('the shipped space: 30 first-stage candidates (features x C x nb_blend), the other class weight of the best', () => {
     const plan = planSweep(base, new Set(), labels);
     expect(plan.stage1).toHaveLength(30);
-    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    // The best (word 1-1 C=10 nb=0) is inside the C grid: no search past its edges.
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 2 ? 0.9 : 0.8));
     const round = nextRound(plan, results);
     expect(round?.stage).toBe(2);
     expect(round?.ids).toHaveLength(1);
-    const best = plan.candidates.find((c) => c.id === plan.stage1[4])!;
+    const best = plan.candidates.find((c) => c.id === plan.stage1[2])!;
     for (const id of round!.ids) {
       const c = plan.candidates.find((x) => x.id === id)!;
       expect(c.featureKey).toBe(best.featureKey);
@@ -112,8 +113,34 @@ describe('the plan', () => {
     expect(plan.notes.join('\n')).toMatch(
       /class_weight balanced is not searched: on these training labels it weighs every class within 5% of 1 \(0\.990–1\.010\)/,
     );
-    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 4 ? 0.9 : 0.8));
+    const results: CandidateResult[] = plan.stage1.map((id, i) => result(id, i === 2 ? 0.9 : 0.8));
     expect(nextRound(plan, results)).toBeNull();
+  });
+
+  it('nb_scaling [false, true] in the space: NB-LR is a candidate of its own for two classes, never blended', () => {
+    const space = { ...base.tune.space, nb_scaling: [false, true] };
+    const params = applyOverrides(base, { tune: { space, max_candidates: 45 } });
+    const plan = planSweep(params, new Set(), labels);
+    expect(plan.searched).toContain('train.logistic_regression.nb_scaling');
+    // Per (features, C): nb 0, nb 0.3, and scaling (whose blend is 0).
+    expect(plan.stage1).toHaveLength(45);
+    const scaled = plan.candidates.filter((c) => c.overrides.nb_scaling);
+    expect(scaled.every((c) => c.overrides.nb_blend === 0 && /nb=scale/.test(c.label))).toBe(true);
+    const lr = applyCandidate(params, scaled[0]).train.logistic_regression;
+    expect([lr.nb_scaling, lr.nb_blend]).toEqual([true, 0]);
+    // Ties go to the simpler recipe: for one (features, C) the blends come before scaling.
+    const word11 = plan.candidates.filter((c) => c.stage === 1 && !c.edge && /^word 1-1 C=3 /.test(c.label));
+    expect(word11.sort((a, b) => a.complexity - b.complexity).map((c) => c.label)).toEqual([
+      'word 1-1 C=3 nb=0 cw=none',
+      'word 1-1 C=3 nb=0.3 cw=none',
+      'word 1-1 C=3 nb=scale cw=none',
+    ]);
+    // Its ratios are defined for two classes: not searched on three.
+    const three = planSweep(params, new Set(), labelsOf({ a: 50, b: 50, c: 50 }));
+    expect(three.searched).not.toContain('train.logistic_regression.nb_scaling');
+    expect(three.candidates.some((c) => c.overrides.nb_scaling)).toBe(false);
+    // The shipped space does not list true: as before.
+    expect(planSweep(base, new Set(), labels).searched).not.toContain('train.logistic_regression.nb_scaling');
   });
 
   it('pinned keys are not searched: every candidate keeps the pinned value, duplicates collapse', () => {
@@ -195,14 +222,20 @@ describe('the plan', () => {
     const sweep = (p: typeof plan) => stage1Sweep(p, score);
     const results = sweep(plan);
     const last = results.filter((r) => r.rows === 2000);
-    // Two configs (tune.final_configs 2): word 1-3 (forecast 0.62 + 0.12 = 0.74), then of the flat ones the
-    // simplest within one standard error (0.0187) of the best, word+char's 0.629: word 1-2 (0.611), not char_wb.
-    expect(new Set(last.map((r) => featureKey(r.id))).size).toBe(2);
+    // Two slots (tune.final_configs 2), but one config: word 1-3 (forecast 0.62 + 0.12 = 0.74); the flat ones
+    // (0.63 at best) are more than one standard error (0.0187) below it, so they take no slot.
+    expect(new Set(last.map((r) => featureKey(r.id)))).toEqual(new Set([word13]));
     const outcome = selectWinner(plan, results);
     expect(featureKey(outcome.winner.id)).toBe(word13);
     expect(outcome.notes.join('\n')).toMatch(
-      /the last round \(2000 rows\) took the 2 feature configs whose learning curves forecast the best scores there \(tune.final_configs 2; of forecasts within one standard error, 0\.0187, the simpler config\): word 1-3 \(0\.5000 → 0\.6200 on 222 → 666 rows, forecast 0\.740\d\), word 1-2 .*; left out: word 1-2\+char_wb 2-5 /,
+      /the last round \(2000 rows\) took the 1 feature configs whose learning curves forecast the best scores there \(at most tune.final_configs; of forecasts within one standard error, 0\.0187, the simpler config; none more than one standard error below the best forecast\): word 1-3 \(0\.5000 → 0\.6200 on 222 → 666 rows, forecast 0\.740\d\); left out: word 1-2\+char_wb 2-5 /,
     );
+    // Flatter curves, all within one standard error of each other: both slots are taken, the second by the
+    // simplest config within one standard error of the best remaining forecast.
+    const close = stage1Sweep(plan, (id, rows) =>
+      featureKey(id) === word13 ? { 222: 0.6, 666: 0.62, 2000: 0.64 }[rows]! : score(id, rows),
+    );
+    expect(new Set(close.filter((r) => r.rows === 2000).map((r) => featureKey(r.id))).size).toBe(2);
     // final_configs 0: every config reaches every row.
     const all = planSweep(
       applyOverrides(params, { tune: { final_configs: 0 } }),
@@ -226,7 +259,7 @@ describe('the plan', () => {
     };
     const results = stage1Sweep(plan, score);
     const middle = results.filter((r) => r.rows === 666);
-    const last = results.filter((r) => r.rows === 2000);
+    const last = results.filter((r) => r.rows === 2000 && !of(r.id).edge);
     for (const key of new Set(last.map((r) => of(r.id).featureKey))) {
       const lowest = Math.min(
         ...middle.filter((r) => of(r.id).featureKey === key).map((r) => of(r.id).overrides.C),
@@ -235,7 +268,59 @@ describe('the plan', () => {
       expect(Cs.size).toBeGreaterThan(1);
       expect([...Cs].sort((a, b) => a - b)).toEqual([3, 10, 30].filter((C) => C >= lowest));
     }
-    expect(selectWinner(plan, results).winner.overrides.C).toBe(30);
+    // C 30 wins on the grid's upper edge, and the score keeps rising with C: the search goes past the edge by the
+    // grid's ratio (30 / 10) for tune.edge_steps (3) steps, one candidate a round, and says it was still improving.
+    const past = results.filter((r) => of(r.id).edge);
+    expect(past.map((r) => of(r.id).overrides.C)).toEqual([90, 270, 810]);
+    expect(new Set(past.map((r) => r.round)).size).toBe(3);
+    const outcome = selectWinner(plan, results);
+    expect(outcome.winner.overrides.C).toBe(810);
+    expect(outcome.winner.label).toMatch(/C=810 .*\(past the C grid, step 3\)$/);
+    expect(outcome.notes.join('\n')).toMatch(
+      /the best C on every row was on the upper edge of the grid; the search went past it by the grid's ratio: c\d+ C=90 \d\.\d{4}, c\d+ C=270 \d\.\d{4}, c\d+ C=810 \d\.\d{4}; still improving after tune.edge_steps \(3\) steps/,
+    );
+  });
+
+  it('past the grid: stops where the score stops improving, on either edge, and when the budget runs out', () => {
+    const plan = planSweep(base, new Set(), labelsOf({ a: 60, b: 50 }));
+    const of = (id: string) => plan.candidates.find((c) => c.id === id)!;
+    const run = (score: (C: number) => number, stopAt = Number.POSITIVE_INFINITY) => {
+      const results: CandidateResult[] = [];
+      for (let r = nextRound(plan, results); r?.stage === 1; r = nextRound(plan, results)) {
+        const { round } = r;
+        results.push(
+          ...r.ids.map((id) =>
+            round >= stopAt
+              ? { ...result(id, 0, round), rows: plan.rows, status: 'skipped' as const, score: null }
+              : {
+                  ...result(id, score(of(id).overrides.C) + Number(id.slice(1)) / 1e6, round),
+                  rows: plan.rows,
+                },
+          ),
+        );
+      }
+      return { results, outcome: selectWinner(plan, results) };
+    };
+    // Upper edge, best at C 90: C 270 is worse, so the search stops there, with C 90 the winner.
+    const up = run((C) => -Math.abs(Math.log(C / 90)));
+    expect(up.results.filter((r) => of(r.id).edge).map((r) => of(r.id).overrides.C)).toEqual([90, 270]);
+    expect(up.outcome.winner.overrides.C).toBe(90);
+    expect(up.outcome.notes.join('\n')).toMatch(
+      /stopped where the score stopped improving; the winner is past the grid \(C=90\)/,
+    );
+    // Lower edge: the grid's ratio there is 10 / 3, so C 3 → 0.9; no better, the winner stays on the grid.
+    const down = run((C) => -Math.abs(Math.log(C / 2.5)) - (C < 3 ? 1 : 0));
+    expect(down.results.filter((r) => of(r.id).edge).map((r) => of(r.id).overrides.C)).toEqual([0.9]);
+    expect(down.outcome.winner.overrides.C).toBe(3);
+    expect(down.outcome.notes.join('\n')).toMatch(
+      /lower edge .* no C past the edge did better: the winner stays on the grid/,
+    );
+    // The budget runs out on the first step past the edge: stopped, and said.
+    const broke = run((C) => C, 1);
+    expect(broke.outcome.winner.overrides.C).toBe(30);
+    expect(broke.outcome.notes.join('\n')).toMatch(
+      /out of budget \(tune\.max_seconds\): stopped before the score stopped improving/,
+    );
   });
 });
 

@@ -668,6 +668,8 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
           `Train ran on ${s.route.train === 'eks' ? `EKS${s.route.job ? ` (job ${s.route.job}-…)` : ''}` : 'Lambda'}: ${s.route.reason}`,
         )
       : null,
+    // What is served: the recipe refitted on every kept row, while the figures shown are the held-out ones.
+    s.refit ? h('p', { id: 'run-refit' }, `Served model: ${s.refit.text}.`) : null,
     links,
     s.error
       ? errorBox(`${s.error.name}${s.error.step ? ` in ${s.error.step}` : ''}: ${s.error.message}`)

@@ -32,13 +32,17 @@ export interface BatchTiming {
 /** A result's part the cost model reads: the same fields in a CandidateResult and in a progress score. */
 export type TimedResult = Pick<CandidateResult, 'id' | 'round' | 'rows' | 'status' | 'score' | 'seconds'>;
 
-/** Distinct fits a batch makes per fold: one per (feature config, C, class_weight); nb_blend adds none. */
+/**
+ * Distinct fits a batch makes per fold: one per (feature config, C, class_weight, nb_scaling); nb_blend adds none.
+ */
 export function fitsOf(plan: SweepPlan, ids: readonly string[]): number {
   const logistic = plan.base.train.classifier === 'logistic_regression';
   return new Set(
     ids.map((id) => {
       const c = candidateOf(plan, id);
-      return logistic ? `${c.featureKey}|${c.overrides.C}|${c.overrides.class_weight}` : c.featureKey;
+      return logistic
+        ? `${c.featureKey}|${c.overrides.C}|${c.overrides.class_weight}|${Boolean(c.overrides.nb_scaling)}`
+        : c.featureKey;
     }),
   ).size;
 }

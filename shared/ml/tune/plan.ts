@@ -30,6 +30,7 @@ export const SEARCHED_KEYS = [
   'features.char_ngram_range',
   'train.logistic_regression.C',
   'train.logistic_regression.nb_blend',
+  'train.logistic_regression.nb_scaling',
   'train.logistic_regression.class_weight',
 ] as const;
 export type SearchedKey = (typeof SEARCHED_KEYS)[number];
@@ -42,6 +43,11 @@ export interface CandidateOverrides {
   features: Pick<FeatureConfig, 'analyzer' | 'ngram_range' | 'char_ngram_range'>;
   C: number;
   nb_blend: number;
+  /**
+   * NB-LR (NBSVM-style): features scaled by naive Bayes log-count ratios before the logistic fit (two classes
+   * only). Absent in plans from before it was searched: the base params' value.
+   */
+  nb_scaling?: boolean;
   class_weight: 'balanced' | null;
 }
 
@@ -58,6 +64,11 @@ export interface TuneCandidate {
   overrides: CandidateOverrides;
   /** Simplicity rank (lower: simpler/cheaper), the tie-break. */
   complexity: number;
+  /**
+   * Set on a C past an edge of `space.C` (`tune.edge_steps`): which edge, and how many of the grid's ratios past
+   * it. Scored only when the sweep's best on every row sits on that edge (rounds.ts `edgeExtension`).
+   */
+  edge?: { direction: 'up' | 'down'; step: number };
 }
 
 /** How candidates are scored inside the training part: stratified k-fold, or one stratified validation split. */
@@ -114,7 +125,7 @@ export function featureLabel(f: CandidateOverrides['features']): string {
 function candidateLabel(o: CandidateOverrides, classifier: Params['train']['classifier']): string {
   const features = featureLabel(o.features);
   if (classifier === 'naive_bayes') return `${features} naive_bayes`;
-  return `${features} C=${fmt(o.C)} nb=${fmt(o.nb_blend)} cw=${o.class_weight ?? 'none'}`;
+  return `${features} C=${fmt(o.C)} nb=${o.nb_scaling ? 'scale' : fmt(o.nb_blend)} cw=${o.class_weight ?? 'none'}`;
 }
 
 /**
@@ -137,8 +148,18 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
   const isPinned = (key: string) => pinned.has(key) || [...pinned].some((p) => key.startsWith(`${p}.`));
   const lr = params.train.logistic_regression;
   const logistic = params.train.classifier === 'logistic_regression';
+  // nb_scaling is searched when the space lists both values and there are two classes (its ratios are defined
+  // for two), and neither it nor nb_blend is pinned (the two cannot be combined).
+  const scalings = params.tune.space.nb_scaling ?? [lr.nb_scaling];
   const searched = SEARCHED_KEYS.filter((key) => !isPinned(key)).filter((key) => {
     if (!key.startsWith('train.')) return true;
+    if (key.endsWith('nb_scaling'))
+      return (
+        logistic &&
+        new Set(scalings).size > 1 &&
+        counts.size === 2 &&
+        !isPinned('train.logistic_regression.nb_blend')
+      );
     return logistic && !(key.endsWith('nb_blend') && lr.nb_scaling);
   });
   if (!logistic) notes.push('train.classifier is naive_bayes: C, nb_blend and class_weight are not searched');
@@ -184,23 +205,31 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
   const weight1 = weights.includes(wantWeight) ? wantWeight : weights[0];
 
   const candidates: TuneCandidate[] = [];
-  const add = (stage: 1 | 2, o: CandidateOverrides, fi: number, ci: number) => {
-    const complexity =
-      fi * 1000 + ci * 100 + blends.indexOf(o.nb_blend) * 10 + weights.indexOf(o.class_weight) * 1;
+  // The NB choices of a (features, C): each nb_blend without scaling, then (when searched) scaling, whose own
+  // blend is 0. Scaling is a logistic fit of its own; the blends share one.
+  const nbChoices: { nb_blend: number; nb_scaling?: boolean }[] = searches(
+    'train.logistic_regression.nb_scaling',
+  )
+    ? [...blends.map((nb_blend) => ({ nb_blend, nb_scaling: false })), { nb_blend: 0, nb_scaling: true }]
+    : blends.map((nb_blend) => ({ nb_blend }));
+  const nbRank = (o: CandidateOverrides) => (o.nb_scaling ? blends.length : blends.indexOf(o.nb_blend));
+  const add = (stage: 1 | 2, o: CandidateOverrides, fi: number, ci: number, edge?: TuneCandidate['edge']) => {
+    const complexity = fi * 1000 + ci * 100 + nbRank(o) * 10 + weights.indexOf(o.class_weight) * 1;
     candidates.push({
       id: `c${String(candidates.length).padStart(2, '0')}`,
       stage,
       featureKey: featureKeyOf(o.features),
-      label: candidateLabel(o, params.train.classifier),
+      label: `${candidateLabel(o, params.train.classifier)}${edge ? ` (past the C grid, step ${edge.step})` : ''}`,
       overrides: o,
       complexity,
+      ...(edge ? { edge } : {}),
     });
   };
   const logisticCs = logistic ? Cs : [lr.C];
   featureConfigs.forEach((features, fi) => {
     logisticCs.forEach((C, ci) => {
-      for (const nb_blend of logistic ? blends : [lr.nb_blend]) {
-        add(1, { features, C, nb_blend, class_weight: weight1 }, fi, ci);
+      for (const nb of logistic ? nbChoices : [{ nb_blend: lr.nb_blend }]) {
+        add(1, { features, C, ...nb, class_weight: weight1 }, fi, ci);
       }
     });
   });
@@ -216,13 +245,41 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
   if (logistic && !sameFit) {
     featureConfigs.forEach((features, fi) => {
       logisticCs.forEach((C, ci) => {
-        for (const nb_blend of blends) {
+        for (const nb of nbChoices) {
           for (const class_weight of weights) {
             if (class_weight === weight1) continue;
-            add(2, { features, C, nb_blend, class_weight }, fi, ci);
+            add(2, { features, C, ...nb, class_weight }, fi, ci);
           }
         }
       });
+    });
+  }
+  // Past the edges of the C grid, by the grid's own ratio at each edge: candidates the plan holds but scores only
+  // while the best on every row sits on an edge and the last step improved it (rounds.ts `edgeExtension`).
+  const sortedCs = [...new Set(logisticCs)].sort((a, b) => a - b);
+  if (logistic && searches('train.logistic_regression.C') && sortedCs.length >= 2 && tune.edge_steps > 0) {
+    const top = sortedCs[sortedCs.length - 1];
+    const bottom = sortedCs[0];
+    const up = top / sortedCs[sortedCs.length - 2];
+    const down = sortedCs[1] / bottom;
+    const round6 = (x: number) => Number(x.toPrecision(6));
+    const stage2Weights = sameFit ? [] : weights.filter((w) => w !== weight1);
+    featureConfigs.forEach((features, fi) => {
+      for (let step = 1; step <= tune.edge_steps; step++) {
+        for (const [direction, C, ci] of [
+          ['up', round6(top * up ** step), sortedCs.length - 1 + step],
+          ['down', round6(bottom / down ** step), -step],
+        ] as const) {
+          for (const nb of nbChoices) {
+            for (const class_weight of [weight1, ...stage2Weights]) {
+              add(class_weight === weight1 ? 1 : 2, { features, C, ...nb, class_weight }, fi, ci, {
+                direction,
+                step,
+              });
+            }
+          }
+        }
+      }
     });
   }
   if (stage1.length > tune.max_candidates) {
@@ -318,7 +375,13 @@ export function applyCandidate(params: Params, candidate: TuneCandidate): Params
       features: { ...params.features, ...o.features },
       train: {
         ...params.train,
-        logistic_regression: { ...lr, C: o.C, nb_blend: o.nb_blend, class_weight: o.class_weight },
+        logistic_regression: {
+          ...lr,
+          C: o.C,
+          nb_blend: o.nb_blend,
+          ...(o.nb_scaling === undefined ? {} : { nb_scaling: o.nb_scaling }),
+          class_weight: o.class_weight,
+        },
       },
     },
     `tune candidate ${candidate.id}`,

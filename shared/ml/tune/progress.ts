@@ -108,7 +108,11 @@ export function sweepProgress(plan: SweepPlan, input: ProgressInput): SweepProgr
     startedAt: input.startedAt,
     metric: plan.metric,
     round: round.round,
-    lastRound: plan.rungs.length - 1 + (plan.candidates.some((c) => c.stage === 2) ? 1 : 0),
+    // A round past the C grid's edge (rounds.ts `edgeExtension`) comes only when the data asks for it.
+    lastRound: Math.max(
+      round.round,
+      plan.rungs.length - 1 + (plan.candidates.some((c) => c.stage === 2) ? 1 : 0),
+    ),
     stage: round.stage,
     rows: round.rows,
     total: round.ids.length,

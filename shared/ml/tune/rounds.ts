@@ -1,4 +1,4 @@
-import { candidateOf, featureLabel, type SweepPlan } from './plan.ts';
+import { candidateOf, featureLabel, type SweepPlan, type TuneCandidate } from './plan.ts';
 import type { CandidateResult } from './scoring.ts';
 
 /** One round of the sweep: which candidates it scores, on how many training rows. */
@@ -62,9 +62,17 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
     }
     return { round: last + 1, stage: 1, rows: plan.rungs[last + 1], ids };
   }
-  if (last > plan.rungs.length - 1) return null;
-  const best = candidateOf(plan, ranked[0].id);
-  const used = new Set(results.map((r) => r.id)).size;
+  // On every row: the last rung, then any rounds past an edge of the C grid, then stage 2 (class weights).
+  if (inLast.some((r) => candidateOf(plan, r.id).stage === 2)) return null;
+  const onEveryRow = rank(
+    plan,
+    results.filter((r) => r.round >= plan.rungs.length - 1 && candidateOf(plan, r.id).stage === 1),
+  );
+  const edge = edgeExtension(plan, results, onEveryRow[0]?.id ?? ranked[0].id);
+  if (edge) return { round: last + 1, stage: 1, rows: plan.rows, ids: [edge] };
+  const best = candidateOf(plan, onEveryRow[0]?.id ?? ranked[0].id);
+  // Candidates past the grid's edge do not count against tune.max_candidates: their own bound is edge_steps.
+  const used = new Set(results.filter((r) => !candidateOf(plan, r.id).edge).map((r) => r.id)).size;
   const variants = plan.candidates
     .filter(
       (c) =>
@@ -72,12 +80,52 @@ export function nextRound(plan: SweepPlan, results: readonly CandidateResult[]):
         c.featureKey === best.featureKey &&
         c.overrides.C === best.overrides.C &&
         c.overrides.nb_blend === best.overrides.nb_blend &&
+        Boolean(c.overrides.nb_scaling) === Boolean(best.overrides.nb_scaling) &&
         c.id !== best.id,
     )
     .slice(0, Math.max(0, plan.maxCandidates - used))
     .map((c) => c.id);
   if (variants.length === 0) return null;
   return { round: last + 1, stage: 2, rows: plan.rows, ids: variants };
+}
+
+/**
+ * The next C past an edge of the grid to score on every row, or null. When the best stage-1 candidate on every
+ * row has the largest C of the grid (or the smallest), or is itself past that edge, and no larger (smaller) C of
+ * its recipe has been scored, the plan's candidate one more of the grid's ratios out: the search follows the data
+ * past the grid while the score improves (a step that does not beat the best leaves the best where it was, with
+ * a larger C scored, and the extension stops), at most `tune.edge_steps` steps.
+ */
+export function edgeExtension(
+  plan: SweepPlan,
+  results: readonly CandidateResult[],
+  bestId: string,
+): string | null {
+  const best = candidateOf(plan, bestId);
+  const grid = plan.candidates.filter((c) => !c.edge).map((c) => c.overrides.C);
+  if (grid.length === 0) return null;
+  const [low, high] = [Math.min(...grid), Math.max(...grid)];
+  const o = best.overrides;
+  const same = (c: TuneCandidate) =>
+    c.stage === best.stage &&
+    c.featureKey === best.featureKey &&
+    c.overrides.nb_blend === o.nb_blend &&
+    Boolean(c.overrides.nb_scaling) === Boolean(o.nb_scaling) &&
+    c.overrides.class_weight === o.class_weight;
+  const tried = new Set(results.filter((r) => r.rows === plan.rows).map((r) => r.id));
+  const triedCs = plan.candidates.filter((c) => tried.has(c.id) && same(c)).map((c) => c.overrides.C);
+  const step = best.edge?.step ?? 0;
+  const direction =
+    o.C >= high && o.C >= Math.max(...triedCs)
+      ? 'up'
+      : o.C <= low && o.C <= Math.min(...triedCs)
+        ? 'down'
+        : null;
+  if (!direction || (best.edge && best.edge.direction !== direction)) return null;
+  const next = plan.candidates.find(
+    (c) => same(c) && c.edge?.direction === direction && c.edge.step === step + 1 && !tried.has(c.id),
+  );
+  return next?.id ?? null;
 }
 
 /** One feature config's learning curve before the last halving round, and whether it goes on to that round. */
@@ -149,9 +197,12 @@ export function forecastConfigs(
   const bestNow = Math.max(...last.values());
   const validated = plan.evaluation.kind === 'kfold' ? r1 : Math.round(r1 * plan.evaluation.size);
   const se = Math.sqrt(Math.max(bestNow * (1 - bestNow), 0) / Math.max(1, validated));
+  // A config whose forecast is more than one standard error below the best forecast takes no slot, even when
+  // slots are left: it is not a tie with the best, and the last round is the sweep's most expensive.
+  const floor = (forecasts[0]?.forecast ?? 0) - se;
   const remaining = [...forecasts];
   const kept: ConfigForecast[] = [];
-  while (kept.length < keep && remaining.length > 0) {
+  while (kept.length < keep && remaining.length > 0 && remaining[0].forecast >= floor) {
     const tied = remaining.filter((f) => f.forecast >= remaining[0].forecast - se);
     const pick = tied.sort((a, b) => order(a.featureKey) - order(b.featureKey))[0];
     pick.kept = true;
@@ -167,7 +218,7 @@ export function forecastNote(forecasts: ConfigForecasts, rows: number): string {
     `${f.label} (${f.curve[0].score.toFixed(4)} → ${f.curve[1].score.toFixed(4)} on ${f.curve[0].rows} → ${f.curve[1].rows} rows, forecast ${f.forecast.toFixed(4)})`;
   const kept = forecasts.filter((f) => f.kept);
   const dropped = forecasts.filter((f) => !f.kept);
-  return `halving: the last round (${rows} rows) took the ${kept.length} feature configs whose learning curves forecast the best scores there (tune.final_configs ${kept.length}; of forecasts within one standard error, ${forecasts.se.toFixed(4)}, the simpler config): ${kept.map(show).join(', ')}; left out: ${dropped.map(show).join(', ')}`;
+  return `halving: the last round (${rows} rows) took the ${kept.length} feature configs whose learning curves forecast the best scores there (at most tune.final_configs; of forecasts within one standard error, ${forecasts.se.toFixed(4)}, the simpler config; none more than one standard error below the best forecast): ${kept.map(show).join(', ')}; left out: ${dropped.map(show).join(', ')}`;
 }
 
 /**

@@ -78,6 +78,8 @@ export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[
       forecasts = { rows: plan.rungs[lastRung], se: cut.se, configs: [...cut] };
     }
   }
+  const edgeNote = edgeExtensionNote(plan, results, winner);
+  if (edgeNote) notes.push(edgeNote);
   const unscored = plan.stage1.filter((id) => !reached.has(id));
   if (unscored.length > 0) notes.push(`${unscored.length} first-stage candidates never ran`);
   return {
@@ -91,6 +93,33 @@ export function selectWinner(plan: SweepPlan, results: readonly CandidateResult[
     notes,
     ...(forecasts ? { forecasts } : {}),
   };
+}
+
+/** What the search past the C grid's edge did, and why it stopped; undefined when it did not run. */
+function edgeExtensionNote(
+  plan: SweepPlan,
+  results: readonly CandidateResult[],
+  winner: TuneCandidate,
+): string | undefined {
+  const steps = results.filter((r) => candidateOf(plan, r.id).edge);
+  const lastStep = steps.at(-1);
+  if (!lastStep) return undefined;
+  const shown = steps
+    .map(
+      (r) =>
+        `${r.id} C=${candidateOf(plan, r.id).overrides.C} ${r.status === 'scored' && r.score !== null ? r.score.toFixed(4) : r.status}`,
+    )
+    .join(', ');
+  const edge = candidateOf(plan, lastStep.id).edge!;
+  const why =
+    lastStep.status === 'skipped' || lastStep.status === 'over_budget'
+      ? 'out of budget (tune.max_seconds): stopped before the score stopped improving'
+      : winner.id === lastStep.id && edge.step >= plan.base.tune.edge_steps
+        ? `still improving after tune.edge_steps (${plan.base.tune.edge_steps}) steps: a C further out may do better`
+        : winner.edge
+          ? `stopped where the score stopped improving; the winner is past the grid (C=${winner.overrides.C})`
+          : 'no C past the edge did better: the winner stays on the grid';
+  return `the best C on every row was on the ${edge.direction === 'up' ? 'upper' : 'lower'} edge of the grid; the search went past it by the grid's ratio: ${shown}; ${why}`;
 }
 
 /** A sweep as stored (`tune.json`, `runs/<runId>/tune/`) and printed: JSON, no params object. */

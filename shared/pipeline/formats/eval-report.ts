@@ -35,6 +35,8 @@ export function renderEvalReport(input: {
   metrics: Metrics;
   production: { version: number; metrics?: Metrics; why?: string } | null;
   gate: GateDecision;
+  /** What is served: the refit on every kept row (`rows`), or the evaluated model itself (null). */
+  refitRows?: number | null;
   /** The data checks: the contract, one line on conflicting duplicates, the label check's summary. */
   checks?: { contract?: ContractResult; duplicates?: string; labelIssues?: LabelIssueSummary };
 }): string {
@@ -77,7 +79,7 @@ ${contract}${c.duplicates ? `<p>${esc(c.duplicates)}.</p>` : ''}${labelIssues}`
 th,td{padding:.3rem .7rem;border:1px solid #ddd;text-align:right}th{text-align:left;background:#f6f8fa}
 .pass{color:#1a7f37}.fail{color:#cf222e}</style></head><body>
 <h1>Evaluation of run <code>${esc(input.runId)}</code></h1>
-<p>Model <b>${esc(input.model)}</b>, trained on <code>${esc(input.source)}</code>; ${m.n} held-out test rows.</p>
+<p>Model <b>${esc(input.model)}</b>, trained on <code>${esc(input.source)}</code>; ${m.n} held-out test rows.${input.refitRows ? ` These figures are the model fitted on the training part; the model registered and served is the same recipe refitted on all ${input.refitRows} kept rows (<code>train.refit_all_rows</code>).` : ''}</p>
 <h2>Quality gate: <span class="${gate.passed ? 'pass' : 'fail'}">${gate.passed ? 'passed' : 'failed'}</span></h2>
 <p>${esc(gate.reason)}</p>
 <p>Primary metric ${esc(gate.metric)}: new ${f(gate.score)}, production ${gate.productionVersion === null ? 'none' : `v${gate.productionVersion} ${f(gate.productionScore)}`}; minimum ${f(gate.minScore)}, allowed regression ${f(gate.maxRegression)}.${p?.why ? ` Production not compared: ${esc(p.why)}.` : ''}</p>

@@ -4,8 +4,9 @@ import type { RunCost, RunStatus, StepRecord } from './records.ts';
 /**
  * The state transitions of a run, from its status: one per Task entered (each step record, a Map's batches
  * included), plus the states that record no step: TuneNeeded after TunePlan and after each TuneSelect, the Tune
- * Map once per round, each per-shard Map state once, TrainRoute, Gate, ReleaseRoute (after a passed gate),
- * RecordFailure, and the end state. What Step Functions would bill for
+ * Map once per round, each per-shard Map state once, TrainRoute, RefitRoute (and RefitPhase before the refit on
+ * its Lambda), Gate, ReleaseRoute (after a passed gate), RecordFailure, and the end state. What Step Functions
+ * would bill for
  * the same path; AWS's execution history has the exact count.
  */
 export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps' | 'evaluation'>): number {
@@ -23,6 +24,11 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps' | 
   transitions += shardMaps.size;
   if (count('plan-route') > 0) transitions += 1; // TrainRoute
   if (count('evaluate') > 0) transitions += 1; // Gate
+  // RefitRoute after EvaluateMerge, and RefitPhase before the refit on the Train Lambda.
+  if (status.steps.some((s) => s.name === 'evaluate' && s.part === undefined && s.state === 'succeeded'))
+    transitions += 1;
+  if (status.steps.some((s) => s.name === 'train' && s.part === 'refit' && s.usage?.runtime !== 'eks'))
+    transitions += 1;
   if (status.evaluation?.passed) transitions += 1; // ReleaseRoute
   if (status.state === 'failed') transitions += 1; // RecordFailure
   if (status.state !== 'running' && status.state !== 'ignored') transitions += 1; // Promoted, Rejected or Failed

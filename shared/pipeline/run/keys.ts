@@ -76,6 +76,10 @@ export function runKeys(runId: string) {
     labelIssuesSummary: `${root}/checks/label-issues.json`,
     vectorizer: `${root}/features/vectorizer.json`,
     model: `${root}/model/model.json`,
+    /** The evaluated recipe refitted on every kept row (`train.refit_all_rows`): what Register registers. */
+    refitModel: `${root}/model/refit.json`,
+    /** What became of that refit (shared/ml/refit.ts `RefitOutcome`): Register records it in the lineage. */
+    refit: `${root}/model/refit-outcome.json`,
     metrics: `${root}/eval/metrics.json`,
     driftReference: `${root}/eval/drift-reference.json`,
     report: `${root}/eval/report.html`,

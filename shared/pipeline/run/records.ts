@@ -24,8 +24,11 @@ export interface RunPayload {
   shards?: ShardsPayload;
   /** Set on a per-shard Map item: which shard this invocation works on. */
   shard?: number;
-  /** Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix). */
-  phase?: 'count' | 'transform';
+  /**
+   * Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix); `refit`
+   * on the Train Lambda's second call, after Evaluate (the RefitPhase Pass state sets it).
+   */
+  phase?: 'count' | 'transform' | 'refit';
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
   /** CheckData's outcome: the contract's status and the conflicting-duplicate counts. */
   checks?: { contract: string; exactGroups: number; nearPairs: number; repeats: number };
@@ -48,6 +51,10 @@ export interface RunPayload {
     labelIssues?: { listed: number; flagged: number; dropped: number };
   };
   evaluation?: GateDecision;
+  /** The refit on every row (shared/ml/refit.ts), when its Lambda ran it; an EKS job's is in its run file. */
+  refit?: { status: 'refitted' | 'failed' | 'off'; rows?: number; reason?: string };
+  /** Set by the refit's Catch (`ResultPath: $.refitError`): the evaluated model is registered instead. */
+  refitError?: { Error: string; Cause?: string };
   /**
    * How a passed version reaches production (params `release`), set by EvaluateMerge: the ReleaseRoute Choice
    * reads `approval`, the AwaitApproval Task its timeout (`TimeoutSecondsPath`).
@@ -129,6 +136,8 @@ export interface RouteDecision {
  * what the `eks:runJob.sync` Task fills the job manifest with (cluster connection, image, requests).
  */
 export interface RoutePayload extends RouteDecision {
+  /** Where the refit on every row runs after Evaluate (Train's route), or `off` (`train.refit_all_rows`). */
+  refit?: 'lambda' | 'eks' | 'off';
   cluster?: { name: string; endpoint: string; certificateAuthority: string };
   jobSpec?: {
     namePrefix: string;
@@ -227,6 +236,8 @@ export interface RunStatus {
   approval?: ApprovalStatus;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
+  /** The refit on every row after Evaluate (`train.refit_all_rows`): what is served, in a line for people. */
+  refit?: { status: 'refitted' | 'failed' | 'off'; rows?: number; evaluatedRows: number; text: string };
   /** `reason`: why a version that passed the gate was not promoted (production moved meanwhile). */
   model?: { name: string; version: number; promoted: boolean; reason?: string };
   /** Headline metrics of the new model (the full set is in eval/metrics.json). */

@@ -72,11 +72,11 @@ export async function readShardRows(
   return { rows, isTest: mask.subarray(info.offset, info.offset + info.rows) };
 }
 
-/** The cleaned rows of every shard, in shard order (= file order), filtered to one side of the split. */
+/** The cleaned rows of every shard, in shard order (= file order), filtered to one side of the split or all. */
 export async function readCleanDocs(
   store: ObjectStore,
   runId: string,
-  side: 'train' | 'test',
+  side: 'train' | 'test' | 'all',
 ): Promise<{ labels: string[]; docs: string[] }> {
   const manifest = await readManifest(store, runId);
   const labels: string[] = [];
@@ -87,7 +87,7 @@ export async function readCleanDocs(
       store,
       shardKeys(runId, info.shard).clean,
     )) {
-      if (test !== want) continue;
+      if (side !== 'all' && test !== want) continue;
       labels.push(label);
       docs.push(doc);
     }

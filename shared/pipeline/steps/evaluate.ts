@@ -60,6 +60,21 @@ async function loadProduction(
   } catch (error) {
     return { kind: 'incomparable', version, why: `it cannot be loaded (${describeError(error).message})` };
   }
+  // A production version refitted on every row (train.refit_all_rows) has seen its run's test rows, and an upload
+  // that shares rows with that run would be judged against a model fitted on its test split. The gate compares
+  // with what production's own gate judged instead: its run's evaluated model, when it is still stored and its
+  // checksum is the one the lineage recorded; else the refit itself.
+  const refit = production.lineage.refit;
+  if (refit?.evaluatedSha256 && production.lineage.runId) {
+    const stored = await store.get(runKeys(production.lineage.runId).model).catch(() => undefined);
+    if (stored) {
+      try {
+        production = TextModel.fromArtifact(stored.body, refit.evaluatedSha256);
+      } catch {
+        // A changed or unreadable file: the refit is compared, as it is served.
+      }
+    }
+  }
   const same = [...production.labels].sort().join('\u0000') === [...labels].sort().join('\u0000');
   if (!same) {
     return {
@@ -350,6 +365,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
               ? { version: production.version, why: production.why }
               : null,
         gate,
+        refitRows: params.train.refit_all_rows ? manifest.train + ours.y.length : null,
         checks: await reportChecks(deps.store, payload.runId),
       }),
       { contentType: 'text/html; charset=utf-8' },

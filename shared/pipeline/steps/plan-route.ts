@@ -91,6 +91,7 @@ export function planRouteStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       source: { bytes?: number };
       report?: { rowsKept?: number };
       split?: { train: number; test: number };
+      params?: { train?: { refit_all_rows?: boolean } };
     }>(deps.store, runKeys(payload.runId).input);
     const rows = input.report?.rowsKept ?? (input.split ? input.split.train + input.split.test : 0);
     const bytes = input.source.bytes ?? payload.size ?? 0;
@@ -101,6 +102,8 @@ export function planRouteStep(deps: StepDeps, payload: RunPayload): Promise<RunP
         ? { ...decision, ...jobFor(payload.runId, eks, deps.eks) }
         : decision;
     if (route.jobSpec) decision.job = route.jobSpec.namePrefix;
+    // The refit on every row after Evaluate holds as many rows as Train and more: it follows Train's route.
+    route.refit = input.params?.train?.refit_all_rows === false ? 'off' : decision.train;
     await updateStatus(deps.store, payload.runId, payload, (s) => {
       s.route = decision;
     });

@@ -4,7 +4,7 @@ import { readExamples } from '../../ml/examples.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
 import { gateFigures, ModelRegistry, type VersionEntry } from '../../registry/model-registry.ts';
-import { readJson, readRequired } from '../run/files.ts';
+import { readJson } from '../run/files.ts';
 import { bareEtag, runKeys } from '../run/keys.ts';
 import { notifyRelease } from '../run/notify.ts';
 import { runParams } from '../run/params.ts';
@@ -13,6 +13,7 @@ import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 import { belowProductionText } from './quality-gate.ts';
+import { servedModel } from './refit.ts';
 import { runStep } from './runner.ts';
 
 /**
@@ -39,9 +40,9 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
       (v) => v.runId === payload.runId,
     );
     if (!entry) {
-      let model = TextModel.fromArtifact(await readRequired(deps.store, keys.model)).withMetrics(
-        evaluation.metrics,
-      );
+      // The refit on every row when there is one (train.refit_all_rows), else the evaluated model, and why.
+      const served = await servedModel(deps, payload);
+      let model = TextModel.fromArtifact(served.bytes).withMetrics(evaluation.metrics);
       // Absent from a run whose evaluation wrote no drift reference (one from an earlier release, retried): no
       // drift gauges.
       const reference = readReference(
@@ -68,6 +69,7 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
           codeVersion: deps.codeVersion,
           runId: payload.runId,
           parentProductionVersion: gate.productionVersion,
+          refit: served.refit,
         },
         gate: { ...gate },
       });

@@ -9,6 +9,7 @@ import type { StepDeps } from './deps.ts';
 import { evaluateStep } from './evaluate.ts';
 import { featurizeStep } from './featurize.ts';
 import { preprocessStep } from './preprocess.ts';
+import { refitStep } from './refit.ts';
 import { trainStep } from './train.ts';
 
 /**
@@ -51,6 +52,7 @@ const STEPS = {
     await overShards(deps, payload, evaluateStep);
     return evaluateStep(deps, payload);
   },
+  refit: refitStep,
 } as const satisfies Record<string, Step>;
 
 export type StandaloneStep = keyof typeof STEPS;

@@ -1,9 +1,11 @@
 import { NotFoundError } from '../../errors.ts';
 import type { DataProfile } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
+import { trainingBiases } from '../../ml/decision-bias.ts';
 import { fitClassifier } from '../../ml/fitting.ts';
 import { checkLabels, labelIssuesLine } from '../../ml/label-issues.ts';
 import { TextModel } from '../../ml/model.ts';
+import { resolvePrimaryMetric } from '../../ml/primary-metric.ts';
 import { CsrStacker, selectRows } from '../../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
 import { labelIssuesCsv } from '../formats/label-issues-csv.ts';
@@ -11,7 +13,7 @@ import { readJson, readRequired, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
-import { readManifest, readShardRows } from '../run/shards.ts';
+import { readCleanDocs, readManifest, readShardRows } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
@@ -91,7 +93,21 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
       }
     }
     const profile = await readJson<DataProfile>(deps.store, keys.profile).catch(() => undefined);
-    const classifier = fitClassifier(x, fitY, labels.length, params);
+    const fitted = fitClassifier(x, fitY, labels.length, params);
+    // Macro-F1 as the metric: per-class decision biases from out-of-fold scores of the training part (its
+    // cleaned documents, the sweep's folds), as `textops train` fits them.
+    const macroF1 =
+      params.train.decision_biases &&
+      resolvePrimaryMetric(
+        params.evaluate.primary_metric,
+        Array.from(y, (k) => labels[k]),
+      ).metric === 'f1_macro';
+    const { bias, note } = macroF1
+      ? await readCleanDocs(deps.store, payload.runId, 'train').then((train) =>
+          trainingBiases(train.docs, train.labels, labels, params),
+        )
+      : { bias: undefined, note: undefined };
+    const classifier = bias ? { ...fitted, classBias: bias } : fitted;
     const model = TextModel.create({
       labels,
       vectorizer: TfidfVectorizer.fromJSON(stored, 'float64', keys.vectorizer),
@@ -124,7 +140,7 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     };
     return {
       payload: { ...payload, train: summary },
-      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB${checked ? `; ${labelIssuesLine(checked.summary)}` : ''}`,
+      summary: `${classifier.kind}${summary.iterations !== null ? `, ${summary.iterations} iterations${summary.converged === false ? ' (not converged)' : ''}` : ''}, artifact ${(artifact.length / 1e6).toFixed(2)} MB${checked ? `; ${labelIssuesLine(checked.summary)}` : ''}${note ? `; ${note}` : ''}`,
     };
   });
 }
