@@ -168,6 +168,8 @@ export async function trainInProcess(
   // character n-grams) are garbage once the classifier is fitted, before evaluate starts its workers.
   let tuned: TrainResult['tune'];
   let labelIssues: TrainResult['labelIssues'];
+  // Training rows the label check left out (`data.label_issues: drop`): the refit leaves them out too.
+  const dropped = new Set<LabelledText>();
   const { vectorizer, classifier, trainDocs } = await (async () => {
     const trainDocs = await timed(
       'preprocess',
@@ -226,6 +228,7 @@ export async function trainInProcess(
         })),
       };
       if (checked.keep) {
+        for (const issue of checked.issues) dropped.add(data.train[issue.row]);
         fitX = selectRows(matrix, checked.keep);
         fitY = Int32Array.from(checked.keep, (i) => y[i]);
       }
@@ -280,7 +283,7 @@ export async function trainInProcess(
         ...data.train.map((e, i): [LabelledText, string] => [e, trainDocs[i]]),
         ...data.test.map((e, i): [LabelledText, string] => [e, testDocs[i]]),
       ]);
-      const rows = data.examples.filter((e) => cleaned.has(e));
+      const rows = data.examples.filter((e) => cleaned.has(e) && !dropped.has(e));
       return refitOnAllRows(
         evaluated,
         rows.map((e) => cleaned.get(e) as string),
@@ -288,7 +291,7 @@ export async function trainInProcess(
           rows.map((e) => e.label),
           data.labels,
         ),
-        data.train.length,
+        data.train.length - dropped.size,
       );
     },
     (r) => refitText(r.outcome),

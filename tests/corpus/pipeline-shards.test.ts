@@ -96,6 +96,28 @@ describe('sharded pipeline steps', () => {
     expect(steps).toContain('evaluate shard 4');
   });
 
+  it('leaves the rows the label check dropped out of the refit, the same rows on both paths', async () => {
+    const drop = applyOverrides(base, { data: { label_issues: 'drop' } });
+    const f = stepFixture(applyOverrides(drop, { data: { shard_rows: 130 } }));
+    const start = await f.upload(CSV);
+    const out = await runStages(f.deps, start, 'refit');
+    const refit = TextModel.fromArtifact((await f.store.get(runKeys(start.runId).refitModel))!.body);
+    const inProcess = await trainInProcess(Buffer.from(CSV), drop, { codeVersion: 'test-version' });
+    const dropped = inProcess.labelIssues?.summary.dropped ?? 0;
+    expect(dropped).toBeGreaterThan(0);
+    const train = out.ingest?.train ?? 0;
+    const rows = train + (out.ingest?.test ?? 0);
+    expect(inProcess.refit).toMatchObject({
+      status: 'refitted',
+      rows: rows - dropped,
+      evaluatedRows: train - dropped,
+    });
+    expect(out.refit).toEqual({ status: 'refitted', rows: rows - dropped });
+    expect(refit.lineage.refit).toMatchObject({ rows: rows - dropped, evaluatedRows: train - dropped });
+    expect(refit.vectorizer.state.vocabulary).toEqual(inProcess.model.vectorizer.state.vocabulary);
+    expect(maxDiff(refit.classifier.coef, inProcess.model.classifier.coef)).toBeLessThanOrEqual(1e-6);
+  });
+
   it('names the source line and the shard of a malformed row, and writes no shard list', async () => {
     const lines = CSV.split('\n');
     // Row 437 of the data (shard 4 of 100-row shards) gets a stray quote inside an unquoted field.

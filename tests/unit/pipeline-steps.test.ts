@@ -539,6 +539,24 @@ describe('refit step', () => {
     expect(entry.lineage.refit).toMatchObject({ status: 'refitted', rows: 60, evaluatedRows: 48 });
   });
 
+  it('leaves out of the refit the training rows the label check dropped (data.label_issues: drop)', async () => {
+    const f = stepFixture(applyOverrides(loadParams(), { data: { label_issues: 'drop' } }));
+    // Positive reviews (as the generator writes them) labelled negative: the rows the check is there to find.
+    const positives = syntheticReviews(36)
+      .split('\n')
+      .filter((line) => line.endsWith(',positive'));
+    const flipped = positives.slice(30).map((line) => [line.replace(/,positive$/, ''), 'negative']);
+    const start = await f.upload(syntheticReviews(30, flipped));
+    const evaluated = await runUntil(f, start, 'evaluate');
+    const keys = runKeys(start.runId);
+    const { droppedLines = [] } = f.store.json(keys.labelIssuesSummary) as { droppedLines?: number[] };
+    expect(droppedLines.length).toBeGreaterThan(0);
+    const out = await refitStep(f.deps, { ...evaluated, phase: 'refit' });
+    expect(out.refit).toEqual({ status: 'refitted', rows: 66 - droppedLines.length });
+    const refit = TextModel.fromArtifact((await f.store.get(keys.refitModel))!.body);
+    expect(refit.lineage.refit?.rows).toBe(66 - droppedLines.length);
+  });
+
   it('falls back to the evaluated model, recorded, when the refit fails or is off', async () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(30));

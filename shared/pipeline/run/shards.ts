@@ -77,17 +77,20 @@ export async function readCleanDocs(
   store: ObjectStore,
   runId: string,
   side: 'train' | 'test' | 'all',
+  options: { exceptTrainingLines?: ReadonlySet<number> } = {},
 ): Promise<{ labels: string[]; docs: string[] }> {
   const manifest = await readManifest(store, runId);
   const labels: string[] = [];
   const docs: string[] = [];
   const want = side === 'test' ? 1 : 0;
+  const except = options.exceptTrainingLines?.size ? options.exceptTrainingLines : undefined;
   for (const info of manifest.shards) {
-    for (const [label, doc, test] of await readJsonLinesGz<CleanShardRow>(
-      store,
-      shardKeys(runId, info.shard).clean,
-    )) {
+    // A cleaned shard holds the shard's rows in order, so its i-th row has the i-th row's source line.
+    const lines = except ? (await readShardRows(store, runId, info)).rows.map((r) => r.line) : undefined;
+    const clean = await readJsonLinesGz<CleanShardRow>(store, shardKeys(runId, info.shard).clean);
+    for (const [i, [label, doc, test]] of clean.entries()) {
       if (side !== 'all' && test !== want) continue;
+      if (except && test === 0 && except.has(lines![i])) continue;
       labels.push(label);
       docs.push(doc);
     }

@@ -32,12 +32,21 @@ export function refitStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
       if (!evaluated.params.train.refit_all_rows) {
         outcome = refitOnAllRows(evaluated, [], new Int32Array(0), manifest.train).outcome;
       } else {
-        const all = await readCleanDocs(deps.store, payload.runId, 'all');
+        // Rows the label check left out of training (`data.label_issues: drop`) stay out of the refit.
+        // No summary: the label check is off.
+        const summary = await deps.store.get(keys.labelIssuesSummary);
+        const checked = summary
+          ? (JSON.parse(summary.body.toString('utf8')) as { droppedLines?: number[] })
+          : undefined;
+        const droppedLines = new Set(checked?.droppedLines ?? []);
+        const all = await readCleanDocs(deps.store, payload.runId, 'all', {
+          exceptTrainingLines: droppedLines,
+        });
         const refit = refitOnAllRows(
           evaluated,
           all.docs,
           encodeLabels(all.labels, evaluated.labels),
-          manifest.train,
+          manifest.train - droppedLines.size,
           sha256(evaluatedBytes),
         );
         outcome = refit.outcome;
