@@ -4,6 +4,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
 import type { Params } from '../shared/config/params-schema.ts';
 import { createConsoleApp } from '../shared/console/app.ts';
+import { loopbackHostOnly } from '../shared/http/loopback-host.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ObjectStore, TaskCallbacks } from '../shared/ports.ts';
 
@@ -15,7 +16,10 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** The local console: the console app of shared/console (the same one the console Lambda serves), on 127.0.0.1. */
+/**
+ * The local console: the console app of shared/console (the same one the console Lambda serves), on 127.0.0.1,
+ * answering only requests addressed to a loopback name (a DNS-rebinding page cannot drive promote).
+ */
 export async function startConsoleServer(options: {
   store: ObjectStore;
   /** null: the params name no model; each upload names its own. */
@@ -42,7 +46,10 @@ export async function startConsoleServer(options: {
       ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     }),
   );
-  const server: Server = applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS);
+  const server: Server = applyHttpTimeouts(
+    createServer(loopbackHostOnly(app)),
+    options.timeouts ?? LOCAL_HTTP_TIMEOUTS,
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

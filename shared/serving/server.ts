@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
 import type { Params } from '../config/params-schema.ts';
+import { isLoopbackInterface, loopbackHostOnly } from '../http/loopback-host.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { ModelSource } from '../registry/model-source.ts';
@@ -111,8 +112,12 @@ export async function startInferenceServer(
   await serving.store.refresh();
   serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
   serving.retrain.start();
-  const server = applyHttpTimeouts(createServer(serving.app), servingHttpTimeouts(options.params.serving));
   const host = options.host ?? '127.0.0.1';
+  // On loopback (a developer's machine), only loopback names: a DNS-rebinding page cannot use the API.
+  const server = applyHttpTimeouts(
+    createServer(isLoopbackInterface(host) ? loopbackHostOnly(serving.app) : serving.app),
+    servingHttpTimeouts(options.params.serving),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {

@@ -404,16 +404,52 @@ describe('console pages in Chromium', () => {
     }
   });
 
-  it('works over plain HTTP by a host name, the script from self only, and no page ran injected code', async () => {
+  it('the local console refuses a page that reaches it by another name (DNS rebinding), and says why', async () => {
     const page = await browser.newPage();
     const port = new URL(stack.runtime.consoleUrl).port;
+    // console.test resolves to 127.0.0.1, as a rebound name of a hostile site would.
     const response = await page.goto(`http://console.test:${port}/`);
-    const csp = response!.headers()['content-security-policy'];
-    expect(csp).toMatch(/script-src 'self'(;|$)/);
-    expect(csp).not.toMatch(/upgrade-insecure-requests/);
-    await page.waitForSelector('body[data-ready="runs"]');
-    expect(await page.$$eval('#runs tr', (trs) => trs.length)).toBe(4);
+    expect(response!.status()).toBe(421);
+    expect(await page.textContent('body')).toContain(
+      `this local endpoint answers only requests addressed to 127.0.0.1:${port}, localhost:${port} or [::1]:${port}, not to 'console.test:${port}'`,
+    );
+    const production = (await stack.runtime.store.get('registry/sentiment/aliases.json'))?.etag;
+    const promote = await page.evaluate(async () => {
+      const r = await fetch('/api/models/promote', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ version: 1, expectedProduction: 2 }),
+      });
+      return r.status;
+    });
+    expect(promote).toBe(421);
+    expect((await stack.runtime.store.get('registry/sentiment/aliases.json'))?.etag).toBe(production);
+    // localhost is a loopback name: answered.
+    expect((await page.goto(`http://localhost:${port}/api/runs`))!.status()).toBe(200);
     await page.close();
+  });
+
+  it('works over plain HTTP by a host name (the console app behind a load balancer), the script from self only, and no page ran injected code', async () => {
+    const app = createConsoleApp({
+      store: stack.runtime.store,
+      modelName: 'sentiment',
+      defaults: loadParams(),
+    });
+    const server = app.listen(0, '0.0.0.0');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const page = await browser.newPage();
+      const port = (server.address() as AddressInfo).port;
+      const response = await page.goto(`http://console.test:${port}/`);
+      const csp = response!.headers()['content-security-policy'];
+      expect(csp).toMatch(/script-src 'self'(;|$)/);
+      expect(csp).not.toMatch(/upgrade-insecure-requests/);
+      await page.waitForSelector('body[data-ready="runs"]');
+      expect(await page.$$eval('#runs tr', (trs) => trs.length)).toBe(4);
+      await page.close();
+    } finally {
+      server.close();
+    }
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
   });
