@@ -7,8 +7,8 @@ import { loadParams } from '../../shared/config/params.ts';
 import { createConsoleApp } from '../../shared/console/app.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
-import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { runTextops } from '../helpers/cli.ts';
@@ -595,8 +595,12 @@ describe('console: what a newcomer trips on in the first hour', () => {
     const overrides =
       'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
     await stack.runtime.store.put('incoming/news.params.yaml', overrides);
-    const { etag } = await stack.runtime.store.put('incoming/news.csv', sampleCsv('agnews-7600.csv.gz', 400));
-    const news = executionName({ bucket: stack.runtime.bucket, key: 'incoming/news.csv', etag });
+    await stack.runtime.store.put('incoming/news.csv', sampleCsv('agnews-7600.csv.gz', 400));
+    const news = (await uploadRunId(
+      stack.runtime.store,
+      stack.runtime.bucket,
+      'incoming/news.csv',
+    )) as string;
     await stack.runtime.idle();
     const page = await open(`/compare?ids=${first},${news}`);
     const warning = await page.textContent('#label-warning');

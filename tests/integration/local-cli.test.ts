@@ -262,4 +262,24 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(again.stdout).toMatch(/^outcome then \(.* UTC\): FAILED: InvalidDatasetError: /m);
     expect(again.stdout).toContain('upload under another --name');
   });
+
+  it('the same CSV beside changed overrides is a new run; the same pair again is not', async () => {
+    await writeFile(join(dir, 'pair.csv'), 'review,sentiment\n"good film",positive\n"fine film",positive\n');
+    await writeFile(join(dir, 'a.yaml'), 'train:\n  logistic_regression:\n    max_iter: 50\n');
+    await writeFile(join(dir, 'b.yaml'), 'train:\n  logistic_regression:\n    max_iter: 70\n');
+    const runOf = (stdout: string) => /^run (\S+)$/m.exec(stdout)?.[1] ?? '';
+    const first = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'a.yaml'));
+    expect(first.code).toBe(1);
+    const a = runOf(first.stdout);
+    const same = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'a.yaml'));
+    expect(runOf(same.stdout)).toBe(a);
+    expect(same.stdout).toContain(`this content already ran as ${a}`);
+    const changed = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'b.yaml'));
+    const b = runOf(changed.stdout);
+    expect(b).not.toBe(a);
+    expect(changed.stdout).not.toContain('already ran');
+    // The new run ran (and failed on its one class, as the first did).
+    expect(changed.stdout).toMatch(/^FAILED: InvalidDatasetError: /m);
+    expect(JSON.parse((await cli('runs', b, '--json')).stdout).status.state).toBe('failed');
+  });
 });

@@ -1,13 +1,27 @@
-import { RUNS_PREFIX } from '../../layout.ts';
+import { paramsKeyFor, RUNS_PREFIX } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
-import { runIdOf, runKeys } from './keys.ts';
+import { executionName, runIdOf, runKeys } from './keys.ts';
 import type { RunCost, RunStatus } from './records.ts';
 import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
+
+/**
+ * The run id the trigger gives the upload now in the bucket at `key`: from its ETag and the ETag of the
+ * `<name>.params.yaml` beside it, when there is one. Undefined when nothing is stored at `key`.
+ */
+export async function uploadRunId(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+): Promise<string | undefined> {
+  const [data, params] = await Promise.all([store.head(key), store.head(paramsKeyFor(key))]);
+  if (!data) return undefined;
+  return executionName({ bucket, key, etag: data.etag, ...(params ? { paramsEtag: params.etag } : {}) });
+}
 
 /** A run's status with its estimated cost (from its steps' usage records), when it has one. */
 function withCost(status: RunStatus): RunStatus {
