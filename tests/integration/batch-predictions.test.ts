@@ -165,6 +165,21 @@ describe('batch predictions through the local stack', () => {
     expect(noText?.error?.message).toMatch(/no text column.*'id', 'score'/);
   }, 120_000);
 
+  it('a header and no row under it is a recorded failure ("no rows"), not a job of 0 rows', async () => {
+    await drop('batch/header-only.csv', 'id,review\r\n');
+    await runtime.idle();
+    expect(await text('batch-results/header-only.csv')).toBeUndefined();
+    const headerOnly = await report('batch/header-only.csv');
+    expect(headerOnly).toMatchObject({
+      state: 'failed',
+      result: null,
+      error: { name: 'InvalidDatasetError' },
+    });
+    expect(headerOnly?.message).toBe(
+      'batch/header-only.csv was not predicted: InvalidDatasetError: no rows: the file has a header (id, review) and no row under it, nothing to predict',
+    );
+  }, 120_000);
+
   it('a duplicate event for the same object version starts nothing and changes nothing', async () => {
     const key = 'batch/reviews.csv';
     const before = await runtime.store.head('batch-results/reviews.csv');
