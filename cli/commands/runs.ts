@@ -155,7 +155,16 @@ export function registerRuns(program: Command): void {
           if (!run.status && !run.history)
             throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history), printableDeep(run.tune))}\n`,
+            `${
+              options.json
+                ? printableJson(run)
+                : formatRun(
+                    printableDeep(run.status),
+                    printableDeep(run.history),
+                    printableDeep(run.tune),
+                    printableDeep(run.params),
+                  )
+            }\n`,
           );
           return;
         }

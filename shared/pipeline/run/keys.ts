@@ -63,6 +63,8 @@ export function runKeys(runId: string) {
     history: `${root}/history.json`,
     execution: `${root}/execution.json`,
     input: `${root}/input.json`,
+    /** The params ingest resolved first (or why the upload's overrides could not be applied): written even when ingest fails. */
+    params: `${root}/params.json`,
     /** The shard list ingest writes last: a later step reads only the shards it names. */
     shards: `${root}/data/shards.json`,
     /** One byte per kept row in file order, 1 for the test split. */

@@ -4,6 +4,7 @@ import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
 import { executionName, runIdOf, runKeys } from './keys.ts';
+import { type RunParamsRecord, readRunParamsRecord } from './params.ts';
 import type { RunCost, RunStatus } from './records.ts';
 import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
@@ -76,11 +77,14 @@ export async function readRun(
   history: ExecutionHistory | undefined;
   tune?: TuneSummary;
   cost?: RunCost;
+  /** What ingest recorded of the run's params (absent for a run that never reached ingest, or an older one). */
+  params?: RunParamsRecord;
 }> {
-  const [status, history, tune] = await Promise.all([
+  const [status, history, tune, params] = await Promise.all([
     readStatus(store, runId),
     store.get(runKeys(runId).history),
     readTuneSummary(store, runId),
+    readRunParamsRecord(store, runId),
   ]);
   const costed = status && (await withStages(store, [withCost(status)]))[0];
   // A run that fails inside the sweep (a batch, TuneSelect) leaves tune/summary.json `running`: only TuneSelect's
@@ -101,5 +105,6 @@ export async function readRun(
     history: history ? (JSON.parse(history.body.toString('utf8')) as ExecutionHistory) : undefined,
     ...(swept ? { tune: swept } : {}),
     ...(costed?.cost ? { cost: costed.cost } : {}),
+    ...(params ? { params } : {}),
   };
 }
