@@ -277,9 +277,14 @@ describe('npm run package', () => {
       trigger.filter((s) => String(s.Action).startsWith('s3:')).flatMap((s) => [s.Resource].flat()),
     ).toEqual([
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
+      // The overrides file beside an upload: its ETag is part of the run's name.
+      { 'Fn::Sub': expect.stringMatching(/\/incoming\/\*\.params\.yaml\*$/) },
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
       { 'Fn::Sub': expect.stringMatching(/:s3:::[^/]+$/) },
     ]);
+    expect(
+      trigger.find((s) => [s.Action].flat().includes('s3:ListBucket'))?.Condition.StringLike['s3:prefix'],
+    ).toEqual(['runs/*', 'incoming/*']);
     const writes = (handler: string) =>
       roleStatements(t, roleOf(handler))
         .filter((s) => [s.Action].flat().includes('s3:PutObject'))

@@ -9,6 +9,7 @@ import type { TextModel } from '../../shared/ml/model.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
 import { type BatchReport, batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { spreadsheetSafe } from '../../shared/spreadsheet-safe.ts';
 import { sharedRows, toCsv } from '../helpers/data.ts';
 import { trainSmallModel } from '../helpers/serving-model.ts';
 
@@ -74,7 +75,9 @@ describe('batch predictions through the local stack', () => {
     ]);
     expect(out.length - 1).toBe(rows.length);
     expect(out.slice(1).map((r) => r[0])).toEqual(rows.map((r) => r[0]));
-    expect(out.slice(1).map((r) => r[1])).toEqual(rows.map((r) => r[1]));
+    // As read, but for a text that would start a spreadsheet formula (a review starting with '-'): quoted.
+    expect(out.slice(1).map((r) => r[1])).toEqual(rows.map((r) => spreadsheetSafe(r[1])));
+    expect(rows.some((r) => spreadsheetSafe(r[1]) !== r[1])).toBe(true);
     for (const r of out.slice(1)) {
       const [neg, pos] = [Number(r[4]), Number(r[5])];
       expect(neg + pos).toBeCloseTo(1, 9);
