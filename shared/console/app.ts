@@ -4,6 +4,7 @@ import { ConfigError, ConflictError, describeError, ModelFormatError, NotFoundEr
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import { labelIssuesCsvForPeople } from '../pipeline/formats/label-issues-csv.ts';
 import { answerApproval } from '../pipeline/run/approval.ts';
 import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
@@ -247,7 +248,10 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
           404,
           `no label check for run ${id} (not trained yet, or data.label_issues: off)`,
         );
-      res.type('text/csv; charset=utf-8').attachment(`${id}-label-issues.csv`).send(found.csv);
+      res
+        .type('text/csv; charset=utf-8')
+        .attachment(`${id}-label-issues.csv`)
+        .send(labelIssuesCsvForPeople(found.csv));
     }),
   );
 

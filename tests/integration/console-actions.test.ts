@@ -1,9 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { createConsoleApp } from '../../shared/console/app.ts';
 import { memoryLogger } from '../../shared/log.ts';
+import { labelIssuesCsv } from '../../shared/pipeline/formats/label-issues-csv.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
@@ -80,5 +83,28 @@ describe('console actions', () => {
     const back = await post('/api/models/rollback', { expectedProduction: 2 });
     expect(back.status).toBe(200);
     expect((await registry.readAliases()).aliases.production).toBe(1);
+  });
+
+  it('hands label-issues.csv to people with formula cells quoted, the stored file as it was', async () => {
+    const csv = labelIssuesCsv([
+      {
+        line: 2,
+        text: '=HYPERLINK("http://evil.test","x")',
+        given_label: '@pos',
+        suggested_label: 'neg',
+        score: 0.01,
+      },
+      { line: 3, text: 'a plain review', given_label: 'pos', suggested_label: 'neg', score: 0.2 },
+    ]);
+    await store.put(runKeys('run-1').labelIssues, csv);
+    await store.put(runKeys('run-1').labelIssuesSummary, '{}');
+    const response = await fetch(`${url}/api/runs/run-1/label-issues.csv`);
+    expect(response.status).toBe(200);
+    expect(parse(await response.text())).toEqual([
+      ['line', 'text', 'given_label', 'suggested_label', 'score'],
+      ['2', '\'=HYPERLINK("http://evil.test","x")', "'@pos", 'neg', '0.0100'],
+      ['3', 'a plain review', 'pos', 'neg', '0.2000'],
+    ]);
+    expect((await store.get(runKeys('run-1').labelIssues))?.body.toString()).toBe(csv);
   });
 });
