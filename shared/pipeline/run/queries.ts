@@ -3,7 +3,7 @@ import type { ObjectStore } from '../../ports.ts';
 import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
-import { executionName, runIdOf, runKeys } from './keys.ts';
+import { executionName, isTrainingDataKey, runIdOf, runKeys } from './keys.ts';
 import { type RunParamsRecord, readRunParamsRecord } from './params.ts';
 import type { RunCost, RunStatus } from './records.ts';
 import { modelStage } from './stage.ts';
@@ -19,7 +19,11 @@ export async function uploadRunId(
   bucket: string,
   key: string,
 ): Promise<string | undefined> {
-  const [data, params] = await Promise.all([store.head(key), store.head(paramsKeyFor(key))]);
+  // Only training data has an overrides file beside it (and a run named after it); anything else is named alone.
+  const [data, params] = await Promise.all([
+    store.head(key),
+    isTrainingDataKey(key) ? store.head(paramsKeyFor(key)) : undefined,
+  ]);
   if (!data) return undefined;
   return executionName({ bucket, key, etag: data.etag, ...(params ? { paramsEtag: params.etag } : {}) });
 }
