@@ -1,5 +1,6 @@
 import { stackNotRunning } from '../local/runtime-file.ts';
 import { ConfigError, StackNotRunningError } from '../shared/errors.ts';
+import { paramsKeyFor } from '../shared/layout.ts';
 import { progressKey, progressText } from '../shared/ml/tune/progress-text.ts';
 import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
@@ -51,7 +52,7 @@ export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
 export function alreadyRanLines(status: RunStatus, key: string): string[] {
   const ended = status.finishedAt ?? status.updatedAt;
   const lines = [
-    `this content already ran as ${status.runId} (uploaded as ${key} before: S3 gives the same bytes the same ETag, so no new run starts)`,
+    `this content already ran as ${status.runId} (uploaded as ${key} before, beside the same ${paramsKeyFor(key).split('/').pop()} or none: S3 gives the same bytes the same ETag, so no new run starts)`,
     `outcome then (${ended.replace('T', ' ').slice(0, 19)} UTC): ${status.state.toUpperCase()}: ${outcomeThen(status)}`,
   ];
   if (status.metrics)

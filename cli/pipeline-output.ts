@@ -2,6 +2,7 @@ import { progressText } from '../shared/ml/tune/progress-text.ts';
 import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 import { formatUsd } from '../shared/pipeline/run/cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
+import type { RunParamsRecord } from '../shared/pipeline/run/params.ts';
 import type { GateDecision, RunCost, RunStatus } from '../shared/pipeline/run/records.ts';
 import { stepLabel } from '../shared/pipeline/run/status.ts';
 import type { TuneSummary } from '../shared/pipeline/run/tune-summary.ts';
@@ -108,10 +109,22 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
   ];
 }
 
+/** The params line of `textops runs <id>`: what the run was to train with, also when it failed in ingest. */
+export function paramsLine(record: RunParamsRecord): string {
+  const set = Object.entries(record.set)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  if (record.error)
+    return `  params   the stack's params.yaml; ${record.overrides} not applied: ${record.error}`;
+  if (!record.overrides) return "  params   the stack's params.yaml (no overrides file)";
+  return `  params   the stack's params.yaml + ${record.overrides}${set ? `: ${set}` : ''}`;
+}
+
 export function formatRun(
   status: RunStatus | undefined,
   history: ExecutionHistory | undefined,
   tune?: TuneSummary,
+  params?: RunParamsRecord,
 ): string {
   if (!status) return history ? `run ${history.name}: ${history.status}` : 'no such run';
   const lines = [
@@ -120,6 +133,7 @@ export function formatRun(
     `  started  ${status.startedAt}${status.finishedAt ? `, finished ${status.finishedAt}` : ''}${history?.ms !== undefined ? ` (${seconds(history.ms)})` : ''}`,
     ...stateLines(status, history),
   ];
+  if (params) lines.push(paramsLine(params));
   for (const s of status.steps) if (s.summary) lines.push(`  ${stepLabel(s)}: ${s.summary}`);
   lines.push(...sweepLines(tune).map((l) => `  ${l}`));
   if (status.metrics) {

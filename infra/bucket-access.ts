@@ -8,6 +8,7 @@ import {
   BATCH_RESULTS_PREFIX,
   FEEDBACK_PREFIX,
   INCOMING_PREFIX,
+  PARAMS_SUFFIX,
   RETRAIN_UPLOAD_PREFIX,
   RUNS_PREFIX,
   registryPrefix,
@@ -47,12 +48,14 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
   /** The retrain trigger's state and records (drift.retrain): the only registry keys the server may write. */
   const MODEL_RETRAIN_PREFIX = `${MODEL_PREFIX}retrain/`;
   return {
-    // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json; a batch
-    // file uploaded again reads its report, to run again the version whose job failed.
+    // A notification it will not train on (not .csv/.csv.gz) gets an "ignored" runs/<id>/status.json. It reads
+    // the ETag of the overrides file beside an upload (part of the run's name), and lists incoming/ so that a
+    // missing one is a 404, not a 403; a batch file uploaded again reads its report, to run again the version
+    // whose job failed.
     trigger: {
-      read: [RUNS_PREFIX, BATCH_RESULTS_PREFIX],
+      read: [RUNS_PREFIX, BATCH_RESULTS_PREFIX, `${INCOMING_PREFIX}*${PARAMS_SUFFIX}`],
       write: [RUNS_PREFIX],
-      list: [RUNS_PREFIX, BATCH_RESULTS_PREFIX],
+      list: [RUNS_PREFIX, BATCH_RESULTS_PREFIX, INCOMING_PREFIX],
     },
     ingest: {
       read: [INCOMING_PREFIX, RUNS_PREFIX, MODEL_FEEDBACK_PREFIX],

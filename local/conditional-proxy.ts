@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
+import { isLoopbackInterface, loopbackHostOnly } from '../shared/http/loopback-host.ts';
 import {
   keyTooLongReason,
   unsafeEncodedKeyReason,
@@ -147,7 +155,7 @@ export async function startConditionalProxy(
 ): Promise<ConditionalProxy> {
   const upstream = new URL(upstreamUrl);
   const lock = new KeyLock();
-  const server = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     const refused = unsafeRequestReason(req);
     if (refused) {
       req.resume();
@@ -189,7 +197,9 @@ export async function startConditionalProxy(
       }
       await forward(upstream, req, res);
     });
-  });
+  };
+  // On loopback, only loopback names: a DNS-rebinding page cannot read or write the store.
+  const server = createServer(isLoopbackInterface(host) ? loopbackHostOnly(handle) : handle);
   applyHttpTimeouts(server, timeouts);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;

@@ -5,6 +5,7 @@ import { applyHttpTimeouts, type HttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../sh
 import type { Params } from '../shared/config/params-schema.ts';
 import { CONSOLE_MAX_BODY_BYTES, createConsoleApp } from '../shared/console/app.ts';
 import { limitExpectContinue } from '../shared/http/expect-continue.ts';
+import { loopbackHostOnly } from '../shared/http/loopback-host.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ObjectStore, TaskCallbacks } from '../shared/ports.ts';
 
@@ -16,7 +17,10 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** The local console: the console app of shared/console (the same one the console Lambda serves), on 127.0.0.1. */
+/**
+ * The local console: the console app of shared/console (the same one the console Lambda serves), on 127.0.0.1,
+ * answering only requests addressed to a loopback name (a DNS-rebinding page cannot drive promote).
+ */
 export async function startConsoleServer(options: {
   store: ObjectStore;
   /** null: the params name no model; each upload names its own. */
@@ -44,7 +48,7 @@ export async function startConsoleServer(options: {
     }),
   );
   const server: Server = limitExpectContinue(
-    applyHttpTimeouts(createServer(app), options.timeouts ?? LOCAL_HTTP_TIMEOUTS),
+    applyHttpTimeouts(createServer(loopbackHostOnly(app)), options.timeouts ?? LOCAL_HTTP_TIMEOUTS),
     CONSOLE_MAX_BODY_BYTES,
   );
   await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { applyHttpTimeouts, LOCAL_HTTP_TIMEOUTS } from '../shared/config/http-timeouts.ts';
+import { loopbackHostOnly } from '../shared/http/loopback-host.ts';
 import {
   ExecutionDoesNotExist,
   ExecutionNotRedrivable,
@@ -55,101 +56,104 @@ export async function startSfnEndpoint(
     Object.entries(engines).find(([machine]) =>
       arn.startsWith(`${machine.replace(':stateMachine:', ':execution:')}:`),
     )?.[1];
-  const server = createServer((req, res) => {
-    void (async () => {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      let body: Record<string, unknown>;
-      try {
-        body = await readBody(req);
-      } catch {
-        return fail(res, 400, 'SerializationException', 'the request body is not JSON');
-      }
-      const operation = target.split('.').pop();
-      if (operation === 'StartExecution') {
-        const machine = engines[String(body.stateMachineArn)];
-        if (!machine) {
-          return fail(
-            res,
-            400,
-            'StateMachineDoesNotExist',
-            `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
-          );
-        }
-        const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
-        if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
-          return fail(res, 400, 'InvalidName', `Invalid Name: '${name}'`);
-        let input: unknown;
+  const server = createServer(
+    loopbackHostOnly((req, res) => {
+      void (async () => {
+        const target = String(req.headers['x-amz-target'] ?? '');
+        let body: Record<string, unknown>;
         try {
-          input = JSON.parse(typeof body.input === 'string' ? body.input : '{}');
+          body = await readBody(req);
         } catch {
-          return fail(res, 400, 'InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+          return fail(res, 400, 'SerializationException', 'the request body is not JSON');
         }
-        try {
-          const { executionArn, alreadyStarted } = await machine.start(name, input);
-          if (alreadyStarted)
-            return fail(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
-          return send(res, 200, { executionArn, startDate: Date.now() / 1000 });
-        } catch (error) {
-          return fail(res, 500, 'InternalFailure', (error as Error).message);
-        }
-      }
-      if (operation === 'RedriveExecution') {
-        const arn = String(body.executionArn ?? '');
-        const prefix = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
-        const name = arn.slice(prefix.length);
-        if (!arn.startsWith(prefix) || !/^[A-Za-z0-9_-]{1,80}$/.test(name))
-          return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
-        try {
-          const { redriveDate } = await engine.redrive(name);
-          return send(res, 200, { redriveDate: Date.parse(redriveDate) / 1000 });
-        } catch (error) {
-          if (error instanceof ExecutionDoesNotExist || error instanceof ExecutionNotRedrivable)
-            return fail(res, 400, error.name, error.message);
-          return fail(res, 500, 'InternalFailure', (error as Error).message);
-        }
-      }
-      if (operation === 'SendTaskSuccess' || operation === 'SendTaskFailure') {
-        const token = typeof body.taskToken === 'string' ? body.taskToken : '';
-        if (!token) return fail(res, 400, 'InvalidToken', 'The provided token is not valid');
-        const machines = Object.values(engines);
-        for (const [i, machine] of machines.entries()) {
+        const operation = target.split('.').pop();
+        if (operation === 'StartExecution') {
+          const machine = engines[String(body.stateMachineArn)];
+          if (!machine) {
+            return fail(
+              res,
+              400,
+              'StateMachineDoesNotExist',
+              `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+            );
+          }
+          const name = typeof body.name === 'string' ? body.name : crypto.randomUUID();
+          if (!/^[A-Za-z0-9_-]{1,80}$/.test(name))
+            return fail(res, 400, 'InvalidName', `Invalid Name: '${name}'`);
+          let input: unknown;
           try {
-            if (operation === 'SendTaskSuccess') machine.sendTaskSuccess(token, String(body.output ?? ''));
-            else machine.sendTaskFailure(token, String(body.error ?? ''), String(body.cause ?? ''));
-            return send(res, 200, {});
+            input = JSON.parse(typeof body.input === 'string' ? body.input : '{}');
+          } catch {
+            return fail(res, 400, 'InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+          }
+          try {
+            const { executionArn, alreadyStarted } = await machine.start(name, input);
+            if (alreadyStarted)
+              return fail(res, 400, 'ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+            return send(res, 200, { executionArn, startDate: Date.now() / 1000 });
           } catch (error) {
-            if (error instanceof InvalidOutput) return fail(res, 400, error.name, error.message);
-            if (error instanceof TaskTimedOut) return fail(res, 400, error.name, error.message);
-            if (error instanceof TaskDoesNotExist) {
-              if (i === machines.length - 1) return fail(res, 400, error.name, error.message);
-              continue;
-            }
             return fail(res, 500, 'InternalFailure', (error as Error).message);
           }
         }
-      }
-      if (operation === 'DescribeExecution') {
-        const arn = String(body.executionArn ?? '');
-        const execution = (engineOfExecution(arn) ?? engine).execution(arn.split(':').pop() ?? '');
-        if (!execution) return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
-        const h = await Promise.race([execution, Promise.resolve(undefined)]);
-        return send(res, 200, {
-          executionArn: arn,
-          stateMachineArn:
-            Object.keys(engines).find((m) => engines[m] === engineOfExecution(arn)) ?? stateMachineArn,
-          name: arn.split(':').pop(),
-          status: h?.status ?? 'RUNNING',
-          ...(h?.error ? { error: h.error, cause: h.cause } : {}),
-        });
-      }
-      return fail(
-        res,
-        400,
-        'UnknownOperationException',
-        `operation '${target}' is not supported by the local engine`,
-      );
-    })();
-  });
+        if (operation === 'RedriveExecution') {
+          const arn = String(body.executionArn ?? '');
+          const prefix = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:`;
+          const name = arn.slice(prefix.length);
+          if (!arn.startsWith(prefix) || !/^[A-Za-z0-9_-]{1,80}$/.test(name))
+            return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          try {
+            const { redriveDate } = await engine.redrive(name);
+            return send(res, 200, { redriveDate: Date.parse(redriveDate) / 1000 });
+          } catch (error) {
+            if (error instanceof ExecutionDoesNotExist || error instanceof ExecutionNotRedrivable)
+              return fail(res, 400, error.name, error.message);
+            return fail(res, 500, 'InternalFailure', (error as Error).message);
+          }
+        }
+        if (operation === 'SendTaskSuccess' || operation === 'SendTaskFailure') {
+          const token = typeof body.taskToken === 'string' ? body.taskToken : '';
+          if (!token) return fail(res, 400, 'InvalidToken', 'The provided token is not valid');
+          const machines = Object.values(engines);
+          for (const [i, machine] of machines.entries()) {
+            try {
+              if (operation === 'SendTaskSuccess') machine.sendTaskSuccess(token, String(body.output ?? ''));
+              else machine.sendTaskFailure(token, String(body.error ?? ''), String(body.cause ?? ''));
+              return send(res, 200, {});
+            } catch (error) {
+              if (error instanceof InvalidOutput) return fail(res, 400, error.name, error.message);
+              if (error instanceof TaskTimedOut) return fail(res, 400, error.name, error.message);
+              if (error instanceof TaskDoesNotExist) {
+                if (i === machines.length - 1) return fail(res, 400, error.name, error.message);
+                continue;
+              }
+              return fail(res, 500, 'InternalFailure', (error as Error).message);
+            }
+          }
+        }
+        if (operation === 'DescribeExecution') {
+          const arn = String(body.executionArn ?? '');
+          const execution = (engineOfExecution(arn) ?? engine).execution(arn.split(':').pop() ?? '');
+          if (!execution)
+            return fail(res, 400, 'ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+          const h = await Promise.race([execution, Promise.resolve(undefined)]);
+          return send(res, 200, {
+            executionArn: arn,
+            stateMachineArn:
+              Object.keys(engines).find((m) => engines[m] === engineOfExecution(arn)) ?? stateMachineArn,
+            name: arn.split(':').pop(),
+            status: h?.status ?? 'RUNNING',
+            ...(h?.error ? { error: h.error, cause: h.cause } : {}),
+          });
+        }
+        return fail(
+          res,
+          400,
+          'UnknownOperationException',
+          `operation '${target}' is not supported by the local engine`,
+        );
+      })();
+    }),
+  );
   applyHttpTimeouts(server, LOCAL_HTTP_TIMEOUTS);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const { port: bound } = server.address() as AddressInfo;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalRuntime, startLocalRuntime } from '../local/local-runtime.ts';
 import { loadParams } from '../shared/config/params.ts';
-import { executionName } from '../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../shared/pipeline/run/queries.ts';
 import { sampleCsv, sharedRows, toCsv } from './sample-data.ts';
 
 const FAST = 'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
@@ -46,8 +46,8 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   });
   const upload = async (name: string, csv: string, overrides: string) => {
     await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
-    const { etag } = await runtime.store.put(`incoming/${name}.csv`, csv);
-    const runId = executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
+    await runtime.store.put(`incoming/${name}.csv`, csv);
+    const runId = (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
     await runtime.idle();
     return runId;
   };

@@ -2,7 +2,7 @@
 // deployed AWS stack knows — the image just pushed, the IRSA role ARNs, bucket, queue, state machine and region —
 // taken from the CloudFormation outputs, so no account-specific value lives in the repository.
 // Usage: node scripts/k8s-deploy-overlay.mjs --overlay k8s/overlays/prod --stack-outputs outputs.json \
-//          --image <registry>/<repo>:<tag> --out .deploy/k8s
+//          --image <registry>/<repo>@sha256:<digest> (or :<commit sha>) --out .deploy/k8s
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,7 +53,13 @@ const image = /^(?<name>[^@\s]+?)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sh
 );
 if (!image || (!image.groups.tag && !image.groups.digest))
   fail(`--image ${values.image} needs a tag or a digest`);
-if (image.groups.tag === 'latest' && !image.groups.digest) fail('--image must not be :latest');
+// A tag that names one build (a commit SHA, a version): one a later push can move (latest, dev, prod, main…)
+// would let two pods of one Deployment run different code. The deploy workflow passes the pushed digest.
+const IMMUTABLE_TAG = /^([0-9a-f]{7,40}|v?\d+\.\d+\.\d+([-+][\w.-]+)?)$/;
+if (!image.groups.digest && !IMMUTABLE_TAG.test(image.groups.tag))
+  fail(
+    `--image ${values.image} has a tag that can move ('${image.groups.tag}'): give a digest (<repo>@sha256:…) or a tag naming one build (a commit SHA, or a version such as v1.2.3)`,
+  );
 
 const out = resolve(values.out);
 const annotate = (name, arn) => ({

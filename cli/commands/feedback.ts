@@ -14,6 +14,7 @@ interface ExportOptions {
   model?: string;
   bucket?: string;
   runtimeDir?: string;
+  raw?: boolean;
 }
 
 export function registerFeedback(program: Command): void {
@@ -27,6 +28,10 @@ export function registerFeedback(program: Command): void {
     )
     .option('--out <file>', 'CSV file to write (default: stdout)')
     .option('--model <name>', MODEL_HELP)
+    .option(
+      '--raw',
+      "texts exactly as sent; without it a text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed with '",
+    )
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(async (options: ExportOptions) => {
@@ -35,7 +40,7 @@ export function registerFeedback(program: Command): void {
       const model = await modelFor(target, options.model, await listFeedbackModels(target.store));
       const { records, unreadable } = await readFeedback(target.store, model);
       const { examples, superseded } = latestPerText(records);
-      const csv = feedbackCsv(examples);
+      const csv = feedbackCsv(examples, { raw: options.raw === true });
       const summary = `${examples.length} examples from ${records.length} feedback items of ${model} in ${target.where}${superseded ? ` (${superseded} superseded by a later label for the same text)` : ''}${unreadable.length ? `; ${unreadable.length} unreadable object(s) skipped: ${unreadable.slice(0, 3).join(', ')}` : ''}`;
       if (options.out) {
         await writeFile(options.out, csv);

@@ -6,6 +6,7 @@ import { compare, MAX_COMPARED } from '../../shared/console/console-data.ts';
 import { ConfigError, NotFoundError, RunNotRetryableError } from '../../shared/errors.ts';
 import { BATCH_PREFIX } from '../../shared/layout.ts';
 import { type LabelIssueSummary, labelIssuesLine } from '../../shared/ml/label-issues.ts';
+import { labelIssuesCsvForPeople } from '../../shared/pipeline/formats/label-issues-csv.ts';
 import { readLabelIssues } from '../../shared/pipeline/run/checks.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
 import { isBatchKey } from '../../shared/pipeline/run/keys.ts';
@@ -144,9 +145,10 @@ export function registerRuns(program: Command): void {
             process.stdout.write(`${printableJson({ summary: found.summary, rows })}\n`);
             return;
           }
-          // The CSV is the user's own text, written as stored (quoted by csv-stringify); the summary is ours.
+          // The CSV is the user's own text (quoted by csv-stringify, a cell a spreadsheet would run as a formula prefixed
+          // with '); the summary is ours.
           process.stderr.write(`${printable(labelIssuesText(found.summary))}\n`);
-          process.stdout.write(found.csv);
+          process.stdout.write(labelIssuesCsvForPeople(found.csv));
           return;
         }
         if (runId) {
@@ -155,7 +157,16 @@ export function registerRuns(program: Command): void {
           if (!run.status && !run.history)
             throw new NotFoundError(`no run ${printable(runId)} in ${target.where}`);
           process.stdout.write(
-            `${options.json ? printableJson(run) : formatRun(printableDeep(run.status), printableDeep(run.history), printableDeep(run.tune))}\n`,
+            `${
+              options.json
+                ? printableJson(run)
+                : formatRun(
+                    printableDeep(run.status),
+                    printableDeep(run.history),
+                    printableDeep(run.tune),
+                    printableDeep(run.params),
+                  )
+            }\n`,
           );
           return;
         }

@@ -10,7 +10,7 @@ import { pinnedKeys } from '../../shared/ml/tune/plan.ts';
 import type { SweepProgress } from '../../shared/ml/tune/progress.ts';
 import { progressKey, progressText } from '../../shared/ml/tune/progress-text.ts';
 import { tuneReport } from '../../shared/ml/tune/selection.ts';
-import { labelIssuesCsv } from '../../shared/pipeline/formats/label-issues-csv.ts';
+import { labelIssuesCsv, labelIssuesCsvForPeople } from '../../shared/pipeline/formats/label-issues-csv.ts';
 import { LiveLine } from '../live-line.ts';
 import { formatMetrics, formatTuneReport } from '../output.ts';
 
@@ -74,7 +74,10 @@ export function registerTrain(program: Command): void {
         const tune = result.tune ? tuneReport(result.tune.plan, result.tune.outcome) : undefined;
         if (tune) await writeFile(join(options.out, TUNE_FILE), `${JSON.stringify(tune, null, 2)}\n`);
         if (result.labelIssues) {
-          await writeFile(join(options.out, LABEL_ISSUES_FILE), labelIssuesCsv(result.labelIssues.rows));
+          await writeFile(
+            join(options.out, LABEL_ISSUES_FILE),
+            labelIssuesCsvForPeople(labelIssuesCsv(result.labelIssues.rows)),
+          );
           await writeFile(
             join(options.out, LABEL_ISSUES_SUMMARY_FILE),
             `${JSON.stringify(result.labelIssues.summary, null, 2)}\n`,

@@ -63,22 +63,28 @@ export function registerUpload(program: Command): void {
       }
       const target = await resolveTarget(options);
       const say = options.json ? () => {} : (line: string) => process.stdout.write(`${printable(line)}\n`);
-      // A single-part PUT's ETag is the MD5 of the bytes: the same content is the same object version, whose
-      // run already exists (one execution per object version), so say so instead of waiting for a new one.
+      // A single-part PUT's ETag is the MD5 of the bytes: the same content beside the same overrides file (or
+      // none) is the same run (one execution per pair), whose run already exists, so say so instead of waiting
+      // for a new one.
+      const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+      const paramsKey = paramsKeyFor(key);
+      const existingParams = overrides ? undefined : await target.store.head(paramsKey);
+      const paramsEtag = overrides ? md5(overrides) : existingParams?.etag;
       const predicted = executionName({
         bucket: target.bucket,
         key,
-        etag: createHash('md5').update(bytes).digest('hex'),
+        etag: md5(bytes),
+        ...(paramsEtag ? { paramsEtag } : {}),
       });
       const before = await readStatus(target.store, predicted);
       const ran = before !== undefined && TERMINAL_STATES.includes(before.state);
-      const paramsKey = paramsKeyFor(key);
+      let uploadedParamsEtag = paramsEtag;
       if (overrides) {
-        await target.store.put(paramsKey, overrides, { contentType: 'application/yaml' });
-        say(
-          `uploaded ${options.paramsFile} → ${paramsKey}${ran ? ` (for the next upload of other content as ${key}: this content already ran)` : ''}`,
-        );
-      } else if (!ran && (await target.store.head(paramsKey))) {
+        uploadedParamsEtag = (
+          await target.store.put(paramsKey, overrides, { contentType: 'application/yaml' })
+        ).etag;
+        say(`uploaded ${options.paramsFile} → ${paramsKey}`);
+      } else if (!ran && existingParams) {
         say(`note: ${paramsKey} exists in the bucket and will apply to this run`);
       }
       if (before && !ran) {
@@ -89,7 +95,12 @@ export function registerUpload(program: Command): void {
       const { etag } = await target.store.put(key, bytes, {
         contentType: key.endsWith('.gz') ? 'application/gzip' : 'text/csv',
       });
-      const runId = executionName({ bucket: target.bucket, key, etag });
+      const runId = executionName({
+        bucket: target.bucket,
+        key,
+        etag,
+        ...(uploadedParamsEtag ? { paramsEtag: uploadedParamsEtag } : {}),
+      });
       say(`uploaded ${csv} (${(bytes.length / 1e6).toFixed(2)} MB) → ${target.where}/${key}`);
       say(`run ${runId}`);
       if (ran && runId === predicted) {

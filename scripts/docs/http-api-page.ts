@@ -76,9 +76,9 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'The registry overview as JSON: versions, aliases, metrics, lineage, and `rollbackTo`, the version Roll back would serve (null: none).',
   'GET /api/models/:version/card': 'The model card of a version as JSON.',
   'POST /api/models/promote':
-    'Point production at a version: `{"version": 3, "expectedProduction": 2}`. 409 when production moved since `expectedProduction` was read.',
+    'Point production at a version: `{"version": 3, "expectedProduction": 2}`. `version` is a positive integer (`3` or `"3"`; not `"1e3"`); `expectedProduction` is required (the production version the request was decided against, `null` when none; 400 without). 409 when production moved since `expectedProduction` was read.',
   'POST /api/models/rollback':
-    'Move production back to the version before it: `{"expectedProduction": 3}`. 409 when production moved since, or when it has no earlier version (`rollbackTo` of `/api/models` is null).',
+    'Move production back to the version before it: `{"expectedProduction": 3}` (required; 400 without). 409 when production moved since, or when it has no earlier version (`rollbackTo` of `/api/models` is null).',
   'POST /api/runs/answer':
     'Answer a run waiting for approval: `{"runId": "…", "decision": "approved" | "rejected", "version": 2, "reason": "…"}` (a reason is required to reject; 400 without). 409 when the run does not wait (any more), was already answered, or waits with another version than the page showed.',
 };

@@ -8,6 +8,20 @@ import { z } from 'zod';
 
 const fractionOrCount = z.number().positive();
 
+/**
+ * Upper bounds of the keys an upload may set, where a value past them only ties up workers for hours or holds
+ * memory without changing a model: an upload's overrides are anyone's, and a typo (`1e8`) should fail at once, by
+ * name, not as a run that never ends.
+ */
+export const PARAM_LIMITS = {
+  /** L-BFGS converges in tens to hundreds of iterations on these problems; 10,000 is far past any real need. */
+  maxIter: 10_000,
+  /** The run's work budget is two hours (the state machine's timeout); the sweep may use half of it. */
+  tuneMaxSeconds: 3600,
+  /** A field of 10 million characters is no text to classify; longer ones are refused while streaming. */
+  maxTextChars: 10_000_000,
+} as const;
+
 /** A registry name: the `<model>` of `registry/<model>/`, and of the IAM prefixes a deployment is scoped to. */
 export const MODEL_NAME = /^[a-z0-9][a-z0-9-_]{0,62}$/;
 
@@ -60,7 +74,13 @@ const tuneSchema = z
     halving_eta: z.number().int().min(2),
     halving_min_rows: z.number().int().positive(),
     max_candidates: z.number().int().positive(),
-    max_seconds: z.number().positive(),
+    max_seconds: z
+      .number()
+      .positive()
+      .max(
+        PARAM_LIMITS.tuneMaxSeconds,
+        `at most ${PARAM_LIMITS.tuneMaxSeconds} (one hour): the whole run has two hours of work, and training and evaluation follow the sweep`,
+      ),
     max_concurrency: z.number().int().positive().max(1000),
     batch_size: z.number().int().positive(),
     workers: z.number().int().min(0).max(64),
@@ -305,7 +325,14 @@ export const paramsSchema = z
         seed: z.number().int(),
         dedupe: z.boolean(),
         min_text_chars: z.number().int().min(0),
-        max_text_chars: z.number().int().positive(),
+        max_text_chars: z
+          .number()
+          .int()
+          .positive()
+          .max(
+            PARAM_LIMITS.maxTextChars,
+            `at most ${PARAM_LIMITS.maxTextChars} characters: a longer field is no text to classify`,
+          ),
         // A default keeps params files and stored run params without the key valid.
         include_feedback: z.boolean().default(false),
         // Streaming ingest cuts the kept rows into shards of this many rows; the per-shard steps (preprocess,
@@ -354,7 +381,14 @@ export const paramsSchema = z
         logistic_regression: z
           .object({
             C: z.number().positive(),
-            max_iter: z.number().int().positive(),
+            max_iter: z
+              .number()
+              .int()
+              .positive()
+              .max(
+                PARAM_LIMITS.maxIter,
+                `at most ${PARAM_LIMITS.maxIter}: L-BFGS converges in hundreds of iterations; more only uses time`,
+              ),
             tol: z.number().positive(),
             nb_scaling: z.boolean(),
             nb_blend: z.number().min(0),

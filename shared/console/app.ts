@@ -5,6 +5,7 @@ import { refuseDeclaredOverLimit } from '../http/expect-continue.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import { BATCH_RESULTS_PREFIX } from '../layout.ts';
 import { jsonLogger, type Logger } from '../log.ts';
+import { labelIssuesCsvForPeople } from '../pipeline/formats/label-issues-csv.ts';
 import { answerApproval } from '../pipeline/run/approval.ts';
 import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
@@ -67,10 +68,22 @@ function modelParam(value: unknown): string | undefined {
   return value;
 }
 
+/**
+ * A version: a positive integer, as a JSON number or as digits (`3`, `v3` in a URL). Nothing that `Number()` would
+ * also read as one (`1e3`, `0x3`, ` 3`, `3.0`): a version number is written one way only.
+ */
 function versionParam(value: unknown): number {
-  const version = Number(String(value).replace(/^v/, ''));
-  if (!Number.isInteger(version) || version < 1)
-    throw new ConsoleProblem(400, `'${String(value)}' is not a version number`);
+  const version =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^v?[1-9][0-9]{0,14}$/.test(value)
+        ? Number(value.replace(/^v/, ''))
+        : Number.NaN;
+  if (!Number.isSafeInteger(version) || version < 1)
+    throw new ConsoleProblem(
+      400,
+      `'${String(value).slice(0, 40)}' is not a version number (a positive integer)`,
+    );
   return version;
 }
 
@@ -248,7 +261,10 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
           404,
           `no label check for run ${id} (not trained yet, or data.label_issues: off)`,
         );
-      res.type('text/csv; charset=utf-8').attachment(`${id}-label-issues.csv`).send(found.csv);
+      res
+        .type('text/csv; charset=utf-8')
+        .attachment(`${id}-label-issues.csv`)
+        .send(labelIssuesCsvForPeople(found.csv));
     }),
   );
 
@@ -335,9 +351,16 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
       throw new ConsoleProblem(415, 'send a JSON body (Content-Type: application/json)');
     return req.body as Record<string, unknown>;
   };
-  const expected = (b: Record<string, unknown>): number | null | undefined => {
+  // The production version the page showed, null when none: required, so an action is always checked against
+  // what its sender saw (a request without it would move production from whatever it is now).
+  const expected = (b: Record<string, unknown>): number | null => {
     const e = b.expectedProduction;
-    if (e === undefined || e === null) return e;
+    if (e === undefined)
+      throw new ConsoleProblem(
+        400,
+        'send expectedProduction: the production version this action was decided against (null when there is none)',
+      );
+    if (e === null) return e;
     return versionParam(e);
   };
   app.post(
@@ -346,18 +369,17 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     wrap(async (req, res) => {
       const b = body(req);
       const version = versionParam(b.version);
+      const expect = expected(b);
       // An action moves one model's alias: with several models, the body must say which.
       const r = await registryOf(b.model, 'none');
       const before = (await r.readAliases()).aliases.production;
-      const expect = expected(b);
-      const comparedWith = expect === undefined ? before : expect;
       if (before === version) {
         res.json({ message: `${r.modelName} production is already v${version}`, production: version });
         return;
       }
       if (!(await r.getVersion(version)))
         throw new NotFoundError(`model ${r.modelName} has no version ${version}`);
-      const outcome = await r.promoteIfProductionIs(version, comparedWith, 'promoted in the console');
+      const outcome = await r.promoteIfProductionIs(version, expect, 'promoted in the console');
       if (!outcome.promoted) {
         throw new ConsoleProblem(
           409,
@@ -376,11 +398,11 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
     json,
     wrap(async (req, res) => {
       const b = body(req);
+      const expect = expected(b);
       const r = await registryOf(b.model, 'none');
       const { aliases: current } = await r.readAliases();
       const before = current.production;
-      const expect = expected(b);
-      if (expect !== undefined && expect !== before)
+      if (expect !== before)
         throw new ConsoleProblem(
           409,
           `production moved to ${before === null ? 'none' : `v${before}`} since this page was loaded; reload and check before rolling back`,

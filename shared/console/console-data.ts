@@ -309,8 +309,14 @@ export async function runDetail(src: ConsoleSources, runId: string): Promise<Run
   const notes: string[] = [];
   // The run's own model: its production is what the run's params are shown against.
   const modelName = status.model?.name ?? input?.params?.model?.name ?? src.modelName;
+  // A run that failed in ingest has no input.json: the params ingest recorded first stand in, with why the
+  // upload's overrides could not be applied when they could not.
+  if (!input && run.params?.error)
+    notes.push(
+      `params: ${run.params.overrides} could not be applied (${run.params.error}); shown: the stack's params.yaml`,
+    );
   const [effective, production] = await Promise.all([
-    runParamsOf(store, runId, input),
+    runParamsOf(store, runId, input).then((p) => p ?? run.params?.params),
     modelName ? productionParams(new ModelRegistry(store, modelName)) : { version: null, params: undefined },
   ]);
   const attempt = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T | undefined> => {

@@ -4,6 +4,7 @@ import { ConflictError } from '../errors.ts';
 import { FEEDBACK_PREFIX } from '../layout.ts';
 import { sha256 } from '../ml/hash.ts';
 import type { ObjectStore } from '../ports.ts';
+import { spreadsheetSafe } from '../spreadsheet-safe.ts';
 
 /**
  * Labelled feedback in the bucket: one object per example, `feedback/<model>/items/<sha256>.json`, keyed by the
@@ -111,9 +112,17 @@ export function latestPerText(records: readonly FeedbackRecord[]): {
   return { examples: [...byText.values()], superseded: records.length - byText.size };
 }
 
-/** A training CSV (`text,label`, RFC 4180) of feedback examples. */
-export function feedbackCsv(examples: readonly Pick<FeedbackRecord, 'text' | 'label'>[]): string {
-  return stringify([['text', 'label'], ...examples.map((e) => [e.text, e.label])]);
+/**
+ * A training CSV (`text,label`, RFC 4180) of feedback examples. Texts and labels are anyone's: by default a cell
+ * that a spreadsheet would run as a formula is prefixed with `'` (../spreadsheet-safe.ts), since people open
+ * this file to review labels; `raw` keeps every text exactly as sent, for a program that needs the bytes.
+ */
+export function feedbackCsv(
+  examples: readonly Pick<FeedbackRecord, 'text' | 'label'>[],
+  options: { raw?: boolean } = {},
+): string {
+  const cell = options.raw ? (v: string) => v : spreadsheetSafe;
+  return stringify([['text', 'label'], ...examples.map((e) => [cell(e.text), cell(e.label)])]);
 }
 
 /** How the feedback went into a run's training part (recorded in the run's data report). */

@@ -14,6 +14,9 @@ import {
   RowChecker,
 } from './dataset.ts';
 
+/** Characters a row may have beyond `data.max_text_chars`, for its label and other columns. */
+const RECORD_ROOM_CHARS = 1_000_000;
+
 /** A kept row as streaming ingest hands it on: the data row number, and the source line it starts on. */
 export interface StreamedRow extends LabelledText {
   /** 1-based line of the source file (after decompression) where the row's record starts. */
@@ -141,15 +144,21 @@ export async function scanLabelledCsv(
   );
   // A malformed record is skipped by the parser and reported in order: the records before it are still taken
   // (so the shard it falls in is known), then it is refused before any record after it.
+  // A row longer than the longest text allowed plus room for the other fields is refused as soon as the parser
+  // has buffered that much of it: a 200 MB field is never held whole only to be refused by its length after.
+  const maxRecordChars = data.max_text_chars + RECORD_ROOM_CHARS;
   const parser = parse({
     bom: true,
     skip_empty_lines: true,
     relax_quotes: false,
     info: true,
     skip_records_with_error: true,
+    max_record_size: maxRecordChars,
   });
   let malformed: (Error & { lines?: number }) | undefined;
-  parser.on('skip', (error: Error) => {
+  parser.on('skip', (error: Error & { code?: string }) => {
+    // Skipping would go on buffering the rest of the row: thrown here, it stops the parser.
+    if (error.code === 'CSV_MAX_RECORD_SIZE') throw error;
     malformed ??= error;
   });
   // The last record read: where a quote that is never closed opened (after it).
@@ -215,6 +224,15 @@ export async function scanLabelledCsv(
     }
   } catch (error) {
     if (error instanceof InvalidDatasetError || !isCsvParseError(error)) throw error;
+    if ((error as { code?: string }).code === 'CSV_MAX_RECORD_SIZE') {
+      // The row starts on the line after the last record read whole.
+      const line = previous ? previous.lines + 1 : 1;
+      if (!checker && header) await startChecking().catch(() => undefined);
+      throw new InvalidDatasetError(
+        `line ${line}${where(kept)}: the row is longer than ${maxRecordChars} characters (data.max_text_chars ${data.max_text_chars} plus ${RECORD_ROOM_CHARS} for the other fields): a text over data.max_text_chars, refused while reading it`,
+        { details: { line } },
+      );
+    }
     await refuse(error);
   }
   if (malformed) await refuse(malformed);

@@ -4,6 +4,7 @@ import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
 import type { Params } from '../config/params-schema.ts';
 import { limitExpectContinue } from '../http/expect-continue.ts';
+import { isLoopbackInterface, loopbackHostOnly } from '../http/loopback-host.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
 import type { ModelSource } from '../registry/model-source.ts';
@@ -112,11 +113,15 @@ export async function startInferenceServer(
   await serving.store.refresh();
   serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
   serving.retrain.start();
+  const host = options.host ?? '127.0.0.1';
+  // On loopback (a developer's machine), only loopback names: a DNS-rebinding page cannot use the API.
   const server = limitExpectContinue(
-    applyHttpTimeouts(createServer(serving.app), servingHttpTimeouts(options.params.serving)),
+    applyHttpTimeouts(
+      createServer(isLoopbackInterface(host) ? loopbackHostOnly(serving.app) : serving.app),
+      servingHttpTimeouts(options.params.serving),
+    ),
     options.params.serving.max_body_bytes,
   );
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {

@@ -16,6 +16,7 @@ import {
   checkManifests,
   checkPodSecurity,
   checkProbes,
+  checkResourcesAndImages,
   checkSchemas,
   checkSecretsByReference,
   checkWiring,
@@ -289,9 +290,27 @@ describe('k8s/ (kustomize base + overlays)', () => {
     await expect(deployOverlay(withoutRoles, IMAGE, join(scratch, 'x'))).rejects.toThrow(
       /ServeIrsaRoleArn is missing.*TEXTOPS_EKS_OIDC_PROVIDER/,
     );
-    await expect(deployOverlay(STACK_OUTPUTS, 'textops:latest', join(scratch, 'y'))).rejects.toThrow(
-      /latest/,
-    );
+    for (const mutable of ['textops:latest', 'textops:prod', 'textops:dev', 'textops:main'])
+      await expect(deployOverlay(STACK_OUTPUTS, mutable, join(scratch, 'y'))).rejects.toThrow(
+        /has a tag that can move .*: give a digest \(<repo>@sha256:…\) or a tag naming one build/,
+      );
+  });
+
+  it('pins the image in every overlay by digest, and the deployed one to the digest pushed', async () => {
+    for (const name of ['dev', 'prod'] as const)
+      for (const d of ['textops-serve', 'textops-worker'])
+        expect(find(rendered[name], 'Deployment', d).spec.template.spec.containers[0].image).toMatch(
+          /^textops@sha256:0{64}$/,
+        );
+    const digest = `sha256:${'ab12'.repeat(16)}`;
+    const repo = IMAGE.replace(/:[^:]+$/, '');
+    await deployOverlay(STACK_OUTPUTS, `${repo}@${digest}`, join(scratch, 'by-digest'));
+    const byDigest = await kustomize(join(scratch, 'by-digest'));
+    for (const d of ['textops-serve', 'textops-worker'])
+      expect(find(byDigest, 'Deployment', d).spec.template.spec.containers[0].image).toBe(
+        `${repo}@${digest}`,
+      );
+    expect(describeFindings(checkManifests(byDigest))).toBe('');
   });
 });
 
@@ -332,6 +351,35 @@ describe('the Kubernetes checks catch a broken manifest', () => {
       c.securityContext.allowPrivilegeEscalation = true;
     });
     expect(checkPodSecurity(writable)).toHaveLength(3);
+  });
+
+  it('an image by a tag that can move (latest, prod, dev, none), not by digest or build tag', () => {
+    for (const image of ['textops:latest', 'repo/textops:prod', 'textops:dev', 'textops'])
+      expect(
+        checkResourcesAndImages(
+          broken((m) => {
+            serve(m).spec.template.spec.containers[0].image = image;
+          }),
+        ).map((f) => f.message),
+        image,
+      ).toEqual([
+        image === 'textops'
+          ? "image 'textops' names no version"
+          : `image '${image}' has a tag that can move: pin a digest or a commit/version tag`,
+      ]);
+    for (const image of [
+      'repo/textops:3f2c1d0',
+      'repo/textops:v1.4.2',
+      `repo/textops@sha256:${'0'.repeat(64)}`,
+    ])
+      expect(
+        checkResourcesAndImages(
+          broken((m) => {
+            serve(m).spec.template.spec.containers[0].image = image;
+          }),
+        ),
+        image,
+      ).toEqual([]);
   });
 
   it('a manifest that does not match its schema, or a kind without one', () => {

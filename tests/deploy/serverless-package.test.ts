@@ -279,9 +279,14 @@ describe('npm run package', () => {
       // Reads: runs/, and a batch file's report (to run again a version whose job failed); writes: runs/.
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
       { 'Fn::Sub': expect.stringMatching(/\/batch-results\/\*$/) },
+      // The overrides file beside an upload: its ETag is part of the run's name.
+      { 'Fn::Sub': expect.stringMatching(/\/incoming\/\*\.params\.yaml\*$/) },
       { 'Fn::Sub': expect.stringMatching(/\/runs\/\*$/) },
       { 'Fn::Sub': expect.stringMatching(/:s3:::[^/]+$/) },
     ]);
+    expect(
+      trigger.find((s) => [s.Action].flat().includes('s3:ListBucket'))?.Condition.StringLike['s3:prefix'],
+    ).toEqual(['runs/*', 'batch-results/*', 'incoming/*']);
     const writes = (handler: string) =>
       roleStatements(t, roleOf(handler))
         .filter((s) => [s.Action].flat().includes('s3:PutObject'))

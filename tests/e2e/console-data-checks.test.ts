@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { FAST_RECIPE, flippedLabelsCsv } from '../helpers/data.ts';
 
@@ -41,9 +41,9 @@ beforeAll(async () => {
   });
   const { csv } = flippedLabelsCsv('agnews-7600.csv.gz', 1000, 0.05);
   await runtime.store.put('incoming/news.params.yaml', FAST_RECIPE);
-  const { etag } = await runtime.store.put('incoming/news.csv', csv);
+  await runtime.store.put('incoming/news.csv', csv);
   await runtime.idle();
-  runId = executionName({ bucket: runtime.bucket, key: 'incoming/news.csv', etag });
+  runId = (await uploadRunId(runtime.store, runtime.bucket, 'incoming/news.csv')) as string;
   browser = await launchChromium();
 }, 400_000);
 

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { FAST_RECIPE, sampleCsv, WEAKER_RECIPE } from '../helpers/data.ts';
 
@@ -42,9 +42,9 @@ beforeAll(async () => {
   const csv = sampleCsv('imdb-train.csv.gz', 1500);
   const upload = async (name: string, overrides: string) => {
     await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
-    const { etag } = await runtime.store.put(`incoming/${name}.csv`, csv);
+    await runtime.store.put(`incoming/${name}.csv`, csv);
     await runtime.idle();
-    return executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
+    return (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
   };
   runs.a = await upload('a', FAST_RECIPE);
   runs.b = await upload('b', WEAKER_RECIPE);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
-import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
@@ -34,8 +34,8 @@ const runs: { kfold: string; holdout: string } = { kfold: '', holdout: '' };
 
 async function upload(name: string, overrides: string): Promise<string> {
   await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
-  const { etag } = await runtime.store.put(`incoming/${name}.csv`, sampleCsv('imdb-train.csv.gz', 400));
-  return executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
+  await runtime.store.put(`incoming/${name}.csv`, sampleCsv('imdb-train.csv.gz', 400));
+  return (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
 }
 
 beforeAll(async () => {

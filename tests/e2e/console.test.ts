@@ -7,8 +7,8 @@ import { loadParams } from '../../shared/config/params.ts';
 import { createConsoleApp } from '../../shared/console/app.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
-import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { runTextops } from '../helpers/cli.ts';
@@ -404,16 +404,52 @@ describe('console pages in Chromium', () => {
     }
   });
 
-  it('works over plain HTTP by a host name, the script from self only, and no page ran injected code', async () => {
+  it('the local console refuses a page that reaches it by another name (DNS rebinding), and says why', async () => {
     const page = await browser.newPage();
     const port = new URL(stack.runtime.consoleUrl).port;
+    // console.test resolves to 127.0.0.1, as a rebound name of a hostile site would.
     const response = await page.goto(`http://console.test:${port}/`);
-    const csp = response!.headers()['content-security-policy'];
-    expect(csp).toMatch(/script-src 'self'(;|$)/);
-    expect(csp).not.toMatch(/upgrade-insecure-requests/);
-    await page.waitForSelector('body[data-ready="runs"]');
-    expect(await page.$$eval('#runs tr', (trs) => trs.length)).toBe(4);
+    expect(response!.status()).toBe(421);
+    expect(await page.textContent('body')).toContain(
+      `this local endpoint answers only requests addressed to 127.0.0.1:${port}, localhost:${port} or [::1]:${port}, not to 'console.test:${port}'`,
+    );
+    const production = (await stack.runtime.store.get('registry/sentiment/aliases.json'))?.etag;
+    const promote = await page.evaluate(async () => {
+      const r = await fetch('/api/models/promote', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ version: 1, expectedProduction: 2 }),
+      });
+      return r.status;
+    });
+    expect(promote).toBe(421);
+    expect((await stack.runtime.store.get('registry/sentiment/aliases.json'))?.etag).toBe(production);
+    // localhost is a loopback name: answered.
+    expect((await page.goto(`http://localhost:${port}/api/runs`))!.status()).toBe(200);
     await page.close();
+  });
+
+  it('works over plain HTTP by a host name (the console app behind a load balancer), the script from self only, and no page ran injected code', async () => {
+    const app = createConsoleApp({
+      store: stack.runtime.store,
+      modelName: 'sentiment',
+      defaults: loadParams(),
+    });
+    const server = app.listen(0, '0.0.0.0');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const page = await browser.newPage();
+      const port = (server.address() as AddressInfo).port;
+      const response = await page.goto(`http://console.test:${port}/`);
+      const csp = response!.headers()['content-security-policy'];
+      expect(csp).toMatch(/script-src 'self'(;|$)/);
+      expect(csp).not.toMatch(/upgrade-insecure-requests/);
+      await page.waitForSelector('body[data-ready="runs"]');
+      expect(await page.$$eval('#runs tr', (trs) => trs.length)).toBe(4);
+      await page.close();
+    } finally {
+      server.close();
+    }
     expect(dialogs).toEqual([]);
     expect(problems).toEqual([]);
   });
@@ -559,8 +595,12 @@ describe('console: what a newcomer trips on in the first hour', () => {
     const overrides =
       'train:\n  logistic_regression:\n    max_iter: 60\n  workers: 1\ntune:\n  enabled: false\n';
     await stack.runtime.store.put('incoming/news.params.yaml', overrides);
-    const { etag } = await stack.runtime.store.put('incoming/news.csv', sampleCsv('agnews-7600.csv.gz', 400));
-    const news = executionName({ bucket: stack.runtime.bucket, key: 'incoming/news.csv', etag });
+    await stack.runtime.store.put('incoming/news.csv', sampleCsv('agnews-7600.csv.gz', 400));
+    const news = (await uploadRunId(
+      stack.runtime.store,
+      stack.runtime.bucket,
+      'incoming/news.csv',
+    )) as string;
     await stack.runtime.idle();
     const page = await open(`/compare?ids=${first},${news}`);
     const warning = await page.textContent('#label-warning');

@@ -109,7 +109,26 @@ describe('web page in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('on loopback, refuses a page that reaches it by another name (DNS rebinding), and says why', async () => {
+    const rebound = await browser.newPage();
+    const port = new URL(server.url).port;
+    const response = await rebound.goto(`http://textops.test:${port}/`);
+    expect(response!.status()).toBe(421);
+    expect(await rebound.textContent('body')).toContain(
+      `this local endpoint answers only requests addressed to 127.0.0.1:${port}, localhost:${port} or [::1]:${port}`,
+    );
+    await rebound.close();
+  });
+
   it('works when reached by a host name over plain HTTP (no upgrade to https)', async () => {
+    // Listening on every interface, as in a container: any name reaches it.
+    const open = await startInferenceServer({
+      port: 0,
+      host: '0.0.0.0',
+      source: directoryModelSource(await modelDirectory(model)),
+      params: servingParams(),
+      log: memoryLogger(),
+    });
     const named = await browser.newPage();
     const failed: string[] = [];
     named.on('requestfailed', (request) => failed.push(`${request.url()}: ${request.failure()?.errorText}`));
@@ -121,9 +140,9 @@ describe('web page in Chromium', () => {
       )
         failed.push(`console: ${message.text()}`);
     });
-    const url = `http://textops.test:${new URL(server.url).port}/`;
+    const url = `http://textops.test:${new URL(open.url).port}/`;
     await named.goto(url);
-    const version = (await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string };
+    const version = (await (await fetch(`${open.url}/readyz`)).json()) as { modelVersion: string };
     await expect.poll(() => named.textContent('#model-version')).toBe(version.modelVersion);
     await named.fill('#text', 'Awful film. The plot is stupid, the acting is terrible and it is boring.');
     await named.click('#classify');
@@ -131,6 +150,7 @@ describe('web page in Chromium', () => {
     expect(named.url()).toBe(url);
     expect(failed).toEqual([]);
     await named.close();
+    await open.close();
   });
 
   it('says why no model is served yet, and shows the model once the server loads one, without a reload', async () => {

@@ -9,6 +9,7 @@ import type { TextModel } from '../../shared/ml/model.ts';
 import { executionName } from '../../shared/pipeline/run/keys.ts';
 import { type BatchReport, batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { spreadsheetSafe } from '../../shared/spreadsheet-safe.ts';
 import { sharedRows, toCsv } from '../helpers/data.ts';
 import { trainSmallModel } from '../helpers/serving-model.ts';
 
@@ -74,7 +75,9 @@ describe('batch predictions through the local stack', () => {
     ]);
     expect(out.length - 1).toBe(rows.length);
     expect(out.slice(1).map((r) => r[0])).toEqual(rows.map((r) => r[0]));
-    expect(out.slice(1).map((r) => r[1])).toEqual(rows.map((r) => r[1]));
+    // As read, but for a text that would start a spreadsheet formula (a review starting with '-'): quoted.
+    expect(out.slice(1).map((r) => r[1])).toEqual(rows.map((r) => spreadsheetSafe(r[1])));
+    expect(rows.some((r) => spreadsheetSafe(r[1]) !== r[1])).toBe(true);
     for (const r of out.slice(1)) {
       const [neg, pos] = [Number(r[4]), Number(r[5])];
       expect(neg + pos).toBeCloseTo(1, 9);
@@ -163,6 +166,21 @@ describe('batch predictions through the local stack', () => {
     const noText = await report('batch/no-text.csv');
     expect(noText).toMatchObject({ state: 'failed', error: { name: 'InvalidDatasetError' } });
     expect(noText?.error?.message).toMatch(/no text column.*'id', 'score'/);
+  }, 120_000);
+
+  it('a header and no row under it is a recorded failure ("no rows"), not a job of 0 rows', async () => {
+    await drop('batch/header-only.csv', 'id,review\r\n');
+    await runtime.idle();
+    expect(await text('batch-results/header-only.csv')).toBeUndefined();
+    const headerOnly = await report('batch/header-only.csv');
+    expect(headerOnly).toMatchObject({
+      state: 'failed',
+      result: null,
+      error: { name: 'InvalidDatasetError' },
+    });
+    expect(headerOnly?.message).toBe(
+      'batch/header-only.csv was not predicted: InvalidDatasetError: no rows: the file has a header (id, review) and no row under it, nothing to predict',
+    );
   }, 120_000);
 
   it('a duplicate event for the same object version starts nothing and changes nothing', async () => {

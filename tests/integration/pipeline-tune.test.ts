@@ -11,8 +11,8 @@ import { validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { applyCandidate } from '../../shared/ml/tune/plan.ts';
-import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
-import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
+import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readTuneSummary } from '../../shared/pipeline/run/tune-summary.ts';
 import { tuneCandidatesStep } from '../../shared/pipeline/steps/tune-candidates.ts';
 import type { StoredPlan } from '../../shared/pipeline/steps/tune-plan.ts';
@@ -46,8 +46,8 @@ let dir: string;
 
 async function upload(name: string, overrides: string): Promise<string> {
   await runtime.store.put(`incoming/${name}.params.yaml`, overrides);
-  const { etag } = await runtime.store.put(`incoming/${name}.csv`, DATA);
-  return executionName({ bucket: runtime.bucket, key: `incoming/${name}.csv`, etag });
+  await runtime.store.put(`incoming/${name}.csv`, DATA);
+  return (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
 }
 
 async function settled(runId: string) {

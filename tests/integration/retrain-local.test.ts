@@ -6,7 +6,8 @@ import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.
 import { loadParams } from '../../shared/config/params.ts';
 import { retrainKeys } from '../../shared/feedback/retrain-trigger.ts';
 import { readJson } from '../../shared/pipeline/run/files.ts';
-import { executionName, runKeys } from '../../shared/pipeline/run/keys.ts';
+import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { sampleCsv, sharedRows } from '../helpers/data.ts';
 import { eventually } from '../helpers/prometheus.ts';
@@ -60,8 +61,8 @@ afterAll(async () => {
 describe('drift retrain on the local stack', () => {
   it('starts one normal training run on the last upload plus the feedback when traffic drifts', async () => {
     await runtime.store.put('incoming/reviews.params.yaml', FAST);
-    const { etag } = await runtime.store.put('incoming/reviews.csv', sampleCsv('imdb-train.csv.gz', 800));
-    const first = executionName({ bucket: runtime.bucket, key: 'incoming/reviews.csv', etag });
+    await runtime.store.put('incoming/reviews.csv', sampleCsv('imdb-train.csv.gz', 800));
+    const first = (await uploadRunId(runtime.store, runtime.bucket, 'incoming/reviews.csv')) as string;
     await runtime.idle();
     expect((await readStatus(runtime.store, first))?.state).toBe('succeeded');
     await eventually('model served', async () => (await fetch(`${runtime.inferenceUrl}/readyz`)).ok);
@@ -91,7 +92,7 @@ describe('drift retrain on the local stack', () => {
       return listed.length ? listed : undefined;
     });
     expect(uploads).toHaveLength(1);
-    const { key, etag: uploadEtag } = uploads[0];
+    const { key } = uploads[0];
     const record = (await runtime.store.list(retrainKeys('sentiment').root)).find(
       (o) => !o.key.endsWith('state.json'),
     );
@@ -104,7 +105,7 @@ describe('drift retrain on the local stack', () => {
     expect(written.reason).toMatch(/model_drift_psi\{feature="length"\} \d\.\d+ > 0\.25/);
 
     await runtime.idle();
-    const run = executionName({ bucket: runtime.bucket, key, etag: uploadEtag });
+    const run = (await uploadRunId(runtime.store, runtime.bucket, key)) as string;
     const status = await readStatus(runtime.store, run);
     expect(['succeeded', 'rejected']).toContain(status?.state);
     const input = await readJson<{

@@ -1,10 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsoleServer } from '../../local/console-server.ts';
+import type { LocalStateMachine } from '../../local/local-engine.ts';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
+import { startSfnEndpoint } from '../../local/sfn-endpoint.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
@@ -61,7 +64,7 @@ function slowClient(
   });
 }
 
-const PARTIAL_HEAD = 'GET /healthz HTTP/1.1\r\nHost: textops.test\r\nX-Slow: ';
+const PARTIAL_HEAD = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ';
 const SHORT: HttpTimeouts = { headersMs: 200, requestMs: 400, keepAliveMs: 1000 };
 
 beforeAll(async () => {
@@ -107,7 +110,7 @@ describe('inference server against hostile clients', () => {
     const server = await start({ headers_timeout_seconds: 0.2, request_timeout_seconds: 0.4 });
     const { closed, answer } = await slowClient(
       server.url,
-      'POST /predict HTTP/1.1\r\nHost: textops.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": ',
+      `POST /predict HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": `,
     );
     expect(closed).toBe(true);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
@@ -164,6 +167,57 @@ describe('local stack servers against hostile clients', () => {
     // Both still answer.
     expect((await fetch(`${consoleServer.url}/api/runs`)).status).toBe(200);
   });
+
+  it('the S3 endpoint, the Step Functions endpoint, the console and the inference API answer only loopback Host names', async () => {
+    const storeDir = await mkdtemp(join(tmpdir(), 'textops-host-'));
+    closers.push(() => rm(storeDir, { recursive: true, force: true }));
+    const s3 = await startLocalS3({ directory: join(storeDir, 's3'), bucket: 'hosts' });
+    closers.push(() => s3.close());
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    });
+    resetClients();
+    closers.push(async () => {
+      process.env = saved;
+      resetClients();
+    });
+    const store = new S3ObjectStore(s3Client(), 'hosts');
+    const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', defaults: loadParams() });
+    closers.push(() => consoleServer.close());
+    // Refused before the engine is asked anything.
+    const sfn = await startSfnEndpoint({} as LocalStateMachine, 'arn:aws:states:us-east-1:0:stateMachine:x');
+    closers.push(() => sfn.close());
+    const inference = await start();
+
+    for (const url of [s3.url, sfn.url, consoleServer.url, inference.url]) {
+      const port = Number(new URL(url).port);
+      for (const host of [
+        `evil.test:${port}`,
+        `127.0.0.1.evil.test:${port}`,
+        `127.0.0.1:${port + 1}`,
+        'localhost',
+      ]) {
+        const answer = await rawGet(port, '/', host);
+        expect(answer.status, `${url} ${host}`).toBe(421);
+        expect(answer.body).toBe(
+          `this local endpoint answers only requests addressed to 127.0.0.1:${port}, localhost:${port} or [::1]:${port}, not to '${host}' (a page that reaches it by another name is refused)\n`,
+        );
+      }
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`])
+        expect((await rawGet(port, '/', host)).status, `${url} ${host}`).not.toBe(421);
+    }
+    // The SDK, which names the endpoint it was given, still reads and writes.
+    await store.put('probe.txt', Buffer.from('ok'));
+    expect((await store.get('probe.txt'))?.body.toString()).toBe('ok');
+    // A promote sent under a rebound name never reaches the registry.
+    const port = Number(new URL(consoleServer.url).port);
+    const promote = await rawGet(port, '/api/models/promote', `evil.test:${port}`, 'POST');
+    expect(promote.status).toBe(421);
+  });
 });
 
 /**
@@ -190,7 +244,7 @@ function expectContinue(url: string, path: string, length: number, body = ''): P
       resolve(answer);
     });
     socket.write(
-      `POST ${path} HTTP/1.1\r\nHost: textops.test\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
     );
   });
 }
@@ -222,3 +276,24 @@ describe('Expect: 100-continue against the body limit', () => {
     expect(small).not.toMatch(/HTTP\/1\.1 413 /);
   });
 });
+
+/** One request over loopback with the `Host` header given (fetch sets its own). */
+function rawGet(
+  port: number,
+  path: string,
+  host: string,
+  method = 'GET',
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

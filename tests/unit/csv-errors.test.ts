@@ -110,3 +110,32 @@ describe('malformed CSV in plain words', () => {
     expect(describeCsvError(optionError)).toBeUndefined();
   });
 });
+
+describe('a field far over data.max_text_chars', () => {
+  it('is refused while streaming, naming its line, after reading little more than the limit', async () => {
+    const CHUNK = 'x'.repeat(64 * 1024);
+    const FIELD_BYTES = 50 * 1024 * 1024;
+    let yielded = 0;
+    async function* source() {
+      const head = `text,label\n${good(30).join('\n')}\n"`;
+      yielded += head.length;
+      yield Buffer.from(head);
+      for (let sent = 0; sent < FIELD_BYTES; sent += CHUNK.length) {
+        yielded += CHUNK.length;
+        yield Buffer.from(CHUNK);
+      }
+      yield Buffer.from(`",pos\n${good(3, 30).join('\n')}\n`);
+    }
+    const small = { ...data, max_text_chars: 1000 };
+    const error = await scanLabelledCsv(Readable.from(source()), small, () => undefined).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidDatasetError);
+    expect((error as Error).message).toMatch(
+      /^line 32: the row is longer than 1001000 characters \(data\.max_text_chars 1000 plus 1000000 for the other fields\): a text over data\.max_text_chars, refused while reading it$/,
+    );
+    expect((error as InvalidDatasetError).details).toEqual({ line: 32 });
+    // Read up to the limit and a few chunks of buffering, not the 50 MB of the field.
+    expect(yielded).toBeLessThan(4 * 1024 * 1024);
+  });
+});

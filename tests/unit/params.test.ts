@@ -148,6 +148,37 @@ describe("an upload's params file", () => {
     });
   });
 
+  it('refuses absurd values (1e8 iterations, seconds, 1e12 characters) by name, with the bound and why', () => {
+    const overrides = parseParamsYaml(
+      'train:\n  logistic_regression:\n    max_iter: 1e8\ntune:\n  max_seconds: 1e8\ndata:\n  max_text_chars: 1e12\n',
+      'incoming/a.params.yaml',
+    );
+    expect(() => applyUploadOverrides(base, overrides, 'incoming/a.params.yaml')).toThrow(ConfigError);
+    let message = '';
+    try {
+      applyUploadOverrides(base, overrides, 'incoming/a.params.yaml');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('invalid parameters in incoming/a.params.yaml');
+    expect(message).toContain(
+      "'train.logistic_regression.max_iter': at most 10000: L-BFGS converges in hundreds of iterations; more only uses time",
+    );
+    expect(message).toContain(
+      "'tune.max_seconds': at most 3600 (one hour): the whole run has two hours of work, and training and evaluation follow the sweep",
+    );
+    expect(message).toContain(
+      "'data.max_text_chars': at most 10000000 characters: a longer field is no text to classify",
+    );
+    // The bounds themselves are accepted.
+    const atBounds = applyUploadOverrides(base, {
+      train: { logistic_regression: { max_iter: 10_000 } },
+      tune: { max_seconds: 3600 },
+      data: { max_text_chars: 10_000_000 },
+    });
+    expect(atBounds.tune.max_seconds).toBe(3600);
+  });
+
   it('may not lower the quality gate, rename the model or change serving; each key is named', () => {
     expect(() =>
       applyUploadOverrides(base, { evaluate: { min_score: 0, max_regression: 1 } }, 'u.params.yaml'),

@@ -184,7 +184,11 @@ describe('ingest step', () => {
       NotFoundError,
       /s3:\/\/data\/incoming\/gone\.csv no longer exists/,
     );
-    expect(f.store.keys(runKeys(gone.runId).root)).toEqual([runKeys(gone.runId).status]);
+    // Nothing of the data; the params it was to train with, so the failed run still shows them.
+    expect(f.store.keys(runKeys(gone.runId).root).sort()).toEqual(
+      [runKeys(gone.runId).params, runKeys(gone.runId).status].sort(),
+    );
+    expect(f.store.json(runKeys(gone.runId).params)).toMatchObject({ overrides: null, set: {} });
 
     const first = await f.upload(syntheticReviews(5), 'incoming/twice.csv');
     await f.upload(syntheticReviews(6), 'incoming/twice.csv');
@@ -243,6 +247,11 @@ describe('ingest step', () => {
     expect((error as InvalidDatasetError).retryable).toBe(false);
     expect(f.store.text(runKeys(start.runId).shards)).toBeUndefined();
     expect(f.store.text(runKeys(start.runId).input)).toBeUndefined();
+    // What it was to train with is recorded all the same.
+    expect(f.store.json(runKeys(start.runId).params)).toMatchObject({
+      overrides: c.overrides ? 'incoming/reviews.params.yaml' : null,
+    });
+    expect(f.store.json(runKeys(start.runId).params)).not.toHaveProperty('error');
   });
 
   it('refuses an overrides file that reaches for the gate, naming the key (ConfigError)', async () => {
@@ -257,6 +266,14 @@ describe('ingest step', () => {
       ConfigError,
       /evaluate\.min_score may not be set by an upload's params file/,
     );
+    // The run still records its params: the stack's, the keys the file set, and why they were not applied.
+    const record = f.store.json(runKeys(start.runId).params) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      overrides: 'incoming/reviews.params.yaml',
+      set: { 'evaluate.min_score': 0 },
+      params: { evaluate: { min_score: f.deps.baseParams.evaluate.min_score } },
+    });
+    expect(record.error).toMatch(/evaluate\.min_score may not be set by an upload's params file/);
   });
 
   it('lets a store outage through as the retryable TransientError the state machine retries', async () => {

@@ -90,6 +90,37 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     expect(s.started).toHaveLength(1);
   });
 
+  it('names a run after the CSV and the overrides file beside it: a changed one is a new run, the same pair is not', async () => {
+    const store = new InMemoryObjectStore();
+    const s = recordingStarter();
+    const deliver = async () =>
+      (
+        await handleTrainRequests(trainRequests(s3Record('incoming/a.csv', { etag: 'e1' })), {
+          starter: s,
+          storeFor: () => store,
+        })
+      ).outcomes[0];
+    const bare = await deliver();
+    const { etag } = await store.put('incoming/a.params.yaml', 'train:\n  workers: 1\n');
+    const withA = await deliver();
+    const againA = await deliver();
+    await store.put('incoming/a.params.yaml', 'train:\n  workers: 2\n');
+    const withB = await deliver();
+    expect([bare.kind, withA.kind, againA.kind, withB.kind]).toEqual([
+      'started',
+      'started',
+      'duplicate',
+      'started',
+    ]);
+    const ids = [bare, withA, againA, withB].map((o) => (o.kind === 'ignored' ? '' : o.runId));
+    expect(new Set(ids).size).toBe(3);
+    expect(ids[0]).toBe(executionName({ bucket: 'data', key: 'incoming/a.csv', etag: 'e1' }));
+    expect(ids[1]).toBe(
+      executionName({ bucket: 'data', key: 'incoming/a.csv', etag: 'e1', paramsEtag: etag }),
+    );
+    expect(s.calls[1].input).toMatchObject({ etag: 'e1', paramsEtag: etag.replace(/"/g, '') });
+  });
+
   it('ignores other keys and events, saying why', async () => {
     const s = recordingStarter();
     const log = memoryLogger();

@@ -6,6 +6,7 @@ import { PredictionPool } from '../../ml/clean-pool.ts';
 import { describeCsvError, fieldCountReason, recordFirstLine } from '../../ml/csv-errors.ts';
 import { TEXT_NAMES } from '../../ml/dataset.ts';
 import type { TextModel } from '../../ml/model.ts';
+import { spreadsheetSafe } from '../../spreadsheet-safe.ts';
 
 /** Rows cleaned and scored together: a chunk per message to a prediction thread. */
 const CHUNK_ROWS = 256;
@@ -109,7 +110,10 @@ async function write(output: Writable, text: string): Promise<void> {
  *
  * A row that cannot be read (a field count that differs from the header's, a broken quote) is reported through
  * `onMalformed` with its line and left out; the rest are still scored. A file with no header, or no text column,
- * is an InvalidDatasetError before any row is written. `output` is not ended here.
+ * is an InvalidDatasetError before any row is written; one with a header and no row under it (`no rows: …`) is an
+ * InvalidDatasetError too, after the header was written. Every cell written that a spreadsheet would run as a
+ * formula is prefixed with `'` (../../spreadsheet-safe.ts); the model scores the text as read. `output` is not
+ * ended here.
  */
 export async function predictCsv(
   model: TextModel,
@@ -158,6 +162,8 @@ export async function predictCsv(
   let header: string[] | undefined;
   let textAt = 0;
   let rows = 0;
+  /** Data rows read whole (malformed ones are counted in `malformed`). */
+  let read = 0;
   let outputColumns: string[] = [];
   const inFlight: { records: string[][]; proba: Promise<Float64Array> }[] = [];
   const maxInFlight = Math.max(1, pool.size) * IN_FLIGHT_PER_WORKER;
@@ -172,7 +178,8 @@ export async function predictCsv(
       row.push(labels[best]);
       for (let k = 0; k < K; k++) row.push(String(proba[i * K + k]));
       row.push(options.modelVersion);
-      out[i] = row;
+      // Scored on the text as read; written for people, who open it in a spreadsheet: no cell runs as a formula.
+      out[i] = row.map(spreadsheetSafe);
     }
     await write(output, stringify(out));
     rows += out.length;
@@ -199,7 +206,7 @@ export async function predictCsv(
         header = record;
         textAt = findTextColumn(header, options.textColumn);
         outputColumns = [...header, ...addedColumns(labels, header)];
-        await write(output, stringify([outputColumns]));
+        await write(output, stringify([outputColumns.map(spreadsheetSafe)]));
         continue;
       }
       if (record.length !== header.length) {
@@ -210,11 +217,17 @@ export async function predictCsv(
         });
         continue;
       }
+      read++;
       chunk.push(record);
       if (chunk.length >= CHUNK_ROWS) await dispatch();
     }
     if (!header) throw new InvalidDatasetError('the file is empty: no header row, nothing to predict');
     reportSkippedBefore(Number.POSITIVE_INFINITY);
+    // A header and nothing under it is a mistake (a truncated export, the wrong file), not a job of 0 rows.
+    if (read === 0 && malformed === 0)
+      throw new InvalidDatasetError(
+        `no rows: the file has a header (${header.slice(0, 5).join(', ')}${header.length > 5 ? ', …' : ''}) and no row under it, nothing to predict`,
+      );
     if (chunk.length > 0) await dispatch();
     while (inFlight.length > 0) await emit(inFlight.shift()!);
   } catch (error) {

@@ -23,17 +23,20 @@ export function isBatchKey(key: string): boolean {
 
 /**
  * The execution name (and run id) of one object version: a readable slug of the file name plus a hash of
- * bucket/key/etag(/versionId). S3 and SQS deliver at least once; a duplicate delivery derives the same name,
- * and Step Functions (or the local engine) refuses a second execution of it. Step Functions allows 80
- * characters of `[A-Za-z0-9-_]`.
+ * bucket/key/etag(/versionId), and of the ETag of the `<name>.params.yaml` beside it when there is one (what the
+ * run trains with is the pair: a changed overrides file beside the same CSV is another run; the same pair is the
+ * same run). S3 and SQS deliver at least once; a duplicate delivery derives the same name, and Step Functions (or
+ * the local engine) refuses a second execution of it. Step Functions allows 80 characters of `[A-Za-z0-9-_]`.
  */
 export function executionName(source: {
   bucket: string;
   key: string;
   etag: string;
   versionId?: string;
+  /** The ETag of the overrides file beside the data when the run was started; absent when there is none. */
+  paramsEtag?: string;
 }): string {
-  const identity = `${source.bucket}/${source.key}#${bareEtag(source.etag)}${source.versionId ? `#${source.versionId}` : ''}`;
+  const identity = `${source.bucket}/${source.key}#${bareEtag(source.etag)}${source.versionId ? `#${source.versionId}` : ''}${source.paramsEtag ? `#params:${bareEtag(source.paramsEtag)}` : ''}`;
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
   const base = source.key.split('/').pop() ?? 'upload';
   const slug = base
@@ -60,6 +63,8 @@ export function runKeys(runId: string) {
     history: `${root}/history.json`,
     execution: `${root}/execution.json`,
     input: `${root}/input.json`,
+    /** The params ingest resolved first (or why the upload's overrides could not be applied): written even when ingest fails. */
+    params: `${root}/params.json`,
     /** The shard list ingest writes last: a later step reads only the shards it names. */
     shards: `${root}/data/shards.json`,
     /** One byte per kept row in file order, 1 for the test split. */

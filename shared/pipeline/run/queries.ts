@@ -1,13 +1,32 @@
-import { RUNS_PREFIX } from '../../layout.ts';
+import { paramsKeyFor, RUNS_PREFIX } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
-import { runIdOf, runKeys } from './keys.ts';
+import { executionName, isTrainingDataKey, runIdOf, runKeys } from './keys.ts';
+import { type RunParamsRecord, readRunParamsRecord } from './params.ts';
 import type { RunCost, RunStatus } from './records.ts';
 import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
+
+/**
+ * The run id the trigger gives the upload now in the bucket at `key`: from its ETag and the ETag of the
+ * `<name>.params.yaml` beside it, when there is one. Undefined when nothing is stored at `key`.
+ */
+export async function uploadRunId(
+  store: ObjectStore,
+  bucket: string,
+  key: string,
+): Promise<string | undefined> {
+  // Only training data has an overrides file beside it (and a run named after it); anything else is named alone.
+  const [data, params] = await Promise.all([
+    store.head(key),
+    isTrainingDataKey(key) ? store.head(paramsKeyFor(key)) : undefined,
+  ]);
+  if (!data) return undefined;
+  return executionName({ bucket, key, etag: data.etag, ...(params ? { paramsEtag: params.etag } : {}) });
+}
 
 /** A run's status with its estimated cost (from its steps' usage records), when it has one. */
 function withCost(status: RunStatus): RunStatus {
@@ -62,11 +81,14 @@ export async function readRun(
   history: ExecutionHistory | undefined;
   tune?: TuneSummary;
   cost?: RunCost;
+  /** What ingest recorded of the run's params (absent for a run that never reached ingest, or an older one). */
+  params?: RunParamsRecord;
 }> {
-  const [status, history, tune] = await Promise.all([
+  const [status, history, tune, params] = await Promise.all([
     readStatus(store, runId),
     store.get(runKeys(runId).history),
     readTuneSummary(store, runId),
+    readRunParamsRecord(store, runId),
   ]);
   const costed = status && (await withStages(store, [withCost(status)]))[0];
   // A run that fails inside the sweep (a batch, TuneSelect) leaves tune/summary.json `running`: only TuneSelect's
@@ -87,5 +109,6 @@ export async function readRun(
     history: history ? (JSON.parse(history.body.toString('utf8')) as ExecutionHistory) : undefined,
     ...(swept ? { tune: swept } : {}),
     ...(costed?.cost ? { cost: costed.cost } : {}),
+    ...(params ? { params } : {}),
   };
 }

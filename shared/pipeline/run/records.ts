@@ -19,6 +19,8 @@ export interface RunPayload {
   etag: string;
   size?: number;
   versionId?: string;
+  /** The ETag of `<name>.params.yaml` beside the data when the trigger started the run (part of the run id). */
+  paramsEtag?: string;
   ingest?: IngestSummary;
   /** Ingest's shards: the per-shard Maps' items (one small pointer each) and their concurrency. */
   shards?: ShardsPayload;

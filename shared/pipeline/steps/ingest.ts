@@ -7,7 +7,7 @@ import { stratifiedTestMask } from '../../ml/split.ts';
 import { SplitFingerprint } from '../../ml/split-fingerprint.ts';
 import { gzipJsonLines, readJsonLinesGz, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
-import { effectiveParams } from '../run/params.ts';
+import { recordedEffectiveParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
@@ -24,6 +24,14 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
   return runStep(deps, payload, 'ingest', async () => {
     const keys = runKeys(payload.runId);
     const where = `s3://${payload.bucket}/${payload.key}`;
+    // First, and recorded even when it fails: a run that fails on its data still shows what it was to train with.
+    const effective = await recordedEffectiveParams(
+      deps.store,
+      payload.runId,
+      payload.bucket,
+      payload.key,
+      deps.baseParams,
+    );
     const object = deps.store.getStream
       ? await deps.store.getStream(payload.key)
       : await deps.store.get(payload.key).then((o) => o && { ...o, stream: Readable.from([o.body]) });
@@ -34,7 +42,6 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         `${where} was replaced after this upload (ETag ${bareEtag(payload.etag)} → ${bareEtag(object.etag)}); the newer upload has its own run`,
       );
     }
-    const effective = await effectiveParams(deps.store, payload.bucket, payload.key, deps.baseParams);
     const { overrides, pinned } = effective;
     let params = effective.params;
     const shardRows = params.data.shard_rows;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX } from '../../layout.ts';
+import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX, paramsKeyFor } from '../../layout.ts';
 import type { Logger } from '../../log.ts';
 import type { ObjectStore, PipelineStarter } from '../../ports.ts';
 import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/keys.ts';
@@ -62,9 +62,13 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
     return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
   if (!isTrainingDataKey(key))
     return ignore(source, 'not a .csv or .csv.gz file: nothing to train on', deps, 'was not trained on');
-  const runId = executionName(source);
+  // The overrides file beside the data is part of what the run trains on, so of its identity: a changed one
+  // beside the same CSV starts a new run, the same pair is deduplicated.
+  const paramsEtag = deps.storeFor ? (await deps.storeFor(bucket).head(paramsKeyFor(key)))?.etag : undefined;
+  const runId = executionName({ ...source, ...(paramsEtag ? { paramsEtag } : {}) });
   const input: RunPayload = { runId, bucket, key, etag, size: record.s3.object.size };
   if (source.versionId) input.versionId = source.versionId;
+  if (paramsEtag) input.paramsEtag = bareEtag(paramsEtag);
   const { alreadyStarted } = await deps.starter.start(runId, input);
   return { kind: alreadyStarted ? 'duplicate' : 'started', runId, key };
 }

@@ -125,6 +125,9 @@ export function checkPodSecurity(manifests: Manifest[]): Finding[] {
 }
 
 /** Requests and limits on every container, and an image that names a version. */
+/** A tag naming one build: a commit SHA or a version. Anything else (latest, dev, prod, main…) can move. */
+const IMMUTABLE_TAG = /^([0-9a-f]{7,40}|v?\d+\.\d+\.\d+([-+][\w.-]+)?)$/;
+
 export function checkResourcesAndImages(manifests: Manifest[]): Finding[] {
   const out: Finding[] = [];
   for (const workload of workloads(manifests))
@@ -135,8 +138,18 @@ export function checkResourcesAndImages(manifests: Manifest[]): Finding[] {
           if (c.resources?.[kind]?.[resource] === undefined)
             out.push(finding('resources', at, `no ${kind}.${resource}`));
       const image = String(c.image ?? '');
-      if (!image.includes('@sha256:') && (!/:[^/]+$/.test(image) || image.endsWith(':latest')))
-        out.push(finding('image', at, `image '${image}' names no version`));
+      if (!image.includes('@sha256:')) {
+        const tag = /:([^/:]+)$/.exec(image)?.[1];
+        if (tag === undefined) out.push(finding('image', at, `image '${image}' names no version`));
+        else if (!IMMUTABLE_TAG.test(tag))
+          out.push(
+            finding(
+              'image',
+              at,
+              `image '${image}' has a tag that can move: pin a digest or a commit/version tag`,
+            ),
+          );
+      }
     }
   return out;
 }
