@@ -58,6 +58,8 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Suspected label errors (Train: confident learning on out-of-fold scores of the chosen recipe): `line,text,given_label,suggested_label,score`, most suspect first, only the flagged rows. `textops runs <id> --label-issues` prints it; the console's run page lists it.",
   'run.labelIssuesSummary':
     'The label-issue summary: rows flagged, the cap, the counts per (given, suggested) pair, the per-class thresholds, the classes too small for the folds, and the rows dropped (`data.label_issues: drop`).',
+  'run.params':
+    "The params Ingest resolved first (the stack's plus the upload's overrides, and the keys those set), or the stack's params and why the overrides could not be applied: written before the data is read, so a run that failed in Ingest shows them too.",
   'run.vectorizer': 'The fitted TF-IDF vocabulary and weights (Featurize).',
   'run.model':
     'The model fitted on the training part (Train): Evaluate scores it; Register copies it into the registry when there is no refit.',

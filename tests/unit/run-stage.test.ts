@@ -158,7 +158,7 @@ describe('outcome then and now, in the CLI and the console', () => {
     const { status } = await readRun(await store(), 'one');
     const lines = alreadyRanLines(status!, 'incoming/one.csv');
     expect(lines[0]).toBe(
-      'this content already ran as one (uploaded as incoming/one.csv before: S3 gives the same bytes the same ETag, so no new run starts)',
+      'this content already ran as one (uploaded as incoming/one.csv before, beside the same one.params.yaml or none: S3 gives the same bytes the same ETag, so no new run starts)',
     );
     expect(lines[1]).toBe(
       'outcome then (2025-01-01 00:02:00 UTC): SUCCEEDED: imdb v1 was promoted to production: accuracy 0.8830 ≥ 0.7500; no production model yet',
