@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients } from '../../shared/aws/clients.ts';
 import { resetPipelineDeps } from '../../shared/aws/pipeline-deps.ts';
+import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
 
 /**
  * A real local S3 store for the deployed handler modules, reached as in Lambda: through the environment
@@ -13,9 +14,10 @@ import { resetPipelineDeps } from '../../shared/aws/pipeline-deps.ts';
 export async function startHandlerStore(
   bucket: string,
   env: Record<string, string | undefined> = {},
-): Promise<{ close(): Promise<void> }> {
+  options: { timeouts?: HttpTimeouts } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'textops-handlers-'));
-  const s3 = await startLocalS3({ directory: join(dir, 's3'), bucket });
+  const s3 = await startLocalS3({ directory: join(dir, 's3'), bucket, timeouts: options.timeouts });
   const values: Record<string, string | undefined> = {
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_S3: s3.url,
@@ -35,6 +37,7 @@ export async function startHandlerStore(
   };
   assign(values);
   return {
+    url: s3.url,
     async close() {
       assign(saved);
       await s3.close();

@@ -1,14 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsoleServer } from '../../local/console-server.ts';
 import type { LocalStateMachine } from '../../local/local-engine.ts';
-import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { startSfnEndpoint } from '../../local/sfn-endpoint.ts';
-import { resetClients, s3Client } from '../../shared/aws/clients.ts';
+import { s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { HttpTimeouts } from '../../shared/config/http-timeouts.ts';
 import { loadParams, validateParams } from '../../shared/config/params.ts';
@@ -16,6 +12,7 @@ import { memoryLogger } from '../../shared/log.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { adversarialTexts } from '../helpers/adversarial-text.ts';
+import { startHandlerStore } from '../helpers/handler-store.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
 
@@ -134,22 +131,8 @@ describe('inference server against hostile clients', () => {
 
 describe('local stack servers against hostile clients', () => {
   it('the S3 endpoint and the console cut off a client that never finishes its request head', async () => {
-    const storeDir = await mkdtemp(join(tmpdir(), 'textops-slow-'));
-    closers.push(() => rm(storeDir, { recursive: true, force: true }));
-    const s3 = await startLocalS3({ directory: join(storeDir, 's3'), bucket: 'slow', timeouts: SHORT });
+    const s3 = await startHandlerStore('slow', {}, { timeouts: SHORT });
     closers.push(() => s3.close());
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_S3: s3.url,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    });
-    resetClients();
-    closers.push(async () => {
-      process.env = saved;
-      resetClients();
-    });
     const store = new S3ObjectStore(s3Client(), 'slow');
     const consoleServer = await startConsoleServer({
       store,
@@ -169,22 +152,8 @@ describe('local stack servers against hostile clients', () => {
   });
 
   it('the S3 endpoint, the Step Functions endpoint, the console and the inference API answer only loopback Host names', async () => {
-    const storeDir = await mkdtemp(join(tmpdir(), 'textops-host-'));
-    closers.push(() => rm(storeDir, { recursive: true, force: true }));
-    const s3 = await startLocalS3({ directory: join(storeDir, 's3'), bucket: 'hosts' });
+    const s3 = await startHandlerStore('hosts');
     closers.push(() => s3.close());
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_S3: s3.url,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    });
-    resetClients();
-    closers.push(async () => {
-      process.env = saved;
-      resetClients();
-    });
     const store = new S3ObjectStore(s3Client(), 'hosts');
     const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', defaults: loadParams() });
     closers.push(() => consoleServer.close());
