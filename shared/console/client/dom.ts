@@ -90,3 +90,49 @@ export function colour(i: number): string {
 export function errorBox(message: string): HTMLElement {
   return h('div', { class: 'error', role: 'alert' }, message);
 }
+
+/**
+ * Asks in `confirmBox` before an action: Confirm POSTs `body` to `path` and shows the server's message (or its
+ * error) in `status`, then calls `after`; Cancel closes the box. `ids` name the buttons and the message, for tests.
+ */
+export function confirmThenPost(
+  confirmBox: HTMLElement,
+  status: HTMLElement,
+  action: {
+    text: string;
+    path: string;
+    body: unknown;
+    after: () => void;
+    ids: { yes: string; no: string; done: string };
+  },
+): void {
+  confirmBox.replaceChildren(
+    h('p', {}, action.text),
+    h(
+      'button',
+      {
+        id: action.ids.yes,
+        class: 'danger',
+        onclick: async () => {
+          confirmBox.hidden = true;
+          status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
+          try {
+            const result = await api<{ message: string }>(action.path, {
+              method: 'POST',
+              body: JSON.stringify(action.body),
+            });
+            status.replaceChildren(h('p', { class: 'pass', id: action.ids.done }, result.message));
+            action.after();
+          } catch (error) {
+            status.replaceChildren(errorBox((error as Error).message));
+          }
+        },
+      },
+      'Confirm',
+    ),
+    ' ',
+    h('button', { id: action.ids.no, onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
+  );
+  confirmBox.hidden = false;
+  status.replaceChildren();
+}

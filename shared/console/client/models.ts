@@ -3,7 +3,7 @@
 import type { Aliases } from '../../registry/model-registry.ts';
 import type { VersionRow } from '../console-data.ts';
 import { lineChart } from './charts.ts';
-import { api, append, errorBox, fmt, h, href, section } from './dom.ts';
+import { api, append, confirmThenPost, fmt, h, href, section } from './dom.ts';
 
 interface Overview {
   /** null: the registry holds no model yet. */
@@ -30,37 +30,14 @@ export async function modelsPage(root: HTMLElement, requested: string): Promise<
   const status = h('div', { id: 'action-status', role: 'status' });
   const confirmBox = h('div', { id: 'confirm', class: 'confirm', hidden: true });
 
-  const act = (text: string, path: string, body: unknown) => {
-    confirmBox.replaceChildren(
-      h('p', {}, text),
-      h(
-        'button',
-        {
-          id: 'confirm-yes',
-          class: 'danger',
-          onclick: async () => {
-            confirmBox.hidden = true;
-            status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
-            try {
-              const result = await api<{ message: string }>(path, {
-                method: 'POST',
-                body: JSON.stringify(body),
-              });
-              status.replaceChildren(h('p', { class: 'pass', id: 'action-done' }, result.message));
-              setTimeout(() => location.reload(), 600);
-            } catch (error) {
-              status.replaceChildren(errorBox((error as Error).message));
-            }
-          },
-        },
-        'Confirm',
-      ),
-      ' ',
-      h('button', { id: 'confirm-no', onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
-    );
-    confirmBox.hidden = false;
-    status.replaceChildren();
-  };
+  const act = (text: string, path: string, body: unknown) =>
+    confirmThenPost(confirmBox, status, {
+      text,
+      path,
+      body,
+      after: () => setTimeout(() => location.reload(), 600),
+      ids: { yes: 'confirm-yes', no: 'confirm-no', done: 'action-done' },
+    });
 
   const prod = o.aliases.production;
   const rows = [...o.versions].reverse().map((v) => {

@@ -4,7 +4,7 @@ import { probabilityText, visiblePadding } from '../../ml/display.ts';
 import type { Metrics } from '../../ml/metrics.ts';
 import type { RunDetail } from '../console-data.ts';
 import { barChart, figureLegend, lineChart } from './charts.ts';
-import { api, append, errorBox, fmt, h, href, section, signed, table } from './dom.ts';
+import { api, append, confirmThenPost, errorBox, fmt, h, href, section, signed, table } from './dom.ts';
 import { costText, gantt } from './runs.ts';
 import { sweepSection } from './sweep.ts';
 
@@ -552,46 +552,16 @@ function approvalSection(s: RunDetail['status'], redraw: () => void): HTMLElemen
       status.replaceChildren(errorBox('a rejection needs a reason: type it first'));
       return;
     }
-    confirmBox.replaceChildren(
-      h(
-        'p',
-        {},
+    confirmThenPost(confirmBox, status, {
+      text:
         decision === 'approved'
           ? `Approve ${a.model} v${a.version}? Production moves to it (if production is still the version its gate compared with).`
           : `Reject ${a.model} v${a.version} (${why})? It stays registered, not promoted.`,
-      ),
-      h(
-        'button',
-        {
-          id: 'approval-yes',
-          class: 'danger',
-          onclick: async () => {
-            confirmBox.hidden = true;
-            status.replaceChildren(h('p', { class: 'muted' }, 'working…'));
-            try {
-              const result = await api<{ message: string }>('api/runs/answer', {
-                method: 'POST',
-                body: JSON.stringify({
-                  runId: s.runId,
-                  decision,
-                  version: a.version,
-                  reason: why || undefined,
-                }),
-              });
-              status.replaceChildren(h('p', { class: 'pass', id: 'approval-done' }, result.message));
-              setTimeout(redraw, 1500);
-            } catch (error) {
-              status.replaceChildren(errorBox((error as Error).message));
-            }
-          },
-        },
-        'Confirm',
-      ),
-      ' ',
-      h('button', { id: 'approval-no', onclick: () => (confirmBox.hidden = true) }, 'Cancel'),
-    );
-    confirmBox.hidden = false;
-    status.replaceChildren();
+      path: 'api/runs/answer',
+      body: { runId: s.runId, decision, version: a.version, reason: why || undefined },
+      after: () => setTimeout(redraw, 1500),
+      ids: { yes: 'approval-yes', no: 'approval-no', done: 'approval-done' },
+    });
   };
   return section(
     'Approval',
