@@ -2,7 +2,8 @@ import { encodeLabels } from '../../ml/fitting.ts';
 import { sha256 } from '../../ml/hash.ts';
 import { TextModel } from '../../ml/model.ts';
 import { type RefitOutcome, refitOnAllRows, refitText } from '../../ml/refit.ts';
-import { readJson, readRequired, writeJson } from '../run/files.ts';
+import { droppedTrainingLines } from '../run/checks.ts';
+import { readRequired, writeJson } from '../run/files.ts';
 import { runKeys } from '../run/keys.ts';
 import type { RunPayload } from '../run/records.ts';
 import { readCleanDocs, readManifest } from '../run/shards.ts';
@@ -33,12 +34,7 @@ export function refitStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
         outcome = refitOnAllRows(evaluated, [], new Int32Array(0), manifest.train).outcome;
       } else {
         // Rows the label check left out of training (`data.label_issues: drop`) stay out of the refit.
-        // No summary: the label check is off.
-        const summary = await deps.store.get(keys.labelIssuesSummary);
-        const checked = summary
-          ? (JSON.parse(summary.body.toString('utf8')) as { droppedLines?: number[] })
-          : undefined;
-        const droppedLines = new Set(checked?.droppedLines ?? []);
+        const droppedLines = await droppedTrainingLines(deps.store, payload.runId);
         const all = await readCleanDocs(deps.store, payload.runId, 'all', {
           exceptTrainingLines: droppedLines,
         });
@@ -101,7 +97,7 @@ export async function servedModel(
       },
     };
   if (!record) return { bytes: evaluated, refit: { status: 'not run', reason: 'no refit ran for this run' } };
-  const refit = await readJson<RefitOutcome>(deps.store, keys.refit);
+  const refit = JSON.parse(record.body.toString('utf8')) as RefitOutcome;
   if (refit.status !== 'refitted') return { bytes: evaluated, refit };
   return { bytes: await readRequired(deps.store, keys.refitModel), refit };
 }
