@@ -263,8 +263,20 @@ export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
 /** The longest approval wait params allow, in hours (21 days). */
 export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
 
-/** Strategies the schema names; only `direct` is built so far, so the others are refused by name. */
-const RELEASE_STRATEGIES_LATER = ['shadow', 'canary'] as const;
+/** How a passed version reaches production: at once, scored silently beside it, or answering a share of requests. */
+export const RELEASE_STRATEGIES = ['direct', 'shadow', 'canary'] as const;
+
+/** How long a shadow or canary bakes and how many requests it needs before it is judged. */
+const bakeSchema = z
+  .object({
+    // The bake ends after this long: judged if it saw min_requests, else expired (never promoted on no evidence).
+    bake_minutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60),
+    min_requests: z.number().int().min(1),
+  })
+  .strict();
 
 /**
  * How a version that passed its gate reaches production (deployment-only, docs/guides/release.md): the
@@ -272,10 +284,29 @@ const RELEASE_STRATEGIES_LATER = ['shadow', 'canary'] as const;
  */
 const releaseSchema = z
   .object({
-    strategy: z.enum(['direct', ...RELEASE_STRATEGIES_LATER]).refine((s) => s === 'direct', {
-      message:
-        'not yet available: only strategy direct is built (shadow and canary serving are planned; docs/guides/release.md)',
+    strategy: z.enum(RELEASE_STRATEGIES),
+    shadow: bakeSchema,
+    canary: bakeSchema.extend({
+      // Share of requests (sticky per client key) the candidate answers during its bake.
+      percent: z.number().gt(0).max(50),
     }),
+    // How often the state machine reads the servers' counters during a bake (each read is one Lambda call).
+    check_seconds: z.number().int().min(1).max(3600),
+    // A shadow or canary is rolled back as soon as one rule fails on at least min_requests requests.
+    rules: z
+      .object({
+        // Share of texts on which the candidate's label equals production's.
+        min_agreement: z.number().min(0).max(1),
+        // Share of the candidate's scorings that failed.
+        max_error_rate: z.number().min(0).max(1),
+        // The candidate's p99 scoring latency over production's.
+        max_p99_latency_ratio: z.number().min(1),
+        // Live accuracy from /feedback is compared only once both versions have this many labelled texts...
+        min_feedback: z.number().int().min(1),
+        // ...and the candidate's may then be at most this far under production's.
+        max_accuracy_drop: z.number().min(0).max(1),
+      })
+      .strict(),
     approval: z.enum(['none', 'manual']),
     // At most 21 days: the state machine's own TimeoutSeconds is two hours of work plus this (a test holds the
     // ASL to it), and the local engine's timers (Node's setTimeout) reach 24.8 days at most.
@@ -297,6 +328,16 @@ const releaseSchema = z
 export type ReleaseConfig = z.infer<typeof releaseSchema>;
 export const DEFAULT_RELEASE: ReleaseConfig = {
   strategy: 'direct',
+  shadow: { bake_minutes: 60, min_requests: 500 },
+  canary: { bake_minutes: 60, min_requests: 500, percent: 10 },
+  check_seconds: 60,
+  rules: {
+    min_agreement: 0.85,
+    max_error_rate: 0.01,
+    max_p99_latency_ratio: 2,
+    min_feedback: 50,
+    max_accuracy_drop: 0.02,
+  },
   approval: 'none',
   approval_timeout_hours: 72,
   notifications: {
@@ -432,6 +473,9 @@ export const paramsSchema = z
         headers_timeout_seconds: z.number().positive(),
         request_timeout_seconds: z.number().positive(),
         keep_alive_timeout_seconds: z.number().positive(),
+        // How often a serving process writes its shadow or canary counters to the bucket (a default keeps
+        // stored run params without the key valid).
+        release_flush_seconds: z.number().positive().max(300).default(5),
       })
       .strict()
       .refine((s) => s.headers_timeout_seconds <= s.request_timeout_seconds, {

@@ -2,6 +2,7 @@ import { ConflictError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { REGISTRY_PREFIX } from '../layout.ts';
 import { sha256 } from '../ml/hash.ts';
 import type { ObjectStore } from '../ports.ts';
+import type { ReleaseInFlight } from './release.ts';
 
 export type AliasName = 'production' | 'staging';
 
@@ -58,6 +59,8 @@ export interface Aliases {
    * and the alias it implies never disagree. Absent from registries written before stages (see `stageOf`).
    */
   stages?: Record<string, StageRecord>;
+  /** The shadow or canary being tried beside production (./release.ts); absent or null when none is. */
+  release?: ReleaseInFlight | null;
 }
 
 /** `registry/<model>/versions/<n>/version.json`: an immutable registry entry. */

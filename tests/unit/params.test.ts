@@ -110,13 +110,19 @@ describe('params.yaml', () => {
     expect(loadParams().release).toEqual(DEFAULT_RELEASE);
   });
 
-  it('refuses the release strategies that are not built yet, saying so', () => {
+  it('takes the three release strategies and refuses bad release settings by name', () => {
     const base = loadParams();
-    for (const strategy of ['shadow', 'canary']) {
-      expect(() => applyOverrides(base, { release: { strategy } }, 'params.yaml')).toThrow(
-        "invalid parameters in params.yaml: 'release.strategy': not yet available: only strategy direct is built",
-      );
-    }
+    for (const strategy of ['direct', 'shadow', 'canary'] as const)
+      expect(applyOverrides(base, { release: { strategy } }).release.strategy).toBe(strategy);
+    expect(() => applyOverrides(base, { release: { canary: { percent: 0 } } })).toThrow(
+      /'release\.canary\.percent'/,
+    );
+    expect(() => applyOverrides(base, { release: { canary: { percent: 75 } } })).toThrow(
+      /'release\.canary\.percent'/,
+    );
+    expect(() => applyOverrides(base, { release: { rules: { min_agreement: 1.5 } } })).toThrow(
+      /'release\.rules\.min_agreement'/,
+    );
     expect(() => applyOverrides(base, { release: { strategy: 'linear' } })).toThrow(/'release\.strategy'/);
     expect(() => applyOverrides(base, { release: { approval: 'maybe' } })).toThrow(/'release\.approval'/);
     expect(() => applyOverrides(base, { release: { approval_timeout_hours: 0 } })).toThrow(
