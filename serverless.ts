@@ -10,6 +10,7 @@ import { eksJobRoute, eksResources } from './infra/eks.ts';
 import { functionRoles, functions } from './infra/functions.ts';
 import { OPERATOR_APPROVAL_POLICY, OPERATOR_RETRY_POLICY } from './infra/iam.ts';
 import { outputs } from './infra/outputs.ts';
+import { releaseTopic } from './infra/release-events.ts';
 import { imageRepository, storage } from './infra/resources.ts';
 import { stateMachineResources, stateMachines } from './infra/state-machines.ts';
 import { MINIFIED, SELF_CONTAINED, WINK_PLUGINS_FILE } from './scripts/esbuild-options.mjs';
@@ -89,6 +90,7 @@ const serverlessConfiguration = {
     Resources: {
       ...storage(),
       ...alarms(options.alarmEmail),
+      ...releaseTopic(options.releaseTopic, options.releaseEmail),
       ...stateMachineResources(eksRoute.statements),
       ...functionRoles(access),
       OperatorRetryPolicy: OPERATOR_RETRY_POLICY,
@@ -108,7 +110,7 @@ const serverlessConfiguration = {
         },
       },
     },
-    Outputs: outputs(eks.outputs),
+    Outputs: outputs(eks.outputs, options.releaseTopic),
   },
 };
 

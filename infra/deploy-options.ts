@@ -7,6 +7,9 @@ export interface DeployOptions {
   jwt?: { issuerUrl: string; audience: string[] };
   corsOrigins?: string[];
   alarmEmail?: string;
+  /** An SNS topic for release events (TEXTOPS_RELEASE_TOPIC=true, or implied by TEXTOPS_RELEASE_EMAIL). */
+  releaseTopic: boolean;
+  releaseEmail?: string;
   /** The EKS cluster's OIDC issuer (`oidc.eks.<region>.amazonaws.com/id/<id>`): creates the pods' IRSA roles. */
   eksOidcProvider?: string;
   /**
@@ -70,6 +73,10 @@ export function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployO
         : undefined,
     corsOrigins: list('TEXTOPS_CORS_ORIGIN'),
     alarmEmail: getOptionalStringFromEnv('TEXTOPS_ALARM_EMAIL', undefined, env),
+    releaseEmail: getOptionalStringFromEnv('TEXTOPS_RELEASE_EMAIL', undefined, env),
+    releaseTopic:
+      getOptionalStringFromEnv('TEXTOPS_RELEASE_TOPIC', 'false', env) === 'true' ||
+      getOptionalStringFromEnv('TEXTOPS_RELEASE_EMAIL', undefined, env) !== undefined,
     eksOidcProvider: getOptionalStringFromEnv('TEXTOPS_EKS_OIDC_PROVIDER', undefined, env)?.replace(
       /^https:\/\//,
       '',

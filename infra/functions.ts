@@ -1,11 +1,19 @@
 // The stack's Lambda functions: the trigger, the pipelines' steps (shared/pipeline/steps/lambdas.ts), the
 // prediction API and the console, each with its own role.
 
-import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../shared/pipeline/steps/lambdas.ts';
+import {
+  BATCH_LAMBDAS,
+  functionKey,
+  NOTIFYING_FUNCTIONS,
+  PIPELINE_LAMBDAS,
+} from '../shared/pipeline/steps/lambdas.ts';
 import { type BucketAccess, type BucketUser, bucketStatements } from './bucket-access.ts';
 import { arn, type JsonObject, roleLogicalId } from './cfn.ts';
 import type { DeployOptions } from './deploy-options.ts';
 import { ANSWER_APPROVAL, CONSUME_TRAIN_REQUESTS, lambdaRole, START_BATCH, START_TRAINING } from './iam.ts';
+import { EVENT_BUS, PUT_RELEASE_EVENTS } from './release-events.ts';
+
+const notifies = (name: string) => (NOTIFYING_FUNCTIONS as readonly string[]).includes(name);
 
 /** The pipeline's functions under their keys here: `record-failure` → `recordFailure`. */
 export const steps = PIPELINE_LAMBDAS.map((f) => ({ ...f, key: functionKey(f.name) }));
@@ -27,6 +35,8 @@ export function functions(options: DeployOptions, planRouteEnvironment: JsonObje
         role: roleLogicalId(f.key),
         // plan-route hands the EKS route's cluster and image to the state machine's job Task.
         ...(f.name === 'plan-route' && options.eksCluster ? { environment: planRouteEnvironment } : {}),
+        // The steps that send release events put them on the bus (shared/pipeline/run/notify.ts).
+        ...(notifies(f.name) ? { environment: { TEXTOPS_EVENT_BUS: EVENT_BUS } } : {}),
       },
     ]),
   );
@@ -91,7 +101,10 @@ export function functionRoles(access: Record<BucketUser, BucketAccess>): JsonObj
     ...Object.fromEntries(
       [...steps, ...batchSteps].map((f) => [
         roleLogicalId(f.key),
-        lambdaRole(f.key, bucketStatements(access[f.name])),
+        lambdaRole(f.key, [
+          ...(notifies(f.name) ? [PUT_RELEASE_EVENTS] : []),
+          ...bucketStatements(access[f.name]),
+        ]),
       ]),
     ),
     PredictRole: lambdaRole('predict', bucketStatements(access.predict)),

@@ -80,3 +80,12 @@ export interface TaskCallbacks {
   succeed(taskToken: string, output: unknown): Promise<void>;
   fail(taskToken: string, error: string, cause: string): Promise<void>;
 }
+
+/**
+ * Publishes an event to the deployment's event bus (EventBridge on AWS): `source` is the product, `detailType`
+ * the event's name, `detail` its JSON body. Throws when the bus refused it.
+ */
+export interface EventPublisher {
+  readonly description: string;
+  publish(detailType: string, detail: object): Promise<void>;
+}

@@ -1,3 +1,4 @@
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -7,6 +8,7 @@ import { type RuntimeSettings, readRuntimeSettings } from '../config/runtime.ts'
 let s3: S3Client | undefined;
 let sfn: SFNClient | undefined;
 let sqs: SQSClient | undefined;
+let events: EventBridgeClient | undefined;
 
 export function s3Client(settings: RuntimeSettings = readRuntimeSettings()): S3Client {
   s3 ??= new S3Client({
@@ -28,10 +30,16 @@ export function sqsClient(settings: RuntimeSettings = readRuntimeSettings()): SQ
   return sqs;
 }
 
+export function eventBridgeClient(settings: RuntimeSettings = readRuntimeSettings()): EventBridgeClient {
+  events ??= new EventBridgeClient({ region: settings.region, endpoint: settings.eventsEndpoint });
+  return events;
+}
+
 /** Forgets the cached clients (tests that start several local stacks in one process). */
 export function resetClients(): void {
   s3?.destroy();
   sfn?.destroy();
   sqs?.destroy();
-  s3 = sfn = sqs = undefined;
+  events?.destroy();
+  s3 = sfn = sqs = events = undefined;
 }

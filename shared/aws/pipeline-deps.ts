@@ -4,10 +4,12 @@ import { loadParams } from '../config/params.ts';
 import type { Params } from '../config/params-schema.ts';
 import { readEksClusterSettings, readRuntimeSettings, readStepRuntime } from '../config/runtime.ts';
 import { jsonLogger } from '../log.ts';
+import { EVENT_SOURCE } from '../pipeline/run/notify.ts';
 import type { BatchDeps } from '../pipeline/steps/batch.ts';
 import type { StepDeps } from '../pipeline/steps/deps.ts';
 import type { TriggerDeps } from '../pipeline/steps/trigger.ts';
-import { s3Client, sfnClient } from './clients.ts';
+import { eventBridgeClient, s3Client, sfnClient } from './clients.ts';
+import { EventBridgePublisher } from './eventbridge-publisher.ts';
 import { S3ObjectStore } from './s3-object-store.ts';
 import { SfnPipelineStarter } from './sfn-starter.ts';
 
@@ -31,6 +33,7 @@ export function stepDeps(bucket: string): StepDeps {
   // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
   const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
   params ??= file ? loadParams(file) : loadParams();
+  const settings = readRuntimeSettings();
   return {
     store: storeFor(bucket),
     baseParams: params,
@@ -38,6 +41,9 @@ export function stepDeps(bucket: string): StepDeps {
     log,
     eks: readEksClusterSettings(),
     runtime: readStepRuntime(),
+    ...(settings.eventBus
+      ? { events: new EventBridgePublisher(eventBridgeClient(settings), settings.eventBus, EVENT_SOURCE) }
+      : {}),
   };
 }
 

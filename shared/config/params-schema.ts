@@ -251,6 +251,7 @@ export const DEFAULT_COST: CostPrices = {
 
 /** The events a release sends (docs/guides/release.md#notifications). */
 export const RELEASE_EVENTS = [
+  'run.started',
   'run.awaiting_approval',
   'run.succeeded',
   'run.rejected',

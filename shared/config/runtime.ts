@@ -15,6 +15,9 @@ export interface RuntimeSettings {
   sqsEndpoint: string | undefined;
   stateMachineArn: string | undefined;
   queueUrl: string | undefined;
+  /** TEXTOPS_EVENT_BUS: the EventBridge bus release events go to (name or ARN); undefined: none. */
+  eventBus: string | undefined;
+  eventsEndpoint: string | undefined;
 }
 
 export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
@@ -31,6 +34,8 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): Runti
     sqsEndpoint: getOptionalStringFromEnv('AWS_ENDPOINT_URL_SQS', generic, env),
     stateMachineArn: getOptionalStringFromEnv('TEXTOPS_STATE_MACHINE_ARN', undefined, env),
     queueUrl: getOptionalStringFromEnv('TEXTOPS_QUEUE_URL', undefined, env),
+    eventBus: getOptionalStringFromEnv('TEXTOPS_EVENT_BUS', undefined, env),
+    eventsEndpoint: getOptionalStringFromEnv('AWS_ENDPOINT_URL_EVENTBRIDGE', generic, env),
   };
 }
 

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BATCH_LAMBDAS, functionKey, PIPELINE_LAMBDAS } from '../../shared/pipeline/steps/lambdas.ts';
+import {
+  BATCH_LAMBDAS,
+  functionKey,
+  NOTIFYING_FUNCTIONS,
+  PIPELINE_LAMBDAS,
+} from '../../shared/pipeline/steps/lambdas.ts';
 import {
   checkBucketsPrivate,
   checkDeadLetterQueues,
@@ -76,6 +81,7 @@ beforeAll(async () => {
       TEXTOPS_EKS_CLUSTER_NAME: EKS_CLUSTER,
       TEXTOPS_EKS_ENDPOINT: 'https://0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com',
       TEXTOPS_EKS_CERTIFICATE_AUTHORITY: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t',
+      TEXTOPS_RELEASE_EMAIL: 'releases@example.com',
     }),
   ]);
 }, 600_000);
@@ -471,6 +477,52 @@ describe('npm run package', () => {
     expect(job).toContain('/runs/*');
     expect(job).not.toMatch(/registry\/|incoming\/|states:|sqs:|eks:/);
     expect(prod.template.Outputs?.PipelineJobIrsaRoleArn).toBeDefined();
+  });
+
+  it('lets only the steps that send release events put them on the default bus, as source textops', () => {
+    for (const t of [dev.template, prod.template]) {
+      const putters = resourcesOfType(t, 'AWS::Lambda::Function').filter(([, fn]) =>
+        roleStatements(t, (p(fn).Role as any)['Fn::GetAtt'][0]).some((s) => s.Action === 'events:PutEvents'),
+      );
+      expect(putters.map(([, fn]) => p(fn).Handler).sort()).toEqual(
+        NOTIFYING_FUNCTIONS.map((name) => `functions/${name}/handler.handler`).sort(),
+      );
+      for (const [, fn] of putters) {
+        expect(p(fn).Environment.Variables.TEXTOPS_EVENT_BUS).toBe('default');
+        const statement = roleStatements(t, (p(fn).Role as any)['Fn::GetAtt'][0]).find(
+          (s) => s.Action === 'events:PutEvents',
+        );
+        expect(statement?.Resource['Fn::Sub']).toMatch(
+          /:events:\$\{AWS::Region\}:\$\{AWS::AccountId\}:event-bus\/default$/,
+        );
+        expect(statement?.Condition).toEqual({ StringEquals: { 'events:source': 'textops' } });
+      }
+    }
+    // No topic unless the deploy asks for one.
+    expect(resourcesOfType(dev.template, 'AWS::Events::Rule')).toEqual([]);
+    expect(dev.template.Outputs?.ReleaseTopicArn).toBeUndefined();
+  });
+
+  it('forwards release events to an encrypted SNS topic with an e-mail subscription when asked', () => {
+    const t = prod.template;
+    const rule = props(t, 'ReleaseEventsRule');
+    expect(rule.EventPattern).toEqual({ source: ['textops'] });
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({ Arn: { Ref: 'ReleaseTopic' }, InputTransformer: expect.any(Object) }),
+    ]);
+    const topic = props(t, 'ReleaseTopic');
+    expect(topic.KmsMasterKeyId).toEqual({ Ref: 'ReleaseTopicKey' });
+    expect(topic.Subscription).toEqual([{ Protocol: 'email', Endpoint: 'releases@example.com' }]);
+    expect(props(t, 'ReleaseTopicKey').EnableKeyRotation).toBe(true);
+    // Only this rule may publish to the topic.
+    expect(props(t, 'ReleaseTopicPolicy').PolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sns:Publish',
+        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ReleaseEventsRule', 'Arn'] } } },
+      }),
+    ]);
+    expect(t.Outputs?.ReleaseTopicArn).toBeDefined();
   });
 
   it('names everything by stage and outputs what operators need', () => {

@@ -116,14 +116,31 @@ describe('release events from a local stack run', () => {
       }
     ).status.warnings ?? [];
 
-  it('POSTs version.promoted and run.succeeded, signed, with the documented body', async () => {
+  it('POSTs run.started, version.promoted and run.succeeded, signed, with the documented body', async () => {
     mode = 'ok';
     received.length = 0;
     const a = await upload('a.csv');
     expect(a.code, a.stderr).toBe(0);
     const runId = runIdOf(a.stdout);
-    expect(received.map((r) => r.headers['x-textops-event'])).toEqual(['version.promoted', 'run.succeeded']);
-    for (const r of received) {
+    expect(received.map((r) => r.headers['x-textops-event'])).toEqual([
+      'run.started',
+      'version.promoted',
+      'run.succeeded',
+    ]);
+    const [started, ...ended] = received;
+    expect(started.headers['x-textops-signature']).toBe(
+      webhookSignature(SECRET, String(started.headers['x-textops-timestamp']), started.body),
+    );
+    expect(JSON.parse(started.body)).toMatchObject({
+      event: 'run.started',
+      runId,
+      model: 'sentiment',
+      version: null,
+      state: 'running',
+      message: expect.stringMatching(/^run \S+ started: training sentiment on s3:\/\/.*\/incoming\/a\.csv$/),
+    });
+    expect(JSON.parse(started.body)).not.toHaveProperty('gate');
+    for (const r of ended) {
       const ts = String(r.headers['x-textops-timestamp']);
       expect(r.headers['x-textops-signature']).toBe(webhookSignature(SECRET, ts, r.body));
       expect(JSON.parse(r.body)).toMatchObject({
@@ -150,8 +167,9 @@ describe('release events from a local stack run', () => {
     received.length = 0;
     const b = await upload('b.csv');
     expect(b.code, b.stderr).toBe(0);
-    expect(received).toHaveLength(4); // two events, two attempts each
+    expect(received).toHaveLength(6); // three events, two attempts each
     expect((await warnings(runIdOf(b.stdout))).map((w) => w.message)).toEqual([
+      'the run.started webhook was not delivered after 2 attempts: HTTP 500',
       'the version.promoted webhook was not delivered after 2 attempts: HTTP 500',
       'the run.succeeded webhook was not delivered after 2 attempts: HTTP 500',
     ]);
@@ -163,6 +181,7 @@ describe('release events from a local stack run', () => {
     const c = await upload('c.csv');
     expect(c.code, c.stderr).toBe(0);
     expect((await warnings(runIdOf(c.stdout))).map((w) => w.message)).toEqual([
+      'the run.started webhook was not delivered after 2 attempts: no answer within 1000 ms',
       'the version.promoted webhook was not delivered after 2 attempts: no answer within 1000 ms',
       'the run.succeeded webhook was not delivered after 2 attempts: no answer within 1000 ms',
     ]);

@@ -1,10 +1,10 @@
 // Release events (params release.notifications): a run's start, wait, end, and a version's promotion or expiry,
-// POSTed to a webhook as JSON, signed. A delivery that fails after its retries is a warning in the run's
-// status.json, never a failed run.
+// put on the deployment's event bus (EventBridge on AWS, source `textops`) and POSTed to a webhook as JSON,
+// signed. A delivery that fails after its retries is a warning in the run's status.json, never a failed run.
 import type { Params, ReleaseEvent } from '../../config/params-schema.ts';
 import { deliverWebhook } from '../../http/webhook.ts';
 import type { Logger } from '../../log.ts';
-import type { ObjectStore } from '../../ports.ts';
+import type { EventPublisher, ObjectStore } from '../../ports.ts';
 import type { RunPayload } from './records.ts';
 import { updateStatus } from './status.ts';
 
@@ -36,18 +36,22 @@ export interface ReleaseEventBody {
   };
 }
 
+/** The `source` of every textops event on an EventBridge bus (rules match on it). */
+export const EVENT_SOURCE = 'textops';
+
 /**
- * Sends one release event when params ask for it (`release.notifications.events`, a `webhook_url`). The HMAC key
- * is read from the environment variable `webhook_secret_env` names; a missing variable sends unsigned and warns.
+ * Sends one release event, when params ask for it (`release.notifications.events`), to the event bus when the
+ * deployment has one and to the webhook when `webhook_url` is set. The HMAC key is read from the environment
+ * variable `webhook_secret_env` names; a missing variable sends unsigned and warns.
  */
 export async function notifyRelease(
-  deps: { store: ObjectStore; baseParams: Params; log?: Logger },
+  deps: { store: ObjectStore; baseParams: Params; log?: Logger; events?: EventPublisher },
   payload: Pick<RunPayload, 'runId' | 'bucket' | 'key' | 'etag' | 'evaluation' | 'checks' | 'train'>,
   event: ReleaseEvent,
   detail: { model: string | null; version: number | null; state: string; message: string },
 ): Promise<void> {
   const n = deps.baseParams.release.notifications;
-  if (!n.webhook_url || !n.events.includes(event)) return;
+  if ((!n.webhook_url && !deps.events) || !n.events.includes(event)) return;
   const body: ReleaseEventBody = {
     schema: 'textops.release-event/v1',
     event,
@@ -66,20 +70,12 @@ export async function notifyRelease(
       : {}),
   };
   const warnings: string[] = [];
-  const secret = n.webhook_secret_env ? process.env[n.webhook_secret_env] : undefined;
-  if (n.webhook_secret_env && !secret)
-    warnings.push(`${n.webhook_secret_env} is not set: the ${event} webhook was sent unsigned`);
-  const outcome = await deliverWebhook(JSON.stringify(body), {
-    url: n.webhook_url,
-    ...(secret ? { secret } : {}),
-    timeoutMs: n.webhook_timeout_seconds * 1000,
-    attempts: n.webhook_attempts,
-    event,
-  });
-  if (!outcome.delivered)
-    warnings.push(
-      `the ${event} webhook was not delivered after ${outcome.attempts} attempt${outcome.attempts === 1 ? '' : 's'}: ${outcome.error ?? 'no answer'}`,
-    );
+  const [busWarning, webhookWarnings] = await Promise.all([
+    deps.events ? publishToBus(deps.events, body) : undefined,
+    n.webhook_url ? sendToWebhook(n, n.webhook_url, event, body) : [],
+  ]);
+  if (busWarning) warnings.push(busWarning);
+  warnings.push(...webhookWarnings);
   if (warnings.length === 0) return;
   deps.log?.warn('release notification', { runId: payload.runId, event, warnings });
   await updateStatus(deps.store, payload.runId, payload, (s) => {
@@ -89,4 +85,39 @@ export async function notifyRelease(
       ...warnings.map((message) => ({ at, what: 'notification', message })),
     ];
   }).catch((error: unknown) => deps.log?.error('could not record a notification warning', { error }));
+}
+
+/** Puts the event on the bus; a refusal or an error is returned as a warning. */
+async function publishToBus(events: EventPublisher, body: ReleaseEventBody): Promise<string | undefined> {
+  try {
+    await events.publish(body.event, body);
+    return undefined;
+  } catch (error) {
+    return `the ${body.event} event was not put on ${events.description}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** POSTs the event to the webhook, signed when the secret is set; what went wrong comes back as warnings. */
+async function sendToWebhook(
+  n: Params['release']['notifications'],
+  url: string,
+  event: ReleaseEvent,
+  body: ReleaseEventBody,
+): Promise<string[]> {
+  const warnings: string[] = [];
+  const secret = n.webhook_secret_env ? process.env[n.webhook_secret_env] : undefined;
+  if (n.webhook_secret_env && !secret)
+    warnings.push(`${n.webhook_secret_env} is not set: the ${event} webhook was sent unsigned`);
+  const outcome = await deliverWebhook(JSON.stringify(body), {
+    url,
+    ...(secret ? { secret } : {}),
+    timeoutMs: n.webhook_timeout_seconds * 1000,
+    attempts: n.webhook_attempts,
+    event,
+  });
+  if (!outcome.delivered)
+    warnings.push(
+      `the ${event} webhook was not delivered after ${outcome.attempts} attempt${outcome.attempts === 1 ? '' : 's'}: ${outcome.error ?? 'no answer'}`,
+    );
+  return warnings;
 }

@@ -1,7 +1,7 @@
 import type { Params } from '../../config/params-schema.ts';
 import type { EksClusterSettings, StepRuntime } from '../../config/runtime.ts';
 import type { Logger } from '../../log.ts';
-import type { ObjectStore } from '../../ports.ts';
+import type { EventPublisher, ObjectStore } from '../../ports.ts';
 
 /** What a pipeline step needs from outside: the run's bucket as an object store, base params, code version. */
 export interface StepDeps {
@@ -14,4 +14,6 @@ export interface StepDeps {
   eks?: EksClusterSettings;
   /** Where this process runs the step, for its cost record; undefined: a Lambda. */
   runtime?: StepRuntime;
+  /** The deployment's event bus for release events (EventBridge on AWS); undefined: the webhook only. */
+  events?: EventPublisher;
 }

@@ -7,6 +7,7 @@ import { stratifiedTestMask } from '../../ml/split.ts';
 import { SplitFingerprint } from '../../ml/split-fingerprint.ts';
 import { gzipJsonLines, readJsonLinesGz, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
+import { notifyRelease } from '../run/notify.ts';
 import { recordedEffectiveParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from '../run/shards.ts';
@@ -83,6 +84,13 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
     // Named once the label column is known: every later step reads these params from input.json.
     params = withModelName(params, scan.report.labelColumn);
     const model = requireModelName(params);
+    // Sent while the rest of ingest runs: a slow webhook does not hold the step longer than its own retries.
+    const started = notifyRelease(deps, payload, 'run.started', {
+      model,
+      version: null,
+      state: 'running',
+      message: `run ${payload.runId} started: training ${model} on ${where}`,
+    });
     const isTest = stratifiedTestMask(
       scan.classOf,
       scan.labels.length,
@@ -192,6 +200,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
       overrides,
       bytes: scan.bytes,
     };
+    await started;
     return {
       payload: {
         ...payload,

@@ -197,3 +197,14 @@ export const BATCH_LAMBDAS = [
 }[];
 
 export type BatchFunction = (typeof BATCH_LAMBDAS)[number]['name'];
+
+/**
+ * The functions that send release events (shared/pipeline/run/notify.ts): on AWS they alone get the event bus
+ * in their environment and `events:PutEvents` on it.
+ */
+export const NOTIFYING_FUNCTIONS: readonly PipelineFunction[] = [
+  'ingest',
+  'register',
+  'approval',
+  'record-failure',
+];
