@@ -31,18 +31,16 @@ beforeAll(async () => {
           .end(JSON.stringify({ __type: 'AccessDeniedException', message: 'not authorized' }));
         return;
       }
-      res
-        .writeHead(200)
-        .end(
-          JSON.stringify(
-            mode === 'ok'
-              ? { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }
-              : {
-                  FailedEntryCount: 1,
-                  Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
-                },
-          ),
-        );
+      res.writeHead(200).end(
+        JSON.stringify(
+          mode === 'ok'
+            ? { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] }
+            : {
+                FailedEntryCount: 1,
+                Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'try again' }],
+              },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
