@@ -3,6 +3,7 @@ import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 import { formatUsd } from '../shared/pipeline/run/cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
 import type { RunParamsRecord } from '../shared/pipeline/run/params.ts';
+import { retrainHint } from '../shared/pipeline/run/retry.ts';
 import type { GateDecision, RunCost, RunStatus } from '../shared/pipeline/run/records.ts';
 import { stepLabel } from '../shared/pipeline/run/status.ts';
 import type { TuneSummary } from '../shared/pipeline/run/tune-summary.ts';
@@ -164,6 +165,8 @@ export function formatRun(
   if (status.message)
     lines.push(status.stage?.changed ? `  then     ${status.message}` : `  ${status.message}`);
   if (status.stage?.changed) lines.push(`  now      ${status.stage.changed}`);
+  // What to do next, as the console's run page says it (a failed run that a retry can resume: how).
+  if (status.state === 'failed') lines.push(`  next     ${retrainHint(status)}`);
   return lines.join('\n');
 }
 

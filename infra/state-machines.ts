@@ -122,5 +122,33 @@ export function stateMachineResources(routeStatements: readonly JsonObject[]): J
       },
     },
     BatchPredictionsRole: stateMachineRole('batch-predictions', batchSteps),
+    // A training execution that failed, timed out or was stopped without passing through RecordFailure (the ASL
+    // leaves a failure a retry may fix uncaught, so RedriveExecution resumes at its state): Step Functions' status
+    // change event brings it to the same record-failure function, which writes status.json once.
+    TrainingPipelineEndedRule: {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Description: 'textops: record a training run that ended failed, timed out or aborted',
+        EventPattern: {
+          source: ['aws.states'],
+          'detail-type': ['Step Functions Execution Status Change'],
+          detail: {
+            status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+            stateMachineArn: [{ Ref: 'TrainingPipeline' }],
+          },
+        },
+        State: 'ENABLED',
+        Targets: [{ Id: 'record-failure', Arn: arn(lambdaLogicalId('recordFailure')) }],
+      },
+    },
+    TrainingPipelineEndedPermission: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: arn(lambdaLogicalId('recordFailure')),
+        Principal: 'events.amazonaws.com',
+        SourceArn: arn('TrainingPipelineEndedRule'),
+      },
+    },
   };
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
 import { handler as approval } from '../functions/approval/handler.ts';
 import { handler as batchPredict } from '../functions/batch-predict/handler.ts';
 import { handler as batchRecordFailure } from '../functions/batch-record-failure/handler.ts';
@@ -13,6 +15,7 @@ import { handler as train } from '../functions/train/handler.ts';
 import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
 import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
 import { handler as tuneSelect } from '../functions/tune-select/handler.ts';
+import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
 import {
   aslPlaceholder,
   BATCH_LAMBDAS,
@@ -20,6 +23,7 @@ import {
   PIPELINE_LAMBDAS,
   type PipelineFunction,
 } from '../shared/pipeline/steps/lambdas.ts';
+import type { ExecutionStatusChange } from '../shared/pipeline/steps/record-failure.ts';
 import type { LambdaHandler } from './local-engine.ts';
 
 /** The handler module AWS runs for each function (the same import, not a copy); the type wants every one. */
@@ -67,4 +71,40 @@ export const LOCAL_ACCOUNT = '000000000000';
 
 export function localFunctionArn(region: string, name: string): string {
   return `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:${name}`;
+}
+
+/** `record-failure` → `textops-record-failure`: a pipeline function's name on the local engine. */
+export function localFunctionName(name: PipelineFunction): string {
+  return `textops-${name}`;
+}
+
+/** A Lambda context for a function the local runtime calls itself (not through a Task). */
+export function lambdaContext(name: PipelineFunction): Context {
+  return {
+    functionName: localFunctionName(name),
+    awsRequestId: randomUUID(),
+    memoryLimitInMB: '256',
+    callbackWaitsForEmptyEventLoop: true,
+  } as unknown as Context;
+}
+
+/**
+ * The EventBridge event Step Functions sends when an execution's status changes ("Step Functions Execution Status
+ * Change", source `aws.states`), for an execution of the local engine that ended.
+ */
+export function statusChangeEvent(history: ExecutionHistory, stateMachineArn: string): ExecutionStatusChange {
+  return {
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    detail: {
+      executionArn: history.executionArn,
+      stateMachineArn,
+      name: history.name,
+      status:
+        history.status === 'SUCCEEDED' ? 'SUCCEEDED' : history.status === 'ABORTED' ? 'ABORTED' : 'FAILED',
+      input: JSON.stringify(history.input ?? null),
+      error: history.error ?? null,
+      cause: history.cause ?? null,
+    },
+  };
 }

@@ -33,6 +33,11 @@ export interface LocalEngineOptions {
   saveHistory?: (name: string, input: unknown, history: ExecutionHistory) => Promise<void>;
   onEvent?: (name: string, event: HistoryEvent, history: ExecutionHistory) => void;
   /**
+   * Called once an execution has ended and its history is saved, before `idle()` resolves: what Step Functions'
+   * "Execution Status Change" event reaches on AWS (an EventBridge rule).
+   */
+  onEnd?: (name: string, history: ExecutionHistory) => Promise<void>;
+  /**
    * An execution this engine did not run (one from before a restart), for redrives: its input, and its saved
    * history when one was saved (a process can die before the first).
    */
@@ -628,6 +633,7 @@ export class LocalStateMachine implements PipelineStarter {
     await events.catch(() => undefined);
     Object.assign(history, outcome, { stopDate: new Date().toISOString(), ms: Date.now() - started });
     await save();
+    await this.options.onEnd?.(name, history).catch(() => undefined);
     return history;
   }
 }

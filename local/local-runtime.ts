@@ -26,7 +26,15 @@ import { servingSource } from '../shared/registry/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
-import { BATCH_FUNCTIONS, LOCAL_ACCOUNT, localFunctionArn, PIPELINE_FUNCTIONS } from './lambda-functions.ts';
+import {
+  BATCH_FUNCTIONS,
+  LOCAL_ACCOUNT,
+  lambdaContext,
+  localFunctionArn,
+  localFunctionName,
+  PIPELINE_FUNCTIONS,
+  statusChangeEvent,
+} from './lambda-functions.ts';
 import { localJobRunner } from './local-eks-job.ts';
 import { LocalStateMachine } from './local-engine.ts';
 import { LocalQueue } from './local-queue.ts';
@@ -288,14 +296,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const isolation = options.isolation ?? (taskWorkersAvailable() ? 'worker' : 'inline');
     const pool = isolation === 'worker' ? new TaskPool() : undefined;
     if (pool) closers.push(() => pool.close());
+    const pipelineFunctions = Object.fromEntries(
+      PIPELINE_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
+    );
     const engine = new LocalStateMachine({
       definition: readFileSync(findDefinitionFile(), 'utf8'),
       substitutions: Object.fromEntries(
         PIPELINE_FUNCTIONS.map((f) => [f.placeholder, localFunctionArn(region, f.name)]),
       ),
-      functions: Object.fromEntries(
-        PIPELINE_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
-      ),
+      functions: pipelineFunctions,
       stateMachineArn,
       retryIntervalMs: options.retryIntervalMs,
       runJob: localJobRunner(),
@@ -326,14 +335,24 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           contentType: 'application/json',
         });
       },
-      onEvent: (runId, event, history) => {
+      onEvent: (runId, event) => {
         events.emit('state', { runId, event });
         if (event.type === 'ExecutionStarted') events.emit('run-started', { runId });
-        if (event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed') {
-          void readStatus(store, runId)
-            .catch(() => undefined)
-            .then((status) => events.emit('run-finished', { runId, history, status }));
+      },
+      // What EventBridge's status-change rule does on AWS: an execution that failed without passing through
+      // RecordFailure (a failure left uncaught so a redrive resumes at its state) is recorded by the same handler,
+      // from the same event; then the run is finished for whoever follows it.
+      onEnd: async (runId, history) => {
+        if (history.status === 'FAILED' || history.status === 'ABORTED') {
+          const recordFailure = pipelineFunctions[localFunctionName('record-failure')];
+          await Promise.resolve(
+            recordFailure(statusChangeEvent(history, stateMachineArn), lambdaContext('record-failure')),
+          ).catch((error: unknown) =>
+            process.stderr.write(`could not record the failed execution ${runId}: ${String(error)}\n`),
+          );
         }
+        const status = await readStatus(store, runId).catch(() => undefined);
+        events.emit('run-finished', { runId, history, status });
       },
     });
     closers.push(() => engine.idle());

@@ -71,10 +71,18 @@ export function pipelineEmfMetrics(
         );
       }
       if (step === 'record-failure') {
-        // The same name the failure recorder writes into status.json.
-        const error = request.event.error ?? { Error: 'UnknownError' };
-        const name = error.Error || parseCause(error.Cause).type || 'Error';
-        emitter.add('pipeline_runs_failed_total', 1, { error: name });
+        // From EventBridge's status-change rule: counted only when it recorded the failure (the Catch path had
+        // not), under the error it recorded.
+        const fromRule = request.response as unknown as { outcome?: string; error?: string } | undefined;
+        if (fromRule?.outcome !== undefined) {
+          if (fromRule.outcome === 'recorded')
+            emitter.add('pipeline_runs_failed_total', 1, { error: fromRule.error ?? 'Error' });
+        } else {
+          // The same name the failure recorder writes into status.json.
+          const error = request.event.error ?? { Error: 'UnknownError' };
+          const name = error.Error || parseCause(error.Cause).type || 'Error';
+          emitter.add('pipeline_runs_failed_total', 1, { error: name });
+        }
       }
       emitter.flush();
     },

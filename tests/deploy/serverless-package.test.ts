@@ -479,6 +479,25 @@ describe('npm run package', () => {
     expect(prod.template.Outputs?.PipelineJobIrsaRoleArn).toBeDefined();
   });
 
+  it("sends a training execution that ended failed, timed out or aborted to record-failure, through Step Functions' status events", () => {
+    const t = dev.template;
+    const rule = props(t, 'TrainingPipelineEndedRule');
+    expect(rule.EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: 'TrainingPipeline' }] },
+    });
+    const [recordFailureId] = functionByHandler(t, 'functions/record-failure/handler.handler');
+    expect(rule.Targets).toEqual([{ Id: 'record-failure', Arn: { 'Fn::GetAtt': [recordFailureId, 'Arn'] } }]);
+    // Only this rule may invoke it that way.
+    expect(props(t, 'TrainingPipelineEndedPermission')).toEqual({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [recordFailureId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['TrainingPipelineEndedRule', 'Arn'] },
+    });
+  });
+
   it('lets only the steps that send release events put them on the default bus, as source textops', () => {
     for (const t of [dev.template, prod.template]) {
       const putters = resourcesOfType(t, 'AWS::Lambda::Function').filter(([, fn]) =>

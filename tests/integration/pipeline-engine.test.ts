@@ -375,7 +375,7 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(history.states.find((s) => s.name === 'TuneSelect')?.input).not.toHaveProperty('0');
     });
 
-    it('retries a failing batch, then fails the Map into RecordFailure; a redrive runs the Map again', async () => {
+    it('retries a failing batch, then fails the execution at the Map (not caught); a redrive runs the Map again', async () => {
       let attempts = 0;
       let healthy = false;
       const { calls, functions } = sweep([3], async (e) => {
@@ -390,11 +390,13 @@ describe('local engine running the training-pipeline ASL', () => {
       const failed = await m.execution('tune-2')!;
       expect(failed).toMatchObject({ status: 'FAILED', error: 'TransientError' });
       expect(attempts).toBe(5); // the first try and the Retry's 4
-      expect(calls).toEqual(['tuneplan', 'recordfailure']);
+      // A transient error is not caught into RecordFailure: the execution fails at the Map, where a redrive
+      // resumes (the run's status is recorded from the execution's end, as EventBridge's rule does on AWS).
+      expect(calls).toEqual(['tuneplan']);
       const visit = failed.states.find((s) => s.name === 'TuneCandidates' && s.iteration === 1);
       expect(visit).toMatchObject({ status: 'failed', retries: 4, error: 'TransientError' });
       const map = failed.states.find((s) => s.name === 'Tune');
-      expect(map?.status).toBe('caught');
+      expect(map?.status).toBe('failed');
       expect(map).not.toHaveProperty('iteration');
 
       calls.length = 0;
@@ -423,7 +425,7 @@ describe('local engine running the training-pipeline ASL', () => {
       return Object.fromEntries(names.map((n) => [n, overrides[n] ?? step(n)]));
     }
 
-    it('resumes a caught transient failure from the failed state; the states that succeeded do not run again', async () => {
+    it('resumes a transient failure from the state it failed in; the states that succeeded do not run again', async () => {
       const calls: string[] = [];
       let trainUp = false;
       const base = steps(calls);
@@ -452,7 +454,7 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(history.redriveDate).toBeDefined();
       expect(history.error).toBeUndefined();
       expect(history.states.filter((s) => s.name === 'Train').map((s) => s.status)).toEqual([
-        'caught',
+        'failed',
         'succeeded',
       ]);
       expect(history.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([

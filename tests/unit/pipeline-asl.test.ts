@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import { APPROVAL_TIMEOUT_MAX_HOURS } from '../../shared/config/params-schema.ts';
 import { ERROR_NAMES } from '../../shared/errors.ts';
+import { type ExecutionHistory, redrivePoint } from '../../shared/pipeline/run/history.ts';
+import { CAUGHT_PERMANENT_ERRORS, retryRefusal } from '../../shared/pipeline/run/retry.ts';
 import {
   aslPlaceholder,
   functionKey,
@@ -43,6 +45,27 @@ const jobTasks = allTasks.filter(([, s]) => s.Resource === 'arn:aws:states:::eks
 /** The approval Lambda's ARN placeholder (ApprovalFunctionArn) as the ASL writes it. */
 const APPROVAL_FUNCTION = `\${${aslPlaceholder('approval')}}`;
 const topLevel = (name: string) => nested.find(([n]) => n === name)?.[2] === undefined;
+/** The Catch every step has: the permanent errors, into RecordFailure; the rest fails the execution there. */
+const PERMANENT_CATCH = {
+  ErrorEquals: [...CAUGHT_PERMANENT_ERRORS],
+  ResultPath: '$.error',
+  Next: 'RecordFailure',
+};
+
+/**
+ * The Catcher of a state that an error goes to, by the States Language's rules: a Catcher matches when its
+ * ErrorEquals names the error, or holds `States.ALL` (any error), or `States.TaskFailed` (any error but
+ * `States.Timeout`); Catchers are tried in order. Undefined: the error is not caught and fails the execution.
+ */
+function catcherOf(state: State, error: string): { Next: string } | undefined {
+  const catchers = (state.Catch as { ErrorEquals: string[]; Next: string }[] | undefined) ?? [];
+  return catchers.find(
+    (c) =>
+      c.ErrorEquals.includes(error) ||
+      c.ErrorEquals.includes('States.ALL') ||
+      (c.ErrorEquals.includes('States.TaskFailed') && error !== 'States.Timeout'),
+  );
+}
 
 /** Errors a Task may match besides ours: the States.* family and the Lambda service errors AWS raises. */
 const SERVICE_ERRORS =
@@ -119,7 +142,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(aslPlaceholder('ingest')).toBe('IngestFunctionArn');
   });
 
-  it('retries transient errors with backoff and catches everything into RecordFailure', () => {
+  it('retries transient errors with backoff and catches only the permanent ones into RecordFailure', () => {
     // The refit on every row falls back to the evaluated model instead (its own test, below).
     for (const [name, s] of tasks.filter(([n]) => n !== 'RecordFailure' && n !== 'Refit')) {
       // A Task inside a Map retries there; its failure fails the Map, whose Catch (below) records it.
@@ -137,12 +160,8 @@ describe('statemachines/training-pipeline.asl.json', () => {
         ),
         name,
       ).toBe(true);
-      // AwaitApproval catches its timeout and a rejection first (tested below); the rest goes to RecordFailure.
-      expect((s.Catch as unknown[]).at(-1), name).toEqual({
-        ErrorEquals: ['States.ALL'],
-        ResultPath: '$.error',
-        Next: 'RecordFailure',
-      });
+      // AwaitApproval catches its timeout and a rejection first (tested below); permanent errors go to RecordFailure.
+      expect((s.Catch as unknown[]).at(-1), name).toEqual(PERMANENT_CATCH);
       if (name !== 'AwaitApproval') {
         expect((s.Catch as unknown[]).length, name).toBe(1);
         expect(s.TimeoutSeconds, name).toBeLessThanOrEqual(900);
@@ -155,9 +174,57 @@ describe('statemachines/training-pipeline.asl.json', () => {
     });
     expect(definition.States.Gate.Type).toBe('Choice');
     for (const [name, s] of states.filter(([, s]) => s.Type === 'Map'))
-      expect(s.Catch, name).toEqual([
-        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
-      ]);
+      expect(s.Catch, name).toEqual([PERMANENT_CATCH]);
+  });
+
+  it("fails a transient failure at its own state, where AWS's redrive and the local engine's both resume", () => {
+    // RedriveExecution "continues the failed execution from the unsuccessful step" (Step Functions API
+    // reference): the state the execution failed in. A failure caught into RecordFailure → Failed would fail the
+    // execution in Failed, and a redrive would only fail again there; so a failure a retry can fix is left
+    // uncaught. The local engine resumes at the last state that did not succeed, Fail states left out
+    // (shared/pipeline/run/history.ts, redrivePoint): the same state.
+    const transient = [
+      'TransientError',
+      'Lambda.ServiceException',
+      'States.Timeout',
+      'States.TaskFailed',
+      'Error',
+    ];
+    const steps = states.filter(
+      ([name, s]) =>
+        topLevel(name) &&
+        (s.Type === 'Map' || (s.Type === 'Task' && !['RecordFailure', 'Refit', 'RefitOnEks'].includes(name))),
+    );
+    expect(steps.length).toBeGreaterThan(10);
+    for (const [name, s] of steps) {
+      for (const error of transient) {
+        const caught = catcherOf(s, error);
+        // AwaitApproval's own timeout is its expiry, a decision rather than a failure (tested below).
+        if (name === 'AwaitApproval' && error === 'States.Timeout') continue;
+        expect(caught, `${name} ${error}`).toBeUndefined();
+        const history = {
+          status: 'FAILED',
+          states: [
+            { name: definition.StartAt, type: 'Task', status: 'succeeded' },
+            { name, type: s.Type, status: 'failed' },
+          ],
+        } as unknown as ExecutionHistory;
+        expect(redrivePoint(history)?.name, name).toBe(name);
+        // And textops runs retry takes it: a failed run with that error is not refused.
+        expect(
+          retryRefusal({ runId: 'r', state: 'failed', error: { name: error, message: '' } } as never),
+          `${name} ${error}`,
+        ).toBeUndefined();
+      }
+      // A permanent error ends in RecordFailure → Failed, and textops runs retry refuses the run.
+      for (const error of CAUGHT_PERMANENT_ERRORS) {
+        expect(catcherOf(s, error)?.Next, `${name} ${error}`).toBe('RecordFailure');
+        expect(
+          retryRefusal({ runId: 'r', state: 'failed', error: { name: error, message: '' } } as never),
+        ).toEqual(expect.any(String));
+      }
+    }
+    expect(definition.States.RecordFailure.Next).toBe('Failed');
   });
 
   it('runs the Tune stage between Preprocess and Featurize: a Map over batch pointers, looping through TuneSelect', () => {
@@ -224,11 +291,9 @@ describe('statemachines/training-pipeline.asl.json', () => {
       'status.$': '$.ResponseBody.status',
     });
     expect(job.ResultPath).toBe('$.trainJob');
-    // Pod retries are the job's backoffLimit; a failed job is caught and recorded like any step.
+    // Pod retries are the job's backoffLimit; a failed job fails the execution there, redrivable like any step.
     expect(job.Retry).toBeUndefined();
-    expect(job.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
-    ]);
+    expect(job.Catch).toEqual([PERMANENT_CATCH]);
     // The job's deadline (params eks.active_deadline_seconds) comes before the Task's, inside the run's.
     const params = loadParams();
     expect(params.eks.active_deadline_seconds).toBeLessThan(job.TimeoutSeconds);
@@ -251,7 +316,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
         MaxConcurrencyPath: '$.shards.maxConcurrency',
         ResultPath: null,
         Next: next,
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }],
+        Catch: [PERMANENT_CATCH],
       });
       const selector = S[name].ItemSelector as Record<string, string>;
       expect(selector['shard.$'], name).toBe('$$.Map.Item.Value.shard');
@@ -349,7 +414,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
     ).toEqual([
       ['States.Timeout', 'ApprovalExpired'],
       ['ApprovalRejectedError', 'ApprovalRejected'],
-      ['States.ALL', 'RecordFailure'],
+      ['InvalidDatasetError', 'RecordFailure'],
     ]);
     expect(S.PromoteApproved.Next).toBe('Promoted');
     expect(S.ApprovalExpired).toMatchObject({

@@ -19,6 +19,16 @@ const PERMANENT: Record<string, string> = {
     'the model did not pass the quality gate: a retry trains the same model; promote it by hand or upload better data',
 };
 
+/**
+ * The errors the training state machine catches into RecordFailure → Fail: the permanent ones, which a retry
+ * would only repeat. Everything else is left uncaught, so the execution fails at the state that failed and a
+ * redrive (`textops runs retry`) resumes there; Step Functions' own status-change event records it
+ * (docs/guides/operations.md#retry-a-failed-run). A test holds the ASL's Catch lists to this one.
+ */
+export const CAUGHT_PERMANENT_ERRORS: readonly string[] = Object.keys(PERMANENT).filter(
+  (name) => name !== 'QualityGateFailedError',
+);
+
 /** Why a run cannot be retried, or undefined when `textops runs retry` may resume it. */
 export function retryRefusal(status: RunStatus): string | undefined {
   switch (status.state) {

@@ -1,6 +1,6 @@
 import { notifyRelease } from '../run/notify.ts';
 import type { RunPayload } from '../run/records.ts';
-import { stepLabel, updateStatus } from '../run/status.ts';
+import { readStatus, stepLabel, updateStatus } from '../run/status.ts';
 import type { StepDeps } from './deps.ts';
 
 interface KubernetesJob {
@@ -80,4 +80,68 @@ export async function recordFailureStep(deps: StepDeps, payload: RunPayload): Pr
     message: `run failed: ${name}: ${message || name}`,
   });
   return payload;
+}
+
+/**
+ * Step Functions' "Execution Status Change" event (EventBridge, source `aws.states`) for an execution that ended
+ * without succeeding; the local runtime sends the same shape when its engine's execution ends so.
+ */
+export interface ExecutionStatusChange {
+  'detail-type': 'Step Functions Execution Status Change';
+  source: 'aws.states';
+  detail: {
+    executionArn: string;
+    stateMachineArn?: string;
+    name: string;
+    status: 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'SUCCEEDED' | 'RUNNING' | 'PENDING_REDRIVE';
+    /** The execution's input, as JSON text (absent when it was over the event's size limit). */
+    input?: string | null;
+    error?: string | null;
+    cause?: string | null;
+  };
+}
+
+export function isExecutionStatusChange(event: unknown): event is ExecutionStatusChange {
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as { 'detail-type'?: unknown })['detail-type'] === 'Step Functions Execution Status Change'
+  );
+}
+
+/** Where a status-change event's run lives: its input names the bucket and the upload (the run id is its name). */
+export function runOfStatusChange(event: ExecutionStatusChange): RunPayload | undefined {
+  try {
+    const input = JSON.parse(event.detail.input ?? '') as Partial<RunPayload>;
+    if (typeof input.bucket !== 'string' || typeof input.key !== 'string') return undefined;
+    return { ...input, runId: event.detail.name } as RunPayload;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An execution that ended without passing through RecordFailure: a failure a retry may fix, which the state
+ * machine leaves uncaught so a redrive resumes at its state; the execution's timeout; or a stop by hand. Recorded
+ * as RecordFailure would have, once: a run whose status already ended (failed in RecordFailure, rejected, expired)
+ * is left as it is, so the event that follows every Fail state changes nothing.
+ */
+export async function recordExecutionEnd(
+  deps: StepDeps,
+  payload: RunPayload,
+  detail: ExecutionStatusChange['detail'],
+): Promise<{ outcome: 'recorded'; error: string } | { outcome: 'already-ended' }> {
+  if (detail.status !== 'FAILED' && detail.status !== 'TIMED_OUT' && detail.status !== 'ABORTED')
+    return { outcome: 'already-ended' };
+  const status = await readStatus(deps.store, payload.runId);
+  if (status && status.state !== 'running' && status.state !== 'awaiting-approval')
+    return { outcome: 'already-ended' };
+  const error =
+    detail.status === 'TIMED_OUT'
+      ? { Error: 'States.Timeout', Cause: detail.cause || 'the execution ran past its TimeoutSeconds' }
+      : detail.status === 'ABORTED'
+        ? { Error: 'ExecutionAborted', Cause: detail.cause || 'the execution was stopped (StopExecution)' }
+        : { Error: detail.error || 'States.Runtime', Cause: detail.cause ?? '' };
+  await recordFailureStep(deps, { ...payload, error });
+  return { outcome: 'recorded', error: error.Error };
 }
