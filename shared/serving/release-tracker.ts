@@ -142,7 +142,6 @@ export class ReleaseTracker {
   route(served: ServedModel, key: string): ReleaseRoute {
     const release = served.release;
     if (!release) return { answering: served, role: 'production' };
-    this.ensureFollowing(served);
     const candidate = release.candidate;
     if (!candidate) return { answering: served, role: 'production', release };
     return candidateAnswers(release.info, key)
@@ -329,11 +328,6 @@ export class ReleaseTracker {
       counters.production.version === info.productionVersion
       ? counters
       : undefined;
-  }
-
-  private ensureFollowing(served: ServedModel): void {
-    const release = served.release;
-    if (release && !this.countersOf(release)) this.follow(served);
   }
 
   private markDirty(): void {
