@@ -53,7 +53,14 @@ async function main() {
   const single = JSON.stringify({ text });
   const modelDir = await imdbModelDir();
   const local = await registryInLocalStore(modelDir);
-  const env = local.env;
+  try {
+    await measure(local.env, single, modelDir);
+  } finally {
+    await local.close();
+  }
+}
+
+async function measure(env: NodeJS.ProcessEnv, single: string, modelDir: string) {
   const client = new S3Client({
     region: 'us-east-1',
     endpoint: env.AWS_ENDPOINT_URL_S3,
@@ -177,7 +184,6 @@ async function main() {
   await rm(lambdaDir, { recursive: true, force: true });
   await setRelease(null);
   client.destroy();
-  await local.close();
 
   const rps = (r: typeof off) => r.requests.average;
   const coldWithout = median(cold.without.map((r) => r.totalMs));

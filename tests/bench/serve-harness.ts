@@ -7,7 +7,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
 import { type BuildOptions, build } from 'esbuild';
 import { LOCAL_CREDENTIALS } from '../../local/local-s3.ts';
+import { MINIFIED, SELF_CONTAINED, winkPlugins } from '../../scripts/esbuild-options.mjs';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sharedDataPath } from '../helpers/data.ts';
@@ -222,28 +222,19 @@ export async function registryInLocalStore(modelDir: string): Promise<{
 }
 
 /**
- * The predict function as `npm run package` deploys it: serverless-esbuild's options from serverless.ts (its own
- * keys dropped), one ES module per function, with params.yaml beside it as in the package (/var/task).
+ * The predict function as `npm run package` deploys it: the options serverless.ts gives serverless-esbuild
+ * (self-contained, minified, wink's model as JSON, `.mjs`), one ES module per function, with params.yaml beside
+ * it as in the package (/var/task). Taken from scripts/esbuild-options.mjs rather than read back from
+ * serverless.ts, which refuses params without a deployment's `model.name`.
  */
 export async function lambdaBundle(dir: string): Promise<string> {
-  const { default: service } = (await import('../../serverless.ts')) as {
-    default: { custom: { esbuild: Record<string, unknown> } };
-  };
-  const {
-    exclude: _exclude,
-    concurrency: _concurrency,
-    zipConcurrency: _zipConcurrency,
-    outputFileExtension,
-    plugins,
-    ...options
-  } = service.custom.esbuild;
   await build({
-    ...(options as BuildOptions),
+    ...(SELF_CONTAINED as BuildOptions),
+    ...MINIFIED,
     entryPoints: { 'functions/predict/lambda': join(root, 'functions/predict/lambda.ts') },
     outdir: dir,
-    outExtension: { '.js': String(outputFileExtension ?? '.js') },
-    // serverless-esbuild reads `plugins` as a file (relative to the service) that exports them.
-    plugins: typeof plugins === 'string' ? createRequire(import.meta.url)(join(root, plugins)) : [],
+    outExtension: { '.js': '.mjs' },
+    plugins: winkPlugins as BuildOptions['plugins'],
     logLevel: 'warning',
   });
   copyFileSync(join(root, 'params.yaml'), join(dir, 'params.yaml'));
