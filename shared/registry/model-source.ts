@@ -85,6 +85,8 @@ export interface ModelSource {
  * almost nothing); when production moves, the version's artifact is read, checked against the sha256 recorded
  * at registration, and parsed. A version that fails its checks is not retried until the alias moves again, so
  * a corrupt artifact costs one failed load, not one per poll; a transient store error is retried next poll.
+ * While `aliases.json` has a release in flight from this production (`releaseBesideProduction`), its candidate
+ * is loaded beside production, with the same checks; a candidate that fails them rides along as `loadError`.
  */
 export function registryModelSource(store: ObjectStore, modelName: string): ModelSource {
   const registry = new ModelRegistry(store, modelName);

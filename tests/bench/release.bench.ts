@@ -13,7 +13,7 @@
  * autocannon and the servers share the machine's cores, so throughputs are lower bounds; the ratios are the
  * figures.
  */
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,6 @@ import {
   type LambdaColdStart,
   lambdaBundle,
   lambdaColdStart,
-  launch,
   log,
   registryInLocalStore,
   review231,
@@ -45,6 +44,37 @@ const percent = Number(process.env.BENCH_PERCENT ?? 30);
 const workers = Number(process.env.BENCH_WORKERS ?? 2);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * `textops serve` from the bundle, resolved once every worker listens (the primary prints its URL line then):
+ * a load run that starts while a worker is still loading its models measures the loading, not the serving.
+ */
+async function serveAllWorkers(env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/textops.mjs',
+      'serve',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      String(workers),
+      '--quiet',
+    ],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk;
+      if (out.includes('textops serve: ')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+  });
+  return child;
+}
 
 async function main() {
   if (!existsSync(join(root, 'dist/serve/serve.mjs')))
@@ -108,7 +138,7 @@ async function measure(env: NodeJS.ProcessEnv, single: string, modelDir: string)
   // Shadow off, then on: a server started on each registry state, the same load.
   const load = async (label: string) => {
     const port = await freePort();
-    const { child } = await launch(env, workers, port, single);
+    const child = await serveAllWorkers(env, port);
     const url = `http://127.0.0.1:${port}`;
     log(`${label}: warm-up …`);
     await cannon(url, single, 16, Math.min(3, seconds));
@@ -128,7 +158,7 @@ async function measure(env: NodeJS.ProcessEnv, single: string, modelDir: string)
   // Canary split: each key asks 4 times; a key answered by two versions is a flip.
   await setRelease({ strategy: 'canary', percent, runId: 'bench-canary' });
   const port = await freePort();
-  const { child } = await launch(env, workers, port, single);
+  const child = await serveAllWorkers(env, port);
   const keys = Math.max(1, Math.floor(splitRequests / 4));
   const seen = new Map<string, string>();
   const flipped = new Set<string>();

@@ -4,6 +4,7 @@ import type { Params } from '../../shared/config/params-schema.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { TextModel } from '../../shared/ml/model.ts';
 import { fitRecipe } from '../../shared/ml/refit.ts';
+import { PrometheusDeltaReader } from '../../shared/observability/emf.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import {
   registryModelSource,
@@ -328,6 +329,34 @@ describe('the release counters of one process', () => {
     heal();
     await t.flush();
     expect((await readCounters(store)).comparisons.compared).toBe(TEXTS.length);
+  });
+});
+
+describe('release metrics', () => {
+  it('carry model_version and role, reach EMF as deltas, and start over with each release', async () => {
+    const metrics = new ServingMetrics({ instancePriceUsdPerHour: 0, defaultMetrics: false });
+    const reader = new PrometheusDeltaReader(metrics.registry);
+    await reader.read();
+    metrics.releaseChanged({ production: 1, candidate: 2 });
+    metrics.releaseScored(1, 'production', 3, true);
+    metrics.releaseScored(2, 'candidate', 3, false);
+    metrics.releaseScored(2, 'candidate', 0, false, true);
+    metrics.releaseCompared(2, 2, 1, 2 / 3);
+    const data = (await reader.read()).filter((d) => d.name.startsWith('model_release_'));
+    const find = (name: string, dims: Record<string, string>) =>
+      data.find((d) => d.name === name && Object.entries(dims).every(([k, v]) => d.dimensions[k] === v))
+        ?.values;
+    expect(find('model_release_requests_total', { model_version: '1', role: 'production' })).toEqual([3]);
+    expect(find('model_release_answered_total', { model_version: '1', role: 'production' })).toEqual([3]);
+    expect(find('model_release_answered_total', { model_version: '2', role: 'candidate' })).toBeUndefined();
+    expect(find('model_release_errors_total', { model_version: '2', role: 'candidate' })).toEqual([1]);
+    expect(find('model_release_comparisons_total', { model_version: '2', outcome: 'disagreed' })).toEqual([
+      1,
+    ]);
+    expect(find('model_release_agreement', { model_version: '2' })?.[0]).toBeCloseTo(2 / 3);
+    metrics.releaseChanged();
+    const text = await metrics.registry.metrics();
+    expect(text).not.toMatch(/^model_release_\w+\{/m);
   });
 });
 
