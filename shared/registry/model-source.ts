@@ -134,8 +134,11 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
         return { kind: 'unchanged' };
       }
       try {
+        // Both read at once: a cold start with a release in flight waits for the slower read, not the sum.
+        const candidate = wanted ? readCandidate(wanted, current?.release) : undefined;
+        candidate?.catch(() => {});
         const base = sameProduction ? current : await readServed(production);
-        const release = wanted ? await loadRelease(wanted, base, current?.release) : undefined;
+        const release = wanted && candidate ? withCleaning(wanted, base, await candidate) : undefined;
         settledEtag = object.etag;
         return { kind: 'loaded', served: withRelease(base, release) };
       } catch (error) {
@@ -161,33 +164,34 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
   }
 
   /**
-   * The candidate beside `production`. One that fails its checks is not served: the release carries the reason
-   * (the bake rolls it back) and production goes on alone. A transient store error is thrown, so the next poll
-   * tries again. The same candidate is not read twice while its release lasts.
+   * The candidate of a release. One that fails its checks is not served: the release carries the reason (the
+   * bake rolls it back) and production goes on alone. A transient store error is thrown, so the next poll tries
+   * again. The same candidate is not read twice while its release lasts.
    */
-  async function loadRelease(
+  async function readCandidate(
     info: ReleaseInFlight,
-    production: ServedModel,
     previous: ServedRelease | undefined,
-  ): Promise<ServedRelease> {
-    let candidate: ServedModel | null;
-    let loadError: string | null;
-    if (previous && previous.info.runId === info.runId && previous.info.version === info.version) {
-      ({ candidate, loadError } = previous);
-    } else {
-      try {
-        candidate = await readServed(info.version);
-        loadError = null;
-      } catch (error) {
-        if (!(error instanceof ModelFormatError || error instanceof NotFoundError)) throw error;
-        candidate = null;
-        loadError = describeError(error).message;
-      }
+  ): Promise<Pick<ServedRelease, 'candidate' | 'loadError'>> {
+    if (previous && previous.info.runId === info.runId && previous.info.version === info.version)
+      return { candidate: previous.candidate, loadError: previous.loadError };
+    try {
+      return { candidate: await readServed(info.version), loadError: null };
+    } catch (error) {
+      if (!(error instanceof ModelFormatError || error instanceof NotFoundError)) throw error;
+      return { candidate: null, loadError: describeError(error).message };
     }
-    const sameCleaning =
-      candidate !== null && isDeepStrictEqual(candidate.model.cleanConfig, production.model.cleanConfig);
-    return { info, candidate, loadError, sameCleaning };
   }
+}
+
+/** A release as served: the candidate (or why not) and whether it cleans text as production does. */
+function withCleaning(
+  info: ReleaseInFlight,
+  production: ServedModel,
+  { candidate, loadError }: Pick<ServedRelease, 'candidate' | 'loadError'>,
+): ServedRelease {
+  const sameCleaning =
+    candidate !== null && isDeepStrictEqual(candidate.model.cleanConfig, production.model.cleanConfig);
+  return { info, candidate, loadError, sameCleaning };
 }
 
 /** The same production model with another release beside it (or none). */

@@ -42,6 +42,7 @@ const launches = Number(process.env.BENCH_LAUNCHES ?? 5);
 const splitRequests = Number(process.env.BENCH_SPLIT_REQUESTS ?? 10_000);
 const percent = Number(process.env.BENCH_PERCENT ?? 30);
 const workers = Number(process.env.BENCH_WORKERS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -147,10 +148,22 @@ async function measure(env: NodeJS.ProcessEnv, single: string, modelDir: string)
     await stop(child);
     return result;
   };
-  await setRelease(null);
-  const off = await load('shadow off');
-  await setRelease({ strategy: 'shadow', percent: 0, runId: 'bench-shadow' });
-  const on = await load('shadow on');
+  // Alternating rounds (off, on, off, on, …), the median of each side: a shared machine's load moves between runs.
+  type Run = Awaited<ReturnType<typeof cannon>>;
+  const runs: Record<'off' | 'on', Run[]> = { off: [], on: [] };
+  for (let round = 0; round < rounds; round++) {
+    await setRelease(null);
+    runs.off.push(await load(`round ${round + 1}, shadow off`));
+    await setRelease({ strategy: 'shadow', percent: 0, runId: 'bench-shadow' });
+    runs.on.push(await load(`round ${round + 1}, shadow on`));
+  }
+  const middle = (xs: Run[]) =>
+    [...xs].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(xs.length / 2)];
+  const off = middle(runs.off);
+  const on = middle(runs.on);
+  log(
+    `throughput by round (req/s): off ${runs.off.map((r) => r.requests.average.toFixed(0)).join(', ')}; on ${runs.on.map((r) => r.requests.average.toFixed(0)).join(', ')}`,
+  );
   const shadow = await countersOf('bench-shadow');
   if (shadow.compared === 0 || shadow.loadErrors > 0)
     throw new Error(`the shadow did not score beside production: ${JSON.stringify(shadow)}`);
@@ -242,7 +255,7 @@ async function measure(env: NodeJS.ProcessEnv, single: string, modelDir: string)
       `${(coldWith / coldWithout).toFixed(2)}× (${coldWith.toFixed(0)} / ${coldWithout.toFixed(0)} ms, medians of ${launches}; ${lambdaShadow.processes} counters files written)`,
     ],
   ];
-  const errors = off.errors + off.non2xx + on.errors + on.non2xx + failed;
+  const errors = [...runs.off, ...runs.on].reduce((n, r) => n + r.errors + r.non2xx, failed);
   const width = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length), 8));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(width[c])).join(' | ')} |`;
   process.stdout.write(
