@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PROBLEMS, type ProblemCode } from './problem.ts';
-import { type ApiSchemas, REQUEST_ID } from './schemas.ts';
+import type { ApiSchemas } from './schemas.ts';
 
 /** Every route the app answers, with its methods; the 405 handler and the OpenAPI document both read this. */
 export const ROUTES = {
@@ -91,16 +91,8 @@ export function openApiDocument(
         summary: 'Classify one text or a batch of texts',
         operationId: 'predict',
         security: secured,
-        parameters: [
-          {
-            name: 'X-Client-Id',
-            in: 'header',
-            required: false,
-            description:
-              'the caller, for a canary release: one client keeps one model version (else the request id decides)',
-            schema: { type: 'string', pattern: REQUEST_ID.source },
-          },
-        ],
+        description:
+          'During a canary release, an `X-Client-Id` header (the characters of an X-Request-Id) keeps a caller on one model version; without it the request id decides. `X-Model-Version` says which version answered.',
         requestBody: { required: true, content: json('PredictRequest') },
         responses: {
           '200': {
