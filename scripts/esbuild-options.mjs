@@ -1,6 +1,7 @@
 // The esbuild options every bundle shares: `npm run build` (scripts/build.mjs), the container image
-// (scripts/bundle-container.mjs) and the Lambda functions (serverless.ts, through serverless-esbuild; the serve
-// benchmark reads them back from there). Each adds only what differs: entry points, output, minify, splitting.
+// (scripts/bundle-container.mjs) and the Lambda functions (serverless.ts, through serverless-esbuild; the
+// serving benchmarks build the predict function from the same pieces). Each adds only what differs: entry
+// points, output, minify, splitting.
 // Plain JavaScript because the build scripts run on bare Node; serverless.ts imports it too.
 import { readFileSync } from 'node:fs';
 import winkPlugins from './esbuild-plugins.cjs';

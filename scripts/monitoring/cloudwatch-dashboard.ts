@@ -253,6 +253,46 @@ export const cloudwatchDashboard = buildDashboard({
       ],
     },
     {
+      title: 'Release (shadow / canary)',
+      panels: [
+        panel(
+          'Release traffic by version',
+          'During a shadow or canary release: texts each version scored, and those it answered (the canary split).',
+          8,
+          'short',
+          [
+            cloudwatchQuery(
+              'model_release_requests_total',
+              'Sum',
+              `v${dim('model_version')} ${dim('role')} scored`,
+            ),
+            cloudwatchQuery(
+              'model_release_answered_total',
+              'Sum',
+              `v${dim('model_version')} ${dim('role')} answered`,
+            ),
+          ],
+        ),
+        panel(
+          'Release comparisons',
+          'Texts both versions scored, by whether the candidate gave the production label; and the agreement share per sandbox.',
+          8,
+          'short',
+          [
+            cloudwatchQuery(
+              'model_release_comparisons_total',
+              'Sum',
+              `v${dim('model_version')} ${dim('outcome')}`,
+            ),
+            cloudwatchQuery('model_release_agreement', 'Average', `v${dim('model_version')} agreement`),
+          ],
+        ),
+        panel('Release errors', 'Scoring calls of each release version that threw.', 8, 'short', [
+          cloudwatchQuery('model_release_errors_total', 'Sum', `v${dim('model_version')} ${dim('role')}`),
+        ]),
+      ],
+    },
+    {
       title: 'Training pipeline',
       panels: [
         panel(

@@ -318,6 +318,53 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
       ],
     },
     {
+      title: 'Release (shadow / canary)',
+      panels: [
+        series(
+          'Release traffic by version',
+          'During a shadow or canary release: texts each version scored per second, and those it answered (the canary split; production answers all of a shadow).',
+          8,
+          'reqps',
+          [
+            range(
+              `sum by (model_version, role) (rate(model_release_requests_total{${S}}[$__rate_interval]))`,
+              'v{{model_version}} {{role}} scored',
+            ),
+            range(
+              `sum by (model_version, role) (rate(model_release_answered_total{${S}}[$__rate_interval]))`,
+              'v{{model_version}} {{role}} answered',
+            ),
+          ],
+        ),
+        series(
+          'Release agreement',
+          'Share of the texts both versions scored on which the candidate gave the production label: over the last interval (counters) and since each process began (gauge).',
+          8,
+          'percentunit',
+          [
+            range(
+              `sum by (model_version) (rate(model_release_comparisons_total{outcome="agreed", ${S}}[$__rate_interval])) / sum by (model_version) (rate(model_release_comparisons_total{${S}}[$__rate_interval]))`,
+              'v{{model_version}}',
+            ),
+            range(`avg by (model_version) (model_release_agreement{${S}})`, 'v{{model_version}} cumulative'),
+          ],
+          { max: 1 },
+        ),
+        series(
+          'Release errors',
+          'Scoring calls of each release version that threw, per second.',
+          8,
+          'short',
+          [
+            range(
+              `sum by (model_version, role) (rate(model_release_errors_total{${S}}[$__rate_interval]))`,
+              'v{{model_version}} {{role}}',
+            ),
+          ],
+        ),
+      ],
+    },
+    {
       title: 'Cost and capacity',
       panels: [
         series(

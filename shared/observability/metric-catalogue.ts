@@ -171,6 +171,42 @@ export const SERVING_METRICS = {
     prometheusSeries: 'model_feedback_total',
     help: 'Feedback items by outcome: correct or incorrect (the prediction at the time against the given label; stored), duplicate (already stored, not counted again)',
   },
+  model_release_requests_total: {
+    type: 'counter',
+    unit: 'Count',
+    dimensions: ['model_version', 'role'],
+    prometheusSeries: 'model_release_requests_total',
+    help: 'During a shadow or canary release: texts each version scored (role production or candidate), answered or scored beside the answer; series of earlier releases are dropped',
+  },
+  model_release_answered_total: {
+    type: 'counter',
+    unit: 'Count',
+    dimensions: ['model_version', 'role'],
+    prometheusSeries: 'model_release_answered_total',
+    help: 'During a release: texts whose answer to the client came from this version (the canary split; production for all in a shadow)',
+  },
+  model_release_errors_total: {
+    type: 'counter',
+    unit: 'Count',
+    dimensions: ['model_version', 'role'],
+    prometheusSeries: 'model_release_errors_total',
+    help: 'During a release: scoring calls of this version that threw',
+  },
+  model_release_comparisons_total: {
+    type: 'counter',
+    unit: 'Count',
+    dimensions: ['model_version', 'outcome'],
+    prometheusSeries: 'model_release_comparisons_total',
+    help: 'During a release: texts scored by both versions, by outcome (agreed or disagreed on the label); model_version is the candidate',
+  },
+  model_release_agreement: {
+    type: 'gauge',
+    unit: 'None',
+    dimensions: ['model_version'],
+    prometheusSeries: 'model_release_agreement',
+    help: 'During a release: share of the texts scored by both versions on which the candidate (model_version) gave the production label',
+    aggregator: 'average',
+  },
 } as const satisfies Record<string, MetricSpec>;
 
 export const PIPELINE_METRICS = {

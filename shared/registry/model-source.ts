@@ -1,12 +1,14 @@
 // A model read from the registry for serving or batch prediction: the shapes every model source shares, and the
 // source that follows a model's production alias. The server's other source, a model directory, is
 // shared/serving/model-source.ts.
-import { ModelFormatError, NotFoundError } from '../errors.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { describeError, ModelFormatError, NotFoundError } from '../errors.ts';
 import { REGISTRY_PREFIX } from '../layout.ts';
 import type { TextModel } from '../ml/model.ts';
 import type { ObjectStore } from '../ports.ts';
 import { type Aliases, ModelRegistry, type VersionEntry } from './model-registry.ts';
 import { lastPromoted, type ProductionState, productionStates } from './models.ts';
+import type { ReleaseInFlight } from './release.ts';
 
 /**
  * Parses an artifact. The ML core (and the language model it loads) is imported on first use, so a cold
@@ -31,6 +33,36 @@ export interface ServedModel {
   /** The registry entry (metrics, lineage, gate decision), when it came from the registry. */
   readonly entry?: VersionEntry;
   readonly loadedAt: string;
+  /** The shadow or canary being tried beside this production model, when the registry has one in flight. */
+  readonly release?: ServedRelease;
+}
+
+/**
+ * A release in flight as a server holds it: the registry's record and the candidate loaded beside production.
+ * Part of the production model's snapshot, so a request that took one sees one consistent pair.
+ */
+export interface ServedRelease {
+  readonly info: ReleaseInFlight;
+  /** The candidate, parsed and checksum-verified; null when it failed its checks (`loadError` says why). */
+  readonly candidate: ServedModel | null;
+  /** Why the candidate is not served (checksum, format, missing artifact); the bake rolls it back. */
+  readonly loadError: string | null;
+  /** Both versions clean text alike, so the tokens one computed serve the other (the usual case). */
+  readonly sameCleaning: boolean;
+}
+
+/**
+ * The release a server should load beside production: the one in `aliases.json` while production is still the
+ * version it started from. A release whose production moved away is over for the servers, whatever the
+ * pipeline has written yet.
+ */
+export function releaseBesideProduction(aliases: Aliases): ReleaseInFlight | null {
+  const release = aliases.release;
+  if (!release || aliases.production === null || aliases.production === undefined) return null;
+  if (release.productionVersion !== aliases.production) return null;
+  if (!Number.isInteger(release.version) || release.version === aliases.production) return null;
+  if (release.strategy !== 'shadow' && release.strategy !== 'canary') return null;
+  return release;
 }
 
 /**
@@ -53,6 +85,8 @@ export interface ModelSource {
  * almost nothing); when production moves, the version's artifact is read, checked against the sha256 recorded
  * at registration, and parsed. A version that fails its checks is not retried until the alias moves again, so
  * a corrupt artifact costs one failed load, not one per poll; a transient store error is retried next poll.
+ * While `aliases.json` has a release in flight from this production (`releaseBesideProduction`), its candidate
+ * is loaded beside production, with the same checks; a candidate that fails them rides along as `loadError`.
  */
 export function registryModelSource(store: ObjectStore, modelName: string): ModelSource {
   const registry = new ModelRegistry(store, modelName);
@@ -93,26 +127,20 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
         if (current) return { kind: 'unchanged' };
         return { kind: 'none', reason: `model ${modelName} has no production version yet` };
       }
-      if (current?.entry && current.version === String(production)) {
+      const wanted = releaseBesideProduction(aliases);
+      const sameProduction = current?.entry !== undefined && current.version === String(production);
+      if (sameProduction && isDeepStrictEqual(current.release?.info ?? null, wanted)) {
         settledEtag = object.etag;
         return { kind: 'unchanged' };
       }
       try {
-        const artifact = registry.readArtifact(production);
-        const model = await parseArtifact(artifact.then((a) => a.bytes));
-        const { entry } = await artifact;
+        // Both read at once: a cold start with a release in flight waits for the slower read, not the sum.
+        const candidate = wanted ? readCandidate(wanted, current?.release) : undefined;
+        candidate?.catch(() => {});
+        const base = sameProduction ? current : await readServed(production);
+        const release = wanted && candidate ? withCleaning(wanted, base, await candidate) : undefined;
         settledEtag = object.etag;
-        return {
-          kind: 'loaded',
-          served: {
-            model,
-            version: String(production),
-            sha256: entry.sha256,
-            origin,
-            entry,
-            loadedAt: new Date().toISOString(),
-          },
-        };
+        return { kind: 'loaded', served: withRelease(base, release) };
       } catch (error) {
         // Deterministic failures (corrupt, missing) wait for the alias to move; others retry next poll.
         if (error instanceof ModelFormatError || error instanceof NotFoundError) settledEtag = object.etag;
@@ -120,6 +148,56 @@ export function registryModelSource(store: ObjectStore, modelName: string): Mode
       }
     },
   };
+
+  async function readServed(version: number): Promise<ServedModel> {
+    const artifact = registry.readArtifact(version);
+    const model = await parseArtifact(artifact.then((a) => a.bytes));
+    const { entry } = await artifact;
+    return {
+      model,
+      version: String(version),
+      sha256: entry.sha256,
+      origin,
+      entry,
+      loadedAt: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * The candidate of a release. One that fails its checks is not served: the release carries the reason (the
+   * bake rolls it back) and production goes on alone. A transient store error is thrown, so the next poll tries
+   * again. The same candidate is not read twice while its release lasts.
+   */
+  async function readCandidate(
+    info: ReleaseInFlight,
+    previous: ServedRelease | undefined,
+  ): Promise<Pick<ServedRelease, 'candidate' | 'loadError'>> {
+    if (previous && previous.info.runId === info.runId && previous.info.version === info.version)
+      return { candidate: previous.candidate, loadError: previous.loadError };
+    try {
+      return { candidate: await readServed(info.version), loadError: null };
+    } catch (error) {
+      if (!(error instanceof ModelFormatError || error instanceof NotFoundError)) throw error;
+      return { candidate: null, loadError: describeError(error).message };
+    }
+  }
+}
+
+/** A release as served: the candidate (or why not) and whether it cleans text as production does. */
+function withCleaning(
+  info: ReleaseInFlight,
+  production: ServedModel,
+  { candidate, loadError }: Pick<ServedRelease, 'candidate' | 'loadError'>,
+): ServedRelease {
+  const sameCleaning =
+    candidate !== null && isDeepStrictEqual(candidate.model.cleanConfig, production.model.cleanConfig);
+  return { info, candidate, loadError, sameCleaning };
+}
+
+/** The same production model with another release beside it (or none). */
+function withRelease(served: ServedModel, release: ServedRelease | undefined): ServedModel {
+  const { release: _replaced, ...production } = served;
+  return release ? { ...production, release } : production;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
 import { classify, classifyExplained } from './predict.ts';
 import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
+import type { ReleaseRoute, ReleaseTracker } from './release-tracker.ts';
 import { apiSchemas, parseFeedbackRequest, parsePredictRequest, REQUEST_ID } from './schemas.ts';
 import { PAGE_HTML, PAGE_SCRIPT } from './web-page.ts';
 
@@ -30,10 +31,17 @@ export interface AppOptions {
   codeVersion?: string;
   /** POST /feedback, and what /predict remembers for it; absent: /feedback answers 503. */
   feedback?: FeedbackService;
+  /** A shadow or canary release in flight: who answers, and the scoring beside the answer. */
+  release?: ReleaseTracker;
 }
 
 /** Contributions of each sign listed per score when a request asks for an explanation without `top_k`. */
 const DEFAULT_TOP_K = 10;
+
+/** The canary split's caller key: X-Client-Id when it is well-formed (as an X-Request-Id must be). */
+function clientKey(header: string | undefined): string | undefined {
+  return header && REQUEST_ID.test(header) ? header : undefined;
+}
 
 function endpointOf(path: string): string {
   return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
@@ -92,8 +100,8 @@ export function createApp(options: AppOptions): Express {
       cors({
         origin: origins.includes('*') ? '*' : origins,
         methods: ['GET', 'POST'],
-        allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id'],
-        exposedHeaders: ['X-Request-Id'],
+        allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id', 'X-Client-Id'],
+        exposedHeaders: ['X-Request-Id', 'X-Model-Version'],
         maxAge: 600,
       }),
     );
@@ -163,16 +171,32 @@ export function createApp(options: AppOptions): Express {
       const request = parsePredictRequest(schemas, req.body, limits);
       const served = requireModel();
       const texts = 'text' in request ? [request.text] : request.texts;
-      const predictions = request.explain
-        ? classifyExplained(served, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
-        : classify(served, texts, metrics);
-      options.feedback?.rememberPrediction(String(res.locals.requestId), {
+      const requestId = String(res.locals.requestId);
+      // One snapshot: production, the release in flight and its candidate, for the whole request.
+      const route: ReleaseRoute = options.release
+        ? options.release.route(served, clientKey(req.get('x-client-id')) ?? requestId)
+        : { answering: served, role: 'production' };
+      const answering = route.answering;
+      let scored: ReturnType<typeof classify> | ReturnType<typeof classifyExplained>;
+      try {
+        scored = request.explain
+          ? classifyExplained(answering, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
+          : classify(answering, texts, metrics, route.role === 'production');
+      } catch (error) {
+        options.release?.failed(route);
+        throw error;
+      }
+      const { predictions } = scored;
+      options.feedback?.rememberPrediction(requestId, {
         texts,
         labels: predictions.map((p) => p.label),
-        version: served.version,
+        version: answering.version,
       });
-      if ('text' in request) res.json({ ...predictions[0], modelVersion: served.version });
-      else res.json({ predictions, modelVersion: served.version });
+      res.setHeader('X-Model-Version', answering.version);
+      if ('text' in request) res.json({ ...predictions[0], modelVersion: answering.version });
+      else res.json({ predictions, modelVersion: answering.version });
+      // After the response: the other version scores the same texts (explained requests too).
+      options.release?.answered(route, requestId, texts, scored);
     },
   );
   app.post(

@@ -29,7 +29,14 @@ export function clusterPredictionLookup(
       type: PREDICTION_FOUND,
       id: message.id,
       ...(prediction
-        ? { prediction: { texts: prediction.texts, labels: prediction.labels, version: prediction.version } }
+        ? {
+            prediction: {
+              texts: prediction.texts,
+              labels: prediction.labels,
+              version: prediction.version,
+              ...(prediction.other ? { other: prediction.other } : {}),
+            },
+          }
         : {}),
     } satisfies PredictionFound);
   });

@@ -57,6 +57,7 @@ export interface RememberedMessage {
   texts: readonly string[];
   labels: readonly string[];
   version: string;
+  other?: { version: string; labels: readonly string[] };
 }
 export interface PredictionLookup {
   type: typeof PREDICTION_LOOKUP;

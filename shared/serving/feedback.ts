@@ -4,12 +4,15 @@ import type { ObjectStore } from '../ports.ts';
 import { type ServedModel, servedModelName } from '../registry/model-source.ts';
 import type { ServingMetrics } from './metrics.ts';
 import { HttpProblem } from './problem.ts';
+import type { LabelledVersions } from './release-tracker.ts';
 
 /** What a predict request answered, kept so feedback can name it by request id. */
 export interface RememberedPrediction {
   texts: readonly string[];
   labels: readonly string[];
   version: string;
+  /** During a release: the labels the other version gave the same texts (scored after the answer). */
+  other?: { version: string; labels: readonly string[] };
 }
 
 /**
@@ -51,6 +54,13 @@ export class RecentPredictions {
 
   get(requestId: string): RememberedPrediction | undefined {
     return this.entries.get(requestId);
+  }
+
+  /** Adds the other version's labels to a remembered prediction (no-op once it is forgotten). */
+  attachOther(requestId: string, version: string, labels: readonly string[]): void {
+    const entry = this.entries.get(requestId);
+    if (entry && entry.version !== version && entry.texts.length === labels.length)
+      entry.other = { version, labels };
   }
 
   private forget(requestId: string): void {
@@ -122,6 +132,8 @@ export interface FeedbackOptions {
   metrics: ServingMetrics;
   /** In a cluster worker: asks the other workers for a request id this one does not remember. */
   lookup?: (requestId: string) => Promise<RememberedPrediction | undefined>;
+  /** During a release: credits a true label to the label each version gave (the release counters). */
+  release?: { creditFeedback(labelled: LabelledVersions): void };
 }
 
 /**
@@ -215,12 +227,23 @@ export class FeedbackService {
           text: remembered.texts[index].trim(),
           predicted: remembered.labels[index],
           version: remembered.version,
+          other: remembered.other
+            ? { version: remembered.other.version, label: remembered.other.labels[index] }
+            : undefined,
           requestId: item.requestId,
           field,
         };
       }
       const text = (item.text ?? '').trim();
-      return { label: item.label, text, predicted: '', version: served.version, requestId: null, field };
+      return {
+        label: item.label,
+        text,
+        predicted: '',
+        version: served.version,
+        other: undefined,
+        requestId: null,
+        field,
+      };
     });
     for (const r of resolved) {
       if (r.text.length < min_text_chars) {
@@ -255,6 +278,13 @@ export class FeedbackService {
         this.options.metrics.observeFeedback(correct ? 'correct' : 'incorrect');
         // Only judgements of the version serving now count towards its accuracy.
         if (r.version === served.version) this.accuracy.add(correct);
+        // A remembered prediction during a release: both versions' labels of the text meet the truth.
+        if (r.requestId !== null) {
+          this.options.release?.creditFeedback({
+            versions: [{ version: r.version, label: predicted }, ...(r.other ? [r.other] : [])],
+            truth: label,
+          });
+        }
       }
       results.push({ id: record.id, status, label, predicted, correct, modelVersion: r.version });
     }

@@ -18,6 +18,10 @@ export type ApiGatewayResult = {
  * and each invocation re-checks the registry alias when the last check is older than
  * `serving.reload_interval_seconds`: a frozen Lambda has no timer to poll with. There is no /metrics route;
  * Lambda metrics go to CloudWatch.
+ *
+ * During a shadow or canary release the other version's scoring, which the container does after the response is
+ * sent, finishes within the invocation (a frozen sandbox would hold it until the next one), and the counters
+ * are written at the end of an invocation when the last write is older than `serving.release_flush_seconds`.
  */
 export function createLambdaHandler(options: Omit<ServingOptions, 'exposeMetrics' | 'clusterMetrics'>): {
   handler: (event: ApiGatewayEvent, context: Context) => Promise<ApiGatewayResult>;
@@ -32,6 +36,8 @@ export function createLambdaHandler(options: Omit<ServingOptions, 'exposeMetrics
     await firstLoad;
     await serving.store.refreshIfStale(ttlMs);
     const result = (await proxy(event, context)) as ApiGatewayResult;
+    await serving.release.drain();
+    await serving.release.flushIfStale();
     // A frozen sandbox has no timer: drift.retrain is checked on invocations check_interval_seconds apart.
     await serving.retrain.checkIfStale();
     return result;

@@ -34,6 +34,11 @@ export class ServingMetrics {
   private readonly driftSamples = catalogueGauge('model_drift_window_samples', this.registry);
   private readonly liveAccuracy = catalogueGauge('model_live_accuracy', this.registry);
   private readonly feedback = catalogueCounter('model_feedback_total', this.registry);
+  private readonly releaseRequests = catalogueCounter('model_release_requests_total', this.registry);
+  private readonly releaseAnswered = catalogueCounter('model_release_answered_total', this.registry);
+  private readonly releaseErrors = catalogueCounter('model_release_errors_total', this.registry);
+  private readonly releaseComparisons = catalogueCounter('model_release_comparisons_total', this.registry);
+  private readonly releaseAgreement = catalogueGauge('model_release_agreement', this.registry);
   private readonly usdPerSecond: number;
   /** Live traffic against the served model's reference; the drift gauges are set from it. */
   readonly drift: DriftMonitor;
@@ -122,6 +127,53 @@ export class ServingMetrics {
   setLiveAccuracy(version: string, accuracy: number | undefined): void {
     this.liveAccuracy.reset();
     if (accuracy !== undefined) this.liveAccuracy.set({ version }, accuracy);
+  }
+
+  /**
+   * A release began or ended: the release series start over, so they only ever carry the two versions of the
+   * release in flight (bounded label values). `versions`: its production and candidate, whose series start at 0.
+   */
+  releaseChanged(versions?: { production: number; candidate: number }): void {
+    for (const instrument of [
+      this.releaseRequests,
+      this.releaseAnswered,
+      this.releaseErrors,
+      this.releaseComparisons,
+      this.releaseAgreement,
+    ])
+      instrument.reset();
+    if (!versions) return;
+    for (const [role, version] of Object.entries(versions)) {
+      const labels = { model_version: String(version), role };
+      this.releaseRequests.inc(labels, 0);
+      this.releaseAnswered.inc(labels, 0);
+      this.releaseErrors.inc(labels, 0);
+    }
+  }
+
+  /** Texts one version of the release scored (`answered` of them for the client), or a call that threw. */
+  releaseScored(
+    version: number,
+    role: 'production' | 'candidate',
+    texts: number,
+    answered: boolean,
+    failed = false,
+  ): void {
+    const labels = { model_version: String(version), role };
+    if (failed) {
+      this.releaseErrors.inc(labels);
+      return;
+    }
+    this.releaseRequests.inc(labels, texts);
+    if (answered) this.releaseAnswered.inc(labels, texts);
+  }
+
+  /** Texts both versions scored; `agreement`: the release's share so far in this process. */
+  releaseCompared(candidate: number, agreed: number, disagreed: number, agreement: number): void {
+    const model_version = String(candidate);
+    if (agreed) this.releaseComparisons.inc({ model_version, outcome: 'agreed' }, agreed);
+    if (disagreed) this.releaseComparisons.inc({ model_version, outcome: 'disagreed' }, disagreed);
+    this.releaseAgreement.set({ model_version }, agreement);
   }
 
   modelServed(version: string): void {

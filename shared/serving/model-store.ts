@@ -83,6 +83,13 @@ export class ModelStore {
         previousVersion: previous?.version ?? null,
         sha256: result.served.sha256,
         origin: result.served.origin,
+        ...(result.served.release
+          ? {
+              release: result.served.release.info.strategy,
+              candidateVersion: result.served.release.info.version,
+              candidateLoaded: result.served.release.candidate !== null,
+            }
+          : {}),
       });
       return 'loaded';
     } catch (error) {

@@ -91,10 +91,18 @@ export function openApiDocument(
         summary: 'Classify one text or a batch of texts',
         operationId: 'predict',
         security: secured,
+        description:
+          'During a canary release, an `X-Client-Id` header (the characters of an X-Request-Id) keeps a caller on one model version; without it the request id decides. `X-Model-Version` says which version answered.',
         requestBody: { required: true, content: json('PredictRequest') },
         responses: {
           '200': {
             description: 'label and per-class probabilities (for a batch: one per text, in order)',
+            headers: {
+              'X-Model-Version': {
+                description: 'the model version that answered (the canary or production during a release)',
+                schema: { type: 'string' },
+              },
+            },
             content: {
               'application/json': {
                 schema: {

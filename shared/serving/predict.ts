@@ -16,42 +16,68 @@ export function countWords(text: string): number {
   return words;
 }
 
+/** What one model made of a request's texts, with what a second model needs to score them too. */
+export interface Scored<P extends Prediction> {
+  predictions: P[];
+  /** The cleaned tokens of each text: a second model that cleans alike scores these without cleaning again. */
+  docs: readonly (readonly string[])[];
+  /** The top class's probability per text. */
+  top: number[];
+  /** Cleaning time, then TF-IDF + classifier time (ms). */
+  cleanMs: number;
+  scoreMs: number;
+}
+
+/** Labels and top-class probabilities of already-cleaned texts, from row-major probabilities. */
+export function labelRows(
+  labels: readonly string[],
+  proba: ArrayLike<number>,
+  n: number,
+): { predictions: Prediction[]; top: number[] } {
+  const k = labels.length;
+  const predictions: Prediction[] = [];
+  const top: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    const scores: Record<string, number> = {};
+    for (let j = 0; j < k; j++) {
+      const p = proba[i * k + j];
+      scores[labels[j]] = p;
+      if (p > proba[i * k + best]) best = j;
+    }
+    predictions.push({ label: labels[best], scores });
+    top.push(proba[i * k + best]);
+  }
+  return { predictions, top };
+}
+
 /**
  * Classifies texts with one model, timing cleaning (preprocessing) apart from TF-IDF + classifier (inference)
  * for the metrics. The caller passes the model it took at the start of the request, so a reload that lands
- * meanwhile does not mix two models in one answer.
+ * meanwhile does not mix two models in one answer. `drift`: feed the drift window (the production model's
+ * answers only; a canary's answers would restart it at each switch of version).
  */
 export function classify(
   served: ServedModel,
   texts: readonly string[],
   metrics: ServingMetrics,
-): Prediction[] {
+  drift = true,
+): Scored<Prediction> {
   const { model } = served;
   const t0 = performance.now();
   const docs = texts.map((text) => model.tokens(text));
   const t1 = performance.now();
   const proba = model.probabilities(docs);
   const t2 = performance.now();
-  const k = model.labels.length;
-  const predictions: Prediction[] = [];
-  for (let i = 0; i < texts.length; i++) {
-    let best = 0;
-    const scores: Record<string, number> = {};
-    for (let j = 0; j < k; j++) {
-      const p = proba[i * k + j];
-      scores[model.labels[j]] = p;
-      if (p > proba[i * k + best]) best = j;
-    }
-    predictions.push({ label: model.labels[best], scores });
-  }
+  const { predictions, top } = labelRows(model.labels, proba, texts.length);
   metrics.observePredictions({
     preprocessingSeconds: (t1 - t0) / 1000,
     inferenceSeconds: (t2 - t1) / 1000,
     words: texts.map(countWords),
     labels: predictions.map((p) => p.label),
-    drift: { served, docs, proba },
+    ...(drift ? { drift: { served, docs, proba } } : {}),
   });
-  return predictions;
+  return { predictions, docs, top, cleanMs: t1 - t0, scoreMs: t2 - t1 };
 }
 
 /** A prediction with its explanation, as the API returns it. */
@@ -68,7 +94,7 @@ export function classifyExplained(
   texts: readonly string[],
   metrics: ServingMetrics,
   topK: number,
-): ExplainedPrediction[] {
+): Scored<ExplainedPrediction> {
   const { model } = served;
   const t0 = performance.now();
   const cleaned = texts.map((text) => model.tokensWithSpans(text));
@@ -84,5 +110,11 @@ export function classifyExplained(
     words: texts.map(countWords),
     labels: predictions.map((p) => p.label),
   });
-  return predictions;
+  return {
+    predictions,
+    docs: cleaned.map((c) => c.tokens),
+    top: predictions.map((p) => Math.max(...Object.values(p.scores))),
+    cleanMs: t1 - t0,
+    scoreMs: t2 - t1,
+  };
 }

@@ -14,6 +14,7 @@ import { clusterMetricsClient } from './cluster-metrics.ts';
 import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
 import { ModelStore } from './model-store.ts';
+import { ReleaseTracker } from './release-tracker.ts';
 import { RetrainMonitor } from './retrain-monitor.ts';
 
 export interface ServingOptions {
@@ -27,7 +28,10 @@ export interface ServingOptions {
   codeVersion?: string;
   /** In a cluster worker: /metrics answers for the whole cluster (asks the primary to aggregate). */
   clusterMetrics?: boolean;
-  /** The bucket POST /feedback stores into (`feedback/<model>/`); absent: /feedback answers 503. */
+  /**
+   * The bucket: POST /feedback stores into `feedback/<model>/` (absent: /feedback answers 503), and a shadow or
+   * canary release's counters go to `runs/<runId>/release/counters/`.
+   */
   feedbackStore?: ObjectStore;
 }
 
@@ -40,6 +44,8 @@ export interface Serving {
   feedback: FeedbackService;
   /** `drift.retrain`: started by the container server, checked per invocation by the Lambda. */
   retrain: RetrainMonitor;
+  /** A shadow or canary release: the split, the scoring beside the answer, the counters and their writes. */
+  release: ReleaseTracker;
 }
 
 /** Builds the model store, metrics and express app; loads nothing yet. */
@@ -49,11 +55,20 @@ export function createServing(options: ServingOptions): Serving {
     instancePriceUsdPerHour: options.params.serving.instance_price_usd_per_hour,
     drift: { window: options.params.drift.window, minSamples: options.params.drift.min_samples },
   });
+  let feedback: FeedbackService | undefined;
+  const release = new ReleaseTracker({
+    store: options.feedbackStore,
+    metrics,
+    log,
+    flushSeconds: options.params.serving.release_flush_seconds,
+    onOtherLabels: (requestId, version, labels) => feedback?.recent.attachOther(requestId, version, labels),
+  });
   const store = new ModelStore(options.source, {
     log,
     onReload: (result, served) => {
       metrics.reloaded(result);
       if (served) metrics.modelServed(served.version);
+      if (result === 'success') release.follow(served);
     },
   });
   const metricsText = !options.exposeMetrics
@@ -61,15 +76,17 @@ export function createServing(options: ServingOptions): Serving {
     : options.clusterMetrics
       ? clusterMetricsClient(metrics.registry)
       : async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-  const feedback = new FeedbackService({
+  feedback = new FeedbackService({
     store: options.feedbackStore,
     params: options.params,
     metrics,
+    release,
   });
   // A cluster worker (the same flag as the cluster-wide /metrics) also finds request ids its siblings answered.
   if (options.clusterMetrics) feedback.useLookup(clusterPredictionLookup(feedback.recent));
   const app = createApp({
     feedback,
+    release,
     store,
     params: options.params,
     metrics,
@@ -87,7 +104,7 @@ export function createServing(options: ServingOptions): Serving {
     feedback,
     log,
   });
-  return { app, store, metrics, log, feedback, retrain };
+  return { app, store, metrics, log, feedback, retrain, release };
 }
 
 export interface InferenceServer {
@@ -98,6 +115,8 @@ export interface InferenceServer {
   server: Server;
   /** The drift retrain check (`check()` forces one). */
   retrain: RetrainMonitor;
+  /** A release's split and counters (`flush()` writes them now). */
+  release: ReleaseTracker;
 }
 
 /**
@@ -113,6 +132,7 @@ export async function startInferenceServer(
   await serving.store.refresh();
   serving.store.startPolling(options.params.serving.reload_interval_seconds * 1000);
   serving.retrain.start();
+  serving.release.start();
   const host = options.host ?? '127.0.0.1';
   // On loopback (a developer's machine), only loopback names: a DNS-rebinding page cannot use the API.
   const server = limitExpectContinue(
@@ -136,9 +156,12 @@ export async function startInferenceServer(
     store: serving.store,
     server,
     retrain: serving.retrain,
-    close: () => {
+    release: serving.release,
+    close: async () => {
       serving.retrain.stop();
-      return closeGracefully(server, serving.store);
+      await closeGracefully(server, serving.store);
+      // The last counts of a release in flight, after the last request.
+      await serving.release.stop();
     },
   };
 }

@@ -236,3 +236,25 @@ export async function releaseScenario(options: Options): Promise<ScenarioResult>
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/** The scenario's table and each run's decision lines, as the bench prints them. */
+export function scenarioTable(result: ScenarioResult): string {
+  const lines = [
+    `Release scenario (AG News, ${result.trainRows} training rows, canary ${result.percent} %, 4 clients)`,
+    '',
+    '| upload | run state | production before → after | bake s | requests | answered by candidate | decision | events |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const u of result.uploads) {
+    const decision = u.decision
+      ? String(u.decision.outcome ?? u.decision.verdict ?? '') +
+        (u.decision.reason ? `: ${u.decision.reason}` : '')
+      : '—';
+    lines.push(
+      `| ${u.name} | ${u.state} | v${u.productionBefore ?? '-'} → v${u.productionAfter ?? '-'} | ${u.bakeSeconds?.toFixed(1) ?? '—'} | ${u.requests} | ${u.answeredByCandidate} | ${decision.slice(0, 160)} | ${u.events.join(', ')} |`,
+    );
+  }
+  for (const u of result.uploads)
+    lines.push('', `${u.name} (textops runs ${u.runId}):`, ...u.runLines.map((l) => `  ${l}`));
+  return lines.join('\n');
+}

@@ -4,7 +4,7 @@
  * its bundle as the container runs it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,9 @@ import { gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import autocannon from 'autocannon';
 import { parse } from 'csv-parse/sync';
+import { type BuildOptions, build } from 'esbuild';
 import { LOCAL_CREDENTIALS } from '../../local/local-s3.ts';
+import { MINIFIED, SELF_CONTAINED, winkPlugins } from '../../scripts/esbuild-options.mjs';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sharedDataPath } from '../helpers/data.ts';
@@ -217,4 +219,61 @@ export async function registryInLocalStore(modelDir: string): Promise<{
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The predict function as `npm run package` deploys it: the options serverless.ts gives serverless-esbuild
+ * (self-contained, minified, wink's model as JSON, `.mjs`), one ES module per function, with params.yaml beside
+ * it as in the package (/var/task). Taken from scripts/esbuild-options.mjs rather than read back from
+ * serverless.ts, which refuses params without a deployment's `model.name`.
+ */
+export async function lambdaBundle(dir: string): Promise<string> {
+  await build({
+    ...(SELF_CONTAINED as BuildOptions),
+    ...MINIFIED,
+    entryPoints: { 'functions/predict/lambda': join(root, 'functions/predict/lambda.ts') },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    plugins: winkPlugins as BuildOptions['plugins'],
+    logLevel: 'warning',
+  });
+  copyFileSync(join(root, 'params.yaml'), join(dir, 'params.yaml'));
+  return join(dir, 'functions/predict/lambda.mjs');
+}
+
+export interface LambdaColdStart {
+  /** Launch of the process → the handler's first response, measured by this process. */
+  totalMs: number;
+  /** The same, split by the Lambda process: Node's start, the module import (init), the first invocation. */
+  nodeStartMs: number;
+  initMs: number;
+  firstResponseMs: number;
+  statusCode: number;
+  body: string;
+}
+
+/** A fresh node process imports the bundle (Lambda's init) and answers tests/fixtures/apigw-v2-predict.json. */
+export function lambdaColdStart(bundle: string, env: NodeJS.ProcessEnv): Promise<LambdaColdStart> {
+  return new Promise((resolve, reject) => {
+    const start = performance.now();
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'tests/bench/lambda-invoke.mjs'),
+        bundle,
+        join(root, 'tests/fixtures/apigw-v2-predict.json'),
+      ],
+      { cwd: join(bundle, '../../..'), env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk;
+      // Other lines are the function's own (EMF metrics); the runner's line names its fields.
+      const line = out.split('\n').find((l) => l.startsWith('{"nodeStartMs"'));
+      if (!line) return;
+      resolve({ totalMs: performance.now() - start, ...JSON.parse(line) });
+      child.kill();
+    });
+    child.once('exit', (code) => reject(new Error(`the Lambda run exited with ${code} before answering`)));
+  });
 }

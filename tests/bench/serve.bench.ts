@@ -6,18 +6,19 @@
  * runs it (`textops serve`, one worker per core, following the registry). autocannon drives it on 127.0.0.1
  * with a 231-word IMDB review. autocannon runs on the same two cores, so the figures are a lower bound.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BuildOptions, build } from 'esbuild';
 import {
   cannon,
   childPids,
   freePort,
   imdbModelDir,
+  type LambdaColdStart,
+  lambdaBundle,
+  lambdaColdStart,
   launch,
   log,
   registryInLocalStore,
@@ -30,72 +31,6 @@ import {
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 // Only the cold starts (container and Lambda), not the load runs: for trying a start-up change quickly.
 const coldOnly = process.argv.includes('--cold-only');
-
-/**
- * The predict function as `npm run package` deploys it: serverless-esbuild's options from serverless.ts (its own
- * keys dropped), one ES module per function, with params.yaml beside it as in the package (/var/task).
- */
-async function lambdaBundle(dir: string): Promise<string> {
-  const { default: service } = (await import('../../serverless.ts')) as {
-    default: { custom: { esbuild: Record<string, unknown> } };
-  };
-  const {
-    exclude: _exclude,
-    concurrency: _concurrency,
-    zipConcurrency: _zipConcurrency,
-    outputFileExtension,
-    plugins,
-    ...options
-  } = service.custom.esbuild;
-  await build({
-    ...(options as BuildOptions),
-    entryPoints: { 'functions/predict/lambda': join(root, 'functions/predict/lambda.ts') },
-    outdir: dir,
-    outExtension: { '.js': String(outputFileExtension ?? '.js') },
-    // serverless-esbuild reads `plugins` as a file (relative to the service) that exports them.
-    plugins: typeof plugins === 'string' ? createRequire(import.meta.url)(join(root, plugins)) : [],
-    logLevel: 'warning',
-  });
-  copyFileSync(join(root, 'params.yaml'), join(dir, 'params.yaml'));
-  return join(dir, 'functions/predict/lambda.mjs');
-}
-
-interface LambdaColdStart {
-  /** Launch of the process → the handler's first response, measured by this process. */
-  totalMs: number;
-  /** The same, split by the Lambda process: Node's start, the module import (init), the first invocation. */
-  nodeStartMs: number;
-  initMs: number;
-  firstResponseMs: number;
-  statusCode: number;
-  body: string;
-}
-
-/** A fresh node process imports the bundle (Lambda's init) and answers tests/fixtures/apigw-v2-predict.json. */
-function lambdaColdStart(bundle: string, env: NodeJS.ProcessEnv): Promise<LambdaColdStart> {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const child = spawn(
-      process.execPath,
-      [
-        join(root, 'tests/bench/lambda-invoke.mjs'),
-        bundle,
-        join(root, 'tests/fixtures/apigw-v2-predict.json'),
-      ],
-      { cwd: join(bundle, '../../..'), env, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk;
-      // Other lines are the function's own (EMF metrics); the runner's line names its fields.
-      const line = out.split('\n').find((l) => l.startsWith('{"nodeStartMs"'));
-      if (!line) return;
-      resolve({ totalMs: performance.now() - start, ...JSON.parse(line) });
-      child.kill();
-    });
-    child.once('exit', (code) => reject(new Error(`the Lambda run exited with ${code} before answering`)));
-  });
-}
 
 async function main() {
   if (!existsSync(join(root, 'dist/serve/serve.mjs')))
