@@ -73,8 +73,8 @@ function rolesOf(
     const role = (fn?.Properties?.Role as { 'Fn::GetAtt'?: string[] } | undefined)?.['Fn::GetAtt']?.[0];
     const out = role ? [{ role, ids: [role, ...attachedPolicies(template, role)] }] : [];
     // The EKS fallback runs the same code under IRSA roles built from the same access: `textops serve` is the
-    // prediction API, `textops worker` the trigger, a job of the EKS route the train step.
-    const irsa = { predict: 'ServeIrsaRole', trigger: 'WorkerIrsaRole', train: 'PipelineJobIrsaRole' }[name];
+    // prediction API, `textops worker` the trigger (the EKS route's jobs are recorded as `job:pipeline`).
+    const irsa = { predict: 'ServeIrsaRole', trigger: 'WorkerIrsaRole' }[name];
     if (irsa && template.Resources[irsa]) out.push({ role: irsa, ids: [irsa] });
     return out;
   }
@@ -85,6 +85,10 @@ function rolesOf(
     ]?.[0];
     return role ? [{ role, ids: [role] }] : [];
   }
+  if (principal === 'job:pipeline')
+    return template.Resources.PipelineJobIrsaRole
+      ? [{ role: 'PipelineJobIrsaRole', ids: ['PipelineJobIrsaRole'] }]
+      : [];
   if (principal === 'operator') {
     const ids = Object.entries(template.Resources)
       .filter(([id, r]) => r.Type === 'AWS::IAM::ManagedPolicy' && id.startsWith('Operator'))

@@ -9,7 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 
 /** One call: who, which service and operation, its identifying input, and how it ended. */
 export interface RecordedCall {
-  /** `function:<name>`, `state-machine:<training|batch>`, `operator`; `engine` and `user` are not checked. */
+  /** `function:<name>`, `state-machine:<training|batch>`, `job:pipeline`, `operator`; `engine`, `user` unchecked. */
   principal: string;
   service: 's3' | 'sfn' | 'sqs' | 'lambda' | 'eks';
   /** The API operation: GetObject, StartExecution, Invoke, RunJob… */

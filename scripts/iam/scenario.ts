@@ -160,7 +160,15 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
           return f.handler(payload, context);
         });
       };
-    const runJob = localJobRunner();
+    // The job runs the CLI from source, recording its calls to a file (it is a process of its own).
+    const jobCalls = join(dir, 'job-calls.jsonl');
+    const runJob = localJobRunner({
+      cli: new URL('./job-entry.ts', import.meta.url).pathname,
+      env: {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import tsx`.trim(),
+        TEXTOPS_IAM_JOB_CALLS: jobCalls,
+      },
+    });
     const machine = (
       name: string,
       arn: string,
@@ -436,6 +444,8 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
     }
     await engine.idle();
     await batchEngine.idle();
+    const fromJobs = await readFile(jobCalls, 'utf8').catch(() => '');
+    for (const line of fromJobs.split('\n').filter(Boolean)) calls.push(JSON.parse(line) as RecordedCall);
     return { calls, outcomes };
   } finally {
     for (const close of closers.splice(0).reverse()) await close();
