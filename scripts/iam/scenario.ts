@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { stringify } from 'csv-stringify/sync';
 import { buildProgram } from '../../cli/program.ts';
 import { handler as trigger } from '../../functions/trigger/handler.ts';
 import { startConsoleServer } from '../../local/console-server.ts';
@@ -45,7 +46,6 @@ import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { encodeS3Key } from '../../shared/pipeline/steps/trigger.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { startInferenceServer } from '../../shared/serving/server.ts';
-import { syntheticReviews } from '../../tests/helpers/pipeline-run.ts';
 import { asPrincipal, clientOf, type RecordedCall, recordSdkCalls } from './record.ts';
 import { DEPLOYED_MODEL } from './template.ts';
 
@@ -58,6 +58,27 @@ export const BATCH_MACHINE = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:st
 /** Rows per class of run A (above the EKS threshold) and of run B (below it). */
 const ROWS_A = 60;
 const ROWS_B = 35;
+
+const POSITIVE = ['wonderful', 'brilliant', 'moving', 'superb', 'delightful', 'charming'];
+const NEGATIVE = ['awful', 'boring', 'dreadful', 'dull', 'tedious', 'clumsy'];
+const SHARED = ['film', 'story', 'acting', 'plot', 'scene', 'cast'];
+
+/** A labelled CSV (`review,sentiment`) a model learns in a moment: two words of its class in each distinct text. */
+function syntheticReviews(rowsPerClass: number): string {
+  const rows: string[][] = [];
+  for (let i = 0; i < rowsPerClass; i++) {
+    const w = (list: string[], k: number) => list[(i * 7 + k) % list.length];
+    rows.push([
+      `A ${w(POSITIVE, 0)} ${w(SHARED, 1)} and a ${w(POSITIVE, 3)} ${w(SHARED, 4)}, review ${i}.`,
+      'positive',
+    ]);
+    rows.push([
+      `A ${w(NEGATIVE, 0)} ${w(SHARED, 2)} and a ${w(NEGATIVE, 3)} ${w(SHARED, 5)}, review ${i}.`,
+      'negative',
+    ]);
+  }
+  return stringify([['review', 'sentiment'], ...rows]);
+}
 
 /** The deployment's params.yaml for the scenario: small and fast, every route and wait on. */
 function scenarioParams(base: Params): Params {
