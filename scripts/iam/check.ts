@@ -61,11 +61,7 @@ export interface IamReport {
 }
 
 /** The roles of the template a recorded principal acts as. */
-function rolesOf(
-  template: Template,
-  resolver: Resolver,
-  principal: string,
-): { role: string; ids: string[] }[] {
+function rolesOf(template: Template, principal: string): { role: string; ids: string[] }[] {
   const [kind, name] = principal.split(':');
   if (kind === 'function') {
     const key = functionKey(name as never) ?? name;
@@ -95,7 +91,6 @@ function rolesOf(
       .map(([id]) => id);
     return [{ role: 'operator (OperatorRetryPolicy + OperatorApprovalPolicy)', ids }];
   }
-  void resolver;
   return [];
 }
 
@@ -328,7 +323,7 @@ export function checkCalls(
   const reports: PrincipalReport[] = [];
   for (const principal of principals.sort()) {
     const mine = calls.filter((c) => c.principal === principal);
-    const roles = rolesOf(template, resolver, principal);
+    const roles = rolesOf(template, principal);
     if (!roles.length)
       reports.push({
         principal,

@@ -1,6 +1,6 @@
 // The scenario check:iam records: the local stack's real parts (the local S3 server with the AWS SDK, the
 // deployed ASL files on the local engine with the same handler modules, the EKS route's job as a child process
-// of the CLI bundle, the console and inference servers over loopback, the operator's CLI commands in process),
+// running the CLI (from source, to record its calls; see job-entry.ts), the console and inference servers over loopback, the operator's CLI commands in process),
 // wired as local/local-runtime.ts wires them, with each part's AWS calls attributed to the principal that makes
 // them on AWS. Three training runs and a batch job:
 //   A: above the EKS threshold, two shards, a Tune Map → waits for approval → `textops approve` (operator)
@@ -116,7 +116,7 @@ export interface ScenarioResult {
 
 const TERMINAL: RunStatus['state'][] = ['succeeded', 'failed', 'rejected', 'expired', 'ignored'];
 
-/** Runs the scenario in a fresh directory and returns the calls it made. Needs `npm run build` (the EKS job). */
+/** Runs the scenario in a fresh directory and returns the calls it made. */
 export async function runScenario(options: { log?: (line: string) => void } = {}): Promise<ScenarioResult> {
   const log = options.log ?? (() => {});
   const dir = await mkdtemp(join(tmpdir(), 'textops-iam-scenario-'));

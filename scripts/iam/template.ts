@@ -269,3 +269,25 @@ export function attachedPolicies(template: Template, roleId: string): string[] {
   const arns = (template.Resources[roleId]?.Properties?.ManagedPolicyArns ?? []) as Json[];
   return arns.flatMap((a) => (isObject(a) && typeof a.Ref === 'string' ? [a.Ref] : []));
 }
+
+/**
+ * What check:iam reads of a template, resolved: every role's, managed policy's and bucket policy's statements,
+ * which role each function and state machine runs as, and the names their ARNs are built from. Two templates
+ * with equal views get the same verdict (tests/deploy compares the assembled one with the packaged one).
+ */
+export function policyView(template: Template, pseudo: Pseudo): Record<string, Json> {
+  const resolver = new Resolver(template, pseudo);
+  const view: Record<string, Json> = {};
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const props = resource.Properties ?? {};
+    if (resource.Type === 'AWS::IAM::Role' || resource.Type === 'AWS::IAM::ManagedPolicy')
+      view[id] = statementsOf(resolver, id).map((s) => s.statement as unknown as Json);
+    if (resource.Type === 'AWS::S3::BucketPolicy') view[id] = resolver.deep(props.PolicyDocument as Json);
+    if (resource.Type === 'AWS::Lambda::Function')
+      view[id] = [resolver.getAtt(id, 'Arn'), resolver.string(props.Role as Json)];
+    if (resource.Type === 'AWS::StepFunctions::StateMachine')
+      view[id] = [resolver.ref(id), resolver.string(props.RoleArn as Json)];
+    if (resource.Type === 'AWS::Logs::LogGroup') view[id] = resolver.getAtt(id, 'Arn');
+  }
+  return view;
+}

@@ -2,7 +2,7 @@
 // training runs over the EKS and Lambda routes, a batch job, feedback and the retrain trigger, the console's and
 // the operator's actions) evaluated against the stack's template with IAM's rules. The real template denies
 // nothing; a copy with a grant removed denies the call that needed it; a copy with `s3:*` on `*` is caught as
-// too wide, and a grant nothing uses is listed. Needs `npm run build` (the EKS route's job runner).
+// too wide, and a grant nothing uses is listed.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} is CloudFormation variable syntax here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCalls, failed, formatReport, type IamReport } from '../../scripts/iam/check.ts';
