@@ -51,6 +51,8 @@ export interface PrincipalReport {
   /** Allowed only through a grant wider than least privilege, or a grant of the role that is wide. */
   tooWide: { where: string; why: string }[];
   unused: { where: string; action: string; resource: string }[];
+  /** Denied on a failure path the code tolerates (a multipart upload's abort: the lifecycle rule cleans up). */
+  notes: Finding[];
 }
 
 export interface IamReport {
@@ -332,6 +334,7 @@ export function checkCalls(
         denied: [],
         tooWide: [],
         unused: [],
+        notes: [],
       });
     for (const { role, ids } of roles) {
       const principalArn = resolver.template.Resources[role]
@@ -369,7 +372,18 @@ export function checkCalls(
           )
           .map((g) => ({ where: s.where, ...g })),
       );
-      reports.push({ principal, role, calls: mine.length, denied: dedupe(denied), tooWide: wide, unused });
+      const notes = decisions
+        .filter((d) => d.decision.decision !== 'allow' && d.need.kind === 'failure-path')
+        .map((d) => ({ principal, role, ...d }));
+      reports.push({
+        principal,
+        role,
+        calls: mine.length,
+        denied: dedupe(denied),
+        tooWide: wide,
+        unused,
+        notes: dedupe(notes),
+      });
     }
   }
   return {
@@ -425,6 +439,10 @@ export function formatReport(report: IamReport): string {
             ? ' (S3 would answer 403 AccessDenied, not 404, for a missing key)'
             : ''
         } [${d.decision.decision}${d.decision.matched.length ? ` by ${d.decision.matched.map((m) => m.where).join(', ')}` : ''}]`,
+      );
+    for (const n of p.notes)
+      out.push(
+        `note ${p.principal} (${p.role}): ${n.need.request.action} on ${n.need.request.resource} is not granted — ${n.need.why}; an abandoned upload is left to the bucket's abort-multipart lifecycle rule`,
       );
     for (const w of p.tooWide) out.push(`TOO WIDE ${p.principal} (${p.role}): ${w.where}: ${w.why}`);
     for (const u of p.unused)

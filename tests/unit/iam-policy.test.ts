@@ -148,3 +148,50 @@ describe('what an SDK call needs', () => {
     ]);
   });
 });
+
+describe('a multipart upload under a role without s3:AbortMultipartUpload', () => {
+  it('is allowed, with a note on its failure path', async () => {
+    const { checkCalls } = await import('../../scripts/iam/check.ts');
+    const template = {
+      Resources: {
+        DataBucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: 'data' } },
+        XRole: {
+          Type: 'AWS::IAM::Role',
+          Properties: {
+            RoleName: 'x',
+            Policies: [
+              {
+                PolicyName: 'x',
+                PolicyDocument: {
+                  Statement: [
+                    { Effect: 'Allow', Action: ['s3:PutObject'], Resource: 'arn:aws:s3:::data/runs/*' },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+        XLambdaFunction: {
+          Type: 'AWS::Lambda::Function',
+          Properties: { FunctionName: 'x', Role: { 'Fn::GetAtt': ['XRole', 'Arn'] } },
+        },
+      },
+    };
+    const upload = (operation: string): RecordedCall => ({
+      principal: 'function:x',
+      service: 's3',
+      operation,
+      input: { Bucket: 'local', Key: 'runs/big.csv' },
+      outcome: { ok: true },
+    });
+    const report = checkCalls(
+      template as never,
+      { stage: 'dev', stackName: 'textops-dev' },
+      ['CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'].map(upload),
+      { bucket: 'local', training: 't', batch: 'b', cluster: 'c' },
+    );
+    const [x] = report.principals;
+    expect(x.denied).toEqual([]);
+    expect(x.notes.map((n) => n.need.request.action)).toEqual(['s3:AbortMultipartUpload']);
+  });
+});
