@@ -93,7 +93,9 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
     predict: {
       read: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
       write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
-      list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX],
+      // incoming/: the retrain trigger reads the overrides file beside the last upload, which is often missing
+      // (a 404 only with ListBucket; without it S3 answers 403 and the trigger fails).
+      list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
     },
     // Reads runs, the registry and the batch jobs' outputs (it lists the batch inputs, never reads them); writes
     // only the aliases (promote/rollback from the console), never a version, and a waiting run's answer

@@ -2,7 +2,16 @@
 // one per Kubernetes service account (IRSA), and the operators' policy for `textops runs retry`.
 import { RUNS_PREFIX } from '../shared/layout.ts';
 import { runKeys } from '../shared/pipeline/run/keys.ts';
-import { arn, BUCKET_NAME, type JsonObject, lambdaLogicalId, normalized, objectsArn, sub } from './cfn.ts';
+import {
+  arn,
+  BUCKET_NAME,
+  bucketArn,
+  type JsonObject,
+  lambdaLogicalId,
+  normalized,
+  objectsArn,
+  sub,
+} from './cfn.ts';
 
 /** One role per function: its own log group, X-Ray, and the statements it needs — nothing shared. */
 export function lambdaRole(fn: string, statements: JsonObject[]): JsonObject {
@@ -235,6 +244,13 @@ export const OPERATOR_APPROVAL_POLICY: JsonObject = {
       Statement: [
         ANSWER_APPROVAL,
         { Effect: 'Allow', Action: ['s3:GetObject'], Resource: objectsArn(RUNS_PREFIX) },
+        // Answering looks for an earlier answer that is usually missing: a 404 only with ListBucket (else a 403).
+        {
+          Effect: 'Allow',
+          Action: ['s3:ListBucket'],
+          Resource: bucketArn,
+          Condition: { StringLike: { 's3:prefix': [`${RUNS_PREFIX}*`] } },
+        },
         {
           Effect: 'Allow',
           Action: ['s3:PutObject'],

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadAwsServiceSpec } from '@aws-cdk/aws-service-spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assembleTemplate, policyView } from '../../scripts/iam/template.ts';
 import {
   BATCH_LAMBDAS,
   functionKey,
@@ -804,5 +805,16 @@ describe('deploy options', () => {
     );
     const other = aslText.replace('"Payload.$": "$"', '"Payload.$": "$", "Bucket": "${DataBucket}"');
     await expect(packageService('ci', {}, other)).rejects.toThrow(/'\$\{DataBucket\}' is not a/);
+  });
+});
+
+describe('check:iam', () => {
+  it('evaluates the policies osls packages: the template it assembles offline resolves to the same statements', async () => {
+    const { template, pseudo } = await assembleTemplate('prod');
+    const packaged = policyView(prod.template as never, pseudo);
+    // osls' own deployment bucket and the HTTP API's access logs: no function or state machine uses them.
+    delete packaged.ServerlessDeploymentBucketPolicy;
+    delete packaged.HttpApiLogGroup;
+    expect(policyView(template, pseudo)).toEqual(packaged);
   });
 });
