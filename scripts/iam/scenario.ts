@@ -22,8 +22,10 @@ import { startConsoleServer } from '../../local/console-server.ts';
 import {
   BATCH_FUNCTIONS,
   LOCAL_ACCOUNT,
+  lambdaContext,
   localFunctionArn,
   PIPELINE_FUNCTIONS,
+  statusChangeEvent,
 } from '../../local/lambda-functions.ts';
 import { localJobRunner } from '../../local/local-eks-job.ts';
 import { type JsonValue, type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
@@ -40,6 +42,7 @@ import { loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { ConflictError } from '../../shared/errors.ts';
 import { BATCH_JOBS_PREFIX, BATCH_PREFIX, INCOMING_PREFIX } from '../../shared/layout.ts';
+import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
@@ -207,6 +210,16 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
         retryIntervalMs: 10,
         ...(name === 'training'
           ? {
+              // EventBridge's status-change rule on AWS: an execution that failed outside RecordFailure is
+              // recorded by the record-failure function, as its own principal.
+              onEnd: async (_id: string, history: ExecutionHistory) => {
+                if (history.status !== 'FAILED' && history.status !== 'ABORTED') return;
+                const recordFailure = functions.find((f) => f.name === 'textops-record-failure');
+                if (!recordFailure) return;
+                await asPrincipal('function:record-failure', async () =>
+                  recordFailure.handler(statusChangeEvent(history, arn), lambdaContext('record-failure')),
+                );
+              },
               runJob: async (request: JsonValue) => {
                 calls.push({
                   principal: 'state-machine:training',
