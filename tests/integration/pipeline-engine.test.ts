@@ -32,6 +32,7 @@ const STEPS = [
   'Evaluate',
   'Register',
   'Approval',
+  'Release',
   'RecordFailure',
 ];
 
