@@ -399,12 +399,12 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(S.RegisterAndPromote.Next).toBe('Promoted');
     expect(S.ApprovedRoute.Choices).toEqual([{ ...staged, Next: 'StartRelease' }]);
     expect(S.RegisterReleaseCandidate).toMatchObject({
-      Parameters: { FunctionName: '${RegisterFunctionArn}' },
+      Parameters: { FunctionName: `\${${aslPlaceholder('register')}}` },
       Next: 'StartRelease',
     });
     for (const name of ['StartRelease', 'BakeCheck'])
       expect(S[name], name).toMatchObject({
-        Parameters: { FunctionName: '${ReleaseFunctionArn}', 'Payload.$': '$' },
+        Parameters: { FunctionName: `\${${aslPlaceholder('release')}}`, 'Payload.$': '$' },
         Next: 'BakeRoute',
       });
     expect(S.BakeWait).toMatchObject({
