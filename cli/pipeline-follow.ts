@@ -9,18 +9,22 @@ import { outcomeThen, standingNow } from '../shared/pipeline/run/stage.ts';
 import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
 import { LiveLine } from './live-line.ts';
-import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
+import { formatGate, releaseLines, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
-/** Exit codes: 2 for a version not promoted (rejected or expired), 3 for a run left waiting for approval. */
+/** Exit codes: 2 for a version not promoted (rejected, rolled back or expired), 3 for a run left waiting for approval. */
 export const EXIT = {
   succeeded: 0,
   failed: 1,
   rejected: 2,
+  'rolled-back': 2,
   expired: 2,
   ignored: 1,
   'awaiting-approval': 3,
 } as const;
+
+/** States whose step record has another name than theirs (StartRelease and BakeCheck run the release step). */
+const STATE_STEPS: Record<string, string> = { StartRelease: 'release', BakeCheck: 'release' };
 
 /** A finished run's closing lines: metrics, gate, error, outcome. */
 export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
@@ -33,6 +37,7 @@ export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
     );
   }
   if (status.evaluation) lines.push(...formatGate(status.evaluation).split('\n'));
+  lines.push(...releaseLines(status));
   if (status.error)
     lines.push(
       `error: ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
@@ -111,6 +116,8 @@ async function follow(
     const sweeping = !options.json && tune?.state === 'running' && tune.progress;
     if (!sweeping) live.clear();
     for (const s of history?.states ?? []) {
+      // The bake's Wait between checks says nothing its BakeCheck lines do not.
+      if (s.name === 'BakeWait') continue;
       const line =
         s.status === 'running'
           ? `  ${s.name} …`
@@ -124,7 +131,9 @@ async function follow(
           // State `TunePlan` records step `tune-plan`; a Map item's visit has no step record of its own here.
           const step =
             s.iteration === undefined
-              ? status?.steps.findLast((x) => x.name.replaceAll('-', '') === s.name.toLowerCase())
+              ? status?.steps.findLast(
+                  (x) => x.name.replaceAll('-', '') === (STATE_STEPS[s.name] ?? s.name.toLowerCase()),
+                )
               : undefined;
           say(step?.summary && s.status === 'succeeded' ? `${line}  ${step.summary}` : line);
         } else say(line);
