@@ -27,10 +27,10 @@ import {
   SERVING_METRICS,
 } from '../../shared/observability/metric-catalogue.ts';
 import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
-import { releaseKeys } from '../../shared/registry/release.ts';
 import { batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { releaseKeys } from '../../shared/registry/release.ts';
 import { openApiDocument } from '../../shared/serving/openapi.ts';
 import { HttpProblem, PROBLEMS, problemDocument } from '../../shared/serving/problem.ts';
 import { apiSchemas, parsePredictRequest } from '../../shared/serving/schemas.ts';
