@@ -24,7 +24,11 @@ export const EXIT = {
 } as const;
 
 /** States whose step record has another name than theirs (StartRelease and BakeCheck run the release step). */
-const STATE_STEPS: Record<string, string> = { StartRelease: 'release', BakeCheck: 'release' };
+const STATE_STEPS: Record<string, string> = {
+  RegisterReleaseCandidate: 'register',
+  StartRelease: 'release',
+  BakeCheck: 'release',
+};
 
 /** A finished run's closing lines: metrics, gate, error, outcome. */
 export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
@@ -105,7 +109,7 @@ async function follow(
 ): Promise<RunStatus> {
   const live = new LiveLine(process.stdout);
   const say = options.json ? () => {} : (line: string) => live.say(printable(line));
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  let deadline = Date.now() + options.timeoutSeconds * 1000;
   const printed = new Set<string>();
   const started = Date.now();
   let warned = false;
@@ -164,6 +168,9 @@ async function follow(
       process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
       return raw.status as RunStatus;
     }
+    // A shadow or canary bakes until a known time: following goes on to its verdict.
+    if (status?.state === 'baking' && status.release)
+      deadline = Math.max(deadline, Date.parse(status.release.bakeUntil) + 120_000);
     if (!warned && !status && Date.now() - started > 30_000) {
       warned = true;
       say(
