@@ -120,8 +120,8 @@ async function follow(
     const sweeping = !options.json && tune?.state === 'running' && tune.progress;
     if (!sweeping) live.clear();
     for (const s of history?.states ?? []) {
-      // The bake's Wait between checks says nothing its BakeCheck lines do not.
-      if (s.name === 'BakeWait') continue;
+      // The bake's Wait and Choice between checks say nothing its BakeCheck lines do not.
+      if (s.name === 'BakeWait' || s.name === 'BakeRoute') continue;
       const line =
         s.status === 'running'
           ? `  ${s.name} …`
