@@ -102,6 +102,26 @@ describe('the release step', () => {
     expect((await releaseStep(deps, started)).bake).toEqual({ verdict: 'rolled-back', checks: 1 });
   });
 
+  it('rolls back instead of promoting a candidate whose artifact broke during the bake', async () => {
+    const { store, registry, payload, deps } = await setup();
+    const started = await releaseStep(deps, payload);
+    // The bake is over, with enough agreeing requests; the artifact no longer matches its checksum.
+    const { aliases, etag } = await registry.readAliases();
+    aliases.release = { ...aliases.release!, bakeUntil: new Date(Date.now() - 1000).toISOString() };
+    await store.put(registry.aliasesKey, JSON.stringify(aliases), { ifMatch: etag });
+    const good = counters(null);
+    for (const v of [good.production, good.candidate]) v.requests = 20;
+    good.comparisons = { compared: 20, agreed: 20, confusion: {} };
+    await store.put(releaseKeys(runId).counters(good.processId), JSON.stringify(good));
+    await store.put(`${registry.versionPrefix(2)}/model.json`, '{"v":"changed"}');
+    const checked = await releaseStep(deps, started);
+    expect(checked.bake).toEqual({ verdict: 'rolled-back', checks: 1 });
+    expect((await status(store)).message).toMatch(
+      /^topic v2 was rolled back from its canary; production stays v1: its artifact failed its check at promotion: .*checksum mismatch/,
+    );
+    expect((await registry.readAliases()).aliases).toMatchObject({ production: 1, release: null });
+  });
+
   it('ends as promoted when a person promoted the candidate itself during the bake', async () => {
     const { store, registry, payload, deps } = await setup();
     const started = await releaseStep(deps, payload);

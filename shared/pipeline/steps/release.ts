@@ -1,7 +1,12 @@
 import { requireModelName } from '../../config/model-name.ts';
 import type { ReleaseConfig } from '../../config/params-schema.ts';
-import { ConflictError } from '../../errors.ts';
-import { ModelRegistry, type ReleaseEnding, type StageFigures } from '../../registry/model-registry.ts';
+import { ConflictError, ModelFormatError } from '../../errors.ts';
+import {
+  ModelRegistry,
+  type ReleaseEnding,
+  type StageFigures,
+  stageOf,
+} from '../../registry/model-registry.ts';
 import { type ReleaseCounters, type ReleaseInFlight, releaseKeys } from '../../registry/release.ts';
 import { writeJson } from '../run/files.ts';
 import { notifyRelease } from '../run/notify.ts';
@@ -242,7 +247,38 @@ async function check(ctx: Ctx, release: ReleaseConfig, minRequests: number): Pro
     scorePsi: judgement.figures.scorePsi,
     ...(verdict.verdict === 'rollback' ? { rule: verdict.failed.rule, value: verdict.failed.value } : {}),
   };
-  const ended = await registry.endRelease(version, payload.runId, ending, { reason, figures });
+  let ended: Awaited<ReturnType<ModelRegistry['endRelease']>>;
+  try {
+    ended = await registry.endRelease(version, payload.runId, ending, { reason, figures });
+  } catch (error) {
+    // The candidate's artifact no longer matches its checksum: it cannot serve, so the release is rolled back
+    // rather than left in flight.
+    if (!(error instanceof ModelFormatError) || ending !== 'promote') throw error;
+    const text = `its artifact failed its check at promotion: ${error.message}`;
+    const failed = { rule: 'candidate_load' as const, value: null, bound: null, text };
+    ended = await registry.endRelease(version, payload.runId, 'rollback', {
+      reason: `run ${payload.runId}: ${strategy} rolled back: ${text}`,
+      figures,
+    });
+    if (!ended.ended) return endedElsewhere(ctx, checks);
+    return finish(ctx, 'rolled-back', {
+      message: `${name} v${version} was rolled back from its ${strategy}; production stays v${inFlight.productionVersion}: ${text}`,
+      checks,
+      decision: {
+        decision: 'rolled-back',
+        at: now.toISOString(),
+        runId: payload.runId,
+        model: name,
+        strategy,
+        version,
+        productionVersion: inFlight.productionVersion,
+        reason: text,
+        failed,
+        figuresText: line,
+        figures: judgement.figures,
+      },
+    });
+  }
   if (!ended.ended) return endedElsewhere(ctx, checks);
   const decision: ReleaseDecision = {
     decision: ending === 'promote' ? 'promoted' : ending === 'rollback' ? 'rolled-back' : 'expired',
@@ -274,9 +310,9 @@ async function check(ctx: Ctx, release: ReleaseConfig, minRequests: number): Pro
  */
 async function endedElsewhere(ctx: Ctx, checks: number): Promise<StepResult> {
   const { deps, payload, registry, name, version, strategy } = ctx;
-  const entry = (await registry.listVersions()).find((e) => e.version === version);
+  const entry = await registry.getVersion(version);
   const { aliases } = await registry.readAliases();
-  const stage = entry?.stage;
+  const stage = entry ? stageOf(aliases, entry) : undefined;
   const last = stage?.history.at(-1);
   const mine = last?.reason.startsWith(`run ${payload.runId}: ${strategy} `);
   const at = new Date().toISOString();
