@@ -15,6 +15,7 @@ import {
   releaseKeys,
   scoreBin,
 } from '../../shared/registry/release.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
 import { ROOT } from '../helpers/cli.ts';
 import { type CliStack, startCliStack } from '../helpers/cli-stack.ts';
 import { FAST_RECIPE, sampleCsv } from '../helpers/data.ts';
@@ -211,6 +212,30 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
     expect((await cli('models')).stdout).toMatch(
       /^v3 rolled-back \(.+\): run \S+: canary rolled back: agreement/m,
     );
+    // The console's run page shows the release, its decision and the per-version figures (real Chromium).
+    const browser = await launchChromium();
+    try {
+      const problems: string[] = [];
+      const page = await watchedPage(browser, problems);
+      await page.goto(`${stack.runtime.consoleUrl}/run/${runId}`);
+      await page.waitForSelector('body[data-ready]');
+      expect(await page.textContent('#release-what')).toMatch(
+        /^sentiment v3 as a canary answering 20 % of requests beside production v2, from /,
+      );
+      expect(await page.textContent('#release-decision')).toBe(
+        'Decision: rolled-back (rule min_agreement) — agreement with production 60.0 % (36/60) is below min_agreement 85.0 %',
+      );
+      const rows = await page.$$eval('#release-versions tbody tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)),
+      );
+      expect(rows.map((r) => r.slice(0, 4))).toEqual([
+        ['v3 (candidate)', '60', '12', '0 (0.0 %)'],
+        ['v2 (production)', '60', '48', '0 (0.0 %)'],
+      ]);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
     // The webhook heard the start and the rollback, with the rule and the figures.
     const mine = events.filter((e) => e.body.runId === release.runId);
     expect(mine.map((e) => e.event)).toEqual(['release.started', 'version.rolled_back']);
