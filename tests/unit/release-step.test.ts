@@ -134,6 +134,30 @@ describe('the release step', () => {
     });
   });
 
+  it('records the approval of an approved version as its bake starts', async () => {
+    const { store, payload, deps } = await setup();
+    await store.put(
+      runKeys(runId).status,
+      JSON.stringify({
+        runId,
+        state: 'awaiting-approval',
+        steps: [],
+        approval: { model: 'topic', version: 2, requestedAt: 'a', deadline: 'b' },
+      }),
+    );
+    const approval = {
+      decision: 'approved' as const,
+      by: 'ana',
+      at: '2026-12-06T10:00:00.000Z',
+      reason: 'ok',
+    };
+    await releaseStep(deps, { ...payload, approval });
+    expect(await status(store)).toMatchObject({
+      state: 'baking',
+      approval: { outcome: { decision: 'approved', by: 'ana', reason: 'ok' } },
+    });
+  });
+
   it('holds a candidate whose production moved before the release could start', async () => {
     const { store, registry, payload, deps } = await setup();
     await registry.setAlias('production', 2, 'by hand');

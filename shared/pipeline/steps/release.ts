@@ -71,7 +71,22 @@ export function releaseStep(deps: StepDeps, payload: RunPayload): Promise<RunPay
       );
     const settings = params.release[strategy];
     const ctx = { deps, payload, registry, name, version: registered.version, strategy };
-    if (!payload.bake) return start(ctx, settings, gate.productionVersion);
+    if (!payload.bake) {
+      // An approved version (release.approval manual) comes here from AwaitApproval: its answer is recorded
+      // as PromoteApproved records it for a direct release.
+      const approval = payload.approval?.decision === 'approved' ? payload.approval : undefined;
+      if (approval)
+        await updateStatus(deps.store, payload.runId, payload, (s) => {
+          if (s.approval)
+            s.approval.outcome = {
+              decision: 'approved',
+              at: approval.at,
+              by: approval.by,
+              reason: approval.reason,
+            };
+        });
+      return start(ctx, settings, gate.productionVersion);
+    }
     return check(ctx, params.release, settings.min_requests);
   });
 }
