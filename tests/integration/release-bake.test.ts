@@ -36,7 +36,7 @@ const cli = (...args: string[]) => stack.cli(...args);
 const runIdOf = (out: string) => /^run (\S+)$/m.exec(out)?.[1] ?? '';
 const file = (name: string) => join(stack.dir, name);
 /** Long enough to see the bake start and write counters; short enough for a test. */
-const BAKE_MINUTES = 0.25;
+const BAKE_MINUTES = 0.4;
 const MIN_REQUESTS = 50;
 
 const aliases = async () =>
@@ -269,6 +269,16 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
   it('ends the bake when a person promotes another version by hand, recording what happened', async () => {
     const running = upload('e.csv');
     const release = await releaseInFlight(4);
+    // While it bakes: the models list names the release in flight, the run says it is baking.
+    expect((await cli('models')).stdout).toMatch(
+      new RegExp(
+        `^release in flight: v5 as a canary answering 20 % of requests beside production v2 until \\S+ \\(run ${release.runId}\\)$`,
+        'm',
+      ),
+    );
+    expect((await cli('runs', release.runId)).stdout).toMatch(
+      new RegExp(`^run ${release.runId}: BAKING$`, 'm'),
+    );
     const promoted = await cli('promote', '1', '--reason', 'back to v1 while v5 bakes');
     expect(promoted.code, promoted.stderr).toBe(0);
     const e = await running;
