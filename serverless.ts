@@ -29,9 +29,21 @@ const access = bucketAccess(deployedModelName(params));
 const eksRoute = eksJobRoute(options.eksCluster, options.codeVersion);
 const eks = eksResources(options.eksOidcProvider, access);
 
+// The release strategy of the deployed pipeline (docs/guides/release.md): TEXTOPS_RELEASE_STRATEGY from the
+// deploy environment when set; else canary on the prod stage, params.yaml's release.strategy on any other. It
+// reaches the functions as their TEXTOPS_RELEASE_STRATEGY, which the steps read over the packaged params.yaml.
+const releaseStrategy = {
+  prod: options.releaseStrategy ?? 'canary',
+  other: options.releaseStrategy ?? params.release.strategy,
+};
+
 const serverlessConfiguration = {
   service: 'textops',
   configValidationMode: 'error',
+  params: {
+    prod: { releaseStrategy: releaseStrategy.prod },
+    default: { releaseStrategy: releaseStrategy.other },
+  },
   plugins: ['serverless-esbuild', 'serverless-step-functions'],
   provider: {
     name: 'aws',
@@ -46,6 +58,7 @@ const serverlessConfiguration = {
     environment: {
       TEXTOPS_BUCKET: { Ref: 'DataBucket' },
       TEXTOPS_CODE_VERSION: options.codeVersion,
+      TEXTOPS_RELEASE_STRATEGY: '${param:releaseStrategy}',
       NODE_OPTIONS: '--enable-source-maps',
     },
     httpApi: {

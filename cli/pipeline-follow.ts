@@ -9,18 +9,26 @@ import { outcomeThen, standingNow } from '../shared/pipeline/run/stage.ts';
 import { TERMINAL_STATES } from '../shared/pipeline/run/status.ts';
 import { printable, printableDeep, printableJson } from '../shared/printable.ts';
 import { LiveLine } from './live-line.ts';
-import { formatGate, seconds, sweepLines, visitName } from './pipeline-output.ts';
+import { formatGate, releaseLines, seconds, sweepLines, visitName } from './pipeline-output.ts';
 import type { PipelineTarget } from './pipeline-target.ts';
 
-/** Exit codes: 2 for a version not promoted (rejected or expired), 3 for a run left waiting for approval. */
+/** Exit codes: 2 for a version not promoted (rejected, rolled back or expired), 3 for a run left waiting for approval. */
 export const EXIT = {
   succeeded: 0,
   failed: 1,
   rejected: 2,
+  'rolled-back': 2,
   expired: 2,
   ignored: 1,
   'awaiting-approval': 3,
 } as const;
+
+/** States whose step record has another name than theirs (StartRelease and BakeCheck run the release step). */
+const STATE_STEPS: Record<string, string> = {
+  RegisterReleaseCandidate: 'register',
+  StartRelease: 'release',
+  BakeCheck: 'release',
+};
 
 /** A finished run's closing lines: metrics, gate, error, outcome. */
 export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
@@ -33,6 +41,7 @@ export function outcomeLines(status: RunStatus, elapsedMs?: number): string[] {
     );
   }
   if (status.evaluation) lines.push(...formatGate(status.evaluation).split('\n'));
+  lines.push(...releaseLines(status));
   if (status.error)
     lines.push(
       `error: ${status.error.name}${status.error.step ? ` in ${status.error.step}` : ''}: ${status.error.message}`,
@@ -100,7 +109,7 @@ async function follow(
 ): Promise<RunStatus> {
   const live = new LiveLine(process.stdout);
   const say = options.json ? () => {} : (line: string) => live.say(printable(line));
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  let deadline = Date.now() + options.timeoutSeconds * 1000;
   const printed = new Set<string>();
   const started = Date.now();
   let warned = false;
@@ -111,6 +120,8 @@ async function follow(
     const sweeping = !options.json && tune?.state === 'running' && tune.progress;
     if (!sweeping) live.clear();
     for (const s of history?.states ?? []) {
+      // The bake's Wait and Choice between checks say nothing its BakeCheck lines do not.
+      if (s.name === 'BakeWait' || s.name === 'BakeRoute') continue;
       const line =
         s.status === 'running'
           ? `  ${s.name} …`
@@ -124,7 +135,9 @@ async function follow(
           // State `TunePlan` records step `tune-plan`; a Map item's visit has no step record of its own here.
           const step =
             s.iteration === undefined
-              ? status?.steps.findLast((x) => x.name.replaceAll('-', '') === s.name.toLowerCase())
+              ? status?.steps.findLast(
+                  (x) => x.name.replaceAll('-', '') === (STATE_STEPS[s.name] ?? s.name.toLowerCase()),
+                )
               : undefined;
           say(step?.summary && s.status === 'succeeded' ? `${line}  ${step.summary}` : line);
         } else say(line);
@@ -155,6 +168,9 @@ async function follow(
       process.exitCode = EXIT[status.state as keyof typeof EXIT] ?? 1;
       return raw.status as RunStatus;
     }
+    // A shadow or canary bakes until a known time: following goes on to its verdict.
+    if (status?.state === 'baking' && status.release)
+      deadline = Math.max(deadline, Date.parse(status.release.bakeUntil) + 120_000);
     if (!warned && !status && Date.now() - started > 30_000) {
       warned = true;
       say(

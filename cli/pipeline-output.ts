@@ -3,8 +3,8 @@ import { hasSpread, scoreText } from '../shared/ml/tune/spread.ts';
 import { formatUsd } from '../shared/pipeline/run/cost.ts';
 import type { ExecutionHistory } from '../shared/pipeline/run/history.ts';
 import type { RunParamsRecord } from '../shared/pipeline/run/params.ts';
-import { retrainHint } from '../shared/pipeline/run/retry.ts';
 import type { GateDecision, RunCost, RunStatus } from '../shared/pipeline/run/records.ts';
+import { retrainHint } from '../shared/pipeline/run/retry.ts';
 import { stepLabel } from '../shared/pipeline/run/status.ts';
 import type { TuneSummary } from '../shared/pipeline/run/tune-summary.ts';
 
@@ -110,6 +110,29 @@ export function sweepLines(tune: TuneSummary | undefined): string[] {
   ];
 }
 
+/**
+ * A shadow or canary in lines: what baked beside what, until when, on how many checks; then its decision (or its
+ * last check while it bakes) with the rule and the figures (runs/<runId>/release/decision.json, bake.json).
+ */
+export function releaseLines(status: RunStatus): string[] {
+  const r = status.release;
+  if (!r) return [];
+  const what = r.strategy === 'canary' ? `canary at ${r.percent} %` : 'shadow';
+  const lines = [
+    `release: ${r.model} v${r.version} as a ${what} beside production v${r.productionVersion}, ${r.startedAt} → ${r.bakeUntil}; ${r.checks} check${r.checks === 1 ? '' : 's'}, needs ${r.minRequests} requests`,
+  ];
+  const d = r.decision;
+  if (d) {
+    lines.push(
+      `decision: ${d.decision.toUpperCase()}${d.failed ? ` (rule ${d.failed.rule})` : ''}: ${d.reason}`,
+    );
+    if (d.figuresText) lines.push(`figures: ${d.figuresText}`);
+  } else if (r.last) {
+    lines.push(`last check ${r.last.at}: ${r.last.text}`, `figures: ${r.last.figures}`);
+  }
+  return lines;
+}
+
 /** The params line of `textops runs <id>`: what the run was to train with, also when it failed in ingest. */
 export function paramsLine(record: RunParamsRecord): string {
   const set = Object.entries(record.set)
@@ -150,6 +173,7 @@ export function formatRun(
         .split('\n')
         .map((l) => `  ${l}`),
     );
+  lines.push(...releaseLines(status).map((l) => `  ${l}`));
   if (status.route)
     lines.push(
       `  route    train on ${status.route.train === 'eks' ? `EKS${status.route.job ? ` (job ${status.route.job}-…)` : ''}` : 'Lambda'}: ${status.route.reason}`,

@@ -87,12 +87,33 @@ export function bucketAccess(modelName: string): Record<BucketUser, BucketAccess
       write: [RUNS_PREFIX, `${MODEL_PREFIX}aliases.json`],
       list: [RUNS_PREFIX, MODEL_PREFIX],
     },
+    // Starts and ends a shadow or canary: reads the run (its params, status, the serving processes' counters) and
+    // the registry (the candidate's artifact is checked before it is tried); writes the run's status and its two
+    // release records, and aliases.json, nothing else.
+    release: {
+      read: [RUNS_PREFIX, MODEL_PREFIX],
+      write: [
+        `${RUNS_PREFIX}*/status.json`,
+        `${RUNS_PREFIX}*/release/bake.json`,
+        `${RUNS_PREFIX}*/release/decision.json`,
+        `${MODEL_PREFIX}aliases.json`,
+        `${MODEL_PREFIX}versions/*/promotion.json`,
+      ],
+      list: [RUNS_PREFIX, MODEL_PREFIX],
+    },
     'record-failure': { read: [RUNS_PREFIX], write: [RUNS_PREFIX], list: [RUNS_PREFIX] },
     // Feedback is written create-only under its own prefix; the retrain trigger (off by default) copies the last
     // training upload to incoming/retrain-… and records why under registry/<model>/retrain/, nothing else there.
+    // During a shadow or canary each serving process writes its own counters file under the run, and nothing
+    // else under runs/ (the EKS pods' IRSA role is built from the same access).
     predict: {
       read: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],
-      write: [MODEL_FEEDBACK_PREFIX, MODEL_RETRAIN_PREFIX, RETRAIN_UPLOAD_PREFIX],
+      write: [
+        MODEL_FEEDBACK_PREFIX,
+        MODEL_RETRAIN_PREFIX,
+        RETRAIN_UPLOAD_PREFIX,
+        `${RUNS_PREFIX}*/release/counters/`,
+      ],
       // incoming/: the retrain trigger reads the overrides file beside the last upload, which is often missing
       // (a 404 only with ListBucket; without it S3 answers 403 and the trigger fails).
       list: [MODEL_PREFIX, MODEL_FEEDBACK_PREFIX, INCOMING_PREFIX],

@@ -1,4 +1,5 @@
 import { getOptionalStringFromEnv, getStringFromEnv } from '../shared/config/env.ts';
+import { type ReleaseStrategy, readReleaseStrategy } from '../shared/config/runtime.ts';
 import { ConfigError } from '../shared/errors.ts';
 
 /** Deploy-time choices, from the environment of whoever runs `osls package/deploy` (the deploy workflow). */
@@ -20,6 +21,11 @@ export interface DeployOptions {
   eksCluster?: { name: string; endpoint: string; certificateAuthority: string; image?: string };
   throttle: { rate: number; burst: number };
   codeVersion: string;
+  /**
+   * TEXTOPS_RELEASE_STRATEGY: the release strategy the deployed pipeline runs, over params.yaml's; unset: `canary`
+   * on the prod stage, params.yaml's `release.strategy` on any other (serverless.ts).
+   */
+  releaseStrategy?: ReleaseStrategy;
 }
 
 /** TEXTOPS_EKS_CLUSTER_NAME with its endpoint and CA data: all three, or none (the route off). */
@@ -87,5 +93,6 @@ export function readDeployOptions(env: NodeJS.ProcessEnv = process.env): DeployO
       burst: positive('TEXTOPS_API_BURST_LIMIT', 100),
     },
     codeVersion: getOptionalStringFromEnv('TEXTOPS_CODE_VERSION', 'unversioned', env)!,
+    releaseStrategy: readReleaseStrategy(env),
   };
 }

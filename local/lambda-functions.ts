@@ -11,6 +11,7 @@ import { handler as planRoute } from '../functions/plan-route/handler.ts';
 import { handler as preprocess } from '../functions/preprocess/handler.ts';
 import { handler as recordFailure } from '../functions/record-failure/handler.ts';
 import { handler as register } from '../functions/register/handler.ts';
+import { handler as release } from '../functions/release/handler.ts';
 import { handler as train } from '../functions/train/handler.ts';
 import { handler as tuneCandidates } from '../functions/tune-candidates/handler.ts';
 import { handler as tunePlan } from '../functions/tune-plan/handler.ts';
@@ -40,6 +41,7 @@ const HANDLERS: Record<PipelineFunction, LambdaHandler> = {
   evaluate: evaluate as LambdaHandler,
   register: register as LambdaHandler,
   approval: approval as LambdaHandler,
+  release: release as LambdaHandler,
   'record-failure': recordFailure as LambdaHandler,
 };
 

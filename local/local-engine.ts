@@ -211,6 +211,12 @@ export class LocalStateMachine implements PipelineStarter {
     this.definition = JSON.parse(
       substitute(options.definition, options.substitutions),
     ) as StateMachineDefinition;
+    // The execution's own timeout is one setTimeout in the library too: past Node's limit it would fire at
+    // once. A longer one (the training pipeline's covers the longest approval wait plus the longest bake) is
+    // kept at that limit here, 24.8 days.
+    const definition = this.definition as unknown as { TimeoutSeconds?: number };
+    if (typeof definition.TimeoutSeconds === 'number')
+      definition.TimeoutSeconds = Math.min(definition.TimeoutSeconds, MAX_LOCAL_TIMEOUT_S);
     this.taskStates = taskStatesOf(this.definition.States as unknown as StatesJson);
     this.jobStates = tasksWithResource(this.definition.States as unknown as StatesJson, EKS_RUN_JOB);
     for (const name of tasksWithResource(

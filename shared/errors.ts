@@ -58,6 +58,21 @@ export class ApprovalExpiredError extends TextopsError {
   override readonly name: string = 'ApprovalExpiredError';
 }
 
+/** A shadow or canary failed a rule of `release.rules` during its bake: rolled back, production never moved. */
+export class ReleaseRolledBackError extends TextopsError {
+  override readonly name: string = 'ReleaseRolledBackError';
+}
+
+/** A shadow or canary saw fewer than `min_requests` requests before its bake ended: expired, not promoted. */
+export class ReleaseExpiredError extends TextopsError {
+  override readonly name: string = 'ReleaseExpiredError';
+}
+
+/** A promotion or rollback by hand (or another run's promotion) ended a shadow or canary before its verdict. */
+export class ReleaseEndedError extends TextopsError {
+  override readonly name: string = 'ReleaseEndedError';
+}
+
 /** Training could not produce a usable model (e.g. no features survived min_df). */
 export class TrainingError extends TextopsError {
   override readonly name: string = 'TrainingError';
@@ -130,6 +145,9 @@ export const ERROR_NAMES = [
   'JobFailedError',
   'ApprovalRejectedError',
   'ApprovalExpiredError',
+  'ReleaseRolledBackError',
+  'ReleaseExpiredError',
+  'ReleaseEndedError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];

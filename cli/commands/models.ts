@@ -167,9 +167,18 @@ export function registerModels(program: Command): void {
         if (!v.artifact.ok) process.stdout.write(`v${v.version} is broken: ${v.artifact.problem}\n`);
         if (v.promotionHeld) process.stdout.write(`v${v.version} not promoted: ${v.promotionHeld.reason}\n`);
         const move = v.stage?.history.at(-1);
-        if (move && ['rejected', 'rolled-back', 'expired'].includes(move.to))
+        if (
+          move &&
+          (['rejected', 'rolled-back', 'expired'].includes(move.to) ||
+            (move.to === 'candidate' && move.from !== null))
+        )
           process.stdout.write(`v${v.version} ${move.to} (${move.at}): ${move.reason}\n`);
       }
+      const release = shown.aliases.release;
+      if (release)
+        process.stdout.write(
+          `release in flight: v${release.version} as a ${release.strategy === 'canary' ? `canary answering ${release.percent} % of requests` : 'shadow'} beside production v${release.productionVersion} until ${release.bakeUntil} (run ${release.runId})\n`,
+        );
       const last = shown.aliases.history.at(-1);
       if (last)
         process.stdout.write(

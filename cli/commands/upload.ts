@@ -31,7 +31,11 @@ export function registerUpload(program: Command): void {
     .option('--params-file <file>', 'per-upload overrides, uploaded beside the CSV as <name>.params.yaml')
     .option('--name <name>', 'object name under incoming/ (default: the file name)')
     .option('--no-follow', 'return once uploaded, without following the run')
-    .option('--timeout <seconds>', 'stop following after this long (the run goes on)', '3600')
+    .option(
+      '--timeout <seconds>',
+      'stop following after this long (the run goes on; a shadow or canary is followed to its bake deadline)',
+      '3600',
+    )
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .option('--json', 'print the final run status as JSON')

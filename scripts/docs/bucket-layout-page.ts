@@ -100,6 +100,13 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'batch.errors': 'The malformed rows, each with the reason (just a header when there were none).',
   'batch.report': "The job's summary: its state, rows predicted and malformed, the model version, timings.",
   'batch.partial': 'The result while it is being written, copied to the result once complete.',
+  'release.countersPrefix':
+    'During a shadow or canary, one file per serving process (`<processId>.json`): its cumulative counts of each version (requests, answers, errors, latency and score histograms, labelled feedback) and of their agreement, overwritten at every flush. The serving roles may write here and nowhere else under `runs/`.',
+  'release.counters': "One serving process's counters file.",
+  'release.bake':
+    "The bake step's latest reading: the merged figures of every process's counters and the verdict (keep baking, promote, roll back, expire), rewritten at each check.",
+  'release.decision':
+    'How the release ended (promoted, rolled back with the failed rule and its figure, expired, ended by hand), with the figures; written once.',
   'retrain.state':
     'When the drift retrain trigger last started a run: at most one per `drift.retrain.min_interval_hours`.',
   'retrain.record': 'Why the trigger started a run: the signals that crossed their lines, and when.',
@@ -194,6 +201,8 @@ export function renderBucketLayoutPage(input: {
     fileTable('tune'),
     `Ingest cuts the kept rows into shards; each per-shard step writes one object per shard (${sourceOf(group('shard'))}). ${code('00000')} is the shard number, zero-padded so a listing sorts in shard order.`,
     fileTable('shard'),
+    `A shadow or canary ([release guide](../guides/release.md#shadow-and-canary)) keeps its live counters and its verdicts under ${code(`${group('release').keys.root}/`)} (${sourceOf(group('release'))}):`,
+    fileTable('release'),
     '## The registry',
     `Each model (${code('params.yaml')} ${code('model.name')}) has its own folder, kept forever. Versions are numbered and never change; aliases (${code('production')}, ${code('staging')}) move with a compare-and-swap.`,
     table(
@@ -201,7 +210,7 @@ export function renderBucketLayoutPage(input: {
       [
         [
           code(input.registry.aliases),
-          'The aliases and their history: every promotion and rollback, when, why.',
+          "The aliases and their history: every promotion and rollback, when, why; each version's stage and its moves; the shadow or canary in flight (`release`).",
         ],
         [code(`${input.registry.version}/model.json`), "The version's model artifact."],
         [

@@ -66,6 +66,12 @@ export const ERROR_ADVICE: Readonly<Record<string, string>> = {
     'A person rejected the version (`textops reject`, or the console): it stays registered at stage `rejected`, with their reason in `textops models`. Fix what they named and upload again, or promote it by hand after all (`textops promote`).',
   ApprovalExpiredError:
     'Nobody answered within `release.approval_timeout_hours`: the version stays registered at stage `expired`. Promote it by hand after checking (`textops promote <version>`), or upload again and answer in time (`textops approve <runId>`).',
+  ReleaseRolledBackError:
+    'The shadow or canary failed a rule of `release.rules` on live requests (the rule, its figure and bound are in `runs/<runId>/release/decision.json` and `textops runs <runId>`): stage `rolled-back`, production never moved. Look at the per-class agreement; upload corrected data, or promote by hand after checking (`textops promote <version>`).',
+  ReleaseExpiredError:
+    'The shadow or canary saw fewer than `min_requests` requests before its bake ended: stage `expired`, not promoted. Give it more time or traffic (`bake_minutes`, `min_requests`), or promote it by hand after checking (`textops promote <version>`).',
+  ReleaseEndedError:
+    'Production moved while the shadow or canary baked (a promotion or rollback by hand, or another run): the candidate is back at stage `candidate`, with why in `textops models`. Promote it by hand if you want it, or upload again.',
   TrainingError:
     'Change the params the message points at (for example a lower `features.min_df` when no feature survived), or give more data.',
   NotFoundError: 'Check the run id or version (`textops runs`, `textops models`) and the bucket.',

@@ -30,6 +30,7 @@ import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeli
 import { batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
+import { releaseKeys } from '../../shared/registry/release.ts';
 import { openApiDocument } from '../../shared/serving/openapi.ts';
 import { HttpProblem, PROBLEMS, problemDocument } from '../../shared/serving/problem.ts';
 import { apiSchemas, parsePredictRequest } from '../../shared/serving/schemas.ts';
@@ -51,6 +52,8 @@ const LAYOUT_FILE = 'shared/layout.ts';
 const RUN_KEYS_FILE = 'shared/pipeline/run/keys.ts';
 const BATCH_KEYS_FILE = 'shared/pipeline/steps/batch.ts';
 const RETRAIN_KEYS_FILE = 'shared/feedback/retrain-trigger.ts';
+/** Where a release's keys are named (the counters, bake and decision files). */
+const RELEASE_KEYS_FILE = 'shared/registry/release.ts';
 const ERRORS_FILE = 'shared/errors.ts';
 
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
@@ -206,6 +209,16 @@ export function bucketLayoutPageInput(): Parameters<typeof renderBucketLayoutPag
       title: 'Batch predictions',
       source: { fn: 'batchResultKeys', file: BATCH_KEYS_FILE },
       keys: placeholderKeys(batchResultKeys(`${layoutModule.BATCH_PREFIX}<name>.csv`, '<jobId>')),
+    },
+    {
+      id: 'release',
+      title: 'Shadow and canary',
+      source: { fn: 'releaseKeys', file: RELEASE_KEYS_FILE },
+      // The process id is made one safe key segment, which would mangle a placeholder's angle brackets.
+      keys: {
+        ...placeholderKeys(releaseKeys('<runId>')),
+        counters: `${releaseKeys('<runId>').countersPrefix}<processId>.json`,
+      },
     },
     {
       id: 'retrain',

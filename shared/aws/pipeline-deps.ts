@@ -1,8 +1,13 @@
 import { codeVersion } from '../config/code-version.ts';
 import { getOptionalStringFromEnv, getStringFromEnv } from '../config/env.ts';
-import { loadParams } from '../config/params.ts';
+import { loadParams, withReleaseStrategy } from '../config/params.ts';
 import type { Params } from '../config/params-schema.ts';
-import { readEksClusterSettings, readRuntimeSettings, readStepRuntime } from '../config/runtime.ts';
+import {
+  readEksClusterSettings,
+  readReleaseStrategy,
+  readRuntimeSettings,
+  readStepRuntime,
+} from '../config/runtime.ts';
 import { jsonLogger } from '../log.ts';
 import { EVENT_SOURCE } from '../pipeline/run/notify.ts';
 import type { BatchDeps } from '../pipeline/steps/batch.ts';
@@ -32,7 +37,7 @@ export function storeFor(bucket: string): S3ObjectStore {
 export function stepDeps(bucket: string): StepDeps {
   // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
   const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
-  params ??= file ? loadParams(file) : loadParams();
+  params ??= withReleaseStrategy(file ? loadParams(file) : loadParams(), readReleaseStrategy());
   const settings = readRuntimeSettings();
   return {
     store: storeFor(bucket),

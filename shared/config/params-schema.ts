@@ -256,7 +256,9 @@ export const RELEASE_EVENTS = [
   'run.succeeded',
   'run.rejected',
   'run.failed',
+  'release.started',
   'version.promoted',
+  'version.rolled_back',
   'version.expired',
 ] as const;
 export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
@@ -268,13 +270,13 @@ export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
 export const RELEASE_STRATEGIES = ['direct', 'shadow', 'canary'] as const;
 
 /** How long a shadow or canary bakes and how many requests it needs before it is judged. */
+/** The longest bake params allow, in minutes (7 days): the state machine's TimeoutSeconds covers it. */
+export const BAKE_MAX_MINUTES = 7 * 24 * 60;
+
 const bakeSchema = z
   .object({
     // The bake ends after this long: judged if it saw min_requests, else expired (never promoted on no evidence).
-    bake_minutes: z
-      .number()
-      .positive()
-      .max(7 * 24 * 60),
+    bake_minutes: z.number().positive().max(BAKE_MAX_MINUTES),
     min_requests: z.number().int().min(1),
   })
   .strict();

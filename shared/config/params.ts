@@ -59,6 +59,18 @@ function formatIssues(error: z.ZodError, source: string): string {
   return `invalid parameters in ${source}: ${lines.join('; ')}`;
 }
 
+/**
+ * The params with the deployment's release strategy (TEXTOPS_RELEASE_STRATEGY, ./runtime.ts) over params.yaml's;
+ * unchanged without one.
+ */
+export function withReleaseStrategy(
+  params: Params,
+  strategy: Params['release']['strategy'] | undefined,
+): Params {
+  if (!strategy || strategy === params.release.strategy) return params;
+  return validateParams({ ...params, release: { ...params.release, strategy } }, 'params');
+}
+
 /** Parses YAML text into a plain object, naming the source on a syntax error. */
 export function parseParamsYaml(text: string, source: string): unknown {
   try {

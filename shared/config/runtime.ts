@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import { getIntFromEnv, getOptionalStringFromEnv } from './env.ts';
+import { RELEASE_STRATEGIES } from './params-schema.ts';
 
 /**
  * Where the AWS-side things are, read from the environment in one place. In AWS, Lambda and the pods get real
@@ -107,4 +108,21 @@ export function readStepRuntime(env: NodeJS.ProcessEnv = process.env): StepRunti
     vcpu: getIntFromEnv('TEXTOPS_POD_CPU_MILLI', 1000, env) / 1000,
     memoryMb: getIntFromEnv('TEXTOPS_POD_MEMORY_MB', 1024, env),
   };
+}
+
+export type ReleaseStrategy = (typeof RELEASE_STRATEGIES)[number];
+
+/**
+ * TEXTOPS_RELEASE_STRATEGY: the deployment's release strategy over params.yaml's `release.strategy`. serverless.ts
+ * sets it on every function (`canary` on the prod stage unless the deploy environment names one); unset (the
+ * local stack, a stage deployed without it): params.yaml decides.
+ */
+export function readReleaseStrategy(env: NodeJS.ProcessEnv = process.env): ReleaseStrategy | undefined {
+  const value = getOptionalStringFromEnv('TEXTOPS_RELEASE_STRATEGY', undefined, env);
+  if (value === undefined || value === '') return undefined;
+  if (!(RELEASE_STRATEGIES as readonly string[]).includes(value))
+    throw new ConfigError(
+      `environment variable TEXTOPS_RELEASE_STRATEGY must be ${RELEASE_STRATEGIES.join(', ')}, got '${value}'`,
+    );
+  return value as ReleaseStrategy;
 }

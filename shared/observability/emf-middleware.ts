@@ -62,11 +62,22 @@ export function pipelineEmfMetrics(
       duration(request);
       const payload = request.response;
       // RegisterCandidate (a passed version that waits for approval) ends nothing yet.
+      const staged = payload?.release?.strategy === 'shadow' || payload?.release?.strategy === 'canary';
       const waits =
-        payload?.release?.approval === 'manual' && payload.evaluation?.passed && !payload.approval;
+        payload?.evaluation?.passed &&
+        ((payload.release?.approval === 'manual' && !payload.approval) || staged);
       if (step === 'register' && payload?.registered && !waits) {
         emitter.add(
           payload.registered.promoted ? 'pipeline_runs_succeeded_total' : 'pipeline_runs_rejected_total',
+          1,
+        );
+      }
+      // A shadow or canary ends in the release step: promoted is a success, any other end a rejection.
+      if (step === 'release' && payload?.bake && payload.bake.verdict !== 'baking') {
+        emitter.add(
+          payload.bake.verdict === 'promoted'
+            ? 'pipeline_runs_succeeded_total'
+            : 'pipeline_runs_rejected_total',
           1,
         );
       }

@@ -16,8 +16,8 @@ export interface AliasChange {
 }
 
 /**
- * Where a version stands in its release (docs/guides/release.md). `shadow` and `canary` are named for the
- * strategies to come; `retired` is a version that served and was replaced by a later promotion.
+ * Where a version stands in its release (docs/guides/release.md). `shadow` and `canary`: baking beside
+ * production (`aliases.release`); `retired` is a version that served and was replaced by a later promotion.
  */
 export const VERSION_STAGES = [
   'candidate',
@@ -98,6 +98,29 @@ export type ConditionalPromotion =
   | { promoted: true; aliases: Aliases }
   | { promoted: false; current: number | null; aliases: Aliases };
 
+/** The outcome of starting a shadow or canary, conditional like a promotion on the production compared with. */
+export type ConditionalRelease =
+  | { started: true; release: ReleaseInFlight; aliases: Aliases }
+  | {
+      started: false;
+      /** Production now. */
+      current: number | null;
+      /** Another release baking now, when that is what held this one. */
+      blocking: ReleaseInFlight | null;
+      aliases: Aliases;
+    };
+
+/** How the bake ended a release: the candidate promoted, rolled back, or expired for too few requests. */
+export type ReleaseEnding = 'promote' | 'rollback' | 'expire';
+
+/**
+ * The outcome of ending a release. `ended: false`: the release was no longer in flight (a promotion or rollback
+ * by hand ended it, or a retried call already did), with the candidate's stage now and its last move.
+ */
+export type ReleaseEnd =
+  | { ended: true; aliases: Aliases }
+  | { ended: false; stage: StageRecord; production: number | null; aliases: Aliases };
+
 /** The figures of a gate decision worth keeping with a stage move. */
 export function gateFigures(gate: VersionEntry['gate']): StageFigures | undefined {
   if (!gate) return undefined;
@@ -127,9 +150,37 @@ function productionMoved(
   reason: string,
   figures?: StageFigures,
 ): void {
+  endReleaseInFlight(aliases, version, previous, kind, reason);
   applyStage(aliases, version, 'production', reason, figures);
   if (previous !== null && previous !== version)
     applyStage(aliases, previous, kind === 'rollback' ? 'rolled-back' : 'retired', reason);
+}
+
+/**
+ * Production moving while a shadow or canary bakes ends that release in the same write: the servers stop
+ * loading the candidate, and the bake step, finding the release gone, ends saying what happened. A candidate
+ * that is itself the new production needs no more (its stage says production); any other goes back to
+ * `candidate` with the move recorded as the reason, so a person can still promote it after checking.
+ */
+function endReleaseInFlight(
+  aliases: Aliases,
+  version: number,
+  previous: number | null,
+  kind: 'promote' | 'rollback',
+  reason: string,
+): void {
+  const release = aliases.release;
+  if (!release) return;
+  aliases.release = null;
+  if (release.version === version) return;
+  const moved = `production ${kind === 'rollback' ? 'rolled back' : 'moved'} from ${previous === null ? 'none' : `v${previous}`} to v${version}`;
+  applyStage(
+    aliases,
+    release.version,
+    'candidate',
+    `${release.strategy} ended before its verdict (run ${release.runId}): ${moved} (${reason})`,
+    { productionVersion: version, previousProduction: previous },
+  );
 }
 
 const EMPTY_ALIASES: Aliases = { production: null, staging: null, history: [] };
@@ -497,6 +548,97 @@ export class ModelRegistry {
     });
     if (current === version || current === comparedWith) return { promoted: true, aliases };
     return { promoted: false, current, aliases };
+  }
+
+  /**
+   * Starts a shadow or canary of `release.version`: its stage becomes the strategy and `aliases.release` is set,
+   * in one conditional write, only if production is still `release.productionVersion` (the version the gate
+   * compared with) and no other release is baking; else nothing is written and the outcome says what held it.
+   * A release of this version already in flight (a retried step) counts as started.
+   */
+  async startRelease(
+    release: ReleaseInFlight,
+    reason: string,
+    figures?: StageFigures,
+  ): Promise<ConditionalRelease> {
+    const entry = await this.getVersion(release.version);
+    if (!entry) throw new NotFoundError(`model ${this.modelName} has no version ${release.version}`);
+    // Every serving process will load it beside production: a damaged artifact is refused before it is tried.
+    await this.requireSoundArtifact(
+      release.version,
+      'production',
+      (await this.readAliases()).aliases.production,
+    );
+    let held: { current: number | null; blocking: ReleaseInFlight | null } | undefined;
+    let inFlight: ReleaseInFlight | undefined;
+    const aliases = await this.updateAliases((a) => {
+      held = undefined;
+      inFlight = undefined;
+      if (a.release && a.release.version === release.version && a.release.runId === release.runId) {
+        inFlight = a.release;
+        return undefined;
+      }
+      if (a.production !== release.productionVersion || a.release) {
+        held = { current: a.production, blocking: a.release ?? null };
+        return undefined;
+      }
+      a.release = release;
+      applyStage(a, release.version, release.strategy, reason, figures, entry);
+      return true;
+    });
+    if (held) return { started: false, ...held, aliases };
+    return { started: true, release: inFlight ?? release, aliases };
+  }
+
+  /**
+   * Ends the release of `version` started by run `runId`, in one conditional write that also clears
+   * `aliases.release`: `promote` moves production to it (the one it baked beside becomes retired), `rollback`
+   * sets its stage `rolled-back` and `expire` sets `expired`, production untouched. When the release is no
+   * longer in flight (ended by hand, or by a retried call), nothing is written and the outcome says where the
+   * candidate stands.
+   */
+  async endRelease(
+    version: number,
+    runId: string,
+    ending: ReleaseEnding,
+    move: { reason: string; figures?: StageFigures },
+  ): Promise<ReleaseEnd> {
+    const entry = await this.getVersion(version);
+    if (!entry) throw new NotFoundError(`model ${this.modelName} has no version ${version}`);
+    if (ending === 'promote')
+      await this.requireSoundArtifact(version, 'production', (await this.readAliases()).aliases.production);
+    let ended = false;
+    const aliases = await this.updateAliases((a) => {
+      ended = false;
+      const release = a.release;
+      if (!release || release.version !== version || release.runId !== runId) return undefined;
+      ended = true;
+      if (ending !== 'promote') {
+        a.release = null;
+        applyStage(
+          a,
+          version,
+          ending === 'rollback' ? 'rolled-back' : 'expired',
+          move.reason,
+          move.figures,
+          entry,
+        );
+        return true;
+      }
+      const previous = a.production;
+      a.production = version;
+      productionMoved(a, version, previous, 'promote', move.reason, move.figures);
+      return {
+        at: new Date().toISOString(),
+        alias: 'production',
+        version,
+        previous,
+        kind: 'promote',
+        reason: move.reason,
+      };
+    });
+    if (ended) return { ended: true, aliases };
+    return { ended: false, stage: stageOf(aliases, entry), production: aliases.production, aliases };
   }
 
   /** Records once why a version that passed its gate was not promoted (`promotion.json` beside it). */

@@ -36,11 +36,11 @@ export const SCORE_BINS = 10;
 /** What one process saw of one version during a release. Counts are cumulative since the process began. */
 export interface VersionCounters {
   version: number;
-  /** Requests (texts, for a batch predict: one per text) this version scored. */
+  /** Texts this version scored (a batch predict counts each text); a scoring that threw is in `errors` instead. */
   requests: number;
   /** Of those, the ones this version answered to the client (canary split; production's in shadow). */
   answered: number;
-  /** Scoring that threw. */
+  /** Scorings that threw (one per request, whatever its texts): the judge adds them to `requests` as attempts. */
   errors: number;
   /** Scoring time per request, counts per LATENCY_BUCKETS_MS bucket (length LATENCY_BUCKETS_MS.length + 1). */
   latencyMs: number[];

@@ -298,10 +298,20 @@ describe('npm run package', () => {
       roleStatements(t, roleOf(handler))
         .filter((s) => [s.Action].flat().includes('s3:PutObject'))
         .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
+    // Serving writes its feedback, the retrain trigger's records, and during a shadow or canary its counters.
     expect(writes('functions/predict/lambda.handler')).toEqual([
       'feedback/sentiment/*',
       'registry/sentiment/retrain/*',
       'incoming/retrain-*',
+      'runs/*/release/counters/*',
+    ]);
+    // The release step writes the run's status and its two release records, and the aliases; no version.
+    expect(writes('functions/release/handler.handler')).toEqual([
+      'runs/*/status.json*',
+      'runs/*/release/bake.json*',
+      'runs/*/release/decision.json*',
+      'registry/sentiment/aliases.json*',
+      'registry/sentiment/versions/*/promotion.json*',
     ]);
     // The console moves aliases (promote/rollback) and writes a waiting run's answer (Approve/Reject), nothing else.
     expect(writes('functions/console/handler.handler')).toEqual([
@@ -317,6 +327,17 @@ describe('npm run package', () => {
     // No role is shared between functions.
     const roles = resourcesOfType(t, 'AWS::Lambda::Function').map(([, fn]) => JSON.stringify(p(fn).Role));
     expect(new Set(roles).size).toBe(roles.length);
+  });
+
+  it("runs canary releases on the prod stage and params.yaml's strategy on any other, through every function's environment", () => {
+    for (const [service, strategy] of [
+      [dev, 'direct'],
+      [prod, 'canary'],
+    ] as const)
+      for (const handler of [...STEP_HANDLERS, 'functions/predict/lambda.handler']) {
+        const fn = p(functionByHandler(service.template, handler)[1]);
+        expect(fn.Environment?.Variables?.TEXTOPS_RELEASE_STRATEGY, handler).toBe(strategy);
+      }
   });
 
   it('puts the prediction function behind an HTTP API with throttling, the IAM authorizer and no CORS by default', () => {
@@ -430,12 +451,20 @@ describe('npm run package', () => {
     });
     const serve = JSON.stringify(roleStatements(prod.template, 'ServeIrsaRole'));
     expect(serve).toContain('registry/sentiment/*');
-    expect(serve).not.toMatch(/runs\/|states:|sqs:/);
-    // Writes: feedback, and the retrain trigger's records and uploads only (as the predict Lambda).
+    expect(serve).not.toMatch(/states:|sqs:/);
+    // Of runs/, only the release counters, and only as a write.
+    expect(serve.match(/runs\/[^"]*/g)).toEqual(['runs/*/release/counters/*']);
+    // Writes: feedback, the retrain trigger's records and uploads, and its counters during a shadow or canary
+    // (as the predict Lambda).
     const puts = roleStatements(prod.template, 'ServeIrsaRole')
       .filter((s) => [s.Action].flat().includes('s3:PutObject'))
       .flatMap((s) => s.Resource.map((r: any) => r['Fn::Sub'].split('/').slice(1).join('/')));
-    expect(puts).toEqual(['feedback/sentiment/*', 'registry/sentiment/retrain/*', 'incoming/retrain-*']);
+    expect(puts).toEqual([
+      'feedback/sentiment/*',
+      'registry/sentiment/retrain/*',
+      'incoming/retrain-*',
+      'runs/*/release/counters/*',
+    ]);
   });
 
   it('gives the EKS job route, when a cluster is named, only that cluster, its Kubernetes group and a job role', () => {

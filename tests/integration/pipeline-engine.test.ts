@@ -32,6 +32,7 @@ const STEPS = [
   'Evaluate',
   'Register',
   'Approval',
+  'Release',
   'RecordFailure',
 ];
 
@@ -164,9 +165,10 @@ describe('local engine running the training-pipeline ASL', () => {
       m.sendTaskSuccess(t, JSON.stringify({ decision: 'approved', by: 'ana' }));
       const history = await m.execution('cb-1')!;
       expect(history.status).toBe('SUCCEEDED');
-      expect(history.states.map((s) => s.name).slice(-4)).toEqual([
+      expect(history.states.map((s) => s.name).slice(-5)).toEqual([
         'RegisterCandidate',
         'AwaitApproval',
+        'ApprovedRoute',
         'PromoteApproved',
         'Promoted',
       ]);
@@ -199,6 +201,90 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(history.states.map((s) => s.name).slice(-2)).toEqual(['ApprovalExpired', 'Expired']);
       expect(() => m.sendTaskSuccess(t, '{}')).toThrow(TaskTimedOut);
       expect(() => m.sendTaskSuccess('nobody', '{}')).toThrow(TaskDoesNotExist);
+    });
+  });
+
+  describe('a shadow or canary (StartRelease, then the BakeWait/BakeCheck loop)', () => {
+    /** A scripted run whose gate passed with strategy canary; the release Lambda answers `verdicts` in turn. */
+    function baking(verdicts: string[], approval: 'none' | 'manual' = 'none') {
+      const calls: { verdict?: string; checks?: number }[] = [];
+      const tokens: string[] = [];
+      const m = engine({
+        ingest: pass,
+        preprocess: pass,
+        featurize: pass,
+        train: pass,
+        evaluate: async (e) => ({
+          ...(e as object),
+          evaluation: { passed: true },
+          release: { approval, approvalTimeoutSeconds: 60, strategy: 'canary', checkSeconds: 1 },
+        }),
+        register: pass,
+        approval: async (e) => {
+          const event = e as { taskToken?: string; run: unknown };
+          if (event.taskToken) tokens.push(event.taskToken);
+          return event.run;
+        },
+        release: async (e) => {
+          const event = e as { bake?: { verdict: string; checks: number } };
+          calls.push({ ...event.bake });
+          const checks = event.bake ? event.bake.checks + 1 : 0;
+          return { ...(e as object), bake: { verdict: verdicts[checks] ?? 'promoted', checks } };
+        },
+      });
+      return { m, calls, tokens };
+    }
+
+    it('waits check_seconds between checks until a verdict, then ends in its state', async () => {
+      const { m, calls } = baking(['baking', 'baking', 'promoted']);
+      await m.start('bake-1', { runId: 'bake-1' });
+      const history = await m.execution('bake-1')!;
+      expect(history.status).toBe('SUCCEEDED');
+      expect(history.states.map((s) => s.name).slice(-10)).toEqual([
+        'RegisterReleaseCandidate',
+        'StartRelease',
+        'BakeRoute',
+        'BakeWait',
+        'BakeCheck',
+        'BakeRoute',
+        'BakeWait',
+        'BakeCheck',
+        'BakeRoute',
+        'Promoted',
+      ]);
+      // StartRelease has no bake yet; each BakeCheck gets the previous one's.
+      expect(calls).toEqual([{}, { verdict: 'baking', checks: 0 }, { verdict: 'baking', checks: 1 }]);
+    });
+
+    for (const [verdict, state, error] of [
+      ['rolled-back', 'RolledBack', 'ReleaseRolledBackError'],
+      ['expired', 'BakeExpired', 'ReleaseExpiredError'],
+      ['ended-by-hand', 'EndedByHand', 'ReleaseEndedError'],
+    ])
+      it(`ends a ${verdict} bake in ${state} (${error})`, async () => {
+        const { m } = baking(['baking', verdict]);
+        await m.start(`bake-${verdict}`, { runId: `bake-${verdict}` });
+        const history = await m.execution(`bake-${verdict}`)!;
+        expect(history.status).toBe('FAILED');
+        expect(history.error).toBe(error);
+        expect(history.states.at(-1)?.name).toBe(state);
+      });
+
+    it('with approval manual, waits for the answer first, then bakes', async () => {
+      const { m, tokens } = baking(['baking', 'promoted'], 'manual');
+      await m.start('bake-approved', { runId: 'bake-approved' });
+      for (let i = 0; i < 500 && tokens.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      m.sendTaskSuccess(tokens[0], JSON.stringify({ decision: 'approved', by: 'ana' }));
+      const history = await m.execution('bake-approved')!;
+      expect(history.status).toBe('SUCCEEDED');
+      const names = history.states.map((s) => s.name);
+      expect(names.slice(names.indexOf('AwaitApproval'), names.indexOf('AwaitApproval') + 4)).toEqual([
+        'AwaitApproval',
+        'ApprovedRoute',
+        'StartRelease',
+        'BakeRoute',
+      ]);
+      expect(names).not.toContain('PromoteApproved');
     });
   });
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
-import { APPROVAL_TIMEOUT_MAX_HOURS } from '../../shared/config/params-schema.ts';
+import { APPROVAL_TIMEOUT_MAX_HOURS, BAKE_MAX_MINUTES } from '../../shared/config/params-schema.ts';
 import { ERROR_NAMES } from '../../shared/errors.ts';
 import { type ExecutionHistory, redrivePoint } from '../../shared/pipeline/run/history.ts';
 import { CAUGHT_PERMANENT_ERRORS, retryRefusal } from '../../shared/pipeline/run/retry.ts';
@@ -136,6 +136,7 @@ describe('statemachines/training-pipeline.asl.json', () => {
       'evaluate',
       'register',
       'approval',
+      'release',
     ]);
     expect(functionKey('record-failure')).toBe('recordFailure');
     expect(aslPlaceholder('record-failure')).toBe('RecordFailureFunctionArn');
@@ -402,8 +403,9 @@ describe('statemachines/training-pipeline.asl.json', () => {
       },
       ResultPath: '$.approval',
       TimeoutSecondsPath: '$.release.approvalTimeoutSeconds',
-      Next: 'PromoteApproved',
+      Next: 'ApprovedRoute',
     });
+    expect(S.ApprovedRoute).toMatchObject({ Type: 'Choice', Default: 'PromoteApproved' });
     // No heartbeat: nothing runs while a person decides, so nothing could send one.
     expect(S.AwaitApproval.HeartbeatSeconds).toBeUndefined();
     expect(
@@ -427,9 +429,71 @@ describe('statemachines/training-pipeline.asl.json', () => {
     });
     expect(S.Expired).toMatchObject({ Type: 'Fail', Error: 'ApprovalExpiredError' });
     expect(S.RejectedByApprover).toMatchObject({ Type: 'Fail', Error: 'ApprovalRejectedError' });
-    // The execution outlives the longest wait params allow, plus two hours of work.
+    // The execution outlives the longest approval wait and the longest bake params allow, plus two hours of
+    // work and one hour for the bake's last check interval.
     expect((definition as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(
-      7200 + APPROVAL_TIMEOUT_MAX_HOURS * 3600,
+      7200 + APPROVAL_TIMEOUT_MAX_HOURS * 3600 + BAKE_MAX_MINUTES * 60 + 3600,
     );
+  });
+
+  it('bakes a shadow or canary in a Wait loop over the release Lambda, and leaves direct as it was', () => {
+    const S = definition.States as Record<string, State>;
+    const staged = {
+      And: [
+        { Variable: '$.release.strategy', IsPresent: true },
+        {
+          Or: [
+            { Variable: '$.release.strategy', StringEquals: 'shadow' },
+            { Variable: '$.release.strategy', StringEquals: 'canary' },
+          ],
+        },
+      ],
+    };
+    // Approval first (its own Choice after the answer), then the strategy; direct is the default of both.
+    expect(S.ReleaseRoute.Choices).toEqual([
+      {
+        And: [
+          { Variable: '$.release.approval', IsPresent: true },
+          { Variable: '$.release.approval', StringEquals: 'manual' },
+        ],
+        Next: 'RegisterCandidate',
+      },
+      { ...staged, Next: 'RegisterReleaseCandidate' },
+    ]);
+    expect(S.ReleaseRoute.Default).toBe('RegisterAndPromote');
+    expect(S.RegisterAndPromote.Next).toBe('Promoted');
+    expect(S.ApprovedRoute.Choices).toEqual([{ ...staged, Next: 'StartRelease' }]);
+    expect(S.RegisterReleaseCandidate).toMatchObject({
+      Parameters: { FunctionName: `\${${aslPlaceholder('register')}}` },
+      Next: 'StartRelease',
+    });
+    for (const name of ['StartRelease', 'BakeCheck'])
+      expect(S[name], name).toMatchObject({
+        Parameters: { FunctionName: `\${${aslPlaceholder('release')}}`, 'Payload.$': '$' },
+        Next: 'BakeRoute',
+      });
+    expect(S.BakeWait).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.release.checkSeconds',
+      Next: 'BakeCheck',
+    });
+    expect(
+      (S.BakeRoute.Choices as { Variable: string; StringEquals: string; Next: string }[]).map((c) => [
+        c.Variable,
+        c.StringEquals,
+        c.Next,
+      ]),
+    ).toEqual([
+      ['$.bake.verdict', 'baking', 'BakeWait'],
+      ['$.bake.verdict', 'promoted', 'Promoted'],
+      ['$.bake.verdict', 'rolled-back', 'RolledBack'],
+      ['$.bake.verdict', 'expired', 'BakeExpired'],
+      ['$.bake.verdict', 'ended-by-hand', 'EndedByHand'],
+    ]);
+    expect(S.BakeRoute.Default).toBe('NotReleased');
+    expect(S.RolledBack).toMatchObject({ Type: 'Fail', Error: 'ReleaseRolledBackError' });
+    expect(S.BakeExpired).toMatchObject({ Type: 'Fail', Error: 'ReleaseExpiredError' });
+    expect(S.EndedByHand).toMatchObject({ Type: 'Fail', Error: 'ReleaseEndedError' });
+    expect(S.NotReleased.Type).toBe('Succeed');
   });
 });

@@ -2,6 +2,7 @@
 
 import { probabilityText, visiblePadding } from '../../ml/display.ts';
 import type { Metrics } from '../../ml/metrics.ts';
+import type { BakeFigures } from '../../pipeline/run/release-judge.ts';
 import type { RunDetail } from '../console-data.ts';
 import { barChart, figureLegend, lineChart } from './charts.ts';
 import { api, append, confirmThenPost, errorBox, fmt, h, href, section, signed, table } from './dom.ts';
@@ -518,6 +519,58 @@ function driftSection(d: RunDetail): HTMLElement | null {
   );
 }
 
+/** A figure of the bake, or a dash when there is none yet. */
+const fig = (x: number | null | undefined, f: (x: number) => string) =>
+  x === null || x === undefined ? '—' : f(x);
+
+/**
+ * A shadow or canary: what baked beside what, until when; its decision (or last check) with the rule and the
+ * figures, and per version the requests, errors, latency and live accuracy behind them.
+ */
+function releaseSection(s: RunDetail['status']): HTMLElement | null {
+  const r = s.release;
+  if (!r) return null;
+  const d = r.decision;
+  const figures = d?.figures as BakeFigures | undefined;
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
+  return section(
+    'Release',
+    h(
+      'p',
+      { id: 'release-what' },
+      `${r.model} v${r.version} as a ${r.strategy === 'canary' ? `canary answering ${r.percent} % of requests` : 'shadow (answering none)'} beside production v${r.productionVersion}, from ${r.startedAt} until ${r.bakeUntil}; ${r.checks} check${r.checks === 1 ? '' : 's'}, ${r.minRequests} requests needed.`,
+    ),
+    d
+      ? h(
+          'p',
+          { id: 'release-decision' },
+          `Decision: ${d.decision}${d.failed ? ` (rule ${d.failed.rule})` : ''} — ${d.reason}`,
+        )
+      : r.last
+        ? h('p', { id: 'release-last' }, `Last check ${r.last.at}: ${r.last.text}`)
+        : null,
+    d?.figuresText || r.last
+      ? h('p', { id: 'release-figures', class: 'muted' }, d?.figuresText ?? r.last?.figures ?? '')
+      : null,
+    figures
+      ? table(
+          ['version', 'requests', 'answered', 'errors', 'p50', 'p99', 'live accuracy'],
+          [figures.candidate, figures.production].map((v) => [
+            `v${v.version}${v.version === r.version ? ' (candidate)' : ' (production)'}`,
+            String(v.requests),
+            String(v.answered),
+            `${v.errors} (${fig(v.errorRate, pct)})`,
+            fig(v.p50Ms, ms),
+            fig(v.p99Ms, ms),
+            v.feedback.labelled ? `${fig(v.feedback.accuracy, pct)} of ${v.feedback.labelled}` : '—',
+          ]),
+          { id: 'release-versions' },
+        )
+      : null,
+  );
+}
+
 /**
  * A run waiting for approval: which version, until when, and Approve / Reject (a reason required), each asked to
  * confirm. The answer names the version this page showed, so a stale page gets the server's 409 and says so.
@@ -654,6 +707,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
       : null,
     ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
     approvalSection(s, () => void runPage(root, runId).catch(() => undefined)),
+    releaseSection(s),
     section('Steps', gantt(s, true)),
   );
   for (const part of [
@@ -672,7 +726,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
   document.body.dataset.ready = 'run';
   // A running run is followed state by state: redrawn from fresh JSON until it ends (a waiting one is left
   // alone, so a reason being typed is not wiped; answering redraws it).
-  if (s.state === 'running')
+  if (s.state === 'running' || s.state === 'baking')
     setTimeout(() => {
       void runPage(root, runId).catch(() => undefined);
     }, 2000);

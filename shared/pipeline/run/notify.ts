@@ -21,6 +21,11 @@ export interface ReleaseEventBody {
   state: string;
   /** The sentence the CLI and the run page show. */
   message: string;
+  /**
+   * A shadow or canary (`release.started`, and the events that end one): the strategy, the production it bakes
+   * beside, and at the end the decision with the rule that failed and the figures (docs/guides/release.md).
+   */
+  release?: Record<string, unknown>;
   /** The gate's figures, when the run has them: metric, both scores, the paired test. */
   gate?: Record<string, unknown>;
   /**
@@ -48,7 +53,13 @@ export async function notifyRelease(
   deps: { store: ObjectStore; baseParams: Params; log?: Logger; events?: EventPublisher },
   payload: Pick<RunPayload, 'runId' | 'bucket' | 'key' | 'etag' | 'evaluation' | 'checks' | 'train'>,
   event: ReleaseEvent,
-  detail: { model: string | null; version: number | null; state: string; message: string },
+  detail: {
+    model: string | null;
+    version: number | null;
+    state: string;
+    message: string;
+    release?: Record<string, unknown>;
+  },
 ): Promise<void> {
   const n = deps.baseParams.release.notifications;
   if ((!n.webhook_url && !deps.events) || !n.events.includes(event)) return;

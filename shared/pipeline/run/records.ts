@@ -61,7 +61,22 @@ export interface RunPayload {
    * How a passed version reaches production (params `release`), set by EvaluateMerge: the ReleaseRoute Choice
    * reads `approval`, the AwaitApproval Task its timeout (`TimeoutSecondsPath`).
    */
-  release?: { approval: 'none' | 'manual'; approvalTimeoutSeconds: number };
+  release?: {
+    approval: 'none' | 'manual';
+    approvalTimeoutSeconds: number;
+    /** params release.strategy (absent from runs of an earlier release: direct). */
+    strategy?: 'direct' | 'shadow' | 'canary';
+    /** The bake's Wait between two checks (BakeWait's `SecondsPath`). */
+    checkSeconds?: number;
+  };
+  /**
+   * Set by StartRelease and each BakeCheck: where the shadow or canary stands. The BakeRoute Choice reads
+   * `verdict`: `baking` waits and checks again; the others end the run.
+   */
+  bake?: {
+    verdict: 'baking' | 'promoted' | 'rolled-back' | 'expired' | 'ended-by-hand' | 'held';
+    checks: number;
+  };
   /** The answer to AwaitApproval (the callback's output, `ResultPath: $.approval`). */
   approval?: ApprovalAnswer;
   registered?: { model: string; version: number; promoted: boolean };
@@ -155,17 +170,59 @@ export interface RoutePayload extends RouteDecision {
 
 /**
  * `awaiting-approval`: registered, waiting in AwaitApproval for `textops approve`/`reject` (not an end);
- * `expired`: nobody answered within `release.approval_timeout_hours`, so the version was not promoted.
+ * `baking`: a shadow or canary of the version runs beside production until its verdict (not an end);
+ * `rolled-back`: the bake's rules rolled the candidate back; `expired`: nobody answered within
+ * `release.approval_timeout_hours`, or the bake saw too few requests, so the version was not promoted.
  */
 export type RunState =
   | 'running'
   | 'awaiting-approval'
+  | 'baking'
   | 'succeeded'
   | 'rejected'
+  | 'rolled-back'
   | 'expired'
   | 'failed'
   | 'ignored';
 
+/**
+ * A shadow or canary as status.json shows it: what bakes beside what, until when, the last check's figures
+ * and verdict, and the decision that ended it (also in `runs/<runId>/release/decision.json`).
+ */
+export interface ReleaseStatus {
+  strategy: 'shadow' | 'canary';
+  model: string;
+  version: number;
+  productionVersion: number;
+  percent: number;
+  startedAt: string;
+  bakeUntil: string;
+  minRequests: number;
+  checks: number;
+  /** The last check: when, its verdict's sentence, and the figures in a line. */
+  last?: { at: string; verdict: string; text: string; figures: string };
+  decision?: ReleaseDecision;
+}
+
+/** `runs/<runId>/release/decision.json`: how a release ended, written once, with the figures behind it. */
+export interface ReleaseDecision {
+  decision: 'promoted' | 'rolled-back' | 'expired' | 'ended-by-hand';
+  at: string;
+  runId: string;
+  model: string;
+  strategy: 'shadow' | 'canary';
+  version: number;
+  productionVersion: number;
+  /** The sentence the CLI, the run page and the notification show. */
+  reason: string;
+  /** The rule that rolled it back, with its figure and bound. */
+  failed?: { rule: string; value: number | null; bound: number | null; text: string };
+  /** The figures in a line, and in full (../run/release-judge.ts BakeFigures). */
+  figuresText?: string;
+  figures?: unknown;
+  /** When a person (or another run) ended it: the candidate's stage then, production then, and the move's reason. */
+  byHand?: { stage: string; production: number | null; reason: string };
+}
 /** A person's answer to a run waiting for approval, as the callback carries it and the run records it. */
 export interface ApprovalAnswer {
   decision: 'approved' | 'rejected';
@@ -236,6 +293,8 @@ export interface RunStatus {
   evaluation?: GateDecision;
   /** Set when the release waits (or waited) for a person's approval. */
   approval?: ApprovalStatus;
+  /** Set when the version bakes (or baked) as a shadow or canary. */
+  release?: ReleaseStatus;
   /** Where Train ran and why (plan-route): `lambda` or `eks`, with ingest's counts and the thresholds. */
   route?: RouteDecision;
   /** The refit on every row after Evaluate (`train.refit_all_rows`): what is served, in a line for people. */

@@ -40,10 +40,16 @@ export function retryRefusal(status: RunStatus): string | undefined {
       return status.approval?.outcome?.decision === 'rejected'
         ? `its version was rejected by ${status.approval.outcome.by ?? 'a person'}: ${status.approval.outcome.reason ?? ''}`
         : PERMANENT.QualityGateFailedError;
+    case 'baking':
+      return `its version bakes as a ${status.release?.strategy ?? 'shadow or canary'} until ${status.release?.bakeUntil ?? 'its deadline'} (textops runs ${status.runId})`;
+    case 'rolled-back':
+      return `its version was rolled back by the bake's rules: ${status.release?.decision?.reason ?? status.message ?? ''}`;
     case 'awaiting-approval':
       return `it waits for approval: textops approve ${status.runId}, or textops reject ${status.runId} --reason <why>`;
     case 'expired':
-      return 'nobody approved it in time: its version is registered (stage expired); promote it by hand (textops promote <version>) after checking';
+      return status.release
+        ? `its ${status.release.strategy} saw too few requests before its bake ended: its version is registered (stage expired); promote it by hand (textops promote <version>) after checking`
+        : 'nobody approved it in time: its version is registered (stage expired); promote it by hand (textops promote <version>) after checking';
     case 'ignored':
       return `it was not trained on: ${status.message ?? 'not a training upload'}`;
   }

@@ -8,7 +8,14 @@ export function stepLabel(step: Pick<StepRecord, 'name' | 'part'>): string {
   return step.part === undefined ? step.name : `${step.name} ${step.part}`;
 }
 
-export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'rejected', 'expired', 'failed', 'ignored'];
+export const TERMINAL_STATES: readonly RunState[] = [
+  'succeeded',
+  'rejected',
+  'rolled-back',
+  'expired',
+  'failed',
+  'ignored',
+];
 
 export async function readStatus(store: ObjectStore, runId: string): Promise<RunStatus | undefined> {
   const object = await store.get(runKeys(runId).status);

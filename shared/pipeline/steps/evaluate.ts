@@ -21,6 +21,7 @@ import { updateStatus } from '../run/status.ts';
 import { type DataChecks, duplicatesLine } from './check-data.ts';
 import type { StepDeps } from './deps.ts';
 import { decideGate, gateMetricOf, type ProductionComparison } from './quality-gate.ts';
+import { bakeCheckSeconds } from './release.ts';
 import { runStep } from './runner.ts';
 
 /** What the report says of the data checks, from the files CheckData and Train wrote (none for older runs). */
@@ -378,6 +379,8 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       approval: params.release.approval,
       // TimeoutSecondsPath wants a whole number of seconds, at least 1.
       approvalTimeoutSeconds: Math.max(1, Math.ceil(params.release.approval_timeout_hours * 3600)),
+      strategy: params.release.strategy,
+      checkSeconds: bakeCheckSeconds(params.release),
     };
     return {
       payload: { ...payload, evaluation: gate, release },

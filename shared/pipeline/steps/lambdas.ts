@@ -121,6 +121,17 @@ export const PIPELINE_LAMBDAS = [
       'keeps the task token of a run waiting for approval, or records its expiry or rejection in the registry',
   },
   {
+    // Reads the serving processes' counters files (small JSON, one per process) and writes two small files and
+    // aliases.json: the smallest size does; the bake's Wait between checks holds no Lambda.
+    name: 'release',
+    kind: 'step',
+    handler: 'functions/release/handler.ts',
+    memoryMb: 256,
+    timeoutS: 60,
+    description:
+      'starts a shadow or canary, and at each check of its bake judges the live counters: keep baking, promote, roll back or expire',
+  },
+  {
     name: 'record-failure',
     kind: 'failure',
     handler: 'functions/record-failure/handler.ts',
@@ -206,5 +217,6 @@ export const NOTIFYING_FUNCTIONS: readonly PipelineFunction[] = [
   'ingest',
   'register',
   'approval',
+  'release',
   'record-failure',
 ];

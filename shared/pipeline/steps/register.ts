@@ -76,7 +76,12 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     }
     // With release.approval manual, RegisterCandidate registers the passed version and the run waits in
     // AwaitApproval; PromoteApproved comes back here with the approval and promotes as an automatic run would.
-    const awaiting = gate.passed && payload.release?.approval === 'manual' && !payload.approval;
+    // With release.strategy shadow or canary, the passed version is registered here and StartRelease (after an
+    // approval, when one is asked for) starts its bake; production moves only on the bake's verdict.
+    const strategy = payload.release?.strategy;
+    const staged = strategy === 'shadow' || strategy === 'canary' ? strategy : undefined;
+    const waitsForApproval = payload.release?.approval === 'manual' && !payload.approval;
+    const awaiting = gate.passed && (waitsForApproval || staged !== undefined);
     const approval = payload.approval?.decision === 'approved' ? payload.approval : undefined;
     let promoted = false;
     let held: string | undefined;
@@ -106,11 +111,11 @@ export function registerStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     if (awaiting) {
       await updateStatus(deps.store, payload.runId, payload, (s) => {
         s.model = { name, version: entry.version, promoted: false };
-        s.message = `${name} v${entry.version} passed the gate${below ? `, although ${below}` : ''}; it waits for approval`;
+        s.message = `${name} v${entry.version} passed the gate${below ? `, although ${below}` : ''}; ${waitsForApproval ? 'it waits for approval' : `it bakes as a ${staged} before production moves`}`;
       });
       return {
         payload: { ...payload, registered },
-        summary: `${name} v${entry.version} registered as a candidate, to be approved${below ? `, although ${below}` : ''}`,
+        summary: `${name} v${entry.version} registered as a candidate, ${waitsForApproval ? 'to be approved' : `to bake as a ${staged}`}${below ? `, although ${below}` : ''}`,
       };
     }
     const approvedBy = approval ? ` (approved by ${approval.by})` : '';
