@@ -232,7 +232,9 @@ describe('the release counters of one process', () => {
   it('reuses production’s cleaned tokens when both clean alike, and cleans again when they do not', async () => {
     const { tracker: t, metrics } = tracker();
     const same = snapshot(releaseInfo({ strategy: 'shadow', percent: 0 }));
-    const candidateModel = (same.release?.candidate as ServedModel).model;
+    const candidate = same.release?.candidate;
+    if (!candidate) throw new Error('the snapshot has no candidate');
+    const candidateModel = candidate.model;
     const tokens = vi.spyOn(candidateModel, 'tokens');
     t.follow(same);
     predict(t, same, 'k', TEXTS, metrics);
