@@ -255,6 +255,16 @@ export function scenarioTable(result: ScenarioResult): string {
     );
   }
   for (const u of result.uploads)
-    lines.push('', `${u.name} (textops runs ${u.runId}):`, ...u.runLines.map((l) => `  ${l}`));
+    lines.push(
+      '',
+      `${u.name} (textops runs ${u.runId}):`,
+      ...(u.decision
+        ? [
+            `  decision: ${String(u.decision.reason ?? '')}`,
+            `  figures: ${String(u.decision.figuresText ?? '')}`,
+          ]
+        : []),
+      ...u.runLines.map((l) => `  ${l}`),
+    );
   return lines.join('\n');
 }
