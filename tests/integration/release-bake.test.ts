@@ -124,7 +124,9 @@ beforeAll(async () => {
     expect(params).toMatch(new RegExp(`bake_minutes: ${BAKE_MINUTES} `));
     expect(params).toMatch(/check_seconds: 1 /);
     await writeFile(join(dir, 'params.yaml'), params);
-    return ['--params', join(dir, 'params.yaml')];
+    // No inference server: the test writes the counters files the serving processes would, and a server of the
+    // stack's own would add one of its own (see tests/integration/serving-release.test.ts for the servers).
+    return ['--params', join(dir, 'params.yaml'), '--no-inference'];
   });
   client = new S3Client({
     region: stack.runtime.region,
@@ -238,8 +240,8 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
     }
     // The webhook heard the start and the rollback, with the rule and the figures.
     const mine = events.filter((e) => e.body.runId === release.runId);
-    expect(mine.map((e) => e.event)).toEqual(['release.started', 'version.rolled_back']);
-    expect(mine[1].body).toMatchObject({
+    expect(mine.map((e) => e.event)).toEqual(['run.started', 'release.started', 'version.rolled_back']);
+    expect(mine[2].body).toMatchObject({
       state: 'rolled-back',
       release: {
         decision: 'rolled-back',
