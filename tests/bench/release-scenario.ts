@@ -246,9 +246,9 @@ export function scenarioTable(result: ScenarioResult): string {
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const u of result.uploads) {
+    const failed = u.decision?.failed as { rule?: string } | undefined;
     const decision = u.decision
-      ? String(u.decision.outcome ?? u.decision.verdict ?? '') +
-        (u.decision.reason ? `: ${u.decision.reason}` : '')
+      ? `${String(u.decision.decision ?? '')}${failed?.rule ? ` (${failed.rule})` : ''}: ${String(u.decision.reason ?? '')}`
       : '—';
     lines.push(
       `| ${u.name} | ${u.state} | v${u.productionBefore ?? '-'} → v${u.productionAfter ?? '-'} | ${u.bakeSeconds?.toFixed(1) ?? '—'} | ${u.requests} | ${u.answeredByCandidate} | ${decision.slice(0, 160)} | ${u.events.join(', ')} |`,
