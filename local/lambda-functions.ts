@@ -110,3 +110,17 @@ export function statusChangeEvent(history: ExecutionHistory, stateMachineArn: st
     },
   };
 }
+
+/**
+ * An engine's `onEnd` that does what EventBridge's status-change rule does on AWS: an execution that failed or
+ * was stopped goes, as the status-change event, to the record-failure handler (which records it once).
+ */
+export function recordFailedExecutions(
+  recordFailure: LambdaHandler,
+  stateMachineArn: string,
+): (name: string, history: ExecutionHistory) => Promise<void> {
+  return async (_name, history) => {
+    if (history.status !== 'FAILED' && history.status !== 'ABORTED') return;
+    await recordFailure(statusChangeEvent(history, stateMachineArn), lambdaContext('record-failure'));
+  };
+}

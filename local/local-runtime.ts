@@ -29,11 +29,10 @@ import { inferenceThreadAvailable, startInferenceThread } from './inference-thre
 import {
   BATCH_FUNCTIONS,
   LOCAL_ACCOUNT,
-  lambdaContext,
   localFunctionArn,
   localFunctionName,
   PIPELINE_FUNCTIONS,
-  statusChangeEvent,
+  recordFailedExecutions,
 } from './lambda-functions.ts';
 import { localJobRunner } from './local-eks-job.ts';
 import { LocalStateMachine } from './local-engine.ts';
@@ -299,6 +298,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const pipelineFunctions = Object.fromEntries(
       PIPELINE_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
     );
+    // What EventBridge's status-change rule does on AWS: an execution that failed without passing through
+    // RecordFailure (a failure left uncaught so a redrive resumes at its state) is recorded by the same handler,
+    // from the same event; then the run is finished for whoever follows it.
+    const recordFailed = recordFailedExecutions(
+      pipelineFunctions[localFunctionName('record-failure')],
+      stateMachineArn,
+    );
     const engine = new LocalStateMachine({
       definition: readFileSync(findDefinitionFile(), 'utf8'),
       substitutions: Object.fromEntries(
@@ -339,18 +345,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         events.emit('state', { runId, event });
         if (event.type === 'ExecutionStarted') events.emit('run-started', { runId });
       },
-      // What EventBridge's status-change rule does on AWS: an execution that failed without passing through
-      // RecordFailure (a failure left uncaught so a redrive resumes at its state) is recorded by the same handler,
-      // from the same event; then the run is finished for whoever follows it.
+      // Recorded first, then the run is finished for whoever follows it.
       onEnd: async (runId, history) => {
-        if (history.status === 'FAILED' || history.status === 'ABORTED') {
-          const recordFailure = pipelineFunctions[localFunctionName('record-failure')];
-          await Promise.resolve(
-            recordFailure(statusChangeEvent(history, stateMachineArn), lambdaContext('record-failure')),
-          ).catch((error: unknown) =>
-            process.stderr.write(`could not record the failed execution ${runId}: ${String(error)}\n`),
-          );
-        }
+        await recordFailed(runId, history).catch((error: unknown) =>
+          process.stderr.write(`could not record the failed execution ${runId}: ${String(error)}\n`),
+        );
         const status = await readStatus(store, runId).catch(() => undefined);
         events.emit('run-finished', { runId, history, status });
       },

@@ -22,10 +22,9 @@ import { startConsoleServer } from '../../local/console-server.ts';
 import {
   BATCH_FUNCTIONS,
   LOCAL_ACCOUNT,
-  lambdaContext,
   localFunctionArn,
   PIPELINE_FUNCTIONS,
-  statusChangeEvent,
+  recordFailedExecutions,
 } from '../../local/lambda-functions.ts';
 import { localJobRunner } from '../../local/local-eks-job.ts';
 import { type JsonValue, type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
@@ -212,12 +211,11 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
           ? {
               // EventBridge's status-change rule on AWS: an execution that failed outside RecordFailure is
               // recorded by the record-failure function, as its own principal.
-              onEnd: async (_id: string, history: ExecutionHistory) => {
-                if (history.status !== 'FAILED' && history.status !== 'ABORTED') return;
+              onEnd: async (id: string, history: ExecutionHistory) => {
                 const recordFailure = functions.find((f) => f.name === 'textops-record-failure');
                 if (!recordFailure) return;
-                await asPrincipal('function:record-failure', async () =>
-                  recordFailure.handler(statusChangeEvent(history, arn), lambdaContext('record-failure')),
+                await asPrincipal('function:record-failure', () =>
+                  recordFailedExecutions(recordFailure.handler, arn)(id, history),
                 );
               },
               runJob: async (request: JsonValue) => {

@@ -61,6 +61,12 @@ export class ReleaseTracker {
   private active: { counters: ReleaseCounters; dirty: boolean; shadowFailureLogged: boolean } | undefined;
   /** Counters of releases that ended here and still have counts to write. */
   private retired: ReleaseCounters[] = [];
+  /**
+   * Every release this process has counted, by run: its file is cumulative for the process's life, so a release
+   * seen again (a snapshot without it in between, as a reload can give) goes on counting where it stopped
+   * instead of starting a file of zeros over the one written.
+   */
+  private readonly byRun = new Map<string, ReleaseCounters>();
   private lastFlush = Number.NEGATIVE_INFINITY;
   private flushing: Promise<void> | undefined;
   private readonly pending = new Set<Promise<void>>();
@@ -104,6 +110,18 @@ export class ReleaseTracker {
       return;
     }
     if (this.active) this.retire();
+    const seen = this.byRun.get(info.runId);
+    if (
+      seen &&
+      seen.candidate.version === info.version &&
+      seen.production.version === info.productionVersion
+    ) {
+      this.retired = this.retired.filter((c) => c !== seen);
+      seen.candidateLoadError = release.loadError;
+      this.active = { counters: seen, dirty: true, shadowFailureLogged: false };
+      this.options.metrics.releaseChanged({ production: info.productionVersion, candidate: info.version });
+      return;
+    }
     const now = new Date().toISOString();
     this.active = {
       counters: {
@@ -122,6 +140,7 @@ export class ReleaseTracker {
       dirty: true,
       shadowFailureLogged: false,
     };
+    this.byRun.set(info.runId, this.active.counters);
     this.options.metrics.releaseChanged({ production: info.productionVersion, candidate: info.version });
     if (release.loadError) {
       this.options.log.error('release candidate not served: it failed to load; production serves alone', {

@@ -548,7 +548,8 @@ describe('npm run package', () => {
       }
     }
     // No topic unless the deploy asks for one.
-    expect(resourcesOfType(dev.template, 'AWS::Events::Rule')).toEqual([]);
+    expect(dev.template.Resources.ReleaseEventsRule).toBeUndefined();
+    expect(resourcesOfType(dev.template, 'AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
     expect(dev.template.Outputs?.ReleaseTopicArn).toBeUndefined();
   });
 

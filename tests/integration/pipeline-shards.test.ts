@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PIPELINE_FUNCTIONS } from '../../local/lambda-functions.ts';
+import { PIPELINE_FUNCTIONS, recordFailedExecutions } from '../../local/lambda-functions.ts';
 import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
@@ -44,6 +44,11 @@ function engine(replace: Record<string, LambdaHandler> = {}) {
     functions,
     stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:shards-test',
     retryIntervalMs: 1,
+    // A failure the ASL leaves uncaught is recorded from the execution's end, as the status-change rule does.
+    onEnd: recordFailedExecutions(
+      functions['textops-record-failure'],
+      'arn:aws:states:us-east-1:000000000000:stateMachine:shards-test',
+    ),
   });
 }
 

@@ -319,6 +319,23 @@ describe('the release counters of one process', () => {
     expect(t.counters?.production.requests).toBe(0);
   });
 
+  it('goes on counting a release seen again after a snapshot without it, never overwriting its file with zeros', async () => {
+    const { tracker: t, store, metrics } = tracker();
+    const snap = snapshot();
+    t.follow(snap);
+    predict(t, snap, 'a', TEXTS, metrics);
+    await t.drain();
+    await t.flush();
+    t.follow(served(tinyModel(), 1));
+    const again = snapshot();
+    t.follow(again);
+    predict(t, again, 'b', TEXTS, metrics);
+    await t.drain();
+    await t.flush();
+    expect((await readCounters(store)).production.requests).toBe(2 * TEXTS.length);
+    expect(t.counters?.comparisons.compared).toBe(2 * TEXTS.length);
+  });
+
   it('logs a failed write, never throws, and writes the counts at the next flush', async () => {
     const { tracker: t, store, metrics, log } = tracker();
     const snap = snapshot();
