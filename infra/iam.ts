@@ -13,6 +13,21 @@ import {
   sub,
 } from './cfn.ts';
 
+/**
+ * What a state machine needs to deliver its logs to CloudWatch: actions that take no resource-level permissions
+ * (AWS Step Functions docs, "Logging using CloudWatch Logs").
+ */
+export const LOG_DELIVERY_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+] as const;
+
 /** One role per function: its own log group, X-Ray, and the statements it needs — nothing shared. */
 export function lambdaRole(fn: string, statements: JsonObject[]): JsonObject {
   return {
@@ -90,16 +105,7 @@ export function stateMachineRole(
               // Log delivery and X-Ray take no resource-level permissions (AWS Step Functions docs).
               {
                 Effect: 'Allow',
-                Action: [
-                  'logs:CreateLogDelivery',
-                  'logs:GetLogDelivery',
-                  'logs:UpdateLogDelivery',
-                  'logs:DeleteLogDelivery',
-                  'logs:ListLogDeliveries',
-                  'logs:PutResourcePolicy',
-                  'logs:DescribeResourcePolicies',
-                  'logs:DescribeLogGroups',
-                ],
+                Action: [...LOG_DELIVERY_ACTIONS],
                 Resource: '*',
               },
               {

@@ -12,7 +12,7 @@ import { SfnTaskCallbacks } from '../shared/aws/sfn-callbacks.ts';
 import { loadParams } from '../shared/config/params.ts';
 import type { Params } from '../shared/config/params-schema.ts';
 import { ConfigError, ConflictError } from '../shared/errors.ts';
-import { BATCH_JOBS_PREFIX, BATCH_PREFIX, INCOMING_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
+import { BATCH_JOBS_PREFIX, RUNS_PREFIX } from '../shared/layout.ts';
 import { PipelineMetrics, pipelineMetricsRoute } from '../shared/observability/pipeline-metrics.ts';
 import { abortHistory, type ExecutionHistory, type HistoryEvent } from '../shared/pipeline/run/history.ts';
 import { bareEtag, runIdOf, runKeys } from '../shared/pipeline/run/keys.ts';
@@ -20,10 +20,10 @@ import { readRun } from '../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../shared/pipeline/run/records.ts';
 import { readStatus, stepLabel, updateStatus } from '../shared/pipeline/run/status.ts';
 import { type BatchPayload, readBatchReport, writeBatchReport } from '../shared/pipeline/steps/batch.ts';
-import { encodeS3Key } from '../shared/pipeline/steps/trigger.ts';
 import type { ObjectStore } from '../shared/ports.ts';
 import { servingSource } from '../shared/registry/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
+import { notifyQueue } from './bucket-notification.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
 import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
 import {
@@ -401,23 +401,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { retryDelayMs: options.queueRetryDelayMs ?? 1000 },
     );
     closers.push(() => queue.close());
-    // The bucket notification: ObjectCreated under incoming/ and batch/ → the queue, keys URL-encoded as S3 sends them.
-    s3.events.on('event', (event) => {
-      for (const record of event.Records) {
-        const key = record.s3.object.key;
-        if (
-          !record.eventName.startsWith('ObjectCreated') ||
-          !(key.startsWith(INCOMING_PREFIX) || key.startsWith(BATCH_PREFIX))
-        )
-          continue;
-        const encoded = {
-          ...record,
-          awsRegion: region,
-          s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3Key(record.s3.object.key) } },
-        };
-        queue.send(JSON.stringify({ Records: [encoded] }));
-      }
-    });
+    notifyQueue(s3.events, region, (message) => queue.send(message));
 
     const consoleServer = await startConsoleServer({
       store,

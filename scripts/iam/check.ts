@@ -2,8 +2,10 @@
 // makes it on AWS, evaluated against the stack's template (policy.ts). Prints calls checked, denied and unused
 // grants per principal; exits 1 on any denied call or a grant wider than least privilege.
 // Usage: check.ts [--template <packaged template.json>] [--calls <recorded calls.json>] [--save-calls <file>]
+
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { LOG_DELIVERY_ACTIONS } from '../../infra/iam.ts';
 import { functionKey } from '../../shared/pipeline/steps/lambdas.ts';
 import {
   type Decision,
@@ -280,16 +282,7 @@ function runtimeNeeds(
   if (kind === 'state-machine')
     return [
       // https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html and .../concepts-xray-tracing.html
-      ...[
-        'logs:CreateLogDelivery',
-        'logs:GetLogDelivery',
-        'logs:UpdateLogDelivery',
-        'logs:DeleteLogDelivery',
-        'logs:ListLogDeliveries',
-        'logs:PutResourcePolicy',
-        'logs:DescribeResourcePolicies',
-        'logs:DescribeLogGroups',
-      ].map((a) => need(a, '*', 'state machine logging')),
+      ...LOG_DELIVERY_ACTIONS.map((a) => need(a, '*', 'state machine logging')),
       ...[
         'xray:PutTraceSegments',
         'xray:PutTelemetryRecords',

@@ -1,6 +1,6 @@
 // IAM's evaluation of one request against the policies of a CloudFormation template: the identity policies of
 // the principal's role (inline and managed), the bucket policy, explicit Deny, ARN wildcards and conditions.
-// Only what the template can say is modelled; what it cannot (SCPs, permission boundaries, session policies,
+// Only what the template can say is modelled; what it cannot (SCPs, permission boundaries, assume-role policies,
 // KMS key policies) is listed in docs/guides/deployment.md, "What check:iam proves".
 //
 // The rules, from AWS's documentation:
@@ -16,6 +16,7 @@
 //   the request matches no operator but the …IfExists forms and Null.
 //   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 //   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html
+import { LOG_DELIVERY_ACTIONS } from '../../infra/iam.ts';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -163,14 +164,7 @@ export const NO_RESOURCE_LEVEL = [
   'xray:PutTelemetryRecords',
   'xray:GetSamplingRules',
   'xray:GetSamplingTargets',
-  'logs:CreateLogDelivery',
-  'logs:GetLogDelivery',
-  'logs:UpdateLogDelivery',
-  'logs:DeleteLogDelivery',
-  'logs:ListLogDeliveries',
-  'logs:PutResourcePolicy',
-  'logs:DescribeResourcePolicies',
-  'logs:DescribeLogGroups',
+  ...LOG_DELIVERY_ACTIONS,
   'states:SendTaskSuccess',
   'states:SendTaskFailure',
   'states:SendTaskHeartbeat',

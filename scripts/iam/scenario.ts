@@ -18,6 +18,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { stringify } from 'csv-stringify/sync';
 import { buildProgram } from '../../cli/program.ts';
 import { handler as trigger } from '../../functions/trigger/handler.ts';
+import { notifyQueue } from '../../local/bucket-notification.ts';
 import { startConsoleServer } from '../../local/console-server.ts';
 import {
   BATCH_FUNCTIONS,
@@ -40,12 +41,11 @@ import { SfnTaskCallbacks } from '../../shared/aws/sfn-callbacks.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { ConflictError } from '../../shared/errors.ts';
-import { BATCH_JOBS_PREFIX, BATCH_PREFIX, INCOMING_PREFIX } from '../../shared/layout.ts';
+import { BATCH_JOBS_PREFIX, INCOMING_PREFIX } from '../../shared/layout.ts';
 import type { ExecutionHistory } from '../../shared/pipeline/run/history.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
-import { encodeS3Key } from '../../shared/pipeline/steps/trigger.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { startInferenceServer } from '../../shared/serving/server.ts';
 import { asPrincipal, clientOf, type RecordedCall, recordSdkCalls } from './record.ts';
@@ -295,22 +295,7 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
       { retryDelayMs: 20 },
     );
     closers.push(() => queue.close());
-    s3.events.on('event', (event) => {
-      for (const record of event.Records) {
-        const key = record.s3.object.key;
-        if (
-          !record.eventName.startsWith('ObjectCreated') ||
-          !(key.startsWith(INCOMING_PREFIX) || key.startsWith(BATCH_PREFIX))
-        )
-          continue;
-        const encoded = {
-          ...record,
-          awsRegion: LOCAL_REGION,
-          s3: { ...record.s3, object: { ...record.s3.object, key: encodeS3Key(key) } },
-        };
-        queue.send(JSON.stringify({ Records: [encoded] }));
-      }
-    });
+    notifyQueue(s3.events, LOCAL_REGION, (message) => queue.send(message));
 
     const consoleServer = await startConsoleServer({
       store: s3Of('function:console'),

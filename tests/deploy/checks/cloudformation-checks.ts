@@ -1,6 +1,7 @@
 // Checks a reviewer of a production CloudFormation template would make, as pure functions over the parsed
 // template: each returns findings (empty when the template passes), so a test can prove a check catches a
 // deliberately broken copy as well as pass the real one.
+import { LOG_DELIVERY_ACTIONS } from '../../../infra/iam.ts';
 import { type Finding, finding } from './finding.ts';
 
 export interface Resource {
@@ -75,14 +76,7 @@ export const RESOURCE_STAR_ONLY_ACTIONS = new Set([
   'xray:PutTelemetryRecords',
   'xray:GetSamplingRules',
   'xray:GetSamplingTargets',
-  'logs:CreateLogDelivery',
-  'logs:GetLogDelivery',
-  'logs:UpdateLogDelivery',
-  'logs:DeleteLogDelivery',
-  'logs:ListLogDeliveries',
-  'logs:PutResourcePolicy',
-  'logs:DescribeResourcePolicies',
-  'logs:DescribeLogGroups',
+  ...LOG_DELIVERY_ACTIONS,
 ]);
 
 /** The text of a resource ARN when it is a literal or an `Fn::Sub` string (what a wildcard can hide in). */
