@@ -25,7 +25,7 @@ import { servingSource } from '../shared/registry/model-source.ts';
 import { startInferenceServer } from '../shared/serving/server.ts';
 import { notifyQueue } from './bucket-notification.ts';
 import { type ConsoleServer, startConsoleServer } from './console-server.ts';
-import { inferenceThreadAvailable, startInferenceThread } from './inference-thread.ts';
+import { inferenceProcessAvailable, startInferenceProcess } from './inference-process.ts';
 import {
   BATCH_FUNCTIONS,
   LOCAL_ACCOUNT,
@@ -175,13 +175,15 @@ export interface LocalRuntimeOptions {
   consolePort?: number;
   /** The inference server's port; null: do not start one. */
   inferencePort?: number | null;
+  /** Its server processes, as `textops serve --workers` (default 2). */
+  inferenceWorkers?: number;
   params?: Params;
   /** Overrides Retry backoff (tests). */
   retryIntervalMs?: number;
   /**
    * Where Task handlers run: 'worker' (default when available) gives each concurrent invocation a warm worker
    * thread, as Lambda gives each a container, so training never blocks the store, console or inference server;
-   * 'inline' runs them on the main thread. The inference server likewise gets a thread of its own, or not.
+   * 'inline' runs them on the main thread. The inference server likewise gets processes of its own, or not.
    */
   isolation?: 'worker' | 'inline';
   /** Redelivery delay of the local queue. */
@@ -204,6 +206,8 @@ export interface LocalRuntime {
   sfnUrl: string;
   consoleUrl: string;
   inferenceUrl: string | null;
+  /** Its server processes (0: none started; 1: in this process). */
+  inferenceWorkers: number;
   stateMachineArn: string;
   batchStateMachineArn: string;
   store: ObjectStore;
@@ -421,26 +425,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
 
     let inferenceUrl: string | null = null;
+    let inferenceWorkers = 0;
     if (options.inferencePort !== null) {
       const port = options.inferencePort ?? 3000;
-      // In a worker thread when it can be: a CPU-heavy predict then never stalls the store or the console.
-      const inference =
-        isolation === 'worker' && inferenceThreadAvailable()
-          ? await startInferenceThread({
-              port,
-              host: '127.0.0.1',
-              bucket,
-              modelName: params.model.name,
-              params,
-            })
-          : await startInferenceServer({
-              port,
-              host: '127.0.0.1',
-              source: servingSource(store, params.model.name),
-              params,
-              exposeMetrics: true,
-              feedbackStore: store,
-            });
+      // `textops serve` in a process of its own when it can be (./inference-process.ts).
+      const ownProcess = isolation === 'worker' && inferenceProcessAvailable();
+      inferenceWorkers = ownProcess ? (options.inferenceWorkers ?? 2) : 1;
+      const inference = ownProcess
+        ? await startInferenceProcess({
+            port,
+            host: '127.0.0.1',
+            bucket,
+            workers: inferenceWorkers,
+            params,
+            dir,
+          })
+        : await startInferenceServer({
+            port,
+            host: '127.0.0.1',
+            source: servingSource(store, params.model.name),
+            params,
+            exposeMetrics: true,
+            feedbackStore: store,
+          });
       closers.push(() => inference.close());
       inferenceUrl = inference.url;
     }
@@ -470,6 +477,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       sfnUrl: sfn.url,
       consoleUrl: consoleServer.url,
       inferenceUrl,
+      inferenceWorkers,
       stateMachineArn,
       batchStateMachineArn,
       store,

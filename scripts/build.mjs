@@ -14,8 +14,6 @@ await build({
     'clean-worker': 'shared/ml/clean-worker.ts',
     // The local runtime's Lambda sandboxes (worker threads running the pipeline handlers).
     'task-worker': 'local/task-worker.ts',
-    // The local runtime's inference server, off the main thread that serves the store and the console.
-    'inference-worker': 'local/inference-worker.ts',
   },
   define: { ...SCRIPT_OUTPUT.define, ...consoleDefine },
   outdir: 'dist',

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
+import { ConfigError } from '../../shared/errors.ts';
 import { printable } from '../../shared/printable.ts';
 
 interface StartOptions {
@@ -10,7 +11,14 @@ interface StartOptions {
   consolePort: string;
   s3Port: string;
   inference: boolean;
+  workers: string;
   params?: string;
+}
+
+function positiveInteger(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${what} must be an integer >= 1, got '${value}'`);
+  return n;
 }
 
 export function registerStart(program: Command): void {
@@ -24,6 +32,7 @@ export function registerStart(program: Command): void {
     .option('--console-port <port>', 'console (runs page, JSON) port', '3001')
     .option('--s3-port <port>', 'local S3 endpoint port', '4568')
     .option('--no-inference', 'do not start the inference server')
+    .option('--workers <n>', 'inference server processes, as textops serve --workers', '2')
     .option('--params <file>', 'params file (default: ./params.yaml, else the shipped one)')
     .action(async (options: StartOptions) => {
       process.env.TEXTOPS_LOG ??= 'silent';
@@ -36,6 +45,7 @@ export function registerStart(program: Command): void {
         s3Port: Number(options.s3Port),
         consolePort: Number(options.consolePort),
         inferencePort: options.inference ? Number(options.port) : null,
+        inferenceWorkers: positiveInteger(options.workers, '--workers'),
       });
       // One line per call: run ids, states and error messages are escaped, so none can write a line of its own.
       const say = (line: string) => process.stdout.write(`${printable(line)}\n`);
@@ -44,7 +54,7 @@ export function registerStart(program: Command): void {
       say(`  console         ${runtime.consoleUrl}`);
       if (runtime.inferenceUrl)
         say(
-          `  inference API   ${runtime.inferenceUrl}  (${params.model.name === null ? 'the model promoted last' : `model '${params.model.name}'`}, production alias)`,
+          `  inference API   ${runtime.inferenceUrl}  (${params.model.name === null ? 'the model promoted last' : `model '${params.model.name}'`}, production alias; ${runtime.inferenceWorkers} workers)`,
         );
       say(`  state machine   ${runtime.stateMachineArn} at ${runtime.sfnUrl}`);
       say(`upload data with: textops upload <file.csv>   (Ctrl-C stops)`);

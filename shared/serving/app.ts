@@ -5,12 +5,13 @@ import type { Params } from '../config/params-schema.ts';
 import { refuseDeclaredOverLimit } from '../http/expect-continue.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import type { Logger } from '../log.ts';
+import type { Prediction } from '../ml/model.ts';
 import { requireApiKey } from './auth.ts';
 import type { FeedbackService } from './feedback.ts';
 import type { ServingMetrics } from './metrics.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
-import { classify, classifyExplained } from './predict.ts';
+import { classify, classifyExplained, type ExplainedPrediction, type Scored } from './predict.ts';
 import { detailIsForClient, HttpProblem, problemDocument, toProblem } from './problem.ts';
 import type { ReleaseRoute, ReleaseTracker } from './release-tracker.ts';
 import { apiSchemas, parseFeedbackRequest, parsePredictRequest, REQUEST_ID } from './schemas.ts';
@@ -167,7 +168,7 @@ export function createApp(options: AppOptions): Express {
       next();
     },
     express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
-    (req, res) => {
+    async (req, res) => {
       const request = parsePredictRequest(schemas, req.body, limits);
       const served = requireModel();
       const texts = 'text' in request ? [request.text] : request.texts;
@@ -177,11 +178,11 @@ export function createApp(options: AppOptions): Express {
         ? options.release.route(served, clientKey(req.get('x-client-id')) ?? requestId)
         : { answering: served, role: 'production' };
       const answering = route.answering;
-      let scored: ReturnType<typeof classify> | ReturnType<typeof classifyExplained>;
+      let scored: Scored<Prediction> | Scored<ExplainedPrediction>;
       try {
         scored = request.explain
-          ? classifyExplained(answering, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
-          : classify(answering, texts, metrics, route.role === 'production');
+          ? await classifyExplained(answering, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
+          : await classify(answering, texts, metrics, route.role === 'production');
       } catch (error) {
         options.release?.failed(route);
         throw error;

@@ -292,6 +292,14 @@ export class FeedbackService {
     return results;
   }
 
+  /**
+   * The served version changed: its live accuracy starts over at once, not at its first feedback, so a worker
+   * that gets none after a promotion stops exporting the previous version's figure.
+   */
+  follow(version: string): void {
+    if (this.accuracy.version !== version) this.reset(version);
+  }
+
   private reset(version: string): void {
     this.accuracy.reset(version);
     this.options.metrics.setLiveAccuracy(version, undefined);

@@ -13,7 +13,7 @@ import {
   type VersionCounters,
 } from '../registry/release.ts';
 import type { ServingMetrics } from './metrics.ts';
-import { labelRows, type Scored } from './predict.ts';
+import { labelRows, type Scored, scoreInSlices } from './predict.ts';
 import { candidateAnswers } from './release-split.ts';
 
 export type ReleaseRole = 'production' | 'candidate';
@@ -185,11 +185,7 @@ export class ReleaseTracker {
     if (!other) return;
     const work = new Promise<void>((resolve) => {
       setImmediate(() => {
-        try {
-          this.scoreBeside(route, other, requestId, texts, scored);
-        } finally {
-          resolve();
-        }
+        this.scoreBeside(route, other, requestId, texts, scored).finally(resolve);
       });
     });
     this.pending.add(work);
@@ -256,13 +252,13 @@ export class ReleaseTracker {
     await this.flush();
   }
 
-  private scoreBeside(
+  private async scoreBeside(
     route: ReleaseRoute,
     other: ServedModel,
     requestId: string,
     texts: readonly string[],
     scored: Scored<Prediction>,
-  ): void {
+  ): Promise<void> {
     const release = route.release as ServedRelease;
     const counters = this.countersOf(release);
     // The release changed since this request took its snapshot: its counts belong to no file any more.
@@ -271,16 +267,15 @@ export class ReleaseTracker {
     const version = this.side(counters, otherRole);
     let labels: string[];
     try {
-      const t0 = performance.now();
-      const docs = release.sameCleaning ? scored.docs : texts.map((text) => other.model.tokens(text));
-      const t1 = performance.now();
-      const proba = other.model.probabilities(docs);
-      const t2 = performance.now();
-      const { predictions, top } = labelRows(other.model.labels, proba, texts.length);
+      // In slices like the answer itself, so scoring beside a long request does not hold the next ones.
+      const beside = await scoreInSlices(other.model, texts, release.sameCleaning ? scored.docs : undefined);
+      // The release may have ended while the slices ran.
+      if (this.countersOf(release) !== counters) return;
+      const { predictions, top } = labelRows(other.model.labels, beside.proba, texts.length);
       labels = predictions.map((p) => p.label);
       // Its scoring time is what answering would have cost it: cleaning (shared or its own) and its scoring.
-      const cleanMs = release.sameCleaning ? scored.cleanMs : t1 - t0;
-      this.count(version, texts.length, false, cleanMs + (t2 - t1), top);
+      const cleanMs = release.sameCleaning ? scored.cleanMs : beside.cleanMs;
+      this.count(version, texts.length, false, cleanMs + beside.scoreMs, top);
       this.options.metrics.releaseScored(version.version, otherRole, texts.length, false);
     } catch (error) {
       version.errors++;

@@ -45,6 +45,11 @@ export function registerServe(program: Command): void {
     .option('--params <file>', 'params file (default: ./params.yaml, else the shipped one)')
     .option('--quiet', 'log warnings and errors only')
     .action(async (options: ServeOptions) => {
+      if (cluster.isPrimary && process.channel) {
+        // Started by another program over an IPC channel (the local stack): it stops when that program is gone.
+        process.channel.unref();
+        process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+      }
       const env = readServingSettings();
       // params.yaml (a YAML parser and a schema library) loads where it is needed: in the primary, while the
       // first worker starts on the other core.

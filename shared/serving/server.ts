@@ -69,6 +69,7 @@ export function createServing(options: ServingOptions): Serving {
       metrics.reloaded(result);
       if (served) metrics.modelServed(served.version);
       if (result === 'success') release.follow(served);
+      if (served) feedback?.follow(served.version);
     },
   });
   const metricsText = !options.exposeMetrics

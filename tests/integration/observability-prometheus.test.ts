@@ -282,10 +282,10 @@ describe('observability against a real Prometheus', () => {
     expect(psi.map((s) => s.metric.feature).sort()).toEqual(['class_mix', 'length', 'score']);
     const accuracy = await q(byExpr('job_version:model_live_accuracy:avg'));
     expect(accuracy.map((s) => s.metric.version)).toEqual(['2']);
-    // Reloads: the loads of v1 and v2 succeeded, none failed.
+    // Reloads: each worker's loads of v1 and v2 succeeded, none failed.
     const reloads = await prometheus.query(`sum by (result) (model_reload_total{job="${SERVE_JOB}"})`);
     expect(Object.fromEntries(reloads.map((s) => [s.metric.result, sampleValue(s)]))).toEqual({
-      success: 2,
+      success: 2 * runtime.inferenceWorkers,
       failure: 0,
     });
     // Latency quantiles are ordered.

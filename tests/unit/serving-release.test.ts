@@ -94,7 +94,7 @@ function tracker(store = new InMemoryObjectStore(), log = memoryLogger()) {
 }
 
 /** One /predict as the app does it: route, score with the answering version, then the other beside it. */
-function predict(
+async function predict(
   t: ReleaseTracker,
   snap: ServedModel,
   key: string,
@@ -102,7 +102,7 @@ function predict(
   metrics: ServingMetrics,
 ) {
   const route = t.route(snap, key);
-  const scored = classify(route.answering, texts, metrics, route.role === 'production');
+  const scored = await classify(route.answering, texts, metrics, route.role === 'production');
   t.answered(route, key, texts, scored);
   return { route, scored };
 }
@@ -161,7 +161,7 @@ describe('the release counters of one process', () => {
     let answeredByCandidate = 0;
     for (let i = 0; i < 40; i++) {
       const texts = i % 4 === 0 ? TEXTS : [TEXTS[i % TEXTS.length]];
-      const { route } = predict(t, snap, `client-${i}`, texts, metrics);
+      const { route } = await predict(t, snap, `client-${i}`, texts, metrics);
       if (route.role === 'candidate') answeredByCandidate += texts.length;
     }
     await t.drain();
@@ -198,7 +198,7 @@ describe('the release counters of one process', () => {
       candidateLoadError: null,
     });
     expect(first.comparisons.compared).toBe(texts);
-    predict(t, snap, 'client-x', TEXTS, metrics);
+    await predict(t, snap, 'client-x', TEXTS, metrics);
     await t.drain();
     await t.flush();
     const second = await readCounters(store);
@@ -218,7 +218,7 @@ describe('the release counters of one process', () => {
     const snap = snapshot(releaseInfo({ strategy: 'shadow', percent: 0 }));
     t.follow(snap);
     for (let i = 0; i < 20; i++) {
-      const { route } = predict(t, snap, `client-${i}`, [TEXTS[i % TEXTS.length]], metrics);
+      const { route } = await predict(t, snap, `client-${i}`, [TEXTS[i % TEXTS.length]], metrics);
       expect(route.role).toBe('production');
       expect(route.answering.version).toBe('1');
     }
@@ -237,7 +237,7 @@ describe('the release counters of one process', () => {
     const candidateModel = candidate.model;
     const tokens = vi.spyOn(candidateModel, 'tokens');
     t.follow(same);
-    predict(t, same, 'k', TEXTS, metrics);
+    await predict(t, same, 'k', TEXTS, metrics);
     await t.drain();
     expect(same.release?.sameCleaning).toBe(true);
     expect(tokens).not.toHaveBeenCalled();
@@ -250,7 +250,7 @@ describe('the release counters of one process', () => {
     expect(different.release?.sameCleaning).toBe(false);
     const otherTokens = vi.spyOn(otherCleaning, 'tokens');
     t.follow(different);
-    predict(t, different, 'k', TEXTS, metrics);
+    await predict(t, different, 'k', TEXTS, metrics);
     await t.drain();
     expect(otherTokens).toHaveBeenCalledTimes(TEXTS.length);
     expect(t.counters?.comparisons.compared).toBe(TEXTS.length);
@@ -288,7 +288,7 @@ describe('the release counters of one process', () => {
     expect((await readCounters(store)).candidateLoadError).toMatch(/checksum mismatch/);
     expect(log.lines.some((l) => l.level === 'error' && /failed to load/.test(l.message))).toBe(true);
     for (let i = 0; i < 10; i++) {
-      const { route } = predict(t, broken, `client-${i}`, [TEXTS[0]], metrics);
+      const { route } = await predict(t, broken, `client-${i}`, [TEXTS[0]], metrics);
       expect(route.answering.version).toBe('1');
       expect(route.other).toBeUndefined();
     }
@@ -299,7 +299,7 @@ describe('the release counters of one process', () => {
     const snap = snapshot();
     t.follow(snap);
     await t.flush();
-    predict(t, snap, 'a', TEXTS, metrics);
+    await predict(t, snap, 'a', TEXTS, metrics);
     await t.drain();
     t.follow(served(tinyModel(), 1));
     expect(t.counters).toBeUndefined();
@@ -314,7 +314,7 @@ describe('the release counters of one process', () => {
     await t.flush();
     expect((await readCounters(store, 'run-2')).production.requests).toBe(0);
     // A request that took its snapshot before the switch counts for no file.
-    predict(t, snap, 'late', TEXTS, metrics);
+    await predict(t, snap, 'late', TEXTS, metrics);
     await t.drain();
     expect(t.counters?.production.requests).toBe(0);
   });
@@ -323,13 +323,13 @@ describe('the release counters of one process', () => {
     const { tracker: t, store, metrics } = tracker();
     const snap = snapshot();
     t.follow(snap);
-    predict(t, snap, 'a', TEXTS, metrics);
+    await predict(t, snap, 'a', TEXTS, metrics);
     await t.drain();
     await t.flush();
     t.follow(served(tinyModel(), 1));
     const again = snapshot();
     t.follow(again);
-    predict(t, again, 'b', TEXTS, metrics);
+    await predict(t, again, 'b', TEXTS, metrics);
     await t.drain();
     await t.flush();
     expect((await readCounters(store)).production.requests).toBe(2 * TEXTS.length);
@@ -341,7 +341,7 @@ describe('the release counters of one process', () => {
     const snap = snapshot();
     t.follow(snap);
     const heal = store.failOn('put', /counters/, new Error('bucket unavailable'));
-    predict(t, snap, 'a', TEXTS, metrics);
+    await predict(t, snap, 'a', TEXTS, metrics);
     await t.drain();
     await expect(t.flush()).resolves.toBeUndefined();
     expect(log.lines.some((l) => l.level === 'warn' && /could not be written/.test(l.message))).toBe(true);

@@ -16,7 +16,7 @@ let dir: string;
 
 beforeAll(async () => {
   process.env.TEXTOPS_LOG = 'silent';
-  dir = await mkdtemp(join(tmpdir(), 'textops-inference-thread-'));
+  dir = await mkdtemp(join(tmpdir(), 'textops-inference-process-'));
   const base = loadParams();
   runtime = await startLocalRuntime({
     dir,
@@ -87,7 +87,7 @@ function predict(url: string, body: string): { sent: Promise<void>; done: Promis
   return { sent: sentPromise, done };
 }
 
-describe('local runtime: inference off the store’s event loop', () => {
+describe('local runtime: the inference API in processes of its own', () => {
   it('the local S3 endpoint and the console answer while CPU-heavy predictions are in flight', async () => {
     const body = heavyBatch();
     const url = runtime.inferenceUrl ?? '';
@@ -113,6 +113,35 @@ describe('local runtime: inference off the store’s event loop', () => {
       'predict 200',
       'predict 200',
       'predict 200',
+    ]);
+  });
+
+  it('runs two workers, whose metrics one /metrics sums', async () => {
+    expect(runtime.inferenceWorkers).toBe(2);
+    const metrics = await (await fetch(`${runtime.inferenceUrl}/metrics`)).text();
+    // Each worker loaded the production model once.
+    expect(metrics).toMatch(/model_reload_total\{result="success"\} 2\n/);
+  });
+
+  it('answers short requests while long ones hold both workers', async () => {
+    const body = heavyBatch();
+    const url = runtime.inferenceUrl ?? '';
+    // Three long requests (seconds of CPU together) over two workers: each worker has at least one.
+    const heavy = [predict(url, body), predict(url, body), predict(url, body)];
+    await Promise.all(heavy.map((p) => p.sent));
+    const order: string[] = [];
+    const finished = heavy.map((p) => p.done.then((status) => order.push(`long ${status}`)));
+    // Five short ones, one after another: each gets in between two slices of a long one.
+    for (let i = 0; i < 5; i++) {
+      const short = predict(url, JSON.stringify({ text: 'a fine film, well acted' }));
+      order.push(`short ${await short.done}`);
+    }
+    await Promise.all(finished);
+    expect(order).toEqual([
+      ...Array.from({ length: 5 }, () => 'short 200'),
+      'long 200',
+      'long 200',
+      'long 200',
     ]);
   });
 });
