@@ -126,6 +126,11 @@ async function main() {
   log(`batches of 100 texts, 4 connections, ${seconds} s …`);
   const batched = await cannon(url, batch, 4, seconds);
   clearInterval(sampler);
+  log('short requests while requests at the size limits are in flight …');
+  const long = longBody(text);
+  const alone = await shortBehindLong(url, single, long, 0);
+  const behind = [1, 2, 3].map((n) => ({ n, ms: [] as number[] }));
+  for (const row of behind) row.ms = await shortBehindLong(url, single, long, row.n);
   await stop(child);
   await store.close();
 
@@ -141,8 +146,59 @@ async function main() {
     ],
     ...coldRows,
     ['RSS per worker under load (peak)', '<= 300 MB', `${peakRss.toFixed(0)} MB`, '576 MB'],
+    ...behind.map(({ n, ms }): [string, string, string, string] => [
+      `short request behind ${n} of ${(Buffer.byteLength(long) / 1e6).toFixed(1)} MB in flight: delay`,
+      '<= 200 ms',
+      `${(quantile(ms, 1) - quantile(alone, 0.5)).toFixed(0)} ms worst of ${ms.length} (p50 +${(quantile(ms, 0.5) - quantile(alone, 0.5)).toFixed(0)} ms; alone p50 ${quantile(alone, 0.5).toFixed(1)} ms)`,
+      '—',
+    ]),
   ];
   printTable(`${seconds} s per run`, rows, errors);
+}
+
+/** A /predict body at the serving limits: 90 texts of 20,000 characters (the review repeated), ~1.8 MB. */
+function longBody(review: string): string {
+  let text = '';
+  while (text.length < 20_000) text += `${review} `;
+  return JSON.stringify({ texts: Array.from({ length: 90 }, () => text.slice(0, 20_000)) });
+}
+
+function quantile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function post(url: string, body: string): Promise<number> {
+  const t0 = performance.now();
+  const response = await fetch(`${url}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`/predict answered ${response.status}`);
+  return performance.now() - t0;
+}
+
+/**
+ * Latencies of `samples` short requests sent one after another while `inFlight` long requests are kept in flight
+ * (each sent again as soon as it is answered), on connections of their own.
+ */
+async function shortBehindLong(url: string, short: string, long: string, inFlight: number, samples = 40) {
+  let running = true;
+  const loops = Array.from({ length: inFlight }, async () => {
+    while (running) await post(url, long);
+  });
+  if (inFlight > 0) await new Promise((r) => setTimeout(r, 300));
+  const ms: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    ms.push(await post(url, short));
+    // Spread over the long requests' slices, not in step with them.
+    await new Promise((r) => setTimeout(r, 10 + Math.random() * 40));
+  }
+  running = false;
+  await Promise.all(loops);
+  return ms;
 }
 
 function printTable(runs: string, rows: [string, string, string, string][], errors: number): void {
