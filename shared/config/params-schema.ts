@@ -489,6 +489,14 @@ export const paramsSchema = z
     feedback: feedbackSchema.default(DEFAULT_FEEDBACK),
     drift: driftSchema.default(DEFAULT_DRIFT),
     release: releaseSchema.default(DEFAULT_RELEASE),
+    // The deployment's other models: `incoming/<name>/<file>.csv` trains `<name>` with these params over the rest
+    // of the file (./model-params.ts checks and applies them). A default keeps older params valid.
+    models: z
+      .record(
+        z.string().regex(MODEL_NAME, 'a model name: lowercase letters, digits, - and _'),
+        z.record(z.string(), z.unknown()).nullable(),
+      )
+      .default({}),
   })
   .strict();
 

@@ -128,6 +128,7 @@ export const DEPLOYMENT_ONLY_SECTIONS: Readonly<Record<string, string>> = {
   cost: 'the prices of the cost estimate belong to the deployment (params.yaml)',
   release:
     'how a version reaches production (strategy, approval, notifications) belongs to the deployment (params.yaml)',
+  models: "the deployment's models and their params belong to the deployment (params.yaml)",
 };
 
 /** Dotted paths of the leaves of `value` under `prefix` (`evaluate: {min_score: 0}` → `evaluate.min_score`). */
@@ -168,7 +169,9 @@ export function applyUploadOverrides(base: Params, override: unknown, source = '
 /** Reads and validates a params file (default: the project's params.yaml). */
 export function loadParams(file: string | URL = defaultParamsFile()): Params {
   const source = file instanceof URL ? file.pathname : file;
-  return validateParams(readYamlFile(file, 'params'), source);
+  const params = validateParams(readYamlFile(file, 'params'), source);
+  checkModels(params);
+  return params;
 }
 
 /**
@@ -198,4 +201,47 @@ function readYamlFile(file: string | URL, kind: string): unknown {
     });
   }
   return parseParamsYaml(text, file instanceof URL ? file.pathname : file);
+}
+
+/**
+ * Several models in one deployment. `model.name` is the deployment's default model (what `/predict` serves);
+ * `models:` in params.yaml names the others, each with the params it trains and is judged with:
+ *
+ *     models:
+ *       topic:
+ *         data: { text_column: headline }
+ *         evaluate: { min_score: 0.8 }
+ *
+ * `incoming/<name>/<file>.csv` trains model `<name>`. The sections a model may set are an upload's (how its
+ * data is read, cleaned, featurized, tuned and trained) and its own gate (`evaluate`); the rest (release,
+ * serving, feedback, drift, eks, cost) is the deployment's, one for all its models.
+ */
+export const MODEL_SECTIONS = [...UPLOAD_OVERRIDABLE_SECTIONS, 'evaluate'] as const;
+
+/** The params of model `name`: params.yaml with `model.name` set to it and its `models:` entry applied. */
+export function paramsForModel(params: Params, name: string): Params {
+  const source = `models.${name} in params.yaml`;
+  const overlay = params.models[name] ?? {};
+  const refused = Object.entries(overlay)
+    .filter(([section]) => !(MODEL_SECTIONS as readonly string[]).includes(section))
+    .map(([section, value]) =>
+      section in DEPLOYMENT_ONLY_SECTIONS
+        ? `${leafPaths(section, value).join(', ')}: ${DEPLOYMENT_ONLY_SECTIONS[section]}, one for all its models`
+        : `'${section}' is not a section a model may set`,
+    );
+  for (const [path, why] of Object.entries(DEPLOYMENT_ONLY_KEYS)) {
+    const [section, key] = path.split('.');
+    const value = overlay[section];
+    if (value && typeof value === 'object' && key in value) refused.push(`${path}: ${why}`);
+  }
+  if (refused.length > 0)
+    throw new ConfigError(
+      `${source}: ${refused.join('; ')} (a model may set only ${MODEL_SECTIONS.join(', ')})`,
+    );
+  return applyOverrides({ ...params, model: { name } }, overlay, source);
+}
+
+/** Checks every `models:` entry at load, so a bad one fails the deployment's params, not a later upload. */
+export function checkModels(params: Params): void {
+  for (const name of Object.keys(params.models)) paramsForModel(params, name);
 }
