@@ -79,7 +79,8 @@ export function functions(options: DeployOptions, planRouteEnvironment: JsonObje
       memorySize: 1024,
       timeout: 29,
       role: roleLogicalId('console'),
-      environment: { TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' } },
+      // The event bus too: a promotion or rollback in the console sends the same events as the pipeline's.
+      environment: { TEXTOPS_STATE_MACHINE_ARN: { Ref: 'TrainingPipeline' }, TEXTOPS_EVENT_BUS: EVENT_BUS },
       // The experiment-tracking console at /console/: more specific than the prediction API's /{proxy+}, and
       // behind the same authorizer.
       events: ['/console', '/console/{proxy+}'].map((path) => ({
@@ -109,6 +110,10 @@ export function functionRoles(access: Record<BucketUser, BucketAccess>): JsonObj
     ),
     PredictRole: lambdaRole('predict', bucketStatements(access.predict)),
     // The console's Approve and Reject answer a waiting run (SendTaskSuccess/SendTaskFailure).
-    ConsoleRole: lambdaRole('console', [ANSWER_APPROVAL, ...bucketStatements(access.console)]),
+    ConsoleRole: lambdaRole('console', [
+      ANSWER_APPROVAL,
+      PUT_RELEASE_EVENTS,
+      ...bucketStatements(access.console),
+    ]),
   };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../shared/errors.ts';
+import { announceHandMove } from '../hand-move.ts';
 import { MODEL_HELP, registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerPromote(program: Command): void {
@@ -31,6 +32,14 @@ export function registerPromote(program: Command): void {
             ? `${registry.modelName} ${options.alias} is already v${version}\n`
             : `${registry.modelName} ${options.alias}: ${before === null ? '—' : `v${before}`} → v${version}\n`,
         );
+        if (options.alias === 'production' && before !== version)
+          await announceHandMove({
+            event: 'version.promoted',
+            model: registry.modelName,
+            version,
+            previousVersion: before,
+            reason: options.reason,
+          });
       },
     );
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { announceHandMove } from '../hand-move.ts';
 import { MODEL_HELP, registryFor, resolveTarget, TARGET_HELP } from '../pipeline-target.ts';
 
 export function registerRollback(program: Command): void {
@@ -16,5 +17,13 @@ export function registerRollback(program: Command): void {
       process.stdout.write(
         `${registry.modelName} production: v${before} → v${after.production} (rolled back)\n`,
       );
+      if (after.production !== null)
+        await announceHandMove({
+          event: 'version.rolled_back',
+          model: registry.modelName,
+          version: after.production,
+          previousVersion: before,
+          reason: options.reason,
+        });
     });
 }

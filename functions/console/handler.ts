@@ -1,4 +1,5 @@
-import { sfnClient } from '../../shared/aws/clients.ts';
+import { eventBridgeClient, sfnClient } from '../../shared/aws/clients.ts';
+import { EventBridgePublisher } from '../../shared/aws/eventbridge-publisher.ts';
 import { storeFor } from '../../shared/aws/pipeline-deps.ts';
 import { SfnTaskCallbacks } from '../../shared/aws/sfn-callbacks.ts';
 import { loadParams } from '../../shared/config/params.ts';
@@ -6,6 +7,7 @@ import { readRuntimeSettings } from '../../shared/config/runtime.ts';
 import { createConsoleLambdaHandler } from '../../shared/console/lambda-handler.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { jsonLogger } from '../../shared/log.ts';
+import { EVENT_SOURCE } from '../../shared/pipeline/run/notify.ts';
 
 // Built once per Lambda container, during init.
 const params = loadParams();
@@ -24,4 +26,7 @@ export const handler = createConsoleLambdaHandler({
   stateMachineArn: settings.stateMachineArn,
   log: jsonLogger({ stream: 'stderr' }),
   callbacks: new SfnTaskCallbacks(sfnClient(settings)),
+  ...(settings.eventBus
+    ? { events: new EventBridgePublisher(eventBridgeClient(settings), settings.eventBus, EVENT_SOURCE) }
+    : {}),
 });

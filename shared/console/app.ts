@@ -9,9 +9,10 @@ import { labelIssuesCsvForPeople } from '../pipeline/formats/label-issues-csv.ts
 import { answerApproval } from '../pipeline/run/approval.ts';
 import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
+import { notifyHandMove } from '../pipeline/run/notify.ts';
 import { readRun } from '../pipeline/run/queries.ts';
 import { firstBatchJobHint, listBatchJobs } from '../pipeline/steps/batch-jobs.ts';
-import type { TaskCallbacks } from '../ports.ts';
+import type { EventPublisher, TaskCallbacks } from '../ports.ts';
 import { ModelRegistry, rollbackTarget } from '../registry/model-registry.ts';
 import { consoleAssets } from './assets.ts';
 import {
@@ -35,6 +36,8 @@ export interface ConsoleAppOptions extends ConsoleSources {
    * buttons are refused with why.
    */
   callbacks?: TaskCallbacks;
+  /** The deployment's event bus: a promotion or rollback here is announced there too (and to the webhook). */
+  events?: EventPublisher;
 }
 
 /** An answer other than 200, with a message for people (shown as text by the pages). */
@@ -58,6 +61,11 @@ function runIdParam(req: Request): string {
   const id = String(req.params.id);
   if (!RUN_ID.test(id)) throw new ConsoleProblem(400, `'${id}' is not a run id`);
   return id;
+}
+
+/** What the page says after a move whose notification could not be delivered (the move itself stands). */
+function noticeOf(warnings: string[]): string {
+  return warnings.length === 0 ? '' : `; but ${warnings.join('; ')}`;
 }
 
 /** A model name from a query or body: absent is undefined; anything but a registry name is a 400. */
@@ -387,8 +395,19 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         );
       }
       log.info('console: production promoted', { model: r.modelName, version, previous: before });
+      const warnings = await notifyHandMove(
+        { baseParams: options.defaults, log, events: options.events },
+        {
+          event: 'version.promoted',
+          model: r.modelName,
+          version,
+          previousVersion: before,
+          reason: 'promoted in the console',
+          via: 'console',
+        },
+      );
       res.json({
-        message: `${r.modelName} production: ${before === null ? '—' : `v${before}`} → v${version}`,
+        message: `${r.modelName} production: ${before === null ? '—' : `v${before}`} → v${version}${noticeOf(warnings)}`,
         production: version,
       });
     }),
@@ -421,8 +440,22 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         version: aliases.production,
         previous: before,
       });
+      const warnings =
+        aliases.production === null
+          ? []
+          : await notifyHandMove(
+              { baseParams: options.defaults, log, events: options.events },
+              {
+                event: 'version.rolled_back',
+                model: r.modelName,
+                version: aliases.production,
+                previousVersion: before,
+                reason: 'rolled back in the console',
+                via: 'console',
+              },
+            );
       res.json({
-        message: `${r.modelName} production: v${before} → v${aliases.production} (rollback)`,
+        message: `${r.modelName} production: v${before} → v${aliases.production} (rollback)${noticeOf(warnings)}`,
         production: aliases.production,
       });
     }),

@@ -3,7 +3,7 @@ import express from 'express';
 import serverless from 'serverless-http';
 import type { Params } from '../config/params-schema.ts';
 import type { Logger } from '../log.ts';
-import type { ObjectStore, TaskCallbacks } from '../ports.ts';
+import type { EventPublisher, ObjectStore, TaskCallbacks } from '../ports.ts';
 import { createConsoleApp } from './app.ts';
 
 /** Where the console is mounted behind the HTTP API (the prediction API keeps every other path). */
@@ -38,6 +38,8 @@ export function createConsoleLambdaHandler(options: {
   log: Logger;
   /** Answers runs waiting for approval (the console role may SendTaskSuccess/SendTaskFailure). */
   callbacks?: TaskCallbacks;
+  /** The deployment's event bus, for the events of a promotion or rollback by hand. */
+  events?: EventPublisher;
 }): (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown> {
   const app = express();
   app.disable('x-powered-by');
@@ -52,6 +54,7 @@ export function createConsoleLambdaHandler(options: {
       log: options.log,
       ...(executionUrl ? { executionUrl } : {}),
       ...(options.callbacks ? { callbacks: options.callbacks } : {}),
+      ...(options.events ? { events: options.events } : {}),
     }),
   );
   const proxy = serverless(app, { requestId: 'x-request-id' });

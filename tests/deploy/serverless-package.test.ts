@@ -528,13 +528,16 @@ describe('npm run package', () => {
     });
   });
 
-  it('lets only the steps that send release events put them on the default bus, as source textops', () => {
+  it('lets only the steps that send release events, and the console (moves by hand), put them on the default bus, as source textops', () => {
     for (const t of [dev.template, prod.template]) {
       const putters = resourcesOfType(t, 'AWS::Lambda::Function').filter(([, fn]) =>
         roleStatements(t, (p(fn).Role as any)['Fn::GetAtt'][0]).some((s) => s.Action === 'events:PutEvents'),
       );
       expect(putters.map(([, fn]) => p(fn).Handler).sort()).toEqual(
-        NOTIFYING_FUNCTIONS.map((name) => `functions/${name}/handler.handler`).sort(),
+        [
+          ...NOTIFYING_FUNCTIONS.map((name) => `functions/${name}/handler.handler`),
+          'functions/console/handler.handler',
+        ].sort(),
       );
       for (const [, fn] of putters) {
         expect(p(fn).Environment.Variables.TEXTOPS_EVENT_BUS).toBe('default');

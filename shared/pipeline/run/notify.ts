@@ -13,8 +13,9 @@ export interface ReleaseEventBody {
   schema: 'textops.release-event/v1';
   event: ReleaseEvent;
   at: string;
-  runId: string;
-  source: { bucket: string; key: string };
+  /** null: a move by hand (`byHand`), which no run made. */
+  runId: string | null;
+  source: { bucket: string; key: string } | null;
   model: string | null;
   version: number | null;
   /** The run's state after the event (`running`, `awaiting-approval`, `succeeded`, `rejected`, `expired`, `failed`). */
@@ -26,6 +27,8 @@ export interface ReleaseEventBody {
    * beside, and at the end the decision with the rule that failed and the figures (docs/guides/release.md).
    */
   release?: Record<string, unknown>;
+  /** A promotion or rollback by hand: where it was made, why, and the version production left. */
+  byHand?: { via: 'cli' | 'console'; reason: string; previousVersion: number | null };
   /** The gate's figures, when the run has them: metric, both scores, the paired test. */
   gate?: Record<string, unknown>;
   /**
@@ -130,5 +133,46 @@ async function sendToWebhook(
     warnings.push(
       `the ${event} webhook was not delivered after ${outcome.attempts} attempt${outcome.attempts === 1 ? '' : 's'}: ${outcome.error ?? 'no answer'}`,
     );
+  return warnings;
+}
+
+/**
+ * A promotion or rollback by hand (`textops promote`/`rollback`, the console's buttons) sends the same
+ * `version.promoted` / `version.rolled_back` events as the pipeline's, with `runId: null` and `byHand`, so whoever
+ * watches production hears of every move of it. No run owns the move, so what went wrong with a delivery is
+ * returned for the caller to show; it never undoes the move.
+ */
+export async function notifyHandMove(
+  deps: { baseParams: Params; log?: Logger; events?: EventPublisher },
+  move: {
+    event: 'version.promoted' | 'version.rolled_back';
+    model: string;
+    version: number;
+    previousVersion: number | null;
+    reason: string;
+    via: 'cli' | 'console';
+  },
+): Promise<string[]> {
+  const n = deps.baseParams.release.notifications;
+  if ((!n.webhook_url && !deps.events) || !n.events.includes(move.event)) return [];
+  const from = move.previousVersion === null ? '—' : `v${move.previousVersion}`;
+  const body: ReleaseEventBody = {
+    schema: 'textops.release-event/v1',
+    event: move.event,
+    at: new Date().toISOString(),
+    runId: null,
+    source: null,
+    model: move.model,
+    version: move.version,
+    state: 'production',
+    message: `${move.model} production: ${from} → v${move.version} (${move.event === 'version.promoted' ? 'promoted' : 'rolled back'} by hand in the ${move.via === 'cli' ? 'CLI' : 'console'}: ${move.reason})`,
+    byHand: { via: move.via, reason: move.reason, previousVersion: move.previousVersion },
+  };
+  const [busWarning, webhookWarnings] = await Promise.all([
+    deps.events ? publishToBus(deps.events, body) : undefined,
+    n.webhook_url ? sendToWebhook(n, n.webhook_url, move.event, body) : [],
+  ]);
+  const warnings = [...(busWarning ? [busWarning] : []), ...webhookWarnings];
+  if (warnings.length > 0) deps.log?.warn('release notification', { event: move.event, warnings });
   return warnings;
 }
