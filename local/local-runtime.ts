@@ -298,6 +298,27 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
     const isolation = options.isolation ?? (taskWorkersAvailable() ? 'worker' : 'inline');
     const pool = isolation === 'worker' ? new TaskPool() : undefined;
+    // `textops serve` in a process of its own when it can be (./inference-process.ts). It starts now, beside
+    // the rest of the stack, since its workers take the longest to be up; it is awaited before the stack is.
+    const ownProcess =
+      options.inferencePort !== null && isolation === 'worker' && inferenceProcessAvailable();
+    const inferenceWorkers =
+      options.inferencePort === null ? 0 : ownProcess ? (options.inferenceWorkers ?? 2) : 1;
+    const inferenceProcess = ownProcess
+      ? startInferenceProcess({
+          port: options.inferencePort ?? 3000,
+          host: '127.0.0.1',
+          bucket,
+          workers: inferenceWorkers,
+          params,
+          dir,
+        })
+      : undefined;
+    if (inferenceProcess) {
+      // Awaited below; a failure meanwhile is that await's to report, and the process is stopped on close.
+      inferenceProcess.catch(() => undefined);
+      closers.push(async () => (await inferenceProcess.catch(() => undefined))?.close());
+    }
     if (pool) closers.push(() => pool.close());
     const pipelineFunctions = Object.fromEntries(
       PIPELINE_FUNCTIONS.map((f) => [f.name, pool ? pool.handler(f.name) : f.handler]),
@@ -425,29 +446,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
 
     let inferenceUrl: string | null = null;
-    let inferenceWorkers = 0;
-    if (options.inferencePort !== null) {
-      const port = options.inferencePort ?? 3000;
-      // `textops serve` in a process of its own when it can be (./inference-process.ts).
-      const ownProcess = isolation === 'worker' && inferenceProcessAvailable();
-      inferenceWorkers = ownProcess ? (options.inferenceWorkers ?? 2) : 1;
-      const inference = ownProcess
-        ? await startInferenceProcess({
-            port,
-            host: '127.0.0.1',
-            bucket,
-            workers: inferenceWorkers,
-            params,
-            dir,
-          })
-        : await startInferenceServer({
-            port,
-            host: '127.0.0.1',
-            source: servingSource(store, params.model.name),
-            params,
-            exposeMetrics: true,
-            feedbackStore: store,
-          });
+    if (inferenceProcess) inferenceUrl = (await inferenceProcess).url;
+    else if (options.inferencePort !== null) {
+      const inference = await startInferenceServer({
+        port: options.inferencePort ?? 3000,
+        host: '127.0.0.1',
+        source: servingSource(store, params.model.name),
+        params,
+        exposeMetrics: true,
+        feedbackStore: store,
+      });
       closers.push(() => inference.close());
       inferenceUrl = inference.url;
     }

@@ -53,7 +53,7 @@ beforeAll(async () => {
   for (const name of ['a.csv', 'b.csv', 'c.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   browser = await launchChromium();
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();

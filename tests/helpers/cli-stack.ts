@@ -23,6 +23,31 @@ export interface CliStack {
  * `textops start` as a user runs it, in a child process on ephemeral loopback ports, in a temporary directory;
  * resolves once it has written runtime.json.
  */
+/**
+ * The runtime.json a `textops start` child writes once every part of it is up. Waited for as long as a busy
+ * machine needs (the inference workers start beside the rest); a stack that exits first fails with its stderr.
+ */
+export async function runtimeFileOf(
+  stack: ChildProcess,
+  rt: string,
+  timeoutMs = 100_000,
+): Promise<RuntimeFile> {
+  const file = join(rt, 'runtime.json');
+  let stderr = '';
+  stack.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (stack.exitCode !== null || Date.now() > deadline)
+      throw new Error(
+        `textops start ${stack.exitCode !== null ? `exited with code ${stack.exitCode}` : `wrote no runtime.json in ${timeoutMs / 1000} s`}: ${stderr.slice(-2000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+}
+
 export async function startCliStack(
   prefix: string,
   /** Writes files into the test's directory before the stack starts; returns more `textops start` arguments. */
@@ -36,9 +61,7 @@ export async function startCliStack(
     [TEXTOPS_BIN, 'start', '--dir', rt, '--port', '0', '--console-port', '0', '--s3-port', '0', ...extra],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
-  const file = join(rt, 'runtime.json');
-  for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-  const runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+  const runtime = await runtimeFileOf(stack, rt);
   return {
     dir,
     runtime,

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
+import { runtimeFileOf } from '../helpers/cli-stack.ts';
 import { sampleCsv } from '../helpers/data.ts';
 
 // The built CLI following a real sweep, its stdout a pipe as in a CI log: a line per change of the progress.
@@ -69,9 +69,8 @@ beforeAll(async () => {
     [TEXTOPS_BIN, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
-  const file = join(dir, 'rt', 'runtime.json');
-  for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-}, 60_000);
+  await runtimeFileOf(stack, join(dir, 'rt'));
+}, 120_000);
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {

@@ -39,7 +39,7 @@ beforeAll(async () => {
   await writeFile(file('b.csv'), planted.csv + stringify(weather));
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   await writeFile(file('b.params.yaml'), FAST_RECIPE);
-}, 30_000);
+}, 120_000);
 
 afterAll(() => stack?.close());
 

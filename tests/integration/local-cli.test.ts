@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import type { RuntimeFile } from '../../local/runtime-file.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import { ROOT, runTextops, TEXTOPS_BIN } from '../helpers/cli.ts';
+import { runtimeFileOf } from '../helpers/cli-stack.ts';
 import { sampleCsv } from '../helpers/data.ts';
 import { recordingStarter, s3Record, trainRequests } from '../helpers/events.ts';
 
@@ -29,9 +29,7 @@ beforeAll(async () => {
     [TEXTOPS_BIN, 'start', '--dir', join(dir, 'rt'), '--port', '0', '--console-port', '0', '--s3-port', '0'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
-  const file = join(dir, 'rt', 'runtime.json');
-  for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
-  runtime = JSON.parse(await readFile(file, 'utf8')) as RuntimeFile;
+  runtime = await runtimeFileOf(stack, join(dir, 'rt'));
   // A small sweep (2 candidates, 2 folds, one batch each): the upload runs the Tune stage and prints its table.
   await writeFile(
     join(dir, 'fast.yaml'),
@@ -39,7 +37,7 @@ beforeAll(async () => {
   );
   await writeFile(join(dir, 'one.csv'), sampleCsv('imdb-train.csv.gz', 1500));
   await writeFile(join(dir, 'two.csv'), sampleCsv('imdb-train.csv.gz', 1500, 1500));
-}, 30_000);
+}, 120_000);
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {

@@ -41,7 +41,7 @@ beforeAll(async () => {
     await writeFile(join(dir, 'fast.yaml'), FAST_RECIPE);
     return [];
   });
-}, 60_000);
+}, 120_000);
 
 afterAll(() => stack?.close());
 

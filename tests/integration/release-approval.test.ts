@@ -35,7 +35,7 @@ beforeAll(async () => {
   const csv = sampleCsv('imdb-train.csv.gz', 800);
   for (const name of ['a.csv', 'b.csv', 'c.csv', 'd.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
-}, 30_000);
+}, 120_000);
 
 afterAll(() => stack?.close());
 

@@ -23,7 +23,7 @@ beforeAll(async () => {
   await writeFile(file('b.csv'), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   await writeFile(file('weaker.yaml'), WEAKER_RECIPE);
-}, 30_000);
+}, 120_000);
 
 afterAll(() => stack?.close());
 
