@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../../cli/program.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
@@ -104,5 +105,35 @@ describe('several models on the local runtime', () => {
       `"${key}" was refused: its folder names no model of this deployment: 'Bad Name' is not a model name (1 to 63 of lowercase letters, digits, - and _, starting with a letter or digit)`,
     );
     expect((await runtime.store.list('registry/')).map((o) => o.key.split('/')[1])).not.toContain('Bad Name');
+  });
+
+  it('textops upload --model puts the CSV under incoming/<model>/, and refuses a name that is no model name before uploading', async () => {
+    const csv = join(dir, 'more-headlines.csv');
+    await writeFile(csv, headlines(30));
+    const fast = join(dir, 'fast.yaml');
+    await writeFile(fast, FAST);
+    const textops = async (...args: string[]) => {
+      const write = process.stdout.write;
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        await buildProgram()
+          .exitOverride()
+          .parseAsync(['node', 'textops', 'upload', csv, ...args, '--no-follow', '--runtime-dir', dir]);
+      } finally {
+        process.stdout.write = write;
+      }
+    };
+    await expect(textops('--model', 'Bad Name')).rejects.toThrow(
+      "--model: 'Bad Name' is not a model name (1 to 63 of lowercase letters, digits, - and _, starting with a letter or digit); nothing was uploaded",
+    );
+    expect((await runtime.store.list('incoming/')).map((o) => o.key)).not.toContain(
+      'incoming/Bad Name/more-headlines.csv',
+    );
+    await textops('--model', 'topic', '--params-file', fast);
+    expect(await runtime.store.head('incoming/topic/more-headlines.csv')).toBeDefined();
+    expect(await runtime.store.head('incoming/topic/more-headlines.params.yaml')).toBeDefined();
+    await runtime.idle();
+    const { aliases } = await new ModelRegistry(runtime.store, 'topic').readAliases();
+    expect(aliases.production).toBe(2);
   });
 });
