@@ -224,6 +224,9 @@ function withModels(text: string, models: readonly string[]): string {
 /** The model a deployment serves in check:iam's template (its roles are scoped to it). */
 export const DEPLOYED_MODEL = 'sentiment';
 
+/** The other model check:iam's deployment declares (`models:`), trained from `incoming/<name>/` in its scenario. */
+export const SECOND_MODEL = 'topic';
+
 const upper = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function templateOf(config: ServerlessConfig, stage: string): Template {
