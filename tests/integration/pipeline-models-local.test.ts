@@ -82,6 +82,9 @@ describe('several models on the local runtime', () => {
       model: { name: 'topic', version: 1, promoted: true },
     });
     expect(status?.evaluation).toMatchObject({ passed: true });
+    expect(status?.steps.find((s) => s.name === 'ingest')?.summary).toMatch(
+      /label='label', model topic \(named by its folder\)/,
+    );
     const { aliases } = await new ModelRegistry(runtime.store, 'topic').readAliases();
     expect(aliases.production).toBe(1);
     // The folder named the model, not the label column; the model's entry and the upload's overrides both apply.

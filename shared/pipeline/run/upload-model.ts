@@ -28,6 +28,11 @@ export function uploadModel(params: Pick<Params, 'model' | 'models'>, key: strin
     : { model: folders[0] };
 }
 
+/** Whether an upload's key is in a model's folder (`incoming/<model>/<file>.csv`), which named its model. */
+export function inModelFolder(key: string): boolean {
+  return key.startsWith(INCOMING_PREFIX) && key.slice(INCOMING_PREFIX.length).includes('/');
+}
+
 /**
  * The deployment's params for the model an upload trains, before the upload's own overrides: `models:`'s entry of
  * its folder's model (`paramsForModel`), or of the default model for a file directly under incoming/; params.yaml
