@@ -4,7 +4,7 @@
 // infra/; this file reads the configuration and assembles them.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is Serverless and CloudFormation variable syntax.
 import { alarms } from './infra/alarms.ts';
-import { bucketAccess, deployedModelName } from './infra/bucket-access.ts';
+import { bucketAccess, deployedModels } from './infra/bucket-access.ts';
 import { readDeployOptions } from './infra/deploy-options.ts';
 import { eksJobRoute, eksResources } from './infra/eks.ts';
 import { functionRoles, functions } from './infra/functions.ts';
@@ -25,7 +25,8 @@ const ASL_FILES = {
 };
 
 const options = readDeployOptions();
-const access = bucketAccess(deployedModelName(params));
+// Every role's per-model prefixes (registry/<model>/, feedback/<model>/, …) cover each model of the deployment.
+const access = bucketAccess(deployedModels(params));
 const eksRoute = eksJobRoute(options.eksCluster, options.codeVersion);
 const eks = eksResources(options.eksOidcProvider, access);
 

@@ -50,6 +50,22 @@ export const FEEDBACK_PREFIX = 'feedback/';
  */
 export const RETRAIN_UPLOAD_PREFIX = `${INCOMING_PREFIX}retrain-`;
 
+/**
+ * The folder of model `model`'s uploads, `incoming/<model>/`: an upload there trains that model (a file directly
+ * under INCOMING_PREFIX trains the deployment's default one).
+ */
+export function modelIncomingPrefix(model: string): string {
+  return `${INCOMING_PREFIX}${model}/`;
+}
+
+/**
+ * Where the drift retrain trigger writes a retrain upload: RETRAIN_UPLOAD_PREFIX for the default model (`folder`
+ * null), `incoming/<model>/retrain-` for a model named by its folder.
+ */
+export function retrainUploadPrefix(folder: string | null): string {
+  return folder === null ? RETRAIN_UPLOAD_PREFIX : `${modelIncomingPrefix(folder)}retrain-`;
+}
+
 /** Every top-level prefix. None starts another, so a scope by one never reaches another's keys. */
 export const BUCKET_PREFIXES = [
   INCOMING_PREFIX,

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { modelRefusal } from '../../shared/config/model-params.ts';
 import { applyUploadOverrides, loadParams, parseParamsYaml } from '../../shared/config/params.ts';
 import { InvalidDatasetError, InvalidKeyError } from '../../shared/errors.ts';
-import { INCOMING_PREFIX, paramsKeyFor } from '../../shared/layout.ts';
+import { INCOMING_PREFIX, modelIncomingPrefix, paramsKeyFor } from '../../shared/layout.ts';
 import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
 import { keyTooLongReason, unsafeKeyReason } from '../../shared/pipeline/run/object-key.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
@@ -17,6 +18,7 @@ interface UploadOptions {
   paramsFile?: string;
   follow: boolean;
   name?: string;
+  model?: string;
   bucket?: string;
   runtimeDir?: string;
   timeout: string;
@@ -30,6 +32,10 @@ export function registerUpload(program: Command): void {
     .argument('<csv>', 'labelled .csv or .csv.gz file')
     .option('--params-file <file>', 'per-upload overrides, uploaded beside the CSV as <name>.params.yaml')
     .option('--name <name>', 'object name under incoming/ (default: the file name)')
+    .option(
+      '--model <model>',
+      "train this model of the deployment: uploads under incoming/<model>/ (default: the deployment's default model)",
+    )
     .option('--no-follow', 'return once uploaded, without following the run')
     .option(
       '--timeout <seconds>',
@@ -41,7 +47,13 @@ export function registerUpload(program: Command): void {
     .option('--json', 'print the final run status as JSON')
     .action(async (csv: string, options: UploadOptions) => {
       const name = options.name ?? basename(csv);
-      const key = `${INCOMING_PREFIX}${name}`;
+      if (options.model !== undefined) {
+        // Only whether it is a model name at all: which models the deployment declares is its params.yaml's to
+        // say (the trigger refuses an undeclared one, with the reason in the run's status).
+        const refused = modelRefusal({ model: { name: null }, models: {} }, options.model);
+        if (refused) throw new InvalidKeyError(`--model: ${printable(refused)}; nothing was uploaded`);
+      }
+      const key = `${options.model === undefined ? INCOMING_PREFIX : modelIncomingPrefix(options.model)}${name}`;
       // Before reading or uploading anything: S3 refuses a key over 1,024 bytes, and the pipeline one it would
       // not start a run for, so neither is worth an upload (nor a retry).
       const refused = keyTooLongReason(key) ?? unsafeKeyReason(key);

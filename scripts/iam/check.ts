@@ -26,6 +26,7 @@ import {
   REGION,
   Resolver,
   readTemplate,
+  SECOND_MODEL,
   statementsOf,
   type Template,
 } from './template.ts';
@@ -459,14 +460,20 @@ async function main(): Promise<void> {
   );
   const calls: RecordedCall[] = values.calls
     ? JSON.parse(readFileSync(values.calls, 'utf8'))
-    : (await runScenario({ log: (l) => process.stderr.write(`check:iam: ${l}\n`) })).calls;
+    : (
+        await runScenario({
+          log: (l) => process.stderr.write(`check:iam: ${l}\n`),
+          // A packaged template declares the models its params.yaml did: only the default one, unless told.
+          secondModel: values.template ? null : SECOND_MODEL,
+        })
+      ).calls;
   if (values['save-calls']) writeFileSync(values['save-calls'], JSON.stringify(calls));
   const { template, pseudo } = values.template
     ? {
         template: readTemplate(values.template),
         pseudo: { stage: values.stage!, stackName: `textops-${values.stage}` },
       }
-    : await assembleTemplate(values.stage);
+    : await assembleTemplate(values.stage, [SECOND_MODEL]);
   const report = checkCalls(template, pseudo, calls, {
     bucket: LOCAL_BUCKET,
     training: TRAINING_MACHINE,

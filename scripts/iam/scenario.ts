@@ -9,6 +9,8 @@
 //   batch: a CSV under batch/ → the batch-predictions machine
 //   C: the inference server predicts, takes feedback that makes its live accuracy fall, and its retrain check
 //      copies the last training upload to incoming/retrain-… → waits → `textops reject` (operator)
+//   D: with a second model declared (`models:`), an upload under incoming/<model>/ trains it → waits →
+//      `textops approve` (operator): its registry is that model's, which each role must cover too
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +51,7 @@ import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { startInferenceServer } from '../../shared/serving/server.ts';
 import { asPrincipal, clientOf, type RecordedCall, recordSdkCalls } from './record.ts';
-import { DEPLOYED_MODEL } from './template.ts';
+import { DEPLOYED_MODEL, SECOND_MODEL } from './template.ts';
 
 export const LOCAL_BUCKET = 'textops-local';
 export const LOCAL_REGION = 'us-east-1';
@@ -82,11 +84,15 @@ function syntheticReviews(rowsPerClass: number): string {
   return stringify([['review', 'sentiment'], ...rows]);
 }
 
-/** The deployment's params.yaml for the scenario: small and fast, every route and wait on. */
-function scenarioParams(base: Params): Params {
+/**
+ * The deployment's params.yaml for the scenario: small and fast, every route and wait on; `models` its other
+ * models (the template must declare the same).
+ */
+function scenarioParams(base: Params, models: readonly string[]): Params {
   return {
     ...base,
     model: { ...base.model, name: DEPLOYED_MODEL },
+    models: Object.fromEntries(models.map((name) => [name, null])),
     data: { ...base.data, shard_rows: 100, label_issues: 'off' },
     train: {
       ...base.train,
@@ -118,9 +124,16 @@ export interface ScenarioResult {
 
 const TERMINAL: RunStatus['state'][] = ['succeeded', 'failed', 'rejected', 'expired', 'ignored'];
 
-/** Runs the scenario in a fresh directory and returns the calls it made. */
-export async function runScenario(options: { log?: (line: string) => void } = {}): Promise<ScenarioResult> {
+/**
+ * Runs the scenario in a fresh directory and returns the calls it made. `secondModel` (default SECOND_MODEL; null:
+ * none) is declared under `models:` and trained from its folder: check the calls against a template whose
+ * params.yaml declares it too (`assembleTemplate(stage, [SECOND_MODEL])`).
+ */
+export async function runScenario(
+  options: { log?: (line: string) => void; secondModel?: string | null } = {},
+): Promise<ScenarioResult> {
   const log = options.log ?? (() => {});
+  const secondModel = options.secondModel === undefined ? SECOND_MODEL : options.secondModel;
   const dir = await mkdtemp(join(tmpdir(), 'textops-iam-scenario-'));
   const calls: RecordedCall[] = [];
   const outcomes: Record<string, string> = {};
@@ -128,7 +141,7 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
   const closers: (() => Promise<unknown> | unknown)[] = [];
   const stopRecording = recordSdkCalls(calls);
   try {
-    const params = scenarioParams(loadParams());
+    const params = scenarioParams(loadParams(), secondModel ? [secondModel] : []);
     const paramsFile = join(dir, 'params.yaml');
     await writeFile(paramsFile, JSON.stringify(params));
     loadParams(paramsFile); // a ConfigError now rather than in every step
@@ -406,6 +419,17 @@ export async function runScenario(options: { log?: (line: string) => void } = {}
       version: production,
       expectedProduction: production - 1,
     });
+
+    // D: the deployment's second model, trained from its folder; approved by the operator.
+    if (secondModel) {
+      log(`run D: model ${secondModel} from ${INCOMING_PREFIX}${secondModel}/, approved by the operator`);
+      const d = await upload(`${INCOMING_PREFIX}${secondModel}/reviews.csv`, syntheticReviews(ROWS_B));
+      const waitingD = await settled(d);
+      outcomes.D = waitingD.state;
+      outcomes['D model'] = waitingD.approval?.model ?? waitingD.model?.name ?? 'none';
+      await operator('approve', d, '--no-follow');
+      outcomes['D approved'] = (await settled(d, 'awaiting-approval')).state;
+    }
 
     // The batch job.
     log('batch job');

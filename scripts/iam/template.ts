@@ -5,6 +5,7 @@
 // are resolved to placeholder ARNs in one account and region, so policies and requests compare as strings.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} is CloudFormation and Serverless variable syntax.
 import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
 import type { Json, PlacedStatement, Statement } from './policy.ts';
 
 export interface Resource {
@@ -170,7 +171,11 @@ interface ServerlessConfig {
  * (every role of the stack exists) and a named model for the import. tests/deploy checks the packaged template
  * against the same evaluation.
  */
-export async function assembleTemplate(stage = 'dev'): Promise<{ template: Template; pseudo: Pseudo }> {
+export async function assembleTemplate(
+  stage = 'dev',
+  /** The deployment's other models (`models:` in its params.yaml), beside DEPLOYED_MODEL; none by default. */
+  models: readonly string[] = [],
+): Promise<{ template: Template; pseudo: Pseudo }> {
   const { nameModel } = await import('../deploy/name-model.ts');
   const { copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
@@ -194,7 +199,7 @@ export async function assembleTemplate(stage = 'dev'): Promise<{ template: Templ
     copyFileSync(join(root, 'serverless.ts'), join(dir, 'serverless.ts'));
     writeFileSync(
       join(dir, 'params.yaml'),
-      nameModel(readFileSync(join(root, 'params.yaml'), 'utf8'), DEPLOYED_MODEL),
+      withModels(nameModel(readFileSync(join(root, 'params.yaml'), 'utf8'), DEPLOYED_MODEL), models),
     );
     Object.assign(process.env, ASSEMBLY_ENV);
     const config = (await import(join(dir, 'serverless.ts'))).default as ServerlessConfig;
@@ -208,8 +213,19 @@ export async function assembleTemplate(stage = 'dev'): Promise<{ template: Templ
   }
 }
 
+/** A params.yaml's text declaring `models` (each with no settings of its own) under `models:`. */
+function withModels(text: string, models: readonly string[]): string {
+  if (models.length === 0) return text;
+  const document = parseDocument(text);
+  document.setIn(['models'], Object.fromEntries(models.map((name) => [name, null])));
+  return document.toString();
+}
+
 /** The model a deployment serves in check:iam's template (its roles are scoped to it). */
 export const DEPLOYED_MODEL = 'sentiment';
+
+/** The other model check:iam's deployment declares (`models:`), trained from `incoming/<name>/` in its scenario. */
+export const SECOND_MODEL = 'topic';
 
 const upper = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 

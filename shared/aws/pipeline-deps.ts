@@ -33,15 +33,20 @@ export function storeFor(bucket: string): S3ObjectStore {
   return store;
 }
 
-/** What a step handler needs, for the bucket its event points at. */
-export function stepDeps(bucket: string): StepDeps {
+/** The deployment's params, read once per process. */
+function deploymentParams(): Params {
   // TEXTOPS_PARAMS_FILE names another params file (e.g. `textops start --params`); default: params.yaml.
   const file = getOptionalStringFromEnv('TEXTOPS_PARAMS_FILE');
   params ??= withReleaseStrategy(file ? loadParams(file) : loadParams(), readReleaseStrategy());
+  return params;
+}
+
+/** What a step handler needs, for the bucket its event points at. */
+export function stepDeps(bucket: string): StepDeps {
   const settings = readRuntimeSettings();
   return {
     store: storeFor(bucket),
-    baseParams: params,
+    baseParams: deploymentParams(),
     codeVersion: codeVersion(),
     log,
     eks: readEksClusterSettings(),
@@ -64,7 +69,10 @@ export function batchDeps(bucket: string): BatchDeps {
   };
 }
 
-/** What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, and the buckets' stores. */
+/**
+ * What the trigger needs: Step Functions from TEXTOPS_STATE_MACHINE_ARN, the buckets' stores, and the params
+ * (the models an upload's folder may name).
+ */
 export function triggerDeps(): TriggerDeps {
   const settings = readRuntimeSettings();
   const arn = settings.stateMachineArn ?? getStringFromEnv('TEXTOPS_STATE_MACHINE_ARN');
@@ -75,6 +83,7 @@ export function triggerDeps(): TriggerDeps {
     ...(batchArn ? { batchStarter: new SfnPipelineStarter(sfnClient(settings), batchArn) } : {}),
     storeFor,
     log,
+    params: deploymentParams(),
   };
 }
 

@@ -1,7 +1,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Params } from '../config/params-schema.ts';
 import { ConflictError, describeError } from '../errors.ts';
-import { paramsKeyFor, RETRAIN_UPLOAD_PREFIX, registryPrefix } from '../layout.ts';
+import { INCOMING_PREFIX, paramsKeyFor, registryPrefix, retrainUploadPrefix } from '../layout.ts';
 import type { ObjectStore } from '../ports.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 
@@ -9,7 +9,8 @@ import { ModelRegistry } from '../registry/model-registry.ts';
  * The optional automatic retrain (params `drift.retrain`, off by default): when live traffic drifts from the
  * served model's reference, or its live accuracy drops, the server starts a normal training run on the last
  * training data plus the stored feedback. It does so the simplest way that goes through the whole pipeline:
- * it copies the production version's training upload to `incoming/retrain-<stamp>.csv` with an overrides file
+ * it copies the production version's training upload to `incoming/retrain-<stamp>.csv` (a model other than the
+ * deployment's default one: `incoming/<model>/retrain-<stamp>.csv`, whose folder names it) with an overrides file
  * beside it that keeps the upload's own overrides and adds `data.include_feedback: true`; the usual S3 event
  * starts the run, and the gate judges the new model like any other.
  *
@@ -63,6 +64,19 @@ export type RetrainOutcome =
   | { kind: 'lost-race' }
   | { kind: 'failed'; why: string; record: string };
 
+/**
+ * The model folder a retrain upload goes in (see `retrainUploadPrefix`): the model's own when its production was
+ * trained from an upload in a folder (`incoming/<model>/…`, which named it), or when it is not the model a file
+ * directly under incoming/ trains; else none, as its source (the default model, or with `model.name: null` one
+ * named after its label column, which the copy keeps). Decided from the source, so it holds whether `params` are
+ * the deployment's or the model's own.
+ */
+function retrainFolder(params: Params, model: string, sourceKey: string): string | null {
+  const inFolder =
+    sourceKey.startsWith(INCOMING_PREFIX) && sourceKey.slice(INCOMING_PREFIX.length).includes('/');
+  return inFolder || (params.model.name !== null && params.model.name !== model) ? model : null;
+}
+
 /** `2026-12-01T05:42:07.123Z` → `20261201T054207123Z`: sortable, and a valid key and execution-name slug. */
 const stampOf = (date: Date) => date.toISOString().replace(/[-:.]/g, '');
 
@@ -96,7 +110,6 @@ export async function triggerRetrain(input: {
       };
   }
   const stamp = stampOf(now);
-  const upload = `${RETRAIN_UPLOAD_PREFIX}${stamp}`;
   // The claim comes first: whoever wins it is the one server that uploads.
   try {
     const state: RetrainState = { lastTriggeredAt: now.toISOString(), reason, upload: null };
@@ -124,7 +137,7 @@ export async function triggerRetrain(input: {
     const data = await store.get(source.key);
     if (!data) throw new Error(`the training upload ${source.key} of v${aliases.production} is gone`);
     const suffix = /\.csv\.gz$/i.test(source.key) ? '.csv.gz' : '.csv';
-    const dataKey = `${upload}${suffix}`;
+    const dataKey = `${retrainUploadPrefix(retrainFolder(params, model, source.key))}${stamp}${suffix}`;
     // The upload's own overrides stay (its run was trained with them), plus the feedback.
     const overridesObject = await store.get(paramsKeyFor(source.key));
     const overrides = (overridesObject ? parseYaml(overridesObject.body.toString('utf8')) : null) ?? {};

@@ -303,6 +303,7 @@ describe('npm run package', () => {
       'feedback/sentiment/*',
       'registry/sentiment/retrain/*',
       'incoming/retrain-*',
+      'incoming/sentiment/retrain-*',
       'runs/*/release/counters/*',
     ]);
     // The release step writes the run's status and its two release records, and the aliases; no version.
@@ -463,6 +464,7 @@ describe('npm run package', () => {
       'feedback/sentiment/*',
       'registry/sentiment/retrain/*',
       'incoming/retrain-*',
+      'incoming/sentiment/retrain-*',
       'runs/*/release/counters/*',
     ]);
   });

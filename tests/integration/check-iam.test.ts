@@ -1,6 +1,6 @@
-// `npm run check:iam` as part of `npm test`: the local scenario's AWS calls (scripts/iam/scenario.ts: three
-// training runs over the EKS and Lambda routes, a batch job, feedback and the retrain trigger, the console's and
-// the operator's actions) evaluated against the stack's template with IAM's rules. The real template denies
+// `npm run check:iam` as part of `npm test`: the local scenario's AWS calls (scripts/iam/scenario.ts: four
+// training runs over the EKS and Lambda routes, one of a second model from its folder, a batch job, feedback and
+// the retrain trigger, the console's and the operator's actions) evaluated against the stack's template with IAM's rules. The real template denies
 // nothing; a copy with a grant removed denies the call that needed it; a copy with `s3:*` on `*` is caught as
 // too wide, and a grant nothing uses is listed.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} is CloudFormation variable syntax here.
@@ -14,7 +14,7 @@ import {
   runScenario,
   TRAINING_MACHINE,
 } from '../../scripts/iam/scenario.ts';
-import { assembleTemplate, type Pseudo, type Template } from '../../scripts/iam/template.ts';
+import { assembleTemplate, type Pseudo, SECOND_MODEL, type Template } from '../../scripts/iam/template.ts';
 
 const LOCAL = {
   bucket: LOCAL_BUCKET,
@@ -29,7 +29,8 @@ let pseudo: Pseudo;
 
 beforeAll(async () => {
   ({ calls, outcomes } = await runScenario());
-  ({ template, pseudo } = await assembleTemplate());
+  // The scenario's deployment declares a second model (models:), and so does the template's params.yaml.
+  ({ template, pseudo } = await assembleTemplate('dev', [SECOND_MODEL]));
 }, 600_000);
 
 afterAll(() => {
@@ -56,6 +57,9 @@ describe('check:iam', () => {
       'console promote': '200',
       feedback: '201',
       'C rejected': 'rejected',
+      D: 'awaiting-approval',
+      'D model': SECOND_MODEL,
+      'D approved': 'succeeded',
     });
     const principals = new Set(calls.map((c) => c.principal));
     for (const p of ['job:pipeline', 'function:trigger', 'function:console', 'function:predict', 'operator'])

@@ -5,18 +5,22 @@ import { pinnedKeys } from '../../ml/tune/plan.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { readJson, writeJson } from './files.ts';
 import { runKeys, tuneKeys } from './keys.ts';
+import { uploadModelParams } from './upload-model.ts';
 
 /**
- * The params of a run: params.yaml overlaid with `incoming/<name>.params.yaml` when one sits beside the CSV.
- * The override file is validated like params.yaml and may change only the upload-overridable sections; a bad
- * one is a ConfigError that fails the run, recorded in status.json.
+ * The params of a run: params.yaml with the `models:` entry of the model the upload trains (its folder,
+ * `incoming/<model>/<file>.csv`, else the default model: ./upload-model.ts), then overlaid with the
+ * `<name>.params.yaml` beside the CSV when there is one. The override file is validated like params.yaml and may
+ * change only the upload-overridable sections; a bad one is a ConfigError that fails the run, recorded in
+ * status.json.
  */
 export async function effectiveParams(
   store: ObjectStore,
   bucket: string,
   dataKey: string,
-  base: Params,
+  deployment: Params,
 ): Promise<{ params: Params; overrides: string | null; pinned: string[] }> {
+  const base = uploadModelParams(deployment, dataKey);
   const key = paramsKeyFor(dataKey);
   const object = await store.get(key);
   if (!object) return { params: base, overrides: null, pinned: [] };
@@ -40,7 +44,10 @@ function fromDocument(
 
 /** What ingest records of a run's params before it reads the data, so a run that fails still shows them. */
 export interface RunParamsRecord {
-  /** The stack's params with the upload's overrides; the stack's alone when the overrides could not be applied. */
+  /**
+   * The stack's params for the upload's model with the upload's overrides; without them when the overrides could
+   * not be applied.
+   */
   params: Params;
   /** The overrides file beside the data (`incoming/<name>.params.yaml`), null when there is none. */
   overrides: string | null;
@@ -68,13 +75,15 @@ export async function recordedEffectiveParams(
   runId: string,
   bucket: string,
   dataKey: string,
-  base: Params,
+  deployment: Params,
 ): Promise<Awaited<ReturnType<typeof effectiveParams>>> {
   const key = paramsKeyFor(dataKey);
   const write = (record: RunParamsRecord) => writeJson(store, runKeys(runId).params, record);
   const object = await store.get(key);
   let document: unknown = {};
+  let base = deployment;
   try {
+    base = uploadModelParams(deployment, dataKey);
     if (object) document = parseParamsYaml(object.body.toString('utf8'), `s3://${bucket}/${key}`);
     const effective = object
       ? fromDocument(base, document, `s3://${bucket}/${key}`, key)
@@ -82,7 +91,12 @@ export async function recordedEffectiveParams(
     await write({ params: effective.params, overrides: effective.overrides, set: dotted(document) });
     return effective;
   } catch (error) {
-    await write({ params: base, overrides: key, set: dotted(document), error: (error as Error).message });
+    await write({
+      params: base,
+      overrides: object ? key : null,
+      set: dotted(document),
+      error: (error as Error).message,
+    });
     throw error;
   }
 }

@@ -11,6 +11,7 @@ import { notifyRelease } from '../run/notify.ts';
 import { recordedEffectiveParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { type ShardInfo, type ShardManifest, type ShardRow, shardsPayload } from '../run/shards.ts';
+import { inModelFolder } from '../run/upload-model.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
@@ -207,7 +208,7 @@ export function ingestStep(deps: StepDeps, payload: RunPayload): Promise<RunPayl
         ingest: summary,
         shards: shardsPayload(manifest, params.data.shard_concurrency),
       },
-      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test) in ${withSplit.length} shard${withSplit.length === 1 ? '' : 's'}, ${scan.labels.length} classes, text='${scan.report.textColumn}' label='${scan.report.labelColumn}', model ${model}${effective.params.model.name === null ? ' (named after the label column)' : ''}${feedback ? `, ${feedback.added} feedback rows added to training (of ${feedback.read}; ${feedback.droppedInTest} in the test split left out)` : ''}${overrides ? `, overrides ${overrides}` : ''}`,
+      summary: `${summary.rows} rows (${summary.train} train / ${summary.test} test) in ${withSplit.length} shard${withSplit.length === 1 ? '' : 's'}, ${scan.labels.length} classes, text='${scan.report.textColumn}' label='${scan.report.labelColumn}', model ${model}${effective.params.model.name === null ? ' (named after the label column)' : inModelFolder(payload.key) ? ' (named by its folder)' : ''}${feedback ? `, ${feedback.added} feedback rows added to training (of ${feedback.read}; ${feedback.droppedInTest} in the test split left out)` : ''}${overrides ? `, overrides ${overrides}` : ''}`,
     };
   });
 }

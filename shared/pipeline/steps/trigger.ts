@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3EventRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Params } from '../../config/params-schema.ts';
 import { BATCH_PREFIX, INCOMING_PREFIX, PARAMS_SUFFIX, paramsKeyFor } from '../../layout.ts';
 import type { Logger } from '../../log.ts';
 import type { ObjectStore, PipelineStarter } from '../../ports.ts';
@@ -7,6 +8,7 @@ import { bareEtag, executionName, isBatchKey, isTrainingDataKey } from '../run/k
 import { unsafeKeyReason } from '../run/object-key.ts';
 import type { RunPayload } from '../run/records.ts';
 import { updateStatus } from '../run/status.ts';
+import { uploadModel } from '../run/upload-model.ts';
 import { type BatchPayload, readBatchReport } from './batch.ts';
 
 export interface TriggerDeps {
@@ -16,7 +18,15 @@ export interface TriggerDeps {
   /** The bucket's store, to leave an `ignored` status for an upload that cannot be trained on. */
   storeFor?: (bucket: string) => ObjectStore;
   log?: Logger;
+  /**
+   * The deployment's params, for the models it trains (`incoming/<model>/<file>.csv` must name one of them);
+   * without them any safe model name goes, as when params.yaml names no model.
+   */
+  params?: Pick<Params, 'model' | 'models'>;
 }
+
+/** What decides an upload's model when the trigger is given no params: any safe name, as with `model.name: null`. */
+const ANY_MODEL: Pick<Params, 'model' | 'models'> = { model: { name: null }, models: {} };
 
 export type TriggerOutcome =
   | { kind: 'started' | 'duplicate'; runId: string; key: string; machine?: 'batch' }
@@ -62,6 +72,10 @@ async function handleRecord(record: S3EventRecord, deps: TriggerDeps): Promise<T
     return { kind: 'ignored', key, reason: 'an overrides file: it applies to the CSV beside it' };
   if (!isTrainingDataKey(key))
     return ignore(source, 'not a .csv or .csv.gz file: nothing to train on', deps, 'was not trained on');
+  // Its folder names the model it trains: a name that is no safe path segment, a deeper folder, or a model the
+  // deployment does not declare starts nothing, and the ignored status says why.
+  const decided = uploadModel(deps.params ?? ANY_MODEL, key);
+  if ('refusal' in decided) return ignore(source, decided.refusal, deps, 'was refused');
   // The overrides file beside the data is part of what the run trains on, so of its identity: a changed one
   // beside the same CSV starts a new run, the same pair is deduplicated.
   const paramsEtag = deps.storeFor ? (await deps.storeFor(bucket).head(paramsKeyFor(key)))?.etag : undefined;
