@@ -123,7 +123,7 @@ describe('explanations: contributions + bias = logit (property, many random text
     );
     expect(model.classifier.outputs).toBe(1);
     checkSums(model, randomTexts('imdb-train.csv.gz', 150, 1));
-  }, 120_000);
+  });
 
   it('binary, word + char_wb features with NB-LR feature scaling', async () => {
     const model = await train(
@@ -142,7 +142,7 @@ describe('explanations: contributions + bias = logit (property, many random text
       explained.classes[1].positive.concat(explained.classes[1].negative).map((f) => f.analyzer),
     );
     expect(analyzers).toEqual(new Set(['word', 'char_wb']));
-  }, 120_000);
+  });
 
   it('multi-class (4 topics), char_wb features and naive Bayes', async () => {
     const lr = await train(
@@ -162,7 +162,7 @@ describe('explanations: contributions + bias = logit (property, many random text
       }),
     );
     checkSums(nb, randomTexts('agnews-7600.csv.gz', 100, 4));
-  }, 120_000);
+  });
 
   it('lists the top k of each sign, largest first, bounded, and maps words back to the text', async () => {
     const model = await train(
@@ -186,5 +186,5 @@ describe('explanations: contributions + bias = logit (property, many random text
     // Markup is no word; the entity is a token of its own span.
     expect([...byWord.keys()].some((w) => w.includes('<'))).toBe(false);
     expect(explainText(model, text, 10_000).classes[1].positive.length).toBeLessThanOrEqual(MAX_TOP_K);
-  }, 120_000);
+  });
 });

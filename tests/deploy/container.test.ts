@@ -34,7 +34,7 @@ beforeAll(async () => {
     emulateBuild(parseDockerfile(dockerfileText), ROOT, scratch),
     trainSmallModel(800).then(modelDirectory),
   ]);
-}, 300_000);
+});
 
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });

@@ -85,7 +85,7 @@ beforeAll(async () => {
       TEXTOPS_RELEASE_EMAIL: 'releases@example.com',
     }),
   ]);
-}, 600_000);
+});
 
 afterAll(async () => {
   for (const service of [dev, prod]) if (service) await rm(service.dir, { recursive: true, force: true });

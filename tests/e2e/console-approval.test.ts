@@ -53,7 +53,7 @@ beforeAll(async () => {
   for (const name of ['a.csv', 'b.csv', 'c.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   browser = await launchChromium();
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -80,7 +80,7 @@ describe('approval from the run page (Chromium)', () => {
     expect(listed.aliases.production).toBe(1);
     expect(stageOf(listed, 1)?.stage).toBe('production');
     await page.close();
-  }, 240_000);
+  });
 
   it('Reject needs a reason typed first; with one, the version is rejected and production stays', async () => {
     const runId = await waitingRun('b.csv');
@@ -102,7 +102,7 @@ describe('approval from the run page (Chromium)', () => {
     expect(listed.aliases.production).toBe(1);
     expect(stageOf(listed, 2)?.stage).toBe('rejected');
     await page.close();
-  }, 240_000);
+  });
 
   it('a page that still shows a run waiting after it was answered elsewhere is refused, and says why', async () => {
     const runId = await waitingRun('c.csv');
@@ -115,7 +115,7 @@ describe('approval from the run page (Chromium)', () => {
     expect(await page.textContent('#approval-status')).toMatch(/not waiting for approval|already rejected/);
     expect((await models()).aliases.production).toBe(1);
     await page.close();
-  }, 240_000);
+  });
 
   it('raised no script or console error on any page', () => {
     expect(problems).toEqual([]);

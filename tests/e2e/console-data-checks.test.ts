@@ -45,7 +45,7 @@ beforeAll(async () => {
   await runtime.idle();
   runId = (await uploadRunId(runtime.store, runtime.bucket, 'incoming/news.csv')) as string;
   browser = await launchChromium();
-}, 400_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -79,5 +79,5 @@ describe('the run page: data checks in Chromium', () => {
       rows.map((r) => [r.line, r.given_label, r.suggested_label, Number(r.score).toFixed(4), r.text]),
     ).toEqual(shown);
     expect(problems).toEqual([]);
-  }, 120_000);
+  });
 });

@@ -49,7 +49,7 @@ beforeAll(async () => {
   runs.a = await upload('a', FAST_RECIPE);
   runs.b = await upload('b', WEAKER_RECIPE);
   browser = await launchChromium();
-}, 400_000);
+});
 
 afterAll(async () => {
   await browser?.close();

@@ -66,7 +66,7 @@ beforeAll(async () => {
   await register(sentiment, true);
   await register(sentiment, false);
   browser = await launchChromium();
-}, 180_000);
+});
 
 afterAll(async () => {
   await browser?.close();

@@ -46,7 +46,7 @@ beforeAll(async () => {
   runs.holdout = await upload('split', SWEEP('  validation_rows_above: 100\n'));
   await runtime.idle();
   browser = await launchChromium();
-}, 300_000);
+});
 
 afterAll(async () => {
   await browser?.close();

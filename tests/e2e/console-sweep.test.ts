@@ -83,7 +83,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-sweep-page-'));
   runtime = await startLocalRuntime({ dir, inferencePort: null, retryIntervalMs: 10, queueRetryDelayMs: 20 });
   browser = await launchChromium();
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -180,5 +180,5 @@ describe('the run page shows the sweep (Chromium, a real local-stack sweep)', ()
     expect(await page.$$eval('#sweep tbody tr', (trs) => trs.length)).toBe(tune.rows.length);
     await page.close();
     expect(problems).toEqual([]);
-  }, 600_000);
+  });
 });

@@ -64,7 +64,7 @@ beforeAll(async () => {
     // Reached by a host name, as a console behind a load balancer or on a LAN is.
     '--host-resolver-rules=MAP console.test 127.0.0.1',
   ]);
-}, 240_000);
+});
 
 afterAll(async () => {
   await browser?.close();

@@ -44,7 +44,7 @@ beforeAll(async () => {
   test = readAndSplitCsv(csv, loadParams()).test;
   browser = await launchChromium();
   page = await watchedPage(browser, problems, { width: 900, height: 900 });
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();

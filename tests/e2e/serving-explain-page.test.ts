@@ -55,7 +55,7 @@ beforeAll(async () => {
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();

@@ -112,7 +112,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'reviews.csv'), sampleCsv('imdb-train.csv.gz', 600));
   await writeFile(join(dir, 'batch.csv'), sampleCsv('imdb-train.csv.gz', 4000));
   await startStack();
-}, 60_000);
+});
 
 afterAll(async () => {
   await killStack();

@@ -42,7 +42,7 @@ export function runTextops(args: readonly string[], options: CliOptions = {}): P
       {
         cwd: options.cwd ?? ROOT,
         env: env as NodeJS.ProcessEnv,
-        timeout: options.timeoutMs ?? 120_000,
+        timeout: options.timeoutMs ?? 600_000,
         maxBuffer: 64 * 1024 * 1024,
         encoding: 'utf8',
       },

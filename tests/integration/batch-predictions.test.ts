@@ -48,7 +48,7 @@ beforeAll(async () => {
   });
   version = entry.version;
   await registry.setAlias('production', entry.version, 'test promotion');
-}, 180_000);
+});
 
 afterAll(async () => {
   await runtime?.close();
@@ -111,7 +111,7 @@ describe('batch predictions through the local stack', () => {
     expect((await runtime.store.list('runs/batch/')).map((o) => o.key)).toContain(
       `runs/batch/${done?.jobId}/result.csv`,
     );
-  }, 120_000);
+  });
 
   it('reports a malformed row with its line and still scores the rest; .csv.gz too', async () => {
     const csv = [
@@ -144,7 +144,7 @@ describe('batch predictions through the local stack', () => {
       malformed: 1,
       errors: 'batch-results/mixed.errors.csv',
     });
-  }, 120_000);
+  });
 
   it('an empty file, or one without a text column, is a recorded failure with no result file', async () => {
     await drop('batch/empty.csv', '');
@@ -166,7 +166,7 @@ describe('batch predictions through the local stack', () => {
     const noText = await report('batch/no-text.csv');
     expect(noText).toMatchObject({ state: 'failed', error: { name: 'InvalidDatasetError' } });
     expect(noText?.error?.message).toMatch(/no text column.*'id', 'score'/);
-  }, 120_000);
+  });
 
   it('a header and no row under it is a recorded failure ("no rows"), not a job of 0 rows', async () => {
     await drop('batch/header-only.csv', 'id,review\r\n');
@@ -181,7 +181,7 @@ describe('batch predictions through the local stack', () => {
     expect(headerOnly?.message).toBe(
       'batch/header-only.csv was not predicted: InvalidDatasetError: no rows: the file has a header (id, review) and no row under it, nothing to predict',
     );
-  }, 120_000);
+  });
 
   it('a duplicate event for the same object version starts nothing and changes nothing', async () => {
     const key = 'batch/reviews.csv';
@@ -200,5 +200,5 @@ describe('batch predictions through the local stack', () => {
     expect(after?.etag).toBe(before?.etag);
     expect(after?.lastModified?.getTime()).toBe(before?.lastModified?.getTime());
     expect((await report(key))?.jobId).toBe(jobId);
-  }, 60_000);
+  });
 });

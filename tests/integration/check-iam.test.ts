@@ -31,7 +31,7 @@ beforeAll(async () => {
   ({ calls, outcomes } = await runScenario());
   // The scenario's deployment declares a second model (models:), and so does the template's params.yaml.
   ({ template, pseudo } = await assembleTemplate('dev', [SECOND_MODEL]));
-}, 600_000);
+});
 
 afterAll(() => {
   calls = [];

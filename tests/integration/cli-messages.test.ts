@@ -23,7 +23,7 @@ const textops = (...args: string[]) => runTextops(args, { cwd: dir, env: ENV });
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-messages-'));
   modelDir = await modelDirectory(await trainSmallModel(400));
-}, 120_000);
+});
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -158,7 +158,7 @@ describe('a local stack that is not running', () => {
       stack.kill('SIGKILL');
       await stackExited;
     }
-  }, 120_000);
+  });
 });
 
 describe('a CSV with broken quoting', () => {
@@ -197,5 +197,5 @@ describe('a CSV with broken quoting', () => {
         'a double quote opens a text here (column 1) and is never closed, so the rest of the file was read as part of it',
       ],
     ]);
-  }, 60_000);
+  });
 });

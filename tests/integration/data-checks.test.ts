@@ -39,7 +39,7 @@ beforeAll(async () => {
   await writeFile(file('b.csv'), planted.csv + stringify(weather));
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   await writeFile(file('b.params.yaml'), FAST_RECIPE);
-}, 120_000);
+});
 
 afterAll(() => stack?.close());
 
@@ -79,7 +79,7 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
       /^attachment; filename="?[^"]+-label-issues\.csv"?$/,
     );
     expect(await download.text()).toBe(shown.stdout);
-  }, 400_000);
+  });
 
   it('B: a fail check ends the run at CheckData, named, before any fitting; production keeps v1', async () => {
     const b = await cli('upload', file('b.csv'), '--params-file', file('b.params.yaml'));
@@ -109,5 +109,5 @@ describe('data checks on every upload (textops start, the built CLI)', () => {
     };
     expect(detail.checks.contract.status).toBe('failed');
     expect(detail.checks.contract.checks.find((c) => c.name === 'labels_added')?.outcome).toBe('fail');
-  }, 400_000);
+  });
 });

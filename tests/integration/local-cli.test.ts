@@ -37,7 +37,7 @@ beforeAll(async () => {
   );
   await writeFile(join(dir, 'one.csv'), sampleCsv('imdb-train.csv.gz', 1500));
   await writeFile(join(dir, 'two.csv'), sampleCsv('imdb-train.csv.gz', 1500, 1500));
-}, 120_000);
+});
 
 afterAll(async () => {
   if (stack && stack.exitCode === null) {
@@ -86,7 +86,7 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect(out).toMatch(/winner c\d+ \(word 1-[12] C=10/);
     expect(out).toMatch(/gate: PASSED/);
     expect(out).toMatch(/SUCCEEDED: sentiment v1 is now production/);
-  }, 120_000);
+  });
 
   it('serves the promoted model from the inference server and exports it for textops predict', async () => {
     let body: { label?: string; modelVersion?: string } = {};
@@ -136,7 +136,7 @@ describe('textops CLI against the local stack (textops start)', () => {
     expect((await cli('rollback')).stdout).toMatch(/production: v2 → v1 \(rolled back\)/);
     const json = JSON.parse((await cli('models', '--json')).stdout) as { aliases: { production: number } };
     expect(json.aliases.production).toBe(1);
-  }, 120_000);
+  });
 
   it('exports the version named by models --export DIR --version N; textops --version still prints ours', async () => {
     const listed = JSON.parse((await cli('models', '--json')).stdout) as {

@@ -41,7 +41,7 @@ beforeAll(async () => {
     await writeFile(join(dir, 'fast.yaml'), FAST_RECIPE);
     return [];
   });
-}, 120_000);
+});
 
 afterAll(() => stack?.close());
 
@@ -70,7 +70,7 @@ describe('a transient failure: recorded from the execution end, resumed by texto
     expect(failed.history?.states.map((s) => [s.name, s.status])).toEqual([['Ingest', 'failed']]);
     const shown = await cli('runs', RUN);
     expect(shown.stdout).toMatch(new RegExp(`textops runs retry ${RUN}`));
-  }, 180_000);
+  });
 
   it('runs retry resumes in Ingest once the object is there, and the run succeeds', async () => {
     const { runtime } = stack;
@@ -92,5 +92,5 @@ describe('a transient failure: recorded from the execution end, resumed by texto
       'failed',
       'succeeded',
     ]);
-  }, 300_000);
+  });
 });

@@ -35,7 +35,7 @@ beforeAll(async () => {
   const csv = sampleCsv('imdb-train.csv.gz', 800);
   for (const name of ['a.csv', 'b.csv', 'c.csv', 'd.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
-}, 120_000);
+});
 
 afterAll(() => stack?.close());
 
@@ -56,7 +56,7 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     const listed = await models();
     expect(listed.aliases.production).toBeNull();
     expect(stageOf(listed, 1)?.stage).toBe('candidate');
-  }, 180_000);
+  });
 
   it('refuses a rejection without a reason, then approves once: production moves, a second answer is refused', async () => {
     const noReason = await cli('reject', ids.a);
@@ -88,7 +88,7 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
       expect(text).not.toMatch(/taskToken|local-[0-9a-f]{8}-/);
       expect(text).toMatch(/awaiting|approv/);
     }
-  }, 180_000);
+  });
 
   it('rejects with the reason recorded; production stays', async () => {
     const b = await cli('upload', file('b.csv'), '--params-file', file('fast.yaml'));
@@ -105,7 +105,7 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     expect(stageOf(listed, 2)?.history.at(-1)?.reason).toMatch(/rejected by .+: labels look swapped$/);
     const late = await cli('approve', ids.b);
     expect(late.stderr).toMatch(/is not waiting for approval: it was already rejected by/);
-  }, 180_000);
+  });
 
   it('answers from the console: a stale page and a reject without a reason are refused; a rejection goes through', async () => {
     const d = await cli('upload', file('d.csv'), '--params-file', file('fast.yaml'));
@@ -138,7 +138,7 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     expect(listed.aliases.production).toBe(1);
     const again = await answer({ decision: 'approved', version: 3 });
     expect(again.status).toBe(409);
-  }, 180_000);
+  });
 
   it('expires a wait nobody answers: stage expired, not promoted, and a late answer is told so', async () => {
     const c = await cli('upload', file('c.csv'), '--params-file', file('fast.yaml'));
@@ -157,5 +157,5 @@ describe('release.approval: manual (textops start, the built CLI)', () => {
     const late = await cli('approve', ids.c);
     expect(late.code).toBe(1);
     expect(late.stderr).toMatch(/is not waiting for approval: its approval expired at /);
-  }, 240_000);
+  });
 });

@@ -138,7 +138,7 @@ beforeAll(async () => {
   const csv = sampleCsv('imdb-train.csv.gz', 800);
   for (const name of ['a.csv', 'b.csv', 'c.csv', 'd.csv', 'e.csv']) await writeFile(file(name), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
-}, 120_000);
+});
 
 afterAll(async () => {
   client?.destroy();
@@ -158,7 +158,7 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
       /^SUCCEEDED: sentiment v1 is now production: .*no production to bake a canary beside/m,
     );
     expect((await aliases()).production).toBe(1);
-  }, 180_000);
+  });
 
   it('promotes a canary that agrees with production at its deadline, with the figures', async () => {
     const running = upload('b.csv');
@@ -187,7 +187,7 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
     expect(Date.parse(decision.at)).toBeGreaterThanOrEqual(Date.parse(release.bakeUntil));
     const bake = JSON.parse((await store.get(releaseKeys(release.runId).bake))!.body.toString('utf8'));
     expect(bake).toMatchObject({ files: 2, judgement: { verdict: { verdict: 'promote' } } });
-  }, 240_000);
+  });
 
   it('rolls back a canary that disagrees with production before its deadline; production never moves', async () => {
     const running = upload('c.csv');
@@ -249,7 +249,7 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
         figures: { agreement: { compared: 60, agreed: 36 } },
       },
     });
-  }, 240_000);
+  });
 
   it('expires a canary that saw no traffic by its deadline: not promoted, and said so', async () => {
     const running = upload('d.csv');
@@ -266,7 +266,7 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
     const now = await aliases();
     expect(now).toMatchObject({ production: 2, release: null });
     expect(now.stages?.['4']?.stage).toBe('expired');
-  }, 240_000);
+  });
 
   it('ends the bake when a person promotes another version by hand, recording what happened', async () => {
     const running = upload('e.csv');
@@ -302,5 +302,5 @@ describe('release.strategy: canary (textops start, the built CLI)', () => {
       release: { decision: { decision: 'ended-by-hand' } },
     });
     expect(await aliases()).toMatchObject({ production: 1, release: null });
-  }, 240_000);
+  });
 });

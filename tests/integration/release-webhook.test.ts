@@ -100,7 +100,7 @@ describe('release events from a local stack run', () => {
       for (const name of ['a.csv', 'b.csv', 'c.csv']) await writeFile(join(dir, name), csv);
       return ['--params', join(dir, 'params.yaml')];
     });
-  }, 30_000);
+  });
 
   afterAll(async () => {
     await stack?.close();
@@ -160,7 +160,7 @@ describe('release events from a local stack run', () => {
       });
     }
     expect(await warnings(runId)).toEqual([]);
-  }, 180_000);
+  });
 
   it('a webhook answering 500 is retried, then a warning on the run; the run still succeeds', async () => {
     mode = 'error';
@@ -173,7 +173,7 @@ describe('release events from a local stack run', () => {
       'the version.promoted webhook was not delivered after 2 attempts: HTTP 500',
       'the run.succeeded webhook was not delivered after 2 attempts: HTTP 500',
     ]);
-  }, 180_000);
+  });
 
   it('a webhook that never answers times out, then a warning on the run; the run still succeeds', async () => {
     mode = 'hang';
@@ -185,5 +185,5 @@ describe('release events from a local stack run', () => {
       'the version.promoted webhook was not delivered after 2 attempts: no answer within 1000 ms',
       'the run.succeeded webhook was not delivered after 2 attempts: no answer within 1000 ms',
     ]);
-  }, 180_000);
+  });
 });

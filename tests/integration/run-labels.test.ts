@@ -23,7 +23,7 @@ beforeAll(async () => {
   await writeFile(file('b.csv'), csv);
   await writeFile(file('fast.yaml'), FAST_RECIPE);
   await writeFile(file('weaker.yaml'), WEAKER_RECIPE);
-}, 120_000);
+});
 
 afterAll(() => stack?.close());
 
@@ -53,7 +53,7 @@ describe('run labels that stay true (textops start, the built CLI)', () => {
     const report = await fetch(`${stack.runtime.consoleUrl}/run/${runIds.b}/report`);
     expect(report.status).toBe(200);
     expect(await report.text()).toMatch(/below production v1 \(0\.\d{4}\) on this test split/);
-  }, 300_000);
+  });
 
   it('textops runs: v1 is "promoted; production until v2 was promoted", never "production" once v2 is', async () => {
     const runs = await cli('runs');

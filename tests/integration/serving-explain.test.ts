@@ -18,7 +18,7 @@ beforeAll(async () => {
     exposeMetrics: true,
     log: memoryLogger(),
   });
-}, 120_000);
+});
 
 afterAll(async () => {
   await server?.close();

@@ -126,7 +126,7 @@ beforeAll(async () => {
     feedbackStore: store,
     log: memoryLogger(),
   });
-}, 120_000);
+});
 
 afterAll(async () => {
   await server?.close();

@@ -38,7 +38,7 @@ function rows(stdout: string): Map<string, [string, string]> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'textops-smoke-'));
   stack = await startStackProcess(join(dir, 'rt'), ENV);
-}, 60_000);
+});
 
 afterAll(async () => {
   await stack?.stop();
@@ -65,7 +65,7 @@ describe('npm run smoke against the local stack', () => {
       expect.stringMatching(/^model_prediction_count_total \d+/),
     ]);
     expect(table.get('rollback')).toEqual(['SKIP', expect.stringMatching(/no production before/)]);
-  }, 240_000);
+  });
 
   it('a second time, promotes v2, then rolls production back to v1 and the API serves v1 again', async () => {
     const { code, stdout } = await smoke('--local', '--runtime-dir', join(dir, 'rt'));
@@ -74,7 +74,7 @@ describe('npm run smoke against the local stack', () => {
     expect(table.get('API serves the new model')).toEqual(['PASS', expect.stringMatching(/^v2 answers/)]);
     expect(table.get('rollback')).toEqual(['PASS', expect.stringMatching(/v2 → v1; v1 answers/)]);
     expect(stdout).toMatch(/PASSED \(1 skipped\)/);
-  }, 240_000);
+  });
 
   it('fails, saying why, when the stack is not there', async () => {
     const { code, stdout } = await smoke('--local', '--runtime-dir', join(dir, 'nowhere'));

@@ -21,7 +21,7 @@ beforeAll(async () => {
   const { template, pseudo } = await assembleTemplate('dev', [SECOND]);
   resolver = new Resolver(template, pseudo);
   bucket = resolver.ref('DataBucket');
-}, 120_000);
+});
 
 /** Whether `role` may do `action` on the data bucket's `key`. */
 function allowed(role: string, action: string, key: string): boolean {
