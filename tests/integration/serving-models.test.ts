@@ -181,7 +181,9 @@ describe('a deployment of two models (model.name: sentiment, models: topics)', (
       expect(text).toMatch(new RegExp(`^model_reload_total\\{model="${model}",result="success"\\} 1$`, 'm'));
     }
     expect(text).toMatch(/^model_prediction_count_total\{model="sentiment",prediction="positive"\} [1-9]/m);
-    const topicLabels = [...text.matchAll(/^model_prediction_count_total\{model="topics",prediction="([^"]+)"\}/gm)];
+    const topicLabels = [
+      ...text.matchAll(/^model_prediction_count_total\{model="topics",prediction="([^"]+)"\}/gm),
+    ];
     expect(topicLabels.length).toBeGreaterThan(0);
     for (const [, label] of topicLabels) expect(topics.labels).toContain(label);
     expect(text).toMatch(/^model_feedback_total\{model="topics",outcome="(correct|incorrect)"\} 1$/m);
