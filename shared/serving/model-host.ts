@@ -63,6 +63,8 @@ export class ModelHost {
   private readonly created = new Map<string, ModelServing>();
   private readonly cache = new Map<string, { etag: string; state: ProductionState }>();
   private stopped = false;
+  /** The registry's listing, read at most once per `serving.reload_interval_seconds` (unknown names cost no LIST). */
+  private listed: { at: number; names: Promise<string[]> } | undefined;
 
   constructor(private readonly options: ModelHostOptions) {}
 
@@ -128,13 +130,29 @@ export class ModelHost {
     const configured = deploymentModels(this.options.params);
     if (configured) return this.options.registry ? configured : configured.slice(0, 1);
     const defaultName = this.defaultName;
-    const registered = this.options.registry
-      ? [...(await productionStates(this.options.registry, this.cache))]
+    const registered = await this.registered();
+    return defaultName ? [defaultName, ...registered.filter((n) => n !== defaultName)] : registered;
+  }
+
+  /** The models with a production version in the registry, by name. */
+  private registered(): Promise<string[]> {
+    const registry = this.options.registry;
+    if (!registry) return Promise.resolve([]);
+    const ttl = this.options.params.serving.reload_interval_seconds * 1000;
+    if (!this.listed || performance.now() - this.listed.at >= ttl) {
+      const names = productionStates(registry, this.cache).then((states) =>
+        [...states]
           .filter(([, state]) => state.production !== null)
           .map(([name]) => name)
-          .sort()
-      : [];
-    return defaultName ? [defaultName, ...registered.filter((n) => n !== defaultName)] : registered;
+          .sort(),
+      );
+      // A failed listing is not kept: the next request reads it again.
+      names.catch(() => {
+        if (this.listed?.names === names) this.listed = undefined;
+      });
+      this.listed = { at: performance.now(), names };
+    }
+    return this.listed.names;
   }
 
   /** `GET /models`: each model, the version this process serves of it (null: not loaded here yet). */
