@@ -36,6 +36,7 @@ let client: S3Client;
 let store: S3ObjectStore;
 let dataDir: string;
 let topics: TextModel;
+let sentiment: TextModel;
 let server: InferenceServer;
 
 async function register(name: string, model: TextModel): Promise<number> {
@@ -74,7 +75,7 @@ async function call(url: string, path: string, body?: unknown) {
 }
 
 beforeAll(async () => {
-  const sentiment = await trainSmallModel(1000);
+  sentiment = await trainSmallModel(1000);
   topics = (
     await trainInProcess(Buffer.from(sampleCsv('agnews-7600.csv.gz', 1200)), loadParams(), {
       codeVersion: 'test',
@@ -243,6 +244,32 @@ describe('a server that names no model (model.name: null)', () => {
       expect(text).toMatch(/^model_info\{model="topics",version="2"\} 1$/m);
       expect(text).toMatch(/^model_info\{model="sentiment",version="1"\} 1$/m);
       expect(text).not.toMatch(/model="\(none\)"/);
+
+      // sentiment is promoted last (a version 2): the default follows it, and the process holds one serving of
+      // it (the default's, no longer the one it loaded under its name), with one set of series.
+      await register('sentiment', sentiment);
+      const deadline = performance.now() + 20_000;
+      const defaultOf = (listed: unknown) => (listed as { name: string; default: boolean }[])[0]?.name;
+      let models = (await call(open.url, '/models')).body.models;
+      while (defaultOf(models) !== 'sentiment' && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        models = (await call(open.url, '/models')).body.models;
+      }
+      expect(models).toEqual([
+        { name: 'sentiment', version: '2', default: true },
+        { name: 'topics', version: null, default: false },
+      ]);
+      expect((await call(open.url, '/predict', { text: REVIEW })).body.label).toBe('positive');
+      expect((await call(open.url, '/models/sentiment/predict', { text: REVIEW })).status).toBe(200);
+      const news = await call(open.url, '/models/topics/predict', { text: NEWS });
+      expect(news.status).toBe(200);
+      expect(topics.labels).toContain(news.body.label);
+      const after = await (await fetch(`${open.url}/metrics`)).text();
+      expect(after.match(/^model_info\{.*$/gm)?.sort()).toEqual([
+        'model_info{model="sentiment",version="2"} 1',
+        'model_info{model="topics",version="2"} 1',
+      ]);
+      expect(after.match(/^model_reload_total\{model="sentiment",result="success"\} .*$/gm)).toHaveLength(1);
     } finally {
       await open.close();
     }
@@ -286,7 +313,7 @@ describe('the Lambda handler of a two-model deployment', () => {
     const listed = await handler(event('GET', '/models'), context);
     expect(JSON.parse(listed.body)).toEqual({
       models: [
-        { name: 'sentiment', version: '1', default: true },
+        { name: 'sentiment', version: '2', default: true },
         { name: 'topics', version: '2', default: false },
       ],
     });
