@@ -182,7 +182,8 @@ export class ModelHost {
   private async start(name: string): Promise<ModelServing> {
     const serving = this.options.create(name);
     await serving.store.refresh();
-    if (this.stopped) return serving;
+    // Stopped meanwhile, or let go because the default now serves this model: answers this request, held by none.
+    if (this.stopped || !this.others.has(name)) return serving;
     if (this.options.mode === 'poll') {
       serving.store.startPolling(this.options.params.serving.reload_interval_seconds * 1000);
       serving.retrain.start();

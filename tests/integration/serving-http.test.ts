@@ -182,7 +182,10 @@ describe('inference server over HTTP', () => {
     expect(page).toContain('src="/app.js"');
     const script = await fetch(`${url}/app.js`);
     expect(script.headers.get('content-type')).toMatch(/javascript/);
-    expect(await script.text()).toContain("fetch('predict'");
+    // Relative URLs, for the default model or the one the switcher chose (under models/<model>/).
+    const source = await script.text();
+    expect(source).toContain("fetch(route('predict')");
+    expect(source).toContain("'models/' + encodeURIComponent(chosen) + '/' + path");
   });
 
   it('exposes Prometheus metrics that promtool accepts', async () => {
