@@ -455,6 +455,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         params,
         exposeMetrics: true,
         feedbackStore: store,
+        registryStore: store,
       });
       closers.push(() => inference.close());
       inferenceUrl = inference.url;

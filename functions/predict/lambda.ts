@@ -15,9 +15,12 @@ import { feedbackStoreFor, modelSourceFor } from '../../shared/serving/source-fr
 const params = loadParams();
 const settings = readServingSettings();
 const runtime = readRuntimeSettings();
+const feedbackStore = feedbackStoreFor(runtime);
 const { handler: serve, serving } = createLambdaHandler({
   source: modelSourceFor({ modelDir: settings.modelDir, runtime, params }),
-  feedbackStore: feedbackStoreFor(runtime),
+  feedbackStore,
+  // The deployment's other models (/models/<model>/…) come from the registry; a model directory serves one.
+  registryStore: settings.modelDir ? undefined : feedbackStore,
   params,
   apiKey: settings.apiKey,
   corsOrigin: settings.corsOrigin,

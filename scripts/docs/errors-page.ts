@@ -34,6 +34,10 @@ export const PROBLEM_ADVICE: Readonly<Record<string, string>> = {
   unknown_request:
     'The server answering did not make that prediction, restarted since, or has forgotten it (it remembers `feedback.remember_predictions`); send the `text` with the label instead.',
   method_not_allowed: 'Use a method the `Allow` header lists.',
+  invalid_model_name:
+    'Name a model as the registry does: lowercase letters, digits, `-` and `_`, starting with a letter or digit (`GET /models` lists them).',
+  unknown_model:
+    'Use a name `GET /models` lists; a model of the deployment is named under `models:` in params.yaml, and with `model.name: null` a model needs a production version in the registry.',
   body_too_large: 'Send fewer or shorter texts per request, or raise `serving.max_body_bytes`.',
   text_too_long: 'Shorten the text, or raise `serving.max_text_chars`.',
   too_many_texts: 'Split the batch, or raise `serving.max_batch_items`.',
@@ -46,6 +50,8 @@ export const PROBLEM_ADVICE: Readonly<Record<string, string>> = {
     'Retry; if it persists, report it with the `requestId`: the server logged the error in full under it.',
   no_model:
     'Retry after the `Retry-After` seconds: the server is loading a model, or the registry has no production version yet (train one).',
+  too_many_models:
+    'The process holds as many models as it may beside its default; serve that model from a deployment of its own.',
   feedback_unavailable:
     'Run the server with a data bucket (`TEXTOPS_BUCKET`) so feedback has somewhere to go.',
 };

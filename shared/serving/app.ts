@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import cors from 'cors';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
-import type { Params } from '../config/params-schema.ts';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
+import { MODEL_NAME, type Params } from '../config/params-schema.ts';
 import { refuseDeclaredOverLimit } from '../http/expect-continue.ts';
 import { pageSecurityHeaders } from '../http/page-security.ts';
 import type { Logger } from '../log.ts';
 import type { Prediction } from '../ml/model.ts';
+import { servedModelName } from '../registry/model-source.ts';
 import { requireApiKey } from './auth.ts';
 import type { FeedbackService } from './feedback.ts';
 import type { ServingMetrics } from './metrics.ts';
+import type { ModelHost } from './model-host.ts';
 import type { ModelStore } from './model-store.ts';
 import { openApiDocument, ROUTES, type RoutePath } from './openapi.ts';
 import { classify, classifyExplained, type ExplainedPrediction, type Scored } from './predict.ts';
@@ -34,6 +36,16 @@ export interface AppOptions {
   feedback?: FeedbackService;
   /** A shadow or canary release in flight: who answers, and the scoring beside the answer. */
   release?: ReleaseTracker;
+  /** The models served under `/models/<model>/` beside the default (absent: `GET /models` lists the default). */
+  models?: ModelHost;
+}
+
+/** What the model routes of one model answer from. */
+interface ModelDeps {
+  store: ModelStore;
+  metrics: ServingMetrics;
+  feedback?: FeedbackService;
+  release?: ReleaseTracker;
 }
 
 /** Contributions of each sign listed per score when a request asks for an explanation without `top_k`. */
@@ -44,8 +56,14 @@ function clientKey(header: string | undefined): string | undefined {
   return header && REQUEST_ID.test(header) ? header : undefined;
 }
 
+/** A model's own routes, under `/models/<model>`. */
+const MODEL_ROUTE = /^\/models\/[^/]+(\/(?:predict|feedback|model|examples))$/;
+
+/** The route template of a path, as the request metrics label it (`/models/{model}/predict`). */
 function endpointOf(path: string): string {
-  return Object.hasOwn(ROUTES, path) ? path : 'unmatched';
+  if (Object.hasOwn(ROUTES, path)) return path;
+  const own = MODEL_ROUTE.exec(path);
+  return own ? `/models/{model}${own[1]}` : 'unmatched';
 }
 
 /**
@@ -108,10 +126,12 @@ export function createApp(options: AppOptions): Express {
     );
   }
   const auth: RequestHandler = options.apiKey ? requireApiKey(options.apiKey) : (_req, _res, next) => next();
-  const requireModel = () => {
-    const served = store.current;
+  const main: ModelDeps = { store, metrics, feedback: options.feedback, release: options.release };
+  const deps = (res: Response): ModelDeps => (res.locals.model as ModelDeps | undefined) ?? main;
+  const requireModel = (from: ModelStore = store) => {
+    const served = from.current;
     if (!served) {
-      throw new HttpProblem('no_model', `no model is loaded: ${store.notReadyReason}`, {
+      throw new HttpProblem('no_model', `no model is loaded: ${from.notReadyReason}`, {
         headers: { 'Retry-After': retryAfter },
       });
     }
@@ -127,8 +147,8 @@ export function createApp(options: AppOptions): Express {
       .set('Cache-Control', 'no-store')
       .json({ status: 'ready', modelVersion: served.version, labels: served.model.labels });
   });
-  app.get('/model', auth, (_req, res) => {
-    const served = requireModel();
+  const modelInfo: RequestHandler = (_req, res) => {
+    const served = requireModel(deps(res).store);
     const { model, entry } = served;
     res.set('Cache-Control', 'no-store').json({
       version: served.version,
@@ -146,84 +166,111 @@ export function createApp(options: AppOptions): Express {
       gate: entry?.gate ?? null,
       preprocessing: { clean: model.cleanConfig, features: model.params.features },
     });
-  });
-  app.get('/examples', auth, (_req, res) => {
-    const served = requireModel();
+  };
+  const examples: RequestHandler = (_req, res) => {
+    const served = requireModel(deps(res).store);
     res.set('Cache-Control', 'no-store').json({
       modelVersion: served.version,
       labels: served.model.labels,
       examples: served.model.examples,
     });
+  };
+  const jsonBody = (route: string): RequestHandler[] => [
+    (req, _res, next) => {
+      if (!req.is(['application/json', 'application/*+json'])) {
+        throw new HttpProblem(
+          'unsupported_media_type',
+          `POST ${route} takes a JSON body: Content-Type: application/json`,
+        );
+      }
+      next();
+    },
+    express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
+  ];
+  const predict: RequestHandler = async (req, res) => {
+    const { store, metrics, release, feedback } = deps(res);
+    const request = parsePredictRequest(schemas, req.body, limits);
+    const served = requireModel(store);
+    const texts = 'text' in request ? [request.text] : request.texts;
+    const requestId = String(res.locals.requestId);
+    // One snapshot: production, the release in flight and its candidate, for the whole request.
+    const route: ReleaseRoute = release
+      ? release.route(served, clientKey(req.get('x-client-id')) ?? requestId)
+      : { answering: served, role: 'production' };
+    const answering = route.answering;
+    let scored: Scored<Prediction> | Scored<ExplainedPrediction>;
+    try {
+      scored = request.explain
+        ? await classifyExplained(answering, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
+        : await classify(answering, texts, metrics, route.role === 'production');
+    } catch (error) {
+      release?.failed(route);
+      throw error;
+    }
+    const { predictions } = scored;
+    feedback?.rememberPrediction(requestId, {
+      texts,
+      labels: predictions.map((p) => p.label),
+      version: answering.version,
+    });
+    res.setHeader('X-Model-Version', answering.version);
+    if ('text' in request) res.json({ ...predictions[0], modelVersion: answering.version });
+    else res.json({ predictions, modelVersion: answering.version });
+    // After the response: the other version scores the same texts (explained requests too).
+    release?.answered(route, requestId, texts, scored);
+  };
+  const feedback: RequestHandler = async (req, res) => {
+    const { store, feedback } = deps(res);
+    const items = parseFeedbackRequest(schemas, req.body);
+    const served = requireModel(store);
+    if (!feedback) {
+      throw new HttpProblem('feedback_unavailable', 'this server does not take feedback');
+    }
+    const results = await feedback.submit(served, items);
+    const stored = results.filter((r) => r.status === 'stored').length;
+    res.status(stored > 0 ? 201 : 200).json({ results, stored, duplicates: results.length - stored });
+  };
+  app.get('/model', auth, modelInfo);
+  app.get('/examples', auth, examples);
+  app.post('/predict', auth, ...jsonBody('/predict'), predict);
+  app.post('/feedback', auth, ...jsonBody('/feedback'), feedback);
+
+  // The deployment's models by name: the same routes, each answered by that model's own serving.
+  const host = options.models;
+  const named: RequestHandler = async (req, res, next) => {
+    const name = String(req.params.model);
+    res.locals.model = host ? await host.resolve(name) : await onlyDefault(name);
+    next();
+  };
+  const onlyDefault = async (name: string): Promise<ModelDeps> => {
+    const served = store.current;
+    const own = params.model.name ?? (served ? servedModelName(served, null) : null);
+    if (!MODEL_NAME.test(name))
+      throw new HttpProblem(
+        'invalid_model_name',
+        `'${name}' is not a model name (lowercase letters, digits, - and _)`,
+      );
+    if (own !== name)
+      throw new HttpProblem(
+        'unknown_model',
+        `no model '${name}' is served here (models: ${own ?? 'none yet'})`,
+      );
+    return main;
+  };
+  app.get('/models', auth, async (_req, res) => {
+    const models = host
+      ? await host.list()
+      : (() => {
+          const served = store.current;
+          const name = params.model.name ?? (served ? servedModelName(served, null) : null);
+          return name ? [{ name, version: served?.version ?? null, default: true }] : [];
+        })();
+    res.set('Cache-Control', 'no-store').json({ models });
   });
-  app.post(
-    '/predict',
-    auth,
-    (req, _res, next) => {
-      if (!req.is(['application/json', 'application/*+json'])) {
-        throw new HttpProblem(
-          'unsupported_media_type',
-          'POST /predict takes a JSON body: Content-Type: application/json',
-        );
-      }
-      next();
-    },
-    express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
-    async (req, res) => {
-      const request = parsePredictRequest(schemas, req.body, limits);
-      const served = requireModel();
-      const texts = 'text' in request ? [request.text] : request.texts;
-      const requestId = String(res.locals.requestId);
-      // One snapshot: production, the release in flight and its candidate, for the whole request.
-      const route: ReleaseRoute = options.release
-        ? options.release.route(served, clientKey(req.get('x-client-id')) ?? requestId)
-        : { answering: served, role: 'production' };
-      const answering = route.answering;
-      let scored: Scored<Prediction> | Scored<ExplainedPrediction>;
-      try {
-        scored = request.explain
-          ? await classifyExplained(answering, texts, metrics, request.top_k ?? DEFAULT_TOP_K)
-          : await classify(answering, texts, metrics, route.role === 'production');
-      } catch (error) {
-        options.release?.failed(route);
-        throw error;
-      }
-      const { predictions } = scored;
-      options.feedback?.rememberPrediction(requestId, {
-        texts,
-        labels: predictions.map((p) => p.label),
-        version: answering.version,
-      });
-      res.setHeader('X-Model-Version', answering.version);
-      if ('text' in request) res.json({ ...predictions[0], modelVersion: answering.version });
-      else res.json({ predictions, modelVersion: answering.version });
-      // After the response: the other version scores the same texts (explained requests too).
-      options.release?.answered(route, requestId, texts, scored);
-    },
-  );
-  app.post(
-    '/feedback',
-    auth,
-    (req, _res, next) => {
-      if (!req.is(['application/json', 'application/*+json'])) {
-        throw new HttpProblem(
-          'unsupported_media_type',
-          'POST /feedback takes a JSON body: Content-Type: application/json',
-        );
-      }
-      next();
-    },
-    express.json({ limit: limits.max_body_bytes, strict: true, type: () => true }),
-    async (req, res) => {
-      const items = parseFeedbackRequest(schemas, req.body);
-      const served = requireModel();
-      if (!options.feedback) {
-        throw new HttpProblem('feedback_unavailable', 'this server does not take feedback');
-      }
-      const results = await options.feedback.submit(served, items);
-      const stored = results.filter((r) => r.status === 'stored').length;
-      res.status(stored > 0 ? 201 : 200).json({ results, stored, duplicates: results.length - stored });
-    },
-  );
+  app.get('/models/:model/model', auth, named, modelInfo);
+  app.get('/models/:model/examples', auth, named, examples);
+  app.post('/models/:model/predict', auth, named, ...jsonBody('/models/{model}/predict'), predict);
+  app.post('/models/:model/feedback', auth, named, ...jsonBody('/models/{model}/feedback'), feedback);
   app.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(openapi);
   });
@@ -243,7 +290,7 @@ export function createApp(options: AppOptions): Express {
 
   for (const [path, methods] of Object.entries(ROUTES) as [RoutePath, readonly string[]][]) {
     if (path === '/metrics' && !options.metricsText) continue;
-    app.all(path, (req) => {
+    app.all(path.replace('{model}', ':model'), (req) => {
       const allow = methods.includes('GET') ? [...methods, 'HEAD'] : [...methods];
       throw new HttpProblem(
         'method_not_allowed',

@@ -14,6 +14,11 @@ export const ROUTES = {
   '/examples': ['GET'],
   '/openapi.json': ['GET'],
   '/metrics': ['GET'],
+  '/models': ['GET'],
+  '/models/{model}/predict': ['POST'],
+  '/models/{model}/feedback': ['POST'],
+  '/models/{model}/model': ['GET'],
+  '/models/{model}/examples': ['GET'],
 } as const satisfies Record<string, readonly ('GET' | 'POST')[]>;
 
 export type RoutePath = keyof typeof ROUTES;
@@ -85,6 +90,19 @@ export function openApiDocument(
 ): Record<string, unknown> {
   const secured = options.apiKey ? [{ apiKey: [] }, { bearer: [] }] : [];
   const auth: ProblemCode[] = options.apiKey ? ['unauthorized'] : [];
+  const codes = {
+    predict: [...PREDICT_PROBLEMS, ...auth, 'no_model'],
+    feedback: [
+      ...FEEDBACK_PROBLEMS,
+      ...auth,
+      'unknown_request',
+      'unknown_label',
+      'no_model',
+      'feedback_unavailable',
+    ],
+    model: [...auth, 'no_model'],
+    examples: [...auth, 'no_model'],
+  } satisfies Record<string, ProblemCode[]>;
   const paths: Record<string, unknown> = {
     '/predict': {
       post: {
@@ -114,7 +132,7 @@ export function openApiDocument(
               },
             },
           },
-          ...problems(...PREDICT_PROBLEMS, ...auth, 'no_model'),
+          ...problems(...codes.predict),
         },
       },
     },
@@ -131,14 +149,7 @@ export function openApiDocument(
             description: 'every item was stored already (duplicates)',
             content: json('FeedbackResponse'),
           },
-          ...problems(
-            ...FEEDBACK_PROBLEMS,
-            ...auth,
-            'unknown_request',
-            'unknown_label',
-            'no_model',
-            'feedback_unavailable',
-          ),
+          ...problems(...codes.feedback),
         },
       },
     },
@@ -166,7 +177,7 @@ export function openApiDocument(
         security: secured,
         responses: {
           '200': { description: 'the served model', content: json('ModelInfo') },
-          ...problems(...auth, 'no_model'),
+          ...problems(...codes.model),
         },
       },
     },
@@ -181,7 +192,7 @@ export function openApiDocument(
             description: 'the examples (none for a model trained before they were stored)',
             content: json('Examples'),
           },
-          ...problems(...auth, 'no_model'),
+          ...problems(...codes.examples),
         },
       },
     },
@@ -204,6 +215,46 @@ export function openApiDocument(
         summary: 'Script of the web page',
         operationId: 'pageScript',
         responses: { '200': { description: 'JavaScript', content: { 'text/javascript': {} } } },
+      },
+    },
+  };
+  // Each model of the deployment by name: the same operations, answered by that model.
+  const modelParameter = {
+    name: 'model',
+    in: 'path',
+    required: true,
+    description:
+      'a model of this deployment (GET /models lists them): 1 to 63 of lowercase letters, digits, - and _, starting with a letter or digit',
+    content: { 'text/plain': { schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-_]{0,62}$' } } },
+  };
+  for (const route of ['predict', 'feedback', 'model', 'examples'] as const) {
+    const top = paths[`/${route}`] as Record<
+      string,
+      { operationId: string; responses: Record<string, unknown>; summary: string }
+    >;
+    const [method, operation] = Object.entries(top)[0];
+    const answers = Object.entries(operation.responses).filter(([status]) => status.startsWith('2'));
+    paths[`/models/{model}/${route}`] = {
+      [method]: {
+        ...operation,
+        summary: `${operation.summary} (the named model)`,
+        operationId: `${operation.operationId}Model`,
+        parameters: [modelParameter],
+        responses: {
+          ...Object.fromEntries(answers),
+          ...problems(...codes[route], 'invalid_model_name', 'unknown_model', 'too_many_models'),
+        },
+      },
+    };
+  }
+  paths['/models'] = {
+    get: {
+      summary: 'The models this deployment serves: name, the version served here, which one is the default',
+      operationId: 'models',
+      security: secured,
+      responses: {
+        '200': { description: 'the models, the default first', content: json('Models') },
+        ...problems(...auth),
       },
     },
   };
@@ -236,6 +287,7 @@ export function openApiDocument(
         Ready: schema(schemas.ready),
         ModelInfo: schema(schemas.modelInfo),
         Examples: schema(schemas.examples),
+        Models: schema(schemas.models),
         Problem: schema(schemas.problem),
       },
       ...(options.apiKey

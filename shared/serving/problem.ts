@@ -41,6 +41,11 @@ export const PROBLEMS = {
     title: 'Bad Request',
     description: 'another client error the HTTP layer reported (with its own 4xx status)',
   },
+  invalid_model_name: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'the model in the path is not a model name (lowercase letters, digits, - and _)',
+  },
   unauthorized: { status: 401, title: 'Unauthorized', description: 'missing or wrong API key' },
   not_found: { status: 404, title: 'Not Found', description: 'no such route' },
   unknown_request: {
@@ -48,6 +53,11 @@ export const PROBLEMS = {
     title: 'Not Found',
     description:
       'feedback names a request id (or index) this server does not remember; send the text instead',
+  },
+  unknown_model: {
+    status: 404,
+    title: 'Not Found',
+    description: 'this deployment serves no model of that name; the detail names those it serves',
   },
   method_not_allowed: {
     status: 405,
@@ -100,6 +110,11 @@ export const PROBLEMS = {
     description: 'a server fault; quote the request id when reporting it',
   },
   no_model: { status: 503, title: 'Service Unavailable', description: 'no model is loaded yet' },
+  too_many_models: {
+    status: 503,
+    title: 'Service Unavailable',
+    description: 'the process already serves as many models as it holds at once',
+  },
   feedback_unavailable: {
     status: 503,
     title: 'Service Unavailable',

@@ -221,6 +221,24 @@ export function apiSchemas(limits: ServingLimits) {
         ),
       })
       .strict(),
+    models: z
+      .object({
+        models: z.array(
+          z
+            .object({
+              name: z.string().describe('the model name, as in /models/{model}/predict'),
+              version: z
+                .string()
+                .nullable()
+                .describe(
+                  'the version this process serves; null: not loaded here yet (it loads on its first request)',
+                ),
+              default: z.boolean().describe('answered by /predict and the other top-level routes'),
+            })
+            .strict(),
+        ),
+      })
+      .strict(),
     problem: z
       .object({
         type: z.string(),

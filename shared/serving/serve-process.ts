@@ -113,6 +113,7 @@ export function registerServe(program: Command): void {
       const { primedModelSource } = await import('../serving/model-source.ts');
       const source = primedModelSource(modelSourceFor({ modelDir, runtime, params }));
       const { startInferenceServer } = await import('../serving/server.ts');
+      const feedbackStore = feedbackStoreFor(runtime);
       server = await startInferenceServer({
         port,
         host,
@@ -124,7 +125,9 @@ export function registerServe(program: Command): void {
         corsOrigin: env.corsOrigin,
         log,
         codeVersion: codeVersion(),
-        feedbackStore: feedbackStoreFor(runtime),
+        feedbackStore,
+        // The deployment's other models (/models/<model>/…) come from the registry; a model directory serves one.
+        registryStore: modelDir ? undefined : feedbackStore,
       });
       if (cluster.isWorker) return;
       process.stdout.write(`textops serve: ${server.url} (model from ${from(params)})\n`);

@@ -2,17 +2,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { applyHttpTimeouts, servingHttpTimeouts } from '../config/http-timeouts.ts';
+import { paramsForModel } from '../config/params.ts';
 import type { Params } from '../config/params-schema.ts';
 import { limitExpectContinue } from '../http/expect-continue.ts';
 import { isLoopbackInterface, loopbackHostOnly } from '../http/loopback-host.ts';
 import { jsonLogger, type Logger } from '../log.ts';
 import type { ObjectStore } from '../ports.ts';
-import type { ModelSource } from '../registry/model-source.ts';
+import { type ModelSource, type ServedModel, servingSource } from '../registry/model-source.ts';
 import { createApp } from './app.ts';
 import { clusterPredictionLookup } from './cluster-feedback.ts';
 import { clusterMetricsClient } from './cluster-metrics.ts';
 import { FeedbackService } from './feedback.ts';
 import { ServingMetrics } from './metrics.ts';
+import { ModelHost, type ModelServing } from './model-host.ts';
 import { ModelStore } from './model-store.ts';
 import { ReleaseTracker } from './release-tracker.ts';
 import { RetrainMonitor } from './retrain-monitor.ts';
@@ -33,12 +35,19 @@ export interface ServingOptions {
    * canary release's counters go to `runs/<runId>/release/counters/`.
    */
   feedbackStore?: ObjectStore;
+  /**
+   * The bucket whose registry holds the deployment's models: the other models are served from it under
+   * `/models/<model>/`. Absent (a model directory): the default model only.
+   */
+  registryStore?: ObjectStore;
 }
 
 /** The app and what it serves from: the pieces both entry points (container, Lambda) assemble. */
 export interface Serving {
   app: Express;
+  /** The default model's store. */
   store: ModelStore;
+  /** The default model's metrics view; its `registry` holds every model's series. */
   metrics: ServingMetrics;
   log: Logger;
   feedback: FeedbackService;
@@ -46,66 +55,100 @@ export interface Serving {
   retrain: RetrainMonitor;
   /** A shadow or canary release: the split, the scoring beside the answer, the counters and their writes. */
   release: ReleaseTracker;
+  /** Every model the process serves: the default above and the others under `/models/<model>/`. */
+  models: ModelHost;
 }
 
-/** Builds the model store, metrics and express app; loads nothing yet. */
-export function createServing(options: ServingOptions): Serving {
-  const log = options.log ?? jsonLogger({ stream: 'stderr' });
-  const metrics = new ServingMetrics({
-    instancePriceUsdPerHour: options.params.serving.instance_price_usd_per_hour,
-    drift: { window: options.params.drift.window, minSamples: options.params.drift.min_samples },
-  });
+/**
+ * One model's store, metrics view, release tracker, feedback and retrain monitor; `onServed` names the `model`
+ * label from what a load brought (the default of a server following the model promoted last).
+ */
+function createModelServing(
+  options: ServingOptions,
+  params: Params,
+  source: ModelSource,
+  metrics: ServingMetrics,
+  log: Logger,
+  onServed?: (served: ServedModel) => void,
+): ModelServing {
   let feedback: FeedbackService | undefined;
   const release = new ReleaseTracker({
     store: options.feedbackStore,
     metrics,
     log,
-    flushSeconds: options.params.serving.release_flush_seconds,
+    flushSeconds: params.serving.release_flush_seconds,
     onOtherLabels: (requestId, version, labels) => feedback?.recent.attachOther(requestId, version, labels),
   });
-  const store = new ModelStore(options.source, {
+  const store = new ModelStore(source, {
     log,
     onReload: (result, served) => {
+      if (served && result === 'success') onServed?.(served);
       metrics.reloaded(result);
       if (served) metrics.modelServed(served.version);
       if (result === 'success') release.follow(served);
       if (served) feedback?.follow(served.version);
     },
   });
+  feedback = new FeedbackService({ store: options.feedbackStore, params, metrics, release });
+  const retrain = new RetrainMonitor({
+    store: options.feedbackStore,
+    params,
+    models: store,
+    metrics,
+    feedback,
+    log,
+  });
+  return { store, metrics, feedback, retrain, release };
+}
+
+/** Builds the model store, metrics and express app; loads nothing yet. */
+export function createServing(options: ServingOptions, mode: 'poll' | 'lambda' = 'poll'): Serving {
+  const log = options.log ?? jsonLogger({ stream: 'stderr' });
+  const params = options.params;
+  const metrics = new ServingMetrics({
+    instancePriceUsdPerHour: params.serving.instance_price_usd_per_hour,
+    drift: { window: params.drift.window, minSamples: params.drift.min_samples },
+    model: params.model.name ?? undefined,
+  });
+  let host: ModelHost | undefined;
+  const main = createModelServing(options, params, options.source, metrics, log, (served) => {
+    if (host) metrics.setModel(host.defaultLabel(served));
+  });
   const metricsText = !options.exposeMetrics
     ? undefined
     : options.clusterMetrics
       ? clusterMetricsClient(metrics.registry)
       : async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
-  feedback = new FeedbackService({
-    store: options.feedbackStore,
-    params: options.params,
-    metrics,
-    release,
-  });
   // A cluster worker (the same flag as the cluster-wide /metrics) also finds request ids its siblings answered.
-  if (options.clusterMetrics) feedback.useLookup(clusterPredictionLookup(feedback.recent));
+  // The default model's only: the other models' feedback by request id finds what this worker answered.
+  if (options.clusterMetrics) main.feedback.useLookup(clusterPredictionLookup(main.feedback.recent));
+  host = new ModelHost({
+    params,
+    default: main,
+    registry: options.registryStore,
+    log,
+    mode,
+    create: (name) => {
+      const own = paramsForModel(params, name);
+      const source = servingSource(options.registryStore as ObjectStore, name);
+      const view = metrics.forModel(name);
+      return createModelServing(options, own, source, view, log);
+    },
+  });
   const app = createApp({
-    feedback,
-    release,
-    store,
-    params: options.params,
+    feedback: main.feedback,
+    release: main.release,
+    store: main.store,
+    params,
     metrics,
+    models: host,
     log,
     metricsText,
     apiKey: options.apiKey,
     corsOrigin: options.corsOrigin,
     codeVersion: options.codeVersion,
   });
-  const retrain = new RetrainMonitor({
-    store: options.feedbackStore,
-    params: options.params,
-    models: store,
-    metrics,
-    feedback,
-    log,
-  });
-  return { app, store, metrics, log, feedback, retrain, release };
+  return { app, log, ...main, models: host };
 }
 
 export interface InferenceServer {
@@ -118,6 +161,8 @@ export interface InferenceServer {
   retrain: RetrainMonitor;
   /** A release's split and counters (`flush()` writes them now). */
   release: ReleaseTracker;
+  /** Every model served (`/models/<model>/`). */
+  models: ModelHost;
 }
 
 /**
@@ -158,9 +203,11 @@ export async function startInferenceServer(
     server,
     retrain: serving.retrain,
     release: serving.release,
+    models: serving.models,
     close: async () => {
       serving.retrain.stop();
       await closeGracefully(server, serving.store);
+      await serving.models.stop();
       // The last counts of a release in flight, after the last request.
       await serving.release.stop();
     },

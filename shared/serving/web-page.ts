@@ -32,7 +32,8 @@ export const PAGE_HTML = `<!doctype html>
   .example { background: #eef2f9; border: 1px solid var(--line); padding: 6px 10px; font-size: .85rem; text-align: left; max-width: 100%; }
   .example:hover { border-color: var(--accent); }
   .example-label { font-weight: 600; color: var(--accent); margin-right: 4px; }
-  #examples-title[hidden] { display: none; }
+  #examples-title[hidden], #model-pick[hidden], #model-word[hidden] { display: none; }
+  select { font: inherit; padding: 2px 6px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
   #result[hidden], #error[hidden], #key-row[hidden] { display: none; }
   .verdict { font-size: 1.05rem; }
   #label { font-size: 1.6rem; font-weight: 700; text-transform: capitalize; margin-left: 6px; }
@@ -71,7 +72,7 @@ export const PAGE_HTML = `<!doctype html>
 <main>
   <header>
     <h1>Classify a text</h1>
-    <div class="version">model <strong id="model-version">…</strong></div>
+    <div class="version"><label id="model-pick" hidden>model <select id="model-select"></select> version</label><span id="model-word">model</span> <strong id="model-version">…</strong></div>
   </header>
   <p class="hint" id="model-status" role="status" hidden></p>
   <section class="card">
@@ -105,7 +106,7 @@ export const PAGE_HTML = `<!doctype html>
     </div>
     <div class="hint" style="margin-top:12px">answered by model <span id="answered-by"></span> in <span id="elapsed"></span></div>
   </section>
-  <footer>API: <code>POST /predict {"text": "…"}</code> · <a href="/openapi.json">OpenAPI</a> · <a href="/readyz">status</a></footer>
+  <footer>API: <code>POST /predict {"text": "…"}</code> (or <code>/models/&lt;model&gt;/predict</code>) · <a href="/openapi.json">OpenAPI</a> · <a href="/readyz">status</a></footer>
 </main>
 <script src="/app.js" defer></script>
 </body>
@@ -116,6 +117,9 @@ export const PAGE_SCRIPT = `'use strict';
 (function () {
   // The served model's examples (GET /examples), and which model they are of: reloaded when another answers.
   var examplesOf = null;
+  // The model asked (GET /models lists them when the deployment has several): null asks the default at /predict.
+  var chosen = null;
+  function route(path) { return chosen ? 'models/' + encodeURIComponent(chosen) + '/' + path : path; }
   var $ = function (id) { return document.getElementById(id); };
   var form = $('form'), text = $('text'), button = $('classify'), errorBox = $('error');
 
@@ -187,7 +191,7 @@ export const PAGE_SCRIPT = `'use strict';
     var headers = {};
     var key = $('api-key').value;
     if (key) headers['X-API-Key'] = key;
-    return fetch('examples', { headers: headers }).then(function (r) {
+    return fetch(route('examples'), { headers: headers }).then(function (r) {
       if (r.status === 401) $('key-row').hidden = false;
       return r.ok ? r.json() : null;
     }).then(function (body) {
@@ -330,7 +334,7 @@ export const PAGE_SCRIPT = `'use strict';
     if (key) headers['X-API-Key'] = key;
     var started = performance.now();
     try {
-      var response = await fetch('predict', { method: 'POST', headers: headers, body: JSON.stringify({ text: value, explain: true, top_k: 6 }) });
+      var response = await fetch(route('predict'), { method: 'POST', headers: headers, body: JSON.stringify({ text: value, explain: true, top_k: 6 }) });
       var body = await response.json().catch(function () { return {}; });
       if (response.status === 401) { $('key-row').hidden = false; showError(body.detail || 'An API key is required.'); return; }
       if (!response.ok) { showError(body.detail || ('Request failed with status ' + response.status)); return; }
@@ -347,7 +351,41 @@ export const PAGE_SCRIPT = `'use strict';
   text.addEventListener('keydown', function (event) {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) { event.preventDefault(); classify(); }
   });
-  $('api-key').addEventListener('change', loadExamples);
+  $('api-key').addEventListener('change', function () { loadModels(); loadExamples(); });
+
+  // Several models: a switcher filled from GET /models; the page then asks /models/<model>/… of the one chosen.
+  function loadModels() {
+    var headers = {};
+    var key = $('api-key').value;
+    if (key) headers['X-API-Key'] = key;
+    return fetch('models', { headers: headers, cache: 'no-store' }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (body) {
+      if (!body || !body.models || body.models.length < 2) return;
+      var select = $('model-select');
+      var keep = chosen;
+      select.textContent = '';
+      body.models.forEach(function (m) {
+        var option = el('option', '', m.name + (m.default ? ' (default)' : ''));
+        option.value = m.name;
+        if (keep ? m.name === keep : m.default) { option.selected = true; chosen = m.name; }
+        select.appendChild(option);
+      });
+      $('model-pick').hidden = false;
+      $('model-word').hidden = true;
+    }).catch(function () {});
+  }
+  $('model-select').addEventListener('change', function () {
+    chosen = $('model-select').value;
+    $('result').hidden = true;
+    errorBox.hidden = true;
+    examplesOf = null;
+    $('model-version').textContent = '…';
+    loadExamples().then(function () {
+      // The examples answer names the version of the model chosen (loading it when it was not yet).
+      if (examplesOf) showModel(examplesOf.split('|')[0]);
+    });
+  });
   // A server can answer before it serves a model: started before the first promotion, or asked in the seconds
   // between a promotion and its next look at the registry. The page says why, and looks again until one is served.
   function checkReady() {
@@ -358,6 +396,7 @@ export const PAGE_SCRIPT = `'use strict';
         showModel(answer.body.modelVersion);
         $('model-status').hidden = true;
         loadExamples();
+        loadModels();
         return;
       }
       $('model-version').textContent = 'none loaded yet';

@@ -35,3 +35,11 @@ export async function modelDirectory(model: TextModel): Promise<string> {
   await saveModelDirectory(dir, model);
   return dir;
 }
+
+/**
+ * Metrics text with the `model` label left out of the model-level series, for tests of one model that check
+ * the other labels (the multi-model tests check the label itself).
+ */
+export function withoutModelLabel(text: string): string {
+  return text.replace(/\{model="[^"]*"\}/g, '').replace(/([{,])model="[^"]*",/g, '$1');
+}

@@ -38,7 +38,8 @@ beforeAll(async () => {
   const dir = await modelDirectory(await trainSmallModel(1200));
   const lambda = createLambdaHandler({
     source: directoryModelSource(dir),
-    params: servingParams({ reload_interval_seconds: 60 }),
+    // A named model: its model-level metrics carry `model` as a dimension.
+    params: { ...servingParams({ reload_interval_seconds: 60 }), model: { name: 'reviews' } },
     log: memoryLogger(),
   });
   // As functions/predict/lambda.ts wires it.
@@ -70,19 +71,19 @@ describe('prediction Lambda → EMF', () => {
     expect(latency.value[0]).toBeLessThan(5);
     expect(
       emfValues(docs, 'model_prediction_count')
-        .map((v) => v.dims.prediction)
+        .map((v) => `${v.dims.model} ${v.dims.prediction}`)
         .sort(),
-    ).toEqual(['negative', 'positive']);
+    ).toEqual(['reviews negative', 'reviews positive']);
     expect(emfValues(docs, 'app_input_length_words')[0].value).toHaveLength(2);
     expect(emfValues(docs, 'app_preprocessing_latency_seconds')[0].value).toHaveLength(1);
     expect(emfValues(docs, 'app_inference_latency_seconds')[0].value).toHaveLength(1);
     expect(emfValues(docs, 'app_total_cost_usd')[0].value[0]).toBeGreaterThan(0);
     expect(emfValues(docs, 'app_cost_per_request_usd')[0].dims.endpoint).toBe('/predict');
     expect(emfValues(docs, 'model_info')).toEqual([
-      { value: [1], dims: { service: 'predict', version: modelVersion } },
+      { value: [1], dims: { service: 'predict', model: 'reviews', version: modelVersion } },
     ]);
     expect(emfValues(docs, 'model_reload_total')).toEqual([
-      { value: [1], dims: { service: 'predict', result: 'success' } },
+      { value: [1], dims: { service: 'predict', model: 'reviews', result: 'success' } },
     ]);
   });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { sharedRows } from '../helpers/data.ts';
-import { modelDirectory, trainSmallModel } from '../helpers/serving-model.ts';
+import { modelDirectory, trainSmallModel, withoutModelLabel } from '../helpers/serving-model.ts';
 
 /**
  * Feedback by request id on `textops serve` with two workers: the prediction and its feedback arrive on
@@ -148,7 +148,7 @@ describe('feedback by request id across cluster workers', () => {
         res.on('data', (chunk) => {
           text += chunk;
         });
-        res.on('end', () => resolve(text));
+        res.on('end', () => resolve(withoutModelLabel(text)));
       })
         .on('error', reject)
         .end();

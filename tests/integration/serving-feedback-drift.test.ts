@@ -21,7 +21,12 @@ import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { sharedRows } from '../helpers/data.ts';
 import { captureStdoutJson, emfProblems } from '../helpers/emf.ts';
-import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import {
+  modelDirectory,
+  servingParams,
+  trainSmallModel,
+  withoutModelLabel,
+} from '../helpers/serving-model.ts';
 
 /**
  * Feedback and drift through the real inference server over HTTP, with feedback stored in the local S3 server
@@ -76,7 +81,7 @@ function post(url: string, path: string, body: unknown, headers: Record<string, 
 
 /** The value of one series on /metrics (undefined when absent). */
 async function gauge(url: string, series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = withoutModelLabel(await (await fetch(`${url}/metrics`)).text());
   const escaped = series.replace(/[{}"=]/g, (c) => `\\${c}`);
   const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
   return match ? Number(match[1]) : undefined;

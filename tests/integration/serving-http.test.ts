@@ -9,7 +9,12 @@ import type { ModelSource } from '../../shared/registry/model-source.ts';
 import { directoryModelSource } from '../../shared/serving/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { promtool } from '../helpers/prometheus.ts';
-import { modelDirectory, servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import {
+  modelDirectory,
+  servingParams,
+  trainSmallModel,
+  withoutModelLabel,
+} from '../helpers/serving-model.ts';
 
 const POSITIVE =
   'A wonderful, moving film. The acting is superb and the story is beautiful. I loved every minute.';
@@ -177,7 +182,10 @@ describe('inference server over HTTP', () => {
     expect(page).toContain('src="/app.js"');
     const script = await fetch(`${url}/app.js`);
     expect(script.headers.get('content-type')).toMatch(/javascript/);
-    expect(await script.text()).toContain("fetch('predict'");
+    // Relative URLs, for the default model or the one the switcher chose (under models/<model>/).
+    const source = await script.text();
+    expect(source).toContain("fetch(route('predict')");
+    expect(source).toContain("'models/' + encodeURIComponent(chosen) + '/' + path");
   });
 
   it('exposes Prometheus metrics that promtool accepts', async () => {
@@ -185,7 +193,10 @@ describe('inference server over HTTP', () => {
     await post(url, { text: 5 });
     const response = await fetch(`${url}/metrics`);
     expect(response.status).toBe(200);
-    const text = await response.text();
+    const raw = await response.text();
+    // The model-level series name the model they count for (checked with several models in serving-models).
+    expect(raw).toMatch(/^model_info\{model="[^"]+",version="local-[0-9a-f]{12}"\} 1$/m);
+    const text = withoutModelLabel(raw);
     expect(text).toMatch(/app_request_count_total\{method="POST",endpoint="\/predict",status="200"\} \d+/);
     expect(text).toMatch(/app_request_count_total\{method="POST",endpoint="\/predict",status="400"\} \d+/);
     expect(text).toMatch(/app_request_count_total\{method="GET",endpoint="unmatched",status="404"\} \d+/);
@@ -201,7 +212,7 @@ describe('inference server over HTTP', () => {
     expect(text).toMatch(/model_reload_total\{result="success"\} 1/);
     expect(text).toMatch(/model_reload_total\{result="failure"\} 0/);
     expect(text).toMatch(/process_resident_memory_bytes \d+/);
-    const lint = await promtool(['check', 'metrics'], { input: text });
+    const lint = await promtool(['check', 'metrics'], { input: raw });
     expect(lint.output).toBe('');
     expect(lint.code).toBe(0);
   });

@@ -14,7 +14,7 @@ import { registryModelSource } from '../../shared/registry/model-source.ts';
 import { type ReleaseCounters, type ReleaseInFlight, releaseKeys } from '../../shared/registry/release.ts';
 import { createLambdaHandler } from '../../shared/serving/lambda-handler.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
-import { servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import { servingParams, trainSmallModel, withoutModelLabel } from '../helpers/serving-model.ts';
 
 // A shadow and a canary release as a container server and the Lambda handler serve them: two registered
 // versions in the local S3 server (the real AWS SDK), `release` written into aliases.json as the pipeline
@@ -101,7 +101,7 @@ function countersWhen(runId: string, ready: (c: ReleaseCounters) => boolean, pro
 }
 
 async function metricsText() {
-  return (await fetch(`${server.url}/metrics`)).text();
+  return withoutModelLabel(await (await fetch(`${server.url}/metrics`)).text());
 }
 
 beforeAll(async () => {

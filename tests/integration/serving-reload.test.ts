@@ -10,7 +10,7 @@ import type { TextModel } from '../../shared/ml/model.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { registryModelSource } from '../../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
-import { servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import { servingParams, trainSmallModel, withoutModelLabel } from '../helpers/serving-model.ts';
 
 const TEXTS = [
   'A wonderful, moving film. The acting is superb and the story is beautiful.',
@@ -67,7 +67,7 @@ async function waitForVersion(version: string, timeoutMs: number): Promise<numbe
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = withoutModelLabel(await (await fetch(`${server.url}/metrics`)).text());
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ')[1]) : Number.NaN;
 }
@@ -151,9 +151,9 @@ describe('hot reload from the registry in the local store', () => {
       expect(a.scores).toEqual(m.predict(String(a.text)).scores);
     }
     expect(await metric('model_reload_total{result="success"}')).toBe(2);
-    expect((await (await fetch(`${server.url}/metrics`)).text()).match(/^model_info\{.*$/gm)).toEqual([
-      'model_info{version="2"} 1',
-    ]);
+    expect(
+      withoutModelLabel(await (await fetch(`${server.url}/metrics`)).text()).match(/^model_info\{.*$/gm),
+    ).toEqual(['model_info{version="2"} 1']);
   });
 
   it('keeps the last good model when a promoted artifact is corrupt, counts and logs the failure once', async () => {

@@ -73,8 +73,8 @@ describe('the EMF validator', () => {
 describe('EmfEmitter', () => {
   it('writes one valid EMF document per dimension combination, values at top level', async () => {
     const emitter = new EmfEmitter('predict');
-    emitter.add('model_prediction_count', 3, { prediction: 'positive' });
-    emitter.add('model_prediction_count', 1, { prediction: 'negative' });
+    emitter.add('model_prediction_count', 3, { model: 'reviews', prediction: 'positive' });
+    emitter.add('model_prediction_count', 1, { model: 'reviews', prediction: 'negative' });
     emitter.add('app_input_length_words', [12, 240, 7]);
     emitter.add('app_total_cost_usd', 0.000_002);
     const docs = await captureStdoutJson(() => emitter.flush());
@@ -83,8 +83,8 @@ describe('EmfEmitter', () => {
     const predictions = emfValues(docs, 'model_prediction_count');
     expect(predictions).toEqual(
       expect.arrayContaining([
-        { value: [3], dims: { service: 'predict', prediction: 'positive' } },
-        { value: [1], dims: { service: 'predict', prediction: 'negative' } },
+        { value: [3], dims: { service: 'predict', model: 'reviews', prediction: 'positive' } },
+        { value: [1], dims: { service: 'predict', model: 'reviews', prediction: 'negative' } },
       ]),
     );
     expect(emfValues(docs, 'app_input_length_words')[0].value).toEqual([12, 240, 7]);
@@ -93,7 +93,7 @@ describe('EmfEmitter', () => {
 
   it('refuses dimensions that differ from the catalogue', () => {
     const emitter = new EmfEmitter('predict');
-    expect(() => emitter.add('model_prediction_count', 1)).toThrow(/takes dimensions \[prediction\]/);
+    expect(() => emitter.add('model_prediction_count', 1)).toThrow(/takes dimensions \[model, prediction\]/);
     expect(() => emitter.add('app_total_cost_usd', 1, { endpoint: '/predict' })).toThrow(TypeError);
   });
 
@@ -111,7 +111,11 @@ describe('EmfEmitter', () => {
 describe('PrometheusDeltaReader over the serving metrics', () => {
   it('turns one invocation of counting into EMF deltas with the contract names and labels', async () => {
     // Prepare: the serving code's own metrics, as the prediction Lambda builds them.
-    const metrics = new ServingMetrics({ instancePriceUsdPerHour: 3.6, defaultMetrics: false });
+    const metrics = new ServingMetrics({
+      instancePriceUsdPerHour: 3.6,
+      defaultMetrics: false,
+      model: 'reviews',
+    });
     const reader = new PrometheusDeltaReader(metrics.registry);
     metrics.reloaded('success');
     metrics.modelServed('7');
@@ -144,10 +148,10 @@ describe('PrometheusDeltaReader over the serving metrics', () => {
         .sort(),
     ).toEqual(['negative', 'positive']);
     expect(by(first, 'model_info')).toEqual([
-      { name: 'model_info', values: [1], dimensions: { version: '7' } },
+      { name: 'model_info', values: [1], dimensions: { model: 'reviews', version: '7' } },
     ]);
     expect(by(first, 'model_reload_total')).toEqual([
-      { name: 'model_reload_total', values: [1], dimensions: { result: 'success' } },
+      { name: 'model_reload_total', values: [1], dimensions: { model: 'reviews', result: 'success' } },
     ]);
     // 0.02 s at 3.6 USD/h = 0.001 USD/s → 0.00002 USD
     expect(by(first, 'app_total_cost_usd')[0].values[0]).toBeCloseTo(0.000_02, 12);
