@@ -132,9 +132,9 @@ export const prometheusDashboard = buildDashboard({
         stat(
           'Model version',
           'Production model versions currently served (more than one during a rollout or after a failed reload).',
-          `count by (version) (model_info{${S}} == 1)`,
+          `count by (model, version) (model_info{${S}} == 1)`,
           'short',
-          'v{{version}}',
+          '{{model}} v{{version}}',
         ),
       ],
     },
@@ -211,10 +211,10 @@ export const prometheusDashboard = buildDashboard({
           'percentunit',
           [
             range(
-              `sum by (prediction) (job_prediction:model_prediction_count:rate5m{${S}})
+              `sum by (model, prediction) (job_prediction:model_prediction_count:rate5m{${S}})
 / ignoring (prediction) group_left
-sum(job_prediction:model_prediction_count:rate5m{${S}})`,
-              '{{prediction}}',
+sum by (model) (job_prediction:model_prediction_count:rate5m{${S}})`,
+              '{{model}} {{prediction}}',
             ),
           ],
           { stacking: StackingMode.Normal, max: 1 },
@@ -256,8 +256,8 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
             .legend(new VizLegendOptionsBuilder().showLegend(false).displayMode(LegendDisplayMode.List))
             .withTarget(
               range(
-                `max by (pod, instance, version) (model_info{${S}})`,
-                '{{pod}} {{instance}} v{{version}}',
+                `max by (pod, instance, model, version) (model_info{${S}})`,
+                '{{pod}} {{instance}} {{model}} v{{version}}',
               ),
             ),
           width: 12,
@@ -295,7 +295,7 @@ sum(job_prediction:model_prediction_count:rate5m{${S}})`,
           8,
           'percentunit',
           [
-            range(`max by (version) (job_version:model_live_accuracy:avg{${S}})`, 'v{{version}} window'),
+            range(`max by (model, version) (job_version:model_live_accuracy:avg{${S}})`, '{{model}} v{{version}} window'),
             range(`max(job:model_feedback_accuracy:ratio_rate1h{${S}})`, 'last hour'),
           ],
           { max: 1 },
