@@ -272,10 +272,12 @@ describe('observability against a real Prometheus', () => {
     expect(mix.map((s) => s.metric.prediction).sort()).toEqual(['negative', 'positive']);
     expect(mix.reduce((sum, s) => sum + sampleValue(s), 0)).toBeCloseTo(1, 6);
     // Model version per pod: after the promotion the pod serves v2 only.
-    const versions = await q(byExpr('max by (pod, instance, version) (model_info'));
-    expect(versions.filter((s) => sampleValue(s) === 1).map((s) => [s.metric.pod, s.metric.version])).toEqual(
-      [[POD, '2']],
-    );
+    const versions = await q(byExpr('max by (pod, instance, model, version) (model_info'));
+    expect(
+      versions
+        .filter((s) => sampleValue(s) === 1)
+        .map((s) => [s.metric.pod, s.metric.model, s.metric.version]),
+    ).toEqual([[POD, 'sentiment', '2']]);
     // Drift: the three PSI features of the served model; live accuracy of v2, from the feedback sent after
     // its promotion (a new version starts its own window).
     const psi = await q(byExpr('job_feature:model_drift_psi:avg'));
