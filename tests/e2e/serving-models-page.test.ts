@@ -6,16 +6,17 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { loadParams } from '../../shared/config/params.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
-import { trainInProcess } from '../../shared/ml/training.ts';
-import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { launchChromium, watchedPage } from '../helpers/browser.ts';
-import { sampleCsv } from '../helpers/data.ts';
-import { servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import {
+  promoteModel,
+  servingParams,
+  trainSmallModel,
+  trainSmallTopicModel,
+} from '../helpers/serving-model.ts';
 
 /**
  * The inference page of a deployment with two models: a model switcher filled from GET /models, whose choice
@@ -31,12 +32,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   const sentiment = await trainSmallModel(1000);
-  topics = (
-    await trainInProcess(Buffer.from(sampleCsv('agnews-7600.csv.gz', 1200)), loadParams(), {
-      codeVersion: 'test',
-      tune: { enabled: false },
-    })
-  ).model;
+  topics = await trainSmallTopicModel(1200);
   dataDir = await mkdtemp(join(tmpdir(), 'textops-models-page-'));
   s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-test' });
   client = new S3Client({
@@ -46,20 +42,8 @@ beforeAll(async () => {
     credentials: LOCAL_CREDENTIALS,
   });
   const store = new S3ObjectStore(client, s3.bucket);
-  for (const [name, model] of [
-    ['sentiment', sentiment],
-    ['topics', topics],
-  ] as const) {
-    const registry = new ModelRegistry(store, name);
-    const entry = await registry.register({
-      artifact: model.toArtifact(),
-      runId: null,
-      metrics: model.metrics as unknown as Record<string, unknown>,
-      lineage: { codeVersion: 'test' },
-      gate: { passed: true, reason: 'test' },
-    });
-    await registry.setAlias('production', entry.version, 'test promotion');
-  }
+  await promoteModel(store, 'sentiment', sentiment);
+  await promoteModel(store, 'topics', topics);
   server = await startInferenceServer({
     port: 0,
     source: servingSource(store, 'sentiment'),

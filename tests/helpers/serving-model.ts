@@ -6,6 +6,8 @@ import type { Params } from '../../shared/config/params-schema.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { saveModelDirectory } from '../../shared/ml/model-directory.ts';
 import { trainInProcess } from '../../shared/ml/training.ts';
+import type { ObjectStore } from '../../shared/ports.ts';
+import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sampleCsv } from './data.ts';
 
 /** Params for serving tests: the project's params with a short reload interval. */
@@ -42,4 +44,27 @@ export async function modelDirectory(model: TextModel): Promise<string> {
  */
 export function withoutModelLabel(text: string): string {
   return text.replace(/\{model="[^"]*"\}/g, '').replace(/([{,])model="[^"]*",/g, '$1');
+}
+
+/** A small AG News topic model (`rows` headlines), trained in this process. */
+export async function trainSmallTopicModel(rows = 1200): Promise<TextModel> {
+  const result = await trainInProcess(Buffer.from(sampleCsv('agnews-7600.csv.gz', rows)), loadParams(), {
+    codeVersion: 'test',
+    tune: { enabled: false },
+  });
+  return result.model;
+}
+
+/** Registers `model` as a new version of model `name` in the store's registry and promotes it; its version. */
+export async function promoteModel(store: ObjectStore, name: string, model: TextModel): Promise<number> {
+  const registry = new ModelRegistry(store, name);
+  const entry = await registry.register({
+    artifact: model.toArtifact(),
+    runId: null,
+    metrics: model.metrics as unknown as Record<string, unknown>,
+    lineage: { codeVersion: 'test' },
+    gate: { passed: true, reason: 'test' },
+  });
+  await registry.setAlias('production', entry.version, 'test promotion');
+  return entry.version;
 }

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { s3Client } from '../../shared/aws/clients.ts';
 import { loadParams } from '../../shared/config/params.ts';
-import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { sharedRows } from '../helpers/data.ts';
-import { trainSmallModel, withoutModelLabel } from '../helpers/serving-model.ts';
+import { promoteModel, trainSmallModel, withoutModelLabel } from '../helpers/serving-model.ts';
 
 let runtime: LocalRuntime;
 let dir: string;
@@ -24,16 +23,7 @@ beforeAll(async () => {
     params: { ...base, serving: { ...base.serving, reload_interval_seconds: 0.2 } },
     writeRuntimeFile: false,
   });
-  const model = await trainSmallModel(600);
-  const registry = new ModelRegistry(runtime.store, 'sentiment');
-  const entry = await registry.register({
-    artifact: model.toArtifact(),
-    runId: null,
-    metrics: model.metrics as unknown as Record<string, unknown>,
-    lineage: { codeVersion: 'test' },
-    gate: { passed: true, reason: 'test' },
-  });
-  await registry.setAlias('production', entry.version, 'test promotion');
+  await promoteModel(runtime.store, 'sentiment', await trainSmallModel(600));
   for (let ready = false; !ready; ) {
     ready = (await fetch(`${runtime.inferenceUrl}/readyz`)).status === 200;
     if (!ready) await new Promise((r) => setTimeout(r, 100));

@@ -7,18 +7,19 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
-import { loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
-import { trainInProcess } from '../../shared/ml/training.ts';
-import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { createLambdaHandler } from '../../shared/serving/lambda-handler.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
-import { sampleCsv } from '../helpers/data.ts';
 import { promtool } from '../helpers/prometheus.ts';
-import { servingParams, trainSmallModel } from '../helpers/serving-model.ts';
+import {
+  promoteModel,
+  servingParams,
+  trainSmallModel,
+  trainSmallTopicModel,
+} from '../helpers/serving-model.ts';
 
 /**
  * Several models in one deployment: one server over real HTTP on loopback hosts two models registered in the
@@ -39,17 +40,8 @@ let topics: TextModel;
 let sentiment: TextModel;
 let server: InferenceServer;
 
-async function register(name: string, model: TextModel): Promise<number> {
-  const registry = new ModelRegistry(store, name);
-  const entry = await registry.register({
-    artifact: model.toArtifact(),
-    runId: null,
-    metrics: model.metrics as unknown as Record<string, unknown>,
-    lineage: { codeVersion: 'test' },
-    gate: { passed: true, reason: 'test' },
-  });
-  await registry.setAlias('production', entry.version, 'test promotion');
-  return entry.version;
+function register(name: string, model: TextModel): Promise<number> {
+  return promoteModel(store, name, model);
 }
 
 const deployment = (name: string | null): Params => ({
@@ -76,12 +68,7 @@ async function call(url: string, path: string, body?: unknown) {
 
 beforeAll(async () => {
   sentiment = await trainSmallModel(1000);
-  topics = (
-    await trainInProcess(Buffer.from(sampleCsv('agnews-7600.csv.gz', 1200)), loadParams(), {
-      codeVersion: 'test',
-      tune: { enabled: false },
-    })
-  ).model;
+  topics = await trainSmallTopicModel(1200);
   dataDir = await mkdtemp(join(tmpdir(), 'textops-models-'));
   s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-test' });
   client = new S3Client({
