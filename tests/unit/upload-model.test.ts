@@ -29,6 +29,8 @@ describe('the model an upload trains', () => {
     expect(uploadModel(DEPLOYMENT, 'incoming/sentiment/more.csv')).toEqual({ model: 'sentiment' });
     // With no model named (the local stack), any safe name goes.
     expect(uploadModel(LOCAL, 'incoming/news/a.csv')).toEqual({ model: 'news' });
+    // Data a run was started on by hand outside incoming/ trains the default model.
+    expect(uploadModel(DEPLOYMENT, 'staging/topic/news.csv')).toEqual({ model: null });
   });
 
   it('refuses a folder that is no safe model name, a deeper folder, or a model the deployment does not declare', () => {

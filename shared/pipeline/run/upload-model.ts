@@ -5,7 +5,7 @@ import { ConfigError } from '../../errors.ts';
 import { INCOMING_PREFIX } from '../../layout.ts';
 
 /**
- * Which model an upload under incoming/ trains. `incoming/<file>.csv` trains the deployment's default model
+ * Which model an upload under incoming/ trains. `incoming/<file>.csv` (and data anywhere else) trains the deployment's default model
  * (`model.name`; when that is null, a model named after the label column): `model` is null. `incoming/<model>/<file>.csv`
  * trains `<model>`, which must be a safe name and, in a deployment that names its models, one of them. A deeper
  * folder (`incoming/a/b/x.csv`) names no model: it is refused rather than guessed at.
@@ -14,8 +14,9 @@ export type UploadModel = { model: string | null } | { refusal: string };
 
 /** The model folder an upload's key names (see `UploadModel`), or why it names none this deployment trains. */
 export function uploadModel(params: Pick<Params, 'model' | 'models'>, key: string): UploadModel {
-  if (!key.startsWith(INCOMING_PREFIX))
-    return { refusal: `it is not under ${INCOMING_PREFIX}: only uploads there are trained on` };
+  // A run started on data elsewhere (an execution started by hand, a test's staging key): no folder names a
+  // model, so it trains the default one, as a file directly under incoming/ does.
+  if (!key.startsWith(INCOMING_PREFIX)) return { model: null };
   const folders = key.slice(INCOMING_PREFIX.length).split('/').slice(0, -1);
   if (folders.length === 0) return { model: null };
   if (folders.length > 1)
