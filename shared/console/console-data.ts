@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+import { deploymentModels } from '../config/model-params.ts';
 import type { Params } from '../config/params-schema.ts';
 import { describeError, NotFoundError } from '../errors.ts';
 import { RUNS_PREFIX } from '../layout.ts';
@@ -589,9 +590,11 @@ async function artifactProblem(store: ObjectStore, registry: ModelRegistry, vers
   return artifactChecks.get(key) ?? null;
 }
 
-/** The models the console shows: the deployment's, or every model the registry holds. */
+/** The models the console shows: the deployment's (`model.name` and `models:`), or every model the registry holds. */
 export async function consoleModels(src: ConsoleSources): Promise<string[]> {
-  return src.modelName ? [src.modelName] : listModelNames(src.store);
+  return src.modelName
+    ? (deploymentModels({ model: { name: src.modelName }, models: src.defaults.models }) ?? [src.modelName])
+    : listModelNames(src.store);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sweepLines } from '../../cli/pipeline-output.ts';
-import { loadParams } from '../../shared/config/params.ts';
+import { loadParams, validateParams } from '../../shared/config/params.ts';
 import {
   compareTestSplits,
   flattenParams,
@@ -17,7 +17,12 @@ import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-ca
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { runKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
-import { type Aliases, rollbackTarget, type VersionEntry } from '../../shared/registry/model-registry.ts';
+import {
+  type Aliases,
+  ModelRegistry,
+  rollbackTarget,
+  type VersionEntry,
+} from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
 
 const metrics = (f1: [number, number]): Metrics => ({
@@ -361,5 +366,26 @@ describe('the models overview of an empty registry', () => {
     await expect(modelsOverview({ store, modelName: null, defaults: loadParams() }, 'news')).rejects.toThrow(
       /no model 'news'/,
     );
+  });
+});
+
+describe('the models overview of a deployment with several models', () => {
+  it("offers the deployment's models in the switcher and shows the one asked for", async () => {
+    const store = new InMemoryObjectStore();
+    const defaults = validateParams({ ...loadParams(), model: { name: 'sentiment' }, models: { topic: {} } });
+    const topic = new ModelRegistry(store, 'topic');
+    const { version } = await topic.register({
+      artifact: Buffer.from('{}'),
+      runId: null,
+      metrics: null,
+      lineage: {},
+      gate: { passed: true, reason: 'test' },
+    });
+    await topic.setAlias('production', version, 'first');
+    const overview = await modelsOverview({ store, modelName: 'sentiment', defaults }, 'topic');
+    expect(overview.models).toEqual(['sentiment', 'topic']);
+    expect(overview).toMatchObject({ model: 'topic', aliases: { production: 1 } });
+    // A model the deployment does not declare is not the console's to show.
+    await expect(modelsOverview({ store, modelName: 'sentiment', defaults }, 'news')).rejects.toThrow(/news/);
   });
 });
