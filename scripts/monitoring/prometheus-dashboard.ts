@@ -295,7 +295,10 @@ sum by (model) (job_prediction:model_prediction_count:rate5m{${S}})`,
           8,
           'percentunit',
           [
-            range(`max by (model, version) (job_version:model_live_accuracy:avg{${S}})`, '{{model}} v{{version}} window'),
+            range(
+              `max by (model, version) (job_version:model_live_accuracy:avg{${S}})`,
+              '{{model}} v{{version}} window',
+            ),
             range(`max(job:model_feedback_accuracy:ratio_rate1h{${S}})`, 'last hour'),
           ],
           { max: 1 },
