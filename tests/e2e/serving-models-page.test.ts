@@ -1,16 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
-import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
 import { launchChromium, watchedPage } from '../helpers/browser.ts';
+import { startLocalS3Store } from '../helpers/local-s3-store.ts';
 import {
   promoteModel,
   servingParams,
@@ -23,9 +18,7 @@ import {
  * the page asks on /models/<model>/…; the page of a one-model server shows none (serving-page.test.ts).
  */
 
-let s3: LocalS3;
-let client: S3Client;
-let dataDir: string;
+let local: Awaited<ReturnType<typeof startLocalS3Store>>;
 let topics: TextModel;
 let server: InferenceServer;
 let browser: Browser;
@@ -33,15 +26,8 @@ let browser: Browser;
 beforeAll(async () => {
   const sentiment = await trainSmallModel(1000);
   topics = await trainSmallTopicModel(1200);
-  dataDir = await mkdtemp(join(tmpdir(), 'textops-models-page-'));
-  s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-test' });
-  client = new S3Client({
-    region: 'us-east-1',
-    endpoint: s3.url,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const store = new S3ObjectStore(client, s3.bucket);
+  local = await startLocalS3Store('textops-models-page-');
+  const store = local.store;
   await promoteModel(store, 'sentiment', sentiment);
   await promoteModel(store, 'topics', topics);
   server = await startInferenceServer({
@@ -58,9 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  client?.destroy();
-  await s3?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 describe('inference page with two models', () => {

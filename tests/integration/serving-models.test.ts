@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
-import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import type { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import type { TextModel } from '../../shared/ml/model.ts';
 import { servingSource } from '../../shared/registry/model-source.ts';
 import { createLambdaHandler } from '../../shared/serving/lambda-handler.ts';
 import { type InferenceServer, startInferenceServer } from '../../shared/serving/server.ts';
+import { startLocalS3Store } from '../helpers/local-s3-store.ts';
 import { promtool } from '../helpers/prometheus.ts';
 import {
   promoteModel,
@@ -32,10 +28,8 @@ const REVIEW = 'A wonderful, moving film. The acting is superb and the story is 
 const NEWS = 'The team won the championship final after a late goal in extra time, the coach said.';
 const SENTIMENT = ['negative', 'positive'];
 
-let s3: LocalS3;
-let client: S3Client;
+let local: Awaited<ReturnType<typeof startLocalS3Store>>;
 let store: S3ObjectStore;
-let dataDir: string;
 let topics: TextModel;
 let sentiment: TextModel;
 let server: InferenceServer;
@@ -69,15 +63,8 @@ async function call(url: string, path: string, body?: unknown) {
 beforeAll(async () => {
   sentiment = await trainSmallModel(1000);
   topics = await trainSmallTopicModel(1200);
-  dataDir = await mkdtemp(join(tmpdir(), 'textops-models-'));
-  s3 = await startLocalS3({ directory: dataDir, bucket: 'textops-test' });
-  client = new S3Client({
-    region: 'us-east-1',
-    endpoint: s3.url,
-    forcePathStyle: true,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  store = new S3ObjectStore(client, s3.bucket);
+  local = await startLocalS3Store('textops-models-');
+  store = local.store;
   await register('sentiment', sentiment);
   await register('topics', topics);
   server = await startInferenceServer({
@@ -93,9 +80,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  client?.destroy();
-  await s3?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 describe('a deployment of two models (model.name: sentiment, models: topics)', () => {
