@@ -160,6 +160,23 @@ describe('runStep: a step that throws', () => {
   });
 });
 
+describe('runStep: a run that bakes', () => {
+  it('keeps the run baking while a bake check runs, and running for any other step', async () => {
+    const f = stepFixture();
+    await runStep(f.deps, payload, 'ingest', ok('60 rows'));
+    const key = runKeys(payload.runId).status;
+    await f.deps.store.put(key, JSON.stringify({ ...status(f), state: 'baking' }));
+    let during: string | undefined;
+    await runStep(f.deps, payload, 'release', async () => {
+      during = status(f).state;
+      return { payload, summary: 'check 1: continue' };
+    });
+    expect(during).toBe('baking');
+    expect(status(f).state).toBe('baking');
+    expect(status(f).steps.at(-1)).toMatchObject({ name: 'release', state: 'succeeded' });
+  });
+});
+
 describe('RecordFailure step', () => {
   it('finishes the run as failed from a Lambda error cause, marking the running step failed', async () => {
     const f = stepFixture();

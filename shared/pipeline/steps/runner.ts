@@ -54,7 +54,8 @@ async function recordedStep(
     payload.runId,
     source,
     (s) => {
-      s.state = 'running';
+      // A bake check is a step of a run that stays baking: the run reads BAKING until its verdict.
+      if (s.state !== 'baking') s.state = 'running';
       // The deployment's prices when the run started: its cost estimate keeps them.
       s.prices ??= deps.baseParams.cost;
       delete s.error;
