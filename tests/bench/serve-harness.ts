@@ -79,16 +79,13 @@ export function post(url: string, body: string): Promise<number> {
 }
 
 /** Starts `textops serve` from the bundle; resolves with the process and the time to the first 200 on /predict. */
-export async function launch(
+export function launch(
   env: NodeJS.ProcessEnv,
   workers: number,
   port: number,
   body: string,
 ): Promise<{ child: ChildProcess; coldStartMs: number }> {
-  const url = `http://127.0.0.1:${port}`;
-  const start = performance.now();
-  const child = spawn(
-    process.execPath,
+  return launchUntilAnswered(
     [
       // The command as the container runs it (bin/textops.mjs routes `serve` to its own bundle).
       'bin/textops.mjs',
@@ -101,12 +98,38 @@ export async function launch(
       String(workers),
       '--quiet',
     ],
-    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
+    env,
+    port,
+    body,
   );
+}
+
+/**
+ * The floor a server start is compared with: a bare Node HTTP server (no framework, no model) that answers
+ * POST /predict with a fixed JSON, launched and polled exactly as `launch` does. What this takes is Node's own
+ * start on this machine at this moment.
+ */
+export function launchBareNode(
+  port: number,
+  body: string,
+): Promise<{ child: ChildProcess; coldStartMs: number }> {
+  const server = `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.setHeader('content-type', 'application/json'); s.end('{"label":"positive"}'); }); }).listen(${port}, '127.0.0.1');`;
+  return launchUntilAnswered(['-e', server], { PATH: process.env.PATH ?? '' }, port, body);
+}
+
+async function launchUntilAnswered(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  body: string,
+): Promise<{ child: ChildProcess; coldStartMs: number }> {
+  const url = `http://127.0.0.1:${port}`;
+  const start = performance.now();
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   for (;;) {
     if ((await post(url, body)) === 200) return { child, coldStartMs: performance.now() - start };
-    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}`);
-    if (performance.now() - start > 60_000) throw new Error('serve did not answer within 60 s');
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+    if (performance.now() - start > 60_000) throw new Error(`${args.join(' ')} did not answer within 60 s`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
