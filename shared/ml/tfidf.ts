@@ -604,37 +604,66 @@ class WordTrie {
       columns.data[this.nodes] = -1;
       return this.nodes++;
     };
-    for (let j = offset; j < offset + size; j++) {
-      const parts = vocabulary[j].split(' ');
-      let node = this.tokens.get(parts[0]);
+    const tokenNode = (token: string): number => {
+      let node = this.tokens.get(token);
       if (node === undefined) {
         node = newNode();
-        this.tokens.set(parts[0], node);
+        this.tokens.set(token, node);
       }
-      for (let k = 1; k < parts.length; k++) {
-        let token = this.tokens.get(parts[k]);
-        if (token === undefined) {
-          token = newNode();
-          this.tokens.set(parts[k], token);
-        }
-        let next = this.pairs.find(node, token);
-        if (next === -1) next = this.pairs.intern(node, token, newNode());
-        node = next;
+      return node;
+    };
+    // A server builds this before its first answer: the terms are walked space to space, without an array of
+    // parts per term, and a pair is interned in one probe of the table.
+    for (let j = offset; j < offset + size; j++) {
+      const term = vocabulary[j];
+      let space = term.indexOf(' ');
+      let node = tokenNode(space === -1 ? term : term.slice(0, space));
+      while (space !== -1) {
+        const from = space + 1;
+        space = term.indexOf(' ', from);
+        const token = tokenNode(space === -1 ? term.slice(from) : term.slice(from, space));
+        node = this.pairs.intern(node, token, this.nodes);
+        if (node === this.nodes) newNode();
       }
       columns.data[node] = j;
     }
     this.column = columns.data.subarray(0, this.nodes);
+  }
+
+  /** Whether `token` is a unigram term of the block (what the term index answers, without building it). */
+  hasUnigram(token: string): boolean {
+    const node = this.tokens.get(token);
+    return node !== undefined && this.column[node] >= 0;
   }
 }
 
 function blocksOf(state: TfidfState): Block[] {
   const analyzer = state.analyzer ?? 'word';
   const n = state.vocabulary.length;
-  const block = (kind: Block['analyzer'], range: readonly [number, number], offset: number, size: number) => {
-    const index = new Map<string, number>();
-    for (let j = offset; j < offset + size; j++) index.set(state.vocabulary[j], j);
+  const block = (
+    kind: Block['analyzer'],
+    range: readonly [number, number],
+    offset: number,
+    size: number,
+  ): Block => {
     const trie = kind === 'word' ? new WordTrie(state.vocabulary, offset, size) : undefined;
-    return { analyzer: kind, range, offset, size, index, trie };
+    // Built on first use: a word block predicts through its trie, so a server's start does not pay for a map of
+    // every term that only explanations read.
+    let index: Map<string, number> | undefined;
+    return {
+      analyzer: kind,
+      range,
+      offset,
+      size,
+      trie,
+      get index() {
+        if (!index) {
+          index = new Map();
+          for (let j = offset; j < offset + size; j++) index.set(state.vocabulary[j], j);
+        }
+        return index;
+      },
+    };
   };
   if (analyzer === 'word') return [block('word', state.ngramRange, 0, n)];
   const charRange = state.charNgramRange;
@@ -917,7 +946,11 @@ export class TfidfVectorizer {
     if (!words && !chars) return undefined;
     let unknown = 0;
     for (const token of tokens) {
-      if (words?.index.has(token)) continue;
+      if (
+        words &&
+        (words.trie && !token.includes(' ') ? words.trie.hasUnigram(token) : words.index.has(token))
+      )
+        continue;
       if (chars && this.charColumns(chars, token).length > 0) continue;
       unknown++;
     }

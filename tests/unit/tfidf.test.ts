@@ -100,6 +100,22 @@ describe('TF-IDF vectorizer', () => {
     expect(unseen.nRows).toBe(2);
   });
 
+  it('counts a token as known only when it is a unigram term, not when it appears only inside a bigram', () => {
+    const vectorizer = new TfidfVectorizer({
+      analyzer: 'word',
+      ngramRange: [1, 2],
+      sublinearTf: false,
+      vocabulary: ['new york', 'good', 'good movie'],
+      idf: new Float64Array([1, 1, 1]),
+    });
+    expect(vectorizer.unknownTokens(['new', 'york', 'good', 'movie', 'zz'])).toBe(4);
+    expect(vectorizer.unknownTokens(['good', 'good'])).toBe(0);
+    // A token holding a space is looked up whole, as the term index does.
+    expect(vectorizer.unknownTokens(['new york'])).toBe(0);
+    const m = vectorizer.transform([['new', 'york', 'good', 'movie']]);
+    expect(Array.from(m.indices).sort()).toEqual([0, 1, 2]);
+  });
+
   it('round-trips a matrix through its binary encoding', () => {
     const { matrix } = TfidfVectorizer.fitTransform(docs, config({ ngram_range: [1, 2], min_df: 1 }));
     const decoded = decodeCsr(encodeCsr(matrix));
