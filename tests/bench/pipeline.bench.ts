@@ -1,5 +1,6 @@
 /**
- * npm run bench:pipeline — upload → promoted model for all 25k IMDB rows through the local runtime (local S3
+ * npm run bench:pipeline [-- --data <file>] — upload → promoted model for every row of a labelled CSV (default: the
+ * 25k IMDB rows; `--data` takes a path, or a file name in ../shared/data) through the local runtime (local S3
  * over HTTP, the ASL on the local engine, the real handlers), against `textops train` on the same file in the
  * same run. Both use the built CLI. Prints per-state timings from the execution history, the end-to-end ratio
  * and peak RSS per state. BENCH_REPEAT (default 2) alternates the two and keeps each one's best run, since the
@@ -21,7 +22,13 @@ import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { sharedDataPath } from '../helpers/data.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/textops.mjs', import.meta.url));
-const DATA = sharedDataPath('imdb-train.csv.gz');
+const dataArg = process.argv.indexOf('--data');
+const DATA = (() => {
+  if (dataArg < 0) return sharedDataPath('imdb-train.csv.gz');
+  const given = process.argv[dataArg + 1];
+  return existsSync(given) ? given : sharedDataPath(given);
+})();
+const DATA_NAME = DATA.split('/').pop() ?? 'data.csv';
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-pipeline-'));
 const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -95,8 +102,8 @@ async function timePipeline(i: number): Promise<PipelineRun> {
     if (rss !== undefined) samples.push([Date.now(), rss]);
   }, 25);
   const uploadStart = Date.now();
-  const { etag } = await store.put('incoming/imdb-train.csv.gz', readFileSync(DATA));
-  const runId = executionName({ bucket: rt.bucket, key: 'incoming/imdb-train.csv.gz', etag });
+  const { etag } = await store.put(`incoming/${DATA_NAME}`, readFileSync(DATA));
+  const runId = executionName({ bucket: rt.bucket, key: `incoming/${DATA_NAME}`, etag });
   let run = await readRun(store, runId);
   while (!run.history?.stopDate) {
     await sleep(250);
@@ -144,7 +151,7 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].l
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 process.stdout.write(
   `${[
-    `pipeline benchmark: ${DATA.split('/').pop()}, ${status.steps[0]?.summary ?? ''}; best of ${REPEAT}`,
+    `pipeline benchmark: ${DATA_NAME}, ${status.steps[0]?.summary ?? ''}; best of ${REPEAT}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
