@@ -1,7 +1,10 @@
 // `npm run bench:console`: the console's runs page with 200 runs in the local store (status files written through
 // the store as the pipeline writes them), loaded in Chromium again and again; each load timed from navigation
-// start to the table rendered (the page's own performance.now() when it marks itself ready). Target ≤ 300 ms.
+// start to the table rendered (the page's own performance.now() when it marks itself ready), beside a blank page opened
+// the same way. Target: warm median ≤ 200 ms.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startConsoleServer } from '../../local/console-server.ts';
@@ -95,6 +98,7 @@ await consoleAssets();
 const browser = await launchChromium();
 const rows: { load: number; readyMs: number; wallMs: number; rendered: number }[] = [];
 const apiMs: number[] = [];
+const blankMs: number[] = [];
 let apiBytes = 0;
 try {
   const context = await browser.newContext();
@@ -108,8 +112,40 @@ try {
     const readyMs = Number(await page.getAttribute('body', 'data-ready-ms'));
     const rendered = await page.$$eval('#runs tr', (trs) => trs.length);
     rows.push({ load, readyMs, wallMs, rendered });
+    if (load === LOADS) {
+      // Where the last load's time went, on the page's clock: each request's end, then the table rendered.
+      // A string, not a function: tsx would wrap a named arrow in a helper the page does not have.
+      const phases = await page.evaluate(`(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        return [
+          'HTML ' + nav.responseEnd.toFixed(0) + ' ms',
+          ...performance.getEntriesByType('resource').map((r) =>
+            new URL(r.name).pathname.split('/').pop() + ' ' + r.startTime.toFixed(0) + ' → ' + r.responseEnd.toFixed(0) + ' ms'),
+          'DOMContentLoaded ' + nav.domContentLoadedEventEnd.toFixed(0) + ' ms',
+          'table rendered ' + document.body.dataset.readyMs + ' ms',
+        ].join(' · ');
+      })()`);
+      process.stderr.write(`last load: ${phases}\n`);
+    }
     await page.close();
   }
+  // The floor: a blank page from a bare Node server, opened the same way (a new page each time), timed to the
+  // moment its own inline script runs. What the browser takes to open a page on this machine, not the console.
+  const blank = createServer((_req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.end(
+      '<!doctype html><html><head><title>blank</title></head><body><script>document.body.dataset.readyMs = performance.now().toFixed(1);</script></body></html>',
+    );
+  });
+  await new Promise<void>((resolve) => blank.listen(0, '127.0.0.1', resolve));
+  const blankUrl = `http://127.0.0.1:${(blank.address() as AddressInfo).port}/`;
+  for (let load = 1; load <= LOADS; load++) {
+    const page = await context.newPage();
+    await page.goto(blankUrl);
+    blankMs.push(Number(await page.getAttribute('body', 'data-ready-ms')));
+    await page.close();
+  }
+  blank.close();
   // The server's share: the runs JSON alone (listing + cached status files + serialising), from this process.
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
@@ -150,6 +186,10 @@ process.stdout.write(
     .map((l) => l.toFixed(1))
     .join(' ')} (${(await import('node:os')).cpus().length} cores)\n`,
 );
+const blankMedian = median(blankMs);
 process.stdout.write(
-  `\nwarm loads: median ${med.toFixed(0)} ms, max ${worst.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 300 ms: ${worst <= 300 && rows[0].readyMs <= 300 ? 'met' : med <= 300 ? 'met by the median, not by every load' : 'MISSED'}\n`,
+  `blank page from a bare Node server, navigation → its script ran: median ${blankMedian.toFixed(0)} ms (${blankMs.map((m) => m.toFixed(0)).join(', ')})\n`,
+);
+process.stdout.write(
+  `\nwarm loads: median ${med.toFixed(0)} ms (${(med - blankMedian).toFixed(0)} ms over a blank page), max ${worst.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 200 ms warm median: ${med <= 200 ? 'met' : 'MISSED'}\n`,
 );
