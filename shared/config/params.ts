@@ -88,7 +88,9 @@ export function parseParamsYaml(text: string, source: string): unknown {
  * The error names every bad key and why.
  */
 export function validateParams(raw: unknown, source = 'params'): Params {
-  const result = paramsSchema.safeParse(raw);
+  // Without the schema library's generated fast path: a process parses params a few times, and generating it
+  // costs a cold start more than it saves (npm run bench:serve, docs/benchmarks.md).
+  const result = paramsSchema.safeParse(raw, { jitless: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error, source));
   return deepFreeze(result.data);
 }
