@@ -3,7 +3,12 @@
 // that starts the bundle as the container would. Usage: node scripts/bundle-container.mjs <outdir>
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { MINIFIED, SCRIPT_OUTPUT, SELF_CONTAINED, winkPlugins } from './esbuild-options.mjs';
+import {
+  MINIFIED,
+  SCRIPT_OUTPUT,
+  SELF_CONTAINED_WINK_SIDECAR,
+  winkSidecarPlugins,
+} from './esbuild-options.mjs';
 
 const outdir = process.argv[2];
 if (!outdir) {
@@ -33,7 +38,7 @@ const withoutLocalRuntime = {
 };
 
 await build({
-  ...SELF_CONTAINED,
+  ...SELF_CONTAINED_WINK_SIDECAR,
   ...MINIFIED,
   ...SCRIPT_OUTPUT,
   entryPoints: {
@@ -43,5 +48,5 @@ await build({
   },
   outdir,
   legalComments: 'linked',
-  plugins: [withoutLocalRuntime, ...winkPlugins],
+  plugins: [withoutLocalRuntime, ...winkSidecarPlugins],
 });

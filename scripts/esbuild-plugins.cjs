@@ -7,7 +7,7 @@
 // Here each JSON file becomes JSON.parse of its text; the core model's reader parses its text itself (a fresh
 // object per call, which is all the deep copy was for) and decodes base64 with Buffer. Same values, same model:
 // each replacement must find the code it replaces, so a wink release that changes it fails the build loudly.
-const { readFile } = require('node:fs/promises');
+const { copyFile, mkdir, readFile } = require('node:fs/promises');
 const { dirname, join } = require('node:path');
 
 const CORE_REQUIRE = 'const originalModel=require("./languages/cur/models/eng-core-web-model.json")';
@@ -24,33 +24,66 @@ function replaceOnce(text, search, replacement, file) {
   return text.replace(search, () => replacement);
 }
 
-const winkModelAsJson = {
-  name: 'wink-model-as-json',
-  setup(build) {
-    build.onLoad(
-      { filter: /wink-eng-lite-web-model[\\/]dist[\\/]languages[\\/].*\.json$/ },
-      async (args) => ({
-        contents: `module.exports = JSON.parse(${JSON.stringify(await readFile(args.path, 'utf8'))});`,
-        loader: 'js',
-      }),
-    );
-    build.onLoad({ filter: /wink-eng-lite-web-model[\\/]dist[\\/]read-core-model\.js$/ }, async (args) => {
-      const core = await readFile(
-        join(dirname(args.path), 'languages/cur/models/eng-core-web-model.json'),
-        'utf8',
-      );
-      let text = await readFile(args.path, 'utf8');
-      text = replaceOnce(text, CORE_REQUIRE, `const originalModelText=${JSON.stringify(core)}`, args.path);
-      text = replaceOnce(text, DEEP_COPY, 'JSON.parse(originalModelText)', args.path);
-      text = replaceOnce(
-        text,
-        BASE64,
-        'bufferFromBase64=function(data){const b=Buffer.from(data,"base64");return b.buffer.slice(b.byteOffset,b.byteOffset+b.length)}',
-        args.path,
-      );
-      return { contents: text, loader: 'js' };
-    });
-  },
-};
+/**
+ * The core model's text: in the bundle as a string literal (`inline`, one file: a Lambda zip), or in
+ * `wink-core-model.json` written beside the bundle and read with readFileSync (`sidecar`: the serve bundle and the
+ * container image). V8 spends ~130 ms of a cold start scanning a 3 MB literal that reading the file spares
+ * (npm run bench:serve, docs/benchmarks.md). A sidecar build gets SIDECAR_BANNER: the file's URL, taken from the
+ * chunk's own import.meta.url, where a CommonJS module inside the bundle cannot reach it.
+ */
+const SIDECAR_FILE = 'wink-core-model.json';
+const SIDECAR_BANNER = `const __textopsWinkCoreModel = new URL('./${SIDECAR_FILE}', import.meta.url);`;
 
-module.exports = [winkModelAsJson];
+function winkModelAsJson(mode) {
+  return {
+    name: `wink-model-as-json-${mode}`,
+    setup(build) {
+      // The core model file this build read (none: the bundle has no wink in it, and nothing is written).
+      let coreFile;
+      if (mode === 'sidecar') {
+        const banner = build.initialOptions.banner?.js ?? '';
+        if (!banner.includes(SIDECAR_BANNER))
+          throw new Error(
+            'a sidecar wink build needs SIDECAR_BANNER in its banner (scripts/esbuild-options.mjs)',
+          );
+        build.onEnd(async (result) => {
+          if (result.errors.length > 0 || !coreFile) return;
+          const { outdir } = build.initialOptions;
+          if (!outdir) throw new Error('a sidecar wink build needs an outdir');
+          await mkdir(outdir, { recursive: true });
+          await copyFile(coreFile, join(outdir, SIDECAR_FILE));
+        });
+      }
+      build.onLoad(
+        { filter: /wink-eng-lite-web-model[\\/]dist[\\/]languages[\\/].*\.json$/ },
+        async (args) => ({
+          contents: `module.exports = JSON.parse(${JSON.stringify(await readFile(args.path, 'utf8'))});`,
+          loader: 'js',
+        }),
+      );
+      build.onLoad({ filter: /wink-eng-lite-web-model[\\/]dist[\\/]read-core-model\.js$/ }, async (args) => {
+        coreFile = join(dirname(args.path), 'languages/cur/models/eng-core-web-model.json');
+        const core = await readFile(coreFile, 'utf8');
+        let text = await readFile(args.path, 'utf8');
+        const source =
+          mode === 'sidecar'
+            ? 'require("node:fs").readFileSync(__textopsWinkCoreModel,"utf8")'
+            : JSON.stringify(core);
+        text = replaceOnce(text, CORE_REQUIRE, `const originalModelText=${source}`, args.path);
+        text = replaceOnce(text, DEEP_COPY, 'JSON.parse(originalModelText)', args.path);
+        text = replaceOnce(
+          text,
+          BASE64,
+          'bufferFromBase64=function(data){const b=Buffer.from(data,"base64");return b.buffer.slice(b.byteOffset,b.byteOffset+b.length)}',
+          args.path,
+        );
+        return { contents: text, loader: 'js' };
+      });
+    },
+  };
+}
+
+module.exports = [winkModelAsJson('inline')];
+module.exports.sidecar = [winkModelAsJson('sidecar')];
+module.exports.SIDECAR_BANNER = SIDECAR_BANNER;
+module.exports.SIDECAR_FILE = SIDECAR_FILE;

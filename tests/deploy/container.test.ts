@@ -94,15 +94,20 @@ describe('Dockerfile', () => {
       expect(ignored(path), path).toBe(false);
   });
 
-  it('produces a runtime with the bundle and params.yaml only: no node_modules, no sources', async () => {
+  it('produces a runtime with the bundle, wink’s core model and params.yaml only: no node_modules, no sources', async () => {
     const files = (await listFiles(join(image.root, image.workdir))).sort();
     expect(files).toContain('cli.mjs');
     // The ML core's worker threads must sit beside the bundle, or the work silently falls back to one thread.
     for (const name of WORKER_MODULES) expect(files).toContain(`${name}.mjs`);
     expect(files).toContain('healthcheck.mjs');
     expect(files).toContain('params.yaml');
+    // Read beside the bundle at start, not carried in it as a string literal (scripts/esbuild-plugins.cjs).
+    expect(files).toContain('wink-core-model.json');
     const unexpected = files.filter(
-      (f) => !/^(cli|clean-worker|healthcheck)\.mjs(\.map|\.LEGAL\.txt)?$|^params\.yaml$/.test(f),
+      (f) =>
+        !/^(cli|clean-worker|healthcheck)\.mjs(\.map|\.LEGAL\.txt)?$|^params\.yaml$|^wink-core-model\.json$/.test(
+          f,
+        ),
     );
     expect(unexpected).toEqual([]);
     expect(image.user).toBe('1000:1000');

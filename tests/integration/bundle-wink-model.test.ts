@@ -2,10 +2,11 @@
 // model's reader without its deep copy, base64 through Buffer) must clean text exactly as wink does from
 // node_modules: the serving bundles and training (unbundled) have to see the same tokens. And a wink release
 // whose code the plugin no longer recognises must fail the build, not bundle something half-replaced.
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,13 @@ import { ROOT } from '../deploy/helpers/package-service.ts';
 import { sharedRows } from '../helpers/data.ts';
 import { servingParams } from '../helpers/serving-model.ts';
 
-const plugins = createRequire(import.meta.url)(join(ROOT, 'scripts/esbuild-plugins.cjs')) as Plugin[];
+const plugins = createRequire(import.meta.url)(join(ROOT, 'scripts/esbuild-plugins.cjs')) as Plugin[] & {
+  sidecar: Plugin[];
+  SIDECAR_BANNER: string;
+  SIDECAR_FILE: string;
+};
+// The core model's JSON as it opens, in a string literal with or without escaped quotes.
+const CORE_MODEL_TEXT = /\{\\?"header\\?":\{\\?"0\\?":0/;
 const BANNER = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
 let scratch: string;
@@ -26,43 +33,63 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function bundle(entry: string, outfile: string, resolveDir = ROOT) {
+async function bundle(
+  entry: string,
+  outfile: string,
+  resolveDir = ROOT,
+  mode: 'inline' | 'sidecar' = 'inline',
+) {
   return build({
     stdin: { contents: entry, resolveDir, loader: 'ts' },
-    outfile,
+    ...(mode === 'inline'
+      ? { outfile }
+      : { outdir: dirname(outfile), entryNames: basename(outfile, '.mjs') }),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     mainFields: ['module', 'main'],
-    banner: { js: BANNER },
-    plugins,
+    banner: { js: mode === 'inline' ? BANNER : `${BANNER} ${plugins.SIDECAR_BANNER}` },
+    plugins: mode === 'inline' ? plugins : plugins.sidecar,
     logLevel: 'silent',
   });
 }
 
 describe('the bundles’ wink model', () => {
-  it('cleans text exactly as wink from node_modules does, tokenizing and lemmatizing', async () => {
-    const outfile = join(scratch, 'cleaner.mjs');
-    await bundle(`export { createTextCleaner } from './shared/ml/text-cleaner.ts';`, outfile);
-    const code = await readFile(outfile, 'utf8');
-    expect(code).not.toContain('JSON.parse(JSON.stringify(originalModel))');
-    const bundled = (await import(pathToFileURL(outfile).href)) as {
-      createTextCleaner: (config: CleanConfig) => TextCleaner;
-    };
-    const base = servingParams().clean;
-    const texts = sharedRows('imdb-train.csv.gz')
-      .slice(1, 301)
-      .map((row) => row.join(' '));
-    texts.push(
-      "Didn't <b>love</b> it... 10/10 would NOT watch again!!! http://example.com — the children's toys",
-    );
-    for (const config of [base, { ...base, lemmatize: true, remove_stop_words: true }]) {
-      const expected = createTextCleaner(config);
-      const actual = bundled.createTextCleaner(config);
-      for (const text of texts) expect(actual(text)).toEqual(expected(text));
-    }
-  });
+  it.each(['inline', 'sidecar'] as const)(
+    'cleans text exactly as wink from node_modules does, tokenizing and lemmatizing (%s core model)',
+    async (mode) => {
+      const outfile = join(scratch, mode, 'cleaner.mjs');
+      await bundle(`export { createTextCleaner } from './shared/ml/text-cleaner.ts';`, outfile, ROOT, mode);
+      const code = await readFile(outfile, 'utf8');
+      expect(code).not.toContain('JSON.parse(JSON.stringify(originalModel))');
+      // Inline: the core model's JSON in the bundle. Sidecar: in the file beside it, read at load, not in the code.
+      const beside = join(scratch, mode, plugins.SIDECAR_FILE);
+      if (mode === 'inline') {
+        expect(code).toMatch(CORE_MODEL_TEXT);
+        expect(existsSync(beside)).toBe(false);
+      } else {
+        expect(code).not.toMatch(CORE_MODEL_TEXT);
+        expect((await readFile(beside, 'utf8')).startsWith('{"header":{')).toBe(true);
+      }
+      const bundled = (await import(pathToFileURL(outfile).href)) as {
+        createTextCleaner: (config: CleanConfig) => TextCleaner;
+      };
+      const base = servingParams().clean;
+      const texts = sharedRows('imdb-train.csv.gz')
+        .slice(1, 301)
+        .map((row) => row.join(' '));
+      texts.push(
+        "Didn't <b>love</b> it... 10/10 would NOT watch again!!! http://example.com — the children's toys",
+      );
+      for (const config of [base, { ...base, lemmatize: true, remove_stop_words: true }]) {
+        const expected = createTextCleaner(config);
+        const actual = bundled.createTextCleaner(config);
+        for (const text of texts) expect(actual(text)).toEqual(expected(text));
+      }
+    },
+  );
 
   it('fails the build when wink’s reader is not the code it replaces', async () => {
     const dist = join(scratch, 'node_modules/wink-eng-lite-web-model/dist');
