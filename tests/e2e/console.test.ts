@@ -365,11 +365,12 @@ describe('console pages in Chromium', () => {
         { timeout: 15_000 },
       )
       .toBe('1');
-    // Rollback goes back to v2 through the same registry call as `textops rollback`.
+    // Rollback goes back to v2 through the same registry call as `textops rollback`. The page reloads itself 600 ms
+    // after the promote; a reload of the test's own could land in the middle of that one, so the test waits for it.
+    await expect
+      .poll(async () => page.textContent('#rollback').catch(() => null), { timeout: 15_000 })
+      .toBe('Roll back to v2');
     await page.waitForSelector('body[data-ready="models"]');
-    await page.reload();
-    await page.waitForSelector('body[data-ready="models"]');
-    expect(await page.textContent('#rollback')).toBe('Roll back to v2');
     await page.click('#rollback');
     // The page reloads 600 ms after the answer: its message may be gone before a loaded machine sees it.
     const [answer] = await Promise.all([
