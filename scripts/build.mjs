@@ -1,12 +1,7 @@
 // Bundles the CLI (and the cleaning worker beside it) into dist/ with esbuild; dependencies stay in node_modules.
 import { build } from 'esbuild';
 import { consoleClientDefine } from '../shared/console/client-bundle.mjs';
-import {
-  NODE_ESM,
-  SCRIPT_OUTPUT,
-  SELF_CONTAINED_WINK_SIDECAR,
-  winkSidecarPlugins,
-} from './esbuild-options.mjs';
+import { NODE_ESM, SCRIPT_OUTPUT, SELF_CONTAINED, winkSidecarPlugins } from './esbuild-options.mjs';
 
 // The console's browser script and stylesheet, carried by the CLI bundle (the local console serves them).
 const consoleDefine = await consoleClientDefine();
@@ -31,7 +26,7 @@ await build({
 // resolving and reading hundreds of package files (the AWS SDK above all) is a large share of a cold start
 // (`npm run bench:serve`, docs/benchmarks.md).
 await build({
-  ...SELF_CONTAINED_WINK_SIDECAR,
+  ...SELF_CONTAINED,
   ...SCRIPT_OUTPUT,
   entryPoints: { serve: 'functions/predict/container.ts' },
   outdir: 'dist/serve',

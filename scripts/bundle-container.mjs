@@ -3,12 +3,7 @@
 // that starts the bundle as the container would. Usage: node scripts/bundle-container.mjs <outdir>
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
-import {
-  MINIFIED,
-  SCRIPT_OUTPUT,
-  SELF_CONTAINED_WINK_SIDECAR,
-  winkSidecarPlugins,
-} from './esbuild-options.mjs';
+import { MINIFIED, SCRIPT_OUTPUT, SELF_CONTAINED, winkSidecarPlugins } from './esbuild-options.mjs';
 
 const outdir = process.argv[2];
 if (!outdir) {
@@ -38,7 +33,7 @@ const withoutLocalRuntime = {
 };
 
 await build({
-  ...SELF_CONTAINED_WINK_SIDECAR,
+  ...SELF_CONTAINED,
   ...MINIFIED,
   ...SCRIPT_OUTPUT,
   entryPoints: {

@@ -26,14 +26,10 @@ export const SELF_CONTAINED = {
 };
 
 /**
- * A self-contained bundle that reads wink's core model from `wink-core-model.json` beside it (written by the build)
- * instead of carrying it as a 3 MB string literal: the serve bundle and the container image, whose directories ship
- * whole. Lambda zips hold one file each, so the functions keep the literal (`winkPlugins`).
+ * wink's plugins for a bundle that reads the core model from `wink-core-model.json` written beside it instead of
+ * carrying it as a 3 MB string literal: the serve bundle and the container image, whose directories ship whole.
+ * Lambda zips hold one file each, so the functions keep the literal (`winkPlugins`).
  */
-export const SELF_CONTAINED_WINK_SIDECAR = {
-  ...SELF_CONTAINED,
-  banner: { js: `${SELF_CONTAINED.banner.js} ${winkPlugins.SIDECAR_BANNER}` },
-};
 export const winkSidecarPlugins = winkPlugins.sidecar;
 
 /** Shipped code (the image, the Lambda functions) is minified; names stay, for stack traces and error names. */

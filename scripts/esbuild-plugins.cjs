@@ -28,8 +28,8 @@ function replaceOnce(text, search, replacement, file) {
  * The core model's text: in the bundle as a string literal (`inline`, one file: a Lambda zip), or in
  * `wink-core-model.json` written beside the bundle and read with readFileSync (`sidecar`: the serve bundle and the
  * container image). V8 spends ~130 ms of a cold start scanning a 3 MB literal that reading the file spares
- * (npm run bench:serve, docs/benchmarks.md). A sidecar build gets SIDECAR_BANNER: the file's URL, taken from the
- * chunk's own import.meta.url, where a CommonJS module inside the bundle cannot reach it.
+ * (npm run bench:serve, docs/benchmarks.md). The sidecar plugin adds SIDECAR_BANNER to the build's banner: the file's
+ * URL, taken from each chunk's own import.meta.url, which a CommonJS module inside the bundle cannot reach.
  */
 const SIDECAR_FILE = 'wink-core-model.json';
 const SIDECAR_BANNER = `const __textopsWinkCoreModel = new URL('./${SIDECAR_FILE}', import.meta.url);`;
@@ -41,11 +41,9 @@ function winkModelAsJson(mode) {
       // The core model file this build read (none: the bundle has no wink in it, and nothing is written).
       let coreFile;
       if (mode === 'sidecar') {
-        const banner = build.initialOptions.banner?.js ?? '';
-        if (!banner.includes(SIDECAR_BANNER))
-          throw new Error(
-            'a sidecar wink build needs SIDECAR_BANNER in its banner (scripts/esbuild-options.mjs)',
-          );
+        // Every output chunk gets the file's URL in its banner, where the bundled CommonJS code can read it.
+        const banner = build.initialOptions.banner ?? {};
+        build.initialOptions.banner = { ...banner, js: `${banner.js ?? ''}\n${SIDECAR_BANNER}` };
         build.onEnd(async (result) => {
           if (result.errors.length > 0 || !coreFile) return;
           const { outdir } = build.initialOptions;
@@ -85,5 +83,4 @@ function winkModelAsJson(mode) {
 
 module.exports = [winkModelAsJson('inline')];
 module.exports.sidecar = [winkModelAsJson('sidecar')];
-module.exports.SIDECAR_BANNER = SIDECAR_BANNER;
 module.exports.SIDECAR_FILE = SIDECAR_FILE;

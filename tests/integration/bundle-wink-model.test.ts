@@ -18,7 +18,6 @@ import { servingParams } from '../helpers/serving-model.ts';
 
 const plugins = createRequire(import.meta.url)(join(ROOT, 'scripts/esbuild-plugins.cjs')) as Plugin[] & {
   sidecar: Plugin[];
-  SIDECAR_BANNER: string;
   SIDECAR_FILE: string;
 };
 // The core model's JSON as it opens, in a string literal with or without escaped quotes.
@@ -50,7 +49,7 @@ async function bundle(
     format: 'esm',
     target: 'node20',
     mainFields: ['module', 'main'],
-    banner: { js: mode === 'inline' ? BANNER : `${BANNER} ${plugins.SIDECAR_BANNER}` },
+    banner: { js: BANNER },
     plugins: mode === 'inline' ? plugins : plugins.sidecar,
     logLevel: 'silent',
   });
