@@ -637,6 +637,14 @@ class WordTrie {
   }
 }
 
+/**
+ * Whether `token` is a unigram term of a word block: through its trie, so the term index is built only for
+ * explanations. A token holding a space can be a term only by name.
+ */
+function isUnigramTerm(block: Block, token: string): boolean {
+  return block.trie && !token.includes(' ') ? block.trie.hasUnigram(token) : block.index.has(token);
+}
+
 function blocksOf(state: TfidfState): Block[] {
   const analyzer = state.analyzer ?? 'word';
   const n = state.vocabulary.length;
@@ -946,11 +954,7 @@ export class TfidfVectorizer {
     if (!words && !chars) return undefined;
     let unknown = 0;
     for (const token of tokens) {
-      if (
-        words &&
-        (words.trie && !token.includes(' ') ? words.trie.hasUnigram(token) : words.index.has(token))
-      )
-        continue;
+      if (words && isUnigramTerm(words, token)) continue;
       if (chars && this.charColumns(chars, token).length > 0) continue;
       unknown++;
     }
