@@ -43,6 +43,11 @@ export interface ObjectStore {
    * `undefined` for a missing key.
    */
   getStream?(key: string): Promise<StreamedObject | undefined>;
+  /**
+   * Bytes [start, end) of an object (an S3 ranged GET), for a step that needs one part of a larger file; absent:
+   * `get` and a slice. `undefined` for a missing key.
+   */
+  getRange?(key: string, start: number, end: number): Promise<Buffer | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
   put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
   list(prefix: string): Promise<ObjectInfo[]>;

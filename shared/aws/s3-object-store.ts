@@ -104,6 +104,20 @@ export class S3ObjectStore implements ObjectStore, ObjectStreams {
     }
   }
 
+  async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+    if (end <= start) return (await this.head(key)) ? Buffer.alloc(0) : undefined;
+    storeRequest('get');
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+      );
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      return translate(error, `get s3://${this.bucket}/${key} bytes ${start}-${end - 1}`);
+    }
+  }
+
   async head(key: string): Promise<ObjectInfo | undefined> {
     storeRequest('head');
     try {

@@ -366,7 +366,17 @@ interface PrunableBlock {
   name(id: number): string;
 }
 
-function prune<B extends PrunableBlock>(counted: B, config: FeatureConfig, nDocs: number): PrunedBlock<B> {
+/**
+ * The term ids a block keeps under min_df/max_df/max_features, in id order then (with a cap) by corpus count.
+ * Each term is judged by its own counts and the corpus's document count alone, and the cap keeps the top terms by
+ * a total order (count, then name): so the terms kept from any subset of a block's terms that contains all of its
+ * kept ones are the same terms, which is what lets a hash partition of the terms prune each part on its own.
+ */
+function keptTerms(
+  counted: PrunableBlock,
+  config: FeatureConfig,
+  nDocs: number,
+): { kept: number[]; names: string[] } {
   const df = counted.stats.df.data;
   const totals = counted.stats.totals.data;
   const size = counted.stats.size;
@@ -388,6 +398,13 @@ function prune<B extends PrunableBlock>(counted: B, config: FeatureConfig, nDocs
     kept = top.map((k) => kept[k]);
     names = top.map((k) => names[k]);
   }
+  return { kept, names };
+}
+
+function prune<B extends PrunableBlock>(counted: B, config: FeatureConfig, nDocs: number): PrunedBlock<B> {
+  const df = counted.stats.df.data;
+  const size = counted.stats.size;
+  let { kept, names } = keptTerms(counted, config, nDocs);
   if (kept.length === 0) {
     const what = counted.analyzer === 'word' ? 'word n-gram' : 'character n-gram';
     throw new TrainingError(
@@ -483,8 +500,26 @@ export class DfAccumulator {
     totals: IntColumn;
   }[] = [];
 
+  /** Adds the counts of other documents (another shard): document counts sum. */
   add(part: DfCounts): this {
     this.nDocs += part.nDocs;
+    return this.addTerms(part);
+  }
+
+  /**
+   * Adds another term partition of the same documents (`partitionDfCounts`, `survivors`): every partition
+   * carries the corpus's document count, which must agree, and is not summed.
+   */
+  addPartition(part: DfCounts): this {
+    if (this.blocks.length > 0 && part.nDocs !== this.nDocs)
+      throw new TrainingError(
+        `term partitions of different corpora cannot be merged (${this.nDocs} and ${part.nDocs} documents)`,
+      );
+    this.nDocs = part.nDocs;
+    return this.addTerms(part);
+  }
+
+  private addTerms(part: DfCounts): this {
     part.blocks.forEach((block, b) => {
       this.blocks[b] ??= {
         analyzer: block.analyzer,
@@ -515,6 +550,11 @@ export class DfAccumulator {
     return this;
   }
 
+  /** Distinct terms added, over every block. */
+  get size(): number {
+    return this.blocks.reduce((n, b) => n + b.terms.length, 0);
+  }
+
   /** The merged counts (terms in first-seen order). */
   counts(): DfCounts {
     return {
@@ -525,6 +565,34 @@ export class DfAccumulator {
         df: Array.from(b.df.data.subarray(0, b.terms.length)),
         totals: Array.from(b.totals.data.subarray(0, b.terms.length)),
       })),
+    };
+  }
+
+  /**
+   * The terms of everything added that survive min_df/max_df/max_features with their counts, against `nDocs`
+   * (the whole corpus's document count when only a part of its terms was added: a hash partition). Fitting on
+   * the survivors of every partition gives the same vectorizer as fitting on all the counts (see `keptTerms`).
+   */
+  survivors(config: FeatureConfig, nDocs: number = this.nDocs): DfCounts {
+    return {
+      nDocs,
+      blocks: this.blocks.map((b) => {
+        const { kept, names } = keptTerms(
+          {
+            analyzer: b.analyzer,
+            stats: { df: b.df, totals: b.totals, size: b.terms.length },
+            name: (id: number) => b.terms[id],
+          },
+          config,
+          nDocs,
+        );
+        return {
+          analyzer: b.analyzer,
+          terms: names,
+          df: kept.map((id) => b.df.data[id]),
+          totals: kept.map((id) => b.totals.data[id]),
+        };
+      }),
     };
   }
 
@@ -1019,4 +1087,37 @@ export class TfidfVectorizer {
     }
     return builder.build();
   }
+}
+
+/** The partition of a term among `parts`: FNV-1a over its UTF-16 code units, so every shard agrees. */
+export function termPartition(term: string, parts: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < term.length; i++) {
+    h ^= term.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % parts;
+}
+
+/**
+ * A shard's counts cut by term hash into `parts` partitions. Every partition keeps every block (maybe empty)
+ * and the shard's document count, so partition p of every shard merges into the counts of the corpus's terms of
+ * partition p: a merge whose memory is the corpus's distinct terms over `parts`, not all of them.
+ */
+export function partitionDfCounts(counts: DfCounts, parts: number): DfCounts[] {
+  if (!Number.isInteger(parts) || parts < 1)
+    throw new RangeError(`partitions must be a positive integer: ${parts}`);
+  const out: DfCounts[] = Array.from({ length: parts }, () => ({
+    nDocs: counts.nDocs,
+    blocks: counts.blocks.map((b) => ({ analyzer: b.analyzer, terms: [], df: [], totals: [] })),
+  }));
+  counts.blocks.forEach((block, b) => {
+    for (let t = 0; t < block.terms.length; t++) {
+      const into = out[termPartition(block.terms[t], parts)].blocks[b];
+      into.terms.push(block.terms[t]);
+      into.df.push(block.df[t]);
+      into.totals.push(block.totals[t]);
+    }
+  });
+  return out;
 }

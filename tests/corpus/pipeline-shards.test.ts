@@ -91,6 +91,7 @@ describe('sharded pipeline steps', () => {
     );
     expect(steps).toContain('preprocess shard 4');
     expect(steps).toContain('featurize count shard 4');
+    expect(steps).toContain('featurize merge partition 4');
     expect(steps).toContain('featurize vocabulary');
     expect(steps).toContain('featurize transform shard 4');
     expect(steps).toContain('evaluate shard 4');

@@ -17,7 +17,15 @@ interface Entry {
   contentType?: string;
 }
 
-export type StoreOperation = 'get' | 'getStream' | 'getIfChanged' | 'head' | 'put' | 'list' | 'delete';
+export type StoreOperation =
+  | 'get'
+  | 'getRange'
+  | 'getStream'
+  | 'getIfChanged'
+  | 'head'
+  | 'put'
+  | 'list'
+  | 'delete';
 
 /** Decides whether one call fails: return (or throw) an error to fail it, undefined to let it through. */
 export type FaultRule = (operation: StoreOperation, key: string) => Error | undefined;
@@ -65,6 +73,12 @@ export class InMemoryObjectStore implements ObjectStore {
     this.enter('get', key);
     const entry = this.objects.get(key);
     return entry && { body: Buffer.from(entry.body), etag: entry.etag, lastModified: entry.lastModified };
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Buffer | undefined> {
+    this.enter('getRange', key);
+    const entry = this.objects.get(key);
+    return entry && Buffer.from(entry.body.subarray(start, Math.max(start, end)));
   }
 
   /** The body in small chunks, so streaming readers meet records and multi-byte characters cut in two. */

@@ -106,6 +106,15 @@ export async function runStages(
   p = await checkDataStep(deps, p);
   if (last === 'check-data') return p;
   for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'count' }));
+  for (let partition = 0; partition < shards(p).length; partition++)
+    await featurizeStep(deps, {
+      runId: p.runId,
+      bucket: p.bucket,
+      key: p.key,
+      etag: p.etag,
+      phase: 'merge',
+      partition,
+    });
   p = await featurizeStep(deps, p);
   for (const s of shards(p)) await featurizeStep(deps, item(p, s, { phase: 'transform', ingest: p.ingest }));
   if (last === 'featurize') return p;
@@ -131,6 +140,7 @@ export const ONE_SHARD_STEPS = [
   'check-data',
   'tune-plan',
   'featurize count shard 0',
+  'featurize merge partition 0',
   'featurize vocabulary',
   'featurize transform shard 0',
   'plan-route',

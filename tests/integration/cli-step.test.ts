@@ -66,6 +66,7 @@ describe('textops step', () => {
       ['ingest', 'succeeded'],
       ['preprocess shard 0', 'succeeded'],
       ['featurize count shard 0', 'succeeded'],
+      ['featurize merge partition 0', 'succeeded'],
       ['featurize vocabulary', 'succeeded'],
       ['featurize transform shard 0', 'succeeded'],
       ['train', 'succeeded'],

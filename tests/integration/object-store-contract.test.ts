@@ -124,6 +124,17 @@ describe.each(stores)('ObjectStore contract: %s', (_name, make) => {
     expect(changed !== 'not-modified' && changed?.etag).toBe(second.etag);
   });
 
+  it('getRange: bytes [start, end) of an object, empty for an empty range, undefined for a missing key', async () => {
+    const root = prefix();
+    const body = Buffer.from(Array.from({ length: 300 }, (_, i) => i % 251));
+    await store.put(`${root}bin`, body);
+    expect(await store.getRange?.(`${root}bin`, 0, 16)).toEqual(body.subarray(0, 16));
+    expect(await store.getRange?.(`${root}bin`, 123, 300)).toEqual(body.subarray(123, 300));
+    expect(await store.getRange?.(`${root}bin`, 7, 7)).toEqual(Buffer.alloc(0));
+    expect(await store.getRange?.(`${root}missing`, 0, 4)).toBeUndefined();
+    expect(await store.getRange?.(`${root}missing`, 4, 4)).toBeUndefined();
+  });
+
   it('create-only put (If-None-Match: *) creates once, then fails with ConflictError and keeps the first', async () => {
     const root = prefix();
     const created = await store.put(`${root}once`, '1', { ifNoneMatch: '*' });

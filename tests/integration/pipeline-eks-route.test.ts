@@ -84,6 +84,8 @@ describe('the EKS job route on the local stack', () => {
       'TuneNeeded',
       'FeaturizeCount',
       'FeaturizeCountShard',
+      'FeaturizeMerge',
+      'FeaturizeMergePartition',
       'FeaturizeVocabulary',
       'Featurize',
       'FeaturizeShard',
@@ -154,7 +156,7 @@ describe('the EKS job route on the local stack', () => {
       `  route    train on EKS (job ${status?.route?.job}-…): 120 rows > eks.route_above_rows (10); EKS job`,
     );
     expect(one.stdout).toMatch(
-      /^ {2}cost {5}\$0\.\d{4} estimated: Lambda \d+\.\d GB-s, EKS \d+\.\d pod-s, 23 state transitions, \d+ S3 requests \(prices of \d{4}-\d{2}-\d{2}\)$/m,
+      /^ {2}cost {5}\$0\.\d{4} estimated: Lambda \d+\.\d GB-s, EKS \d+\.\d pod-s, 25 state transitions, \d+ S3 requests \(prices of \d{4}-\d{2}-\d{2}\)$/m,
     );
     const json = JSON.parse((await runTextops(['runs', '--json', '--runtime-dir', stack.dir])).stdout);
     expect(json[0].cost).toEqual(cost);

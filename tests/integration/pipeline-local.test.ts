@@ -71,6 +71,7 @@ describe('training pipeline on the local runtime (real S3 server, real ASL, real
       'TunePlan',
       'TuneNeeded',
       'FeaturizeCount',
+      'FeaturizeMerge',
       'FeaturizeVocabulary',
       'Featurize',
       'PlanRoute',

@@ -109,7 +109,13 @@ describe('a run over several shards (real ASL, real engine, real handlers, local
     const manifest = (await runtime.store.get(runKeys(input.runId).shards))!.body;
     const shards = (JSON.parse(manifest.toString('utf8')) as ShardManifest).shards;
     expect(shards.length).toBe(4);
-    for (const inner of ['PreprocessShard', 'FeaturizeCountShard', 'FeaturizeShard', 'EvaluateShard'])
+    for (const inner of [
+      'PreprocessShard',
+      'FeaturizeCountShard',
+      'FeaturizeMergePartition',
+      'FeaturizeShard',
+      'EvaluateShard',
+    ])
       expect(
         history.states
           .filter((s) => s.name === inner && s.status === 'succeeded')

@@ -134,6 +134,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'TuneSelect',
       'TuneNeeded',
       'FeaturizeCount',
+      'FeaturizeMerge',
       'FeaturizeVocabulary',
       'Featurize',
       'PlanRoute',

@@ -301,11 +301,11 @@ describe('statemachines/training-pipeline.asl.json', () => {
     expect(job.TimeoutSeconds).toBeLessThan((definition as { TimeoutSeconds?: number }).TimeoutSeconds ?? 0);
   });
 
-  it('runs preprocess, both featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
+  it('runs preprocess, the featurize phases and evaluate as Maps over the shard list, with reduces between', () => {
     const S = definition.States as Record<string, State>;
     const shardMaps = {
       Preprocess: ['PreprocessShard', 'CheckData', undefined],
-      FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeVocabulary', 'count'],
+      FeaturizeCount: ['FeaturizeCountShard', 'FeaturizeMerge', 'count'],
       Featurize: ['FeaturizeShard', 'PlanRoute', 'transform'],
       Evaluate: ['EvaluateShard', 'EvaluateMerge', undefined],
     } as const;
@@ -326,6 +326,18 @@ describe('statemachines/training-pipeline.asl.json', () => {
       // A failing shard is retried on transient errors before the Map fails the run.
       expect((task.Retry as { ErrorEquals: string[] }[])[0].ErrorEquals, name).toContain('TransientError');
     }
+    // The merge is a Map over the same items, one term-hash partition per shard, numbered by the item's index.
+    expect(S.FeaturizeMerge).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.shards.items',
+      MaxConcurrencyPath: '$.shards.maxConcurrency',
+      ResultPath: null,
+      Next: 'FeaturizeVocabulary',
+      Catch: [PERMANENT_CATCH],
+      ItemSelector: { phase: 'merge', 'partition.$': '$$.Map.Item.Index' },
+    });
+    const merge = S.FeaturizeMerge.ItemProcessor?.States.FeaturizeMergePartition as State;
+    expect((merge.Retry as { ErrorEquals: string[] }[])[0].ErrorEquals).toContain('TransientError');
     expect(S.FeaturizeVocabulary).toMatchObject({ Type: 'Task', Next: 'Featurize' });
     expect(S.Train.Next).toBe('Evaluate');
     expect(S.EvaluateMerge).toMatchObject({ Type: 'Task', Next: 'RefitRoute' });

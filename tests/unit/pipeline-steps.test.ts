@@ -364,6 +364,7 @@ describe('featurize step', () => {
     const start = await f.upload(syntheticReviews(10));
     const payload = await runUntil(f, start, 'preprocess');
     await featurizeStep(f.deps, { ...payload, shard: 0, phase: 'count' });
+    await featurizeStep(f.deps, { ...payload, phase: 'merge', partition: 0 });
     await expectStepFailure(
       f,
       featurizeStep(f.deps, payload),
@@ -375,11 +376,26 @@ describe('featurize step', () => {
     expect(f.store.text(runKeys(start.runId).vectorizer)).toBeUndefined();
   });
 
+  it('refuses a merge item without a valid partition, naming what the state machine passed', async () => {
+    const f = stepFixture();
+    const start = await f.upload(syntheticReviews(10));
+    const payload = await runUntil(f, start, 'preprocess');
+    await featurizeStep(f.deps, { ...payload, shard: 0, phase: 'count' });
+    await expect(featurizeStep(f.deps, { ...payload, phase: 'merge', partition: 1 })).rejects.toThrow(
+      "a FeaturizeMerge Map item has no valid 'partition': the state machine passed 1 (the run has 1)",
+    );
+    expect(status(f, start.runId)?.error).toMatchObject({
+      name: 'TypeError',
+      step: 'featurize merge partition 1',
+    });
+  });
+
   it('refuses a payload without the ingest summary (steps out of order)', async () => {
     const f = stepFixture();
     const start = await f.upload(syntheticReviews(10));
     const payload = await runUntil(f, start, 'preprocess');
     await featurizeStep(f.deps, { ...payload, shard: 0, phase: 'count' });
+    await featurizeStep(f.deps, { ...payload, phase: 'merge', partition: 0 });
     await featurizeStep(f.deps, payload);
     const { ingest: _dropped, ...withoutIngest } = payload;
     await expect(featurizeStep(f.deps, { ...withoutIngest, shard: 0, phase: 'transform' })).rejects.toThrow(

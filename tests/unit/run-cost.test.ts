@@ -115,13 +115,15 @@ describe('run cost (pure)', () => {
       ...LINEAR.slice(3).map((n) => step(n)),
     ];
     expect(estimateTransitions({ state: 'succeeded', steps: swept })).toBe(13 + 4 + 2 + 2 + 2);
-    // Two shards: each per-shard Map state once (Preprocess, FeaturizeCount, Featurize, Evaluate) besides its items,
+    // Two shards: each per-shard Map state once (Preprocess, FeaturizeCount, FeaturizeMerge, Featurize, Evaluate)
+    // besides its items,
     // the reduces FeaturizeVocabulary and EvaluateMerge as steps: the history of the local engine agrees.
     const sharded = [
       step('ingest'),
       ...[0, 1].map((i) => step('preprocess', undefined, `shard ${i}`)),
       step('tune-plan'),
       ...[0, 1].map((i) => step('featurize', undefined, `count shard ${i}`)),
+      ...[0, 1].map((i) => step('featurize', undefined, `merge partition ${i}`)),
       step('featurize', undefined, 'vocabulary'),
       ...[0, 1].map((i) => step('featurize', undefined, `transform shard ${i}`)),
       step('plan-route'),
@@ -130,7 +132,7 @@ describe('run cost (pure)', () => {
       step('evaluate'),
       step('register'),
     ];
-    expect(estimateTransitions({ state: 'succeeded', steps: sharded })).toBe(15 + 1 + 4 + 1 + 1 + 1 + 1);
+    expect(estimateTransitions({ state: 'succeeded', steps: sharded })).toBe(17 + 1 + 5 + 1 + 1 + 1 + 1);
     // Failed in ingest: Ingest, RecordFailure, Failed.
     expect(estimateTransitions({ state: 'failed', steps: [step('ingest')] })).toBe(3);
   });

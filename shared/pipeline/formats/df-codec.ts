@@ -89,3 +89,53 @@ export function decodeDfCounts(bytes: Buffer, where: string): DfCounts {
   });
   return { nDocs: header.nDocs, blocks };
 }
+
+/**
+ * `features/df/<shard>.bin` cut into term-hash partitions (`partitionDfCounts`): FeaturizeMerge's item p reads
+ * only partition p of every shard, by two ranged GETs (the index, then the section), so no step holds a whole
+ * shard's counts besides the one that counted them.
+ *
+ * Layout: magic `TXDP1\n`, two zero bytes, a uint32 (LE) partition count P, P + 1 uint32 byte offsets (the
+ * sections' starts, then the file's end), then each partition's counts as a `TXDF1` section.
+ */
+const PARTITIONS_MAGIC = Buffer.from('TXDP1\n\0\0', 'latin1');
+
+/** Bytes of the index at the start of a file of `parts` partitions: what to read before any section. */
+export const dfPartitionIndexBytes = (parts: number): number => PARTITIONS_MAGIC.length + 4 + 4 * (parts + 1);
+
+export function encodeDfPartitions(parts: readonly DfCounts[]): Buffer {
+  const sections = parts.map(encodeDfCounts);
+  const index = Buffer.alloc(dfPartitionIndexBytes(parts.length));
+  PARTITIONS_MAGIC.copy(index);
+  index.writeUInt32LE(parts.length, PARTITIONS_MAGIC.length);
+  let at = index.length;
+  sections.forEach((section, p) => {
+    index.writeUInt32LE(at, PARTITIONS_MAGIC.length + 4 + 4 * p);
+    at += section.length;
+    if (at > 0xffffffff) throw new RangeError('document-frequency partitions over 4 GiB: use more shards');
+  });
+  index.writeUInt32LE(at, PARTITIONS_MAGIC.length + 4 + 4 * parts.length);
+  return Buffer.concat([index, ...sections]);
+}
+
+/** The byte range [start, end) of partition `p` from a file's index (its first `dfPartitionIndexBytes` bytes). */
+export function dfPartitionRange(index: Buffer, p: number, where: string): { start: number; end: number } {
+  const parts = dfPartitionCount(index, where);
+  if (!Number.isInteger(p) || p < 0 || p >= parts)
+    throw new TypeError(`${where} has ${parts} partitions: there is no partition ${p}`);
+  if (index.length < dfPartitionIndexBytes(parts)) throw new TypeError(`${where} is truncated`);
+  const start = index.readUInt32LE(PARTITIONS_MAGIC.length + 4 + 4 * p);
+  const end = index.readUInt32LE(PARTITIONS_MAGIC.length + 8 + 4 * p);
+  if (end < start) throw new TypeError(`${where} is corrupt: partition ${p} ends before it starts`);
+  return { start, end };
+}
+
+/** The partition count a file's index declares. */
+export function dfPartitionCount(index: Buffer, where: string): number {
+  if (
+    index.length < PARTITIONS_MAGIC.length + 4 ||
+    !index.subarray(0, PARTITIONS_MAGIC.length).equals(PARTITIONS_MAGIC)
+  )
+    throw new TypeError(`${where} is not a partitioned document-frequency file (no TXDP1 header)`);
+  return index.readUInt32LE(PARTITIONS_MAGIC.length);
+}

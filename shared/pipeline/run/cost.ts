@@ -15,10 +15,12 @@ export function estimateTransitions(status: Pick<RunStatus, 'state' | 'steps' | 
   let transitions = status.steps.length;
   if (count('tune-plan') > 0) transitions += 1 + rounds; // TuneNeeded
   transitions += rounds; // the Tune Map state
-  // Each per-shard Map state (Preprocess, FeaturizeCount, Featurize, Evaluate) once, besides its items.
+  // Each per-shard Map state (Preprocess, FeaturizeCount, FeaturizeMerge, Featurize, Evaluate) once, besides
+  // its items.
+  const item = /(shard|partition) \d+$/;
   const shardMaps = new Set(
     status.steps.flatMap((s) =>
-      s.part && /shard \d+$/.test(s.part) ? [`${s.name} ${s.part.replace(/shard \d+$/, '')}`] : [],
+      s.part && item.test(s.part) ? [`${s.name} ${s.part.replace(item, '')}`] : [],
     ),
   );
   transitions += shardMaps.size;

@@ -9,6 +9,24 @@ export async function readRequired(store: ObjectStore, key: string): Promise<Buf
   return object.body;
 }
 
+/** Bytes [start, end) of a run file: a ranged GET where the store has one. */
+export async function readRequiredRange(
+  store: ObjectStore,
+  key: string,
+  start: number,
+  end: number,
+): Promise<Buffer> {
+  const bytes = store.getRange
+    ? await store.getRange(key, start, end)
+    : (await store.get(key))?.body.subarray(start, end);
+  if (!bytes) throw new NotFoundError(`the run file ${key} is missing`);
+  if (bytes.length !== end - start)
+    throw new TypeError(
+      `the run file ${key} is truncated: ${bytes.length} bytes at ${start}, ${end - start} expected`,
+    );
+  return bytes;
+}
+
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse((await readRequired(store, key)).toString('utf8')) as T;
 }

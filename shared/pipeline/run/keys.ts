@@ -133,6 +133,14 @@ export function tuneKeys(runId: string) {
 const pad = (shard: number) => String(shard).padStart(5, '0');
 
 /**
+ * `features/vocab/<partition>.bin`: one term-hash partition's merged counts, only the terms that survive
+ * min_df/max_df/max_features (FeaturizeMerge → FeaturizeVocabulary).
+ */
+export function vocabularyPartKey(runId: string, partition: number): string {
+  return `${RUNS_PREFIX}${runId}/features/vocab/${pad(partition)}.bin`;
+}
+
+/**
  * The per-shard files of a run: ingest's rows, preprocess's cleaned documents, featurize's document-frequency
  * counts and matrix, evaluate's scores. Each is one object written whole (a PUT is atomic), read only by the
  * step after the Map that wrote it has finished.

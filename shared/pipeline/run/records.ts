@@ -30,7 +30,9 @@ export interface RunPayload {
    * Set on a Featurize Map item: `count` (document frequencies) or `transform` (the shard's matrix); `refit`
    * on the Train Lambda's second call, after Evaluate (the RefitPhase Pass state sets it).
    */
-  phase?: 'count' | 'transform' | 'refit';
+  phase?: 'count' | 'merge' | 'transform' | 'refit';
+  /** Set on a FeaturizeMerge Map item (`phase: 'merge'`): which term-hash partition of the counts it merges. */
+  partition?: number;
   preprocess?: { trainDocs: number; testDocs: number; emptyDocs: number };
   /** CheckData's outcome: the contract's status and the conflicting-duplicate counts. */
   checks?: { contract: string; exactGroups: number; nearPairs: number; repeats: number };

@@ -1,13 +1,26 @@
 import { encodeLabels, splitTokens } from '../../ml/fitting.ts';
 import { encodeCsr } from '../../ml/sparse.ts';
-import { countDocumentFrequencies, DfAccumulator, type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
-import { decodeDfCounts, encodeDfCounts } from '../formats/df-codec.ts';
-import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files.ts';
-import { runKeys, shardKeys } from '../run/keys.ts';
+import {
+  countDocumentFrequencies,
+  DfAccumulator,
+  partitionDfCounts,
+  type TfidfJson,
+  TfidfVectorizer,
+} from '../../ml/tfidf.ts';
+import {
+  decodeDfCounts,
+  dfPartitionCount,
+  dfPartitionIndexBytes,
+  dfPartitionRange,
+  encodeDfCounts,
+  encodeDfPartitions,
+} from '../formats/df-codec.ts';
+import { readJson, readJsonLinesGz, readRequired, readRequiredRange, writeJson } from '../run/files.ts';
+import { runKeys, shardKeys, vocabularyPartKey } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
-import { type CleanShardRow, readManifest, requireShard } from '../run/shards.ts';
+import { type CleanShardRow, readManifest, requireShard, type ShardManifest } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
@@ -18,16 +31,25 @@ async function trainRows(deps: StepDeps, runId: string, shard: number): Promise<
 }
 
 /**
- * Featurize, in three parts the state machine runs in turn:
+ * The term-hash partitions of a run's counts: one per shard. The merge's memory is then the corpus's distinct
+ * terms over the shard count, and since a vocabulary grows much slower than its rows, a merge item holds less as
+ * the data grows, where one merge of everything grew with it (1.7 GB at a million reviews).
+ */
+const dfPartitions = (manifest: ShardManifest): number => manifest.shards.length;
+
+/**
+ * Featurize, in four parts the state machine runs in turn:
  * - `phase: 'count'` (a FeaturizeCount Map item): one shard's document-frequency counts of its training
- *   documents → `features/df/<shard>`;
- * - no shard (the FeaturizeVocabulary Task): sums every shard's counts (associative, one shard in memory at a
- *   time besides the running sums) and fits the vocabulary and idf on the sums → `features/vectorizer.json`,
- *   the vectorizer the whole training part would give;
+ *   documents, cut by term hash into partitions → `features/df/<shard>.bin`;
+ * - `phase: 'merge'` (a FeaturizeMerge Map item): partition p of every shard's counts summed (associative), and
+ *   only the terms that survive min_df/max_df/max_features kept → `features/vocab/<p>.bin`;
+ * - no shard (the FeaturizeVocabulary Task): the survivors of every partition fitted into the vocabulary and idf
+ *   → `features/vectorizer.json`, the vectorizer the whole training part would give;
  * - `phase: 'transform'` (a Featurize Map item): one shard's training matrix (compact CSR) and class indices.
  */
 export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   const { shard, phase } = payload;
+  if (phase === 'merge') return mergeStep(deps, payload);
   if (shard === undefined) return vocabularyStep(deps, payload);
   return runStep(
     deps,
@@ -44,9 +66,13 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           rows.map((r) => r[1]),
           params.features,
         );
-        await deps.store.put(keys.df, encodeDfCounts(counts), { contentType: 'application/octet-stream' });
+        const parts = partitionDfCounts(counts, dfPartitions(manifest));
+        await deps.store.put(keys.df, encodeDfPartitions(parts), { contentType: 'application/octet-stream' });
         const terms = counts.blocks.reduce((n, b) => n + b.terms.length, 0);
-        return { payload, summary: `${terms} distinct terms in ${counts.nDocs} training documents` };
+        return {
+          payload,
+          summary: `${terms} distinct terms in ${counts.nDocs} training documents (${parts.length} partitions)`,
+        };
       }
       if (phase !== 'transform')
         throw new TypeError(`a Featurize Map item has no phase ('count' or 'transform'): ${String(phase)}`);
@@ -69,6 +95,56 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
   );
 }
 
+function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
+  const { partition } = payload;
+  return runStep(
+    deps,
+    payload,
+    'featurize',
+    async () => {
+      const params = await runParams(deps.store, payload.runId);
+      const manifest = await readManifest(deps.store, payload.runId);
+      const parts = dfPartitions(manifest);
+      if (
+        typeof partition !== 'number' ||
+        !Number.isInteger(partition) ||
+        partition < 0 ||
+        partition >= parts
+      )
+        throw new TypeError(
+          `a FeaturizeMerge Map item has no valid 'partition': the state machine passed ${JSON.stringify(partition)} (the run has ${parts})`,
+        );
+      const sums = new DfAccumulator();
+      for (const info of manifest.shards) {
+        const key = shardKeys(payload.runId, info.shard).df;
+        const index = await readRequiredRange(deps.store, key, 0, dfPartitionIndexBytes(parts));
+        if (dfPartitionCount(index, key) !== parts)
+          throw new TypeError(
+            `${key} has ${dfPartitionCount(index, key)} partitions where the run has ${parts}`,
+          );
+        const { start, end } = dfPartitionRange(index, partition, key);
+        sums.add(
+          decodeDfCounts(
+            await readRequiredRange(deps.store, key, start, end),
+            `${key} partition ${partition}`,
+          ),
+        );
+      }
+      const survivors = sums.survivors(params.features);
+      await deps.store.put(vocabularyPartKey(payload.runId, partition), encodeDfCounts(survivors), {
+        contentType: 'application/octet-stream',
+      });
+      const count = (c: { blocks: { terms: unknown[] }[] }) =>
+        c.blocks.reduce((n, b) => n + b.terms.length, 0);
+      return {
+        payload,
+        summary: `${count(survivors)} of ${sums.size} distinct terms kept in partition ${partition} of ${parts}`,
+      };
+    },
+    { part: `merge partition ${partition ?? '?'}` },
+  );
+}
+
 function vocabularyStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(
     deps,
@@ -78,10 +154,11 @@ function vocabularyStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload
       const keys = runKeys(payload.runId);
       const params = await runParams(deps.store, payload.runId);
       const manifest = await readManifest(deps.store, payload.runId);
+      const parts = dfPartitions(manifest);
       const sums = new DfAccumulator();
-      for (const info of manifest.shards) {
-        const key = shardKeys(payload.runId, info.shard).df;
-        sums.add(decodeDfCounts(await readRequired(deps.store, key), key));
+      for (let p = 0; p < parts; p++) {
+        const key = vocabularyPartKey(payload.runId, p);
+        sums.addPartition(decodeDfCounts(await readRequired(deps.store, key), key));
       }
       const { vectorizer, nonZeros } = sums.vectorizer(params.features);
       // float64: Train must see exactly the idf fitted here (the artifact rounds it to float32 once).
@@ -91,7 +168,7 @@ function vocabularyStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload
       const summary = { features: vectorizer.size, nonZeros };
       return {
         payload: { ...payload, featurize: summary },
-        summary: `${summary.features} features, ${summary.nonZeros} non-zeros over ${sums.nDocs} documents (${manifest.shards.length} shards)`,
+        summary: `${summary.features} features, ${summary.nonZeros} non-zeros over ${sums.nDocs} documents (${manifest.shards.length} shards, ${parts} partitions)`,
       };
     },
     { part: 'vocabulary' },

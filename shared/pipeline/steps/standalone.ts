@@ -43,6 +43,10 @@ const STEPS = {
   'check-data': checkDataStep,
   featurize: async (deps, payload) => {
     await overShards(deps, payload, featurizeStep, { phase: 'count' });
+    // FeaturizeMerge's items: one term-hash partition per shard, numbered as the Map numbers its items.
+    const manifest = await readManifest(deps.store, payload.runId);
+    for (let partition = 0; partition < manifest.shards.length; partition++)
+      await featurizeStep(deps, { ...payload, phase: 'merge', partition });
     const out = await featurizeStep(deps, payload);
     await overShards(deps, out, featurizeStep, { phase: 'transform' });
     return out;
