@@ -13,7 +13,7 @@ import { type RefitOutcome, refitOnAllRows, refitText } from './refit.ts';
 import { type CsrMatrix, selectRows } from './sparse.ts';
 import { stratifiedSplit } from './split.ts';
 import { TfidfVectorizer } from './tfidf.ts';
-import { planSweep, type SweepPlan } from './tune/plan.ts';
+import { planSweep, type SweepPlan, sweepSample } from './tune/plan.ts';
 import { runSweep } from './tune/pool.ts';
 import type { SweepProgress } from './tune/progress.ts';
 import type { SweepOutcome } from './tune/selection.ts';
@@ -186,8 +186,13 @@ export async function trainInProcess(
       tuned = await timed(
         'tune',
         async () => {
-          const plan = planSweep(requested, options.tune?.pinned ?? new Set(), labels);
-          const outcome = await runSweep(trainDocs, labels, plan, {
+          // Above tune.sample_rows the sweep ranks on a stratified sample; the winner is still fitted on every row.
+          const sample = sweepSample(requested, labels);
+          const sweepLabels = sample ? Array.from(sample, (i) => labels[i]) : labels;
+          const sweepDocs = sample ? Array.from(sample, (i) => trainDocs[i]) : trainDocs;
+          const pinned = options.tune?.pinned ?? new Set<string>();
+          const plan = planSweep(requested, pinned, sweepLabels, sample ? labels.length : undefined);
+          const outcome = await runSweep(sweepDocs, sweepLabels, plan, {
             workers: requested.tune.workers,
             onProgress: options.tune?.onProgress,
           });

@@ -104,12 +104,13 @@ describe('local engine running the training-pipeline ASL', () => {
     await m.start('run-1', { runId: 'run-1' });
     const history = await m.execution('run-1')!;
     expect(history.status).toBe('SUCCEEDED');
-    // Featurize: the count Map item, the vocabulary Task, the transform Map item; Evaluate: its item, the merge.
+    // Featurize: the count Map item, the merge Map item, the vocabulary Task, the transform Map item; Evaluate: its item, the merge.
     expect(calls).toEqual([
       'ingest',
       'preprocess',
       'preprocess',
       'preprocess',
+      'featurize',
       'featurize',
       'featurize',
       'featurize',
@@ -427,6 +428,7 @@ describe('local engine running the training-pipeline ASL', () => {
         'featurize',
         'featurize',
         'featurize',
+        'featurize',
       ]);
       expect(peak).toBe(2);
       // Each item is the run pointer with its round and batch number, nothing else.
@@ -493,7 +495,7 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(resumed.status).toBe('SUCCEEDED');
       // The redrive restarts the Map state (a state inside it is not a state of the top-level machine).
       expect(resumed.events.filter((e) => e.type === 'ExecutionRedriven')).toMatchObject([{ state: 'Tune' }]);
-      expect(calls).toEqual(['tuneselect 0', 'featurize', 'featurize', 'featurize']);
+      expect(calls).toEqual(['tuneselect 0', 'featurize', 'featurize', 'featurize', 'featurize']);
     });
   });
 
@@ -609,6 +611,7 @@ describe('local engine running the training-pipeline ASL', () => {
         'featurize',
         'featurize',
         'featurize',
+        'featurize',
         'train',
         'evaluate',
         'evaluate',
@@ -630,6 +633,7 @@ describe('local engine running the training-pipeline ASL', () => {
       expect(calls).toEqual([
         'ingest',
         'preprocess',
+        'featurize',
         'featurize',
         'featurize',
         'featurize',

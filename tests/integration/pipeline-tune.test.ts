@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_FUNCTIONS, recordFailedExecutions } from '../../local/lambda-functions.ts';
 import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
@@ -13,6 +14,7 @@ import { TextModel } from '../../shared/ml/model.ts';
 import { applyCandidate } from '../../shared/ml/tune/plan.ts';
 import { runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
+import { readCleanDocs } from '../../shared/pipeline/run/shards.ts';
 import { readTuneSummary } from '../../shared/pipeline/run/tune-summary.ts';
 import { tuneCandidatesStep } from '../../shared/pipeline/steps/tune-candidates.ts';
 import type { StoredPlan } from '../../shared/pipeline/steps/tune-plan.ts';
@@ -105,6 +107,7 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       'tune-candidates',
       'tune-candidates',
       'tune-select',
+      'featurize',
       'featurize',
       'featurize',
       'featurize',
@@ -207,6 +210,51 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
       status!.model!.version,
     );
     expect(TextModel.fromArtifact(bytes, entry.sha256).params.train.logistic_regression.C).toBe(3);
+  });
+
+  it('ranks recipes on a stratified sample above tune.sample_rows, and fits the winner on every training row', async () => {
+    const name = 'sampled';
+    await runtime.store.put(`incoming/${name}.params.yaml`, `${FAST + SMALL_TUNE}  sample_rows: 1000\n`);
+    await runtime.store.put(`incoming/${name}.csv`, sampleCsv('imdb-train.csv.gz', 1600));
+    const runId = (await uploadRunId(runtime.store, runtime.bucket, `incoming/${name}.csv`)) as string;
+    const { status } = await settled(runId);
+    expect(status?.error).toBeUndefined();
+    expect(status?.model).toMatchObject({ version: expect.any(Number) });
+    const { plan } = JSON.parse(
+      (await runtime.store.get(tuneKeys(runId).plan))!.body.toString(),
+    ) as StoredPlan;
+    expect(plan.sampledFrom).toBeGreaterThan(1200);
+    expect(Math.abs(plan.rows - 1000)).toBeLessThanOrEqual(2);
+    expect(plan.notes.join('\n')).toMatch(
+      /recipes ranked on a stratified sample of \d+; the winner is fitted on every row/,
+    );
+    // The sample file holds the plan's rows, stratified: each class's share within a point of the training part's.
+    const sample = gunzipSync((await runtime.store.get(tuneKeys(runId).sample))!.body)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as [string, string]);
+    expect(sample).toHaveLength(plan.rows);
+    const share = (labels: string[], label: string) =>
+      labels.filter((l) => l === label).length / labels.length;
+    const { labels: trainLabels } = await readCleanDocs(runtime.store, runId, 'train', { labelsOnly: true });
+    expect(trainLabels).toHaveLength(plan.sampledFrom!);
+    for (const label of ['positive', 'negative'])
+      expect(
+        Math.abs(
+          share(
+            sample.map((r) => r[0]),
+            label,
+          ) - share(trainLabels, label),
+        ),
+      ).toBeLessThan(0.01);
+    // Every batch scored the sample; the vocabulary was fitted on every training row.
+    const batch = JSON.parse((await runtime.store.get(tuneKeys(runId).batch(0, 0)))!.body.toString()) as {
+      results: { rows: number }[];
+    };
+    expect(batch.results.every((r) => r.rows <= plan.rows)).toBe(true);
+    const vocabulary = status!.steps.find((s) => s.name === 'featurize' && s.part === 'vocabulary');
+    expect(vocabulary?.summary).toContain(`over ${plan.sampledFrom} documents`);
   });
 
   it('retries a failing batch, then fails the run naming the batch', async () => {

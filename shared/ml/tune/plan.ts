@@ -2,6 +2,7 @@ import { leafPaths, validateParams } from '../../config/params.ts';
 import type { FeatureConfig, Params, ResolvedMetric } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import { classCounts, isImbalanced, resolvePrimaryMetric } from '../primary-metric.ts';
+import { subsetRows } from './folds.ts';
 
 /**
  * Model selection (params `tune`; docs/design.md, "Model selection"): which candidate recipe to train, chosen on
@@ -89,6 +90,11 @@ export interface SweepPlan {
   rungs: number[];
   /** Training rows the plan was made for (the docs given to scoreCandidates must be these). */
   rows: number;
+  /**
+   * Set when the sweep ranks on a stratified sample (`tune.sample_rows`): the training part's rows. `rows` is then
+   * the sample's, and the rows given to scoreCandidates are `sweepSample`'s, in order.
+   */
+  sampledFrom?: number;
   candidates: TuneCandidate[];
   /** Stage-1 candidate ids, in order (the first round). */
   stage1: string[];
@@ -133,9 +139,32 @@ function candidateLabel(o: CandidateOverrides, classifier: Params['train']['clas
  * `pinnedKeys`); those keep their value in every candidate. Throws a TrainingError for a metric that cannot be
  * computed on these classes.
  */
-export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: readonly string[]): SweepPlan {
+/**
+ * The training rows the sweep ranks recipes on (sorted indices), when the training part has more than
+ * `tune.sample_rows`: a stratified sample of that many, seeded by `data.seed`. The sweep's cost and memory are
+ * then bounded whatever the upload's size; the winner is fitted on every row afterwards. Undefined: every row.
+ */
+export function sweepSample(params: Params, labels: readonly string[]): Int32Array | undefined {
+  const cap = params.tune.sample_rows;
+  if (cap === null || labels.length <= cap) return undefined;
+  return subsetRows(labels, cap, params.data.seed ^ 0x2c1b3c6d);
+}
+
+/**
+ * The sweep's plan for these training labels (the sample's, when `sampledFrom` gives the training part's rows).
+ */
+export function planSweep(
+  params: Params,
+  pinned: ReadonlySet<string>,
+  labels: readonly string[],
+  sampledFrom?: number,
+): SweepPlan {
   const tune = params.tune;
   const notes: string[] = [];
+  if (sampledFrom !== undefined)
+    notes.push(
+      `${sampledFrom} training rows (more than tune.sample_rows ${tune.sample_rows}): recipes ranked on a stratified sample of ${labels.length}; the winner is fitted on every row`,
+    );
   if (labels.length === 0) throw new TrainingError('the sweep needs training rows');
   const counts = classCounts(labels);
   if (counts.size < 2) throw new TrainingError('the sweep needs at least two classes in the training part');
@@ -346,6 +375,7 @@ export function planSweep(params: Params, pinned: ReadonlySet<string>, labels: r
     eta: tune.halving_eta,
     rungs,
     rows: n,
+    ...(sampledFrom === undefined ? {} : { sampledFrom }),
     candidates,
     stage1,
     maxCandidates: tune.max_candidates,

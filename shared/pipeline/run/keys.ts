@@ -126,6 +126,8 @@ export function tuneKeys(runId: string) {
     batch: (round: number, batch: number) => `${root}/rounds/${round}/batch-${batch}.json`,
     summary: `${root}/summary.json`,
     params: `${root}/params.json`,
+    /** The sweep's stratified sample of the training part (`tune.sample_rows`): `[label, cleaned text]` lines. */
+    sample: `${root}/sample.jsonl.gz`,
   };
 }
 

@@ -77,13 +77,22 @@ export async function readCleanDocs(
   store: ObjectStore,
   runId: string,
   side: 'train' | 'test' | 'all',
-  options: { exceptTrainingLines?: ReadonlySet<number> } = {},
+  options: {
+    exceptTrainingLines?: ReadonlySet<number>;
+    /** Only these of the side's rows (sorted indices in read order), e.g. the sweep's sample; the rest are skipped. */
+    only?: Int32Array;
+    /** Labels only (docs stays empty): what a step needs to choose rows before reading their texts. */
+    labelsOnly?: boolean;
+  } = {},
 ): Promise<{ labels: string[]; docs: string[] }> {
   const manifest = await readManifest(store, runId);
   const labels: string[] = [];
   const docs: string[] = [];
   const want = side === 'test' ? 1 : 0;
   const except = options.exceptTrainingLines?.size ? options.exceptTrainingLines : undefined;
+  const only = options.only;
+  let index = 0; // of the side's rows read so far
+  let next = 0; // into `only`
   for (const info of manifest.shards) {
     // A cleaned shard holds the shard's rows in order, so its i-th row has the i-th row's source line.
     const lines = except ? (await readShardRows(store, runId, info)).rows.map((r) => r.line) : undefined;
@@ -91,9 +100,18 @@ export async function readCleanDocs(
     for (const [i, [label, doc, test]] of clean.entries()) {
       if (side !== 'all' && test !== want) continue;
       if (except && test === 0 && except.has(lines![i])) continue;
+      const at = index++;
+      if (only) {
+        if (next >= only.length || only[next] !== at) continue;
+        next++;
+      }
       labels.push(label);
-      docs.push(doc);
+      if (!options.labelsOnly) docs.push(doc);
     }
   }
+  if (only && next !== only.length)
+    throw new TypeError(
+      `${only.length - next} of ${only.length} chosen rows are past the ${index} rows read`,
+    );
   return { labels, docs };
 }

@@ -7,7 +7,7 @@ import type { RunPayload } from '../run/records.ts';
 import { recordBatchEnd } from '../run/tune-progress.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
-import { readTrainingDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan.ts';
+import { readSweepDocs, type StoredBatch, type StoredPlan, type StoredRound } from './tune-plan.ts';
 
 function requireNumber(payload: RunPayload, field: 'round' | 'batch'): number {
   const value = payload[field];
@@ -42,7 +42,7 @@ export function tuneCandidatesStep(deps: StepDeps, payload: RunPayload): Promise
         throw new TypeError(
           `round ${round} of the sweep has ${planned.batches.length} batches, not a batch ${batch}`,
         );
-      const { labels, docs } = await readTrainingDocs(deps, payload.runId);
+      const { labels, docs } = await readSweepDocs(deps, payload.runId, plan);
       const results = scoreCandidates(docs, labels, plan, ids, {
         round,
         rows: planned.rows,

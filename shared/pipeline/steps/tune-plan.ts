@@ -1,8 +1,8 @@
 import type { Params } from '../../config/params-schema.ts';
-import { batchCandidates, planSweep, type SweepPlan } from '../../ml/tune/plan.ts';
+import { batchCandidates, planSweep, type SweepPlan, sweepSample } from '../../ml/tune/plan.ts';
 import { nextRound, type SweepRound } from '../../ml/tune/rounds.ts';
 import type { CandidateResult } from '../../ml/tune/scoring.ts';
-import { readJson, writeJson } from '../run/files.ts';
+import { readJson, readJsonLinesGz, writeJson, writeJsonLinesGz } from '../run/files.ts';
 import { runKeys, tuneKeys } from '../run/keys.ts';
 import { ingestParams } from '../run/params.ts';
 import type { RunPayload, TunePayload } from '../run/records.ts';
@@ -33,12 +33,18 @@ export interface StoredBatch {
   ms: number;
 }
 
-/** The training part's labels and cleaned documents, as Preprocess wrote them (every shard, in file order). */
-export async function readTrainingDocs(
+/**
+ * The rows the sweep scores: the training part's labels and cleaned documents as Preprocess wrote them (every
+ * shard, in file order), or the stratified sample TunePlan wrote when the plan was made for one.
+ */
+export async function readSweepDocs(
   deps: StepDeps,
   runId: string,
+  plan: SweepPlan,
 ): Promise<{ labels: string[]; docs: string[] }> {
-  return readCleanDocs(deps.store, runId, 'train');
+  if (plan.sampledFrom === undefined) return readCleanDocs(deps.store, runId, 'train');
+  const rows = await readJsonLinesGz<[string, string]>(deps.store, tuneKeys(runId).sample);
+  return { labels: rows.map((r) => r[0]), docs: rows.map((r) => r[1]) };
 }
 
 /**
@@ -99,10 +105,27 @@ export function tunePlanStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
     const off = skipReason(params, undefined);
     if (off) return skip({ state: 'skipped', reason: off, pinned: [], notes: [] });
     const input = await readJson<{ pinned?: string[] }>(deps.store, runKeys(payload.runId).input);
-    const { labels } = await readTrainingDocs(deps, payload.runId);
-    const plan = planSweep(params, new Set(input.pinned ?? []), labels);
+    // Labels first, texts only for the rows the sweep ranks on: a million-row upload's texts never meet in
+    // one Lambda.
+    const { labels } = await readCleanDocs(deps.store, payload.runId, 'train', { labelsOnly: true });
+    const sample = sweepSample(params, labels);
+    const sweepLabels = sample ? Array.from(sample, (i) => labels[i]) : labels;
+    const plan = planSweep(
+      params,
+      new Set(input.pinned ?? []),
+      sweepLabels,
+      sample ? labels.length : undefined,
+    );
     const none = skipReason(params, plan);
     if (none) return skip({ state: 'skipped', reason: none, pinned: plan.pinned, notes: plan.notes });
+    if (sample) {
+      const chosen = await readCleanDocs(deps.store, payload.runId, 'train', { only: sample });
+      await writeJsonLinesGz(
+        deps.store,
+        keys.sample,
+        chosen.labels.map((label, i) => [label, chosen.docs[i]]),
+      );
+    }
     const stored: StoredPlan = { startedAt: new Date().toISOString(), plan };
     await writeJson(deps.store, keys.plan, stored);
     const first = nextRound(plan, []);
@@ -120,7 +143,7 @@ export function tunePlanStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
         : `a ${plan.evaluation.size} validation split`;
     return {
       payload: { ...payload, tune },
-      summary: `${plan.candidates.length} candidates (${plan.strategy}, ${evaluation}, ${plan.metric}${plan.pinned.length ? `, pinned ${plan.pinned.join(', ')}` : ''}); round 0: ${first.ids.length} candidates in ${batches.length} batches`,
+      summary: `${plan.candidates.length} candidates (${plan.strategy}, ${evaluation}${plan.sampledFrom ? `, on a sample of ${plan.rows} of ${plan.sampledFrom} rows` : ''}, ${plan.metric}${plan.pinned.length ? `, pinned ${plan.pinned.join(', ')}` : ''}); round 0: ${first.ids.length} candidates in ${batches.length} batches`,
     };
   });
 }
