@@ -10,6 +10,7 @@ import {
   pinnedKeys,
   planSweep,
   type SweepPlan,
+  sweepSample,
 } from '../../shared/ml/tune/plan.ts';
 import { nextRound } from '../../shared/ml/tune/rounds.ts';
 import { type CandidateResult, scoreCandidates, subsetFeatures } from '../../shared/ml/tune/scoring.ts';
@@ -65,6 +66,41 @@ describe('folds', () => {
     expect(plan.notes.join('\n')).toMatch(
       /12000 training rows \(more than 10000\): one stratified validation split/,
     );
+  });
+});
+
+describe('the sweep sample (tune.sample_rows)', () => {
+  const labels = labelsOf({ a: 3000, b: 900, c: 100 });
+  const capped = applyOverrides(base, { tune: { sample_rows: 1000 } });
+
+  it('is every row up to the cap, and a stratified, seeded sample of the cap above it', () => {
+    expect(sweepSample(capped, labels.slice(0, 1000))).toBeUndefined();
+    expect(sweepSample(applyOverrides(base, { tune: { sample_rows: null } }), labels)).toBeUndefined();
+    const sample = sweepSample(capped, labels)!;
+    expect(Math.abs(sample.length - 1000)).toBeLessThanOrEqual(2);
+    expect([...sample]).toEqual([...sample].sort((x, y) => x - y));
+    expect(new Set(sample).size).toBe(sample.length);
+    const count = (label: string) => [...sample].filter((i) => labels[i] === label).length;
+    expect([count('a'), count('b'), count('c')]).toEqual([750, 225, 25]);
+    expect([...sweepSample(capped, labels)!]).toEqual([...sample]);
+    const reseeded = applyOverrides(capped, { data: { seed: 7 } });
+    expect([...sweepSample(reseeded, labels)!]).not.toEqual([...sample]);
+  });
+
+  it('plans the sweep for the sample and says so', () => {
+    const sample = sweepSample(capped, labels)!;
+    const plan = planSweep(
+      capped,
+      new Set(),
+      Array.from(sample, (i) => labels[i]),
+      labels.length,
+    );
+    expect(plan.rows).toBe(sample.length);
+    expect(plan.sampledFrom).toBe(4000);
+    expect(plan.notes[0]).toBe(
+      `4000 training rows (more than tune.sample_rows 1000): recipes ranked on a stratified sample of ${sample.length}; the winner is fitted on every row`,
+    );
+    expect(planSweep(capped, new Set(), labels.slice(2500, 3500)).sampledFrom).toBeUndefined();
   });
 });
 
