@@ -90,9 +90,14 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'tune.summary':
     "Every candidate's score, fold spread, time, feature count and artifact size, and the winner.",
   'tune.params': "The winner's params, which the steps after the Tune stage train with.",
+  'tune.sample':
+    'The stratified sample of the training part the sweep ranks recipes on, when the training part has more than `tune.sample_rows` rows: `[label, cleaned text]` lines.',
   'shard.rows': "The shard's kept rows (JSON lines, gzip), written by Ingest.",
   'shard.clean': "The shard's cleaned documents (Preprocess).",
-  'shard.df': "The shard's document-frequency counts (Featurize), merged into the vocabulary.",
+  'shard.df':
+    "The shard's document-frequency counts (FeaturizeCount), cut by term hash into one partition per shard, with an index of their byte ranges.",
+  'shard.vocabulary':
+    "Term-hash partition n of every shard's counts merged, only the terms that survive min_df, max_df and max_features (FeaturizeMerge; one partition per shard, numbered as the shards). FeaturizeVocabulary fits the vocabulary on them all.",
   'shard.features': "The shard's TF-IDF matrix, compressed sparse rows (Featurize).",
   'shard.labels': "The shard's labels, in row order (Featurize).",
   'shard.scores': "Evaluate's scores of the shard's test rows.",

@@ -135,14 +135,6 @@ export function tuneKeys(runId: string) {
 const pad = (shard: number) => String(shard).padStart(5, '0');
 
 /**
- * `features/vocab/<partition>.bin`: one term-hash partition's merged counts, only the terms that survive
- * min_df/max_df/max_features (FeaturizeMerge → FeaturizeVocabulary).
- */
-export function vocabularyPartKey(runId: string, partition: number): string {
-  return `${RUNS_PREFIX}${runId}/features/vocab/${pad(partition)}.bin`;
-}
-
-/**
  * The per-shard files of a run: ingest's rows, preprocess's cleaned documents, featurize's document-frequency
  * counts and matrix, evaluate's scores. Each is one object written whole (a PUT is atomic), read only by the
  * step after the Map that wrote it has finished.
@@ -154,6 +146,8 @@ export function shardKeys(runId: string, shard: number) {
     rows: `${root}/data/shards/${n}.jsonl.gz`,
     clean: `${root}/data/clean/${n}.jsonl.gz`,
     df: `${root}/features/df/${n}.bin`,
+    /** Term-hash partition n of every shard's counts, merged (one partition per shard, numbered as they are). */
+    vocabulary: `${root}/features/vocab/${n}.bin`,
     features: `${root}/features/shards/${n}.csr`,
     labels: `${root}/features/shards/${n}.labels.json`,
     scores: `${root}/eval/shards/${n}.json`,

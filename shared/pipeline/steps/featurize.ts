@@ -16,7 +16,7 @@ import {
   encodeDfPartitions,
 } from '../formats/df-codec.ts';
 import { readJson, readJsonLinesGz, readRequired, readRequiredRange, writeJson } from '../run/files.ts';
-import { runKeys, shardKeys, vocabularyPartKey } from '../run/keys.ts';
+import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import { requireField } from '../run/payload.ts';
 import type { RunPayload } from '../run/records.ts';
@@ -131,7 +131,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
         );
       }
       const survivors = sums.survivors(params.features);
-      await deps.store.put(vocabularyPartKey(payload.runId, partition), encodeDfCounts(survivors), {
+      await deps.store.put(shardKeys(payload.runId, partition).vocabulary, encodeDfCounts(survivors), {
         contentType: 'application/octet-stream',
       });
       const count = (c: { blocks: { terms: unknown[] }[] }) =>
@@ -157,7 +157,7 @@ function vocabularyStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload
       const parts = dfPartitions(manifest);
       const sums = new DfAccumulator();
       for (let p = 0; p < parts; p++) {
-        const key = vocabularyPartKey(payload.runId, p);
+        const key = shardKeys(payload.runId, p).vocabulary;
         sums.addPartition(decodeDfCounts(await readRequired(deps.store, key), key));
       }
       const { vectorizer, nonZeros } = sums.vectorizer(params.features);
