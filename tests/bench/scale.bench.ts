@@ -1,15 +1,20 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
- *   [--route-above-rows N]
+ *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
  * Each Lambda invocation runs the real handler module in a child process of its own (tests/bench/step-child.ts),
  * so the peak RSS of each step is its own process's (`resourceUsage().maxRSS`), as one Lambda would see it. Prints
- * a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost.
+ * a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost; then, over
+ * the sizes, each state's peak RSS from the smallest size to the largest and its growth, and the end-to-end time
+ * per 1,000 rows.
  *
- * The Tune stage is disabled (`tune.enabled: false`): the sweep's own cost is bench:tune's, and at these sizes it
- * would dominate. Route: PlanRoute decides as deployed (params eks:, `--route-above-rows` overrides the rows
+ * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
+ * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
+ * merge's vocabulary (FeaturizeMerge → FeaturizeVocabulary) is the one a single merge of every shard's counts
+ * gives, bit for bit (`--no-vocabulary-check` skips it; above 300,000 rows the single merge outgrows the machine).
+ * Route: PlanRoute decides as deployed (params eks:, `--route-above-rows` overrides the rows
  * threshold); the bench configures the local cluster, so above the threshold Train runs as the EKS job, a child
  * process of the CLI bundle (local/local-eks-job.ts, through tests/bench/job-rss.mjs for its peak RSS). Cost: the
  * run's estimate as `textops runs` shows it (readRun: Lambda GB-s at each function's configured memory, pod-seconds,
@@ -28,9 +33,14 @@ import { type JsonValue, type LambdaHandler, LocalStateMachine } from '../../loc
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { DfAccumulator } from '../../shared/ml/tfidf.ts';
+import { decodeDfCounts, dfPartitionRange } from '../../shared/pipeline/formats/df-codec.ts';
 import { runCost } from '../../shared/pipeline/run/cost.ts';
+import { runKeys, shardKeys } from '../../shared/pipeline/run/keys.ts';
+import { runParams } from '../../shared/pipeline/run/params.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
 import type { RunPayload, RunStatus, StepRecord } from '../../shared/pipeline/run/records.ts';
+import { readManifest } from '../../shared/pipeline/run/shards.ts';
 import { writeSyntheticReviews } from './synthetic-reviews.ts';
 
 const args = process.argv.slice(2);
@@ -43,6 +53,8 @@ const sizes = (flag('--sizes') ?? (quick ? '20000,60000' : '100000,300000,100000
 const shardRows = Number(flag('--shard-rows') ?? (quick ? 10000 : 20000));
 const concurrency = Number(flag('--concurrency') ?? 2);
 const routeAboveRows = flag('--route-above-rows');
+const tune = !args.includes('--no-tune');
+const vocabularyCheck = !args.includes('--no-vocabulary-check');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 const cache = join(tmpdir(), 'textops-bench-scale');
@@ -53,7 +65,7 @@ const base = parseYaml(readFileSync(join(ROOT, 'params.yaml'), 'utf8')) as Recor
   string,
   Record<string, unknown>
 >;
-base.tune = { ...base.tune, enabled: false };
+if (!tune) base.tune = { ...base.tune, enabled: false };
 base.data = { ...base.data, shard_rows: shardRows, shard_concurrency: concurrency };
 // One cleaning thread per step process: the Map runs `concurrency` of them side by side on the machine's cores.
 base.train = { ...base.train, workers: 1 };
@@ -103,7 +115,10 @@ function stateOfStep(step: StepRecord, status: RunStatus): string {
       ? 'FeaturizeVocabulary'
       : part.startsWith('count')
         ? 'FeaturizeCount'
-        : 'Featurize';
+        : part.startsWith('merge')
+          ? 'FeaturizeMerge'
+          : 'Featurize';
+  if (step.name === 'tune-candidates') return 'Tune';
   if (step.name === 'evaluate') return part.startsWith('shard') ? 'Evaluate' : 'EvaluateMerge';
   if (step.name === 'train' && part === 'refit')
     return step.usage?.runtime === 'eks' ? 'RefitOnEks' : 'Refit';
@@ -118,11 +133,14 @@ function stateOf(fn: string, e: RunPayload): string {
   const name = fn.replace(/^textops-/, '');
   if (name === 'preprocess') return 'Preprocess';
   if (name === 'featurize')
-    return e.shard === undefined
-      ? 'FeaturizeVocabulary'
-      : e.phase === 'count'
-        ? 'FeaturizeCount'
-        : 'Featurize';
+    return e.phase === 'merge'
+      ? 'FeaturizeMerge'
+      : e.shard === undefined
+        ? 'FeaturizeVocabulary'
+        : e.phase === 'count'
+          ? 'FeaturizeCount'
+          : 'Featurize';
+  if (name === 'tune-candidates') return 'Tune';
   if (name === 'evaluate') return e.shard === undefined ? 'EvaluateMerge' : 'Evaluate';
   if (name === 'train' && e.phase === 'refit') return 'Refit';
   if (name === 'register') return e.evaluation?.passed ? 'RegisterAndPromote' : 'RegisterRejected';
@@ -172,7 +190,10 @@ const ORDER = [
   'Preprocess',
   'CheckData',
   'TunePlan',
+  'Tune',
+  'TuneSelect',
   'FeaturizeCount',
+  'FeaturizeMerge',
   'FeaturizeVocabulary',
   'Featurize',
   'PlanRoute',
@@ -185,6 +206,30 @@ const ORDER = [
   'RegisterAndPromote',
   'RegisterRejected',
 ];
+
+/**
+ * Whether the run's vectorizer is the one a single merge of every shard's counts gives (the merge FeaturizeMerge
+ * replaced): every shard's partitions put back together, all shards summed, fitted, compared as stored JSON.
+ */
+async function checkVocabulary(store: S3ObjectStore, runId: string): Promise<string> {
+  const manifest = await readManifest(store, runId);
+  const parts = manifest.shards.length;
+  const whole = new DfAccumulator();
+  for (const info of manifest.shards) {
+    const key = shardKeys(runId, info.shard).df;
+    const file = (await store.get(key))!.body;
+    const shard = new DfAccumulator();
+    for (let p = 0; p < parts; p++) {
+      const { start, end } = dfPartitionRange(file, p, key);
+      shard.addPartition(decodeDfCounts(file.subarray(start, end), key));
+    }
+    whole.add(shard.counts());
+  }
+  const { vectorizer } = whole.vectorizer((await runParams(store, runId)).features);
+  const stored = (await store.get(runKeys(runId).vectorizer))!.body.toString('utf8');
+  const same = JSON.stringify(vectorizer.toJSON('float64')) === stored;
+  return `${same ? 'identical' : 'DIFFERENT'} (${vectorizer.size} terms, single merge of ${whole.size} distinct terms)`;
+}
 
 async function runSize(rows: number) {
   const t0 = performance.now();
@@ -220,7 +265,8 @@ async function runSize(rows: number) {
       (await store.get(`runs/${runId}/eval/metrics.json`))?.body.toString('utf8') ?? '{}',
     ) as { metrics?: { accuracy?: number } };
     const run = await readRun(store, runId);
-    return { rows, file, genMs, history, wallMs, summary, metrics, run, calls: [...invocations] };
+    const vocabulary = vocabularyCheck && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
+    return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls: [...invocations] };
   } finally {
     await s3.close();
   }
@@ -228,6 +274,7 @@ async function runSize(rows: number) {
 
 const mb = (v: number) => v.toFixed(0);
 const sec = (ms: number) => (ms / 1000).toFixed(1);
+const growth: { rows: number; wallMs: number; rss: Map<string, number> }[] = [];
 for (const rows of sizes) {
   const r = await runSize(rows);
   const byState = new Map<string, { ms: number; calls: number; rss: number }>();
@@ -269,5 +316,34 @@ for (const rows of sizes) {
   }
   const peak = Math.max(...r.calls.map((c) => c.rssMb));
   console.log(`peak RSS of any step process: ${mb(peak)} MB (target ≤ 1,536 MB)`);
+  if (r.vocabulary) console.log(`vocabulary against one merge of every count: ${r.vocabulary}`);
+  const tuneNotes = status?.steps.find((step) => step.name === 'tune-plan')?.summary;
+  if (tuneNotes) console.log(`TunePlan: ${tuneNotes}`);
+  growth.push({ rows, wallMs: r.wallMs, rss: new Map([...byState].map(([state, e]) => [state, e.rss])) });
+}
+if (growth.length > 1) {
+  const first = growth[0];
+  const last = growth.at(-1)!;
+  console.log(
+    `\n### Growth from ${first.rows.toLocaleString('en')} to ${last.rows.toLocaleString('en')} rows (${(last.rows / first.rows).toFixed(0)}× the rows)`,
+  );
+  console.log(
+    `| state | ${growth.map((g) => `peak RSS at ${g.rows.toLocaleString('en')} (MB)`).join(' | ')} | growth |`,
+  );
+  console.log(`| --- | ${growth.map(() => '---').join(' | ')} | --- |`);
+  for (const state of ORDER) {
+    if (state === 'TrainOnEks' || state === 'RefitOnEks') continue;
+    const values = growth.map((g) => g.rss.get(state));
+    if (values.every((v) => v === undefined)) continue;
+    const [a, b] = [values[0], values.at(-1)];
+    const change =
+      a !== undefined && b !== undefined ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(0)} %` : '—';
+    console.log(
+      `| ${state} | ${values.map((v) => (v === undefined ? '—' : mb(v))).join(' | ')} | ${change} |`,
+    );
+  }
+  console.log(
+    `end to end per 1,000 rows: ${growth.map((g) => `${(g.wallMs / g.rows).toFixed(2)} s at ${g.rows.toLocaleString('en')}`).join(', ')}`,
+  );
 }
 rmSync(work, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import type { DfCounts } from '../../ml/tfidf.ts';
 
 /**
- * `features/df/<shard>.bin`: a shard's document-frequency counts between FeaturizeCount and FeaturizeVocabulary,
+ * A shard's document-frequency counts (a section of `features/df/<shard>.bin`, and FeaturizeMerge's output),
  * binary and uncompressed. A 16k-review shard holds ~1M distinct n-grams, which this format writes and reads in
  * markedly less CPU than gzip JSON, most of it spent building the strings (docs/benchmarks.md).
  * It is written once and read once inside one run, so it need not be readable with `jq`.
