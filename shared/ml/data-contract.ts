@@ -38,9 +38,15 @@ export function dataProfile(input: {
   textColumn: string;
   labelColumn: string;
   labels: readonly string[];
-  texts: readonly string[];
+  /** The texts, or their lengths in words (`wordCount`) when the texts are not all held at once. */
+  texts?: readonly string[];
+  lengths?: readonly number[];
 }): DataProfile {
-  const lengths = input.texts.map(wordCount);
+  const lengths = input.lengths ?? (input.texts ?? []).map(wordCount);
+  if (lengths.length !== input.labels.length)
+    throw new TypeError(
+      `a data profile of ${input.labels.length} labels was given ${lengths.length} text lengths`,
+    );
   const edges = quantileEdges(lengths, LENGTH_BINS);
   const classCounts: Record<string, number> = {};
   for (const l of input.labels) classCounts[l] = (classCounts[l] ?? 0) + 1;

@@ -1,3 +1,5 @@
+import { HashSet64 } from './hash-set64.ts';
+
 /**
  * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.
  *
@@ -111,82 +113,169 @@ export function findConflictingDuplicates(
   rows: readonly DocRow[],
   options: { threshold?: number; near?: boolean } = {},
 ): DuplicateReport {
-  const threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
-  const byDoc = new Map<string, number[]>();
-  rows.forEach((r, i) => {
-    if (r.doc === '') return;
-    const group = byDoc.get(r.doc);
-    if (group) group.push(i);
-    else byDoc.set(r.doc, [i]);
-  });
-  const inConflict = new Uint8Array(rows.length);
-  const exact: ConflictGroup[] = [];
-  let exactGroups = 0;
-  let exactRows = 0;
-  for (const [doc, members] of byDoc) {
-    if (members.length < 2 || new Set(members.map((i) => rows[i].label)).size < 2) continue;
-    exactGroups++;
-    exactRows += members.length;
-    for (const i of members) inConflict[i] = 1;
-    if (exact.length < MAX_LISTED)
-      exact.push({ doc, rows: members.map((i) => ({ line: rows[i].line, label: rows[i].label })) });
-  }
-  const near: NearPair[] = [];
-  let nearPairs = 0;
-  if (options.near !== false) {
-    // One representative per distinct document: equal documents are the exact check's.
-    const reps = [...byDoc.values()].slice(0, NEAR_DUPLICATE_MAX_DOCS).map((members) => members[0]);
-    const signatures = reps.map((i) => minhashSignature(rows[i].doc));
-    const buckets = new Map<string, number[]>();
-    for (let r = 0; r < reps.length; r++) {
-      const s = signatures[r];
-      for (let b = 0; b < MINHASH_BANDS; b++) {
-        let key = `${b}`;
-        for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) key += `:${s[j]}`;
-        const bucket = buckets.get(key);
-        if (bucket) bucket.push(r);
-        else buckets.set(key, [r]);
-      }
+  const scan = new DuplicateScan(options);
+  for (const row of rows) scan.add(row);
+  return scan.report();
+}
+
+/** A 53-bit key of a document (sha256's first bits): equal documents, equal keys; two others collide ~n²/2^54. */
+function docKey(doc: string): number {
+  const [hi, lo] = HashSet64.hashText(doc);
+  return hi * 0x200000 + (lo & 0x1fffff);
+}
+
+/** An Int32 column that grows. */
+class Ints {
+  data = new Int32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Int32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
     }
-    const seen = new Set<number>();
-    let verified = 0;
-    outer: for (const bucket of buckets.values()) {
-      if (bucket.length < 2) continue;
-      for (let x = 0; x < bucket.length; x++)
-        for (let z = x + 1; z < bucket.length; z++) {
-          const p = bucket[x];
-          const q = bucket[z];
-          const pairKey = p * reps.length + q;
-          if (seen.has(pairKey)) continue;
-          seen.add(pairKey);
-          if (++verified > MAX_CANDIDATE_PAIRS) break outer;
-          const a = rows[reps[p]];
-          const b = rows[reps[q]];
-          if (a.label === b.label) continue;
-          const similarity = signatureSimilarity(signatures[p], signatures[q]);
-          if (similarity < threshold) continue;
-          nearPairs++;
-          inConflict[reps[p]] = 1;
-          inConflict[reps[q]] = 1;
-          if (near.length < MAX_LISTED)
-            near.push({
-              a: { line: a.line, label: a.label },
-              b: { line: b.line, label: b.label },
-              similarity,
-            });
+    this.data[this.length++] = v;
+  }
+}
+
+/**
+ * The conflicting-duplicate check over rows given one at a time, in file order, keeping per row only its line
+ * and label, per distinct document a key, and a signature for the first `NEAR_DUPLICATE_MAX_DOCS` distinct
+ * documents: its memory does not hold the texts, so CheckData streams a million rows through it. The document
+ * text is kept only for a document seen twice (a listed group shows it).
+ */
+export class DuplicateScan {
+  private readonly threshold: number;
+  private readonly near: boolean;
+  private readonly lines = new Ints();
+  private readonly labelIds = new Ints();
+  private readonly labelNames: string[] = [];
+  private readonly labelIndex = new Map<string, number>();
+  /** Document key → its distinct id (first-seen order). */
+  private readonly ids = new Map<number, number>();
+  /** Distinct id → its first row. */
+  private readonly firstRow = new Ints();
+  /** Distinct ids seen more than once → their rows, and the document. */
+  private readonly repeated = new Map<number, { rows: number[]; doc: string }>();
+  /** Signatures of the first distinct documents, `MINHASH_HASHES` words each, and their rows. */
+  private signatures = new Uint32Array(0);
+  private readonly repRows = new Ints();
+
+  constructor(options: { threshold?: number; near?: boolean } = {}) {
+    this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
+    this.near = options.near !== false;
+  }
+
+  get rows(): number {
+    return this.lines.length;
+  }
+
+  add(row: DocRow): void {
+    const index = this.lines.length;
+    let labelId = this.labelIndex.get(row.label);
+    if (labelId === undefined) {
+      labelId = this.labelNames.length;
+      this.labelNames.push(row.label);
+      this.labelIndex.set(row.label, labelId);
+    }
+    this.lines.push(row.line);
+    this.labelIds.push(labelId);
+    if (row.doc === '') return;
+    const key = docKey(row.doc);
+    const id = this.ids.get(key);
+    if (id !== undefined) {
+      const group = this.repeated.get(id);
+      if (group) group.rows.push(index);
+      else this.repeated.set(id, { rows: [this.firstRow.data[id], index], doc: row.doc });
+      return;
+    }
+    this.ids.set(key, this.firstRow.length);
+    this.firstRow.push(index);
+    if (!this.near || this.repRows.length >= NEAR_DUPLICATE_MAX_DOCS) return;
+    const at = this.repRows.length * MINHASH_HASHES;
+    if (at + MINHASH_HASHES > this.signatures.length) {
+      const next = new Uint32Array(Math.max(1024 * MINHASH_HASHES, this.signatures.length * 2));
+      next.set(this.signatures);
+      this.signatures = next;
+    }
+    this.signatures.set(minhashSignature(row.doc), at);
+    this.repRows.push(index);
+  }
+
+  report(): DuplicateReport {
+    const rows = this.lines.length;
+    const line = (i: number) => this.lines.data[i];
+    const label = (i: number) => this.labelNames[this.labelIds.data[i]];
+    const inConflict = new Uint8Array(rows);
+    const exact: ConflictGroup[] = [];
+    let exactGroups = 0;
+    let exactRows = 0;
+    for (const id of [...this.repeated.keys()].sort((a, b) => a - b)) {
+      const { rows: members, doc } = this.repeated.get(id)!;
+      if (new Set(members.map((i) => this.labelIds.data[i])).size < 2) continue;
+      exactGroups++;
+      exactRows += members.length;
+      for (const i of members) inConflict[i] = 1;
+      if (exact.length < MAX_LISTED)
+        exact.push({ doc, rows: members.map((i) => ({ line: line(i), label: label(i) })) });
+    }
+    const near: NearPair[] = [];
+    let nearPairs = 0;
+    const reps = this.repRows.data.subarray(0, this.repRows.length);
+    const signature = (r: number) => this.signatures.subarray(r * MINHASH_HASHES, (r + 1) * MINHASH_HASHES);
+    if (this.near) {
+      const buckets = new Map<string, number[]>();
+      for (let r = 0; r < reps.length; r++) {
+        const s = signature(r);
+        for (let b = 0; b < MINHASH_BANDS; b++) {
+          let key = `${b}`;
+          for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) key += `:${s[j]}`;
+          const bucket = buckets.get(key);
+          if (bucket) bucket.push(r);
+          else buckets.set(key, [r]);
         }
+      }
+      const seen = new Set<number>();
+      let verified = 0;
+      outer: for (const bucket of buckets.values()) {
+        if (bucket.length < 2) continue;
+        for (let x = 0; x < bucket.length; x++)
+          for (let z = x + 1; z < bucket.length; z++) {
+            const p = bucket[x];
+            const q = bucket[z];
+            const pairKey = p * reps.length + q;
+            if (seen.has(pairKey)) continue;
+            seen.add(pairKey);
+            if (++verified > MAX_CANDIDATE_PAIRS) break outer;
+            const a = reps[p];
+            const b = reps[q];
+            if (this.labelIds.data[a] === this.labelIds.data[b]) continue;
+            const similarity = signatureSimilarity(signature(p), signature(q));
+            if (similarity < this.threshold) continue;
+            nearPairs++;
+            inConflict[a] = 1;
+            inConflict[b] = 1;
+            if (near.length < MAX_LISTED)
+              near.push({
+                a: { line: line(a), label: label(a) },
+                b: { line: line(b), label: label(b) },
+                similarity,
+              });
+          }
+      }
+      near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
     }
-    near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
+    let conflicted = 0;
+    for (const c of inConflict) conflicted += c;
+    const distinct = this.firstRow.length;
+    return {
+      method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > NEAR_DUPLICATE_MAX_DOCS && this.near ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${distinct})` : ''}`,
+      exactGroups,
+      exactRows,
+      exact,
+      nearPairs,
+      near,
+      share: rows ? conflicted / rows : 0,
+    };
   }
-  let conflicted = 0;
-  for (const c of inConflict) conflicted += c;
-  return {
-    method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${threshold}${byDoc.size > NEAR_DUPLICATE_MAX_DOCS && options.near !== false ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${byDoc.size})` : ''}`,
-    exactGroups,
-    exactRows,
-    exact,
-    nearPairs,
-    near,
-    share: rows.length ? conflicted / rows.length : 0,
-  };
 }

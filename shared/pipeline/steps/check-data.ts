@@ -10,7 +10,7 @@ import {
 } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { histogram } from '../../ml/drift.ts';
-import { type DocRow, type DuplicateReport, findConflictingDuplicates } from '../../ml/duplicates.ts';
+import { type DuplicateReport, DuplicateScan } from '../../ml/duplicates.ts';
 import { TextModel } from '../../ml/model.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -101,9 +101,14 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
     const manifest = await readManifest(deps.store, payload.runId);
-    const trainTexts: string[] = [];
+    // One shard in memory at a time: per row only its line, label and word count are kept (and a MinHash
+    // signature for the first distinct documents), so the step's memory does not grow with the upload's texts.
     const trainLabels: string[] = [];
-    const rows: DocRow[] = [];
+    const trainLengths: number[] = [];
+    // Production's cleaner reads an evenly spaced sample of the raw training texts (the unknown-token share).
+    const sampleStep = Math.max(1, Math.floor(manifest.train / VOCABULARY_SAMPLE));
+    const sampledTexts: string[] = [];
+    const scan = new DuplicateScan({ threshold: params.data.near_duplicate_threshold });
     const repeats = await readJson<{ count: number; listed: ConflictingRepeat[] }>(
       deps.store,
       keys.repeats,
@@ -116,14 +121,15 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
         shardKeys(payload.runId, info.shard).clean,
       );
       raw.forEach((r, i) => {
-        rows.push({ line: r.line, label: r.label, doc: clean[i][1] });
+        scan.add({ line: r.line, label: r.label, doc: clean[i][1] });
         if (wanted.size) {
           const repeat = wanted.get(r.text.slice(0, 300));
           if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
         }
         if (isTest[i]) return;
-        trainTexts.push(r.text);
+        if (trainLabels.length % sampleStep === 0) sampledTexts.push(r.text);
         trainLabels.push(r.label);
+        trainLengths.push(wordCount(r.text));
       });
     }
     const profile = dataProfile({
@@ -131,20 +137,19 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       textColumn: input.report.textColumn,
       labelColumn: input.report.labelColumn,
       labels: trainLabels,
-      texts: trainTexts,
+      lengths: trainLengths,
     });
     await writeJson(deps.store, keys.profile, profile);
-    const duplicates = findConflictingDuplicates(rows, { threshold: params.data.near_duplicate_threshold });
+    const duplicates = scan.report();
     const reference = await productionReference(deps.store, requireModelName(params));
     let contract: ContractResult;
     if ('none' in reference) contract = checkContract(profile, reference, params.data.checks);
     else {
       // Production's own cleaner on a sample of the raw texts: its vocabulary is of its cleaned tokens.
-      const step = Math.max(1, Math.floor(trainTexts.length / VOCABULARY_SAMPLE));
       let tokens = 0;
       let unknown = 0;
-      for (let i = 0; i < trainTexts.length; i += step) {
-        const t = reference.model.tokens(trainTexts[i]);
+      for (const text of sampledTexts) {
+        const t = reference.model.tokens(text);
         tokens += t.length;
         unknown += reference.model.unknownTokens(t) ?? 0;
       }
@@ -154,12 +159,12 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           profile: reference.profile,
           version: String(reference.version),
           unknownTokenShare: tokens ? unknown / tokens : null,
-          lengthCounts: histogram(reference.profile.length.edges, trainTexts.map(wordCount)).counts,
+          lengthCounts: histogram(reference.profile.length.edges, trainLengths).counts,
         },
         params.data.checks,
       );
     }
-    const checks: DataChecks = { contract, duplicates, repeats, rows: rows.length };
+    const checks: DataChecks = { contract, duplicates, repeats, rows: scan.rows };
     await writeJson(deps.store, keys.checks, checks);
     const summary = `${contractLine(contract)}; ${duplicatesLine(checks)}`;
     if (contract.status === 'failed') {
