@@ -224,44 +224,52 @@ export class DuplicateScan {
     const reps = this.repRows.data.subarray(0, this.repRows.length);
     const signature = (r: number) => this.signatures.subarray(r * MINHASH_HASHES, (r + 1) * MINHASH_HASHES);
     if (this.near) {
-      const buckets = new Map<string, number[]>();
-      for (let r = 0; r < reps.length; r++) {
-        const s = signature(r);
-        for (let b = 0; b < MINHASH_BANDS; b++) {
-          let key = `${b}`;
-          for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) key += `:${s[j]}`;
+      // One band at a time, each bucket keyed by a 53-bit hash of the band's rows: a million documents' band
+      // keys as strings (32 per document) would outweigh everything else the step holds. A hash collision only
+      // adds a candidate, which the signatures' similarity then turns down.
+      const seen = new Set<number>();
+      let verified = 0;
+      outer: for (let b = 0; b < MINHASH_BANDS; b++) {
+        const buckets = new Map<number, number[]>();
+        for (let r = 0; r < reps.length; r++) {
+          const s = signature(r);
+          let hi = mix(b + 1);
+          let lo = mix(b ^ 0x5bd1e995);
+          for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) {
+            hi = mix(hi ^ s[j]);
+            lo = mix((lo + s[j]) >>> 0);
+          }
+          const key = hi * 0x200000 + (lo & 0x1fffff);
           const bucket = buckets.get(key);
           if (bucket) bucket.push(r);
           else buckets.set(key, [r]);
         }
-      }
-      const seen = new Set<number>();
-      let verified = 0;
-      outer: for (const bucket of buckets.values()) {
-        if (bucket.length < 2) continue;
-        for (let x = 0; x < bucket.length; x++)
-          for (let z = x + 1; z < bucket.length; z++) {
-            const p = bucket[x];
-            const q = bucket[z];
-            const pairKey = p * reps.length + q;
-            if (seen.has(pairKey)) continue;
-            seen.add(pairKey);
-            if (++verified > MAX_CANDIDATE_PAIRS) break outer;
-            const a = reps[p];
-            const b = reps[q];
-            if (this.labelIds.data[a] === this.labelIds.data[b]) continue;
-            const similarity = signatureSimilarity(signature(p), signature(q));
-            if (similarity < this.threshold) continue;
-            nearPairs++;
-            inConflict[a] = 1;
-            inConflict[b] = 1;
-            if (near.length < MAX_LISTED)
-              near.push({
-                a: { line: line(a), label: label(a) },
-                b: { line: line(b), label: label(b) },
-                similarity,
-              });
-          }
+        for (const bucket of buckets.values()) {
+          if (bucket.length < 2) continue;
+          for (let x = 0; x < bucket.length; x++)
+            for (let z = x + 1; z < bucket.length; z++) {
+              const p = bucket[x];
+              const q = bucket[z];
+              const pairKey = p * reps.length + q;
+              if (seen.has(pairKey)) continue;
+              seen.add(pairKey);
+              if (++verified > MAX_CANDIDATE_PAIRS) break outer;
+              const a = reps[p];
+              const c = reps[q];
+              if (this.labelIds.data[a] === this.labelIds.data[c]) continue;
+              const similarity = signatureSimilarity(signature(p), signature(q));
+              if (similarity < this.threshold) continue;
+              nearPairs++;
+              inConflict[a] = 1;
+              inConflict[c] = 1;
+              if (near.length < MAX_LISTED)
+                near.push({
+                  a: { line: line(a), label: label(a) },
+                  b: { line: line(c), label: label(c) },
+                  similarity,
+                });
+            }
+        }
       }
       near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
     }
