@@ -3,14 +3,13 @@ import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import type { Params } from '../../shared/config/params-schema.ts';
 import { TrainingError } from '../../shared/errors.ts';
 import { resolvePrimaryMetric } from '../../shared/ml/primary-metric.ts';
-import { makeFolds, makeHoldout, subsetRows } from '../../shared/ml/tune/folds.ts';
+import { makeFolds, makeHoldout, subsetRows, sweepSample } from '../../shared/ml/tune/folds.ts';
 import {
   applyCandidate,
   batchCandidates,
   pinnedKeys,
   planSweep,
   type SweepPlan,
-  sweepSample,
 } from '../../shared/ml/tune/plan.ts';
 import { nextRound } from '../../shared/ml/tune/rounds.ts';
 import { type CandidateResult, scoreCandidates, subsetFeatures } from '../../shared/ml/tune/scoring.ts';

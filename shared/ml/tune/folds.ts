@@ -1,3 +1,4 @@
+import type { Params } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import { seededRandom } from '../split.ts';
 import type { SweepPlan } from './plan.ts';
@@ -79,4 +80,15 @@ export function subsetRows(labels: readonly string[], m: number, seed: number): 
     for (let j = 0; j < take; j++) chosen.push(indices[j]);
   }
   return Int32Array.from(chosen.sort((a, b) => a - b));
+}
+
+/**
+ * The training rows the sweep ranks recipes on (sorted indices), when the training part has more than
+ * `tune.sample_rows`: a stratified sample of that many, seeded by `data.seed`. The sweep's cost and memory are
+ * then bounded whatever the upload's size; the winner is fitted on every row afterwards. Undefined: every row.
+ */
+export function sweepSample(params: Params, labels: readonly string[]): Int32Array | undefined {
+  const cap = params.tune.sample_rows;
+  if (cap === null || labels.length <= cap) return undefined;
+  return subsetRows(labels, cap, params.data.seed ^ 0x2c1b3c6d);
 }

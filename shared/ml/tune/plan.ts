@@ -2,7 +2,6 @@ import { leafPaths, validateParams } from '../../config/params.ts';
 import type { FeatureConfig, Params, ResolvedMetric } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
 import { classCounts, isImbalanced, resolvePrimaryMetric } from '../primary-metric.ts';
-import { subsetRows } from './folds.ts';
 
 /**
  * Model selection (params `tune`; docs/design.md, "Model selection"): which candidate recipe to train, chosen on
@@ -139,17 +138,6 @@ function candidateLabel(o: CandidateOverrides, classifier: Params['train']['clas
  * `pinnedKeys`); those keep their value in every candidate. Throws a TrainingError for a metric that cannot be
  * computed on these classes.
  */
-/**
- * The training rows the sweep ranks recipes on (sorted indices), when the training part has more than
- * `tune.sample_rows`: a stratified sample of that many, seeded by `data.seed`. The sweep's cost and memory are
- * then bounded whatever the upload's size; the winner is fitted on every row afterwards. Undefined: every row.
- */
-export function sweepSample(params: Params, labels: readonly string[]): Int32Array | undefined {
-  const cap = params.tune.sample_rows;
-  if (cap === null || labels.length <= cap) return undefined;
-  return subsetRows(labels, cap, params.data.seed ^ 0x2c1b3c6d);
-}
-
 /**
  * The sweep's plan for these training labels (the sample's, when `sampledFrom` gives the training part's rows).
  */

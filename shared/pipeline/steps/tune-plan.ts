@@ -1,5 +1,6 @@
 import type { Params } from '../../config/params-schema.ts';
-import { batchCandidates, planSweep, type SweepPlan, sweepSample } from '../../ml/tune/plan.ts';
+import { sweepSample } from '../../ml/tune/folds.ts';
+import { batchCandidates, planSweep, type SweepPlan } from '../../ml/tune/plan.ts';
 import { nextRound, type SweepRound } from '../../ml/tune/rounds.ts';
 import type { CandidateResult } from '../../ml/tune/scoring.ts';
 import { readJson, readJsonLinesGz, writeJson, writeJsonLinesGz } from '../run/files.ts';
