@@ -47,8 +47,6 @@ function artifactEstimate(vocabulary: readonly string[], outputs: number): numbe
 /** One fold's fits that candidates share: nb_blend only adds naive Bayes to a logistic fit it does not change. */
 interface FitCache {
   logistic: Map<string, LinearClassifierState>;
-  /** The logistic fits by C, per everything else that shapes them: the warm starts of the path over C. */
-  paths?: Map<string, { C: number; fit: LinearClassifierState }[]>;
   nb?: LinearClassifierState;
 }
 
@@ -60,11 +58,7 @@ interface FoldView {
   cache: FitCache;
 }
 
-/**
- * `fitClassifier`, reusing the fold's logistic fit across nb_blend values (the same numbers, fewer fits), and
- * starting each new C from the fit of the nearest C already made on the fold with the same class weights and
- * scaling (a warm start along the regularization path: the same optimum within `tol`, in fewer iterations).
- */
+/** `fitClassifier`, reusing the fold's logistic fit across nb_blend values (the same numbers, fewer fits). */
 function fitShared(
   cache: FitCache,
   x: CsrMatrix,
@@ -78,23 +72,11 @@ function fitShared(
   const key = JSON.stringify([lr.C, lr.class_weight, lr.nb_scaling, lr.max_iter, lr.tol]);
   let logistic = cache.logistic.get(key);
   if (!logistic) {
-    cache.paths ??= new Map();
-    const pathKey = JSON.stringify([lr.class_weight, lr.nb_scaling, lr.max_iter, lr.tol]);
-    const path = cache.paths.get(pathKey) ?? [];
-    cache.paths.set(pathKey, path);
-    const nearest = path.reduce<(typeof path)[number] | undefined>(
-      (best, p) => (!best || Math.abs(Math.log(p.C / lr.C)) < Math.abs(Math.log(best.C / lr.C)) ? p : best),
-      undefined,
-    );
-    logistic = fitClassifier(
-      x,
-      y,
-      nClasses,
-      { ...params, train: { ...t, logistic_regression: { ...lr, nb_blend: 0 } } },
-      nearest && { coef: nearest.fit.coef, intercept: nearest.fit.intercept },
-    );
+    logistic = fitClassifier(x, y, nClasses, {
+      ...params,
+      train: { ...t, logistic_regression: { ...lr, nb_blend: 0 } },
+    });
     cache.logistic.set(key, logistic);
-    path.push({ C: lr.C, fit: logistic });
   }
   if (lr.nb_blend === 0) return logistic;
   cache.nb ??= fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
