@@ -1089,6 +1089,11 @@ export class TfidfVectorizer {
   }
 }
 
+/** Distinct terms of counts, over every block. */
+export function dfTermCount(counts: DfCounts): number {
+  return counts.blocks.reduce((n, b) => n + b.terms.length, 0);
+}
+
 /** The partition of a term among `parts`: FNV-1a over its UTF-16 code units, so every shard agrees. */
 export function termPartition(term: string, parts: number): number {
   let h = 0x811c9dc5;

@@ -3,6 +3,7 @@ import { encodeCsr } from '../../ml/sparse.ts';
 import {
   countDocumentFrequencies,
   DfAccumulator,
+  dfTermCount,
   partitionDfCounts,
   type TfidfJson,
   TfidfVectorizer,
@@ -68,7 +69,7 @@ export function featurizeStep(deps: StepDeps, payload: RunPayload): Promise<RunP
         );
         const parts = partitionDfCounts(counts, dfPartitions(manifest));
         await deps.store.put(keys.df, encodeDfPartitions(parts), { contentType: 'application/octet-stream' });
-        const terms = counts.blocks.reduce((n, b) => n + b.terms.length, 0);
+        const terms = dfTermCount(counts);
         return {
           payload,
           summary: `${terms} distinct terms in ${counts.nDocs} training documents (${parts.length} partitions)`,
@@ -134,11 +135,9 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       await deps.store.put(shardKeys(payload.runId, partition).vocabulary, encodeDfCounts(survivors), {
         contentType: 'application/octet-stream',
       });
-      const count = (c: { blocks: { terms: unknown[] }[] }) =>
-        c.blocks.reduce((n, b) => n + b.terms.length, 0);
       return {
         payload,
-        summary: `${count(survivors)} of ${sums.size} distinct terms kept in partition ${partition} of ${parts}`,
+        summary: `${dfTermCount(survivors)} of ${sums.size} distinct terms kept in partition ${partition} of ${parts}`,
       };
     },
     { part: `merge partition ${partition ?? '?'}` },
