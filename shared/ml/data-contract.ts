@@ -37,25 +37,26 @@ export function dataProfile(input: {
   columns: readonly string[];
   textColumn: string;
   labelColumn: string;
-  labels: readonly string[];
+  /** The training labels, or their counts (`classCounts`) when the rows are not all held at once. */
+  labels?: readonly string[];
+  classCounts?: Readonly<Record<string, number>>;
   /** The texts, or their lengths in words (`wordCount`) when the texts are not all held at once. */
   texts?: readonly string[];
-  lengths?: readonly number[];
+  lengths?: ArrayLike<number> & Iterable<number>;
 }): DataProfile {
   const lengths = input.lengths ?? (input.texts ?? []).map(wordCount);
-  if (lengths.length !== input.labels.length)
-    throw new TypeError(
-      `a data profile of ${input.labels.length} labels was given ${lengths.length} text lengths`,
-    );
+  const classCounts: Record<string, number> = { ...input.classCounts };
+  for (const l of input.labels ?? []) classCounts[l] = (classCounts[l] ?? 0) + 1;
+  const rows = Object.values(classCounts).reduce((a, b) => a + b, 0);
+  if (lengths.length !== rows)
+    throw new TypeError(`a data profile of ${rows} labels was given ${lengths.length} text lengths`);
   const edges = quantileEdges(lengths, LENGTH_BINS);
-  const classCounts: Record<string, number> = {};
-  for (const l of input.labels) classCounts[l] = (classCounts[l] ?? 0) + 1;
   return {
     version: DATA_PROFILE_VERSION,
     columns: [...input.columns],
     textColumn: input.textColumn,
     labelColumn: input.labelColumn,
-    rows: input.labels.length,
+    rows,
     classCounts,
     length: histogram(edges, lengths),
   };

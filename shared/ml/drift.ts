@@ -46,7 +46,7 @@ export function histogram(edges: readonly number[], values: Iterable<number>): H
 }
 
 /** Upper edges of `bins` equal-count bins of `values` (quantiles), without repeats: bins that would be empty merge. */
-export function quantileEdges(values: readonly number[], bins: number): number[] {
+export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
   if (values.length === 0 || bins < 2) return [];
   const sorted = Float64Array.from(values).sort();
   const edges: number[] = [];

@@ -1,4 +1,5 @@
 import { HashSet64 } from './hash-set64.ts';
+import { Int32Column } from './int32-column.ts';
 
 /**
  * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.
@@ -102,7 +103,7 @@ export function minhashSignature(doc: string): Uint32Array {
 }
 
 /** Share of equal hashes of two signatures: the estimated Jaccard similarity. */
-export function signatureSimilarity(a: Uint32Array, b: Uint32Array): number {
+export function signatureSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   return same / a.length;
@@ -118,23 +119,72 @@ export function findConflictingDuplicates(
   return scan.report();
 }
 
-/** A 53-bit key of a document (sha256's first bits): equal documents, equal keys; two others collide ~n²/2^54. */
-function docKey(doc: string): number {
-  const [hi, lo] = HashSet64.hashText(doc);
-  return hi * 0x200000 + (lo & 0x1fffff);
+/** Bits kept of each MinHash value in a scan's signatures. */
+const SIGNATURE_BITS = 8;
+
+/**
+ * The estimated Jaccard similarity of two b-bit signatures: the share of equal values, less the share that
+ * agrees by chance (2⁻ᵇ), rescaled (Li & König 2010, with the sets small against the hash range).
+ */
+export function bBitSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const chance = 2 ** -SIGNATURE_BITS;
+  return Math.max(0, (signatureSimilarity(a, b) - chance) / (1 - chance));
 }
 
-/** An Int32 column that grows. */
-class Ints {
-  data = new Int32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
+/**
+ * Document hash (64 bits, as two words) → the row it was first seen on, in one open-addressing table of 32-bit words, grown at
+ * half full: 12 to 24 bytes a distinct document. A Map of numeric keys would hold a boxed number and an entry
+ * per document, several times that, and this index is what grows with the upload's rows.
+ */
+class DocIndex {
+  /** hi, lo, row per slot; lo is never 0 (HashSet64.hashText), so lo 0 marks an empty slot. */
+  private table: Uint32Array;
+  private count = 0;
+
+  /** `expected`: documents the table takes before its first growth (a grown table and its old one coexist). */
+  constructor(expected = 512) {
+    let slots = 1024;
+    while (slots < expected * 2) slots *= 2;
+    this.table = new Uint32Array(3 * slots);
+  }
+
+  /** Distinct documents. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The first row of the document with this hash, or `row` (then added) when it is new. */
+  firstRowOf(hi: number, lo: number, row: number): number {
+    if ((this.count + 1) * 2 > this.table.length / 3) this.grow();
+    const at = DocIndex.slot(this.table, hi, lo);
+    if (this.table[at + 1] !== 0) return this.table[at + 2];
+    this.table[at] = hi;
+    this.table[at + 1] = lo;
+    this.table[at + 2] = row;
+    this.count++;
+    return row;
+  }
+
+  /** The slot holding (hi, lo), or the empty slot where it goes. */
+  private static slot(table: Uint32Array, hi: number, lo: number): number {
+    const mask = table.length / 3 - 1;
+    let slot = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+    for (;;) {
+      const at = slot * 3;
+      const l = table[at + 1];
+      if (l === 0 || (l === lo && table[at] === hi)) return at;
+      slot = (slot + 1) & mask;
     }
-    this.data[this.length++] = v;
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Uint32Array(old.length * 2);
+    for (let at = 0; at < old.length; at += 3) {
+      if (old[at + 1] === 0) continue;
+      const to = DocIndex.slot(this.table, old[at], old[at + 1]);
+      this.table.set(old.subarray(at, at + 3), to);
+    }
   }
 }
 
@@ -147,23 +197,34 @@ class Ints {
 export class DuplicateScan {
   private readonly threshold: number;
   private readonly near: boolean;
-  private readonly lines = new Ints();
-  private readonly labelIds = new Ints();
+  private readonly lines: Int32Column;
+  private readonly labelIds: Int32Column;
   private readonly labelNames: string[] = [];
   private readonly labelIndex = new Map<string, number>();
-  /** Document key → its distinct id (first-seen order). */
-  private readonly ids = new Map<number, number>();
-  /** Distinct id → its first row. */
-  private readonly firstRow = new Ints();
-  /** Distinct ids seen more than once → their rows, and the document. */
+  /** Document hash → the row it was first seen on. */
+  private readonly firstRows: DocIndex;
+  /** First rows of documents seen more than once → their rows, and the document. */
   private readonly repeated = new Map<number, { rows: number[]; doc: string }>();
-  /** Signatures of the first distinct documents, `MINHASH_HASHES` words each, and their rows. */
-  private signatures = new Uint32Array(0);
-  private readonly repRows = new Ints();
+  /**
+   * Signatures of the first distinct documents, `MINHASH_HASHES` values each, and their rows. Each minimum keeps
+   * its low `SIGNATURE_BITS` bits (b-bit minwise hashing, Li & König 2010): the signatures are the scan's largest
+   * part, and a quarter of 32-bit minima. Two different minima then agree by chance with probability 2⁻ᵇ, which
+   * `bBitSimilarity` corrects for.
+   */
+  private signatures = new Uint8Array(0);
+  private readonly repRows = new Int32Column();
 
-  constructor(options: { threshold?: number; near?: boolean } = {}) {
+  /** `expectedRows`: rows the caller will add, when known, so the tables are sized once rather than grown. */
+  constructor(options: { threshold?: number; near?: boolean; expectedRows?: number } = {}) {
     this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
     this.near = options.near !== false;
+    this.firstRows = new DocIndex(options.expectedRows);
+    this.lines = new Int32Column(options.expectedRows);
+    this.labelIds = new Int32Column(options.expectedRows);
+    if (this.near && options.expectedRows)
+      this.signatures = new Uint8Array(
+        Math.min(NEAR_DUPLICATE_MAX_DOCS, options.expectedRows) * MINHASH_HASHES,
+      );
   }
 
   get rows(): number {
@@ -181,20 +242,24 @@ export class DuplicateScan {
     this.lines.push(row.line);
     this.labelIds.push(labelId);
     if (row.doc === '') return;
-    const key = docKey(row.doc);
-    const id = this.ids.get(key);
-    if (id !== undefined) {
-      const group = this.repeated.get(id);
+    const [hi, lo] = HashSet64.hashText(row.doc);
+    const first = this.firstRows.firstRowOf(hi, lo, index);
+    if (first !== index) {
+      const group = this.repeated.get(first);
       if (group) group.rows.push(index);
-      else this.repeated.set(id, { rows: [this.firstRow.data[id], index], doc: row.doc });
+      else this.repeated.set(first, { rows: [first, index], doc: row.doc });
       return;
     }
-    this.ids.set(key, this.firstRow.length);
-    this.firstRow.push(index);
     if (!this.near || this.repRows.length >= NEAR_DUPLICATE_MAX_DOCS) return;
     const at = this.repRows.length * MINHASH_HASHES;
     if (at + MINHASH_HASHES > this.signatures.length) {
-      const next = new Uint32Array(Math.max(1024 * MINHASH_HASHES, this.signatures.length * 2));
+      // Doubling, but never past the cap: the signatures are the scan's largest part.
+      const next = new Uint8Array(
+        Math.min(
+          NEAR_DUPLICATE_MAX_DOCS * MINHASH_HASHES,
+          Math.max(1024 * MINHASH_HASHES, this.signatures.length * 2),
+        ),
+      );
       next.set(this.signatures);
       this.signatures = next;
     }
@@ -224,13 +289,15 @@ export class DuplicateScan {
     const reps = this.repRows.data.subarray(0, this.repRows.length);
     const signature = (r: number) => this.signatures.subarray(r * MINHASH_HASHES, (r + 1) * MINHASH_HASHES);
     if (this.near) {
-      // One band at a time, each bucket keyed by a 53-bit hash of the band's rows: a million documents' band
-      // keys as strings (32 per document) would outweigh everything else the step holds. A hash collision only
-      // adds a candidate, which the signatures' similarity then turns down.
+      // One band at a time: each document's band is hashed to a 53-bit key and the documents are sorted by
+      // key, so a bucket is a run of equal keys. Two typed arrays the size of the signed documents, where a Map
+      // of buckets would hold an entry, a boxed key and an array per document. A hash collision only adds a
+      // candidate, which the signatures' similarity then turns down.
       const seen = new Set<number>();
       let verified = 0;
+      const keys = new Float64Array(reps.length);
+      const order = new Uint32Array(reps.length);
       outer: for (let b = 0; b < MINHASH_BANDS; b++) {
-        const buckets = new Map<number, number[]>();
         for (let r = 0; r < reps.length; r++) {
           const s = signature(r);
           let hi = mix(b + 1);
@@ -239,17 +306,17 @@ export class DuplicateScan {
             hi = mix(hi ^ s[j]);
             lo = mix((lo + s[j]) >>> 0);
           }
-          const key = hi * 0x200000 + (lo & 0x1fffff);
-          const bucket = buckets.get(key);
-          if (bucket) bucket.push(r);
-          else buckets.set(key, [r]);
+          keys[r] = hi * 0x200000 + (lo & 0x1fffff);
+          order[r] = r;
         }
-        for (const bucket of buckets.values()) {
-          if (bucket.length < 2) continue;
-          for (let x = 0; x < bucket.length; x++)
-            for (let z = x + 1; z < bucket.length; z++) {
-              const p = bucket[x];
-              const q = bucket[z];
+        order.sort((x, y) => keys[x] - keys[y] || x - y);
+        for (let start = 0, end = 1; start < order.length; start = end, end = start + 1) {
+          while (end < order.length && keys[order[end]] === keys[order[start]]) end++;
+          if (end - start < 2) continue;
+          for (let x = start; x < end; x++)
+            for (let z = x + 1; z < end; z++) {
+              const p = order[x];
+              const q = order[z];
               const pairKey = p * reps.length + q;
               if (seen.has(pairKey)) continue;
               seen.add(pairKey);
@@ -257,7 +324,7 @@ export class DuplicateScan {
               const a = reps[p];
               const c = reps[q];
               if (this.labelIds.data[a] === this.labelIds.data[c]) continue;
-              const similarity = signatureSimilarity(signature(p), signature(q));
+              const similarity = bBitSimilarity(signature(p), signature(q));
               if (similarity < this.threshold) continue;
               nearPairs++;
               inConflict[a] = 1;
@@ -275,9 +342,9 @@ export class DuplicateScan {
     }
     let conflicted = 0;
     for (const c of inConflict) conflicted += c;
-    const distinct = this.firstRow.length;
+    const distinct = this.firstRows.size;
     return {
-      method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > NEAR_DUPLICATE_MAX_DOCS && this.near ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${distinct})` : ''}`,
+      method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} ${SIGNATURE_BITS}-bit hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > NEAR_DUPLICATE_MAX_DOCS && this.near ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${distinct})` : ''}`,
       exactGroups,
       exactRows,
       exact,

@@ -3,6 +3,8 @@ import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import { checkContract, dataProfile, readProfile, wordCount } from '../../shared/ml/data-contract.ts';
 import { histogram } from '../../shared/ml/drift.ts';
 import {
+  bBitSimilarity,
+  DuplicateScan,
   findConflictingDuplicates,
   minhashSignature,
   signatureSimilarity,
@@ -160,7 +162,58 @@ describe('conflicting duplicates', () => {
     expect(report.nearPairs).toBe(1);
     expect(report.near[0].a.line).toBe(2);
     expect(report.near[0].b.line).toBe(9);
-    expect(report.method).toMatch(/MinHash over 3-word shingles, 128 hashes in 32 bands of 4/);
+    expect(report.method).toMatch(/MinHash over 3-word shingles, 128 8-bit hashes in 32 bands of 4/);
+  });
+
+  it('8-bit signatures estimate the similarity of full ones, corrected for chance agreement', () => {
+    const random = seededRandom(3);
+    const words = Array.from({ length: 400 }, (_, i) => `w${i}`);
+    const text = () => Array.from({ length: 60 }, () => words[Math.floor(random() * words.length)]).join(' ');
+    const low8 = (s: Uint32Array) => Uint8Array.from(s, (v) => v & 0xff);
+    for (let i = 0; i < 20; i++) {
+      const a = text();
+      const tokens = a.split(' ');
+      // An edit of k of the 60 words: similarities from about 0.9 down to unrelated texts.
+      const b = tokens.map((t, j) => (j % 20 < i ? `x${j}` : t)).join(' ');
+      const [sa, sb] = [minhashSignature(a), minhashSignature(b)];
+      expect(Math.abs(bBitSimilarity(low8(sa), low8(sb)) - signatureSimilarity(sa, sb))).toBeLessThan(0.05);
+    }
+    const unrelated = bBitSimilarity(low8(minhashSignature(text())), low8(minhashSignature(text())));
+    expect(unrelated).toBeLessThan(0.05);
+    expect(
+      bBitSimilarity(
+        low8(minhashSignature('one two three four')),
+        low8(minhashSignature('one two three four')),
+      ),
+    ).toBe(1);
+  });
+
+  it('a scan sized for fewer rows than it gets grows and still finds every group and pair', () => {
+    const random = seededRandom(5);
+    const rows = Array.from({ length: 5000 }, (_, i) => ({
+      line: i + 2,
+      label: i % 2 ? 'a' : 'b',
+      doc: Array.from({ length: 30 }, () => `t${Math.floor(random() * 5000)}`).join(' '),
+    }));
+    // Every 500th row repeated under the other label, every 700th with its last word changed under the other label.
+    for (let i = 0; i < 5000; i += 500)
+      rows.push({ line: rows.length + 2, label: rows[i].label === 'a' ? 'b' : 'a', doc: rows[i].doc });
+    for (let i = 1; i < 5000; i += 700)
+      rows.push({
+        line: rows.length + 2,
+        label: rows[i].label === 'a' ? 'b' : 'a',
+        doc: rows[i].doc.replace(/ \S+$/, ' edited'),
+      });
+    const small = new DuplicateScan({ expectedRows: 10 });
+    const sized = new DuplicateScan({ expectedRows: rows.length });
+    for (const row of rows) {
+      small.add(row);
+      sized.add(row);
+    }
+    const report = small.report();
+    expect(report.exactGroups).toBe(10);
+    expect(report.nearPairs).toBe(8);
+    expect(sized.report()).toEqual(report);
   });
 });
 

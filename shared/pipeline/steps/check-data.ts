@@ -11,6 +11,7 @@ import {
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { histogram } from '../../ml/drift.ts';
 import { type DuplicateReport, DuplicateScan } from '../../ml/duplicates.ts';
+import { Int32Column } from '../../ml/int32-column.ts';
 import { TextModel } from '../../ml/model.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -101,14 +102,17 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
     const manifest = await readManifest(deps.store, payload.runId);
-    // One shard in memory at a time: per row only its line, label and word count are kept (and a MinHash
-    // signature for the first distinct documents), so the step's memory does not grow with the upload's texts.
-    const trainLabels: string[] = [];
-    const trainLengths: number[] = [];
+    // One shard in memory at a time: per row only its line, label and word count are kept, in typed columns
+    // (and a MinHash signature for the first distinct documents), so the step's memory barely grows with rows.
+    const classCounts: Record<string, number> = {};
+    const trainLengths = new Int32Column(manifest.train);
     // Production's cleaner reads an evenly spaced sample of the raw training texts (the unknown-token share).
     const sampleStep = Math.max(1, Math.floor(manifest.train / VOCABULARY_SAMPLE));
     const sampledTexts: string[] = [];
-    const scan = new DuplicateScan({ threshold: params.data.near_duplicate_threshold });
+    const scan = new DuplicateScan({
+      threshold: params.data.near_duplicate_threshold,
+      expectedRows: manifest.rows,
+    });
     const repeats = await readJson<{ count: number; listed: ConflictingRepeat[] }>(
       deps.store,
       keys.repeats,
@@ -127,8 +131,8 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
         }
         if (isTest[i]) return;
-        if (trainLabels.length % sampleStep === 0) sampledTexts.push(r.text);
-        trainLabels.push(r.label);
+        if (trainLengths.length % sampleStep === 0) sampledTexts.push(r.text);
+        classCounts[r.label] = (classCounts[r.label] ?? 0) + 1;
         trainLengths.push(wordCount(r.text));
       });
     }
@@ -136,8 +140,8 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       columns: input.columns ?? [input.report.textColumn, input.report.labelColumn],
       textColumn: input.report.textColumn,
       labelColumn: input.report.labelColumn,
-      labels: trainLabels,
-      lengths: trainLengths,
+      classCounts,
+      lengths: trainLengths.values(),
     });
     await writeJson(deps.store, keys.profile, profile);
     const duplicates = scan.report();
@@ -159,7 +163,7 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           profile: reference.profile,
           version: String(reference.version),
           unknownTokenShare: tokens ? unknown / tokens : null,
-          lengthCounts: histogram(reference.profile.length.edges, trainLengths).counts,
+          lengthCounts: histogram(reference.profile.length.edges, trainLengths.values()).counts,
         },
         params.data.checks,
       );
