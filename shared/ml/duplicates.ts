@@ -119,6 +119,16 @@ export function findConflictingDuplicates(
   return scan.report();
 }
 
+/** Whether two signatures agree on every row of a band before `band`: the pair was a candidate there already. */
+function sharesEarlierBand(a: ArrayLike<number>, b: ArrayLike<number>, band: number): boolean {
+  for (let e = 0; e < band; e++) {
+    let same = true;
+    for (let j = e * MINHASH_ROWS; j < (e + 1) * MINHASH_ROWS && same; j++) same = a[j] === b[j];
+    if (same) return true;
+  }
+  return false;
+}
+
 /** Bits kept of each MinHash value in a scan's signatures. */
 const SIGNATURE_BITS = 8;
 
@@ -292,8 +302,9 @@ export class DuplicateScan {
       // One band at a time: each document's band is hashed to a 53-bit key and the documents are sorted by
       // key, so a bucket is a run of equal keys. Two typed arrays the size of the signed documents, where a Map
       // of buckets would hold an entry, a boxed key and an array per document. A hash collision only adds a
-      // candidate, which the signatures' similarity then turns down.
-      const seen = new Set<number>();
+      // candidate, which the signatures' similarity then turns down. A pair is judged in the first band it shares
+      // (`sharesEarlierBand`): read from the signatures, where a set of the pairs seen would grow with the square
+      // of the signed texts.
       let verified = 0;
       const keys = new Float64Array(reps.length);
       const order = new Uint32Array(reps.length);
@@ -317,9 +328,7 @@ export class DuplicateScan {
             for (let z = x + 1; z < end; z++) {
               const p = order[x];
               const q = order[z];
-              const pairKey = p * reps.length + q;
-              if (seen.has(pairKey)) continue;
-              seen.add(pairKey);
+              if (sharesEarlierBand(signature(p), signature(q), b)) continue;
               if (++verified > MAX_CANDIDATE_PAIRS) break outer;
               const a = reps[p];
               const c = reps[q];

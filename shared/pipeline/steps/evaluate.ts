@@ -16,7 +16,13 @@ import { readJson, readJsonLinesGz, readRequired, writeJson } from '../run/files
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
-import { type CleanShardRow, readManifest, readShardRows, requireShard } from '../run/shards.ts';
+import {
+  type CleanShardRow,
+  readManifest,
+  readShardRows,
+  requireShard,
+  type ShardManifest,
+} from '../run/shards.ts';
 import { updateStatus } from '../run/status.ts';
 import { type DataChecks, duplicatesLine } from './check-data.ts';
 import type { StepDeps } from './deps.ts';
@@ -201,20 +207,77 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
   );
 }
 
-/** Concatenates class indices and probabilities of the shards, in shard order. */
-function concatScores(parts: { y: number[]; proba: string }[], nClasses: number) {
+/** Decoded scores of one shard (or one shard's production scores): the compact form the merge keeps. */
+interface TypedScores {
+  y: Int32Array;
+  proba: Float64Array;
+}
+
+function decodeScores(part: { y: number[]; proba: string }, nClasses: number): TypedScores {
+  const proba = base64ToFloats(part.proba, 'float64', part.y.length * nClasses);
+  if (!proba) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
+  return { y: Int32Array.from(part.y), proba: Float64Array.from(proba) };
+}
+
+function concatTyped(parts: readonly TypedScores[], nClasses: number): TypedScores {
   const n = parts.reduce((sum, p) => sum + p.y.length, 0);
   const y = new Int32Array(n);
   const proba = new Float64Array(n * nClasses);
   let at = 0;
   for (const p of parts) {
     y.set(p.y, at);
-    const values = base64ToFloats(p.proba, 'float64', p.y.length * nClasses);
-    if (!values) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
-    proba.set(values, at * nClasses);
+    proba.set(p.proba, at * nClasses);
     at += p.y.length;
   }
   return { y, proba };
+}
+
+type MergedProduction =
+  | { kind: 'none' }
+  | { kind: 'incomparable'; version: number; why: string }
+  | ({ kind: 'compared'; version: number; labels: string[] } & TypedScores);
+
+/**
+ * Every shard's scores, read one shard at a time into typed columns: the merge's memory is a few numbers per
+ * test row, not every shard's JSON (texts, token lists) at once. Texts are kept only for the rows the console's
+ * predictions table shows (every `stride`-th row).
+ */
+async function readShardScores(store: ObjectStore, runId: string, manifest: ShardManifest, stride: number) {
+  let labels: string[] = [];
+  const ours: TypedScores[] = [];
+  const tokens: number[] = [];
+  const unknownTokens: number[] = [];
+  const texts = new Map<number, string>();
+  const examples: ExampleCandidate[] = [];
+  const production: MergedProduction[] = [];
+  let row = 0;
+  for (const info of manifest.shards) {
+    const shard = await readJson<ShardScores>(store, shardKeys(runId, info.shard).scores);
+    if (ours.length === 0) labels = shard.labels;
+    ours.push(decodeScores(shard, labels.length));
+    for (let j = 0; j < shard.y.length; j++) {
+      tokens.push(shard.tokens[j]);
+      unknownTokens.push(shard.unknownTokens[j] ?? Number.NaN);
+      if ((row + j) % stride === 0) texts.set(row + j, shard.texts[j] ?? '');
+    }
+    row += shard.y.length;
+    examples.push(...(shard.examples ?? []));
+    const p = shard.production;
+    production.push(
+      p.kind === 'compared'
+        ? { kind: 'compared', version: p.version, labels: p.labels, ...decodeScores(p, p.labels.length) }
+        : p,
+    );
+  }
+  return {
+    labels,
+    ours: concatTyped(ours, labels.length),
+    tokens: Int32Array.from(tokens),
+    unknownTokens: Float64Array.from(unknownTokens),
+    texts,
+    examples,
+    production,
+  };
 }
 
 /** Arg-max class per row of a row-major n × K probability matrix. */
@@ -252,43 +315,31 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
     const keys = runKeys(payload.runId);
     const params = await runParams(deps.store, payload.runId);
     const manifest = await readManifest(deps.store, payload.runId);
-    const shards: ShardScores[] = [];
-    for (const info of manifest.shards)
-      shards.push(await readJson<ShardScores>(deps.store, shardKeys(payload.runId, info.shard).scores));
-    const labels = shards[0]?.labels ?? [];
-    const ours = concatScores(shards, labels.length);
+    // The console's curves and confident mistakes: every row up to PREDICTION_MAX_ROWS, else an even stride
+    // through all shards (the metrics stay exact): only those rows' texts are kept as the shards are read.
+    const testRows = manifest.shards.reduce((sum, info) => sum + info.test, 0);
+    const stride = Math.max(1, Math.ceil(testRows / PREDICTION_MAX_ROWS));
+    const merged = await readShardScores(deps.store, payload.runId, manifest, stride);
+    const { labels, ours } = merged;
     const metrics = computeMetrics(labels, ours.y, ours.proba);
     // The drift reference from the same predictions: held-out rows are what live traffic should look like if
     // nothing moved. Register attaches it to the artifact it registers (as it attaches the metrics).
-    const tokens = shards.flatMap((s) => s.tokens);
-    const unknown = shards.flatMap((s) => s.unknownTokens);
     const reference = computeReference({
       classes: labels.length,
       source: 'test split',
-      observations: tokens.map((t, i) => {
+      observations: Array.from(merged.tokens, (t, i) => {
         const best = argmaxRow(ours.proba, i, labels.length);
         return {
           predicted: best.index,
           maxProbability: best.p,
           tokens: t,
-          unknownTokens: unknown[i] ?? undefined,
+          unknownTokens: Number.isNaN(merged.unknownTokens[i]) ? undefined : merged.unknownTokens[i],
         };
       }),
     });
     await writeJson(deps.store, keys.driftReference, reference);
     // Register stores these with the model, as it does the drift reference.
-    await writeJson(
-      deps.store,
-      keys.examples,
-      modelExamples(
-        shards.flatMap((s) => s.examples ?? []),
-        labels,
-      ),
-    );
-    // The console's curves and confident mistakes: every row up to PREDICTION_MAX_ROWS, else an even stride
-    // through all shards (the metrics above stay exact). Compact (one line): thousands of rows of scores.
-    const texts = shards.flatMap((s) => s.texts);
-    const stride = Math.max(1, Math.ceil(ours.y.length / PREDICTION_MAX_ROWS));
+    await writeJson(deps.store, keys.examples, modelExamples(merged.examples, labels));
     const picked = Array.from({ length: Math.ceil(ours.y.length / stride) }, (_, i) => i * stride);
     const K = labels.length;
     const sampledProba = new Float64Array(picked.length * K);
@@ -302,16 +353,16 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
           labels,
           picked.map((row) => ours.y[row]),
           sampledProba,
-          picked.map((row) => texts[row] ?? ''),
+          picked.map((row) => merged.texts.get(row) ?? ''),
         ),
       ),
       { contentType: 'application/json' },
     );
     // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
-    const first = shards[0]?.production ?? { kind: 'none' as const };
+    const first = merged.production[0] ?? { kind: 'none' as const };
     let production: ProductionComparison;
     if (first.kind === 'compared') {
-      const parts = shards.map((s) => s.production);
+      const parts = merged.production;
       const mixed = parts.find((p) => p.kind !== 'compared' || p.version !== first.version);
       if (mixed)
         production = {
@@ -320,7 +371,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
           why: `production moved while the test split was scored (v${first.version} and ${mixed.kind === 'none' ? 'none' : `v${mixed.version}`})`,
         };
       else {
-        const theirs = concatScores(parts as (typeof first)[], first.labels.length);
+        const theirs = concatTyped(parts as (typeof first)[], first.labels.length);
         const metric = gateMetricOf(metrics, params.evaluate);
         const rows = pairedRows(labels, ours, first.labels, theirs.proba);
         production = {
