@@ -34,6 +34,11 @@ export interface LogisticRegressionOptions {
   nbScaling: boolean;
   /** `balanced`: scikit-learn's class_weight='balanced', each row's loss weighed n / (classes × rows of its class). */
   classWeight?: 'balanced' | null;
+  /**
+   * Where L-BFGS starts: the weights then the intercepts of a fit of the same data at another C (a warm start;
+   * the sweep's path over C). Zero when absent or of another size. The optimum is the same; the iterations fewer.
+   */
+  init?: { coef: Float64Array; intercept: Float64Array };
 }
 
 /**
@@ -116,7 +121,12 @@ export function fitLogisticRegression(
     for (let j = d * K; j < grad.length; j++) grad[j] *= scale;
     return (loss + 0.5 * penalty) * scale;
   };
-  const result = minimizeLbfgs(objective, new Float64Array(d * K + K), {
+  const start = new Float64Array(d * K + K);
+  if (options.init && options.init.coef.length === d * K && options.init.intercept.length === K) {
+    start.set(options.init.coef);
+    start.set(options.init.intercept, d * K);
+  }
+  const result = minimizeLbfgs(objective, start, {
     maxIter: options.maxIter,
     tol: options.tol,
   });

@@ -5,6 +5,7 @@ import {
   fitLogisticRegression,
   fitNaiveBayes,
   type LinearClassifierState,
+  type LogisticRegressionOptions,
 } from './classifiers.ts';
 import type { CsrMatrix } from './sparse.ts';
 
@@ -32,6 +33,7 @@ export function fitClassifier(
   y: Int32Array,
   nClasses: number,
   params: Params,
+  init?: LogisticRegressionOptions['init'],
 ): LinearClassifierState {
   const t = params.train;
   if (t.classifier === 'naive_bayes') return fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
@@ -42,6 +44,7 @@ export function fitClassifier(
     tol: lr.tol,
     nbScaling: lr.nb_scaling,
     classWeight: lr.class_weight,
+    init,
   });
   if (lr.nb_blend === 0) return logistic;
   return blendNaiveBayes(logistic, fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha), lr.nb_blend);

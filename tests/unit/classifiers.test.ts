@@ -110,6 +110,27 @@ describe('logistic regression', () => {
     }
   });
 
+  it('a warm start from another C reaches the same optimum in fewer iterations', () => {
+    const x3 = matrix(
+      Array.from({ length: 60 }, (_, i) => [
+        ((i * 7) % 11) / 10,
+        ((i * 5) % 13) / 12,
+        ((i * 3) % 7) / 6,
+        (i % 3) / 2,
+      ]),
+    );
+    const y3 = Int32Array.from({ length: 60 }, (_, i) => (i * 7) % 3);
+    const strong = fitLogisticRegression(x3, y3, 3, { ...options, C: 1 });
+    const cold = fitLogisticRegression(x3, y3, 3, { ...options, C: 100 });
+    const warm = fitLogisticRegression(x3, y3, 3, {
+      ...options,
+      C: 100,
+      init: { coef: strong.coef, intercept: strong.intercept },
+    });
+    expect(warm.iterations).toBeLessThan(cold.iterations!);
+    for (let j = 0; j < cold.coef.length; j++) expect(warm.coef[j]).toBeCloseTo(cold.coef[j], 3);
+  });
+
   it('is deterministic', () => {
     const a = fitLogisticRegression(x, y, 2, options);
     const b = fitLogisticRegression(x, y, 2, options);

@@ -12,7 +12,12 @@ import {
   type SweepPlan,
 } from '../../shared/ml/tune/plan.ts';
 import { nextRound } from '../../shared/ml/tune/rounds.ts';
-import { type CandidateResult, scoreCandidates, subsetFeatures } from '../../shared/ml/tune/scoring.ts';
+import {
+  type CandidateResult,
+  scoreCandidates,
+  subsetFeatures,
+  warmStartC,
+} from '../../shared/ml/tune/scoring.ts';
 import { selectWinner } from '../../shared/ml/tune/selection.ts';
 
 const base = loadParams();
@@ -438,6 +443,17 @@ describe('winner selection', () => {
     const outcome = selectWinner(plan, late);
     expect(outcome.skipped).toEqual([c3]);
     expect(outcome.notes.join('\n')).toContain(`stopped the sweep: 1 candidates skipped (${c3})`);
+  });
+});
+
+describe('warm starts along C', () => {
+  it("start from the grid's next smaller C, whatever else is scored beside them", () => {
+    const grid = [10, 3, 30];
+    expect(warmStartC(3, grid)).toBeUndefined();
+    expect(warmStartC(1, grid)).toBeUndefined();
+    expect(warmStartC(10, grid)).toBe(3);
+    expect(warmStartC(30, grid)).toBe(10);
+    expect(warmStartC(100, grid)).toBe(30);
   });
 });
 

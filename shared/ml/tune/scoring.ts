@@ -50,15 +50,24 @@ interface FitCache {
   nb?: LinearClassifierState;
 }
 
-/** One feature config's matrices on one fold, and the fits its candidates share. */
-interface FoldView {
-  vocabulary: readonly string[];
-  matrix: CsrMatrix;
-  valMatrix: CsrMatrix;
-  cache: FitCache;
+/**
+ * The C whose fit a fit at `C` starts from: the largest value of the grid (`tune.space.C`) below it, or none for
+ * the grid's smallest and below. A function of C and the grid alone, never of which other candidates share a
+ * batch, so a candidate scores the same alone, in any batch, in-process or in a Map item.
+ */
+export function warmStartC(C: number, grid: readonly number[]): number | undefined {
+  let from: number | undefined;
+  for (const g of grid) if (g < C && (from === undefined || g > from)) from = g;
+  return from;
 }
 
-/** `fitClassifier`, reusing the fold's logistic fit across nb_blend values (the same numbers, fewer fits). */
+/**
+ * `fitClassifier`, reusing the fold's logistic fit across nb_blend values (the same numbers, fewer fits), and
+ * starting a fit at C from the fit at the grid's next smaller C on the same fold, class weights and scaling
+ * (`warmStartC`), made first when it is not already: a warm start along the regularization path, the same
+ * optimum within `tol` in fewer iterations. Weak regularization is what takes L-BFGS many iterations, and the
+ * path from strong to weak hands each fit a start near its optimum.
+ */
 function fitShared(
   cache: FitCache,
   x: CsrMatrix,
@@ -68,19 +77,37 @@ function fitShared(
 ): LinearClassifierState {
   const t = params.train;
   if (t.classifier !== 'logistic_regression') return fitClassifier(x, y, nClasses, params);
-  const lr = t.logistic_regression;
-  const key = JSON.stringify([lr.C, lr.class_weight, lr.nb_scaling, lr.max_iter, lr.tol]);
-  let logistic = cache.logistic.get(key);
-  if (!logistic) {
-    logistic = fitClassifier(x, y, nClasses, {
-      ...params,
-      train: { ...t, logistic_regression: { ...lr, nb_blend: 0 } },
-    });
-    cache.logistic.set(key, logistic);
-  }
-  if (lr.nb_blend === 0) return logistic;
+  const logistic = fitLogisticOnPath(cache, x, y, nClasses, params, t.logistic_regression.C);
+  if (t.logistic_regression.nb_blend === 0) return logistic;
   cache.nb ??= fitNaiveBayes(x, y, nClasses, t.naive_bayes.alpha);
-  return blendNaiveBayes(logistic, cache.nb, lr.nb_blend);
+  return blendNaiveBayes(logistic, cache.nb, t.logistic_regression.nb_blend);
+}
+
+/** The fold's logistic fit at `C` (nb_blend 0), cached, warm-started from the grid's next smaller C. */
+function fitLogisticOnPath(
+  cache: FitCache,
+  x: CsrMatrix,
+  y: Int32Array,
+  nClasses: number,
+  params: Params,
+  C: number,
+): LinearClassifierState {
+  const t = params.train;
+  const lr = { ...t.logistic_regression, C, nb_blend: 0 };
+  const key = JSON.stringify([C, lr.class_weight, lr.nb_scaling, lr.max_iter, lr.tol]);
+  const cached = cache.logistic.get(key);
+  if (cached) return cached;
+  const from = warmStartC(C, params.tune.space.C);
+  const start = from === undefined ? undefined : fitLogisticOnPath(cache, x, y, nClasses, params, from);
+  const fit = fitClassifier(
+    x,
+    y,
+    nClasses,
+    { ...params, train: { ...t, logistic_regression: lr } },
+    start && { coef: start.coef, intercept: start.intercept },
+  );
+  cache.logistic.set(key, fit);
+  return fit;
 }
 
 /** Rows a fold fits on when every training row is used (the last round's fitting rows for that fold). */
