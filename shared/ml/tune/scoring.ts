@@ -50,6 +50,14 @@ interface FitCache {
   nb?: LinearClassifierState;
 }
 
+/** One feature config's matrices on one fold, and the fits its candidates share. */
+interface FoldView {
+  vocabulary: readonly string[];
+  matrix: CsrMatrix;
+  valMatrix: CsrMatrix;
+  cache: FitCache;
+}
+
 /**
  * The C whose fit a fit at `C` starts from: the largest value of the grid (`tune.space.C`) below it, or none for
  * the grid's smallest and below. A function of C and the grid alone, never of which other candidates share a
