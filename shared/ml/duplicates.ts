@@ -1,5 +1,5 @@
 import { HashSet64 } from './hash-set64.ts';
-import { Int32Column } from './int32-column.ts';
+import { Int32Column } from './typed-columns.ts';
 
 /**
  * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.

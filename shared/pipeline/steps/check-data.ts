@@ -11,8 +11,8 @@ import {
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { histogram } from '../../ml/drift.ts';
 import { type DuplicateReport, DuplicateScan } from '../../ml/duplicates.ts';
-import { Int32Column } from '../../ml/int32-column.ts';
 import { TextModel } from '../../ml/model.ts';
+import { Int32Column } from '../../ml/typed-columns.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { readJson, readJsonLinesGz, writeJson } from '../run/files.ts';

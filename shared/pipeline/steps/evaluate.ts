@@ -1,13 +1,14 @@
 import { requireModelName } from '../../config/model-name.ts';
 import { describeError } from '../../errors.ts';
 import { PREDICTION_TEXT_CHARS, predictionTable } from '../../ml/curves.ts';
-import { argmaxRow, computeReference } from '../../ml/drift.ts';
+import { argmaxRow, referenceFromColumns } from '../../ml/drift.ts';
 import { candidateText, type ExampleCandidate, modelExamples, pickExamples } from '../../ml/examples.ts';
 import { encodeLabels, splitTokens } from '../../ml/fitting.ts';
 import { base64ToFloats, floatsToBase64 } from '../../ml/float-base64.ts';
 import { computeMetrics, type Metrics } from '../../ml/metrics.ts';
 import { TextModel } from '../../ml/model.ts';
 import { comparePaired, type PairedScores } from '../../ml/paired-tests.ts';
+import { Float64Column, Int32Column } from '../../ml/typed-columns.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { renderEvalReport } from '../formats/eval-report.ts';
@@ -207,29 +208,35 @@ export function evaluateStep(deps: StepDeps, payload: RunPayload): Promise<RunPa
   );
 }
 
-/** Decoded scores of one shard (or one shard's production scores): the compact form the merge keeps. */
+/** Decoded scores (this model's, or production's on the same rows): the compact form the merge keeps. */
 interface TypedScores {
   y: Int32Array;
   proba: Float64Array;
 }
 
-function decodeScores(part: { y: number[]; proba: string }, nClasses: number): TypedScores {
-  const proba = base64ToFloats(part.proba, 'float64', part.y.length * nClasses);
-  if (!proba) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
-  return { y: Int32Array.from(part.y), proba: Float64Array.from(proba) };
-}
+/** Scores appended shard after shard into columns sized for the whole test split. */
+class ScoreColumns {
+  readonly y: Int32Column;
+  readonly proba: Float64Column;
 
-function concatTyped(parts: readonly TypedScores[], nClasses: number): TypedScores {
-  const n = parts.reduce((sum, p) => sum + p.y.length, 0);
-  const y = new Int32Array(n);
-  const proba = new Float64Array(n * nClasses);
-  let at = 0;
-  for (const p of parts) {
-    y.set(p.y, at);
-    proba.set(p.proba, at * nClasses);
-    at += p.y.length;
+  constructor(
+    readonly labels: string[],
+    rows: number,
+  ) {
+    this.y = new Int32Column(rows);
+    this.proba = new Float64Column(rows * labels.length);
   }
-  return { y, proba };
+
+  append(part: { y: number[]; proba: string }): void {
+    const proba = base64ToFloats(part.proba, 'float64', part.y.length * this.labels.length);
+    if (!proba) throw new TypeError('a shard of evaluation scores has the wrong number of probabilities');
+    this.y.pushAll(part.y);
+    this.proba.pushAll(proba);
+  }
+
+  scores(): TypedScores {
+    return { y: this.y.values(), proba: this.proba.values() };
+  }
 }
 
 type MergedProduction =
@@ -238,45 +245,60 @@ type MergedProduction =
   | ({ kind: 'compared'; version: number; labels: string[] } & TypedScores);
 
 /**
- * Every shard's scores, read one shard at a time into typed columns: the merge's memory is a few numbers per
- * test row, not every shard's JSON (texts, token lists) at once. Texts are kept only for the rows the console's
- * predictions table shows (every `stride`-th row).
+ * Every shard's scores, read one shard at a time into typed columns sized from the manifest: the merge's memory
+ * is a few numbers per test row, not every shard's JSON (texts, token lists) at once. Texts are kept only for
+ * the rows the console's predictions table shows (every `stride`-th row).
  */
 async function readShardScores(store: ObjectStore, runId: string, manifest: ShardManifest, stride: number) {
-  let labels: string[] = [];
-  const ours: TypedScores[] = [];
-  const tokens: number[] = [];
-  const unknownTokens: number[] = [];
+  const testRows = manifest.shards.reduce((sum, info) => sum + info.test, 0);
+  let ours: ScoreColumns | undefined;
+  const tokens = new Int32Column(testRows);
+  const unknownTokens = new Float64Column(testRows);
+  let measurable = true;
   const texts = new Map<number, string>();
   const examples: ExampleCandidate[] = [];
-  const production: MergedProduction[] = [];
+  // Production's scores are kept while every shard compared the same version; the first that did not decides.
+  let theirs: ScoreColumns | undefined;
+  let productionVersion: number | undefined;
+  let production: MergedProduction | undefined;
   let row = 0;
   for (const info of manifest.shards) {
     const shard = await readJson<ShardScores>(store, shardKeys(runId, info.shard).scores);
-    if (ours.length === 0) labels = shard.labels;
-    ours.push(decodeScores(shard, labels.length));
+    ours ??= new ScoreColumns(shard.labels, testRows);
+    ours.append(shard);
     for (let j = 0; j < shard.y.length; j++) {
-      tokens.push(shard.tokens[j]);
-      unknownTokens.push(shard.unknownTokens[j] ?? Number.NaN);
+      const unknown = shard.unknownTokens[j];
+      if (unknown === null || unknown === undefined) measurable = false;
+      unknownTokens.push(unknown ?? 0);
       if ((row + j) % stride === 0) texts.set(row + j, shard.texts[j] ?? '');
     }
+    tokens.pushAll(shard.tokens);
     row += shard.y.length;
     examples.push(...(shard.examples ?? []));
     const p = shard.production;
-    production.push(
-      p.kind === 'compared'
-        ? { kind: 'compared', version: p.version, labels: p.labels, ...decodeScores(p, p.labels.length) }
-        : p,
-    );
+    if (production) continue;
+    if (p.kind === 'compared' && (productionVersion === undefined || p.version === productionVersion)) {
+      productionVersion = p.version;
+      theirs ??= new ScoreColumns(p.labels, testRows);
+      theirs.append(p);
+    } else if (productionVersion !== undefined)
+      production = {
+        kind: 'incomparable',
+        version: productionVersion,
+        why: `production moved while the test split was scored (v${productionVersion} and ${p.kind === 'none' ? 'none' : `v${p.version}`})`,
+      };
+    else if (p.kind !== 'compared') production = p;
   }
+  if (!production && theirs && productionVersion !== undefined)
+    production = { kind: 'compared', version: productionVersion, labels: theirs.labels, ...theirs.scores() };
   return {
-    labels,
-    ours: concatTyped(ours, labels.length),
-    tokens: Int32Array.from(tokens),
-    unknownTokens: Float64Array.from(unknownTokens),
+    labels: ours?.labels ?? [],
+    ours: ours?.scores() ?? { y: new Int32Array(0), proba: new Float64Array(0) },
+    tokens: tokens.values(),
+    unknownTokens: measurable ? unknownTokens.values() : null,
     texts,
     examples,
-    production,
+    production: production ?? { kind: 'none' as const },
   };
 }
 
@@ -324,24 +346,26 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
     const metrics = computeMetrics(labels, ours.y, ours.proba);
     // The drift reference from the same predictions: held-out rows are what live traffic should look like if
     // nothing moved. Register attaches it to the artifact it registers (as it attaches the metrics).
-    const reference = computeReference({
-      classes: labels.length,
+    const K = labels.length;
+    const predicted = new Int32Array(ours.y.length);
+    const maxProbability = new Float64Array(ours.y.length);
+    for (let i = 0; i < ours.y.length; i++) {
+      const best = argmaxRow(ours.proba, i, K);
+      predicted[i] = best.index;
+      maxProbability[i] = best.p;
+    }
+    const reference = referenceFromColumns({
+      classes: K,
       source: 'test split',
-      observations: Array.from(merged.tokens, (t, i) => {
-        const best = argmaxRow(ours.proba, i, labels.length);
-        return {
-          predicted: best.index,
-          maxProbability: best.p,
-          tokens: t,
-          unknownTokens: Number.isNaN(merged.unknownTokens[i]) ? undefined : merged.unknownTokens[i],
-        };
-      }),
+      predicted,
+      maxProbability,
+      tokens: merged.tokens,
+      unknownTokens: merged.unknownTokens,
     });
     await writeJson(deps.store, keys.driftReference, reference);
     // Register stores these with the model, as it does the drift reference.
     await writeJson(deps.store, keys.examples, modelExamples(merged.examples, labels));
     const picked = Array.from({ length: Math.ceil(ours.y.length / stride) }, (_, i) => i * stride);
-    const K = labels.length;
     const sampledProba = new Float64Array(picked.length * K);
     picked.forEach((row, i) => {
       sampledProba.set(ours.proba.subarray(row * K, row * K + K), i * K);
@@ -359,36 +383,25 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       { contentType: 'application/json' },
     );
     // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
-    const first = merged.production[0] ?? { kind: 'none' as const };
+    const first = merged.production;
     let production: ProductionComparison;
     if (first.kind === 'compared') {
-      const parts = merged.production;
-      const mixed = parts.find((p) => p.kind !== 'compared' || p.version !== first.version);
-      if (mixed)
-        production = {
-          kind: 'incomparable',
-          version: first.version,
-          why: `production moved while the test split was scored (v${first.version} and ${mixed.kind === 'none' ? 'none' : `v${mixed.version}`})`,
-        };
-      else {
-        const theirs = concatTyped(parts as (typeof first)[], first.labels.length);
-        const metric = gateMetricOf(metrics, params.evaluate);
-        const rows = pairedRows(labels, ours, first.labels, theirs.proba);
-        production = {
-          kind: 'compared',
-          version: first.version,
-          metrics: computeMetrics(first.labels, theirs.y, theirs.proba),
-          ...(rows.y.length > 0 && (metric !== 'roc_auc' || rows.scoreA)
-            ? {
-                paired: comparePaired(metric, rows, {
-                  samples: params.evaluate.bootstrap_samples,
-                  alpha: params.evaluate.significance,
-                  seed: params.data.seed,
-                }),
-              }
-            : {}),
-        };
-      }
+      const metric = gateMetricOf(metrics, params.evaluate);
+      const rows = pairedRows(labels, ours, first.labels, first.proba);
+      production = {
+        kind: 'compared',
+        version: first.version,
+        metrics: computeMetrics(first.labels, first.y, first.proba),
+        ...(rows.y.length > 0 && (metric !== 'roc_auc' || rows.scoreA)
+          ? {
+              paired: comparePaired(metric, rows, {
+                samples: params.evaluate.bootstrap_samples,
+                alpha: params.evaluate.significance,
+                seed: params.data.seed,
+              }),
+            }
+          : {}),
+      };
     } else production = first;
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {

@@ -1,0 +1,54 @@
+/**
+ * Columns of numbers that grow by doubling: a number a row for millions of rows, without a boxed value each.
+ * Sized up front (`capacity`) when the row count is known, so no array and its grown copy coexist.
+ */
+abstract class TypedColumn<T extends Int32Array | Float64Array> {
+  data: T;
+  length = 0;
+
+  constructor(
+    private readonly allocate: (n: number) => T,
+    capacity: number,
+  ) {
+    this.data = allocate(Math.max(1, capacity));
+  }
+
+  private grow(atLeast: number): void {
+    let size = this.data.length * 2;
+    while (size < atLeast) size *= 2;
+    const next = this.allocate(size);
+    next.set(this.data);
+    this.data = next;
+  }
+
+  push(v: number): void {
+    if (this.length === this.data.length) this.grow(this.length + 1);
+    this.data[this.length++] = v;
+  }
+
+  /** Appends every value of `values`, in order. */
+  pushAll(values: ArrayLike<number>): void {
+    if (this.length + values.length > this.data.length) this.grow(this.length + values.length);
+    for (let i = 0; i < values.length; i++) this.data[this.length + i] = values[i];
+    this.length += values.length;
+  }
+
+  /** The values pushed so far (a view, not a copy). */
+  values(): T {
+    return this.data.subarray(0, this.length) as T;
+  }
+}
+
+export class Int32Column extends TypedColumn<Int32Array> {
+  /** `capacity`: values it holds before its first growth. */
+  constructor(capacity = 1024) {
+    super((n) => new Int32Array(n), capacity);
+  }
+}
+
+export class Float64Column extends TypedColumn<Float64Array> {
+  /** `capacity`: values it holds before its first growth. */
+  constructor(capacity = 1024) {
+    super((n) => new Float64Array(n), capacity);
+  }
+}
