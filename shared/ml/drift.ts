@@ -48,7 +48,8 @@ export function histogram(edges: readonly number[], values: ArrayLike<number>): 
 /** Upper edges of `bins` equal-count bins of `values` (quantiles), without repeats: bins that would be empty merge. */
 export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
   if (values.length === 0 || bins < 2) return [];
-  const sorted = Float64Array.from(values).sort();
+  // Word and token counts come as Int32 columns: sorted as a copy of their own type, half a Float64 copy.
+  const sorted = (values instanceof Int32Array ? values.slice() : Float64Array.from(values)).sort();
   const edges: number[] = [];
   for (let i = 1; i < bins; i++) {
     const q = sorted[Math.min(sorted.length - 1, Math.floor((i * sorted.length) / bins) - 1)];

@@ -142,20 +142,21 @@ export function bBitSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): numb
 }
 
 /**
- * Document hash (64 bits, as two words) → the row it was first seen on, in one open-addressing table of 32-bit words, grown at
- * half full: 12 to 24 bytes a distinct document. A Map of numeric keys would hold a boxed number and an entry
- * per document, several times that, and this index is what grows with the upload's rows.
+ * Document hash (64 bits, as two words) → the row it was first seen on, in one open-addressing table of 32-bit
+ * words, at most `MAX_LOAD` full: about 17 bytes a distinct document. A Map of numeric keys would hold a boxed
+ * number and an entry per document, several times that, and this index is what grows with the upload's rows. The
+ * table is not a power of two in size, so it is sized to the documents rather than to the next doubling; a hash
+ * picks its slot by multiplication (Lemire's range reduction), not by a mask.
  */
 class DocIndex {
+  private static readonly MAX_LOAD = 0.75;
   /** hi, lo, row per slot; lo is never 0 (HashSet64.hashText), so lo 0 marks an empty slot. */
   private table: Uint32Array;
   private count = 0;
 
   /** `expected`: documents the table takes before its first growth (a grown table and its old one coexist). */
   constructor(expected = 512) {
-    let slots = 1024;
-    while (slots < expected * 2) slots *= 2;
-    this.table = new Uint32Array(3 * slots);
+    this.table = new Uint32Array(3 * Math.max(1024, Math.ceil(expected / 0.7)));
   }
 
   /** Distinct documents. */
@@ -165,7 +166,7 @@ class DocIndex {
 
   /** The first row of the document with this hash, or `row` (then added) when it is new. */
   firstRowOf(hi: number, lo: number, row: number): number {
-    if ((this.count + 1) * 2 > this.table.length / 3) this.grow();
+    if (this.count + 1 > (this.table.length / 3) * DocIndex.MAX_LOAD) this.grow();
     const at = DocIndex.slot(this.table, hi, lo);
     if (this.table[at + 1] !== 0) return this.table[at + 2];
     this.table[at] = hi;
@@ -177,13 +178,14 @@ class DocIndex {
 
   /** The slot holding (hi, lo), or the empty slot where it goes. */
   private static slot(table: Uint32Array, hi: number, lo: number): number {
-    const mask = table.length / 3 - 1;
-    let slot = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+    const slots = table.length / 3;
+    const h = (hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0;
+    let slot = Math.floor((h * slots) / 0x100000000);
     for (;;) {
       const at = slot * 3;
       const l = table[at + 1];
       if (l === 0 || (l === lo && table[at] === hi)) return at;
-      slot = (slot + 1) & mask;
+      slot = slot + 1 === slots ? 0 : slot + 1;
     }
   }
 
