@@ -1,14 +1,16 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
- *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check]
+ *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
  * Each Lambda invocation runs the real handler module in a child process of its own (tests/bench/step-child.ts),
- * so the peak RSS of each step is its own process's (`resourceUsage().maxRSS`), as one Lambda would see it. Prints
- * a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost; then, over
- * the sizes, each state's peak RSS from the smallest size to the largest and its growth, and the end-to-end time
- * per 1,000 rows.
+ * so the peak RSS of each step is its own process's (`VmHWM`, tests/bench/step-child.ts), as one Lambda would see
+ * it. Prints a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost;
+ * then, over the sizes, each state's peak RSS from the smallest size to the largest and its growth, and the
+ * end-to-end time per 1,000 rows. `--repeats N` (default 3, 2 with `--quick`): after the execution, the largest
+ * invocation of each state that only derives files from files (`REPEATABLE`) runs N − 1 more times, and its growth
+ * is the median's.
  *
  * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
  * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
@@ -55,6 +57,7 @@ const concurrency = Number(flag('--concurrency') ?? 2);
 const routeAboveRows = flag('--route-above-rows');
 const tune = !args.includes('--no-tune');
 const vocabularyCheck = !args.includes('--no-vocabulary-check');
+const repeats = Math.max(1, Number(flag('--repeats') ?? (quick ? 2 : 3)));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 const cache = join(tmpdir(), 'textops-bench-scale');
@@ -77,7 +80,29 @@ interface Invocation {
   state: string;
   ms: number;
   rssMb: number;
+  /** The Lambda function and its event (absent for EKS jobs): what `--repeats` runs again. */
+  fn?: string;
+  event?: unknown;
 }
+
+/**
+ * States whose invocation only reads the run's files and writes files derived from them, the same bytes each
+ * time: run again after the execution, they measure the same work. A step's peak RSS moves by 10 % and more from
+ * one run to the next with the same code (when the garbage collector runs), so the growth figures use the median
+ * of `--repeats` runs of each of these states' largest invocation. The others change the run when run again
+ * (Ingest re-reads the upload, the Tune states move the sweep on, Train and Refit write the model, Register
+ * registers a version) and are measured once.
+ */
+const REPEATABLE = new Set([
+  'Preprocess',
+  'CheckData',
+  'FeaturizeCount',
+  'FeaturizeMerge',
+  'FeaturizeVocabulary',
+  'Featurize',
+  'Evaluate',
+  'EvaluateMerge',
+]);
 const invocations: Invocation[] = [];
 
 // The local cluster, as `textops start` configures it: plan-route sees one, and the engine runs eks:runJob.sync
@@ -150,7 +175,10 @@ function stateOf(fn: string, e: RunPayload): string {
 }
 
 /** Runs one invocation in a child process; its error comes back by name, so the ASL's Retry/Catch apply. */
-function childHandler(fn: string): LambdaHandler {
+function childHandler(
+  fn: string,
+  record: (call: Invocation) => void = (call) => invocations.push(call),
+): LambdaHandler {
   return (event) =>
     new Promise((resolve, reject) => {
       const out = join(work, `outcome-${process.hrtime.bigint()}.json`);
@@ -176,10 +204,12 @@ function childHandler(fn: string): LambdaHandler {
           reject(new Error(`${fn} exited with code ${code} without an outcome (killed? out of memory?)`));
           return;
         }
-        invocations.push({
+        record({
           state: stateOf(fn, event as RunPayload),
           ms: outcome.ms,
           rssMb: outcome.maxRssKb / 1024,
+          fn,
+          event,
         });
         if (outcome.ok) resolve(outcome.result);
         else reject(Object.assign(new Error(outcome.error?.message), { name: outcome.error?.name }));
@@ -268,11 +298,46 @@ async function runSize(rows: number) {
     ) as { metrics?: { accuracy?: number } };
     const run = await readRun(store, runId);
     const vocabulary = vocabularyCheck && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
-    return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls: [...invocations] };
+    const calls = [...invocations];
+    const repeated =
+      history.status === 'SUCCEEDED' ? await repeatLargest(calls) : new Map<string, number[]>();
+    return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls, repeated };
   } finally {
     await s3.close();
   }
 }
+
+/**
+ * Each repeatable state's largest invocation run `repeats − 1` more times, one at a time, after the execution:
+ * state → the peak RSS of every run of it (MB), the execution's first.
+ */
+async function repeatLargest(calls: readonly Invocation[]): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  if (repeats < 2) return out;
+  for (const state of ORDER) {
+    if (!REPEATABLE.has(state)) continue;
+    const largest = calls
+      .filter((c) => c.state === state && c.fn)
+      .reduce<Invocation | undefined>((best, c) => (best && best.rssMb >= c.rssMb ? best : c), undefined);
+    if (!largest?.fn) continue;
+    const peaks = [largest.rssMb];
+    for (let i = 1; i < repeats; i++) {
+      let again: Invocation | undefined;
+      await childHandler(largest.fn, (call) => {
+        again = call;
+      })(largest.event, {} as never);
+      if (again) peaks.push(again.rssMb);
+    }
+    out.set(state, peaks);
+  }
+  return out;
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 
 const mb = (v: number) => v.toFixed(0);
 const sec = (ms: number) => (ms / 1000).toFixed(1);
@@ -304,16 +369,22 @@ for (const rows of sizes) {
   console.log(
     `route: Train on ${route?.train ?? '?'} (${route?.reason ?? 'no route recorded'}); est. cost of the run $${r.run.cost?.usd.toFixed(4) ?? '—'} (${r.run.cost ? `${r.run.cost.lambdaGbSeconds.toFixed(0)} Lambda GB-s, ${r.run.cost.podSeconds.toFixed(0)} pod-s, ${r.run.cost.transitions} transitions, ${r.run.cost.s3Requests} S3 requests, prices of ${r.run.cost.pricesDate}` : 'no usage recorded'})`,
   );
-  console.log('| state | wall s | invocations | peak RSS of one invocation (MB) | route | est. cost |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(
+    `| state | wall s | invocations | peak RSS of one invocation (MB) | largest invocation, ${repeats} runs: median (min–max) MB | route | est. cost |`,
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const state of ORDER) {
     const e = byState.get(state);
     if (!e) continue;
     const steps = status?.steps.filter((step) => stateOfStep(step, status) === state) ?? [];
     const cost = status && runCost({ state: 'running', steps, prices: status.prices });
     const where = state === 'TrainOnEks' || state === 'RefitOnEks' ? 'EKS job' : 'Lambda';
+    const peaks = r.repeated.get(state);
+    const spread = peaks
+      ? `${mb(median(peaks))} (${mb(Math.min(...peaks))}–${mb(Math.max(...peaks))})`
+      : 'once';
     console.log(
-      `| ${state} | ${sec(e.ms)} | ${e.calls} | ${mb(e.rss)} | ${where} | ${cost ? `$${cost.usd.toFixed(4)}` : '—'} |`,
+      `| ${state} | ${sec(e.ms)} | ${e.calls} | ${mb(e.rss)} | ${spread} | ${where} | ${cost ? `$${cost.usd.toFixed(4)}` : '—'} |`,
     );
   }
   const onLambda = r.calls.filter((c) => c.state !== 'TrainOnEks' && c.state !== 'RefitOnEks');
@@ -323,13 +394,23 @@ for (const rows of sizes) {
   if (r.vocabulary) console.log(`vocabulary against one merge of every count: ${r.vocabulary}`);
   const tuneNotes = status?.steps.find((step) => step.name === 'tune-plan')?.summary;
   if (tuneNotes) console.log(`TunePlan: ${tuneNotes}`);
-  growth.push({ rows, wallMs: r.wallMs, rss: new Map([...byState].map(([state, e]) => [state, e.rss])) });
+  // Growth from the median of the repeated runs where there are some, else the one execution's peak.
+  growth.push({
+    rows,
+    wallMs: r.wallMs,
+    rss: new Map(
+      [...byState].map(([state, e]) => {
+        const peaks = r.repeated.get(state);
+        return [state, peaks ? median(peaks) : e.rss];
+      }),
+    ),
+  });
 }
 if (growth.length > 1) {
   const first = growth[0];
   const last = growth.at(-1)!;
   console.log(
-    `\n### Growth from ${first.rows.toLocaleString('en')} to ${last.rows.toLocaleString('en')} rows (${(last.rows / first.rows).toFixed(0)}× the rows)`,
+    `\n### Growth from ${first.rows.toLocaleString('en')} to ${last.rows.toLocaleString('en')} rows (${(last.rows / first.rows).toFixed(0)}× the rows; ${repeats > 1 ? `median of ${repeats} runs for ${[...REPEATABLE].join(', ')}` : 'one run each'})`,
   );
   console.log(
     `| state | ${growth.map((g) => `peak RSS at ${g.rows.toLocaleString('en')} (MB)`).join(' | ')} | growth |`,
