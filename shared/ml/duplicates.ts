@@ -150,13 +150,15 @@ export function bBitSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): numb
  */
 class DocIndex {
   private static readonly MAX_LOAD = 0.75;
+  /** The load a table sized for `expected` documents starts at when they are all in: under MAX_LOAD, no growth. */
+  private static readonly SIZED_LOAD = 0.7;
   /** hi, lo, row per slot; lo is never 0 (HashSet64.hashText), so lo 0 marks an empty slot. */
   private table: Uint32Array;
   private count = 0;
 
   /** `expected`: documents the table takes before its first growth (a grown table and its old one coexist). */
   constructor(expected = 512) {
-    this.table = new Uint32Array(3 * Math.max(1024, Math.ceil(expected / 0.7)));
+    this.table = new Uint32Array(3 * Math.max(1024, Math.ceil(expected / DocIndex.SIZED_LOAD)));
   }
 
   /** Distinct documents. */

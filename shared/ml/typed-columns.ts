@@ -29,7 +29,7 @@ abstract class TypedColumn<T extends Int32Array | Float64Array> {
   /** Appends every value of `values`, in order. */
   pushAll(values: ArrayLike<number>): void {
     if (this.length + values.length > this.data.length) this.grow(this.length + values.length);
-    for (let i = 0; i < values.length; i++) this.data[this.length + i] = values[i];
+    this.data.set(values, this.length);
     this.length += values.length;
   }
 

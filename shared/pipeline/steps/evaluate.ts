@@ -258,8 +258,7 @@ async function readShardScores(store: ObjectStore, runId: string, manifest: Shar
   const texts = new Map<number, string>();
   const examples: ExampleCandidate[] = [];
   // Production's scores are kept while every shard compared the same version; the first that did not decides.
-  let theirs: ScoreColumns | undefined;
-  let productionVersion: number | undefined;
+  let theirs: { version: number; scores: ScoreColumns } | undefined;
   let production: MergedProduction | undefined;
   let row = 0;
   for (const info of manifest.shards) {
@@ -277,20 +276,24 @@ async function readShardScores(store: ObjectStore, runId: string, manifest: Shar
     examples.push(...(shard.examples ?? []));
     const p = shard.production;
     if (production) continue;
-    if (p.kind === 'compared' && (productionVersion === undefined || p.version === productionVersion)) {
-      productionVersion = p.version;
-      theirs ??= new ScoreColumns(p.labels, testRows);
-      theirs.append(p);
-    } else if (productionVersion !== undefined)
+    if (p.kind === 'compared' && (!theirs || p.version === theirs.version)) {
+      theirs ??= { version: p.version, scores: new ScoreColumns(p.labels, testRows) };
+      theirs.scores.append(p);
+    } else if (theirs)
       production = {
         kind: 'incomparable',
-        version: productionVersion,
-        why: `production moved while the test split was scored (v${productionVersion} and ${p.kind === 'none' ? 'none' : `v${p.version}`})`,
+        version: theirs.version,
+        why: `production moved while the test split was scored (v${theirs.version} and ${p.kind === 'none' ? 'none' : `v${p.version}`})`,
       };
     else if (p.kind !== 'compared') production = p;
   }
-  if (!production && theirs && productionVersion !== undefined)
-    production = { kind: 'compared', version: productionVersion, labels: theirs.labels, ...theirs.scores() };
+  if (!production && theirs)
+    production = {
+      kind: 'compared',
+      version: theirs.version,
+      labels: theirs.scores.labels,
+      ...theirs.scores.scores(),
+    };
   return {
     labels: ours?.labels ?? [],
     ours: ours?.scores() ?? { y: new Int32Array(0), proba: new Float64Array(0) },
@@ -316,14 +319,14 @@ function predictions(proba: Float64Array, K: number): Int32Array {
  */
 function pairedRows(
   labels: readonly string[],
-  ours: { y: Int32Array; proba: Float64Array },
+  ours: { y: Int32Array; proba: Float64Array; predicted: Int32Array },
   theirLabels: readonly string[],
   theirProba: Float64Array,
 ): PairedScores {
   const K = labels.length;
   const toOurs = theirLabels.map((l) => labels.indexOf(l));
   const predB = predictions(theirProba, K).map((k) => toOurs[k]);
-  const rows: PairedScores = { y: ours.y, predA: predictions(ours.proba, K), predB, classes: K };
+  const rows: PairedScores = { y: ours.y, predA: ours.predicted, predB, classes: K };
   if (K === 2) {
     const positive = theirLabels.indexOf(labels[1]);
     rows.scoreA = Float64Array.from({ length: ours.y.length }, (_, i) => ours.proba[i * 2 + 1]);
@@ -382,16 +385,16 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
       ),
       { contentType: 'application/json' },
     );
-    // Every shard read the same production version; one that differs (promoted mid-evaluation) is said.
-    const first = merged.production;
+    // Production as every shard compared it (readShardScores: a version that moved mid-evaluation is incomparable).
+    const theirs = merged.production;
     let production: ProductionComparison;
-    if (first.kind === 'compared') {
+    if (theirs.kind === 'compared') {
       const metric = gateMetricOf(metrics, params.evaluate);
-      const rows = pairedRows(labels, ours, first.labels, first.proba);
+      const rows = pairedRows(labels, { ...ours, predicted }, theirs.labels, theirs.proba);
       production = {
         kind: 'compared',
-        version: first.version,
-        metrics: computeMetrics(first.labels, first.y, first.proba),
+        version: theirs.version,
+        metrics: computeMetrics(theirs.labels, theirs.y, theirs.proba),
         ...(rows.y.length > 0 && (metric !== 'roc_auc' || rows.scoreA)
           ? {
               paired: comparePaired(metric, rows, {
@@ -402,7 +405,7 @@ function mergeStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
             }
           : {}),
       };
-    } else production = first;
+    } else production = theirs;
     const gate = decideGate(metrics, production, params.evaluate);
     await writeJson(deps.store, keys.metrics, {
       runId: payload.runId,
