@@ -1,6 +1,14 @@
 import model from 'wink-eng-lite-web-model';
 import winkNLP, { type WinkMethods } from 'wink-nlp';
 import type { CleanConfig } from '../config/params-schema.ts';
+import {
+  CLOSING_MARKS,
+  LETTER_AND_PERIOD,
+  ONE_WORD,
+  WINK_PIECE,
+  WORD_THEN_MARK,
+  wordPieceShape,
+} from './word-pieces.ts';
 
 /** Negations are stop words in most lists, yet they flip sentiment; `keep_negations` spares them. */
 const NEGATIONS = new Set([
@@ -203,29 +211,21 @@ export interface CleanerOptions {
   maxRunChars?: number;
   /** Replace wink's nlp object after it has read this many distinct tokens (default MAX_DISTINCT_TOKENS). */
   maxDistinctTokens?: number;
-  /** Distinct space-delimited pieces whose cleaned tokens are remembered (default CHUNK_CACHE_SIZE); 0: none. */
-  chunkCacheSize?: number;
+  /**
+   * Read plain word pieces without wink (word-pieces.ts; default true). Off: wink reads every text whole, the
+   * reference the fast path is tested against.
+   */
+  wordPieces?: boolean;
 }
 
 /**
- * Without the POS tagger, wink-nlp reads a text one space-delimited piece at a time ("didn't", "film.", "<3"):
- * what a piece becomes depends on the piece alone, never on its neighbours, so the cleaned tokens of each piece
- * can be remembered and wink handed only pieces not met before (tests/corpus/fast-path-identity.test.ts: the same
- * tokens on IMDB, AG News and adversarial text). Off by default (0): a cache that holds every piece of a real
- * corpus saves much of the cleaning CPU but breaks the made-up-words memory bound of
- * tests/corpus/text-cleaner.test.ts, and one small enough to keep that bound costs more in misses and turnovers
- * than wink saves (docs/benchmarks.md). A cheaper miss path would change that.
+ * A copy of `s` that does not keep its parent string alive: V8 makes substrings of 13+ characters views of the
+ * whole text, and a token kept in a vocabulary must not pin the review it was read from.
  */
-export const CHUNK_CACHE_SIZE = 0;
+const detached = (s: string): string => (s.length < 13 ? s : ` ${s}`.slice(1));
 
 /** wink's raw-token splitter (see WINK_SPACE): pieces are what lies between runs of these. */
 const WINK_SPACE_RUN = new RegExp(`[${WINK_SPACE}]+`);
-
-/**
- * A copy of `s` that does not keep its parent string alive: V8 makes substrings of 13+ characters views of the
- * whole text, and a cached piece must not pin a 2 MB request.
- */
-const detached = (s: string): string => (s.length < 13 ? s : ` ${s}`.slice(1));
 
 /**
  * Builds the one text-cleaning function used by training and by serving, so both see the same tokens.
@@ -308,81 +308,69 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
   };
   const stripHtml = (text: string) =>
     text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
-  const chunkCacheSize = config.lemmatize ? 0 : (options.chunkCacheSize ?? CHUNK_CACHE_SIZE);
-  const half = Math.max(1, chunkCacheSize >> 1);
-  let chunks = new Map<string, readonly string[]>();
-  let older = new Map<string, readonly string[]>();
-  const remember = (piece: string, tokens: readonly string[]): void => {
-    if (chunks.size >= half) {
-      older = chunks;
-      chunks = new Map();
-    }
-    chunks.set(piece, tokens);
-  };
-  /** A piece's cleaned tokens, moved to the young generation when found in the old one. */
-  const recall = (piece: string): readonly string[] | undefined => {
-    const hit = chunks.get(piece);
-    if (hit !== undefined) return hit;
-    const old = older.get(piece);
-    if (old !== undefined) remember(piece, old);
-    return old;
-  };
-  /** Cleans pieces not met before in one wink document (they are joined by single spaces) and remembers them. */
-  const learn = (missed: readonly string[]): void => {
+  // Stop-word flags and lemmas come from wink's lexicon and tagger: with either on, wink reads every piece.
+  const wordPieces = (options.wordPieces ?? true) && !config.lemmatize && !config.remove_stop_words;
+  /**
+   * The cleaned tokens of each of `pieces`, read by wink as one document (joined by single spaces: without the
+   * tagger wink reads each piece alone, so the pieces of a text need not be adjacent); null when the tokens cannot
+   * be told apart by piece (a piece that gives no token), and the text must be read whole.
+   */
+  // What cleanToken makes of a word of ASCII letters (wink's type "word"): nothing of the rules below applies to
+  // it but case and length, so the word pieces skip them. A closing mark's token, by mark (absent: dropped).
+  const cleanedMarks = new Map<number, string>();
+  for (const mark of CLOSING_MARKS) {
+    const out: string[] = [];
+    cleanToken('punctuation', mark, false, out);
+    if (out.length > 0) cleanedMarks.set(mark.charCodeAt(0), out[0]);
+  }
+  const wordToken = (word: string): string => detached(config.lowercase ? word.toLowerCase() : word);
+  const cleanPieces = (pieces: readonly string[]): string[][] | null => {
     const { nlp, seen } = tokenizerFor(shape, maxDistinctTokens);
     const its = nlp.its;
-    const tokens = nlp.readDoc(missed.join(' ')).tokens();
+    const tokens = nlp.readDoc(pieces.join(' ')).tokens();
     const types = tokens.out(its.type) as string[];
     const forms = tokens.out(its.value) as string[];
-    const spaces = tokens.out(its.precedingSpaces) as unknown as number[];
-    const stopFlags = config.remove_stop_words
-      ? (tokens.out(its.stopWordFlag) as unknown as boolean[])
-      : undefined;
-    // A piece's first token is the one after a space; each piece gives at least one token. Checked, else the
-    // pieces are read one by one.
-    let starts = 0;
-    for (let i = 0; i < forms.length; i++) if (i === 0 || spaces[i] > 0) starts++;
-    if (starts !== missed.length) {
-      if (missed.length > 1) for (const piece of missed) learn([piece]);
-      else remember(detached(missed[0]), run(missed[0]).out);
-      return;
-    }
+    // The spaces before each token, as text.
+    const spaces = tokens.out(its.precedingSpaces) as string[];
     for (const form of forms) seen.add(form);
-    let piece = -1;
-    let out: string[] = [];
+    // A piece's first token is the one after a space.
+    const cleaned: string[][] = [];
     for (let i = 0; i < forms.length; i++) {
-      if (i === 0 || spaces[i] > 0) {
-        if (piece >= 0) remember(detached(missed[piece]), out);
-        piece++;
-        out = [];
-      }
-      cleanToken(types[i], forms[i], stopFlags?.[i] ?? false, out);
+      if (i === 0 || spaces[i] !== '') cleaned.push([]);
+      cleanToken(types[i], forms[i], false, cleaned[cleaned.length - 1]);
     }
-    if (piece >= 0) remember(detached(missed[piece]), out);
+    return cleaned.length === pieces.length ? cleaned : null;
   };
   const clean = (input: string): string[] => {
-    const text = boundRuns(config.strip_html ? stripHtml(input) : input, maxRunChars);
-    if (chunkCacheSize === 0) return run(text).out;
-    const pieces = text.split(WINK_SPACE_RUN);
-    let missed: Set<string> | undefined;
-    for (const piece of pieces) {
-      if (piece !== '' && recall(piece) === undefined) {
-        missed ??= new Set();
-        missed.add(piece);
-      }
+    const stripped = config.strip_html ? stripHtml(input) : input;
+    if (!wordPieces) return run(boundRuns(stripped, maxRunChars)).out;
+    // A piece is a whole run of non-space characters, so a long run is cut here, piece by piece, as boundRuns
+    // would cut it in the text.
+    let pieces = stripped.split(WINK_SPACE_RUN);
+    if (pieces.some((piece) => piece.length > maxRunChars))
+      pieces = pieces.flatMap((piece) =>
+        piece.length > maxRunChars ? boundRuns(piece, maxRunChars).split(' ') : [piece],
+      );
+    const shapes = new Uint8Array(pieces.length);
+    const winkPieces: string[] = [];
+    for (let p = 0; p < pieces.length; p++) {
+      shapes[p] = wordPieceShape(pieces[p]);
+      if (shapes[p] === WINK_PIECE && pieces[p] !== '') winkPieces.push(pieces[p]);
     }
-    if (missed) {
-      // A cache smaller than one text's pieces: no memory to spare, read it whole.
-      if (missed.size > half) return run(text).out;
-      learn([...missed]);
-    }
+    const fromWink = winkPieces.length > 0 ? cleanPieces(winkPieces) : [];
+    if (fromWink === null) return run(boundRuns(stripped, maxRunChars)).out;
     const out: string[] = [];
-    for (const piece of pieces) {
-      if (piece === '') continue;
-      const tokens = chunks.get(piece) ?? older.get(piece);
-      // Dropped by `learn` between the lookups above and here (two generations turned over): read it whole.
-      if (tokens === undefined) return run(text).out;
-      for (let k = 0; k < tokens.length; k++) out.push(tokens[k]);
+    let next = 0;
+    for (let p = 0; p < pieces.length; p++) {
+      const piece = pieces[p];
+      if (shapes[p] === ONE_WORD) {
+        if (piece.length >= config.min_token_length) out.push(wordToken(piece));
+      } else if (shapes[p] === WORD_THEN_MARK) {
+        if (piece.length - 1 >= config.min_token_length) out.push(wordToken(piece.slice(0, -1)));
+        const mark = cleanedMarks.get(piece.charCodeAt(piece.length - 1));
+        if (mark !== undefined) out.push(mark);
+      } else if (shapes[p] === LETTER_AND_PERIOD) cleanToken('word', piece, false, out);
+      else if (piece !== '') for (const token of fromWink[next++]) out.push(token);
     }
     return out;
   };
