@@ -310,20 +310,21 @@ export function createTextCleaner(config: CleanConfig, options: CleanerOptions =
     text.replace(HTML_TAG, ' ').replace(HTML_ENTITY, (_, name: string) => ENTITY_TEXT[name] ?? ' ');
   // Stop-word flags and lemmas come from wink's lexicon and tagger: with either on, wink reads every piece.
   const wordPieces = (options.wordPieces ?? true) && !config.lemmatize && !config.remove_stop_words;
-  /**
-   * The cleaned tokens of each of `pieces`, read by wink as one document (joined by single spaces: without the
-   * tagger wink reads each piece alone, so the pieces of a text need not be adjacent); null when the tokens cannot
-   * be told apart by piece (a piece that gives no token), and the text must be read whole.
-   */
-  // What cleanToken makes of a word of ASCII letters (wink's type "word"): nothing of the rules below applies to
-  // it but case and length, so the word pieces skip them. A closing mark's token, by mark (absent: dropped).
+  // What cleanToken makes of a word of ASCII letters (wink's type "word"): of its rules only case applies (the
+  // callers check the length), so the word pieces skip the rest.
+  const wordToken = (word: string): string => detached(config.lowercase ? word.toLowerCase() : word);
+  // What cleanToken makes of each closing mark, by character code (absent: dropped).
   const cleanedMarks = new Map<number, string>();
   for (const mark of CLOSING_MARKS) {
     const out: string[] = [];
     cleanToken('punctuation', mark, false, out);
     if (out.length > 0) cleanedMarks.set(mark.charCodeAt(0), out[0]);
   }
-  const wordToken = (word: string): string => detached(config.lowercase ? word.toLowerCase() : word);
+  /**
+   * The cleaned tokens of each of `pieces`, read by wink as one document (joined by single spaces: without the
+   * tagger wink reads each piece alone, so the pieces of a text need not be adjacent); null when the tokens cannot
+   * be told apart by piece (a piece that gives no token), and the text must be read whole.
+   */
   const cleanPieces = (pieces: readonly string[]): string[][] | null => {
     const { nlp, seen } = tokenizerFor(shape, maxDistinctTokens);
     const its = nlp.its;
