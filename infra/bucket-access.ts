@@ -15,6 +15,7 @@ import {
   registryPrefix,
   retrainUploadPrefix,
 } from '../shared/layout.ts';
+import { RUN_INDEX_KEY } from '../shared/pipeline/run/run-index.ts';
 import type { BatchFunction, PipelineFunction } from '../shared/pipeline/steps/lambdas.ts';
 import { bucketArn, type JsonObject, objectsArn } from './cfn.ts';
 
@@ -111,12 +112,13 @@ export function bucketAccess(models: string | readonly string[]): Record<BucketU
       list: [RUNS_PREFIX, ...MODEL_PREFIX()],
     },
     // Starts and ends a shadow or canary: reads the run (its params, status, the serving processes' counters) and
-    // the registry (the candidate's artifact is checked before it is tried); writes the run's status and its two
-    // release records, and aliases.json, nothing else.
+    // the registry (the candidate's artifact is checked before it is tried); writes the run's status (and its row
+    // in the runs index) and its two release records, and aliases.json, nothing else.
     release: {
       read: [RUNS_PREFIX, ...MODEL_PREFIX()],
       write: [
         `${RUNS_PREFIX}*/status.json`,
+        RUN_INDEX_KEY,
         `${RUNS_PREFIX}*/release/bake.json`,
         `${RUNS_PREFIX}*/release/decision.json`,
         ...MODEL_PREFIX('aliases.json'),

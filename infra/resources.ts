@@ -5,6 +5,7 @@ import {
   BATCH_PREFIX,
   BATCH_SUFFIXES,
   INCOMING_PREFIX,
+  RUN_EXPIRY_DAYS,
   RUNS_PREFIX,
   TRAINING_SUFFIXES,
 } from '../shared/layout.ts';
@@ -34,7 +35,7 @@ export function storage() {
         LifecycleConfiguration: {
           Rules: [
             // Intermediate run data is reproducible from incoming/ + params; registry/ is kept forever.
-            { Id: 'expire-runs', Status: 'Enabled', Prefix: RUNS_PREFIX, ExpirationInDays: 90 },
+            { Id: 'expire-runs', Status: 'Enabled', Prefix: RUNS_PREFIX, ExpirationInDays: RUN_EXPIRY_DAYS },
             {
               Id: 'expire-old-versions',
               Status: 'Enabled',

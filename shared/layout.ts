@@ -20,6 +20,8 @@ export function paramsKeyFor(dataKey: string): string {
 
 /** `runs/<runId>/`: a run's intermediate data, status and history; reproducible, so it expires. */
 export const RUNS_PREFIX = 'runs/';
+/** The bucket's lifecycle rule expires an object under RUNS_PREFIX this many days after its last write. */
+export const RUN_EXPIRY_DAYS = 90;
 
 /** `registry/<model>/`: the model registry, versions and aliases; kept forever. */
 export const REGISTRY_PREFIX = 'registry/';

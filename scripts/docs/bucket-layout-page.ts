@@ -44,6 +44,8 @@ export function placeholderKeys(builders: Readonly<Record<string, unknown>>): Re
 export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'run.status':
     "The run's record: its state (running, succeeded, rejected, failed, ignored), each step's start, end and outcome, the error of a failed run, the cost estimate. Every step updates it; `textops runs` and the console read it.",
+  'runs.index':
+    "Every run as the console's runs table draws it (state, source, step times, headline metrics, cost): a run's row is written when it starts, when its state changes and when it ends, so the console reads one object instead of listing every run's files. Rows of runs past the lifecycle rule's expiry are dropped.",
   'run.input':
     "What Ingest fixed for the run: its params (params.yaml with the upload's overrides), the data fingerprint, the data report, the split and a fingerprint of its test rows (`testSplit`).",
   'run.shards': 'The shard list Ingest writes last: the later steps read only the shards it names.',
@@ -202,6 +204,8 @@ export function renderBucketLayoutPage(input: {
     '## A run',
     `Under ${code(`${group('run').keys.root}/`)}: the run's own files, reproducible from the upload, so they expire. Named by ${sourceOf(group('run'))}.`,
     fileTable('run'),
+    `Beside the runs' folders, one file of every run (${sourceOf(group('runs'))}):`,
+    fileTable('runs'),
     `Model selection (the Tune stage) keeps its files under ${code(`${group('tune').keys.root}/`)} (${sourceOf(group('tune'))}); a run without the stage has none.`,
     fileTable('tune'),
     `Ingest cuts the kept rows into shards; each per-shard step writes one object per shard (${sourceOf(group('shard'))}). ${code('00000')} is the shard number, zero-padded so a listing sorts in shard order.`,

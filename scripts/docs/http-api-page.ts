@@ -50,7 +50,8 @@ export interface ConsoleRoute {
  * render, so the page cannot fall behind the app.
  */
 export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
-  'GET /': 'The runs page: every training run, newest first, with its state, data, scores and cost.',
+  'GET /':
+    'The runs page: every training run, newest first, with its state, data, scores and cost, drawn in the HTML.',
   'GET /run/:id':
     'One run: its steps and timings, params against production, model selection, metrics per class, curves and top terms; advice when it failed.',
   'GET /run/:id/report': "The run's evaluation report (HTML), as Evaluate wrote it.",
@@ -66,9 +67,10 @@ export const CONSOLE_ROUTE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'A file a batch job wrote under `batch-results/` (predictions, errors, report), as a download; 413 above 5 MB (copy it from the bucket).',
   'GET /api/batch': 'The batch jobs as JSON (`jobs`), with `hint`: what to run when there is none.',
   'GET /assets/console.js': "The console's script.",
+  'GET /assets/console-tables.js': "The script of the console's pages without charts (runs, batch).",
   'GET /assets/console.css': "The console's style sheet.",
   'GET /api/runs':
-    'Every run as JSON: the status files whole, or with `?view=table` the rows the runs page draws.',
+    'Every run as JSON: the status files whole, or with `?view=table` the rows the runs page draws (from the runs index, `runs/index.json`, with an ETag: `If-None-Match` answers 304 until a run moves).',
   'GET /api/runs/:id': "One run's status and state history (404 when the run does not exist).",
   'GET /api/runs/:id/detail': 'Everything the run page draws, as JSON.',
   'GET /api/compare': `The comparison of 2 to ${MAX_COMPARED} runs or versions (\`?ids=\`) as JSON; 400 outside that range.`,

@@ -27,6 +27,7 @@ import {
   SERVING_METRICS,
 } from '../../shared/observability/metric-catalogue.ts';
 import { executionName, runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
+import { RUN_INDEX_KEY } from '../../shared/pipeline/run/run-index.ts';
 import { batchResultKeys } from '../../shared/pipeline/steps/batch.ts';
 import type { ObjectStore } from '../../shared/ports.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
@@ -50,6 +51,7 @@ const PARAMS_SCHEMA_FILE = 'shared/config/params-schema.ts';
 const PARAMS_LOADER_FILE = 'shared/config/params.ts';
 const LAYOUT_FILE = 'shared/layout.ts';
 const RUN_KEYS_FILE = 'shared/pipeline/run/keys.ts';
+const RUN_INDEX_FILE = 'shared/pipeline/run/run-index.ts';
 const BATCH_KEYS_FILE = 'shared/pipeline/steps/batch.ts';
 const RETRAIN_KEYS_FILE = 'shared/feedback/retrain-trigger.ts';
 /** Where a release's keys are named (the counters, bake and decision files). */
@@ -221,6 +223,12 @@ export function bucketLayoutPageInput(): Parameters<typeof renderBucketLayoutPag
       },
     },
     {
+      id: 'runs',
+      title: 'Every run',
+      source: { fn: 'indexRun', file: RUN_INDEX_FILE },
+      keys: { index: RUN_INDEX_KEY },
+    },
+    {
       id: 'retrain',
       title: 'Retrain trigger',
       source: { fn: 'retrainKeys', file: RETRAIN_KEYS_FILE },
@@ -245,6 +253,7 @@ export function bucketLayoutPageInput(): Parameters<typeof renderBucketLayoutPag
     sources: [
       LAYOUT_FILE,
       RUN_KEYS_FILE,
+      RUN_INDEX_FILE,
       BATCH_KEYS_FILE,
       RETRAIN_KEYS_FILE,
       'shared/registry/model-registry.ts',

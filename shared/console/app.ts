@@ -11,6 +11,7 @@ import { readLabelIssues } from '../pipeline/run/checks.ts';
 import { runKeys } from '../pipeline/run/keys.ts';
 import { notifyHandMove } from '../pipeline/run/notify.ts';
 import { readRun } from '../pipeline/run/queries.ts';
+import { hasEnded } from '../pipeline/run/run-index.ts';
 import { firstBatchJobHint, listBatchJobs } from '../pipeline/steps/batch-jobs.ts';
 import type { EventPublisher, TaskCallbacks } from '../ports.ts';
 import { ModelRegistry, rollbackTarget } from '../registry/model-registry.ts';
@@ -24,10 +25,12 @@ import {
   ObjectCache,
   runDetail,
   runRows,
-  tableRow,
+  runTable,
+  runTableRows,
 } from './console-data.ts';
 import { cardHtml, cardMarkdown, modelCard } from './model-card.ts';
 import { CONSOLE_NAV, escapeHtml } from './page-chrome.ts';
+import { runsPageHtml } from './runs-table.ts';
 
 export interface ConsoleAppOptions extends ConsoleSources {
   log?: Logger;
@@ -95,12 +98,23 @@ function versionParam(value: unknown): number {
   return version;
 }
 
+/** The pages without charts, served the script without uPlot. */
+const TABLE_PAGES = new Set(['runs', 'batch']);
+
 /**
- * The HTML of every page: a shell whose script (`assets/console.js`, the one script the policy allows) fetches
- * the page's JSON and draws it. `<base>` is the app's mount path, so every link is relative and the app works at
- * `/` locally and at `/console/` behind the HTTP API.
+ * The HTML of every page: a shell whose script (the console's own, from `assets/`: the policy allows no other)
+ * fetches the page's JSON and draws it; the runs page comes with its table drawn. `<base>` is the app's mount
+ * path, so every link is relative and the app works at `/` locally and at `/console/` behind the HTTP API.
  */
-function shell(req: Request, page: string, title: string, arg = '', preload?: string): string {
+function shell(
+  req: Request,
+  page: string,
+  title: string,
+  arg = '',
+  preload?: string,
+  /** The page's content as markup the server rendered (escaped by runs-table.ts's `html`), when it has one. */
+  content = '',
+): string {
   const base = `${req.baseUrl}/`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -109,10 +123,10 @@ function shell(req: Request, page: string, title: string, arg = '', preload?: st
 <base href="${escapeHtml(base)}">
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/console.css">
-<script src="assets/console.js" defer></script>
+<script src="assets/${TABLE_PAGES.has(page) ? 'console-tables' : 'console'}.js" defer></script>
 ${preload ? `<link rel="preload" href="${escapeHtml(preload)}" as="fetch" crossorigin="anonymous">\n` : ''}</head><body data-page="${escapeHtml(page)}" data-arg="${escapeHtml(arg)}">
 ${CONSOLE_NAV}
-<main id="main"><noscript>This page needs JavaScript; the same data is JSON under <a href="api/runs">api/runs</a> and <a href="api/models">api/models</a>.</noscript></main>
+<main id="main">${content || '<noscript>This page needs JavaScript; the same data is JSON under <a href="api/runs">api/runs</a> and <a href="api/models">api/models</a>.</noscript>'}</main>
 </body></html>
 `;
 }
@@ -150,15 +164,19 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
         .catch(next);
     };
 
-  app.get(
-    '/assets/console.js',
-    wrap(async (_req, res) => {
-      res
-        .type('text/javascript')
-        .set('Cache-Control', 'no-cache')
-        .send((await consoleAssets()).js);
-    }),
-  );
+  for (const [path, script] of [
+    ['/assets/console.js', 'js'],
+    ['/assets/console-tables.js', 'tablesJs'],
+  ] as const)
+    app.get(
+      path,
+      wrap(async (_req, res) => {
+        res
+          .type('text/javascript')
+          .set('Cache-Control', 'no-cache')
+          .send((await consoleAssets())[script]);
+      }),
+    );
   app.get(
     '/assets/console.css',
     wrap(async (_req, res) => {
@@ -170,10 +188,19 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   );
 
   // Pages.
-  app.get('/', (req, res) => {
-    // The runs JSON is fetched while the script loads, not after.
-    res.type('html').send(shell(req, 'runs', 'training runs', '', 'api/runs?view=table'));
-  });
+  // The runs table is in the page's HTML: it shows as the page is parsed, before the script has loaded.
+  // The markup of the last table drawn, by its JSON's ETag: runs that have ended draw the same every time (a
+  // run still going has a bar that grows with the clock, so a table with one is drawn again).
+  let drawn: { etag: string; html: string } | undefined;
+  app.get(
+    '/',
+    wrap(async (req, res) => {
+      const table = runTable(await runTableRows(options.store, cache));
+      const html = drawn?.etag === table.etag ? drawn.html : runsPageHtml(table.rows, table.etag);
+      drawn = table.rows.some((r) => !hasEnded(r.state)) ? undefined : { etag: table.etag, html };
+      res.type('html').send(shell(req, 'runs', 'training runs', '', undefined, html));
+    }),
+  );
   app.get(
     '/run/:id',
     wrap((req, res) => {
@@ -288,9 +315,14 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   app.get(
     '/api/runs',
     wrap(async (req, res) => {
-      const rows = await runRows(options.store, cache);
-      // `?view=table`: what the runs page draws; without it, every status file whole (as before).
-      res.json(req.query.view === 'table' ? rows.map(tableRow) : rows);
+      // `?view=table`: what the runs page draws (from the runs index), with the ETag its HTML carries; without
+      // it, every status file whole.
+      if (req.query.view !== 'table') {
+        res.json(await runRows(options.store, cache));
+        return;
+      }
+      const table = runTable(await runTableRows(options.store, cache));
+      res.set('ETag', table.etag).type('json').send(table.json);
     }),
   );
   app.get(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { deploymentModels } from '../config/model-params.ts';
 import type { Params } from '../config/params-schema.ts';
@@ -13,9 +14,11 @@ import type { LabelIssueRow } from '../pipeline/formats/label-issues-csv.ts';
 import { readChecksFile, readLabelIssues } from '../pipeline/run/checks.ts';
 import type { ExecutionHistory } from '../pipeline/run/history.ts';
 import { bareEtag, runKeys } from '../pipeline/run/keys.ts';
-import { listRuns, readRun } from '../pipeline/run/queries.ts';
+import { listRuns, readRun, withStages } from '../pipeline/run/queries.ts';
 import type { GateDecision, RunCost, RunStatus } from '../pipeline/run/records.ts';
 import { retrainHint } from '../pipeline/run/retry.ts';
+import { hasEnded, type RunTableRow, readRunIndex, runTableRow } from '../pipeline/run/run-index.ts';
+import { readStatus } from '../pipeline/run/status.ts';
 import type { TuneSummary } from '../pipeline/run/tune-summary.ts';
 import type { DataChecks } from '../pipeline/steps/check-data.ts';
 import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
@@ -53,6 +56,34 @@ export class ObjectCache {
   constructor(private readonly maxEntries = 5000) {}
 
   /**
+   * A view of `store` whose `get` asks the store only whether the object changed (S3 `If-None-Match`), and answers
+   * from the cache when it did not. A store without conditional reads is read whole.
+   */
+  conditional(store: ObjectStore): ObjectStore {
+    const cache = this.bodies;
+    const max = this.maxEntries;
+    return {
+      head: (key) => store.head(key),
+      put: (key, body, options) => store.put(key, body, options),
+      delete: (key) => store.delete(key),
+      list: (prefix) => store.list(prefix),
+      async get(key: string) {
+        const cached = cache.get(key);
+        if (!cached || !store.getIfChanged) {
+          const object = await store.get(key);
+          if (object) remember(cache, max, key, object);
+          return object;
+        }
+        const answer = await store.getIfChanged(key, cached.etag);
+        if (answer === 'not-modified') return cached;
+        if (answer) remember(cache, max, key, answer);
+        else cache.delete(key);
+        return answer;
+      },
+    };
+  }
+
+  /**
    * A view of `store` for one listing: `get` of a key the view's last `list` returned answers from the cache
    * when the listed ETag is the cached one. Other keys, and keys not listed, go to the store.
    */
@@ -74,14 +105,18 @@ export class ObjectCache {
         const cached = cache.get(key);
         if (etag !== undefined && cached && bareEtag(cached.etag) === bareEtag(etag)) return cached;
         const object = await store.get(key);
-        if (object && etag !== undefined) {
-          if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-          cache.set(key, object);
-        }
+        if (object && etag !== undefined) remember(cache, max, key, object);
         return object;
       },
     };
   }
+}
+
+/** Keeps `object` under `key`, the oldest entry dropped when the cache is full. */
+function remember(cache: Map<string, StoredObject>, max: number, key: string, object: StoredObject): void {
+  cache.delete(key);
+  if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+  cache.set(key, object);
 }
 
 /** Every run, newest first, as `listRuns` gives them (with the cost when the summary has one). */
@@ -90,47 +125,30 @@ export async function runRows(store: ObjectStore, cache?: ObjectCache): Promise<
 }
 
 /**
- * A run as the runs table draws it: no step summaries, no gate details, only the headline figures it shows. A
- * page of 200 runs carries about half the bytes of the full status files (`api/runs`).
+ * The runs table: every run's row from the runs index (one conditional read), the live status of the runs still
+ * going, and each model's stage now. A store no run has indexed yet (all its runs predate the index) is listed.
  */
-export function tableRow(run: RunRow): RunRow {
-  const {
-    runId,
-    state,
-    source,
-    startedAt,
-    updatedAt,
-    finishedAt,
-    error,
-    model,
-    message,
-    cost,
-    attempts,
-    stage,
-  } = run;
-  return {
-    runId,
-    state,
-    source,
-    startedAt,
-    updatedAt,
-    ...(finishedAt ? { finishedAt } : {}),
-    steps: run.steps.map(({ name, part, state: s, startedAt: at, finishedAt: end, ms }) => ({
-      name,
-      ...(part !== undefined ? { part } : {}),
-      state: s,
-      startedAt: at,
-      ...(end ? { finishedAt: end } : {}),
-      ...(ms !== undefined ? { ms } : {}),
-    })),
-    ...(error ? { error } : {}),
-    ...(model ? { model } : {}),
-    ...(run.metrics ? { metrics: { accuracy: run.metrics.accuracy, f1_macro: run.metrics.f1_macro } } : {}),
-    ...(message ? { message } : {}),
-    ...(cost ? { cost } : {}),
-    ...(attempts ? { attempts } : {}),
-    ...(stage ? { stage } : {}),
-  };
+export async function runTableRows(store: ObjectStore, cache: ObjectCache): Promise<RunTableRow[]> {
+  const fresh = cache.conditional(store);
+  const index = await readRunIndex(fresh);
+  if (!index) return (await runRows(store, cache)).map(runTableRow);
+  const rows = await Promise.all(
+    Object.values(index.runs).map(async (row) => {
+      if (hasEnded(row.state)) return row;
+      const live = await readStatus(fresh, row.runId);
+      return live ? runTableRow(live) : row;
+    }),
+  );
+  return withStages(
+    fresh,
+    rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+  );
+}
+
+/** The runs table as JSON, with its ETag: the runs page's HTML carries it, so its first poll is a 304. */
+export function runTable(rows: RunTableRow[]): { rows: RunTableRow[]; json: string; etag: string } {
+  const json = JSON.stringify(rows);
+  return { rows, json, etag: `"${createHash('sha1').update(json).digest('base64url')}"` };
 }
 
 type Scalar = string | number | boolean | null;

@@ -1,7 +1,7 @@
-// `npm run bench:console`: the console's runs page with 200 runs in the local store (status files written through
-// the store as the pipeline writes them), loaded in Chromium again and again; each load timed from navigation
-// start to the table rendered (the page's own performance.now() when it marks itself ready), beside a blank page opened
-// the same way. Target: warm median ≤ 200 ms.
+// `npm run bench:console`: the console's runs page with 200 runs in the local store (status files and the runs
+// index written as the pipeline writes them), loaded in Chromium again and again; each load timed from navigation
+// start to the table ready (the page's own performance.now() when its script has the table in hand) and to the
+// frame after it was painted, beside a blank page opened the same way. Target: warm median ≤ 200 ms.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +13,8 @@ import { resetClients, s3Client } from '../../shared/aws/clients.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import { consoleAssets } from '../../shared/console/assets.ts';
-import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import { updateStatus } from '../../shared/pipeline/run/status.ts';
 import { launchChromium } from '../helpers/browser.ts';
 
 const RUNS = Number(process.argv.find((a) => a.startsWith('--runs='))?.slice(7) ?? 200);
@@ -83,11 +83,19 @@ Object.assign(process.env, {
 resetClients();
 const store = new S3ObjectStore(s3Client(), 'bench');
 const written = performance.now();
-for (let i = 0; i < RUNS; i += 25) {
+// As the pipeline writes a status: `updateStatus`, which also writes the run's row in the runs index.
+// A few at once: every write of an ended run rewrites the one index, conditionally, and a lost race retries.
+for (let i = 0; i < RUNS; i += 4) {
   await Promise.all(
-    Array.from({ length: Math.min(25, RUNS - i) }, (_, k) => {
+    Array.from({ length: Math.min(4, RUNS - i) }, (_, k) => {
       const run = syntheticRun(i + k);
-      return store.put(runKeys(run.runId).status, JSON.stringify(run), { contentType: 'application/json' });
+      return updateStatus(
+        store,
+        run.runId,
+        run.source,
+        (s) => Object.assign(s, run),
+        new Date(run.updatedAt),
+      );
     }),
   );
 }
@@ -96,10 +104,11 @@ const consoleServer = await startConsoleServer({ store, modelName: 'sentiment', 
 // Run from source, the app bundles its browser script on first use; dist/cli.mjs (npm start) carries it built.
 await consoleAssets();
 const browser = await launchChromium();
-const rows: { load: number; readyMs: number; wallMs: number; rendered: number }[] = [];
+const rows: { load: number; readyMs: number; paintedMs: number; wallMs: number; rendered: number }[] = [];
 const apiMs: number[] = [];
+const fullMs: number[] = [];
 const blankMs: number[] = [];
-let apiBytes = 0;
+const apiBytes: Record<string, number> = {};
 try {
   const context = await browser.newContext();
   for (let load = 1; load <= LOADS; load++) {
@@ -107,11 +116,14 @@ try {
     const page = await context.newPage();
     const t0 = performance.now();
     await page.goto(`${consoleServer.url}/`);
-    await page.waitForSelector('body[data-ready="runs"]');
+    // A check of one attribute every 50 ms: a selector wait (or a check each frame) runs script on the page's own
+    // thread while it loads, and slows the load it times. The figures are the page's own clock, not this wait's.
+    await page.waitForFunction('document.body.dataset.paintedMs', undefined, { polling: 50 });
     const wallMs = performance.now() - t0;
     const readyMs = Number(await page.getAttribute('body', 'data-ready-ms'));
+    const paintedMs = Number(await page.getAttribute('body', 'data-painted-ms'));
     const rendered = await page.$$eval('#runs tr', (trs) => trs.length);
-    rows.push({ load, readyMs, wallMs, rendered });
+    rows.push({ load, readyMs, paintedMs, wallMs, rendered });
     if (load === LOADS) {
       // Where the last load's time went, on the page's clock: each request's end, then the table rendered.
       // A string, not a function: tsx would wrap a named arrow in a helper the page does not have.
@@ -146,12 +158,18 @@ try {
     await page.close();
   }
   blank.close();
-  // The server's share: the runs JSON alone (listing + cached status files + serialising), from this process.
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    const body = await (await fetch(`${consoleServer.url}/api/runs`)).text();
-    apiMs.push(performance.now() - t0);
-    apiBytes = body.length;
+  // The server's share: the runs page's JSON alone (the runs index, served from its ETag), and every status file
+  // whole (a listing of runs/), from this process.
+  for (const [view, times] of [
+    ['api/runs?view=table', apiMs],
+    ['api/runs', fullMs],
+  ] as const) {
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const body = await (await fetch(`${consoleServer.url}/${view}`)).text();
+      times.push(performance.now() - t0);
+      apiBytes[view] = body.length;
+    }
   }
 } finally {
   await browser.close();
@@ -168,17 +186,22 @@ process.stdout.write(
   `console runs page: ${RUNS} runs in the local store (written in ${writeMs.toFixed(0)} ms), ${LOADS} loads in Chromium\n\n`,
 );
 process.stdout.write(
-  '| load | navigation → table rendered (page clock) | wall (goto → ready, harness) | rows |\n| --- | --- | --- | --- |\n',
+  '| load | navigation → table ready (page clock) | → painted (page clock) | wall (goto → painted, harness) | rows |\n| --- | --- | --- | --- | --- |\n',
 );
 for (const r of rows)
   process.stdout.write(
-    `| ${r.load}${r.load === 1 ? ' (cold: server reads every status)' : ''} | ${r.readyMs.toFixed(0)} ms | ${r.wallMs.toFixed(0)} ms | ${r.rendered} |\n`,
+    `| ${r.load}${r.load === 1 ? ' (cold: the server reads the runs index and the aliases)' : ''} | ${r.readyMs.toFixed(0)} ms | ${r.paintedMs.toFixed(0)} ms | ${r.wallMs.toFixed(0)} ms | ${r.rendered} |\n`,
   );
-process.stdout.write(
-  `\nGET api/runs alone (${(apiBytes / 1024).toFixed(0)} KB): ${apiMs.map((m) => m.toFixed(0)).join(', ')} ms\n`,
-);
+for (const [view, times] of [
+  ['api/runs?view=table', apiMs],
+  ['api/runs', fullMs],
+] as const)
+  process.stdout.write(
+    `${view === 'api/runs' ? '' : '\n'}GET ${view} alone (${((apiBytes[view] ?? 0) / 1024).toFixed(0)} KB): ${times.map((m) => m.toFixed(0)).join(', ')} ms\n`,
+  );
 const warm = rows.slice(1).map((r) => r.readyMs);
 const med = median(warm);
+const paintedMedian = median(rows.slice(1).map((r) => r.paintedMs));
 const worst = Math.max(...warm);
 const { loadavg } = await import('node:os');
 process.stdout.write(
@@ -191,5 +214,5 @@ process.stdout.write(
   `blank page from a bare Node server, navigation → its script ran: median ${blankMedian.toFixed(0)} ms (${blankMs.map((m) => m.toFixed(0)).join(', ')})\n`,
 );
 process.stdout.write(
-  `\nwarm loads: median ${med.toFixed(0)} ms (${(med - blankMedian).toFixed(0)} ms over a blank page), max ${worst.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 200 ms warm median: ${med <= 200 ? 'met' : 'MISSED'}\n`,
+  `\nwarm loads: table ready median ${med.toFixed(0)} ms (${(med - blankMedian).toFixed(0)} ms over a blank page), max ${worst.toFixed(0)} ms; painted median ${paintedMedian.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 200 ms warm median (ready): ${med <= 200 ? 'met' : 'MISSED'}, (painted): ${paintedMedian <= 200 ? 'met' : 'MISSED'}\n`,
 );

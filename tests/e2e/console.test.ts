@@ -85,27 +85,28 @@ describe('console pages in Chromium', () => {
       [failed]: 'failed',
       [xss]: 'rejected',
     });
-    // Step bars: one segment per recorded step, with its duration.
-    const segments = await page.$$eval(`#runs tr[data-run="${first}"] .gantt .seg`, (s) =>
-      s.map((x) => x.getAttribute('data-step')),
-    );
-    expect(segments).toEqual(
+    // Step bars: one band per recorded step, each step with its duration in the bar's tooltip.
+    const bar = await page.$eval(`#runs tr[data-run="${first}"] .gantt`, (b) => ({
+      steps: b.getAttribute('data-steps')?.split(' '),
+      title: b.getAttribute('title'),
+      bands: (getComputedStyle(b).backgroundImage.match(/rgb\(/g) ?? []).length,
+    }));
+    expect(bar.steps).toEqual(
       expect.arrayContaining(['ingest', 'preprocess', 'featurize', 'train', 'evaluate', 'register']),
     );
+    expect(bar.title).toMatch(/^ingest \d+(\.\d)? m?s · /);
+    expect(bar.bands).toBeGreaterThanOrEqual(6);
+    // Rows the filters leave out are hidden.
+    const shown = () =>
+      page.$$eval('#runs tr:not([hidden])', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
     await page.selectOption('#filter-state', 'failed');
-    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
-      failed,
-    ]);
+    expect(await shown()).toEqual([failed]);
     await page.selectOption('#filter-state', '');
     await page.fill('#search', 'trigrams');
-    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
-      second,
-    ]);
+    expect(await shown()).toEqual([second]);
     await page.fill('#search', '');
     await page.fill('#filter-source', 'svg');
-    expect(await page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')))).toEqual([
-      xss,
-    ]);
+    expect(await shown()).toEqual([xss]);
     // HTML in file names, labels and messages is text.
     await page.fill('#filter-source', '');
     const text = await page.textContent('#runs');

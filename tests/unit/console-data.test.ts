@@ -10,13 +10,13 @@ import {
   paramRows,
   perClassDeltas,
   runRows,
-  tableRow,
 } from '../../shared/console/console-data.ts';
 import { stepFunctionsExecutionUrl } from '../../shared/console/lambda-handler.ts';
 import { cardHtml, cardMarkdown, modelCard } from '../../shared/console/model-card.ts';
 import type { Metrics } from '../../shared/ml/metrics.ts';
 import { runKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun } from '../../shared/pipeline/run/queries.ts';
+import { runTableRow } from '../../shared/pipeline/run/run-index.ts';
 import {
   type Aliases,
   ModelRegistry,
@@ -98,7 +98,7 @@ describe('console data', () => {
   });
 
   it('the runs table view keeps what the table draws and drops step summaries and gate details', () => {
-    const row = tableRow({
+    const row = runTableRow({
       runId: 'r',
       state: 'succeeded',
       source: { bucket: 'b', key: 'incoming/x.csv', etag: 'e' },
@@ -115,7 +115,7 @@ describe('console data', () => {
       { name: 'train', state: 'succeeded', startedAt: 'a', finishedAt: 'b', ms: 5 },
     ]);
     expect(row.metrics).toEqual({ accuracy: 0.9, f1_macro: 0.8 });
-    expect(row.evaluation).toBeUndefined();
+    expect((row as Record<string, unknown>).evaluation).toBeUndefined();
     expect(row.cost?.usd).toBe(1);
   });
 

@@ -5,6 +5,7 @@ import { SfnPipelineStarter } from '../../shared/aws/sfn-starter.ts';
 import { paramsKeyFor } from '../../shared/layout.ts';
 import { memoryLogger } from '../../shared/log.ts';
 import { executionName, isTrainingDataKey } from '../../shared/pipeline/run/keys.ts';
+import { RUN_INDEX_KEY, type RunIndex } from '../../shared/pipeline/run/run-index.ts';
 import { decodeS3Key, encodeS3Key, handleTrainRequests } from '../../shared/pipeline/steps/trigger.ts';
 import {
   recordingStarter,
@@ -175,8 +176,13 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
     expect(s.calls).toEqual([]);
     // One status per refused upload, under its run id (a slug and a hash), never under a path from the key.
     // (the first two are one key once decoded).
-    expect(store.keys()).toHaveLength(new Set(out.outcomes.map((o) => o.key)).size);
-    for (const key of store.keys()) {
+    const statuses = store.keys().filter((k) => k !== RUN_INDEX_KEY);
+    expect(statuses).toHaveLength(new Set(out.outcomes.map((o) => o.key)).size);
+    // The runs index lists each of them, as the console's runs table shows them.
+    expect(Object.values(store.json<RunIndex>(RUN_INDEX_KEY)?.runs ?? {}).map((r) => r.state)).toEqual(
+      statuses.map(() => 'ignored'),
+    );
+    for (const key of statuses) {
       expect(key).toMatch(/^runs\/[A-Za-z0-9_-]+\/status\.json$/);
       expect(store.json(key)).toMatchObject({
         state: 'ignored',
@@ -215,7 +221,8 @@ describe('trigger (SQS batch of S3 notifications → executions)', () => {
       storeFor: () => store,
     });
     expect(ok.batchItemFailures).toEqual([]);
-    const [key] = store.keys();
+    const [index, key] = store.keys();
+    expect(index).toBe(RUN_INDEX_KEY);
     expect(key).toMatch(/^runs\/notes-[0-9a-f]{16}\/status\.json$/);
     expect(store.json(key)).toMatchObject({ state: 'ignored', source: { key: 'incoming/notes.txt' } });
 

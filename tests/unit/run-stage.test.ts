@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { alreadyRanLines, outcomeLines } from '../../cli/pipeline-follow.ts';
 import { formatRun, resultCell } from '../../cli/pipeline-output.ts';
-import { runRows, tableRow } from '../../shared/console/console-data.ts';
+import { runRows } from '../../shared/console/console-data.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import { listRuns, readRun } from '../../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import { runTableRow } from '../../shared/pipeline/run/run-index.ts';
 import { modelStage, outcomeThen, standingNow } from '../../shared/pipeline/run/stage.ts';
 import type { AliasChange, Aliases } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
@@ -173,7 +174,7 @@ describe('outcome then and now, in the CLI and the console', () => {
   });
 
   it('console runs table: the stage travels with each row', async () => {
-    const rows = (await runRows(await store())).map(tableRow);
+    const rows = (await runRows(await store())).map(runTableRow);
     expect(rows.map((r) => [r.runId, r.stage?.isProduction, r.stage?.label])).toEqual([
       ['two', true, 'production now'],
       ['one', false, 'production until v2 was promoted'],

@@ -4,6 +4,8 @@
  * in through text nodes and attribute values, never as markup, so HTML in a file name or a label stays text.
  */
 
+export { colour, fmt, seconds, signed } from '../format.ts';
+
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | null | ((event: Event) => void)>;
 
@@ -24,17 +26,6 @@ export function append(el: Element, ...children: Child[]): void {
     el.append(typeof c === 'number' ? String(c) : c);
   }
 }
-
-export const fmt = (x: unknown, digits = 4): string =>
-  typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '—';
-
-export const signed = (x: number | undefined, digits = 4): string =>
-  x === undefined || !Number.isFinite(x)
-    ? '—'
-    : `${x > 0 ? '+' : x < 0 ? '−' : '±'}${Math.abs(x).toFixed(digits)}`;
-
-export const seconds = (ms: number | undefined): string =>
-  ms === undefined ? '…' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 
 /** A URL of the console (relative to the page's <base>, so the app works under any mount path). */
 export const href = (path: string): string =>
@@ -79,12 +70,6 @@ export function table(head: string[], rows: Child[][], attrs: Attrs = {}): HTMLE
       ),
     ),
   );
-}
-
-/** A stable colour per name (steps of the Gantt bar, series of a chart). */
-export function colour(i: number): string {
-  const palette = ['#2f6fdf', '#d9534f', '#2a9d5c', '#e69f00', '#8e44ad', '#17a2b8', '#6c757d', '#c2185b'];
-  return palette[i % palette.length];
 }
 
 export function errorBox(message: string): HTMLElement {

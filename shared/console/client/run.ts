@@ -708,7 +708,7 @@ export async function runPage(root: HTMLElement, runId: string): Promise<void> {
     ...d.notes.map((n) => h('p', { class: 'muted note' }, n)),
     approvalSection(s, () => void runPage(root, runId).catch(() => undefined)),
     releaseSection(s),
-    section('Steps', gantt(s, true)),
+    section('Steps', gantt(s)),
   );
   for (const part of [
     paramsSection(d),

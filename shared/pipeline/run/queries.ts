@@ -38,7 +38,10 @@ function withCost(status: RunStatus): RunStatus {
  * Runs with where their model version stands now (`stage`), one read of each model's aliases: what a run said
  * when it ended (`v1 is now production`) is shown beside what is true now.
  */
-async function withStages(store: ObjectStore, statuses: RunStatus[]): Promise<RunStatus[]> {
+export async function withStages<T extends Pick<RunStatus, 'model' | 'stage'>>(
+  store: ObjectStore,
+  statuses: T[],
+): Promise<T[]> {
   const names = [...new Set(statuses.flatMap((s) => (s.model ? [s.model.name] : [])))];
   const aliases = new Map<string, Aliases>(
     await Promise.all(

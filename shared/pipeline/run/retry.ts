@@ -1,6 +1,7 @@
 import type { ObjectStore } from '../../ports.ts';
 import { runKeys } from './keys.ts';
 import type { RunStatus } from './records.ts';
+import { indexRun } from './run-index.ts';
 import { updateStatus } from './status.ts';
 
 /**
@@ -98,6 +99,7 @@ export async function markRedriven(
       await store.put(runKeys(status.runId).status, `${JSON.stringify(previous, null, 2)}\n`, {
         contentType: 'application/json',
       });
+      await indexRun(store, previous, { replace: true });
     },
   };
 }

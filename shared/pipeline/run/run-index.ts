@@ -1,0 +1,140 @@
+import { RUN_EXPIRY_DAYS, RUNS_PREFIX } from '../../layout.ts';
+import type { ObjectStore } from '../../ports.ts';
+import { runCost } from './cost.ts';
+import { updateJson } from './files.ts';
+import { runIdOf, runKeys } from './keys.ts';
+import type { RunCost, RunState, RunStatus } from './records.ts';
+
+/**
+ * `runs/index.json`: every run as the runs table draws it, so that the console reads one object (conditionally, by
+ * its ETag) instead of listing `runs/`, where each run keeps dozens of files. A run's row is written when the run
+ * starts, whenever its state changes and at each write of an ended run; while a run goes, the console reads its
+ * status.json for the live steps. Outside every run's folder: `runIdOf` gives no run for it.
+ */
+export const RUN_INDEX_KEY = `${RUNS_PREFIX}index.json`;
+
+export type RunTableRow = Pick<
+  RunStatus,
+  | 'runId'
+  | 'state'
+  | 'source'
+  | 'startedAt'
+  | 'updatedAt'
+  | 'finishedAt'
+  | 'error'
+  | 'model'
+  | 'message'
+  | 'attempts'
+  | 'stage'
+> & {
+  steps: Pick<RunStatus['steps'][number], 'name' | 'part' | 'state' | 'startedAt' | 'finishedAt' | 'ms'>[];
+  metrics?: { accuracy?: number; f1_macro?: number };
+  cost?: RunCost;
+};
+
+export interface RunIndex {
+  runs: Record<string, RunTableRow>;
+}
+
+/** States a run leaves only by a person's move (`textops runs retry`): its row in the index is its whole record. */
+export const TERMINAL_STATES: readonly RunState[] = [
+  'succeeded',
+  'rejected',
+  'rolled-back',
+  'expired',
+  'failed',
+  'ignored',
+];
+
+export function hasEnded(state: RunState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+
+/**
+ * A run as the runs table draws it: no step summaries, no gate details, only the headline figures it shows, and
+ * its estimated cost. A page of 200 runs carries about half the bytes of the full status files.
+ */
+export function runTableRow(run: RunStatus & { cost?: RunCost }): RunTableRow {
+  const { runId, state, source, startedAt, updatedAt, finishedAt, error, model, message, attempts, stage } =
+    run;
+  const cost = run.cost ?? runCost(run);
+  return {
+    runId,
+    state,
+    source,
+    startedAt,
+    updatedAt,
+    ...(finishedAt ? { finishedAt } : {}),
+    steps: run.steps.map(({ name, part, state: s, startedAt: at, finishedAt: end, ms }) => ({
+      name,
+      ...(part !== undefined ? { part } : {}),
+      state: s,
+      startedAt: at,
+      ...(end ? { finishedAt: end } : {}),
+      ...(ms !== undefined ? { ms } : {}),
+    })),
+    ...(error ? { error } : {}),
+    ...(model ? { model } : {}),
+    ...(run.metrics ? { metrics: { accuracy: run.metrics.accuracy, f1_macro: run.metrics.f1_macro } } : {}),
+    ...(message ? { message } : {}),
+    ...(cost ? { cost } : {}),
+    ...(attempts ? { attempts } : {}),
+    ...(stage ? { stage } : {}),
+  };
+}
+
+/**
+ * Rows of runs whose files the bucket's lifecycle rule has expired are dropped: an ended run's status was last
+ * written when it ended, and expires RUN_EXPIRY_DAYS after that.
+ */
+function expired(row: RunTableRow, now: Date): boolean {
+  if (!hasEnded(row.state)) return false;
+  const last = Date.parse(row.finishedAt ?? row.updatedAt);
+  return now.getTime() - last > RUN_EXPIRY_DAYS * 86_400_000;
+}
+
+/** Every run's status under `runs/`, for the index's first write (runs that started before it existed). */
+async function seedRows(store: ObjectStore): Promise<RunTableRow[]> {
+  const keys = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
+    const runId = runIdOf(key);
+    return runId !== undefined && key === runKeys(runId).status ? [key] : [];
+  });
+  const rows: RunTableRow[] = [];
+  for (const key of keys) {
+    const object = await store.get(key);
+    if (object) rows.push(runTableRow(JSON.parse(object.body.toString('utf8')) as RunStatus));
+  }
+  return rows;
+}
+
+/**
+ * Writes `status`'s row into the index (conditionally on the version read, as several runs and a run's
+ * concurrent steps may write at once). The first write seeds the index with every run already in the store.
+ * A row newer than `status` stays, unless `replace`.
+ */
+export async function indexRun(
+  store: ObjectStore,
+  status: RunStatus,
+  options: { now?: Date; replace?: boolean } = {},
+): Promise<void> {
+  const now = options.now ?? new Date();
+  const seed = (await store.head(RUN_INDEX_KEY)) ? undefined : await seedRows(store);
+  await updateJson<RunIndex>(store, RUN_INDEX_KEY, (current) => {
+    const runs: Record<string, RunTableRow> = {};
+    const previous = current?.runs ?? Object.fromEntries((seed ?? []).map((r) => [r.runId, r]));
+    for (const [id, row] of Object.entries(previous)) if (!expired(row, now)) runs[id] = row;
+    // Two writes of one run's status may index in the other order: the row written last stays (`replace`: a
+    // status put back as it was, older by design).
+    const known = runs[status.runId];
+    if (known && !options.replace && known.updatedAt > status.updatedAt) return undefined;
+    const { stage: _stage, ...row } = runTableRow(status);
+    runs[status.runId] = row;
+    return { runs };
+  });
+}
+
+/** The index, or undefined when no run has written it yet (a store whose runs all predate it). */
+export async function readRunIndex(store: ObjectStore): Promise<RunIndex | undefined> {
+  const object = await store.get(RUN_INDEX_KEY);
+  return object ? (JSON.parse(object.body.toString('utf8')) as RunIndex) : undefined;
+}

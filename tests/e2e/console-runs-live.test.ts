@@ -1,0 +1,127 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleServer, startConsoleServer } from '../../local/console-server.ts';
+import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
+import { resetClients, s3Client } from '../../shared/aws/clients.ts';
+import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
+import { loadParams } from '../../shared/config/params.ts';
+import type { RunStatus } from '../../shared/pipeline/run/records.ts';
+import { updateStatus } from '../../shared/pipeline/run/status.ts';
+import { launchChromium, watchedPage } from '../helpers/browser.ts';
+
+/**
+ * The runs page over the local S3 server: the table comes drawn in the page's HTML (from the runs index), the
+ * page's first poll is answered 304 (its HTML carries the JSON's ETag), and runs that start or end while the page
+ * is open appear without a reload, the filters and the selection kept. Names with markup stay text.
+ */
+
+const XSS_KEY = 'incoming/<img src=x onerror="document.body.dataset.injected=1">.csv';
+let dir: string;
+let s3: LocalS3;
+let store: S3ObjectStore;
+let server: ConsoleServer;
+let browser: Browser;
+
+const source = (key: string) => ({ bucket: 'b', key, etag: 'e' });
+
+async function run(runId: string, key: string, end: RunStatus['state'], minute: number): Promise<void> {
+  const at = new Date(Date.UTC(2026, 10, 1, 0, minute));
+  await updateStatus(
+    store,
+    runId,
+    source(key),
+    (s) => {
+      s.startedAt = at.toISOString();
+      s.steps.push({
+        name: 'ingest',
+        state: end === 'failed' ? 'failed' : 'succeeded',
+        startedAt: at.toISOString(),
+        finishedAt: new Date(at.getTime() + 1500).toISOString(),
+        ms: 1500,
+      });
+      s.state = end;
+      if (end !== 'running') s.finishedAt = new Date(at.getTime() + 2000).toISOString();
+      if (end === 'failed')
+        s.error = { name: 'InvalidDatasetError', message: 'one class only', step: 'ingest' };
+    },
+    at,
+  );
+}
+
+beforeAll(async () => {
+  process.env.TEXTOPS_LOG = 'silent';
+  dir = await mkdtemp(join(tmpdir(), 'textops-runs-live-'));
+  s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: 'live' });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_S3: s3.url,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  });
+  resetClients();
+  store = new S3ObjectStore(s3Client(), 'live');
+  server = await startConsoleServer({ store, modelName: 'news', defaults: loadParams() });
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await s3?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('runs page, live', () => {
+  it('an empty store says how to start; runs appear, end and keep the filters and the selection, without a reload', async () => {
+    const problems: string[] = [];
+    const page = await watchedPage(browser, problems);
+    const polls: number[] = [];
+    page.on('response', (r) => {
+      if (r.url().endsWith('/api/runs?view=table')) polls.push(r.status());
+    });
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('body[data-ready="runs"]');
+    expect(await page.textContent('#empty')).toContain('No runs yet');
+
+    await run('alpha-1', 'incoming/alpha.csv', 'succeeded', 1);
+    await run('beta-2', XSS_KEY, 'failed', 2);
+    await page.waitForSelector('#runs tr[data-run="beta-2"]', { timeout: 10_000 });
+    expect(await page.textContent('#empty')).not.toContain('No runs yet');
+    expect(await page.textContent('#runs tr[data-run="beta-2"] td.source')).toBe(XSS_KEY);
+    expect(await page.getAttribute('body', 'data-injected')).toBeNull();
+
+    // A filter and a selection, then a new run and a state change while they hold.
+    await page.check('input.pick[data-run="alpha-1"]');
+    await page.selectOption('#filter-state', 'succeeded');
+    await run('gamma-3', 'incoming/gamma.csv', 'running', 3);
+    await page.waitForSelector('#runs tr[data-run="gamma-3"]', { state: 'attached', timeout: 10_000 });
+    expect(await page.isHidden('#runs tr[data-run="gamma-3"]')).toBe(true);
+    expect(await page.isChecked('input.pick[data-run="alpha-1"]')).toBe(true);
+    expect(await page.textContent('#count')).toBe('1 of 3 runs');
+    await run('gamma-3', 'incoming/gamma.csv', 'succeeded', 3);
+    await page.waitForSelector('#runs tr[data-run="gamma-3"][data-state="succeeded"]:not([hidden])', {
+      timeout: 10_000,
+    });
+    expect(await page.textContent('#count')).toBe('2 of 3 runs');
+    await page.close();
+    expect(problems).toEqual([]);
+    expect(polls.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
+
+    // A page opened on a quiet store: its HTML has the table and the JSON's ETag, so its polls are all 304s.
+    const quiet = await watchedPage(browser, problems);
+    const quietPolls: number[] = [];
+    quiet.on('response', (r) => {
+      if (r.url().endsWith('/api/runs?view=table')) quietPolls.push(r.status());
+    });
+    const response = await quiet.goto(`${server.url}/`);
+    expect(await response?.text()).toContain('data-run="gamma-3"');
+    await quiet.waitForSelector('body[data-ready="runs"]');
+    await expect.poll(() => quietPolls.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(new Set(quietPolls)).toEqual(new Set([304]));
+    await quiet.close();
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
