@@ -2,6 +2,7 @@
 // one per Kubernetes service account (IRSA), and the operators' policy for `textops runs retry`.
 import { RUNS_PREFIX } from '../shared/layout.ts';
 import { runKeys } from '../shared/pipeline/run/keys.ts';
+import { RUN_INDEX_KEY } from '../shared/pipeline/run/run-index.ts';
 import {
   arn,
   BUCKET_NAME,
@@ -185,7 +186,8 @@ export const START_BATCH: JsonObject = {
 
 /**
  * For operators (attach it to whoever runs the textops CLI against this stack): `textops runs retry` redrives a
- * failed or aborted execution of this pipeline, and marks the run's status.json as redriven first. Redrive is
+ * failed or aborted execution of this pipeline, and marks the run's status.json (and its row in the runs index) as
+ * redriven first. Redrive is
  * granted on this state machine's executions only (their ARNs: `…:execution:<machine name>:<run id>`).
  */
 export const OPERATOR_RETRY_POLICY: JsonObject = {
@@ -219,7 +221,10 @@ export const OPERATOR_RETRY_POLICY: JsonObject = {
         {
           Effect: 'Allow',
           Action: ['s3:PutObject'],
-          Resource: sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${runKeys('*').status}`),
+          Resource: [
+            sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${runKeys('*').status}`),
+            sub(`arn:\${AWS::Partition}:s3:::${BUCKET_NAME}/${RUN_INDEX_KEY}`),
+          ],
         },
       ],
     },

@@ -287,6 +287,9 @@ export class LocalStateMachine implements PipelineStarter {
     const answer = new Promise<JsonValue>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject });
     });
+    // The answer may come while the Lambda is still running (it has written the token somewhere a person reads):
+    // a failure then is awaited below, after the invoke, not an unhandled rejection now.
+    answer.catch(() => undefined);
     try {
       await this.invoke(payload);
     } catch (error) {

@@ -195,9 +195,15 @@ export function createConsoleApp(options: ConsoleAppOptions): Express {
   app.get(
     '/',
     wrap(async (req, res) => {
-      const table = runTable(await runTableRows(options.store, cache));
-      const html = drawn?.etag === table.etag ? drawn.html : runsPageHtml(table.rows, table.etag);
-      drawn = table.rows.some((r) => !hasEnded(r.state)) ? undefined : { etag: table.etag, html };
+      let html = '';
+      try {
+        const table = runTable(await runTableRows(options.store, cache));
+        html = drawn?.etag === table.etag ? drawn.html : runsPageHtml(table.rows, table.etag);
+        drawn = table.rows.some((r) => !hasEnded(r.state)) ? undefined : { etag: table.etag, html };
+      } catch (error) {
+        // The page still loads: its script asks api/runs for the table and shows that answer's error.
+        log.warn('console: the runs page was sent without its table', { error: describeError(error) });
+      }
       res.type('html').send(shell(req, 'runs', 'training runs', '', undefined, html));
     }),
   );

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleServer, startConsoleServer } from '../../local/console-server.ts';
@@ -123,5 +124,28 @@ describe('runs page, live', () => {
     expect(new Set(quietPolls)).toEqual(new Set([304]));
     await quiet.close();
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('a store out of reach: the page still loads and says why there is no table', async () => {
+    const client = new S3Client({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9',
+      forcePathStyle: true,
+      credentials: LOCAL_CREDENTIALS,
+      maxAttempts: 1,
+    });
+    const unreachable = new S3ObjectStore(client, 'live');
+    const down = await startConsoleServer({ store: unreachable, modelName: 'news', defaults: loadParams() });
+    try {
+      const page = await browser.newPage();
+      const response = await page.goto(`${down.url}/`);
+      expect(response?.status()).toBe(200);
+      await page.waitForSelector('body[data-ready="error"]', { timeout: 30_000 });
+      expect(await page.textContent('.error')).toMatch(/\S/);
+      expect(await page.$('#runs')).toBeNull();
+      await page.close();
+    } finally {
+      await down.close();
+    }
   }, 60_000);
 });

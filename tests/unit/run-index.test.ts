@@ -55,6 +55,16 @@ async function runThrough(
   );
 }
 
+const sample = (runId: string): RunStatus => ({
+  runId,
+  state: 'succeeded',
+  source: source(runId),
+  startedAt: at(0).toISOString(),
+  updatedAt: at(5).toISOString(),
+  finishedAt: at(5).toISOString(),
+  steps: [],
+});
+
 const indexPuts = (store: InMemoryObjectStore) =>
   store.calls.filter((c) => c.operation === 'put' && c.key === RUN_INDEX_KEY).length;
 
@@ -108,15 +118,7 @@ describe('runs index (runs/index.json)', () => {
 
   it('its first write takes in the runs already in the store; rows of expired runs are dropped', async () => {
     const store = new InMemoryObjectStore();
-    const old: RunStatus = {
-      runId: 'old',
-      state: 'succeeded',
-      source: source('old'),
-      startedAt: at(0).toISOString(),
-      updatedAt: at(5).toISOString(),
-      finishedAt: at(5).toISOString(),
-      steps: [],
-    };
+    const old = sample('old');
     const older = { ...old, runId: 'older' };
     await store.put(runKeys('old').status, JSON.stringify(old));
     await store.put(runKeys('older').status, JSON.stringify(older));
@@ -134,6 +136,19 @@ describe('runs index (runs/index.json)', () => {
     const later = new Date(at(5).getTime() + (RUN_EXPIRY_DAYS + 1) * 86_400_000);
     await indexRun(store, { ...old, updatedAt: later.toISOString() }, { now: later });
     // `older` ended more than RUN_EXPIRY_DAYS ago: its files are gone, and so is its row; `new` is still running.
+    expect(Object.keys(store.json<RunIndex>(RUN_INDEX_KEY)?.runs ?? {}).sort()).toEqual(['new', 'old']);
+  });
+
+  it('a writer that may not list the runs writes no index rather than one without them', async () => {
+    const store = new InMemoryObjectStore();
+    await store.put(runKeys('old').status, JSON.stringify(sample('old')));
+    const restore = store.failOn('list', /.*/, new Error('AccessDenied'));
+    await updateStatus(store, 'new', source('new'), () => undefined, at(1));
+    expect(store.json(RUN_INDEX_KEY)).toBeUndefined();
+    restore();
+    await updateStatus(store, 'new', source('new'), (s) => {
+      s.state = 'failed';
+    });
     expect(Object.keys(store.json<RunIndex>(RUN_INDEX_KEY)?.runs ?? {}).sort()).toEqual(['new', 'old']);
   });
 

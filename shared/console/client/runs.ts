@@ -76,9 +76,12 @@ function matches(tr: HTMLTableRowElement, f: Filters): boolean {
  */
 export async function runsPage(root: HTMLElement): Promise<void> {
   if (!document.getElementById('runs')) {
-    // A page served without its table (an older server): draw it from the JSON.
+    // A page served without its table (the server could not read the runs): draw it from the JSON, or say why not.
     const response = await fetch(new URL('api/runs?view=table', document.baseURI));
-    if (!response.ok) throw new ApiError(`HTTP ${response.status}`);
+    if (!response.ok) {
+      const problem = (await response.json().catch(() => ({}))) as { detail?: string; title?: string };
+      throw new ApiError(problem.detail ?? problem.title ?? `HTTP ${response.status}`);
+    }
     root.innerHTML = runsPageHtml(
       (await response.json()) as RunTableRow[],
       response.headers.get('etag') ?? '',

@@ -118,7 +118,16 @@ export async function indexRun(
   options: { now?: Date; replace?: boolean } = {},
 ): Promise<void> {
   const now = options.now ?? new Date();
-  const seed = (await store.head(RUN_INDEX_KEY)) ? undefined : await seedRows(store);
+  let seed: RunTableRow[] | undefined;
+  if (!(await store.head(RUN_INDEX_KEY))) {
+    try {
+      seed = await seedRows(store);
+    } catch {
+      // A writer that may not list runs/ (an operator's retry): no index yet is better than one without the
+      // older runs, since the console lists runs/ while there is none. The next step's write seeds it.
+      return;
+    }
+  }
   await updateJson<RunIndex>(store, RUN_INDEX_KEY, (current) => {
     const runs: Record<string, RunTableRow> = {};
     const previous = current?.runs ?? Object.fromEntries((seed ?? []).map((r) => [r.runId, r]));
