@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startConsoleServer } from '../../local/console-server.ts';
 import { LOCAL_CREDENTIALS, startLocalS3 } from '../../local/local-s3.ts';
 import { resetClients, s3Client } from '../../shared/aws/clients.ts';
@@ -116,9 +117,9 @@ try {
     const page = await context.newPage();
     const t0 = performance.now();
     await page.goto(`${consoleServer.url}/`);
-    // A check of one attribute every 50 ms: a selector wait (or a check each frame) runs script on the page's own
-    // thread while it loads, and slows the load it times. The figures are the page's own clock, not this wait's.
-    await page.waitForFunction('document.body.dataset.paintedMs', undefined, { polling: 50 });
+    // A check of one attribute every 50 ms, from here: a selector wait (or a check each frame) runs script on the
+    // page's own thread while it loads, and slows the load it times. The figures are the page's own clock.
+    while (!(await page.evaluate('document.body.dataset.paintedMs'))) await sleep(50);
     const wallMs = performance.now() - t0;
     const readyMs = Number(await page.getAttribute('body', 'data-ready-ms'));
     const paintedMs = Number(await page.getAttribute('body', 'data-painted-ms'));
