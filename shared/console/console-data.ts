@@ -63,10 +63,7 @@ export class ObjectCache {
     const cache = this.bodies;
     const max = this.maxEntries;
     return {
-      head: (key) => store.head(key),
-      put: (key, body, options) => store.put(key, body, options),
-      delete: (key) => store.delete(key),
-      list: (prefix) => store.list(prefix),
+      ...passThrough(store),
       async get(key: string) {
         const cached = cache.get(key);
         if (!cached || !store.getIfChanged) {
@@ -92,9 +89,7 @@ export class ObjectCache {
     const cache = this.bodies;
     const max = this.maxEntries;
     return {
-      head: (key) => store.head(key),
-      put: (key, body, options) => store.put(key, body, options),
-      delete: (key) => store.delete(key),
+      ...passThrough(store),
       async list(prefix: string): Promise<ObjectInfo[]> {
         const objects = await store.list(prefix);
         for (const o of objects) listed.set(o.key, o.etag);
@@ -110,6 +105,16 @@ export class ObjectCache {
       },
     };
   }
+}
+
+/** The store's own head, put, list and delete: a cache's view of a store changes only how it reads. */
+function passThrough(store: ObjectStore): Omit<ObjectStore, 'get'> {
+  return {
+    head: (key) => store.head(key),
+    put: (key, body, options) => store.put(key, body, options),
+    delete: (key) => store.delete(key),
+    list: (prefix) => store.list(prefix),
+  };
 }
 
 /** Keeps `object` under `key`, the oldest entry dropped when the cache is full. */

@@ -1,17 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleServer, startConsoleServer } from '../../local/console-server.ts';
-import { LOCAL_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/local-s3.ts';
-import { resetClients, s3Client } from '../../shared/aws/clients.ts';
+import { LOCAL_CREDENTIALS } from '../../local/local-s3.ts';
 import { S3ObjectStore } from '../../shared/aws/s3-object-store.ts';
 import { loadParams } from '../../shared/config/params.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { updateStatus } from '../../shared/pipeline/run/status.ts';
 import { launchChromium, watchedPage } from '../helpers/browser.ts';
+import { startLocalS3Store } from '../helpers/local-s3-store.ts';
 
 /**
  * The runs page over the local S3 server: the table comes drawn in the page's HTML (from the runs index), the
@@ -20,8 +17,7 @@ import { launchChromium, watchedPage } from '../helpers/browser.ts';
  */
 
 const XSS_KEY = 'incoming/<img src=x onerror="document.body.dataset.injected=1">.csv';
-let dir: string;
-let s3: LocalS3;
+let local: Awaited<ReturnType<typeof startLocalS3Store>>;
 let store: S3ObjectStore;
 let server: ConsoleServer;
 let browser: Browser;
@@ -54,16 +50,8 @@ async function run(runId: string, key: string, end: RunStatus['state'], minute: 
 
 beforeAll(async () => {
   process.env.TEXTOPS_LOG = 'silent';
-  dir = await mkdtemp(join(tmpdir(), 'textops-runs-live-'));
-  s3 = await startLocalS3({ directory: join(dir, 's3'), bucket: 'live' });
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_S3: s3.url,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-  });
-  resetClients();
-  store = new S3ObjectStore(s3Client(), 'live');
+  local = await startLocalS3Store('textops-runs-live-');
+  store = local.store;
   server = await startConsoleServer({ store, modelName: 'news', defaults: loadParams() });
   browser = await launchChromium();
 }, 60_000);
@@ -71,8 +59,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  await s3?.close();
-  await rm(dir, { recursive: true, force: true });
+  await local?.close();
 });
 
 describe('runs page, live', () => {
