@@ -133,14 +133,21 @@ function barColour(s: Segment): string {
  */
 export function barGradient(segments: readonly Segment[]): string {
   const end = (s: Segment) => Math.min(100, s.leftPercent + s.widthPercent);
-  const cuts = [...new Set(segments.flatMap((s) => [s.leftPercent, end(s)]))].sort((a, b) => a - b);
-  const stops: string[] = [];
+  const cuts = [...new Set([0, ...segments.flatMap((s) => [s.leftPercent, end(s)])])].sort((a, b) => a - b);
+  // Each band as `colour 0 end`: a stop placed before the one ahead of it starts where that one ends (CSS Images
+  // 3, "color stop fixup"), so every edge is sharp and written once. Bands of one colour side by side are one.
+  const bands: { colour: string; end: number }[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
-    let colourHere = 'transparent';
+    let colourHere = '#0000';
     for (const s of segments) if (s.leftPercent <= cuts[i] && cuts[i] < end(s)) colourHere = barColour(s);
-    stops.push(`${colourHere} ${pct(cuts[i])} ${pct(cuts[i + 1])}`);
+    const last = bands.at(-1);
+    if (last?.colour === colourHere) last.end = cuts[i + 1];
+    else bands.push({ colour: colourHere, end: cuts[i + 1] });
   }
-  return stops.length ? `linear-gradient(90deg,${stops.join(',')})` : 'none';
+  const at = (x: number) => `${Number(x.toFixed(1))}%`;
+  return bands.some((b) => b.colour !== '#0000')
+    ? `linear-gradient(90deg,${bands.map((b) => `${b.colour} 0 ${at(b.end)}`).join(',')})`
+    : 'none';
 }
 
 /** The bar's tooltip: each step and how long it took, the first dozen when a run has many. */

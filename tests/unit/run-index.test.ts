@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ObjectCache, runRows, runTableRows } from '../../shared/console/console-data.ts';
+import { colour } from '../../shared/console/format.ts';
+import { barGradient, ganttSegments, runRowHtml } from '../../shared/console/runs-table.ts';
 import { RUN_EXPIRY_DAYS } from '../../shared/layout.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
@@ -170,5 +172,36 @@ describe('runs index (runs/index.json)', () => {
     expect(store.json<RunIndex>(RUN_INDEX_KEY)?.runs.r.state).toBe('running');
     await undo();
     expect(store.json<RunIndex>(RUN_INDEX_KEY)?.runs.r).toEqual(runTableRow(failed));
+  });
+});
+
+describe('runs table markup', () => {
+  it('draws a bar as one gradient: a band per step in its colour, gaps clear, a failed step red', () => {
+    const start = Date.UTC(2026, 10, 1);
+    const iso = (ms: number) => new Date(start + ms).toISOString();
+    const { segments } = ganttSegments({
+      startedAt: iso(0),
+      finishedAt: iso(1000),
+      steps: [
+        { name: 'ingest', state: 'succeeded', startedAt: iso(0), finishedAt: iso(400), ms: 400 },
+        { name: 'preprocess', state: 'failed', startedAt: iso(600), finishedAt: iso(1000), ms: 400 },
+      ],
+    });
+    expect(barGradient(segments)).toBe(
+      `linear-gradient(90deg,${colour(0)} 0 40%,#0000 0 60%,#cf222e 0 100%)`,
+    );
+    expect(barGradient([])).toBe('none');
+  });
+
+  it('escapes every value from the bucket, in text and in attributes', () => {
+    const row = runTableRow({
+      ...sample('x'),
+      source: source('"><img src=x onerror=alert(1)>'),
+      message: '<script>alert(1)</script>',
+    });
+    const markup = runRowHtml(row, false).html;
+    expect(markup).not.toMatch(/<img|<script/);
+    expect(markup).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(markup).toContain('incoming/&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.csv');
   });
 });
