@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ObjectCache, runRows, runTableRows } from '../../shared/console/console-data.ts';
 import { colour } from '../../shared/console/format.ts';
 import { barGradient, ganttSegments, runRowHtml } from '../../shared/console/runs-table.ts';
+import { TransientError } from '../../shared/errors.ts';
 import { RUN_EXPIRY_DAYS } from '../../shared/layout.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
@@ -152,6 +153,22 @@ describe('runs index (runs/index.json)', () => {
       s.state = 'failed';
     });
     expect(Object.keys(store.json<RunIndex>(RUN_INDEX_KEY)?.runs ?? {}).sort()).toEqual(['new', 'old']);
+  });
+
+  it('a writer denied the index still writes the status (S3 answers 403 for a missing key without ListBucket); a transient error fails the write', async () => {
+    const store = new InMemoryObjectStore();
+    const denied = Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+    const restore = store.failOn('get', RUN_INDEX_KEY, denied);
+    const written = await updateStatus(store, 'r', source('r'), () => undefined, at(1));
+    expect(store.json<RunStatus>(runKeys('r').status)).toEqual(written);
+    expect(store.json(RUN_INDEX_KEY)).toBeUndefined();
+    restore();
+    store.failOn('get', RUN_INDEX_KEY, new TransientError('S3 is unavailable (HTTP 503)'));
+    await expect(
+      updateStatus(store, 'r', source('r'), (s) => {
+        s.state = 'failed';
+      }),
+    ).rejects.toThrow(TransientError);
   });
 
   it('runs that start at once all get a row (the writes are conditional and retried)', async () => {

@@ -1,3 +1,4 @@
+import { ConflictError, TransientError } from '../../errors.ts';
 import { RUN_EXPIRY_DAYS, RUNS_PREFIX } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { runCost } from './cost.ts';
@@ -117,9 +118,38 @@ export async function indexRun(
   status: RunStatus,
   options: { now?: Date; replace?: boolean } = {},
 ): Promise<void> {
-  const now = options.now ?? new Date();
+  try {
+    await writeRow(store, status, options.now ?? new Date(), options.replace ?? false);
+  } catch (error) {
+    if (error instanceof TransientError || error instanceof ConflictError) throw error;
+    // The index only saves the console a listing; a writer that may not read or write it leaves it as it is, and
+    // the run's next change of state writes its row again. (Without s3:ListBucket, S3 answers a missing key with
+    // 403: an operator's `textops runs retry` on a store whose index does not exist yet.)
+  }
+}
+
+async function writeRow(store: ObjectStore, status: RunStatus, now: Date, replace: boolean): Promise<void> {
+  // The first write finds no index: it reads every status to seed one, then writes again (at most twice round).
   let seed: RunTableRow[] | undefined;
-  if (!(await store.head(RUN_INDEX_KEY))) {
+  for (;;) {
+    let missing = false;
+    await updateJson<RunIndex>(store, RUN_INDEX_KEY, (current) => {
+      if (!current && !seed) {
+        missing = true;
+        return undefined;
+      }
+      const runs: Record<string, RunTableRow> = {};
+      const previous = current?.runs ?? Object.fromEntries((seed ?? []).map((r) => [r.runId, r]));
+      for (const [id, row] of Object.entries(previous)) if (!expired(row, now)) runs[id] = row;
+      // Two writes of one run's status may index in the other order: the row written last stays (`replace`: a
+      // status put back as it was, older by design).
+      const known = runs[status.runId];
+      if (known && !replace && known.updatedAt > status.updatedAt) return undefined;
+      const { stage: _stage, ...row } = runTableRow(status);
+      runs[status.runId] = row;
+      return { runs };
+    });
+    if (!missing) return;
     try {
       seed = await seedRows(store);
     } catch {
@@ -128,18 +158,6 @@ export async function indexRun(
       return;
     }
   }
-  await updateJson<RunIndex>(store, RUN_INDEX_KEY, (current) => {
-    const runs: Record<string, RunTableRow> = {};
-    const previous = current?.runs ?? Object.fromEntries((seed ?? []).map((r) => [r.runId, r]));
-    for (const [id, row] of Object.entries(previous)) if (!expired(row, now)) runs[id] = row;
-    // Two writes of one run's status may index in the other order: the row written last stays (`replace`: a
-    // status put back as it was, older by design).
-    const known = runs[status.runId];
-    if (known && !options.replace && known.updatedAt > status.updatedAt) return undefined;
-    const { stage: _stage, ...row } = runTableRow(status);
-    runs[status.runId] = row;
-    return { runs };
-  });
 }
 
 /** The index, or undefined when no run has written it yet (a store whose runs all predate it). */
