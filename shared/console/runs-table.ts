@@ -118,8 +118,8 @@ export function totalMs(r: Pick<RunTableRow, 'startedAt' | 'finishedAt' | 'state
   return end === undefined ? undefined : end - Date.parse(r.startedAt);
 }
 
-/** Percentages to two decimals: the bar is a few hundred pixels wide. */
-const pct = (x: number) => `${Number(x.toFixed(2))}%`;
+/** Percentages to one decimal: the bar is a few hundred pixels wide. */
+const percent = (x: number) => `${Number(x.toFixed(1))}%`;
 
 /** A segment's colour in the one-line bar: the step's, red for a step that failed, pale for one still going. */
 function barColour(s: Segment): string {
@@ -144,9 +144,8 @@ export function barGradient(segments: readonly Segment[]): string {
     if (last?.colour === colourHere) last.end = cuts[i + 1];
     else bands.push({ colour: colourHere, end: cuts[i + 1] });
   }
-  const at = (x: number) => `${Number(x.toFixed(1))}%`;
   return bands.some((b) => b.colour !== '#0000')
-    ? `linear-gradient(90deg,${bands.map((b) => `${b.colour} 0 ${at(b.end)}`).join(',')})`
+    ? `linear-gradient(90deg,${bands.map((b) => `${b.colour} 0 ${percent(b.end)}`).join(',')})`
     : 'none';
 }
 
