@@ -1,11 +1,12 @@
-import { paramsKeyFor, RUNS_PREFIX } from '../../layout.ts';
+import { paramsKeyFor } from '../../layout.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { type Aliases, ModelRegistry } from '../../registry/model-registry.ts';
 import { runCost } from './cost.ts';
 import type { ExecutionHistory } from './history.ts';
-import { executionName, isTrainingDataKey, runIdOf, runKeys } from './keys.ts';
+import { executionName, isTrainingDataKey, runKeys } from './keys.ts';
 import { type RunParamsRecord, readRunParamsRecord } from './params.ts';
 import type { RunCost, RunStatus } from './records.ts';
+import { readAllStatuses } from './run-index.ts';
 import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
@@ -58,17 +59,9 @@ export async function withStages<T extends Pick<RunStatus, 'model' | 'stage'>>(
 
 /** Every run with a status, its estimated cost and its model's stage now, newest first. */
 export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
-  const runIds = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
-    const runId = runIdOf(key);
-    return runId !== undefined && key === runKeys(runId).status ? [runId] : [];
-  });
-  const statuses = await Promise.all(runIds.map((runId) => readStatus(store, runId)));
   return withStages(
     store,
-    statuses
-      .filter((s): s is RunStatus => s !== undefined)
-      .map(withCost)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+    (await readAllStatuses(store)).map(withCost).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
   );
 }
 

@@ -94,18 +94,17 @@ function expired(row: RunTableRow, now: Date): boolean {
   return now.getTime() - last > RUN_EXPIRY_DAYS * 86_400_000;
 }
 
-/** Every run's status under `runs/`, for the index's first write (runs that started before it existed). */
-async function seedRows(store: ObjectStore): Promise<RunTableRow[]> {
+/**
+ * Every run's status under `runs/`, read at once: what the console lists while there is no index, and what the
+ * index's first write takes in (runs that started before it existed).
+ */
+export async function readAllStatuses(store: ObjectStore): Promise<RunStatus[]> {
   const keys = (await store.list(RUNS_PREFIX)).flatMap(({ key }) => {
     const runId = runIdOf(key);
     return runId !== undefined && key === runKeys(runId).status ? [key] : [];
   });
-  const rows: RunTableRow[] = [];
-  for (const key of keys) {
-    const object = await store.get(key);
-    if (object) rows.push(runTableRow(JSON.parse(object.body.toString('utf8')) as RunStatus));
-  }
-  return rows;
+  const objects = await Promise.all(keys.map((key) => store.get(key)));
+  return objects.flatMap((o) => (o ? [JSON.parse(o.body.toString('utf8')) as RunStatus] : []));
 }
 
 /**
@@ -151,7 +150,7 @@ async function writeRow(store: ObjectStore, status: RunStatus, now: Date, replac
     });
     if (!missing) return;
     try {
-      seed = await seedRows(store);
+      seed = (await readAllStatuses(store)).map((s) => runTableRow(s));
     } catch {
       // A writer that may not list runs/ (an operator's retry): no index yet is better than one without the
       // older runs, since the console lists runs/ while there is none. The next step's write seeds it.
