@@ -124,9 +124,19 @@ function headEtag(upstream: URL, path: string): Promise<string | undefined> {
   });
 }
 
-/** Forwards a request as is (headers, including the signed Host, and body) and streams the answer back. */
-function forward(upstream: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Forwards a request as is (headers, including the signed Host, and body) and streams the answer back. Settles
+ * when the client's exchange is over, however it ends: answered, failed upstream, or the client gone mid-way (a
+ * keep-alive connection closed under it). The caller holds the key's lock until then, so an exchange that could
+ * outlive its client would leave every later request on the key waiting forever.
+ */
+export function forward(upstream: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
+    if (res.destroyed) {
+      // The client left while the request waited for the key.
+      req.resume();
+      return resolve();
+    }
     // Node already answered any `Expect: 100-continue`; the upstream gets the body straight away.
     const { expect: _expect, ...headers } = req.headers;
     const out = request(
@@ -134,13 +144,16 @@ function forward(upstream: URL, req: IncomingMessage, res: ServerResponse): Prom
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
-        answer.on('end', resolve);
-        answer.on('error', resolve);
       },
     );
     out.on('error', (error) => {
       if (!res.headersSent) problem(res, 502, 'InternalError', `upstream: ${error.message}`);
       else res.destroy();
+    });
+    res.on('close', () => {
+      // The client left before the whole answer: the upstream exchange is dropped (a write upstream is atomic,
+      // so the object is either written whole or not at all).
+      if (!res.writableFinished) out.destroy();
       resolve();
     });
     req.pipe(out);
