@@ -1,6 +1,7 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
- *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N]
+ *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N] [--states A,B]
+ *   [--baseline <checkout>]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
@@ -10,7 +11,10 @@
  * then, over the sizes, each state's peak RSS from the smallest size to the largest and its growth, and the
  * end-to-end time per 1,000 rows. `--repeats N` (default 3, 2 with `--quick`): after the execution, the largest
  * invocation of each state that only derives files from files (`REPEATABLE`) runs N − 1 more times, and its growth
- * is the median's.
+ * is the median's. `--states A,B` repeats only those states. `--baseline <checkout>`: another checkout of the
+ * project (a git worktree of an earlier commit, with its node_modules) whose step handlers run each repeated
+ * invocation `--repeats` times too, alternating with this tree's, on the same store and event: the growth table
+ * then gives both, measured on the same inputs in the same run.
  *
  * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
  * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
@@ -58,8 +62,19 @@ const routeAboveRows = flag('--route-above-rows');
 const tune = !args.includes('--no-tune');
 const vocabularyCheck = !args.includes('--no-vocabulary-check');
 const repeats = Math.max(1, Number(flag('--repeats') ?? (quick ? 2 : 3)));
+const onlyStates = flag('--states')?.split(',');
+const baselineRoot = flag('--baseline');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
+/** Where a step's child process runs from: this tree, or the `--baseline` checkout. */
+interface ChildTree {
+  root: string;
+  child: string;
+}
+const OURS: ChildTree = { root: ROOT, child: CHILD };
+const BASELINE: ChildTree | undefined = baselineRoot
+  ? { root: baselineRoot, child: join(baselineRoot, 'tests/bench/step-child.ts') }
+  : undefined;
 const cache = join(tmpdir(), 'textops-bench-scale');
 mkdirSync(cache, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), 'textops-bench-scale-run-'));
@@ -178,12 +193,13 @@ function stateOf(fn: string, e: RunPayload): string {
 function childHandler(
   fn: string,
   record: (call: Invocation) => void = (call) => invocations.push(call),
+  tree: ChildTree = OURS,
 ): LambdaHandler {
   return (event) =>
     new Promise((resolve, reject) => {
       const out = join(work, `outcome-${process.hrtime.bigint()}.json`);
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, fn, out], {
-        cwd: ROOT,
+      const child = spawn(process.execPath, ['--import', 'tsx', tree.child, fn, out], {
+        cwd: tree.root,
         stdio: ['pipe', 'ignore', 'inherit'],
         env: { ...process.env, TEXTOPS_LOG: 'silent', TEXTOPS_PARAMS_FILE: paramsFile },
       });
@@ -300,7 +316,7 @@ async function runSize(rows: number) {
     const vocabulary = vocabularyCheck && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
     const calls = [...invocations];
     const repeated =
-      history.status === 'SUCCEEDED' ? await repeatLargest(store, calls) : new Map<string, number[]>();
+      history.status === 'SUCCEEDED' ? await repeatLargest(store, calls) : (new Map() as Repeated);
     return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls, repeated };
   } finally {
     await s3.close();
@@ -313,11 +329,8 @@ async function runSize(rows: number) {
  * then, and CheckData and Evaluate load production when there is one: the registry's aliases are set aside while
  * the repeats run, so they see the store as the execution's invocations did.
  */
-async function repeatLargest(
-  store: S3ObjectStore,
-  calls: readonly Invocation[],
-): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
+async function repeatLargest(store: S3ObjectStore, calls: readonly Invocation[]): Promise<Repeated> {
+  const out: Repeated = new Map();
   if (repeats < 2) return out;
   const aliases = (await store.list('registry/')).filter((o) => o.key.endsWith('/aliases.json'));
   const saved = await Promise.all(
@@ -332,27 +345,50 @@ async function repeatLargest(
   return out;
 }
 
-async function repeatEach(calls: readonly Invocation[], out: Map<string, number[]>): Promise<void> {
+/** State → the peak RSS (MB) of each run of its largest invocation: this tree's, and the baseline's. */
+type Repeated = Map<string, { ours: number[]; baseline: number[] }>;
+
+/** One more run of `call` from `tree`: its peak RSS, or undefined when it failed (said). */
+async function runAgain(call: Invocation, state: string, tree: ChildTree): Promise<number | undefined> {
+  let again: Invocation | undefined;
+  try {
+    await childHandler(
+      call.fn!,
+      (c) => {
+        again = c;
+      },
+      tree,
+    )(call.event, {} as never);
+    return again?.rssMb;
+  } catch (error) {
+    // A repeat that fails measured other work: said, and left out of the median.
+    console.log(
+      `repeat of ${state}${tree === OURS ? '' : ' (baseline)'} failed, left out: ${(error as Error).message}`,
+    );
+    return undefined;
+  }
+}
+
+async function repeatEach(calls: readonly Invocation[], out: Repeated): Promise<void> {
   for (const state of ORDER) {
-    if (!REPEATABLE.has(state)) continue;
+    if (!REPEATABLE.has(state) || (onlyStates && !onlyStates.includes(state))) continue;
     const largest = calls
       .filter((c) => c.state === state && c.fn)
       .reduce<Invocation | undefined>((best, c) => (best && best.rssMb >= c.rssMb ? best : c), undefined);
     if (!largest?.fn) continue;
-    const peaks = [largest.rssMb];
-    for (let i = 1; i < repeats; i++) {
-      let again: Invocation | undefined;
-      try {
-        await childHandler(largest.fn, (call) => {
-          again = call;
-        })(largest.event, {} as never);
-        if (again) peaks.push(again.rssMb);
-      } catch (error) {
-        // A repeat that fails measured other work: said, and left out of the median.
-        console.log(`repeat of ${state} failed, left out: ${(error as Error).message}`);
+    const ours = [largest.rssMb];
+    const baseline: number[] = [];
+    // Alternating, so a machine that slows down or speeds up during the repeats touches both trees alike.
+    for (let i = 0; i < repeats; i++) {
+      if (BASELINE) {
+        const peak = await runAgain(largest, state, BASELINE);
+        if (peak !== undefined) baseline.push(peak);
       }
+      if (i === repeats - 1) break;
+      const peak = await runAgain(largest, state, OURS);
+      if (peak !== undefined) ours.push(peak);
     }
-    out.set(state, peaks);
+    out.set(state, { ours, baseline });
   }
 }
 
@@ -364,7 +400,12 @@ const median = (values: readonly number[]) => {
 
 const mb = (v: number) => v.toFixed(0);
 const sec = (ms: number) => (ms / 1000).toFixed(1);
-const growth: { rows: number; wallMs: number; rss: Map<string, number> }[] = [];
+const growth: {
+  rows: number;
+  wallMs: number;
+  rss: Map<string, number>;
+  baseline: Map<string, number>;
+}[] = [];
 for (const rows of sizes) {
   const r = await runSize(rows);
   const byState = new Map<string, { ms: number; calls: number; rss: number }>();
@@ -402,7 +443,7 @@ for (const rows of sizes) {
     const steps = status?.steps.filter((step) => stateOfStep(step, status) === state) ?? [];
     const cost = status && runCost({ state: 'running', steps, prices: status.prices });
     const where = state === 'TrainOnEks' || state === 'RefitOnEks' ? 'EKS job' : 'Lambda';
-    const peaks = r.repeated.get(state);
+    const peaks = r.repeated.get(state)?.ours;
     const spread = peaks
       ? `${mb(median(peaks))} (${mb(Math.min(...peaks))}–${mb(Math.max(...peaks))})`
       : 'once';
@@ -423,9 +464,14 @@ for (const rows of sizes) {
     wallMs: r.wallMs,
     rss: new Map(
       [...byState].map(([state, e]) => {
-        const peaks = r.repeated.get(state);
+        const peaks = r.repeated.get(state)?.ours;
         return [state, peaks ? median(peaks) : e.rss];
       }),
+    ),
+    baseline: new Map(
+      [...r.repeated]
+        .filter(([, runs]) => runs.baseline.length > 0)
+        .map(([state, runs]) => [state, median(runs.baseline)]),
     ),
   });
 }
@@ -433,7 +479,7 @@ if (growth.length > 1) {
   const first = growth[0];
   const last = growth.at(-1)!;
   console.log(
-    `\n### Growth from ${first.rows.toLocaleString('en')} to ${last.rows.toLocaleString('en')} rows (${(last.rows / first.rows).toFixed(0)}× the rows; ${repeats > 1 ? `median of ${repeats} runs for ${[...REPEATABLE].join(', ')}` : 'one run each'})`,
+    `\n### Growth from ${first.rows.toLocaleString('en')} to ${last.rows.toLocaleString('en')} rows (${(last.rows / first.rows).toFixed(0)}× the rows; ${repeats > 1 ? `median of ${repeats} runs for ${[...REPEATABLE].filter((s) => !onlyStates || onlyStates.includes(s)).join(', ')}` : 'one run each'})`,
   );
   console.log(
     `| state | ${growth.map((g) => `peak RSS at ${g.rows.toLocaleString('en')} (MB)`).join(' | ')} | growth |`,
@@ -445,10 +491,27 @@ if (growth.length > 1) {
     if (values.every((v) => v === undefined)) continue;
     const [a, b] = [values[0], values.at(-1)];
     const change =
-      a !== undefined && b !== undefined ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(0)} %` : '—';
+      a !== undefined && b !== undefined ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %` : '—';
     console.log(
       `| ${state} | ${values.map((v) => (v === undefined ? '—' : mb(v))).join(' | ')} | ${change} |`,
     );
+  }
+  if (BASELINE && growth.some((g) => g.baseline.size > 0)) {
+    console.log(`\nThe same invocations run by the baseline (${BASELINE.root}), median of ${repeats} runs:`);
+    console.log(
+      `| state | ${growth.map((g) => `baseline at ${g.rows.toLocaleString('en')} (MB)`).join(' | ')} | baseline growth | this tree's growth |`,
+    );
+    console.log(`| --- | ${growth.map(() => '---').join(' | ')} | --- | --- |`);
+    const pct = (a: number | undefined, b: number | undefined) =>
+      a !== undefined && b !== undefined ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %` : '—';
+    for (const state of ORDER) {
+      const values = growth.map((g) => g.baseline.get(state));
+      if (values.every((v) => v === undefined)) continue;
+      const ours = growth.map((g) => g.rss.get(state));
+      console.log(
+        `| ${state} | ${values.map((v) => (v === undefined ? '—' : mb(v))).join(' | ')} | ${pct(values[0], values.at(-1))} | ${pct(ours[0], ours.at(-1))} |`,
+      );
+    }
   }
   console.log(
     `end to end per 1,000 rows: ${growth.map((g) => `${(g.wallMs / g.rows).toFixed(2)} s at ${g.rows.toLocaleString('en')}`).join(', ')}`,
