@@ -1,7 +1,7 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
  *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N] [--states A,B]
- *   [--baseline <checkout>]
+ *   [--baseline <checkout>] [--until <State>]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
@@ -14,7 +14,9 @@
  * is the median's. `--states A,B` repeats only those states. `--baseline <checkout>`: another checkout of the
  * project (a git worktree of an earlier commit, with its node_modules) whose step handlers run each repeated
  * invocation `--repeats` times too, alternating with this tree's, on the same store and event: the growth table
- * then gives both, measured on the same inputs in the same run.
+ * then gives both, measured on the same inputs in the same run. `--until <State>`: the execution stops after that
+ * state's invocations (the next Lambda invocation fails, named BenchStopped), and the repeats measure the states
+ * that ran: the early steps of a large upload without the rest of it.
  *
  * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
  * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
@@ -64,6 +66,7 @@ const vocabularyCheck = !args.includes('--no-vocabulary-check');
 const repeats = Math.max(1, Number(flag('--repeats') ?? (quick ? 2 : 3)));
 const onlyStates = flag('--states')?.split(',');
 const baselineRoot = flag('--baseline');
+const until = flag('--until');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 /** Where a step's child process runs from: this tree, or the `--baseline` checkout. */
@@ -197,6 +200,11 @@ function childHandler(
 ): LambdaHandler {
   return (event) =>
     new Promise((resolve, reject) => {
+      const state = stateOf(fn, event as RunPayload);
+      if (until && tree === OURS && stopped(state)) {
+        reject(Object.assign(new Error(`the bench stops after ${until}`), { name: 'BenchStopped' }));
+        return;
+      }
       const out = join(work, `outcome-${process.hrtime.bigint()}.json`);
       const child = spawn(process.execPath, ['--import', 'tsx', tree.child, fn, out], {
         cwd: tree.root,
@@ -221,7 +229,7 @@ function childHandler(
           return;
         }
         record({
-          state: stateOf(fn, event as RunPayload),
+          state,
           ms: outcome.ms,
           rssMb: outcome.maxRssKb / 1024,
           fn,
@@ -231,6 +239,12 @@ function childHandler(
         else reject(Object.assign(new Error(outcome.error?.message), { name: outcome.error?.name }));
       });
     });
+}
+
+/** Whether `state` comes after `--until`'s state in the pipeline's order (`ORDER`). */
+function stopped(state: string): boolean {
+  const at = ORDER.indexOf(state);
+  return at < 0 || at > ORDER.indexOf(until!);
 }
 
 const ORDER = [
@@ -316,7 +330,7 @@ async function runSize(rows: number) {
     const vocabulary = vocabularyCheck && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
     const calls = [...invocations];
     const repeated =
-      history.status === 'SUCCEEDED' ? await repeatLargest(store, calls) : (new Map() as Repeated);
+      history.status === 'SUCCEEDED' || until ? await repeatLargest(store, calls) : (new Map() as Repeated);
     return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls, repeated };
   } finally {
     await s3.close();
