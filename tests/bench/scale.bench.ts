@@ -1,7 +1,7 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
  *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N] [--states A,B]
- *   [--baseline <checkout>] [--until <State>]
+ *   [--baseline <checkout>] [--until <State>] [--keep]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
@@ -16,7 +16,8 @@
  * invocation `--repeats` times too, alternating with this tree's, on the same store and event: the growth table
  * then gives both, measured on the same inputs in the same run. `--until <State>`: the execution stops after that
  * state's invocations (the next Lambda invocation fails, named BenchStopped), and the repeats measure the states
- * that ran: the early steps of a large upload without the rest of it.
+ * that ran: the early steps of a large upload without the rest of it. `--keep`: the stores stay on disk, with each
+ * state's largest invocation (`largest-<rows>.json`: function and event), to run a step again by hand.
  *
  * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
  * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
@@ -67,6 +68,7 @@ const repeats = Math.max(1, Number(flag('--repeats') ?? (quick ? 2 : 3)));
 const onlyStates = flag('--states')?.split(',');
 const baselineRoot = flag('--baseline');
 const until = flag('--until');
+const keep = args.includes('--keep');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 /** Where a step's child process runs from: this tree, or the `--baseline` checkout. */
@@ -327,8 +329,10 @@ async function runSize(rows: number) {
       (await store.get(`runs/${runId}/eval/metrics.json`))?.body.toString('utf8') ?? '{}',
     ) as { metrics?: { accuracy?: number } };
     const run = await readRun(store, runId);
-    const vocabulary = vocabularyCheck && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
+    const vocabulary =
+      vocabularyCheck && !until && rows <= 300_000 ? await checkVocabulary(store, runId) : undefined;
     const calls = [...invocations];
+    if (keep) writeFileSync(join(work, `largest-${rows}.json`), JSON.stringify(largestByState(calls)));
     const repeated =
       history.status === 'SUCCEEDED' || until ? await repeatLargest(store, calls) : (new Map() as Repeated);
     return { rows, file, genMs, history, wallMs, summary, metrics, run, vocabulary, calls, repeated };
@@ -383,12 +387,18 @@ async function runAgain(call: Invocation, state: string, tree: ChildTree): Promi
   }
 }
 
+/** Each state's invocation with the largest peak RSS (Lambda invocations only: they carry their event). */
+function largestByState(calls: readonly Invocation[]): Record<string, Invocation> {
+  const out: Record<string, Invocation> = {};
+  for (const c of calls) if (c.fn && !(out[c.state]?.rssMb >= c.rssMb)) out[c.state] = c;
+  return out;
+}
+
 async function repeatEach(calls: readonly Invocation[], out: Repeated): Promise<void> {
+  const largestOf = largestByState(calls);
   for (const state of ORDER) {
     if (!REPEATABLE.has(state) || (onlyStates && !onlyStates.includes(state))) continue;
-    const largest = calls
-      .filter((c) => c.state === state && c.fn)
-      .reduce<Invocation | undefined>((best, c) => (best && best.rssMb >= c.rssMb ? best : c), undefined);
+    const largest = largestOf[state];
     if (!largest?.fn) continue;
     const ours = [largest.rssMb];
     const baseline: number[] = [];
@@ -453,7 +463,7 @@ for (const rows of sizes) {
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const state of ORDER) {
     const e = byState.get(state);
-    if (!e) continue;
+    if (!e || e.calls === 0) continue;
     const steps = status?.steps.filter((step) => stateOfStep(step, status) === state) ?? [];
     const cost = status && runCost({ state: 'running', steps, prices: status.prices });
     const where = state === 'TrainOnEks' || state === 'RefitOnEks' ? 'EKS job' : 'Lambda';
@@ -531,4 +541,5 @@ if (growth.length > 1) {
     `end to end per 1,000 rows: ${growth.map((g) => `${(g.wallMs / g.rows).toFixed(2)} s at ${g.rows.toLocaleString('en')}`).join(', ')}`,
   );
 }
-rmSync(work, { recursive: true, force: true });
+if (keep) console.log(`\nkept: ${work} (stores s3-<rows>/, largest invocations largest-<rows>.json)`);
+else rmSync(work, { recursive: true, force: true });
