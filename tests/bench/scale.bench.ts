@@ -487,10 +487,12 @@ for (const rows of sizes) {
     rows,
     wallMs: r.wallMs,
     rss: new Map(
-      [...byState].map(([state, e]) => {
-        const peaks = r.repeated.get(state)?.ours;
-        return [state, peaks ? median(peaks) : e.rss];
-      }),
+      [...byState]
+        .filter(([, e]) => e.calls > 0)
+        .map(([state, e]) => {
+          const peaks = r.repeated.get(state)?.ours;
+          return [state, peaks ? median(peaks) : e.rss];
+        }),
     ),
     baseline: new Map(
       [...r.repeated]
