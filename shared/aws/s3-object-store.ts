@@ -57,6 +57,11 @@ function translate(error: unknown, what: string): never {
   throw error;
 }
 
+/** The body's bytes as a Buffer over the same memory: a copy would hold every object twice while it is read. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The ObjectStore port over S3 (or any S3-compatible endpoint the client points at). */
 export class S3ObjectStore implements ObjectStore, ObjectStreams {
   constructor(
@@ -68,7 +73,7 @@ export class S3ObjectStore implements ObjectStore, ObjectStreams {
     storeRequest('get');
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      const body = Buffer.from(await out.Body!.transformToByteArray());
+      const body = asBuffer(await out.Body!.transformToByteArray());
       return { body, etag: out.ETag ?? '', lastModified: out.LastModified };
     } catch (error) {
       if (isMissing(error)) return undefined;
@@ -95,7 +100,7 @@ export class S3ObjectStore implements ObjectStore, ObjectStreams {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: etag }),
       );
-      const body = Buffer.from(await out.Body!.transformToByteArray());
+      const body = asBuffer(await out.Body!.transformToByteArray());
       return { body, etag: out.ETag ?? '', lastModified: out.LastModified };
     } catch (error) {
       if (status(error) === 304) return 'not-modified';
@@ -111,7 +116,7 @@ export class S3ObjectStore implements ObjectStore, ObjectStreams {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
       );
-      return Buffer.from(await out.Body!.transformToByteArray());
+      return asBuffer(await out.Body!.transformToByteArray());
     } catch (error) {
       if (isMissing(error)) return undefined;
       return translate(error, `get s3://${this.bucket}/${key} bytes ${start}-${end - 1}`);

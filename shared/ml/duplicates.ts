@@ -303,35 +303,42 @@ export class DuplicateScan {
     const reps = this.repRows.data.subarray(0, this.repRows.length);
     const signature = (r: number) => this.signatures.subarray(r * MINHASH_HASHES, (r + 1) * MINHASH_HASHES);
     if (this.near) {
-      // One band at a time: each document's band is hashed to a 53-bit key and the documents are sorted by
-      // key, so a bucket is a run of equal keys. Two typed arrays the size of the signed documents, where a Map
-      // of buckets would hold an entry, a boxed key and an array per document. A hash collision only adds a
-      // candidate, which the signatures' similarity then turns down. A pair is judged in the first band it shares
-      // (`sharesEarlierBand`): read from the signatures, where a set of the pairs seen would grow with the square
-      // of the signed texts.
+      // One band at a time: each document's band is hashed to a 53-bit key; a sorted copy of the keys shows
+      // which occur more than once, and only those keys' documents are gathered into buckets (in key order, each
+      // in document order). Two typed arrays the size of the signed documents, sorted natively: a Map of every
+      // bucket would hold an entry, a boxed key and an array per document, and a sort of indices by a comparator
+      // copies them into two heap arrays per band that only a full collection frees (tens of MB at 200,000
+      // documents). A hash collision only adds a candidate, which the signatures' similarity then turns down. A
+      // pair is judged in the first band it shares (`sharesEarlierBand`): read from the signatures, where a set of
+      // the pairs seen would grow with the square of the signed texts.
       let verified = 0;
       const keys = new Float64Array(reps.length);
-      const order = new Uint32Array(reps.length);
+      const sorted = new Float64Array(reps.length);
       outer: for (let b = 0; b < MINHASH_BANDS; b++) {
+        // Read from the signatures in place: a view per document and band would be millions of objects.
+        const all = this.signatures;
         for (let r = 0; r < reps.length; r++) {
-          const s = signature(r);
           let hi = mix(b + 1);
           let lo = mix(b ^ 0x5bd1e995);
-          for (let j = b * MINHASH_ROWS; j < (b + 1) * MINHASH_ROWS; j++) {
-            hi = mix(hi ^ s[j]);
-            lo = mix((lo + s[j]) >>> 0);
+          for (let j = r * MINHASH_HASHES + b * MINHASH_ROWS, end = j + MINHASH_ROWS; j < end; j++) {
+            hi = mix(hi ^ all[j]);
+            lo = mix((lo + all[j]) >>> 0);
           }
           keys[r] = hi * 0x200000 + (lo & 0x1fffff);
-          order[r] = r;
         }
-        order.sort((x, y) => keys[x] - keys[y] || x - y);
-        for (let start = 0, end = 1; start < order.length; start = end, end = start + 1) {
-          while (end < order.length && keys[order[end]] === keys[order[start]]) end++;
-          if (end - start < 2) continue;
-          for (let x = start; x < end; x++)
-            for (let z = x + 1; z < end; z++) {
-              const p = order[x];
-              const q = order[z];
+        sorted.set(keys);
+        sorted.sort();
+        const buckets = new Map<number, number[]>();
+        for (let i = 1; i < sorted.length; i++)
+          if (sorted[i] === sorted[i - 1] && !buckets.has(sorted[i])) buckets.set(sorted[i], []);
+        if (buckets.size === 0) continue;
+        for (let r = 0; r < reps.length; r++) buckets.get(keys[r])?.push(r);
+        for (const key of [...buckets.keys()].sort((x, y) => x - y)) {
+          const members = buckets.get(key)!;
+          for (let x = 0; x < members.length; x++)
+            for (let z = x + 1; z < members.length; z++) {
+              const p = members[x];
+              const q = members[z];
               if (sharesEarlierBand(signature(p), signature(q), b)) continue;
               if (++verified > MAX_CANDIDATE_PAIRS) break outer;
               const a = reps[p];

@@ -1,4 +1,7 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { ObjectStore } from '../../ports.ts';
 
@@ -104,4 +107,42 @@ export async function writeJsonLinesGz(
 export async function readJsonLinesGz<T>(store: ObjectStore, key: string): Promise<T[]> {
   const text = gunzipSync(await readRequired(store, key)).toString('utf8');
   return text === '' ? [] : text.split('\n').map((line) => JSON.parse(line) as T);
+}
+
+/**
+ * Calls `visit` with each row of a gzip JSON-lines run file, in order, parsed a line at a time as the file
+ * decompresses (streamed from the store where it can): neither the file's rows nor its text are ever in memory
+ * whole, so a step that reads shard after shard holds one row, not one shard. Returns the number of rows.
+ */
+export async function eachJsonLineGz<T>(
+  store: ObjectStore,
+  key: string,
+  visit: (row: T, index: number) => void,
+): Promise<number> {
+  let source: Readable;
+  if (store.getStream) {
+    const streamed = await store.getStream(key);
+    if (!streamed) throw new NotFoundError(`the run file ${key} is missing`);
+    source = streamed.stream;
+  } else source = Readable.from([await readRequired(store, key)]);
+  const gunzip = createGunzip();
+  const flowing = pipeline(source, gunzip);
+  // A source or gzip error ends the line loop with it (pipeline destroys both, readline rethrows); `flowing` is
+  // awaited only after the loop, so its rejection must not count as unhandled meanwhile.
+  flowing.catch(() => undefined);
+  let index = 0;
+  try {
+    for await (const line of createInterface({ input: gunzip, crlfDelay: Number.POSITIVE_INFINITY })) {
+      if (line === '') continue;
+      visit(JSON.parse(line) as T, index++);
+    }
+  } catch (error) {
+    // A line that is not JSON (or a throwing `visit`) leaves the rest unread: the source is let go, not left
+    // holding its connection.
+    source.destroy();
+    gunzip.destroy();
+    throw error;
+  }
+  await flowing;
+  return index;
 }

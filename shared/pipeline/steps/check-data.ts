@@ -15,11 +15,11 @@ import { TextModel } from '../../ml/model.ts';
 import { Int32Column } from '../../ml/typed-columns.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
-import { readJson, readJsonLinesGz, writeJson } from '../run/files.ts';
+import { eachJsonLineGz, readJson, readRequired, writeJson } from '../run/files.ts';
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
-import { type CleanShardRow, readManifest, readShardRows } from '../run/shards.ts';
+import { type CleanShardRow, readManifest, type ShardRow } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
@@ -102,8 +102,9 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
     const manifest = await readManifest(deps.store, payload.runId);
-    // One shard in memory at a time: per row only its line, label and word count are kept, in typed columns
-    // (and a MinHash signature for the first distinct documents), so the step's memory barely grows with rows.
+    // One row in memory at a time, streamed from each shard's files: per row only its line, label and word count
+    // are kept, in typed columns (and a MinHash signature for the first distinct documents), so the step's memory
+    // barely grows with rows.
     const classCounts: Record<string, number> = {};
     const trainLengths = new Int32Column(manifest.train);
     // Production's cleaner reads an evenly spaced sample of the raw training texts (the unknown-token share).
@@ -118,23 +119,36 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       keys.repeats,
     ).catch(() => ({ count: 0, listed: [] as ConflictingRepeat[] }));
     const wanted = new Map(repeats.listed.map((r) => [r.text, r]));
+    const splitMask = await readRequired(deps.store, keys.splitMask);
     for (const info of manifest.shards) {
-      const { rows: raw, isTest } = await readShardRows(deps.store, payload.runId, info);
-      const clean = await readJsonLinesGz<CleanShardRow>(
+      const isTest = splitMask.subarray(info.offset, info.offset + info.rows);
+      // The raw rows first (lines, the profile), then the cleaned ones (the duplicate scan): a cleaned shard
+      // holds the shard's rows in the same order, so its i-th row is the i-th raw row.
+      const lines = new Int32Array(info.rows);
+      const raw = await eachJsonLineGz<ShardRow>(
+        deps.store,
+        shardKeys(payload.runId, info.shard).rows,
+        (r, i) => {
+          lines[i] = r.line;
+          if (wanted.size) {
+            const repeat = wanted.get(r.text.slice(0, 300));
+            if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
+          }
+          if (isTest[i]) return;
+          if (trainLengths.length % sampleStep === 0) sampledTexts.push(r.text);
+          classCounts[r.label] = (classCounts[r.label] ?? 0) + 1;
+          trainLengths.push(wordCount(r.text));
+        },
+      );
+      const clean = await eachJsonLineGz<CleanShardRow>(
         deps.store,
         shardKeys(payload.runId, info.shard).clean,
+        ([label, doc], i) => scan.add({ line: lines[i], label, doc }),
       );
-      raw.forEach((r, i) => {
-        scan.add({ line: r.line, label: r.label, doc: clean[i][1] });
-        if (wanted.size) {
-          const repeat = wanted.get(r.text.slice(0, 300));
-          if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
-        }
-        if (isTest[i]) return;
-        if (trainLengths.length % sampleStep === 0) sampledTexts.push(r.text);
-        classCounts[r.label] = (classCounts[r.label] ?? 0) + 1;
-        trainLengths.push(wordCount(r.text));
-      });
+      if (raw !== info.rows || clean !== info.rows)
+        throw new Error(
+          `shard ${info.shard} holds ${raw} raw and ${clean} cleaned rows; the manifest says ${info.rows}`,
+        );
     }
     const profile = dataProfile({
       columns: input.columns ?? [input.report.textColumn, input.report.labelColumn],
