@@ -422,6 +422,15 @@ const median = (values: readonly number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+/** A failed state's cause as its message: the engine gives a Lambda error as JSON with its trace. */
+function causeMessage(cause: string | undefined): string {
+  try {
+    return (JSON.parse(cause ?? '') as { errorMessage?: string }).errorMessage ?? String(cause);
+  } catch {
+    return String(cause);
+  }
+}
+
 const mb = (v: number) => v.toFixed(0);
 const sec = (ms: number) => (ms / 1000).toFixed(1);
 const growth: {
@@ -447,7 +456,7 @@ for (const rows of sizes) {
   }
   const shards = r.summary.shards?.count ?? '?';
   console.log(
-    `\n### ${rows.toLocaleString('en')} rows — ${r.history.status}${r.history.error ? ` (${r.history.error}: ${r.history.cause})` : ''}`,
+    `\n### ${rows.toLocaleString('en')} rows — ${r.history.status}${r.history.error ? ` (${r.history.error}: ${causeMessage(r.history.cause)})` : ''}`,
   );
   console.log(
     `file ${(statSync(r.file).size / 1e6).toFixed(0)} MB gzip (generated in ${sec(r.genMs)} s); kept ${r.summary.ingest?.rows ?? '?'} rows in ${shards} shards of ${shardRows}; Map concurrency ${concurrency}; end to end ${sec(r.wallMs)} s; accuracy ${r.metrics.metrics?.accuracy?.toFixed(4) ?? '—'}`,
