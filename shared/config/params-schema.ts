@@ -391,6 +391,7 @@ export const paramsSchema = z
         label_issues_folds: z.number().int().min(2).max(20).default(3),
         label_issues_rank_by: z.enum(['self_confidence', 'normalized_margin']).default('self_confidence'),
         near_duplicate_threshold: z.number().gt(0).max(1).default(0.8),
+        near_duplicate_max_texts: z.number().int().min(1).default(100_000),
         checks: checksSchema.default(checksSchema.parse({})),
       })
       .strict(),

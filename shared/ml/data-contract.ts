@@ -1,5 +1,5 @@
 import type { Params } from '../config/params-schema.ts';
-import { histogram, LENGTH_BINS, psi, quantileEdges } from './drift.ts';
+import { histogram, LENGTH_BINS, psi, quantileEdges, ValueTally } from './drift.ts';
 
 /**
  * A data contract between an upload and the data production's model was trained on. Each run records a profile
@@ -40,16 +40,16 @@ export function dataProfile(input: {
   /** The training labels, or their counts (`classCounts`) when the rows are not all held at once. */
   labels?: readonly string[];
   classCounts?: Readonly<Record<string, number>>;
-  /** The texts, or their lengths in words (`wordCount`) when the texts are not all held at once. */
+  /** The texts, or their lengths in words (`wordCount`, or tallied) when the texts are not all held at once. */
   texts?: readonly string[];
-  lengths?: ArrayLike<number> & Iterable<number>;
+  lengths?: (ArrayLike<number> & Iterable<number>) | ValueTally;
 }): DataProfile {
   const lengths = input.lengths ?? (input.texts ?? []).map(wordCount);
   const classCounts: Record<string, number> = { ...input.classCounts };
   for (const l of input.labels ?? []) classCounts[l] = (classCounts[l] ?? 0) + 1;
   const rows = Object.values(classCounts).reduce((a, b) => a + b, 0);
-  if (lengths.length !== rows)
-    throw new TypeError(`a data profile of ${rows} labels was given ${lengths.length} text lengths`);
+  const given = lengths instanceof ValueTally ? lengths.size : lengths.length;
+  if (given !== rows) throw new TypeError(`a data profile of ${rows} labels was given ${given} text lengths`);
   const edges = quantileEdges(lengths, LENGTH_BINS);
   return {
     version: DATA_PROFILE_VERSION,

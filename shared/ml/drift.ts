@@ -39,25 +39,77 @@ export function binOf(edges: readonly number[], value: number): number {
   return lo;
 }
 
-export function histogram(edges: readonly number[], values: ArrayLike<number>): Histogram {
+/**
+ * Values counted by value: a distribution whose memory is its distinct values, not its rows (the word counts of a
+ * million texts are a few thousand distinct numbers). `quantileEdges` and `histogram` give the same answers from
+ * it as from the values themselves.
+ */
+export class ValueTally {
+  private readonly counts = new Map<number, number>();
+  /** Values added. */
+  size = 0;
+
+  add(value: number): void {
+    this.counts.set(value, (this.counts.get(value) ?? 0) + 1);
+    this.size++;
+  }
+
+  /** The distinct values ascending, each with how many times it was added. */
+  entries(): [value: number, count: number][] {
+    return [...this.counts].sort((a, b) => a[0] - b[0]);
+  }
+}
+
+export function histogram(edges: readonly number[], values: ArrayLike<number> | ValueTally): Histogram {
   const counts = new Array<number>(edges.length + 1).fill(0);
-  for (let i = 0; i < values.length; i++) counts[binOf(edges, values[i])]++;
+  if (values instanceof ValueTally) for (const [v, c] of values.entries()) counts[binOf(edges, v)] += c;
+  else for (let i = 0; i < values.length; i++) counts[binOf(edges, values[i])]++;
   return { edges: [...edges], counts };
 }
 
+/** The value at each of `positions` (ascending) of the tally's values in sorted order. */
+function tallyAt(tally: ValueTally, positions: readonly number[]): number[] {
+  const out: number[] = [];
+  let seen = 0;
+  let p = 0;
+  for (const [value, count] of tally.entries()) {
+    seen += count;
+    while (p < positions.length && positions[p] < seen) {
+      out.push(value);
+      p++;
+    }
+  }
+  return out;
+}
+
 /** Upper edges of `bins` equal-count bins of `values` (quantiles), without repeats: bins that would be empty merge. */
-export function quantileEdges(values: ArrayLike<number>, bins: number): number[] {
-  if (values.length === 0 || bins < 2) return [];
-  // Word and token counts come as Int32 columns: sorted as a copy of their own type, half a Float64 copy.
-  const sorted = (values instanceof Int32Array ? values.slice() : Float64Array.from(values)).sort();
+export function quantileEdges(values: ArrayLike<number> | ValueTally, bins: number): number[] {
+  const n = values instanceof ValueTally ? values.size : values.length;
+  if (n === 0 || bins < 2) return [];
+  const positions = Array.from({ length: bins - 1 }, (_, i) =>
+    Math.min(n - 1, Math.floor(((i + 1) * n) / bins) - 1),
+  );
+  let quantiles: number[];
+  let max: number;
+  if (values instanceof ValueTally) {
+    // Position −1 (fewer values than bins) has no value, as below.
+    const valid = positions.filter((at) => at >= 0);
+    const found = tallyAt(values, [...valid, n - 1]);
+    max = found.pop()!;
+    quantiles = [...positions.filter((at) => at < 0).map(() => Number.NaN), ...found];
+  } else {
+    // Word and token counts come as Int32 columns: sorted as a copy of their own type, half a Float64 copy.
+    const sorted = (values instanceof Int32Array ? values.slice() : Float64Array.from(values)).sort();
+    quantiles = positions.map((at) => (at < 0 ? Number.NaN : sorted[at]));
+    max = sorted[n - 1];
+  }
   const edges: number[] = [];
-  for (let i = 1; i < bins; i++) {
-    const q = sorted[Math.min(sorted.length - 1, Math.floor((i * sorted.length) / bins) - 1)];
-    if (q === undefined || Number.isNaN(q)) continue;
+  for (const q of quantiles) {
+    if (Number.isNaN(q)) continue;
     if (edges.length === 0 || q > edges[edges.length - 1]) edges.push(q);
   }
   // Values above the last edge are the last bin; an edge at the maximum would leave it empty.
-  if (edges.length > 0 && edges[edges.length - 1] >= sorted[sorted.length - 1]) edges.pop();
+  if (edges.length > 0 && edges[edges.length - 1] >= max) edges.pop();
   return edges;
 }
 

@@ -1,5 +1,5 @@
 import { HashSet64 } from './hash-set64.ts';
-import { Int32Column } from './typed-columns.ts';
+import { Int32Column, SmallIntColumn } from './typed-columns.ts';
 
 /**
  * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.
@@ -22,10 +22,11 @@ export const NEAR_DUPLICATE_THRESHOLD = 0.8;
 /** Rows listed at most (groups and pairs each); the counts cover every one. */
 export const MAX_LISTED = 500;
 /**
- * Distinct documents the near-duplicate pass signs at most (the first ones, in file order): a signature costs
- * shingles × hashes, so the pass stays within a step's time on the largest uploads; the method says when it cut.
+ * Distinct documents the near-duplicate pass signs at most by default (the first ones, in file order;
+ * `data.near_duplicate_max_texts`): a signature costs shingles × hashes of time and 128 bytes kept, so the pass
+ * keeps to a step's time and its memory stops growing past this many texts; the method says when it cut.
  */
-export const NEAR_DUPLICATE_MAX_DOCS = 200_000;
+export const NEAR_DUPLICATE_MAX_DOCS = 100_000;
 /** Candidate pairs verified at most, so a corpus of boilerplate cannot make the check quadratic. */
 const MAX_CANDIDATE_PAIRS = 2_000_000;
 
@@ -204,15 +205,16 @@ class DocIndex {
 
 /**
  * The conflicting-duplicate check over rows given one at a time, in file order, keeping per row only its line
- * and label, per distinct document a key, and a signature for the first `NEAR_DUPLICATE_MAX_DOCS` distinct
+ * and label, per distinct document a key, and a signature for the first `maxSigned` distinct
  * documents: its memory does not hold the texts, so CheckData streams a million rows through it. The document
  * text is kept only for a document seen twice (a listed group shows it).
  */
 export class DuplicateScan {
   private readonly threshold: number;
   private readonly near: boolean;
+  private readonly maxSigned: number;
   private readonly lines: Int32Column;
-  private readonly labelIds: Int32Column;
+  private readonly labelIds: SmallIntColumn;
   private readonly labelNames: string[] = [];
   private readonly labelIndex = new Map<string, number>();
   /** Document hash → the row it was first seen on. */
@@ -229,16 +231,17 @@ export class DuplicateScan {
   private readonly repRows = new Int32Column();
 
   /** `expectedRows`: rows the caller will add, when known, so the tables are sized once rather than grown. */
-  constructor(options: { threshold?: number; near?: boolean; expectedRows?: number } = {}) {
+  constructor(
+    options: { threshold?: number; near?: boolean; expectedRows?: number; maxSigned?: number } = {},
+  ) {
     this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
     this.near = options.near !== false;
+    this.maxSigned = options.maxSigned ?? NEAR_DUPLICATE_MAX_DOCS;
     this.firstRows = new DocIndex(options.expectedRows);
     this.lines = new Int32Column(options.expectedRows);
-    this.labelIds = new Int32Column(options.expectedRows);
+    this.labelIds = new SmallIntColumn(options.expectedRows);
     if (this.near && options.expectedRows)
-      this.signatures = new Uint8Array(
-        Math.min(NEAR_DUPLICATE_MAX_DOCS, options.expectedRows) * MINHASH_HASHES,
-      );
+      this.signatures = new Uint8Array(Math.min(this.maxSigned, options.expectedRows) * MINHASH_HASHES);
   }
 
   get rows(): number {
@@ -264,13 +267,13 @@ export class DuplicateScan {
       else this.repeated.set(first, { rows: [first, index], doc: row.doc });
       return;
     }
-    if (!this.near || this.repRows.length >= NEAR_DUPLICATE_MAX_DOCS) return;
+    if (!this.near || this.repRows.length >= this.maxSigned) return;
     const at = this.repRows.length * MINHASH_HASHES;
     if (at + MINHASH_HASHES > this.signatures.length) {
       // Doubling, but never past the cap: the signatures are the scan's largest part.
       const next = new Uint8Array(
         Math.min(
-          NEAR_DUPLICATE_MAX_DOCS * MINHASH_HASHES,
+          this.maxSigned * MINHASH_HASHES,
           Math.max(1024 * MINHASH_HASHES, this.signatures.length * 2),
         ),
       );
@@ -364,7 +367,7 @@ export class DuplicateScan {
     for (const c of inConflict) conflicted += c;
     const distinct = this.firstRows.size;
     return {
-      method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} ${SIGNATURE_BITS}-bit hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > NEAR_DUPLICATE_MAX_DOCS && this.near ? ` (near: the first ${NEAR_DUPLICATE_MAX_DOCS} distinct texts of ${distinct})` : ''}`,
+      method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} ${SIGNATURE_BITS}-bit hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > this.maxSigned && this.near ? ` (near: the first ${this.maxSigned} distinct texts of ${distinct})` : ''}`,
       exactGroups,
       exactRows,
       exact,

@@ -52,3 +52,36 @@ export class Float64Column extends TypedColumn<Float64Array> {
     super((n) => new Float64Array(n), capacity);
   }
 }
+
+/**
+ * Small non-negative integers (class ids) a row: a byte each while every value fits in one, widened to two bytes
+ * and then four when a larger value comes, so the usual few classes cost a quarter of an Int32 column.
+ */
+export class SmallIntColumn {
+  data: Uint8Array | Uint16Array | Int32Array;
+  length = 0;
+
+  constructor(capacity = 1024) {
+    this.data = new Uint8Array(Math.max(1, capacity));
+  }
+
+  push(v: number): void {
+    const limit =
+      this.data instanceof Uint8Array ? 0xff : this.data instanceof Uint16Array ? 0xffff : 0x7fffffff;
+    if (v > limit) this.widen(v);
+    if (this.length === this.data.length) this.grow(this.length * 2);
+    this.data[this.length++] = v;
+  }
+
+  private widen(v: number): void {
+    const next = v <= 0xffff ? new Uint16Array(this.data.length) : new Int32Array(this.data.length);
+    next.set(this.data.subarray(0, this.length));
+    this.data = next;
+  }
+
+  private grow(size: number): void {
+    const next = new (this.data.constructor as new (n: number) => typeof this.data)(size);
+    next.set(this.data);
+    this.data = next;
+  }
+}

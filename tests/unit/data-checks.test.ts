@@ -214,6 +214,15 @@ describe('conflicting duplicates', () => {
     expect(report.exactGroups).toBe(10);
     expect(report.nearPairs).toBe(8);
     expect(sized.report()).toEqual(report);
+    // Signing only the first 1,000 distinct texts: the near pairs among them only (rows 1 and 701 are, the
+    // others are past the cut), exact groups all the same, and the method says where it cut.
+    const capped = new DuplicateScan({ expectedRows: rows.length, maxSigned: 1000 });
+    for (const row of rows) capped.add(row);
+    const cut = capped.report();
+    expect(cut.exactGroups).toBe(10);
+    expect(cut.nearPairs).toBe(0);
+    expect(cut.method).toMatch(/near: the first 1000 distinct texts of 5\d{3}\)/);
+    expect(report.method).not.toMatch(/the first/);
   });
 });
 

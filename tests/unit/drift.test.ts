@@ -10,6 +10,7 @@ import {
   quantileEdges,
   readReference,
   scoreEdges,
+  ValueTally,
 } from '../../shared/ml/drift.ts';
 
 /** A seeded generator, so the synthetic streams are the same on every run. */
@@ -121,5 +122,28 @@ describe('DriftWindow', () => {
     expect(readReference(json, 3)).toBeUndefined();
     expect(readReference({ ...json, version: 2 }, 2)).toBeUndefined();
     expect(readReference(null, 2)).toBeUndefined();
+  });
+});
+
+describe('a tally of values', () => {
+  it('gives the quantile edges and histogram the values themselves give', () => {
+    const random = lcg(7);
+    for (const [n, spread, bins] of [
+      [0, 10, 10],
+      [1, 10, 10],
+      [3, 10, 10],
+      [9, 5, 10],
+      [1000, 3, 10],
+      [5000, 400, 10],
+      [20_000, 2500, 7],
+    ]) {
+      const values = Int32Array.from({ length: n }, () => Math.floor(random() ** 3 * spread));
+      const tally = new ValueTally();
+      for (const v of values) tally.add(v);
+      expect(tally.size).toBe(n);
+      const edges = quantileEdges(values, bins);
+      expect(quantileEdges(tally, bins)).toEqual(edges);
+      expect(histogram(edges, tally)).toEqual(histogram(edges, values));
+    }
   });
 });

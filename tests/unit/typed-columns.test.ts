@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Float64Column, Int32Column } from '../../shared/ml/typed-columns.ts';
+import { Float64Column, Int32Column, SmallIntColumn } from '../../shared/ml/typed-columns.ts';
 
 describe('typed columns', () => {
   it('keep every value pushed past their capacity, in order, one at a time or many at once', () => {
@@ -37,5 +37,18 @@ describe('typed columns', () => {
     for (let i = 0; i < 100; i++) column.push(i);
     expect(column.data).toBe(data);
     expect(column.values().length).toBe(100);
+  });
+
+  it('keeps small ids in a byte each and widens, values kept, when a larger one comes', () => {
+    const column = new SmallIntColumn(2);
+    const pushed = [3, 0, 255, 7, 1];
+    for (const v of pushed) column.push(v);
+    expect(column.data).toBeInstanceOf(Uint8Array);
+    column.push(300);
+    expect(column.data).toBeInstanceOf(Uint16Array);
+    column.push(70_000);
+    expect(column.data).toBeInstanceOf(Int32Array);
+    expect(column.length).toBe(7);
+    expect([...column.data.subarray(0, column.length)]).toEqual([...pushed, 300, 70_000]);
   });
 });

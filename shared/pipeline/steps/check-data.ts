@@ -9,10 +9,9 @@ import {
   wordCount,
 } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
-import { histogram } from '../../ml/drift.ts';
+import { histogram, ValueTally } from '../../ml/drift.ts';
 import { type DuplicateReport, DuplicateScan } from '../../ml/duplicates.ts';
 import { TextModel } from '../../ml/model.ts';
-import { Int32Column } from '../../ml/typed-columns.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { eachJsonLineGz, readJson, readRequired, writeJson } from '../run/files.ts';
@@ -102,16 +101,17 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
     const manifest = await readManifest(deps.store, payload.runId);
-    // One row in memory at a time, streamed from each shard's files: per row only its line, label and word count
-    // are kept, in typed columns (and a MinHash signature for the first distinct documents), so the step's memory
-    // barely grows with rows.
+    // One row in memory at a time, streamed from each shard's files: per row only its line and label are kept, in
+    // typed columns (and a MinHash signature for the first distinct documents), and word counts are tallied, so
+    // the step's memory barely grows with rows.
     const classCounts: Record<string, number> = {};
-    const trainLengths = new Int32Column(manifest.train);
+    const trainLengths = new ValueTally();
     // Production's cleaner reads an evenly spaced sample of the raw training texts (the unknown-token share).
     const sampleStep = Math.max(1, Math.floor(manifest.train / VOCABULARY_SAMPLE));
     const sampledTexts: string[] = [];
     const scan = new DuplicateScan({
       threshold: params.data.near_duplicate_threshold,
+      maxSigned: params.data.near_duplicate_max_texts,
       expectedRows: manifest.rows,
     });
     const repeats = await readJson<{ count: number; listed: ConflictingRepeat[] }>(
@@ -135,9 +135,9 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
             if (repeat && !repeat.kept) repeat.kept = { line: r.line, label: r.label };
           }
           if (isTest[i]) return;
-          if (trainLengths.length % sampleStep === 0) sampledTexts.push(r.text);
+          if (trainLengths.size % sampleStep === 0) sampledTexts.push(r.text);
           classCounts[r.label] = (classCounts[r.label] ?? 0) + 1;
-          trainLengths.push(wordCount(r.text));
+          trainLengths.add(wordCount(r.text));
         },
       );
       const clean = await eachJsonLineGz<CleanShardRow>(
@@ -155,7 +155,7 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       textColumn: input.report.textColumn,
       labelColumn: input.report.labelColumn,
       classCounts,
-      lengths: trainLengths.values(),
+      lengths: trainLengths,
     });
     await writeJson(deps.store, keys.profile, profile);
     const duplicates = scan.report();
@@ -177,7 +177,7 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           profile: reference.profile,
           version: String(reference.version),
           unknownTokenShare: tokens ? unknown / tokens : null,
-          lengthCounts: histogram(reference.profile.length.edges, trainLengths.values()).counts,
+          lengthCounts: histogram(reference.profile.length.edges, trainLengths).counts,
         },
         params.data.checks,
       );
