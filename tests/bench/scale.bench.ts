@@ -1,7 +1,7 @@
 /**
  * npm run bench:scale [-- --sizes 100000,300000,1000000] [--quick] [--shard-rows N] [--concurrency N]
  *   [--route-above-rows N] [--no-tune] [--no-vocabulary-check] [--repeats N] [--states A,B]
- *   [--baseline <checkout>] [--until <State>] [--keep]
+ *   [--baseline <checkout>] [--until <State>] [--keep] [--kept <dir>]
  *
  * Synthetic labelled reviews (tests/bench/synthetic-reviews.ts: IMDB sentences recombined per label, seeded) of
  * each size, uploaded as gzip CSV to the local S3 server and run end to end by the real ASL on the local engine.
@@ -18,6 +18,9 @@
  * state's invocations (the next Lambda invocation fails, named BenchStopped), and the repeats measure the states
  * that ran: the early steps of a large upload without the rest of it. `--keep`: the stores stay on disk, with each
  * state's largest invocation (`largest-<rows>.json`: function and event), to run a step again by hand.
+ * `--kept <dir>`: no execution; the largest invocations a `--keep` run left in `<dir>` run `--repeats` times
+ * again (of `--states`, from this tree and the `--baseline`), on the stores it left: a before/after of a step's
+ * memory on the same inputs in minutes, where the execution that made them took an hour.
  *
  * Params are the shipped defaults, sweep on (above `tune.sample_rows` it ranks recipes on a sample and fits the
  * winner on every row); `--no-tune` turns it off. Up to 300,000 rows the bench also checks that the partitioned
@@ -69,6 +72,7 @@ const onlyStates = flag('--states')?.split(',');
 const baselineRoot = flag('--baseline');
 const until = flag('--until');
 const keep = args.includes('--keep');
+const kept = flag('--kept');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHILD = fileURLToPath(new URL('./step-child.ts', import.meta.url));
 /** Where a step's child process runs from: this tree, or the `--baseline` checkout. */
@@ -433,6 +437,69 @@ function causeMessage(cause: string | undefined): string {
 
 const mb = (v: number) => v.toFixed(0);
 const sec = (ms: number) => (ms / 1000).toFixed(1);
+/**
+ * `--kept`: each size's largest invocations, from the stores a `--keep` run left, run again; prints each state's
+ * peaks per size and tree (median (min–max)) and the growth of the medians from the smallest size to the largest.
+ */
+async function rerunKept(dir: string): Promise<void> {
+  const trees = [OURS, ...(BASELINE ? [BASELINE] : [])];
+  const peaks = new Map<string, number[][][]>(); // state → tree → size → peaks
+  for (const [s, rows] of sizes.entries()) {
+    const largest = JSON.parse(readFileSync(join(dir, `largest-${rows}.json`), 'utf8')) as Record<
+      string,
+      Invocation
+    >;
+    const s3 = await startLocalS3({ directory: join(dir, `s3-${rows}`), bucket: 'bench' });
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_S3: s3.url,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    });
+    writeFileSync(paramsFile, readFileSync(join(dir, 'params.yaml')));
+    try {
+      for (const state of ORDER) {
+        const call = largest[state];
+        if (!call?.fn || !REPEATABLE.has(state) || (onlyStates && !onlyStates.includes(state))) continue;
+        const byTree = peaks.get(state) ?? trees.map(() => sizes.map(() => [] as number[]));
+        peaks.set(state, byTree);
+        // Alternating, so a machine that slows down or speeds up touches both trees alike.
+        for (let i = 0; i < repeats; i++)
+          for (const [t, tree] of trees.entries()) {
+            const peak = await runAgain(call, state, tree);
+            if (peak !== undefined) byTree[t][s].push(peak);
+          }
+      }
+    } finally {
+      await s3.close();
+    }
+  }
+  console.log(`\n### Largest invocations of ${dir}, ${repeats} runs each: peak RSS, median (min–max) MB`);
+  const names = trees.map((t) => (t === OURS ? 'this tree' : `baseline ${t.root}`));
+  console.log(
+    `| state | tree | ${sizes.map((r) => r.toLocaleString('en')).join(' | ')} | growth of the median |`,
+  );
+  console.log(`| --- | --- | ${sizes.map(() => '---').join(' | ')} | --- |`);
+  for (const [state, byTree] of peaks)
+    for (const [t, bySize] of byTree.entries()) {
+      const cells = bySize.map((p) =>
+        p.length ? `${mb(median(p))} (${mb(Math.min(...p))}–${mb(Math.max(...p))})` : '—',
+      );
+      const [a, b] = [bySize[0], bySize.at(-1)!].map((p) => (p.length ? median(p) : undefined));
+      const change =
+        a !== undefined && b !== undefined
+          ? `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %`
+          : '—';
+      console.log(`| ${state} | ${names[t]} | ${cells.join(' | ')} | ${change} |`);
+    }
+}
+
+if (kept) {
+  await rerunKept(kept);
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
+
 const growth: {
   rows: number;
   wallMs: number;
