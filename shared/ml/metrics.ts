@@ -57,7 +57,10 @@ function scoresByClass(yTrue: ArrayLike<number>, scores: ArrayLike<number>) {
  * average-rank form gives.
  */
 export function rocAuc(yTrue: ArrayLike<number>, scores: ArrayLike<number>): number {
-  const { positive, negative, unordered } = scoresByClass(yTrue, scores);
+  return rocAucOf(scoresByClass(yTrue, scores));
+}
+
+function rocAucOf({ positive, negative, unordered }: ReturnType<typeof scoresByClass>): number {
   if (unordered || positive.length === 0 || negative.length === 0) return Number.NaN;
   let below = 0; // negatives scoring strictly below the current positive score
   let wins = 0; // Σ over positives of (negatives below + half the negatives tied)
@@ -79,7 +82,10 @@ export function rocAuc(yTrue: ArrayLike<number>, scores: ArrayLike<number>): num
  * scikit-learn's `average_precision_score`.
  */
 export function averagePrecision(yTrue: ArrayLike<number>, scores: ArrayLike<number>): number {
-  const { positive, negative, unordered } = scoresByClass(yTrue, scores);
+  return averagePrecisionOf(scoresByClass(yTrue, scores));
+}
+
+function averagePrecisionOf({ positive, negative, unordered }: ReturnType<typeof scoresByClass>): number {
   const positives = positive.length;
   if (unordered || positives === 0) return Number.NaN;
   let tp = 0;
@@ -171,8 +177,10 @@ export function computeMetrics(
   };
   if (K === 2) {
     const positiveScores = Float64Array.from({ length: n }, (_, i) => proba[i * 2 + 1]);
-    metrics.roc_auc = rocAuc(yTrue, positiveScores);
-    metrics.pr_auc = averagePrecision(yTrue, positiveScores);
+    // One sorted copy serves both areas.
+    const sorted = scoresByClass(yTrue, positiveScores);
+    metrics.roc_auc = rocAucOf(sorted);
+    metrics.pr_auc = averagePrecisionOf(sorted);
   }
   return metrics;
 }

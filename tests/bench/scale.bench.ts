@@ -299,11 +299,9 @@ async function checkVocabulary(store: S3ObjectStore, runId: string): Promise<str
   return `${same ? 'identical' : 'DIFFERENT'} (${vectorizer.size} terms, single merge of ${whole.size} distinct terms)`;
 }
 
-async function runSize(rows: number) {
-  const t0 = performance.now();
-  const file = await writeSyntheticReviews(join(cache, `synthetic-${rows}.csv.gz`), rows);
-  const genMs = performance.now() - t0;
-  const s3 = await startLocalS3({ directory: join(work, `s3-${rows}`), bucket: 'bench' });
+/** A local S3 server on `directory` (bucket `bench`), the one this process's and the steps' clients use. */
+async function useLocalS3(directory: string) {
+  const s3 = await startLocalS3({ directory, bucket: 'bench' });
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL_S3: s3.url,
@@ -311,6 +309,14 @@ async function runSize(rows: number) {
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   });
   resetClients();
+  return s3;
+}
+
+async function runSize(rows: number) {
+  const t0 = performance.now();
+  const file = await writeSyntheticReviews(join(cache, `synthetic-${rows}.csv.gz`), rows);
+  const genMs = performance.now() - t0;
+  const s3 = await useLocalS3(join(work, `s3-${rows}`));
   const store = new S3ObjectStore(s3Client(), 'bench');
   try {
     const key = `incoming/synthetic-${rows}.csv.gz`;
@@ -449,13 +455,7 @@ async function rerunKept(dir: string): Promise<void> {
       string,
       Invocation
     >;
-    const s3 = await startLocalS3({ directory: join(dir, `s3-${rows}`), bucket: 'bench' });
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_S3: s3.url,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    });
+    const s3 = await useLocalS3(join(dir, `s3-${rows}`));
     writeFileSync(paramsFile, readFileSync(join(dir, 'params.yaml')));
     try {
       for (const state of ORDER) {
