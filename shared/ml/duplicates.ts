@@ -213,7 +213,11 @@ export class DuplicateScan {
   private readonly threshold: number;
   private readonly near: boolean;
   private readonly maxSigned: number;
-  private readonly lines: Int32Column;
+  /**
+   * Each row's source line less its row index: constant while the file has one line a row and no row left out,
+   * so a byte a row where the line itself would take four.
+   */
+  private readonly lineOffsets: SmallIntColumn;
   private readonly labelIds: SmallIntColumn;
   private readonly labelNames: string[] = [];
   private readonly labelIndex = new Map<string, number>();
@@ -238,25 +242,25 @@ export class DuplicateScan {
     this.near = options.near !== false;
     this.maxSigned = options.maxSigned ?? NEAR_DUPLICATE_MAX_DOCS;
     this.firstRows = new DocIndex(options.expectedRows);
-    this.lines = new Int32Column(options.expectedRows);
+    this.lineOffsets = new SmallIntColumn(options.expectedRows);
     this.labelIds = new SmallIntColumn(options.expectedRows);
     if (this.near && options.expectedRows)
       this.signatures = new Uint8Array(Math.min(this.maxSigned, options.expectedRows) * MINHASH_HASHES);
   }
 
   get rows(): number {
-    return this.lines.length;
+    return this.lineOffsets.length;
   }
 
   add(row: DocRow): void {
-    const index = this.lines.length;
+    const index = this.lineOffsets.length;
     let labelId = this.labelIndex.get(row.label);
     if (labelId === undefined) {
       labelId = this.labelNames.length;
       this.labelNames.push(row.label);
       this.labelIndex.set(row.label, labelId);
     }
-    this.lines.push(row.line);
+    this.lineOffsets.push(row.line - index);
     this.labelIds.push(labelId);
     if (row.doc === '') return;
     const [hi, lo] = HashSet64.hashText(row.doc);
@@ -285,10 +289,18 @@ export class DuplicateScan {
   }
 
   report(): DuplicateReport {
-    const rows = this.lines.length;
-    const line = (i: number) => this.lines.data[i];
+    const rows = this.lineOffsets.length;
+    const line = (i: number) => i + this.lineOffsets.data[i];
     const label = (i: number) => this.labelNames[this.labelIds.data[i]];
-    const inConflict = new Uint8Array(rows);
+    // A bit a row: rows in a conflict are counted once, whether an exact group or a near pair (or both) holds them.
+    const inConflict = new Uint8Array((rows + 7) >>> 3);
+    let conflicted = 0;
+    const markConflict = (i: number) => {
+      const bit = 1 << (i & 7);
+      if (inConflict[i >>> 3] & bit) return;
+      inConflict[i >>> 3] |= bit;
+      conflicted++;
+    };
     const exact: ConflictGroup[] = [];
     let exactGroups = 0;
     let exactRows = 0;
@@ -297,7 +309,7 @@ export class DuplicateScan {
       if (new Set(members.map((i) => this.labelIds.data[i])).size < 2) continue;
       exactGroups++;
       exactRows += members.length;
-      for (const i of members) inConflict[i] = 1;
+      for (const i of members) markConflict(i);
       if (exact.length < MAX_LISTED)
         exact.push({ doc, rows: members.map((i) => ({ line: line(i), label: label(i) })) });
     }
@@ -350,8 +362,8 @@ export class DuplicateScan {
               const similarity = bBitSimilarity(signature(p), signature(q));
               if (similarity < this.threshold) continue;
               nearPairs++;
-              inConflict[a] = 1;
-              inConflict[c] = 1;
+              markConflict(a);
+              markConflict(c);
               if (near.length < MAX_LISTED)
                 near.push({
                   a: { line: line(a), label: label(a) },
@@ -363,8 +375,6 @@ export class DuplicateScan {
       }
       near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
     }
-    let conflicted = 0;
-    for (const c of inConflict) conflicted += c;
     const distinct = this.firstRows.size;
     return {
       method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} ${SIGNATURE_BITS}-bit hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > this.maxSigned && this.near ? ` (near: the first ${this.maxSigned} distinct texts of ${distinct})` : ''}`,

@@ -54,8 +54,9 @@ export class Float64Column extends TypedColumn<Float64Array> {
 }
 
 /**
- * Small non-negative integers (class ids) a row: a byte each while every value fits in one, widened to two bytes
- * and then four when a larger value comes, so the usual few classes cost a quarter of an Int32 column.
+ * Small integers a row (class ids, a line's distance from its row): a byte each while every value fits in one,
+ * widened to two bytes and then four when a larger value comes (four at once for a negative one), so the usual
+ * few classes cost a quarter of an Int32 column.
  */
 export class SmallIntColumn {
   data: Uint8Array | Uint16Array | Int32Array;
@@ -68,13 +69,13 @@ export class SmallIntColumn {
   push(v: number): void {
     const limit =
       this.data instanceof Uint8Array ? 0xff : this.data instanceof Uint16Array ? 0xffff : 0x7fffffff;
-    if (v > limit) this.widen(v);
+    if (v > limit || (v < 0 && !(this.data instanceof Int32Array))) this.widen(v);
     if (this.length === this.data.length) this.grow(this.length * 2);
     this.data[this.length++] = v;
   }
 
   private widen(v: number): void {
-    const next = v <= 0xffff ? new Uint16Array(this.data.length) : new Int32Array(this.data.length);
+    const next = v >= 0 && v <= 0xffff ? new Uint16Array(this.data.length) : new Int32Array(this.data.length);
     next.set(this.data.subarray(0, this.length));
     this.data = next;
   }

@@ -10,7 +10,7 @@
  * it. Prints a table per size: per state wall time, invocations, the largest peak RSS among them, route and cost;
  * then, over the sizes, each state's peak RSS from the smallest size to the largest and its growth, and the
  * end-to-end time per 1,000 rows. `--repeats N` (default 3, 2 with `--quick`): after the execution, the largest
- * invocation of each state that only derives files from files (`REPEATABLE`) runs N − 1 more times, and its growth
+ * invocation of each state that writes the same files each time (`REPEATABLE`) runs N − 1 more times, and its growth
  * is the median's. `--states A,B` repeats only those states. `--baseline <checkout>`: another checkout of the
  * project (a git worktree of an earlier commit, with its node_modules) whose step handlers run each repeated
  * invocation `--repeats` times too, alternating with this tree's, on the same store and event: the growth table
@@ -110,14 +110,16 @@ interface Invocation {
 }
 
 /**
- * States whose invocation only reads the run's files and writes files derived from them, the same bytes each
- * time: run again after the execution, they measure the same work. A step's peak RSS moves by 10 % and more from
+ * States whose invocation reads the upload or the run's files and writes files derived from them, the same bytes
+ * each time: run again after the execution, they measure the same work. A step's peak RSS moves by 10 % and more from
  * one run to the next with the same code (when the garbage collector runs), so the growth figures use the median
- * of `--repeats` runs of each of these states' largest invocation. The others change the run when run again
- * (Ingest re-reads the upload, the Tune states move the sweep on, Train and Refit write the model, Register
- * registers a version) and are measured once.
+ * of `--repeats` runs of each of these states' largest invocation. Ingest reads the upload again and writes the
+ * same shards, split and manifest (its run files keep the sweep's params apart, so the later repeats read what
+ * the execution's invocations read). The others change the run when run again (the Tune states move the sweep
+ * on, Train and Refit write the model, Register registers a version) and are measured once.
  */
 const REPEATABLE = new Set([
+  'Ingest',
   'Preprocess',
   'CheckData',
   'FeaturizeCount',

@@ -165,6 +165,30 @@ describe('conflicting duplicates', () => {
     expect(report.method).toMatch(/MinHash over 3-word shingles, 128 8-bit hashes in 32 bands of 4/);
   });
 
+  it('lists the source lines of rows whatever their gaps: lines skipped, far ahead, and feedback rows at line 0', () => {
+    // Lines as a file with multi-line texts and dropped rows gives them, then feedback rows (line 0) at the end.
+    const lines = [2, 3, 7, 8, 400, 401, 90_000, 90_001, 0, 0];
+    const rows = lines.map((line, i) => ({
+      line,
+      label: i % 2 ? 'b' : 'a',
+      doc: `ticket number ${Math.floor(i / 2)} about the same problem`,
+    }));
+    for (const expectedRows of [2, rows.length]) {
+      const scan = new DuplicateScan({ expectedRows });
+      for (const row of rows) scan.add(row);
+      const report = scan.report();
+      expect(report.exactGroups).toBe(5);
+      expect(report.exact.map((g) => g.rows.map((r) => r.line))).toEqual([
+        [2, 3],
+        [7, 8],
+        [400, 401],
+        [90_000, 90_001],
+        [0, 0],
+      ]);
+      expect(report.share).toBe(1);
+    }
+  });
+
   it('8-bit signatures estimate the similarity of full ones, corrected for chance agreement', () => {
     const random = seededRandom(3);
     const words = Array.from({ length: 400 }, (_, i) => `w${i}`);

@@ -51,4 +51,15 @@ describe('typed columns', () => {
     expect(column.length).toBe(7);
     expect([...column.data.subarray(0, column.length)]).toEqual([...pushed, 300, 70_000]);
   });
+
+  it('small ints widen straight to four bytes for a negative value, from one byte or two', () => {
+    for (const first of [5, 300]) {
+      const column = new SmallIntColumn(1);
+      column.push(first);
+      column.push(-3);
+      expect(column.data).toBeInstanceOf(Int32Array);
+      column.push(-70_000);
+      expect([...column.data.subarray(0, column.length)]).toEqual([first, -3, -70_000]);
+    }
+  });
 });
