@@ -198,7 +198,7 @@ export function formatRun(
  * A run's outcome when it ended (`promoted`, `not promoted: …`) and, for a version that served or serves, where
  * it stands now: a promoted v1 reads `production until v2 was promoted` once v2 is, never `production`.
  */
-export function resultCell(r: RunStatus): string {
+export function resultCell(r: Pick<RunStatus, 'error' | 'model' | 'message' | 'stage'>): string {
   if (r.error) return `${r.error.name}: ${r.error.message}`;
   if (!r.model) return r.message ?? '';
   const then = r.model.promoted

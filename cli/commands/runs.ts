@@ -10,7 +10,7 @@ import { labelIssuesCsvForPeople } from '../../shared/pipeline/formats/label-iss
 import { readLabelIssues } from '../../shared/pipeline/run/checks.ts';
 import { formatUsd } from '../../shared/pipeline/run/cost.ts';
 import { isBatchKey } from '../../shared/pipeline/run/keys.ts';
-import { listRuns, readRun } from '../../shared/pipeline/run/queries.ts';
+import { listRuns, listRunTable, readRun } from '../../shared/pipeline/run/queries.ts';
 import { markRedriven, retryRefusal } from '../../shared/pipeline/run/retry.ts';
 import { readStatus } from '../../shared/pipeline/run/status.ts';
 import { batchJobOutcome, firstBatchJobHint, listBatchJobs } from '../../shared/pipeline/steps/batch-jobs.ts';
@@ -88,7 +88,7 @@ export function registerRuns(program: Command): void {
       'with a run id: its suspected label errors as CSV (line,text,given_label,suggested_label,score), most suspect first; the summary goes to stderr',
     )
     .option('--model <name>', `with --compare, the model of the versions: ${MODEL_HELP}`)
-    .option('--json', 'print JSON')
+    .option('--json', "print JSON (the list: every run's whole status, each read from its folder)")
     .option('--bucket <bucket>', TARGET_HELP.bucket)
     .option('--runtime-dir <dir>', TARGET_HELP.runtimeDir)
     .action(
@@ -170,14 +170,15 @@ export function registerRuns(program: Command): void {
           );
           return;
         }
-        const [all, batchFiles] = await Promise.all([
-          listRuns(target.store),
-          target.store.list(BATCH_PREFIX).then((objects) => objects.filter((o) => isBatchKey(o.key)).length),
-        ]);
         if (options.json) {
-          process.stdout.write(`${printableJson(all)}\n`);
+          process.stdout.write(`${printableJson(await listRuns(target.store))}\n`);
           return;
         }
+        // The table from the runs index (one read, and the status of each run still going), not every run's files.
+        const [all, batchFiles] = await Promise.all([
+          listRunTable(target.store),
+          target.store.list(BATCH_PREFIX).then((objects) => objects.filter((o) => isBatchKey(o.key)).length),
+        ]);
         const runs = printableDeep(all);
         // Batch jobs are not training runs, but they live in the same bucket: said, so they are not missed.
         const batchLine = batchFiles

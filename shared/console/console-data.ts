@@ -14,11 +14,10 @@ import type { LabelIssueRow } from '../pipeline/formats/label-issues-csv.ts';
 import { readChecksFile, readLabelIssues } from '../pipeline/run/checks.ts';
 import type { ExecutionHistory } from '../pipeline/run/history.ts';
 import { bareEtag, runKeys } from '../pipeline/run/keys.ts';
-import { listRuns, readRun, withStages } from '../pipeline/run/queries.ts';
+import { listRuns, listRunTable, readRun } from '../pipeline/run/queries.ts';
 import type { GateDecision, RunCost, RunStatus } from '../pipeline/run/records.ts';
 import { retrainHint } from '../pipeline/run/retry.ts';
-import { hasEnded, type RunTableRow, readRunIndex, runTableRow } from '../pipeline/run/run-index.ts';
-import { readStatus } from '../pipeline/run/status.ts';
+import type { RunTableRow } from '../pipeline/run/run-index.ts';
 import type { TuneSummary } from '../pipeline/run/tune-summary.ts';
 import type { DataChecks } from '../pipeline/steps/check-data.ts';
 import type { ObjectInfo, ObjectStore, StoredObject } from '../ports.ts';
@@ -130,24 +129,11 @@ export async function runRows(store: ObjectStore, cache?: ObjectCache): Promise<
 }
 
 /**
- * The runs table: every run's row from the runs index (one conditional read), the live status of the runs still
- * going, and each model's stage now. A store no run has indexed yet (all its runs predate the index) is listed.
+ * The runs table (`listRunTable`): the index read conditionally, by its ETag, and a store with no index listed
+ * through the cache.
  */
-export async function runTableRows(store: ObjectStore, cache: ObjectCache): Promise<RunTableRow[]> {
-  const fresh = cache.conditional(store);
-  const index = await readRunIndex(fresh);
-  if (!index) return (await runRows(store, cache)).map(runTableRow);
-  const rows = await Promise.all(
-    Object.values(index.runs).map(async (row) => {
-      if (hasEnded(row.state)) return row;
-      const live = await readStatus(fresh, row.runId);
-      return live ? runTableRow(live) : row;
-    }),
-  );
-  return withStages(
-    fresh,
-    rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
-  );
+export function runTableRows(store: ObjectStore, cache: ObjectCache): Promise<RunTableRow[]> {
+  return listRunTable(cache.conditional(store), cache.view(store));
 }
 
 /** The runs table as JSON, with its ETag: the runs page's HTML carries it, so its first poll is a 304. */

@@ -5,9 +5,16 @@ import { barGradient, ganttSegments, runRowHtml } from '../../shared/console/run
 import { TransientError } from '../../shared/errors.ts';
 import { RUN_EXPIRY_DAYS } from '../../shared/layout.ts';
 import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { listRunTable } from '../../shared/pipeline/run/queries.ts';
 import type { RunStatus } from '../../shared/pipeline/run/records.ts';
 import { markRedriven } from '../../shared/pipeline/run/retry.ts';
-import { indexRun, RUN_INDEX_KEY, type RunIndex, runTableRow } from '../../shared/pipeline/run/run-index.ts';
+import {
+  indexRun,
+  RUN_INDEX_KEY,
+  RUN_INDEX_SCHEMA,
+  type RunIndex,
+  runTableRow,
+} from '../../shared/pipeline/run/run-index.ts';
 import { updateStatus } from '../../shared/pipeline/run/status.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { InMemoryObjectStore } from '../helpers/memory-store.ts';
@@ -50,6 +57,13 @@ async function runThrough(
       s.state = end;
       s.finishedAt = at(minute + 4).toISOString();
       if (end === 'succeeded') {
+        s.route = {
+          train: minute > 10 ? 'eks' : 'lambda',
+          reason: 'rows',
+          rows: 1000,
+          bytes: 1e6,
+          thresholds: { rows: 500, bytes: 1e9 },
+        };
         s.model = { name: 'news', version: minute, promoted: true };
         s.metrics = { accuracy: 0.9, f1_macro: 0.88, log_loss: 0.3 };
       } else s.error = { name: 'InvalidDatasetError', message: 'one class only', step: 'train' };
@@ -117,6 +131,45 @@ describe('runs index (runs/index.json)', () => {
       'getIfChanged',
       'getIfChanged',
     ]);
+  });
+
+  it("textops runs reads the table without listing runs/, Train's route included", async () => {
+    const store = new InMemoryObjectStore();
+    await runThrough(store, 'a', 0, 'succeeded');
+    await runThrough(store, 'c', 20, 'succeeded');
+    await runThrough(store, 'd', 30, 'running');
+    store.calls.length = 0;
+    const rows = await listRunTable(store);
+    expect(rows.map((r) => [r.runId, r.route?.train ?? null])).toEqual([
+      ['d', null],
+      ['c', 'eks'],
+      ['a', 'lambda'],
+    ]);
+    expect(store.calls.filter((c) => c.operation === 'list')).toEqual([]);
+    // The index, the running run's status and the model's aliases.
+    expect(store.calls.filter((c) => c.operation === 'get').map((c) => c.key)).toEqual([
+      RUN_INDEX_KEY,
+      runKeys('d').status,
+      new ModelRegistry(store, 'news').aliasesKey,
+    ]);
+  });
+
+  it('an index an earlier release wrote (rows of another shape) is not read, and the next write rebuilds it', async () => {
+    const store = new InMemoryObjectStore();
+    await runThrough(store, 'a', 0, 'succeeded');
+    const current = store.json<RunIndex>(RUN_INDEX_KEY) as RunIndex;
+    expect(current.schema).toBe(RUN_INDEX_SCHEMA);
+    // As an earlier release wrote it: no schema, and rows without the route.
+    const { route: _route, ...older } = current.runs.a;
+    await store.put(RUN_INDEX_KEY, JSON.stringify({ runs: { a: older } }));
+    const listed = await listRunTable(store);
+    expect(listed.map((r) => [r.runId, r.route?.train])).toEqual([['a', 'lambda']]);
+    expect(store.calls.some((c) => c.operation === 'list')).toBe(true);
+    await runThrough(store, 'b', 10, 'failed');
+    const rebuilt = store.json<RunIndex>(RUN_INDEX_KEY) as RunIndex;
+    expect(rebuilt.schema).toBe(RUN_INDEX_SCHEMA);
+    expect(rebuilt.runs.a.route).toEqual({ train: 'lambda' });
+    expect(Object.keys(rebuilt.runs).sort()).toEqual(['a', 'b']);
   });
 
   it('its first write takes in the runs already in the store; rows of expired runs are dropped', async () => {

@@ -6,7 +6,7 @@ import type { ExecutionHistory } from './history.ts';
 import { executionName, isTrainingDataKey, runKeys } from './keys.ts';
 import { type RunParamsRecord, readRunParamsRecord } from './params.ts';
 import type { RunCost, RunStatus } from './records.ts';
-import { readAllStatuses } from './run-index.ts';
+import { hasEnded, type RunTableRow, readAllStatuses, readRunIndex, runTableRow } from './run-index.ts';
 import { modelStage } from './stage.ts';
 import { readStatus } from './status.ts';
 import { readTuneSummary, type TuneSummary } from './tune-summary.ts';
@@ -62,6 +62,27 @@ export async function listRuns(store: ObjectStore): Promise<RunStatus[]> {
   return withStages(
     store,
     (await readAllStatuses(store)).map(withCost).sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
+  );
+}
+
+/**
+ * The runs table, newest first: each run's row from the runs index (one read), the live status of the runs still
+ * going, and each model's stage now. A store with no index of this release's shape is listed instead, every
+ * status read from `listed` (the console passes its cache's view of the store).
+ */
+export async function listRunTable(store: ObjectStore, listed: ObjectStore = store): Promise<RunTableRow[]> {
+  const index = await readRunIndex(store);
+  if (!index) return (await listRuns(listed)).map(runTableRow);
+  const rows = await Promise.all(
+    Object.values(index.runs).map(async (row) => {
+      if (hasEnded(row.state)) return row;
+      const live = await readStatus(store, row.runId);
+      return live ? runTableRow(live) : row;
+    }),
+  );
+  return withStages(
+    store,
+    rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
   );
 }
 

@@ -4,7 +4,7 @@ import type { ObjectStore } from '../../ports.ts';
 import { runCost } from './cost.ts';
 import { updateJson } from './files.ts';
 import { runIdOf, runKeys } from './keys.ts';
-import type { RunCost, RunState, RunStatus } from './records.ts';
+import type { RouteDecision, RunCost, RunState, RunStatus } from './records.ts';
 
 /**
  * `runs/index.json`: every run as the runs table draws it, so that the console reads one object (conditionally, by
@@ -13,6 +13,13 @@ import type { RunCost, RunState, RunStatus } from './records.ts';
  * status.json for the live steps. Outside every run's folder: `runIdOf` gives no run for it.
  */
 export const RUN_INDEX_KEY = `${RUNS_PREFIX}index.json`;
+
+/**
+ * The shape of the index's rows. A reader that finds an index of another shape (written by an earlier release)
+ * lists the statuses instead, and the next write rebuilds the index from them: rows of ended runs are never
+ * written again, so they would otherwise lack what a later release's table shows.
+ */
+export const RUN_INDEX_SCHEMA = 2;
 
 export type RunTableRow = Pick<
   RunStatus,
@@ -31,9 +38,12 @@ export type RunTableRow = Pick<
   steps: Pick<RunStatus['steps'][number], 'name' | 'part' | 'state' | 'startedAt' | 'finishedAt' | 'ms'>[];
   metrics?: { accuracy?: number; f1_macro?: number };
   cost?: RunCost;
+  /** Where Train ran (`textops runs` shows it). */
+  route?: Pick<RouteDecision, 'train'>;
 };
 
 export interface RunIndex {
+  schema: number;
   runs: Record<string, RunTableRow>;
 }
 
@@ -81,6 +91,7 @@ export function runTableRow(run: RunStatus & { cost?: RunCost }): RunTableRow {
     ...(cost ? { cost } : {}),
     ...(attempts ? { attempts } : {}),
     ...(stage ? { stage } : {}),
+    ...(run.route ? { route: { train: run.route.train } } : {}),
   };
 }
 
@@ -128,11 +139,13 @@ export async function indexRun(
 }
 
 async function writeRow(store: ObjectStore, status: RunStatus, now: Date, replace: boolean): Promise<void> {
-  // The first write finds no index: it reads every status to seed one, then writes again (at most twice round).
+  // The first write finds no index (or one of an earlier shape): it reads every status to seed one, then writes
+  // again (at most twice round).
   let seed: RunTableRow[] | undefined;
   for (;;) {
     let missing = false;
-    await updateJson<RunIndex>(store, RUN_INDEX_KEY, (current) => {
+    await updateJson<RunIndex>(store, RUN_INDEX_KEY, (found) => {
+      const current = found?.schema === RUN_INDEX_SCHEMA ? found : undefined;
       if (!current && !seed) {
         missing = true;
         return undefined;
@@ -146,7 +159,7 @@ async function writeRow(store: ObjectStore, status: RunStatus, now: Date, replac
       if (known && !replace && known.updatedAt > status.updatedAt) return undefined;
       const { stage: _stage, ...row } = runTableRow(status);
       runs[status.runId] = row;
-      return { runs };
+      return { schema: RUN_INDEX_SCHEMA, runs };
     });
     if (!missing) return;
     try {
@@ -159,8 +172,13 @@ async function writeRow(store: ObjectStore, status: RunStatus, now: Date, replac
   }
 }
 
-/** The index, or undefined when no run has written it yet (a store whose runs all predate it). */
+/**
+ * The index, or undefined when no run has written it yet (a store whose runs all predate it) or an earlier release
+ * wrote it (its rows lack what the table shows now, until the next write rebuilds it).
+ */
 export async function readRunIndex(store: ObjectStore): Promise<RunIndex | undefined> {
   const object = await store.get(RUN_INDEX_KEY);
-  return object ? (JSON.parse(object.body.toString('utf8')) as RunIndex) : undefined;
+  if (!object) return undefined;
+  const index = JSON.parse(object.body.toString('utf8')) as Partial<RunIndex>;
+  return index.schema === RUN_INDEX_SCHEMA && index.runs ? (index as RunIndex) : undefined;
 }
