@@ -1,11 +1,12 @@
 import { HashSet64 } from './hash-set64.ts';
-import { Int32Column, SmallIntColumn } from './typed-columns.ts';
+import { Int32Column } from './typed-columns.ts';
 
 /**
  * Conflicting duplicates: the same text, or nearly the same, under different labels. Pure: no I/O.
  *
  * - **Exact**: documents equal after cleaning (the cleaned text the model sees: case, punctuation, HTML, URLs
- *   and numbers gone) whose rows carry more than one label.
+ *   and numbers gone) whose rows carry more than one label. Two passes over the rows: `RepeatSketch` finds the
+ *   documents that may occur more than once, `DuplicateScan` groups their rows (and signs the others).
  * - **Near**: MinHash (Broder 1997) over word shingles of `SHINGLE_WORDS` tokens, `MINHASH_HASHES` hash functions,
  *   banded for locality-sensitive hashing into `MINHASH_BANDS` bands of `MINHASH_ROWS` rows (pairs sharing a band
  *   are candidates: at Jaccard 0.8 a pair is a candidate with probability 1 − (1 − 0.8⁴)³² > 0.9999999), then kept
@@ -115,7 +116,9 @@ export function findConflictingDuplicates(
   rows: readonly DocRow[],
   options: { threshold?: number; near?: boolean } = {},
 ): DuplicateReport {
-  const scan = new DuplicateScan(options);
+  const sketch = new RepeatSketch(rows.length);
+  for (const row of rows) sketch.add(row.doc);
+  const scan = new DuplicateScan(sketch, { ...options, expectedRows: rows.length });
   for (const row of rows) scan.add(row);
   return scan.report();
 }
@@ -143,49 +146,127 @@ export function bBitSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): numb
 }
 
 /**
- * Document hash (64 bits, as two words) → the row it was first seen on, in one open-addressing table of 32-bit
- * words, at most `MAX_LOAD` full: about 17 bytes a distinct document. A Map of numeric keys would hold a boxed
- * number and an entry per document, several times that, and this index is what grows with the upload's rows. The
- * table is not a power of two in size, so it is sized to the documents rather than to the next doubling; a hash
- * picks its slot by multiplication (Lemire's range reduction), not by a mask.
+ * Pass one of the exact check: which documents occur more than once, in memory that barely grows with the rows.
+ * A Bloom filter (Bloom 1970) of the documents' 64-bit hashes, about `BLOOM_BITS_PER_DOC` bits a document for a
+ * 1 % false-positive rate, tells a document seen before from a new one; a document it takes for seen is a
+ * candidate, its hash kept. Every repeated document is a candidate (a filter has no false negatives); about 1 % of
+ * the others are too, and pass two (`DuplicateScan`) tells them apart: a candidate seen once is not repeated.
+ * An index of every distinct document's hash and row (17 bytes each) was the check's one part that grew with the
+ * upload; the filter is about a tenth of it, and the candidates are the repeated documents and a few more.
  */
-class DocIndex {
+export class RepeatSketch {
+  /** Bits per expected document and probes per hash: a false-positive rate of about 1 % (m/n 9.6, k 7). */
+  private static readonly BITS_PER_DOC = 9.6;
+  private static readonly PROBES = 7;
+  private readonly bits: Uint8Array;
+  private readonly size: number;
+  private readonly candidates = new DocIndex(64);
+  private documents = 0;
+
+  /** `expectedDocs`: documents `add` will get; more only raise the false-positive rate (and the candidates). */
+  constructor(expectedDocs = 1024) {
+    this.size = Math.max(8192, Math.ceil(Math.max(1, expectedDocs) * RepeatSketch.BITS_PER_DOC));
+    this.bits = new Uint8Array(Math.ceil(this.size / 8));
+  }
+
+  add(doc: string): void {
+    if (doc === '') return;
+    this.documents++;
+    const [hi, lo] = HashSet64.hashText(doc);
+    // Double hashing (Kirsch & Mitzenmacher 2006): probe i at hi + i·lo, each reduced to the filter's size.
+    let seen = true;
+    for (let i = 0; i < RepeatSketch.PROBES; i++) {
+      const bit = Math.floor((((hi + Math.imul(i, lo)) >>> 0) * this.size) / 0x100000000);
+      const mask = 1 << (bit & 7);
+      if (!(this.bits[bit >>> 3] & mask)) {
+        seen = false;
+        this.bits[bit >>> 3] |= mask;
+      }
+    }
+    if (seen) this.candidates.add(hi, lo);
+  }
+
+  /** Documents added (empty ones aside). */
+  get added(): number {
+    return this.documents;
+  }
+
+  /** The candidates' hashes, for pass two. The sketch takes no more documents after this. */
+  repeatCandidates(): DocIndex {
+    return this.candidates;
+  }
+}
+
+/**
+ * Document hash (64 bits, as two words) → the row, line and label id it was first seen on, for the candidates of
+ * a `RepeatSketch`: one open-addressing table of 32-bit words, at most `MAX_LOAD` full. A Map of numeric keys
+ * would hold a boxed number and an entry per document, several times that. The table is not a power of two in
+ * size, so it is sized to the documents rather than to the next doubling; a hash picks its slot by
+ * multiplication (Lemire's range reduction), not by a mask.
+ */
+export class DocIndex {
   private static readonly MAX_LOAD = 0.75;
   /** The load a table sized for `expected` documents starts at when they are all in: under MAX_LOAD, no growth. */
   private static readonly SIZED_LOAD = 0.7;
-  /** hi, lo, row per slot; lo is never 0 (HashSet64.hashText), so lo 0 marks an empty slot. */
+  private static readonly WORDS = 5;
+  /** A row not seen yet (pass one adds the hash, pass two the row). */
+  private static readonly UNSEEN = 0xffffffff;
+  /** hi, lo, row, line, label id per slot; lo is never 0 (HashSet64.hashText), so lo 0 marks an empty slot. */
   private table: Uint32Array;
   private count = 0;
 
   /** `expected`: documents the table takes before its first growth (a grown table and its old one coexist). */
   constructor(expected = 512) {
-    this.table = new Uint32Array(3 * Math.max(1024, Math.ceil(expected / DocIndex.SIZED_LOAD)));
+    this.table = new Uint32Array(DocIndex.WORDS * Math.max(64, Math.ceil(expected / DocIndex.SIZED_LOAD)));
   }
 
-  /** Distinct documents. */
+  /** Hashes held. */
   get size(): number {
     return this.count;
   }
 
-  /** The first row of the document with this hash, or `row` (then added) when it is new. */
-  firstRowOf(hi: number, lo: number, row: number): number {
-    if (this.count + 1 > (this.table.length / 3) * DocIndex.MAX_LOAD) this.grow();
+  /** Adds a hash, its row not seen yet; nothing when it is there already. */
+  add(hi: number, lo: number): void {
+    if (this.count + 1 > (this.table.length / DocIndex.WORDS) * DocIndex.MAX_LOAD) this.grow();
     const at = DocIndex.slot(this.table, hi, lo);
-    if (this.table[at + 1] !== 0) return this.table[at + 2];
+    if (this.table[at + 1] !== 0) return;
     this.table[at] = hi;
     this.table[at + 1] = lo;
-    this.table[at + 2] = row;
+    this.table[at + 2] = DocIndex.UNSEEN;
     this.count++;
-    return row;
+  }
+
+  /**
+   * For a hash held: undefined the first time it is asked for (`row`, `line` and `label` are then kept as its
+   * first), and its first row, line and label after that. For a hash not held, `null`.
+   */
+  firstOf(
+    hi: number,
+    lo: number,
+    row: number,
+    line: number,
+    label: number,
+  ): { row: number; line: number; label: number } | undefined | null {
+    const at = DocIndex.slot(this.table, hi, lo);
+    const t = this.table;
+    if (t[at + 1] === 0) return null;
+    if (t[at + 2] === DocIndex.UNSEEN) {
+      t[at + 2] = row;
+      // A line is a row's source line: 0 for a feedback row, never negative.
+      t[at + 3] = line;
+      t[at + 4] = label;
+      return undefined;
+    }
+    return { row: t[at + 2], line: t[at + 3], label: t[at + 4] };
   }
 
   /** The slot holding (hi, lo), or the empty slot where it goes. */
   private static slot(table: Uint32Array, hi: number, lo: number): number {
-    const slots = table.length / 3;
+    const slots = table.length / DocIndex.WORDS;
     const h = (hi ^ Math.imul(lo, 0x9e3779b1)) >>> 0;
     let slot = Math.floor((h * slots) / 0x100000000);
     for (;;) {
-      const at = slot * 3;
+      const at = slot * DocIndex.WORDS;
       const l = table[at + 1];
       if (l === 0 || (l === lo && table[at] === hi)) return at;
       slot = slot + 1 === slots ? 0 : slot + 1;
@@ -195,82 +276,98 @@ class DocIndex {
   private grow(): void {
     const old = this.table;
     this.table = new Uint32Array(old.length * 2);
-    for (let at = 0; at < old.length; at += 3) {
+    for (let at = 0; at < old.length; at += DocIndex.WORDS) {
       if (old[at + 1] === 0) continue;
       const to = DocIndex.slot(this.table, old[at], old[at + 1]);
-      this.table.set(old.subarray(at, at + 3), to);
+      this.table.set(old.subarray(at, at + DocIndex.WORDS), to);
     }
   }
 }
 
+/** A document seen more than once: its rows (in order), their lines and label ids, and the document. */
+interface RepeatedGroup {
+  rows: number[];
+  lines: number[];
+  labels: number[];
+  doc: string;
+}
+
 /**
- * The conflicting-duplicate check over rows given one at a time, in file order, keeping per row only its line
- * and label, per distinct document a key, and a signature for the first `maxSigned` distinct
- * documents: its memory does not hold the texts, so CheckData streams a million rows through it. The document
- * text is kept only for a document seen twice (a listed group shows it).
+ * Pass two of the check: rows given one at a time, in the order pass one (`RepeatSketch`) saw their documents.
+ * Per row it keeps nothing; per candidate of pass one, its first row, line and label; per repeated document its
+ * rows and its text (a listed group shows it); a signature, line and label for each of the first `maxSigned`
+ * distinct documents. So CheckData streams a million rows through it in memory that barely grows with them.
  */
 export class DuplicateScan {
   private readonly threshold: number;
   private readonly near: boolean;
   private readonly maxSigned: number;
-  /**
-   * Each row's source line less its row index: constant while the file has one line a row and no row left out,
-   * so a byte a row where the line itself would take four.
-   */
-  private readonly lineOffsets: SmallIntColumn;
-  private readonly labelIds: SmallIntColumn;
   private readonly labelNames: string[] = [];
   private readonly labelIndex = new Map<string, number>();
-  /** Document hash → the row it was first seen on. */
-  private readonly firstRows: DocIndex;
-  /** First rows of documents seen more than once → their rows, and the document. */
-  private readonly repeated = new Map<number, { rows: number[]; doc: string }>();
+  /** Pass one's candidates: their hashes, and the row each was first seen on. */
+  private readonly candidates: DocIndex;
+  /** First rows of documents seen more than once → the group. */
+  private readonly repeated = new Map<number, RepeatedGroup>();
+  private rowCount = 0;
+  private distinct = 0;
   /**
-   * Signatures of the first distinct documents, `MINHASH_HASHES` values each, and their rows. Each minimum keeps
-   * its low `SIGNATURE_BITS` bits (b-bit minwise hashing, Li & König 2010): the signatures are the scan's largest
-   * part, and a quarter of 32-bit minima. Two different minima then agree by chance with probability 2⁻ᵇ, which
-   * `bBitSimilarity` corrects for.
+   * Signatures of the first distinct documents, `MINHASH_HASHES` values each, and their rows, lines and label
+   * ids. Each minimum keeps its low `SIGNATURE_BITS` bits (b-bit minwise hashing, Li & König 2010): the
+   * signatures are the scan's largest part, and a quarter of 32-bit minima. Two different minima then agree by
+   * chance with probability 2⁻ᵇ, which `bBitSimilarity` corrects for.
    */
   private signatures = new Uint8Array(0);
   private readonly repRows = new Int32Column();
+  private readonly repLines = new Int32Column();
+  private readonly repLabels = new Int32Column();
 
-  /** `expectedRows`: rows the caller will add, when known, so the tables are sized once rather than grown. */
+  /**
+   * `sketch`: pass one over the same documents, in the same order. `expectedRows`: rows the caller will add,
+   * when known, so the signatures are sized once rather than grown.
+   */
   constructor(
+    sketch: RepeatSketch,
     options: { threshold?: number; near?: boolean; expectedRows?: number; maxSigned?: number } = {},
   ) {
     this.threshold = options.threshold ?? NEAR_DUPLICATE_THRESHOLD;
     this.near = options.near !== false;
     this.maxSigned = options.maxSigned ?? NEAR_DUPLICATE_MAX_DOCS;
-    this.firstRows = new DocIndex(options.expectedRows);
-    this.lineOffsets = new SmallIntColumn(options.expectedRows);
-    this.labelIds = new SmallIntColumn(options.expectedRows);
+    this.candidates = sketch.repeatCandidates();
     if (this.near && options.expectedRows)
       this.signatures = new Uint8Array(Math.min(this.maxSigned, options.expectedRows) * MINHASH_HASHES);
   }
 
   get rows(): number {
-    return this.lineOffsets.length;
+    return this.rowCount;
   }
 
   add(row: DocRow): void {
-    const index = this.lineOffsets.length;
+    const index = this.rowCount++;
     let labelId = this.labelIndex.get(row.label);
     if (labelId === undefined) {
       labelId = this.labelNames.length;
       this.labelNames.push(row.label);
       this.labelIndex.set(row.label, labelId);
     }
-    this.lineOffsets.push(row.line - index);
-    this.labelIds.push(labelId);
     if (row.doc === '') return;
     const [hi, lo] = HashSet64.hashText(row.doc);
-    const first = this.firstRows.firstRowOf(hi, lo, index);
-    if (first !== index) {
-      const group = this.repeated.get(first);
-      if (group) group.rows.push(index);
-      else this.repeated.set(first, { rows: [first, index], doc: row.doc });
+    const first = this.candidates.firstOf(hi, lo, index, row.line, labelId);
+    if (first) {
+      const group = this.repeated.get(first.row);
+      if (group) {
+        group.rows.push(index);
+        group.lines.push(row.line);
+        group.labels.push(labelId);
+      } else
+        this.repeated.set(first.row, {
+          rows: [first.row, index],
+          lines: [first.line, row.line],
+          labels: [first.label, labelId],
+          doc: row.doc,
+        });
       return;
     }
+    this.distinct++;
     if (!this.near || this.repRows.length >= this.maxSigned) return;
     const at = this.repRows.length * MINHASH_HASHES;
     if (at + MINHASH_HASHES > this.signatures.length) {
@@ -286,12 +383,13 @@ export class DuplicateScan {
     }
     this.signatures.set(minhashSignature(row.doc), at);
     this.repRows.push(index);
+    this.repLines.push(row.line);
+    this.repLabels.push(labelId);
   }
 
   report(): DuplicateReport {
-    const rows = this.lineOffsets.length;
-    const line = (i: number) => i + this.lineOffsets.data[i];
-    const label = (i: number) => this.labelNames[this.labelIds.data[i]];
+    const rows = this.rowCount;
+    const label = (id: number) => this.labelNames[id];
     // A bit a row: rows in a conflict are counted once, whether an exact group or a near pair (or both) holds them.
     const inConflict = new Uint8Array((rows + 7) >>> 3);
     let conflicted = 0;
@@ -305,17 +403,18 @@ export class DuplicateScan {
     let exactGroups = 0;
     let exactRows = 0;
     for (const id of [...this.repeated.keys()].sort((a, b) => a - b)) {
-      const { rows: members, doc } = this.repeated.get(id)!;
-      if (new Set(members.map((i) => this.labelIds.data[i])).size < 2) continue;
+      const { rows: members, lines, labels, doc } = this.repeated.get(id)!;
+      if (new Set(labels).size < 2) continue;
       exactGroups++;
       exactRows += members.length;
       for (const i of members) markConflict(i);
       if (exact.length < MAX_LISTED)
-        exact.push({ doc, rows: members.map((i) => ({ line: line(i), label: label(i) })) });
+        exact.push({ doc, rows: lines.map((line, k) => ({ line, label: label(labels[k]) })) });
     }
     const near: NearPair[] = [];
     let nearPairs = 0;
     const reps = this.repRows.data.subarray(0, this.repRows.length);
+    const repLabels = this.repLabels.data;
     const signature = (r: number) => this.signatures.subarray(r * MINHASH_HASHES, (r + 1) * MINHASH_HASHES);
     if (this.near) {
       // One band at a time: each document's band is hashed to a 53-bit key; a sorted copy of the keys shows
@@ -356,18 +455,16 @@ export class DuplicateScan {
               const q = members[z];
               if (sharesEarlierBand(signature(p), signature(q), b)) continue;
               if (++verified > MAX_CANDIDATE_PAIRS) break outer;
-              const a = reps[p];
-              const c = reps[q];
-              if (this.labelIds.data[a] === this.labelIds.data[c]) continue;
+              if (repLabels[p] === repLabels[q]) continue;
               const similarity = bBitSimilarity(signature(p), signature(q));
               if (similarity < this.threshold) continue;
               nearPairs++;
-              markConflict(a);
-              markConflict(c);
+              markConflict(reps[p]);
+              markConflict(reps[q]);
               if (near.length < MAX_LISTED)
                 near.push({
-                  a: { line: line(a), label: label(a) },
-                  b: { line: line(c), label: label(c) },
+                  a: { line: this.repLines.data[p], label: label(repLabels[p]) },
+                  b: { line: this.repLines.data[q], label: label(repLabels[q]) },
                   similarity,
                 });
             }
@@ -375,7 +472,7 @@ export class DuplicateScan {
       }
       near.sort((u, v) => v.similarity - u.similarity || u.a.line - v.a.line);
     }
-    const distinct = this.firstRows.size;
+    const distinct = this.distinct;
     return {
       method: `exact: equal after cleaning; near: MinHash over ${SHINGLE_WORDS}-word shingles, ${MINHASH_HASHES} ${SIGNATURE_BITS}-bit hashes in ${MINHASH_BANDS} bands of ${MINHASH_ROWS}, estimated Jaccard ≥ ${this.threshold}${distinct > this.maxSigned && this.near ? ` (near: the first ${this.maxSigned} distinct texts of ${distinct})` : ''}`,
       exactGroups,

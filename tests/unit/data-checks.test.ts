@@ -4,9 +4,11 @@ import { checkContract, dataProfile, readProfile, wordCount } from '../../shared
 import { histogram } from '../../shared/ml/drift.ts';
 import {
   bBitSimilarity,
+  type DocRow,
   DuplicateScan,
   findConflictingDuplicates,
   minhashSignature,
+  RepeatSketch,
   signatureSimilarity,
 } from '../../shared/ml/duplicates.ts';
 import { checkLabels, findLabelIssues } from '../../shared/ml/label-issues.ts';
@@ -129,6 +131,15 @@ describe('label issues (confident learning)', () => {
 });
 
 describe('conflicting duplicates', () => {
+  /** Both passes over `rows`, the sketch and the scan sized for `expectedRows`. */
+  const scanOf = (rows: DocRow[], options: { expectedRows: number; maxSigned?: number }) => {
+    const sketch = new RepeatSketch(options.expectedRows);
+    for (const row of rows) sketch.add(row.doc);
+    const scan = new DuplicateScan(sketch, options);
+    for (const row of rows) scan.add(row);
+    return scan;
+  };
+
   it('exact: equal cleaned documents under two labels, with their lines; same-label copies are not conflicts', () => {
     const report = findConflictingDuplicates([
       { line: 2, label: 'a', doc: 'the same ticket text' },
@@ -174,9 +185,7 @@ describe('conflicting duplicates', () => {
       doc: `ticket number ${Math.floor(i / 2)} about the same problem`,
     }));
     for (const expectedRows of [2, rows.length]) {
-      const scan = new DuplicateScan({ expectedRows });
-      for (const row of rows) scan.add(row);
-      const report = scan.report();
+      const report = scanOf(rows, { expectedRows }).report();
       expect(report.exactGroups).toBe(5);
       expect(report.exact.map((g) => g.rows.map((r) => r.line))).toEqual([
         [2, 3],
@@ -228,25 +237,58 @@ describe('conflicting duplicates', () => {
         label: rows[i].label === 'a' ? 'b' : 'a',
         doc: rows[i].doc.replace(/ \S+$/, ' edited'),
       });
-    const small = new DuplicateScan({ expectedRows: 10 });
-    const sized = new DuplicateScan({ expectedRows: rows.length });
-    for (const row of rows) {
-      small.add(row);
-      sized.add(row);
-    }
-    const report = small.report();
+    const report = scanOf(rows, { expectedRows: 10 }).report();
     expect(report.exactGroups).toBe(10);
     expect(report.nearPairs).toBe(8);
-    expect(sized.report()).toEqual(report);
+    expect(scanOf(rows, { expectedRows: rows.length }).report()).toEqual(report);
     // Signing only the first 1,000 distinct texts: the near pairs among them only (rows 1 and 701 are, the
     // others are past the cut), exact groups all the same, and the method says where it cut.
-    const capped = new DuplicateScan({ expectedRows: rows.length, maxSigned: 1000 });
-    for (const row of rows) capped.add(row);
-    const cut = capped.report();
+    const cut = scanOf(rows, { expectedRows: rows.length, maxSigned: 1000 }).report();
     expect(cut.exactGroups).toBe(10);
     expect(cut.nearPairs).toBe(0);
     expect(cut.method).toMatch(/near: the first 1000 distinct texts of 5\d{3}\)/);
     expect(report.method).not.toMatch(/the first/);
+  });
+});
+
+describe('repeat sketch', () => {
+  it('makes every repeated document a candidate, and about 1 % of the others', () => {
+    const distinct = Array.from({ length: 50_000 }, (_, i) => `ticket ${i} about a problem`);
+    const sketch = new RepeatSketch(distinct.length + 100);
+    for (const doc of distinct) sketch.add(doc);
+    const falsePositives = sketch.repeatCandidates().size;
+    expect(falsePositives).toBeGreaterThan(0);
+    expect(falsePositives).toBeLessThan(0.02 * distinct.length);
+    for (let i = 0; i < 100; i++) sketch.add(distinct[i * 500]);
+    expect(sketch.repeatCandidates().size).toBeGreaterThanOrEqual(100);
+    expect(sketch.repeatCandidates().size).toBeLessThanOrEqual(falsePositives + 100);
+    expect(sketch.added).toBe(distinct.length + 100);
+  });
+
+  it('a sketch far too small takes most documents for repeats, and the scan still reports only the real ones', () => {
+    const rows: DocRow[] = Array.from({ length: 10_000 }, (_, i) => ({
+      line: i + 2,
+      label: i % 3 ? 'a' : 'b',
+      doc: `order ${i} arrived late and damaged`,
+    }));
+    rows.push({ line: 10_002, label: 'b', doc: rows[1].doc }, { line: 10_003, label: 'a', doc: rows[3].doc });
+    const tiny = new RepeatSketch(1);
+    for (const row of rows) tiny.add(row.doc);
+    expect(tiny.repeatCandidates().size).toBeGreaterThan(rows.length / 2);
+    const scan = new DuplicateScan(tiny, { expectedRows: rows.length, near: false });
+    for (const row of rows) scan.add(row);
+    const report = scan.report();
+    expect(report.exact.map((g) => g.rows)).toEqual([
+      [
+        { line: 3, label: 'a' },
+        { line: 10_002, label: 'b' },
+      ],
+      [
+        { line: 5, label: 'b' },
+        { line: 10_003, label: 'a' },
+      ],
+    ]);
+    expect(report).toEqual(findConflictingDuplicates(rows, { near: false }));
   });
 });
 

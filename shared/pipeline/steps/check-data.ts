@@ -10,7 +10,7 @@ import {
 } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { histogram, ValueTally } from '../../ml/drift.ts';
-import { type DuplicateReport, DuplicateScan } from '../../ml/duplicates.ts';
+import { type DuplicateReport, DuplicateScan, RepeatSketch } from '../../ml/duplicates.ts';
 import { TextModel } from '../../ml/model.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -101,15 +101,21 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const params = await runParams(deps.store, payload.runId);
     const input = await readJson<{ columns?: string[]; report: DatasetReport }>(deps.store, keys.input);
     const manifest = await readManifest(deps.store, payload.runId);
-    // One row in memory at a time, streamed from each shard's files: per row only its line and label are kept, in
-    // typed columns (and a MinHash signature for the first distinct documents), and word counts are tallied, so
-    // the step's memory barely grows with rows.
+    // One row in memory at a time, streamed from each shard's files: no row is kept (about ten bits a row in the
+    // duplicate check's filter, a MinHash signature for the first distinct documents), and word counts are
+    // tallied, so the step's memory barely grows with rows.
     const classCounts: Record<string, number> = {};
     const trainLengths = new ValueTally();
     // Production's cleaner reads an evenly spaced sample of the raw training texts (the unknown-token share).
     const sampleStep = Math.max(1, Math.floor(manifest.train / VOCABULARY_SAMPLE));
     const sampledTexts: string[] = [];
-    const scan = new DuplicateScan({
+    // The duplicate check's first pass: which cleaned documents may occur more than once (`RepeatSketch`).
+    const sketch = new RepeatSketch(manifest.rows);
+    for (const info of manifest.shards)
+      await eachJsonLineGz<CleanShardRow>(deps.store, shardKeys(payload.runId, info.shard).clean, ([, doc]) =>
+        sketch.add(doc),
+      );
+    const scan = new DuplicateScan(sketch, {
       threshold: params.data.near_duplicate_threshold,
       maxSigned: params.data.near_duplicate_max_texts,
       expectedRows: manifest.rows,
