@@ -96,6 +96,8 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
     'The stratified sample of the training part the sweep ranks recipes on, when the training part has more than `tune.sample_rows` rows: `[label, cleaned text]` lines.',
   'shard.rows': "The shard's kept rows (JSON lines, gzip), written by Ingest.",
   'shard.clean': "The shard's cleaned documents (Preprocess).",
+  'shard.docHashes':
+    "Each of the shard's cleaned documents' 64-bit hash, 8 bytes a row (Preprocess): CheckData's duplicate check reads these, not the texts, in its first pass.",
   'shard.df':
     "The shard's document-frequency counts (FeaturizeCount), cut by term hash into one partition per shard, with an index of their byte ranges.",
   'shard.vocabulary':

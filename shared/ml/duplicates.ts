@@ -146,6 +146,32 @@ export function bBitSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): numb
 }
 
 /**
+ * The documents' 64-bit hashes (`HashSet64.hashText`) as two little-endian 32-bit words each, (0, 0) for an
+ * empty document: what Preprocess writes beside each cleaned shard, so the duplicate check's first pass reads 8
+ * bytes a row rather than the cleaned text again.
+ */
+export function encodeDocumentHashes(docs: readonly string[]): Buffer {
+  const out = Buffer.alloc(docs.length * 8);
+  docs.forEach((doc, i) => {
+    if (doc === '') return;
+    const [hi, lo] = HashSet64.hashText(doc);
+    out.writeUInt32LE(hi, i * 8);
+    out.writeUInt32LE(lo, i * 8 + 4);
+  });
+  return out;
+}
+
+/** `encodeDocumentHashes`'s words, `rows` of them or an error that says what the file holds instead. */
+export function decodeDocumentHashes(bytes: Uint8Array, rows: number, what: string): Uint32Array {
+  if (bytes.byteLength !== rows * 8)
+    throw new Error(`${what} holds ${bytes.byteLength} bytes, not the 8 a row of its ${rows} rows`);
+  const words = new Uint32Array(rows * 2);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < words.length; i++) words[i] = view.getUint32(i * 4, true);
+  return words;
+}
+
+/**
  * Pass one of the exact check: which documents occur more than once, in memory that barely grows with the rows.
  * A Bloom filter (Bloom 1970) of the documents' 64-bit hashes, about `BLOOM_BITS_PER_DOC` bits a document for a
  * 1 % false-positive rate, tells a document seen before from a new one; a document it takes for seen is a
@@ -171,8 +197,14 @@ export class RepeatSketch {
 
   add(doc: string): void {
     if (doc === '') return;
-    this.documents++;
     const [hi, lo] = HashSet64.hashText(doc);
+    this.addHash(hi, lo);
+  }
+
+  /** A document by its hash (`HashSet64.hashText`); (0, 0) is an empty document, left out as `add` does. */
+  addHash(hi: number, lo: number): void {
+    if (lo === 0) return;
+    this.documents++;
     // Double hashing (Kirsch & Mitzenmacher 2006): probe i at hi + i·lo, each reduced to the filter's size.
     let seen = true;
     for (let i = 0; i < RepeatSketch.PROBES; i++) {
@@ -341,7 +373,8 @@ export class DuplicateScan {
     return this.rowCount;
   }
 
-  add(row: DocRow): void {
+  /** `hash`: the document's `HashSet64.hashText`, when the caller has it (pass one read the same). */
+  add(row: DocRow, hash?: readonly [hi: number, lo: number]): void {
     const index = this.rowCount++;
     let labelId = this.labelIndex.get(row.label);
     if (labelId === undefined) {
@@ -350,7 +383,7 @@ export class DuplicateScan {
       this.labelIndex.set(row.label, labelId);
     }
     if (row.doc === '') return;
-    const [hi, lo] = HashSet64.hashText(row.doc);
+    const [hi, lo] = hash ?? HashSet64.hashText(row.doc);
     const first = this.candidates.firstOf(hi, lo, index, row.line, labelId);
     if (first) {
       const group = this.repeated.get(first.row);

@@ -6,11 +6,14 @@ import {
   bBitSimilarity,
   type DocRow,
   DuplicateScan,
+  decodeDocumentHashes,
+  encodeDocumentHashes,
   findConflictingDuplicates,
   minhashSignature,
   RepeatSketch,
   signatureSimilarity,
 } from '../../shared/ml/duplicates.ts';
+import { HashSet64 } from '../../shared/ml/hash-set64.ts';
 import { checkLabels, findLabelIssues } from '../../shared/ml/label-issues.ts';
 import { seededRandom } from '../../shared/ml/split.ts';
 import { TfidfVectorizer } from '../../shared/ml/tfidf.ts';
@@ -289,6 +292,26 @@ describe('repeat sketch', () => {
       ],
     ]);
     expect(report).toEqual(findConflictingDuplicates(rows, { near: false }));
+  });
+});
+
+describe('document hashes file', () => {
+  it("holds each document's hash as the sketch and the scan compute it, (0, 0) for an empty one", () => {
+    const docs = ['first ticket', '', 'second ticket', 'first ticket'];
+    const words = decodeDocumentHashes(encodeDocumentHashes(docs), docs.length, 'hashes.bin');
+    expect([...words.subarray(0, 2)]).toEqual(HashSet64.hashText('first ticket'));
+    expect([...words.subarray(2, 4)]).toEqual([0, 0]);
+    expect([...words.subarray(6, 8)]).toEqual([...words.subarray(0, 2)]);
+    const fromHashes = new RepeatSketch(docs.length);
+    for (let i = 0; i < words.length; i += 2) fromHashes.addHash(words[i], words[i + 1]);
+    expect(fromHashes.added).toBe(3);
+    expect(fromHashes.repeatCandidates().size).toBe(1);
+  });
+
+  it('a file of another length is an error that says so', () => {
+    expect(() => decodeDocumentHashes(new Uint8Array(12), 2, 'runs/r/data/clean/00000.hashes.bin')).toThrow(
+      'runs/r/data/clean/00000.hashes.bin holds 12 bytes, not the 8 a row of its 2 rows',
+    );
   });
 });
 

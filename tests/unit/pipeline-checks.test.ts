@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { applyOverrides, loadParams } from '../../shared/config/params.ts';
 import { DataContractError } from '../../shared/errors.ts';
 import { readJson } from '../../shared/pipeline/run/files.ts';
-import { runKeys } from '../../shared/pipeline/run/keys.ts';
+import { runKeys, shardKeys } from '../../shared/pipeline/run/keys.ts';
+import { readManifest } from '../../shared/pipeline/run/shards.ts';
 import type { DataChecks } from '../../shared/pipeline/steps/check-data.ts';
 import { ModelRegistry } from '../../shared/registry/model-registry.ts';
 import { runStages, stepFixture, syntheticReviews } from '../helpers/pipeline-run.ts';
@@ -33,6 +34,31 @@ describe('CheckData and the label check in Train', () => {
     expect(checks.duplicates.exact[0].rows).toContainEqual({ line: 2, label: 'positive' });
     expect(checks.duplicates.exact[0].rows).toContainEqual({ line: 123, label: 'negative' });
     expect(out.checks).toMatchObject({ contract: 'no reference', exactGroups: 1, repeats: 1 });
+  });
+
+  it('the duplicate check reads the hashes Preprocess wrote, or hashes the cleaned shards when they are not there', async () => {
+    const csv = syntheticReviews(60, [
+      ['A wonderful story and a superb scene, review 0.', 'negative'],
+      ['A WONDERFUL story and a superb scene; review 1000', 'negative'],
+    ]);
+    const withFiles = stepFixture();
+    const a = await runStages(withFiles.deps, await withFiles.upload(csv), 'check-data');
+    const without = stepFixture();
+    const b = await runStages(without.deps, await without.upload(csv), 'preprocess');
+    const manifest = await readManifest(without.store, b.runId);
+    for (const info of manifest.shards) {
+      const key = shardKeys(b.runId, info.shard).docHashes;
+      expect((await without.store.get(key))?.body.byteLength).toBe(info.rows * 8);
+      await without.store.delete(key);
+    }
+    const { checkDataStep } = await import('../../shared/pipeline/steps/check-data.ts');
+    await checkDataStep(without.deps, b);
+    const [ca, cb] = await Promise.all([
+      readJson<DataChecks>(withFiles.store, runKeys(a.runId).checks),
+      readJson<DataChecks>(without.store, runKeys(b.runId).checks),
+    ]);
+    expect(ca.duplicates.exactGroups).toBe(1);
+    expect(cb.duplicates).toEqual(ca.duplicates);
   });
 
   it('writes label-issues.csv with source lines, most suspect first; drop leaves them out of training only', async () => {

@@ -145,6 +145,8 @@ export function shardKeys(runId: string, shard: number) {
   return {
     rows: `${root}/data/shards/${n}.jsonl.gz`,
     clean: `${root}/data/clean/${n}.jsonl.gz`,
+    /** Each cleaned document's 64-bit hash, for CheckData's duplicate check (`encodeDocumentHashes`). */
+    docHashes: `${root}/data/clean/${n}.hashes.bin`,
     df: `${root}/features/df/${n}.bin`,
     /** Term-hash partition n of every shard's counts, merged (one partition per shard, numbered as they are). */
     vocabulary: `${root}/features/vocab/${n}.bin`,

@@ -10,7 +10,13 @@ import {
 } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { histogram, ValueTally } from '../../ml/drift.ts';
-import { type DuplicateReport, DuplicateScan, RepeatSketch } from '../../ml/duplicates.ts';
+import {
+  type DuplicateReport,
+  DuplicateScan,
+  decodeDocumentHashes,
+  RepeatSketch,
+} from '../../ml/duplicates.ts';
+import { HashSet64 } from '../../ml/hash-set64.ts';
 import { TextModel } from '../../ml/model.ts';
 import type { ObjectStore } from '../../ports.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -18,7 +24,7 @@ import { eachJsonLineGz, readJson, readRequired, writeJson } from '../run/files.
 import { runKeys, shardKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
-import { type CleanShardRow, readManifest, type ShardRow } from '../run/shards.ts';
+import { type CleanShardRow, readManifest, type ShardInfo, type ShardRow } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
 
@@ -41,6 +47,24 @@ export interface DataChecks {
   repeats: { count: number; listed: ConflictingRepeat[] };
   /** Rows checked for duplicates (the upload's kept rows, both sides of the split). */
   rows: number;
+}
+
+/**
+ * A shard's document hashes (`decodeDocumentHashes`), from the file Preprocess wrote beside its cleaned shard; from
+ * the cleaned shard itself when there is no such file (a shard cleaned by a version that did not write it).
+ */
+async function shardDocumentHashes(store: ObjectStore, runId: string, info: ShardInfo): Promise<Uint32Array> {
+  const keys = shardKeys(runId, info.shard);
+  const file = await store.get(keys.docHashes);
+  if (file) return decodeDocumentHashes(file.body, info.rows, keys.docHashes);
+  const hashes = new Uint32Array(info.rows * 2);
+  const rows = await eachJsonLineGz<CleanShardRow>(store, keys.clean, ([, doc], i) => {
+    if (doc === '' || i >= info.rows) return;
+    [hashes[2 * i], hashes[2 * i + 1]] = HashSet64.hashText(doc);
+  });
+  if (rows !== info.rows)
+    throw new Error(`shard ${info.shard} holds ${rows} cleaned rows; the manifest says ${info.rows}`);
+  return hashes;
 }
 
 /** The production model and its training-data profile, or why there is nothing to compare with. */
@@ -111,10 +135,10 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const sampledTexts: string[] = [];
     // The duplicate check's first pass: which cleaned documents may occur more than once (`RepeatSketch`).
     const sketch = new RepeatSketch(manifest.rows);
-    for (const info of manifest.shards)
-      await eachJsonLineGz<CleanShardRow>(deps.store, shardKeys(payload.runId, info.shard).clean, ([, doc]) =>
-        sketch.add(doc),
-      );
+    for (const info of manifest.shards) {
+      const hashes = await shardDocumentHashes(deps.store, payload.runId, info);
+      for (let i = 0; i < hashes.length; i += 2) sketch.addHash(hashes[i], hashes[i + 1]);
+    }
     const scan = new DuplicateScan(sketch, {
       threshold: params.data.near_duplicate_threshold,
       maxSigned: params.data.near_duplicate_max_texts,
@@ -146,10 +170,11 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           trainLengths.add(wordCount(r.text));
         },
       );
+      const hashes = await shardDocumentHashes(deps.store, payload.runId, info);
       const clean = await eachJsonLineGz<CleanShardRow>(
         deps.store,
         shardKeys(payload.runId, info.shard).clean,
-        ([label, doc], i) => scan.add({ line: lines[i], label, doc }),
+        ([label, doc], i) => scan.add({ line: lines[i], label, doc }, [hashes[2 * i], hashes[2 * i + 1]]),
       );
       if (raw !== info.rows || clean !== info.rows)
         throw new Error(

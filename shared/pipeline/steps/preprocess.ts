@@ -1,3 +1,4 @@
+import { encodeDocumentHashes } from '../../ml/duplicates.ts';
 import { cleanDocuments } from '../../ml/training.ts';
 import { writeJsonLinesGz } from '../run/files.ts';
 import { shardKeys } from '../run/keys.ts';
@@ -10,7 +11,8 @@ import { runStep } from './runner.ts';
 /**
  * Preprocess, one item of the Preprocess Map: cleans one shard's texts with the one cleaning function serving
  * also uses (worker threads) and writes `data/clean/<shard>`: label, cleaned document and split flag per row,
- * in the shard's order. One object, written whole, so a retried shard replaces it and nothing reads half of it.
+ * in the shard's order, and beside it each document's hash (for CheckData). Each is one object, written whole,
+ * so a retried shard replaces it and nothing reads half of it.
  */
 export function preprocessStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(
@@ -27,7 +29,11 @@ export function preprocessStep(deps: StepDeps, payload: RunPayload): Promise<Run
         params,
       );
       const clean = rows.map((r, i): CleanShardRow => [r.label, docs[i], isTest[i] ? 1 : 0]);
-      await writeJsonLinesGz(deps.store, shardKeys(payload.runId, info.shard).clean, clean);
+      const keys = shardKeys(payload.runId, info.shard);
+      await writeJsonLinesGz(deps.store, keys.clean, clean);
+      await deps.store.put(keys.docHashes, encodeDocumentHashes(docs), {
+        contentType: 'application/octet-stream',
+      });
       const emptyDocs = docs.filter((d) => d === '').length;
       // Ingest writes the feedback rows (data.include_feedback) as a last shard with source lines 0: they come
       // from feedback/<model>/, not from the upload, so there is no line of the upload to point at.
