@@ -49,6 +49,37 @@ export interface DataChecks {
   rows: number;
 }
 
+/** Hash files read at once in the duplicate check's first pass: 160 KB each for 20,000-row shards. */
+const HASH_FILES_IN_FLIGHT = 4;
+
+/**
+ * `read` of each item, yielded in the items' order, with up to `inFlight` reads started ahead: a round trip per
+ * shard file adds up over a hundred shards. A read that fails is thrown when its turn comes, and the ones after it
+ * are not awaited (they are marked handled, so none rejects unobserved).
+ */
+async function* inOrder<T, R>(
+  items: readonly T[],
+  inFlight: number,
+  read: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
+  // The reads not yet yielded, oldest first: one yielded is let go (a shard's file is not kept to the end).
+  const queue: Promise<R>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (queue.length < inFlight && next < items.length) {
+      const promise = read(items[next++]);
+      promise.catch(() => undefined);
+      queue.push(promise);
+    }
+  };
+  fill();
+  while (queue.length > 0) {
+    const value = await queue.shift()!;
+    fill();
+    yield value;
+  }
+}
+
 /**
  * A shard's document hashes (`decodeDocumentHashes`), from the file Preprocess wrote beside its cleaned shard; from
  * the cleaned shard itself when there is no such file (a shard cleaned by a version that did not write it).
@@ -135,10 +166,10 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
     const sampledTexts: string[] = [];
     // The duplicate check's first pass: which cleaned documents may occur more than once (`RepeatSketch`).
     const sketch = new RepeatSketch(manifest.rows);
-    for (const info of manifest.shards) {
-      const hashes = await shardDocumentHashes(deps.store, payload.runId, info);
+    for await (const hashes of inOrder(manifest.shards, HASH_FILES_IN_FLIGHT, (info) =>
+      shardDocumentHashes(deps.store, payload.runId, info),
+    ))
       for (let i = 0; i < hashes.length; i += 2) sketch.addHash(hashes[i], hashes[i + 1]);
-    }
     const scan = new DuplicateScan(sketch, {
       threshold: params.data.near_duplicate_threshold,
       maxSigned: params.data.near_duplicate_max_texts,
@@ -155,6 +186,9 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
       // The raw rows first (lines, the profile), then the cleaned ones (the duplicate scan): a cleaned shard
       // holds the shard's rows in the same order, so its i-th row is the i-th raw row.
       const lines = new Int32Array(info.rows);
+      // Read while the raw rows stream: a round trip of its own each shard otherwise.
+      const hashesRead = shardDocumentHashes(deps.store, payload.runId, info);
+      hashesRead.catch(() => undefined);
       const raw = await eachJsonLineGz<ShardRow>(
         deps.store,
         shardKeys(payload.runId, info.shard).rows,
@@ -170,7 +204,7 @@ export function checkDataStep(deps: StepDeps, payload: RunPayload): Promise<RunP
           trainLengths.add(wordCount(r.text));
         },
       );
-      const hashes = await shardDocumentHashes(deps.store, payload.runId, info);
+      const hashes = await hashesRead;
       const clean = await eachJsonLineGz<CleanShardRow>(
         deps.store,
         shardKeys(payload.runId, info.shard).clean,
