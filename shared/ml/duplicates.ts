@@ -373,8 +373,7 @@ export class DuplicateScan {
     return this.rowCount;
   }
 
-  /** `hash`: the document's `HashSet64.hashText`, when the caller has it (pass one read the same). */
-  add(row: DocRow, hash?: readonly [hi: number, lo: number]): void {
+  add(row: DocRow): void {
     const index = this.rowCount++;
     let labelId = this.labelIndex.get(row.label);
     if (labelId === undefined) {
@@ -383,7 +382,7 @@ export class DuplicateScan {
       this.labelIndex.set(row.label, labelId);
     }
     if (row.doc === '') return;
-    const [hi, lo] = hash ?? HashSet64.hashText(row.doc);
+    const [hi, lo] = HashSet64.hashText(row.doc);
     const first = this.candidates.firstOf(hi, lo, index, row.line, labelId);
     if (first) {
       const group = this.repeated.get(first.row);
