@@ -44,7 +44,8 @@ export interface PackagedService {
 /**
  * Runs `osls package` — what `npm run package` runs — in a private service directory (symlinks to the work
  * tree), so concurrent test runs never share `.serverless/` or `.esbuild/`. No AWS credentials are given:
- * packaging must work offline. `stateMachineText` replaces the ASL file (to prove a bad one is refused). `stateMachineText` replaces the ASL file (to prove a bad one is refused).
+ * packaging must work offline. `stateMachineText` replaces the ASL file (to prove a bad one is refused). The
+ * packager's temporary files (a folder per function it zips) go under the service directory, removed with it.
  */
 export async function packageService(
   stage: string,
@@ -62,6 +63,7 @@ export async function packageService(
   // osls wants the configuration itself to be a regular file.
   await copyFile(join(ROOT, 'serverless.ts'), join(dir, 'serverless.ts'));
   await writeFile(join(dir, 'params.yaml'), await deploymentParams());
+  await mkdir(join(dir, 'tmp'));
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_') && !key.startsWith('TEXTOPS_')),
   );
@@ -70,7 +72,13 @@ export async function packageService(
     [join(ROOT, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', stage],
     {
       cwd: dir,
-      env: { ...clean, AWS_EC2_METADATA_DISABLED: 'true', SLS_TELEMETRY_DISABLED: '1', ...env },
+      env: {
+        ...clean,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        SLS_TELEMETRY_DISABLED: '1',
+        TMPDIR: join(dir, 'tmp'),
+        ...env,
+      },
       maxBuffer: 16 * 1024 * 1024,
       timeout: 300_000,
     },
