@@ -130,7 +130,6 @@ async function follow(
       // A Map item starting says nothing its Map's line has not (five `TuneCandidates …`): its end is printed.
       if (s.status === 'running' && s.iteration !== undefined) continue;
       if (!printed.has(id)) {
-        printed.add(id);
         if (s.status !== 'running') {
           // State `TunePlan` records step `tune-plan`; a Map item's visit has no step record of its own here.
           const step =
@@ -139,8 +138,20 @@ async function follow(
                   (x) => x.name.replaceAll('-', '') === (STATE_STEPS[s.name] ?? s.name.toLowerCase()),
                 )
               : undefined;
+          // The status and the history are read side by side: a step that ended between the two reads is still
+          // running in the status. Its line, and the ones after it, wait for the next read, which has its summary.
+          const stale =
+            s.status === 'succeeded' &&
+            step?.state === 'running' &&
+            status !== undefined &&
+            !TERMINAL_STATES.includes(status.state);
+          if (stale) break;
+          printed.add(id);
           say(step?.summary && s.status === 'succeeded' ? `${line}  ${step.summary}` : line);
-        } else say(line);
+        } else {
+          printed.add(id);
+          say(line);
+        }
       }
     }
     if (!history) {
