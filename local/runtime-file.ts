@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StackNotRunningError } from '../shared/errors.ts';
 
@@ -29,7 +29,11 @@ export const DEFAULT_RUNTIME_DIR = '.textops';
 export async function writeRuntimeFile(dir: string, content: RuntimeFile): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'runtime.json');
-  await writeFile(file, `${JSON.stringify(content, null, 2)}\n`);
+  // Written aside and renamed: a command (or a script polling for the file) that reads it while the stack starts
+  // sees the whole file or none, never half of it.
+  const partial = `${file}.${process.pid}.tmp`;
+  await writeFile(partial, `${JSON.stringify(content, null, 2)}\n`);
+  await rename(partial, file);
   return file;
 }
 
