@@ -3,7 +3,7 @@ import { errorLine } from './error-message.ts';
 import { buildProgram } from './program.ts';
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv)).parseAsync(process.argv);
 } catch (error) {
   // Users get one readable line; the stack only on request.
   process.stderr.write(`textops: ${printable(errorLine(error))}\n`);

@@ -17,6 +17,8 @@ await build({
   },
   define: { ...SCRIPT_OUTPUT.define, ...consoleDefine },
   outdir: 'dist',
+  // Split at dynamic imports: a command loads its own modules (cli/program.ts), not every command's.
+  splitting: true,
   packages: 'external',
   sourcemap: 'linked',
 });

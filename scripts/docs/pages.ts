@@ -79,12 +79,11 @@ export function paramsPageInput(): ParamsPageInput {
   };
 }
 
+/** The whole program, every command registered (its modules load only when asked, so once, here). */
+const wholeProgram = await buildProgram();
+
 function cliPage(): string {
-  return renderCliPage(buildProgram(), [
-    'cli/program.ts',
-    'cli/commands/',
-    'shared/serving/serve-process.ts',
-  ]);
+  return renderCliPage(wholeProgram, ['cli/program.ts', 'cli/commands/', 'shared/serving/serve-process.ts']);
 }
 
 /** The console's routes, read from its express app (Express 5 keeps them on `app.router.stack`). */

@@ -8,7 +8,7 @@ import { asPrincipal, type RecordedCall, recordSdkCalls } from './record.ts';
 const calls: RecordedCall[] = [];
 const stop = recordSdkCalls(calls);
 try {
-  await asPrincipal('job:pipeline', () => buildProgram().parseAsync(process.argv));
+  await asPrincipal('job:pipeline', async () => (await buildProgram()).parseAsync(process.argv));
 } finally {
   stop();
   const file = process.env.TEXTOPS_IAM_JOB_CALLS;

@@ -340,7 +340,7 @@ export async function runScenario(
         const out = process.stdout.write;
         process.stdout.write = (() => true) as typeof process.stdout.write;
         try {
-          await buildProgram()
+          await (await buildProgram())
             .exitOverride()
             .parseAsync(['node', 'textops', ...args, '--runtime-dir', dir]);
         } finally {

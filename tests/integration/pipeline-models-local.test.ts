@@ -119,7 +119,7 @@ describe('several models on the local runtime', () => {
       const write = process.stdout.write;
       process.stdout.write = (() => true) as typeof process.stdout.write;
       try {
-        await buildProgram()
+        await (await buildProgram())
           .exitOverride()
           .parseAsync(['node', 'textops', 'upload', csv, ...args, '--no-follow', '--runtime-dir', dir]);
       } finally {
