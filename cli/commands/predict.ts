@@ -14,7 +14,7 @@ import {
   type TextExplanation,
 } from '../../shared/ml/explain.ts';
 import type { Prediction } from '../../shared/ml/model.ts';
-import { loadModelDirectory } from '../../shared/ml/model-directory.ts';
+import { readModelArtifact } from '../../shared/ml/model-artifact-file.ts';
 import {
   ERRORS_HEADER,
   errorRow,
@@ -109,7 +109,7 @@ async function predictFile(options: {
   textColumn?: string;
   workers: number;
 }): Promise<void> {
-  const { model, sha256 } = await loadModelDirectory(options.model);
+  const { artifact, sha256 } = await readModelArtifact(options.model);
   const modelVersion = `local-${sha256.slice(0, 12)}`;
   const total = (await stat(options.file)).size;
   const raw = createReadStream(options.file);
@@ -122,7 +122,7 @@ async function predictFile(options: {
   let malformedCount = 0;
   const progress = progressReporter(options.file.toLowerCase().endsWith('.gz') ? undefined : total);
   try {
-    const summary = await predictCsv(model, input, output, {
+    const summary = await predictCsv({ artifact }, input, output, {
       modelVersion,
       textColumn: options.textColumn ?? loadParams().data.text_column,
       workers: options.workers,
@@ -199,6 +199,8 @@ export function registerPredict(program: Command): void {
           return;
         }
         if (texts.length === 0) throw new InvalidArgumentError('give one or more texts, or --file <csv>');
+        // Imported here: a file's rows are predicted by threads that read the model themselves (predictFile).
+        const { loadModelDirectory } = await import('../../shared/ml/model-directory.ts');
         const { model } = await loadModelDirectory(options.model);
         if (options.explain) {
           const explained = texts.map((text) => explainText(model, text, options.topK));

@@ -1,6 +1,5 @@
 import type { Worker } from 'node:worker_threads';
 import type { CleanConfig } from '../config/params-schema.ts';
-import type { TextModel } from './model.ts';
 import { createTextCleaner } from './text-cleaner.ts';
 import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
 
@@ -54,72 +53,4 @@ export async function cleanTexts(
     await Promise.all(pool.map((worker) => worker.terminate()));
   }
   return out;
-}
-
-/**
- * A lasting pool of prediction threads for a stream of chunks (batch prediction): `predict` answers each chunk's
- * class probabilities (row-major, texts × labels), cleaning and scoring it in a thread with its own copy of the
- * model, so every core works and the caller's thread only reads and writes. With one worker wanted, or where
- * this build ships no worker module, it predicts in-process.
- */
-export class PredictionPool {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<
-    number,
-    { resolve: (proba: Float64Array) => void; reject: (e: Error) => void }
-  >();
-  private next = 0;
-  private failure: Error | undefined;
-
-  constructor(
-    private readonly model: TextModel,
-    workers = 0,
-  ) {
-    const count = resolveWorkerCount(workers);
-    if (count <= 1) return;
-    const artifact = model.toArtifact();
-    for (let i = 0; i < count; i++) {
-      const worker = startModuleWorker('clean-worker', { predict: artifact });
-      if (!worker) break;
-      worker.on('message', (message: { id: number; proba: Float64Array }) => {
-        const waiter = this.waiting.get(message.id);
-        this.waiting.delete(message.id);
-        waiter?.resolve(message.proba);
-      });
-      worker.once('error', (error) => this.fail(error));
-      worker.once('exit', (code) => {
-        if (this.waiting.size > 0) this.fail(new Error(`prediction worker exited with code ${code}`));
-      });
-      this.workers.push(worker);
-    }
-  }
-
-  /** Threads predicting (0: in-process). */
-  get size(): number {
-    return this.workers.length;
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiter of this.waiting.values()) waiter.reject(error);
-    this.waiting.clear();
-  }
-
-  predict(texts: readonly string[]): Promise<Float64Array> {
-    if (this.workers.length === 0) {
-      const model = this.model;
-      return Promise.resolve(model.probabilities(texts.map((text) => model.tokens(text))));
-    }
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.next++;
-    const worker = this.workers[id % this.workers.length];
-    return new Promise<Float64Array>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, texts });
-    });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.splice(0).map((worker) => worker.terminate()));
-  }
 }

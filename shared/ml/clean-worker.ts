@@ -9,13 +9,25 @@ if ('tune' in data) {
   const { serveTuneBatches } = await import('./tune/worker.ts');
   serveTuneBatches(data);
 } else if ('predict' in data) {
-  // A prediction worker (batch prediction): the model from its artifact, answering texts with probabilities.
+  // A prediction worker (batch prediction, prediction-pool.ts): the model from its artifact, then texts answered
+  // with probabilities. Its first message says it is ready (with the labels), or why the artifact is no model.
   const { TextModel } = await import('./model.ts');
-  const model = TextModel.fromArtifact(data.predict);
-  parentPort?.on('message', (message: { id: number; texts: string[] }) => {
-    const proba = model.probabilities(message.texts.map((text) => model.tokens(text)));
-    parentPort?.postMessage({ id: message.id, proba }, [proba.buffer as ArrayBuffer]);
-  });
+  let model: ReturnType<typeof TextModel.fromArtifact> | undefined;
+  try {
+    model = TextModel.fromArtifact(data.predict);
+  } catch (error) {
+    // Said, not thrown: the pool reads why, and the thread, with nothing left to do, ends.
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    parentPort?.postMessage({ failed: { name, message } });
+  }
+  if (model) {
+    const ready = model;
+    parentPort?.postMessage({ ready: ready.labels });
+    parentPort?.on('message', (message: { id: number; texts: string[] }) => {
+      const proba = ready.probabilities(message.texts.map((text) => ready.tokens(text)));
+      parentPort?.postMessage({ id: message.id, proba }, [proba.buffer as ArrayBuffer]);
+    });
+  }
 } else {
   const { createTextCleaner } = await import('./text-cleaner.ts');
   const clean = createTextCleaner(data.config);

@@ -1,11 +1,10 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotFoundError } from '../errors.ts';
 import { sha256 } from './hash.ts';
 import { TextModel } from './model.ts';
+import { CHECKSUM_FILE, MODEL_FILE, readModelArtifact } from './model-artifact-file.ts';
 
-export const MODEL_FILE = 'model.json';
-export const CHECKSUM_FILE = 'model.sha256';
+export { CHECKSUM_FILE, MODEL_FILE };
 export const METRICS_FILE = 'metrics.json';
 
 /** Writes a model to a directory: the artifact, its sha256, and its metrics for people to read. */
@@ -24,13 +23,6 @@ export async function saveModelDirectory(
 
 /** Reads a model directory written by `saveModelDirectory`, verifying the checksum when it is present. */
 export async function loadModelDirectory(dir: string): Promise<{ model: TextModel; sha256: string }> {
-  let artifact: Buffer;
-  try {
-    artifact = await readFile(join(dir, MODEL_FILE));
-  } catch {
-    throw new NotFoundError(`no model at ${dir}: ${MODEL_FILE} is missing`);
-  }
-  const expected = await readFile(join(dir, CHECKSUM_FILE), 'utf8').catch(() => undefined);
-  const model = TextModel.fromArtifact(artifact, expected?.trim());
-  return { model, sha256: expected?.trim() ?? sha256(artifact) };
+  const { artifact, sha256 } = await readModelArtifact(dir);
+  return { model: TextModel.fromArtifact(artifact), sha256 };
 }

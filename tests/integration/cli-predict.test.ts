@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -182,6 +182,50 @@ describe('textops predict --file', () => {
     ).toBe(false);
     const leftovers = (await import('node:fs')).readdirSync(dir).filter((f) => f.includes('.partial-'));
     expect(leftovers).toEqual([]);
+  });
+  it('a model file that is no model, or not the one its checksum names, fails by name with threads or without', async () => {
+    const input = join(dir, 'few.csv');
+    await writeFile(input, toCsv([['review'], ['a fine film'], ['a dull film']]));
+    const broken = join(dir, 'broken-model');
+    await mkdir(broken, { recursive: true });
+    await writeFile(join(broken, 'model.json'), '{"format": "textops-model/v1", "labels": [');
+    const altered = join(dir, 'altered-model');
+    await mkdir(altered, { recursive: true });
+    await writeFile(join(altered, 'model.json'), `${await readFile(join(modelDir, 'model.json'), 'utf8')} `);
+    await writeFile(join(altered, 'model.sha256'), await readFile(join(modelDir, 'model.sha256'), 'utf8'));
+    for (const workers of ['1', '2']) {
+      const out = join(dir, `broken-${workers}.csv`);
+      const notModel = await runTextops([
+        'predict',
+        '--model',
+        broken,
+        '--file',
+        input,
+        '--out',
+        out,
+        '--workers',
+        workers,
+      ]);
+      expect(notModel.code).toBe(1);
+      expect(notModel.stderr).toMatch(/ModelFormatError: model artifact is not valid JSON/);
+      const mismatch = await runTextops([
+        'predict',
+        '--model',
+        altered,
+        '--file',
+        input,
+        '--out',
+        out,
+        '--workers',
+        workers,
+      ]);
+      expect(mismatch.code).toBe(1);
+      expect(mismatch.stderr).toMatch(
+        /ModelFormatError: model checksum mismatch: expected sha256 [0-9a-f]{64}, got/,
+      );
+      expect(existsSync(out)).toBe(false);
+    }
+    expect((await readdir(dir)).filter((f) => f.includes('.partial-'))).toEqual([]);
   });
 });
 

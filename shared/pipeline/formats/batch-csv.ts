@@ -2,10 +2,9 @@ import type { Readable, Writable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { stringify } from 'csv-stringify/sync';
 import { InvalidDatasetError } from '../../errors.ts';
-import { PredictionPool } from '../../ml/clean-pool.ts';
 import { describeCsvError, fieldCountReason, recordFirstLine } from '../../ml/csv-errors.ts';
 import { TEXT_NAMES } from '../../ml/dataset.ts';
-import type { TextModel } from '../../ml/model.ts';
+import { PredictionPool, type PredictionSource } from '../../ml/prediction-pool.ts';
 import { spreadsheetSafe } from '../../spreadsheet-safe.ts';
 
 /** Rows cleaned and scored together: a chunk per message to a prediction thread. */
@@ -116,11 +115,19 @@ async function write(output: Writable, text: string): Promise<void> {
  * ended here.
  */
 export async function predictCsv(
-  model: TextModel,
+  source: PredictionSource,
   input: Readable,
   output: Writable,
   options: BatchOptions,
 ): Promise<BatchSummary> {
+  // The threads read the model first: a file that is not a model fails before a byte of the input is read.
+  let pool: PredictionPool;
+  try {
+    pool = await PredictionPool.start(source, options.workers ?? 0);
+  } catch (error) {
+    input.destroy();
+    throw error;
+  }
   const parser = parse({
     bom: true,
     skip_empty_lines: true,
@@ -156,8 +163,7 @@ export async function predictCsv(
   input.on('error', (error) => parser.destroy(error));
   input.pipe(parser);
 
-  const pool = new PredictionPool(model, options.workers ?? 0);
-  const labels = [...model.labels];
+  const labels = [...pool.labels];
   const K = labels.length;
   let header: string[] | undefined;
   let textAt = 0;

@@ -143,7 +143,7 @@ export async function batchPredictStep(deps: BatchDeps, payload: BatchPayload): 
   let malformedCount = 0;
   let summary: Awaited<ReturnType<typeof predictCsv>>;
   try {
-    summary = await predictCsv(served.model, input, output, {
+    summary = await predictCsv({ model: served.model }, input, output, {
       modelVersion: served.version,
       textColumn: deps.textColumn,
       workers: deps.workers,
