@@ -205,17 +205,36 @@ export function firstRunHtml(): string {
 }
 
 /**
- * The runs page's content: the toolbar of filters, the table with every run, the legend. `etag` is the runs JSON's
- * (api/runs?view=table), so that the page's first poll asks only whether it changed.
+ * The newest runs the page shows until asked for more: its load (markup parsed, rows laid out) then stays the same
+ * however many runs the bucket holds (`npm run bench:console`, docs/benchmarks.md). A filter, or "Show all", draws
+ * every run from the runs JSON.
+ */
+export const FIRST_ROWS = 50;
+
+/** The runs count beside the filters: "n of m runs", or "newest n of m runs" while the page shows only the first. */
+export function countText(shown: number, drawn: number, total: number): string {
+  return drawn < total ? `newest ${drawn} of ${total} runs` : `${shown} of ${total} runs`;
+}
+
+/** The button under the table that draws every run, hidden while every run is drawn. */
+export function showAllHtml(drawn: number, total: number): string {
+  return html`<button id="show-all" type="button"${drawn >= total ? html` hidden` : ''}>Show all ${total} runs</button>`
+    .html;
+}
+
+/**
+ * The runs page's content: the toolbar of filters, the table with the newest FIRST_ROWS runs, the legend. `etag` is
+ * the runs JSON's (api/runs?view=table), so that the page's first poll asks only whether it changed.
  */
 export function runsPageHtml(rows: readonly RunTableRow[], etag: string): string {
+  const first = rows.slice(0, FIRST_ROWS);
   return html`<h1>Training runs</h1><div class="toolbar"><select id="filter-state" aria-label="state">${new Markup(
     optionsHtml(stateValues(rows), 'every state'),
   )}</select><select id="filter-model" aria-label="model">${new Markup(
     optionsHtml(modelValues(rows), 'every model'),
-  )}</select><input id="filter-source" placeholder="source contains…" aria-label="source"><input id="search" type="search" placeholder="search runs, errors…" aria-label="search"><a id="compare-selected" class="button disabled" href="#">Compare selected (0)</a><span id="count" class="muted">${rows.length} of ${rows.length} runs</span></div><table class="runs"><thead><tr>${COLUMNS.map(
+  )}</select><input id="filter-source" placeholder="source contains…" aria-label="source"><input id="search" type="search" placeholder="search runs, errors…" aria-label="search"><a id="compare-selected" class="button disabled" href="#">Compare selected (0)</a><span id="count" class="muted">${countText(first.length, first.length, rows.length)}</span></div><table class="runs"><thead><tr>${COLUMNS.map(
     (c) => html`<th>${c}</th>`,
-  )}</tr></thead><tbody id="runs" data-etag="${etag}">${new Markup(runRowsHtml(rows))}</tbody></table><p id="runs-legend" class="muted">${STAR.production} production now · ${STAR.formerly} promoted by its run, production has moved on since (hover a model for where it stands)</p><div id="empty">${
+  )}</tr></thead><tbody id="runs" data-etag="${etag}" data-total="${rows.length}">${new Markup(runRowsHtml(first))}</tbody></table>${new Markup(showAllHtml(first.length, rows.length))}<p id="runs-legend" class="muted">${STAR.production} production now · ${STAR.formerly} promoted by its run, production has moved on since (hover a model for where it stands)</p><div id="empty">${
     rows.length === 0 ? new Markup(firstRunHtml()) : ''
   }</div>`.html;
 }

@@ -136,3 +136,66 @@ describe('runs page, live', () => {
     }
   }, 60_000);
 });
+
+describe('runs page, many runs', () => {
+  it('shows the newest 50; a filter looks at every run; Show all draws them; a new run comes in on top', async () => {
+    const many = await startLocalS3Store('textops-runs-many-');
+    const previous = store;
+    store = many.store;
+    const manyServer = await startConsoleServer({ store, modelName: 'news', defaults: loadParams() });
+    try {
+      for (let i = 0; i < 60; i++)
+        await run(`run-${String(i).padStart(2, '0')}`, `incoming/batch-${i}.csv`, 'succeeded', i);
+      const problems: string[] = [];
+      const page = await watchedPage(browser, problems);
+      const response = await page.goto(`${manyServer.url}/`);
+      expect((await response?.text())?.match(/<tr data-run=/g)).toHaveLength(50);
+      await page.waitForSelector('body[data-ready="runs"]');
+      const drawn = () => page.$$eval('#runs tr', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
+      const shown = () =>
+        page.$$eval('#runs tr:not([hidden])', (trs) => trs.map((tr) => tr.getAttribute('data-run')));
+      expect((await drawn())[0]).toBe('run-59');
+      expect(await drawn()).toHaveLength(50);
+      expect(await page.textContent('#count')).toBe('newest 50 of 60 runs');
+      expect(await page.textContent('#show-all')).toBe('Show all 60 runs');
+      expect(await page.isVisible('#show-all')).toBe(true);
+
+      // The oldest run is not drawn, and a filter finds it.
+      await page.fill('#filter-source', 'batch-3.csv');
+      await page.waitForSelector('#runs tr[data-run="run-03"]:not([hidden])');
+      expect(await shown()).toEqual(['run-03']);
+      expect(await page.textContent('#count')).toBe('1 of 60 runs');
+      expect(await page.isVisible('#show-all')).toBe(false);
+      await page.fill('#filter-source', '');
+      expect(await shown()).toHaveLength(60);
+
+      // Another page: Show all, then a new run while it is open.
+      const other = await watchedPage(browser, problems);
+      await other.goto(`${manyServer.url}/`);
+      await other.waitForSelector('body[data-ready="runs"]');
+      await other.click('#show-all');
+      await other.waitForSelector('#runs tr[data-run="run-00"]');
+      expect(await other.textContent('#count')).toBe('60 of 60 runs');
+      expect(await other.isVisible('#show-all')).toBe(false);
+      await run('run-60', 'incoming/batch-60.csv', 'running', 60);
+      await other.waitForSelector('#runs tr[data-run="run-60"]', { timeout: 10_000 });
+      await page.waitForSelector('#runs tr[data-run="run-60"]', { timeout: 10_000 });
+      expect(await other.textContent('#count')).toBe('61 of 61 runs');
+      expect(await page.textContent('#count')).toBe('61 of 61 runs');
+      // A page that shows only its first rows keeps showing the newest 50.
+      const third = await watchedPage(browser, problems);
+      await third.goto(`${manyServer.url}/`);
+      await third.waitForSelector('body[data-ready="runs"]');
+      expect(await third.textContent('#count')).toBe('newest 50 of 61 runs');
+      await run('run-61', 'incoming/batch-61.csv', 'running', 61);
+      await third.waitForSelector('#runs tr[data-run="run-61"]', { timeout: 10_000 });
+      expect(await third.$$eval('#runs tr', (trs) => trs.length)).toBe(50);
+      expect(await third.textContent('#count')).toBe('newest 50 of 62 runs');
+      expect(problems).toEqual([]);
+    } finally {
+      await manyServer.close();
+      await many.close();
+      store = previous;
+    }
+  }, 90_000);
+});

@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 import type { RunTableRow } from '../../pipeline/run/run-index.ts';
 import {
+  countText,
+  FIRST_ROWS,
   firstRunHtml,
   ganttSegments,
   modelValues,
@@ -71,26 +73,29 @@ function matches(tr: HTMLTableRowElement, f: Filters): boolean {
 }
 
 /**
- * The runs page. The server sends the table in the page's HTML (runs-table.ts); this script filters it, keeps the
- * selection for Compare, and redraws it when the runs JSON's ETag changes (polled every 2 s).
+ * The runs page. The server sends the table in the page's HTML (runs-table.ts), the newest FIRST_ROWS runs; this
+ * script filters it, draws every run from the runs JSON when asked (Show all, or a filter: a filter looks at every
+ * run), keeps the selection for Compare, and redraws when the JSON's ETag changes (polled every 2 s).
  */
 export async function runsPage(root: HTMLElement): Promise<void> {
+  /** The runs JSON, once read: every run, newest first. */
+  let runs: RunTableRow[] | undefined;
+  const runsUrl = new URL('api/runs?view=table', document.baseURI);
   if (!document.getElementById('runs')) {
     // A page served without its table (the server could not read the runs): draw it from the JSON, or say why not.
-    const response = await fetch(new URL('api/runs?view=table', document.baseURI));
+    const response = await fetch(runsUrl);
     if (!response.ok) {
       const problem = (await response.json().catch(() => ({}))) as { detail?: string; title?: string };
       throw new ApiError(problem.detail ?? problem.title ?? `HTTP ${response.status}`);
     }
-    root.innerHTML = runsPageHtml(
-      (await response.json()) as RunTableRow[],
-      response.headers.get('etag') ?? '',
-    );
+    runs = (await response.json()) as RunTableRow[];
+    root.innerHTML = runsPageHtml(runs, response.headers.get('etag') ?? '');
   }
   const byId = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
   const tbody = byId<HTMLTableSectionElement>('runs');
   const count = byId<HTMLElement>('count');
   const empty = byId<HTMLElement>('empty');
+  const showAll = byId<HTMLButtonElement>('show-all');
   const compareLink = byId<HTMLAnchorElement>('compare-selected');
   const controls = {
     state: byId<HTMLSelectElement>('filter-state'),
@@ -101,6 +106,9 @@ export async function runsPage(root: HTMLElement): Promise<void> {
   const filters: Filters = { state: '', model: '', source: '', search: '' };
   const selected = new Set<string>();
   let etag = tbody.dataset.etag ?? '';
+  let total = Number(tbody.dataset.total ?? tbody.rows.length);
+  /** Every run drawn from here on: asked for with Show all, or by a filter. */
+  let every = false;
 
   const applyFilters = () => {
     const rows = [...tbody.rows];
@@ -109,7 +117,9 @@ export async function runsPage(root: HTMLElement): Promise<void> {
       tr.hidden = !matches(tr, filters);
       if (!tr.hidden) shown++;
     }
-    count.textContent = `${shown} of ${rows.length} runs`;
+    count.textContent = countText(shown, rows.length, total);
+    showAll.hidden = rows.length >= total;
+    showAll.textContent = `Show all ${total} runs`;
     const message =
       rows.length > 0 && shown === 0 ? 'No run matches these filters: clear them to see every run.' : '';
     if (rows.length > 0) empty.replaceChildren(...(message ? [h('p', { class: 'empty' }, message)] : []));
@@ -123,6 +133,40 @@ export async function runsPage(root: HTMLElement): Promise<void> {
     compareLink.textContent = `Compare selected (${ids.length})`;
   };
 
+  const redraw = () => {
+    if (!runs) return;
+    total = runs.length;
+    controls.state.innerHTML = optionsHtml(stateValues(runs), 'every state', filters.state);
+    controls.model.innerHTML = optionsHtml(modelValues(runs), 'every model', filters.model);
+    filters.state = controls.state.value;
+    filters.model = controls.model.value;
+    tbody.innerHTML = runRowsHtml(every ? runs : runs.slice(0, FIRST_ROWS), selected);
+    if (runs.length === 0) empty.innerHTML = firstRunHtml();
+    applyFilters();
+  };
+
+  /** Reads the runs JSON (`ifChanged`: only if its ETag moved); true when it read a new one. */
+  const readRuns = async (ifChanged: boolean): Promise<boolean> => {
+    const response = await fetch(runsUrl, { headers: ifChanged && etag ? { 'if-none-match': etag } : {} });
+    if (response.status === 304 || !response.ok) return false;
+    etag = response.headers.get('etag') ?? '';
+    runs = (await response.json()) as RunTableRow[];
+    return true;
+  };
+
+  /** Draws every run, reading the JSON first when the page has only its first rows. */
+  const drawEvery = async () => {
+    if (every) return;
+    if (tbody.rows.length >= total) {
+      every = true;
+      return;
+    }
+    // Not drawn yet when the JSON cannot be read: the next filter or click tries again.
+    if (!runs && !(await readRuns(false))) return;
+    every = true;
+    redraw();
+  };
+
   tbody.addEventListener('change', (event) => {
     const box = event.target as HTMLInputElement;
     if (!box.classList.contains('pick') || !box.dataset.run) return;
@@ -133,27 +177,15 @@ export async function runsPage(root: HTMLElement): Promise<void> {
   for (const key of Object.keys(controls) as (keyof Filters)[]) {
     controls[key].addEventListener('input', () => {
       filters[key] = controls[key].value;
-      applyFilters();
+      void drawEvery()
+        .then(applyFilters)
+        .catch(() => undefined);
     });
   }
-
-  const redraw = (runs: RunTableRow[]) => {
-    controls.state.innerHTML = optionsHtml(stateValues(runs), 'every state', filters.state);
-    controls.model.innerHTML = optionsHtml(modelValues(runs), 'every model', filters.model);
-    filters.state = controls.state.value;
-    filters.model = controls.model.value;
-    tbody.innerHTML = runRowsHtml(runs, selected);
-    if (runs.length === 0) empty.innerHTML = firstRunHtml();
-    applyFilters();
-  };
+  showAll.addEventListener('click', () => void drawEvery().catch(() => undefined));
 
   const refresh = async () => {
-    const response = await fetch(new URL('api/runs?view=table', document.baseURI), {
-      headers: etag ? { 'if-none-match': etag } : {},
-    });
-    if (response.status === 304 || !response.ok) return;
-    etag = response.headers.get('etag') ?? '';
-    redraw((await response.json()) as RunTableRow[]);
+    if (await readRuns(true)) redraw();
   };
   applyFilters();
   updateCompare();
