@@ -28,7 +28,7 @@ export const SELF_CONTAINED = {
 /**
  * wink's plugins for a bundle that reads the core model from `wink-core-model.json` written beside it instead of
  * carrying it as a 3 MB string literal: the serve bundle and the container image, whose directories ship whole.
- * Lambda zips hold one file each, so the functions keep the literal (`winkPlugins`).
+ * The Lambda functions read theirs from `<bundle>.wink-core-model.json` beside each bundle (`winkPlugins`).
  */
 export const winkSidecarPlugins = winkPlugins.sidecar;
 
@@ -36,8 +36,9 @@ export const winkSidecarPlugins = winkPlugins.sidecar;
 export const MINIFIED = { minify: true, keepNames: true };
 
 /**
- * wink's language model as JSON text, not object literals: a shorter cold start. serverless-esbuild takes the
- * plugins as this file's path (relative to the service); the scripts take the array.
+ * wink's language model as JSON text, not object literals, its core model in a file beside each bundle: a shorter
+ * cold start. serverless-esbuild takes the plugins as this file's path (relative to the service); the scripts take
+ * the array.
  */
 export const WINK_PLUGINS_FILE = 'scripts/esbuild-plugins.cjs';
 export { winkPlugins };

@@ -8,7 +8,7 @@
 // object per call, which is all the deep copy was for) and decodes base64 with Buffer. Same values, same model:
 // each replacement must find the code it replaces, so a wink release that changes it fails the build loudly.
 const { copyFile, mkdir, readFile } = require('node:fs/promises');
-const { dirname, join } = require('node:path');
+const { dirname, join, resolve } = require('node:path');
 
 const CORE_REQUIRE = 'const originalModel=require("./languages/cur/models/eng-core-web-model.json")';
 const DEEP_COPY = 'JSON.parse(JSON.stringify(originalModel))';
@@ -25,14 +25,22 @@ function replaceOnce(text, search, replacement, file) {
 }
 
 /**
- * The core model's text: in the bundle as a string literal (`inline`, one file: a Lambda zip), or in
- * `wink-core-model.json` written beside the bundle and read with readFileSync (`sidecar`: the serve bundle and the
- * container image). V8 spends ~130 ms of a cold start scanning a 3 MB literal that reading the file spares
- * (npm run bench:serve, docs/benchmarks.md). The sidecar plugin adds SIDECAR_BANNER to the build's banner: the file's
- * URL, taken from each chunk's own import.meta.url, which a CommonJS module inside the bundle cannot reach.
+ * The core model's text (3 MB of JSON): V8 spends 100–250 ms of a cold start scanning it as a string literal,
+ * which reading a file spares (npm run bench:serve, docs/benchmarks.md). Three forms:
+ * - `sidecar`: in `wink-core-model.json` written beside the bundle's chunks (the serve bundle, the container image,
+ *   whose directories ship whole). The build's banner gives each chunk the file's URL from its own
+ *   import.meta.url, which a CommonJS module inside the bundle cannot reach.
+ * - `beside`: in `<bundle>.wink-core-model.json` beside each entry's bundle (the Lambda functions, one bundle
+ *   each). serverless-esbuild zips a file named after a function's bundle only with that function, as it does its
+ *   source map, so each zip carries its own function's model and no other's.
+ * - `inline`: in the bundle as a string literal (one file, nothing beside it).
  */
 const SIDECAR_FILE = 'wink-core-model.json';
 const SIDECAR_BANNER = `const __textopsWinkCoreModel = new URL('./${SIDECAR_FILE}', import.meta.url);`;
+/** wink's core model reader, which the plugin rewrites to read the model's text. */
+const READER = /wink-eng-lite-web-model[\\/]dist[\\/]read-core-model\.js$/;
+const BESIDE_SUFFIX = `.${SIDECAR_FILE}`;
+const BESIDE_BANNER = `const __textopsWinkCoreModel = new URL(import.meta.url.replace(/\\.[cm]?js$/, '') + '${BESIDE_SUFFIX}');`;
 
 function winkModelAsJson(mode) {
   return {
@@ -40,16 +48,32 @@ function winkModelAsJson(mode) {
     setup(build) {
       // The core model file this build read (none: the bundle has no wink in it, and nothing is written).
       let coreFile;
-      if (mode === 'sidecar') {
+      if (mode === 'sidecar' || mode === 'beside') {
         // Every output chunk gets the file's URL in its banner, where the bundled CommonJS code can read it.
         const banner = build.initialOptions.banner ?? {};
-        build.initialOptions.banner = { ...banner, js: `${banner.js ?? ''}\n${SIDECAR_BANNER}` };
+        const line = mode === 'sidecar' ? SIDECAR_BANNER : BESIDE_BANNER;
+        build.initialOptions.banner = { ...banner, js: `${banner.js ?? ''}\n${line}` };
+        // `beside` names the file after each entry's output, which only the metafile tells.
+        if (mode === 'beside') build.initialOptions.metafile = true;
         build.onEnd(async (result) => {
           if (result.errors.length > 0 || !coreFile) return;
-          const { outdir } = build.initialOptions;
-          if (!outdir) throw new Error('a sidecar wink build needs an outdir');
-          await mkdir(outdir, { recursive: true });
-          await copyFile(coreFile, join(outdir, SIDECAR_FILE));
+          if (mode === 'sidecar') {
+            const { outdir } = build.initialOptions;
+            if (!outdir) throw new Error('a sidecar wink build needs an outdir');
+            await mkdir(outdir, { recursive: true });
+            await copyFile(coreFile, join(outdir, SIDECAR_FILE));
+            return;
+          }
+          const cwd = build.initialOptions.absWorkingDir ?? process.cwd();
+          for (const [output, meta] of Object.entries(result.metafile?.outputs ?? {})) {
+            if (!meta.entryPoint || !/\.[cm]?js$/.test(output)) continue;
+            // A bundle that imports wink's reader only to drop it (tree-shaken) reads no model: no file for it.
+            const reads = Object.entries(meta.inputs).some(
+              ([input, use]) => READER.test(input) && use.bytesInOutput > 0,
+            );
+            if (!reads) continue;
+            await copyFile(coreFile, resolve(cwd, output.replace(/\.[cm]?js$/, BESIDE_SUFFIX)));
+          }
         });
       }
       build.onLoad(
@@ -59,14 +83,14 @@ function winkModelAsJson(mode) {
           loader: 'js',
         }),
       );
-      build.onLoad({ filter: /wink-eng-lite-web-model[\\/]dist[\\/]read-core-model\.js$/ }, async (args) => {
+      build.onLoad({ filter: READER }, async (args) => {
         coreFile = join(dirname(args.path), 'languages/cur/models/eng-core-web-model.json');
         const core = await readFile(coreFile, 'utf8');
         let text = await readFile(args.path, 'utf8');
         const source =
-          mode === 'sidecar'
-            ? 'require("node:fs").readFileSync(__textopsWinkCoreModel,"utf8")'
-            : JSON.stringify(core);
+          mode === 'inline'
+            ? JSON.stringify(core)
+            : 'require("node:fs").readFileSync(__textopsWinkCoreModel,"utf8")';
         text = replaceOnce(text, CORE_REQUIRE, `const originalModelText=${source}`, args.path);
         text = replaceOnce(text, DEEP_COPY, 'JSON.parse(originalModelText)', args.path);
         text = replaceOnce(
@@ -81,6 +105,9 @@ function winkModelAsJson(mode) {
   };
 }
 
-module.exports = [winkModelAsJson('inline')];
+// The default (serverless.ts names this file): the Lambda functions, each zip its bundle and its model file.
+module.exports = [winkModelAsJson('beside')];
 module.exports.sidecar = [winkModelAsJson('sidecar')];
+module.exports.inline = [winkModelAsJson('inline')];
 module.exports.SIDECAR_FILE = SIDECAR_FILE;
+module.exports.BESIDE_SUFFIX = BESIDE_SUFFIX;

@@ -37,6 +37,10 @@ import { type PackagedService, packageService, ROOT } from './helpers/package-se
 
 const run = promisify(execFile);
 const ASL_PATH = join(ROOT, 'statemachines/training-pipeline.asl.json');
+const WINK_CORE_MODEL = join(
+  ROOT,
+  'node_modules/wink-eng-lite-web-model/dist/languages/cur/models/eng-core-web-model.json',
+);
 /** The pipeline's functions as serverless.ts deploys them: `functions/record-failure/handler.handler`. */
 const STEP_HANDLERS = PIPELINE_LAMBDAS.map((f) => f.handler.replace(/\.ts$/, '.handler'));
 /** The Task states of an ASL States object, those inside a Map's ItemProcessor (the Tune stage's batches) too. */
@@ -625,7 +629,18 @@ describe('npm run package', () => {
         const { stdout: listing } = await run('unzip', ['-Z1', join(dev.artifacts, zip)]);
         const files = listing.trim().split('\n').sort();
         const handler = files.find((f) => f.endsWith('.mjs'))!;
-        expect(files, zip).toEqual(['params.yaml', handler, `${handler}.map`].sort());
+        // A function that bundles wink carries its core model beside its bundle, and no other function's. Every
+        // bundle's banner names the file; one that bundles wink also reads it.
+        const code = await readFile(join(dir, handler), 'utf8');
+        const winkModel = handler.replace(/\.mjs$/, '.wink-core-model.json');
+        const withWink = code.split('__textopsWinkCoreModel').length > 2;
+        expect(files, zip).toEqual(
+          ['params.yaml', handler, `${handler}.map`, ...(withWink ? [winkModel] : [])].sort(),
+        );
+        if (withWink)
+          expect(await readFile(join(dir, winkModel), 'utf8'), zip).toBe(
+            await readFile(WINK_CORE_MODEL, 'utf8'),
+          );
         // As Lambda would: the handler module from the package root, no node_modules anywhere above it.
         const { stdout } = await run(
           process.execPath,
@@ -649,14 +664,16 @@ describe('npm run package', () => {
         );
         expect(stdout.trim().split('\n').at(-1), zip).toBe('function');
         // Built for a short cold start: a source map without the sources (Lambda parses the map at load, with
-        // --enable-source-maps), and wink's model as JSON text for JSON.parse (scripts/esbuild-plugins.cjs).
+        // --enable-source-maps), and wink's model as JSON text for JSON.parse, its core model in a file (scripts/esbuild-plugins.cjs).
         const map = JSON.parse(await readFile(join(dir, `${handler}.map`), 'utf8')) as {
           sourcesContent?: unknown;
         };
         expect(map.sourcesContent, zip).toBeUndefined();
-        // The core model's JSON kept as text (an object literal would read `{header:{0:0`).
-        if (zip === 'predict.zip')
-          expect(await readFile(join(dir, handler), 'utf8')).toContain('{"header":{"0":0');
+        // The core model read from its file at load, not scanned in the bundle as a 3 MB string literal.
+        if (zip === 'predict.zip') {
+          expect(withWink).toBe(true);
+          expect(code).not.toContain('{"header":{"0":0');
+        }
         if (zip === 'console.zip') {
           // The console serves its pages and its bundled script (uPlot inside, no CDN) from the function alone.
           const { stdout: answers } = await run(

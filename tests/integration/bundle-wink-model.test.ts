@@ -18,8 +18,11 @@ import { servingParams } from '../helpers/serving-model.ts';
 
 const plugins = createRequire(import.meta.url)(join(ROOT, 'scripts/esbuild-plugins.cjs')) as Plugin[] & {
   sidecar: Plugin[];
+  inline: Plugin[];
   SIDECAR_FILE: string;
+  BESIDE_SUFFIX: string;
 };
+type Mode = 'inline' | 'sidecar' | 'beside';
 // The core model's JSON as it opens, in a string literal with or without escaped quotes.
 const CORE_MODEL_TEXT = /\{\\?"header\\?":\{\\?"0\\?":0/;
 const BANNER = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
@@ -32,12 +35,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function bundle(
-  entry: string,
-  outfile: string,
-  resolveDir = ROOT,
-  mode: 'inline' | 'sidecar' = 'inline',
-) {
+async function bundle(entry: string, outfile: string, resolveDir = ROOT, mode: Mode = 'inline') {
   return build({
     stdin: { contents: entry, resolveDir, loader: 'ts' },
     ...(mode === 'inline'
@@ -50,28 +48,30 @@ async function bundle(
     target: 'node20',
     mainFields: ['module', 'main'],
     banner: { js: BANNER },
-    plugins: mode === 'inline' ? plugins : plugins.sidecar,
+    plugins: mode === 'inline' ? plugins.inline : mode === 'sidecar' ? plugins.sidecar : plugins,
     logLevel: 'silent',
   });
 }
 
 describe('the bundles’ wink model', () => {
-  it.each(['inline', 'sidecar'] as const)(
+  it.each(['inline', 'sidecar', 'beside'] as const)(
     'cleans text exactly as wink from node_modules does, tokenizing and lemmatizing (%s core model)',
     async (mode) => {
       const outfile = join(scratch, mode, 'cleaner.mjs');
       await bundle(`export { createTextCleaner } from './shared/ml/text-cleaner.ts';`, outfile, ROOT, mode);
       const code = await readFile(outfile, 'utf8');
       expect(code).not.toContain('JSON.parse(JSON.stringify(originalModel))');
-      // Inline: the core model's JSON in the bundle. Sidecar: in the file beside it, read at load, not in the code.
-      const beside = join(scratch, mode, plugins.SIDECAR_FILE);
-      if (mode === 'inline') {
-        expect(code).toMatch(CORE_MODEL_TEXT);
-        expect(existsSync(beside)).toBe(false);
-      } else {
+      // Inline: the core model's JSON in the bundle. Sidecar: in the directory's file, read at load, not in the
+      // code. Beside (the Lambda functions): in a file named after the bundle.
+      const sidecar = join(scratch, mode, plugins.SIDECAR_FILE);
+      const beside = join(scratch, mode, `cleaner${plugins.BESIDE_SUFFIX}`);
+      const file = mode === 'sidecar' ? sidecar : mode === 'beside' ? beside : undefined;
+      expect(existsSync(sidecar)).toBe(mode === 'sidecar');
+      expect(existsSync(beside)).toBe(mode === 'beside');
+      if (file) {
         expect(code).not.toMatch(CORE_MODEL_TEXT);
-        expect((await readFile(beside, 'utf8')).startsWith('{"header":{')).toBe(true);
-      }
+        expect((await readFile(file, 'utf8')).startsWith('{"header":{')).toBe(true);
+      } else expect(code).toMatch(CORE_MODEL_TEXT);
       const bundled = (await import(pathToFileURL(outfile).href)) as {
         createTextCleaner: (config: CleanConfig) => TextCleaner;
       };
