@@ -195,30 +195,12 @@ describe('textops predict --file', () => {
     await writeFile(join(altered, 'model.sha256'), await readFile(join(modelDir, 'model.sha256'), 'utf8'));
     for (const workers of ['1', '2']) {
       const out = join(dir, `broken-${workers}.csv`);
-      const notModel = await runTextops([
-        'predict',
-        '--model',
-        broken,
-        '--file',
-        input,
-        '--out',
-        out,
-        '--workers',
-        workers,
-      ]);
+      const predictWith = (model: string) =>
+        runTextops(['predict', '--model', model, '--file', input, '--out', out, '--workers', workers]);
+      const notModel = await predictWith(broken);
       expect(notModel.code).toBe(1);
       expect(notModel.stderr).toMatch(/ModelFormatError: model artifact is not valid JSON/);
-      const mismatch = await runTextops([
-        'predict',
-        '--model',
-        altered,
-        '--file',
-        input,
-        '--out',
-        out,
-        '--workers',
-        workers,
-      ]);
+      const mismatch = await predictWith(altered);
       expect(mismatch.code).toBe(1);
       expect(mismatch.stderr).toMatch(
         /ModelFormatError: model checksum mismatch: expected sha256 [0-9a-f]{64}, got/,
