@@ -681,11 +681,23 @@ class WordTrie {
       return node;
     };
     // A server builds this before its first answer: the terms are walked space to space, without an array of
-    // parts per term, and a pair is interned in one probe of the table.
+    // parts per term, and a pair is interned in one probe of the table. A vocabulary is sorted, so a term's n-grams
+    // follow it ("good", "good film", "good movie"): a first token equal to the previous term's is compared in
+    // place, not cut out and looked up again (most of a bigram vocabulary's terms).
+    let lastFirst = '';
+    let lastFirstNode = -1;
     for (let j = offset; j < offset + size; j++) {
       const term = vocabulary[j];
       let space = term.indexOf(' ');
-      let node = tokenNode(space === -1 ? term : term.slice(0, space));
+      const firstLength = space === -1 ? term.length : space;
+      let node: number;
+      if (lastFirstNode !== -1 && firstLength === lastFirst.length && term.startsWith(lastFirst)) {
+        node = lastFirstNode;
+      } else {
+        lastFirst = space === -1 ? term : term.slice(0, space);
+        node = tokenNode(lastFirst);
+        lastFirstNode = node;
+      }
       while (space !== -1) {
         const from = space + 1;
         space = term.indexOf(' ', from);

@@ -116,6 +116,47 @@ describe('TF-IDF vectorizer', () => {
     expect(Array.from(m.indices).sort()).toEqual([0, 1, 2]);
   });
 
+  it('finds every n-gram of a sorted vocabulary whose terms share first tokens, and of an unsorted one', () => {
+    // "goo" and "goods" start like "good" but are other tokens; "good film" comes back after "goods".
+    const terms = [
+      'goo',
+      'goo film',
+      'good',
+      'good film',
+      'good film again',
+      'good movie',
+      'goods',
+      'goods train',
+    ];
+    const text = ['good', 'film', 'again', 'goods', 'train', 'goo', 'film', 'good', 'movie'];
+    const counts = (vocabulary: string[]) => {
+      const vectorizer = new TfidfVectorizer({
+        analyzer: 'word',
+        ngramRange: [1, 3],
+        sublinearTf: false,
+        vocabulary,
+        idf: new Float64Array(vocabulary.length).fill(1),
+      });
+      const m = vectorizer.transform([text]);
+      return Object.fromEntries(Array.from(m.indices, (j) => [vocabulary[j], true]));
+    };
+    const expected = Object.fromEntries(terms.map((t) => [t, true]));
+    expect(counts(terms)).toEqual(expected);
+    expect(counts([...terms].reverse())).toEqual(expected);
+    expect(
+      counts([
+        'good film',
+        'goods',
+        'good',
+        'goo film',
+        'good movie',
+        'goo',
+        'goods train',
+        'good film again',
+      ]),
+    ).toEqual(expected);
+  });
+
   it('round-trips a matrix through its binary encoding', () => {
     const { matrix } = TfidfVectorizer.fitTransform(docs, config({ ngram_range: [1, 2], min_df: 1 }));
     const decoded = decodeCsr(encodeCsr(matrix));
