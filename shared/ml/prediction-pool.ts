@@ -1,7 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import { ModelFormatError } from '../errors.ts';
 import type { TextModel } from './model.ts';
-import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
+import { resolveWorkerCount, shipsModuleWorker, startModuleWorker } from './worker-entry.ts';
 
 /** What a pool predicts with: a model in memory, or an artifact's bytes not yet read. */
 export type PredictionSource = { model: TextModel } | { artifact: Uint8Array };
@@ -50,8 +50,13 @@ export class PredictionPool {
    */
   static async start(source: PredictionSource, workers = 0): Promise<PredictionPool> {
     const count = resolveWorkerCount(workers);
-    const artifact =
-      count > 1 ? ('artifact' in source ? source.artifact : source.model.toArtifact()) : undefined;
+    // A model in memory is written out for the threads only where there will be threads to read it.
+    const threads = count > 1 && shipsModuleWorker('clean-worker');
+    const artifact = threads
+      ? 'artifact' in source
+        ? source.artifact
+        : source.model.toArtifact()
+      : undefined;
     const pool: Worker[] = [];
     for (let i = 0; artifact && i < count; i++) {
       const worker = startModuleWorker('clean-worker', { predict: artifact });
