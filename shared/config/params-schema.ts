@@ -86,6 +86,7 @@ const tuneSchema = z
     batch_size: z.number().int().positive(),
     workers: z.number().int().min(0).max(64),
     max_char_batches: z.number().int().min(0).default(1),
+    char_batch_chars: z.number().int().positive().default(10_000_000),
     final_configs: z.number().int().min(0).default(2),
     edge_steps: z.number().int().min(0).max(6).default(3),
     space: z
@@ -129,6 +130,7 @@ export const DEFAULT_TUNE: TuneConfig = {
   batch_size: 6,
   workers: 0,
   max_char_batches: 1,
+  char_batch_chars: 10_000_000,
   final_configs: 2,
   edge_steps: 3,
   space: {

@@ -168,7 +168,8 @@ describe('sweep threads and memory', () => {
     });
     const { docs: sample, labels: sampleLabels } = await agSample(params);
     const sweep = async (limit: number) => {
-      const tuned = applyOverrides(params, { tune: { max_char_batches: limit } });
+      // char_batch_chars 1: every batch counts whole, however short the sample's texts.
+      const tuned = applyOverrides(params, { tune: { max_char_batches: limit, char_batch_chars: 1 } });
       let running = 0;
       let most = 0;
       const outcome = await runSweep(sample, sampleLabels, planSweep(tuned, new Set(), sampleLabels), {
@@ -198,6 +199,7 @@ describe('sweep threads and memory', () => {
         halving_eta: 3,
         edge_steps: 0,
         max_char_batches: 1,
+        char_batch_chars: 1,
         batch_size: 1,
         space: {
           features: [
@@ -228,5 +230,44 @@ describe('sweep threads and memory', () => {
     });
     // A third of the rows: two character batches at once fit the limit of one full-rows batch; every row: one.
     expect(most).toEqual([2, 1]);
+  });
+
+  it('short texts count as less than one character batch: a small file scores them side by side', async () => {
+    const params = applyOverrides(base, {
+      train: { workers: 1 },
+      tune: {
+        strategy: 'grid',
+        batch_size: 1,
+        max_char_batches: 1,
+        space: {
+          features: [
+            { analyzer: 'char_wb', char_ngram_range: [2, 3] },
+            { analyzer: 'word+char', ngram_range: [1, 1], char_ngram_range: [2, 3] },
+          ],
+          C: [1],
+          nb_blend: [0],
+          class_weight: [null],
+        },
+      },
+    });
+    const { docs, labels } = await agSample(params);
+    const chars = docs.reduce((n, d) => n + d.length, 0);
+    const most = async (charBatchChars: number) => {
+      const tuned = applyOverrides(params, { tune: { char_batch_chars: charBatchChars } });
+      let running = 0;
+      let peak = 0;
+      await runSweep(docs, labels, planSweep(tuned, new Set(), labels), {
+        workers: 2,
+        onBatch: (event) => {
+          running += event.kind === 'start' ? 1 : -1;
+          peak = Math.max(peak, running);
+        },
+      });
+      return peak;
+    };
+    // Texts of half the characters that count as one whole batch: two batches at once.
+    expect(await most(2 * chars)).toBe(2);
+    // As many characters as one whole batch, or more: one at a time.
+    expect(await most(chars)).toBe(1);
   });
 });

@@ -68,6 +68,8 @@ export async function runSweep(
     const worker = startModuleWorker('clean-worker', data);
     if (worker) pool.push(worker);
   }
+  let textChars = 0;
+  for (const doc of docs) textChars += doc.length;
   const results: CandidateResult[] = [];
   let scores: ProgressScore[] = [];
   let timings: BatchTiming[] = [];
@@ -110,7 +112,7 @@ export async function runSweep(
           report(now);
         },
       };
-      const out = await scoreRound(docs, labels, plan, round, batches, deadline, pool, events);
+      const out = await scoreRound(docs, labels, plan, round, batches, deadline, pool, events, textChars);
       results.push(...out);
       options.onRound?.(round, out);
     }
@@ -118,6 +120,17 @@ export async function runSweep(
     await Promise.all(pool.map((worker) => worker.terminate()));
   }
   return selectWinner(plan, results);
+}
+
+/**
+ * What one batch with character n-grams counts for against `tune.max_char_batches`: its share of the rows (a round
+ * on a third of them: a third), and less again when the texts are short of `tune.char_batch_chars` characters in
+ * all. The limit is there for long texts: on IMDB's 20,000 training reviews (26 million characters) a character
+ * batch on every row adds about 0.5 GB. On AG News' 6,080 headlines (1.4 million) it adds 0.15–0.27 GB, so both
+ * character configs score side by side there (peak RSS and wall time: docs/benchmarks.md, bench:tune).
+ */
+export function charBatchWeight(rowShare: number, textChars: number, fullChars: number): number {
+  return rowShare * Math.min(1, textChars / fullChars);
 }
 
 async function scoreRound(
@@ -129,6 +142,7 @@ async function scoreRound(
   deadline: number,
   pool: readonly Worker[],
   events: BatchEvents,
+  textChars: number,
 ): Promise<CandidateResult[]> {
   const options = { round: round.round, rows: round.rows, deadline };
   const charOf = (ids: string[]) => candidateOf(plan, ids[0]).overrides.features.analyzer !== 'word';
@@ -153,10 +167,9 @@ async function scoreRound(
   // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices, the
   // largest a sweep builds (peak memory: docs/benchmarks.md), so at most `max_char_batches` run together while the
   // other threads take word batches. Which thread scores a batch does not change its numbers.
-  // A subset round's fold matrices are smaller in proportion to its rows: the limit counts a batch as its share
-  // of every row (with eta 3, a round on a third of the rows runs up to three character batches at once).
+  // A batch is priced by its data (`charBatchWeight`): a subset round's, or a small file's, counts as less than one.
   const maxChar = plan.base.tune.max_char_batches || Number.POSITIVE_INFINITY;
-  const charWeight = round.rows / plan.rows;
+  const charWeight = charBatchWeight(round.rows / plan.rows, textChars, plan.base.tune.char_batch_chars);
   const byId = new Map<string, CandidateResult>();
   await new Promise<void>((resolve, reject) => {
     const idle = [...pool];
