@@ -92,6 +92,8 @@ export const FILE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'tune.summary':
     "Every candidate's score, fold spread, time, feature count and artifact size, and the winner.",
   'tune.params': "The winner's params, which the steps after the Tune stage train with.",
+  'tune.outOfFold':
+    "A candidate's out-of-fold class probabilities on every training row (float64, little-endian, rows × classes in sorted order), written by TuneCandidates when its round scored every training row by k-fold; Train's label check reads the winner's instead of fitting its own folds.",
   'tune.sample':
     'The stratified sample of the training part the sweep ranks recipes on, when the training part has more than `tune.sample_rows` rows: `[label, cleaned text]` lines.',
   'shard.rows': "The shard's kept rows (JSON lines, gzip), written by Ingest.",

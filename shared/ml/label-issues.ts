@@ -80,6 +80,36 @@ export function outOfFoldProbabilities(
   return { proba, scored, skipped, folds: options.folds };
 }
 
+/** The winner's out-of-fold probabilities as the sweep scored them (`ScoreOptions.outOfFold`). */
+export interface SweepOutOfFold {
+  /** Row-major: the training rows, in the matrix's order × `classes`. */
+  proba: Float64Array;
+  /** The columns' classes: the sweep's, sorted. */
+  classes: readonly string[];
+  folds: number;
+}
+
+/**
+ * The sweep's out-of-fold probabilities in the run's class order, or undefined when they do not fit the rows
+ * (another row count or class set): the check then fits its own folds.
+ */
+function sweepOutOfFold(
+  sweep: SweepOutOfFold,
+  y: Int32Array,
+  classes: readonly string[],
+): OutOfFold | undefined {
+  const n = y.length;
+  const k = classes.length;
+  const m = sweep.classes.length;
+  if (sweep.proba.length !== n * m) return undefined;
+  const column = classes.map((c) => sweep.classes.indexOf(c));
+  for (const c of y) if (column[c] < 0) return undefined;
+  const proba = new Float64Array(n * k);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < k; j++) if (column[j] >= 0) proba[i * k + j] = sweep.proba[i * m + column[j]];
+  return { proba, scored: new Uint8Array(n).fill(1), skipped: [], folds: sweep.folds };
+}
+
 export interface LabelIssue {
   /** The row's index in the rows given. */
   row: number;
@@ -231,12 +261,19 @@ export function checkLabels(
   y: Int32Array,
   classes: readonly string[],
   params: Params,
+  fromSweep?: SweepOutOfFold,
 ): { issues: LabelIssue[]; summary: LabelIssueSummary; keep: number[] | null } | undefined {
   const data = params.data;
   if (data.label_issues === 'off') return undefined;
   const k = classes.length;
   const notes: string[] = [];
-  const oof = outOfFoldProbabilities(x, y, k, params, { folds: data.label_issues_folds, seed: data.seed });
+  const reused = fromSweep && sweepOutOfFold(fromSweep, y, classes);
+  if (reused)
+    notes.push(
+      `out-of-fold scores from the sweep: its winner's ${reused.folds}-fold scoring of every training row (TF-IDF fitted on each fold's rows), no fit of its own`,
+    );
+  const oof =
+    reused ?? outOfFoldProbabilities(x, y, k, params, { folds: data.label_issues_folds, seed: data.seed });
   const counts = new Int32Array(k);
   for (const c of y) counts[c]++;
   const skipped = oof.skipped.map((c) => ({ label: classes[c], rows: counts[c] }));
@@ -269,7 +306,7 @@ export function checkLabels(
       method: LABEL_ISSUES_METHOD,
       mode: data.label_issues,
       rankBy: data.label_issues_rank_by,
-      folds: data.label_issues_folds,
+      folds: oof.folds,
       scored: result.scored,
       flagged: result.flagged,
       listed: result.issues.length,

@@ -3,15 +3,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { PIPELINE_FUNCTIONS, recordFailedExecutions } from '../../local/lambda-functions.ts';
 import { type LambdaHandler, LocalStateMachine } from '../../local/local-engine.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/local-runtime.ts';
 import { stepDeps } from '../../shared/aws/pipeline-deps.ts';
-import { validateParams } from '../../shared/config/params.ts';
+import { applyOverrides, loadParams, validateParams } from '../../shared/config/params.ts';
 import { TransientError } from '../../shared/errors.ts';
 import { TextModel } from '../../shared/ml/model.ts';
-import { applyCandidate } from '../../shared/ml/tune/plan.ts';
+import { trainInProcess } from '../../shared/ml/training.ts';
+import { applyCandidate, pinnedKeys } from '../../shared/ml/tune/plan.ts';
 import { runKeys, shardKeys, tuneKeys } from '../../shared/pipeline/run/keys.ts';
 import { readRun, uploadRunId } from '../../shared/pipeline/run/queries.ts';
 import { readCleanDocs } from '../../shared/pipeline/run/shards.ts';
@@ -189,6 +192,34 @@ describe('the Tune stage of the training pipeline (real ASL, real engine, real h
     expect(model.params).toEqual(validateParams(tuned, 'tune/params.json'));
     expect(model.params.features.ngram_range).toEqual(winner.overrides.features.ngram_range);
     expect(model.params.train.logistic_regression.C).toBe(winner.overrides.C);
+
+    // The label check read the winner's out-of-fold scores from its 2-fold round on every training row, and
+    // lists the same rows as `textops train` in one process on the same file and params.
+    const training = (await readCleanDocs(runtime.store, runId, 'train')).labels.length;
+    const oof = await runtime.store.get(tuneKeys(runId).outOfFold(winner.id));
+    expect(oof?.body.length).toBe(training * 2 * 8);
+    const checks = JSON.parse(
+      (await runtime.store.get(runKeys(runId).labelIssuesSummary))!.body.toString(),
+    ) as {
+      folds: number;
+      notes: string[];
+    };
+    expect(checks.folds).toBe(2);
+    expect(checks.notes.join(' ')).toMatch(/out-of-fold scores from the sweep/);
+    const overrides = parseYaml(FAST + SMALL_TUNE) as Record<string, unknown>;
+    const inProcess = await trainInProcess(Buffer.from(DATA), applyOverrides(loadParams(), overrides), {
+      codeVersion: 'test',
+      tune: { pinned: pinnedKeys(overrides) },
+    });
+    expect(inProcess.tune?.outcome.winner.id).toBe(winner.id);
+    expect(inProcess.labelIssues?.summary.notes.join(' ')).toMatch(/out-of-fold scores from the sweep/);
+    const listed = parseCsv((await runtime.store.get(runKeys(runId).labelIssues))!.body, {
+      columns: true,
+    }) as { line: string; given_label: string; suggested_label: string; score: string }[];
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.map((r) => [Number(r.line), r.given_label, r.suggested_label])).toEqual(
+      inProcess.labelIssues?.rows.map((r) => [r.line, r.given_label, r.suggested_label]),
+    );
   });
 
   it('does not search a key the upload pins', async () => {

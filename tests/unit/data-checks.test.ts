@@ -119,6 +119,30 @@ describe('label issues (confident learning)', () => {
     ).toBeUndefined();
   });
 
+  it("reads the sweep winner's out-of-fold scores when they fit the rows: no fits, its classes put in the run's order", () => {
+    // Two classes, four rows, as above; the sweep's columns in another order than the run's classes.
+    const y = Int32Array.from([0, 0, 1, 1]);
+    const x = TfidfVectorizer.fitTransform(['a b', 'a c', 'd e', 'd f'], params.features).matrix;
+    const run = ['neg', 'pos'];
+    const sweep = { classes: ['pos', 'neg'], folds: 5 };
+    // Columns [pos, neg]: row 1 (labelled neg) looks like pos.
+    const proba = Float64Array.from([0.1, 0.9, 0.8, 0.2, 0.9, 0.1, 0.7, 0.3]);
+    const checked = checkLabels(x, y, run, applyOverrides(params, { data: { label_issues_max_share: 1 } }), {
+      ...sweep,
+      proba,
+    })!;
+    expect(checked.issues.map((i) => [i.row, i.given, i.suggested])).toEqual([[1, 0, 1]]);
+    expect(checked.issues[0].score).toBeCloseTo(0.2);
+    expect(checked.summary.folds).toBe(5);
+    expect(checked.summary.notes.join(' ')).toMatch(/out-of-fold scores from the sweep/);
+    // Scores of another row count do not fit: the check fits its own folds and says nothing of the sweep.
+    const { x: x3, y: y3 } = corpus(20, 0.05);
+    const own = checkLabels(x3, y3, CLASSES, params, { ...sweep, classes: CLASSES, proba })!;
+    expect(own.summary.folds).toBe(params.data.label_issues_folds);
+    expect(own.summary.notes.join(' ')).not.toMatch(/sweep/);
+    expect(own.issues).toEqual(checkLabels(x3, y3, CLASSES, params)!.issues);
+  });
+
   it('thresholds are the mean self-confidence per class; a row the model predicts as its label is not flagged', () => {
     // Two classes, four rows: rows 0-1 labelled 0, rows 2-3 labelled 1; row 1 looks like class 1.
     const y = Int32Array.from([0, 0, 1, 1]);

@@ -27,7 +27,9 @@ export interface TuneBatchMessage {
   rows: number;
   deadline: number;
 }
-export type TuneBatchReply = { id: number; results: CandidateResult[] } | { id: number; error: string };
+export type TuneBatchReply =
+  | { id: number; results: CandidateResult[]; outOfFold: [string, Float64Array][] }
+  | { id: number; error: string };
 
 export interface SweepRunOptions {
   /** Worker threads; 0: one per core (capped by the batches of the first round). */
@@ -68,6 +70,7 @@ export async function runSweep(
     const worker = startModuleWorker('clean-worker', data);
     if (worker) pool.push(worker);
   }
+  const outOfFold = new Map<string, Float64Array>();
   let textChars = 0;
   for (const doc of docs) textChars += doc.length;
   const results: CandidateResult[] = [];
@@ -112,14 +115,19 @@ export async function runSweep(
           report(now);
         },
       };
-      const out = await scoreRound(docs, labels, plan, round, batches, deadline, pool, events, textChars);
+      const out = await scoreRound(docs, labels, plan, round, batches, deadline, pool, events, {
+        textChars,
+        outOfFold,
+      });
       results.push(...out);
       options.onRound?.(round, out);
     }
   } finally {
     await Promise.all(pool.map((worker) => worker.terminate()));
   }
-  return selectWinner(plan, results);
+  const outcome = selectWinner(plan, results);
+  const winnerOutOfFold = outOfFold.get(outcome.winner.id);
+  return winnerOutOfFold ? { ...outcome, outOfFold: winnerOutOfFold } : outcome;
 }
 
 /**
@@ -142,7 +150,7 @@ async function scoreRound(
   deadline: number,
   pool: readonly Worker[],
   events: BatchEvents,
-  textChars: number,
+  { textChars, outOfFold }: { textChars: number; outOfFold: Map<string, Float64Array> },
 ): Promise<CandidateResult[]> {
   const options = { round: round.round, rows: round.rows, deadline };
   const charOf = (ids: string[]) => candidateOf(plan, ids[0]).overrides.features.analyzer !== 'word';
@@ -151,7 +159,7 @@ async function scoreRound(
     const out: CandidateResult[] = [];
     for (const [batch, ids] of batches.entries()) {
       events.start(batch, ids, charOf(ids));
-      const results = scoreCandidates(docs, labels, plan, ids, options);
+      const results = scoreCandidates(docs, labels, plan, ids, { ...options, outOfFold });
       events.end(batch, ids, charOf(ids), results);
       out.push(...results);
       await new Promise((resolve) => setImmediate(resolve));
@@ -209,6 +217,7 @@ async function scoreRound(
           return;
         }
         for (const r of reply.results) byId.set(r.id, r);
+        for (const [id, proba] of reply.outOfFold) outOfFold.set(id, proba);
         const ended = busy.get(worker)!;
         if (ended.char) charRunning--;
         events.end(ended.id, ended.ids, ended.char, reply.results);

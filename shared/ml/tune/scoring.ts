@@ -150,6 +150,26 @@ export interface ScoreOptions {
   deadline?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /**
+   * Filled, when the round keeps them (`keepsOutOfFold`), with each scored candidate's out-of-fold class
+   * probabilities: row-major (training rows × classes in sorted order), every row scored by the fold that held it
+   * out. The label check of the winner reads them instead of fitting its recipe k more times.
+   */
+  outOfFold?: Map<string, Float64Array>;
+}
+
+/**
+ * Whether a round's out-of-fold probabilities cover every training row once, so the label check can use the
+ * winner's: k-fold (not one validation split) on every training row (not a halving subset, not a sweep sample),
+ * and the label check on.
+ */
+export function keepsOutOfFold(plan: SweepPlan, rows: number): boolean {
+  return (
+    plan.evaluation.kind === 'kfold' &&
+    plan.sampledFrom === undefined &&
+    rows === plan.rows &&
+    plan.base.data.label_issues !== 'off'
+  );
 }
 
 /**
@@ -174,6 +194,7 @@ export function scoreCandidates(
   const results = new Map<string, CandidateResult>();
   const outputs = classes.length === 2 ? 1 : classes.length;
   const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+  const outOfFold = options.outOfFold && keepsOutOfFold(plan, subset.length) ? options.outOfFold : undefined;
   const blank = (id: string, status: CandidateStatus, message?: string): CandidateResult => ({
     id,
     round,
@@ -270,7 +291,17 @@ export function scoreCandidates(
           s.error = (error as Error).message;
           return;
         }
-        const metrics = computeMetrics(classes, yVal, predictProba(classifier, view.valMatrix));
+        const proba = predictProba(classifier, view.valMatrix);
+        if (outOfFold) {
+          let kept = outOfFold.get(candidate.id);
+          if (!kept) {
+            kept = new Float64Array(labels.length * classes.length);
+            outOfFold.set(candidate.id, kept);
+          }
+          for (let r = 0; r < val.length; r++)
+            kept.set(proba.subarray(r * classes.length, (r + 1) * classes.length), val[r] * classes.length);
+        }
+        const metrics = computeMetrics(classes, yVal, proba);
         const value = metrics[plan.metric];
         s.folds.push(typeof value === 'number' ? value : Number.NaN);
         s.seconds += share + (performance.now() - t1) / 1000;
@@ -280,6 +311,7 @@ export function scoreCandidates(
     }
     group.forEach((candidate, c) => {
       const s = state[c];
+      if (s.error || s.folds.length === 0) outOfFold?.delete(candidate.id);
       if (s.error) {
         results.set(candidate.id, { ...blank(candidate.id, 'failed', s.error), seconds: s.seconds });
         return;
@@ -294,6 +326,7 @@ export function scoreCandidates(
       const done = s.folds.length === foldIds.length;
       const overran = !done || now() > deadline;
       const score = s.folds.reduce((a, b) => a + b, 0) / s.folds.length;
+      if (overran || !Number.isFinite(score)) outOfFold?.delete(candidate.id);
       results.set(candidate.id, {
         id: candidate.id,
         round,

@@ -25,6 +25,11 @@ export interface SweepOutcome {
   notes: string[];
   /** The learning curves the halving chose its last round's feature configs by, when it cut any. */
   forecasts?: SweepForecasts;
+  /**
+   * The winner's out-of-fold class probabilities on every training row, when its round kept them
+   * (`keepsOutOfFold`; in-process sweeps): what the label check reads instead of k more fits. Not stored.
+   */
+  outOfFold?: Float64Array;
 }
 
 /** `forecastConfigs`' curves as stored: each config's, the last round's rows, and the tie's standard error. */

@@ -126,6 +126,11 @@ export function tuneKeys(runId: string) {
     batch: (round: number, batch: number) => `${root}/rounds/${round}/batch-${batch}.json`,
     summary: `${root}/summary.json`,
     params: `${root}/params.json`,
+    /**
+     * A candidate's out-of-fold class probabilities on every training row (`keepsOutOfFold`): float64
+     * little-endian, row-major, classes sorted. Train's label check reads the winner's.
+     */
+    outOfFold: (id: string) => `${root}/out-of-fold/${id}.f64`,
     /** The sweep's stratified sample of the training part (`tune.sample_rows`): `[label, cleaned text]` lines. */
     sample: `${root}/sample.jsonl.gz`,
   };

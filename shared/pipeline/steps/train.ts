@@ -3,23 +3,48 @@ import type { DataProfile } from '../../ml/data-contract.ts';
 import type { DatasetReport } from '../../ml/dataset.ts';
 import { trainingBiases } from '../../ml/decision-bias.ts';
 import { fitClassifier } from '../../ml/fitting.ts';
-import { checkLabels, labelIssuesLine } from '../../ml/label-issues.ts';
+import { checkLabels, labelIssuesLine, type SweepOutOfFold } from '../../ml/label-issues.ts';
 import { TextModel } from '../../ml/model.ts';
 import { resolvePrimaryMetric } from '../../ml/primary-metric.ts';
 import { CsrStacker, selectRows } from '../../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
 import { labelIssuesCsv } from '../formats/label-issues-csv.ts';
 import { readJson, readRequired, writeJson } from '../run/files.ts';
-import { bareEtag, runKeys, shardKeys } from '../run/keys.ts';
+import { bareEtag, runKeys, shardKeys, tuneKeys } from '../run/keys.ts';
 import { runParams } from '../run/params.ts';
 import type { RunPayload } from '../run/records.ts';
 import { readCleanDocs, readManifest, readShardRows } from '../run/shards.ts';
 import type { StepDeps } from './deps.ts';
 import { runStep } from './runner.ts';
+import type { StoredPlan } from './tune-plan.ts';
 
 /**
- * Train: checks the training labels (confident learning on out-of-fold scores of the chosen recipe: k more fits
- * of the same model on the same matrix, the cheapest place in the run for them), writes `checks/label-issues.csv`,
+ * The sweep winner's out-of-fold probabilities (TuneCandidates wrote them when its round scored every training
+ * row by k-fold), or undefined: no sweep, a validation split or a sample, or the label check off.
+ */
+async function sweepOutOfFold(
+  deps: StepDeps,
+  payload: RunPayload,
+  y: Int32Array,
+  labels: readonly string[],
+): Promise<SweepOutOfFold | undefined> {
+  const winner = payload.tune?.winner?.id;
+  if (!winner) return undefined;
+  const keys = tuneKeys(payload.runId);
+  const object = await deps.store.get(keys.outOfFold(winner));
+  if (!object) return undefined;
+  const { plan } = await readJson<StoredPlan>(deps.store, keys.plan);
+  if (plan.evaluation.kind !== 'kfold') return undefined;
+  const bytes = object.body;
+  const proba = new Float64Array(bytes.byteLength / 8);
+  new Uint8Array(proba.buffer).set(bytes.subarray(0, proba.length * 8));
+  const classes = [...new Set(Array.from(y, (k) => labels[k]))].sort();
+  return { proba, classes, folds: plan.evaluation.folds };
+}
+
+/**
+ * Train: checks the training labels (confident learning on out-of-fold scores of the chosen recipe: the sweep
+ * winner's when the sweep kept them, else k more fits of the same model on the same matrix), writes `checks/label-issues.csv`,
  * leaves the flagged rows out with `data.label_issues: drop`, then fits the classifier chosen in params on the
  * stored features and writes the model artifact, with the training-data profile in its lineage.
  */
@@ -59,7 +84,7 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     }
     let x = stacker.build();
     let fitY = y;
-    const checked = checkLabels(x, y, labels, params);
+    const checked = checkLabels(x, y, labels, params, await sweepOutOfFold(deps, payload, y, labels));
     if (checked) {
       // The rows' source lines and texts, in the matrix's order (each shard's training rows in file order).
       const lines: number[] = [];

@@ -43,11 +43,21 @@ export function tuneCandidatesStep(deps: StepDeps, payload: RunPayload): Promise
           `round ${round} of the sweep has ${planned.batches.length} batches, not a batch ${batch}`,
         );
       const { labels, docs } = await readSweepDocs(deps, payload.runId, plan);
+      const outOfFold = new Map<string, Float64Array>();
       const results = scoreCandidates(docs, labels, plan, ids, {
         round,
         rows: planned.rows,
         deadline: sweepDeadline(plan, Date.parse(startedAt)),
+        outOfFold,
       });
+      // Before the batch's scores: a batch file on record means its candidates' probabilities are too.
+      await Promise.all(
+        [...outOfFold].map(([id, proba]) =>
+          deps.store.put(keys.outOfFold(id), Buffer.from(proba.buffer, proba.byteOffset, proba.byteLength), {
+            contentType: 'application/octet-stream',
+          }),
+        ),
+      );
       const ms = Math.round(performance.now() - t0);
       await writeJson(deps.store, keys.batch(round, batch), {
         round,
