@@ -1,8 +1,11 @@
+import type { Worker } from 'node:worker_threads';
 import type { Params } from '../config/params-schema.ts';
+import { TrainingError } from '../errors.ts';
 import { predictProbaRow } from './classifiers.ts';
 import { fitClassifier } from './fitting.ts';
 import { type CsrMatrix, selectRows } from './sparse.ts';
 import { makeFolds } from './tune/folds.ts';
+import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
 
 /**
  * Suspected label errors by confident learning (Northcutt, Jiang & Chuang, "Confident Learning: Estimating
@@ -31,6 +34,120 @@ export interface OutOfFold {
   /** Classes with fewer training rows than folds: their rows get no score and are never flagged. */
   skipped: number[];
   folds: number;
+  /** Worker threads that fitted the folds (0: this thread, or no fit). */
+  threads?: number;
+}
+
+/** The fold plan of an out-of-fold pass: each row's fold, the class counts and the classes too small to score. */
+interface FoldPlan {
+  fold: Int32Array;
+  counts: Int32Array;
+  skipped: number[];
+  /** False when there is nothing to fit: one class, or fewer rows than folds. */
+  fits: boolean;
+}
+
+function planOutOfFold(y: Int32Array, k: number, options: { folds: number; seed: number }): FoldPlan {
+  const counts = new Int32Array(k);
+  for (const c of y) counts[c]++;
+  const skipped: number[] = [];
+  for (let c = 0; c < k; c++) if (counts[c] > 0 && counts[c] < options.folds) skipped.push(c);
+  const present = [...counts].filter((c) => c > 0).length;
+  const fits = k >= 2 && present >= 2 && y.length >= options.folds;
+  const fold = fits ? makeFolds(Array.from(y, String), options.folds, options.seed) : new Int32Array(0);
+  return { fold, counts, skipped, fits };
+}
+
+/**
+ * Fold `f` of an out-of-fold pass: the recipe fitted on the other folds' rows, its probabilities for this fold's
+ * rows (row-major, in row order; zeros for rows of a class too small to score). Empty when the fold has no rows
+ * or no rows to fit on.
+ */
+export function foldProbabilities(
+  x: CsrMatrix,
+  y: Int32Array,
+  k: number,
+  params: Params,
+  plan: { fold: Int32Array; folds: number },
+  f: number,
+): Float64Array {
+  const fitRows: number[] = [];
+  const heldOut: number[] = [];
+  for (let i = 0; i < y.length; i++) (plan.fold[i] === f ? heldOut : fitRows).push(i);
+  if (heldOut.length === 0 || fitRows.length === 0) return new Float64Array(0);
+  const counts = new Int32Array(k);
+  for (const c of y) counts[c]++;
+  const classifier = fitClassifier(
+    selectRows(x, fitRows),
+    Int32Array.from(fitRows, (i) => y[i]),
+    k,
+    params,
+  );
+  const proba = new Float64Array(heldOut.length * k);
+  const out = new Float64Array(Math.max(2, k));
+  heldOut.forEach((i, r) => {
+    if (counts[y[i]] < plan.folds) return;
+    predictProbaRow(classifier, x.indices, x.values, x.indptr[i], x.indptr[i + 1], out);
+    proba.set(out.subarray(0, k), r * k);
+  });
+  return proba;
+}
+
+/** What a fold worker thread is started with: the pass's matrix, labels, recipe and fold plan. */
+export interface FoldWorkerData {
+  folds: { x: CsrMatrix; y: Int32Array; k: number; params: Params; fold: Int32Array; folds: number };
+}
+
+/** A fold worker's answer to a fold number: its `foldProbabilities`, or why it has none. */
+export type FoldReply = { f: number; proba: Float64Array } | { f: number; error: string };
+
+/**
+ * Fits `folds` on worker threads (at most one per fold), handing each result to `place` as it comes; returns the
+ * folds done and the threads, none when fewer than two threads can start (the caller then fits them here).
+ */
+async function fitFoldsOnThreads(
+  data: FoldWorkerData['folds'],
+  folds: readonly number[],
+  workers: number,
+  place: (f: number, proba: Float64Array) => void,
+): Promise<{ done: Set<number>; threads: number }> {
+  const done = new Set<number>();
+  const count = Math.min(resolveWorkerCount(workers), folds.length);
+  const pool: Worker[] = [];
+  for (let i = 0; i < (count > 1 ? count : 0); i++) {
+    const worker = startModuleWorker('clean-worker', { folds: data } satisfies FoldWorkerData);
+    if (worker) pool.push(worker);
+  }
+  try {
+    if (pool.length < 2) return { done, threads: 0 };
+    const queue = [...folds];
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const next = () => {
+              const f = queue.shift();
+              if (f === undefined) resolve();
+              else worker.postMessage(f);
+            };
+            worker.on('message', (reply: FoldReply) => {
+              if ('error' in reply) {
+                reject(new TrainingError(`label check fold ${reply.f} failed: ${reply.error}`));
+                return;
+              }
+              place(reply.f, reply.proba);
+              done.add(reply.f);
+              next();
+            });
+            worker.once('error', reject);
+            next();
+          }),
+      ),
+    );
+    return { done, threads: pool.length };
+  } finally {
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
 }
 
 /**
@@ -39,45 +156,49 @@ export interface OutOfFold {
  * in every fold with rows left to learn from: its rows are not scored (returned in `skipped`, for the run to
  * name). The rows' features are the run's TF-IDF matrix: its vocabulary and idf saw every training row, a
  * small optimism compared with refitting the vectorizer per fold, kept because the run already has them.
+ * The folds' fits run on `workers` threads of the ML worker module where the build ships it (0: one per core),
+ * else one after the other here; each fold's fit is the same either way.
  */
-export function outOfFoldProbabilities(
+export async function outOfFoldProbabilities(
   x: CsrMatrix,
   y: Int32Array,
   nClasses: number,
   params: Params,
-  options: { folds: number; seed: number },
-): OutOfFold {
+  options: { folds: number; seed: number; workers?: number },
+): Promise<OutOfFold> {
   const n = y.length;
   const k = nClasses;
-  const proba = new Float64Array(n * k);
-  const scored = new Uint8Array(n);
-  const counts = new Int32Array(k);
-  for (let i = 0; i < n; i++) counts[y[i]]++;
-  const skipped: number[] = [];
-  for (let c = 0; c < k; c++) if (counts[c] > 0 && counts[c] < options.folds) skipped.push(c);
-  const present = [...counts].filter((c) => c > 0).length;
-  if (k < 2 || present < 2 || n < options.folds) return { proba, scored, skipped, folds: options.folds };
-  const fold = makeFolds(Array.from(y, String), options.folds, options.seed);
-  const out = new Float64Array(Math.max(2, k));
-  for (let f = 0; f < options.folds; f++) {
-    const fitRows: number[] = [];
-    const heldOut: number[] = [];
-    for (let i = 0; i < n; i++) (fold[i] === f ? heldOut : fitRows).push(i);
-    if (heldOut.length === 0 || fitRows.length === 0) continue;
-    const classifier = fitClassifier(
-      selectRows(x, fitRows),
-      Int32Array.from(fitRows, (i) => y[i]),
-      k,
-      params,
-    );
-    for (const i of heldOut) {
-      if (counts[y[i]] < options.folds) continue;
-      predictProbaRow(classifier, x.indices, x.values, x.indptr[i], x.indptr[i + 1], out);
-      proba.set(out.subarray(0, k), i * k);
-      scored[i] = 1;
+  const plan = planOutOfFold(y, k, options);
+  const result: OutOfFold = {
+    proba: new Float64Array(n * k),
+    scored: new Uint8Array(n),
+    skipped: plan.skipped,
+    folds: options.folds,
+  };
+  if (!plan.fits) return result;
+  const place = (f: number, part: Float64Array) => {
+    if (part.length === 0) return;
+    let r = 0;
+    for (let i = 0; i < n; i++) {
+      if (plan.fold[i] !== f) continue;
+      if (plan.counts[y[i]] >= options.folds) {
+        result.proba.set(part.subarray(r * k, (r + 1) * k), i * k);
+        result.scored[i] = 1;
+      }
+      r++;
     }
-  }
-  return { proba, scored, skipped, folds: options.folds };
+  };
+  const folds = [...Array(options.folds).keys()];
+  const { done, threads } = await fitFoldsOnThreads(
+    { x, y, k, params, fold: plan.fold, folds: options.folds },
+    folds,
+    options.workers ?? 0,
+    place,
+  );
+  for (const f of folds)
+    if (!done.has(f))
+      place(f, foldProbabilities(x, y, k, params, { fold: plan.fold, folds: options.folds }, f));
+  return { ...result, threads };
 }
 
 /** The winner's out-of-fold probabilities as the sweep scored them (`ScoreOptions.outOfFold`). */
@@ -256,13 +377,13 @@ export const LABEL_ISSUES_METHOD =
  * learning, and with `data.label_issues: drop` the rows to keep (the flagged rows, at most the cap, left out).
  * Undefined when `data.label_issues` is off.
  */
-export function checkLabels(
+export async function checkLabels(
   x: CsrMatrix,
   y: Int32Array,
   classes: readonly string[],
   params: Params,
   fromSweep?: SweepOutOfFold,
-): { issues: LabelIssue[]; summary: LabelIssueSummary; keep: number[] | null } | undefined {
+): Promise<{ issues: LabelIssue[]; summary: LabelIssueSummary; keep: number[] | null } | undefined> {
   const data = params.data;
   if (data.label_issues === 'off') return undefined;
   const k = classes.length;
@@ -273,7 +394,12 @@ export function checkLabels(
       `out-of-fold scores from the sweep: its winner's ${reused.folds}-fold scoring of every training row (TF-IDF fitted on each fold's rows), no fit of its own`,
     );
   const oof =
-    reused ?? outOfFoldProbabilities(x, y, k, params, { folds: data.label_issues_folds, seed: data.seed });
+    reused ??
+    (await outOfFoldProbabilities(x, y, k, params, {
+      folds: data.label_issues_folds,
+      seed: data.seed,
+      workers: params.train.workers,
+    }));
   const counts = new Int32Array(k);
   for (const c of y) counts[c]++;
   const skipped = oof.skipped.map((c) => ({ label: classes[c], rows: counts[c] }));

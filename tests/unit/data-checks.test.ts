@@ -14,7 +14,7 @@ import {
   signatureSimilarity,
 } from '../../shared/ml/duplicates.ts';
 import { HashSet64 } from '../../shared/ml/hash-set64.ts';
-import { checkLabels, findLabelIssues } from '../../shared/ml/label-issues.ts';
+import { checkLabels, findLabelIssues, outOfFoldProbabilities } from '../../shared/ml/label-issues.ts';
 import { seededRandom } from '../../shared/ml/split.ts';
 import { TfidfVectorizer } from '../../shared/ml/tfidf.ts';
 
@@ -52,9 +52,9 @@ function corpus(perClass: number, flip: number, seed = 7) {
 }
 
 describe('label issues (confident learning)', () => {
-  it('finds planted label flips: most flagged rows are flips, most flips are flagged', () => {
+  it('finds planted label flips: most flagged rows are flips, most flips are flagged', async () => {
     const { x, y, flipped } = corpus(80, 0.05);
-    const checked = checkLabels(x, y, CLASSES, params);
+    const checked = await checkLabels(x, y, CLASSES, params);
     expect(checked).toBeDefined();
     const flagged = new Set(checked!.issues.map((i) => i.row));
     const hits = [...flagged].filter((r) => flipped.has(r)).length;
@@ -68,58 +68,70 @@ describe('label issues (confident learning)', () => {
     expect(checked!.keep).toBeNull();
   });
 
-  it('drop: keeps every row but the flagged ones', () => {
+  it('the folds fitted on worker threads give the same probabilities as one after the other', async () => {
+    const { x, y } = corpus(40, 0.05);
+    const options = { folds: 3, seed: 5 };
+    const here = await outOfFoldProbabilities(x, y, 3, params, { ...options, workers: 1 });
+    const threads = await outOfFoldProbabilities(x, y, 3, params, { ...options, workers: 2 });
+    expect(here.threads).toBe(0);
+    expect(threads.threads).toBe(2);
+    expect(threads.proba).toEqual(here.proba);
+    expect(threads.scored).toEqual(here.scored);
+    expect([...here.scored].every((s) => s === 1)).toBe(true);
+  });
+
+  it('drop: keeps every row but the flagged ones', async () => {
     const { x, y } = corpus(40, 0.05);
     const drop = applyOverrides(params, { data: { label_issues: 'drop' } });
-    const checked = checkLabels(x, y, CLASSES, drop)!;
+    const checked = (await checkLabels(x, y, CLASSES, drop))!;
     expect(checked.issues.length).toBeGreaterThan(0);
     expect(checked.keep!.length).toBe(y.length - checked.issues.length);
     expect(checked.summary.dropped).toBe(checked.issues.length);
     for (const issue of checked.issues) expect(checked.keep).not.toContain(issue.row);
   });
 
-  it('the cap holds when every row looks suspect, and the run says the labels look unreliable', () => {
+  it('the cap holds when every row looks suspect, and the run says the labels look unreliable', async () => {
     const { x, y } = corpus(40, 0);
     // Half the labels drawn at random: a third of those stay right, the rest contradict their words.
     const random = seededRandom(3);
     const wrong = Int32Array.from(y, (c) => (random() < 0.5 ? Math.floor(random() * 3) : c));
     const capped = applyOverrides(params, { data: { label_issues_max_share: 0.1 } });
-    const checked = checkLabels(x, wrong, CLASSES, capped)!;
+    const checked = (await checkLabels(x, wrong, CLASSES, capped))!;
     expect(checked.summary.capped).toBe(true);
     expect(checked.issues.length).toBe(Math.floor(0.1 * wrong.length));
     expect(checked.summary.notes.join(' ')).toMatch(/labels look unreliable/);
   });
 
-  it('a class too small for the folds is named and skipped: its rows are never flagged', () => {
+  it('a class too small for the folds is named and skipped: its rows are never flagged', async () => {
     const { x, y } = corpus(30, 0.05);
     // Two rows of a fourth class, fewer than the 3 folds.
     const labels = [...CLASSES, 'weather'];
     const y4 = Int32Array.from(y);
     y4[0] = 3;
     y4[1] = 3;
-    const checked = checkLabels(x, y4, labels, params)!;
+    const checked = (await checkLabels(x, y4, labels, params))!;
     expect(checked.summary.skipped).toEqual([{ label: 'weather', rows: 2 }]);
     expect(checked.summary.notes.join(' ')).toMatch(/class 'weather' has 2 training rows/);
     expect(checked.issues.some((i) => i.row === 0 || i.row === 1)).toBe(false);
     expect(checked.summary.thresholds.weather).toBeNull();
   });
 
-  it('a single class: nothing to suspect, said so', () => {
+  it('a single class: nothing to suspect, said so', async () => {
     const { x } = corpus(10, 0);
     const y = new Int32Array(x.nRows);
-    const checked = checkLabels(x, y, ['only'], params)!;
+    const checked = (await checkLabels(x, y, ['only'], params))!;
     expect(checked.issues).toEqual([]);
     expect(checked.summary.notes.join(' ')).toMatch(/one class/);
   });
 
-  it('off: no check', () => {
+  it('off: no check', async () => {
     const { x, y } = corpus(10, 0);
     expect(
-      checkLabels(x, y, CLASSES, applyOverrides(params, { data: { label_issues: 'off' } })),
+      await checkLabels(x, y, CLASSES, applyOverrides(params, { data: { label_issues: 'off' } })),
     ).toBeUndefined();
   });
 
-  it("reads the sweep winner's out-of-fold scores when they fit the rows: no fits, its classes put in the run's order", () => {
+  it("reads the sweep winner's out-of-fold scores when they fit the rows: no fits, its classes put in the run's order", async () => {
     // Two classes, four rows, as above; the sweep's columns in another order than the run's classes.
     const y = Int32Array.from([0, 0, 1, 1]);
     const x = TfidfVectorizer.fitTransform(['a b', 'a c', 'd e', 'd f'], params.features).matrix;
@@ -127,23 +139,29 @@ describe('label issues (confident learning)', () => {
     const sweep = { classes: ['pos', 'neg'], folds: 5 };
     // Columns [pos, neg]: row 1 (labelled neg) looks like pos.
     const proba = Float64Array.from([0.1, 0.9, 0.8, 0.2, 0.9, 0.1, 0.7, 0.3]);
-    const checked = checkLabels(x, y, run, applyOverrides(params, { data: { label_issues_max_share: 1 } }), {
-      ...sweep,
-      proba,
-    })!;
+    const checked = (await checkLabels(
+      x,
+      y,
+      run,
+      applyOverrides(params, { data: { label_issues_max_share: 1 } }),
+      {
+        ...sweep,
+        proba,
+      },
+    ))!;
     expect(checked.issues.map((i) => [i.row, i.given, i.suggested])).toEqual([[1, 0, 1]]);
     expect(checked.issues[0].score).toBeCloseTo(0.2);
     expect(checked.summary.folds).toBe(5);
     expect(checked.summary.notes.join(' ')).toMatch(/out-of-fold scores from the sweep/);
     // Scores of another row count do not fit: the check fits its own folds and says nothing of the sweep.
     const { x: x3, y: y3 } = corpus(20, 0.05);
-    const own = checkLabels(x3, y3, CLASSES, params, { ...sweep, classes: CLASSES, proba })!;
+    const own = (await checkLabels(x3, y3, CLASSES, params, { ...sweep, classes: CLASSES, proba }))!;
     expect(own.summary.folds).toBe(params.data.label_issues_folds);
     expect(own.summary.notes.join(' ')).not.toMatch(/sweep/);
-    expect(own.issues).toEqual(checkLabels(x3, y3, CLASSES, params)!.issues);
+    expect(own.issues).toEqual((await checkLabels(x3, y3, CLASSES, params))!.issues);
   });
 
-  it('thresholds are the mean self-confidence per class; a row the model predicts as its label is not flagged', () => {
+  it('thresholds are the mean self-confidence per class; a row the model predicts as its label is not flagged', async () => {
     // Two classes, four rows: rows 0-1 labelled 0, rows 2-3 labelled 1; row 1 looks like class 1.
     const y = Int32Array.from([0, 0, 1, 1]);
     const proba = Float64Array.from([0.9, 0.1, 0.2, 0.8, 0.1, 0.9, 0.3, 0.7]);

@@ -84,7 +84,7 @@ export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPaylo
     }
     let x = stacker.build();
     let fitY = y;
-    const checked = checkLabels(x, y, labels, params, await sweepOutOfFold(deps, payload, y, labels));
+    const checked = await checkLabels(x, y, labels, params, await sweepOutOfFold(deps, payload, y, labels));
     if (checked) {
       // The rows' source lines and texts, in the matrix's order (each shard's training rows in file order).
       const lines: number[] = [];
