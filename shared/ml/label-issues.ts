@@ -20,7 +20,7 @@ import { resolveWorkerCount, startModuleWorker } from './worker-entry.ts';
  *    flagged (score: self-confidence p̂(given | x), or the normalized margin (p̂(given) − max_{j≠given} p̂(j) + 1)
  *    / 2), and, as cleanlab does, a row whose predicted class is its given label is never flagged.
  *
- * The suggested label is the most probable other class. Pure: no I/O.
+ * The suggested label is the most probable other class. No I/O; step 1's fits may run on worker threads.
  */
 
 /** Which label-quality score ranks the rows (lower is more suspect). */

@@ -44,9 +44,10 @@ async function sweepOutOfFold(
 
 /**
  * Train: checks the training labels (confident learning on out-of-fold scores of the chosen recipe: the sweep
- * winner's when the sweep kept them, else k more fits of the same model on the same matrix), writes `checks/label-issues.csv`,
- * leaves the flagged rows out with `data.label_issues: drop`, then fits the classifier chosen in params on the
- * stored features and writes the model artifact, with the training-data profile in its lineage.
+ * winner's when the sweep kept them, else k more fits of the same model on the same matrix), writes
+ * `checks/label-issues.csv`, leaves the flagged rows out with `data.label_issues: drop`, then fits the classifier
+ * chosen in params on the stored features and writes the model artifact, with the training-data profile in its
+ * lineage.
  */
 export function trainStep(deps: StepDeps, payload: RunPayload): Promise<RunPayload> {
   return runStep(deps, payload, 'train', async () => {
