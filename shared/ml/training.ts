@@ -215,18 +215,9 @@ export async function trainInProcess(
     );
     // The label check: the sweep winner's out-of-fold scores when its round kept them, else k fits of the chosen
     // recipe on the same matrix (as the pipeline's Train step does).
-    const plan = tuned?.plan;
-    const fromSweep =
-      plan?.evaluation.kind === 'kfold' && tuned?.outcome.outOfFold
-        ? {
-            proba: tuned.outcome.outOfFold,
-            classes: [...new Set(data.train.map((e) => e.label))].sort(),
-            folds: plan.evaluation.folds,
-          }
-        : undefined;
     const checked = await timed(
       'checks',
-      () => checkLabels(matrix, y, data.labels, params, fromSweep),
+      () => checkLabels(matrix, y, data.labels, params, tuned?.outcome.outOfFold),
       (c) => (c ? labelIssuesLine(c.summary) : 'label check off (data.label_issues: off)'),
     );
     let fitX = matrix;

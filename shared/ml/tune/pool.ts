@@ -13,7 +13,7 @@ import {
   sweepProgress,
 } from './progress.ts';
 import { nextRound, type SweepRound } from './rounds.ts';
-import { type CandidateResult, scoreCandidates } from './scoring.ts';
+import { type CandidateResult, scoreCandidates, sweepClasses } from './scoring.ts';
 import { type SweepOutcome, selectWinner } from './selection.ts';
 
 /** What a sweep worker is sent once (workerData) and per batch (a message). */
@@ -126,8 +126,12 @@ export async function runSweep(
     await Promise.all(pool.map((worker) => worker.terminate()));
   }
   const outcome = selectWinner(plan, results);
-  const winnerOutOfFold = outOfFold.get(outcome.winner.id);
-  return winnerOutOfFold ? { ...outcome, outOfFold: winnerOutOfFold } : outcome;
+  const proba = outOfFold.get(outcome.winner.id);
+  if (!proba || plan.evaluation.kind !== 'kfold') return outcome;
+  return {
+    ...outcome,
+    outOfFold: { proba, classes: sweepClasses(labels), folds: plan.evaluation.folds },
+  };
 }
 
 /**

@@ -158,6 +158,11 @@ export interface ScoreOptions {
   outOfFold?: Map<string, Float64Array>;
 }
 
+/** The classes of the sweep's probabilities, in column order: the training labels, sorted. */
+export function sweepClasses(labels: readonly string[]): string[] {
+  return [...new Set(labels)].sort();
+}
+
 /**
  * Whether a round's out-of-fold probabilities cover every training row once, so the label check can use the
  * winner's: k-fold (not one validation split) on every training row (not a halving subset, not a sweep sample),
@@ -188,7 +193,7 @@ export function scoreCandidates(
   if (docs.length !== labels.length) throw new TrainingError('docs and labels differ in length');
   const folds = planFolds(plan, labels);
   const subset = subsetRows(labels, options.rows ?? labels.length, plan.seed);
-  const classes = [...new Set(labels)].sort();
+  const classes = sweepClasses(labels);
   const y = encodeLabels(labels, classes);
   const foldIds = plan.evaluation.kind === 'kfold' ? [...Array(plan.evaluation.folds).keys()] : [0];
   const results = new Map<string, CandidateResult>();

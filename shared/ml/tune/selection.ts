@@ -1,5 +1,6 @@
 import type { Params, ResolvedMetric } from '../../config/params-schema.ts';
 import { TrainingError } from '../../errors.ts';
+import type { SweepOutOfFold } from '../label-issues.ts';
 import {
   applyCandidate,
   type CandidateOverrides,
@@ -29,7 +30,7 @@ export interface SweepOutcome {
    * The winner's out-of-fold class probabilities on every training row, when its round kept them
    * (`keepsOutOfFold`; in-process sweeps): what the label check reads instead of k more fits. Not stored.
    */
-  outOfFold?: Float64Array;
+  outOfFold?: SweepOutOfFold;
 }
 
 /** `forecastConfigs`' curves as stored: each config's, the last round's rows, and the tie's standard error. */

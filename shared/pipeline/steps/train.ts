@@ -8,6 +8,7 @@ import { TextModel } from '../../ml/model.ts';
 import { resolvePrimaryMetric } from '../../ml/primary-metric.ts';
 import { CsrStacker, selectRows } from '../../ml/sparse.ts';
 import { type TfidfJson, TfidfVectorizer } from '../../ml/tfidf.ts';
+import { sweepClasses } from '../../ml/tune/scoring.ts';
 import { labelIssuesCsv } from '../formats/label-issues-csv.ts';
 import { readJson, readRequired, writeJson } from '../run/files.ts';
 import { bareEtag, runKeys, shardKeys, tuneKeys } from '../run/keys.ts';
@@ -38,7 +39,7 @@ async function sweepOutOfFold(
   const bytes = object.body;
   const proba = new Float64Array(bytes.byteLength / 8);
   new Uint8Array(proba.buffer).set(bytes.subarray(0, proba.length * 8));
-  const classes = [...new Set(Array.from(y, (k) => labels[k]))].sort();
+  const classes = sweepClasses(Array.from(y, (k) => labels[k]));
   return { proba, classes, folds: plan.evaluation.folds };
 }
 
