@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RELEASE_STRATEGIES } from './release-strategies.ts';
 
 /**
  * The schema of the params document (params.yaml, an upload's overrides merged over it, a run's stored params):
@@ -269,9 +270,6 @@ export type ReleaseEvent = (typeof RELEASE_EVENTS)[number];
 
 /** The longest approval wait params allow, in hours (21 days). */
 export const APPROVAL_TIMEOUT_MAX_HOURS = 504;
-
-/** How a passed version reaches production: at once, scored silently beside it, or answering a share of requests. */
-export const RELEASE_STRATEGIES = ['direct', 'shadow', 'canary'] as const;
 
 /** How long a shadow or canary bakes and how many requests it needs before it is judged. */
 /** The longest bake params allow, in minutes (7 days): the state machine's TimeoutSeconds covers it. */

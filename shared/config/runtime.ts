@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.ts';
 import { getIntFromEnv, getOptionalStringFromEnv } from './env.ts';
-import { RELEASE_STRATEGIES } from './params-schema.ts';
+import { RELEASE_STRATEGIES } from './release-strategies.ts';
 
 /**
  * Where the AWS-side things are, read from the environment in one place. In AWS, Lambda and the pods get real

@@ -616,17 +616,25 @@ export class DfAccumulator {
   }
 }
 
-/** One analyzer's columns [offset, offset + size) of a fitted vectorizer, with its term → column index. */
+/** One analyzer's columns [offset, offset + size) of a fitted vectorizer, with its term → column lookup. */
 interface Block {
   readonly analyzer: 'word' | 'char_wb';
   readonly range: readonly [number, number];
   readonly offset: number;
   readonly size: number;
-  readonly index: Map<string, number>;
-  /** Word blocks: the vocabulary's n-grams as a trie over token ids (see `WordTrie`). */
-  readonly trie?: WordTrie;
+  /** The column of `term` in this block, or undefined. */
+  find(term: string): number | undefined;
+  /**
+   * Word blocks: the vocabulary's n-grams as a trie over token ids (see `WordTrie`), once the block's lookups have
+   * paid for building it; undefined before, and always for a character block.
+   */
+  trie(): WordTrie | undefined;
+  /** How counting looks terms up now: binary search, the hash index, or the trie (word blocks). */
+  lookup(): TermLookup;
 }
 
+/** How a block finds a document's terms (see `blocksOf`). */
+export type TermLookup = 'search' | 'map' | 'trie';
 /**
  * Every known word n-gram of a document by name (an "a b" string built and looked up per n-gram): its column,
  * first token and length. The reference path, and the one explanations walk.
@@ -642,7 +650,7 @@ function forEachKnownWordGram(
     for (let n = 1; n <= hi && i + n <= tokens.length; n++) {
       gram = n === 1 ? tokens[i] : `${gram} ${tokens[i + n - 1]}`;
       if (n < lo) continue;
-      const j = block.index.get(gram);
+      const j = block.find(gram);
       if (j !== undefined) visit(j, i, n);
     }
   }
@@ -680,10 +688,10 @@ class WordTrie {
       }
       return node;
     };
-    // A server builds this before its first answer: the terms are walked space to space, without an array of
-    // parts per term, and a pair is interned in one probe of the table. A vocabulary is sorted, so a term's n-grams
-    // follow it ("good", "good film", "good movie"): a first token equal to the previous term's is compared in
-    // place, not cut out and looked up again (most of a bigram vocabulary's terms).
+    // A server builds this while it answers requests (see `blocksOf`): the terms are walked space to space,
+    // without an array of parts per term, and a pair is interned in one probe of the table. A vocabulary is
+    // sorted, so a term's n-grams follow it ("good", "good film", "good movie"): a first token equal to the
+    // previous term's is compared in place, not cut out and looked up again (most of a bigram vocabulary's terms).
     let lastFirst = '';
     let lastFirstNode = -1;
     for (let j = offset; j < offset + size; j++) {
@@ -722,34 +730,81 @@ class WordTrie {
  * explanations. A token holding a space can be a term only by name.
  */
 function isUnigramTerm(block: Block, token: string): boolean {
-  return block.trie && !token.includes(' ') ? block.trie.hasUnigram(token) : block.index.has(token);
+  const trie = block.trie();
+  return trie && !token.includes(' ') ? trie.hasUnigram(token) : block.find(token) !== undefined;
 }
 
+/** Whether `vocabulary[offset, offset + size)` is in the order binary search reads (what fitting writes). */
+function sortedRange(vocabulary: readonly string[], offset: number, size: number): boolean {
+  for (let j = offset + 1; j < offset + size; j++) if (!(vocabulary[j - 1] < vocabulary[j])) return false;
+  return true;
+}
+
+/**
+ * A block's lookups. A server's first requests are answered by binary search in the block's sorted terms; the
+ * hash index (and a word block's trie) is built once the block has been searched as many times as it has
+ * terms, when the searches have cost about what the build does. Building both for a 194k-term vocabulary was
+ * ~120 ms of a container's cold start (docs/benchmarks.md, bench:serve); a batch or an evaluation crosses the
+ * line within its first few hundred texts. A vocabulary not in sorted order gets both at once, as before.
+ */
 function blocksOf(state: TfidfState): Block[] {
   const analyzer = state.analyzer ?? 'word';
   const n = state.vocabulary.length;
+  const { vocabulary } = state;
   const block = (
     kind: Block['analyzer'],
     range: readonly [number, number],
     offset: number,
     size: number,
   ): Block => {
-    const trie = kind === 'word' ? new WordTrie(state.vocabulary, offset, size) : undefined;
-    // Built on first use: a word block predicts through its trie, so a server's start does not pay for a map of
-    // every term that only explanations read.
+    // Checked on first use: a vectorizer fitted in a sweep may never look a term up.
+    let sortedOnce: boolean | undefined;
+    const sorted = (): boolean => (sortedOnce ??= sortedRange(vocabulary, offset, size));
+    let searches = 0;
     let index: Map<string, number> | undefined;
+    let trie: WordTrie | undefined;
+    const search = (term: string): number | undefined => {
+      let lo = offset;
+      let hi = offset + size - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const name = vocabulary[mid];
+        if (name < term) lo = mid + 1;
+        else if (name > term) hi = mid - 1;
+        else return mid;
+      }
+      return undefined;
+    };
+    const indexed = (term: string): number | undefined => {
+      if (!index) {
+        index = new Map();
+        for (let j = offset; j < offset + size; j++) index.set(vocabulary[j], j);
+      }
+      return index.get(term);
+    };
     return {
       analyzer: kind,
       range,
       offset,
       size,
-      trie,
-      get index() {
-        if (!index) {
-          index = new Map();
-          for (let j = offset; j < offset + size; j++) index.set(state.vocabulary[j], j);
+      find(term) {
+        if (!sorted()) return indexed(term);
+        // A word block counts through its trie once built; what still looks terms up by name (explanations)
+        // searches, so no map of every term is built beside the trie.
+        if (kind === 'word' || (!index && searches < size)) {
+          searches++;
+          return search(term);
         }
-        return index;
+        return indexed(term);
+      },
+      trie() {
+        if (kind === 'word' && !trie && (searches >= size || !sorted()))
+          trie = new WordTrie(vocabulary, offset, size);
+        return trie;
+      },
+      lookup() {
+        if (trie) return 'trie';
+        return index || !sorted() ? 'map' : 'search';
       },
     };
   };
@@ -848,6 +903,11 @@ export class TfidfVectorizer {
     return this.state.vocabulary.length;
   }
 
+  /** How each block (word, then character) finds terms now: what a server has built since its start. */
+  termLookups(): TermLookup[] {
+    return this.blocks.map((block) => block.lookup());
+  }
+
   /**
    * Learns the vocabulary and idf from tokenized documents and returns the fitted vectorizer with the
    * documents' matrix. `min_df` >= 1 counts documents and < 1 is a share; `max_df` <= 1 is a share and > 1
@@ -935,7 +995,7 @@ export class TfidfVectorizer {
 
   /** Columns and counts of one document's known word n-grams, found through the block's trie. */
   private countWords(block: Block, tokens: readonly string[], counts: Float64Array, cols: number[]): void {
-    const trie = block.trie;
+    const trie = block.trie();
     if (!trie) {
       this.countWordsByName(block, tokens, counts, cols);
       return;
@@ -1013,7 +1073,7 @@ export class TfidfVectorizer {
     const [lo, hi] = block.range;
     const found: number[] = [];
     charWbNgrams(token, lo, hi, (gram) => {
-      const j = block.index.get(gram);
+      const j = block.find(gram);
       if (j !== undefined) found.push(j);
     });
     const columns = Int32Array.from(found);

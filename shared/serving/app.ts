@@ -74,13 +74,16 @@ export function createApp(options: AppOptions): Express {
   const { store, params, metrics, log } = options;
   const limits = params.serving;
   const schemas = apiSchemas({ ...limits, max_feedback_items: params.feedback.max_items });
-  const openapi = JSON.stringify(
-    openApiDocument(schemas, {
-      version: options.codeVersion ?? '0.0.0',
-      apiKey: options.apiKey !== undefined,
-      metrics: options.metricsText !== undefined,
-    }),
-  );
+  // Written on its first request: turning every schema into JSON Schema is work a cold start does not need.
+  let openapi: string | undefined;
+  const openapiText = (): string =>
+    (openapi ??= JSON.stringify(
+      openApiDocument(schemas, {
+        version: options.codeVersion ?? '0.0.0',
+        apiKey: options.apiKey !== undefined,
+        metrics: options.metricsText !== undefined,
+      }),
+    ));
   const retryAfter = String(Math.ceil(limits.reload_interval_seconds));
   const app = express();
   app.disable('x-powered-by');
@@ -272,7 +275,7 @@ export function createApp(options: AppOptions): Express {
   app.post('/models/:model/predict', auth, named, ...jsonBody('/models/{model}/predict'), predict);
   app.post('/models/:model/feedback', auth, named, ...jsonBody('/models/{model}/feedback'), feedback);
   app.get('/openapi.json', (_req, res) => {
-    res.type('application/json').send(openapi);
+    res.type('application/json').send(openapiText());
   });
   app.get('/', (_req, res) => {
     res.set('Cache-Control', 'no-cache').type('text/html').send(PAGE_HTML);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadParams } from '../../shared/config/params.ts';
 import type { FeatureConfig } from '../../shared/config/params-schema.ts';
-import { decodeCsr, encodeCsr } from '../../shared/ml/sparse.ts';
+import { type CsrMatrix, decodeCsr, encodeCsr } from '../../shared/ml/sparse.ts';
 import { charWbNgrams, TfidfVectorizer } from '../../shared/ml/tfidf.ts';
 
 const base = loadParams().features;
@@ -137,12 +137,19 @@ describe('TF-IDF vectorizer', () => {
         vocabulary,
         idf: new Float64Array(vocabulary.length).fill(1),
       });
-      const m = vectorizer.transform([text]);
-      return Object.fromEntries(Array.from(m.indices, (j) => [vocabulary[j], true]));
+      // The first text is read by binary search in the sorted terms (by map when unsorted); its lookups pay for
+      // the trie, which reads the second.
+      const m = vectorizer.transform([text, text]);
+      expect(vectorizer.termLookups()).toEqual(['trie']);
+      return [0, 1].map((row) =>
+        Object.fromEntries(
+          Array.from(m.indices.subarray(m.indptr[row], m.indptr[row + 1]), (j) => [vocabulary[j], true]),
+        ),
+      );
     };
     const expected = Object.fromEntries(terms.map((t) => [t, true]));
-    expect(counts(terms)).toEqual(expected);
-    expect(counts([...terms].reverse())).toEqual(expected);
+    expect(counts(terms)).toEqual([expected, expected]);
+    expect(counts([...terms].reverse())).toEqual([expected, expected]);
     expect(
       counts([
         'good film',
@@ -154,7 +161,7 @@ describe('TF-IDF vectorizer', () => {
         'goods train',
         'good film again',
       ]),
-    ).toEqual(expected);
+    ).toEqual([expected, expected]);
   });
 
   it('round-trips a matrix through its binary encoding', () => {
@@ -257,5 +264,37 @@ describe('TF-IDF vectorizer', () => {
     }
     // Serving featurizes a text the way training did, word by word and character by character.
     expect(vectorizer.transform(docs)).toEqual(matrix);
+  });
+
+  it('reads a restored model by binary search until its lookups have paid for the trie and the map, with the same rows', () => {
+    const corpus = [...docs, ['a', 'good', 'movie', 'plot'], ['bad', 'bad', 'plot', 'twist']];
+    const { vectorizer, matrix } = TfidfVectorizer.fitTransform(
+      corpus,
+      config({
+        analyzer: 'word+char',
+        ngram_range: [1, 2],
+        char_ngram_range: [2, 3],
+        min_df: 1,
+        max_df: 1.0,
+      }),
+    );
+    const restored = TfidfVectorizer.fromJSON(vectorizer.toJSON('float64'), 'float64');
+    expect(restored.termLookups()).toEqual(['search', 'search']);
+    const rows: CsrMatrix[] = [];
+    // One text at a time, as a server reads them: each row is the fitted one, whichever way it was read.
+    for (let pass = 0; pass < 20; pass++)
+      for (const [i, doc] of corpus.entries()) {
+        const m = restored.transform([doc]);
+        expect(Array.from(m.indices)).toEqual(
+          Array.from(matrix.indices.subarray(matrix.indptr[i], matrix.indptr[i + 1])),
+        );
+        expect(Array.from(m.values)).toEqual(
+          Array.from(matrix.values.subarray(matrix.indptr[i], matrix.indptr[i + 1])),
+        );
+        rows.push(m);
+      }
+    expect(restored.termLookups()).toEqual(['trie', 'map']);
+    // The first text was read before either was built.
+    expect(rows[0]).toEqual(rows.at(-corpus.length));
   });
 });
