@@ -635,6 +635,7 @@ interface Block {
 
 /** How a block finds a document's terms (see `blocksOf`). */
 export type TermLookup = 'search' | 'map' | 'trie';
+
 /**
  * Every known word n-gram of a document by name (an "a b" string built and looked up per n-gram): its column,
  * first token and length. The reference path, and the one explanations walk.
@@ -741,11 +742,11 @@ function sortedRange(vocabulary: readonly string[], offset: number, size: number
 }
 
 /**
- * A block's lookups. A server's first requests are answered by binary search in the block's sorted terms; the
- * hash index (and a word block's trie) is built once the block has been searched as many times as it has
- * terms, when the searches have cost about what the build does. Building both for a 194k-term vocabulary was
+ * A block's lookups. A server's first requests are answered by binary search in the block's sorted terms; a word
+ * block's trie (a character block's term map) is built once the block has been searched as many times as it has
+ * terms, when the searches have cost about what the build does. Building the trie of a 194k-term vocabulary was
  * ~120 ms of a container's cold start (docs/benchmarks.md, bench:serve); a batch or an evaluation crosses the
- * line within its first few hundred texts. A vocabulary not in sorted order gets both at once, as before.
+ * line within its first few hundred texts. A vocabulary not in sorted order gets its trie or map on first use.
  */
 function blocksOf(state: TfidfState): Block[] {
   const analyzer = state.analyzer ?? 'word';

@@ -93,13 +93,13 @@ describe('drift retrain on the local stack', () => {
     });
     expect(uploads).toHaveLength(1);
     const { key } = uploads[0];
-    const record = (await runtime.store.list(retrainKeys('sentiment').root)).find(
-      (o) => !o.key.endsWith('state.json'),
+    // The record names the upload, so it is written just after it.
+    const record = await eventually('retrain record', async () =>
+      (await runtime.store.list(retrainKeys('sentiment').root)).find((o) => !o.key.endsWith('state.json')),
     );
-    expect(record).toBeDefined();
     const written = await readJson<{ reason: string; upload: string; source: string }>(
       runtime.store,
-      record?.key ?? '',
+      record.key,
     );
     expect(written).toMatchObject({ upload: key, source: 'incoming/reviews.csv' });
     expect(written.reason).toMatch(/model_drift_psi\{feature="length"\} \d\.\d+ > 0\.25/);
