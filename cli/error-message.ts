@@ -1,3 +1,4 @@
+import { CommanderError } from 'commander';
 import { TextopsError } from '../shared/errors.ts';
 
 /** A failed connection: the address that did not answer, and how it failed. */
@@ -71,12 +72,14 @@ function fileProblem(error: unknown): string | undefined {
 
 /**
  * The one line the CLI prints for a failed command (after `textops: `): a textops error by its name and message;
+ * a command given the wrong arguments (checked in its action, where commander does not catch it) as a usage line;
  * a missing or unreadable file by its path; a server that does not answer by its address; anything else as
  * unexpected, with its message. Every command's failures go through here, so each kind reads the same wherever
  * it happens.
  */
 export function errorLine(error: unknown): string {
   if (error instanceof TextopsError) return `${error.name}: ${error.message}`;
+  if (error instanceof CommanderError) return `usage: ${error.message} (see the command's --help)`;
   const file = fileProblem(error);
   if (file) return file;
   const connection = connectionFailure(error);

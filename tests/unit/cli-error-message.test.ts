@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Command, InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { connectionFailure, errorLine } from '../../cli/error-message.ts';
 import { InvalidDatasetError, StackNotRunningError } from '../../shared/errors.ts';
@@ -24,6 +25,19 @@ describe('the line a failed command prints', () => {
       'InvalidDatasetError: the file is empty (0 bytes)',
     );
     expect(errorLine(new StackNotRunningError('start it'))).toBe('StackNotRunningError: start it');
+  });
+
+  it("arguments a command's action refuses: a usage line, not an unexpected error", async () => {
+    const program = new Command('textops').exitOverride();
+    program
+      .command('predict')
+      .option('--file <csv>')
+      .option('--out <csv>')
+      .action((options: { file?: string; out?: string }) => {
+        if (options.file && !options.out) throw new InvalidArgumentError('--file needs --out <csv>');
+      });
+    const error = await caught(() => program.parseAsync(['predict', '--file', 'a.csv'], { from: 'user' }));
+    expect(errorLine(error)).toBe("usage: --file needs --out <csv> (see the command's --help)");
   });
 
   it('a file that does not exist, or is a folder: its path as given', async () => {
