@@ -1,7 +1,8 @@
 // `npm run bench:console`: the console's runs page with 200 runs in the local store (status files and the runs
 // index written as the pipeline writes them), loaded in Chromium again and again; each load timed from navigation
 // start to the table ready (the page's own performance.now() when its script has the table in hand) and to the
-// frame after it was painted, beside a blank page opened the same way. Target: warm median ≤ 200 ms.
+// frame after it was painted, beside a blank page opened the same way; then the same page in the tab the console
+// is open in, reached from a run's page. Target: warm median ≤ 200 ms.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -109,6 +110,7 @@ const browser = await launchChromium();
 const rows: { load: number; readyMs: number; paintedMs: number; wallMs: number; rendered: number }[] = [];
 const apiMs: number[] = [];
 const fullMs: number[] = [];
+const sameTab: { readyMs: number; paintedMs: number }[] = [];
 const blankMs: number[] = [];
 const blankSecuredMs: number[] = [];
 const apiBytes: Record<string, number> = {};
@@ -144,6 +146,22 @@ try {
     }
     await page.close();
   }
+  // The same page in the tab the console is open in: a run's page, then back to the runs page (a link followed,
+  // or the runs page reloaded). The renderer process is the tab's already, so this is the load a user watching the
+  // console waits for; a new tab adds the process start that the blank pages below measure.
+  const tab = await context.newPage();
+  await tab.goto(`${consoleServer.url}/`);
+  const newest = syntheticRun(RUNS - 1).runId;
+  for (let load = 1; load < LOADS; load++) {
+    await tab.goto(`${consoleServer.url}/run/${encodeURIComponent(newest)}`);
+    await tab.goto(`${consoleServer.url}/`);
+    while (!(await tab.evaluate('document.body.dataset.paintedMs'))) await sleep(50);
+    sameTab.push({
+      readyMs: Number(await tab.getAttribute('body', 'data-ready-ms')),
+      paintedMs: Number(await tab.getAttribute('body', 'data-painted-ms')),
+    });
+  }
+  await tab.close();
   // The floor: a blank page from a bare Node server, opened the same way (a new page each time), timed to the
   // moment its own inline script runs. What the browser takes to open a page on this machine, not the console.
   // Twice: bare, and with the console's security headers (its Cross-Origin-Opener-Policy moves a page opened in a
@@ -234,6 +252,11 @@ process.stdout.write(
 process.stdout.write(
   `the same with the console's security headers: median ${median(blankSecuredMs).toFixed(0)} ms (${blankSecuredMs.map((m) => m.toFixed(0)).join(', ')})\n`,
 );
+const tabReady = median(sameTab.map((r) => r.readyMs));
+const tabPainted = median(sameTab.map((r) => r.paintedMs));
 process.stdout.write(
-  `\nwarm loads: table ready median ${med.toFixed(0)} ms (${(med - blankMedian).toFixed(0)} ms over a blank page), max ${worst.toFixed(0)} ms; painted median ${paintedMedian.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 200 ms warm median (ready): ${med <= 200 ? 'met' : 'MISSED'}, (painted): ${paintedMedian <= 200 ? 'met' : 'MISSED'}\n`,
+  `\nin the console's own tab (a run's page, then the runs page), ${sameTab.length} loads: table ready median ${tabReady.toFixed(0)} ms (${sameTab.map((r) => r.readyMs.toFixed(0)).join(', ')}), painted median ${tabPainted.toFixed(0)} ms; target ≤ 200 ms warm median (ready): ${tabReady <= 200 ? 'met' : 'MISSED'}, (painted): ${tabPainted <= 200 ? 'met' : 'MISSED'}\n`,
+);
+process.stdout.write(
+  `in a new tab each time, warm loads: table ready median ${med.toFixed(0)} ms (${(med - blankMedian).toFixed(0)} ms over a blank page), max ${worst.toFixed(0)} ms; painted median ${paintedMedian.toFixed(0)} ms; cold ${rows[0].readyMs.toFixed(0)} ms; target ≤ 200 ms warm median (ready): ${med <= 200 ? 'met' : 'MISSED'}, (painted): ${paintedMedian <= 200 ? 'met' : 'MISSED'}\n`,
 );
