@@ -122,6 +122,26 @@ describe('a sweep on a real sample', () => {
     expect(alone.map(key).sort()).toEqual(all.map(key).sort());
   });
 
+  it('a round of one candidate (past the grid) is scored fold by fold on the threads, with the same numbers', async () => {
+    // C far below the useful range: every step up past the grid's upper edge improves, so the sweep goes on
+    // past it one candidate a round, and each such round has one batch for two threads.
+    const edged = applyOverrides(params, {
+      tune: { edge_steps: 2, space: { C: [0.001, 0.003] } },
+    });
+    const plan = planSweep(edged, new Set(), labels);
+    const [alone, threads] = [
+      await runSweep(docs, labels, plan, { workers: 1 }),
+      await runSweep(docs, labels, plan, { workers: 2 }),
+    ];
+    const past = threads.results.filter((r) => r.round > 0);
+    expect(past.length).toBe(2);
+    expect(past.every((r) => r.status === 'scored' && r.foldScores.length === 3)).toBe(true);
+    const numbers = (rs: CandidateResult[]) => rs.map(({ seconds: _, ...r }) => r);
+    expect(numbers(threads.results)).toEqual(numbers(alone.results));
+    expect(threads.winner.id).toBe(past[1].id);
+    expect(threads.outOfFold?.proba).toEqual(alone.outOfFold?.proba);
+  });
+
   it("a halving subset keeps min_df at the full rows' document count, so it never has more features than all rows", () => {
     const strict = applyOverrides(params, { features: { min_df: 0.01 } });
     const plan = planSweep(strict, new Set(), labels);

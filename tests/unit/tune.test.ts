@@ -14,6 +14,8 @@ import {
 import { nextRound } from '../../shared/ml/tune/rounds.ts';
 import {
   type CandidateResult,
+  keepsOutOfFold,
+  mergeFoldParts,
   scoreCandidates,
   subsetFeatures,
   warmStartC,
@@ -454,6 +456,46 @@ describe('warm starts along C', () => {
     expect(warmStartC(10, grid)).toBe(3);
     expect(warmStartC(30, grid)).toBe(10);
     expect(warmStartC(100, grid)).toBe(30);
+  });
+});
+
+describe('a batch scored fold by fold', () => {
+  // Texts with some overlap between classes, so the fold scores differ and the fits take iterations.
+  const labels = labelsOf({ a: 40, b: 32, c: 24 });
+  const docs = labels.map((l, i) => `${l} w${i % 11} x${(i * 7) % 5} ${i % 4 === 0 ? 'b' : l} y${i % 3}`);
+  const plan = planSweep(base, new Set(), labels);
+
+  it('joins into the same results and out-of-fold scores as every fold at once', () => {
+    const ids = batchCandidates(plan, plan.stage1)[0];
+    expect(plan.evaluation).toEqual({ kind: 'kfold', folds: 3 });
+    expect(keepsOutOfFold(plan, labels.length)).toBe(true);
+    const whole = new Map<string, Float64Array>();
+    const once = scoreCandidates(docs, labels, plan, ids, { outOfFold: whole });
+    const byFold = [0, 1, 2].map(() => new Map<string, Float64Array>());
+    const parts = [0, 1, 2].map((f) =>
+      scoreCandidates(docs, labels, plan, ids, { folds: [f], outOfFold: byFold[f] }),
+    );
+    expect(parts.every((part) => part.every((r) => r.foldScores.length === 1))).toBe(true);
+    const joined = new Map<string, Float64Array>();
+    const merged = mergeFoldParts(parts, { parts: byFold, into: joined });
+    const timeless = (rs: CandidateResult[]) => rs.map(({ seconds: _, ...r }) => r);
+    expect(timeless(merged)).toEqual(timeless(once));
+    expect(new Set(once.map((r) => r.score)).size).toBeGreaterThan(1);
+    expect([...joined.keys()]).toEqual([...whole.keys()]);
+    for (const [id, proba] of whole) expect(joined.get(id)).toEqual(proba);
+  });
+
+  it('a candidate that ran out of budget in one part ran out of budget, and keeps no out-of-fold scores', () => {
+    const ids = batchCandidates(plan, plan.stage1)[0].slice(0, 1);
+    const byFold = [0, 1].map(() => new Map<string, Float64Array>());
+    const done = scoreCandidates(docs, labels, plan, ids, { folds: [0], outOfFold: byFold[0] });
+    const late = scoreCandidates(docs, labels, plan, ids, { folds: [1], deadline: 0, outOfFold: byFold[1] });
+    expect(late[0].status).toBe('skipped');
+    const joined = new Map<string, Float64Array>([[ids[0], new Float64Array(1)]]);
+    const [merged] = mergeFoldParts([done, late], { parts: byFold, into: joined });
+    expect(merged).toMatchObject({ id: ids[0], status: 'over_budget', score: null });
+    expect(merged.message).toMatch(/tune\.max_seconds/);
+    expect(joined.has(ids[0])).toBe(false);
   });
 });
 

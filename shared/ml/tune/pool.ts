@@ -13,7 +13,7 @@ import {
   sweepProgress,
 } from './progress.ts';
 import { nextRound, type SweepRound } from './rounds.ts';
-import { type CandidateResult, scoreCandidates, sweepClasses } from './scoring.ts';
+import { type CandidateResult, mergeFoldParts, scoreCandidates, sweepClasses } from './scoring.ts';
 import { type SweepOutcome, selectWinner } from './selection.ts';
 
 /** What a sweep worker is sent once (workerData) and per batch (a message). */
@@ -26,6 +26,8 @@ export interface TuneBatchMessage {
   round: number;
   rows: number;
   deadline: number;
+  /** Only these folds (a batch split fold by fold over idle threads); absent: every fold. */
+  folds?: number[];
 }
 export type TuneBatchReply =
   | { id: number; results: CandidateResult[]; outOfFold: [string, Float64Array][] }
@@ -158,7 +160,12 @@ async function scoreRound(
 ): Promise<CandidateResult[]> {
   const options = { round: round.round, rows: round.rows, deadline };
   const charOf = (ids: string[]) => candidateOf(plan, ids[0]).overrides.features.analyzer !== 'word';
-  if (pool.length === 0 || batches.length === 1) {
+  // Fewer batches than threads (a round past the grid's edge, the class-weight round: one candidate): each batch
+  // is scored fold by fold on the threads, so none sits idle through the round. A fold's numbers are the same
+  // however the folds are shared out (`ScoreOptions.folds`).
+  const foldCount = plan.evaluation.kind === 'kfold' ? plan.evaluation.folds : 1;
+  const byFold = pool.length > 1 && batches.length < pool.length && foldCount > 1;
+  if (pool.length === 0 || (batches.length === 1 && !byFold)) {
     // In this thread, a batch at a time (the same numbers as all at once): each end is reported as it comes.
     const out: CandidateResult[] = [];
     for (const [batch, ids] of batches.entries()) {
@@ -175,7 +182,17 @@ async function scoreRound(
   const complexity = (ids: string[]) => Math.max(...ids.map((id) => candidateOf(plan, id).complexity));
   const queue = batches
     .map((ids, id) => ({ id, ids, char: charOf(ids) }))
-    .sort((a, b) => complexity(b.ids) - complexity(a.ids));
+    .sort((a, b) => complexity(b.ids) - complexity(a.ids))
+    .flatMap((batch) =>
+      byFold
+        ? Array.from({ length: foldCount }, (_, fold) => ({
+            ...batch,
+            folds: [fold] as number[] | undefined,
+          }))
+        : [{ ...batch, folds: undefined as number[] | undefined }],
+    );
+  // A batch split by fold: its parts as they come back, by fold, until every fold is in.
+  const parts = new Map<number, { results: CandidateResult[][]; outOfFold: Map<string, Float64Array>[] }>();
   // Threads share one process: two batches with character n-grams at once hold both sets of fold matrices, the
   // largest a sweep builds (peak memory: docs/benchmarks.md), so at most `max_char_batches` run together while the
   // other threads take word batches. Which thread scores a batch does not change its numbers.
@@ -206,8 +223,13 @@ async function scoreRound(
         const worker = idle.shift()!;
         busy.set(worker, next);
         if (next.char) charRunning++;
-        events.start(next.id, next.ids, next.char);
-        const message: TuneBatchMessage = { id: next.id, ids: next.ids, ...options };
+        if (!next.folds || next.folds[0] === 0) events.start(next.id, next.ids, next.char);
+        const message: TuneBatchMessage = {
+          id: next.id,
+          ids: next.ids,
+          ...options,
+          ...(next.folds ? { folds: next.folds } : {}),
+        };
         worker.postMessage(message);
       }
       if (queue.length === 0 && busy.size === 0) finish();
@@ -220,12 +242,24 @@ async function scoreRound(
           finish(new TrainingError(`sweep worker failed: ${reply.error}`));
           return;
         }
-        for (const r of reply.results) byId.set(r.id, r);
-        for (const [id, proba] of reply.outOfFold) outOfFold.set(id, proba);
         const ended = busy.get(worker)!;
         if (ended.char) charRunning--;
-        events.end(ended.id, ended.ids, ended.char, reply.results);
         busy.delete(worker);
+        let results = reply.results;
+        if (ended.folds) {
+          const got = parts.get(ended.id) ?? { results: [], outOfFold: [] };
+          parts.set(ended.id, got);
+          got.results[ended.folds[0]] = reply.results;
+          got.outOfFold[ended.folds[0]] = new Map(reply.outOfFold);
+          if (Object.keys(got.results).length < foldCount) {
+            idle.push(worker);
+            dispatch();
+            return;
+          }
+          results = mergeFoldParts(got.results, { parts: got.outOfFold, into: outOfFold });
+        } else for (const [id, proba] of reply.outOfFold) outOfFold.set(id, proba);
+        for (const r of results) byId.set(r.id, r);
+        events.end(ended.id, ended.ids, ended.char, results);
         idle.push(worker);
         dispatch();
       };

@@ -156,6 +156,12 @@ export interface ScoreOptions {
    * out. The label check of the winner reads them instead of fitting its recipe k more times.
    */
   outOfFold?: Map<string, Float64Array>;
+  /**
+   * Score only these folds (k-fold; default every fold): a part of the candidates' work that `mergeFoldParts`
+   * joins with the other folds' parts into what scoring every fold at once gives. Each fold is vectorized and
+   * fitted on its own, so a fold's numbers do not depend on which others are scored with it.
+   */
+  folds?: readonly number[];
 }
 
 /** The classes of the sweep's probabilities, in column order: the training labels, sorted. */
@@ -195,7 +201,8 @@ export function scoreCandidates(
   const subset = subsetRows(labels, options.rows ?? labels.length, plan.seed);
   const classes = sweepClasses(labels);
   const y = encodeLabels(labels, classes);
-  const foldIds = plan.evaluation.kind === 'kfold' ? [...Array(plan.evaluation.folds).keys()] : [0];
+  const allFolds = plan.evaluation.kind === 'kfold' ? [...Array(plan.evaluation.folds).keys()] : [0];
+  const foldIds = options.folds ? allFolds.filter((f) => options.folds?.includes(f)) : allFolds;
   const results = new Map<string, CandidateResult>();
   const outputs = classes.length === 2 ? 1 : classes.length;
   const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
@@ -310,7 +317,7 @@ export function scoreCandidates(
         const value = metrics[plan.metric];
         s.folds.push(typeof value === 'number' ? value : Number.NaN);
         s.seconds += share + (performance.now() - t1) / 1000;
-        s.features += view.vocabulary.length / foldIds.length;
+        s.features += view.vocabulary.length / allFolds.length;
         s.bytes = Math.max(s.bytes, artifactEstimate(view.vocabulary, outputs));
       });
     }
@@ -341,7 +348,7 @@ export function scoreCandidates(
         foldScores: s.folds,
         spread: std(s.folds),
         seconds: s.seconds,
-        features: Math.round(s.features),
+        features: options.folds ? s.features : Math.round(s.features),
         artifactBytes: s.bytes,
         ...(overran
           ? {
@@ -354,4 +361,57 @@ export function scoreCandidates(
     });
   }
   return ids.map((id) => results.get(id)!);
+}
+
+/**
+ * Joins the parts of one scoring made fold by fold (`ScoreOptions.folds`; `parts` in fold order, each with the
+ * same candidates in the same order) into the results of scoring every fold at once: fold scores in fold order,
+ * their mean and spread, the seconds added up. A candidate that failed or ran out of budget in any part has that
+ * status (its first message); its out-of-fold rows (each part fills the rows of its own folds) are then dropped.
+ */
+export function mergeFoldParts(
+  parts: readonly CandidateResult[][],
+  outOfFold?: { parts: readonly Map<string, Float64Array>[]; into: Map<string, Float64Array> },
+): CandidateResult[] {
+  return parts[0].map((first, i) => {
+    const all = parts.map((part) => part[i]);
+    const seconds = all.reduce((sum, r) => sum + r.seconds, 0);
+    const some = (status: CandidateStatus) => all.some((r) => r.status === status);
+    // As one scoring of every fold reports it: a candidate with some folds scored and others never started ran
+    // past the budget; one with none started was skipped.
+    const status: CandidateStatus | undefined = some('failed')
+      ? 'failed'
+      : some('over_budget') || (some('skipped') && some('scored'))
+        ? 'over_budget'
+        : some('skipped')
+          ? 'skipped'
+          : undefined;
+    const join = status === undefined ? all.flatMap((r) => r.foldScores) : undefined;
+    if (outOfFold) {
+      const pieces = outOfFold.parts.map((p) => p.get(first.id));
+      if (join && pieces.every((p) => p !== undefined)) {
+        const merged = new Float64Array(pieces[0]!.length);
+        // Each part wrote only the rows its folds hold out; the rest are 0.
+        for (const piece of pieces) for (let k = 0; k < merged.length; k++) merged[k] += piece![k];
+        outOfFold.into.set(first.id, merged);
+      } else outOfFold.into.delete(first.id);
+    }
+    if (status !== undefined || !join) {
+      const foldScores = all.flatMap((r) => r.foldScores);
+      const like = all.find((r) => r.status === status) ?? first;
+      const message =
+        like.message ??
+        `ran past tune.max_seconds (${foldScores.length} of ${parts.length} folds in ${seconds.toFixed(1)} s)`;
+      return { ...like, status: status ?? 'failed', score: null, foldScores, seconds, message };
+    }
+    return {
+      ...first,
+      score: join.reduce((a, b) => a + b, 0) / join.length,
+      foldScores: join,
+      spread: std(join),
+      seconds,
+      features: Math.round(all.reduce((sum, r) => sum + r.features, 0)),
+      artifactBytes: Math.max(...all.map((r) => r.artifactBytes)),
+    };
+  });
 }

@@ -13,6 +13,7 @@ export function serveTuneBatches({ tune }: TuneWorkerData): void {
         rows: message.rows,
         deadline: message.deadline,
         outOfFold,
+        ...(message.folds ? { folds: message.folds } : {}),
       });
       reply = { id: message.id, results, outOfFold: [...outOfFold] };
     } catch (error) {
