@@ -32,23 +32,27 @@ function maxAbs(a: Float64Array): number {
 }
 
 /**
- * d = -H·g by the two-loop recursion over the stored pairs (oldest first in `s`, `y`, `rho`). Each update of d is
- * fused with the dot product the next step needs, so a pass reads d once per pair instead of twice; the values
- * are the same as the textbook loops, element by element and in the same summation order.
+ * d = -H·g by the two-loop recursion over the stored pairs (oldest first in `s`, `y`, `rho`); returns the slope
+ * g·d. Each update of d is fused with the dot product the next step needs (the last with g·d), and the scaling
+ * takes the newest pair's s·y and y·y from its update, so a pass reads d once per pair instead of twice and no
+ * pass is made for a number already summed; the values are the same as the textbook loops, element by element
+ * and in the same summation order.
  */
 function twoLoopDirection(
   g: Float64Array,
   s: readonly Float64Array[],
   y: readonly Float64Array[],
   rho: readonly number[],
+  /** s·y and y·y of the newest pair, as its update summed them (the same numbers `dot` gives). */
+  newest: { sy: number; yy: number },
   alpha: Float64Array,
   d: Float64Array,
-): void {
+): number {
   const n = d.length;
   const pairs = s.length;
   if (pairs === 0) {
     for (let i = 0; i < n; i++) d[i] = -g[i];
-    return;
+    return dot(g, d);
   }
   // First loop, newest to oldest: alpha_k = rho_k s_k·d, then d -= alpha_k y_k.
   let sk = s[pairs - 1];
@@ -76,7 +80,7 @@ function twoLoopDirection(
   }
   // Scale by gamma = s·y / y·y of the newest pair, then second loop, oldest to newest:
   // beta = rho_k y_k·d, d += (alpha_k - beta) s_k.
-  const gamma = dot(s[pairs - 1], y[pairs - 1]) / dot(y[pairs - 1], y[pairs - 1]);
+  const gamma = newest.sy / newest.yy;
   let yk = y[0];
   acc = 0;
   for (let i = 0; i < n; i++) {
@@ -96,9 +100,15 @@ function twoLoopDirection(
         acc += yk[i] * v;
       }
     } else {
-      for (let i = 0; i < n; i++) d[i] += c * sk2[i];
+      // The last pass also gives the slope g·d, summed as `dot` sums it.
+      for (let i = 0; i < n; i++) {
+        const v = d[i] + c * sk2[i];
+        d[i] = v;
+        acc += g[i] * v;
+      }
     }
   }
+  return acc;
 }
 
 /**
@@ -115,6 +125,7 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
   const s: Float64Array[] = [];
   const y: Float64Array[] = [];
   const rho: number[] = [];
+  const newest = { sy: 0, yy: 0 };
   const spare: Float64Array[] = [];
   const alpha = new Float64Array(m);
   const d = new Float64Array(n);
@@ -122,11 +133,12 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
   let xNew = new Float64Array(n);
   let gNew = new Float64Array(n);
 
+  // max |g| of the current point: measured here for the start, then in the pass that forms each correction pair.
+  let gMax = maxAbs(g);
   for (let iter = 0; iter < options.maxIter; iter++) {
-    if (maxAbs(g) <= options.tol) return { x, value: fx, iterations: iter, converged: true };
+    if (gMax <= options.tol) return { x, value: fx, iterations: iter, converged: true };
 
-    twoLoopDirection(g, s, y, rho, alpha, d);
-    let slope = dot(g, d);
+    let slope = twoLoopDirection(g, s, y, rho, newest, alpha, d);
     if (slope >= 0) {
       // Not a descent direction (numerical trouble): restart from steepest descent.
       s.length = 0;
@@ -154,14 +166,19 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     const yk = spare.pop() ?? new Float64Array(n);
     let sy = 0;
     let yy = 0;
+    let newMax = 0;
     for (let i = 0; i < n; i++) {
+      const gi = gNew[i];
       const si = xNew[i] - x[i];
-      const yi = gNew[i] - g[i];
+      const yi = gi - g[i];
       sk[i] = si;
       yk[i] = yi;
       sy += si * yi;
       yy += yi * yi;
+      const a = Math.abs(gi);
+      if (a > newMax) newMax = a;
     }
+    gMax = newMax;
     if (sy > 1e-12 * yy) {
       if (s.length === m) {
         spare.push(s.shift() as Float64Array, y.shift() as Float64Array);
@@ -170,6 +187,8 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
       s.push(sk);
       y.push(yk);
       rho.push(1 / sy);
+      newest.sy = sy;
+      newest.yy = yy;
     } else {
       spare.push(sk, yk);
     }
@@ -178,8 +197,8 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, options: LbfgsOpti
     [g, gNew] = [gNew, g];
     fx = fNew;
     if (decrease <= 1e-15 * Math.max(1, Math.abs(fx))) {
-      return { x, value: fx, iterations: iter + 1, converged: maxAbs(g) <= options.tol };
+      return { x, value: fx, iterations: iter + 1, converged: gMax <= options.tol };
     }
   }
-  return { x, value: fx, iterations: options.maxIter, converged: maxAbs(g) <= options.tol };
+  return { x, value: fx, iterations: options.maxIter, converged: gMax <= options.tol };
 }
